@@ -1,0 +1,175 @@
+"""Typed SQLAlchemy 2.x models of an election file.
+
+The same schema serves an observer's station file and a coordinator's HQ file:
+an observer's file simply holds one station and one observer. Every record has a
+UUID, created/updated times (UTC) and the observer who wrote it, so records from
+many files can be merged without clashes and traced back to a person.
+
+Schema changes go through Alembic (db/migrations); never edit a released
+revision, add a new one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as ISO-8601 UTC text: sortable, portable, exact."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: store times with a time zone")
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Record:
+    """Columns every record carries."""
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Authored(Record):
+    observer_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("observers.id"), index=True)
+
+
+class Meta(Base):
+    """Key/value facts about the file (role, template, format)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Observer(Record, Base):
+    __tablename__ = "observers"
+    name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    public_key: Mapped[str | None] = mapped_column(String(64))  # Ed25519, hex
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class Station(Authored, Base):
+    __tablename__ = "stations"
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    region: Mapped[str] = mapped_column(String(16), default="", index=True)  # ISO 3166-2 code
+    district: Mapped[str] = mapped_column(String(200), default="", index=True)
+    address: Mapped[str] = mapped_column(String(500), default="")
+    registered: Mapped[int | None] = mapped_column(Integer)
+
+
+class TurnoutReport(Authored, Base):
+    """The commission's announced turnout at one official reporting time."""
+
+    __tablename__ = "turnout_reports"
+    __table_args__ = (UniqueConstraint("station_id", "observer_id", "slot"),)
+    station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"), index=True)
+    slot: Mapped[str] = mapped_column(String(5))  # "10:00"
+    announced: Mapped[int | None] = mapped_column(Integer)  # voters who received ballots
+    observed: Mapped[int | None] = mapped_column(Integer)  # observer's head-count at that time
+
+
+class HeadcountEvent(Authored, Base):
+    """One click of the observer's counter (+1) or an undo (-1); the sum is the count."""
+
+    __tablename__ = "headcount_events"
+    station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    delta: Mapped[int] = mapped_column(Integer)
+
+
+class Protocol(Authored, Base):
+    """One version of a station's results protocol as one observer saw it."""
+
+    __tablename__ = "protocols"
+    __table_args__ = (UniqueConstraint("station_id", "observer_id", "source"),)
+    station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16), default="posted_copy")  # announced | posted_copy
+
+
+class ProtocolValue(Authored, Base):
+    __tablename__ = "protocol_values"
+    __table_args__ = (UniqueConstraint("protocol_id", "key"),)
+    protocol_id: Mapped[str] = mapped_column(String(36), ForeignKey("protocols.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(40))
+    value: Mapped[int | None] = mapped_column(Integer)
+
+
+class SpoiledCount(Authored, Base):
+    __tablename__ = "spoiled_counts"
+    __table_args__ = (UniqueConstraint("station_id", "observer_id", "reason"),)
+    station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(40))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Violation(Authored, Base):
+    __tablename__ = "violations"
+    station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    category: Mapped[str] = mapped_column(String(40), index=True)
+    severity: Mapped[str] = mapped_column(String(16), default="medium")  # low | medium | high
+    description: Mapped[str] = mapped_column(Text, default="")
+    involved: Mapped[str] = mapped_column(Text, default="")
+    action: Mapped[str] = mapped_column(String(32), default="none")
+    action_note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Evidence(Authored, Base):
+    """A photo/video/file kept unchanged beside the database, named by SHA-256."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (Index("ix_evidence_sha256", "sha256"),)
+    station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"), index=True)
+    violation_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("violations.id", ondelete="CASCADE"))
+    protocol_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("protocols.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # photo | video | file
+    original_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_name: Mapped[str] = mapped_column(String(80))  # <sha256><ext> in the evidence folder
+    size: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(64), default="")
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    exif_time: Mapped[str | None] = mapped_column(String(32))  # as written by the camera
+    thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)  # small JPEG
+
+
+class ChecklistAnswer(Authored, Base):
+    __tablename__ = "checklist_answers"
+    __table_args__ = (UniqueConstraint("station_id", "observer_id", "checklist", "question"),)
+    station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"), index=True)
+    checklist: Mapped[str] = mapped_column(String(16))  # opening | closing
+    question: Mapped[str] = mapped_column(String(40))
+    answer: Mapped[str | None] = mapped_column(String(8))  # yes | no | na
+    note: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,95 @@
+"""Plain data records handed between storage, UI and reports.
+
+They are frozen copies: the UI never holds live database objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+VIOLATION_ACTIONS: tuple[str, ...] = (
+    "none",
+    "complaint_filed",
+    "complaint_refused",
+    "remark_to_commission",
+    "observer_removed",
+    "police_called",
+    "other",
+)
+SEVERITY_LEVELS: tuple[str, ...] = ("low", "medium", "high")
+CHECKLIST_ANSWERS: tuple[str, ...] = ("yes", "no", "na")
+PROTOCOL_SOURCES: tuple[str, ...] = ("posted_copy", "announced")
+
+
+@dataclass(frozen=True)
+class ObserverInfo:
+    id: str
+    name: str
+    organisation: str
+    public_key: str | None = None
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class StationInfo:
+    id: str
+    code: str
+    region: str
+    district: str
+    address: str
+    registered: int | None
+
+
+@dataclass(frozen=True)
+class TurnoutSlot:
+    slot: str
+    announced: int | None
+    observed: int | None
+
+
+@dataclass(frozen=True)
+class HeadcountPoint:
+    at: datetime
+    delta: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ViolationInfo:
+    id: str
+    station_id: str
+    occurred_at: datetime
+    category: str
+    severity: str
+    description: str
+    involved: str
+    action: str
+    action_note: str
+    evidence_count: int = 0
+
+
+@dataclass(frozen=True)
+class EvidenceInfo:
+    id: str
+    station_id: str
+    violation_id: str | None
+    protocol_id: str | None
+    kind: str
+    original_name: str
+    sha256: str
+    size: int
+    media_type: str
+    width: int | None
+    height: int | None
+    exif_time: str | None
+    thumbnail: bytes | None
+    stored_name: str  # file name inside the evidence folder / package
+
+
+@dataclass(frozen=True)
+class ChecklistEntry:
+    checklist: str
+    question: str
+    answer: str | None
+    note: str

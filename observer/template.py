@@ -1,0 +1,386 @@
+"""Election templates: what a protocol holds and how it is checked.
+
+A template is a TOML file (see docs/templates.md). It is user input, so every
+problem is reported as a :class:`TemplateError` naming the line of the file.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from observer.errors import TemplateError
+from observer.expressions import ExpressionError, Relation, Term, parse_relation, parse_term
+from observer.i18n import LANGUAGES, current_language
+
+FORMAT_VERSION = 1
+_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+SEVERITIES = ("error", "warning")
+MAX_TEMPLATE_BYTES = 512 * 1024
+
+BUILTIN_TEMPLATES: tuple[str, ...] = ("kz-majilis-2021", "kz-majilis-2023")
+
+
+@dataclass(frozen=True)
+class Labels:
+    """A text in ru/kk/en; a missing language falls back to ru, then en."""
+
+    values: Mapping[str, str]
+
+    def get(self, lang: str | None = None) -> str:
+        lang = lang or current_language()
+        for candidate in (lang, "ru", "en", *self.values.keys()):
+            text = self.values.get(candidate)
+            if text:
+                return text
+        return ""
+
+
+@dataclass(frozen=True)
+class Line:
+    key: str
+    labels: Labels
+    number: str = ""  # the line's number on the paper form, if it has one
+
+
+@dataclass(frozen=True)
+class Party:
+    key: str
+    labels: Labels
+    short: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    relation: Relation
+    severity: str
+    labels: Labels | None = None  # optional human wording of the rule
+
+    @property
+    def source(self) -> str:
+        return self.relation.source
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    labels: Labels
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str
+    labels: Labels
+
+
+@dataclass(frozen=True)
+class ElectionTemplate:
+    id: str
+    names: Labels
+    date: str
+    country: str
+    lines: tuple[Line, ...]
+    parties: tuple[Party, ...]
+    checks: tuple[Check, ...]
+    voted: Term
+    registered: Term
+    share_base: Term
+    ballots_cast: Term
+    invalid: Term
+    threshold_pct: float
+    reporting_times: tuple[str, ...]
+    polls_open: str
+    polls_close: str
+    violation_categories: tuple[Category, ...]
+    spoiled_reasons: tuple[Category, ...]
+    opening_checklist: tuple[Question, ...]
+    closing_checklist: tuple[Question, ...]
+    source_text: str = field(repr=False, compare=False, default="")
+
+    @property
+    def line_keys(self) -> tuple[str, ...]:
+        return tuple(line.key for line in self.lines)
+
+    @property
+    def party_keys(self) -> tuple[str, ...]:
+        return tuple(p.key for p in self.parties)
+
+    @property
+    def all_keys(self) -> tuple[str, ...]:
+        return self.line_keys + self.party_keys
+
+    def line(self, key: str) -> Line | Party:
+        for item in (*self.lines, *self.parties):
+            if item.key == key:
+                return item
+        raise KeyError(key)
+
+    def label(self, key: str, lang: str | None = None) -> str:
+        return self.line(key).labels.get(lang)
+
+    def category(self, code: str) -> Category | None:
+        return next((c for c in self.violation_categories if c.code == code), None)
+
+
+def _line_of(text: str, needle: str, *, last: bool = False) -> int:
+    """1-based line of the first (or last) occurrence of ``needle`` in the file, or 0."""
+    if not needle:
+        return 0
+    found = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            if not last:
+                return number
+            found = number
+    return found
+
+
+class _Reader:
+    """Walks the parsed TOML and raises errors that name the file's line."""
+
+    def __init__(self, text: str, origin: str) -> None:
+        self.text = text
+        self.origin = origin
+
+    def fail(self, where: str, problem: str, needle: str = "", *, last: bool = False) -> TemplateError:
+        line = _line_of(self.text, needle, last=last) or _line_of(self.text, where.split(".")[-1].split("[")[0])
+        return TemplateError("error.template.field", file=self.origin, line=line or "?", where=where, problem=problem)
+
+    def table(self, data: Any, where: str) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise self.fail(where, "expected a table")
+        return data
+
+    def string(self, data: Mapping[str, Any], key: str, where: str, *, required: bool = True, default: str = "") -> str:
+        value = data.get(key)
+        if value is None:
+            if required:
+                raise self.fail(f"{where}.{key}" if where else key, "is missing", needle=where.split("[")[0])
+            return default
+        if not isinstance(value, str):
+            raise self.fail(f"{where}.{key}" if where else key, "must be text in quotes", needle=f"{key}")
+        return value
+
+    def labels(self, data: Mapping[str, Any], where: str, key: str = "") -> Labels:
+        values = {lang: data[lang] for lang in LANGUAGES if isinstance(data.get(lang), str) and data[lang].strip()}
+        if not values:
+            raise self.fail(where, "needs a label in at least one of ru, kk, en", needle=key)
+        return Labels(values)
+
+    def key(self, data: Mapping[str, Any], where: str, name: str = "key") -> str:
+        value = self.string(data, name, where)
+        if not _KEY_RE.match(value):
+            raise self.fail(
+                f"{where}.{name}",
+                f"'{value}' must start with a lowercase latin letter and use only a-z, 0-9 and _ (40 at most)",
+                needle=value,
+            )
+        return value
+
+    def term(self, source: Any, where: str, known: set[str]) -> Term:
+        if not isinstance(source, str):
+            raise self.fail(where, "must be an expression in quotes")
+        try:
+            term = parse_term(source)
+        except ExpressionError as exc:
+            raise self.fail(where, str(exc), needle=source) from None
+        self._known(term.names, where, source, known)
+        return term
+
+    def relation(self, source: Any, where: str, known: set[str]) -> Relation:
+        if not isinstance(source, str):
+            raise self.fail(where, "must be an expression in quotes")
+        try:
+            rel = parse_relation(source)
+        except ExpressionError as exc:
+            raise self.fail(where, str(exc), needle=source) from None
+        self._known(rel.names, where, source, known)
+        return rel
+
+    def _known(self, names: frozenset[str], where: str, source: str, known: set[str]) -> None:
+        unknown = sorted(names - known)
+        if unknown:
+            raise self.fail(where, f"unknown line '{unknown[0]}' in '{source}'", needle=source)
+
+    def items(self, data: Mapping[str, Any], key: str, *, required: bool = True) -> list[dict[str, Any]]:
+        value = data.get(key, [] if not required else None)
+        if value is None:
+            raise self.fail(key, "is missing (expected a list of [[" + key + "]] tables)")
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.fail(key, "must be a list of [[" + key + "]] tables", needle=key)
+        return value
+
+
+def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
+    """Parse and validate a template; raises TemplateError naming the line."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None) or _toml_error_line(str(exc))
+        raise TemplateError(
+            "error.template.syntax", file=origin, line=line or "?", problem=str(exc).split(" (at")[0]
+        ) from None
+    r = _Reader(text, origin)
+    fmt = data.get("format", FORMAT_VERSION)
+    if not isinstance(fmt, int) or fmt > FORMAT_VERSION:
+        raise r.fail("format", f"version {fmt} is newer than this program understands ({FORMAT_VERSION})", needle="format")
+
+    tid = r.string(data, "id", "")
+    if not re.match(r"^[a-z0-9][a-z0-9._-]{0,63}$", tid):
+        raise r.fail("id", f"'{tid}' must use only a-z, 0-9, '.', '_' and '-'", needle=tid)
+    names = r.labels(r.table(data.get("name", {}), "name"), "name", "[name]")
+
+    lines: list[Line] = []
+    seen: set[str] = set()
+    for i, item in enumerate(r.items(data, "lines")):
+        where = f"lines[{i + 1}]"
+        key = r.key(item, where)
+        if key in seen:
+            raise r.fail(f"{where}.key", f"'{key}' is defined twice", needle=f'"{key}"', last=True)
+        seen.add(key)
+        lines.append(Line(key, r.labels(item, where, key), str(item.get("number", ""))))
+    if not lines:
+        raise r.fail("lines", "at least one protocol line is needed", needle="lines")
+
+    parties: list[Party] = []
+    for i, item in enumerate(r.items(data, "parties")):
+        where = f"parties[{i + 1}]"
+        key = r.key(item, where)
+        if key in seen or key == "parties":
+            raise r.fail(f"{where}.key", f"'{key}' is already used by a line or party", needle=f'"{key}"', last=True)
+        seen.add(key)
+        parties.append(Party(key, r.labels(item, where, key), r.string(item, "short", where, required=False)))
+    if not parties:
+        raise r.fail("parties", "at least one party or candidate is needed", needle="parties")
+
+    checks: list[Check] = []
+    for i, item in enumerate(r.items(data, "checks", required=False)):
+        where = f"checks[{i + 1}]"
+        rel = r.relation(item.get("expr"), f"{where}.expr", seen)
+        severity = r.string(item, "severity", where, required=False, default="error")
+        if severity not in SEVERITIES:
+            raise r.fail(f"{where}.severity", f"'{severity}' must be one of {', '.join(SEVERITIES)}", needle=severity)
+        labels = r.labels(item, where) if any(lang in item for lang in LANGUAGES) else None
+        checks.append(Check(rel, severity, labels))
+
+    turnout = r.table(data.get("turnout", {}), "turnout")
+    results = r.table(data.get("results", {}), "results")
+    voted = r.term(turnout.get("voted"), "turnout.voted", seen)
+    registered = r.term(turnout.get("registered"), "turnout.registered", seen)
+    share_base = r.term(results.get("share_base"), "results.share_base", seen)
+    ballots_cast = r.term(results.get("ballots_cast"), "results.ballots_cast", seen)
+    invalid = r.term(results.get("invalid"), "results.invalid", seen)
+    threshold = results.get("threshold_pct", 0)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < 100:
+        raise r.fail("results.threshold_pct", "must be a number of percent between 0 and 100", needle="threshold_pct")
+
+    times = turnout.get("reporting_times", [])
+    if not isinstance(times, list) or not all(isinstance(t, str) and _TIME_RE.match(t) for t in times):
+        raise r.fail("turnout.reporting_times", "must be a list of times like \"10:00\"", needle="reporting_times")
+    if times != sorted(set(times)):
+        raise r.fail("turnout.reporting_times", "times must be in order and not repeat", needle="reporting_times")
+    polls_open = r.string(turnout, "polls_open", "turnout", required=False, default="07:00")
+    polls_close = r.string(turnout, "polls_close", "turnout", required=False, default="20:00")
+    for name, value in (("polls_open", polls_open), ("polls_close", polls_close)):
+        if not _TIME_RE.match(value):
+            raise r.fail(f"turnout.{name}", f"'{value}' is not a time like \"07:00\"", needle=name)
+
+    categories = _categories(r, data, "violation_categories")
+    reasons = _categories(r, data, "spoiled_reasons")
+    checklists = r.table(data.get("checklists", {}), "checklists")
+    opening = _questions(r, checklists, "opening")
+    closing = _questions(r, checklists, "closing")
+
+    return ElectionTemplate(
+        id=tid,
+        names=names,
+        date=r.string(data, "date", "", required=False),
+        country=r.string(data, "country", "", required=False),
+        lines=tuple(lines),
+        parties=tuple(parties),
+        checks=tuple(checks),
+        voted=voted,
+        registered=registered,
+        share_base=share_base,
+        ballots_cast=ballots_cast,
+        invalid=invalid,
+        threshold_pct=float(threshold),
+        reporting_times=tuple(times),
+        polls_open=polls_open,
+        polls_close=polls_close,
+        violation_categories=categories,
+        spoiled_reasons=reasons,
+        opening_checklist=opening,
+        closing_checklist=closing,
+        source_text=text,
+    )
+
+
+def _categories(r: _Reader, data: Mapping[str, Any], key: str) -> tuple[Category, ...]:
+    out: list[Category] = []
+    codes: set[str] = set()
+    for i, item in enumerate(r.items(data, key)):
+        where = f"{key}[{i + 1}]"
+        code = r.string(item, "code", where)
+        if not re.match(r"^[A-Z][A-Z0-9_]{0,39}$", code):
+            raise r.fail(f"{where}.code", f"'{code}' must be upper-case latin letters, digits and _", needle=code)
+        if code in codes:
+            raise r.fail(f"{where}.code", f"'{code}' is defined twice", needle=f'"{code}"', last=True)
+        codes.add(code)
+        out.append(Category(code, r.labels(item, where, code)))
+    if not out:
+        raise r.fail(key, "needs at least one entry", needle=key)
+    return tuple(out)
+
+
+def _questions(r: _Reader, data: Mapping[str, Any], key: str) -> tuple[Question, ...]:
+    out: list[Question] = []
+    keys: set[str] = set()
+    for i, item in enumerate(r.items(data, key, required=False)):
+        where = f"checklists.{key}[{i + 1}]"
+        qkey = r.key(item, where)
+        if qkey in keys:
+            raise r.fail(f"{where}.key", f"'{qkey}' is defined twice", needle=f'"{qkey}"', last=True)
+        keys.add(qkey)
+        out.append(Question(qkey, r.labels(item, where, qkey)))
+    return tuple(out)
+
+
+def _toml_error_line(message: str) -> int | None:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+def load_template(path: str | Path) -> ElectionTemplate:
+    """Read a user's template file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()[: MAX_TEMPLATE_BYTES + 1]
+    except OSError as exc:
+        raise TemplateError("error.template.unreadable", file=str(p), problem=exc.strerror or str(exc)) from None
+    if len(raw) > MAX_TEMPLATE_BYTES:
+        raise TemplateError("error.template.too_big", file=str(p), limit=MAX_TEMPLATE_BYTES // 1024)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise TemplateError("error.template.encoding", file=str(p)) from None
+    return parse_template(text, p.name)
+
+
+def builtin_template(template_id: str) -> ElectionTemplate:
+    if template_id not in BUILTIN_TEMPLATES:
+        raise TemplateError("error.template.unknown", name=template_id, known=", ".join(BUILTIN_TEMPLATES))
+    text = resources.files("resources.templates").joinpath(f"{template_id}.toml").read_text(encoding="utf-8")
+    return parse_template(text, f"{template_id}.toml")
+
+
+def resolve_template(name_or_path: str) -> ElectionTemplate:
+    """A built-in template id, or a path to a template file."""
+    if name_or_path in BUILTIN_TEMPLATES:
+        return builtin_template(name_or_path)
+    return load_template(name_or_path)

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import pytest
+
+from observer.errors import TemplateError
+from observer.template import BUILTIN_TEMPLATES, builtin_template, load_template, parse_template
+
+MINIMAL = """
+id = "t"
+[name]
+en = "Test"
+[turnout]
+voted = "issued"
+registered = "registered"
+reporting_times = ["10:00", "12:00"]
+[results]
+share_base = "valid"
+ballots_cast = "in_boxes"
+invalid = "invalid"
+threshold_pct = 5
+[[lines]]
+key = "registered"
+en = "Registered"
+[[lines]]
+key = "issued"
+en = "Issued"
+[[lines]]
+key = "in_boxes"
+en = "In boxes"
+[[lines]]
+key = "invalid"
+en = "Invalid"
+[[lines]]
+key = "valid"
+en = "Valid"
+[[parties]]
+key = "a"
+en = "A"
+[[checks]]
+expr = "in_boxes == valid + invalid"
+[[violation_categories]]
+code = "OTHER"
+en = "Other"
+[[spoiled_reasons]]
+code = "BLANK"
+en = "Blank"
+"""
+
+
+@pytest.mark.parametrize("tid", BUILTIN_TEMPLATES)
+def test_builtin_templates_parse(tid: str) -> None:
+    t = builtin_template(tid)
+    assert t.id == tid
+    assert {"registered", "issued", "in_boxes", "invalid", "valid"} <= set(t.line_keys)
+    assert len(t.violation_categories) == 20
+    for item in (*t.lines, *t.parties, *t.violation_categories):
+        for lang in ("ru", "kk", "en"):
+            assert item.labels.values.get(lang), (tid, item, lang)
+
+
+def test_thresholds() -> None:
+    assert builtin_template("kz-majilis-2021").threshold_pct == 7
+    assert builtin_template("kz-majilis-2023").threshold_pct == 5
+    assert builtin_template("kz-majilis-2021").party_keys == ("nur_otan", "ak_zhol", "qhp", "auyl", "adal")
+
+
+def test_minimal_template() -> None:
+    t = parse_template(MINIMAL, "t.toml")
+    assert t.reporting_times == ("10:00", "12:00")
+    assert t.checks[0].relation.op == "=="
+
+
+def _last_line_with(text: str, needle: str) -> int:
+    return max(i for i, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        ('expr = "in_boxes == valid + invalid"', 'expr = "in_boxes == valid + spoilt"', "spoilt"),
+        ('key = "issued"', 'key = "Issued Ballots"', "Issued Ballots"),
+        ('expr = "in_boxes == valid + invalid"', 'expr = "__import__(\'os\') == valid"', "not allowed"),
+        ("threshold_pct = 5", 'threshold_pct = "5"', "percent"),
+        ('["10:00", "12:00"]', '["12:00", "10:00"]', "order"),
+        ('key = "valid"', 'key = "invalid"', "twice"),
+        ("[[parties]]", "[[parties]", "TOML"),
+    ],
+)
+def test_broken_template_names_line(old: str, new: str, fragment: str) -> None:
+    broken = MINIMAL.replace(old, new)
+    with pytest.raises(TemplateError) as info:
+        parse_template(broken, "t.toml")
+    text = info.value.message("en")
+    assert f"line {_last_line_with(broken, new)}:" in text, text
+    assert fragment in text
+
+
+def test_template_file_errors(tmp_path) -> None:
+    p = tmp_path / "x.toml"
+    p.write_bytes(b"\xff\xfe bad")
+    with pytest.raises(TemplateError, match="UTF-8"):
+        load_template(p)
+    with pytest.raises(TemplateError) as info:
+        load_template(tmp_path / "missing.toml")
+    assert "missing.toml" in info.value.message("en")
