@@ -61,6 +61,8 @@ class Record:
 
 class Authored(Record):
     observer_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("observers.id"), index=True)
+    # The package this record was merged from (None: typed here). Provenance for coordinators.
+    package_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("packages.id"), index=True)
 
 
 class Meta(Base):
@@ -173,3 +175,59 @@ class ChecklistAnswer(Authored, Base):
     question: Mapped[str] = mapped_column(String(40))
     answer: Mapped[str | None] = mapped_column(String(8))  # yes | no | na
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+# ---- coordinator (HQ) tables: filled by merge, imports and decisions ----------
+
+
+class Package(Record, Base):
+    """One station package (or district HQ package) seen by this file: the import log."""
+
+    __tablename__ = "packages"
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)  # of the package file
+    file_name: Mapped[str] = mapped_column(String(255), default="")
+    format_version: Mapped[int] = mapped_column(Integer, default=1)
+    kind: Mapped[str] = mapped_column(String(16), default="station")  # station | hq
+    station_code: Mapped[str | None] = mapped_column(String(32))
+    signer_name: Mapped[str] = mapped_column(String(200), default="")
+    key_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    public_key: Mapped[str | None] = mapped_column(String(64))
+    created_in_package: Mapped[str | None] = mapped_column(String(40))  # manifest time, as written
+    merged_at: Mapped[datetime | None] = mapped_column()
+    outcome: Mapped[str] = mapped_column(String(16))  # merged | duplicate | refused | held
+    reason: Mapped[str] = mapped_column(Text, default="")
+    via_package_id: Mapped[str | None] = mapped_column(String(36))  # reached us inside an HQ package
+
+
+class TrustedKey(Record, Base):
+    """Observer signing keys the coordinator has decided about."""
+
+    __tablename__ = "trusted_keys"
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # trusted | revoked | pending
+    decided_by: Mapped[str] = mapped_column(String(200), default="")
+    decided_at: Mapped[datetime | None] = mapped_column()
+
+
+class Resolution(Record, Base):
+    """A coordinator's decision on a station with conflicting versions; newest row wins, history kept."""
+
+    __tablename__ = "resolutions"
+    station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"), index=True)
+    protocol_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("protocols.id"))
+    status: Mapped[str] = mapped_column(String(16))  # chosen | disputed
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str] = mapped_column(String(200), default="")
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OfficialResult(Record, Base):
+    """The official per-station result, one row per station; values as JSON {line_or_party: int}."""
+
+    __tablename__ = "official_results"
+    station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"), unique=True)
+    values_json: Mapped[str] = mapped_column(Text)
+    source_file: Mapped[str] = mapped_column(String(255), default="")
+    source_line: Mapped[int | None] = mapped_column(Integer)
