@@ -59,6 +59,9 @@ def head_revision() -> str:
 
 
 def _set_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin: the
+    # module would otherwise run DDL (migrations) outside any transaction.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")  # an acknowledged edit survives a power cut
@@ -70,6 +73,7 @@ def _set_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
 def make_engine(path: Path) -> Engine:
     engine = create_engine(f"sqlite:///{path}", future=True)
     event.listen(engine, "connect", _set_pragmas)
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
     return engine
 
 
@@ -84,6 +88,27 @@ def storage_error(exc: BaseException, path: Path) -> StorageError:
     if "not a database" in text or "file is encrypted" in text:
         return StorageError("error.storage.not_election", file=str(path))
     return StorageError("error.storage.io", file=str(path), problem=str(exc).splitlines()[0][:200])
+
+
+def _upgrade(conn: Any, path: Path) -> None:
+    """Run pending migrations in one transaction.
+
+    Batch migrations rebuild tables, which foreign keys would block; they are
+    switched off for the rebuild (the pragma is ignored inside a transaction,
+    hence before begin) and the result is checked before committing.
+    """
+    if conn.in_transaction():
+        conn.rollback()
+    raw = conn.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        with conn.begin():
+            command.upgrade(_alembic_config(conn), "head")
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise StorageError("error.storage.io", file=str(path), problem=f"foreign key check failed after upgrade: {broken[:3]}")
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
 
 
 def now() -> datetime:
@@ -134,18 +159,23 @@ class ElectionStore:
                 raise StorageError("error.storage.not_election", file=str(p))
         engine = make_engine(p)
         try:
-            with engine.begin() as conn:
+            with engine.connect() as conn:
                 current = MigrationContext.configure(conn).get_current_revision()
-                script = ScriptDirectory.from_config(_alembic_config())
                 if current is None:
                     raise StorageError("error.storage.not_election", file=str(p))
-                if script.get_revision(current) is None:
+                script = ScriptDirectory.from_config(_alembic_config())
+                try:
+                    known = script.get_revision(current) is not None
+                except Exception:  # alembic raises for an id it has never heard of
+                    known = False
+                if not known:
                     raise StorageError("error.storage.newer", file=str(p), found=current)
                 if current != script.get_current_head():
-                    command.upgrade(_alembic_config(conn), "head")
+                    _upgrade(conn, p)
+            with engine.connect() as conn:
                 fmt = conn.execute(select(m.Meta.value).where(m.Meta.key == "format")).scalar()
-                if fmt != "baqylau-election":
-                    raise StorageError("error.storage.not_election", file=str(p))
+            if fmt != "baqylau-election":
+                raise StorageError("error.storage.not_election", file=str(p))
         except StorageError:
             engine.dispose()
             raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,10 +89,13 @@ def _inspect_photo(p: Path, size: int, suffix: str) -> EvidenceFile:
     if size > MAX_PHOTO_BYTES:
         raise EvidenceError("error.evidence.too_big", file=p.name, limit_mb=MAX_PHOTO_BYTES // 2**20)
     data = p.read_bytes()
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with Image.open(io.BytesIO(data)) as probe:
+        with warnings.catch_warnings():
+            # Pillow only warns between 1x and 2x its limit; for us that is already a bomb.
+            # (Its global limit is left alone: other threads may be decoding too.)
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            probe = Image.open(io.BytesIO(data))
+        with probe:
             fmt = probe.format or ""
             width, height = probe.size
             if width * height > MAX_PIXELS:
@@ -108,14 +112,12 @@ def _inspect_photo(p: Path, size: int, suffix: str) -> EvidenceFile:
             thumb.save(out, "JPEG", quality=80)
     except EvidenceError:
         raise
-    except Image.DecompressionBombError:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise EvidenceError("error.evidence.bomb", file=p.name) from None
     except UnidentifiedImageError:
         raise EvidenceError("error.evidence.not_image", file=p.name) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise EvidenceError("error.evidence.damaged", file=p.name, problem=str(exc)[:120]) from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
     if fmt not in PHOTO_FORMATS:
         raise EvidenceError("error.evidence.not_image", file=p.name)
     digest = hashlib.sha256(data).hexdigest()

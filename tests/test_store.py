@@ -1,0 +1,194 @@
+"""The election file: every edit is on disk when the call returns; bad input changes nothing."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sqlalchemy import event
+
+from db.store import ElectionStore, make_engine, storage_error
+from observer.errors import EvidenceError, StorageError
+
+
+def test_values_survive_reopen(store: ElectionStore) -> None:
+    st = store.current_station()
+    assert st is not None
+    pid = store.protocol_id(st.id)
+    store.set_protocol_value(pid, "issued", 612)
+    store.set_protocol_value(pid, "issued", 613)  # an edit replaces, never duplicates
+    store.set_protocol_value(pid, "valid", None)  # a cleared field is stored as empty
+    store.set_announced(st.id, "10:00", 230)
+    for _ in range(3):
+        store.add_headcount(st.id)
+    store.add_headcount(st.id, -1)
+    store.set_spoiled(st.id, "BLANK", 4)
+    store.set_checklist_answer(st.id, "closing", "protocol_copy", "no", "отказали")
+    path = store.path
+    store.close()
+
+    again = ElectionStore.open(path)
+    st2 = again.current_station()
+    assert st2 == st
+    assert again.protocol_values(again.protocol_id(st.id)) == {"issued": 613, "valid": None}
+    assert again.turnout_slots(st.id)[0].announced == 230
+    assert again.headcount(st.id) == 2
+    assert [p.total for p in again.headcount_timeline(st.id)] == [1, 2, 3, 2]
+    assert again.spoiled(st.id) == {"BLANK": 4}
+    entry = again.checklist(st.id, "closing")["protocol_copy"]
+    assert (entry.answer, entry.note) == ("no", "отказали")
+    again.close()
+
+
+def test_headcount_undo_never_below_zero(store: ElectionStore) -> None:
+    st = store.current_station()
+    assert store.add_headcount(st.id, -1) == 0
+    assert store.headcount(st.id) == 0
+
+
+def test_bad_values_refused_and_nothing_written(store: ElectionStore) -> None:
+    st = store.current_station()
+    pid = store.protocol_id(st.id)
+    with pytest.raises(StorageError) as info:
+        store.set_protocol_value(pid, "issued", -5)
+    assert "отрицательным" in str(info.value)
+    with pytest.raises(StorageError):
+        store.set_protocol_value(pid, "no_such_line", 5)
+    with pytest.raises(StorageError):
+        store.save_violation(st.id, category="NOT_A_CATEGORY", occurred_at=datetime.now(timezone.utc))
+    assert store.protocol_values(pid) == {}
+    assert store.violations() == []
+
+
+def test_sql_and_html_in_text_are_stored_as_text(store: ElectionStore) -> None:
+    st = store.current_station()
+    text = "'); DROP TABLE violations; -- <script>alert(1)</script>"
+    vid = store.save_violation(st.id, category="OTHER", occurred_at=datetime.now(timezone.utc), description=text, involved=text)
+    (v,) = store.violations(st.id)
+    assert v.id == vid and v.description == text and v.involved == text
+
+
+def test_evidence_kept_unchanged_and_refused_file_leaves_nothing(store: ElectionStore, tmp_path: Path) -> None:
+    st = store.current_station()
+    photo = tmp_path / "IMG_0001.jpg"
+    Image.new("RGB", (640, 480), "blue").save(photo)
+    vid = store.save_violation(st.id, category="STUFF", occurred_at=datetime.now(timezone.utc))
+    ev = store.add_evidence(st.id, photo, violation_id=vid)
+    assert store.evidence_path(ev).read_bytes() == photo.read_bytes()
+    assert store.violations(st.id)[0].evidence_count == 1
+    bad = tmp_path / "fake.jpg"
+    bad.write_text("not an image")
+    with pytest.raises(EvidenceError):
+        store.add_evidence(st.id, bad, violation_id=vid)
+    assert len(store.evidence(st.id)) == 1
+    assert sorted(p.name for p in store.evidence_dir.iterdir()) == [ev.stored_name]
+
+
+def test_not_an_election_file(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.baqylau"
+    junk.write_bytes(b"PK\x03\x04 this is a zip, not a database")
+    with pytest.raises(StorageError) as info:
+        ElectionStore.open(junk)
+    assert info.value.key == "error.storage.not_election"
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    with pytest.raises(StorageError):
+        ElectionStore.open(other)
+
+
+def test_create_refuses_to_overwrite(store: ElectionStore, template_2021) -> None:
+    with pytest.raises(StorageError) as info:
+        ElectionStore.create(store.path, template_2021)
+    assert info.value.key == "error.storage.exists"
+
+
+@pytest.mark.parametrize(
+    ("exc", "key"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), "error.storage.disk_full"),
+        (sqlite3.OperationalError("database or disk is full"), "error.storage.disk_full"),
+        (OSError(errno.EROFS, "Read-only file system"), "error.storage.read_only"),
+        (sqlite3.OperationalError("attempt to write a readonly database"), "error.storage.read_only"),
+        (OSError(errno.EIO, "Input/output error"), "error.storage.io"),
+    ],
+)
+def test_os_failures_become_actionable_messages(exc: BaseException, key: str, tmp_path: Path) -> None:
+    err = storage_error(exc, tmp_path / "x.baqylau")
+    assert err.key == key
+    assert "x.baqylau" in err.message("kk")
+
+
+def test_read_only_file_gives_message_not_traceback(store: ElectionStore) -> None:
+    st = store.current_station()
+    pid = store.protocol_id(st.id)
+    store.set_protocol_value(pid, "issued", 1)
+    path = store.path
+    store.close()
+    # A read-only medium, simulated: query_only makes SQLite refuse every write the same way
+    # (tests run as root in CI, where file permissions would not stop a write).
+    engine = make_engine(path)
+    event.listen(engine, "connect", lambda c, r: c.execute("PRAGMA query_only=ON"))
+    ro = ElectionStore(path, engine)
+    with pytest.raises(StorageError) as info:
+        ro.set_protocol_value(pid, "issued", 2)
+    assert info.value.key in {"error.storage.read_only", "error.storage.io"}
+    ro.close()
+    again = ElectionStore.open(path)
+    assert again.protocol_values(pid) == {"issued": 1}
+    again.close()
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from db.store import ElectionStore
+    s = ElectionStore.open(sys.argv[1])
+    st = s.current_station()
+    pid = s.protocol_id(st.id)
+    for i in range(1, 100000):
+        s.set_protocol_value(pid, "issued", i)
+        s.add_headcount(st.id)
+        print(i, flush=True)  # acknowledged: the call returned
+    """
+)
+
+
+@pytest.mark.parametrize("kill_after", [5, 40, 150])
+def test_sigkill_loses_nothing_acknowledged(store: ElectionStore, kill_after: int) -> None:
+    """Kill the writer with SIGKILL; every value it acknowledged is in the file afterwards."""
+    path = store.path
+    st = store.current_station()
+    store.close()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert proc.stdout is not None
+    last = 0
+    for line in proc.stdout:
+        last = int(line)
+        if last >= kill_after:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    again = ElectionStore.open(path)
+    value = again.protocol_values(again.protocol_id(st.id))["issued"]
+    assert value >= last  # the acknowledged value, or one written just after it
+    assert again.headcount(st.id) >= last
+    again.close()
