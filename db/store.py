@@ -21,7 +21,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Engine, bindparam, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from db import models as m
@@ -400,24 +400,20 @@ class ElectionStore:
 
     def set_protocol_value(self, protocol_id: str, key: str, value: int | None) -> None:
         """Save one protocol field at once (the hot path of data entry)."""
-        if key not in self.template.all_keys:
+        template = self.template
+        if key not in template.all_keys:
             raise StorageError("error.storage.unknown_line", key=key)
         if value is not None and value < 0:
-            raise StorageError("error.storage.negative", field=self.template.label(key))
+            raise StorageError("error.storage.negative", field=template.label(key))
         t = now()
         with self._write() as conn:
-            done = conn.execute(
-                update(m.ProtocolValue)
-                .where(m.ProtocolValue.protocol_id == protocol_id, m.ProtocolValue.key == key)
-                .values(value=value, updated_at=t)
-            ).rowcount
+            done = conn.execute(_UPDATE_VALUE, {"pid": protocol_id, "k": key, "v": value, "t": t}).rowcount
             if not done:
                 conn.execute(
                     insert(m.ProtocolValue).values(
                         id=m.new_id(), protocol_id=protocol_id, key=key, value=value, observer_id=self._observer_id, created_at=t, updated_at=t
                     )
                 )
-            conn.execute(update(m.Protocol).where(m.Protocol.id == protocol_id).values(updated_at=t))
 
     def protocol_values(self, protocol_id: str) -> dict[str, int | None]:
         with self.engine.connect() as conn:
@@ -598,6 +594,14 @@ class ElectionStore:
     def iter_table(self, model: type[m.Base]) -> Iterator[Any]:
         with self.engine.connect() as conn:
             yield from conn.execute(select(model))
+
+
+# Built once: the statement of the hottest write, so each edit skips SQL construction.
+_UPDATE_VALUE = (
+    update(m.ProtocolValue)
+    .where(m.ProtocolValue.protocol_id == bindparam("pid"), m.ProtocolValue.key == bindparam("k"))
+    .values(value=bindparam("v"), updated_at=bindparam("t"))
+)
 
 
 def _station(row: Any) -> StationInfo:
