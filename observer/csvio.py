@@ -1,0 +1,440 @@
+"""Reading the CSV files coordinators are handed: official results, station lists.
+
+They come from the CEC's website, from a regional office's Excel, from a
+colleague's script, so every file is treated as hostile: a size limit, a column
+and field-length limit, an encoding that must decode cleanly, and every problem
+reported with the line of the file it is on (the line where the record starts,
+so a quoted field with a newline does not shift the numbers that follow).
+
+Encodings: UTF-8 with or without a byte-order mark, and Windows-1251 (what
+Russian-language Excel writes by default). Separators: ``,`` and ``;`` (Excel
+in a Russian or Kazakh locale writes ``;``), chosen from the header line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from observer.errors import ImportDataError
+
+MAX_FILE_BYTES = 1024 * 1024 * 1024  # 1 GiB: ~800,000 stations with 100 columns fits
+MAX_COLUMNS = 2000
+MAX_FIELD_CHARS = 10_000  # an address is long; a 10 kB "field" is a broken or malicious file
+MAX_PROBLEMS = 1000  # enough to see the pattern; the count of the rest is still reported
+
+ENCODINGS: tuple[str, ...] = ("utf-8", "cp1251")
+DELIMITERS: tuple[str, ...] = (",", ";")
+_BOM = b"\xef\xbb\xbf"
+
+
+class CsvError(ImportDataError):
+    """The file cannot be read as a table at all (encoding, size, broken quoting)."""
+
+    key = "coord.csv.error"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One bad row: the file line it starts on and a translated explanation."""
+
+    line: int
+    message: str
+
+
+@dataclass
+class ProblemList:
+    """Collects row problems; keeps the first MAX_PROBLEMS, counts them all."""
+
+    items: list[RowProblem] = field(default_factory=list)
+    total: int = 0
+
+    def add(self, line: int, message: str) -> None:
+        self.total += 1
+        if len(self.items) < MAX_PROBLEMS:
+            self.items.append(RowProblem(line, message))
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+
+class RowsRefused(ImportDataError):
+    """Some rows are bad, so nothing was written; ``problems`` lists them with their lines."""
+
+    key = "coord.import.refused"
+
+    def __init__(self, file: str, problems: ProblemList) -> None:
+        first = problems.items[0]
+        super().__init__(self.key, file=file, count=problems.total, line=first.line, problem=first.message)
+        self.problems: tuple[RowProblem, ...] = tuple(sorted(problems.items, key=lambda p: p.line))
+        self.total = problems.total
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did; only returned when everything was written."""
+
+    file: str
+    encoding: str
+    delimiter: str
+    rows: int
+    stations_created: int
+    stations_updated: int
+    records_written: int
+    replaced: int = 0  # previous records the import replaced (official results)
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    """A decoded CSV: the header and the data rows, each with its starting file line."""
+
+    name: str
+    encoding: str
+    delimiter: str
+    header: tuple[str, ...]
+    rows: list[list[str]]
+    lines: list[int]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column_index(self, name: str) -> int | None:
+        """Index of a header; exact match first, then ignoring case and surrounding spaces."""
+        wanted = name.strip()
+        for i, h in enumerate(self.header):
+            if h == wanted:
+                return i
+        folded = wanted.casefold()
+        for i, h in enumerate(self.header):
+            if h.casefold() == folded:
+                return i
+        return None
+
+    def iter_rows(self) -> Iterator[tuple[int, list[str]]]:
+        return zip(self.lines, self.rows)
+
+
+def decode(data: bytes, name: str, encoding: str = "auto") -> tuple[str, str]:
+    """The text of a CSV file and the encoding it was read with.
+
+    ``auto`` tries UTF-8 first: cp1251 decodes almost any byte sequence, so a
+    UTF-8 file read as cp1251 would silently turn into mojibake, while a cp1251
+    file with Cyrillic letters practically never happens to be valid UTF-8.
+    """
+    if encoding not in ("auto", *ENCODINGS):
+        raise CsvError("coord.csv.bad_encoding_name", file=name, encoding=encoding, known=", ".join(ENCODINGS))
+    if data.startswith(_BOM):
+        if encoding == "cp1251":
+            raise CsvError("coord.csv.bom_but_cp1251", file=name)
+        try:
+            return data[len(_BOM):].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise CsvError("coord.csv.undecodable", file=name, line=_line_at(data, exc.start), encoding="UTF-8") from None
+    candidates = ENCODINGS if encoding == "auto" else (encoding,)
+    last: UnicodeDecodeError | None = None
+    for enc in candidates:
+        try:
+            return data.decode(enc), enc
+        except UnicodeDecodeError as exc:
+            last = exc
+    assert last is not None
+    raise CsvError(
+        "coord.csv.undecodable", file=name, line=_line_at(data, last.start), encoding=" / ".join(c.upper() for c in candidates)
+    )
+
+
+def _line_at(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """``;`` or ``,``: whichever splits the header line (outside quotes) into more fields."""
+    counts = {d: 0 for d in DELIMITERS}
+    quoted = False
+    for ch in header_line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    # A tie (usually both zero: a one-column file) goes to the comma, the RFC 4180 default.
+    return ";" if counts[";"] > counts[","] else ","
+
+
+def read_csv(path: str | Path, *, encoding: str = "auto", delimiter: str = "auto") -> CsvTable:
+    """Read and check a whole CSV file; raise CsvError naming the line of any structural problem."""
+    p = Path(path)
+    name = p.name
+    try:
+        size = p.stat().st_size
+        if not p.is_file():
+            raise CsvError("coord.csv.not_file", file=name)
+        if size > MAX_FILE_BYTES:
+            raise CsvError("coord.csv.too_big", file=name, limit_mb=MAX_FILE_BYTES // 2**20)
+        data = p.read_bytes()
+    except OSError as exc:
+        raise CsvError("coord.csv.unreadable", file=name, problem=exc.strerror or str(exc)) from None
+    return parse_csv(data, name, encoding=encoding, delimiter=delimiter)
+
+
+def parse_csv(data: bytes, name: str, *, encoding: str = "auto", delimiter: str = "auto") -> CsvTable:
+    """Parse CSV bytes (see :func:`read_csv`)."""
+    if b"\x00" in data:
+        raise CsvError("coord.csv.binary", file=name, line=_line_at(data, data.index(b"\x00")))
+    text, used = decode(data, name, encoding)
+    if not text.strip():
+        raise CsvError("coord.csv.empty", file=name)
+    if delimiter == "auto":
+        first = text.lstrip("\r\n").split("\n", 1)[0]
+        delimiter = sniff_delimiter(first)
+    elif delimiter not in DELIMITERS:
+        raise CsvError("coord.csv.bad_delimiter", file=name, delimiter=delimiter)
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    start = 1
+    # csv.field_size_limit is process-wide; check lengths ourselves instead of changing it.
+    try:
+        for record in reader:
+            end = reader.line_num
+            if not record or (len(record) == 1 and not record[0].strip()):
+                start = end + 1
+                continue  # blank lines: Excel leaves them at the end
+            if len(record) > MAX_COLUMNS:
+                raise CsvError("coord.csv.too_many_columns", file=name, line=start, count=len(record), limit=MAX_COLUMNS)
+            if header is None:
+                header = [h.strip() for h in record]
+                _check_header(header, name, start)
+            else:
+                rows.append(record)
+                lines.append(start)
+            start = end + 1
+    except csv.Error as exc:
+        raise CsvError("coord.csv.broken", file=name, line=start, problem=str(exc)) from None
+    if header is None:
+        raise CsvError("coord.csv.empty", file=name)
+    _check_field_lengths(rows, lines, name)
+    return CsvTable(name, used, delimiter, tuple(header), rows, lines)
+
+
+def _check_header(header: Sequence[str], name: str, line: int) -> None:
+    seen: set[str] = set()
+    for h in header:
+        if len(h) > MAX_FIELD_CHARS:
+            raise CsvError("coord.csv.field_too_long", file=name, line=line, limit=MAX_FIELD_CHARS)
+        folded = h.casefold()
+        if h and folded in seen:
+            raise CsvError("coord.csv.duplicate_header", file=name, line=line, column=h)
+        seen.add(folded)
+
+
+def _check_field_lengths(rows: list[list[str]], lines: list[int], name: str) -> None:
+    # One pass over all fields in C (max over map(len)) before a slow per-row search.
+    longest = max((max(map(len, r)) for r in rows if r), default=0)
+    if longest <= MAX_FIELD_CHARS:
+        return
+    for line, row in zip(lines, rows):
+        if any(len(f) > MAX_FIELD_CHARS for f in row):
+            raise CsvError("coord.csv.field_too_long", file=name, line=line, limit=MAX_FIELD_CHARS)
+
+
+# ---- column mappings (TOML) ----------------------------------------------------
+
+MAX_MAPPING_BYTES = 256 * 1024
+STATION_FIELDS: tuple[str, ...] = ("code", "region", "district", "address", "registered")
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which CSV columns hold the station's identity and each figure.
+
+    ``values`` maps a template key (line or party) to the columns to add up;
+    usually one column, several for a figure the source splits (ballots issued
+    early + at the station + outside).
+    """
+
+    station: dict[str, str]
+    values: dict[str, tuple[str, ...]]
+    encoding: str = "auto"
+    delimiter: str = "auto"
+
+
+def read_mapping(path: str | Path) -> tuple[dict[str, object], str]:
+    """Load a mapping TOML file as a plain dict; the second value is its name for messages."""
+    import tomllib
+
+    p = Path(path)
+    try:
+        raw = p.read_bytes()[: MAX_MAPPING_BYTES + 1]
+    except OSError as exc:
+        raise ImportDataError("coord.map.unreadable", file=p.name, problem=exc.strerror or str(exc)) from None
+    if len(raw) > MAX_MAPPING_BYTES:
+        raise ImportDataError("coord.map.too_big", file=p.name, limit=MAX_MAPPING_BYTES // 1024)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportDataError("coord.map.encoding", file=p.name) from None
+    try:
+        return tomllib.loads(text), p.name
+    except tomllib.TOMLDecodeError as exc:
+        raise ImportDataError("coord.map.syntax", file=p.name, problem=str(exc)) from None
+
+
+def parse_mapping(
+    data: dict[str, object],
+    origin: str,
+    *,
+    value_keys: Sequence[str],
+    line_keys: Sequence[str],
+    party_keys: Sequence[str],
+    required_station: Sequence[str] = ("code",),
+    station_fields: Sequence[str] = STATION_FIELDS,
+) -> ColumnMapping:
+    """Validate a mapping against the template's keys; unknown names are errors, not ignored.
+
+    A misspelt key silently ignored would import an election with a party's
+    votes missing, so every key must be one the template knows.
+    """
+    allowed_top = {"encoding", "delimiter", "station", "lines", "parties"}
+    for key in data:
+        if key not in allowed_top:
+            raise ImportDataError("coord.map.unknown_key", file=origin, key=key, known=", ".join(sorted(allowed_top)))
+    encoding = data.get("encoding", "auto")
+    if encoding not in ("auto", *ENCODINGS):
+        raise ImportDataError("coord.map.bad_value", file=origin, key="encoding", known=", ".join(("auto", *ENCODINGS)))
+    delimiter = data.get("delimiter", "auto")
+    if delimiter not in ("auto", *DELIMITERS):
+        raise ImportDataError("coord.map.bad_value", file=origin, key="delimiter", known="auto, ',', ';'")
+
+    station_raw = data.get("station", {})
+    if not isinstance(station_raw, dict):
+        raise ImportDataError("coord.map.not_table", file=origin, key="station")
+    station: dict[str, str] = {}
+    for key, col in station_raw.items():
+        if key not in station_fields:
+            raise ImportDataError("coord.map.unknown_key", file=origin, key=f"station.{key}", known=", ".join(station_fields))
+        if not isinstance(col, str) or not col.strip():
+            raise ImportDataError("coord.map.bad_column", file=origin, key=f"station.{key}")
+        station[key] = col.strip()
+    for key in required_station:
+        if key not in station:
+            raise ImportDataError("coord.map.missing", file=origin, key=f"station.{key}")
+
+    values: dict[str, tuple[str, ...]] = {}
+    for section, known in (("lines", line_keys), ("parties", party_keys)):
+        raw = data.get(section, {})
+        if not isinstance(raw, dict):
+            raise ImportDataError("coord.map.not_table", file=origin, key=section)
+        for key, spec in raw.items():
+            if key not in known or key not in value_keys:
+                raise ImportDataError("coord.map.unknown_key", file=origin, key=f"{section}.{key}", known=", ".join(known))
+            cols = (spec,) if isinstance(spec, str) else tuple(spec) if isinstance(spec, list) else ()
+            if not cols or not all(isinstance(c, str) and c.strip() for c in cols):
+                raise ImportDataError("coord.map.bad_column", file=origin, key=f"{section}.{key}")
+            values[key] = tuple(c.strip() for c in cols)
+    return ColumnMapping(station, values, str(encoding), str(delimiter))
+
+
+def resolve_columns(table: CsvTable, mapping: ColumnMapping) -> tuple[dict[str, int], dict[str, tuple[int, ...]]]:
+    """Column indexes of every mapped column; raise naming all the columns the file lacks."""
+    missing: list[str] = []
+
+    def find(name: str) -> int:
+        idx = table.column_index(name)
+        if idx is None:
+            missing.append(name)
+            return -1
+        return idx
+
+    station = {k: find(c) for k, c in mapping.station.items()}
+    values = {k: tuple(find(c) for c in cols) for k, cols in mapping.values.items()}
+    if missing:
+        raise ImportDataError(
+            "coord.map.columns_missing",
+            file=table.name,
+            columns=", ".join(f"«{c}»" for c in dict.fromkeys(missing)),
+            header=", ".join(f"«{h}»" for h in table.header[:40]),
+        )
+    return station, values
+
+
+# ---- regions as people write them -----------------------------------------------
+
+
+class RegionResolver:
+    """Turns what a CSV writes for a region into its ISO code, for one election date.
+
+    Accepts letter and numeric ISO codes, and names in Russian, Kazakh or English,
+    with or without "г." / "область" / "облысы" / "қаласы" / "Region", as long as
+    the short form is not ambiguous (Алматы is both a city and an oblast).
+    """
+
+    _ALIASES: dict[str, tuple[str, ...]] = {
+        "KZ-AST": ("Нур-Султан", "г. Нур-Султан", "Нұр-Сұлтан", "Nur-Sultan", "Астана қаласы", "Astana city"),
+        "KZ-ZAP": ("ЗКО",),
+        "KZ-SEV": ("СКО",),
+        "KZ-VOS": ("ВКО",),
+        "KZ-YUZ": ("Южно-Казахстанская область", "ЮКО", "South Kazakhstan", "Оңтүстік Қазақстан облысы"),
+        "KZ-ZHA": ("Zhambyl", "Жамбыл"),
+        "KZ-10": ("Абайская область", "Abai Region"),
+        "KZ-33": ("Жетысуская область", "Zhetysu", "Jetisu Region"),
+        "KZ-62": ("Улытауская область", "Ulytau Region"),
+    }
+    _NOISE = ("г.", "город", "область", "обл.", "облысы", "қаласы", "region", "city", "oblast")
+
+    def __init__(self, date: str) -> None:
+        from observer.regions import regions_on
+
+        self._valid = {r.code: r for r in regions_on(date)}
+        forms: dict[str, set[str]] = {}
+        for reg in self._valid.values():
+            names = (reg.code, reg.numeric, reg.kk, reg.ru, reg.en, *self._ALIASES.get(reg.code, ()))
+            for name in names:
+                forms.setdefault(self._fold(name), set()).add(reg.code)
+                forms.setdefault(self._strip_noise(name), set()).add(reg.code)
+        self._forms = {form: codes.pop() for form, codes in forms.items() if form and len(codes) == 1}
+        self._cache: dict[str, str | None] = {}
+
+    @staticmethod
+    def _fold(text: str) -> str:
+        return " ".join(text.casefold().replace("ё", "е").replace("\u00a0", " ").split())
+
+    @classmethod
+    def _strip_noise(cls, text: str) -> str:
+        words = [w for w in cls._fold(text).replace("г.", "г. ").split() if w not in cls._NOISE]
+        return " ".join(words)
+
+    def code(self, text: str) -> str | None:
+        """The region's letter code (the numeric one for the 2022 oblasts), or None if unknown on this date."""
+        if text in self._cache:
+            return self._cache[text]
+        from observer.regions import region
+
+        found: str | None = None
+        reg = region(text) if text.strip() else None
+        if reg is not None:
+            found = reg.code if reg.code in self._valid else None
+        else:
+            found = self._forms.get(self._fold(text)) or self._forms.get(self._strip_noise(text))
+        self._cache[text] = found
+        return found
+
+
+def parse_count(text: str) -> int | None:
+    """A non-negative whole number as people type it ("1 234" with spaces allowed); None when empty.
+
+    Raises ValueError for anything else (fractions, words, negative numbers).
+    """
+    cleaned = text.replace("\u00a0", "").replace("\u202f", "").replace(" ", "").strip()
+    if not cleaned:
+        return None
+    if not cleaned.isascii() or not cleaned.lstrip("+-").isdigit():
+        raise ValueError(text)
+    value = int(cleaned)
+    if value < 0:
+        raise ValueError(text)
+    return value

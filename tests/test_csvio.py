@@ -1,0 +1,126 @@
+"""CSV decoding and splitting: encodings, BOM, separators, quoting, hostile input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from observer.csvio import (
+    CsvError,
+    RegionResolver,
+    parse_count,
+    parse_csv,
+    read_csv,
+    sniff_delimiter,
+)
+
+TEXT = "Код;Область;Адрес\n101;г. Алматы;\"ул. Абая, 1\"\n102;Ақмола облысы;Көкшетау\n"
+
+
+@pytest.mark.parametrize(
+    ("raw", "encoding"),
+    [
+        (TEXT.encode("utf-8"), "utf-8"),
+        (b"\xef\xbb\xbf" + TEXT.encode("utf-8"), "utf-8-sig"),
+    ],
+)
+def test_utf8_with_and_without_bom(raw: bytes, encoding: str) -> None:
+    table = parse_csv(raw, "x.csv")
+    assert table.encoding == encoding
+    assert table.delimiter == ";"
+    assert table.header == ("Код", "Область", "Адрес")  # no BOM glued to the first header
+    assert table.rows == [["101", "г. Алматы", "ул. Абая, 1"], ["102", "Ақмола облысы", "Көкшетау"]]
+    assert table.lines == [2, 3]
+
+
+def test_cp1251_russian_text() -> None:
+    # cp1251 has no Kazakh letters, so the CEC's Russian-only exports are what comes in it.
+    text = "Код,Область,Избирателей\n7,Акмолинская область,1200\n"
+    table = parse_csv(text.encode("cp1251"), "cec.csv")
+    assert table.encoding == "cp1251"
+    assert table.delimiter == ","
+    assert table.rows == [["7", "Акмолинская область", "1200"]]
+
+
+def test_forced_encoding_that_does_not_fit_names_the_line() -> None:
+    raw = "a,b\n1,2\n3,Алматы\n".encode("cp1251")
+    with pytest.raises(CsvError) as exc:
+        parse_csv(raw, "bad.csv", encoding="utf-8")
+    assert exc.value.key == "coord.csv.undecodable"
+    assert exc.value.params["line"] == 3
+
+
+def test_quoted_newline_keeps_line_numbers_of_later_rows() -> None:
+    raw = 'code,address\n1,"line one\nline two"\n2,plain\n\n3,"x ""quoted"" y"\n'.encode()
+    table = parse_csv(raw, "q.csv")
+    assert table.rows == [["1", "line one\nline two"], ["2", "plain"], ["3", 'x "quoted" y']]
+    # Row 2 starts on line 4 of the file because row 1 spans lines 2-3; the blank line 5 is skipped.
+    assert table.lines == [2, 4, 6]
+
+
+def test_crlf_line_endings() -> None:
+    table = parse_csv(b"a;b\r\n1;2\r\n3;4\r\n", "w.csv")
+    assert table.rows == [["1", "2"], ["3", "4"]]
+    assert table.lines == [2, 3]
+
+
+def test_sniffer_ignores_separators_inside_quotes() -> None:
+    assert sniff_delimiter('"a;b;c",d,e') == ","
+    assert sniff_delimiter('"a,b,c";d;e') == ";"
+    assert sniff_delimiter("single") == ","
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        (b"", "coord.csv.empty"),
+        (b"\n\n  \n", "coord.csv.empty"),
+        (b"a,b\n1,\x002\n", "coord.csv.binary"),
+        (b"a,a\n1,2\n", "coord.csv.duplicate_header"),
+        (b'a,b\n1,"unterminated\n', "coord.csv.broken"),
+        (b"a,b\n1," + b"x" * 10_001 + b"\n", "coord.csv.field_too_long"),
+    ],
+)
+def test_hostile_files_are_refused_with_a_reason(raw: bytes, key: str) -> None:
+    with pytest.raises(CsvError) as exc:
+        parse_csv(raw, "h.csv")
+    assert exc.value.key == key
+    assert str(exc.value) != key  # a translated message, not the bare key
+
+
+def test_unreadable_path(tmp_path: Path) -> None:
+    with pytest.raises(CsvError) as exc:
+        read_csv(tmp_path / "nope.csv")
+    assert exc.value.key == "coord.csv.unreadable"
+
+
+def test_column_lookup_is_forgiving_about_case_and_spaces() -> None:
+    table = parse_csv(" Code ; Region \n1;KZ-ALA\n".encode(), "c.csv")
+    assert table.column_index("code") == 0
+    assert table.column_index("REGION") == 1
+    assert table.column_index("district") is None
+
+
+@pytest.mark.parametrize(("text", "value"), [("12", 12), (" 1 234 ", 1234), ("1\u00a0500", 1500), ("", None), ("0", 0)])
+def test_parse_count_accepts(text: str, value: int | None) -> None:
+    assert parse_count(text) == value
+
+
+@pytest.mark.parametrize("text", ["-1", "1.5", "12a", "١٢", "1,000"])
+def test_parse_count_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_count(text)
+
+
+def test_regions_by_code_and_name_on_the_election_date() -> None:
+    r2021 = RegionResolver("2021-01-10")
+    assert r2021.code("kz-75") == "KZ-ALA"
+    assert r2021.code("г. Алматы") == "KZ-ALA"
+    assert r2021.code("Алматинская область") == "KZ-ALM"
+    assert r2021.code("Ақмола облысы") == "KZ-AKM"
+    assert r2021.code("West Kazakhstan") == "KZ-ZAP"
+    assert r2021.code("Нур-Султан") == "KZ-AST"
+    assert r2021.code("Алматы") is None  # city or oblast: ambiguous, refused rather than guessed
+    assert r2021.code("Абай облысы") is None  # created in 2022
+    assert RegionResolver("2023-03-19").code("Абай облысы") == "KZ-10"
