@@ -1,0 +1,328 @@
+"""The coordinator's stations table: a lazy model over 100,000 stations, filters and search.
+
+Anki's browser pattern (STYLE.md §7): the model holds only the ordered list of
+station ids, so ``rowCount`` is exact and the scroll bar is right from the
+start; row contents are computed a page at a time the first time the view asks
+for one of its cells, and kept in a bounded cache.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from db.store import ElectionStore
+from observer.i18n import tr
+from observer.regions import region_name
+from ui.coordinator.stations_data import FLAGS, StationFilter, StationRow, StationSource
+
+PAGE_SIZE = 200
+MAX_CACHED_PAGES = 64  # ~13,000 rows: enough for fast back-and-forth scrolling, bounded memory
+
+COLUMNS: tuple[str, ...] = ("code", "region", "district", "registered", "observed", "official", "gap", "flags")
+_SORTABLE = {"code", "region", "district", "registered"}
+_NUMERIC = {"registered", "observed", "official", "gap"}
+_WARN = QColor(255, 236, 179)  # pale amber: prints and reads in grey too
+_BAD = QColor(255, 205, 210)
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def fmt_pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def fmt_pp(value: float | None) -> str:
+    return "" if value is None else f"{value:+.1f}"
+
+
+def flag_text(row: StationRow) -> str:
+    parts = []
+    for flag in FLAGS:
+        if flag in row.flags:
+            if flag == "violations":
+                parts.append(tr("coordui.flag.violations_n", n=row.violations))
+            else:
+                parts.append(tr(f"coordui.flag.{flag}"))
+    return ", ".join(parts)
+
+
+class StationsModel(QAbstractTableModel):
+    """Rows are station ids; cells come from :class:`StationSource` pages on demand."""
+
+    countChanged = Signal(int)
+
+    def __init__(self, source: StationSource, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._source = source
+        self._filter = StationFilter()
+        self._sort = ("code", False)
+        self._ids: list[str] = []
+        self._pages: OrderedDict[int, list[StationRow | None]] = OrderedDict()
+        self.pages_loaded = 0  # for tests and measurements: how much work scrolling caused
+
+    # ---- state -------------------------------------------------------------
+    @property
+    def source(self) -> StationSource:
+        return self._source
+
+    @property
+    def station_filter(self) -> StationFilter:
+        return self._filter
+
+    def set_filter(self, flt: StationFilter) -> None:
+        self._filter = flt
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-read ids (after a filter change, a merge or a decision); drops the row cache."""
+        self.beginResetModel()
+        self._ids = self._source.ids(self._filter, *self._sort)
+        self._pages.clear()
+        self.endResetModel()
+        self.countChanged.emit(len(self._ids))
+
+    def refresh(self) -> None:
+        """The data changed underneath: forget derived sets too."""
+        self._source.invalidate()
+        self.reload()
+
+    def station_id(self, row: int) -> str:
+        return self._ids[row]
+
+    def row_data(self, row: int) -> StationRow | None:
+        if not 0 <= row < len(self._ids):
+            return None
+        page_no = row // PAGE_SIZE
+        page = self._pages.get(page_no)
+        if page is None:
+            page = self._load_page(page_no)
+        else:
+            self._pages.move_to_end(page_no)
+        return page[row - page_no * PAGE_SIZE]
+
+    def _load_page(self, page_no: int) -> list[StationRow | None]:
+        ids = self._ids[page_no * PAGE_SIZE : (page_no + 1) * PAGE_SIZE]
+        rows = self._source.rows(ids)
+        page: list[StationRow | None] = [rows.get(i) for i in ids]
+        self._pages[page_no] = page
+        self.pages_loaded += 1
+        while len(self._pages) > MAX_CACHED_PAGES:
+            self._pages.popitem(last=False)
+        return page
+
+    # ---- Qt model interface -------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return tr(f"coordui.stations.col.{COLUMNS[section]}")
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return tr(f"coordui.stations.tip.{COLUMNS[section]}")
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.column() >= len(COLUMNS):
+            return None
+        if role not in (
+            Qt.ItemDataRole.DisplayRole,
+            Qt.ItemDataRole.TextAlignmentRole,
+            Qt.ItemDataRole.BackgroundRole,
+            Qt.ItemDataRole.ToolTipRole,
+        ):
+            return None
+        col = COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            h = Qt.AlignmentFlag.AlignRight if col in _NUMERIC else Qt.AlignmentFlag.AlignLeft
+            return int(h | Qt.AlignmentFlag.AlignVCenter)
+        row = self.row_data(index.row())
+        if row is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, col)
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if "conflict" in row.flags or "disputed" in row.flags:
+                return QBrush(_BAD)
+            if col == "flags" and row.flags - {"no_official"}:
+                return QBrush(_WARN)
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == "flags" and row.failed_checks:
+                return "\n".join(row.failed_checks)
+            if col == "region":
+                return row.region
+            return None
+        return None
+
+    @staticmethod
+    def _display(row: StationRow, col: str) -> str:
+        if col == "code":
+            return row.code
+        if col == "region":
+            return region_name(row.region) if row.region else ""
+        if col == "district":
+            return row.district
+        if col == "registered":
+            return "" if row.registered is None else f"{row.registered:,}".replace(",", "\u202f")
+        if col == "observed":
+            return fmt_pct(row.observed_pct)
+        if col == "official":
+            return fmt_pct(row.official_pct)
+        if col == "gap":
+            return fmt_pp(row.gap_pp)
+        return flag_text(row)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(COLUMNS) or COLUMNS[column] not in _SORTABLE:
+            return
+        self.layoutAboutToBeChanged.emit()
+        self._sort = (COLUMNS[column], order == Qt.SortOrder.DescendingOrder)
+        self._ids = self._source.ids(self._filter, *self._sort)
+        self._pages.clear()
+        self.layoutChanged.emit()
+
+
+class StationsPage(QWidget):
+    """Filters above the table; double-clicking a conflicting station asks to open it."""
+
+    stationActivated = Signal(str)  # station id
+
+    def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = StationsModel(StationSource(store), self)
+        self.region = QComboBox()
+        self.region.setObjectName("regionFilter")
+        self.search = QLineEdit()
+        self.search.setObjectName("codeSearch")
+        self.search.setClearButtonEnabled(True)
+        self.disputed = QCheckBox()
+        self.violations = QCheckBox()
+        self.checks = QCheckBox()
+        self.count = QLabel()
+        self.count.setObjectName("stationCount")
+        self.region_label = QLabel()
+        self.search_label = QLabel()
+
+        filters = QHBoxLayout()
+        filters.addWidget(self.search_label)
+        filters.addWidget(self.search, 1)
+        filters.addWidget(self.region_label)
+        filters.addWidget(self.region, 1)
+        for box in (self.disputed, self.violations, self.checks):
+            filters.addWidget(box)
+        filters.addStretch()
+        filters.addWidget(self.count)
+
+        self.view = QTableView()
+        self.view.setObjectName("stationsView")
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setAlternatingRowColors(True)
+        self.view.setSortingEnabled(False)  # enabling it would sort by column 0 at once; we sort on click
+        header = self.view.horizontalHeader()
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(True)
+        header.sortIndicatorChanged.connect(self.model.sort)
+        header.setStretchLastSection(True)
+        # Fixed row heights: the view must not measure 100,000 rows to lay them out.
+        vheader = self.view.verticalHeader()
+        vheader.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vheader.setDefaultSectionSize(self.fontMetrics().height() + 8)
+        vheader.hide()
+        self.view.doubleClicked.connect(self._activated)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(filters)
+        layout.addWidget(self.view)
+
+        # Typing a station code re-queries after a short pause, not on every key.
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(250)
+        self._debounce.timeout.connect(self.apply_filters)
+        self.search.textChanged.connect(lambda _t: self._debounce.start())
+        self.region.currentIndexChanged.connect(lambda _i: self.apply_filters())
+        for box in (self.disputed, self.violations, self.checks):
+            box.toggled.connect(lambda _c: self.apply_filters())
+        self.model.countChanged.connect(self._update_count)
+
+        self._fill_regions()
+        self.retranslate()
+        self.model.reload()
+        self._set_column_widths()
+
+    def _set_column_widths(self) -> None:
+        widths = {"code": 90, "region": 220, "district": 170, "registered": 95, "observed": 95, "official": 95, "gap": 80}
+        for i, col in enumerate(COLUMNS):
+            if col in widths:
+                self.view.setColumnWidth(i, widths[col])
+
+    def _fill_regions(self) -> None:
+        current = self.region.currentData()
+        self.region.blockSignals(True)
+        self.region.clear()
+        self.region.addItem(tr("coordui.stations.all_regions"), "")
+        for code in self.model.source.regions():
+            self.region.addItem(region_name(code), code)
+        idx = self.region.findData(current) if current else 0
+        self.region.setCurrentIndex(max(idx, 0))
+        self.region.blockSignals(False)
+
+    def retranslate(self) -> None:
+        self.search_label.setText(tr("coordui.stations.search"))
+        self.search.setPlaceholderText(tr("coordui.stations.search_hint"))
+        self.region_label.setText(tr("coordui.stations.region"))
+        self.disputed.setText(tr("coordui.stations.only_disputed"))
+        self.violations.setText(tr("coordui.stations.only_violations"))
+        self.checks.setText(tr("coordui.stations.only_checks"))
+        self._fill_regions()
+        self.model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
+        if self.model.rowCount():
+            self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(self.model.rowCount() - 1, len(COLUMNS) - 1))
+        self._update_count(self.model.rowCount())
+
+    def current_filter(self) -> StationFilter:
+        return StationFilter(
+            region=self.region.currentData() or "",
+            code_search=self.search.text(),
+            disputed=self.disputed.isChecked(),
+            has_violations=self.violations.isChecked(),
+            breaks_checks=self.checks.isChecked(),
+        )
+
+    def apply_filters(self) -> None:
+        self._debounce.stop()
+        self.model.set_filter(self.current_filter())
+
+    def refresh(self) -> None:
+        self._fill_regions()
+        self.model.refresh()
+
+    def _update_count(self, shown: int) -> None:
+        self.count.setText(tr("coordui.stations.count", shown=shown, total=self.model.source.total()))
+
+    def _activated(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.stationActivated.emit(self.model.station_id(index.row()))
