@@ -1,0 +1,1 @@
+"""Coordinator (HQ) mode: merge, stations, conflicts, comparison, keys, report, forensics."""
