@@ -1,0 +1,358 @@
+"""Conflicting protocol versions at a station, the coordinator's decisions, and which figures count.
+
+A station can have several protocol versions: two observers, or one observer's
+"announced" and "posted copy". All are kept. Where their figures differ the
+station is a conflict until the coordinator chooses one version or marks the
+station disputed; every decision is a new ``resolutions`` row, the newest wins,
+and the history stays.
+
+``effective_protocols`` is what aggregation builds on: for every station the one
+protocol whose figures count, under the coordinator's inclusion rules. It runs a
+handful of set-based queries and only looks at protocol values for stations that
+have more than one version, so it stays fast at 100,000 stations.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable, Literal, Mapping
+
+from sqlalchemy import Connection, and_, exists, func, insert, or_, select
+from sqlalchemy.orm import aliased
+
+from db import models as m
+from db.rules import InclusionRules, load_rules
+from db.store import ElectionStore, now
+from observer.checks import failed_checks
+from observer.errors import BaqylauError
+
+STATUS_CHOSEN = "chosen"
+STATUS_DISPUTED = "disputed"
+_CHUNK = 5000  # ids per IN (...) list: well under SQLite's bound-parameter limit
+
+
+class ConflictError(BaqylauError):
+    """A decision on a conflict cannot be recorded."""
+
+    key = "package.conflict.error"
+
+
+Figures = Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class ResolutionInfo:
+    id: str
+    station_id: str
+    protocol_id: str | None
+    status: str  # chosen | disputed
+    reason: str
+    decided_by: str
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
+class ProtocolVersion:
+    protocol_id: str
+    observer_id: str | None
+    observer_name: str
+    organisation: str
+    source: str  # announced | posted_copy
+    values: Mapping[str, int | None]
+    package_file: str  # "" when typed in this file
+    key_fingerprint: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class StationConflict:
+    station_id: str
+    station_code: str
+    versions: tuple[ProtocolVersion, ...]
+    differing_keys: tuple[str, ...]  # in template order
+    resolution: ResolutionInfo | None  # the decision in force, if any
+
+    @property
+    def resolved(self) -> bool:
+        return self.resolution is not None
+
+
+@dataclass(frozen=True)
+class EffectiveProtocols:
+    """Per station, the protocol whose figures count, and the stations that do not count."""
+
+    by_station: Mapping[str, str]  # station_id -> protocol_id
+    disputed: frozenset[str]  # the coordinator marked the station disputed
+    unresolved: frozenset[str]  # versions differ and nobody has decided yet
+    excluded: frozenset[str]  # has figures, but none (or not the chosen one) passes the inclusion rules
+    rules: InclusionRules = field(default_factory=InclusionRules)
+
+    @property
+    def not_counted(self) -> frozenset[str]:
+        """Stations with figures that aggregates leave out, to be reported next to them."""
+        return self.disputed | self.unresolved | self.excluded
+
+    @property
+    def protocol_ids(self) -> frozenset[str]:
+        return frozenset(self.by_station.values())
+
+
+# ---- queries -----------------------------------------------------------------
+
+
+def _has_values():  # type: ignore[no-untyped-def]
+    pv = m.ProtocolValue
+    return exists().where(pv.protocol_id == m.Protocol.id, pv.value.is_not(None))
+
+
+def _candidates(conn: Connection, rules: InclusionRules) -> list[tuple[str, str]]:
+    """(protocol_id, station_id) of every protocol with figures that the rules let count."""
+    q = select(m.Protocol.id, m.Protocol.station_id).where(_has_values())
+    if rules.only_trusted_keys:
+        pkg = aliased(m.Package)
+        via = aliased(m.Package)
+        trusted = select(m.TrustedKey.fingerprint).where(m.TrustedKey.status == "trusted")
+        revoked = select(m.TrustedKey.fingerprint).where(m.TrustedKey.status == "revoked")
+        q = (
+            q.outerjoin(pkg, pkg.id == m.Protocol.package_id)
+            .outerjoin(via, via.id == pkg.via_package_id)
+            .where(
+                or_(
+                    # typed in this file: the coordinator's own data
+                    m.Protocol.package_id.is_(None),
+                    and_(
+                        or_(pkg.key_fingerprint.is_(None), pkg.key_fingerprint.not_in(revoked)),
+                        # a station package that reached us inside a district package is
+                        # vouched for by the district's key
+                        or_(pkg.key_fingerprint.in_(trusted), via.key_fingerprint.in_(trusted)),
+                    ),
+                )
+            )
+        )
+    if rules.require_protocol_photo:
+        ev = m.Evidence
+        q = q.where(exists().where(ev.protocol_id == m.Protocol.id, ev.kind == "photo"))
+    return [(r[0], r[1]) for r in conn.execute(q)]
+
+
+def _values(conn: Connection, protocol_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Non-empty figures per protocol (an empty field is not a figure)."""
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    ids = list(protocol_ids)
+    pv = m.ProtocolValue
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        rows = conn.execute(
+            select(pv.protocol_id, pv.key, pv.value).where(pv.protocol_id.in_(chunk), pv.value.is_not(None))
+        )
+        for pid, key, value in rows:
+            out[pid][key] = value
+    return out
+
+
+def _latest_resolutions(conn: Connection, station_ids: Iterable[str] | None = None) -> dict[str, ResolutionInfo]:
+    """The decision in force per station: the newest row (ties: latest written, then id)."""
+    r = m.Resolution
+    ranked = select(
+        r.id,
+        r.station_id,
+        r.protocol_id,
+        r.status,
+        r.reason,
+        r.decided_by,
+        r.decided_at,
+        func.row_number()
+        .over(partition_by=r.station_id, order_by=(r.decided_at.desc(), r.created_at.desc(), r.id.desc()))
+        .label("rank"),
+    )
+    if station_ids is not None:
+        ranked = ranked.where(r.station_id.in_(list(station_ids)))
+    sub = ranked.subquery()
+    rows = conn.execute(select(sub).where(sub.c.rank == 1))
+    return {
+        row.station_id: ResolutionInfo(row.id, row.station_id, row.protocol_id, row.status, row.reason, row.decided_by, row.decided_at)
+        for row in rows
+    }
+
+
+def effective_protocols(hq: ElectionStore, rules: InclusionRules | None = None) -> EffectiveProtocols:
+    """Which protocol's figures count at each station (see the module docstring).
+
+    With no ``rules`` the rules saved in the HQ file apply.
+    """
+    rules = load_rules(hq) if rules is None else rules
+    with hq.engine.connect() as conn:
+        candidates = _candidates(conn, rules)
+        by_station_all: dict[str, list[str]] = defaultdict(list)
+        for pid, sid in candidates:
+            by_station_all[sid].append(pid)
+        resolutions = _latest_resolutions(conn)
+        if rules.exclude_failed_checks:
+            template = hq.template
+            figures = _values(conn, (pid for pid, _ in candidates))
+            for sid in list(by_station_all):
+                kept = [pid for pid in by_station_all[sid] if not failed_checks(template, figures.get(pid, {}))]
+                if kept:
+                    by_station_all[sid] = kept
+                else:
+                    del by_station_all[sid]
+        else:
+            multi = [pid for pids in by_station_all.values() if len(pids) > 1 for pid in pids]
+            figures = _values(conn, multi)
+        with_figures: set[str] = set()
+        if rules.active:
+            with_figures = {r[0] for r in conn.execute(select(m.Protocol.station_id).where(_has_values()).distinct())}
+
+    chosen: dict[str, str] = {}
+    disputed: set[str] = set()
+    unresolved: set[str] = set()
+    excluded: set[str] = set()
+    for sid, res in resolutions.items():
+        if res.status == STATUS_DISPUTED:
+            disputed.add(sid)
+        elif res.protocol_id is not None:
+            if res.protocol_id in by_station_all.get(sid, ()):
+                chosen[sid] = res.protocol_id
+            else:
+                excluded.add(sid)
+    for sid, pids in by_station_all.items():
+        if sid in resolutions:
+            continue
+        if len(pids) == 1:
+            chosen[sid] = pids[0]
+            continue
+        first = figures.get(pids[0], {})
+        if all(figures.get(pid, {}) == first for pid in pids[1:]):
+            # identical figures: any version gives the same totals; pick one deterministically
+            chosen[sid] = min(pids)
+        else:
+            unresolved.add(sid)
+    excluded |= with_figures - chosen.keys() - disputed - unresolved
+    return EffectiveProtocols(chosen, frozenset(disputed), frozenset(unresolved), frozenset(excluded), rules)
+
+
+def _differing(template_keys: tuple[str, ...], versions: list[Mapping[str, int | None]]) -> tuple[str, ...]:
+    keys = set().union(*(v.keys() for v in versions))
+    differ = {k for k in keys if len({v.get(k) for v in versions}) > 1}
+    ordered = [k for k in template_keys if k in differ]
+    return tuple(ordered + sorted(differ - set(ordered)))
+
+
+def station_conflicts(hq: ElectionStore, *, include_resolved: bool = True) -> list[StationConflict]:
+    """Stations whose protocol versions disagree, with the versions side by side (by station code)."""
+    p = m.Protocol
+    with hq.engine.connect() as conn:
+        multi = (
+            select(p.station_id).where(_has_values()).group_by(p.station_id).having(func.count() > 1).subquery()
+        )
+        rows = conn.execute(
+            select(
+                p.id,
+                p.station_id,
+                p.observer_id,
+                p.source,
+                p.updated_at,
+                m.Station.code,
+                m.Observer.name,
+                m.Observer.organisation,
+                m.Package.file_name,
+                m.Package.key_fingerprint,
+            )
+            .join(multi, multi.c.station_id == p.station_id)
+            .join(m.Station, m.Station.id == p.station_id)
+            .outerjoin(m.Observer, m.Observer.id == p.observer_id)
+            .outerjoin(m.Package, m.Package.id == p.package_id)
+            .where(_has_values())
+            .order_by(m.Station.code, p.id)
+        ).all()
+        figures = _values(conn, [r.id for r in rows])
+        resolutions = _latest_resolutions(conn, {r.station_id for r in rows}) if rows else {}
+    keys = hq.template.all_keys
+    grouped: dict[str, list[ProtocolVersion]] = defaultdict(list)
+    codes: dict[str, str] = {}
+    for r in rows:
+        codes[r.station_id] = r.code
+        grouped[r.station_id].append(
+            ProtocolVersion(
+                r.id,
+                r.observer_id,
+                r.name or "",
+                r.organisation or "",
+                r.source,
+                dict(figures.get(r.id, {})),
+                r.file_name or "",
+                r.key_fingerprint,
+                r.updated_at,
+            )
+        )
+    out: list[StationConflict] = []
+    for sid, versions in grouped.items():
+        differ = _differing(keys, [v.values for v in versions])
+        if not differ:
+            continue
+        res = resolutions.get(sid)
+        if res is not None and not include_resolved:
+            continue
+        out.append(StationConflict(sid, codes[sid], tuple(versions), differ, res))
+    out.sort(key=lambda c: c.station_code)
+    return out
+
+
+def resolve_station(
+    hq: ElectionStore,
+    station_id: str,
+    *,
+    protocol_id: str | None,
+    status: Literal["chosen", "disputed"],
+    reason: str,
+    decided_by: str,
+) -> ResolutionInfo:
+    """Record a decision (appended, never overwritten): choose a version or mark the station disputed."""
+    reason = reason.strip()
+    decided_by = decided_by.strip()
+    if status not in (STATUS_CHOSEN, STATUS_DISPUTED):
+        raise ConflictError("package.conflict.bad_status", status=status)
+    if not reason:
+        raise ConflictError("package.conflict.no_reason")
+    if not decided_by:
+        raise ConflictError("package.conflict.no_author")
+    if status == STATUS_DISPUTED:
+        protocol_id = None
+    with hq.engine.connect() as conn:
+        if conn.execute(select(m.Station.id).where(m.Station.id == station_id)).scalar() is None:
+            raise ConflictError("package.conflict.no_station", station=station_id)
+        if status == STATUS_CHOSEN:
+            if protocol_id is None:
+                raise ConflictError("package.conflict.no_protocol")
+            owner = conn.execute(select(m.Protocol.station_id).where(m.Protocol.id == protocol_id)).scalar()
+            if owner != station_id:
+                raise ConflictError("package.conflict.wrong_protocol", protocol=protocol_id)
+    t = now()
+    rid = m.new_id()
+    with hq._write() as conn:
+        conn.execute(
+            insert(m.Resolution).values(
+                id=rid,
+                station_id=station_id,
+                protocol_id=protocol_id,
+                status=status,
+                reason=reason,
+                decided_by=decided_by,
+                decided_at=t,
+                created_at=t,
+                updated_at=t,
+            )
+        )
+    return ResolutionInfo(rid, station_id, protocol_id, status, reason, decided_by, t)
+
+
+def resolution_history(hq: ElectionStore, station_id: str) -> list[ResolutionInfo]:
+    """Every decision on the station, newest first (the first one is in force)."""
+    r = m.Resolution
+    with hq.engine.connect() as conn:
+        rows = conn.execute(
+            select(r).where(r.station_id == station_id).order_by(r.decided_at.desc(), r.created_at.desc(), r.id.desc())
+        ).all()
+    return [ResolutionInfo(x.id, x.station_id, x.protocol_id, x.status, x.reason, x.decided_by, x.decided_at) for x in rows]
