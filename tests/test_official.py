@@ -1,0 +1,193 @@
+"""Official results import: a hand-worked example, summed columns, bad rows, re-import."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from db.official import import_official, official_layout, official_source, official_values
+from db.store import ROLE_HQ, ElectionStore
+from observer.csvio import RowsRefused
+from observer.errors import ImportDataError
+
+MAPPING = """
+encoding = "cp1251"
+delimiter = ";"
+
+[station]
+code = "УИК"
+region = "Область"
+district = "ТИК"
+
+[lines]
+registered = "Избирателей"
+received = "Получено"
+issued = ["Досрочно", "В помещении", "Вне помещения"]
+issued_outside = "Вне помещения"
+in_boxes = "В урнах"
+invalid = "Недействительных"
+valid = "Действительных"
+
+[parties]
+nur_otan = "Нур Отан"
+ak_zhol = "Ак жол"
+qhp = "НПК"
+auyl = "Ауыл"
+adal = "Адал"
+"""
+
+HEADER = "УИК;Область;ТИК;Избирателей;Получено;Досрочно;В помещении;Вне помещения;В урнах;Недействительных;Действительных;Нур Отан;Ак жол;НПК;Ауыл;Адал"
+# Five stations; issued = early + at the station + outside is worked out in the test below.
+ROWS = [
+    "1;г. Алматы;Алмалинская;1000;1000;10;500;20;530;30;500;300;100;50;30;20",
+    "2;г. Алматы;Бостандыкская;2000;2000;0;1200;0;1200;0;1200;1000;100;50;30;20",
+    "3;Акмолинская область;Кокшетау;500;500;5;300;15;320;20;300;200;50;25;15;10",
+    "4;KZ-KAR;Караганда;1500;1500;0;;0;600;10;590;400;90;50;30;20",
+    "5;kz-55;Павлодар;800;800;;;;0;0;0;0;0;0;0;0",
+]
+
+
+def write(tmp_path: Path, rows: list[str], *, name: str = "official.csv", encoding: str = "cp1251") -> tuple[Path, Path]:
+    csv_path = tmp_path / name
+    csv_path.write_bytes(("\r\n".join([HEADER, *rows]) + "\r\n").encode(encoding))
+    map_path = tmp_path / "map.toml"
+    map_path.write_text(MAPPING, encoding="utf-8")
+    return csv_path, map_path
+
+
+@pytest.fixture
+def hq(tmp_path: Path, template_2021) -> ElectionStore:
+    s = ElectionStore.create(tmp_path / "hq.baqylau", template_2021, role=ROLE_HQ)
+    yield s
+    s.close()
+
+
+def test_hand_worked_example(tmp_path: Path, hq: ElectionStore) -> None:
+    csv_path, map_path = write(tmp_path, ROWS)
+    report = import_official(hq, csv_path, map_path)
+    assert (report.rows, report.stations_created, report.records_written, report.replaced) == (5, 5, 5, 0)
+    assert report.encoding == "cp1251" and report.delimiter == ";"
+
+    s1 = hq.station_by_code("1")
+    assert s1 is not None and (s1.region, s1.district, s1.registered) == ("KZ-ALA", "Алмалинская", 1000)
+    v1 = official_values(hq, s1.id)
+    assert v1 is not None
+    assert v1["issued"] == 10 + 500 + 20 == 530
+    assert v1["issued_outside"] == 20
+    assert v1["cancelled"] is None and v1["spoiled"] is None  # not mapped: not given
+    assert v1["nur_otan"] == 300
+
+    # Station 4 leaves "В помещении" empty: the other parts still add up (0 + 0).
+    s4 = hq.station_by_code("4")
+    assert s4 is not None and s4.region == "KZ-KAR"
+    assert official_values(hq, s4.id)["issued"] == 0  # type: ignore[index]
+    # Station 5 leaves every part of issued empty: the sum is not given, not 0.
+    s5 = hq.station_by_code("5")
+    assert s5 is not None and s5.region == "KZ-PAV"
+    assert official_values(hq, s5.id)["issued"] is None  # type: ignore[index]
+
+    # The packed copy used for aggregation agrees with the readable one.
+    layout = official_layout(hq)
+    con = sqlite3.connect(hq.path)
+    blob = con.execute("SELECT values_blob FROM official_results WHERE station_id = ?", (s1.id,)).fetchone()[0]
+    packed = dict(zip(layout, np.frombuffer(blob, dtype="<i8").tolist()))
+    assert packed["issued"] == 530 and packed["cancelled"] == -1 and packed["adal"] == 20
+    lines = dict(con.execute("SELECT s.code, o.source_line FROM official_results o JOIN stations s ON s.id = o.station_id"))
+    assert lines == {"1": 2, "2": 3, "3": 4, "4": 5, "5": 6}
+    con.close()
+    src = official_source(hq)
+    assert src is not None and src["file"] == "official.csv" and src["rows"] == "5" and len(src["sha256"]) == 64
+
+
+def test_utf8_bom_and_comma_with_auto_settings(tmp_path: Path, hq: ElectionStore) -> None:
+    csv_path = tmp_path / "o.csv"
+    csv_path.write_bytes("\ufeffcode,region,registered,issued,nur_otan\n9,Ақмола облысы,100,40,30\n".encode("utf-8"))
+    map_path = tmp_path / "m.toml"
+    map_path.write_text(
+        '[station]\ncode = "code"\nregion = "region"\n[lines]\nregistered = "registered"\nissued = "issued"\n'
+        '[parties]\nnur_otan = "nur_otan"\n',
+        encoding="utf-8",
+    )
+    report = import_official(hq, csv_path, map_path)
+    assert report.encoding == "utf-8-sig" and report.delimiter == ","
+    st = hq.station_by_code("9")
+    assert st is not None and st.region == "KZ-AKM"
+    assert official_values(hq, st.id) == {
+        "registered": 100, "received": None, "issued": 40, "issued_outside": None, "cancelled": None,
+        "spoiled": None, "in_boxes": None, "invalid": None, "valid": None,
+        "nur_otan": 30, "ak_zhol": None, "qhp": None, "auyl": None, "adal": None,
+    }
+
+
+def test_bad_rows_are_all_reported_and_nothing_is_written(tmp_path: Path, hq: ElectionStore) -> None:
+    good, map_path = write(tmp_path, ROWS)
+    import_official(hq, good, map_path)
+    before = sqlite3.connect(hq.path).execute("SELECT count(*), group_concat(values_json) FROM official_results").fetchone()
+
+    bad_rows = [
+        ROWS[0],
+        "2;г. Алматы;Бостандыкская;2000;2000;0;много;0;1200;0;1200;1000;100;50;30;20",  # line 3: not a number
+        "3;Акмолинская область;Кокшетау;500;500;5;300;15;320;-20;300;200;50;25;15;10",  # line 4: negative
+        "1;г. Алматы;Алмалинская;1000;1000;10;500;20;530;30;500;300;100;50;30;20",  # line 5: duplicate of line 2
+        "6;Марс;Кратер;1;1;0;1;0;1;0;1;1;0;0;0;0",  # line 6: unknown region
+        "7;г. Алматы;Медеуская;1000;1000",  # line 7: missing columns
+        "8;Абай облысы;Семей;1;1;0;1;0;1;0;1;1;0;0;0;0",  # line 8: region created only in 2022
+    ]
+    bad, _ = write(tmp_path, bad_rows, name="bad.csv")
+    with pytest.raises(RowsRefused) as exc:
+        import_official(hq, bad, map_path)
+    found = {p.line for p in exc.value.problems}
+    assert {3, 4, 5, 6, 7, 8} <= found and 2 not in found
+    messages = " | ".join(p.message for p in exc.value.problems)
+    assert "много" in messages and "Марс" in messages
+    assert str(exc.value).startswith("bad.csv")
+
+    con = sqlite3.connect(hq.path)
+    assert con.execute("SELECT count(*), group_concat(values_json) FROM official_results").fetchone() == before
+    assert con.execute("SELECT count(*) FROM stations WHERE code IN ('6', '7', '8')").fetchone()[0] == 0
+    con.close()
+
+
+def test_reimport_replaces_previous_figures(tmp_path: Path, hq: ElectionStore) -> None:
+    first, map_path = write(tmp_path, ROWS)
+    import_official(hq, first, map_path)
+    changed = [ROWS[0].replace(";300;100;50;30;20", ";310;90;50;30;20")]
+    second, _ = write(tmp_path, changed, name="second.csv")
+    report = import_official(hq, second, map_path)
+    assert report.replaced == 5 and report.stations_created == 0
+    con = sqlite3.connect(hq.path)
+    assert con.execute("SELECT count(*) FROM official_results").fetchone()[0] == 1
+    con.close()
+    s1 = hq.station_by_code("1")
+    assert official_values(hq, s1.id)["nur_otan"] == 310  # type: ignore[union-attr,index]
+    assert official_values(hq, hq.station_by_code("2").id) is None  # type: ignore[union-attr]
+    assert hq.station_count() == 5  # stations stay; only the official figures are replaced
+
+
+@pytest.mark.parametrize(
+    ("mapping", "key"),
+    [
+        ('[station]\ncode = "УИК"\n[lines]\nturnout = "x"\n', "coord.map.unknown_key"),
+        ('[station]\ncode = "УИК"\n[parties]\nnur_otan = 5\n', "coord.map.bad_column"),
+        ('[station]\nregion = "Область"\n[lines]\nregistered = "Избирателей"\n', "coord.map.missing"),
+        ('[station]\ncode = "УИК"\n', "coord.map.no_values"),
+        ('[station]\ncode = "УИК"\n[lines]\nregistered = "Нет такого"\n', "coord.map.columns_missing"),
+        ("[station\n", "coord.map.syntax"),
+    ],
+)
+def test_broken_mappings(tmp_path: Path, hq: ElectionStore, mapping: str, key: str) -> None:
+    csv_path, map_path = write(tmp_path, ROWS)
+    map_path.write_text(mapping, encoding="utf-8")
+    with pytest.raises(ImportDataError) as exc:
+        import_official(hq, csv_path, map_path)
+    assert exc.value.key == key
+
+
+def test_refuses_an_observer_file(tmp_path: Path, store: ElectionStore) -> None:
+    csv_path, map_path = write(tmp_path, ROWS)
+    with pytest.raises(ImportDataError) as exc:
+        import_official(store, csv_path, map_path)
+    assert exc.value.key == "coord.hq.not_hq"
