@@ -1,0 +1,264 @@
+"""Start the desktop app: the observer's window, or the coordinator's for an HQ file.
+
+``run()`` is what ``baqylau`` calls. The :class:`Launcher` owns the open
+election file and swaps the first-run screen, the observer window and the
+coordinator window as files are created, opened and closed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import shutil
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+
+from db.store import ROLE_HQ, ElectionStore
+from observer import i18n
+from observer.errors import BaqylauError, StorageError
+from observer.i18n import tr
+from observer.paths import app_home
+from observer.template import ElectionTemplate
+from ui.first_run import FirstRunWindow
+from ui.main_window import MainWindow
+from ui.qt import QApplication, QMessageBox, QObject, QWidget
+from ui.settings import Settings
+from ui.widgets.dialogs import ask_open_file
+from ui.widgets.messages import post_error
+from ui.widgets.style import apply_style
+from ui.widgets.worker import BackgroundJob
+
+log = logging.getLogger("baqylau.ui")
+DEMO_FOLDER = "demo"
+
+
+class Launcher(QObject):
+    """Which window is showing, and the one election file that is open."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self.store: ElectionStore | None = None
+        self.window: QWidget | None = None
+        self._demo_job: BackgroundJob | None = None
+
+    # ---- start ---------------------------------------------------------
+    def start(self, path: str | Path | None = None) -> QWidget:
+        """Open ``path``, else the last file, else the first-run screen."""
+        target = Path(path) if path else self.settings.last_file
+        if target is not None and (path or target.is_file()) and self.open_path(target):
+            assert self.window is not None
+            return self.window
+        if self.window is None:
+            self.show_first_run()
+        assert self.window is not None
+        return self.window
+
+    def _show(self, window: QWidget) -> None:
+        old = self.window
+        self.window = window
+        screen = QApplication.primaryScreen()
+        if screen is not None:
+            avail = screen.availableGeometry()
+            window.resize(min(1366, avail.width()), min(768, avail.height()))
+        window.show()
+        if old is not None and old is not window:
+            old.close()
+            old.deleteLater()
+
+    def show_first_run(self, error: str | None = None) -> FirstRunWindow:
+        self._close_store()
+        window = FirstRunWindow(self.settings)
+        window.create_requested.connect(self.create_election)
+        window.open_requested.connect(self.open_path)
+        window.demo_requested.connect(self.open_demo)
+        self._show(window)
+        if error:
+            post_error(error)
+        return window
+
+    def _close_store(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    # ---- files ---------------------------------------------------------
+    def create_election(self, template: ElectionTemplate, path: Path) -> bool:
+        try:
+            store = ElectionStore.create(path, template)
+            store.set_observer(self.settings.observer_name, self.settings.organisation)
+        except BaqylauError as exc:
+            post_error(str(exc))
+            return False
+        return self._use(store)
+
+    def open_path(self, path: Path) -> bool:
+        try:
+            store = ElectionStore.open(path)
+        except BaqylauError as exc:
+            if self.window is None:
+                self.show_first_run(str(exc))
+            else:
+                post_error(str(exc))
+            return False
+        return self._use(store)
+
+    def _use(self, store: ElectionStore) -> bool:
+        if store.role == ROLE_HQ:
+            window = self._coordinator_window(store)
+            if window is None:
+                store.close()
+                if self.window is None:
+                    self.show_first_run()
+                post_error(tr("ui.app.no_coordinator"))
+                return False
+        else:
+            main = MainWindow(store, self.settings)
+            main.new_requested.connect(lambda: self.show_first_run())
+            main.open_requested.connect(self._ask_open)
+            main.close_requested.connect(self._close_file)
+            window = main
+        previous = self.store
+        self.store = store
+        self.settings.last_file = store.path
+        self._show(window)
+        if previous is not None and previous is not store:
+            previous.close()
+        return True
+
+    def _coordinator_window(self, store: ElectionStore) -> QWidget | None:
+        try:
+            module = importlib.import_module("ui.coordinator.window")
+        except ImportError as exc:
+            log.warning("coordinator window unavailable: %s", exc)
+            return None
+        window: QWidget = module.CoordinatorWindow(store)
+        return window
+
+    def _ask_open(self) -> None:
+        start = self.settings.last_file.parent if self.settings.last_file else None
+        path = ask_open_file(self.window, tr("ui.first.open"), tr("ui.filter.election"), start)
+        if path is not None:
+            self.open_path(path)
+
+    def _close_file(self) -> None:
+        self.settings.last_file = None
+        self.show_first_run()
+
+    # ---- demo ----------------------------------------------------------
+    def open_demo(self) -> None:
+        """Build the demo coordinator file off the UI thread, then open it."""
+        try:
+            demo = importlib.import_module("db.demo")
+        except ImportError:
+            post_error(tr("ui.app.no_demo"))
+            return
+        folder = app_home() / DEMO_FOLDER
+
+        def build() -> Path:
+            # Our own scratch folder: a fresh demo each time, never a half-built old one.
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True, exist_ok=True)
+            return Path(demo.demo_hq(folder))
+
+        if isinstance(self.window, FirstRunWindow):
+            self.window.set_busy(True)
+        job = BackgroundJob(build, self)
+        job.finished.connect(self._demo_ready)
+        job.failed.connect(self._demo_failed)
+        self._demo_job = job
+        job.start()
+
+    def _demo_ready(self, path: Path) -> None:
+        self._demo_job = None
+        if isinstance(self.window, FirstRunWindow):
+            self.window.set_busy(False)
+        self.open_path(path)
+
+    def _demo_failed(self, exc: BaseException) -> None:
+        self._demo_job = None
+        if isinstance(self.window, FirstRunWindow):
+            self.window.set_busy(False)
+        post_error(str(exc) if isinstance(exc, BaqylauError) else tr("ui.app.demo_failed", problem=str(exc)[:200]))
+
+
+def install_exception_hook() -> None:
+    """An unexpected error is logged and shown in a dialog; the app keeps running."""
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, exc, tb)
+            return
+        log.error("unexpected error", exc_info=(kind, exc, tb))
+        if isinstance(exc, BaqylauError):
+            post_error(str(exc))
+            return
+        box = QMessageBox(QMessageBox.Icon.Critical, tr("ui.crash.title"), tr("ui.crash.text", log=str(log_path())))
+        box.setDetailedText("".join(traceback.format_exception(kind, exc, tb))[-4000:])
+        box.setModal(False)
+        box.show()
+        _open_boxes.append(box)
+        box.finished.connect(lambda _r, b=box: _open_boxes.remove(b) if b in _open_boxes else None)
+
+    sys.excepthook = hook
+
+
+_open_boxes: list[QMessageBox] = []
+
+
+def log_path() -> Path:
+    return app_home() / "baqylau.log"
+
+
+def setup_logging() -> None:
+    try:
+        handler: logging.Handler = logging.FileHandler(log_path(), encoding="utf-8")
+    except OSError:
+        handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("baqylau")
+    root.setLevel(logging.INFO)
+    root.addHandler(handler)
+
+
+def ensure_keypair() -> None:
+    """Each installation gets its signing key on first run (observer.signing, when present)."""
+    try:
+        signing = importlib.import_module("observer.signing")
+        signing.load_or_create_keypair()
+    except ImportError:
+        log.info("observer.signing not available yet; packages cannot be signed")
+    except (BaqylauError, OSError) as exc:
+        log.warning("signing key not created: %s", exc)
+
+
+def make_application(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("Baqylau")
+    app.setOrganizationName("Baqylau")
+    apply_style(app)
+    return app
+
+
+def run(path: str | None = None) -> int:
+    """Open the desktop app (``baqylau [FILE]``); returns the exit code."""
+    setup_logging()
+    app = make_application()
+    settings = Settings()
+    # A --lang given on the command line (already applied) wins over the saved choice.
+    if i18n.current_language() == i18n.DEFAULT_LANGUAGE:
+        i18n.set_language(settings.language)
+    install_exception_hook()
+    ensure_keypair()
+    launcher = Launcher(settings)
+    try:
+        launcher.start(path)
+    except StorageError as exc:
+        launcher.show_first_run(str(exc))
+    code = app.exec()
+    launcher._close_store()
+    return int(code)

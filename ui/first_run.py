@@ -1,0 +1,202 @@
+"""The first screen when no election file is open: create one, open one, or try the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from observer.errors import BaqylauError
+from observer.i18n import tr
+from observer.template import BUILTIN_TEMPLATES, ElectionTemplate, builtin_template, load_template
+from ui.qt import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from ui.settings import Settings
+from ui.widgets.dialogs import ask_open_file, ask_save_file
+from ui.widgets.language import LanguageCombo, language_bridge
+from ui.widgets.messages import MessageBar, post_error
+
+FROM_FILE = "__file__"
+
+
+def plain(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+class FirstRunWindow(QWidget):
+    """Signals carry the user's choice; the launcher does the work and swaps windows."""
+
+    create_requested = Signal(object, object)  # ElectionTemplate, Path
+    open_requested = Signal(object)  # Path
+    demo_requested = Signal()
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.custom_template: ElectionTemplate | None = None
+        self.setObjectName("page")
+        self.setMinimumSize(900, 600)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.message_bar = MessageBar(self)
+        outer.addWidget(self.message_bar)
+        body = QVBoxLayout()
+        body.setContentsMargins(60, 24, 60, 24)
+        outer.addLayout(body, 1)
+
+        top = QHBoxLayout()
+        self.heading = plain()
+        self.heading.setObjectName("pageTitle")
+        top.addWidget(self.heading, 1)
+        self.language_label = plain()
+        top.addWidget(self.language_label)
+        self.language_combo = LanguageCombo(self)
+        top.addWidget(self.language_combo)
+        body.addLayout(top)
+        self.intro = plain()
+        self.intro.setObjectName("hint")
+        self.intro.setWordWrap(True)
+        body.addWidget(self.intro)
+
+        self.create_box = QGroupBox(self)
+        form = QFormLayout(self.create_box)
+        self.template = QComboBox(self.create_box)
+        for tid in BUILTIN_TEMPLATES:
+            self.template.addItem(tid, tid)
+        self.template.addItem("", FROM_FILE)
+        self.template_label = plain()
+        self.template_label.setBuddy(self.template)
+        form.addRow(self.template_label, self.template)
+        save_row = QHBoxLayout()
+        self.save_path = QLineEdit(self.create_box)
+        self.save_browse = QPushButton(self.create_box)
+        save_row.addWidget(self.save_path, 1)
+        save_row.addWidget(self.save_browse)
+        self.save_label = plain()
+        self.save_label.setBuddy(self.save_path)
+        form.addRow(self.save_label, save_row)
+        self.create_button = QPushButton(self.create_box)
+        self.create_button.setObjectName("primary")
+        self.create_button.setMinimumHeight(48)
+        form.addRow(self.create_button)
+        body.addWidget(self.create_box)
+
+        other = QHBoxLayout()
+        self.open_button = QPushButton(self)
+        self.open_button.setObjectName("firstRun")
+        self.demo_button = QPushButton(self)
+        self.demo_button.setObjectName("firstRun")
+        other.addWidget(self.open_button, 1)
+        other.addWidget(self.demo_button, 1)
+        body.addLayout(other)
+        self.busy = plain()
+        self.busy.setObjectName("hint")
+        self.busy.hide()
+        body.addWidget(self.busy)
+        body.addStretch(1)
+
+        self.template.activated.connect(self._template_chosen)
+        self.save_browse.clicked.connect(self._choose_save_path)
+        self.create_button.clicked.connect(self._create_clicked)
+        self.open_button.clicked.connect(self._open_clicked)
+        self.demo_button.clicked.connect(self.demo_requested)
+        language_bridge().changed.connect(lambda _lang: self.retranslate())
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(tr("ui.first.title"))
+        self.heading.setText(tr("ui.first.heading"))
+        self.language_label.setText(tr("ui.window.language"))
+        self.intro.setText(tr("ui.first.intro"))
+        self.create_box.setTitle(tr("ui.first.create"))
+        for i in range(self.template.count()):
+            tid = self.template.itemData(i)
+            if tid == FROM_FILE:
+                text = self.custom_template.names.get() if self.custom_template else tr("ui.first.template_file")
+            else:
+                text = builtin_template(tid).names.get()
+            self.template.setItemText(i, text)
+        self.template_label.setText(tr("ui.first.template"))
+        self.save_label.setText(tr("ui.first.save_as"))
+        self.save_path.setPlaceholderText(tr("ui.first.save_hint"))
+        self.save_browse.setText(tr("ui.first.browse"))
+        self.create_button.setText(tr("ui.first.create_button"))
+        self.open_button.setText(tr("ui.first.open"))
+        self.demo_button.setText(tr("ui.first.demo"))
+        self.busy.setText(tr("ui.first.demo_busy"))
+        self.message_bar.retranslate()
+
+    # ---- template ------------------------------------------------------
+    def _template_chosen(self, index: int) -> None:
+        if self.template.itemData(index) == FROM_FILE:
+            path = ask_open_file(self, tr("ui.first.template_file"), tr("ui.filter.toml"))
+            if path is None:
+                self.template.setCurrentIndex(0)
+                return
+            self.load_custom_template(path)
+
+    def load_custom_template(self, path: Path) -> bool:
+        """A user's template file; a broken one is refused with the line and the problem."""
+        try:
+            self.custom_template = load_template(path)
+        except BaqylauError as exc:
+            post_error(str(exc))
+            self.custom_template = None
+            self.template.setCurrentIndex(0)
+            self.retranslate()
+            return False
+        self.template.setCurrentIndex(self.template.findData(FROM_FILE))
+        self.retranslate()
+        return True
+
+    def chosen_template(self) -> ElectionTemplate:
+        tid = self.template.currentData()
+        if tid == FROM_FILE and self.custom_template is not None:
+            return self.custom_template
+        return builtin_template(tid if tid != FROM_FILE else BUILTIN_TEMPLATES[0])
+
+    # ---- actions -------------------------------------------------------
+    def _choose_save_path(self) -> None:
+        suggestion = self.settings.last_file.parent if self.settings.last_file else Path.home()
+        path = ask_save_file(self, tr("ui.first.save_as"), tr("ui.filter.election"), suggestion / "station.baqylau")
+        if path is not None:
+            if path.suffix != ".baqylau":
+                path = path.with_name(path.name + ".baqylau")
+            self.save_path.setText(str(path))
+
+    def _create_clicked(self) -> None:
+        text = self.save_path.text().strip()
+        if not text:
+            self._choose_save_path()
+            text = self.save_path.text().strip()
+            if not text:
+                return
+        path = Path(text).expanduser()
+        if path.suffix != ".baqylau":
+            path = path.with_name(path.name + ".baqylau")
+        self.create_requested.emit(self.chosen_template(), path)
+
+    def _open_clicked(self) -> None:
+        start = self.settings.last_file.parent if self.settings.last_file else None
+        path = ask_open_file(self, tr("ui.first.open"), tr("ui.filter.election"), start)
+        if path is not None:
+            self.open_requested.emit(path)
+
+    def set_busy(self, busy: bool) -> None:
+        for w in (self.create_button, self.open_button, self.demo_button):
+            w.setEnabled(not busy)
+        self.busy.setVisible(busy)
+
+    def show_error(self, text: str) -> None:
+        post_error(text)

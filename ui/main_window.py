@@ -1,0 +1,210 @@
+"""The observer's window: the day's pages in order, a language switch, a message bar."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from db.store import ElectionStore
+from observer import i18n
+from observer.i18n import tr
+from ui.pages.base import Page
+from ui.pages.checklists import ChecklistsPage
+from ui.pages.export import ExportPage
+from ui.pages.protocol import ProtocolPage
+from ui.pages.setup import SetupPage
+from ui.pages.spoiled import SpoiledPage
+from ui.pages.turnout import TurnoutPage
+from ui.pages.violations import ViolationsPage
+from ui.qt import (
+    QAction,
+    QCloseEvent,
+    QHBoxLayout,
+    QKeySequence,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QSizePolicy,
+    QStackedWidget,
+    Qt,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from ui.settings import Settings
+from ui.widgets.language import LanguageCombo, language_bridge
+from ui.widgets.messages import MessageBar, message_bridge
+
+PAGE_CLASSES: tuple[type[Page], ...] = (
+    SetupPage,
+    TurnoutPage,
+    ProtocolPage,
+    SpoiledPage,
+    ViolationsPage,
+    ChecklistsPage,
+    ExportPage,
+)
+
+
+class MainWindow(QMainWindow):
+    """One open observer file. File actions are signals: the launcher swaps windows."""
+
+    new_requested = Signal()
+    open_requested = Signal()
+    close_requested = Signal()
+
+    def __init__(self, store: ElectionStore, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.settings = settings
+        self.setMinimumSize(1000, 640)
+        # Records are written under the observer's id; make sure there is one before the first click.
+        if store.observer_id is None:
+            store.set_observer(settings.observer_name, settings.organisation)
+
+        central = QWidget(self)
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        self.message_bar = MessageBar(central)
+        outer.addWidget(self.message_bar)
+        row = QHBoxLayout()
+        row.setSpacing(0)
+        self.nav = QListWidget(central)
+        self.nav.setObjectName("nav")
+        self.nav.setFixedWidth(230)
+        self.stack = QStackedWidget(central)
+        row.addWidget(self.nav)
+        row.addWidget(self.stack, 1)
+        outer.addLayout(row, 1)
+        self.setCentralWidget(central)
+
+        self.pages: list[Page] = []
+        for cls in PAGE_CLASSES:
+            page = cls(store, settings, self.stack)
+            self.stack.addWidget(page)
+            self.pages.append(page)
+            self.nav.addItem("")
+        self.setup_page = self.page(SetupPage)
+        self.setup_page.station_changed.connect(self._station_changed)
+
+        self.toolbar = QToolBar(self)
+        self.toolbar.setMovable(False)
+        self.addToolBar(self.toolbar)
+        self.station_label = QLabel(self.toolbar)
+        self.station_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.station_label.setStyleSheet("font-weight: bold; padding: 0 12px;")
+        self.toolbar.addWidget(self.station_label)
+        spacer = QWidget(self.toolbar)
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.toolbar.addWidget(spacer)
+        self.language_label = QLabel(self.toolbar)
+        self.toolbar.addWidget(self.language_label)
+        self.language_combo = LanguageCombo(self.toolbar)
+        self.toolbar.addWidget(self.language_combo)
+
+        self._build_menu()
+        self.saved_label = QLabel(self)
+        self.statusBar().addPermanentWidget(self.saved_label)
+
+        self.nav.currentRowChanged.connect(self.show_page)
+        language_bridge().changed.connect(self._language_changed)
+        message_bridge().saved.connect(self._saved)
+        self.retranslate()
+        self.nav.setCurrentRow(0 if store.current_station() is None else 1)
+
+    def _build_menu(self) -> None:
+        bar = self.menuBar()
+        self.file_menu = bar.addMenu("")
+        self.new_action = QAction(self)
+        self.new_action.setShortcut(QKeySequence.StandardKey.New)
+        self.new_action.triggered.connect(self.new_requested)
+        self.open_action = QAction(self)
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_action.triggered.connect(self.open_requested)
+        self.close_action = QAction(self)
+        self.close_action.triggered.connect(self.close_requested)
+        self.quit_action = QAction(self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.triggered.connect(self.close)
+        for action in (self.new_action, self.open_action, self.close_action):
+            self.file_menu.addAction(action)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.quit_action)
+        self.go_menu = bar.addMenu("")
+        self.page_actions: list[QAction] = []
+        for index in range(len(self.pages)):
+            action = QAction(self)
+            action.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
+            action.triggered.connect(lambda _checked=False, i=index: self.nav.setCurrentRow(i))
+            self.go_menu.addAction(action)
+            self.page_actions.append(action)
+        self.language_menu = bar.addMenu("")
+        self.language_actions: dict[str, QAction] = {}
+        for lang in i18n.LANGUAGES:
+            action = QAction(i18n.LANGUAGE_NAMES[lang], self)
+            action.setCheckable(True)
+            action.triggered.connect(lambda _checked=False, l=lang: i18n.set_language(l))
+            self.language_menu.addAction(action)
+            self.language_actions[lang] = action
+
+    def page(self, cls: type[Page]) -> Page:
+        return next(p for p in self.pages if isinstance(p, cls))
+
+    # ---- behaviour -----------------------------------------------------
+    def show_page(self, index: int) -> None:
+        if 0 <= index < len(self.pages):
+            self.pages[index].refresh()
+            self.stack.setCurrentIndex(index)
+            if self.nav.currentRow() != index:
+                self.nav.setCurrentRow(index)
+
+    def _station_changed(self) -> None:
+        for page in self.pages:
+            if page is not self.setup_page:
+                page.refresh()
+        self._update_station_label()
+
+    def _language_changed(self, lang: str) -> None:
+        self.settings.language = lang
+        self.retranslate()
+
+    def _saved(self) -> None:
+        self.saved_label.setText(tr("ui.status.saved", time=datetime.now().strftime("%H:%M:%S")))
+        self._update_station_label()  # the observer name may just have been typed
+
+    def _update_station_label(self) -> None:
+        st = self.store.current_station()
+        obs = self.store.observer()
+        name = obs.name if obs and obs.name else ""
+        self.station_label.setText(
+            tr("ui.window.station", code=st.code, observer=name) if st else tr("ui.window.no_station")
+        )
+
+    def retranslate(self) -> None:
+        """Set every visible string again in the current language."""
+        self.setWindowTitle(tr("ui.window.title", file=self.store.path.name))
+        for index, page in enumerate(self.pages):
+            page.retranslate()
+            label = f"{index + 1}  {tr(page.title_key)}"
+            self.nav.item(index).setText(label)
+            self.nav.item(index).setToolTip(f"Ctrl+{index + 1}")
+            self.page_actions[index].setText(tr(page.title_key))
+        self.file_menu.setTitle(tr("ui.menu.file"))
+        self.new_action.setText(tr("ui.menu.new"))
+        self.open_action.setText(tr("ui.menu.open"))
+        self.close_action.setText(tr("ui.menu.close"))
+        self.quit_action.setText(tr("ui.menu.quit"))
+        self.go_menu.setTitle(tr("ui.menu.go"))
+        self.language_menu.setTitle(tr("ui.menu.language"))
+        for lang, action in self.language_actions.items():
+            action.setChecked(lang == i18n.current_language())
+        self.language_label.setText(tr("ui.window.language"))
+        self.message_bar.retranslate()
+        self.statusBar().showMessage(str(Path(self.store.path)))
+        self._update_station_label()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        # Nothing to save: every edit is already on disk. Just release the file.
+        event.accept()

@@ -1,0 +1,185 @@
+"""Export: the station package onto a folder or USB stick, signed with this installation's key."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+from db.store import ElectionStore, storage_error
+from observer.errors import BaqylauError
+from observer.i18n import tr
+from ui.pages.base import Page, plain_label
+from ui.qt import QApplication, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, Qt, QVBoxLayout, QWidget
+from ui.settings import Settings
+from ui.widgets.dialogs import ask_folder
+from ui.widgets.messages import post_error, post_info
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def _optional(name: str) -> ModuleType | None:
+    """Modules written by other parts of the project; the page says so if one is missing."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+class ExportPage(Page):
+    title_key = "ui.nav.export"
+
+    def __init__(self, store: ElectionStore, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(store, settings, parent)
+        self.last_package: Path | None = None
+        col = QVBoxLayout(self.body)
+        col.setContentsMargins(0, 0, 0, 0)
+        self.hint = plain_label()
+        self.hint.setObjectName("hint")
+        self.hint.setWordWrap(True)
+        col.addWidget(self.hint)
+
+        self.summary_box = QGroupBox(self.body)
+        sc = QVBoxLayout(self.summary_box)
+        self.summary = plain_label()
+        self.summary.setWordWrap(True)
+        sc.addWidget(self.summary)
+        col.addWidget(self.summary_box)
+
+        self.folder_box = QGroupBox(self.body)
+        fc = QVBoxLayout(self.folder_box)
+        row = QHBoxLayout()
+        self.folder = QLineEdit(self.folder_box)
+        self.browse = QPushButton(self.folder_box)
+        row.addWidget(self.folder, 1)
+        row.addWidget(self.browse)
+        fc.addLayout(row)
+        self.export_button = QPushButton(self.folder_box)
+        self.export_button.setObjectName("primary")
+        self.export_button.setMinimumHeight(48)
+        fc.addWidget(self.export_button)
+        self.result = plain_label()
+        self.result.setObjectName("result")
+        self.result.setWordWrap(True)
+        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        fc.addWidget(self.result)
+        col.addWidget(self.folder_box)
+
+        self.key_box = QGroupBox(self.body)
+        kc = QVBoxLayout(self.key_box)
+        self.key_label = plain_label()
+        self.key_label.setWordWrap(True)
+        self.key_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        kc.addWidget(self.key_label)
+        col.addWidget(self.key_box)
+        col.addStretch(1)
+
+        if settings.export_dir:
+            self.folder.setText(str(settings.export_dir))
+        self.browse.clicked.connect(self._choose_folder)
+        self.export_button.clicked.connect(self._export_clicked)
+        self.retranslate()
+        self.refresh()
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        self.hint.setText(tr("ui.export.hint"))
+        self.summary_box.setTitle(tr("ui.export.summary"))
+        self.folder_box.setTitle(tr("ui.export.folder"))
+        self.folder.setPlaceholderText(tr("ui.export.folder_hint"))
+        self.browse.setText(tr("ui.export.browse"))
+        self.export_button.setText(tr("ui.export.button"))
+        self.key_box.setTitle(tr("ui.export.key"))
+        self._show_key()
+        self._show_summary()
+
+    def refresh(self) -> None:
+        super().refresh()
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        st = self.station
+        if st is None:
+            self.summary.setText("")
+            return
+        obs = self.store.observer()
+        self.summary.setText(
+            tr(
+                "ui.export.summary_text",
+                code=st.code,
+                observer=obs.name if obs and obs.name else "—",
+                count=self.store.headcount(st.id),
+                violations=len(self.store.violations(st.id)),
+                files=len(self.store.evidence(st.id)),
+            )
+        )
+
+    def _keys(self) -> object | None:
+        signing = _optional("observer.signing")
+        if signing is None:
+            return None
+        try:
+            return signing.load_or_create_keypair()
+        except (BaqylauError, OSError) as exc:
+            post_error(str(exc))
+            return None
+
+    def _show_key(self) -> None:
+        keys = self._keys()
+        fingerprint = getattr(keys, "fingerprint", None)
+        self.key_label.setText(tr("ui.export.fingerprint", fingerprint=fingerprint) if fingerprint else tr("ui.export.no_key"))
+
+    def _choose_folder(self) -> None:
+        start = Path(self.folder.text()) if self.folder.text().strip() else None
+        folder = ask_folder(self, tr("ui.export.folder"), start)
+        if folder is not None:
+            self.folder.setText(str(folder))
+
+    def _export_clicked(self) -> None:
+        text = self.folder.text().strip()
+        if not text:
+            post_error(tr("ui.export.no_folder"))
+            return
+        self.export_to(Path(text))
+
+    def export_to(self, folder: Path) -> Path | None:
+        """Write the package into ``folder``; returns its path, or None after showing why not."""
+        package = _optional("db.package")
+        if package is None or _optional("observer.signing") is None:
+            post_error(tr("ui.export.missing"))
+            return None
+        if not folder.is_dir():
+            post_error(tr("ui.export.not_folder", folder=str(folder)))
+            return None
+        keys = self._keys()
+        if keys is None:
+            return None
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            path: Path = package.export_station_package(self.store, folder, keys)
+        except BaqylauError as exc:
+            self.result.setText(str(exc))
+            post_error(str(exc))
+            return None
+        except OSError as exc:  # a stick pulled out mid-write, a full or read-only stick
+            err = storage_error(exc, folder)
+            self.result.setText(str(err))
+            post_error(str(err))
+            return None
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.settings.export_dir = folder
+        self.last_package = path
+        text = tr("ui.export.done", name=path.name, size=human_size(path.stat().st_size), folder=str(folder),
+                  fingerprint=getattr(keys, "fingerprint", "—"))
+        self.result.setText(text)
+        post_info(text)
+        self._show_key()
+        return path

@@ -1,0 +1,252 @@
+"""The final protocol: every line and party, both sources, control relations checked live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from db import models
+from db.store import ElectionStore
+from observer.checks import CheckOutcome, Status, run_checks
+from observer.i18n import tr
+from observer.records import PROTOCOL_SOURCES
+from ui.pages.base import Page, plain_label
+from ui.qt import (
+    QButtonGroup,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from ui.settings import Settings
+from ui.widgets.dialogs import ask_open_files
+from ui.widgets.evidence import EvidenceList
+from ui.widgets.fields import IntField
+from ui.widgets.messages import attempt, succeeded
+
+STATUS_MARK = {Status.OK: "✓", Status.FAILED: "✗", Status.INCOMPLETE: "…"}
+
+
+def involved_keys(outcome: CheckOutcome, party_keys: tuple[str, ...]) -> frozenset[str]:
+    """Fields a control relation reads, with every party when it uses sum(parties)."""
+    keys = set(outcome.keys)
+    if outcome.check.relation.uses_parties:
+        keys.update(party_keys)
+    return frozenset(keys)
+
+
+class ProtocolPage(Page):
+    title_key = "ui.nav.protocol"
+
+    def __init__(self, store: ElectionStore, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(store, settings, parent)
+        self.source = PROTOCOL_SOURCES[0]
+        self._pids: dict[str, str] = {}
+        tpl = store.template
+        row = QHBoxLayout(self.body)
+        row.setContentsMargins(0, 0, 0, 0)
+
+        left = QVBoxLayout()
+        switch = QHBoxLayout()
+        self.source_caption = plain_label()
+        switch.addWidget(self.source_caption)
+        self.source_group = QButtonGroup(self)
+        self.source_buttons: dict[str, QPushButton] = {}
+        for source in PROTOCOL_SOURCES:
+            button = QPushButton(self.body)
+            button.setCheckable(True)
+            self.source_group.addButton(button)
+            self.source_buttons[source] = button
+            button.clicked.connect(lambda _checked=False, s=source: self.set_source(s))
+            switch.addWidget(button)
+        self.source_buttons[self.source].setChecked(True)
+        switch.addStretch(1)
+        left.addLayout(switch)
+
+        self.lines_box = QGroupBox(self.body)
+        grid = QGridLayout(self.lines_box)
+        grid.setColumnStretch(1, 1)
+        self.fields: dict[str, IntField] = {}
+        self.labels: dict[str, QLabel] = {}
+        self.problems: dict[str, QLabel] = {}
+        r = 0
+        for item in tpl.lines:
+            self._add_row(grid, r, item.key, item.number)
+            r += 1
+        self.parties_caption = plain_label()
+        self.parties_caption.setStyleSheet("font-weight: bold; padding-top: 8px;")
+        grid.addWidget(self.parties_caption, r, 0, 1, 3)
+        r += 1
+        for party in tpl.parties:
+            self._add_row(grid, r, party.key, "")
+            r += 1
+        left.addWidget(self.lines_box)
+        left.addStretch(1)
+        row.addLayout(left, 3)
+
+        right = QVBoxLayout()
+        self.checks_box = QGroupBox(self.body)
+        checks_col = QVBoxLayout(self.checks_box)
+        self.check_labels: list[QLabel] = []
+        for _ in tpl.checks:
+            label = plain_label()
+            label.setWordWrap(True)
+            checks_col.addWidget(label)
+            self.check_labels.append(label)
+        self.turnout_label = plain_label()
+        self.turnout_label.setObjectName("hint")
+        checks_col.addWidget(self.turnout_label)
+        right.addWidget(self.checks_box)
+        self.photos_box = QGroupBox(self.body)
+        photos_col = QVBoxLayout(self.photos_box)
+        self.photos = EvidenceList(self.photos_box)
+        self.add_photo = QPushButton(self.photos_box)
+        photos_col.addWidget(self.photos, 1)
+        photos_col.addWidget(self.add_photo)
+        right.addWidget(self.photos_box, 1)
+        row.addLayout(right, 2)
+
+        self.add_photo.clicked.connect(self._choose_photos)
+        self.retranslate()
+        self.refresh()
+
+    def _add_row(self, grid: QGridLayout, r: int, key: str, number: str) -> None:
+        label = plain_label()
+        label.setWordWrap(True)
+        field = IntField(self.lines_box)
+        field.setMaximumWidth(160)
+        problem = plain_label()
+        problem.setObjectName("problem")
+        problem.setWordWrap(True)
+        problem.hide()
+        label.setBuddy(field)
+        grid.addWidget(plain_label(number), r, 0)
+        grid.addWidget(label, r, 1)
+        grid.addWidget(field, r, 2)
+        grid.addWidget(problem, r, 3)
+        grid.setColumnStretch(3, 1)
+        field.value_changed.connect(lambda value, k=key: self._save(k, value))
+        self.fields[key], self.labels[key], self.problems[key] = field, label, problem
+
+    # ---- texts ---------------------------------------------------------
+    def retranslate(self) -> None:
+        super().retranslate()
+        tpl = self.store.template
+        self.source_caption.setText(tr("ui.protocol.source"))
+        for source, button in self.source_buttons.items():
+            button.setText(tr(f"ui.protocol.source.{source}"))
+        self.lines_box.setTitle(tr("ui.protocol.lines"))
+        self.parties_caption.setText(tr("ui.protocol.parties"))
+        for key, label in self.labels.items():
+            label.setText(tpl.label(key))
+        self.checks_box.setTitle(tr("ui.protocol.checks"))
+        self.photos_box.setTitle(tr("ui.protocol.photos"))
+        self.add_photo.setText(tr("ui.protocol.add_photo"))
+        self._update_checks()
+        self._load_photos()
+
+    # ---- data ----------------------------------------------------------
+    def _existing_protocol(self, source: str) -> str | None:
+        """This observer's protocol of ``source`` if one was started; never creates one.
+
+        An untouched source must not leave an empty protocol behind: coordinators
+        would see it as a second, blank version of the station's result.
+        """
+        if source in self._pids:
+            return self._pids[source]
+        sid = self.station_id
+        for row in self.store.iter_table(models.Protocol):
+            if row.station_id == sid and row.observer_id == self.store.observer_id and row.source == source:
+                self._pids[source] = row.id
+                return row.id
+        return None
+
+    def _protocol(self) -> str | None:
+        pid = self._existing_protocol(self.source)
+        sid = self.station_id
+        if pid is None and sid is not None:
+            pid = attempt(lambda: self.store.protocol_id(sid, self.source), confirm_save=False)
+            if pid is not None:
+                self._pids[self.source] = pid
+        return pid
+
+    def values(self) -> dict[str, int | None]:
+        return {key: field.value() for key, field in self.fields.items()}
+
+    def set_source(self, source: str) -> None:
+        self.source = source
+        self.source_buttons[source].setChecked(True)
+        self.refresh()
+
+    def refresh(self) -> None:
+        super().refresh()
+        self._pids.clear()  # the station may have changed
+        pid = self._existing_protocol(self.source)
+        stored = self.store.protocol_values(pid) if pid else {}
+        for key, field in self.fields.items():
+            field.set_value(stored.get(key))
+        self._update_checks()
+        self._load_photos()
+
+    def _save(self, key: str, value: int | None) -> None:
+        pid = self._protocol()
+        if pid is not None:
+            succeeded(lambda: self.store.set_protocol_value(pid, key, value))
+        self._update_checks()
+
+    def _update_checks(self) -> None:
+        tpl = self.store.template
+        outcomes = run_checks(tpl, self.values())
+        order = list(self.fields)
+        problems: dict[str, list[str]] = {key: [] for key in order}
+        tips: dict[str, list[str]] = {key: [] for key in order}
+        for outcome, label in zip(outcomes, self.check_labels):
+            text = outcome.describe(tpl)
+            if outcome.failed and outcome.check.severity == "warning":
+                text = tr("ui.protocol.warning", text=text)
+            label.setText(f"{STATUS_MARK[outcome.status]} {text}")
+            label.setObjectName("problem" if outcome.failed else ("ok" if outcome.status is Status.OK else "hint"))
+            label.style().unpolish(label)
+            label.style().polish(label)
+            if outcome.failed:
+                keys = [k for k in order if k in involved_keys(outcome, tpl.party_keys)]
+                for key in keys:
+                    tips[key].append(text)
+                # The message sits beside the last field of the relation: usually the one just typed.
+                if keys:
+                    problems[keys[-1]].append(text)
+        for key in order:
+            self.fields[key].set_problem(bool(tips[key]), "\n".join(tips[key]))
+            self.problems[key].setText("\n".join(problems[key]))
+            self.problems[key].setVisible(bool(problems[key]))
+        voted, registered = tpl.voted.evaluate(self.values(), tpl.party_keys), tpl.registered.evaluate(self.values(), tpl.party_keys)
+        if voted is not None and registered:
+            self.turnout_label.setText(tr("ui.protocol.turnout", pct=f"{100.0 * voted / registered:.2f}"))
+        else:
+            self.turnout_label.setText("")
+
+    def problem_text(self, key: str) -> str:
+        """What is shown next to a field (empty when nothing is wrong there)."""
+        label = self.problems[key]
+        return label.text() if not label.isHidden() else ""
+
+    # ---- photos --------------------------------------------------------
+    def _load_photos(self) -> None:
+        pid = self._pids.get(self.source)
+        sid = self.station_id
+        self.photos.set_evidence(self.store.evidence(sid, protocol_id=pid) if pid and sid else [])
+
+    def _choose_photos(self) -> None:
+        paths = ask_open_files(self, tr("ui.protocol.add_photo"), tr("ui.filter.photos"))
+        for path in paths:
+            self.attach_photo(path)
+
+    def attach_photo(self, path: Path) -> bool:
+        sid, pid = self.station_id, self._protocol()
+        if sid is None or pid is None:
+            return False
+        info = attempt(lambda: self.store.add_evidence(sid, path, protocol_id=pid))
+        self._load_photos()
+        return info is not None

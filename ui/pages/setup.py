@@ -1,0 +1,239 @@
+"""Set-up: the election, the observer and the polling station."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from db.store import ElectionStore
+from observer.errors import BaqylauError
+from observer.i18n import current_language, tr
+from observer.regions import region, regions_on
+from observer.records import StationInfo
+from ui.pages.base import Page, plain_label
+from ui.qt import QComboBox, QCompleter, QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, Qt, QVBoxLayout, QWidget
+from ui.settings import Settings
+from ui.widgets.dialogs import ask_open_file
+from ui.widgets.fields import IntField
+from ui.widgets.messages import attempt, post_error, post_info, succeeded
+
+
+class SetupPage(Page):
+    title_key = "ui.nav.setup"
+    needs_station = False
+
+    def __init__(self, store: ElectionStore, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(store, settings, parent)
+        self._loading = False
+        col = QVBoxLayout(self.body)
+        col.setContentsMargins(0, 0, 0, 0)
+
+        self.election_box = QGroupBox(self.body)
+        eform = QFormLayout(self.election_box)
+        self.election_name = plain_label("", self.election_box)
+        self.election_name.setWordWrap(True)
+        self.election_name_label = plain_label()
+        eform.addRow(self.election_name_label, self.election_name)
+        col.addWidget(self.election_box)
+
+        self.observer_box = QGroupBox(self.body)
+        oform = QFormLayout(self.observer_box)
+        self.observer_name = QLineEdit(self.observer_box)
+        self.organisation = QLineEdit(self.observer_box)
+        self.observer_name_label, self.organisation_label = plain_label(), plain_label()
+        oform.addRow(self.observer_name_label, self.observer_name)
+        oform.addRow(self.organisation_label, self.organisation)
+        col.addWidget(self.observer_box)
+
+        self.station_box = QGroupBox(self.body)
+        sform = QFormLayout(self.station_box)
+        code_row = QHBoxLayout()
+        self.code = QLineEdit(self.station_box)
+        self.code.setMaxLength(32)
+        self.import_button = QPushButton(self.station_box)
+        code_row.addWidget(self.code, 1)
+        code_row.addWidget(self.import_button)
+        self.region = QComboBox(self.station_box)
+        self.district = QLineEdit(self.station_box)
+        self.address = QLineEdit(self.station_box)
+        self.registered = IntField(self.station_box)
+        self.code_label, self.region_label, self.district_label = plain_label(), plain_label(), plain_label()
+        self.address_label, self.registered_label = plain_label(), plain_label()
+        sform.addRow(self.code_label, code_row)
+        sform.addRow(self.region_label, self.region)
+        sform.addRow(self.district_label, self.district)
+        sform.addRow(self.address_label, self.address)
+        sform.addRow(self.registered_label, self.registered)
+        self.station_hint = plain_label("", self.station_box)
+        self.station_hint.setObjectName("hint")
+        self.station_hint.setWordWrap(True)
+        sform.addRow(self.station_hint)
+        col.addWidget(self.station_box)
+        col.addStretch(1)
+
+        self.observer_name_label.setBuddy(self.observer_name)
+        self.organisation_label.setBuddy(self.organisation)
+        self.code_label.setBuddy(self.code)
+        self.region_label.setBuddy(self.region)
+        self.district_label.setBuddy(self.district)
+        self.address_label.setBuddy(self.address)
+        self.registered_label.setBuddy(self.registered)
+
+        self.observer_name.textEdited.connect(self._save_observer)
+        self.organisation.textEdited.connect(self._save_observer)
+        self.code.editingFinished.connect(self._commit_code)
+        self.region.currentIndexChanged.connect(self._save_station)
+        self.district.textEdited.connect(self._save_station)
+        self.address.textEdited.connect(self._save_station)
+        self.registered.value_changed.connect(self._save_station)
+        self.import_button.clicked.connect(self._import_stations)
+        self.retranslate()
+        self.refresh()
+
+    # ---- texts ---------------------------------------------------------
+    def retranslate(self) -> None:
+        super().retranslate()
+        tpl = self.store.template
+        self.election_box.setTitle(tr("ui.setup.election"))
+        self.election_name_label.setText(tr("ui.setup.template"))
+        self.election_name.setText(tr("ui.setup.template_value", name=tpl.names.get(), id=tpl.id, date=tpl.date or "—"))
+        self.observer_box.setTitle(tr("ui.setup.observer"))
+        self.observer_name_label.setText(tr("ui.setup.observer_name"))
+        self.organisation_label.setText(tr("ui.setup.organisation"))
+        self.station_box.setTitle(tr("ui.setup.station"))
+        self.code_label.setText(tr("ui.setup.code"))
+        self.code.setPlaceholderText(tr("ui.setup.code_placeholder"))
+        self.import_button.setText(tr("ui.setup.import"))
+        self.region_label.setText(tr("ui.setup.region"))
+        self.district_label.setText(tr("ui.setup.district"))
+        self.address_label.setText(tr("ui.setup.address"))
+        self.registered_label.setText(tr("ui.setup.registered"))
+        self._fill_regions()
+        self._update_hint()
+
+    def _fill_regions(self) -> None:
+        chosen = self.region.currentData()
+        was_loading, self._loading = self._loading, True
+        self.region.clear()
+        self.region.addItem("—", "")
+        lang = current_language()
+        for r in sorted(regions_on(self.store.template.date), key=lambda r: r.name(lang)):
+            self.region.addItem(r.name(lang), r.code)
+        self._select_region(chosen or "")
+        self._loading = was_loading
+
+    def _select_region(self, code: str) -> None:
+        found = region(code) if code else None
+        index = self.region.findData(found.code if found else "")
+        self.region.setCurrentIndex(max(index, 0))
+
+    def _update_hint(self) -> None:
+        count = self.store.station_count()
+        self.station_hint.setText(tr("ui.setup.station_list", count=count) if count > 1 else tr("ui.setup.station_hint"))
+
+    # ---- loading -------------------------------------------------------
+    def refresh(self) -> None:
+        super().refresh()
+        self._loading = True
+        try:
+            obs = self.store.observer()
+            if not self.observer_name.hasFocus():
+                self.observer_name.setText(obs.name if obs else self.settings.observer_name)
+            if not self.organisation.hasFocus():
+                self.organisation.setText(obs.organisation if obs else self.settings.organisation)
+            self._show_station(self.station)
+            self._update_completer()
+        finally:
+            self._loading = False
+
+    def _show_station(self, st: StationInfo | None) -> None:
+        self.code.setText(st.code if st else "")
+        self._select_region(st.region if st else "")
+        self.district.setText(st.district if st else "")
+        self.address.setText(st.address if st else "")
+        self.registered.set_value(st.registered if st else None)
+
+    def _update_completer(self) -> None:
+        # Picking from an imported list: the codes complete as the observer types.
+        if self.store.station_count() > 1:
+            completer = QCompleter([s.code for s in self.store.stations()], self.code)
+            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+            completer.setFilterMode(Qt.MatchFlag.MatchStartsWith)
+            self.code.setCompleter(completer)
+
+    # ---- saving --------------------------------------------------------
+    def _save_observer(self) -> None:
+        if self._loading:
+            return
+        name, org = self.observer_name.text(), self.organisation.text()
+        if attempt(lambda: self.store.set_observer(name, org)) is not None:
+            self.settings.observer_name = name
+            self.settings.organisation = org
+
+    def _station_values(self) -> dict[str, object]:
+        return {
+            "region": self.region.currentData() or "",
+            "district": self.district.text(),
+            "address": self.address.text(),
+            "registered": self.registered.value(),
+        }
+
+    def _save_station(self) -> None:
+        if self._loading:
+            return
+        st = self.station
+        if st is None:
+            # Nothing to attach the fields to yet; they are saved with the station number.
+            if self.code.text().strip():
+                self._commit_code()
+            return
+        values = self._station_values()
+        attempt(lambda: self.store.upsert_station(st.code, **values))  # type: ignore[arg-type]
+
+    def _commit_code(self) -> None:
+        if self._loading:
+            return
+        code = self.code.text().strip()
+        current = self.station
+        if not code or (current is not None and current.code == code):
+            return
+        listed = self.store.station_by_code(code)
+        if listed is not None:
+            # A station from the imported list: take its stored details.
+            if not succeeded(lambda: self.store.select_station(listed.id)):
+                return
+            self.refresh()
+            post_info(tr("ui.setup.station_selected", code=code))
+        else:
+            values = self._station_values()
+            created = attempt(lambda: self.store.upsert_station(code, **values))  # type: ignore[arg-type]
+            if created is None:
+                return
+            if not succeeded(lambda: self.store.select_station(created.id)):
+                return
+            self._update_hint()
+        self.station_changed.emit()
+
+    def _import_stations(self) -> None:
+        path = ask_open_file(self, tr("ui.setup.import_title"), tr("ui.filter.csv"))
+        if path is None:
+            return
+        self.import_station_list(path)
+
+    def import_station_list(self, path: Path) -> bool:
+        try:
+            module = importlib.import_module("db.stations_import")
+        except ImportError:
+            post_error(tr("ui.setup.import_missing"))
+            return False
+        before = self.store.station_count()
+        try:
+            module.import_stations(self.store, path)
+        except BaqylauError as exc:
+            post_error(str(exc))
+            return False
+        after = self.store.station_count()
+        post_info(tr("ui.setup.imported", count=after - before, total=after))
+        self._update_hint()
+        self._update_completer()
+        return True

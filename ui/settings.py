@@ -1,0 +1,82 @@
+"""Typed settings of this installation (language, last file, organisation).
+
+Stored with QSettings in an INI file inside ``observer.paths.app_home()`` so a
+portable USB install (``BAQYLAU_HOME``) carries them along and tests stay
+isolated. Every setter syncs at once: a power cut must not forget which
+election file the observer was working in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from observer import i18n
+from observer.paths import app_home
+from ui.qt import QSettings
+
+_LANGUAGE = "ui/language"
+_LAST_FILE = "files/last"
+_ORGANISATION = "observer/organisation"
+_OBSERVER_NAME = "observer/name"
+_EXPORT_DIR = "export/last_dir"
+
+
+class Settings:
+    """One typed view over the INI file; create as many as needed, they share the file."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or app_home() / "settings.ini"
+        self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
+
+    def _text(self, key: str) -> str:
+        value = self._qs.value(key, "")
+        return value if isinstance(value, str) else ""
+
+    def _set(self, key: str, value: str) -> None:
+        self._qs.setValue(key, value)
+        self._qs.sync()
+
+    @property
+    def language(self) -> str:
+        lang = self._text(_LANGUAGE)
+        return lang if lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
+
+    @language.setter
+    def language(self, lang: str) -> None:
+        if lang not in i18n.LANGUAGES:
+            raise ValueError(f"unknown language {lang!r}")
+        self._set(_LANGUAGE, lang)
+
+    @property
+    def last_file(self) -> Path | None:
+        text = self._text(_LAST_FILE)
+        return Path(text) if text else None
+
+    @last_file.setter
+    def last_file(self, path: Path | None) -> None:
+        self._set(_LAST_FILE, str(path) if path else "")
+
+    @property
+    def organisation(self) -> str:
+        return self._text(_ORGANISATION)
+
+    @organisation.setter
+    def organisation(self, name: str) -> None:
+        self._set(_ORGANISATION, name.strip())
+
+    @property
+    def observer_name(self) -> str:
+        return self._text(_OBSERVER_NAME)
+
+    @observer_name.setter
+    def observer_name(self, name: str) -> None:
+        self._set(_OBSERVER_NAME, name.strip())
+
+    @property
+    def export_dir(self) -> Path | None:
+        text = self._text(_EXPORT_DIR)
+        return Path(text) if text else None
+
+    @export_dir.setter
+    def export_dir(self, path: Path | None) -> None:
+        self._set(_EXPORT_DIR, str(path) if path else "")

@@ -1,0 +1,46 @@
+"""Input widgets for tired fingers: integers only, large, saved by the caller at once."""
+
+from __future__ import annotations
+
+from ui.qt import QIntValidator, QLineEdit, Qt, QWidget, Signal
+
+MAX_COUNT = 99_999_999  # more voters than any station, less than SQLite's integer limit
+
+
+class IntField(QLineEdit):
+    """A whole-number field where empty means "not entered yet" (None), not 0.
+
+    ``value_changed`` fires on every edit with the new value, so the page can
+    commit it at once (the nothing-is-lost rule).
+    """
+
+    value_changed = Signal(object)  # int | None
+
+    def __init__(self, parent: QWidget | None = None, maximum: int = MAX_COUNT) -> None:
+        super().__init__(parent)
+        self.setValidator(QIntValidator(0, maximum, self))
+        self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.setMaxLength(len(str(maximum)))
+        self.setMinimumWidth(120)
+        self.setProperty("problem", False)
+        self.textEdited.connect(self._edited)
+
+    def value(self) -> int | None:
+        text = self.text().strip()
+        return int(text) if text.isdigit() else None
+
+    def set_value(self, value: int | None) -> None:
+        """Show a stored value without reporting it as an edit."""
+        self.setText("" if value is None else str(value))
+
+    def set_problem(self, problem: bool, tooltip: str = "") -> None:
+        """Mark the field red when a control relation it takes part in fails."""
+        if bool(self.property("problem")) != problem:
+            self.setProperty("problem", problem)
+            # A dynamic property only restyles after the style is re-applied.
+            self.style().unpolish(self)
+            self.style().polish(self)
+        self.setToolTip(tooltip)
+
+    def _edited(self, _text: str) -> None:
+        self.value_changed.emit(self.value())
