@@ -20,6 +20,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import exists, func, select
 
 from db import models as m
+from db.conflicts import EffectiveProtocols, effective_protocols
 from db.store import ElectionStore
 from observer.checks import failed_checks, percent
 from observer.template import ElectionTemplate
@@ -28,10 +29,13 @@ from observer.template import ElectionTemplate
 FLAG_CONFLICT = "conflict"  # versions differ and nobody has decided yet
 FLAG_DISPUTED = "disputed"  # the coordinator marked the station disputed
 FLAG_CHOSEN = "chosen"  # versions differed; the coordinator chose one
+FLAG_EXCLUDED = "excluded"  # has figures, but the inclusion rules leave them out
 FLAG_VIOLATIONS = "violations"
 FLAG_CHECKS = "checks"  # the effective protocol breaks a control relation
 FLAG_NO_OFFICIAL = "no_official"
-FLAGS: tuple[str, ...] = (FLAG_CONFLICT, FLAG_DISPUTED, FLAG_CHOSEN, FLAG_VIOLATIONS, FLAG_CHECKS, FLAG_NO_OFFICIAL)
+FLAGS: tuple[str, ...] = (FLAG_CONFLICT, FLAG_DISPUTED, FLAG_EXCLUDED, FLAG_CHOSEN, FLAG_VIOLATIONS, FLAG_CHECKS, FLAG_NO_OFFICIAL)
+
+_CHUNK = 5000  # ids per IN (...) list: well under SQLite's bound-parameter limit
 
 SORT_COLUMNS: dict[str, object] = {
     "code": m.Station.code,
@@ -72,59 +76,31 @@ class StationRow:
         return self.official_pct - self.observed_pct
 
 
-def _values_differ(versions: Sequence[dict[str, int | None]]) -> bool:
-    """Two versions conflict when a line both filled in has different numbers."""
-    for i, a in enumerate(versions):
-        for b in versions[i + 1 :]:
-            for key in a.keys() & b.keys():
-                if a[key] is not None and b[key] is not None and a[key] != b[key]:
-                    return True
-    return False
-
-
-@dataclass
-class _StationProtocols:
-    versions: dict[str, dict[str, int | None]] = field(default_factory=dict)  # protocol id -> values
-    decision: tuple[str, str | None] | None = None  # (status, protocol id) of the newest resolution
-
-    def effective(self) -> tuple[dict[str, int | None] | None, str | None]:
-        """The values that count for this station, and the flag explaining them.
-
-        A decision wins; agreeing versions count as one; differing versions with
-        no decision count as nothing until the coordinator resolves them.
-        """
-        if self.decision is not None:
-            status, pid = self.decision
-            if status == "disputed":
-                return None, FLAG_DISPUTED
-            if pid in self.versions:
-                return self.versions[pid], FLAG_CHOSEN
-        if not self.versions:
-            return None, None
-        vals = list(self.versions.values())
-        if len(vals) > 1 and _values_differ(vals):
-            return None, FLAG_CONFLICT
-        merged: dict[str, int | None] = {}
-        for v in vals:
-            for k, x in v.items():
-                if x is not None or k not in merged:
-                    merged[k] = x
-        return merged, None
-
-
 class StationSource:
-    """Reads station ids and pages of rows from an HQ election file."""
+    """Reads station ids and pages of rows from an HQ election file.
+
+    Which protocol counts at a station (and which stations are disputed, in
+    conflict or excluded by the inclusion rules) comes from
+    :func:`db.conflicts.effective_protocols`, computed once per refresh, so the
+    table always agrees with the aggregates and the report.
+    """
 
     def __init__(self, store: ElectionStore) -> None:
         self.store = store
         self._template: ElectionTemplate = store.template
+        self._effective: EffectiveProtocols | None = None
         self._breaking: frozenset[str] | None = None
-        self._disputed: frozenset[str] | None = None
 
     def invalidate(self) -> None:
-        """Forget derived sets after a merge, an import or a decision."""
+        """Forget derived sets after a merge, an import, a decision or a rules change."""
+        self._effective = None
         self._breaking = None
-        self._disputed = None
+
+    @property
+    def effective(self) -> EffectiveProtocols:
+        if self._effective is None:
+            self._effective = effective_protocols(self.store)
+        return self._effective
 
     # ---- ids -------------------------------------------------------------
     def ids(self, flt: StationFilter, sort: str = "code", descending: bool = False) -> list[str]:
@@ -159,21 +135,17 @@ class StationSource:
 
     def disputed_ids(self) -> frozenset[str]:
         """Stations with an unresolved conflict or marked disputed."""
-        if self._disputed is None:
-            self._disputed = frozenset(
-                sid for sid, sp in self._protocols(None).items() if sp.effective()[1] in (FLAG_CONFLICT, FLAG_DISPUTED)
-            )
-        return self._disputed
+        eff = self.effective
+        return eff.unresolved | eff.disputed
 
     def breaking_ids(self) -> frozenset[str]:
-        """Stations whose effective protocol breaks a control relation of severity error or warning."""
+        """Stations whose counting protocol breaks a control relation."""
         if self._breaking is None:
-            out: set[str] = set()
-            for sid, sp in self._protocols(None).items():
-                values, _flag = sp.effective()
-                if values and failed_checks(self._template, values):
-                    out.add(sid)
-            self._breaking = frozenset(out)
+            by_station = self.effective.by_station
+            values = self._values(by_station.values())
+            self._breaking = frozenset(
+                sid for sid, pid in by_station.items() if failed_checks(self._template, values.get(pid, {}))
+            )
         return self._breaking
 
     # ---- rows ------------------------------------------------------------
@@ -182,6 +154,7 @@ class StationSource:
         if not ids:
             return {}
         tpl = self._template
+        eff = self.effective
         with self.store.engine.connect() as conn:
             stations = conn.execute(
                 select(m.Station.id, m.Station.code, m.Station.region, m.Station.district, m.Station.registered).where(
@@ -200,23 +173,33 @@ class StationSource:
                     .group_by(m.Violation.station_id)
                 ).all()
             )
-        protocols = self._protocols(ids)
+            decided = set(conn.execute(select(m.Resolution.station_id).where(m.Resolution.station_id.in_(ids))).scalars())
+            observed_here = set(conn.execute(select(m.Protocol.station_id).where(m.Protocol.station_id.in_(ids))).scalars())
+        values = self._values(eff.by_station[i] for i in ids if i in eff.by_station)
         out: dict[str, StationRow] = {}
         for st in stations:
-            sp = protocols.get(st.id)
-            values, flag = sp.effective() if sp else (None, None)
-            flags: set[str] = {flag} if flag else set()
+            flags: set[str] = set()
+            if st.id in eff.unresolved:
+                flags.add(FLAG_CONFLICT)
+            elif st.id in eff.disputed:
+                flags.add(FLAG_DISPUTED)
+            elif st.id in eff.excluded:
+                flags.add(FLAG_EXCLUDED)
+            elif st.id in decided:
+                flags.add(FLAG_CHOSEN)
             observed = None
             failed: tuple[str, ...] = ()
-            if values:
-                observed = _turnout(tpl, values, st.registered)
-                failed = tuple(o.check.source for o in failed_checks(tpl, values))
+            pid = eff.by_station.get(st.id)
+            if pid is not None:
+                figures = values.get(pid, {})
+                observed = _turnout(tpl, figures, st.registered)
+                failed = tuple(o.check.source for o in failed_checks(tpl, figures))
                 if failed:
                     flags.add(FLAG_CHECKS)
             off_pct = None
             if st.id in official:
                 off_pct = _official_turnout(tpl, official[st.id], st.registered)
-            elif sp is not None:
+            elif st.id in observed_here:
                 flags.add(FLAG_NO_OFFICIAL)
             n_viol = int(violations.get(st.id, 0))
             if n_viol:
@@ -226,25 +209,18 @@ class StationSource:
             )
         return out
 
-    def _protocols(self, ids: Iterable[str] | None) -> dict[str, _StationProtocols]:
-        """Every protocol version (and the newest decision) of the given stations, or of all."""
-        id_list = list(ids) if ids is not None else None
-        pq = select(m.Protocol.id, m.Protocol.station_id, m.ProtocolValue.key, m.ProtocolValue.value).join(
-            m.ProtocolValue, m.ProtocolValue.protocol_id == m.Protocol.id
-        )
-        rq = select(m.Resolution.station_id, m.Resolution.status, m.Resolution.protocol_id, m.Resolution.decided_at).order_by(
-            m.Resolution.decided_at, m.Resolution.created_at
-        )
-        if id_list is not None:
-            pq = pq.where(m.Protocol.station_id.in_(id_list))
-            rq = rq.where(m.Resolution.station_id.in_(id_list))
-        out: dict[str, _StationProtocols] = defaultdict(_StationProtocols)
+    def _values(self, protocol_ids: Iterable[str]) -> dict[str, dict[str, int | None]]:
+        ids = list(protocol_ids)
+        out: dict[str, dict[str, int | None]] = defaultdict(dict)
+        pv = m.ProtocolValue
         with self.store.engine.connect() as conn:
-            for pid, sid, key, value in conn.execute(pq):
-                out[sid].versions.setdefault(pid, {})[key] = value
-            for sid, status, pid, _at in conn.execute(rq):
-                out[sid].decision = (status, pid)  # ordered by time: the newest wins
-        return dict(out)
+            for start in range(0, len(ids), _CHUNK):
+                rows = conn.execute(
+                    select(pv.protocol_id, pv.key, pv.value).where(pv.protocol_id.in_(ids[start : start + _CHUNK]), pv.value.is_not(None))
+                )
+                for pid, key, value in rows:
+                    out[pid][key] = value
+        return out
 
 
 def _official_turnout(tpl: ElectionTemplate, values_json: str, registered: int | None) -> float | None:
