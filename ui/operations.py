@@ -229,9 +229,13 @@ class Operation(QObject, Generic[T]):
             self._dialog = None
 
     def _finish(self) -> None:
+        # Emitted from the event loop, after this call returns, so listeners see a settled state;
+        # the operation stays referenced until then or Python would collect it first.
+        QTimer.singleShot(0, self._emit_finished)
+
+    def _emit_finished(self) -> None:
+        self.finished.emit()
         _RUNNING.discard(self)
-        # Emitted from the event loop, after this call returns, so listeners see a settled state.
-        QTimer.singleShot(0, self.finished.emit)
 
     @Slot(object)
     def _succeeded(self, result: T) -> None:

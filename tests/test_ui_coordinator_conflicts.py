@@ -1,0 +1,132 @@
+"""Conflict view: two observers disagree at a station; the coordinator decides, then changes the decision."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from sqlalchemy import insert
+
+from db import models as m
+from db.conflicts import effective_protocols, resolution_history
+from db.store import ROLE_HQ, ElectionStore
+from ui.coordinator.conflicts import ConflictsPage
+
+pytestmark = pytest.mark.gui
+
+FIGURES_A = {"registered": 1500, "issued": 900, "in_boxes": 880, "invalid": 20, "valid": 860, "nur_otan": 500, "ak_zhol": 360}
+FIGURES_B = {**FIGURES_A, "issued": 1100, "in_boxes": 1080, "valid": 1060, "nur_otan": 700}
+
+
+def _add_version(hq: ElectionStore, station_id: str, name: str, figures: dict[str, int]) -> str:
+    """What a merge writes for one observer's protocol (observer, protocol, values)."""
+    t = datetime.now(timezone.utc)
+    oid, pid = m.new_id(), m.new_id()
+    with hq.engine.begin() as conn:
+        conn.execute(insert(m.Observer).values(id=oid, name=name, organisation="MISK", created_at=t, updated_at=t))
+        conn.execute(
+            insert(m.Protocol).values(id=pid, station_id=station_id, observer_id=oid, source="posted_copy", created_at=t, updated_at=t)
+        )
+        conn.execute(
+            insert(m.ProtocolValue),
+            [
+                {"id": m.new_id(), "protocol_id": pid, "key": k, "value": v, "observer_id": oid, "created_at": t, "updated_at": t}
+                for k, v in figures.items()
+            ],
+        )
+    return pid
+
+
+@pytest.fixture
+def hq(tmp_path: Path, template_2021):
+    store = ElectionStore.create(tmp_path / "hq.baqylau", template_2021, role=ROLE_HQ)
+    st = store.upsert_station("101", "KZ-ALA", "Алмалы", "", 1500)
+    calm = store.upsert_station("102", "KZ-ALA", "Алмалы", "", 1200)
+    a = _add_version(store, st.id, "Айгүл Қасымова", FIGURES_A)
+    b = _add_version(store, st.id, "Бауыржан Омаров", FIGURES_B)
+    # Two observers who agree at station 102: not a conflict.
+    _add_version(store, calm.id, "Ерлан", FIGURES_A)
+    _add_version(store, calm.id, "Дана", FIGURES_A)
+    store.test_ids = {"station": st.id, "a": a, "b": b}  # type: ignore[attr-defined]
+    yield store
+    store.close()
+
+
+def _page(qtbot, hq) -> ConflictsPage:
+    page = ConflictsPage(hq)
+    qtbot.addWidget(page)
+    page.resize(1200, 700)
+    qtbot.waitUntil(lambda: page.station_list.count() == 1)
+    return page
+
+
+def test_versions_side_by_side_with_differences_highlighted(qtbot, hq) -> None:
+    page = _page(qtbot, hq)
+    assert "101" in page.station_list.item(0).text()
+    table = page.versions
+    assert table.columnCount() == 2
+    a, b = _column(page, "Айгүл Қасымова"), _column(page, "Бауыржан Омаров")
+    rows = {table.verticalHeaderItem(r).text(): r for r in range(table.rowCount())}
+    issued = rows[hq.template.label("issued")]
+    registered = rows[hq.template.label("registered")]
+    assert (table.item(issued, a).text(), table.item(issued, b).text()) == ("900", "1100")
+    assert table.item(issued, a).data(Qt.ItemDataRole.UserRole) == "differs"
+    assert table.item(registered, a).data(Qt.ItemDataRole.UserRole) is None
+    differing = {table.verticalHeaderItem(r).text() for r in range(table.rowCount()) if table.item(r, b).data(Qt.ItemDataRole.UserRole)}
+    assert differing == {hq.template.label(k) for k in ("issued", "in_boxes", "valid", "nur_otan")}
+    # Undecided: the station does not count yet.
+    assert ids_of(hq)["station"] in effective_protocols(hq).unresolved
+
+
+def ids_of(hq) -> dict[str, str]:
+    return hq.test_ids
+
+
+def _column(page: ConflictsPage, observer: str) -> int:
+    """Versions are numbered in the order db.conflicts gives them; find one by its observer."""
+    return next(c for c in range(page.versions.columnCount()) if observer in page.versions.horizontalHeaderItem(c).text())
+
+
+def test_choose_a_version_then_change_to_disputed(qtbot, hq) -> None:
+    page = _page(qtbot, hq)
+    ids = ids_of(hq)
+    assert not page.record.isEnabled()  # nothing chosen, no reason yet
+    page.choose(_column(page, "Бауыржан Омаров"))
+    page.reason.setText("matches the photo of the protocol")
+    page.decided_by.setText("HQ Almaty")
+    assert page.record.isEnabled()
+    with qtbot.waitSignal(page.decided, timeout=5000) as sig:
+        page.record.click()
+    assert sig.args == [ids["station"]]
+    eff = effective_protocols(hq)
+    assert eff.by_station[ids["station"]] == ids["b"]
+    assert ids["station"] not in eff.unresolved
+    history = resolution_history(hq, ids["station"])
+    assert [(r.status, r.protocol_id, r.reason, r.decided_by) for r in history] == [
+        ("chosen", ids["b"], "matches the photo of the protocol", "HQ Almaty")
+    ]
+    qtbot.waitUntil(lambda: page.history.rowCount() == 1)
+    assert "Бауыржан Омаров" in page.history.item(0, 1).text()
+    assert "Бауыржан Омаров" in page.status.text()
+
+    # Change of mind: the station becomes disputed, the old decision stays in the history.
+    page.choose(None)
+    page.reason.setText("both copies look altered")
+    with qtbot.waitSignal(page.decided, timeout=5000):
+        page.record.click()
+    eff = effective_protocols(hq)
+    assert ids["station"] in eff.disputed and ids["station"] not in eff.by_station
+    qtbot.waitUntil(lambda: page.history.rowCount() == 2)
+    assert page.history.item(0, 4).text() == "both copies look altered"
+    assert page.history.item(1, 4).text() == "matches the photo of the protocol"
+
+
+def test_a_decision_needs_a_reason(qtbot, hq) -> None:
+    page = _page(qtbot, hq)
+    page.choose(0)
+    page.decided_by.setText("HQ")
+    page.reason.setText("   ")
+    assert not page.record.isEnabled()
+    assert resolution_history(hq, ids_of(hq)["station"]) == []

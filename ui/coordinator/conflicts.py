@@ -1,0 +1,389 @@
+"""Conflict view: stations whose protocol versions disagree, side by side, and the decision.
+
+The coordinator sees every version of a station's protocol in adjacent columns,
+line by line, with the lines that differ highlighted; chooses one version or
+marks the station disputed, always with a reason; and sees (and can change) the
+history of decisions. Decisions are appended by :func:`db.conflicts.resolve_station`,
+never overwritten, so the report can say who decided what and why.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QCheckBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QRadioButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from db.conflicts import (
+    STATUS_CHOSEN,
+    STATUS_DISPUTED,
+    ResolutionInfo,
+    StationConflict,
+    resolution_history,
+    resolve_station,
+    station_conflicts,
+)
+from db.store import ElectionStore
+from observer.i18n import tr
+from ui.operations import Operation, run_query
+from ui.settings import Settings
+
+_DIFF = QColor(255, 205, 210)
+_CHOSEN = QColor(200, 230, 201)
+
+
+def version_title(index: int, conflict: StationConflict) -> str:
+    v = conflict.versions[index]
+    who = v.observer_name or tr("coordui.conflicts.unknown_observer")
+    return tr("coordui.conflicts.version", n=index + 1, observer=who, source=tr(f"coordui.source.{v.source}"))
+
+
+class ConflictsPage(QWidget):
+    """List of conflicting stations on the left, the chosen station's versions on the right."""
+
+    decided = Signal(str)  # station id, after a decision was stored
+    loaded = Signal()  # the list was (re)read
+
+    def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self._conflicts: list[StationConflict] = []
+        self._current: StationConflict | None = None
+        self._history: list[ResolutionInfo] = []
+
+        self.show_resolved = QCheckBox()
+        self.show_resolved.setChecked(True)
+        self.station_list = QListWidget()
+        self.station_list.setObjectName("conflictStations")
+        self.summary = QLabel()
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.summary)
+        ll.addWidget(self.show_resolved)
+        ll.addWidget(self.station_list)
+
+        self.title = QLabel()
+        self.title.setObjectName("conflictTitle")
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.versions = QTableWidget()
+        self.versions.setObjectName("versionsTable")
+        self.versions.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.versions.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.versions.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.versions.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.versions.setWordWrap(True)
+
+        self.decision_box = QGroupBox()
+        self.choices = QButtonGroup(self)
+        self.choice_row = QHBoxLayout()
+        self.disputed_choice = QRadioButton()
+        self.reason = QLineEdit()
+        self.reason.setObjectName("decisionReason")
+        self.decided_by = QLineEdit(Settings().observer_name)
+        self.decided_by.setObjectName("decidedBy")
+        self.record = QPushButton()
+        self.record.setObjectName("recordDecision")
+        self.reason_label = QLabel()
+        self.by_label = QLabel()
+        form = QFormLayout()
+        form.addRow(self.reason_label, self.reason)
+        form.addRow(self.by_label, self.decided_by)
+        dl = QVBoxLayout(self.decision_box)
+        dl.addLayout(self.choice_row)
+        dl.addLayout(form)
+        dl.addWidget(self.record, 0, Qt.AlignmentFlag.AlignRight)
+
+        self.history_box = QGroupBox()
+        self.history = QTableWidget(0, 5)
+        self.history.setObjectName("decisionHistory")
+        self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.history.horizontalHeader().setStretchLastSection(True)
+        self.history.verticalHeader().hide()
+        hl = QVBoxLayout(self.history_box)
+        hl.addWidget(self.history)
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.title)
+        rl.addWidget(self.status)
+        rl.addWidget(self.versions, 3)
+        rl.addWidget(self.decision_box)
+        rl.addWidget(self.history_box, 1)
+
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(1, 3)
+        split.setSizes([260, 900])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+
+        self.station_list.currentRowChanged.connect(self._show_row)
+        self.show_resolved.toggled.connect(lambda _c: self.reload())
+        self.record.clicked.connect(self.record_decision)
+        self.reason.textChanged.connect(lambda _t: self._update_record_enabled())
+        self.decided_by.textChanged.connect(lambda _t: self._update_record_enabled())
+        self.choices.buttonToggled.connect(lambda *_a: self._update_record_enabled())
+        self.retranslate()
+        self.reload()
+
+    # ---- loading -----------------------------------------------------------
+    def reload(self, select_station: str | None = None) -> None:
+        """Re-read the conflicts in the background; keeps the current station selected."""
+        keep = select_station or (self._current.station_id if self._current else None)
+        include = self.show_resolved.isChecked()
+        run_query(self, lambda _ctx: station_conflicts(self.store, include_resolved=include), lambda res: self._set_conflicts(res, keep))
+
+    def _set_conflicts(self, conflicts: list[StationConflict], keep: str | None) -> None:
+        self._conflicts = conflicts
+        self.station_list.blockSignals(True)
+        self.station_list.clear()
+        row_to_select = 0 if conflicts else -1
+        for i, c in enumerate(conflicts):
+            item = QListWidgetItem(self._list_text(c))
+            item.setData(Qt.ItemDataRole.UserRole, c.station_id)
+            if c.resolution is None:
+                item.setBackground(QBrush(_DIFF))
+            self.station_list.addItem(item)
+            if c.station_id == keep:
+                row_to_select = i
+        self.station_list.blockSignals(False)
+        unresolved = sum(1 for c in conflicts if c.resolution is None)
+        self.summary.setText(tr("coordui.conflicts.summary", total=len(conflicts), unresolved=unresolved))
+        self.station_list.setCurrentRow(row_to_select)
+        if row_to_select < 0:
+            self._show(None)
+        self.loaded.emit()
+
+    def _list_text(self, c: StationConflict) -> str:
+        if c.resolution is None:
+            state = tr("coordui.conflicts.state.open")
+        elif c.resolution.status == STATUS_DISPUTED:
+            state = tr("coordui.conflicts.state.disputed")
+        else:
+            state = tr("coordui.conflicts.state.chosen")
+        return tr("coordui.conflicts.list_item", code=c.station_code, n=len(c.versions), state=state)
+
+    def select_station(self, station_id: str) -> bool:
+        for i, c in enumerate(self._conflicts):
+            if c.station_id == station_id:
+                self.station_list.setCurrentRow(i)
+                return True
+        return False
+
+    def _show_row(self, row: int) -> None:
+        self._show(self._conflicts[row] if 0 <= row < len(self._conflicts) else None)
+
+    def _show(self, conflict: StationConflict | None) -> None:
+        self._current = conflict
+        self.decision_box.setEnabled(conflict is not None)
+        self.history_box.setEnabled(conflict is not None)
+        if conflict is None:
+            self.title.setText(tr("coordui.conflicts.none"))
+            self.status.clear()
+            self.versions.clear()
+            self.versions.setRowCount(0)
+            self.versions.setColumnCount(0)
+            self.history.setRowCount(0)
+            self._rebuild_choices()
+            return
+        self.title.setText(tr("coordui.conflicts.station", code=conflict.station_code))
+        self.status.setText(self._status_text(conflict))
+        self._fill_versions(conflict)
+        self._rebuild_choices()
+        self._history = resolution_history(self.store, conflict.station_id)
+        self._fill_history()
+
+    def _status_text(self, c: StationConflict) -> str:
+        res = c.resolution
+        if res is None:
+            return tr("coordui.conflicts.status.open", n=len(c.differing_keys))
+        when = res.decided_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        if res.status == STATUS_DISPUTED:
+            return tr("coordui.conflicts.status.disputed", who=res.decided_by, when=when, reason=res.reason)
+        idx = next((i for i, v in enumerate(c.versions) if v.protocol_id == res.protocol_id), None)
+        version = version_title(idx, c) if idx is not None else "?"
+        return tr("coordui.conflicts.status.chosen", version=version, who=res.decided_by, when=when, reason=res.reason)
+
+    def _fill_versions(self, c: StationConflict) -> None:
+        tpl = self.store.template
+        keys = [k for k in tpl.all_keys if any(k in v.values for v in c.versions)]
+        keys += sorted({k for v in c.versions for k in v.values} - set(keys))
+        self.versions.clear()
+        self.versions.setColumnCount(len(c.versions))
+        self.versions.setRowCount(len(keys))
+        chosen_pid = c.resolution.protocol_id if c.resolution and c.resolution.status == STATUS_CHOSEN else None
+        for col, v in enumerate(c.versions):
+            head = QTableWidgetItem(version_title(col, c))
+            tip = [tr("coordui.conflicts.organisation", org=v.organisation or "—")]
+            if v.package_file:
+                tip.append(tr("coordui.conflicts.package", file=v.package_file))
+            if v.key_fingerprint:
+                tip.append(tr("coordui.conflicts.fingerprint", fp=v.key_fingerprint[:16]))
+            head.setToolTip("\n".join(tip))
+            self.versions.setHorizontalHeaderItem(col, head)
+        differing = set(c.differing_keys)
+        bold = QFont(self.versions.font())
+        bold.setBold(True)
+        for row, key in enumerate(keys):
+            try:
+                label = tpl.label(key)
+            except KeyError:
+                label = key
+            head = QTableWidgetItem(label)
+            if key in differing:
+                head.setFont(bold)
+            self.versions.setVerticalHeaderItem(row, head)
+            for col, v in enumerate(c.versions):
+                value = v.values.get(key)
+                item = QTableWidgetItem("—" if value is None else str(value))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if key in differing:
+                    item.setBackground(QBrush(_DIFF))
+                    item.setFont(bold)
+                    item.setData(Qt.ItemDataRole.UserRole, "differs")
+                elif v.protocol_id == chosen_pid:
+                    item.setBackground(QBrush(_CHOSEN))
+                self.versions.setItem(row, col, item)
+        self.versions.verticalHeader().setMaximumWidth(max(260, self.width() // 3))
+
+    def _rebuild_choices(self) -> None:
+        for b in list(self.choices.buttons()):
+            self.choices.removeButton(b)
+            if b is not self.disputed_choice:
+                self.choice_row.removeWidget(b)
+                b.deleteLater()
+        self.choice_row.removeWidget(self.disputed_choice)
+        c = self._current
+        if c is not None:
+            for i, v in enumerate(c.versions):
+                rb = QRadioButton(tr("coordui.conflicts.choose", n=i + 1))
+                rb.setObjectName(f"chooseVersion{i + 1}")
+                rb.setProperty("protocol_id", v.protocol_id)
+                self.choices.addButton(rb)
+                self.choice_row.addWidget(rb)
+        self.choices.addButton(self.disputed_choice)
+        self.choice_row.addWidget(self.disputed_choice)
+        self.choices.setExclusive(False)
+        for b in self.choices.buttons():
+            b.setChecked(False)
+        self.choices.setExclusive(True)
+        self.reason.clear()
+        self._update_record_enabled()
+
+    def _fill_history(self) -> None:
+        c = self._current
+        self.history.setRowCount(len(self._history))
+        for row, res in enumerate(self._history):
+            if res.status == STATUS_DISPUTED:
+                what = tr("coordui.conflicts.state.disputed")
+            else:
+                idx = next((i for i, v in enumerate(c.versions) if v.protocol_id == res.protocol_id), None) if c else None
+                what = version_title(idx, c) if (c and idx is not None) else tr("coordui.conflicts.state.chosen")
+            cells = [
+                res.decided_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+                what,
+                res.decided_by,
+                tr("coordui.conflicts.in_force") if row == 0 else "",
+                res.reason,
+            ]
+            for col, text in enumerate(cells):
+                self.history.setItem(row, col, QTableWidgetItem(text))
+        self.history.resizeColumnsToContents()
+        self.history.horizontalHeader().setStretchLastSection(True)
+
+    # ---- deciding ----------------------------------------------------------
+    def _update_record_enabled(self) -> None:
+        self.record.setEnabled(
+            self._current is not None
+            and self.choices.checkedButton() is not None
+            and bool(self.reason.text().strip())
+            and bool(self.decided_by.text().strip())
+        )
+
+    def choose(self, version_index: int | None) -> None:
+        """Tick a version (0-based) or, with None, "disputed"; used by keyboard users and tests."""
+        buttons = [b for b in self.choices.buttons() if b is not self.disputed_choice]
+        (self.disputed_choice if version_index is None else buttons[version_index]).setChecked(True)
+
+    def record_decision(self) -> Operation[ResolutionInfo] | None:
+        c = self._current
+        button = self.choices.checkedButton()
+        if c is None or button is None:
+            return None
+        disputed = button is self.disputed_choice
+        pid = None if disputed else str(button.property("protocol_id"))
+        status = STATUS_DISPUTED if disputed else STATUS_CHOSEN
+        reason = self.reason.text()
+        by = self.decided_by.text()
+        sid = c.station_id
+
+        def done(_res: ResolutionInfo) -> None:
+            settings = Settings()
+            if settings.observer_name != by.strip():
+                settings.observer_name = by
+            self.decided.emit(sid)
+            self.reload(select_station=sid)
+
+        self.record.setEnabled(False)
+        op = Operation(
+            self,
+            lambda _ctx: resolve_station(self.store, sid, protocol_id=pid, status=status, reason=reason, decided_by=by),
+            show_progress=False,
+            cancellable=False,
+        ).success(done)
+        op.finished.connect(self._update_record_enabled)
+        return op.run_in_background()
+
+    # ---- language ----------------------------------------------------------
+    def retranslate(self) -> None:
+        self.show_resolved.setText(tr("coordui.conflicts.show_resolved"))
+        self.decision_box.setTitle(tr("coordui.conflicts.decision"))
+        self.history_box.setTitle(tr("coordui.conflicts.history"))
+        self.disputed_choice.setText(tr("coordui.conflicts.mark_disputed"))
+        self.reason_label.setText(tr("coordui.conflicts.reason"))
+        self.reason.setPlaceholderText(tr("coordui.conflicts.reason_hint"))
+        self.by_label.setText(tr("coordui.conflicts.decided_by"))
+        self.record.setText(tr("coordui.conflicts.record"))
+        self.history.setHorizontalHeaderLabels(
+            [tr(f"coordui.conflicts.hcol.{k}") for k in ("when", "what", "who", "state", "reason")]
+        )
+        if self._conflicts:
+            for i, c in enumerate(self._conflicts):
+                item = self.station_list.item(i)
+                if item is not None:
+                    item.setText(self._list_text(c))
+            unresolved = sum(1 for c in self._conflicts if c.resolution is None)
+            self.summary.setText(tr("coordui.conflicts.summary", total=len(self._conflicts), unresolved=unresolved))
+        current = self._current
+        keep_checked = self.choices.checkedButton()
+        reason = self.reason.text()
+        self._show(current)
+        if keep_checked is not None and keep_checked in self.choices.buttons():
+            keep_checked.setChecked(True)
+        self.reason.setText(reason)
