@@ -19,6 +19,7 @@ from observer.errors import BaqylauError
 # Modules that add sub-commands (each owns its commands and help texts).
 CLI_MODULES: list[str] = [
     "db.cli_template",
+    "reports.cli",
 ]
 
 

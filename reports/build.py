@@ -1,0 +1,712 @@
+"""The observation report as a PDF: ``build_report(hq, out_path, lang, ...)``.
+
+Layout: cover, table of contents, key findings, methodology, turnout, results,
+invalid ballots, violations and serious cases, the forensics section (when that
+module is installed), then annexes, the per-station table last.
+
+Two things keep a 10,000-station report fast:
+- The TOC needs two passes (``multiBuild``). The per-station annex is the last
+  thing in the document, so its length cannot move any heading; it is laid out
+  only from the second pass on (``Deferred``), and "page X of Y" comes from the
+  canvas at save time, not from a previous pass.
+- The annex is plain strings in fixed-size cells, split into tables of a few
+  hundred rows: no Paragraph per cell, no column measuring, and no re-wrapping
+  of all remaining rows at every page break.
+
+The file is written under a temporary name and renamed at the end, so a failed
+build never leaves half a PDF under the name the user asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    CondPageBreak,
+    Flowable,
+    Frame,
+    Image,
+    KeepTogether,
+    NextPageTemplate,
+    PageBreak,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+)
+from reportlab.platypus.tableofcontents import TableOfContents
+
+from db.store import ElectionStore
+from observer.errors import BaqylauError, StorageError
+from observer.i18n import LANGUAGES, tr
+from observer.regions import region_name
+from reports import charts
+from reports.data import GAP_FLAG_PP, ReportData, StationRow, UnitRow, collect
+from reports.fingerprint import KEYWORD_PREFIX, data_fingerprint, short_fingerprint
+from reports.flowables import (
+    Deferred,
+    Heading,
+    KeyFigure,
+    esc,
+    fmt_int,
+    fmt_pct,
+    fmt_pp,
+    key_figures,
+    thumbnail,
+)
+from reports.styles import (
+    DARK,
+    FONT,
+    FONT_BOLD,
+    FRAME_HEIGHT,
+    FRAME_WIDTH,
+    INK,
+    MARGIN_BOTTOM,
+    MARGIN_LEFT,
+    MARGIN_TOP,
+    PAGE_SIZE,
+    get_styles,
+    register_fonts,
+    table_style,
+)
+
+ANNEX_CHUNK_ROWS = 300
+ANNEX_ROW_HEIGHT = 10.5
+MAX_LOGO_BYTES = 10 * 1024 * 1024
+TOP_CATEGORIES_IN_CHART = 5
+
+
+class ReportError(BaqylauError):
+    """The report cannot be built (bad option, unreadable logo, unwritable output)."""
+
+    key = "report.error.generic"
+
+
+@dataclass(frozen=True)
+class ReportInfo:
+    path: Path
+    pages: int
+    fingerprint: str
+    lang: str
+    stations_observed: int
+    stations_total: int
+    seconds: float
+
+
+# ---- page chrome -------------------------------------------------------------
+
+
+def _numbered_canvas(lang: str, header_left: str, header_right: str) -> type[Canvas]:
+    """A canvas that writes the running header and "page X of Y" once the total is known."""
+
+    class NumberedCanvas(Canvas):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for state in self._pages:
+                self.__dict__.update(state)
+                if self._pageNumber > 1:  # the cover stays clean
+                    self._chrome(total)
+                super().showPage()
+            super().save()
+
+        def _chrome(self, total: int) -> None:
+            width, height = PAGE_SIZE
+            self.saveState()
+            self.setFont(FONT, 7.5)
+            self.setFillColor(DARK)
+            top = height - MARGIN_TOP + 9 * mm
+            self.drawString(MARGIN_LEFT, top, header_left[:110])
+            self.drawRightString(width - MARGIN_LEFT, top, header_right[:60])
+            self.setStrokeColor(INK)
+            self.setLineWidth(0.5)
+            self.line(MARGIN_LEFT, top - 3, width - MARGIN_LEFT, top - 3)
+            self.drawRightString(width - MARGIN_LEFT, MARGIN_BOTTOM - 10 * mm, tr("report.page_of", lang, page=self._pageNumber, pages=total))
+            self.restoreState()
+
+    return NumberedCanvas
+
+
+class ReportDoc(BaseDocTemplate):
+    """A4 document whose headings feed the TOC and the PDF outline."""
+
+    def __init__(self, filename: str, **kw: Any) -> None:
+        super().__init__(filename, pagesize=PAGE_SIZE, leftMargin=MARGIN_LEFT, rightMargin=MARGIN_LEFT,
+                         topMargin=MARGIN_TOP, bottomMargin=MARGIN_BOTTOM, **kw)
+        frame = Frame(MARGIN_LEFT, MARGIN_BOTTOM, FRAME_WIDTH, FRAME_HEIGHT, id="body", leftPadding=0, rightPadding=0,
+                      topPadding=0, bottomPadding=0)
+        self.addPageTemplates([PageTemplate(id="cover", frames=[frame]), PageTemplate(id="body", frames=[frame])])
+        self.passes = 0
+
+    def handle_documentBegin(self) -> None:
+        self.passes += 1
+        super().handle_documentBegin()
+
+    def handle_flowable(self, flowables: list[Flowable]) -> None:
+        # The deferred annex is empty on the first pass, whose only purpose is to
+        # learn the headings' page numbers; nothing after it has a heading.
+        if flowables and isinstance(flowables[0], Deferred):
+            deferred = flowables.pop(0)
+            if self.passes > 1:
+                flowables[0:0] = deferred.flowables()
+            return
+        super().handle_flowable(flowables)
+
+    def afterFlowable(self, flowable: Flowable) -> None:
+        level: int | None = None
+        text = ""
+        key = ""
+        if isinstance(flowable, Heading):
+            level, text, key = flowable.level, flowable.toc_text, flowable.bookmark
+        elif isinstance(flowable, Paragraph) and flowable.style.name in ("h1", "h2"):
+            # Sections made by other modules with our styles get TOC entries too.
+            level, text = (0 if flowable.style.name == "h1" else 1), flowable.getPlainText()
+            key = f"h{id(flowable)}"
+        if level is None:
+            return
+        self.canv.bookmarkPage(key)
+        self.canv.addOutlineEntry(text, key, level=level, closed=level > 0)
+        self.notify("TOCEntry", (level, text, self.page, key))
+
+
+# ---- sections ----------------------------------------------------------------
+
+
+class _Sections:
+    """Builds the story for one ReportData in one language."""
+
+    def __init__(self, data: ReportData, title: str, logo: Path | None) -> None:
+        self.d = data
+        self.lang = data.lang
+        self.s = get_styles()
+        self.title = title
+        self.logo = logo
+        self.section = 0
+
+    def t(self, key: str, **params: object) -> str:
+        return tr(key, self.lang, **params)
+
+    def p(self, text: str, style: str = "body") -> Paragraph:
+        return Paragraph(text, self.s[style])
+
+    def heading(self, key: str, level: int = 0, **params: object) -> Heading:
+        text = self.t(key, **params)
+        if level == 0:
+            self.section += 1
+            text = f"{self.section}. {text}"
+        return Heading(text, level, key + str(self.section))
+
+    def pct(self, v: float | None, digits: int = 1) -> str:
+        return fmt_pct(v, self.lang, digits)
+
+    def num(self, v: int | None) -> str:
+        return fmt_int(v, self.lang)
+
+    def table(self, rows: list[list[Any]], widths: Sequence[float], *, numeric_from: int = 1, bold_last: bool = False,
+              repeat: int = 1) -> Table:
+        table = Table(rows, colWidths=list(widths), repeatRows=repeat)
+        style = table_style(numeric_from=numeric_from)
+        if bold_last:
+            style.add("FONTNAME", (0, -1), (-1, -1), "BaqylauSansCondensed-Bold")
+            style.add("LINEABOVE", (0, -1), (-1, -1), 0.6, INK)
+        table.setStyle(style)
+        return table
+
+    def head(self, *keys: str) -> list[Paragraph]:
+        """Header cells that may wrap (the few small tables use Paragraphs; the annex does not)."""
+        return [Paragraph(esc(self.t(k)), self.s["cell_head"]) for k in keys]
+
+    # -- cover ---------------------------------------------------------------
+    def cover(self) -> list[Flowable]:
+        d = self.d
+        out: list[Flowable] = []
+        if self.logo is not None:
+            out.append(_logo(self.logo))
+            out.append(Spacer(1, 8 * mm))
+        else:
+            out.append(Spacer(1, 20 * mm))
+        if d.organisation:
+            out.append(self.p(esc(d.organisation), "subtitle"))
+        out.append(self.p(esc(self.title), "title"))
+        out.append(self.p(esc(d.election), "subtitle"))
+        out.append(Spacer(1, 10 * mm))
+        generated = d.generated_at.astimezone()
+        meta = [
+            self.t("report.cover.date", date=_date(d.election_date, self.lang)),
+            self.t("report.cover.observed", observed=self.num(d.stations_observed), total=self.num(d.stations_total)),
+            self.t("report.cover.generated", when=generated.strftime("%Y-%m-%d %H:%M"), offset=_offset(generated)),
+        ]
+        out += [self.p(esc(line), "cover_meta") for line in meta]
+        out.append(Spacer(1, 6 * mm))
+        out.append(self.p(esc(self.t("report.cover.fingerprint")), "cover_meta"))
+        out.append(self.p(short_fingerprint(d.fingerprint), "fingerprint"))
+        out.append(self.p(esc(self.t("report.cover.fingerprint_note")), "small"))
+        out += [NextPageTemplate("body"), PageBreak()]
+        return out
+
+    def toc(self) -> list[Flowable]:
+        toc = TableOfContents(dotsMinLevel=0)
+        toc.levelStyles = [self.s["toc1"], self.s["toc2"]]
+        return [self.p(esc(self.t("report.toc")), "h1"), toc, PageBreak()]
+
+    # -- key findings ----------------------------------------------------------
+    def findings(self) -> list[Flowable]:
+        d, nat = self.d, self.d.national
+        out: list[Flowable] = [self.heading("report.findings")]
+        figs = [
+            KeyFigure(self.pct(nat.observed.turnout_pct, 2), self.t("report.kf.turnout_observed"),
+                      self.t("report.kf.stations", n=self.num(nat.observed.stations))),
+            KeyFigure(self.pct(nat.official_same.turnout_pct, 2), self.t("report.kf.turnout_official_same"),
+                      self.t("report.kf.gap", gap=fmt_pp(nat.turnout_gap_pp, self.lang))),
+            KeyFigure(self.pct(nat.official_all.turnout_pct, 2), self.t("report.kf.turnout_official_all"),
+                      self.t("report.kf.stations", n=self.num(nat.official_all.stations))),
+            KeyFigure(self.pct(nat.observed.invalid_pct, 2), self.t("report.kf.invalid_observed"),
+                      self.t("report.kf.invalid_official", value=self.pct(nat.official_same.invalid_pct, 2))),
+            KeyFigure(self.num(d.violations_total), self.t("report.kf.violations"),
+                      self.t("report.kf.violation_stations", n=self.num(sum(1 for r in d.stations if r.violations)))),
+            KeyFigure(f"{self.num(d.stations_observed)} / {self.num(d.stations_total)}", self.t("report.kf.coverage"),
+                      self.t("report.kf.protocols", n=self.num(d.protocols_obtained))),
+        ]
+        out.append(key_figures(figs, FRAME_WIDTH))
+        out.append(Spacer(1, 6 * mm))
+        # Party shares against the threshold, observed and official side by side.
+        thr = d.template.threshold_pct
+        out.append(self.p(esc(self.t("report.kf.parties", threshold=self.pct(thr, 0))), "h3"))
+        rows: list[list[Any]] = [self.head("report.col.party", "report.col.observed", "report.col.official_same",
+                                           "report.col.official_all")]
+        over_obs = over_off = 0
+        for key in d.template.party_keys:
+            o, f, a = nat.observed.party_pct(key), nat.official_same.party_pct(key), nat.official_all.party_pct(key)
+            over_obs += o is not None and o >= thr
+            over_off += a is not None and a >= thr
+            rows.append([d.party_name(key), self._mark(o, thr), self._mark(f, thr), self._mark(a, thr)])
+        out.append(self.table(rows, [FRAME_WIDTH * 0.40] + [FRAME_WIDTH * 0.20] * 3))
+        out.append(self.p(esc(self.t("report.kf.threshold_note", threshold=self.pct(thr, 0))), "caption"))
+        out.append(self.p(esc(self.t("report.kf.summary_parties", observed=over_obs, official=over_off,
+                                      threshold=self.pct(thr, 0)))))
+        if d.not_counted:
+            out.append(self.p(esc(self.t("report.kf.not_counted", n=self.num(d.not_counted)))))
+        out.append(PageBreak())
+        return out
+
+    def _mark(self, value: float | None, threshold: float) -> str:
+        # "▲" marks a party at or over the threshold: legible without colour.
+        if value is None:
+            return "—"
+        return self.pct(value, 2) + (" ▲" if value >= threshold else "")
+
+    # -- methodology -----------------------------------------------------------
+    def methodology(self) -> list[Flowable]:
+        d = self.d
+        out: list[Flowable] = [self.heading("report.method")]
+        out.append(self.heading("report.method.sampling", 1))
+        out.append(self.p(esc(self.t("report.method.sampling_text", observed=self.num(d.stations_observed),
+                                      total=self.num(d.stations_total), regions=len(d.regions)))))
+        out.append(self.heading("report.method.collection", 1))
+        out.append(self.p(esc(self.t("report.method.collection_text", protocols=self.num(d.protocols_obtained)))))
+        out.append(self.heading("report.method.checks", 1))
+        out.append(self.p(esc(self.t("report.method.checks_text"))))
+        rows: list[list[Any]] = [self.head("report.col.rule", "report.col.severity", "report.col.failed")]
+        for c in d.check_stats:
+            rows.append([Paragraph(esc(c.rule), self.s["cell"]), self.t(f"report.severity.{c.severity}"), self.num(c.failed)])
+        out.append(self.table(rows, [FRAME_WIDTH * 0.70, FRAME_WIDTH * 0.15, FRAME_WIDTH * 0.15], numeric_from=2))
+        out.append(self.heading("report.method.disputed", 1))
+        out.append(self.p(esc(self.t("report.method.disputed_text", n=self.num(len(d.disputed)), excluded=self.num(d.not_counted)))))
+        out.append(self.p(esc(self.t("report.method.rule", rule=d.inclusion_rule))))
+        out.append(self.heading("report.method.comparison", 1))
+        out.append(self.p(esc(self.t("report.method.comparison_text", gap=fmt_pp(GAP_FLAG_PP, self.lang, 0)))))
+        return out
+
+    # -- turnout ---------------------------------------------------------------
+    def turnout(self) -> list[Flowable]:
+        d = self.d
+        out: list[Flowable] = [CondPageBreak(120 * mm), self.heading("report.turnout")]
+        out.append(self.heading("report.turnout.regions", 1))
+        rows: list[list[Any]] = [self.head("report.col.region", "report.col.stations", "report.col.observed",
+                                           "report.col.official_same", "report.col.official_all", "report.col.gap")]
+        for u in [*d.regions, d.national]:
+            rows.append([u.name, f"{self.num(u.stations_observed)} / {self.num(u.stations_total)}",
+                         self.pct(u.observed.turnout_pct, 2), self.pct(u.official_same.turnout_pct, 2),
+                         self.pct(u.official_all.turnout_pct, 2), fmt_pp(u.turnout_gap_pp, self.lang)])
+        w = FRAME_WIDTH
+        out.append(self.table(rows, [w * 0.32, w * 0.14, w * 0.135, w * 0.135, w * 0.135, w * 0.135], bold_last=True))
+        out.append(self.p(esc(self.t("report.turnout.caption")), "caption"))
+        out.append(charts.grouped_bars(
+            [u.name for u in d.regions],
+            [charts.Series(self.t("report.col.observed"), [u.observed.turnout_pct for u in d.regions]),
+             charts.Series(self.t("report.col.official_same"), [u.official_same.turnout_pct for u in d.regions])],
+            width=FRAME_WIDTH, horizontal=True, value_max=100.0))
+        out.append(self.p(esc(self.t("report.turnout.chart_caption")), "caption"))
+        out.append(self.heading("report.turnout.hours", 1))
+        if not d.hours:
+            out.append(self.p(esc(self.t("report.none"))))
+            return out
+        rows = [self.head("report.col.time", "report.col.stations", "report.col.announced", "report.col.headcount",
+                          "report.col.difference")]
+        for h in d.hours:
+            diff = None if h.announced_pct is None or h.observed_pct is None else h.announced_pct - h.observed_pct
+            rows.append([h.slot, self.num(h.stations), self.pct(h.announced_pct, 2), self.pct(h.observed_pct, 2),
+                         fmt_pp(diff, self.lang)])
+        out.append(self.table(rows, [w * 0.2] * 5))
+        out.append(Spacer(1, 3 * mm))
+        out.append(charts.line_chart(
+            [h.slot for h in d.hours],
+            [charts.Series(self.t("report.col.announced"), [h.announced_pct for h in d.hours]),
+             charts.Series(self.t("report.col.headcount"), [h.observed_pct for h in d.hours])],
+            width=FRAME_WIDTH))
+        out.append(self.p(esc(self.t("report.turnout.hours_caption")), "caption"))
+        return out
+
+    # -- results ---------------------------------------------------------------
+    def results(self) -> list[Flowable]:
+        d, nat = self.d, self.d.national
+        thr = d.template.threshold_pct
+        out: list[Flowable] = [CondPageBreak(110 * mm), self.heading("report.results")]
+        rows: list[list[Any]] = [self.head("report.col.party", "report.col.votes_observed", "report.col.observed",
+                                           "report.col.official_same", "report.col.official_all", "report.col.gap")]
+        for key in d.template.party_keys:
+            o, f = nat.observed.party_pct(key), nat.official_same.party_pct(key)
+            gap = None if o is None or f is None else f - o
+            rows.append([d.party_name(key), self.num(nat.observed.parties.get(key, 0)), self.pct(o, 2), self.pct(f, 2),
+                         self.pct(nat.official_all.party_pct(key), 2), fmt_pp(gap, self.lang)])
+        w = FRAME_WIDTH
+        out.append(self.table(rows, [w * 0.3, w * 0.14, w * 0.14, w * 0.14, w * 0.14, w * 0.14]))
+        out.append(self.p(esc(self.t("report.results.caption", base=self._base_label())), "caption"))
+        names = [d.party_name(k) for k in d.template.party_keys]
+        out.append(charts.grouped_bars(
+            names,
+            [charts.Series(self.t("report.col.observed"), [nat.observed.party_pct(k) for k in d.template.party_keys]),
+             charts.Series(self.t("report.col.official_same"), [nat.official_same.party_pct(k) for k in d.template.party_keys]),
+             charts.Series(self.t("report.col.official_all"), [nat.official_all.party_pct(k) for k in d.template.party_keys])],
+            width=FRAME_WIDTH, height=200, threshold=thr, threshold_label=self.t("report.threshold", value=self.pct(thr, 0))))
+        out.append(self.p(esc(self.t("report.results.chart_caption")), "caption"))
+        return out
+
+    def _base_label(self) -> str:
+        tmpl = self.d.template
+        src = tmpl.share_base.source
+        try:
+            return tmpl.label(src, self.lang)
+        except KeyError:
+            return src
+
+    # -- invalid ballots -------------------------------------------------------
+    def invalid(self) -> list[Flowable]:
+        d = self.d
+        out: list[Flowable] = [CondPageBreak(90 * mm), self.heading("report.invalid")]
+        rows: list[list[Any]] = [self.head("report.col.region", "report.col.invalid_count", "report.col.observed",
+                                           "report.col.official_same", "report.col.official_all")]
+        for u in [*d.regions, d.national]:
+            rows.append([u.name, self.num(u.observed.invalid), self.pct(u.observed.invalid_pct, 2),
+                         self.pct(u.official_same.invalid_pct, 2), self.pct(u.official_all.invalid_pct, 2)])
+        w = FRAME_WIDTH
+        out.append(self.table(rows, [w * 0.36, w * 0.16, w * 0.16, w * 0.16, w * 0.16], bold_last=True))
+        out.append(self.p(esc(self.t("report.invalid.caption")), "caption"))
+        out.append(self.heading("report.invalid.reasons", 1))
+        if not d.spoiled_reasons:
+            out.append(self.p(esc(self.t("report.none"))))
+            return out
+        total = sum(d.spoiled_reasons.values())
+        rows = [self.head("report.col.reason", "report.col.ballots", "report.col.share")]
+        for code, n in d.spoiled_reasons.items():
+            rows.append([d.spoiled_name(code), self.num(n), self.pct(100.0 * n / total if total else None)])
+        out.append(self.table(rows, [w * 0.6, w * 0.2, w * 0.2]))
+        out.append(self.p(esc(self.t("report.invalid.reasons_caption", n=self.num(total))), "caption"))
+        return out
+
+    # -- violations ------------------------------------------------------------
+    def violations(self) -> list[Flowable]:
+        d = self.d
+        w = FRAME_WIDTH
+        out: list[Flowable] = [CondPageBreak(100 * mm), self.heading("report.violations")]
+        if not d.violations_total:
+            out.append(self.p(esc(self.t("report.violations.none"))))
+            return out
+        out.append(self.heading("report.violations.categories", 1))
+        rows: list[list[Any]] = [self.head("report.col.category", "report.col.count", "report.col.share")]
+        for code, n in d.violations_by_category.items():
+            rows.append([d.category_name(code), self.num(n), self.pct(100.0 * n / d.violations_total)])
+        rows.append([self.t("report.total"), self.num(d.violations_total), self.pct(100.0)])
+        out.append(self.table(rows, [w * 0.6, w * 0.2, w * 0.2], bold_last=True))
+        out.append(self.heading("report.violations.regions", 1))
+        top = list(d.violations_by_category)[:TOP_CATEGORIES_IN_CHART]
+        rest = [c for c in d.violations_by_category if c not in top]
+        region_codes = sorted(d.violations_by_region, key=lambda r: region_name(r, self.lang))
+        names = [region_name(r, self.lang) if r else self.t("report.region.unknown") for r in region_codes]
+        head = [self.t("report.col.region")] + [d.category_name(c) for c in top] + ([self.t("report.other")] if rest else []) + [self.t("report.total")]
+        rows = [[Paragraph(esc(h), self.s["cell_head"]) for h in head]]
+        for code, name in zip(region_codes, names):
+            counts = d.violations_by_region[code]
+            line = [name] + [self.num(counts.get(c, 0)) for c in top]
+            if rest:
+                line.append(self.num(sum(counts.get(c, 0) for c in rest)))
+            line.append(self.num(sum(counts.values())))
+            rows.append(line)
+        n_num = len(head) - 1
+        out.append(self.table(rows, [w * 0.28] + [w * 0.72 / n_num] * n_num))
+        series = [charts.Series(d.category_name(c), [d.violations_by_region[r].get(c, 0) for r in region_codes]) for c in top]
+        if rest:
+            series.append(charts.Series(self.t("report.other"),
+                                        [sum(d.violations_by_region[r].get(c, 0) for c in rest) for r in region_codes]))
+        out.append(Spacer(1, 3 * mm))
+        out.append(charts.stacked_bars(names, series, width=FRAME_WIDTH))
+        out.append(self.p(esc(self.t("report.violations.chart_caption")), "caption"))
+        out += self.cases()
+        return out
+
+    def cases(self) -> list[Flowable]:
+        d = self.d
+        out: list[Flowable] = [self.heading("report.cases", 1)]
+        out.append(self.p(esc(self.t("report.cases.intro", n=len(d.cases)))))
+        for c in d.cases:
+            local = c.occurred_at.astimezone()
+            title = self.t("report.cases.title", station=c.station_code,
+                           region=region_name(c.region, self.lang) if c.region else self.t("report.region.unknown"),
+                           when=local.strftime("%Y-%m-%d %H:%M"), offset=_offset(local))
+            block: list[Flowable] = [
+                self.p(esc(title), "h3"),
+                self.p(f"<b>{esc(d.category_name(c.category))}</b> · {esc(self.t('report.severity.' + c.severity))}"
+                       f" · {esc(self.t('report.cases.evidence', n=c.evidence_count))}", "small"),
+            ]
+            if c.description.strip():
+                block.append(self.p(esc(c.description[:2000]), "quote"))
+            if c.thumbs:
+                cells = [[thumbnail(t.jpeg, 52 * mm, 40 * mm) for t in c.thumbs]]
+                captions = [[Paragraph("SHA-256 " + t.sha256[:16] + "…", self.s["small"]) for t in c.thumbs]]
+                tbl = Table(cells + captions, colWidths=[56 * mm] * len(c.thumbs), hAlign="LEFT")
+                block.append(tbl)
+            block.append(Spacer(1, 3 * mm))
+            out.append(KeepTogether(block))
+        return out
+
+    # -- forensics (another module) ----------------------------------------------
+    def forensics(self, store: ElectionStore) -> list[Flowable]:
+        try:
+            from reports import forensics_section  # optional: built by the forensics work
+        except ImportError:
+            return []
+        make = getattr(forensics_section, "report_flowables", None)
+        if make is None:
+            return []
+        flow: list[Flowable] = make(store, self.lang)
+        return [PageBreak(), *flow] if flow else []
+
+    # -- annexes -----------------------------------------------------------------
+    def annex_disputed(self) -> list[Flowable]:
+        d = self.d
+        w = FRAME_WIDTH
+        out: list[Flowable] = [PageBreak(), self.heading("report.annex.disputed")]
+        if not d.disputed:
+            out.append(self.p(esc(self.t("report.annex.disputed_none"))))
+            return out
+        rows: list[list[Any]] = [self.head("report.col.station", "report.col.region", "report.col.versions",
+                                           "report.col.differs", "report.col.decision", "report.col.reason")]
+        for x in d.disputed:
+            decision = self.t(f"report.decision.{x.status}", who=x.chosen_from or "—")
+            rows.append([x.station_code, Paragraph(esc(region_name(x.region, self.lang)), self.s["cell"]), self.num(x.versions),
+                         Paragraph(esc(", ".join(x.differing)), self.s["cell"]), Paragraph(esc(decision), self.s["cell"]),
+                         Paragraph(esc(x.reason), self.s["cell"])])
+        out.append(self.table(rows, [w * 0.09, w * 0.17, w * 0.08, w * 0.26, w * 0.18, w * 0.22], numeric_from=2))
+        return out
+
+    def annex_imports(self) -> list[Flowable]:
+        d = self.d
+        w = FRAME_WIDTH
+        out: list[Flowable] = [self.heading("report.annex.imports")]
+        if not d.imports:
+            out.append(self.p(esc(self.t("report.annex.imports_none"))))
+            return out
+        rows: list[list[Any]] = [self.head("report.col.outcome", "report.col.packages", "report.col.first", "report.col.last")]
+        for i in d.imports:
+            rows.append([self.t(f"report.outcome.{i.outcome}") if i.outcome in _OUTCOMES else i.outcome, self.num(i.packages),
+                         _when(i.first), _when(i.last)])
+        rows.append([self.t("report.total"), self.num(sum(i.packages for i in d.imports)), "", ""])
+        out.append(self.table(rows, [w * 0.34, w * 0.18, w * 0.24, w * 0.24], bold_last=True))
+        return out
+
+    def annex_stations(self) -> list[Flowable]:
+        d = self.d
+        out: list[Flowable] = [PageBreak(), self.heading("report.annex.stations")]
+        legend = "; ".join(f"{f} — {self.t('report.flag.' + f)}" for f in ("D", "C", "G", "N", "V"))
+        out.append(self.p(esc(self.t("report.annex.stations_intro", n=self.num(len(d.stations)), legend=legend)), "small"))
+        out.append(Deferred(lambda: self._station_tables(d.stations)))
+        return out
+
+    def _station_tables(self, rows: list[StationRow]) -> list[Flowable]:
+        """Plain-string tables, one block per region, at most ANNEX_CHUNK_ROWS rows each."""
+        w = FRAME_WIDTH
+        widths = [w * x for x in (0.10, 0.10, 0.09, 0.09, 0.095, 0.095, 0.08, 0.085, 0.085, 0.06, 0.11)]
+        header = [self.t(k) for k in ("report.col.station", "report.col.registered", "report.col.voted_observed",
+                                      "report.col.voted_official", "report.col.turnout_observed",
+                                      "report.col.turnout_official", "report.col.gap", "report.col.invalid_observed",
+                                      "report.col.invalid_official", "report.col.violations_short", "report.col.flags")]
+        style = table_style(numeric_from=1, font_size=7)
+        style.add("ALIGN", (-1, 0), (-1, -1), "LEFT")
+        head_style = self.s["h3"]
+        out: list[Flowable] = []
+        start = 0
+        lang = self.lang
+        while start < len(rows):
+            region = rows[start].region
+            end = start
+            while end < len(rows) and rows[end].region == region:
+                end += 1
+            name = region_name(region, lang) if region else self.t("report.region.unknown")
+            out.append(Paragraph(esc(f"{name} ({fmt_int(end - start, lang)})"), head_style))
+            for chunk in range(start, end, ANNEX_CHUNK_ROWS):
+                body = [_station_cells(r, lang) for r in rows[chunk:min(chunk + ANNEX_CHUNK_ROWS, end)]]
+                table = Table([header, *body], colWidths=widths, rowHeights=[2 * ANNEX_ROW_HEIGHT] + [ANNEX_ROW_HEIGHT] * len(body),
+                              repeatRows=1, style=style)
+                out.append(table)
+            start = end
+        return out
+
+
+_OUTCOMES = ("merged", "duplicate", "refused", "held")
+
+
+def _station_cells(r: StationRow, lang: str) -> list[str]:
+    return [
+        r.code,
+        fmt_int(r.registered, lang),
+        fmt_int(r.observed_voted, lang),
+        fmt_int(r.official_voted, lang),
+        fmt_pct(r.observed_turnout, lang),
+        fmt_pct(r.official_turnout, lang),
+        fmt_pp(r.gap_pp, lang),
+        fmt_pct(r.observed_invalid, lang),
+        fmt_pct(r.official_invalid, lang),
+        str(r.violations) if r.violations else "",
+        " ".join(r.flags),
+    ]
+
+
+def _when(t: datetime | None) -> str:
+    return t.astimezone().strftime("%Y-%m-%d %H:%M") if t else "—"
+
+
+def _offset(t: datetime) -> str:
+    off = t.utcoffset()
+    minutes = int(off.total_seconds() // 60) if off else 0
+    sign = "+" if minutes >= 0 else "−"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _date(iso: str, lang: str) -> str:
+    """An ISO date written the way the language writes dates."""
+    try:
+        day = datetime.strptime(iso, "%Y-%m-%d")
+    except ValueError:
+        return iso or "—"
+    if lang == "en":
+        return day.strftime("%d %B %Y").lstrip("0")
+    return day.strftime("%d.%m.%Y")
+
+
+def _logo(path: Path) -> Image:
+    """The organisation's logo, checked like any other user file before ReportLab reads it."""
+    from PIL import Image as PILImage, UnidentifiedImageError
+
+    try:
+        if path.stat().st_size > MAX_LOGO_BYTES:
+            raise ReportError("report.error.logo", file=path.name)
+        with PILImage.open(path) as img:
+            img.verify()
+        with PILImage.open(path) as img:
+            width, height = img.size
+    except ReportError:
+        raise
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, PILImage.DecompressionBombError):
+        raise ReportError("report.error.logo", file=path.name) from None
+    scale = min(60 * mm / width, 25 * mm / height)
+    logo = Image(str(path), width=width * scale, height=height * scale)
+    logo.hAlign = "LEFT"
+    return logo
+
+
+# ---- entry point -------------------------------------------------------------
+
+
+def build_report(
+    hq: ElectionStore | str | Path,
+    out_path: str | Path,
+    lang: str,
+    title: str | None = None,
+    org: str | None = None,
+    logo: str | Path | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> ReportInfo:
+    """Build the observation report of an HQ file as a PDF at ``out_path``.
+
+    ``org`` defaults to the HQ file's ``meta.organisation``; ``progress`` gets
+    ReportLab's progress events (for a progress bar in the UI).
+    """
+    started = time.perf_counter()
+    if lang not in LANGUAGES:
+        raise ReportError("report.error.lang", lang=lang, known=", ".join(LANGUAGES))
+    logo_path = Path(logo) if logo else None
+    if logo_path is not None and not logo_path.is_file():
+        raise ReportError("report.error.logo", file=str(logo_path))
+    own = not isinstance(hq, ElectionStore)
+    store = ElectionStore.open(hq) if own else hq
+    assert isinstance(store, ElectionStore)
+    try:
+        organisation = (org if org is not None else store.meta("organisation") or "").strip()
+        data = collect(store, lang, organisation)
+        data.fingerprint = data_fingerprint(store)
+        story_builder = _Sections(data, (title or tr("report.default_title", lang)).strip(), logo_path)
+        forensics = story_builder.forensics(store)
+    finally:
+        if own:
+            store.close()
+    register_fonts()
+    target = Path(out_path)
+    tmp = target.with_name(f".{target.name}.part")
+    sb = story_builder
+    story: list[Flowable] = [
+        *sb.cover(), *sb.toc(), *sb.findings(), *sb.methodology(), *sb.turnout(), *sb.results(), *sb.invalid(),
+        *sb.violations(), *forensics, *sb.annex_disputed(), *sb.annex_imports(), *sb.annex_stations(),
+    ]
+    doc = ReportDoc(
+        str(tmp),
+        title=sb.title,
+        author=organisation or "Baqylau",
+        subject=data.election,
+        creator="Baqylau",
+        keywords=[KEYWORD_PREFIX + data.fingerprint, data.template.id, lang],
+        lang={"ru": "ru-RU", "kk": "kk-KZ", "en": "en"}[lang],
+    )
+    if progress is not None:
+        doc.setProgressCallBack(lambda kind, value: progress(str(kind), int(value or 0)))
+    canvasmaker = _numbered_canvas(lang, f"{sb.title} — {data.election}", organisation)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        doc.multiBuild(story, canvasmaker=canvasmaker)
+        pages = doc.page
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ReportError("report.error.write", file=str(target), problem=exc.strerror or str(exc)) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return ReportInfo(target, pages, data.fingerprint, lang, data.stations_observed, data.stations_total,
+                      time.perf_counter() - started)
+
+
+__all__ = ["ReportError", "ReportInfo", "build_report", "StorageError"]

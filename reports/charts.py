@@ -1,0 +1,239 @@
+"""Vector charts for the report (reportlab.graphics), readable in black and white.
+
+Each series differs by grey level *and* by outline (and, for lines, by dash
+pattern and marker), so a photocopy keeps them apart. Axis ranges are fixed
+here rather than left to ReportLab's auto-scaling, so a threshold line can be
+placed exactly on the value scale and several charts of the same quantity
+share a scale.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
+from reportlab.graphics.charts.linecharts import HorizontalLineChart
+from reportlab.graphics.shapes import Drawing, Line, Rect, String
+from reportlab.graphics.widgets.markers import makeMarker
+
+from reports.styles import DARK, FONT_CONDENSED, INK, LIGHT, SERIES_FILLS, register_fonts
+
+LABEL_SIZE = 7
+_MARKERS = ("FilledCircle", "FilledSquare", "FilledTriangle", "FilledDiamond")
+_DASHES: tuple[tuple[float, ...] | None, ...] = (None, (4, 2), (1, 2), (6, 2, 1, 2))
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    values: Sequence[float | None]
+
+
+def nice_max(value: float, minimum: float = 1.0) -> float:
+    """A round upper bound (1, 2, 2.5, 5 × 10^k) at or above ``value``."""
+    value = max(value, minimum)
+    exp = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * exp:
+            return step * exp
+    return 10 * exp
+
+
+def _step(top: float) -> float:
+    return top / 5 if top / 5 >= 1 or top <= 5 else round(top / 5)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.0f}" if abs(value - round(value)) < 1e-9 else f"{value:.1f}"
+
+
+def _legend(drawing: Drawing, series: Sequence[Series], x: float, y: float, width: float, *, lines: bool = False) -> None:
+    """A one-row legend (wraps to more rows if needed) with swatches like the plot's."""
+    cx, cy = x, y
+    for i, s in enumerate(series):
+        label_w = len(s.name) * LABEL_SIZE * 0.5 + 26
+        if cx + label_w > x + width and cx > x:
+            cx, cy = x, cy - 11
+        if lines:
+            line = Line(cx, cy + 3, cx + 16, cy + 3, strokeColor=INK, strokeWidth=1.2)
+            dash = _DASHES[i % len(_DASHES)]
+            if dash:
+                line.strokeDashArray = list(dash)
+            drawing.add(line)
+            marker = makeMarker(_MARKERS[i % len(_MARKERS)])
+            marker.x, marker.y, marker.size = cx + 8, cy + 3, 4
+            marker.fillColor = INK
+            drawing.add(marker)
+        else:
+            drawing.add(Rect(cx, cy, 10, 7, fillColor=SERIES_FILLS[i % len(SERIES_FILLS)], strokeColor=INK, strokeWidth=0.6))
+        drawing.add(String(cx + 20, cy, s.name, fontName=FONT_CONDENSED, fontSize=LABEL_SIZE, fillColor=INK))
+        cx += label_w
+
+
+def _style_bars(chart: VerticalBarChart | HorizontalBarChart, n_series: int) -> None:
+    chart.bars.strokeColor = INK
+    chart.bars.strokeWidth = 0.5
+    for i in range(n_series):
+        chart.bars[i].fillColor = SERIES_FILLS[i % len(SERIES_FILLS)]
+    for axis in (chart.categoryAxis, chart.valueAxis):
+        axis.labels.fontName = FONT_CONDENSED
+        axis.labels.fontSize = LABEL_SIZE
+        axis.strokeColor = INK
+        axis.strokeWidth = 0.6
+    chart.valueAxis.gridStrokeColor = LIGHT
+    chart.valueAxis.gridStrokeWidth = 0.4
+    chart.valueAxis.visibleGrid = True
+
+
+def grouped_bars(
+    categories: Sequence[str],
+    series: Sequence[Series],
+    *,
+    width: float,
+    height: float | None = None,
+    threshold: float | None = None,
+    threshold_label: str = "",
+    horizontal: bool = False,
+    unit: str = "%",
+    value_max: float | None = None,
+) -> Drawing:
+    """Bars per category, one bar per series (observed vs official), optional threshold line.
+
+    Horizontal layout is for long category lists (regions), so names stay readable.
+    """
+    register_fonts()
+    data = [[(v if v is not None else 0.0) for v in s.values] for s in series]
+    peak = max([v for row in data for v in row] + [threshold or 0.0, 0.0])
+    top = value_max or nice_max(peak * 1.08)
+    n = max(len(categories), 1)
+    legend_h = 14 + 11 * (len(series) // 4)
+    if horizontal:
+        label_w = min(150.0, max((len(c) for c in categories), default=4) * LABEL_SIZE * 0.5 + 8)
+        bar_area = n * (9 * len(series) + 6)
+        height = height or bar_area + legend_h + 30
+        chart: VerticalBarChart | HorizontalBarChart = HorizontalBarChart()
+        chart.x, chart.y = label_w, 18
+        chart.width, chart.height = width - label_w - 12, height - legend_h - 26
+        chart.categoryAxis.reverseDirection = True  # first category on top, as in the table
+        chart.categoryAxis.labels.boxAnchor = "e"
+        chart.categoryAxis.labels.dx = -3
+    else:
+        height = height or 180.0
+        chart = VerticalBarChart()
+        chart.x, chart.y = 34, 30
+        chart.width, chart.height = width - 44, height - legend_h - 40
+        chart.categoryAxis.labels.boxAnchor = "n"
+        chart.categoryAxis.labels.dy = -3
+    drawing = Drawing(width, height)
+    chart.data = data
+    chart.categoryAxis.categoryNames = list(categories)
+    chart.valueAxis.valueMin = 0
+    chart.valueAxis.valueMax = top
+    chart.valueAxis.valueStep = _step(top)
+    chart.valueAxis.labelTextFormat = lambda v: _fmt(v) + unit
+    chart.barSpacing = 0.5
+    chart.groupSpacing = 4
+    _style_bars(chart, len(series))
+    drawing.add(chart)
+    if threshold is not None and 0 < threshold <= top:
+        if horizontal:
+            tx = chart.x + chart.width * threshold / top
+            drawing.add(Line(tx, chart.y, tx, chart.y + chart.height, strokeColor=INK, strokeWidth=1.2, strokeDashArray=[4, 2]))
+            drawing.add(String(tx + 2, chart.y + chart.height + 2, threshold_label, fontName=FONT_CONDENSED, fontSize=LABEL_SIZE))
+        else:
+            ty = chart.y + chart.height * threshold / top
+            drawing.add(Line(chart.x, ty, chart.x + chart.width, ty, strokeColor=INK, strokeWidth=1.2, strokeDashArray=[4, 2]))
+            drawing.add(
+                String(chart.x + chart.width, ty + 2, threshold_label, fontName=FONT_CONDENSED, fontSize=LABEL_SIZE, textAnchor="end")
+            )
+    _legend(drawing, series, chart.x, height - 11, width - chart.x)
+    return drawing
+
+
+def stacked_bars(
+    categories: Sequence[str],
+    series: Sequence[Series],
+    *,
+    width: float,
+    unit: str = "",
+) -> Drawing:
+    """Horizontal stacked bars (e.g. violations per region, stacked by category)."""
+    register_fonts()
+    data = [[(v if v is not None else 0.0) for v in s.values] for s in series]
+    totals = [sum(col) for col in zip(*data)] if data else []
+    top = nice_max(max(totals, default=1.0) * 1.05)
+    n = max(len(categories), 1)
+    label_w = min(150.0, max((len(c) for c in categories), default=4) * LABEL_SIZE * 0.5 + 8)
+    rows_legend = 1 + sum(len(s.name) * LABEL_SIZE * 0.5 + 26 for s in series) // max(width - label_w, 1)
+    legend_h = 6 + 11 * rows_legend
+    height = n * 13 + legend_h + 30
+    drawing = Drawing(width, height)
+    chart = HorizontalBarChart()
+    chart.x, chart.y = label_w, 18
+    chart.width, chart.height = width - label_w - 12, height - legend_h - 26
+    chart.data = data
+    chart.categoryAxis.categoryNames = list(categories)
+    chart.categoryAxis.style = "stacked"
+    chart.categoryAxis.reverseDirection = True
+    chart.categoryAxis.labels.boxAnchor = "e"
+    chart.categoryAxis.labels.dx = -3
+    chart.valueAxis.valueMin = 0
+    chart.valueAxis.valueMax = top
+    chart.valueAxis.valueStep = _step(top)
+    chart.valueAxis.labelTextFormat = lambda v: _fmt(v) + unit
+    chart.barSpacing = 0
+    chart.groupSpacing = 3
+    _style_bars(chart, len(series))
+    drawing.add(chart)
+    _legend(drawing, series, chart.x, height - 11, width - chart.x)
+    return drawing
+
+
+def line_chart(
+    x_labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    width: float,
+    height: float = 170.0,
+    unit: str = "%",
+) -> Drawing:
+    """Lines over time slots (turnout by hour), told apart by dash pattern and marker."""
+    register_fonts()
+    drawing = Drawing(width, height)
+    chart = HorizontalLineChart()
+    chart.x, chart.y = 34, 22
+    chart.width, chart.height = width - 46, height - 50
+    data = [[v for v in s.values] for s in series]
+    peak = max([v for row in data for v in row if v is not None] + [0.0])
+    top = nice_max(peak * 1.1)
+    chart.data = [[(v if v is not None else None) for v in row] for row in data]
+    chart.categoryAxis.categoryNames = list(x_labels)
+    chart.categoryAxis.labels.fontName = FONT_CONDENSED
+    chart.categoryAxis.labels.fontSize = LABEL_SIZE
+    chart.categoryAxis.labels.boxAnchor = "n"
+    chart.valueAxis.labels.fontName = FONT_CONDENSED
+    chart.valueAxis.labels.fontSize = LABEL_SIZE
+    chart.valueAxis.valueMin = 0
+    chart.valueAxis.valueMax = top
+    chart.valueAxis.valueStep = _step(top)
+    chart.valueAxis.labelTextFormat = lambda v: _fmt(v) + unit
+    chart.valueAxis.visibleGrid = True
+    chart.valueAxis.gridStrokeColor = LIGHT
+    chart.valueAxis.gridStrokeWidth = 0.4
+    chart.joinedLines = 1
+    for i in range(len(series)):
+        chart.lines[i].strokeColor = INK if i % 2 == 0 else DARK
+        chart.lines[i].strokeWidth = 1.4
+        dash = _DASHES[i % len(_DASHES)]
+        if dash:
+            chart.lines[i].strokeDashArray = list(dash)
+        marker = makeMarker(_MARKERS[i % len(_MARKERS)])
+        marker.size = 4
+        marker.fillColor = INK
+        chart.lines[i].symbol = marker
+    drawing.add(chart)
+    _legend(drawing, series, chart.x, height - 11, width - chart.x, lines=True)
+    return drawing
+

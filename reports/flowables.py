@@ -1,0 +1,143 @@
+"""Small flowables and formatters the report is assembled from, one job each.
+
+- ``Heading``: a paragraph that the document turns into a TOC entry and a PDF bookmark.
+- ``Deferred``: a stand-in for a long story (the 10,000-row annex) that is laid out
+  only on the passes where its content matters (see ``ReportDoc.handle_flowable``).
+- ``key_figures``: the grid of big numbers on the key-findings page.
+- ``thumbnail``: a JPEG thumbnail scaled into a box.
+- number formatting per language (decimal comma and grouped thousands for ru/kk).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Callable, Sequence
+from xml.sax.saxutils import escape
+
+from reportlab.lib.utils import ImageReader
+from reportlab.platypus import Flowable, Image, Paragraph, Table, TableStyle
+
+from reports.styles import FONT_CONDENSED, INK, LIGHT, PALE, get_styles
+
+NBSP = "\u00a0"
+
+
+def esc(text: str) -> str:
+    """User text made safe for Paragraph markup (which is XML-like)."""
+    # Control characters other than newline would break the PDF text layer.
+    cleaned = "".join(ch if ch >= " " or ch == "\n" else " " for ch in text)
+    return escape(cleaned).replace("\n", "<br/>")
+
+
+def fmt_int(value: int | None, lang: str) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:,}"
+    return text if lang == "en" else text.replace(",", NBSP)
+
+
+def fmt_num(value: float | None, lang: str, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:,.{digits}f}"
+    if lang == "en":
+        return text
+    return text.replace(",", NBSP).replace(".", ",")
+
+
+def fmt_pct(value: float | None, lang: str, digits: int = 1) -> str:
+    """A percentage as the language writes it: 63.25% (en), 63,25% (ru, kk)."""
+    if value is None:
+        return "—"
+    return fmt_num(value, lang, digits) + "%"
+
+
+def fmt_pp(value: float | None, lang: str, digits: int = 1) -> str:
+    """A difference in percentage points with its sign."""
+    if value is None:
+        return "—"
+    sign = "+" if value > 0.05 else ("−" if value < -0.05 else "±")
+    return sign + fmt_num(abs(value), lang, digits)
+
+
+class Heading(Paragraph):
+    """A section title; ``level`` 0 or 1 goes into the table of contents."""
+
+    def __init__(self, text: str, level: int, key: str) -> None:
+        style = get_styles()["h1" if level == 0 else "h2"]
+        super().__init__(esc(text), style)
+        self.toc_text = text
+        self.level = level
+        self.bookmark = key
+
+
+class Deferred(Flowable):
+    """Stands for flowables made on demand; the document decides when to expand it.
+
+    ``make`` is called once and the result reused, so the expensive rows are
+    built only when they are first laid out.
+    """
+
+    def __init__(self, make: Callable[[], list[Flowable]]) -> None:
+        super().__init__()
+        self._make = make
+        self._made: list[Flowable] | None = None
+
+    def flowables(self) -> list[Flowable]:
+        if self._made is None:
+            self._made = self._make()
+        return list(self._made)
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        return (0, 0)
+
+    def draw(self) -> None:
+        """Draws nothing: the document replaces it before it is placed."""
+
+
+@dataclass(frozen=True)
+class KeyFigure:
+    value: str
+    label: str
+    detail: str = ""
+
+
+def key_figures(items: Sequence[KeyFigure], width: float, columns: int = 3) -> Table:
+    """Big numbers in boxes, ``columns`` per row."""
+    styles = get_styles()
+    cells: list[list[object]] = []
+    row: list[object] = []
+    for item in items:
+        content: list[Flowable] = [Paragraph(esc(item.value), styles["big_number"]), Paragraph(esc(item.label), styles["big_label"])]
+        if item.detail:
+            content.append(Paragraph(esc(item.detail), styles["big_label"]))
+        row.append(content)
+        if len(row) == columns:
+            cells.append(row)
+            row = []
+    if row:
+        cells.append(row + [""] * (columns - len(row)))
+    table = Table(cells, colWidths=[width / columns] * columns)
+    table.setStyle(
+        TableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 0.8, INK),
+                ("INNERGRID", (0, 0), (-1, -1), 0.5, LIGHT),
+                ("BACKGROUND", (0, 0), (-1, -1), PALE),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("TOPPADDING", (0, 0), (-1, -1), 8),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
+                ("FONTNAME", (0, 0), (-1, -1), FONT_CONDENSED),
+            ]
+        )
+    )
+    return table
+
+
+def thumbnail(jpeg: bytes, max_width: float, max_height: float) -> Image:
+    """A thumbnail scaled to fit the box, keeping its proportions."""
+    reader = ImageReader(io.BytesIO(jpeg))
+    w, h = reader.getSize()
+    scale = min(max_width / w, max_height / h)
+    return Image(io.BytesIO(jpeg), width=w * scale, height=h * scale)

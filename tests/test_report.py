@@ -1,0 +1,235 @@
+"""The PDF observation report: figures, languages, Kazakh letters, fingerprint, speed shape.
+
+The HQ file is built here with known numbers and every expected figure is
+computed in the test from its own sums, never taken from reports.data.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from pypdf import PdfReader
+from sqlalchemy import insert
+
+from db import models as m
+from db.store import ROLE_HQ, ElectionStore
+from main import main
+from observer.errors import BaqylauError
+from observer.template import builtin_template
+from reports.build import ReportError, build_report
+from reports.fingerprint import data_fingerprint, read_pdf_fingerprint, short_fingerprint
+
+KAZAKH_LETTERS = "ӘәҒғҚқҢңӨөҰұҮүҺһІі"
+PARTIES = ("nur_otan", "ak_zhol", "qhp", "auyl", "adal")
+REGIONS = ("KZ-ALA", "KZ-AKM", "KZ-KZY")
+
+
+def _observed(i: int) -> dict[str, int]:
+    registered = 1000 + 37 * i
+    issued = 400 + 11 * i
+    invalid = 5 + i % 7
+    in_boxes = issued - 3
+    valid = in_boxes - invalid
+    votes = [valid * 48 // 100, valid * 20 // 100, valid * 9 // 100, valid * 8 // 100]
+    votes.append(valid - sum(votes))
+    values = {"registered": registered, "received": registered, "issued": issued, "issued_outside": 10,
+              "cancelled": registered - issued - 2, "spoiled": 2, "in_boxes": in_boxes, "invalid": invalid, "valid": valid}
+    values.update(zip(PARTIES, votes))
+    return values
+
+
+def _official(obs: dict[str, int]) -> dict[str, int]:
+    """The official figure inflates turnout and moves votes to the leader, like the story of 2021."""
+    off = dict(obs)
+    extra = obs["registered"] * 25 // 100
+    off["issued"] += extra
+    off["in_boxes"] += extra
+    off["valid"] += extra
+    off["nur_otan"] += extra
+    off["cancelled"] -= extra
+    return off
+
+
+def _photo(tmp: Path, name: str, shade: int) -> Path:
+    path = tmp / name
+    Image.new("RGB", (640, 480), (shade, 80, 120)).save(path, "JPEG")
+    return path
+
+
+@pytest.fixture
+def hq(tmp_path: Path) -> Path:
+    """40 observed stations in three regions, 10 more with official results only."""
+    template = builtin_template("kz-majilis-2021")
+    path = tmp_path / "HQ.baqylau"
+    store = ElectionStore.create(path, template, role=ROLE_HQ)
+    store.set_observer("Айгүл Қасымова", "Жас сайлаушылар лигасы")
+    store.set_meta("organisation", "Жас сайлаушылар лигасы — Құқық қорғау")
+    official_rows = []
+    for i in range(50):
+        st = store.upsert_station(str(100 + i), REGIONS[i % 3], "", "", 1000 + 37 * i)
+        obs = _observed(i)
+        official_rows.append({"id": m.new_id(), "station_id": st.id, "values_json": json.dumps(_official(obs)),
+                              "created_at": datetime.now(timezone.utc), "updated_at": datetime.now(timezone.utc)})
+        if i >= 40:
+            continue
+        pid = store.protocol_id(st.id, "posted_copy")
+        for key, value in obs.items():
+            store.set_protocol_value(pid, key, value)
+        if i < 2:
+            # An announced version that disagrees: a conflict nobody has decided, left out of totals.
+            apid = store.protocol_id(st.id, "announced")
+            for key, value in obs.items():
+                store.set_protocol_value(apid, key, value + (50 if key == "issued" else 0))
+        for slot, share in (("10:00", 10), ("14:00", 30), ("18:00", 50)):
+            store.set_announced(st.id, slot, (1000 + 37 * i) * share // 100)
+        store.set_spoiled(st.id, "WRITTEN", 1 + i % 3)
+        store.set_spoiled(st.id, "BLANK", 2)
+        if i % 4 == 0:
+            vid = store.save_violation(
+                st.id, category="STUFF" if i % 8 == 0 else "OBS_REMOVE", severity="high" if i % 8 == 0 else "medium",
+                occurred_at=datetime(2021, 1, 10, 9, i % 60, tzinfo=timezone.utc),
+                description=f"Қолданушы мәтіні <b>&amp; «вброс» {i}",
+            )
+            store.add_evidence(st.id, _photo(tmp_path, f"v{i}.jpg", 40 + i), violation_id=vid)
+    with store.engine.begin() as conn:
+        conn.execute(insert(m.OfficialResult), official_rows)
+    store.close()
+    return path
+
+
+def _sums(rows: list[dict[str, int]], key: str) -> int:
+    return sum(r[key] for r in rows)
+
+
+def _fmt(value: float, lang: str) -> str:
+    text = f"{value:.2f}"
+    return text if lang == "en" else text.replace(".", ",")
+
+
+def _text(pdf: Path) -> str:
+    reader = PdfReader(str(pdf))
+    return "\n".join(page.extract_text() for page in reader.pages).replace("\u00a0", " ")
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk", "en"])
+def test_report_shows_independently_computed_figures(hq: Path, tmp_path: Path, lang: str) -> None:
+    out = tmp_path / f"report-{lang}.pdf"
+    info = build_report(hq, out, lang)
+    text = _text(out)
+    # Stations 0 and 1 are in conflict, so the counted observed stations are 2..39.
+    counted = [_observed(i) for i in range(2, 40)]
+    turnout = 100 * _sums(counted, "issued") / _sums(counted, "registered")
+    official_same = [_official(o) for o in counted]
+    turnout_off = 100 * _sums(official_same, "issued") / _sums(official_same, "registered")
+    all_official = [_official(_observed(i)) for i in range(50)]
+    turnout_all = 100 * _sums(all_official, "issued") / _sums(all_official, "registered")
+    invalid = 100 * _sums(counted, "invalid") / _sums(counted, "in_boxes")
+    leader = 100 * _sums(counted, "nur_otan") / _sums(counted, "in_boxes")
+    for figure in (turnout, turnout_off, turnout_all, invalid, leader):
+        assert _fmt(figure, lang) + "%" in text, (lang, figure)
+    assert "40 / 50" in text  # observed N of M
+    assert short_fingerprint(info.fingerprint) in text
+    assert info.stations_observed == 40 and info.stations_total == 50
+    # Every observed station is in the annex, with its number.
+    for i in range(40):
+        assert re.search(rf"\b{100 + i}\b", text)
+    assert 6 <= info.pages <= 40
+    assert len(PdfReader(str(out)).pages) == info.pages
+    assert f"{info.pages}" in text.splitlines()[-1] or str(info.pages) in text  # "page X of Y"
+
+
+def test_every_kazakh_letter_survives(hq: Path, tmp_path: Path) -> None:
+    out = tmp_path / "kk.pdf"
+    # The title carries every Kazakh-specific letter, upper and lower case.
+    build_report(hq, out, "kk", title="Есеп: " + KAZAKH_LETTERS)
+    text = _text(out)
+    for letter in KAZAKH_LETTERS:
+        assert letter in text, letter
+    assert "Сайлаушылардың келуі" in text  # a catalogue heading
+    assert "Қолданушы мәтіні <b>&amp; «вброс»" in text  # user text printed literally, not as markup
+
+
+def test_fingerprint_round_trip_and_mismatch(hq: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.pdf"
+    assert main(["--lang", "en", "report", str(hq), "--out", str(out), "--lang", "en", "--org", "MISK"]) == 0
+    store = ElectionStore.open(hq)
+    expected = data_fingerprint(store)
+    store.close()
+    assert read_pdf_fingerprint(out) == expected
+    capsys.readouterr()
+    assert main(["--lang", "en", "verify-report", str(out), str(hq)]) == 0
+    assert "matches" in capsys.readouterr().out
+    store = ElectionStore.open(hq)
+    st = store.station_by_code("105")
+    assert st is not None
+    store.set_spoiled(st.id, "BLANK", 9)
+    store.close()
+    assert main(["--lang", "en", "verify-report", str(out), str(hq)]) == 1
+    assert "NOT match" in capsys.readouterr().out
+
+
+def test_fingerprint_ignores_storage_order(tmp_path: Path) -> None:
+    template = builtin_template("kz-majilis-2021")
+    prints = []
+    for n, order in enumerate((range(5), reversed(range(5)))):
+        store = ElectionStore.create(tmp_path / f"{n}.baqylau", template, role=ROLE_HQ)
+        store.set_observer("A", "B")
+        for i in order:
+            st = store.upsert_station(str(i), "KZ-ALA", "", "", 100 + i)
+            store.set_protocol_value(store.protocol_id(st.id), "issued", 50 + i)
+        # The observer id is content (it identifies who wrote the record); make it equal.
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE protocols SET observer_id = NULL")
+        prints.append(data_fingerprint(store))
+        store.close()
+    assert prints[0] == prints[1]
+
+
+def test_verify_refuses_a_file_that_is_not_a_pdf(tmp_path: Path, hq: Path) -> None:
+    fake = tmp_path / "x.pdf"
+    fake.write_bytes(b"GIF89a not a pdf")
+    with pytest.raises(BaqylauError):
+        read_pdf_fingerprint(fake)
+    other = tmp_path / "plain.pdf"
+    other.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    assert read_pdf_fingerprint(other) is None
+
+
+def test_bad_logo_is_refused_and_nothing_is_written(hq: Path, tmp_path: Path) -> None:
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    out = tmp_path / "r.pdf"
+    with pytest.raises(ReportError):
+        build_report(hq, out, "ru", logo=logo)
+    assert not out.exists()
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_logo_and_organisation_on_cover(hq: Path, tmp_path: Path) -> None:
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (300, 100), (0, 0, 0)).save(logo)
+    out = tmp_path / "r.pdf"
+    build_report(hq, out, "ru", org="МИСК", logo=logo)
+    first = PdfReader(str(out)).pages[0]
+    assert "МИСК" in first.extract_text()
+    assert len(first.images) == 1
+
+
+def test_unknown_language_is_a_user_error(hq: Path, tmp_path: Path) -> None:
+    with pytest.raises(ReportError):
+        build_report(hq, tmp_path / "r.pdf", "de")
+
+
+def test_thumbnails_of_cases_are_embedded(hq: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.pdf"
+    build_report(hq, out, "en")
+    images = [img for page in PdfReader(str(out)).pages for img in page.images]
+    assert len(images) == 10  # ten violations, one photo each, all among the serious cases
+    with Image.open(io.BytesIO(images[0].data)) as img:
+        assert max(img.size) <= 320
