@@ -1,0 +1,552 @@
+"""Merging station (and district HQ) packages into a coordinator's HQ file.
+
+Rules, each for a reason:
+
+* Every package is fully verified (db.package.read_package) before anything is
+  written; a bad one is refused with its reason and the next one goes on.
+  Refused packages leave the HQ file untouched (they are listed in the report).
+* One transaction per package: a crash mid-merge leaves the HQ file as it was
+  before that package.
+* Records keep their UUIDs. A record arriving again keeps the version with the
+  newer ``updated_at``; ties go to the larger package id, so the result does not
+  depend on the order of merging. Stations are matched by code; a station first
+  seen in a package gets an id derived from its code, for the same reason.
+* A package's identity is the SHA-256 of its signed manifest (which pins every
+  member by hash). A package already merged is skipped before any heavy work.
+* Packages signed by a key the coordinator has not trusted are held (kept in
+  ``<HQ file>.held/``) until the key is trusted, unless trust on first use is on.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from db import models as m
+from db.package import RECORD_TABLES, VerifiedPackage, iter_packages, manifest_identity, read_package
+from db.store import ElectionStore, now, storage_error
+from observer.errors import PackageError
+from observer.i18n import tr
+from observer.package import KIND_HQ, SUFFIX
+from observer.signing import fingerprint_of, is_public_hex, normalize_fingerprint
+
+MERGED = "merged"
+DUPLICATE = "duplicate"
+REFUSED = "refused"
+HELD = "held"
+OUTCOMES = (MERGED, DUPLICATE, HELD, REFUSED)
+
+TRUSTED = "trusted"
+REVOKED = "revoked"
+PENDING = "pending"
+TOFU_META_KEY = "trust_new_keys"  # "1": approve unknown keys on first use (small teams)
+TOFU_DECIDER = "trust-on-first-use"
+
+# Fixed namespace so that ids derived from a package hash or a station code are
+# the same in every HQ file (district and organisation alike).
+_NAMESPACE = uuid.UUID("5b0d8c1e-6f0e-4b7a-9a63-3c1f3f0e2b11")
+_CHUNK = 5000
+_DATA_TABLES = tuple(t for t in RECORD_TABLES if t not in ("observers", "stations", "packages"))
+_STATION_FIELDS = ("region", "district", "address", "registered")
+
+
+def package_row_id(sha256: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, "package:" + sha256))
+
+
+def station_row_id(code: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, "station:" + code))
+
+
+@dataclass(frozen=True)
+class PackageOutcome:
+    path: Path
+    outcome: str  # merged | duplicate | held | refused
+    reason: str = ""  # translated, for refused and held
+    sha256: str | None = None
+    station_code: str | None = None
+    fingerprint: str | None = None
+    signer: str = ""
+    kind: str = ""
+
+
+@dataclass
+class MergeReport:
+    entries: list[PackageOutcome] = field(default_factory=list)
+    cancelled: bool = False
+
+    def counts(self) -> dict[str, int]:
+        out = {o: 0 for o in OUTCOMES}
+        for e in self.entries:
+            out[e.outcome] += 1
+        return out
+
+    def of(self, outcome: str) -> list[PackageOutcome]:
+        return [e for e in self.entries if e.outcome == outcome]
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    fingerprint: str
+    public_key: str
+    label: str
+    status: str  # trusted | revoked | pending
+    decided_by: str
+    decided_at: datetime | None
+    merged_packages: int
+    held_packages: int
+
+
+# ---- settings --------------------------------------------------------------------
+
+
+def trust_on_first_use(hq: ElectionStore) -> bool:
+    """Off unless the coordinator turned it on: a new key's packages wait for a human decision."""
+    return hq.meta(TOFU_META_KEY) == "1"
+
+
+def set_trust_on_first_use(hq: ElectionStore, enabled: bool) -> None:
+    hq.set_meta(TOFU_META_KEY, "1" if enabled else "0")
+
+
+def held_dir(hq: ElectionStore) -> Path:
+    return hq.path.with_name(hq.path.name + ".held")
+
+
+# ---- merging ---------------------------------------------------------------------
+
+
+class _Merger:
+    def __init__(self, hq: ElectionStore, trust_new_keys: bool) -> None:
+        self.hq = hq
+        self.tofu = trust_new_keys
+        self.template_id = hq.meta("template_id") or ""
+        self.template = hq.template
+        self.keys_allowed = set(self.template.all_keys)
+        self.categories = {c.code for c in self.template.violation_categories}
+        with hq.engine.connect() as conn:
+            self.known = {r[0]: r[1] for r in conn.execute(select(m.Package.sha256, m.Package.outcome))}
+            self.key_status = {r[0]: r[1] for r in conn.execute(select(m.TrustedKey.fingerprint, m.TrustedKey.status))}
+        self.work_root = hq.path.parent
+
+    def merge_file(self, path: Path, *, release: bool = False) -> PackageOutcome:
+        identity = manifest_identity(path)
+        if identity is not None and self.known.get(identity) in (MERGED, DUPLICATE):
+            return PackageOutcome(path, DUPLICATE, sha256=identity)
+        try:
+            pkg = read_package(path, work_dir=self.work_root)
+        except PackageError as exc:
+            return PackageOutcome(path, REFUSED, str(exc))
+        with pkg:
+            return self._merge_verified(pkg, release=release)
+
+    def _merge_verified(self, pkg: VerifiedPackage, *, release: bool) -> PackageOutcome:
+        man = pkg.manifest
+        name = pkg.path.name
+
+        def outcome(kind: str, reason: str = "") -> PackageOutcome:
+            return PackageOutcome(pkg.path, kind, reason, pkg.sha256, man.station_code, man.fingerprint, man.observer.name, man.kind)
+
+        if self.known.get(pkg.sha256) in (MERGED, DUPLICATE):
+            return outcome(DUPLICATE)
+        if man.template_id != self.template_id:
+            return outcome(REFUSED, tr("package.error.other_election", file=name, found=man.template_id, expected=self.template_id))
+        status = self.key_status.get(man.fingerprint)
+        if status == REVOKED:
+            return outcome(REFUSED, tr("package.error.revoked", file=name, fingerprint=man.fingerprint))
+        try:
+            self._check_content(pkg)
+        except PackageError as exc:
+            return outcome(REFUSED, str(exc))
+        if status != TRUSTED:
+            if self.tofu:
+                self._set_key(man.public_key, man.observer.name, TRUSTED, TOFU_DECIDER)
+            else:
+                self._hold(pkg)
+                return outcome(HELD, tr("package.held.reason", fingerprint=man.fingerprint))
+        try:
+            self._place_evidence(pkg)
+            with self.hq._write() as conn:
+                carried = _apply(conn, pkg)
+        except IntegrityError as exc:
+            return outcome(REFUSED, tr("package.error.conflict", file=name, problem=str(exc.orig)[:120]))
+        except PackageError as exc:
+            return outcome(REFUSED, str(exc))
+        self.known[pkg.sha256] = MERGED
+        for sha in carried:
+            self.known[sha] = MERGED
+        if release:
+            (held_dir(self.hq) / (pkg.sha256 + SUFFIX)).unlink(missing_ok=True)
+        return outcome(MERGED)
+
+    def _check_content(self, pkg: VerifiedPackage) -> None:
+        """Figures and categories must exist in this election's template."""
+        name = pkg.path.name
+        for row in pkg.rows.get("protocol_values", []):
+            if row["key"] not in self.keys_allowed:
+                raise PackageError("package.error.unknown_line", file=name, key=str(row["key"])[:40])
+        for row in pkg.rows.get("violations", []):
+            if row["category"] not in self.categories:
+                raise PackageError("package.error.unknown_category", file=name, code=str(row["category"])[:40])
+
+    def _set_key(self, public_key: str, label: str, status: str, decided_by: str) -> None:
+        _upsert_key(self.hq, public_key, label, status, decided_by)
+        self.key_status[fingerprint_of(public_key)] = status
+
+    def _hold(self, pkg: VerifiedPackage) -> None:
+        """Keep the package file and log it as held; its data waits for a trust decision."""
+        man = pkg.manifest
+        folder = held_dir(self.hq)
+        target = folder / (pkg.sha256 + SUFFIX)
+        try:
+            folder.mkdir(exist_ok=True)
+            if not target.exists():
+                part = folder / (target.name + ".part")
+                shutil.copyfile(pkg.path, part)
+                with part.open("rb+") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(part, target)
+        except OSError as exc:
+            raise storage_error(exc, target) from None
+        if man.fingerprint not in self.key_status:
+            self._set_key(man.public_key, man.observer.name, PENDING, "")
+        if pkg.sha256 in self.known:
+            return
+        t = now()
+        with self.hq._write() as conn:
+            conn.execute(insert(m.Package).values(_package_row(pkg, HELD, None, t)))
+        self.known[pkg.sha256] = HELD
+
+    def _place_evidence(self, pkg: VerifiedPackage) -> None:
+        """Move verified evidence into the HQ's folder (content-addressed: existing files stay)."""
+        folder = self.hq.evidence_dir
+        try:
+            folder.mkdir(exist_ok=True)
+            for stored, source in pkg.evidence_files.items():
+                target = folder / stored
+                if target.exists():
+                    continue
+                with source.open("rb+") as fh:
+                    os.fsync(fh.fileno())
+                try:
+                    os.replace(source, target)
+                except OSError:
+                    # another file system (work folder elsewhere): copy, then rename
+                    part = folder / (stored + ".part")
+                    shutil.copyfile(source, part)
+                    with part.open("rb+") as fh:
+                        os.fsync(fh.fileno())
+                    os.replace(part, target)
+        except OSError as exc:
+            raise storage_error(exc, folder) from None
+
+
+def _package_row(pkg: VerifiedPackage, outcome: str, via: str | None, t: datetime) -> dict[str, Any]:
+    man = pkg.manifest
+    return {
+        "id": package_row_id(pkg.sha256),
+        "sha256": pkg.sha256,
+        "file_name": pkg.path.name[:255],
+        "format_version": man.format_version,
+        "kind": man.kind,
+        "station_code": man.station_code,
+        "signer_name": man.observer.name,
+        "key_fingerprint": man.fingerprint,
+        "public_key": man.public_key,
+        "created_in_package": man.created_at,
+        "merged_at": t if outcome == MERGED else None,
+        "outcome": outcome,
+        "reason": "",
+        "via_package_id": via,
+        "created_at": t,
+        "updated_at": t,
+    }
+
+
+def _apply(conn: Connection, pkg: VerifiedPackage) -> list[str]:
+    """All records of one verified package, inside the caller's transaction.
+
+    Returns the hashes of the station packages it carried (district packages).
+    """
+    t = now()
+    pid = package_row_id(pkg.sha256)
+    exists = conn.execute(select(m.Package.id).where(m.Package.id == pid)).scalar()
+    if exists:
+        conn.execute(update(m.Package).where(m.Package.id == pid).values(outcome=MERGED, merged_at=t, updated_at=t))
+    else:
+        conn.execute(insert(m.Package).values(_package_row(pkg, MERGED, None, t)))
+    provenance = _inner_packages(conn, pkg, pid, t) if pkg.manifest.kind == KIND_HQ else {}
+
+    def source(package_id: str | None) -> str:
+        if pkg.manifest.kind != KIND_HQ or package_id is None:
+            return pid
+        mapped = provenance.get(package_id)
+        if mapped is None:
+            # a record whose package the district never merged: not trustworthy provenance
+            raise PackageError("package.error.schema", file=pkg.path.name, problem="provenance")
+        return mapped
+
+    rows = pkg.rows
+    _upsert_rows(conn, "observers", rows.get("observers", []))
+    stations = rows.get("stations", [])
+    if pkg.manifest.kind != KIND_HQ:
+        # an observer's file may hold a whole imported station list: take only what its records cite
+        cited = {pkg.manifest.station_code}
+        cited_ids = {r["station_id"] for table in _DATA_TABLES for r in rows.get(table, []) if "station_id" in r}
+        stations = [s for s in stations if s["code"] in cited or s["id"] in cited_ids]
+    station_map = _merge_stations(conn, stations, source)
+    for table in _DATA_TABLES:
+        out = []
+        for r in rows.get(table, []):
+            r = dict(r)
+            r["package_id"] = source(r.get("package_id"))
+            if "station_id" in r:
+                r["station_id"] = station_map[r["station_id"]]
+            out.append(r)
+        _upsert_rows(conn, table, out)
+    return [r["sha256"] for r in pkg.rows.get("packages", []) if r["outcome"] == MERGED]
+
+
+def _inner_packages(conn: Connection, pkg: VerifiedPackage, pid: str, t: datetime) -> dict[str, str]:
+    """Station packages a district merged: logged here (via the district package), ids mapped."""
+    mapping: dict[str, str] = {}
+    inner = [r for r in pkg.rows.get("packages", []) if r["outcome"] == MERGED]
+    for r in inner:
+        row_id = package_row_id(r["sha256"])
+        mapping[r["id"]] = row_id
+        current = conn.execute(select(m.Package.outcome).where(m.Package.id == row_id)).scalar()
+        if current is None:
+            values = {k: r[k] for k in r if k in m.Package.__table__.columns.keys()}
+            values.update(id=row_id, via_package_id=pid, outcome=MERGED, merged_at=t, created_at=t, updated_at=t)
+            conn.execute(insert(m.Package).values(**values))
+        elif current != MERGED:
+            # held here, but the district (whose key we trust) vouched for it
+            conn.execute(update(m.Package).where(m.Package.id == row_id).values(outcome=MERGED, via_package_id=pid, merged_at=t, updated_at=t))
+    return mapping
+
+
+def _merge_stations(conn: Connection, rows: Sequence[dict[str, Any]], source: Callable[[str | None], str]) -> dict[str, str]:
+    """Package station id -> HQ station id, matching by code. HQ's own station list wins."""
+    mapping: dict[str, str] = {}
+    codes = [r["code"] for r in rows]
+    existing: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(codes), _CHUNK):
+        q = text(
+            "SELECT id, code, package_id, updated_at, region, district, address, registered FROM stations WHERE code IN :codes"
+        ).bindparams(bindparam("codes", expanding=True))
+        for r in conn.execute(q, {"codes": codes[start : start + _CHUNK]}).mappings():
+            existing[r["code"]] = dict(r)
+    inserts: list[dict[str, Any]] = []
+    for r in sorted(rows, key=lambda x: x["code"]):
+        incoming = dict(r)
+        incoming["package_id"] = source(r.get("package_id"))
+        have = existing.get(r["code"])
+        if have is None:
+            incoming["id"] = station_row_id(r["code"])
+            inserts.append(incoming)
+            existing[r["code"]] = incoming
+        elif have["package_id"] is None:
+            # from the coordinator's station list (or typed here): only fill what it lacks
+            fill = {f: incoming[f] for f in _STATION_FIELDS if have[f] in (None, "") and incoming[f] not in (None, "")}
+            if fill:
+                conn.execute(text(f"UPDATE stations SET {', '.join(f'{f} = :{f}' for f in fill)} WHERE id = :id"), {**fill, "id": have["id"]})
+                have.update(fill)
+        elif (incoming["updated_at"], incoming["package_id"]) > (have["updated_at"], have["package_id"]):
+            sets = {f: incoming[f] for f in (*_STATION_FIELDS, "observer_id", "package_id", "updated_at")}
+            conn.execute(text(f"UPDATE stations SET {', '.join(f'{f} = :{f}' for f in sets)} WHERE id = :id"), {**sets, "id": have["id"]})
+            have.update(sets)
+        mapping[r["id"]] = existing[r["code"]]["id"]
+    if inserts:
+        cols = list(m.Station.__table__.columns.keys())
+        conn.execute(
+            text(f"INSERT INTO stations ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"),
+            [{c: r.get(c) for c in cols} for r in inserts],
+        )
+    return mapping
+
+
+def _upsert_rows(conn: Connection, table: str, rows: list[dict[str, Any]]) -> None:
+    """Insert new records, replace older versions of known ones (newer updated_at wins)."""
+    if not rows:
+        return
+    cols = list(m.Base.metadata.tables[table].columns.keys())
+    has_pkg = "package_id" in cols
+    existing: dict[str, tuple[str, str]] = {}
+    ids = [r["id"] for r in rows]
+    pkg_col = "package_id" if has_pkg else "''"
+    q = text(f"SELECT id, updated_at, {pkg_col} FROM {table} WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+    for start in range(0, len(ids), _CHUNK):
+        for rid, updated, pkg_id in conn.execute(q, {"ids": ids[start : start + _CHUNK]}):
+            existing[rid] = (updated, pkg_id or "")
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for r in rows:
+        values = {c: r.get(c) for c in cols}
+        have = existing.get(r["id"])
+        if have is None:
+            inserts.append(values)
+        elif (values["updated_at"], values.get("package_id") or "") > have:
+            updates.append(values)
+    if inserts:
+        conn.execute(text(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"), inserts)
+    if updates:
+        sets = ", ".join(f"{c} = :{c}" for c in cols if c not in ("id", "created_at"))
+        conn.execute(text(f"UPDATE {table} SET {sets} WHERE id = :id"), updates)
+
+
+def merge_packages(
+    hq: ElectionStore,
+    paths: Iterable[Path],
+    *,
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    trust_new_keys: bool | None = None,
+) -> MergeReport:
+    """Merge package files and folders (searched recursively for ``*.bqpkg``) into ``hq``.
+
+    ``trust_new_keys`` None uses the HQ file's setting (off unless turned on).
+    """
+    files = iter_packages(paths)
+    merger = _Merger(hq, trust_on_first_use(hq) if trust_new_keys is None else trust_new_keys)
+    report = MergeReport()
+    total = len(files)
+    for i, path in enumerate(files):
+        if cancel is not None and cancel():
+            report.cancelled = True
+            break
+        if progress is not None:
+            progress(i, total, path.name)
+        report.entries.append(merger.merge_file(path))
+    if progress is not None and not report.cancelled:
+        progress(total, total, "")
+    return report
+
+
+# ---- keys ------------------------------------------------------------------------
+
+
+def _upsert_key(hq: ElectionStore, public_key: str, label: str, status: str, decided_by: str) -> None:
+    fpr = fingerprint_of(public_key)
+    t = now()
+    decided_at = t if status != PENDING else None
+    with hq._write() as conn:
+        done = conn.execute(
+            update(m.TrustedKey)
+            .where(m.TrustedKey.fingerprint == fpr)
+            .values(status=status, decided_by=decided_by, decided_at=decided_at, updated_at=t, **({"label": label} if label else {}))
+        ).rowcount
+        if not done:
+            conn.execute(
+                insert(m.TrustedKey).values(
+                    id=m.new_id(), fingerprint=fpr, public_key=public_key, label=label, status=status,
+                    decided_by=decided_by, decided_at=decided_at, created_at=t, updated_at=t,
+                )
+            )
+
+
+def _find_key(hq: ElectionStore, fingerprint: str) -> tuple[str, str]:
+    """(fingerprint, public key) for what the user typed: a full fingerprint or a unique prefix."""
+    wanted = normalize_fingerprint(fingerprint)
+    if not wanted:
+        raise PackageError("package.key.unknown", fingerprint=fingerprint)
+    with hq.engine.connect() as conn:
+        known = {r[0]: r[1] for r in conn.execute(select(m.TrustedKey.fingerprint, m.TrustedKey.public_key))}
+        for fpr, pub in conn.execute(select(m.Package.key_fingerprint, m.Package.public_key).distinct()):
+            if fpr and pub:
+                known.setdefault(fpr, pub)
+    matches = [f for f in known if f.startswith(wanted)]
+    if not matches:
+        raise PackageError("package.key.unknown", fingerprint=fingerprint)
+    if len(matches) > 1:
+        raise PackageError("package.key.ambiguous", fingerprint=fingerprint)
+    return matches[0], known[matches[0]]
+
+
+def trust_key(hq: ElectionStore, fingerprint: str, label: str = "", decided_by: str = "") -> KeyInfo:
+    """Trust a key seen in a held package or imported before (``release_held`` then merges its packages)."""
+    fpr, pub = _find_key(hq, fingerprint)
+    _upsert_key(hq, pub, label.strip(), TRUSTED, decided_by.strip())
+    return next(k for k in list_keys(hq) if k.fingerprint == fpr)
+
+
+def revoke_key(hq: ElectionStore, fingerprint: str, decided_by: str = "") -> KeyInfo:
+    """Refuse the key's future packages; data already merged stays but the trusted-only rule drops it."""
+    fpr, pub = _find_key(hq, fingerprint)
+    _upsert_key(hq, pub, "", REVOKED, decided_by.strip())
+    return next(k for k in list_keys(hq) if k.fingerprint == fpr)
+
+
+MAX_KEY_FILE = 1024 * 1024
+
+
+def import_keys(hq: ElectionStore, file: Path, decided_by: str = "") -> list[KeyInfo]:
+    """Trust the keys listed in a text file: one ``<public key hex> [label]`` per line, ``#`` comments.
+
+    The whole file is checked first: one bad line and no key is imported.
+    """
+    path = Path(file)
+    try:
+        if path.stat().st_size > MAX_KEY_FILE:
+            raise PackageError("package.key.too_big", file=path.name)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PackageError("package.error.unreadable", file=path.name, problem=exc.strerror or str(exc)) from None
+    try:
+        content = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise PackageError("package.key.bad_line", file=path.name, line=1) from None
+    entries: list[tuple[str, str]] = []
+    for number, line in enumerate(content.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split(None, 1)
+        pub = parts[0].lower()
+        if not is_public_hex(pub):
+            raise PackageError("package.key.bad_line", file=path.name, line=number)
+        entries.append((pub, parts[1].strip()[:200] if len(parts) > 1 else ""))
+    if not entries:
+        raise PackageError("package.key.empty_file", file=path.name)
+    for pub, label in entries:
+        _upsert_key(hq, pub, label, TRUSTED, decided_by.strip())
+    wanted = {fingerprint_of(pub) for pub, _ in entries}
+    return [k for k in list_keys(hq) if k.fingerprint in wanted]
+
+
+def list_keys(hq: ElectionStore) -> list[KeyInfo]:
+    with hq.engine.connect() as conn:
+        counts: dict[tuple[str, str], int] = {}
+        q = text("SELECT key_fingerprint, outcome, count(*) FROM packages WHERE key_fingerprint IS NOT NULL GROUP BY key_fingerprint, outcome")
+        for fpr, outcome, n in conn.execute(q):
+            counts[(fpr, outcome)] = int(n)
+        rows = conn.execute(select(m.TrustedKey).order_by(m.TrustedKey.status, m.TrustedKey.fingerprint)).all()
+    return [
+        KeyInfo(
+            r.fingerprint, r.public_key, r.label, r.status, r.decided_by, r.decided_at,
+            counts.get((r.fingerprint, MERGED), 0), counts.get((r.fingerprint, HELD), 0),
+        )
+        for r in rows
+    ]
+
+
+def release_held(hq: ElectionStore, fingerprint: str) -> MergeReport:
+    """Merge the packages held for a key that is now trusted (from the copies kept when held)."""
+    fpr, _ = _find_key(hq, fingerprint)
+    with hq.engine.connect() as conn:
+        shas = [r[0] for r in conn.execute(select(m.Package.sha256).where(m.Package.key_fingerprint == fpr, m.Package.outcome == HELD))]
+    merger = _Merger(hq, trust_new_keys=False)
+    report = MergeReport()
+    if merger.key_status.get(fpr) != TRUSTED:
+        return report
+    for sha in sorted(shas):
+        kept = held_dir(hq) / (sha + SUFFIX)
+        report.entries.append(merger.merge_file(kept, release=True))
+    return report
