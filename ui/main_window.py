@@ -73,7 +73,9 @@ class MainWindow(QMainWindow):
         row.setSpacing(0)
         self.nav = QListWidget(central)
         self.nav.setObjectName("nav")
-        self.nav.setFixedWidth(230)
+        self.nav.setFixedWidth(250)
+        self.nav.setWordWrap(True)
+        self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.stack = QStackedWidget(central)
         row.addWidget(self.nav)
         row.addWidget(self.stack, 1)
@@ -168,6 +170,8 @@ class MainWindow(QMainWindow):
 
     def _language_changed(self, lang: str) -> None:
         self.settings.language = lang
+        if self.message_bar.property("kind") == "info":
+            self.message_bar.hide()  # a notice in the old language; errors stay until closed
         self.retranslate()
 
     def _saved(self) -> None:

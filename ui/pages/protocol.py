@@ -68,6 +68,7 @@ class ProtocolPage(Page):
         self.lines_box = QGroupBox(self.body)
         grid = QGridLayout(self.lines_box)
         grid.setColumnStretch(1, 1)
+        grid.setVerticalSpacing(2)
         self.fields: dict[str, IntField] = {}
         self.labels: dict[str, QLabel] = {}
         self.problems: dict[str, QLabel] = {}
@@ -77,7 +78,7 @@ class ProtocolPage(Page):
             r += 1
         self.parties_caption = plain_label()
         self.parties_caption.setStyleSheet("font-weight: bold; padding-top: 8px;")
-        grid.addWidget(self.parties_caption, r, 0, 1, 3)
+        grid.addWidget(self.parties_caption, 2 * r, 0, 1, 3)
         r += 1
         for party in tpl.parties:
             self._add_row(grid, r, party.key, "")
@@ -122,11 +123,11 @@ class ProtocolPage(Page):
         problem.setWordWrap(True)
         problem.hide()
         label.setBuddy(field)
-        grid.addWidget(plain_label(number), r, 0)
-        grid.addWidget(label, r, 1)
-        grid.addWidget(field, r, 2)
-        grid.addWidget(problem, r, 3)
-        grid.setColumnStretch(3, 1)
+        grid.addWidget(plain_label(number), 2 * r, 0)
+        grid.addWidget(label, 2 * r, 1)
+        grid.addWidget(field, 2 * r, 2)
+        # The message goes on its own row under the field, so it can be read in full.
+        grid.addWidget(problem, 2 * r + 1, 1, 1, 2)
         field.value_changed.connect(lambda value, k=key: self._save(k, value))
         self.fields[key], self.labels[key], self.problems[key] = field, label, problem
 

@@ -57,6 +57,7 @@ class SetupPage(Page):
         self.district = QLineEdit(self.station_box)
         self.address = QLineEdit(self.station_box)
         self.registered = IntField(self.station_box)
+        self.registered.setMaximumWidth(200)
         self.code_label, self.region_label, self.district_label = plain_label(), plain_label(), plain_label()
         self.address_label, self.registered_label = plain_label(), plain_label()
         sform.addRow(self.code_label, code_row)

@@ -11,7 +11,6 @@ from observer.records import HeadcountPoint
 from ui.pages.base import Page, plain_label
 from ui.qt import (
     QAbstractItemView,
-    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QKeySequence,
@@ -68,7 +67,7 @@ class TurnoutPage(Page):
 
         self.add_button = QPushButton("+1", self.body)
         self.add_button.setObjectName("counter")
-        self.add_button.setMinimumSize(260, 120)
+        self.add_button.setMinimumSize(260, 104)
         self.add_button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.add_button.setAutoRepeat(False)
         top.addWidget(self.add_button, 2)
@@ -84,13 +83,13 @@ class TurnoutPage(Page):
         top.addLayout(side, 1)
         col.addLayout(top)
 
-        grid = QGridLayout()
         self.table = QTableWidget(0, 6, self.body)
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().setDefaultSectionSize(40)
+        self.table.horizontalHeader().setSectionResizeMode(COL_ANNOUNCED, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setDefaultSectionSize(36)
         self.slot_fields: dict[str, IntField] = {}
         slots = store.template.reporting_times
         self.table.setRowCount(len(slots))
@@ -104,13 +103,11 @@ class TurnoutPage(Page):
                 item = QTableWidgetItem("")
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, c, item)
-        self.table.setMinimumHeight(40 * (len(slots) + 1) + 8)
-        grid.addWidget(self.table, 0, 0)
+        self.table.horizontalHeader().setMinimumHeight(36)
+        self.table.setFixedHeight(36 * len(slots) + 40)
+        col.addWidget(self.table)
         self.chart = HeadcountChart(self.body)
-        grid.addWidget(self.chart, 0, 1)
-        grid.setColumnStretch(0, 3)
-        grid.setColumnStretch(1, 2)
-        col.addLayout(grid, 1)
+        col.addWidget(self.chart, 1)
 
         self.add_button.clicked.connect(self.count_one)
         self.undo_button.clicked.connect(self.undo_one)

@@ -66,6 +66,9 @@ class ViolationsPage(Page):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_CATEGORY, QHeaderView.ResizeMode.Stretch)
+        # Severity words are short; a long translated header must not squeeze the category away.
+        header.setSectionResizeMode(COL_SEVERITY, QHeaderView.ResizeMode.Fixed)
+        self.table.setColumnWidth(COL_SEVERITY, 96)
         left.addWidget(self.table, 1)
         buttons = QHBoxLayout()
         self.new_button = QPushButton(self.body)
@@ -75,7 +78,7 @@ class ViolationsPage(Page):
         buttons.addWidget(self.delete_button)
         buttons.addStretch(1)
         left.addLayout(buttons)
-        row.addLayout(left, 2)
+        row.addLayout(left, 5)
 
         self.editor = QGroupBox(self.body)
         form = QFormLayout(self.editor)
@@ -128,7 +131,7 @@ class ViolationsPage(Page):
         self.state = plain_label()
         self.state.setObjectName("hint")
         form.addRow(self.state)
-        row.addWidget(self.editor, 3)
+        row.addWidget(self.editor, 6)
 
         self.table.itemSelectionChanged.connect(self._row_chosen)
         self.new_button.clicked.connect(self.new_violation)
@@ -141,7 +144,6 @@ class ViolationsPage(Page):
         self.action_note.textEdited.connect(self._save)
         self.add_files.clicked.connect(self._choose_files)
         self.remove_file.clicked.connect(self._remove_file)
-        self.severity.setCurrentIndex(SEVERITY_LEVELS.index("medium"))
         self.retranslate()
         self.new_violation()
         self.refresh()
@@ -201,6 +203,7 @@ class ViolationsPage(Page):
             ]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
+                item.setToolTip(text)
                 item.setData(Qt.ItemDataRole.UserRole, v.id)
                 self.table.setItem(r, c, item)
             if v.id == self.current_id:

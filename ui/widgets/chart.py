@@ -26,6 +26,16 @@ def _minutes(t: time) -> int:
     return t.hour * 60 + t.minute
 
 
+def nice_step(raw: float) -> int:
+    """A round grid step (1, 2, 5 x 10^n) at least ``raw``."""
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            if factor * magnitude >= raw:
+                return factor * magnitude
+        magnitude *= 10
+
+
 class HeadcountChart(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -72,8 +82,9 @@ class HeadcountChart(QWidget):
             x0 = min(x0, min(self._local_minutes(pt.at) for pt in self.points))
             x1 = max(x1, max(self._local_minutes(pt.at) for pt in self.points))
         x1 = max(x1, x0 + 60)
-        y_max = max([pt.total for pt in self.points] + [m.announced for m in self.marks] + [10])
-        y_max = int(y_max * 1.1) + 1
+        top_value = max([pt.total for pt in self.points] + [m.announced for m in self.marks] + [10])
+        step = nice_step(top_value / 4)
+        y_max = step * (int(top_value / step) + 1)
 
         def xy(minute: float, value: float) -> QPointF:
             return QPointF(plot.left() + (minute - x0) / (x1 - x0) * plot.width(), plot.bottom() - value / y_max * plot.height())
@@ -85,8 +96,8 @@ class HeadcountChart(QWidget):
             p.setPen(QColor("#555"))
             p.drawText(QRectF(x - 30, plot.bottom() + 2, 60, fm.height()), Qt.AlignmentFlag.AlignHCenter, f"{hour:02d}")
             p.setPen(QPen(GRID_COLOUR, 1))
-        for i in range(5):
-            value = y_max * i / 4
+        for i in range(int(y_max / step) + 1):
+            value = step * i
             y = xy(x0, value).y()
             p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
             p.setPen(QColor("#555"))

@@ -13,7 +13,7 @@ from typing import Callable, TypeVar
 
 from observer.errors import BaqylauError
 from observer.i18n import tr
-from ui.qt import QFrame, QHBoxLayout, QLabel, QObject, Qt, QToolButton, QWidget, Signal
+from ui.qt import QFrame, QHBoxLayout, QLabel, QObject, Qt, QTimer, QToolButton, QWidget, Signal
 
 log = logging.getLogger("baqylau.ui")
 T = TypeVar("T")
@@ -91,6 +91,9 @@ class MessageBar(QFrame):
         row.addWidget(self.label, 1)
         row.addWidget(self.close_button)
         self.hide()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.hide)
         message_bridge().posted.connect(self.show_message)
         self.retranslate()
 
@@ -103,6 +106,11 @@ class MessageBar(QFrame):
         self.style().polish(self)
         self.label.setText(text)
         self.show()
+        if kind == INFO:
+            # Notices fade; errors stay until read and closed.
+            self._timer.start(10_000)
+        else:
+            self._timer.stop()
 
     def text(self) -> str:
         return self.label.text() if self.isVisible() else ""

@@ -29,13 +29,15 @@ QLabel#result { font-size: 12pt; }
 QListWidget#nav { background: #1d2b3a; color: white; border: none; font-size: 12pt; outline: 0; }
 QListWidget#nav::item { padding: 12px 10px; border-bottom: 1px solid #2b3d50; }
 QListWidget#nav::item:selected { background: #1f5fa8; color: white; }
-QLineEdit, QComboBox, QSpinBox, QDateTimeEdit, QPlainTextEdit {
+QLineEdit, QComboBox, QSpinBox, QDateTimeEdit {
     padding: 5px; border: 1px solid #9aa5b1; border-radius: 4px; background: white; min-height: 26px;
 }
+QPlainTextEdit { padding: 3px; border: 1px solid #9aa5b1; border-radius: 4px; background: white; }
 QLineEdit:focus, QComboBox:focus, QSpinBox:focus, QDateTimeEdit:focus, QPlainTextEdit:focus { border: 2px solid #1f5fa8; }
 QLineEdit[problem="true"] { border: 2px solid #b3261e; background: #fdecea; }
 QPushButton { padding: 7px 16px; min-height: 28px; border-radius: 4px; border: 1px solid #8a96a3; background: #ffffff; }
 QPushButton:hover { background: #eef3f9; }
+QPushButton:checked { background: #1f5fa8; color: white; border: 1px solid #174b86; font-weight: bold; }
 QPushButton:focus { border: 2px solid #1f5fa8; }
 QPushButton#primary { background: #1f5fa8; color: white; border: none; font-weight: bold; }
 QPushButton#primary:hover { background: #174b86; }

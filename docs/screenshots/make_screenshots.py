@@ -1,0 +1,161 @@
+"""Regenerate the observer screenshots in docs/screenshots/.
+
+Run under a real X server at 1366x768, for example:
+
+    Xvfb :99 -screen 0 1366x768x24 &
+    DISPLAY=:99 python3 docs/screenshots/make_screenshots.py
+
+It builds a sample station file in a temporary folder (its own BAQYLAU_HOME,
+so nothing of the user's is touched), fills in an Election Day, and grabs
+every page in a real window.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+WORK = Path(tempfile.mkdtemp(prefix="baqylau-shots-"))
+os.environ["BAQYLAU_HOME"] = str(WORK / "home")
+
+from PIL import Image, ImageDraw  # noqa: E402
+
+from db.store import ElectionStore  # noqa: E402
+from observer import i18n  # noqa: E402
+from observer.template import builtin_template  # noqa: E402
+from ui.app import Launcher, make_application  # noqa: E402
+from ui.main_window import MainWindow  # noqa: E402
+from ui.qt import QApplication, QWidget  # noqa: E402
+from ui.settings import Settings  # noqa: E402
+
+DAY = datetime(2021, 1, 10).astimezone().replace(hour=7)
+
+
+def photo(path: Path, text: str, taken: datetime, colour: str) -> Path:
+    img = Image.new("RGB", (1200, 900), colour)
+    draw = ImageDraw.Draw(img)
+    for i in range(0, 1200, 60):
+        draw.line([(i, 0), (i, 900)], fill="white", width=2)
+    draw.rectangle([200, 250, 1000, 650], fill="white", outline="black", width=6)
+    draw.text((260, 420), text, fill="black")
+    exif = Image.Exif()
+    exif[306] = taken.strftime("%Y:%m:%d %H:%M:%S")
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85, exif=exif.tobytes())
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def build_station(path: Path) -> ElectionStore:
+    tpl = builtin_template("kz-majilis-2021")
+    store = ElectionStore.create(path, tpl)
+    store.set_observer("Айгүл Қасымова", "Жас сайлаушылар лигасы")
+    st = store.upsert_station("75-012", "KZ-ALA", "Алмалинский район", "ул. Абая, 52, школа-гимназия № 25", 1842)
+    store.select_station(st.id)
+    # A quiet morning, a lunchtime rise, a busy late afternoon.
+    t = DAY.replace(hour=7, minute=2)
+    rates = {7: 8, 8: 14, 9: 22, 10: 30, 11: 36, 12: 44, 13: 40, 14: 38, 15: 42, 16: 50, 17: 31}
+    for hour, n in rates.items():
+        for i in range(n):
+            store.add_headcount(st.id, 1, at=DAY.replace(hour=hour, minute=int(i * 60 / n)))
+    store.add_headcount(st.id, -1, at=DAY.replace(hour=17, minute=59))
+    for slot, announced in (("10:00", 81), ("12:00", 190), ("14:00", 329), ("16:00", 486)):
+        store.set_announced(st.id, slot, announced)
+    posted = store.protocol_id(st.id, "posted_copy")
+    values = {
+        "registered": 1842, "received": 1900, "issued": 702, "issued_outside": 23, "cancelled": 1190, "spoiled": 8,
+        "in_boxes": 698, "invalid": 41, "valid": 667, "nur_otan": 301, "ak_zhol": 142, "qhp": 61, "auyl": 88, "adal": 60,
+    }
+    for key, value in values.items():
+        store.set_protocol_value(posted, key, value)
+    store.add_evidence(st.id, photo(WORK / "protocol.jpg", "PROTOCOL 75-012", DAY.replace(hour=22, minute=40), "#8aa1b8"), protocol_id=posted)
+    for code, n in (("BLANK", 9), ("MULTIPLE", 14), ("WRITTEN", 11), ("TORN", 5), ("OTHER", 2)):
+        store.set_spoiled(st.id, code, n)
+    v1 = store.save_violation(
+        st.id, category="OBS_BLOCK", occurred_at=DAY.replace(hour=6, minute=45), severity="medium",
+        description="Наблюдателя не пускали в помещение до 07:10, ссылаясь на «распоряжение акимата».",
+        involved="Секретарь УИК", action="remark_to_commission", action_note="Замечание внесено в журнал",
+    )
+    v2 = store.save_violation(
+        st.id, category="STUFF", occurred_at=DAY.replace(hour=15, minute=20), severity="high",
+        description="Мужчина в сером пальто опустил в урну пачку из 5–7 сложенных бюллетеней.",
+        involved="Неизвестный мужчина, член УИК № 3", action="complaint_filed", action_note="Жалоба № 1 принята председателем",
+    )
+    store.save_violation(
+        st.id, category="PHOTO_BAN", occurred_at=DAY.replace(hour=20, minute=30), severity="medium",
+        description="Председатель запретил фотографировать увеличенную форму протокола.",
+        involved="Председатель УИК", action="complaint_refused",
+    )
+    store.add_evidence(st.id, photo(WORK / "entrance.jpg", "ENTRANCE 06:45", DAY.replace(hour=6, minute=46), "#b88a8a"), violation_id=v1)
+    store.add_evidence(st.id, photo(WORK / "box.jpg", "BALLOT BOX 15:20", DAY.replace(hour=15, minute=21), "#8ab89a"), violation_id=v2)
+    store.add_evidence(st.id, photo(WORK / "box2.jpg", "BALLOT BOX 15:21", DAY.replace(hour=15, minute=22), "#a8b88a"), violation_id=v2)
+    tpl_q = tpl.opening_checklist + tpl.closing_checklist
+    answers = ["yes", "no", "yes", "yes", "na", "no", "yes", "yes", "yes", "no", "yes", "yes", "no", "yes", "no"]
+    for q, answer in zip(tpl_q, answers):
+        checklist = "opening" if q in tpl.opening_checklist else "closing"
+        note = "впустили в 07:10" if q.key == "admitted" else ""
+        store.set_checklist_answer(st.id, checklist, q.key, answer, note)
+    return store
+
+
+def settle(widget: QWidget) -> None:
+    for _ in range(5):
+        QApplication.processEvents()
+
+
+def grab(widget: QWidget, name: str) -> None:
+    settle(widget)
+    widget.grab().save(str(OUT / name))
+    print("wrote", OUT / name)
+
+
+def main() -> None:
+    app = make_application()
+    settings = Settings()
+    launcher = Launcher(settings)
+    first = launcher.start(None)
+    first.resize(1366, 768)
+    grab(first, "observer-first-run.png")
+
+    store = build_station(WORK / "station-75-012.baqylau")
+    window = MainWindow(store, settings)
+    window.resize(1366, 768)
+    window.show()
+    from ui.pages.violations import ViolationsPage
+    from ui.pages.export import ExportPage
+
+    names = ["setup", "turnout", "protocol", "spoiled", "violations", "checklists", "export"]
+    for index, name in enumerate(names):
+        window.show_page(index)
+        page = window.pages[index]
+        if isinstance(page, ViolationsPage):
+            page.table.selectRow(1)
+        if isinstance(page, ExportPage):
+            usb = WORK / "USB"
+            usb.mkdir()
+            page.folder.setText(str(usb))
+            page.export_to(usb)
+        grab(window, f"observer-{name}.png")
+    # The same screens in Kazakh.
+    i18n.set_language("kk")
+    for index, name in ((1, "turnout"), (2, "protocol"), (4, "violations")):
+        window.show_page(index)
+        grab(window, f"observer-{name}-kk.png")
+    i18n.set_language("ru")
+    window.close()
+    store.close()
+    app.quit()
+
+
+if __name__ == "__main__":
+    main()
+    sys.stdout.flush()
+    # Skip interpreter teardown: PySide6 can crash destroying widgets after QApplication.
+    os._exit(0)
