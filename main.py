@@ -20,6 +20,7 @@ from observer.errors import BaqylauError
 CLI_MODULES: list[str] = [
     "db.cli_template",
     "reports.cli",
+    "db.cli_merge",
 ]
 
 

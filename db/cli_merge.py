@@ -1,0 +1,225 @@
+"""Coordinator commands: ``merge``, ``export-hq``, ``keys`` and ``conflicts``."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+from db.conflicts import effective_protocols, resolve_station, resolution_history, station_conflicts
+from db.merge import (
+    DUPLICATE,
+    HELD,
+    MERGED,
+    REFUSED,
+    import_keys,
+    list_keys,
+    merge_packages,
+    release_held,
+    revoke_key,
+    trust_key,
+)
+from db.package import export_hq_package
+from db.rules import load_rules
+from db.store import ROLE_HQ, ElectionStore
+from observer.errors import PackageError
+from observer.i18n import tr
+from observer.template import resolve_template
+
+DEFAULT_TEMPLATE = "kz-majilis-2021"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("merge", help=tr("package.help.merge"))
+    p.add_argument("hq", metavar="HQ.db")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--template", default=DEFAULT_TEMPLATE, help=tr("package.help.template"))
+    p.add_argument("--trust-new-keys", action="store_true", help=tr("package.help.trust_new_keys"))
+    p.set_defaults(func=_merge)
+
+    p = sub.add_parser("export-hq", help=tr("package.help.export_hq"))
+    p.add_argument("hq", metavar="HQ.db")
+    p.add_argument("outdir", metavar="OUTDIR")
+    p.set_defaults(func=_export_hq)
+
+    p = sub.add_parser("keys", help=tr("package.help.keys"))
+    p.add_argument("hq", metavar="HQ.db")
+    p.add_argument("action", choices=("list", "trust", "revoke", "import"))
+    p.add_argument("value", nargs="?", metavar="FPR|FILE")
+    p.add_argument("--label", default="", help=tr("package.help.label"))
+    p.add_argument("--by", default=None, help=tr("package.help.by"))
+    p.set_defaults(func=_keys)
+
+    p = sub.add_parser("conflicts", help=tr("package.help.conflicts"))
+    p.add_argument("hq", metavar="HQ.db")
+    p.add_argument("--station", metavar="CODE")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--choose", metavar="PROTOCOL_ID")
+    group.add_argument("--disputed", action="store_true")
+    p.add_argument("--reason", default="")
+    p.add_argument("--by", default=None, help=tr("package.help.by"))
+    p.set_defaults(func=_conflicts)
+
+
+def _who(value: str | None) -> str:
+    if value:
+        return value
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
+
+
+def open_hq(path: str | Path, *, template: str | None = None) -> ElectionStore:
+    """Open a coordinator file; with ``template``, create it on first use."""
+    p = Path(path)
+    if not p.exists() and template is not None:
+        return ElectionStore.create(p, resolve_template(template), role=ROLE_HQ)
+    store = ElectionStore.open(p)
+    if store.role != ROLE_HQ:
+        role = store.role
+        store.close()
+        raise PackageError("package.cli.not_hq", file=str(p), role=role)
+    return store
+
+
+class _ProgressLine:
+    """One line on stderr, rewritten in place."""
+
+    def __init__(self) -> None:
+        self.width = 0
+
+    def __call__(self, done: int, total: int, name: str) -> None:
+        line = tr("package.cli.progress", done=done, total=total, name=name)[:100]
+        sys.stderr.write("\r" + line.ljust(self.width))
+        sys.stderr.flush()
+        self.width = max(self.width, len(line))
+
+    def finish(self) -> None:
+        if self.width:
+            sys.stderr.write("\r" + " " * self.width + "\r")
+            sys.stderr.flush()
+
+
+def _merge(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.paths]
+    hq = open_hq(args.hq, template=args.template)
+    line = _ProgressLine()
+    try:
+        report = merge_packages(hq, paths, progress=line, trust_new_keys=True if args.trust_new_keys else None)
+    finally:
+        line.finish()
+        hq.close()
+    counts = report.counts()
+    for entry in report.entries:
+        if entry.outcome in (REFUSED, HELD):
+            print(tr("package.cli.line", outcome=tr(f"package.outcome.{entry.outcome}"), file=entry.path, reason=entry.reason))
+    print(
+        tr(
+            "package.cli.summary",
+            merged=counts[MERGED],
+            duplicate=counts[DUPLICATE],
+            held=counts[HELD],
+            refused=counts[REFUSED],
+        )
+    )
+    if not report.entries:
+        print(tr("package.cli.no_packages"), file=sys.stderr)
+        return 2
+    if counts[REFUSED] == len(report.entries):
+        print(tr("package.cli.none_read"), file=sys.stderr)
+        return 2
+    return 0
+
+
+def _export_hq(args: argparse.Namespace) -> int:
+    hq = open_hq(args.hq)
+    try:
+        out = export_hq_package(hq, Path(args.outdir))
+    finally:
+        hq.close()
+    print(tr("package.cli.exported", file=out))
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    hq = open_hq(args.hq)
+    try:
+        if args.action == "list":
+            keys = list_keys(hq)
+            if not keys:
+                print(tr("package.cli.no_keys"))
+            for k in keys:
+                print(
+                    tr(
+                        "package.cli.key_row",
+                        fingerprint=k.fingerprint,
+                        status=tr(f"package.status.{k.status}"),
+                        label=k.label,
+                        decided_by=k.decided_by,
+                    )
+                )
+            return 0
+        if not args.value:
+            raise PackageError("package.key.unknown", fingerprint="")
+        who = _who(args.by)
+        if args.action == "trust":
+            info = trust_key(hq, args.value, args.label, who)
+            released = release_held(hq, info.fingerprint)
+            print(tr("package.cli.key_trusted", fingerprint=info.fingerprint, released=released.counts()[MERGED]))
+        elif args.action == "revoke":
+            info = revoke_key(hq, args.value, who)
+            print(tr("package.cli.key_revoked", fingerprint=info.fingerprint))
+        else:
+            imported = import_keys(hq, Path(args.value), who)
+            released = sum(release_held(hq, k.fingerprint).counts()[MERGED] for k in imported)
+            print(tr("package.cli.keys_imported", count=len(imported), released=released))
+        return 0
+    finally:
+        hq.close()
+
+
+def _conflicts(args: argparse.Namespace) -> int:
+    hq = open_hq(args.hq)
+    try:
+        if args.station and (args.choose or args.disputed):
+            station = hq.station_by_code(args.station)
+            if station is None:
+                raise PackageError("package.cli.unknown_station", code=args.station)
+            if not args.reason.strip():
+                raise PackageError("package.cli.need_reason")
+            status = "disputed" if args.disputed else "chosen"
+            resolve_station(
+                hq, station.id, protocol_id=args.choose, status=status, reason=args.reason, decided_by=_who(args.by)
+            )
+            print(tr("package.cli.resolved", code=station.code, status=status))
+            return 0
+        conflicts = station_conflicts(hq)
+        if args.station:
+            conflicts = [c for c in conflicts if c.station_code == args.station.strip()]
+        if not conflicts:
+            print(tr("package.cli.no_conflicts"))
+        for c in conflicts:
+            print(tr("package.cli.conflict_station", code=c.station_code, count=len(c.versions), keys=", ".join(c.differing_keys)))
+            for v in c.versions:
+                values = ", ".join(f"{k}={v.values.get(k, '')}" for k in c.differing_keys)
+                print(
+                    tr(
+                        "package.cli.conflict_version",
+                        protocol=v.protocol_id,
+                        observer=v.observer_name,
+                        source=v.source,
+                        file=v.package_file,
+                        values=values,
+                    )
+                )
+            for r in resolution_history(hq, c.station_id):
+                print(tr("package.cli.conflict_decision", status=r.status, by=r.decided_by, at=r.decided_at.isoformat(timespec="seconds"), reason=r.reason))
+        eff = effective_protocols(hq)
+        print(tr("package.cli.rules", rules=load_rules(hq).describe()))
+        print(tr("package.cli.counted", counted=len(eff.by_station), disputed=len(eff.disputed), unresolved=len(eff.unresolved), excluded=len(eff.excluded)))
+        return 0
+    finally:
+        hq.close()
