@@ -16,6 +16,8 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -116,6 +118,26 @@ class CsvTable:
     def iter_rows(self) -> Iterator[tuple[int, list[str]]]:
         return zip(self.lines, self.rows)
 
+    def column(self, idx: int) -> list[str]:
+        """All cells of one column ("" where a short row lacks it); computed once, then cached."""
+        cached = self._column_cache.get(idx)
+        if cached is None:
+            if self._uniform_width > idx:
+                cached = list(map(itemgetter(idx), self.rows))  # in C, no Python loop per cell
+            else:
+                cached = [r[idx] if idx < len(r) else "" for r in self.rows]
+            self._column_cache[idx] = cached
+        return cached
+
+    @cached_property
+    def _column_cache(self) -> dict[int, list[str]]:
+        return {}
+
+    @cached_property
+    def _uniform_width(self) -> int:
+        """The number of fields every row has at least (0 for an empty table)."""
+        return min(map(len, self.rows), default=0)
+
 
 def decode(data: bytes, name: str, encoding: str = "auto") -> tuple[str, str]:
     """The text of a CSV file and the encoding it was read with.
@@ -192,12 +214,58 @@ def parse_csv(data: bytes, name: str, *, encoding: str = "auto", delimiter: str 
     elif delimiter not in DELIMITERS:
         raise CsvError("coord.csv.bad_delimiter", file=name, delimiter=delimiter)
 
+    fast = _parse_single_line_records(text, name, delimiter)
+    if fast is not None:
+        header, rows, lines = fast
+    else:
+        header, rows, lines = _parse_records(text, name, delimiter)
+    if header is None:
+        raise CsvError("coord.csv.empty", file=name)
+    if fast is None or max(map(len, text.split("\n"))) > MAX_FIELD_CHARS:
+        _check_field_lengths(rows, lines, name)
+    return CsvTable(name, used, delimiter, tuple(header), rows, lines)
+
+
+def _parse_single_line_records(text: str, name: str, delimiter: str) -> tuple[list[str], list[list[str]], list[int]] | None:
+    """The common case in one pass in C: every record on its own line, so record i is line i + 1.
+
+    Returns None when some record spans lines (a quoted newline) or the file is
+    broken, and the careful reader below then finds the lines and the problem.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=True)
+    try:
+        records = list(reader)
+    except csv.Error:
+        return None
+    if reader.line_num != len(records):
+        return None
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    widest = max(map(len, records), default=0)
+    if widest > MAX_COLUMNS:
+        return None  # the careful reader names the line
+    for number, record in enumerate(records, start=1):
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue
+        if header is None:
+            header = [h.strip() for h in record]
+            _check_header(header, name, number)
+            continue
+        rows.append(record)
+        lines.append(number)
+    if header is None:
+        return None
+    return header, rows, lines
+
+
+def _parse_records(text: str, name: str, delimiter: str) -> tuple[list[str] | None, list[list[str]], list[int]]:
+    """Record by record, tracking the line each one starts on (quoted newlines, broken quotes)."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=True)
     header: list[str] | None = None
     rows: list[list[str]] = []
     lines: list[int] = []
     start = 1
-    # csv.field_size_limit is process-wide; check lengths ourselves instead of changing it.
     try:
         for record in reader:
             end = reader.line_num
@@ -215,10 +283,7 @@ def parse_csv(data: bytes, name: str, *, encoding: str = "auto", delimiter: str 
             start = end + 1
     except csv.Error as exc:
         raise CsvError("coord.csv.broken", file=name, line=start, problem=str(exc)) from None
-    if header is None:
-        raise CsvError("coord.csv.empty", file=name)
-    _check_field_lengths(rows, lines, name)
-    return CsvTable(name, used, delimiter, tuple(header), rows, lines)
+    return header, rows, lines
 
 
 def _check_header(header: Sequence[str], name: str, line: int) -> None:

@@ -1,0 +1,146 @@
+"""Importing the list of polling stations (code, region, district, address, registered voters).
+
+The list is what coverage is measured against ("we observed 181 of 10,061
+stations"), so it is all-or-nothing like the official results: every bad row
+is reported with its line and nothing is written unless the whole file is
+clean. A station already in the HQ file (same code) is updated; only the
+fields the file has columns for are changed, so a list without addresses does
+not erase the addresses a previous list gave.
+
+Default column names are the field names themselves (``code``, ``region``,
+``district``, ``address``, ``registered``); a mapping TOML with a ``[station]``
+table names other columns (docs/official-import.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from db.official import (
+    bulk_writer,
+    check_row_widths,
+    column_values,
+    existing_stations,
+    gc_paused,
+    in_index_order,
+    new_ids,
+    parse_counts,
+    region_codes,
+    require_hq,
+    station_codes,
+    timestamp,
+)
+from db.store import ElectionStore
+from observer.csvio import (
+    STATION_FIELDS,
+    ColumnMapping,
+    ImportReport,
+    ProblemList,
+    RowsRefused,
+    parse_mapping,
+    read_csv,
+    read_mapping,
+    resolve_columns,
+)
+from observer.errors import ImportDataError
+
+_TEXT_LIMITS = {"district": 200, "address": 500}
+
+
+def station_mapping(map_path: str | Path | None, header: tuple[str, ...] | None = None) -> ColumnMapping:
+    """The mapping file's ``[station]`` table, or the default names that the header has."""
+    if map_path is not None:
+        data, origin = read_mapping(map_path)
+        return parse_mapping(
+            data, origin, value_keys=(), line_keys=(), party_keys=(), required_station=("code", "region")
+        )
+    folded = {h.casefold() for h in header or ()}
+    return ColumnMapping({f: f for f in STATION_FIELDS if f in folded or f in ("code", "region")}, {})
+
+
+def import_stations(store: ElectionStore, csv_path: str | Path, map_path: str | Path | None = None) -> ImportReport:
+    """Create or update the HQ's stations from a station list CSV; all rows or none."""
+    with gc_paused():
+        return _import_stations(store, csv_path, map_path)
+
+
+def _import_stations(store: ElectionStore, csv_path: str | Path, map_path: str | Path | None) -> ImportReport:
+    require_hq(store)
+    pre = station_mapping(map_path) if map_path is not None else None
+    table = read_csv(
+        csv_path,
+        encoding=pre.encoding if pre else "auto",
+        delimiter=pre.delimiter if pre else "auto",
+    )
+    mapping = pre or station_mapping(None, table.header)
+    cols, _ = resolve_columns(table, mapping)
+    if not table.rows:
+        raise ImportDataError("coord.csv.no_rows", file=table.name)
+
+    problems = ProblemList()
+    check_row_widths(table, problems)
+    codes = station_codes(table, cols["code"], mapping.station["code"], problems)
+    regions = region_codes(table, cols["region"], mapping.station["region"], store.template.date, problems)
+    texts = {
+        field: [v.strip()[:limit] for v in column_values(table, cols[field])]
+        for field, limit in _TEXT_LIMITS.items()
+        if field in cols
+    }
+    registered = (
+        parse_counts(table, cols["registered"], mapping.station["registered"], problems) if "registered" in cols else None
+    )
+    if problems:
+        raise RowsRefused(table.name, problems)
+
+    reg_values: list[int | None] | None = (
+        [None if v < 0 else v for v in registered.tolist()] if registered is not None else None
+    )
+    now = timestamp()
+    with bulk_writer(store) as dbapi:
+        known = existing_stations(dbapi)
+        new_rows = in_index_order([i for i, c in enumerate(codes) if c not in known], codes)
+        old_rows = [i for i, c in enumerate(codes) if c in known]
+        ids = sorted(new_ids(len(new_rows)))  # in order: the primary-key index grows at its end
+        dbapi.executemany(
+            "INSERT INTO stations (id, code, region, district, address, registered, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    sid,
+                    codes[i],
+                    regions[i],
+                    texts["district"][i] if "district" in texts else "",
+                    texts["address"][i] if "address" in texts else "",
+                    reg_values[i] if reg_values is not None else None,
+                    now,
+                    now,
+                )
+                for sid, i in zip(ids, new_rows)
+            ],
+        )
+        # Only the columns the file has are overwritten (see the module docstring).
+        fields = ["region", *texts.keys(), *(["registered"] if reg_values is not None else [])]
+        assignments = ", ".join(f"{f} = ?" for f in fields)
+        dbapi.executemany(
+            f"UPDATE stations SET {assignments}, updated_at = ? WHERE id = ?",
+            [
+                (
+                    regions[i],
+                    *(texts[f][i] for f in texts),
+                    *([reg_values[i]] if reg_values is not None else []),
+                    now,
+                    known[codes[i]],
+                )
+                for i in old_rows
+            ],
+        )
+    return ImportReport(
+        file=table.name,
+        encoding=table.encoding,
+        delimiter=table.delimiter,
+        rows=len(codes),
+        stations_created=len(new_rows),
+        stations_updated=len(old_rows),
+        records_written=len(codes),
+    )
+
