@@ -24,9 +24,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Container, Sequence
 
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -45,11 +46,11 @@ from reportlab.platypus import (
 from reportlab.platypus.tableofcontents import TableOfContents
 
 from db.store import ElectionStore
-from observer.errors import BaqylauError, StorageError
+from observer.errors import BaqylauError
 from observer.i18n import LANGUAGES, tr
 from observer.regions import region_name
 from reports import charts
-from reports.data import GAP_FLAG_PP, ReportData, StationRow, UnitRow, collect
+from reports.data import GAP_FLAG_PP, THUMBS_PER_CASE, ReportData, StationRow, collect
 from reports.fingerprint import KEYWORD_PREFIX, data_fingerprint, short_fingerprint
 from reports.flowables import (
     Deferred,
@@ -69,6 +70,7 @@ from reports.styles import (
     FRAME_HEIGHT,
     FRAME_WIDTH,
     INK,
+    LIGHT,
     MARGIN_BOTTOM,
     MARGIN_LEFT,
     MARGIN_TOP,
@@ -131,8 +133,11 @@ def _numbered_canvas(lang: str, header_left: str, header_right: str) -> type[Can
             self.setFont(FONT, 7.5)
             self.setFillColor(DARK)
             top = height - MARGIN_TOP + 9 * mm
-            self.drawString(MARGIN_LEFT, top, header_left[:110])
-            self.drawRightString(width - MARGIN_LEFT, top, header_right[:60])
+            usable = width - 2 * MARGIN_LEFT
+            right = _fit(header_right, usable * 0.35)
+            left = _fit(header_left, usable - stringWidth(right, FONT, 7.5) - 12)
+            self.drawString(MARGIN_LEFT, top, left)
+            self.drawRightString(width - MARGIN_LEFT, top, right)
             self.setStrokeColor(INK)
             self.setLineWidth(0.5)
             self.line(MARGIN_LEFT, top - 3, width - MARGIN_LEFT, top - 3)
@@ -227,9 +232,13 @@ class _Sections:
         table.setStyle(style)
         return table
 
-    def head(self, *keys: str) -> list[Paragraph]:
-        """Header cells that may wrap (the few small tables use Paragraphs; the annex does not)."""
-        return [Paragraph(esc(self.t(k)), self.s["cell_head"]) for k in keys]
+    def head(self, *keys: str, right: Container[int] | None = None) -> list[Paragraph]:
+        """Header cells that may wrap, right-aligned over numbers (default: every column but the first).
+
+        The few small tables use Paragraph headers; the big annex does not.
+        """
+        return [Paragraph(esc(self.t(k)), self.s["cell_head_right" if (i in right if right is not None else i > 0) else "cell_head"])
+                for i, k in enumerate(keys)]
 
     # -- cover ---------------------------------------------------------------
     def cover(self) -> list[Flowable]:
@@ -262,7 +271,7 @@ class _Sections:
     def toc(self) -> list[Flowable]:
         toc = TableOfContents(dotsMinLevel=0)
         toc.levelStyles = [self.s["toc1"], self.s["toc2"]]
-        return [self.p(esc(self.t("report.toc")), "h1"), toc, PageBreak()]
+        return [self.p(esc(self.t("report.toc")), "toc_title"), toc, PageBreak()]
 
     # -- key findings ----------------------------------------------------------
     def findings(self) -> list[Flowable]:
@@ -321,7 +330,7 @@ class _Sections:
         out.append(self.p(esc(self.t("report.method.collection_text", protocols=self.num(d.protocols_obtained)))))
         out.append(self.heading("report.method.checks", 1))
         out.append(self.p(esc(self.t("report.method.checks_text"))))
-        rows: list[list[Any]] = [self.head("report.col.rule", "report.col.severity", "report.col.failed")]
+        rows: list[list[Any]] = [self.head("report.col.rule", "report.col.severity", "report.col.failed", right={2})]
         for c in d.check_stats:
             rows.append([Paragraph(esc(c.rule), self.s["cell"]), self.t(f"report.severity.{c.severity}"), self.num(c.failed)])
         out.append(self.table(rows, [FRAME_WIDTH * 0.70, FRAME_WIDTH * 0.15, FRAME_WIDTH * 0.15], numeric_from=2))
@@ -344,7 +353,7 @@ class _Sections:
                          self.pct(u.observed.turnout_pct, 2), self.pct(u.official_same.turnout_pct, 2),
                          self.pct(u.official_all.turnout_pct, 2), fmt_pp(u.turnout_gap_pp, self.lang)])
         w = FRAME_WIDTH
-        out.append(self.table(rows, [w * 0.32, w * 0.14, w * 0.135, w * 0.135, w * 0.135, w * 0.135], bold_last=True))
+        out.append(self.table(rows, [w * 0.28, w * 0.12, w * 0.15, w * 0.15, w * 0.15, w * 0.15], bold_last=True))
         out.append(self.p(esc(self.t("report.turnout.caption")), "caption"))
         out.append(charts.grouped_bars(
             [u.name for u in d.regions],
@@ -360,15 +369,16 @@ class _Sections:
                           "report.col.difference")]
         for h in d.hours:
             diff = None if h.announced_pct is None or h.observed_pct is None else h.announced_pct - h.observed_pct
-            rows.append([h.slot, self.num(h.stations), self.pct(h.announced_pct, 2), self.pct(h.observed_pct, 2),
+            rows.append([h.slot, f"{self.num(h.stations)} / {self.num(h.counted_stations)}", self.pct(h.announced_pct, 2), self.pct(h.observed_pct, 2),
                          fmt_pp(diff, self.lang)])
         out.append(self.table(rows, [w * 0.2] * 5))
         out.append(Spacer(1, 3 * mm))
-        out.append(charts.line_chart(
+        if any(h.announced_pct is not None or h.observed_pct is not None for h in d.hours):
+            out.append(charts.line_chart(
             [h.slot for h in d.hours],
-            [charts.Series(self.t("report.col.announced"), [h.announced_pct for h in d.hours]),
-             charts.Series(self.t("report.col.headcount"), [h.observed_pct for h in d.hours])],
-            width=FRAME_WIDTH))
+                [charts.Series(self.t("report.col.announced"), [h.announced_pct for h in d.hours]),
+                 charts.Series(self.t("report.col.headcount"), [h.observed_pct for h in d.hours])],
+                width=FRAME_WIDTH))
         out.append(self.p(esc(self.t("report.turnout.hours_caption")), "caption"))
         return out
 
@@ -385,7 +395,7 @@ class _Sections:
             rows.append([d.party_name(key), self.num(nat.observed.parties.get(key, 0)), self.pct(o, 2), self.pct(f, 2),
                          self.pct(nat.official_all.party_pct(key), 2), fmt_pp(gap, self.lang)])
         w = FRAME_WIDTH
-        out.append(self.table(rows, [w * 0.3, w * 0.14, w * 0.14, w * 0.14, w * 0.14, w * 0.14]))
+        out.append(self.table(rows, [w * 0.2, w * 0.16, w * 0.16, w * 0.16, w * 0.16, w * 0.16]))
         out.append(self.p(esc(self.t("report.results.caption", base=self._base_label())), "caption"))
         names = [d.party_name(k) for k in d.template.party_keys]
         out.append(charts.grouped_bars(
@@ -415,7 +425,7 @@ class _Sections:
             rows.append([u.name, self.num(u.observed.invalid), self.pct(u.observed.invalid_pct, 2),
                          self.pct(u.official_same.invalid_pct, 2), self.pct(u.official_all.invalid_pct, 2)])
         w = FRAME_WIDTH
-        out.append(self.table(rows, [w * 0.36, w * 0.16, w * 0.16, w * 0.16, w * 0.16], bold_last=True))
+        out.append(self.table(rows, [w * 0.28, w * 0.18, w * 0.18, w * 0.18, w * 0.18], bold_last=True))
         out.append(self.p(esc(self.t("report.invalid.caption")), "caption"))
         out.append(self.heading("report.invalid.reasons", 1))
         if not d.spoiled_reasons:
@@ -449,7 +459,7 @@ class _Sections:
         region_codes = sorted(d.violations_by_region, key=lambda r: region_name(r, self.lang))
         names = [region_name(r, self.lang) if r else self.t("report.region.unknown") for r in region_codes]
         head = [self.t("report.col.region")] + [d.category_name(c) for c in top] + ([self.t("report.other")] if rest else []) + [self.t("report.total")]
-        rows = [[Paragraph(esc(h), self.s["cell_head"]) for h in head]]
+        rows = [[Paragraph(esc(h), self.s["cell_head_right" if i else "cell_head"]) for i, h in enumerate(head)]]
         for code, name in zip(region_codes, names):
             counts = d.violations_by_region[code]
             line = [name] + [self.num(counts.get(c, 0)) for c in top]
@@ -478,19 +488,29 @@ class _Sections:
             title = self.t("report.cases.title", station=c.station_code,
                            region=region_name(c.region, self.lang) if c.region else self.t("report.region.unknown"),
                            when=local.strftime("%Y-%m-%d %H:%M"), offset=_offset(local))
-            block: list[Flowable] = [
+            text: list[Flowable] = [
                 self.p(esc(title), "h3"),
                 self.p(f"<b>{esc(d.category_name(c.category))}</b> · {esc(self.t('report.severity.' + c.severity))}"
                        f" · {esc(self.t('report.cases.evidence', n=c.evidence_count))}", "small"),
             ]
             if c.description.strip():
-                block.append(self.p(esc(c.description[:2000]), "quote"))
+                text.append(self.p(esc(c.description[:2000]), "quote"))
+            # Text on the left, photos on the right: a case takes a few centimetres, not half a page.
+            thumbs_w = FRAME_WIDTH * 0.45
+            cell_w = thumbs_w / THUMBS_PER_CASE
+            photos: Any = ""
             if c.thumbs:
-                cells = [[thumbnail(t.jpeg, 52 * mm, 40 * mm) for t in c.thumbs]]
-                captions = [[Paragraph("SHA-256 " + t.sha256[:16] + "…", self.s["small"]) for t in c.thumbs]]
-                tbl = Table(cells + captions, colWidths=[56 * mm] * len(c.thumbs), hAlign="LEFT")
-                block.append(tbl)
-            block.append(Spacer(1, 3 * mm))
+                photos = Table(
+                    [[thumbnail(t.jpeg, cell_w - 3 * mm, 24 * mm) for t in c.thumbs],
+                     [Paragraph(t.sha256[:12] + "…", self.s["small"]) for t in c.thumbs]],
+                    colWidths=[cell_w] * len(c.thumbs), hAlign="RIGHT",
+                    style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 1),
+                           ("RIGHTPADDING", (0, 0), (-1, -1), 1)])
+            block = [Table([[text, photos]], colWidths=[FRAME_WIDTH - thumbs_w, thumbs_w],
+                           style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                  ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                                  ("LINEBELOW", (0, 0), (-1, -1), 0.4, LIGHT)]),
+                     Spacer(1, 2 * mm)]
             out.append(KeepTogether(block))
         return out
 
@@ -515,13 +535,14 @@ class _Sections:
             out.append(self.p(esc(self.t("report.annex.disputed_none"))))
             return out
         rows: list[list[Any]] = [self.head("report.col.station", "report.col.region", "report.col.versions",
-                                           "report.col.differs", "report.col.decision", "report.col.reason")]
+                                           "report.col.differs", "report.col.decision", "report.col.reason", right={2})]
         for x in d.disputed:
             decision = self.t(f"report.decision.{x.status}", who=x.chosen_from or "—")
             rows.append([x.station_code, Paragraph(esc(region_name(x.region, self.lang)), self.s["cell"]), self.num(x.versions),
                          Paragraph(esc(", ".join(x.differing)), self.s["cell"]), Paragraph(esc(decision), self.s["cell"]),
                          Paragraph(esc(x.reason), self.s["cell"])])
         out.append(self.table(rows, [w * 0.09, w * 0.17, w * 0.08, w * 0.26, w * 0.18, w * 0.22], numeric_from=2))
+        out.append(Spacer(1, 6 * mm))
         return out
 
     def annex_imports(self) -> list[Flowable]:
@@ -551,7 +572,8 @@ class _Sections:
         """Plain-string tables, one block per region, at most ANNEX_CHUNK_ROWS rows each."""
         w = FRAME_WIDTH
         widths = [w * x for x in (0.10, 0.10, 0.09, 0.09, 0.095, 0.095, 0.08, 0.085, 0.085, 0.06, 0.11)]
-        header = [self.t(k) for k in ("report.col.station", "report.col.registered", "report.col.voted_observed",
+        # Two-line headers as plain strings: "Turnout, obs." -> "Turnout,\nobs."
+        header = [self.t(k).replace(", ", ",\n", 1) for k in ("report.col.station", "report.col.registered", "report.col.voted_observed",
                                       "report.col.voted_official", "report.col.turnout_observed",
                                       "report.col.turnout_official", "report.col.gap", "report.col.invalid_observed",
                                       "report.col.invalid_official", "report.col.violations_short", "report.col.flags")]
@@ -594,6 +616,15 @@ def _station_cells(r: StationRow, lang: str) -> list[str]:
         str(r.violations) if r.violations else "",
         " ".join(r.flags),
     ]
+
+
+def _fit(text: str, width: float, font: str = FONT, size: float = 7.5) -> str:
+    """``text`` cut with an ellipsis to fit ``width`` points (running header)."""
+    if stringWidth(text, font, size) <= width:
+        return text
+    while text and stringWidth(text + "…", font, size) > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
 
 
 def _when(t: datetime | None) -> str:
@@ -709,4 +740,4 @@ def build_report(
                       time.perf_counter() - started)
 
 
-__all__ = ["ReportError", "ReportInfo", "build_report", "StorageError"]
+__all__ = ["ReportError", "ReportInfo", "build_report"]

@@ -17,6 +17,7 @@ from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarC
 from reportlab.graphics.charts.linecharts import HorizontalLineChart
 from reportlab.graphics.shapes import Drawing, Line, Rect, String
 from reportlab.graphics.widgets.markers import makeMarker
+from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from reports.styles import DARK, FONT_CONDENSED, INK, LIGHT, SERIES_FILLS, register_fonts
 
@@ -49,11 +50,15 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if abs(value - round(value)) < 1e-9 else f"{value:.1f}"
 
 
+def _text_width(text: str) -> float:
+    return stringWidth(text, FONT_CONDENSED, LABEL_SIZE)
+
+
 def _legend(drawing: Drawing, series: Sequence[Series], x: float, y: float, width: float, *, lines: bool = False) -> None:
     """A one-row legend (wraps to more rows if needed) with swatches like the plot's."""
     cx, cy = x, y
     for i, s in enumerate(series):
-        label_w = len(s.name) * LABEL_SIZE * 0.5 + 26
+        label_w = _text_width(s.name) + 30
         if cx + label_w > x + width and cx > x:
             cx, cy = x, cy - 11
         if lines:
@@ -108,9 +113,9 @@ def grouped_bars(
     peak = max([v for row in data for v in row] + [threshold or 0.0, 0.0])
     top = value_max or nice_max(peak * 1.08)
     n = max(len(categories), 1)
-    legend_h = 14 + 11 * (len(series) // 4)
+    legend_h = 14 + 11 * int(sum(_text_width(s.name) + 30 for s in series) // max(width - 60, 1))
     if horizontal:
-        label_w = min(150.0, max((len(c) for c in categories), default=4) * LABEL_SIZE * 0.5 + 8)
+        label_w = min(150.0, max((_text_width(c) for c in categories), default=20.0) + 8)
         bar_area = n * (9 * len(series) + 6)
         height = height or bar_area + legend_h + 30
         chart: VerticalBarChart | HorizontalBarChart = HorizontalBarChart()
@@ -123,7 +128,8 @@ def grouped_bars(
         height = height or 180.0
         chart = VerticalBarChart()
         chart.x, chart.y = 34, 30
-        chart.width, chart.height = width - 44, height - legend_h - 40
+        # room on the right for the threshold's label, clear of the bars
+        chart.width, chart.height = width - 44 - (_text_width(threshold_label) + 6 if threshold is not None else 0), height - legend_h - 40
         chart.categoryAxis.labels.boxAnchor = "n"
         chart.categoryAxis.labels.dy = -3
     drawing = Drawing(width, height)
@@ -145,9 +151,7 @@ def grouped_bars(
         else:
             ty = chart.y + chart.height * threshold / top
             drawing.add(Line(chart.x, ty, chart.x + chart.width, ty, strokeColor=INK, strokeWidth=1.2, strokeDashArray=[4, 2]))
-            drawing.add(
-                String(chart.x + chart.width, ty + 2, threshold_label, fontName=FONT_CONDENSED, fontSize=LABEL_SIZE, textAnchor="end")
-            )
+            drawing.add(String(chart.x + chart.width + 4, ty - 2, threshold_label, fontName=FONT_CONDENSED, fontSize=LABEL_SIZE))
     _legend(drawing, series, chart.x, height - 11, width - chart.x)
     return drawing
 
@@ -165,8 +169,8 @@ def stacked_bars(
     totals = [sum(col) for col in zip(*data)] if data else []
     top = nice_max(max(totals, default=1.0) * 1.05)
     n = max(len(categories), 1)
-    label_w = min(150.0, max((len(c) for c in categories), default=4) * LABEL_SIZE * 0.5 + 8)
-    rows_legend = 1 + sum(len(s.name) * LABEL_SIZE * 0.5 + 26 for s in series) // max(width - label_w, 1)
+    label_w = min(150.0, max((_text_width(c) for c in categories), default=20.0) + 8)
+    rows_legend = 1 + int(sum(_text_width(s.name) + 30 for s in series) // max(width - label_w, 1))
     legend_h = 6 + 11 * rows_legend
     height = n * 13 + legend_h + 30
     drawing = Drawing(width, height)
@@ -199,8 +203,12 @@ def line_chart(
     height: float = 170.0,
     unit: str = "%",
 ) -> Drawing:
-    """Lines over time slots (turnout by hour), told apart by dash pattern and marker."""
+    """Lines over time slots (turnout by hour), told apart by dash pattern and marker.
+
+    A series without a single value is left out (ReportLab cannot draw an empty line).
+    """
     register_fonts()
+    series = [s for s in series if any(v is not None for v in s.values)]
     drawing = Drawing(width, height)
     chart = HorizontalLineChart()
     chart.x, chart.y = 34, 22

@@ -131,11 +131,15 @@ class StationRow:
 
 @dataclass(frozen=True)
 class HourPoint:
+    """Turnout at one reporting time; each series over the stations that have it."""
+
     slot: str
-    stations: int
-    registered: int
+    stations: int  # stations with an announced figure
+    registered: int  # their voters on the lists
     announced: int  # commission's announced count at the slot
-    observed: int  # observer's own head-count at the slot
+    counted_stations: int  # stations where the observer kept a head-count
+    counted_registered: int
+    observed: int  # observers' own head-count at the slot
 
     @property
     def announced_pct(self) -> float | None:
@@ -143,7 +147,7 @@ class HourPoint:
 
     @property
     def observed_pct(self) -> float | None:
-        return percent(self.observed, self.registered)
+        return percent(self.observed, self.counted_registered)
 
 
 @dataclass(frozen=True)
@@ -342,22 +346,27 @@ def collect(store: ElectionStore, lang: str, organisation: str = "") -> ReportDa
                 res.reason if res is not None else "",
             )
         )
-    disputed.sort(key=lambda d: (d.region, _natural(d.station_code)))
+    disputed.sort(key=lambda d: (region_name(d.region, lang), _natural(d.station_code)))
 
     # Turnout by hour and spoiled-ballot reasons come straight from the observers' records.
-    slot_acc: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    slot_acc: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
     for row in store.iter_table(m.TurnoutReport):
         st = stations.get(row.station_id)
         if st is None:
             continue
         st.touched = True
-        if row.announced is None or row.observed is None or not st.registered:
+        if not st.registered:
             continue
         acc = slot_acc[row.slot]
-        acc[0] += 1
-        acc[1] += st.registered
-        acc[2] += row.announced
-        acc[3] += row.observed
+        if row.announced is not None:
+            acc[0] += 1
+            acc[1] += st.registered
+            acc[2] += row.announced
+        # A head-count of 0 hours after opening means the counter was not used, not that nobody came.
+        if row.observed:
+            acc[3] += 1
+            acc[4] += st.registered
+            acc[5] += row.observed
     spoiled: dict[str, int] = defaultdict(int)
     for row in store.iter_table(m.SpoiledCount):
         if row.station_id in stations and row.count > 0:
@@ -423,7 +432,8 @@ def collect(store: ElectionStore, lang: str, organisation: str = "") -> ReportDa
                 has_official=off is not None,
             )
         )
-    rows.sort(key=lambda r: (r.region, _natural(r.code)))
+    names = {code: region_name(code, lang) for code in {r.region for r in rows}}
+    rows.sort(key=lambda r: (names[r.region], _natural(r.code)))
 
     def unit(code: str, name: str, members: list[_Station]) -> UnitRow:
         obs = [s for s in members if s.id in effective]
@@ -451,7 +461,7 @@ def collect(store: ElectionStore, lang: str, organisation: str = "") -> ReportDa
     national = unit("", tr("report.national", lang), list(stations.values()))
 
     hours = [
-        HourPoint(slot, acc[0], acc[1], acc[2], acc[3])
+        HourPoint(slot, *acc)
         for slot, acc in sorted(slot_acc.items())
     ]
 

@@ -82,8 +82,8 @@ def get_styles() -> dict[str, ParagraphStyle]:
     """Named paragraph styles of the report.
 
     Names: ``body``, ``small``, ``caption``, ``note``, ``h1``, ``h2``, ``h3``,
-    ``title``, ``subtitle``, ``cover_meta``, ``big_number``, ``big_label``,
-    ``toc1``, ``toc2``, ``cell``, ``cell_right``, ``cell_head``, ``quote``,
+    ``toc_title``, ``title``, ``subtitle``, ``cover_meta``, ``big_number``, ``big_label``,
+    ``toc1``, ``toc2``, ``cell``, ``cell_right``, ``cell_head``, ``cell_head_right``, ``quote``,
     ``fingerprint``, ``header``, ``footer``.
     """
     register_fonts()
@@ -104,11 +104,13 @@ def get_styles() -> dict[str, ParagraphStyle]:
     add("cover_meta", fontSize=10.5, leading=15, spaceAfter=3)
     add("big_number", fontName=FONT_BOLD, fontSize=26, leading=30, alignment=TA_CENTER, spaceAfter=0)
     add("big_label", fontSize=8.5, leading=10.5, alignment=TA_CENTER, textColor=DARK, spaceAfter=0)
+    add("toc_title", fontName=FONT_BOLD, fontSize=16, leading=20, spaceBefore=4, spaceAfter=10)
     add("toc1", fontName=FONT_BOLD, fontSize=10.5, leading=15, leftIndent=0, firstLineIndent=0)
     add("toc2", fontSize=9.5, leading=13, leftIndent=14, firstLineIndent=0)
     add("cell", fontSize=8, leading=9.5, spaceAfter=0)
     add("cell_right", fontSize=8, leading=9.5, spaceAfter=0, alignment=TA_RIGHT)
-    add("cell_head", fontName=FONT_BOLD, fontSize=8, leading=9.5, spaceAfter=0)
+    add("cell_head", fontName=FONT_CONDENSED_BOLD, fontSize=8, leading=9.5, spaceAfter=0)
+    add("cell_head_right", fontName=FONT_CONDENSED_BOLD, fontSize=8, leading=9.5, spaceAfter=0, alignment=TA_RIGHT)
     add("quote", fontSize=9, leading=12, leftIndent=8, textColor=DARK)
     add("fingerprint", fontName=FONT_BOLD, fontSize=10.5, leading=14)
     add("header", fontSize=7.5, leading=9, textColor=DARK)
