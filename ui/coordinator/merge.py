@@ -1,0 +1,261 @@
+"""Merge dialog: pick package files and folders, merge them in the background, show each outcome.
+
+Verification and merging happen in :func:`db.merge.merge_packages` on a worker
+thread; this dialog only collects paths, shows progress with a Cancel button
+(the merge stops between packages, so every package is either fully merged or
+untouched), and lists what happened to every package: merged, already merged
+(duplicate), held until its key is trusted, or refused with the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from db.merge import DUPLICATE, HELD, MERGED, OUTCOMES, REFUSED, MergeReport, PackageOutcome, merge_packages
+from db.store import ElectionStore
+from observer.i18n import tr
+from observer.package import SUFFIX
+from ui.operations import Operation, OperationContext
+
+_OUTCOME_COLOURS = {
+    MERGED: QColor(200, 230, 201),
+    DUPLICATE: QColor(236, 239, 241),
+    HELD: QColor(255, 236, 179),
+    REFUSED: QColor(255, 205, 210),
+}
+RESULT_COLUMNS = ("file", "outcome", "station", "signer", "reason")
+
+
+class MergeDialog(QDialog):
+    merged = Signal(object)  # MergeReport, after a merge (also a cancelled one) finished
+
+    def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mergeDialog")
+        self.store = store
+        self.report: MergeReport | None = None
+        self.operation: Operation[MergeReport] | None = None
+
+        self.intro = QLabel()
+        self.intro.setWordWrap(True)
+        self.paths = QListWidget()
+        self.paths.setObjectName("mergePaths")
+        self.paths.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.add_files = QPushButton()
+        self.add_folder = QPushButton()
+        self.remove = QPushButton()
+        side = QVBoxLayout()
+        for b in (self.add_files, self.add_folder, self.remove):
+            side.addWidget(b)
+        side.addStretch()
+        top = QHBoxLayout()
+        top.addWidget(self.paths, 1)
+        top.addLayout(side)
+
+        self.progress = QProgressBar()
+        self.progress.setObjectName("mergeProgress")
+        self.progress.setTextVisible(True)
+        self.progress_text = QLabel()
+        self.progress_text.setObjectName("mergeProgressText")
+        self.merge_button = QPushButton()
+        self.merge_button.setObjectName("startMerge")
+        self.merge_button.setDefault(True)
+        self.cancel_button = QPushButton()
+        self.cancel_button.setObjectName("cancelMerge")
+        self.cancel_button.setEnabled(False)
+        self.close_button = QPushButton()
+        run = QHBoxLayout()
+        run.addWidget(self.progress, 1)
+        run.addWidget(self.merge_button)
+        run.addWidget(self.cancel_button)
+
+        self.summary = QLabel()
+        self.summary.setObjectName("mergeSummary")
+        self.summary.setWordWrap(True)
+        self.results = QTableWidget(0, len(RESULT_COLUMNS))
+        self.results.setObjectName("mergeResults")
+        self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.results.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.results.verticalHeader().hide()
+        self.results.horizontalHeader().setStretchLastSection(True)
+        self.results.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        self.results.setWordWrap(False)
+
+        bottom = QHBoxLayout()
+        bottom.addStretch()
+        bottom.addWidget(self.close_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.intro)
+        layout.addLayout(top, 1)
+        layout.addLayout(run)
+        layout.addWidget(self.progress_text)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.results, 2)
+        layout.addLayout(bottom)
+        self.resize(980, 640)
+
+        self.add_files.clicked.connect(self._pick_files)
+        self.add_folder.clicked.connect(self._pick_folder)
+        self.remove.clicked.connect(self._remove_selected)
+        self.merge_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.reject)
+        self.retranslate()
+
+    # ---- paths -------------------------------------------------------------
+    def add_paths(self, paths: list[Path]) -> None:
+        have = set(self.chosen_paths())
+        for p in paths:
+            if p not in have:
+                self.paths.addItem(str(p))
+                have.add(p)
+        self._update_buttons()
+
+    def chosen_paths(self) -> list[Path]:
+        return [Path(self.paths.item(i).text()) for i in range(self.paths.count())]
+
+    def _pick_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, tr("coordui.merge.pick_files"), "", tr("coordui.filter.packages", suffix=SUFFIX))
+        self.add_paths([Path(f) for f in files])
+
+    def _pick_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, tr("coordui.merge.pick_folder"))
+        if folder:
+            self.add_paths([Path(folder)])
+
+    def _remove_selected(self) -> None:
+        for item in self.paths.selectedItems():
+            self.paths.takeItem(self.paths.row(item))
+        self._update_buttons()
+
+    def _update_buttons(self, running: bool = False) -> None:
+        self.merge_button.setEnabled(not running and self.paths.count() > 0)
+        self.cancel_button.setEnabled(running)
+        for b in (self.add_files, self.add_folder, self.remove):
+            b.setEnabled(not running)
+        self.close_button.setEnabled(not running)
+
+    # ---- merging -------------------------------------------------------------
+    def start(self) -> Operation[MergeReport] | None:
+        paths = self.chosen_paths()
+        if not paths:
+            return None
+        store = self.store
+        self.results.setRowCount(0)
+        self.summary.clear()
+        self.progress.setRange(0, 0)
+        self.progress_text.setText(tr("coordui.merge.scanning"))
+        self._update_buttons(running=True)
+
+        def job(ctx: OperationContext) -> MergeReport:
+            return merge_packages(store, paths, progress=ctx.progress, cancel=ctx.is_cancelled)
+
+        op: Operation[MergeReport] = Operation(self, job, show_progress=False)
+        op.on_progress(self._progressed).success(self._done)
+        op.finished.connect(lambda: self._update_buttons(running=False))
+        self.operation = op
+        return op.run_in_background()
+
+    def cancel(self) -> None:
+        if self.operation is not None:
+            self.operation.cancel()
+            self.progress_text.setText(tr("coordui.merge.cancelling"))
+
+    def _progressed(self, done: int, total: int, name: str) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        if name and not (self.operation and self.operation.context.is_cancelled()):
+            self.progress_text.setText(tr("coordui.merge.current", n=done + 1, total=total, file=name))
+
+    def _done(self, report: MergeReport) -> None:
+        self.report = report
+        counts = report.counts()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        self.progress_text.setText(tr("coordui.merge.cancelled") if report.cancelled else tr("coordui.merge.finished"))
+        self.summary.setText(
+            tr(
+                "coordui.merge.summary",
+                merged=counts[MERGED],
+                duplicate=counts[DUPLICATE],
+                held=counts[HELD],
+                refused=counts[REFUSED],
+            )
+        )
+        self._fill_results(report.entries)
+        self.merged.emit(report)
+
+    def _fill_results(self, entries: list[PackageOutcome]) -> None:
+        # Problems first: they are what the coordinator has to act on.
+        order = {REFUSED: 0, HELD: 1, MERGED: 2, DUPLICATE: 3}
+        rows = sorted(entries, key=lambda e: (order.get(e.outcome, 9), e.path.name))
+        self.results.setRowCount(len(rows))
+        for r, e in enumerate(rows):
+            cells = [
+                e.path.name,
+                tr(f"coordui.outcome.{e.outcome}") if e.outcome in OUTCOMES else e.outcome,
+                e.station_code or "",
+                e.signer + (f" ({e.fingerprint[:12]})" if e.fingerprint else ""),
+                e.reason,
+            ]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c == 0:
+                    item.setToolTip(str(e.path))
+                    item.setData(Qt.ItemDataRole.UserRole, e.outcome)
+                if c == 1 and e.outcome in _OUTCOME_COLOURS:
+                    item.setBackground(QBrush(_OUTCOME_COLOURS[e.outcome]))
+                if c == 4 and text:
+                    item.setToolTip(text)
+                self.results.setItem(r, c, item)
+        self.results.resizeColumnsToContents()
+        self.results.horizontalHeader().setStretchLastSection(True)
+
+    def outcomes(self) -> dict[str, str]:
+        """File name -> outcome as shown in the results table (for tests and scripting)."""
+        out = {}
+        for r in range(self.results.rowCount()):
+            item = self.results.item(r, 0)
+            out[item.text()] = str(item.data(Qt.ItemDataRole.UserRole))
+        return out
+
+    # ---- language ------------------------------------------------------------
+    def retranslate(self) -> None:
+        self.setWindowTitle(tr("coordui.merge.title"))
+        self.intro.setText(tr("coordui.merge.intro", suffix=SUFFIX))
+        self.add_files.setText(tr("coordui.merge.add_files"))
+        self.add_folder.setText(tr("coordui.merge.add_folder"))
+        self.remove.setText(tr("coordui.merge.remove"))
+        self.merge_button.setText(tr("coordui.merge.start"))
+        self.cancel_button.setText(tr("coordui.op.cancel"))
+        self.close_button.setText(tr("coordui.close"))
+        self.results.setHorizontalHeaderLabels([tr(f"coordui.merge.col.{c}") for c in RESULT_COLUMNS])
+        if self.report is not None:
+            self._done_texts()
+        self._update_buttons(running=bool(self.operation and self.operation.outcome == "pending"))
+
+    def _done_texts(self) -> None:
+        assert self.report is not None
+        counts = self.report.counts()
+        self.summary.setText(
+            tr("coordui.merge.summary", merged=counts[MERGED], duplicate=counts[DUPLICATE], held=counts[HELD], refused=counts[REFUSED])
+        )
+        self._fill_results(self.report.entries)
