@@ -1,0 +1,352 @@
+"""The whole Election Day of one observer, driven through the real widgets (offscreen)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from PIL import Image
+
+from db.store import ElectionStore
+from observer import i18n
+from observer.i18n import tr
+from observer.template import builtin_template
+from ui.app import make_application
+from ui.main_window import MainWindow
+from ui.pages.checklists import ChecklistsPage
+from ui.pages.export import ExportPage
+from ui.pages.protocol import ProtocolPage
+from ui.pages.setup import SetupPage
+from ui.pages.spoiled import SpoiledPage
+from ui.pages.turnout import COL_ANNOUNCED_PCT, TurnoutPage
+from ui.pages.violations import ViolationsPage
+from ui.qt import QAbstractSpinBox, QApplication, QEvent, QKeyEvent, Qt
+from ui.settings import Settings
+
+pytestmark = pytest.mark.gui
+
+
+def jpeg(path: Path, taken: str = "2021:01:10 15:21:00", colour: str = "#8ab89a") -> Path:
+    img = Image.new("RGB", (640, 480), colour)
+    exif = Image.Exif()
+    exif[306] = taken
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif.tobytes())
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def open_window(qtbot, path: Path) -> tuple[MainWindow, ElectionStore]:
+    make_application()
+    store = ElectionStore.open(path)
+    window = MainWindow(store, Settings())
+    qtbot.addWidget(window)
+    window.resize(1366, 768)
+    window.show()
+    qtbot.waitExposed(window)
+    return window, store
+
+
+@pytest.fixture
+def day(qtbot, tmp_path: Path) -> Iterator[tuple[MainWindow, ElectionStore]]:
+    path = tmp_path / "station.baqylau"
+    ElectionStore.create(path, builtin_template("kz-majilis-2021")).close()
+    window, store = open_window(qtbot, path)
+    yield window, store
+    window.close()
+    store.close()
+
+
+def go(qtbot, window: MainWindow, number: int) -> None:
+    """Ctrl+N switches pages, as an observer would."""
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)  # window shortcuts only reach the active window
+    qtbot.keyClick(window, getattr(Qt.Key, f"Key_{number}"), Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.stack.currentIndex() == number - 1)
+
+
+def type_into(qtbot, widget, text: str, enter: bool = False) -> None:
+    """Type like a keyboard would; QTest only maps ASCII, so Cyrillic goes as raw key events."""
+    widget.setFocus()
+    widget.selectAll()
+    target = widget.lineEdit() if isinstance(widget, QAbstractSpinBox) else widget
+    for ch in text:
+        if ch.isascii():
+            qtbot.keyClick(target, ch)
+        else:
+            for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+                QApplication.sendEvent(target, QKeyEvent(kind, 0, Qt.KeyboardModifier.NoModifier, ch))
+    if enter:
+        qtbot.keyClick(widget, Qt.Key.Key_Return)
+
+
+def set_up_station(qtbot, window: MainWindow) -> SetupPage:
+    go(qtbot, window, 1)
+    setup = window.pages[0]
+    assert isinstance(setup, SetupPage)
+    type_into(qtbot, setup.observer_name, "Айгүл Қасымова")
+    type_into(qtbot, setup.organisation, "MISK")
+    type_into(qtbot, setup.code, "101", enter=True)
+    setup.region.setCurrentIndex(setup.region.findData("KZ-ALA"))
+    type_into(qtbot, setup.district, "Алмалинский")
+    type_into(qtbot, setup.address, "ул. Абая, 1")
+    type_into(qtbot, setup.registered, "1500")
+    return setup
+
+
+def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    window, store = day
+    # Before set-up the recording pages say why they are disabled.
+    turnout = window.pages[1]
+    assert isinstance(turnout, TurnoutPage)
+    assert not turnout.body.isEnabled()
+
+    # ---- 1. set-up --------------------------------------------------------
+    set_up_station(qtbot, window)
+    st = store.current_station()
+    assert st is not None
+    assert (st.code, st.region, st.district, st.address, st.registered) == ("101", "KZ-ALA", "Алмалинский", "ул. Абая, 1", 1500)
+    obs = store.observer()
+    assert obs is not None and (obs.name, obs.organisation) == ("Айгүл Қасымова", "MISK")
+    assert "101" in window.station_label.text() and "Айгүл Қасымова" in window.station_label.text()
+
+    # ---- 2. turnout -------------------------------------------------------
+    go(qtbot, window, 2)
+    assert turnout.body.isEnabled()
+    for _ in range(3):
+        qtbot.mouseClick(turnout.add_button, Qt.MouseButton.LeftButton)
+    turnout.table.setFocus()
+    qtbot.keyClick(turnout.table, Qt.Key.Key_Space)
+    qtbot.keyClick(turnout.table, Qt.Key.Key_Plus)
+    qtbot.keyClick(turnout.table, Qt.Key.Key_Backspace)  # undo one
+    assert store.headcount(st.id) == 4
+    assert turnout.count_value.text() == "4"
+    assert [p.total for p in store.headcount_timeline(st.id)] == [1, 2, 3, 4, 5, 4]
+    type_into(qtbot, turnout.slot_fields["10:00"], "120")
+    assert {s.slot: s.announced for s in store.turnout_slots(st.id)} == {"10:00": 120}
+    assert turnout.table.item(0, COL_ANNOUNCED_PCT).text() == "8.0 %"  # 120 of 1500
+
+    # ---- 3. protocol with a failing control relation ----------------------
+    go(qtbot, window, 3)
+    protocol = window.pages[2]
+    assert isinstance(protocol, ProtocolPage)
+    figures = {"registered": "1500", "received": "1500", "issued": "900", "cancelled": "590", "spoiled": "10",
+               "in_boxes": "900", "invalid": "40", "valid": "850", "nur_otan": "500", "ak_zhol": "200",
+               "qhp": "100", "auyl": "30", "adal": "20"}
+    for key, text in figures.items():
+        type_into(qtbot, protocol.fields[key], text)
+    # in_boxes == valid + invalid fails: 900 against 890; shown beside the fields, in Russian.
+    message = protocol.problem_text("valid")
+    expected = tr("check.failed", "ru", rule="«Число бюллетеней, обнаруженных в урнах» = «Число действительных бюллетеней» + «Число недействительных бюллетеней»",
+                  left=900, sign="≠", right=890, diff=10)
+    assert message == expected
+    assert "900 ≠ 890 (разница 10)" in message
+    for key in ("in_boxes", "invalid", "valid"):
+        assert protocol.fields[key].property("problem") is True
+    assert protocol.fields["registered"].property("problem") is False
+    # The figures were saved while typing, before anything was "confirmed".
+    posted = [r for r in store.iter_table(__import__("db.models", fromlist=["Protocol"]).Protocol) if r.source == "posted_copy"]
+    assert len(posted) == 1
+    assert store.protocol_values(posted[0].id)["in_boxes"] == 900
+    # The observer corrects the invalid ballots: the message disappears.
+    type_into(qtbot, protocol.fields["invalid"], "50")
+    assert protocol.problem_text("valid") == ""
+    assert protocol.fields["in_boxes"].property("problem") is False
+    assert store.protocol_values(posted[0].id)["invalid"] == 50
+    # A photo of the protocol, chosen through the (replaced) file dialog.
+    photo = jpeg(tmp_path / "protocol.jpg", "2021:01:10 22:40:00", "#8aa1b8")
+    monkeypatch.setattr("ui.pages.protocol.ask_open_files", lambda *a, **k: [photo])
+    qtbot.mouseClick(protocol.add_photo, Qt.MouseButton.LeftButton)
+    assert protocol.photos.count() == 1
+    assert store.evidence(st.id, protocol_id=posted[0].id)[0].exif_time == "2021-01-10 22:40:00"
+    # The announced figures are a separate protocol.
+    qtbot.mouseClick(protocol.source_buttons["announced"], Qt.MouseButton.LeftButton)
+    assert protocol.fields["in_boxes"].text() == ""
+    type_into(qtbot, protocol.fields["in_boxes"], "950")
+    announced = [r for r in store.iter_table(__import__("db.models", fromlist=["Protocol"]).Protocol) if r.source == "announced"]
+    assert store.protocol_values(announced[0].id) == {"in_boxes": 950}
+    assert store.protocol_values(posted[0].id)["in_boxes"] == 900
+
+    # ---- 4. spoiled ballots -------------------------------------------------
+    go(qtbot, window, 4)
+    spoiled = window.pages[3]
+    assert isinstance(spoiled, SpoiledPage)
+    type_into(qtbot, spoiled.spins["BLANK"], "12")
+    type_into(qtbot, spoiled.spins["WRITTEN"], "7")
+    assert store.spoiled(st.id) == {"BLANK": 12, "WRITTEN": 7}
+    assert "19" in spoiled.total.text()
+
+    # ---- 5. a violation with a photo -----------------------------------------
+    go(qtbot, window, 5)
+    violations = window.pages[4]
+    assert isinstance(violations, ViolationsPage)
+    qtbot.mouseClick(violations.new_button, Qt.MouseButton.LeftButton)
+    violations.category.setCurrentIndex(violations.category.findData("STUFF"))
+    violations.severity.setCurrentIndex(violations.severity.findData("high"))
+    hostile = "<b>Вброс</b> & <img src=x onerror=alert(1)>"
+    type_into(qtbot, violations.description, hostile)
+    type_into(qtbot, violations.involved, "член УИК № 3")
+    violations.action.setCurrentIndex(violations.action.findData("complaint_filed"))
+    box = jpeg(tmp_path / "box.jpg")
+    monkeypatch.setattr("ui.pages.violations.ask_open_files", lambda *a, **k: [box])
+    qtbot.mouseClick(violations.add_files, Qt.MouseButton.LeftButton)
+    [v] = store.violations(st.id)
+    assert (v.category, v.severity, v.description, v.involved, v.action, v.evidence_count) == (
+        "STUFF", "high", hostile, "член УИК № 3", "complaint_filed", 1)
+    [ev] = store.evidence(st.id, violation_id=v.id)
+    caption = violations.evidence.item(0).text()
+    assert ev.sha256[:12] in caption and "2021-01-10 15:21:00" in caption and "box.jpg" in caption
+    assert violations.table.rowCount() == 1 and violations.table.item(0, 3).text() == "1"
+    # A file that only pretends to be a photo is refused with the reason, and not stored.
+    fake = tmp_path / "fake.jpg"
+    fake.write_text("not a photo at all")
+    monkeypatch.setattr("ui.pages.violations.ask_open_files", lambda *a, **k: [fake])
+    qtbot.mouseClick(violations.add_files, Qt.MouseButton.LeftButton)
+    assert violations.evidence_error.text() == tr("error.evidence.not_image", "ru", file="fake.jpg")
+    assert window.message_bar.text() == violations.evidence_error.text()
+    assert len(store.evidence(st.id, violation_id=v.id)) == 1
+
+    # ---- 6. checklists --------------------------------------------------------
+    go(qtbot, window, 6)
+    checklists = window.pages[5]
+    assert isinstance(checklists, ChecklistsPage)
+    first = checklists.rows["opening"][0]
+    qtbot.mouseClick(first.buttons["yes"], Qt.MouseButton.LeftButton)
+    closing = checklists.rows["closing"][-1]
+    qtbot.mouseClick(closing.buttons["no"], Qt.MouseButton.LeftButton)
+    type_into(qtbot, closing.note, "запретили")
+    assert store.checklist(st.id, "opening")[first.question.key].answer == "yes"
+    entry = store.checklist(st.id, "closing")[closing.question.key]
+    assert (entry.answer, entry.note) == ("no", "запретили")
+
+    # ---- 7. export ----------------------------------------------------------------
+    go(qtbot, window, 7)
+    export = window.pages[6]
+    assert isinstance(export, ExportPage)
+    usb = tmp_path / "USB"
+    usb.mkdir()
+    type_into(qtbot, export.folder, str(usb))
+    qtbot.mouseClick(export.export_button, Qt.MouseButton.LeftButton)
+    [package] = list(usb.iterdir())
+    assert export.last_package == package
+    from observer.signing import load_or_create_keypair
+
+    keys = load_or_create_keypair()
+    assert package.name in export.result.text() and keys.fingerprint in export.result.text()
+    with zipfile.ZipFile(package) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        names = set(zf.namelist())
+    assert manifest["station_code"] == "101"
+    assert manifest["template_id"] == "kz-majilis-2021"
+    assert manifest["observer"]["name"] == "Айгүл Қасымова"
+    assert manifest["fingerprint"] == keys.fingerprint
+    assert f"evidence/{ev.stored_name}" in names
+    assert {m["name"] for m in manifest["members"]} == names - {"manifest.json", "manifest.sig"}
+
+
+def test_reopen_after_crash_shows_everything(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "station.baqylau"
+    ElectionStore.create(path, builtin_template("kz-majilis-2021")).close()
+    window, store = open_window(qtbot, path)
+    set_up_station(qtbot, window)
+    go(qtbot, window, 2)
+    qtbot.mouseClick(window.pages[1].add_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.pages[1].add_button, Qt.MouseButton.LeftButton)
+    go(qtbot, window, 3)
+    type_into(qtbot, window.pages[2].fields["issued"], "777")
+    go(qtbot, window, 4)
+    type_into(qtbot, window.pages[3].spins["TORN"], "3")
+    go(qtbot, window, 5)
+    qtbot.mouseClick(window.pages[4].new_button, Qt.MouseButton.LeftButton)
+    type_into(qtbot, window.pages[4].description, "удалили наблюдателя")
+    go(qtbot, window, 6)
+    qtbot.mouseClick(window.pages[5].rows["closing"][0].buttons["na"], Qt.MouseButton.LeftButton)
+    # "Crash": the window goes away and the file is released, nothing is saved on the way out.
+    window.hide()
+    window.deleteLater()
+    store.engine.dispose()
+
+    again, store2 = open_window(qtbot, path)
+    try:
+        assert again.stack.currentIndex() == 1  # a set-up station opens on the turnout page
+        setup = again.pages[0]
+        assert (setup.code.text(), setup.district.text(), setup.registered.text()) == ("101", "Алмалинский", "1500")
+        assert setup.region.currentData() == "KZ-ALA"
+        assert setup.observer_name.text() == "Айгүл Қасымова"
+        assert again.pages[1].count_value.text() == "2"
+        assert again.pages[2].fields["issued"].text() == "777"
+        assert again.pages[3].spins["TORN"].value() == 3
+        assert again.pages[4].table.rowCount() == 1
+        again.pages[4].table.selectRow(0)
+        assert again.pages[4].description.toPlainText() == "удалили наблюдателя"
+        assert again.pages[5].rows["closing"][0].buttons["na"].isChecked()
+    finally:
+        again.close()
+        store2.close()
+
+
+def test_language_switch_retranslates_visible_labels(qtbot, day) -> None:
+    window, store = day
+    set_up_station(qtbot, window)
+    go(qtbot, window, 3)
+    protocol = window.pages[2]
+    assert protocol.title.text() == "Протокол"
+    window.language_combo.setCurrentIndex(i18n.LANGUAGES.index("kk"))
+    assert i18n.current_language() == "kk"
+    assert protocol.title.text() == "Хаттама"
+    assert window.nav.item(0).text() == "1  Баптау"
+    assert protocol.labels["in_boxes"].text() == "Жәшіктерден табылған бюллетеньдер саны"
+    assert window.pages[1].add_button.toolTip() == "Тағы бір сайлаушы (Бос орын немесе +)"
+    assert window.pages[4].category.itemText(0) == "Бюллетень лақтыру (салу)"
+    assert window.language_actions["kk"].isChecked()
+    assert Settings().language == "kk"
+    # Failed relations are described in the new language too.
+    type_into(qtbot, protocol.fields["in_boxes"], "10")
+    type_into(qtbot, protocol.fields["valid"], "5")
+    type_into(qtbot, protocol.fields["invalid"], "1")
+    assert "(айырмасы 4)" in protocol.problem_text("invalid") + protocol.problem_text("valid")
+    # The menu switches back.
+    window.language_actions["en"].trigger()
+    assert protocol.title.text() == "Protocol"
+    assert window.language_combo.currentData() == "en"
+
+
+def test_storage_error_is_a_message_not_a_traceback(qtbot, day, monkeypatch: pytest.MonkeyPatch) -> None:
+    from observer.errors import StorageError
+
+    window, store = day
+    set_up_station(qtbot, window)
+    go(qtbot, window, 4)
+
+    def disk_full(*_args: object, **_kw: object) -> None:
+        raise StorageError("error.storage.disk_full", file=str(store.path))
+
+    monkeypatch.setattr(store, "set_spoiled", disk_full)
+    type_into(qtbot, window.pages[3].spins["BLANK"], "5")
+    assert window.message_bar.isVisible()
+    assert window.message_bar.text() == tr("error.storage.disk_full", "ru", file=str(store.path))
+    # The app keeps working once the disk has room again.
+    monkeypatch.undo()
+    type_into(qtbot, window.pages[3].spins["OTHER"], "2")
+    assert store.spoiled(store.current_station().id) == {"OTHER": 2}
+
+
+def test_violation_time_is_editable_and_stored_in_utc(qtbot, day) -> None:
+    window, store = day
+    set_up_station(qtbot, window)
+    go(qtbot, window, 5)
+    page = window.pages[4]
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    local = datetime(2021, 1, 10, 9, 30)
+    from ui.qt import QDateTime
+
+    page.time.setDateTime(QDateTime(local))
+    [v] = store.violations()
+    assert v.occurred_at.tzinfo is not None
+    assert v.occurred_at.astimezone().replace(tzinfo=None) == local
+    assert page.table.item(0, 0).text() == "09:30"
