@@ -123,7 +123,7 @@ def _load(path: Path) -> KeyPair:
     except OSError as exc:
         raise SigningKeyError("package.key.damaged", file=str(path), problem=exc.strerror or str(exc)) from None
     except (ValueError, TypeError) as exc:
-        raise SigningKeyError("package.key.damaged", file=str(path), problem=str(exc)[:120]) from None
+        raise SigningKeyError("package.key.damaged", file=str(path), problem=str(exc).split(". ")[0][:120]) from None
     if not isinstance(private, Ed25519PrivateKey):
         raise SigningKeyError("package.key.damaged", file=str(path), problem="not Ed25519")
     return KeyPair.from_private(private)
