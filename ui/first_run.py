@@ -111,7 +111,12 @@ class FirstRunWindow(QWidget):
         self.create_button.clicked.connect(self._create_clicked)
         self.open_button.clicked.connect(self._open_clicked)
         self.demo_button.clicked.connect(self.demo_requested)
-        language_bridge().changed.connect(lambda _lang: self.retranslate())
+        # A bound method, not a lambda: Qt drops the connection when this window is deleted.
+        language_bridge().changed.connect(self._language_changed)
+        self.retranslate()
+
+    def _language_changed(self, lang: str) -> None:
+        self.settings.language = lang
         self.retranslate()
 
     def retranslate(self) -> None:

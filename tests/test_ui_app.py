@@ -1,0 +1,195 @@
+"""Starting the app: first-run screen, creating and reopening files, demo, errors."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from db.store import ROLE_HQ, ElectionStore
+from observer import i18n
+from observer.i18n import tr
+from observer.template import builtin_template
+from ui import app as app_module
+from ui.app import Launcher, install_exception_hook, make_application
+from ui.first_run import FirstRunWindow
+from ui.main_window import MainWindow
+from ui.qt import QMessageBox, Qt
+from ui.settings import Settings
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def launcher(qtbot) -> Launcher:
+    make_application()
+    launcher = Launcher(Settings())
+    yield launcher
+    if launcher.window is not None:
+        launcher.window.close()
+    launcher._close_store()
+
+
+def test_first_run_creates_a_file_and_the_next_start_reopens_it(qtbot, launcher: Launcher, tmp_path: Path) -> None:
+    first = launcher.start(None)
+    assert isinstance(first, FirstRunWindow)
+    assert first.demo_button.text() == "Открыть демонстрационные выборы"
+    first.template.setCurrentIndex(first.template.findData("kz-majilis-2023"))
+    first.save_path.setText(str(tmp_path / "my-station"))  # the suffix is added
+    qtbot.mouseClick(first.create_button, Qt.MouseButton.LeftButton)
+    assert isinstance(launcher.window, MainWindow)
+    created = tmp_path / "my-station.baqylau"
+    assert launcher.store is not None and launcher.store.path == created
+    assert launcher.store.template.id == "kz-majilis-2023"
+    assert Settings().last_file == created
+    launcher.window.close()
+    launcher._close_store()
+
+    again = Launcher(Settings())
+    window = again.start(None)
+    try:
+        assert isinstance(window, MainWindow)
+        assert window.store.path == created
+    finally:
+        window.close()
+        again._close_store()
+
+
+def test_refuses_to_overwrite_an_existing_file(qtbot, launcher: Launcher, tmp_path: Path) -> None:
+    existing = tmp_path / "taken.baqylau"
+    existing.write_bytes(b"precious")
+    first = launcher.start(None)
+    first.save_path.setText(str(existing))
+    qtbot.mouseClick(first.create_button, Qt.MouseButton.LeftButton)
+    assert launcher.window is first
+    assert first.message_bar.text() == tr("error.storage.exists", "ru", file=str(existing))
+    assert existing.read_bytes() == b"precious"
+
+
+def test_a_broken_template_file_names_the_line(qtbot, launcher: Launcher, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text('format = 1\nid = "x"\n[name]\nru = "Выборы"\n[[lines]]\nkey = "Bad Key"\nru = "Строка"\n', encoding="utf-8")
+    first = launcher.start(None)
+    assert not first.load_custom_template(broken)
+    text = first.message_bar.text()
+    assert "broken.toml" in text and "6" in text and "Bad Key" in text
+    assert first.chosen_template().id == "kz-majilis-2021"  # falls back to a built-in one
+
+
+def test_a_good_custom_template_is_used(qtbot, launcher: Launcher, tmp_path: Path) -> None:
+    source = builtin_template("kz-majilis-2021").source_text.replace('id = "kz-majilis-2021"', 'id = "my-local-vote"')
+    custom = tmp_path / "local.toml"
+    custom.write_text(source, encoding="utf-8")
+    first = launcher.start(None)
+    assert first.load_custom_template(custom)
+    assert first.chosen_template().id == "my-local-vote"
+    assert first.template.currentText() == builtin_template("kz-majilis-2021").names.get("ru")
+
+
+def test_a_missing_last_file_shows_the_first_run_screen(qtbot, launcher: Launcher, tmp_path: Path) -> None:
+    launcher.settings.last_file = tmp_path / "gone.baqylau"
+    assert isinstance(launcher.start(None), FirstRunWindow)
+
+
+def test_opening_a_file_that_is_not_an_election(qtbot, launcher: Launcher, tmp_path: Path) -> None:
+    junk = tmp_path / "notes.baqylau"
+    junk.write_text("hello")
+    window = launcher.start(junk)
+    assert isinstance(window, FirstRunWindow)
+    assert window.message_bar.text() == tr("error.storage.not_election", "ru", file=str(junk))
+
+
+def test_hq_file_without_the_coordinator_window(qtbot, launcher: Launcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hq = tmp_path / "hq.baqylau"
+    ElectionStore.create(hq, builtin_template("kz-majilis-2021"), role=ROLE_HQ).close()
+    monkeypatch.setitem(sys.modules, "ui.coordinator.window", None)  # import now raises ImportError
+    first = launcher.start(None)
+    assert not launcher.open_path(hq)
+    assert launcher.window is first
+    assert first.message_bar.text() == tr("ui.app.no_coordinator", "ru")
+    assert launcher.store is None
+
+
+def test_hq_file_opens_in_the_coordinator_window(qtbot, launcher: Launcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ui.qt import QMainWindow
+
+    class FakeCoordinatorWindow(QMainWindow):
+        def __init__(self, store: ElectionStore) -> None:
+            super().__init__()
+            self.store = store
+
+    fake = types.ModuleType("ui.coordinator.window")
+    fake.CoordinatorWindow = FakeCoordinatorWindow  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ui.coordinator.window", fake)
+    hq = tmp_path / "hq.baqylau"
+    ElectionStore.create(hq, builtin_template("kz-majilis-2021"), role=ROLE_HQ).close()
+    launcher.start(None)
+    assert launcher.open_path(hq)
+    assert isinstance(launcher.window, FakeCoordinatorWindow)
+    assert launcher.window.store.role == ROLE_HQ
+
+
+def test_demo_is_built_in_the_background_then_opened(qtbot, launcher: Launcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[Path] = []
+
+    def demo_hq(out_dir: Path) -> Path:
+        calls.append(out_dir)
+        path = out_dir / "demo.baqylau"
+        ElectionStore.create(path, builtin_template("kz-majilis-2021")).close()
+        return path
+
+    fake = types.ModuleType("db.demo")
+    fake.demo_hq = demo_hq  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "db.demo", fake)
+    first = launcher.start(None)
+    qtbot.mouseClick(first.demo_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: isinstance(launcher.window, MainWindow), timeout=10_000)
+    assert calls and calls[0].name == "demo"
+    assert launcher.store is not None and launcher.store.path.name == "demo.baqylau"
+
+
+def test_demo_missing_is_explained(qtbot, launcher: Launcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "db.demo", None)
+    first = launcher.start(None)
+    qtbot.mouseClick(first.demo_button, Qt.MouseButton.LeftButton)
+    assert first.message_bar.text() == tr("ui.app.no_demo", "ru")
+
+
+def test_first_run_screen_switches_language(qtbot, launcher: Launcher) -> None:
+    first = launcher.start(None)
+    first.language_combo.setCurrentIndex(i18n.LANGUAGES.index("kk"))
+    assert first.create_button.text() == "Жасау және бастау"
+    assert first.demo_button.text() == "Демонстрациялық сайлауды ашу"
+    assert first.template.itemText(0) == builtin_template("kz-majilis-2021").names.get("kk")
+
+
+def test_unexpected_error_is_logged_and_shown_and_the_app_goes_on(qtbot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    make_application()
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    install_exception_hook()
+    with caplog.at_level(logging.ERROR, logger="baqylau.ui"):
+        try:
+            raise RuntimeError("boom in a slot")
+        except RuntimeError as exc:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+    assert any("boom in a slot" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+    [box] = app_module._open_boxes
+    assert isinstance(box, QMessageBox) and box.isVisible()
+    assert box.text() == tr("ui.crash.text", "ru", log=str(app_module.log_path()))
+    assert "boom in a slot" in box.detailedText()
+    box.close()
+
+
+def test_settings_are_typed_and_durable(tmp_path: Path) -> None:
+    s = Settings()
+    assert s.language == "ru" and s.last_file is None
+    s.language = "kk"
+    s.last_file = tmp_path / "a.baqylau"
+    s.organisation = "  MISK  "
+    fresh = Settings()
+    assert (fresh.language, fresh.last_file, fresh.organisation) == ("kk", tmp_path / "a.baqylau", "MISK")
+    with pytest.raises(ValueError):
+        s.language = "de"
