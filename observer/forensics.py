@@ -252,8 +252,9 @@ class Sample:
     cutoff: int = 0  # the rule's smallest count, shown as {cutoff} in its text
 
     def text(self, lang: str | None = None) -> str:
+        # Digit tests count numbers, not voters: they get the shorter sentence.
         return tr(
-            "forensics.sample",
+            "forensics.sample" if self.voters else "forensics.sample.counts",
             lang,
             source=tr(f"forensics.source.{self.source}", lang),
             stations=_fmt_int(self.stations),
@@ -1246,7 +1247,7 @@ def figure_notes(figure: Any, lang: str | None = None, party_name: Any = None) -
         }
     if isinstance(figure, Comparison):
         return {
-            "method": tr("forensics.method.comparison", lang),
+            "method": tr("forensics.method.comparison", lang, threshold=figure.signs.threshold),
             "sample": figure.sample.text(lang),
             "uncertainty": tr("forensics.uncertainty.paired", lang),
         }
