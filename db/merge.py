@@ -103,6 +103,7 @@ class KeyInfo:
     decided_at: datetime | None
     merged_packages: int
     held_packages: int
+    signers: tuple[str, ...] = ()  # names in the packages signed with this key
 
 
 # ---- settings --------------------------------------------------------------------
@@ -166,21 +167,24 @@ class _Merger:
             self._check_content(pkg)
         except PackageError as exc:
             return outcome(REFUSED, str(exc))
-        if status != TRUSTED:
-            if self.tofu:
-                self._set_key(man.public_key, man.observer.name, TRUSTED, TOFU_DECIDER)
-            else:
-                self._hold(pkg)
-                return outcome(HELD, tr("package.held.reason", fingerprint=man.fingerprint))
+        trust_now = status != TRUSTED
+        if trust_now and not self.tofu:
+            self._hold(pkg)
+            return outcome(HELD, tr("package.held.reason", fingerprint=man.fingerprint))
         try:
             self._place_evidence(pkg)
             with self.hq._write() as conn:
+                if trust_now:
+                    # in the package's transaction: a crash undoes the decision with the data
+                    _write_key(conn, man.public_key, "", TRUSTED, TOFU_DECIDER)
                 carried = _apply(conn, pkg)
         except IntegrityError as exc:
             return outcome(REFUSED, tr("package.error.conflict", file=name, problem=str(exc.orig)[:120]))
         except PackageError as exc:
             return outcome(REFUSED, str(exc))
         self.known[pkg.sha256] = MERGED
+        if trust_now:
+            self.key_status[man.fingerprint] = TRUSTED
         for sha in carried:
             self.known[sha] = MERGED
         if release:
@@ -197,8 +201,9 @@ class _Merger:
             if row["category"] not in self.categories:
                 raise PackageError("package.error.unknown_category", file=name, code=str(row["category"])[:40])
 
-    def _set_key(self, public_key: str, label: str, status: str, decided_by: str) -> None:
-        _upsert_key(self.hq, public_key, label, status, decided_by)
+    def _set_key(self, public_key: str, status: str, decided_by: str) -> None:
+        # No label: the coordinator gives one; who signed with the key is in KeyInfo.signers.
+        _upsert_key(self.hq, public_key, "", status, decided_by)
         self.key_status[fingerprint_of(public_key)] = status
 
     def _hold(self, pkg: VerifiedPackage) -> None:
@@ -217,7 +222,7 @@ class _Merger:
         except OSError as exc:
             raise storage_error(exc, target) from None
         if man.fingerprint not in self.key_status:
-            self._set_key(man.public_key, man.observer.name, PENDING, "")
+            self._set_key(man.public_key, PENDING, "")
         if pkg.sha256 in self.known:
             return
         t = now()
@@ -433,23 +438,27 @@ def merge_packages(
 # ---- keys ------------------------------------------------------------------------
 
 
-def _upsert_key(hq: ElectionStore, public_key: str, label: str, status: str, decided_by: str) -> None:
+def _write_key(conn: Connection, public_key: str, label: str, status: str, decided_by: str) -> None:
     fpr = fingerprint_of(public_key)
     t = now()
     decided_at = t if status != PENDING else None
-    with hq._write() as conn:
-        done = conn.execute(
-            update(m.TrustedKey)
-            .where(m.TrustedKey.fingerprint == fpr)
-            .values(status=status, decided_by=decided_by, decided_at=decided_at, updated_at=t, **({"label": label} if label else {}))
-        ).rowcount
-        if not done:
-            conn.execute(
-                insert(m.TrustedKey).values(
-                    id=m.new_id(), fingerprint=fpr, public_key=public_key, label=label, status=status,
-                    decided_by=decided_by, decided_at=decided_at, created_at=t, updated_at=t,
-                )
+    done = conn.execute(
+        update(m.TrustedKey)
+        .where(m.TrustedKey.fingerprint == fpr)
+        .values(status=status, decided_by=decided_by, decided_at=decided_at, updated_at=t, **({"label": label} if label else {}))
+    ).rowcount
+    if not done:
+        conn.execute(
+            insert(m.TrustedKey).values(
+                id=m.new_id(), fingerprint=fpr, public_key=public_key, label=label, status=status,
+                decided_by=decided_by, decided_at=decided_at, created_at=t, updated_at=t,
             )
+        )
+
+
+def _upsert_key(hq: ElectionStore, public_key: str, label: str, status: str, decided_by: str) -> None:
+    with hq._write() as conn:
+        _write_key(conn, public_key, label, status, decided_by)
 
 
 def _find_key(hq: ElectionStore, fingerprint: str) -> tuple[str, str]:
@@ -527,11 +536,17 @@ def list_keys(hq: ElectionStore) -> list[KeyInfo]:
         q = text("SELECT key_fingerprint, outcome, count(*) FROM packages WHERE key_fingerprint IS NOT NULL GROUP BY key_fingerprint, outcome")
         for fpr, outcome, n in conn.execute(q):
             counts[(fpr, outcome)] = int(n)
+        signers: dict[str, list[str]] = {}
+        q = text("SELECT DISTINCT key_fingerprint, signer_name FROM packages WHERE key_fingerprint IS NOT NULL ORDER BY signer_name")
+        for fpr, name in conn.execute(q):
+            if name:
+                signers.setdefault(fpr, []).append(name)
         rows = conn.execute(select(m.TrustedKey).order_by(m.TrustedKey.status, m.TrustedKey.fingerprint)).all()
     return [
         KeyInfo(
             r.fingerprint, r.public_key, r.label, r.status, r.decided_by, r.decided_at,
             counts.get((r.fingerprint, MERGED), 0), counts.get((r.fingerprint, HELD), 0),
+            tuple(signers.get(r.fingerprint, ())),
         )
         for r in rows
     ]

@@ -1,0 +1,277 @@
+"""Merging packages at a coordinator's HQ: idempotent, order-independent, crash-safe, tiers, trust."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from PIL import Image
+
+import db.merge
+from db.conflicts import effective_protocols
+from db.merge import import_keys, list_keys, merge_packages, release_held, trust_key
+from db.package import export_hq_package, export_station_package
+from db.rules import InclusionRules
+from db.store import ElectionStore
+from observer.errors import PackageError
+from observer.signing import KeyPair
+
+# Columns that record when this HQ did something (not what it holds): they differ
+# between two HQ files that merged the same packages at different moments.
+_CLOCK = {"created_at", "updated_at", "merged_at", "decided_at"}
+
+
+def dump(path: Path, *, ignore_clock: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+    with sqlite3.connect(path) as conn:
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"):
+            cols = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+            if ignore_clock and table in ("packages", "trusted_keys"):
+                cols = [c for c in cols if c not in _CLOCK and not (table == "trusted_keys" and c == "id")]
+            rows = conn.execute(f'SELECT {", ".join(cols)} FROM "{table}"').fetchall()
+            if ignore_clock and table == "meta":
+                rows = [r for r in rows if r[0] != "created_at"]
+            out[table] = sorted(rows, key=repr)
+    conn.close()
+    return out
+
+
+class Factory:
+    """Observer files with real data, exported with the real export function."""
+
+    def __init__(self, root: Path, template: Any) -> None:
+        self.root = root
+        self.template = template
+        self.n = 0
+
+    def station(
+        self, code: str, observer: str, keys: KeyPair, *, values: dict[str, int] | None = None, photo: bool = True
+    ) -> ElectionStore:
+        self.n += 1
+        s = ElectionStore.create(self.root / f"obs{self.n}.baqylau", self.template)
+        s.set_observer(observer, "MISK")
+        st = s.upsert_station(code, "KZ-ALA", "Алмалы", "ул. Абая, 1", 1500)
+        s.select_station(st.id)
+        pid = s.protocol_id(st.id)
+        for key, value in (values or {"registered": 1500, "issued": 900, "valid": 850, "invalid": 30}).items():
+            s.set_protocol_value(pid, key, value)
+        s.add_headcount(st.id, 1)
+        if photo:
+            img = self.root / f"p{self.n}.jpg"
+            Image.new("RGB", (120, 80), (self.n * 40 % 255, 90, 10)).save(img, "JPEG")
+            s.add_evidence(st.id, img, protocol_id=pid)
+        return s
+
+    def export(self, s: ElectionStore, keys: KeyPair, folder: str = "usb") -> Path:
+        return export_station_package(s, self.root / folder, keys)
+
+    def hq(self, name: str) -> ElectionStore:
+        return ElectionStore.create(self.root / name / "hq.baqylau", self.template, role="hq")
+
+
+@pytest.fixture
+def factory(tmp_path: Path, template_2021: Any) -> Factory:
+    return Factory(tmp_path, template_2021)
+
+
+@pytest.fixture
+def three(factory: Factory) -> Iterator[tuple[Path, Path, Path, Path]]:
+    """A and B: two observers at station 101 who disagree; C: station 102; A2: a later export of A."""
+    ka, kb = KeyPair.generate(), KeyPair.generate()
+    sa = factory.station("101", "Айгүл", ka)
+    a = factory.export(sa, ka)
+    sb = factory.station("101", "Ерлан", kb, values={"registered": 1500, "issued": 990, "valid": 940, "invalid": 30})
+    b = factory.export(sb, kb)
+    c = factory.export(factory.station("102", "Данияр", kb), kb)
+    pid = sa.protocol_id(sa.current_station().id)  # type: ignore[union-attr]
+    sa.set_protocol_value(pid, "invalid", 31)  # corrected later: a newer version of one record
+    a2 = factory.export(sa, ka)
+    yield a, b, c, a2
+
+
+def test_merge_is_idempotent_and_order_independent(factory: Factory, three: tuple[Path, Path, Path, Path]) -> None:
+    a, b, c, a2 = three
+    first = factory.hq("one")
+    report = merge_packages(first, [a, b, c, a2], trust_new_keys=True)
+    assert report.counts()["merged"] == 4
+    second = factory.hq("two")
+    merge_packages(second, [a2, c, a, b], trust_new_keys=True)
+    assert dump(first.path, ignore_clock=True) == dump(second.path, ignore_clock=True)
+    assert sorted(p.name for p in first.evidence_dir.iterdir()) == sorted(p.name for p in second.evidence_dir.iterdir())
+
+    exact = dump(first.path)
+    again = merge_packages(first, [a, b, c, a2])
+    assert again.counts() == {"merged": 0, "duplicate": 4, "held": 0, "refused": 0}
+    assert dump(first.path) == exact
+
+    with sqlite3.connect(first.path) as conn:
+        # the newer version of the corrected record won, whatever the order
+        # (A's corrected 31 replaced its 30; B and C say 30)
+        assert conn.execute("SELECT value FROM protocol_values WHERE key='invalid' ORDER BY value").fetchall() == [(30,), (30,), (31,)]
+        assert conn.execute("SELECT count(*) FROM stations").fetchone() == (2,)
+        # every merged record names its package
+        for table in ("protocols", "protocol_values", "headcount_events", "evidence", "stations"):
+            assert conn.execute(f"SELECT count(*) FROM {table} WHERE package_id IS NULL").fetchone() == (0,)
+    conn.close()
+    first.close()
+    second.close()
+
+
+def test_folders_are_walked_and_progress_and_cancel_work(factory: Factory, three: tuple[Path, Path, Path, Path]) -> None:
+    a, b, c, _ = three
+    nested = factory.root / "sticks" / "stick1" / "deep"
+    nested.mkdir(parents=True)
+    for p in (a, b):
+        shutil.copy(p, nested / p.name)
+    shutil.copy(c, factory.root / "sticks" / c.name)
+    (factory.root / "sticks" / "notes.txt").write_text("ignored")
+    hq = factory.hq("hq")
+    seen: list[tuple[int, int, str]] = []
+    report = merge_packages(hq, [factory.root / "sticks"], progress=lambda d, t, n: seen.append((d, t, n)), trust_new_keys=True)
+    assert report.counts()["merged"] == 3
+    assert seen[0][:2] == (0, 3) and seen[-1][:2] == (3, 3)
+
+    other = factory.hq("cancelled")
+    calls = iter([False, True])
+    report = merge_packages(other, [factory.root / "sticks"], cancel=lambda: next(calls), trust_new_keys=True)
+    assert report.cancelled and len(report.entries) == 1
+    hq.close()
+    other.close()
+
+
+def test_crash_inside_a_package_leaves_hq_as_before(
+    factory: Factory, three: tuple[Path, Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b, c, _ = three
+    hq = factory.hq("hq")
+    merge_packages(hq, [a], trust_new_keys=True)
+    before = dump(hq.path)
+    real = db.merge._upsert_rows
+
+    def crash(conn: Any, table: str, rows: list[dict[str, Any]]) -> None:
+        real(conn, table, rows)  # some rows of this package are already written...
+        if table == "protocol_values":
+            raise RuntimeError("power cut")  # ...when the machine dies
+
+    monkeypatch.setattr(db.merge, "_upsert_rows", crash)
+    with pytest.raises(RuntimeError):
+        merge_packages(hq, [b], trust_new_keys=True)
+    assert dump(hq.path) == before
+    monkeypatch.setattr(db.merge, "_upsert_rows", real)
+    assert merge_packages(hq, [b, c], trust_new_keys=True).counts()["merged"] == 2
+    hq.close()
+
+
+def test_station_matched_by_code_keeps_hq_station_list(factory: Factory, three: tuple[Path, Path, Path, Path]) -> None:
+    a, *_ = three
+    hq = factory.hq("hq")
+    listed = hq.upsert_station("101", "KZ-75", "Бостандық", "", 2100)
+    merge_packages(hq, [a], trust_new_keys=True)
+    st = hq.station_by_code("101")
+    assert st is not None and st.id == listed.id
+    assert (st.region, st.district, st.registered) == ("KZ-75", "Бостандық", 2100)
+    assert st.address == "ул. Абая, 1"  # empty in the list: filled from the package
+    with sqlite3.connect(hq.path) as conn:
+        assert conn.execute("SELECT DISTINCT station_id FROM protocols").fetchall() == [(listed.id,)]
+    conn.close()
+    hq.close()
+
+
+def test_untrusted_key_is_held_then_released(factory: Factory) -> None:
+    keys = KeyPair.generate()
+    pkg = factory.export(factory.station("101", "Айгүл", keys), keys)
+    hq = factory.hq("hq")
+    report = merge_packages(hq, [pkg])
+    assert [e.outcome for e in report.entries] == ["held"]
+    assert keys.fingerprint in report.entries[0].reason
+    with sqlite3.connect(hq.path) as conn:
+        assert conn.execute("SELECT count(*) FROM protocols").fetchone() == (0,)
+    conn.close()
+    (key,) = list_keys(hq)
+    assert (key.fingerprint, key.status, key.held_packages) == (keys.fingerprint, "pending", 1)
+    assert effective_protocols(hq).by_station == {}
+    # merging it again while the key is still pending changes nothing
+    before = dump(hq.path)
+    assert merge_packages(hq, [pkg]).entries[0].outcome == "held"
+    assert dump(hq.path) == before
+
+    info = trust_key(hq, keys.fingerprint.replace("-", " ").upper(), "Айгүл, MISK", "coordinator")
+    assert info.status == "trusted" and info.decided_by == "coordinator"
+    released = release_held(hq, keys.fingerprint)
+    assert released.counts()["merged"] == 1
+    assert list(db.merge.held_dir(hq).iterdir()) == []
+    assert len(effective_protocols(hq).by_station) == 1
+    assert merge_packages(hq, [pkg]).entries[0].outcome == "duplicate"
+    (key,) = list_keys(hq)
+    assert (key.merged_packages, key.held_packages) == (1, 0)
+    hq.close()
+
+
+def test_import_keys_is_all_or_nothing(factory: Factory, tmp_path: Path) -> None:
+    k1, k2 = KeyPair.generate(), KeyPair.generate()
+    hq = factory.hq("hq")
+    bad = tmp_path / "keys-bad.txt"
+    bad.write_text(f"# observers\n{k1.public_hex} Айгүл\nnot-a-key\n", encoding="utf-8")
+    with pytest.raises(PackageError) as err:
+        import_keys(hq, bad, "coordinator")
+    assert err.value.key == "package.key.bad_line" and err.value.params["line"] == 3
+    assert list_keys(hq) == []
+    good = tmp_path / "keys.txt"
+    good.write_text(f"\ufeff# observers\n{k1.public_hex} Айгүл\n{k2.public_hex.upper()}\n", encoding="utf-8")
+    imported = import_keys(hq, good, "coordinator")
+    assert {k.fingerprint for k in imported} == {k1.fingerprint, k2.fingerprint}
+    assert all(k.status == "trusted" for k in imported)
+    pkg = factory.export(factory.station("101", "Айгүл", k1), k1)
+    assert merge_packages(hq, [pkg]).entries[0].outcome == "merged"
+    hq.close()
+
+
+def test_tiers_station_district_org_counted_once_with_provenance(factory: Factory, three: tuple[Path, Path, Path, Path]) -> None:
+    a, b, c, _ = three
+    district = factory.hq("district")
+    district.set_observer("Алматы штабы", "MISK")
+    merge_packages(district, [a, b], trust_new_keys=True)
+    district_keys = KeyPair.generate()
+    district_pkg = export_hq_package(district, factory.root / "to-org", district_keys)
+
+    org = factory.hq("org")
+    trusted = factory.root / "district-key.txt"
+    trusted.write_text(district_keys.public_hex + " Almaty district\n")
+    import_keys(org, trusted, "org coordinator")
+    # the district package, plus station A again directly (trusted at org only on first use)
+    report = merge_packages(org, [district_pkg], trust_new_keys=False)
+    assert report.counts()["merged"] == 1
+    report = merge_packages(org, [a, c], trust_new_keys=True)
+    assert {e.path.name: e.outcome for e in report.entries} == {a.name: "duplicate", c.name: "merged"}
+
+    with sqlite3.connect(org.path) as conn:
+        assert conn.execute("SELECT count(*) FROM protocols").fetchone() == (3,)
+        rows = dict(
+            conn.execute(
+                "SELECT k.file_name, v.file_name FROM protocols p JOIN packages k ON k.id = p.package_id "
+                "LEFT JOIN packages v ON v.id = k.via_package_id"
+            ).fetchall()
+        )
+        # station records keep the station package as their source, and say they came via the district
+        assert rows == {a.name: district_pkg.name, b.name: district_pkg.name, c.name: None}
+        kinds = dict(conn.execute("SELECT file_name, kind FROM packages").fetchall())
+        assert kinds[district_pkg.name] == "hq"
+    conn.close()
+
+    # the other route first gives the same records
+    org2 = factory.hq("org2")
+    merge_packages(org2, [a, c, district_pkg], trust_new_keys=True)
+    assert dump(org2.path, ignore_clock=True)["protocol_values"] == dump(org.path, ignore_clock=True)["protocol_values"]
+
+    eff = effective_protocols(org)
+    s101, s102 = org.station_by_code("101"), org.station_by_code("102")
+    assert s101 is not None and s102 is not None
+    assert s101.id in eff.unresolved and s102.id in eff.by_station
+    # trusted-only: station 101's observers are vouched for by the trusted district key
+    strict = effective_protocols(org, InclusionRules(only_trusted_keys=True))
+    assert s101.id in strict.unresolved and s102.id in strict.by_station
+    for s in (district, org, org2):
+        s.close()
