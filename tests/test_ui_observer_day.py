@@ -350,3 +350,31 @@ def test_violation_time_is_editable_and_stored_in_utc(qtbot, day) -> None:
     assert v.occurred_at.tzinfo is not None
     assert v.occurred_at.astimezone().replace(tzinfo=None) == local
     assert page.table.item(0, 0).text() == "09:30"
+
+
+def test_station_list_import_then_pick_by_code(qtbot, day, tmp_path: Path) -> None:
+    window, store = day
+    setup = window.pages[0]
+    assert isinstance(setup, SetupPage)
+    csv = tmp_path / "stations.csv"
+    csv.write_text(
+        "code;region;district;address;registered\n"
+        "75-001;KZ-ALA;Алмалинский;ул. Абая, 52;1842\n"
+        "75-002;Алматы қаласы;Бостандыкский;пр. Аль-Фараби, 7;2210\n",
+        encoding="utf-8",
+    )
+    assert setup.import_station_list(csv)
+    assert sorted(setup.station_list) == ["75-001", "75-002"]
+    assert store.station_count() == 0  # the list stays out of the observer's file
+    type_into(qtbot, setup.code, "75-002", enter=True)
+    st = store.current_station()
+    assert st is not None
+    assert (st.code, st.region, st.district, st.address, st.registered) == ("75-002", "KZ-ALA", "Бостандыкский", "пр. Аль-Фараби, 7", 2210)
+    assert setup.district.text() == "Бостандыкский" and setup.registered.text() == "2210"
+    assert store.station_count() == 1
+    # A broken list is refused with its line number, and the good list is kept.
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code;region;district;address;registered\n75-003;KZ-ALA;x;y;many\n", encoding="utf-8")
+    assert not setup.import_station_list(bad)
+    assert "строка 2" in window.message_bar.text() and "many" in window.message_bar.text()
+    assert sorted(setup.station_list) == ["75-001", "75-002"]

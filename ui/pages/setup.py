@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import os
+import shutil
 from pathlib import Path
 
-from db.store import ElectionStore
+from db.store import ROLE_HQ, ElectionStore, storage_error
 from observer.errors import BaqylauError
 from observer.i18n import current_language, tr
+from observer.paths import app_home
 from observer.regions import region, regions_on
 from observer.records import StationInfo
 from ui.pages.base import Page, plain_label
@@ -25,6 +29,7 @@ class SetupPage(Page):
     def __init__(self, store: ElectionStore, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(store, settings, parent)
         self._loading = False
+        self.station_list: dict[str, StationInfo] = {}
         col = QVBoxLayout(self.body)
         col.setContentsMargins(0, 0, 0, 0)
 
@@ -88,6 +93,7 @@ class SetupPage(Page):
         self.address.textEdited.connect(self._save_station)
         self.registered.value_changed.connect(self._save_station)
         self.import_button.clicked.connect(self._import_stations)
+        self._load_station_list()
         self.retranslate()
         self.refresh()
 
@@ -129,8 +135,8 @@ class SetupPage(Page):
         self.region.setCurrentIndex(max(index, 0))
 
     def _update_hint(self) -> None:
-        count = self.store.station_count()
-        self.station_hint.setText(tr("ui.setup.station_list", count=count) if count > 1 else tr("ui.setup.station_hint"))
+        count = len(self.station_list)
+        self.station_hint.setText(tr("ui.setup.station_list", count=count) if count else tr("ui.setup.station_hint"))
 
     # ---- loading -------------------------------------------------------
     def refresh(self) -> None:
@@ -156,10 +162,11 @@ class SetupPage(Page):
 
     def _update_completer(self) -> None:
         # Picking from an imported list: the codes complete as the observer types.
-        if self.store.station_count() > 1:
-            completer = QCompleter([s.code for s in self.store.stations()], self.code)
+        if self.station_list:
+            completer = QCompleter(sorted(self.station_list), self.code)
             completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
             completer.setFilterMode(Qt.MatchFlag.MatchStartsWith)
+            completer.activated.connect(lambda _text: self._commit_code())
             self.code.setCompleter(completer)
 
     # ---- saving --------------------------------------------------------
@@ -198,13 +205,22 @@ class SetupPage(Page):
         current = self.station
         if not code or (current is not None and current.code == code):
             return
-        listed = self.store.station_by_code(code)
-        if listed is not None:
-            # A station from the imported list: take its stored details.
-            if not succeeded(lambda: self.store.select_station(listed.id)):
+        known = self.store.station_by_code(code)
+        listed = self.station_list.get(code)
+        if known is None and listed is not None:
+            # Picked from the imported list: its details come along into this file.
+            known = attempt(
+                lambda: self.store.upsert_station(code, listed.region, listed.district, listed.address, listed.registered)
+            )
+            if known is None:
+                return
+        if known is not None:
+            chosen = known
+            if not succeeded(lambda: self.store.select_station(chosen.id)):
                 return
             self.refresh()
-            post_info(tr("ui.setup.station_selected", code=code))
+            if listed is not None:
+                post_info(tr("ui.setup.station_selected", code=code))
         else:
             values = self._station_values()
             created = attempt(lambda: self.store.upsert_station(code, **values))  # type: ignore[arg-type]
@@ -212,8 +228,35 @@ class SetupPage(Page):
                 return
             if not succeeded(lambda: self.store.select_station(created.id)):
                 return
-            self._update_hint()
+        self._update_hint()
         self.station_changed.emit()
+
+    # ---- the station list ------------------------------------------------
+    def _list_path(self) -> Path:
+        """Where the imported list for this election file is kept.
+
+        The list is not copied into the observer's file: that file holds the
+        observer's one station, and a package carrying 10,000 listed stations
+        would mean nothing to the coordinators. It is a coordinator-style file
+        of its own (``db.stations_import`` fills HQ files), reused on the next start.
+        """
+        digest = hashlib.sha256(str(self.store.path.resolve()).encode("utf-8")).hexdigest()[:10]
+        return app_home() / "station-lists" / f"{self.store.path.stem}-{digest}.baqylau"
+
+    def _load_station_list(self) -> None:
+        path = self._list_path()
+        self.station_list = {}
+        if not path.is_file():
+            return
+        try:
+            listing = ElectionStore.open(path)
+        except BaqylauError as exc:  # a damaged cache only costs a re-import
+            post_error(str(exc))
+            return
+        try:
+            self.station_list = {st.code: st for st in listing.stations()}
+        finally:
+            listing.close()
 
     def _import_stations(self) -> None:
         path = ask_open_file(self, tr("ui.setup.import_title"), tr("ui.filter.csv"))
@@ -222,19 +265,34 @@ class SetupPage(Page):
         self.import_station_list(path)
 
     def import_station_list(self, path: Path) -> bool:
+        """Read a station list CSV; every bad row is reported and the old list kept."""
         try:
             module = importlib.import_module("db.stations_import")
         except ImportError:
             post_error(tr("ui.setup.import_missing"))
             return False
-        before = self.store.station_count()
+        target = self._list_path()
+        work = target.parent / (target.stem + ".part")
         try:
-            module.import_stations(self.store, path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir()
+            listing = ElectionStore.create(work / target.name, self.store.template, role=ROLE_HQ)
+            try:
+                module.import_stations(listing, path)
+            finally:
+                listing.close()
+            os.replace(work / target.name, target)
         except BaqylauError as exc:
             post_error(str(exc))
             return False
-        after = self.store.station_count()
-        post_info(tr("ui.setup.imported", count=after - before, total=after))
+        except OSError as exc:
+            post_error(str(storage_error(exc, target)))
+            return False
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        self._load_station_list()
+        post_info(tr("ui.setup.imported", count=len(self.station_list)))
         self._update_hint()
         self._update_completer()
         return True
