@@ -310,7 +310,29 @@ class _Sections:
                                       threshold=self.pct(thr, 0)))))
         if d.not_counted:
             out.append(self.p(esc(self.t("report.kf.not_counted", n=self.num(d.not_counted)))))
+        out += self._headlines()
         out.append(PageBreak())
+        return out
+
+    def _headlines(self) -> list[Flowable]:
+        """Three sentences a journalist can quote, each computed from the tables that follow."""
+        d = self.d
+        lines: list[str] = []
+        gaps = [u for u in d.regions if u.turnout_gap_pp is not None]
+        if gaps:
+            worst = max(gaps, key=lambda u: abs(u.turnout_gap_pp or 0.0))
+            lines.append(self.t("report.kf.largest_gap", region=worst.name, official=self.pct(worst.official_same.turnout_pct, 2),
+                                observed=self.pct(worst.observed.turnout_pct, 2), gap=fmt_pp(worst.turnout_gap_pp, self.lang)))
+        if d.violations_by_category:
+            code, n = next(iter(d.violations_by_category.items()))
+            lines.append(self.t("report.kf.top_violation", category=d.category_name(code), n=self.num(n),
+                                total=self.num(d.violations_total)))
+        gap_n = sum(1 for r in d.stations if "G" in r.flags)
+        checks_n = sum(1 for r in d.stations if r.failed_checks and not r.disputed)
+        lines.append(self.t("report.kf.flagged", gap=fmt_pp(GAP_FLAG_PP, self.lang, 0)[1:], gap_n=self.num(gap_n),
+                            checks_n=self.num(checks_n)))
+        out: list[Flowable] = [Spacer(1, 4 * mm), self.p(esc(self.t("report.kf.headlines")), "h3")]
+        out += [Paragraph(esc(line), self.s["bullet"], bulletText="•") for line in lines]
         return out
 
     def _mark(self, value: float | None, threshold: float) -> str:
@@ -571,7 +593,7 @@ class _Sections:
     def _station_tables(self, rows: list[StationRow]) -> list[Flowable]:
         """Plain-string tables, one block per region, at most ANNEX_CHUNK_ROWS rows each."""
         w = FRAME_WIDTH
-        widths = [w * x for x in (0.10, 0.10, 0.09, 0.09, 0.095, 0.095, 0.08, 0.085, 0.085, 0.06, 0.11)]
+        widths = [w * x for x in (0.10, 0.09, 0.09, 0.09, 0.09, 0.09, 0.09, 0.095, 0.095, 0.05, 0.12)]
         # Two-line headers as plain strings: "Turnout, obs." -> "Turnout,\nobs."
         header = [self.t(k).replace(", ", ",\n", 1) for k in ("report.col.station", "report.col.registered", "report.col.voted_observed",
                                       "report.col.voted_official", "report.col.turnout_observed",
@@ -579,6 +601,8 @@ class _Sections:
                                       "report.col.invalid_official", "report.col.violations_short", "report.col.flags")]
         style = table_style(numeric_from=1, font_size=7)
         style.add("ALIGN", (-1, 0), (-1, -1), "LEFT")
+        style.add("FONTSIZE", (0, 0), (-1, 0), 6.5)
+        style.add("LEADING", (0, 0), (-1, 0), 7.5)
         head_style = self.s["h3"]
         out: list[Flowable] = []
         start = 0

@@ -81,7 +81,7 @@ def register_fonts() -> None:
 def get_styles() -> dict[str, ParagraphStyle]:
     """Named paragraph styles of the report.
 
-    Names: ``body``, ``small``, ``caption``, ``note``, ``h1``, ``h2``, ``h3``,
+    Names: ``body``, ``small``, ``bullet``, ``caption``, ``note``, ``h1``, ``h2``, ``h3``,
     ``toc_title``, ``title``, ``subtitle``, ``cover_meta``, ``big_number``, ``big_label``,
     ``toc1``, ``toc2``, ``cell``, ``cell_right``, ``cell_head``, ``cell_head_right``, ``quote``,
     ``fingerprint``, ``header``, ``footer``.
@@ -94,6 +94,7 @@ def get_styles() -> dict[str, ParagraphStyle]:
         styles[name] = ParagraphStyle(name, parent=body, **kw)  # type: ignore[arg-type]
 
     add("small", fontSize=8, leading=10.5)
+    add("bullet", leftIndent=12, bulletIndent=2, bulletFontName=FONT)
     add("caption", fontName=FONT_ITALIC, fontSize=8, leading=10, textColor=DARK, spaceBefore=2, spaceAfter=8)
     add("note", fontSize=8, leading=10.5, textColor=DARK, leftIndent=6, borderPadding=4)
     add("h1", fontName=FONT_BOLD, fontSize=16, leading=20, spaceBefore=4, spaceAfter=10, keepWithNext=1)
