@@ -69,20 +69,22 @@ def _read_base(hq: ElectionStore, template: ElectionTemplate) -> _Base:
     k = len(keys)
     rows = _dbapi_rows(
         hq,
-        "SELECT s.id, s.code, s.region, s.district, s.registered, o.values_blob, o.values_json, o.id IS NOT NULL "
+        "SELECT s.id, s.code, s.region, s.district, s.registered, o.values_blob "
         "FROM stations s LEFT JOIN official_results o ON o.station_id = s.id ORDER BY s.code",
     )
     n = len(rows)
     if n == 0:
         empty = np.array([], dtype=object)
         return _Base(empty, empty, empty, empty, np.array([], np.int64), np.zeros((0, k), np.int64), np.array([], bool), {})
-    ids, codes, regions, districts, regs, blobs, jsons, has = zip(*rows)
+    ids, codes, regions, districts, regs, blobs = zip(*rows)
+    row = {sid: i for i, sid in enumerate(ids)}
     layout_raw = hq.meta(LAYOUT_META)
     layout = tuple(json.loads(layout_raw)) if layout_raw else keys
-    missing_blob = np.full(len(layout), MISSING, dtype="<i8").tobytes()
     width = 8 * len(layout)
-    packed = [b if b is not None and len(b) == width else missing_blob for b in blobs]
-    official = np.frombuffer(b"".join(packed), dtype="<i8").reshape(n, len(layout)).astype(np.int64)
+    has_official = np.fromiter((b is not None for b in blobs), dtype=bool, count=n)
+    missing_blob = np.full(len(layout), MISSING, dtype="<i8").tobytes()
+    packed = b"".join(b if b is not None and len(b) == width else missing_blob for b in blobs)
+    official = np.frombuffer(packed, dtype="<i8").reshape(n, len(layout)).astype(np.int64)
     if layout != keys:
         # Imported under an older key order: move the columns to the template's order.
         remapped = np.full((n, k), MISSING, dtype=np.int64)
@@ -90,11 +92,18 @@ def _read_base(hq: ElectionStore, template: ElectionTemplate) -> _Base:
             if key in layout:
                 remapped[:, j] = official[:, layout.index(key)]
         official = remapped
-    has_official = np.fromiter(has, dtype=bool, count=n)
-    # Rows written without the packed copy (older files, other tools): read the JSON.
-    for i in np.flatnonzero(has_official & np.fromiter((b is None for b in blobs), dtype=bool, count=n)):
-        data = json.loads(jsons[i] or "{}")
-        official[i] = [data[key] if isinstance(data.get(key), int) and data[key] >= 0 else MISSING for key in keys]
+    # Rows written without the packed copy (files from other tools, older versions): read the JSON.
+    for sid, text in _dbapi_rows(hq, "SELECT station_id, values_json FROM official_results WHERE values_blob IS NULL"):
+        i = row.get(sid)
+        if i is None:
+            continue
+        try:
+            data = json.loads(text or "{}")
+        except ValueError:
+            continue  # unreadable figures count as none rather than stopping every aggregate
+        if isinstance(data, dict):
+            official[i] = [data[key] if isinstance(data.get(key), int) and data[key] >= 0 else MISSING for key in keys]
+            has_official[i] = True
     registered = np.fromiter((-1 if r is None else r for r in regs), dtype=np.int64, count=n)
     if "registered" in keys:
         # A station list without voter numbers: the official figure is the best we have.
@@ -108,7 +117,7 @@ def _read_base(hq: ElectionStore, template: ElectionTemplate) -> _Base:
         registered,
         official,
         has_official,
-        {sid: i for i, sid in enumerate(ids)},
+        row,
     )
 
 
