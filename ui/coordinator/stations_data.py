@@ -139,12 +139,12 @@ class StationSource:
         return eff.unresolved | eff.disputed
 
     def breaking_ids(self) -> frozenset[str]:
-        """Stations whose counting protocol breaks a control relation."""
+        """Stations whose counting protocol breaks an error-level control relation."""
         if self._breaking is None:
             by_station = self.effective.by_station
             values = self._values(by_station.values())
             self._breaking = frozenset(
-                sid for sid, pid in by_station.items() if failed_checks(self._template, values.get(pid, {}))
+                sid for sid, pid in by_station.items() if _errors(self._template, values.get(pid, {}))
             )
         return self._breaking
 
@@ -193,7 +193,7 @@ class StationSource:
             if pid is not None:
                 figures = values.get(pid, {})
                 observed = _turnout(tpl, figures, st.registered)
-                failed = tuple(o.check.source for o in failed_checks(tpl, figures))
+                failed = _errors(tpl, figures)
                 if failed:
                     flags.add(FLAG_CHECKS)
             off_pct = None
@@ -221,6 +221,11 @@ class StationSource:
                 for pid, key, value in rows:
                     out[pid][key] = value
         return out
+
+
+def _errors(tpl: ElectionTemplate, figures: dict[str, int | None]) -> tuple[str, ...]:
+    """Error-level control relations the figures break (warnings do not flag a station, as in ``baqylau check``)."""
+    return tuple(o.check.source for o in failed_checks(tpl, figures) if o.check.severity == "error")
 
 
 def _official_turnout(tpl: ElectionTemplate, values_json: str, registered: int | None) -> float | None:

@@ -1,0 +1,334 @@
+"""Trusted keys and the import log.
+
+Every package is signed with its observer's Ed25519 key. The coordinator
+approves (trusts) or revokes keys here, by fingerprint; packages signed by a
+key nobody has approved yet are held, and "Release held packages" merges them
+once the key is trusted. Below, the import log lists every package the HQ file
+has seen and what happened to it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy import select
+
+from db import models as m
+from db.merge import (
+    HELD,
+    PENDING,
+    REVOKED,
+    TRUSTED,
+    KeyInfo,
+    MergeReport,
+    import_keys,
+    list_keys,
+    release_held,
+    revoke_key,
+    set_trust_on_first_use,
+    trust_key,
+    trust_on_first_use,
+)
+from db.store import ElectionStore
+from observer.i18n import tr
+from ui.operations import Operation, run_query
+from ui.settings import Settings
+
+KEY_COLUMNS = ("fingerprint", "label", "status", "merged", "held", "decided")
+LOG_COLUMNS = ("file", "outcome", "station", "signer", "fingerprint", "merged_at", "reason")
+_STATUS_COLOURS = {TRUSTED: QColor(200, 230, 201), REVOKED: QColor(255, 205, 210), PENDING: QColor(255, 236, 179)}
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def group_fingerprint(fp: str) -> str:
+    """Fingerprints are read aloud over the phone to check them: groups of four help."""
+    return " ".join(fp[i : i + 4] for i in range(0, len(fp), 4))
+
+
+class ImportLogModel(QAbstractTableModel):
+    """The ``packages`` table as plain tuples (tens of thousands of short rows fit in memory)."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[tuple[str, str, str, str, str, str, str]] = []
+
+    def set_rows(self, rows: list[tuple[str, str, str, str, str, str, str]]) -> None:
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(LOG_COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(LOG_COLUMNS):
+            return tr(f"coordui.keys.log.{LOG_COLUMNS[section]}")
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        col = LOG_COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            value = row[index.column()]
+            if col == "outcome":
+                return tr(f"coordui.outcome.{value}")
+            if col == "fingerprint":
+                return value[:16]
+            return value
+        if role == Qt.ItemDataRole.ToolTipRole and col in ("reason", "fingerprint", "file"):
+            return row[index.column()] or None
+        return None
+
+
+def _log_rows(store: ElectionStore) -> list[tuple[str, str, str, str, str, str, str]]:
+    p = m.Package
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(p.file_name, p.outcome, p.station_code, p.signer_name, p.key_fingerprint, p.merged_at, p.reason).order_by(
+                p.created_at.desc()
+            )
+        ).all()
+    return [
+        (
+            r.file_name or "",
+            r.outcome,
+            r.station_code or "",
+            r.signer_name or "",
+            r.key_fingerprint or "",
+            r.merged_at.astimezone().strftime("%Y-%m-%d %H:%M") if r.merged_at else "",
+            r.reason or "",
+        )
+        for r in rows
+    ]
+
+
+class KeysPage(QWidget):
+    changed = Signal()  # keys or merged data changed: other pages refresh
+
+    def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self._keys: list[KeyInfo] = []
+
+        self.intro = QLabel()
+        self.intro.setWordWrap(True)
+        self.tofu = QCheckBox()
+        self.tofu.setObjectName("trustOnFirstUse")
+        self.tofu.setChecked(trust_on_first_use(store))
+        self.table = QTableWidget(0, len(KEY_COLUMNS))
+        self.table.setObjectName("keysTable")
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.label_edit = QLineEdit()
+        self.label_edit.setObjectName("keyLabel")
+        self.approve = QPushButton()
+        self.approve.setObjectName("approveKey")
+        self.revoke = QPushButton()
+        self.revoke.setObjectName("revokeKey")
+        self.release = QPushButton()
+        self.release.setObjectName("releaseHeld")
+        self.import_button = QPushButton()
+        self.status = QLabel()
+        self.status.setObjectName("keysStatus")
+        self.status.setWordWrap(True)
+        actions = QHBoxLayout()
+        actions.addWidget(self.label_edit, 1)
+        for b in (self.approve, self.revoke, self.release, self.import_button):
+            actions.addWidget(b)
+
+        self.keys_box = QGroupBox()
+        kl = QVBoxLayout(self.keys_box)
+        kl.addWidget(self.intro)
+        kl.addWidget(self.tofu)
+        kl.addWidget(self.table, 1)
+        kl.addLayout(actions)
+        kl.addWidget(self.status)
+
+        self.log_model = ImportLogModel(self)
+        self.log = QTableView()
+        self.log.setObjectName("importLog")
+        self.log.setModel(self.log_model)
+        self.log.verticalHeader().hide()
+        self.log.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.log.horizontalHeader().setStretchLastSection(True)
+        self.log.setAlternatingRowColors(True)
+        self.log_box = QGroupBox()
+        ll = QVBoxLayout(self.log_box)
+        ll.addWidget(self.log)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.keys_box)
+        split.addWidget(self.log_box)
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.approve.clicked.connect(self.approve_selected)
+        self.revoke.clicked.connect(self.revoke_selected)
+        self.release.clicked.connect(self.release_selected)
+        self.import_button.clicked.connect(self._import_file)
+        self.tofu.toggled.connect(self._tofu_toggled)
+        self.retranslate()
+        self.reload()
+
+    # ---- data ----------------------------------------------------------------
+    def reload(self) -> None:
+        store = self.store
+        run_query(self, lambda _ctx: (list_keys(store), _log_rows(store)), self._loaded)
+
+    def _loaded(self, data: tuple[list[KeyInfo], list[tuple[str, str, str, str, str, str, str]]]) -> None:
+        keys, log = data
+        selected = self.selected_key()
+        self._keys = keys
+        self.table.setRowCount(len(keys))
+        for r, k in enumerate(keys):
+            decided = ""
+            if k.decided_at is not None:
+                decided = f"{k.decided_by} · {k.decided_at.astimezone().strftime('%Y-%m-%d %H:%M')}".strip(" ·")
+            cells = [group_fingerprint(k.fingerprint), k.label, tr(f"coordui.keys.status.{k.status}"), str(k.merged_packages), str(k.held_packages), decided]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c == 0:
+                    item.setData(Qt.ItemDataRole.UserRole, k.fingerprint)
+                    item.setToolTip(tr("coordui.keys.public", key=k.public_key))
+                if c == 2 and k.status in _STATUS_COLOURS:
+                    item.setBackground(QBrush(_STATUS_COLOURS[k.status]))
+                if c in (3, 4):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, c, item)
+        self.table.resizeColumnsToContents()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        if selected is not None:
+            for r, k in enumerate(keys):
+                if k.fingerprint == selected.fingerprint:
+                    self.table.selectRow(r)
+        self.log_model.set_rows(log)
+        self.log.resizeColumnsToContents()
+        self.log.horizontalHeader().setStretchLastSection(True)
+        self._selection_changed()
+
+    def selected_key(self) -> KeyInfo | None:
+        rows = {i.row() for i in self.table.selectedIndexes()}
+        if len(rows) != 1:
+            return None
+        row = rows.pop()
+        return self._keys[row] if 0 <= row < len(self._keys) else None
+
+    def select_fingerprint(self, fingerprint: str) -> bool:
+        for r, k in enumerate(self._keys):
+            if k.fingerprint == fingerprint:
+                self.table.selectRow(r)
+                return True
+        return False
+
+    def _selection_changed(self) -> None:
+        k = self.selected_key()
+        self.approve.setEnabled(k is not None and k.status != TRUSTED)
+        self.revoke.setEnabled(k is not None and k.status != REVOKED)
+        self.release.setEnabled(k is not None and k.status == TRUSTED and k.held_packages > 0)
+        self.label_edit.setEnabled(k is not None)
+        if k is not None:
+            self.label_edit.setText(k.label)
+
+    # ---- actions -------------------------------------------------------------
+    def _decider(self) -> str:
+        return Settings().observer_name or tr("coordui.keys.coordinator")
+
+    def approve_selected(self) -> Operation[KeyInfo] | None:
+        k = self.selected_key()
+        if k is None:
+            return None
+        store, label, who = self.store, self.label_edit.text(), self._decider()
+        op: Operation[KeyInfo] = Operation(self, lambda _c: trust_key(store, k.fingerprint, label, who), show_progress=False)
+        op.success(lambda info: self._after(tr("coordui.keys.approved", fp=info.fingerprint[:16], held=info.held_packages)))
+        return op.run_in_background()
+
+    def revoke_selected(self) -> Operation[KeyInfo] | None:
+        k = self.selected_key()
+        if k is None:
+            return None
+        store, who = self.store, self._decider()
+        op: Operation[KeyInfo] = Operation(self, lambda _c: revoke_key(store, k.fingerprint, who), show_progress=False)
+        op.success(lambda info: self._after(tr("coordui.keys.revoked", fp=info.fingerprint[:16])))
+        return op.run_in_background()
+
+    def release_selected(self) -> Operation[MergeReport] | None:
+        k = self.selected_key()
+        if k is None:
+            return None
+        store = self.store
+        op: Operation[MergeReport] = Operation(self, lambda _c: release_held(store, k.fingerprint), title=tr("coordui.keys.releasing"), cancellable=False)
+        op.success(self._released)
+        return op.run_in_background()
+
+    def _released(self, report: MergeReport) -> None:
+        counts = report.counts()
+        self._after(tr("coordui.keys.released", merged=counts["merged"], refused=counts["refused"], duplicate=counts["duplicate"]))
+
+    def _import_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, tr("coordui.keys.import"), "", tr("coordui.filter.keys"))
+        if path:
+            self.import_keys_file(Path(path))
+
+    def import_keys_file(self, path: Path) -> Operation[list[KeyInfo]]:
+        store, who = self.store, self._decider()
+        op: Operation[list[KeyInfo]] = Operation(self, lambda _c: import_keys(store, path, who), show_progress=False)
+        op.success(lambda keys: self._after(tr("coordui.keys.imported", n=len(keys))))
+        return op.run_in_background()
+
+    def _tofu_toggled(self, on: bool) -> None:
+        store = self.store
+        Operation(self, lambda _c: set_trust_on_first_use(store, on), show_progress=False).run_in_background()
+
+    def _after(self, message: str) -> None:
+        self.status.setText(message)
+        self.reload()
+        self.changed.emit()
+
+    # ---- language --------------------------------------------------------------
+    def retranslate(self) -> None:
+        self.keys_box.setTitle(tr("coordui.keys.title"))
+        self.log_box.setTitle(tr("coordui.keys.log_title"))
+        self.intro.setText(tr("coordui.keys.intro"))
+        self.tofu.setText(tr("coordui.keys.tofu"))
+        self.label_edit.setPlaceholderText(tr("coordui.keys.label_hint"))
+        self.approve.setText(tr("coordui.keys.approve"))
+        self.revoke.setText(tr("coordui.keys.revoke"))
+        self.release.setText(tr("coordui.keys.release"))
+        self.import_button.setText(tr("coordui.keys.import"))
+        self.table.setHorizontalHeaderLabels([tr(f"coordui.keys.col.{c}") for c in KEY_COLUMNS])
+        self.log_model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(LOG_COLUMNS) - 1)
+        if self._keys:
+            for r, k in enumerate(self._keys):
+                item = self.table.item(r, 2)
+                if item is not None:
+                    item.setText(tr(f"coordui.keys.status.{k.status}"))
