@@ -21,6 +21,7 @@ CLI_MODULES: list[str] = [
     "db.cli_template",
     "reports.cli",
     "db.cli_merge",
+    "db.cli_forensics",
 ]
 
 

@@ -417,7 +417,7 @@ class PairedGap:
 
 
 @dataclass(frozen=True)
-class StationGap:
+class GapAtStation:
     code: str
     region: str
     observed_turnout: float
@@ -445,7 +445,7 @@ class GroupSigns:
 @dataclass(frozen=True)
 class Comparison:
     gaps: tuple[PairedGap, ...]
-    largest: tuple[StationGap, ...]
+    largest: tuple[GapAtStation, ...]
     signs: GroupSigns
     sample: Sample
 
@@ -1045,7 +1045,7 @@ def compare(
     station_gap = t_off - t_obs
     order = np.argsort(-np.nan_to_num(np.abs(station_gap), nan=-1.0))[: options.top_gaps]
     largest = tuple(
-        StationGap(str(off.codes[i]), str(off.regions[i]), float(t_obs[i]), float(t_off[i]), float(station_gap[i]))
+        GapAtStation(str(off.codes[i]), str(off.regions[i]), float(t_obs[i]), float(t_off[i]), float(station_gap[i]))
         for i in order
         if ok[i]
     )
@@ -1130,11 +1130,13 @@ def analyse(
     *,
     level: str = "national",
     options: Options = Options(),
+    population: StationReturns | None = None,
 ) -> ForensicsResult:
     """Run every method on the official results (and the observed sample, if any).
 
     ``level="region"`` adds a per-region summary (fingerprint mass, Shpilkin
-    excess, round-percent counts from the same simulations).
+    excess, round-percent counts from the same simulations). ``population`` is
+    the full station list the PVT expands to (default: the official stations).
     """
     if level not in ("national", "region"):
         raise ForensicsError("forensics.error.level", level=level)
@@ -1161,7 +1163,7 @@ def analyse(
     if has_sample:
         assert observed is not None
         comparison = compare(observed, official, leader, options, integer)
-        pvt_result = pvt(observed, official, official)
+        pvt_result = pvt(observed, population if population is not None else official, official)
     return ForensicsResult(
         leader,
         official.party_keys,

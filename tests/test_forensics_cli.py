@@ -1,0 +1,221 @@
+"""`baqylau forensics` on a real HQ file: official results imported from CSV, observers' protocols typed in."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import main
+from db.cli_forensics import load_returns, run_forensics
+from db.official import import_official
+from db.store import ROLE_HQ, ElectionStore
+from observer.forensics import Options
+
+PARTIES = ("nur_otan", "ak_zhol", "qhp", "auyl", "adal")
+REGIONS = ("KZ-ALA", "KZ-AKM", "KZ-KAR", "KZ-PAV")
+MAPPING = """
+[station]
+code = "code"
+region = "region"
+
+[lines]
+registered = "registered"
+issued = "issued"
+in_boxes = "in_boxes"
+invalid = "invalid"
+valid = "valid"
+
+[parties]
+nur_otan = "nur_otan"
+ak_zhol = "ak_zhol"
+qhp = "qhp"
+auyl = "auyl"
+adal = "adal"
+"""
+N_STATIONS = 400
+OBSERVED = ("0003", "0010", "0017", "0101", "0150", "0222", "0305", "0399")
+BUMP = 25  # ballots the official result adds at each observed station
+
+
+def _clean_results(seed: int = 5) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    reg = rng.integers(400, 2500, N_STATIONS)
+    issued = rng.binomial(reg, rng.beta(24, 16, N_STATIONS))
+    invalid = rng.binomial(issued, 0.03)
+    valid = issued - invalid
+    shares = rng.dirichlet([50, 15, 12, 8, 5], N_STATIONS)
+    votes = np.array([rng.multinomial(v, p) for v, p in zip(valid, shares)])
+    out = {"registered": reg, "issued": issued, "in_boxes": issued, "invalid": invalid, "valid": valid}
+    out.update({p: votes[:, j] for j, p in enumerate(PARTIES)})
+    return out
+
+
+@pytest.fixture
+def hq_path(tmp_path: Path, template_2021) -> Path:
+    clean = _clean_results()
+    official = {k: v.copy() for k, v in clean.items()}
+    codes = [f"{i:04d}" for i in range(N_STATIONS)]
+    watched = np.isin(codes, OBSERVED)
+    for key in ("issued", "in_boxes", "valid", "nur_otan"):
+        official[key] = official[key] + np.where(watched, BUMP, 0)
+    csv_path = tmp_path / "official.csv"
+    with csv_path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        keys = ["registered", "issued", "in_boxes", "invalid", "valid", *PARTIES]
+        writer.writerow(["code", "region", *keys])
+        for i, code in enumerate(codes):
+            writer.writerow([code, REGIONS[i % len(REGIONS)], *(int(official[k][i]) for k in keys)])
+    map_path = tmp_path / "map.toml"
+    map_path.write_text(MAPPING, encoding="utf-8")
+
+    path = tmp_path / "hq.baqylau"
+    store = ElectionStore.create(path, template_2021, role=ROLE_HQ)
+    try:
+        import_official(store, csv_path, map_path)
+        store.set_observer("Әлия Сейітова", "MISK")
+        for code in OBSERVED:
+            station = store.station_by_code(code)
+            assert station is not None
+            pid = store.protocol_id(station.id)
+            i = codes.index(code)
+            for key in ("registered", "issued", "in_boxes", "invalid", "valid", *PARTIES):
+                store.set_protocol_value(pid, key, int(clean[key][i]))
+    finally:
+        store.close()
+    return path
+
+
+def test_loading_and_the_gap_at_observed_stations(hq_path: Path) -> None:
+    store = ElectionStore.open(hq_path)
+    try:
+        official, observed, population = load_returns(store)
+        result = run_forensics(store, "region", Options(simulations=200))
+    finally:
+        store.close()
+    assert len(official) == len(population) == N_STATIONS
+    assert sorted(observed.codes.tolist()) == sorted(OBSERVED)
+    assert result.leader == "nur_otan"
+
+    clean = _clean_results()
+    idx = [int(c) for c in OBSERVED]
+    expected_gap = 100 * BUMP * len(idx) / clean["registered"][idx].sum()
+    assert result.comparison is not None
+    turnout_gap = next(g for g in result.comparison.gaps if g.quantity == "turnout")
+    assert turnout_gap.stations == len(OBSERVED)
+    assert turnout_gap.gap == pytest.approx(expected_gap, rel=1e-9)
+    assert result.pvt is not None and result.pvt.sampled_stations == len(OBSERVED)
+    assert result.pvt.population_stations == N_STATIONS
+    assert [r.region for r in result.regions] == sorted(REGIONS)
+
+
+def test_table_output_in_english(hq_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main.main(["--lang", "en", "forensics", str(hq_path), "--simulations", "200"])
+    out = capsys.readouterr().out
+    assert code == 0
+    for heading in ("Turnout × leader share fingerprint", "Integer percentages", "Digit tests", "Parallel vote tabulation",
+                    "Observed vs official at the same stations"):
+        assert heading in out
+    assert "Leader: Nur Otan. Official results: 400 stations; observed stations: 8." in out
+    assert "Caveat:" in out and "Method:" in out and "Uncertainty:" in out
+
+
+def test_table_output_in_kazakh(hq_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main.main(["--lang", "kk", "forensics", str(hq_path), "--simulations", "100", "--level", "region"]) == 0
+    out = capsys.readouterr().out
+    assert "Бүтін пайыздар" in out and "Өңірлер бойынша" in out and "Ақмола облысы" in out
+
+
+def test_json_and_out_folder(hq_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "results"
+    code = main.main(["forensics", str(hq_path), "--format", "json", "--level", "region", "--out", str(out_dir),
+                      "--simulations", "150", "--seed", "7"])
+    captured = capsys.readouterr()
+    assert code == 0
+    doc = json.loads(captured.out)
+    assert doc["meta"]["official_stations"] == N_STATIONS and doc["meta"]["seed"] == 7
+    assert doc["result"]["options"]["simulations"] == 150
+    assert str(out_dir) in captured.err  # the note does not spoil the JSON on stdout
+
+    names = sorted(p.name for p in out_dir.iterdir())
+    assert names == sorted(
+        ["forensics.json", "fingerprint.csv", "turnout_histogram.csv", "fine_histogram.csv", "integer_percent.csv", "digits.csv",
+         "pvt.csv", "comparison.csv", "largest_gaps.csv", "regions.csv"]
+    )
+    assert json.loads((out_dir / "forensics.json").read_text(encoding="utf-8")) == doc
+    with (out_dir / "fingerprint.csv").open(encoding="utf-8") as fh:
+        cells = list(csv.DictReader(fh))
+    clean_issued_total = _clean_results()["issued"].sum() + BUMP * len(OBSERVED)
+    assert sum(float(c["voters"]) for c in cells) == pytest.approx(clean_issued_total)
+    with (out_dir / "regions.csv").open(encoding="utf-8") as fh:
+        assert sorted(r["region"] for r in csv.DictReader(fh)) == sorted(REGIONS)
+    with (out_dir / "integer_percent.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    national = [r for r in rows if r["kind"] == "national"]
+    assert len(national) == 6
+    assert {r["group"] for r in rows if r["kind"] == "observation"} == {"observed", "unobserved"}
+
+
+def test_same_seed_same_p_values(hq_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = []
+    for _ in range(2):
+        assert main.main(["forensics", str(hq_path), "--format", "json", "--simulations", "100", "--seed", "3"]) == 0
+        runs.append(json.loads(capsys.readouterr().out)["result"]["integer"])
+    assert runs[0] == runs[1]
+
+
+def test_refuses_a_station_file(tmp_path: Path, template_2021, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "station.baqylau"
+    ElectionStore.create(path, template_2021).close()
+    assert main.main(["--lang", "en", "forensics", str(path)]) == 2
+    assert "is not a coordinator (HQ) file" in capsys.readouterr().err
+
+
+def test_hq_without_official_results(tmp_path: Path, template_2021, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "hq.baqylau"
+    ElectionStore.create(path, template_2021, role=ROLE_HQ).close()
+    assert main.main(["--lang", "en", "forensics", str(path)]) == 2
+    assert "has no official results yet" in capsys.readouterr().err
+
+
+def test_not_an_election_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "junk.baqylau"
+    junk.write_bytes(b"\x00" * 100)
+    assert main.main(["--lang", "en", "forensics", str(junk)]) == 2
+    assert "not a Baqylau election file" in capsys.readouterr().err
+
+
+def test_out_path_that_is_a_file_writes_nothing(hq_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "taken"
+    blocker.write_text("mine", encoding="utf-8")
+    assert main.main(["--lang", "en", "forensics", str(hq_path), "--out", str(blocker), "--simulations", "100"]) == 2
+    assert "Nothing was written" in capsys.readouterr().err
+    assert blocker.read_text(encoding="utf-8") == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_unwritable_out_folder_leaves_no_part_files(hq_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import db.cli_forensics as cli
+
+    out_dir = tmp_path / "results"
+    calls = {"n": 0}
+
+    def failing_fsync(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:  # the third file fails as if the disk filled up
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli.os, "fsync", failing_fsync)
+    assert main.main(["--lang", "en", "forensics", str(hq_path), "--out", str(out_dir), "--simulations", "100"]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert calls["n"] == 3
+    assert not out_dir.exists()  # neither finished files nor .part leftovers, nor the folder we made
+
+
+def test_bad_simulation_count(hq_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main.main(["--lang", "en", "forensics", str(hq_path), "--simulations", "5"]) == 2
+    assert "between 100 and 100000" in capsys.readouterr().err
