@@ -16,7 +16,6 @@ from observer.signing import KeyPair
 from ui.coordinator.comparison import RulesDialog
 from ui.coordinator.forensics import ForensicsPage
 from ui.coordinator.imports import KIND_OFFICIAL, KIND_STATIONS, ImportDialog
-from ui.coordinator.keys import KeysPage
 from ui.coordinator.report import HAVE_QTPDF, ReportDialog
 from ui.coordinator.window import CoordinatorWindow
 

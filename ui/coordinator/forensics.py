@@ -1,8 +1,8 @@
 """Forensics tab: the statistical fingerprints of falsification, each with method, sample and uncertainty.
 
 The official per-station results (and the observers' sample, for the parallel
-vote tabulation and the observed-vs-official comparison) are read with
-:func:`db.aggregate.station_tables` and analysed by :func:`observer.forensics.analyse`
+vote tabulation and the observed-vs-official comparison) are read and analysed
+by :func:`db.cli_forensics.run_forensics`, the same call as ``baqylau forensics``,
 on a worker thread (the Monte-Carlo test takes a few seconds at 100,000
 stations). The heat map is drawn by :class:`ui.coordinator.heatmap.FingerprintMap`;
 the figures are listed beside it, every one followed by the three sentences of
@@ -14,64 +14,23 @@ from __future__ import annotations
 import html
 import math
 
-import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
-from db.aggregate import station_tables
+from db.cli_forensics import party_namer, run_forensics
 from db.store import ElectionStore
-from observer.aggregate import StationArrays, evaluate_term
-from observer.forensics import (
-    NATIONAL,
-    ForensicsError,
-    ForensicsResult,
-    StationReturns,
-    analyse,
-    figure_notes,
-    verdict,
-)
+from observer.forensics import NATIONAL, ForensicsError, ForensicsResult, figure_notes, verdict
 from observer.i18n import tr
 from observer.regions import region_name
-from observer.template import ElectionTemplate
 from ui.coordinator.heatmap import FingerprintMap
 from ui.operations import Operation, OperationContext
 
 
-def returns_of(template: ElectionTemplate, arrays: StationArrays) -> StationReturns:
-    """The stations with figures, as the forensics input (template terms evaluated per station)."""
-    pk = template.party_keys
-    sel = arrays.subset(arrays.has_figures)
-
-    def term(t: object) -> np.ndarray:
-        values, ok = evaluate_term(t, sel, pk)  # type: ignore[arg-type]
-        return np.where(ok, values, -1)
-
-    registered = term(template.registered)
-    registered = np.where(registered >= 0, registered, sel.registered)
-    return StationReturns.build(
-        sel.codes,
-        sel.regions,
-        registered,
-        term(template.voted),
-        term(template.share_base),
-        term(template.invalid),
-        {k: sel.column(k) for k in pk},
-    )
-
-
 def run_analysis(store: ElectionStore, level: str, ctx: OperationContext | None = None) -> ForensicsResult:
-    template = store.template
+    """What ``baqylau forensics`` computes, with a progress label for the dialog."""
     if ctx is not None:
-        ctx.progress(0, 3, tr("coordui.forensics.reading"))
-    official, observed = station_tables(store)
-    off = returns_of(template, official)
-    obs = returns_of(template, observed)
-    if len(off) == 0:
-        raise ForensicsError("forensics.error.empty")
-    if ctx is not None:
-        ctx.check()
-        ctx.progress(1, 3, tr("coordui.forensics.computing"))
-    return analyse(off, obs if len(obs) else None, level=level)
+        ctx.progress(0, 0, tr("coordui.forensics.computing"))
+    return run_forensics(store, level)
 
 
 def _f(v: float | None, digits: int = 1) -> str:
@@ -131,11 +90,7 @@ class ForensicsPage(QWidget):
         return False
 
     def _party(self, key: str) -> str:
-        try:
-            p = self.store.template.line(key)
-        except KeyError:
-            return key
-        return getattr(p, "short", "") or p.labels.get()
+        return party_namer(self.store.template)(key)
 
     def _show(self, result: ForensicsResult) -> None:
         self.result = result

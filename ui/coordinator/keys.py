@@ -35,7 +35,6 @@ from sqlalchemy import select
 
 from db import models as m
 from db.merge import (
-    HELD,
     PENDING,
     REVOKED,
     TRUSTED,
