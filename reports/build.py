@@ -368,10 +368,10 @@ class _Sections:
         d = self.d
         out: list[Flowable] = [CondPageBreak(120 * mm), self.heading("report.turnout")]
         out.append(self.heading("report.turnout.regions", 1))
-        rows: list[list[Any]] = [self.head("report.col.region", "report.col.stations", "report.col.observed",
+        rows: list[list[Any]] = [self.head("report.col.region", "report.col.counted_of_all", "report.col.observed",
                                            "report.col.official_same", "report.col.official_all", "report.col.gap")]
         for u in [*d.regions, d.national]:
-            rows.append([u.name, f"{self.num(u.stations_observed)} / {self.num(u.stations_total)}",
+            rows.append([u.name, f"{self.num(u.stations_counted)} / {self.num(u.stations_total)}",
                          self.pct(u.observed.turnout_pct, 2), self.pct(u.official_same.turnout_pct, 2),
                          self.pct(u.official_all.turnout_pct, 2), fmt_pp(u.turnout_gap_pp, self.lang)])
         w = FRAME_WIDTH

@@ -1,35 +1,38 @@
 """Everything the report shows, collected from the HQ file into plain dataclasses.
 
 The PDF code (``reports/build.py``) only formats what is here; it never touches
-the database. Collection goes through the store's APIs (``iter_table``,
-``violations``, ``evidence``) and all arithmetic is done once, in this module,
-so the figures in the key-findings page, the tables and the charts are the
-same numbers.
+the database. Figures come from the coordinator's aggregation
+(``db.aggregate.station_tables`` read once, then ``observer.aggregate``), so the
+report prints exactly the totals the coordinator's screens show, under the same
+inclusion rules and conflict decisions (``db.conflicts``). The few things the
+aggregation does not provide (turnout per reporting time, spoiled-ballot
+reasons, violation records, the import log) are read through the store.
 
-Which protocol counts for a station: the newest coordinator decision
-(``resolutions``) wins; without one, the observers' versions are used when they
-agree and the station is *disputed* (left out of the totals, listed in the
-annex) when they do not. Observers' posted copies are preferred to figures
-only heard announced, because a copy can be shown to anyone.
+Observed and official figures are compared over the *same* stations: a unit's
+"observed" total covers the stations with a counted observer protocol and an
+official result, "official, same stations" the official figures of exactly
+those, and "official, all stations" every station with an official result.
 """
 
 from __future__ import annotations
 
 import io
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from db import models as m
-from db.conflicts import effective_protocols, station_conflicts
+from db.aggregate import rules_note, station_tables
+from db.conflicts import station_conflicts
 from db.store import ElectionStore
+from observer.aggregate import StationArrays, Totals, UnitResult, aggregate_arrays, evaluate_term, failing_checks
 from observer.checks import _SYMBOLS, _words, percent
-from observer.evidence import inspect_evidence
 from observer.errors import EvidenceError
+from observer.evidence import inspect_evidence
 from observer.i18n import tr
 from observer.regions import region_name
 from observer.template import ElectionTemplate
@@ -40,33 +43,35 @@ GAP_FLAG_PP = 5.0
 SERIOUS_CASES = 12
 THUMBS_PER_CASE = 3
 _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
-_MAX_OFFICIAL_JSON = 64 * 1024
-
-Values = dict[str, int | None]
 
 
 @dataclass(frozen=True)
 class Figures:
-    """Sums over a set of stations from one source (observed or official)."""
+    """One unit's totals from one source, as the report prints them."""
 
     stations: int = 0
-    registered: int = 0
-    voted: int = 0
-    ballots_cast: int = 0
-    invalid: int = 0
-    share_base: int = 0
-    parties: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def turnout_pct(self) -> float | None:
-        return percent(self.voted, self.registered) if self.stations else None
-
-    @property
-    def invalid_pct(self) -> float | None:
-        return percent(self.invalid, self.ballots_cast) if self.stations else None
+    turnout_pct: float | None = None
+    invalid_pct: float | None = None
+    invalid: int | None = None
+    parties: Mapping[str, int | None] = field(default_factory=dict)
+    shares: Mapping[str, float | None] = field(default_factory=dict)
 
     def party_pct(self, key: str) -> float | None:
-        return percent(self.parties.get(key, 0), self.share_base) if self.stations else None
+        return self.shares.get(key)
+
+    @classmethod
+    def of(cls, totals: Totals | None, template: ElectionTemplate) -> "Figures":
+        if totals is None or not totals.stations:
+            return cls()
+        lines = {**totals.lines, **totals.parties}
+        return cls(
+            totals.stations,
+            totals.turnout_pct,
+            totals.invalid_pct,
+            template.invalid.evaluate(lines, template.party_keys),
+            dict(totals.parties),
+            dict(totals.party_pct),
+        )
 
 
 @dataclass(frozen=True)
@@ -76,8 +81,8 @@ class UnitRow:
     code: str
     name: str
     stations_total: int
-    stations_observed: int
-    observed: Figures  # effective observer protocols
+    stations_counted: int  # stations whose observed protocol counts
+    observed: Figures  # counted observer protocols (of stations that also have an official result)
     official_same: Figures  # official results of the same stations
     official_all: Figures  # official results of every station in the unit
 
@@ -243,93 +248,161 @@ class ReportData:
 # ---- collection -------------------------------------------------------------
 
 
-def _official_values(text: str, keys: set[str]) -> Values | None:
-    """Parse one stored official result defensively: only known keys, only integers."""
-    if len(text) > _MAX_OFFICIAL_JSON:
-        return None
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(raw, dict):
-        return None
-    out: Values = {}
-    for key, value in raw.items():
-        if key in keys and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            out[key] = value
-    return out
+def _pct_array(part: np.ndarray, part_ok: np.ndarray, whole: np.ndarray, whole_ok: np.ndarray) -> list[float | None]:
+    ok = part_ok & whole_ok & (whole > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = np.where(ok, 100.0 * part / np.maximum(whole, 1), np.nan)
+    return [None if np.isnan(v) else float(v) for v in values]
 
 
-@dataclass
-class _Station:
-    id: str
-    code: str
-    region: str
-    registered: int | None
-    protocols: set[str] = field(default_factory=set)
-    official: Values | None = None
-    touched: bool = False  # any observer record at all
+def _unit(result: UnitResult, name: str, template: ElectionTemplate) -> UnitRow:
+    comp = result.comparison
+    return UnitRow(
+        result.region,
+        name,
+        comp.stations_total if comp else 0,
+        comp.stations_observed if comp else 0,
+        Figures.of(result.observed, template),
+        Figures.of(result.official, template),
+        Figures.of(result.official_all, template),
+    )
 
 
-def _figures(template: ElectionTemplate, rows: Iterable[Values], fallback_registered: Iterable[int | None]) -> Figures:
+def _station_rows(
+    template: ElectionTemplate, official: StationArrays, observed: StationArrays, touched: np.ndarray,
+    violations: Mapping[str, int], lang: str,
+) -> list[StationRow]:
+    """The annex: every station with any observer record, computed column-wise."""
     pk = template.party_keys
-    n = reg = voted = cast = inv = base = 0
-    parties: dict[str, int] = dict.fromkeys(pk, 0)
-    for values, station_reg in zip(rows, fallback_registered):
-        r = template.registered.evaluate(values, pk)
-        if r is None:
-            r = station_reg
-        v = template.voted.evaluate(values, pk)
-        if r is None or v is None or r <= 0:
-            continue  # a station without both figures cannot enter a turnout
-        n += 1
-        reg += r
-        voted += v
-        cast += template.ballots_cast.evaluate(values, pk) or 0
-        inv += template.invalid.evaluate(values, pk) or 0
-        base += template.share_base.evaluate(values, pk) or 0
-        for key in pk:
-            parties[key] += values.get(key) or 0
-    return Figures(n, reg, voted, cast, inv, base, parties)
+    o_reg, o_reg_ok = evaluate_term(template.registered, observed, pk)
+    o_vot, o_vot_ok = evaluate_term(template.voted, observed, pk)
+    o_cast, o_cast_ok = evaluate_term(template.ballots_cast, observed, pk)
+    o_inv, o_inv_ok = evaluate_term(template.invalid, observed, pk)
+    f_reg, f_reg_ok = evaluate_term(template.registered, official, pk)
+    f_vot, f_vot_ok = evaluate_term(template.voted, official, pk)
+    f_cast, f_cast_ok = evaluate_term(template.ballots_cast, official, pk)
+    f_inv, f_inv_ok = evaluate_term(template.invalid, official, pk)
+    counted = observed.has_figures
+    # Without a counted protocol the station list's voter number still describes the station.
+    reg = np.where(counted & o_reg_ok, o_reg, observed.registered)
+    o_turn = _pct_array(o_vot, o_vot_ok & counted, reg, reg >= 0)
+    f_turn = _pct_array(f_vot, f_vot_ok, np.where(f_reg_ok, f_reg, official.registered), np.ones(len(official), bool))
+    o_invp = _pct_array(o_inv, o_inv_ok & counted, o_cast, o_cast_ok)
+    f_invp = _pct_array(f_inv, f_inv_ok, f_cast, f_cast_ok)
+    not_counted = observed.not_counted if observed.not_counted is not None else np.zeros(len(observed), bool)
+    breaks = observed.breaks_check if observed.breaks_check is not None else np.zeros(len(observed), bool)
+    rows: list[StationRow] = []
+    for i in np.flatnonzero(touched):
+        sid = str(observed.station_ids[i])
+        rows.append(
+            StationRow(
+                code=str(observed.codes[i]),
+                region=str(observed.regions[i]),
+                registered=int(reg[i]) if reg[i] >= 0 else None,
+                observed_voted=int(o_vot[i]) if counted[i] and o_vot_ok[i] else None,
+                official_voted=int(f_vot[i]) if f_vot_ok[i] else None,
+                observed_turnout=o_turn[i],
+                official_turnout=f_turn[i],
+                observed_invalid=o_invp[i],
+                official_invalid=f_invp[i],
+                violations=violations.get(sid, 0),
+                failed_checks=int(breaks[i]),
+                disputed=bool(not_counted[i]),
+                has_official=bool(official.has_figures[i]),
+            )
+        )
+    names = {code: region_name(code, lang) for code in {r.region for r in rows}}
+    rows.sort(key=lambda r: (names[r.region], _natural(r.code)))
+    return rows
 
 
 def collect(store: ElectionStore, lang: str, organisation: str = "") -> ReportData:
     """Read the HQ file once and compute every figure of the report."""
     template = store.template
-    keys = set(template.all_keys)
-    stations: dict[str, _Station] = {}
-    for row in store.iter_table(m.Station):
-        stations[row.id] = _Station(row.id, row.code, row.region or "", row.registered)
+    official, observed = station_tables(store)
+    row_of = {sid: i for i, sid in enumerate(observed.station_ids)}
+    n = len(observed)
 
-    eff = effective_protocols(store)
-    counted = {pid: sid for sid, pid in eff.by_station.items()}
-    posted: set[str] = set()
-    for row in store.iter_table(m.Protocol):
-        st = stations.get(row.station_id)
-        if st is None:
+    # Turnout by reporting time: the aggregation keeps only the last slot, the report wants each.
+    reg_by_row = observed.registered
+    slot_acc: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+    touched = observed.has_figures.copy()
+    for extra in (observed.not_counted, observed.has_violations):
+        if extra is not None:
+            touched |= extra
+    if observed.headcount is not None:
+        touched |= observed.headcount >= 0
+    for row in store.iter_table(m.TurnoutReport):
+        i = row_of.get(row.station_id)
+        if i is None:
             continue
-        st.protocols.add(row.id)
-        st.touched = True
-        if row.source == "posted_copy":
-            posted.add(row.id)
-    effective: dict[str, Values] = {sid: {} for sid in eff.by_station}
-    with_copy: set[str] = set()
-    for row in store.iter_table(m.ProtocolValue):
-        if row.value is not None and row.protocol_id in posted:
-            with_copy.add(row.protocol_id)
-        sid = counted.get(row.protocol_id)
-        if sid is not None and row.key in keys:
-            effective[sid][row.key] = row.value
+        touched[i] = True
+        registered = int(reg_by_row[i])
+        if registered <= 0:
+            continue
+        acc = slot_acc[row.slot]
+        if row.announced is not None:
+            acc[0] += 1
+            acc[1] += registered
+            acc[2] += row.announced
+        # A head-count of 0 hours after opening means the counter was not used, not that nobody came.
+        if row.observed:
+            acc[3] += 1
+            acc[4] += registered
+            acc[5] += row.observed
+    hours = [HourPoint(slot, *acc) for slot, acc in sorted(slot_acc.items())]
 
-    for row in store.iter_table(m.OfficialResult):
-        st = stations.get(row.station_id)
-        if st is not None:
-            st.official = _official_values(row.values_json or "", keys)
+    spoiled: dict[str, int] = defaultdict(int)
+    for row in store.iter_table(m.SpoiledCount):
+        i = row_of.get(row.station_id)
+        if i is not None and row.count > 0:
+            touched[i] = True
+            spoiled[row.reason] += row.count
 
-    # Conflicts are listed in the annex whether or not the coordinator has decided them.
+    violations = store.violations()
+    viol_per_station: dict[str, int] = defaultdict(int)
+    by_cat: dict[str, int] = defaultdict(int)
+    by_region: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for v in violations:
+        i = row_of.get(v.station_id)
+        if i is None:
+            continue
+        viol_per_station[v.station_id] += 1
+        by_cat[v.category] += 1
+        by_region[str(observed.regions[i])][v.category] += 1
+
+    # Protocol rows without figures still mean an observer was there.
+    protocols_obtained: set[str] = set()
+    for row in store.iter_table(m.Protocol):
+        i = row_of.get(row.station_id)
+        if i is not None:
+            touched[i] = True
+            if row.source == "posted_copy" and observed.has_figures[i]:
+                protocols_obtained.add(row.station_id)
+
+    national = aggregate_arrays(template, "national", "both", official=official, observed=observed)
+    by_region_units = aggregate_arrays(template, "region", "both", official=official, observed=observed)
+    touched_regions = {str(r) for r in observed.regions[touched]}
+    regions = [
+        _unit(u, region_name(u.region, lang) if u.region else tr("report.region.unknown", lang), template)
+        for u in by_region_units
+        if u.region in touched_regions
+    ]
+    regions.sort(key=lambda u: u.name)
+    nat = _unit(national[0], tr("report.national", lang), template) if national else UnitRow("", tr("report.national", lang), n, 0, Figures(), Figures(), Figures())
+
+    # Per control relation, at how many counted stations it fails.
+    fails = failing_checks(template, observed, ("error", "warning"))
+    checks_of = [c for c in template.checks if c.severity in ("error", "warning")]
+    per_check = fails[observed.has_figures].sum(axis=0) if n else np.zeros(len(checks_of), int)
+    check_stats = [
+        CheckStat(_rule_words(template, template.checks.index(c), lang), c.severity, int(per_check[j]))
+        for j, c in enumerate(checks_of)
+    ]
+
     disputed: list[Disputed] = []
     for conflict in station_conflicts(store):
-        st = stations.get(conflict.station_id)
+        i = row_of.get(conflict.station_id)
         res = conflict.resolution
         who = ""
         if res is not None and res.status == "chosen":
@@ -338,7 +411,7 @@ def collect(store: ElectionStore, lang: str, organisation: str = "") -> ReportDa
         disputed.append(
             Disputed(
                 conflict.station_code,
-                st.region if st else "",
+                str(observed.regions[i]) if i is not None else "",
                 len(conflict.versions),
                 tuple(_label(template, k, lang) for k in conflict.differing_keys),
                 res.status if res is not None else "unresolved",
@@ -347,123 +420,6 @@ def collect(store: ElectionStore, lang: str, organisation: str = "") -> ReportDa
             )
         )
     disputed.sort(key=lambda d: (region_name(d.region, lang), _natural(d.station_code)))
-
-    # Turnout by hour and spoiled-ballot reasons come straight from the observers' records.
-    slot_acc: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
-    for row in store.iter_table(m.TurnoutReport):
-        st = stations.get(row.station_id)
-        if st is None:
-            continue
-        st.touched = True
-        if not st.registered:
-            continue
-        acc = slot_acc[row.slot]
-        if row.announced is not None:
-            acc[0] += 1
-            acc[1] += st.registered
-            acc[2] += row.announced
-        # A head-count of 0 hours after opening means the counter was not used, not that nobody came.
-        if row.observed:
-            acc[3] += 1
-            acc[4] += st.registered
-            acc[5] += row.observed
-    spoiled: dict[str, int] = defaultdict(int)
-    for row in store.iter_table(m.SpoiledCount):
-        if row.station_id in stations and row.count > 0:
-            stations[row.station_id].touched = True
-            spoiled[row.reason] += row.count
-
-    violations = store.violations()
-    viol_per_station: dict[str, int] = defaultdict(int)
-    by_cat: dict[str, int] = defaultdict(int)
-    by_region: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for v in violations:
-        st = stations.get(v.station_id)
-        if st is None:
-            continue
-        st.touched = True
-        viol_per_station[v.station_id] += 1
-        by_cat[v.category] += 1
-        by_region[st.region][v.category] += 1
-
-    # Per-station effective values, checks and the annex rows.
-    pk = template.party_keys
-    rows: list[StationRow] = []
-    check_fail: dict[int, int] = defaultdict(int)
-    protocols_obtained = 0
-    not_counted = eff.not_counted
-    for st in stations.values():
-        if not st.touched:
-            continue
-        values = effective.get(st.id)
-        if st.protocols & with_copy:
-            protocols_obtained += 1
-        failed = 0
-        if values is not None:
-            for i, check in enumerate(template.checks):
-                holds, _, _ = check.relation.evaluate(values, pk)
-                if holds is False:
-                    failed += 1
-                    check_fail[i] += 1
-        reg_obs = template.registered.evaluate(values, pk) if values else None
-        reg_obs = reg_obs if reg_obs is not None else st.registered
-        voted_obs = template.voted.evaluate(values, pk) if values else None
-        off = st.official
-        reg_off = (template.registered.evaluate(off, pk) if off else None) or st.registered
-        voted_off = template.voted.evaluate(off, pk) if off else None
-        cast_obs = template.ballots_cast.evaluate(values, pk) if values else None
-        inv_obs = template.invalid.evaluate(values, pk) if values else None
-        cast_off = template.ballots_cast.evaluate(off, pk) if off else None
-        inv_off = template.invalid.evaluate(off, pk) if off else None
-        rows.append(
-            StationRow(
-                code=st.code,
-                region=st.region,
-                registered=reg_obs,
-                observed_voted=voted_obs,
-                official_voted=voted_off,
-                observed_turnout=percent(voted_obs, reg_obs),
-                official_turnout=percent(voted_off, reg_off),
-                observed_invalid=percent(inv_obs, cast_obs),
-                official_invalid=percent(inv_off, cast_off),
-                violations=viol_per_station.get(st.id, 0),
-                failed_checks=failed,
-                disputed=st.id in not_counted,
-                has_official=off is not None,
-            )
-        )
-    names = {code: region_name(code, lang) for code in {r.region for r in rows}}
-    rows.sort(key=lambda r: (names[r.region], _natural(r.code)))
-
-    def unit(code: str, name: str, members: list[_Station]) -> UnitRow:
-        obs = [s for s in members if s.id in effective]
-        same = [s for s in obs if s.official is not None]
-        offs = [s for s in members if s.official is not None]
-        return UnitRow(
-            code,
-            name,
-            len(members),
-            sum(1 for s in members if s.touched),
-            _figures(template, (effective[s.id] for s in obs), (s.registered for s in obs)),
-            _figures(template, (s.official or {} for s in same), (s.registered for s in same)),
-            _figures(template, (s.official or {} for s in offs), (s.registered for s in offs)),
-        )
-
-    members_by_region: dict[str, list[_Station]] = defaultdict(list)
-    for st in stations.values():
-        members_by_region[st.region].append(st)
-    regions = [
-        unit(code, region_name(code, lang) if code else tr("report.region.unknown", lang), members)
-        for code, members in members_by_region.items()
-        if any(s.touched for s in members)
-    ]
-    regions.sort(key=lambda u: u.name)
-    national = unit("", tr("report.national", lang), list(stations.values()))
-
-    hours = [
-        HourPoint(slot, *acc)
-        for slot, acc in sorted(slot_acc.items())
-    ]
 
     imports: dict[str, list[datetime | None]] = defaultdict(list)
     for row in store.iter_table(m.Package):
@@ -478,36 +434,31 @@ def collect(store: ElectionStore, lang: str, organisation: str = "") -> ReportDa
         for outcome, times in sorted(imports.items())
     ]
 
-    check_stats = [
-        CheckStat(_rule_words(template, i, lang), template.checks[i].severity, check_fail.get(i, 0))
-        for i in range(len(template.checks))
-    ]
-
-    cases = _serious_cases(store, violations, stations, lang)
-
+    codes = {str(sid): (str(c), str(r)) for sid, c, r in zip(observed.station_ids, observed.codes, observed.regions)}
+    not_counted = int(observed.not_counted.sum()) if observed.not_counted is not None else 0
     return ReportData(
         lang=lang,
         template=template,
         election=template.names.get(lang),
         election_date=template.date,
         organisation=organisation,
-        stations_total=len(stations),
-        stations_observed=sum(1 for s in stations.values() if s.touched),
-        protocols_obtained=protocols_obtained,
-        national=national,
+        stations_total=n,
+        stations_observed=int(touched.sum()),
+        protocols_obtained=len(protocols_obtained),
+        national=nat,
         regions=regions,
         hours=hours,
         violations_total=sum(by_cat.values()),
         violations_by_category=dict(sorted(by_cat.items(), key=lambda kv: (-kv[1], kv[0]))),
         violations_by_region={r: dict(c) for r, c in by_region.items()},
         spoiled_reasons=dict(sorted(spoiled.items(), key=lambda kv: (-kv[1], kv[0]))),
-        cases=cases,
-        stations=rows,
+        cases=_serious_cases(store, violations, codes),
+        stations=_station_rows(template, official, observed, touched, viol_per_station, lang),
         disputed=disputed,
         imports=import_rows,
         check_stats=check_stats,
-        inclusion_rule=eff.rules.describe(lang),
-        not_counted=len(not_counted),
+        inclusion_rule=rules_note(store, lang),
+        not_counted=not_counted,
         generated_at=datetime.now(timezone.utc),
     )
 
@@ -534,10 +485,10 @@ def _natural(code: str) -> tuple[int, str]:
     return (int(digits) if digits and len(digits) < 18 else 0, code)
 
 
-def _serious_cases(store: ElectionStore, violations: list[Any], stations: Mapping[str, _Station], lang: str) -> list[Case]:
+def _serious_cases(store: ElectionStore, violations: list[Any], codes: Mapping[str, tuple[str, str]]) -> list[Case]:
     """The most serious violations: high severity first, then those with evidence, then by time."""
     ranked = sorted(
-        (v for v in violations if v.station_id in stations),
+        (v for v in violations if v.station_id in codes),
         key=lambda v: (_SEVERITY_RANK.get(v.severity, 3), -v.evidence_count, v.occurred_at),
     )[:SERIOUS_CASES]
     out: list[Case] = []
@@ -557,8 +508,8 @@ def _serious_cases(store: ElectionStore, violations: list[Any], stations: Mappin
             size = _jpeg_size(jpeg) if jpeg else None
             if jpeg and size:
                 thumbs.append(Thumb(jpeg, ev.sha256, size[0], size[1]))
-        st = stations[v.station_id]
-        out.append(Case(st.code, st.region, v.occurred_at, v.category, v.severity, v.description, v.action, tuple(thumbs), v.evidence_count))
+        code, region = codes[v.station_id]
+        out.append(Case(code, region, v.occurred_at, v.category, v.severity, v.description, v.action, tuple(thumbs), v.evidence_count))
     return out
 
 

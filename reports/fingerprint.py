@@ -2,10 +2,14 @@
 
 The digest must not change when the same packages are merged in another order
 or into another HQ file, so it covers *content*, never row ids, creation times
-or storage order: every record becomes one canonical JSON line (stations by
-code, protocols by station code + observer + source), the lines are sorted,
-and SHA-256 runs over the sorted lines. Anything that changes a figure, a
-violation or a coordinator's decision changes the fingerprint.
+or storage order: every record becomes one canonical JSON line keyed by station
+code, the lines are sorted, and SHA-256 runs over the sorted lines.
+
+What it covers is what the report is computed from: per station the figures
+that count (after conflict decisions and inclusion rules) and the official
+result, every conflicting protocol version with the decision on it, the
+inclusion rules, turnout reports, spoiled-ballot counts and violations. Any
+change that could change a printed figure changes the fingerprint.
 
 The full digest goes into the PDF's Keywords (``baqylau-fingerprint:<hex>``);
 the cover prints its first 16 hex digits so a paper copy can be traced too.
@@ -16,11 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterator
 
 from db import models as m
+from db.aggregate import station_tables
+from db.conflicts import station_conflicts
+from db.rules import META_KEY as RULES_META_KEY
 from db.store import ElectionStore
 from observer.errors import BaqylauError
 
@@ -41,48 +47,39 @@ def _line(kind: str, *fields: Any) -> bytes:
 
 
 def _records(store: ElectionStore) -> Iterator[bytes]:
-    codes: dict[str, str] = {}
-    for row in store.iter_table(m.Station):
-        codes[row.id] = row.code
-        yield _line("station", row.code, row.region, row.district, row.registered)
-    protocols: dict[str, tuple[str, str | None, str]] = {}
-    for row in store.iter_table(m.Protocol):
-        protocols[row.id] = (codes.get(row.station_id, "?"), row.observer_id, row.source)
-    values: dict[str, dict[str, int | None]] = defaultdict(dict)
-    for row in store.iter_table(m.ProtocolValue):
-        values[row.protocol_id][row.key] = row.value
-    for pid, (code, observer, source) in protocols.items():
-        yield _line("protocol", code, observer, source, values.get(pid, {}))
-    for row in store.iter_table(m.OfficialResult):
-        try:
-            official: Any = json.loads(row.values_json)
-        except ValueError:
-            official = row.values_json  # hash what is stored, even if it is not JSON
-        yield _line("official", codes.get(row.station_id, "?"), official)
+    official, observed = station_tables(store)
+    not_counted = observed.not_counted
+    for i in range(len(observed)):
+        yield _line(
+            "station",
+            str(observed.codes[i]),
+            str(observed.regions[i]),
+            str(observed.districts[i]),
+            int(observed.registered[i]),
+            observed.values[i].tolist() if observed.has_figures[i] else None,
+            official.values[i].tolist() if official.has_figures[i] else None,
+            bool(not_counted[i]) if not_counted is not None else False,
+        )
+    yield _line("keys", list(observed.keys))
+    yield _line("rules", store.meta(RULES_META_KEY) or "")
+    codes = dict(zip(observed.station_ids.tolist(), observed.codes.tolist()))
+    for conflict in station_conflicts(store):
+        chosen = None
+        for v in conflict.versions:
+            yield _line("version", conflict.station_code, v.observer_id, v.source, dict(v.values))
+            if conflict.resolution is not None and v.protocol_id == conflict.resolution.protocol_id:
+                chosen = [v.observer_id, v.source]
+        res = conflict.resolution
+        if res is not None:
+            yield _line("decision", conflict.station_code, chosen, res.status, res.reason, res.decided_at.isoformat())
     for row in store.iter_table(m.TurnoutReport):
         yield _line("turnout", codes.get(row.station_id, "?"), row.observer_id, row.slot, row.announced, row.observed)
     for row in store.iter_table(m.SpoiledCount):
         yield _line("spoiled", codes.get(row.station_id, "?"), row.observer_id, row.reason, row.count)
-    for row in store.iter_table(m.Violation):
+    for v in store.violations():
         yield _line(
-            "violation",
-            codes.get(row.station_id, "?"),
-            row.observer_id,
-            row.occurred_at.isoformat() if row.occurred_at else None,
-            row.category,
-            row.severity,
-            row.description,
-            row.action,
-        )
-    for row in store.iter_table(m.Resolution):
-        chosen = protocols.get(row.protocol_id) if row.protocol_id else None
-        yield _line(
-            "resolution",
-            codes.get(row.station_id, "?"),
-            list(chosen) if chosen else None,
-            row.status,
-            row.reason,
-            row.decided_at.isoformat() if row.decided_at else None,
+            "violation", codes.get(v.station_id, "?"), v.occurred_at.isoformat(), v.category, v.severity, v.description,
+            v.action, v.evidence_count,
         )
 
 
