@@ -234,7 +234,9 @@ def render_text(result: ForensicsResult, template: ElectionTemplate, lang: str |
     out += ["", "5. " + t("forensics.h.pvt")]
     if result.pvt is not None:
         rows = []
-        for e in result.pvt.estimates:
+        # Regional rows only when regions were asked for: at national level they would drown the answer.
+        shown = result.pvt.estimates if result.level == "region" else tuple(result.pvt.national())
+        for e in shown:
             unit = t("forensics.national") if e.unit == NATIONAL else region_name(e.unit, lang)
             quantity = t(f"forensics.q.{e.quantity}") if e.quantity in ("turnout", "invalid") else name(e.quantity)
             inside = "/".join(
@@ -304,11 +306,12 @@ def render_text(result: ForensicsResult, template: ElectionTemplate, lang: str |
                     unobserved_p=_p(s.integer_unobserved.p_value),
                 )
             )
-        if comp.largest:
+        differing = [g for g in comp.largest if abs(g.gap) >= 0.05][:10]
+        if differing:
             heads = ["station", "region", "observed_turnout", "official_turnout", "gap"]
             rows = [
                 [g.code, region_name(g.region, lang), _num(g.observed_turnout), _num(g.official_turnout), _num(g.gap)]
-                for g in comp.largest[:10]
+                for g in differing
             ]
             out += ["  " + line for line in _grid([t(f"forensics.col.{h}") for h in heads], rows)]
         out += _notes(comp, lang, name)
