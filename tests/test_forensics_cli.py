@@ -219,3 +219,41 @@ def test_unwritable_out_folder_leaves_no_part_files(hq_path: Path, tmp_path: Pat
 def test_bad_simulation_count(hq_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main.main(["--lang", "en", "forensics", str(hq_path), "--simulations", "5"]) == 2
     assert "between 100 and 100000" in capsys.readouterr().err
+
+
+def _pdf_text(flowables: list, path: Path) -> tuple[str, int]:
+    from pypdf import PdfReader
+    from reportlab.platypus import SimpleDocTemplate
+
+    SimpleDocTemplate(str(path)).build(flowables)
+    reader = PdfReader(str(path))
+    return "\n".join(page.extract_text() for page in reader.pages), len(reader.pages)
+
+
+def test_report_section_in_kazakh(hq_path: Path, tmp_path: Path) -> None:
+    from reports.forensics_section import report_flowables
+
+    store = ElectionStore.open(hq_path)
+    try:
+        flowables = report_flowables(store, "kk", Options(simulations=100))
+    finally:
+        store.close()
+    text, pages = _pdf_text(flowables, tmp_path / "section.pdf")
+    assert pages >= 3
+    for heading in ("Сайлаудың статистикалық талдауы", "Бүтін пайыздар", "Цифр тесттері", "Дауыстарды қатар санау", "Өңірлер бойынша"):
+        assert heading in text
+    assert "Nur Otan" in text and "Ақмола облысы" in text
+    assert "Ескерту:" in text  # the digit tests' caveats are printed beside them
+
+
+def test_report_section_says_why_it_is_empty(tmp_path: Path, template_2021) -> None:
+    from reports.forensics_section import report_flowables
+
+    store = ElectionStore.create(tmp_path / "hq.baqylau", template_2021, role=ROLE_HQ)
+    try:
+        flowables = report_flowables(store, "en")
+    finally:
+        store.close()
+    text, _ = _pdf_text(flowables, tmp_path / "empty.pdf")
+    assert "Election forensics" in text
+    assert "could not be run" in text and "no official results yet" in text
