@@ -22,6 +22,7 @@ CLI_MODULES: list[str] = [
     "reports.cli",
     "db.cli_merge",
     "db.cli_forensics",
+    "db.cli_coordinator",
 ]
 
 
