@@ -177,10 +177,13 @@ def _simulate(template: ElectionTemplate, n: int, rng: np.random.Generator) -> _
     o_votes = votes.copy()
     leader = parties.index("nur_otan") if "nur_otan" in parties else 0
     moved = np.zeros(n, dtype=np.int64)
-    for j in range(len(parties)):
+    # Parties that campaigned against the leader lose most; the loyal People's Party keeps its votes.
+    taken_share = {"ak_zhol": 0.45, "adal": 0.7, "auyl": 0.4, "qhp": 0.0}
+    for j, party in enumerate(parties):
         if j == leader:
             continue
-        take = np.where(rewritten, np.rint(votes[:, j] * rng.uniform(0.2, 0.5, n)).astype(np.int64), 0)
+        share = taken_share.get(party, 0.3)
+        take = np.where(rewritten, np.rint(votes[:, j] * share * rng.uniform(0.6, 1.0, n)).astype(np.int64), 0)
         o_votes[:, j] -= take
         moved += take
     o_invalid = np.where(rewritten, np.rint(invalid * 0.25).astype(np.int64), invalid)
