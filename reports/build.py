@@ -538,15 +538,19 @@ class _Sections:
 
     # -- forensics (another module) ----------------------------------------------
     def forensics(self, store: ElectionStore) -> list[Flowable]:
+        """The forensics section (reports.forensics_section), numbered like the other sections."""
         try:
-            from reports import forensics_section  # optional: built by the forensics work
+            from reports.forensics_section import report_flowables  # built by the forensics work; optional
         except ImportError:
             return []
-        make = getattr(forensics_section, "report_flowables", None)
-        if make is None:
-            return []
-        flow: list[Flowable] = make(store, self.lang)
-        return [PageBreak(), *flow] if flow else []
+        flow = report_flowables(store, self.lang)
+        out: list[Flowable] = [PageBreak()]
+        for f in flow:
+            if isinstance(f, Heading) and f.level == 0:
+                self.section += 1
+                f = Heading(f"{self.section}. {f.toc_text}", 0, f.bookmark)
+            out.append(f)
+        return out if flow else []
 
     # -- annexes -----------------------------------------------------------------
     def annex_disputed(self) -> list[Flowable]:
@@ -724,19 +728,18 @@ def build_report(
         organisation = (org if org is not None else store.meta("organisation") or "").strip()
         data = collect(store, lang, organisation)
         data.fingerprint = data_fingerprint(store)
-        story_builder = _Sections(data, (title or tr("report.default_title", lang)).strip(), logo_path)
-        forensics = story_builder.forensics(store)
+        sb = _Sections(data, (title or tr("report.default_title", lang)).strip(), logo_path)
+        # In reading order: sections are numbered as they are made.
+        story: list[Flowable] = [
+            *sb.cover(), *sb.toc(), *sb.findings(), *sb.methodology(), *sb.turnout(), *sb.results(), *sb.invalid(),
+            *sb.violations(), *sb.forensics(store), *sb.annex_disputed(), *sb.annex_imports(), *sb.annex_stations(),
+        ]
     finally:
         if own:
             store.close()
     register_fonts()
     target = Path(out_path)
     tmp = target.with_name(f".{target.name}.part")
-    sb = story_builder
-    story: list[Flowable] = [
-        *sb.cover(), *sb.toc(), *sb.findings(), *sb.methodology(), *sb.turnout(), *sb.results(), *sb.invalid(),
-        *sb.violations(), *forensics, *sb.annex_disputed(), *sb.annex_imports(), *sb.annex_stations(),
-    ]
     doc = ReportDoc(
         str(tmp),
         title=sb.title,
