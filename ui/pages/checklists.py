@@ -70,7 +70,7 @@ class ChecklistsPage(Page):
             for r, question in enumerate(questions, start=1):
                 qrow = _QuestionRow(grid, r, box, question)
                 for button in qrow.buttons.values():
-                    button.toggled.connect(lambda checked, cl=checklist, q=qrow: checked and self._save(cl, q))
+                    button.toggled.connect(lambda checked, cl=checklist, q=qrow: self._toggled(checked, cl, q))
                 qrow.note.textEdited.connect(lambda _text, cl=checklist, q=qrow: self._save(cl, q))
                 rows.append(qrow)
             self.boxes[checklist] = box
@@ -104,6 +104,11 @@ class ChecklistsPage(Page):
                     qrow.show(entry.answer if entry else None, entry.note if entry else "")
         finally:
             self._loading = False
+
+    def _toggled(self, checked: bool, checklist: str, qrow: _QuestionRow) -> None:
+        # Only the button being switched on saves; the one switched off fires too.
+        if checked:
+            self._save(checklist, qrow)
 
     def _save(self, checklist: str, qrow: _QuestionRow) -> None:
         sid = self.station_id
