@@ -233,3 +233,55 @@ def test_thumbnails_of_cases_are_embedded(hq: Path, tmp_path: Path) -> None:
     assert len(images) == 10  # ten violations, one photo each, all among the serious cases
     with Image.open(io.BytesIO(images[0].data)) as img:
         assert max(img.size) <= 320
+
+
+def _bulk_hq(path: Path, n: int) -> Path:
+    """An HQ file with ``n`` observed stations written in bulk (the report's speed test)."""
+    import random
+
+    rnd = random.Random(7)
+    template = builtin_template("kz-majilis-2021")
+    store = ElectionStore.create(path, template, role=ROLE_HQ)
+    store.set_observer("HQ", "Org")
+    now = datetime.now(timezone.utc)
+    stamp = {"created_at": now, "updated_at": now}
+    stations, protocols, values, official = [], [], [], []
+    for i in range(n):
+        sid, pid = m.new_id(), m.new_id()
+        reg = rnd.randint(500, 3000)
+        obs = _observed(i % 400) | {"registered": reg}
+        stations.append({"id": sid, "code": str(10_000 + i), "region": REGIONS[i % 3], "registered": reg, **stamp})
+        protocols.append({"id": pid, "station_id": sid, "source": "posted_copy", **stamp})
+        values += [{"id": m.new_id(), "protocol_id": pid, "key": k, "value": v, **stamp} for k, v in obs.items()]
+        official.append({"id": m.new_id(), "station_id": sid, "values_json": json.dumps(_official(obs)), **stamp})
+    with store.engine.begin() as conn:
+        for model, rows in ((m.Station, stations), (m.Protocol, protocols), (m.ProtocolValue, values), (m.OfficialResult, official)):
+            conn.execute(insert(model), rows)
+    store.close()
+    return path
+
+
+@pytest.mark.slow
+def test_report_of_10000_stations_within_3x_a_plain_reportlab_table(tmp_path: Path) -> None:
+    """Issue 5: the whole report (data, fingerprint, every section, the 10,000-row annex) against
+    ReportLab building one plain table of the same rows, measured in the same run."""
+    import time
+
+    from reportlab.platypus import SimpleDocTemplate, Table
+
+    from reports.build import _station_cells
+    from reports.data import collect
+
+    hq = _bulk_hq(tmp_path / "big.baqylau", 10_000)
+    info = build_report(hq, tmp_path / "big.pdf", "ru")
+    store = ElectionStore.open(hq)
+    rows = [_station_cells(r, "ru") for r in collect(store, "ru").stations]
+    store.close()
+    assert len(rows) == 10_000
+    started = time.perf_counter()
+    SimpleDocTemplate(str(tmp_path / "plain.pdf")).build([Table([["#"] * len(rows[0]), *rows], repeatRows=1)])
+    baseline = time.perf_counter() - started
+    ratio = info.seconds / baseline
+    print(f"\nreport {info.seconds:.2f} s, {info.pages} pages; plain table {baseline:.2f} s; ratio {ratio:.2f}")
+    assert ratio <= 3.0
+    assert info.pages > 150  # the annex really is in it: about 65 rows a page
