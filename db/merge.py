@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
+import tempfile
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, bindparam, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from db import models as m
 from db.package import RECORD_TABLES, VerifiedPackage, iter_packages, manifest_identity, read_package
@@ -136,14 +139,60 @@ class _Merger:
         with hq.engine.connect() as conn:
             self.known = {r[0]: r[1] for r in conn.execute(select(m.Package.sha256, m.Package.outcome))}
             self.key_status = {r[0]: r[1] for r in conn.execute(select(m.TrustedKey.fingerprint, m.TrustedKey.status))}
-        self.work_root = hq.path.parent
+        self.work_dir: Path | None = None
+        self.conn: Connection | None = None
+
+    def __enter__(self) -> "_Merger":
+        try:
+            # One private folder per run (not per package) for verified copies, on the
+            # HQ's file system so evidence is moved into place by a rename.
+            self.work_dir = Path(tempfile.mkdtemp(prefix=".baqylau-incoming-", dir=self.hq.path.parent))
+            self.conn = self.hq.engine.connect()
+            # WAL keeps every commit atomic; NORMAL skips the fsync per commit. A power cut
+            # can only lose the last whole packages merged, and merging them again is
+            # idempotent; evidence files are fsynced before the commit that cites them.
+            self._pragma("NORMAL")
+        except (OSError, sqlite3.Error, OperationalError, DatabaseError) as exc:
+            self.__exit__()
+            raise storage_error(exc, self.hq.path) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.rollback()
+                self._pragma("FULL")
+            except (sqlite3.Error, OperationalError, DatabaseError):
+                pass  # the connection is discarded below anyway
+            self.conn.invalidate()  # never hand the NORMAL connection back to the pool
+            self.conn.close()
+            self.conn = None
+        if self.work_dir is not None:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+            self.work_dir = None
+
+    def _pragma(self, level: str) -> None:
+        # On the driver connection: SQLAlchemy would wrap it in a transaction, where SQLite refuses it.
+        assert self.conn is not None
+        self.conn.connection.driver_connection.execute(f"PRAGMA synchronous={level}")  # type: ignore[union-attr]
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        assert self.conn is not None
+        try:
+            with self.conn.begin():
+                yield self.conn
+        except IntegrityError:
+            raise
+        except (OperationalError, DatabaseError) as exc:
+            raise storage_error(exc, self.hq.path) from None
 
     def merge_file(self, path: Path, *, release: bool = False) -> PackageOutcome:
         identity = manifest_identity(path)
         if identity is not None and self.known.get(identity) in (MERGED, DUPLICATE):
             return PackageOutcome(path, DUPLICATE, sha256=identity)
         try:
-            pkg = read_package(path, work_dir=self.work_root)
+            pkg = read_package(path, work_dir=self.work_dir)
         except PackageError as exc:
             return PackageOutcome(path, REFUSED, str(exc))
         with pkg:
@@ -173,7 +222,7 @@ class _Merger:
             return outcome(HELD, tr("package.held.reason", fingerprint=man.fingerprint))
         try:
             self._place_evidence(pkg)
-            with self.hq._write() as conn:
+            with self._tx() as conn:
                 if trust_now:
                     # in the package's transaction: a crash undoes the decision with the data
                     _write_key(conn, man.public_key, "", TRUSTED, TOFU_DECIDER)
@@ -226,7 +275,7 @@ class _Merger:
         if pkg.sha256 in self.known:
             return
         t = now()
-        with self.hq._write() as conn:
+        with self._tx() as conn:
             conn.execute(insert(m.Package).values(_package_row(pkg, HELD, None, t)))
         self.known[pkg.sha256] = HELD
 
@@ -420,16 +469,16 @@ def merge_packages(
     ``trust_new_keys`` None uses the HQ file's setting (off unless turned on).
     """
     files = iter_packages(paths)
-    merger = _Merger(hq, trust_on_first_use(hq) if trust_new_keys is None else trust_new_keys)
     report = MergeReport()
     total = len(files)
-    for i, path in enumerate(files):
-        if cancel is not None and cancel():
-            report.cancelled = True
-            break
-        if progress is not None:
-            progress(i, total, path.name)
-        report.entries.append(merger.merge_file(path))
+    with _Merger(hq, trust_on_first_use(hq) if trust_new_keys is None else trust_new_keys) as merger:
+        for i, path in enumerate(files):
+            if cancel is not None and cancel():
+                report.cancelled = True
+                break
+            if progress is not None:
+                progress(i, total, path.name)
+            report.entries.append(merger.merge_file(path))
     if progress is not None and not report.cancelled:
         progress(total, total, "")
     return report
@@ -557,11 +606,11 @@ def release_held(hq: ElectionStore, fingerprint: str) -> MergeReport:
     fpr, _ = _find_key(hq, fingerprint)
     with hq.engine.connect() as conn:
         shas = [r[0] for r in conn.execute(select(m.Package.sha256).where(m.Package.key_fingerprint == fpr, m.Package.outcome == HELD))]
-    merger = _Merger(hq, trust_new_keys=False)
     report = MergeReport()
-    if merger.key_status.get(fpr) != TRUSTED:
-        return report
-    for sha in sorted(shas):
-        kept = held_dir(hq) / (sha + SUFFIX)
-        report.entries.append(merger.merge_file(kept, release=True))
+    with _Merger(hq, trust_new_keys=False) as merger:
+        if merger.key_status.get(fpr) != TRUSTED:
+            return report
+        for sha in sorted(shas):
+            kept = held_dir(hq) / (sha + SUFFIX)
+            report.entries.append(merger.merge_file(kept, release=True))
     return report

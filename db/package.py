@@ -22,6 +22,7 @@ import shutil
 import sqlite3
 import stat
 import tempfile
+import uuid
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -271,12 +272,18 @@ class VerifiedPackage:
     evidence_files: dict[str, Path]  # stored_name -> verified file
     work_dir: Path
     template_id: str = ""
+    owns_work_dir: bool = field(default=True, repr=False)
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
-        if not self._closed:
+        if self._closed:
+            return
+        self._closed = True
+        if self.owns_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
-            self._closed = True
+        else:
+            for f in self.evidence_files.values():
+                f.unlink(missing_ok=True)
 
     def __enter__(self) -> "VerifiedPackage":
         return self
@@ -303,18 +310,30 @@ def manifest_identity(path: Path) -> str | None:
 
 
 def read_package(path: Path, *, work_dir: Path | None = None) -> VerifiedPackage:
-    """Verify a package completely; raise PackageError with the precise reason."""
+    """Verify a package completely; raise PackageError with the precise reason.
+
+    Private copies of the members go to a new temporary folder, or straight into
+    ``work_dir`` (a folder the caller owns and reuses: no folder per package).
+    """
     path = Path(path)
-    name = path.name
-    base = Path(tempfile.mkdtemp(prefix=".baqylau-pkg-", dir=work_dir))
+    owned = work_dir is None
+    folder = Path(tempfile.mkdtemp(prefix=".baqylau-pkg-")) if work_dir is None else Path(work_dir)
+    prefix = uuid.uuid4().hex[:16]
+    written: list[Path] = []
     try:
-        return _read(path, name, base)
+        pkg = _read(path, path.name, folder, prefix, written)
     except BaseException:
-        shutil.rmtree(base, ignore_errors=True)
+        if owned:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            for f in written:
+                f.unlink(missing_ok=True)
         raise
+    pkg.owns_work_dir = owned
+    return pkg
 
 
-def _read(path: Path, name: str, base: Path) -> VerifiedPackage:
+def _read(path: Path, name: str, base: Path, prefix: str, written: list[Path]) -> VerifiedPackage:
     try:
         with path.open("rb") as fh:
             head = fh.read(4)
@@ -343,17 +362,16 @@ def _read(path: Path, name: str, base: Path) -> VerifiedPackage:
         for mb in manifest.members:
             if infos[mb.name].file_size != mb.size:
                 raise PackageError("package.error.size_mismatch", file=name, member=mb.name)
-        evidence_dir = base / "evidence"
-        evidence_dir.mkdir()
         evidence_files: dict[str, Path] = {}
-        db_path = base / DATA_NAME
+        db_path = base / f"{prefix}-{DATA_NAME}"
         for mb in manifest.members:
             if mb.name == DATA_NAME:
                 target = db_path
             else:
                 stored = mb.name.split("/", 1)[1]
-                target = evidence_dir / stored
+                target = base / f"{prefix}-{stored}"
                 evidence_files[stored] = target
+            written.append(target)
             _extract_verified(zf, infos[mb.name], mb, target, name)
     rows, template_id = _read_database(db_path, manifest, name)
     db_path.unlink()
@@ -458,8 +476,12 @@ def _known_revisions() -> tuple[str, ...]:
     return tuple(rev.revision for rev in script.walk_revisions())
 
 
+Master = tuple[tuple[Any, ...], ...]
+_MASTER_SQL = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+
+
 @lru_cache(maxsize=None)
-def expected_schema(revision: str) -> Schema:
+def _reference(revision: str) -> tuple[Schema, Master]:
     """The schema our migrations produce at ``revision`` (built once in a scratch file)."""
     folder = Path(tempfile.mkdtemp(prefix="baqylau-schema-"))
     try:
@@ -468,11 +490,15 @@ def expected_schema(revision: str) -> Schema:
             command.upgrade(_alembic_config(conn), revision)
         engine.dispose()
         with sqlite3.connect(folder / "ref.sqlite") as ref:
-            schema = _describe_schema(ref)
+            result = _describe_schema(ref), tuple(ref.execute(_MASTER_SQL).fetchall())
         ref.close()
-        return schema
+        return result
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def expected_schema(revision: str) -> Schema:
+    return _reference(revision)[0]
 
 
 def _open_readonly(path: Path) -> sqlite3.Connection:
@@ -493,14 +519,17 @@ def _read_database(db_path: Path, manifest: Manifest, name: str) -> tuple[dict[s
         raise PackageError("package.error.not_sqlite", file=name) from None
     try:
         try:
-            objects = conn.execute("SELECT type, name FROM sqlite_master").fetchall()
+            master = tuple(conn.execute(_MASTER_SQL).fetchall())
         except sqlite3.DatabaseError:
             raise PackageError("package.error.not_sqlite", file=name) from None
-        for kind, obj in objects:
+        for kind, obj, _table, _sql in master:
             if kind not in ("table", "index"):
                 raise PackageError("package.error.schema_object", file=name, kind=kind, name=str(obj)[:80])
+        # Fast path: DDL identical to what our migrations write at some revision.
+        # Otherwise (e.g. a file made by another SQLAlchemy version) compare via PRAGMAs.
+        exact = next((rev for rev in _known_revisions() if _reference(rev)[1] == master), None)
         try:
-            found = _describe_schema(conn)
+            found = _reference(exact)[0] if exact else _describe_schema(conn)
         except sqlite3.DatabaseError as exc:
             raise PackageError("package.error.integrity", file=name, problem=str(exc)[:120]) from None
         if "alembic_version" not in found or found["alembic_version"] != expected_schema(_known_revisions()[-1])["alembic_version"]:

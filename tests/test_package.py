@@ -365,7 +365,7 @@ def test_hostile_package_refused_and_hq_unchanged(
     assert report.entries[0].reason == str(err.value)
     assert dump(hq.path) == before
     assert not hq.evidence_dir.exists() or not any(hq.evidence_dir.iterdir())
-    assert not [p for p in hq.path.parent.iterdir() if p.name.startswith(".baqylau-pkg-")]
+    assert not [p for p in hq.path.parent.iterdir() if p.name.startswith(".baqylau-")]
 
 
 def test_too_many_members(package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
