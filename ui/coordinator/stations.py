@@ -196,11 +196,9 @@ class StationsModel(QAbstractTableModel):
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(COLUMNS) or COLUMNS[column] not in _SORTABLE:
             return
-        self.layoutAboutToBeChanged.emit()
+        # A reset, not a layout change: rows move wholesale and persistent indexes would point at the wrong stations.
         self._sort = (COLUMNS[column], order == Qt.SortOrder.DescendingOrder)
-        self._ids = self._source.ids(self._filter, *self._sort)
-        self._pages.clear()
-        self.layoutChanged.emit()
+        self.reload()
 
 
 class StationsPage(QWidget):
