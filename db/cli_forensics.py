@@ -143,14 +143,16 @@ def _notes(figure: Any, lang: str, name: Callable[[str], str]) -> list[str]:
     return ["  " + text for text in figure_notes(figure, lang, name).values()]
 
 
-def render_text(result: ForensicsResult, template: ElectionTemplate, lang: str | None = None, observed: int = 0) -> str:
+def render_text(
+    result: ForensicsResult, template: ElectionTemplate, lang: str | None = None, *, official: int = 0, observed: int = 0
+) -> str:
     """The whole result as the command line prints it."""
     lang = lang or current_language()
     name = party_namer(template, lang)
     t = lambda key, **kw: tr(key, lang, **kw)  # noqa: E731 - a local shorthand
     out: list[str] = [
         t("forensics.title") + " — " + template.names.get(lang),
-        t("forensics.cli.summary", leader=name(result.leader), stations=_int(result.fingerprint.sample.stations + result.fingerprint.sample.excluded), observed=_int(observed)),
+        t("forensics.cli.summary", leader=name(result.leader), stations=_int(official), observed=_int(observed)),
         "",
         "1. " + t("forensics.h.fingerprint"),
     ]
@@ -513,7 +515,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(files["forensics.json"])
     else:
-        print(render_text(result, template, current_language(), observed=len(observed)), end="")
+        print(render_text(result, template, current_language(), official=len(official), observed=len(observed)), end="")
     if args.out:
         written = write_outputs(files, args.out)
         message = tr("forensics.cli.written", dir=str(Path(args.out)), files=", ".join(p.name for p in written))

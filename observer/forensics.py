@@ -188,6 +188,9 @@ class StationReturns:
         keys = tuple(parties)
         cols = [ints(parties[k]) for k in keys]
         n = len(codes)
+        for key, col in zip(keys, cols):
+            if len(col) != n:
+                raise ForensicsError("forensics.error.shape", what=key, got=len(col), expected=n)
         matrix = np.stack(cols, axis=1) if cols else np.zeros((n, 0), dtype=np.int64)
         return cls(
             np.asarray(codes, dtype=object),

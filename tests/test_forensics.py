@@ -531,3 +531,9 @@ def test_bad_input_is_refused_with_a_message() -> None:
     data, _ = synthetic_election(n=200, seed=1)
     with pytest.raises(fx.ForensicsError):
         fx.analyse(data, level="district")
+
+
+def test_party_columns_of_the_wrong_length_are_refused() -> None:
+    with pytest.raises(fx.ForensicsError) as err:
+        fx.StationReturns.build(["1", "2"], ["A", "A"], [1, 2], [1, 2], [1, 2], [0, 0], {"a": [1, 2], "b": [1]})
+    assert "'b'" in err.value.message("en")
