@@ -530,6 +530,15 @@ def _shares(data: StationReturns, leader: str) -> _Shares:
     return _Shares(ok, reg, vot, bal, led, vot / reg, led / bal)
 
 
+def _at_or_above(s: _Shares, threshold: int) -> NDArray[np.bool_]:
+    """Turnout and leader share both >= threshold %, compared on the whole counts.
+
+    The counts are integers held exactly in float64, so 400 of 500 is exactly
+    80 % here, where 0.8 * 100 in floating point might fall a hair short.
+    """
+    return (100 * s.voted >= threshold * s.registered) & (100 * s.leader >= threshold * s.ballots)
+
+
 def _bin_index(fraction: FloatArray, bins: int) -> IntArray:
     # 100 % falls into the last bin rather than a bin of its own.
     return np.minimum((fraction * bins).astype(np.int64), bins - 1)
@@ -549,7 +558,7 @@ def fingerprint(data: StationReturns, leader: str, options: Options = Options(),
     total_l = float(s.leader.sum())
     masses = []
     for thr in options.thresholds:
-        hit = (s.turnout * 100 >= thr) & (s.share * 100 >= thr)
+        hit = _at_or_above(s, thr)
         masses.append(
             ThresholdMass(
                 thr,
@@ -586,7 +595,7 @@ def high_mass(data: StationReturns, leader: str, threshold: int) -> tuple[float,
     s = _shares(data, leader)
     if not len(s.voted) or s.voted.sum() <= 0:
         return float("nan"), float("nan"), 0
-    hit = (s.turnout * 100 >= threshold) & (s.share * 100 >= threshold)
+    hit = _at_or_above(s, threshold)
     return 100.0 * float(s.voted[hit].sum() / s.voted.sum()), 100.0 * _ratio_se(s.voted * hit, s.voted), len(s.voted)
 
 

@@ -537,3 +537,14 @@ def test_party_columns_of_the_wrong_length_are_refused() -> None:
     with pytest.raises(fx.ForensicsError) as err:
         fx.StationReturns.build(["1", "2"], ["A", "A"], [1, 2], [1, 2], [1, 2], [0, 0], {"a": [1, 2], "b": [1]})
     assert "'b'" in err.value.message("en")
+
+
+def test_threshold_is_inclusive_and_exact() -> None:
+    # 29 of 100 is exactly 29 % (0.29 * 100 is 28.999999999999996 in floating point).
+    data = fx.StationReturns.build(
+        ["1", "2", "3"], ["A"] * 3, [100, 500, 1000], [29, 400, 799], [29, 400, 799], [0, 0, 0],
+        {"a": [29, 320, 700], "b": [0, 80, 99]},
+    )
+    fp = fx.fingerprint(data, "a", fx.Options(thresholds=(29, 80)))
+    assert [m.stations for m in fp.masses] == [3, 1]  # station 3: 79.9 % turnout is below 80
+    assert fp.masses[1].voters_share == pytest.approx(100 * 400 / (29 + 400 + 799))
