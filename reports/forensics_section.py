@@ -128,6 +128,12 @@ def _nice(value: float) -> float:
     return 10 * exp
 
 
+def _divisions(top: float) -> int:
+    """Grid lines that land on round values: 2 × 10^k splits in 4, 1, 2.5 and 5 × 10^k in 5."""
+    lead = top / 10 ** math.floor(math.log10(top)) if top > 0 else 1.0
+    return 4 if abs(lead - 2) < 1e-9 else 5
+
+
 def turnout_chart(dist: TurnoutDistribution, lang: str, leader: str, width: float = FRAME_WIDTH, height: float = 62 * mm) -> Drawing:
     """Shpilkin's chart: votes per 1 pp of turnout for the leader, the others and the expected leader."""
     register_fonts()
@@ -151,9 +157,10 @@ def turnout_chart(dist: TurnoutDistribution, lang: str, leader: str, width: floa
             if v > 0:
                 h = plot_h * v / vpeak * 0.95
                 drawing.add(Rect(left + i * bw, bottom, bw, h, fillColor=PALE, strokeColor=None))
-    for k in range(5):
-        value = peak * k / 4
-        y = bottom + plot_h * k / 4
+    div = _divisions(peak)
+    for k in range(div + 1):
+        value = peak * k / div
+        y = bottom + plot_h * k / div
         drawing.add(Line(left, y, left + plot_w, y, strokeColor=LIGHT, strokeWidth=0.4))
         _label(drawing, left - 3, y - 2.5, fmt_int(int(round(value)), lang), "end")
     for tick in range(0, 101, 10):
@@ -212,10 +219,11 @@ def fine_chart(hist: np.ndarray, lang: str, width: float = FRAME_WIDTH, height: 
             continue
         x = left + plot_w * (i - lo_bin) / span
         drawing.add(Line(x, bottom, x, bottom + plot_h * c / peak, strokeColor=DARK, strokeWidth=0.45))
-    for k in range(5):
-        y = bottom + plot_h * k / 4
+    div = _divisions(peak)
+    for k in range(div + 1):
+        y = bottom + plot_h * k / div
         drawing.add(Line(left, y, left + plot_w, y, strokeColor=LIGHT, strokeWidth=0.3))
-        _label(drawing, left - 3, y - 2.5, fmt_int(int(round(peak * k / 4)), lang), "end")
+        _label(drawing, left - 3, y - 2.5, fmt_int(int(round(peak * k / div)), lang), "end")
     for pct in range(lo_bin // 10, hi_bin // 10 + 1):
         x = left + plot_w * (pct * 10 - lo_bin) / span
         major = pct % 10 == 0
