@@ -178,8 +178,11 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
     assert isinstance(spoiled, SpoiledPage)
     type_into(qtbot, spoiled.spins["BLANK"], "12")
     type_into(qtbot, spoiled.spins["WRITTEN"], "7")
-    assert store.spoiled(st.id) == {"BLANK": 12, "WRITTEN": 7}
-    assert "19" in spoiled.total.text()
+    for _ in range(3):
+        qtbot.mouseClick(spoiled.plus["TORN"], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(spoiled.minus["TORN"], Qt.MouseButton.LeftButton)
+    assert store.spoiled(st.id) == {"BLANK": 12, "WRITTEN": 7, "TORN": 2}
+    assert spoiled.total.text() == "Всего: 21"
 
     # ---- 5. a violation with a photo -----------------------------------------
     go(qtbot, window, 5)

@@ -35,6 +35,7 @@ class SetupPage(Page):
 
         self.election_box = QGroupBox(self.body)
         eform = QFormLayout(self.election_box)
+        eform.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.election_name = plain_label("", self.election_box)
         self.election_name.setWordWrap(True)
         self.election_name_label = plain_label()
@@ -43,6 +44,7 @@ class SetupPage(Page):
 
         self.observer_box = QGroupBox(self.body)
         oform = QFormLayout(self.observer_box)
+        oform.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.observer_name = QLineEdit(self.observer_box)
         self.organisation = QLineEdit(self.observer_box)
         self.observer_name_label, self.organisation_label = plain_label(), plain_label()
@@ -52,6 +54,7 @@ class SetupPage(Page):
 
         self.station_box = QGroupBox(self.body)
         sform = QFormLayout(self.station_box)
+        sform.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         code_row = QHBoxLayout()
         self.code = QLineEdit(self.station_box)
         self.code.setMaxLength(32)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from db.store import ElectionStore
 from observer.i18n import tr
 from ui.pages.base import Page, plain_label
-from ui.qt import QFormLayout, QGroupBox, QLabel, QSpinBox, QVBoxLayout, QWidget
+from ui.qt import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, Qt, QVBoxLayout, QWidget
 from ui.settings import Settings
-from ui.widgets.fields import MAX_COUNT
+from ui.widgets.fields import IntField
 from ui.widgets.messages import succeeded
 
 
@@ -24,18 +24,31 @@ class SpoiledPage(Page):
         col.addWidget(self.hint)
         self.box = QGroupBox(self.body)
         form = QFormLayout(self.box)
-        self.spins: dict[str, QSpinBox] = {}
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.spins: dict[str, IntField] = {}
         self.labels: dict[str, QLabel] = {}
         self._loading = False
+        self.plus: dict[str, QPushButton] = {}
+        self.minus: dict[str, QPushButton] = {}
         for reason in store.template.spoiled_reasons:
-            spin = QSpinBox(self.box)
-            spin.setRange(0, MAX_COUNT)
-            spin.setMinimumWidth(160)
-            spin.setMinimumHeight(38)
+            spin = IntField(self.box)
+            spin.setFixedWidth(140)
+            # Tally buttons: the observer clicks once per ballot as the commission sorts the pile.
+            plus, minus = QPushButton("+1", self.box), QPushButton("−1", self.box)
+            plus.setMinimumWidth(90)
+            minus.setMinimumWidth(70)
+            plus.clicked.connect(lambda _c=False, code=reason.code: self._step(code, +1))
+            minus.clicked.connect(lambda _c=False, code=reason.code: self._step(code, -1))
+            row = QHBoxLayout()
+            row.addWidget(spin)
+            row.addWidget(plus)
+            row.addWidget(minus)
+            row.addStretch(1)
             label = plain_label()
             label.setBuddy(spin)
-            form.addRow(label, spin)
-            spin.valueChanged.connect(lambda value, code=reason.code: self._save(code, value))
+            form.addRow(label, row)
+            self.plus[reason.code], self.minus[reason.code] = plus, minus
+            spin.value_changed.connect(lambda value, code=reason.code: self._save(code, value))
             self.spins[reason.code], self.labels[reason.code] = spin, label
         self.total = plain_label()
         self.total.setObjectName("result")
@@ -48,6 +61,9 @@ class SpoiledPage(Page):
     def retranslate(self) -> None:
         super().retranslate()
         self.hint.setText(tr("ui.spoiled.hint"))
+        for code in self.spins:
+            self.plus[code].setToolTip(tr("ui.spoiled.plus"))
+            self.minus[code].setToolTip(tr("ui.spoiled.minus"))
         self.box.setTitle(tr("ui.spoiled.reasons"))
         for reason in self.store.template.spoiled_reasons:
             self.labels[reason.code].setText(reason.labels.get())
@@ -60,17 +76,25 @@ class SpoiledPage(Page):
         self._loading = True
         try:
             for code, spin in self.spins.items():
-                spin.setValue(stored.get(code, 0))
+                if not spin.hasFocus():
+                    spin.set_value(stored.get(code))
         finally:
             self._loading = False
         self._update_total()
 
-    def _save(self, code: str, value: int) -> None:
+    def _step(self, code: str, delta: int) -> None:
+        spin = self.spins[code]
+        value = max(0, (spin.value() or 0) + delta)
+        spin.set_value(value)
+        self._save(code, value)
+
+    def _save(self, code: str, value: int | None) -> None:
         sid = self.station_id
         if self._loading or sid is None:
             return
-        succeeded(lambda: self.store.set_spoiled(sid, code, value))
+        # An emptied field means none of that kind were seen.
+        succeeded(lambda: self.store.set_spoiled(sid, code, value or 0))
         self._update_total()
 
     def _update_total(self) -> None:
-        self.total.setText(tr("ui.spoiled.total", total=sum(s.value() for s in self.spins.values())))
+        self.total.setText(tr("ui.spoiled.total", total=sum(s.value() or 0 for s in self.spins.values())))

@@ -68,7 +68,7 @@ class ViolationsPage(Page):
         header.setSectionResizeMode(COL_CATEGORY, QHeaderView.ResizeMode.Stretch)
         # Severity words are short; a long translated header must not squeeze the category away.
         header.setSectionResizeMode(COL_SEVERITY, QHeaderView.ResizeMode.Fixed)
-        self.table.setColumnWidth(COL_SEVERITY, 96)
+        self.table.setColumnWidth(COL_SEVERITY, 120)
         left.addWidget(self.table, 1)
         buttons = QHBoxLayout()
         self.new_button = QPushButton(self.body)
@@ -82,6 +82,7 @@ class ViolationsPage(Page):
 
         self.editor = QGroupBox(self.body)
         form = QFormLayout(self.editor)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.time = QDateTimeEdit(self.editor)
         self.time.setCalendarPopup(True)
         self.time.setDisplayFormat("dd.MM.yyyy HH:mm")
