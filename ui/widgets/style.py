@@ -37,7 +37,7 @@ QLineEdit:focus, QComboBox:focus, QSpinBox:focus, QDateTimeEdit:focus, QPlainTex
 QLineEdit[problem="true"] { border: 2px solid #b3261e; background: #fdecea; }
 QPushButton { padding: 7px 16px; min-height: 28px; border-radius: 4px; border: 1px solid #8a96a3; background: #ffffff; }
 QPushButton:hover { background: #eef3f9; }
-QPushButton:checked { background: #1f5fa8; color: white; border: 1px solid #174b86; font-weight: bold; }
+QPushButton:checked { background: #1f5fa8; color: white; border: 1px solid #174b86; }
 QPushButton:focus { border: 2px solid #1f5fa8; }
 QPushButton#primary { background: #1f5fa8; color: white; border: none; font-weight: bold; }
 QPushButton#primary:hover { background: #174b86; }
