@@ -66,15 +66,15 @@ def test_versions_side_by_side_with_differences_highlighted(qtbot, hq) -> None:
     page = _page(qtbot, hq)
     assert "101" in page.station_list.item(0).text()
     table = page.versions
-    assert table.columnCount() == 2
-    a, b = _column(page, "Айгүл Қасымова"), _column(page, "Бауыржан Омаров")
-    rows = {table.verticalHeaderItem(r).text(): r for r in range(table.rowCount())}
+    assert table.columnCount() == 3  # the line, then one column per version
+    a, b = page.version_column("Айгүл Қасымова"), page.version_column("Бауыржан Омаров")
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
     issued = rows[hq.template.label("issued")]
     registered = rows[hq.template.label("registered")]
     assert (table.item(issued, a).text(), table.item(issued, b).text()) == ("900", "1100")
     assert table.item(issued, a).data(Qt.ItemDataRole.UserRole) == "differs"
     assert table.item(registered, a).data(Qt.ItemDataRole.UserRole) is None
-    differing = {table.verticalHeaderItem(r).text() for r in range(table.rowCount()) if table.item(r, b).data(Qt.ItemDataRole.UserRole)}
+    differing = {table.item(r, 0).text() for r in range(table.rowCount()) if table.item(r, b).data(Qt.ItemDataRole.UserRole)}
     assert differing == {hq.template.label(k) for k in ("issued", "in_boxes", "valid", "nur_otan")}
     # Undecided: the station does not count yet.
     assert ids_of(hq)["station"] in effective_protocols(hq).unresolved
@@ -84,16 +84,12 @@ def ids_of(hq) -> dict[str, str]:
     return hq.test_ids
 
 
-def _column(page: ConflictsPage, observer: str) -> int:
-    """Versions are numbered in the order db.conflicts gives them; find one by its observer."""
-    return next(c for c in range(page.versions.columnCount()) if observer in page.versions.horizontalHeaderItem(c).text())
-
-
 def test_choose_a_version_then_change_to_disputed(qtbot, hq) -> None:
     page = _page(qtbot, hq)
     ids = ids_of(hq)
     assert not page.record.isEnabled()  # nothing chosen, no reason yet
-    page.choose(_column(page, "Бауыржан Омаров"))
+    # Versions are numbered in the order db.conflicts gives them; find the one by its observer.
+    page.choose(page.version_column("Бауыржан Омаров") - 1)
     page.reason.setText("matches the photo of the protocol")
     page.decided_by.setText("HQ Almaty")
     assert page.record.isEnabled()

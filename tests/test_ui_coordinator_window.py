@@ -191,7 +191,11 @@ def test_forensics_page_draws_the_fingerprint_from_official_results(qtbot, hq, t
     assert page.map._image is not None
     text = page.text.toPlainText()
     assert i18n.tr("coordui.forensics.h.fingerprint") in text and "≥ 80 %" in text
-    assert i18n.tr("coordui.forensics.note.method") in text
+    # Every figure states its method, sample and uncertainty.
+    from observer.forensics import figure_notes
+
+    assert figure_notes(result.fingerprint)["sample"].split(";")[0] in text
+    assert figure_notes(result.turnout)["method"].split(".")[0] in text
     grab = page.map.grab().toImage()
     # The heat map is drawn: some pixels are dark blue, not just the white background.
     dark = sum(1 for x in range(0, grab.width(), 4) for y in range(0, grab.height(), 4) if grab.pixelColor(x, y).lightness() < 120)

@@ -18,6 +18,7 @@ traceback (to ``<BAQYLAU_HOME>/baqylau.log``) and the user sees a short
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import sys
 import threading
@@ -50,6 +51,10 @@ _RUNNING: set["Operation[Any]"] = set()
 # top it up every second. The reserve costs 8 bytes per reference (about 10 MB).
 _RESERVES: dict[object, int] = {None: 1_000_000, True: 100_000, False: 100_000}
 _ballast: list[object] = []
+# The reserve must outlive interpreter shutdown too, when Qt objects are torn down (and
+# drop more references) after module globals are cleared: one extra reference that is
+# never released keeps the list, and the references it holds, alive to the very end.
+ctypes.pythonapi.Py_IncRef(ctypes.py_object(_ballast))
 _ballast_lock = threading.Lock()
 _guard_timer: QTimer | None = None
 

@@ -10,7 +10,7 @@ changed in a small dialog; every figure is recomputed under the new rule.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -81,6 +81,9 @@ class RulesDialog(QDialog):
         self.preview.setObjectName("rulesPreview")
         self.preview.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        # Qt's own button texts are not translated by our catalogues: set them ourselves.
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(tr("coordui.ok"))
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(tr("coordui.op.cancel"))
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -134,7 +137,11 @@ class ComparisonPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setMinimumSectionSize(48)
+        header = self.table.horizontalHeader()
+        header.setMinimumSectionSize(48)
+        # Headers wrap onto three lines so columns can be as narrow as their numbers.
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap)
+        header.setFixedHeight(3 * self.fontMetrics().height() + 14)
         self.note = QLabel()
         self.note.setObjectName("comparisonNote")
         self.note.setWordWrap(True)
@@ -266,8 +273,15 @@ class ComparisonPage(QWidget):
                 elif key in ("t_obs", "t_off"):
                     item.setBackground(QBrush(_SECTION))
                 self.table.setItem(r, i, item)
-        self.table.resizeColumnsToContents()
-        self.table.setColumnWidth(0, min(max(self.table.columnWidth(0), 160), 300))
+        fm = self.table.fontMetrics()
+        bold_fm = QFontMetrics(bold)
+        for i, (key, head) in enumerate(cols):
+            cells = [self.table.item(r, i).text() for r in range(self.table.rowCount())]
+            content = max((bold_fm.horizontalAdvance(t) for t in cells), default=0) + 16
+            # The header may wrap, but no single word of it should be cut.
+            word = max((fm.horizontalAdvance(w) for w in head.split()), default=0) + 20
+            limit = 300 if key == "unit" else 120
+            self.table.setColumnWidth(i, min(max(content, word, 64), limit))
         not_counted = sum(u.comparison.not_counted for u in self.units if u.comparison) if self.units else 0
         disputed = sum(u.comparison.disputed for u in self.units if u.comparison) if self.units else 0
         unmatched = sum(u.comparison.unmatched for u in self.units if u.comparison) if self.units else 0

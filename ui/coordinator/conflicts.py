@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QCheckBox,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -93,8 +92,7 @@ class ConflictsPage(QWidget):
         self.versions.setObjectName("versionsTable")
         self.versions.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.versions.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.versions.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.versions.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.versions.verticalHeader().hide()
         self.versions.setWordWrap(True)
 
         self.decision_box = QGroupBox()
@@ -109,13 +107,16 @@ class ConflictsPage(QWidget):
         self.record.setObjectName("recordDecision")
         self.reason_label = QLabel()
         self.by_label = QLabel()
-        form = QFormLayout()
-        form.addRow(self.reason_label, self.reason)
-        form.addRow(self.by_label, self.decided_by)
+        self.decided_by.setMaximumWidth(260)
+        entry = QHBoxLayout()
+        entry.addWidget(self.reason_label)
+        entry.addWidget(self.reason, 1)
+        entry.addWidget(self.by_label)
+        entry.addWidget(self.decided_by)
+        entry.addWidget(self.record)
         dl = QVBoxLayout(self.decision_box)
         dl.addLayout(self.choice_row)
-        dl.addLayout(form)
-        dl.addWidget(self.record, 0, Qt.AlignmentFlag.AlignRight)
+        dl.addLayout(entry)
 
         self.history_box = QGroupBox()
         self.history = QTableWidget(0, 5)
@@ -131,9 +132,10 @@ class ConflictsPage(QWidget):
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.title)
         rl.addWidget(self.status)
-        rl.addWidget(self.versions, 3)
+        rl.addWidget(self.versions, 1)
         rl.addWidget(self.decision_box)
-        rl.addWidget(self.history_box, 1)
+        rl.addWidget(self.history_box)
+        self.history.setMaximumHeight(130)
 
         split = QSplitter()
         split.addWidget(left)
@@ -231,22 +233,26 @@ class ConflictsPage(QWidget):
         return tr("coordui.conflicts.status.chosen", version=version, who=res.decided_by, when=when, reason=res.reason)
 
     def _fill_versions(self, c: StationConflict) -> None:
+        """Column 0: the protocol line; then one column per version, differing cells highlighted."""
         tpl = self.store.template
         keys = [k for k in tpl.all_keys if any(k in v.values for v in c.versions)]
         keys += sorted({k for v in c.versions for k in v.values} - set(keys))
         self.versions.clear()
-        self.versions.setColumnCount(len(c.versions))
+        self.versions.setColumnCount(len(c.versions) + 1)
         self.versions.setRowCount(len(keys))
         chosen_pid = c.resolution.protocol_id if c.resolution and c.resolution.status == STATUS_CHOSEN else None
-        for col, v in enumerate(c.versions):
-            head = QTableWidgetItem(version_title(col, c))
-            tip = [tr("coordui.conflicts.organisation", org=v.organisation or "—")]
+        self.versions.setHorizontalHeaderItem(0, QTableWidgetItem(tr("coordui.conflicts.line")))
+        for i, v in enumerate(c.versions):
+            who = v.observer_name or tr("coordui.conflicts.unknown_observer")
+            # Two lines: "Version 1" above the observer, so narrow columns keep the name readable.
+            head = QTableWidgetItem(tr("coordui.conflicts.version_head", n=i + 1, observer=who, source=tr(f"coordui.source.{v.source}")))
+            tip = [version_title(i, c), tr("coordui.conflicts.organisation", org=v.organisation or "—")]
             if v.package_file:
                 tip.append(tr("coordui.conflicts.package", file=v.package_file))
             if v.key_fingerprint:
-                tip.append(tr("coordui.conflicts.fingerprint", fp=v.key_fingerprint[:16]))
+                tip.append(tr("coordui.conflicts.fingerprint", fp=v.key_fingerprint))
             head.setToolTip("\n".join(tip))
-            self.versions.setHorizontalHeaderItem(col, head)
+            self.versions.setHorizontalHeaderItem(i + 1, head)
         differing = set(c.differing_keys)
         bold = QFont(self.versions.font())
         bold.setBold(True)
@@ -256,10 +262,12 @@ class ConflictsPage(QWidget):
             except KeyError:
                 label = key
             head = QTableWidgetItem(label)
+            head.setToolTip(label)
             if key in differing:
                 head.setFont(bold)
-            self.versions.setVerticalHeaderItem(row, head)
-            for col, v in enumerate(c.versions):
+                head.setBackground(QBrush(_DIFF))
+            self.versions.setItem(row, 0, head)
+            for i, v in enumerate(c.versions):
                 value = v.values.get(key)
                 item = QTableWidgetItem("—" if value is None else str(value))
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -269,8 +277,20 @@ class ConflictsPage(QWidget):
                     item.setData(Qt.ItemDataRole.UserRole, "differs")
                 elif v.protocol_id == chosen_pid:
                     item.setBackground(QBrush(_CHOSEN))
-                self.versions.setItem(row, col, item)
-        self.versions.verticalHeader().setMaximumWidth(max(260, self.width() // 3))
+                self.versions.setItem(row, i + 1, item)
+        header = self.versions.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for i in range(len(c.versions)):
+            header.setSectionResizeMode(i + 1, QHeaderView.ResizeMode.Interactive)
+            self.versions.setColumnWidth(i + 1, 210)
+        self.versions.resizeRowsToContents()
+
+    def version_column(self, observer: str) -> int:
+        """Table column of the version typed by ``observer`` (versions start at column 1)."""
+        for col in range(1, self.versions.columnCount()):
+            if observer in self.versions.horizontalHeaderItem(col).text():
+                return col
+        raise KeyError(observer)
 
     def _rebuild_choices(self) -> None:
         for b in list(self.choices.buttons()):

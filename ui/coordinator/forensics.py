@@ -100,8 +100,9 @@ class ForensicsPage(QWidget):
 
     # ---- text ------------------------------------------------------------------
     def _notes(self, figure: object) -> str:
+        # Each note already starts with its own label ("Method: ...").
         notes = figure_notes(figure, None, self._party)
-        parts = [f"<b>{html.escape(tr(f'coordui.forensics.note.{k}'))}</b> {html.escape(v)}" for k, v in notes.items()]
+        parts = [html.escape(v) for v in notes.values()]
         return "<p style='color:#444; margin-left:12px'>" + "<br>".join(parts) + "</p>"
 
     def render_html(self, r: ForensicsResult) -> str:

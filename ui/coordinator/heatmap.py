@@ -78,7 +78,7 @@ class FingerprintMap(QWidget):
         fm = p.fontMetrics()
         left = fm.horizontalAdvance("100 %") + fm.height() + 10
         bottom = 2 * fm.height() + 10
-        legend_w = 70
+        legend_w = 110
         side = max(50, min(self.width() - left - legend_w - 10, self.height() - bottom - 10))
         plot = QRectF(left, 8, side, side)
         p.setPen(QPen(QColor(90, 90, 90), 1))
@@ -138,5 +138,5 @@ class FingerprintMap(QWidget):
         p.setFont(small)
         p.drawText(QPointF(lx + 18, plot.top() + fm.ascent()), f"{int(self._max):,}".replace(",", "\u202f"))
         p.drawText(QPointF(lx + 18, plot.top() + lh), "1")
-        p.drawText(QRectF(lx - 4, plot.top() + lh + 6, legend_w, 3 * fm.height()), Qt.TextFlag.TextWordWrap, tr("coordui.forensics.legend"))
+        p.drawText(QRectF(lx, plot.top() + lh + 6, legend_w - 14, 4 * fm.height()), Qt.TextFlag.TextWordWrap, tr("coordui.forensics.legend"))
         p.end()

@@ -98,7 +98,7 @@ class ImportDialog(QDialog):
         self.buttons = QDialogButtonBox()
         self.run_button = self.buttons.addButton("", QDialogButtonBox.ButtonRole.ActionRole)
         self.run_button.setObjectName("runImport")
-        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.close_button = self.buttons.addButton("", QDialogButtonBox.ButtonRole.RejectRole)
         self.close_button.clicked.connect(self.reject)
         self.run_button.clicked.connect(self.start)
 
@@ -121,6 +121,7 @@ class ImportDialog(QDialog):
         for f in (self.csv, self.mapping):
             f.button.setText(tr("coordui.browse"))
         self.run_button.setText(tr("coordui.import.run"))
+        self.close_button.setText(tr("coordui.close"))
         self.problems.setHorizontalHeaderLabels([tr("coordui.import.line"), tr("coordui.import.problem")])
 
     def _browse(self, ext: str) -> str:

@@ -61,8 +61,13 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 def group_fingerprint(fp: str) -> str:
-    """Fingerprints are read aloud over the phone to check them: groups of four help."""
-    return " ".join(fp[i : i + 4] for i in range(0, len(fp), 4))
+    """Fingerprints are read aloud over the phone to check them: groups of four help.
+
+    observer.signing already writes them grouped with dashes; an ungrouped one is grouped here.
+    """
+    if "-" in fp:
+        return fp
+    return "-".join(fp[i : i + 4] for i in range(0, len(fp), 4))
 
 
 class ImportLogModel(QAbstractTableModel):

@@ -83,7 +83,8 @@ class ReportDialog(QDialog):
         self.lang.setCurrentIndex(i18n.LANGUAGES.index(i18n.current_language()))
         self.title = QLineEdit()
         self.title.setObjectName("reportTitle")
-        self.org = QLineEdit(store.meta("organisation") or settings.organisation)
+        hq_observer = store.observer()
+        self.org = QLineEdit(store.meta("organisation") or settings.organisation or (hq_observer.organisation if hq_observer else ""))
         self.org.setObjectName("reportOrganisation")
         self.logo = QLineEdit()
         self.logo.setObjectName("reportLogo")
@@ -94,6 +95,7 @@ class ReportDialog(QDialog):
         logo_row.addWidget(self.logo_button)
         self.labels = {k: QLabel() for k in ("lang", "title", "org", "logo")}
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)  # labels above: the fields get the full width
         form.addRow(self.labels["lang"], self.lang)
         form.addRow(self.labels["title"], self.title)
         form.addRow(self.labels["org"], self.org)
@@ -136,7 +138,7 @@ class ReportDialog(QDialog):
         split.addWidget(side)
         split.addWidget(self.preview)
         split.setStretchFactor(1, 3)
-        split.setSizes([330, 800])
+        split.setSizes([400, 860])
         layout = QVBoxLayout(self)
         layout.addWidget(split)
         self.resize(1200, 720)

@@ -214,6 +214,7 @@ class StationsPage(QWidget):
         self.search = QLineEdit()
         self.search.setObjectName("codeSearch")
         self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(190)
         self.disputed = QCheckBox()
         self.violations = QCheckBox()
         self.checks = QCheckBox()
@@ -224,9 +225,9 @@ class StationsPage(QWidget):
 
         filters = QHBoxLayout()
         filters.addWidget(self.search_label)
-        filters.addWidget(self.search, 1)
+        filters.addWidget(self.search)
         filters.addWidget(self.region_label)
-        filters.addWidget(self.region, 1)
+        filters.addWidget(self.region)
         for box in (self.disputed, self.violations, self.checks):
             filters.addWidget(box)
         filters.addStretch()
@@ -269,13 +270,14 @@ class StationsPage(QWidget):
         self._fill_regions()
         self.retranslate()
         self.model.reload()
-        self._set_column_widths()
 
     def _set_column_widths(self) -> None:
-        widths = {"code": 90, "region": 220, "district": 170, "registered": 95, "observed": 95, "official": 95, "gap": 80}
+        """Wide enough for the translated header and typical contents; the flags column takes the rest."""
+        minimum = {"code": 80, "region": 250, "district": 150, "registered": 90, "observed": 90, "official": 90, "gap": 80}
+        header = self.view.horizontalHeader()
         for i, col in enumerate(COLUMNS):
-            if col in widths:
-                self.view.setColumnWidth(i, widths[col])
+            if col in minimum:
+                self.view.setColumnWidth(i, max(minimum[col], header.sectionSizeFromContents(i).width() + 8))
 
     def _fill_regions(self) -> None:
         current = self.region.currentData()
@@ -300,6 +302,7 @@ class StationsPage(QWidget):
         if self.model.rowCount():
             self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(self.model.rowCount() - 1, len(COLUMNS) - 1))
         self._update_count(self.model.rowCount())
+        self._set_column_widths()
 
     def current_filter(self) -> StationFilter:
         return StationFilter(
