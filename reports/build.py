@@ -58,6 +58,7 @@ from reports.flowables import (
     KeyFigure,
     esc,
     fmt_int,
+    fmt_num,
     fmt_pct,
     fmt_pp,
     key_figures,
@@ -329,7 +330,7 @@ class _Sections:
                                 total=self.num(d.violations_total)))
         gap_n = sum(1 for r in d.stations if "G" in r.flags)
         checks_n = sum(1 for r in d.stations if r.failed_checks and not r.disputed)
-        lines.append(self.t("report.kf.flagged", gap=fmt_pp(GAP_FLAG_PP, self.lang, 0)[1:], gap_n=self.num(gap_n),
+        lines.append(self.t("report.kf.flagged", gap=fmt_num(GAP_FLAG_PP, self.lang, 0), gap_n=self.num(gap_n),
                             checks_n=self.num(checks_n)))
         out: list[Flowable] = [Spacer(1, 4 * mm), self.p(esc(self.t("report.kf.headlines")), "h3")]
         out += [Paragraph(esc(line), self.s["bullet"], bulletText="•") for line in lines]
@@ -360,7 +361,7 @@ class _Sections:
         out.append(self.p(esc(self.t("report.method.disputed_text", n=self.num(len(d.disputed)), excluded=self.num(d.not_counted)))))
         out.append(self.p(esc(self.t("report.method.rule", rule=d.inclusion_rule))))
         out.append(self.heading("report.method.comparison", 1))
-        out.append(self.p(esc(self.t("report.method.comparison_text", gap=fmt_pp(GAP_FLAG_PP, self.lang, 0)))))
+        out.append(self.p(esc(self.t("report.method.comparison_text", gap=fmt_num(GAP_FLAG_PP, self.lang, 0)))))
         return out
 
     # -- turnout ---------------------------------------------------------------
@@ -383,25 +384,26 @@ class _Sections:
              charts.Series(self.t("report.col.official_same"), [u.official_same.turnout_pct for u in d.regions])],
             width=FRAME_WIDTH, horizontal=True, value_max=100.0))
         out.append(self.p(esc(self.t("report.turnout.chart_caption")), "caption"))
-        out.append(self.heading("report.turnout.hours", 1))
+        hours: list[Flowable] = [self.heading("report.turnout.hours", 1)]
         if not d.hours:
-            out.append(self.p(esc(self.t("report.none"))))
-            return out
+            hours.append(self.p(esc(self.t("report.none"))))
+            return out + hours
         rows = [self.head("report.col.time", "report.col.stations", "report.col.announced", "report.col.headcount",
                           "report.col.difference")]
         for h in d.hours:
             diff = None if h.announced_pct is None or h.observed_pct is None else h.announced_pct - h.observed_pct
             rows.append([h.slot, f"{self.num(h.stations)} / {self.num(h.counted_stations)}", self.pct(h.announced_pct, 2), self.pct(h.observed_pct, 2),
                          fmt_pp(diff, self.lang)])
-        out.append(self.table(rows, [w * 0.2] * 5))
-        out.append(Spacer(1, 3 * mm))
+        hours.append(self.table(rows, [w * 0.2] * 5))
+        hours.append(Spacer(1, 3 * mm))
         if any(h.announced_pct is not None or h.observed_pct is not None for h in d.hours):
-            out.append(charts.line_chart(
+            hours.append(charts.line_chart(
             [h.slot for h in d.hours],
                 [charts.Series(self.t("report.col.announced"), [h.announced_pct for h in d.hours]),
                  charts.Series(self.t("report.col.headcount"), [h.observed_pct for h in d.hours])],
                 width=FRAME_WIDTH))
-        out.append(self.p(esc(self.t("report.turnout.hours_caption")), "caption"))
+        hours.append(self.p(esc(self.t("report.turnout.hours_caption")), "caption"))
+        out.append(KeepTogether(hours))
         return out
 
     # -- results ---------------------------------------------------------------
@@ -480,7 +482,8 @@ class _Sections:
         rest = [c for c in d.violations_by_category if c not in top]
         region_codes = sorted(d.violations_by_region, key=lambda r: region_name(r, self.lang))
         names = [region_name(r, self.lang) if r else self.t("report.region.unknown") for r in region_codes]
-        head = [self.t("report.col.region")] + [d.category_name(c) for c in top] + ([self.t("report.other")] if rest else []) + [self.t("report.total")]
+        # Category names are too long for column heads: number the columns and explain below.
+        head = [self.t("report.col.region")] + [str(k + 1) for k in range(len(top))] + ([self.t("report.other")] if rest else []) + [self.t("report.total")]
         rows = [[Paragraph(esc(h), self.s["cell_head_right" if i else "cell_head"]) for i, h in enumerate(head)]]
         for code, name in zip(region_codes, names):
             counts = d.violations_by_region[code]
@@ -491,6 +494,8 @@ class _Sections:
             rows.append(line)
         n_num = len(head) - 1
         out.append(self.table(rows, [w * 0.28] + [w * 0.72 / n_num] * n_num))
+        legend = "; ".join(f"{k + 1} — {d.category_name(c)}" for k, c in enumerate(top))
+        out.append(self.p(esc(legend), "caption"))
         series = [charts.Series(d.category_name(c), [d.violations_by_region[r].get(c, 0) for r in region_codes]) for c in top]
         if rest:
             series.append(charts.Series(self.t("report.other"),
@@ -506,7 +511,7 @@ class _Sections:
         out: list[Flowable] = [self.heading("report.cases", 1)]
         out.append(self.p(esc(self.t("report.cases.intro", n=len(d.cases)))))
         for c in d.cases:
-            local = c.occurred_at.astimezone()
+            local = c.occurred_at
             title = self.t("report.cases.title", station=c.station_code,
                            region=region_name(c.region, self.lang) if c.region else self.t("report.region.unknown"),
                            when=local.strftime("%Y-%m-%d %H:%M"), offset=_offset(local))
@@ -677,6 +682,15 @@ def _date(iso: str, lang: str) -> str:
     return day.strftime("%d.%m.%Y")
 
 
+def _organisation(store: ElectionStore) -> str:
+    """The organisation from the HQ file: its setting, else the organisation of the file's own user."""
+    setting = store.meta("organisation")
+    if setting:
+        return setting
+    me = store.observer()
+    return me.organisation if me else ""
+
+
 def _logo(path: Path) -> Image:
     """The organisation's logo, checked like any other user file before ReportLab reads it."""
     from PIL import Image as PILImage, UnidentifiedImageError
@@ -725,7 +739,7 @@ def build_report(
     store = ElectionStore.open(hq) if own else hq
     assert isinstance(store, ElectionStore)
     try:
-        organisation = (org if org is not None else store.meta("organisation") or "").strip()
+        organisation = (org if org is not None else _organisation(store)).strip()
         data = collect(store, lang, organisation)
         data.fingerprint = data_fingerprint(store)
         sb = _Sections(data, (title or tr("report.default_title", lang)).strip(), logo_path)

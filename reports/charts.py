@@ -116,7 +116,7 @@ def grouped_bars(
     legend_h = 14 + 11 * int(sum(_text_width(s.name) + 30 for s in series) // max(width - 60, 1))
     if horizontal:
         label_w = min(150.0, max((_text_width(c) for c in categories), default=20.0) + 8)
-        bar_area = n * (9 * len(series) + 6)
+        bar_area = n * (6.5 * len(series) + 4)
         height = height or bar_area + legend_h + 30
         chart: VerticalBarChart | HorizontalBarChart = HorizontalBarChart()
         chart.x, chart.y = label_w, 18

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 import numpy as np
@@ -43,6 +43,20 @@ GAP_FLAG_PP = 5.0
 SERIOUS_CASES = 12
 THUMBS_PER_CASE = 3
 _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+# Kazakhstan's clocks: until 1 March 2024 the western regions kept UTC+5 and the rest
+# UTC+6 (Kyzylorda moved to UTC+5 in December 2018); since then the whole country is UTC+5.
+# Observers and readers think in the station's local time, so violations are printed in it.
+_KZ_WEST_2018 = {"KZ-AKT", "KZ-ATY", "KZ-ZAP", "KZ-MAN", "KZ-KZY", "KZ-15", "KZ-23", "KZ-27", "KZ-47", "KZ-43"}
+_KZ_SINGLE_ZONE = datetime(2024, 2, 29, 18, 0, tzinfo=timezone.utc)  # 1 March 2024 00:00 at UTC+6
+
+
+def station_local_time(at: datetime, region: str) -> datetime:
+    """``at`` on the clock of a Kazakh polling station in ``region`` (ISO code)."""
+    if not region.upper().startswith("KZ-"):
+        return at.astimezone()
+    hours = 5 if at >= _KZ_SINGLE_ZONE or region.upper() in _KZ_WEST_2018 else 6
+    return at.astimezone(timezone(timedelta(hours=hours)))
 
 
 @dataclass(frozen=True)
@@ -169,7 +183,7 @@ class Case:
 
     station_code: str
     region: str
-    occurred_at: datetime
+    occurred_at: datetime  # on the station's clock
     category: str
     severity: str
     description: str
@@ -332,24 +346,35 @@ def collect(store: ElectionStore, lang: str, organisation: str = "") -> ReportDa
             touched |= extra
     if observed.headcount is not None:
         touched |= observed.headcount >= 0
+    # Two observers at one station report the same announcement; their head-counts differ and
+    # the higher one missed fewer voters (as in db.aggregate). One value per station and slot.
+    announced_at: dict[tuple[int, str], int] = {}
+    counted_at: dict[tuple[int, str], int] = {}
     for row in store.iter_table(m.TurnoutReport):
         i = row_of.get(row.station_id)
         if i is None:
             continue
         touched[i] = True
-        registered = int(reg_by_row[i])
-        if registered <= 0:
-            continue
-        acc = slot_acc[row.slot]
+        key = (int(i), row.slot)
         if row.announced is not None:
-            acc[0] += 1
-            acc[1] += registered
-            acc[2] += row.announced
+            announced_at[key] = max(announced_at.get(key, 0), row.announced)
         # A head-count of 0 hours after opening means the counter was not used, not that nobody came.
         if row.observed:
+            counted_at[key] = max(counted_at.get(key, 0), row.observed)
+    for (i, slot), value in announced_at.items():
+        registered = int(reg_by_row[i])
+        if registered > 0:
+            acc = slot_acc[slot]
+            acc[0] += 1
+            acc[1] += registered
+            acc[2] += value
+    for (i, slot), value in counted_at.items():
+        registered = int(reg_by_row[i])
+        if registered > 0:
+            acc = slot_acc[slot]
             acc[3] += 1
             acc[4] += registered
-            acc[5] += row.observed
+            acc[5] += value
     hours = [HourPoint(slot, *acc) for slot, acc in sorted(slot_acc.items())]
 
     spoiled: dict[str, int] = defaultdict(int)
@@ -509,7 +534,7 @@ def _serious_cases(store: ElectionStore, violations: list[Any], codes: Mapping[s
             if jpeg and size:
                 thumbs.append(Thumb(jpeg, ev.sha256, size[0], size[1]))
         code, region = codes[v.station_id]
-        out.append(Case(code, region, v.occurred_at, v.category, v.severity, v.description, v.action, tuple(thumbs), v.evidence_count))
+        out.append(Case(code, region, station_local_time(v.occurred_at, region), v.category, v.severity, v.description, v.action, tuple(thumbs), v.evidence_count))
     return out
 
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 from xml.sax.saxutils import escape
 
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Image, Paragraph, Table, TableStyle
 
 from reports.styles import FONT_CONDENSED, INK, LIGHT, PALE, get_styles
@@ -109,7 +111,14 @@ def key_figures(items: Sequence[KeyFigure], width: float, columns: int = 3) -> T
     cells: list[list[object]] = []
     row: list[object] = []
     for item in items:
-        content: list[Flowable] = [Paragraph(esc(item.value), styles["big_number"]), Paragraph(esc(item.label), styles["big_label"])]
+        big = styles["big_number"]
+        room = width / columns - 12
+        wide = stringWidth(item.value, big.fontName, big.fontSize)
+        if wide > room:
+            # "200 / 10 000" must stay on one line: shrink rather than wrap a number.
+            size = big.fontSize * room / wide
+            big = ParagraphStyle("big_number_fit", parent=big, fontSize=size, leading=size * 1.15)
+        content: list[Flowable] = [Paragraph(esc(item.value), big), Paragraph(esc(item.label), styles["big_label"])]
         if item.detail:
             content.append(Paragraph(esc(item.detail), styles["big_label"]))
         row.append(content)
