@@ -6,6 +6,7 @@ import gc
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable
 
 
@@ -23,6 +24,7 @@ class Row:
     runs: int = 1
     note: str = ""
     extra: dict[str, float] = field(default_factory=dict)
+    unit: str = "s"  # "MB" for the memory row, whose ours_s/limit_s then hold megabytes
 
     @property
     def ratio(self) -> float | None:
@@ -64,3 +66,47 @@ def fmt_s(seconds: float | None) -> str:
     if seconds < 0.01:
         return f"{seconds * 1000:.2f} ms"
     return f"{seconds:.2f} s"
+
+
+SHORT_S = 1.0  # a run shorter than this is repeated at least SHORT_REPEAT times
+SHORT_REPEAT = 5
+
+
+def median_runs(
+    fn: Callable[[], object], repeat: int, setup: Callable[[], object] | None = None
+) -> tuple[float, int]:
+    """Median wall time of ``fn`` and how many runs it took.
+
+    Short jobs are noisier, so one that finishes its first run in under a
+    second is run at least SHORT_REPEAT times; ``repeat`` 1 (the smoke run)
+    stays one run.
+    """
+    first = median_time(fn, 1, setup)
+    runs = repeat if repeat <= 1 or first >= SHORT_S else max(repeat, SHORT_REPEAT)
+    if runs <= 1:
+        return first, 1
+    rest = [median_time(fn, 1, setup) for _ in range(runs - 1)]
+    return statistics.median([first, *rest]), runs
+
+
+def rss_mb() -> float:
+    """Current resident memory of this process in MB (Linux /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every benchmark gets from ``benchmarks.run``."""
+
+    sizes: tuple[int, ...]  # stations in the data sets to measure
+    repeat: int  # runs per timing (short ones get more, see median_runs)
+    work: Path  # scratch folder for this run's files
+    log: Callable[[str], None] = print
+    seed: int = 1

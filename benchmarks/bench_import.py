@@ -1,0 +1,92 @@
+"""Official results import (CSV of ~30 columns into a new HQ file) vs csv + raw sqlite3 executemany."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from pathlib import Path
+
+from benchmarks.common import Context, Row, median_runs
+from benchmarks.data import TEMPLATE_ID, copy_election, dataset, remove_election
+from db.official import import_official
+from db.store import ROLE_HQ, ElectionStore
+from observer.template import builtin_template
+
+NAME = "official import (CSV to HQ)"
+TARGET_SIZE = 100_000
+
+
+def run(ctx: Context) -> list[Row]:
+    blank = ctx.work / "import-blank.baqylau"
+    remove_election(blank)
+    ElectionStore.create(blank, builtin_template(TEMPLATE_ID), role=ROLE_HQ).close()
+    rows: list[Row] = []
+    for size in ctx.sizes:
+        ds = dataset(size, ctx.seed, ctx.log)
+        ours, runs = _ours(ctx.work, blank, ds.official_csv, ds.official_map, ctx.repeat)
+        base, base_runs = _baseline(ctx.work, ds.official_csv, ctx.repeat)
+        with ds.official_csv.open("rb") as fh:
+            columns = fh.readline().count(b";") + 1
+        rows.append(Row(NAME, size, ours, base, "<= 2x baseline", 2.0 if size == TARGET_SIZE else None, runs=min(runs, base_runs),
+                        note=f"{columns} columns, cp1251 ';', into an empty HQ (stations created); "
+                             "baseline: csv.reader + one executemany into one table, same WAL + synchronous=FULL"))
+    return rows
+
+
+def _ours(work: Path, blank: Path, csv_path: Path, map_path: Path, repeat: int) -> tuple[float, int]:
+    target = work / "import-hq.baqylau"
+    holder: list[ElectionStore] = []
+
+    def setup() -> None:
+        for store in holder:
+            store.close()
+        holder.clear()
+        copy_election(blank, target)
+        holder.append(ElectionStore.open(target))
+
+    def job() -> None:
+        report = import_official(holder[0], csv_path, map_path)
+        assert report.rows > 0
+
+    try:
+        return median_runs(job, repeat, setup)
+    finally:
+        for store in holder:
+            store.close()
+        remove_election(target)
+
+
+def _baseline(work: Path, csv_path: Path, repeat: int) -> tuple[float, int]:
+    target = work / "import-raw.sqlite"
+    with csv_path.open(encoding="cp1251", newline="") as fh:
+        header = next(csv.reader(fh, delimiter=";"))
+    cols = ", ".join(f"c{i} TEXT" for i in range(len(header)))
+    marks = ", ".join("?" * len(header))
+    holder: list[sqlite3.Connection] = []
+
+    def setup() -> None:
+        for conn in holder:
+            conn.close()
+        holder.clear()
+        remove_election(target)
+        conn = sqlite3.connect(target, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute(f"CREATE TABLE official ({cols})")
+        holder.append(conn)
+
+    def job() -> None:
+        conn = holder[0]
+        with csv_path.open(encoding="cp1251", newline="") as fh:
+            reader = csv.reader(fh, delimiter=";")
+            next(reader)
+            conn.execute("BEGIN")
+            conn.executemany(f"INSERT INTO official VALUES ({marks})", reader)
+            conn.execute("COMMIT")
+
+    try:
+        return median_runs(job, repeat, setup)
+    finally:
+        for conn in holder:
+            conn.close()
+        remove_election(target)
