@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from db import models as m
@@ -392,12 +392,12 @@ def _merge_stations(conn: Connection, rows: Sequence[dict[str, Any]], source: Ca
     mapping: dict[str, str] = {}
     codes = [r["code"] for r in rows]
     existing: dict[str, dict[str, Any]] = {}
+    fields = ("id", "code", "package_id", "updated_at", *_STATION_FIELDS)
     for start in range(0, len(codes), _CHUNK):
-        q = text(
-            "SELECT id, code, package_id, updated_at, region, district, address, registered FROM stations WHERE code IN :codes"
-        ).bindparams(bindparam("codes", expanding=True))
-        for r in conn.execute(q, {"codes": codes[start : start + _CHUNK]}).mappings():
-            existing[r["code"]] = dict(r)
+        chunk = tuple(codes[start : start + _CHUNK])
+        sql = f"SELECT {', '.join(fields)} FROM stations WHERE code IN ({_placeholders(len(chunk))})"
+        for r in conn.exec_driver_sql(sql, chunk):
+            existing[r[1]] = dict(zip(fields, r))
     inserts: list[dict[str, Any]] = []
     for r in sorted(rows, key=lambda x: x["code"]):
         incoming = dict(r)
@@ -411,34 +411,42 @@ def _merge_stations(conn: Connection, rows: Sequence[dict[str, Any]], source: Ca
             # from the coordinator's station list (or typed here): only fill what it lacks
             fill = {f: incoming[f] for f in _STATION_FIELDS if have[f] in (None, "") and incoming[f] not in (None, "")}
             if fill:
-                conn.execute(text(f"UPDATE stations SET {', '.join(f'{f} = :{f}' for f in fill)} WHERE id = :id"), {**fill, "id": have["id"]})
+                conn.exec_driver_sql(f"UPDATE stations SET {', '.join(f'{f} = :{f}' for f in fill)} WHERE id = :id", {**fill, "id": have["id"]})
                 have.update(fill)
         elif (incoming["updated_at"], incoming["package_id"]) > (have["updated_at"], have["package_id"]):
             sets = {f: incoming[f] for f in (*_STATION_FIELDS, "observer_id", "package_id", "updated_at")}
-            conn.execute(text(f"UPDATE stations SET {', '.join(f'{f} = :{f}' for f in sets)} WHERE id = :id"), {**sets, "id": have["id"]})
+            conn.exec_driver_sql(f"UPDATE stations SET {', '.join(f'{f} = :{f}' for f in sets)} WHERE id = :id", {**sets, "id": have["id"]})
             have.update(sets)
         mapping[r["id"]] = existing[r["code"]]["id"]
     if inserts:
-        cols = list(m.Station.__table__.columns.keys())
-        conn.execute(
-            text(f"INSERT INTO stations ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"),
+        cols = _columns("stations")
+        conn.exec_driver_sql(
+            f"INSERT INTO stations ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})",
             [{c: r.get(c) for c in cols} for r in inserts],
         )
     return mapping
 
 
+def _placeholders(n: int) -> str:
+    return ", ".join("?" * n)
+
+
 def _upsert_rows(conn: Connection, table: str, rows: list[dict[str, Any]]) -> None:
-    """Insert new records, replace older versions of known ones (newer updated_at wins)."""
+    """Insert new records, replace older versions of known ones (newer updated_at wins).
+
+    Plain driver-level statements (no SQL compilation per package): merge speed
+    is dominated by per-statement overhead, the rows per package are few.
+    """
     if not rows:
         return
-    cols = list(m.Base.metadata.tables[table].columns.keys())
-    has_pkg = "package_id" in cols
+    cols = _columns(table)
+    pkg_col = "package_id" if "package_id" in cols else "''"
     existing: dict[str, tuple[str, str]] = {}
     ids = [r["id"] for r in rows]
-    pkg_col = "package_id" if has_pkg else "''"
-    q = text(f"SELECT id, updated_at, {pkg_col} FROM {table} WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
     for start in range(0, len(ids), _CHUNK):
-        for rid, updated, pkg_id in conn.execute(q, {"ids": ids[start : start + _CHUNK]}):
+        chunk = tuple(ids[start : start + _CHUNK])
+        sql = f"SELECT id, updated_at, {pkg_col} FROM {table} WHERE id IN ({_placeholders(len(chunk))})"
+        for rid, updated, pkg_id in conn.exec_driver_sql(sql, chunk):
             existing[rid] = (updated, pkg_id or "")
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -450,10 +458,14 @@ def _upsert_rows(conn: Connection, table: str, rows: list[dict[str, Any]]) -> No
         elif (values["updated_at"], values.get("package_id") or "") > have:
             updates.append(values)
     if inserts:
-        conn.execute(text(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"), inserts)
+        conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})", inserts)
     if updates:
         sets = ", ".join(f"{c} = :{c}" for c in cols if c not in ("id", "created_at"))
-        conn.execute(text(f"UPDATE {table} SET {sets} WHERE id = :id"), updates)
+        conn.exec_driver_sql(f"UPDATE {table} SET {sets} WHERE id = :id", updates)
+
+
+def _columns(table: str) -> list[str]:
+    return list(m.Base.metadata.tables[table].columns.keys())
 
 
 def merge_packages(

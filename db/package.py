@@ -497,6 +497,12 @@ def _reference(revision: str) -> tuple[Schema, Master]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# sqlite_master contents already proven equal to a revision's schema. The same
+# contents mean the same schema, so the PRAGMA walk is done once per variant (the
+# DDL text of tables rebuilt by migrations varies in constraint order).
+_SCHEMA_SEEN: dict[Master, str] = {}
+
+
 def expected_schema(revision: str) -> Schema:
     return _reference(revision)[0]
 
@@ -525,28 +531,28 @@ def _read_database(db_path: Path, manifest: Manifest, name: str) -> tuple[dict[s
         for kind, obj, _table, _sql in master:
             if kind not in ("table", "index"):
                 raise PackageError("package.error.schema_object", file=name, kind=kind, name=str(obj)[:80])
-        # Fast path: DDL identical to what our migrations write at some revision.
-        # Otherwise (e.g. a file made by another SQLAlchemy version) compare via PRAGMAs.
-        exact = next((rev for rev in _known_revisions() if _reference(rev)[1] == master), None)
-        try:
-            found = _reference(exact)[0] if exact else _describe_schema(conn)
-        except sqlite3.DatabaseError as exc:
-            raise PackageError("package.error.integrity", file=name, problem=str(exc)[:120]) from None
-        if "alembic_version" not in found or found["alembic_version"] != expected_schema(_known_revisions()[-1])["alembic_version"]:
-            raise PackageError("package.error.schema", file=name, problem="alembic_version")
         try:
             versions = conn.execute("SELECT version_num FROM alembic_version").fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise PackageError("package.error.integrity", file=name, problem=str(exc)[:120]) from None
+        except sqlite3.DatabaseError:
+            raise PackageError("package.error.schema", file=name, problem="alembic_version") from None
         revision = versions[0][0] if len(versions) == 1 else None
         if not isinstance(revision, str) or revision not in _known_revisions():
             raise PackageError("package.error.schema", file=name, problem=f"revision {str(revision)[:40]}")
         if revision != manifest.schema_revision:
             raise PackageError("package.error.schema", file=name, problem=f"revision {revision}")
-        expected = expected_schema(revision)
-        for table in sorted(found.keys() | expected.keys()):
-            if found.get(table) != expected.get(table):
-                raise PackageError("package.error.schema", file=name, problem=f"table {table[:60]}")
+        # Fast path: sqlite_master identical to our migrations' output, or to a file
+        # already proven equal. Otherwise compare tables, columns and indexes via PRAGMAs.
+        if _SCHEMA_SEEN.get(master) != revision and _reference(revision)[1] != master:
+            try:
+                found = _describe_schema(conn)
+            except sqlite3.DatabaseError as exc:
+                raise PackageError("package.error.integrity", file=name, problem=str(exc)[:120]) from None
+            expected = expected_schema(revision)
+            for table in sorted(found.keys() | expected.keys()):
+                if found.get(table) != expected.get(table):
+                    raise PackageError("package.error.schema", file=name, problem=f"table {table[:60]}")
+        if len(_SCHEMA_SEEN) < 10_000:
+            _SCHEMA_SEEN[master] = revision
         try:
             check = conn.execute("PRAGMA integrity_check").fetchall()
             if check != [("ok",)]:
@@ -554,7 +560,8 @@ def _read_database(db_path: Path, manifest: Manifest, name: str) -> tuple[dict[s
             if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
                 raise PackageError("package.error.integrity", file=name, problem="foreign keys")
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            rows = {t: _read_table(conn, t, found[t][0], name) for t in RECORD_TABLES if t in found}
+            tables = expected_schema(revision)
+            rows = {t: _read_table(conn, t, tables[t][0], name) for t in RECORD_TABLES if t in tables}
         except sqlite3.DatabaseError as exc:
             raise PackageError("package.error.integrity", file=name, problem=str(exc)[:120]) from None
     finally:
