@@ -16,7 +16,7 @@ import io
 import os
 import sys
 import tempfile
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,6 @@ def build_station(path: Path) -> ElectionStore:
     st = store.upsert_station("75-012", "KZ-ALA", "Алмалинский район", "ул. Абая, 52, школа-гимназия № 25", 1842)
     store.select_station(st.id)
     # A quiet morning, a lunchtime rise, a busy late afternoon.
-    t = DAY.replace(hour=7, minute=2)
     rates = {7: 8, 8: 14, 9: 22, 10: 30, 11: 36, 12: 44, 13: 40, 14: 38, 15: 42, 16: 50, 17: 31}
     for hour, n in rates.items():
         for i in range(n):

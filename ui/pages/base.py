@@ -39,11 +39,11 @@ class Page(QWidget):
         outer.addWidget(self.no_station)
         self.body = QWidget(self)
         self.body.setObjectName("page")
-        self.scroll = QScrollArea(self)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.scroll.setWidget(self.body)
-        outer.addWidget(self.scroll, 1)
+        self.scroller = QScrollArea(self)
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroller.setWidget(self.body)
+        outer.addWidget(self.scroller, 1)
 
     @property
     def station(self) -> StationInfo | None:

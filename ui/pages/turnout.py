@@ -50,6 +50,7 @@ class TurnoutPage(Page):
 
     def __init__(self, store: ElectionStore, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(store, settings, parent)
+        self._total = 0
         col = QVBoxLayout(self.body)
         col.setContentsMargins(0, 0, 0, 0)
 
@@ -91,6 +92,7 @@ class TurnoutPage(Page):
         self.table.horizontalHeader().setSectionResizeMode(COL_ANNOUNCED, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setDefaultSectionSize(36)
         self.slot_fields: dict[str, IntField] = {}
+        self.cells: dict[tuple[int, int], QTableWidgetItem] = {}
         slots = store.template.reporting_times
         self.table.setRowCount(len(slots))
         for row, slot in enumerate(slots):
@@ -103,6 +105,7 @@ class TurnoutPage(Page):
                 item = QTableWidgetItem("")
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, c, item)
+                self.cells[row, c] = item
         self.table.horizontalHeader().setMinimumHeight(36)
         self.table.setFixedHeight(36 * len(slots) + 40)
         col.addWidget(self.table)
@@ -139,8 +142,6 @@ class TurnoutPage(Page):
         )
         self.chart.set_labels(tr("ui.turnout.chart.count"), tr("ui.turnout.chart.announced"), tr("ui.turnout.chart.empty"))
         self._update_count_label(self._total)
-
-    _total = 0
 
     def refresh(self) -> None:
         super().refresh()
@@ -197,10 +198,10 @@ class TurnoutPage(Page):
             counted = count_at(points, cutoff) if cutoff <= now else None
             a_pct, c_pct = percent(announced, registered), percent(counted, registered)
             gap = None if a_pct is None or c_pct is None else a_pct - c_pct
-            self.table.item(row, COL_ANNOUNCED_PCT).setText(fmt_pct(a_pct))
-            self.table.item(row, COL_COUNTED).setText("—" if counted is None else str(counted))
-            self.table.item(row, COL_COUNTED_PCT).setText(fmt_pct(c_pct))
-            self.table.item(row, COL_GAP).setText("—" if gap is None else tr("ui.turnout.gap_value", gap=f"{gap:+.1f}"))
+            self.cells[row, COL_ANNOUNCED_PCT].setText(fmt_pct(a_pct))
+            self.cells[row, COL_COUNTED].setText("—" if counted is None else str(counted))
+            self.cells[row, COL_COUNTED_PCT].setText(fmt_pct(c_pct))
+            self.cells[row, COL_GAP].setText("—" if gap is None else tr("ui.turnout.gap_value", gap=f"{gap:+.1f}"))
             if announced is not None:
                 marks.append(AnnouncedMark(slot, announced))
         tpl = self.store.template

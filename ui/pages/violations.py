@@ -42,7 +42,9 @@ def to_qdatetime(at: datetime) -> QDateTime:
 
 def from_qdatetime(value: QDateTime) -> datetime:
     # The editor shows local time; the store keeps aware UTC.
-    return value.toPython().astimezone()  # type: ignore[no-any-return]
+    naive = value.toPython()
+    assert isinstance(naive, datetime)
+    return naive.astimezone()
 
 
 class ViolationsPage(Page):
