@@ -287,7 +287,7 @@ def check_failures(hq: ElectionStore, lang: str | None = None) -> list[CheckFail
         base = _read_base(hq, template)
         official = _official_arrays(base, template.all_keys)
         failing = failing_checks(template, official, ("error", "warning")).any(axis=1) & official.has_figures
-        for i in np.flatnonzero(failing):
+        for i in np.flatnonzero(failing).tolist():
             values = {key: (int(v) if v >= 0 else None) for key, v in zip(template.all_keys, official.values[i])}
             failure = _failure(template, "official", base, i, "", values, lang)
             if failure is not None:
@@ -300,10 +300,10 @@ def check_failures(hq: ElectionStore, lang: str | None = None) -> list[CheckFail
             hq,
             "SELECT p.id, p.station_id, coalesce(o.name, '') FROM protocols p LEFT JOIN observers o ON o.id = p.observer_id",
         ):
-            i = base.row.get(sid)
-            if i is None or pid not in by_protocol:
+            row = base.row.get(sid)
+            if row is None or pid not in by_protocol:
                 continue
-            failure = _failure(template, "observed", base, i, name, by_protocol[pid], lang)
+            failure = _failure(template, "observed", base, row, name, by_protocol[pid], lang)
             if failure is not None:
                 out.append(failure)
     return out

@@ -193,7 +193,7 @@ def unit_json(u: UnitResult, source: str, rules: str) -> dict[str, Any]:
         },
         "invalid_pct": {**pair(lambda t: _r(t.invalid_pct)), "diff_pp": _r(c.diff_pp["invalid"])},
         "party_pct": {
-            key: {**pair(lambda t, key=key: _r(t.party_pct[key])), "diff_pp": _r(c.diff_pp[key])} for key in parties
+            key: {**pair(_share_of(key)), "diff_pp": _r(c.diff_pp[key])} for key in parties
         },
         "passes_threshold": pair(lambda t: dict(t.passes_threshold)),
         "coverage": {
@@ -208,6 +208,16 @@ def unit_json(u: UnitResult, source: str, rules: str) -> dict[str, Any]:
         "disputed": c.disputed,
         "unmatched": c.unmatched,
     }
+
+
+def _share_of(party: str, digits: int | None = 4) -> Callable[[Totals], float | None]:
+    """A getter for one party's share (a named function: lambdas in loops would share the key)."""
+
+    def get(t: Totals) -> float | None:
+        share = t.party_pct[party]
+        return share if digits is None else _r(share, digits)
+
+    return get
 
 
 def _fmt(value: float | None, signed: bool = False) -> str:
@@ -251,7 +261,7 @@ def flat_table(units: Sequence[UnitResult], source: str, template: ElectionTempl
     metrics: list[tuple[str, str, Callable[[Totals], float | None], str]] = [
         ("turnout_pct", tr("coord.col.turnout"), lambda t: t.turnout_pct, "turnout"),
         ("invalid_pct", tr("coord.col.invalid"), lambda t: t.invalid_pct, "invalid"),
-    ] + [(f"pct_{k}", f"{short[k]}, %", (lambda t, k=k: t.party_pct[k]), k) for k in parties]
+    ] + [(f"pct_{k}", f"{short[k]}, %", _share_of(k, digits=None), k) for k in parties]
     for mkey, mlabel, _, _ in metrics:
         header += [name(f"{mkey}_{side}", f"{mlabel} — {slabel}") for side, slabel in sides]
         header.append(name(f"{mkey}_diff_pp", f"{mlabel} — {tr('coord.col.diff_pp')}"))

@@ -361,11 +361,12 @@ def _observer_file(
             category = _VIOLATIONS[int(rng.integers(len(_VIOLATIONS)))]
             hour = float(rng.uniform(7.0, 21.0))
             when = _local(day, reg, hour)
+            known = template.category(category)
             vid = store.save_violation(
                 st.id,
                 category=category,
                 occurred_at=when,
-                description=f"Демо: {template.category(category).labels.get('ru') if template.category(category) else category}",
+                description=f"Демо: {known.labels.get('ru') if known else category}",
                 severity=("low", "medium", "high")[int(rng.integers(3))],
                 action="remark_to_commission" if rng.random() < 0.5 else "none",
             )

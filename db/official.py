@@ -21,7 +21,6 @@ import os
 import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from itertools import repeat
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -271,9 +270,8 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
                 parsed[idx] = parse_counts(table, idx, name, problems)
             parts.append(parsed[idx])
         matrix[:, k] = sum_columns(parts)
-    over = np.flatnonzero(matrix.max(axis=1) > MAX_COUNT) if n else []
-    for i in over:  # sums of several columns can pass the per-cell limit
-        problems.add(table.lines[i], tr("coord.row.too_large", column="+", value=int(matrix[i].max())))
+    for bad in np.flatnonzero(matrix.max(axis=1, initial=0) > MAX_COUNT).tolist():  # sums can pass the per-cell limit
+        problems.add(table.lines[bad], tr("coord.row.too_large", column="+", value=int(matrix[bad].max())))
 
     src = Path(csv_path)
     with bulk_writer(hq) as dbapi:

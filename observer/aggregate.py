@@ -85,13 +85,14 @@ def evaluate_term(term: Term, arrays: StationArrays, party_keys: Sequence[str]) 
 def _eval(node: ast.expr, arrays: StationArrays, party_keys: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     n = len(arrays)
     if isinstance(node, ast.Constant):
-        return np.full(n, int(node.value), dtype=np.int64), np.ones(n, dtype=bool)
+        assert isinstance(node.value, int)  # the template grammar admits whole numbers only
+        return np.full(n, node.value, dtype=np.int64), np.ones(n, dtype=bool)
     if isinstance(node, ast.Name):
         col = arrays.column(node.id)
         return col, col >= 0
     if isinstance(node, ast.Call):  # sum(parties): the grammar allows no other call
         cols = arrays.values[:, [arrays.keys.index(k) for k in party_keys]]
-        return cols.sum(axis=1), (cols >= 0).all(axis=1)
+        return cols.sum(axis=1), np.asarray((cols >= 0).all(axis=1))
     if isinstance(node, ast.UnaryOp):
         v, ok = _eval(node.operand, arrays, party_keys)
         return -v, ok

@@ -215,6 +215,7 @@ def parse_csv(data: bytes, name: str, *, encoding: str = "auto", delimiter: str 
         raise CsvError("coord.csv.bad_delimiter", file=name, delimiter=delimiter)
 
     fast = _parse_single_line_records(text, name, delimiter)
+    header: list[str] | None
     if fast is not None:
         header, rows, lines = fast
     else:
