@@ -164,6 +164,10 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
     qtbot.mouseClick(protocol.add_photo, Qt.MouseButton.LeftButton)
     assert protocol.photos.count() == 1
     assert store.evidence(st.id, protocol_id=posted[0].id)[0].exif_time == "2021-01-10 22:40:00"
+    # Enter moves to the next line, so a keypad is enough for the whole form.
+    protocol.fields["registered"].setFocus()
+    qtbot.keyClick(protocol.fields["registered"], Qt.Key.Key_Enter)
+    assert protocol.fields["received"].hasFocus()
     # The announced figures are a separate protocol.
     qtbot.mouseClick(protocol.source_buttons["announced"], Qt.MouseButton.LeftButton)
     assert protocol.fields["in_boxes"].text() == ""

@@ -24,6 +24,7 @@ class IntField(QLineEdit):
         self.setMinimumWidth(120)
         self.setProperty("problem", False)
         self.textEdited.connect(self._edited)
+        self.returnPressed.connect(self._next_field)
 
     def value(self) -> int | None:
         text = self.text().strip()
@@ -41,6 +42,10 @@ class IntField(QLineEdit):
             self.style().unpolish(self)
             self.style().polish(self)
         self.setToolTip(tooltip)
+
+    def _next_field(self) -> None:
+        # Enter moves on, as on the paper form: numbers are typed from a keypad, line after line.
+        self.focusNextChild()
 
     def _edited(self, _text: str) -> None:
         self.value_changed.emit(self.value())
