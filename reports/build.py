@@ -566,13 +566,16 @@ class _Sections:
             out.append(self.p(esc(self.t("report.annex.disputed_none"))))
             return out
         rows: list[list[Any]] = [self.head("report.col.station", "report.col.region", "report.col.versions",
-                                           "report.col.differs", "report.col.decision", "report.col.reason", right={2})]
+                                           "report.col.differs", "report.col.voted_versions", "report.col.decision",
+                                           "report.col.reason", right={2, 3, 4})]
         for x in d.disputed:
             decision = self.t(f"report.decision.{x.status}", who=x.chosen_from or "—")
             rows.append([x.station_code, Paragraph(esc(region_name(x.region, self.lang)), self.s["cell"]), self.num(x.versions),
-                         Paragraph(esc(", ".join(x.differing)), self.s["cell"]), Paragraph(esc(decision), self.s["cell"]),
-                         Paragraph(esc(x.reason), self.s["cell"])])
-        out.append(self.table(rows, [w * 0.09, w * 0.17, w * 0.08, w * 0.26, w * 0.18, w * 0.22], numeric_from=2))
+                         self.num(x.differing), " / ".join(self.num(v) for v in x.voted),
+                         Paragraph(esc(decision), self.s["cell"]), Paragraph(esc(x.reason), self.s["cell"])])
+        table = self.table(rows, [w * 0.09, w * 0.22, w * 0.08, w * 0.1, w * 0.15, w * 0.16, w * 0.20], numeric_from=2)
+        table.setStyle([("VALIGN", (0, 1), (-1, -1), "TOP"), ("ALIGN", (5, 0), (-1, -1), "LEFT")])
+        out.append(table)
         out.append(Spacer(1, 6 * mm))
         return out
 

@@ -197,7 +197,8 @@ class Disputed:
     station_code: str
     region: str
     versions: int
-    differing: tuple[str, ...]  # line labels whose figures differ
+    differing: int  # how many lines and parties differ between the versions
+    voted: tuple[int | None, ...]  # the turnout figure ("voted") of each version, as the reader checks it first
     status: str  # chosen | disputed | unresolved
     chosen_from: str  # observer whose version counts ("" if none)
     reason: str
@@ -438,7 +439,8 @@ def collect(store: ElectionStore, lang: str, organisation: str = "") -> ReportDa
                 conflict.station_code,
                 str(observed.regions[i]) if i is not None else "",
                 len(conflict.versions),
-                tuple(_label(template, k, lang) for k in conflict.differing_keys),
+                len(conflict.differing_keys),
+                tuple(template.voted.evaluate(v.values, template.party_keys) for v in conflict.versions),
                 res.status if res is not None else "unresolved",
                 who,
                 res.reason if res is not None else "",
