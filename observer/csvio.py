@@ -23,7 +23,7 @@ from typing import Iterator, Sequence
 
 from observer.errors import ImportDataError
 
-MAX_FILE_BYTES = 1024 * 1024 * 1024  # 1 GiB: ~800,000 stations with 100 columns fits
+MAX_FILE_BYTES = 512 * 1024 * 1024  # Indonesia-size (800,000 stations x 30 columns) is ~150 MB
 MAX_COLUMNS = 2000
 MAX_FIELD_CHARS = 10_000  # an address is long; a 10 kB "field" is a broken or malicious file
 MAX_PROBLEMS = 1000  # enough to see the pattern; the count of the rest is still reported
