@@ -30,7 +30,6 @@ from observer.forensics import (
     DigitTest,
     Fingerprint,
     ForensicsResult,
-    IntegerPercentTest,
     Options,
     PvtResult,
     TurnoutDistribution,
