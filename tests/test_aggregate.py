@@ -30,7 +30,8 @@ from db import models as m
 from db.aggregate import aggregate, aggregate_levels, check_failures, station_table, turnout_gaps, violations_by_category_region
 from db.official import import_official
 from db.store import ROLE_HQ, ElectionStore
-from observer.aggregate import aggregate_arrays
+from observer.aggregate import StationArrays, aggregate_arrays
+from observer.aggregate import turnout_gaps as turnout_gaps_arrays
 from observer.template import parse_template
 
 CSV = """code,region,district,registered,issued,in_boxes,invalid,valid,nur_otan,ak_zhol,qhp,auyl,adal
@@ -223,3 +224,47 @@ def test_empty_hq(tmp_path: Path, template_2021) -> None:
     assert len(station_table(hq, "official")) == 0
     assert np.array_equal(station_table(hq, "observed").has_figures, np.array([], dtype=bool))
     hq.close()
+
+
+def _arrays(source: str, values: list[list[int]], **extra: object) -> "StationArrays":
+    keys = ("registered", "issued")
+    n = len(values)
+    return StationArrays(
+        source=source,
+        keys=keys,
+        station_ids=np.array([f"id{i}" for i in range(n)], dtype=object),
+        codes=np.array([f"S{i}" for i in range(n)], dtype=object),
+        regions=np.array(["KZ-ALA"] * n, dtype=object),
+        districts=np.array(["D"] * n, dtype=object),
+        registered=np.array([v[0] for v in values], dtype=np.int64),
+        values=np.array(values, dtype=np.int64),
+        has_figures=np.array([v[1] >= 0 for v in values]),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_turnout_gaps_are_ranked_largest_first() -> None:
+    tpl = parse_template(
+        '\n'.join(
+            [
+                'format = 1', 'id = "t"', '[name]', 'en = "t"',
+                '[turnout]', 'voted = "issued"', 'registered = "registered"',
+                '[results]', 'share_base = "issued"', 'ballots_cast = "issued"', 'invalid = "issued"',
+                '[[lines]]', 'key = "registered"', 'en = "r"', '[[lines]]', 'key = "issued"', 'en = "i"',
+                '[[parties]]', 'key = "p"', 'en = "p"',
+                '[[violation_categories]]', 'code = "X"', 'en = "x"', '[[spoiled_reasons]]', 'code = "Y"', 'en = "y"',
+            ]
+        )
+    )
+    official = _arrays("official", [[1000, 800], [1000, 500], [1000, 900], [1000, -1]])
+    observed = _arrays(
+        "observed",
+        [[1000, 400], [1000, 450], [1000, -1], [1000, 300]],
+        headcount=np.array([-1, -1, 350, 300], dtype=np.int64),
+    )
+    gaps = turnout_gaps_arrays(tpl, official, observed)
+    # S2 has only a head-count (35%) against 90% official: gap 55; S0 40% vs 80%: 40; S1 45% vs 50%: 5.
+    # S3 has no official turnout and is left out.
+    assert [g.code for g in gaps] == ["S2", "S0", "S1"]
+    assert [round(g.gap_pp, 6) for g in gaps] == [55.0, 40.0, 5.0]
+    assert gaps[0].observed_turnout_pct is None and gaps[0].headcount_turnout_pct == pytest.approx(35.0)
