@@ -662,17 +662,25 @@ def round_percent(count: IntArray, total: IntArray, step: int = 1) -> NDArray[np
     return hit & (k >= 1) & (k <= 99) & (k % step == 0)
 
 
-_LOG_FACTORIAL_CACHE: dict[int, FloatArray] = {}
+_TABLE_MAX = 1 << 16  # log-factorials up to here come from a table (0.5 MB); larger n from Stirling's series
+_LOG_FACTORIALS: FloatArray = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, _TABLE_MAX + 1, dtype=np.float64)))])
 
 
-def _log_factorials(n_max: int) -> FloatArray:
-    size = 1 << max(10, int(n_max).bit_length())
-    table = _LOG_FACTORIAL_CACHE.get(size)
-    if table is None:
-        table = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, size + 1, dtype=np.float64)))])
-        _LOG_FACTORIAL_CACHE.clear()
-        _LOG_FACTORIAL_CACHE[size] = table
-    return table
+def log_factorial(values: IntArray) -> FloatArray:
+    """ln(n!) elementwise.
+
+    A table would be exact for any n, but a hostile file with one station of
+    10^8 voters must not make us allocate a gigabyte; beyond 65,536 Stirling's
+    series with three correction terms is exact to double precision.
+    """
+    v = np.asarray(values, dtype=np.int64)
+    out = _LOG_FACTORIALS[np.minimum(v, _TABLE_MAX)]
+    big = v > _TABLE_MAX
+    if big.any():
+        n = v[big].astype(np.float64)
+        out = out.copy()
+        out[big] = n * np.log(n) - n + 0.5 * np.log(2 * np.pi * n) + 1 / (12 * n) - 1 / (360 * n**3) + 1 / (1260 * n**5)
+    return out
 
 
 def round_probabilities(count: IntArray, total: IntArray) -> tuple[FloatArray, FloatArray]:
@@ -689,7 +697,6 @@ def round_probabilities(count: IntArray, total: IntArray) -> tuple[FloatArray, F
     x = count.astype(np.int64)
     p = x / n
     k = np.arange(1, 100, dtype=np.int64)
-    lf = _log_factorials(int(n.max(initial=1)))
     p_int = np.zeros(len(n))
     p_five = np.zeros(len(n))
     # Chunks keep the (stations × 99) work arrays small.
@@ -698,7 +705,7 @@ def round_probabilities(count: IntArray, total: IntArray) -> tuple[FloatArray, F
         pp = p[start : start + 20_000, None]
         xs = (2 * k[None, :] * nn + 100) // 200
         with np.errstate(divide="ignore", invalid="ignore"):
-            logpmf = lf[nn] - lf[xs] - lf[nn - xs] + xs * np.log(pp) + (nn - xs) * np.log1p(-pp)
+            logpmf = log_factorial(nn) - log_factorial(xs) - log_factorial(nn - xs) + xs * np.log(pp) + (nn - xs) * np.log1p(-pp)
         pmf = np.nan_to_num(np.exp(logpmf), nan=0.0)
         p_int[start : start + 20_000] = pmf.sum(axis=1)
         p_five[start : start + 20_000] = pmf[:, 4::5].sum(axis=1)

@@ -548,3 +548,15 @@ def test_threshold_is_inclusive_and_exact() -> None:
     fp = fx.fingerprint(data, "a", fx.Options(thresholds=(29, 80)))
     assert [m.stations for m in fp.masses] == [3, 1]  # station 3: 79.9 % turnout is below 80
     assert fp.masses[1].voters_share == pytest.approx(100 * 400 / (29 + 400 + 799))
+
+
+def test_log_factorial_is_exact_on_both_sides_of_the_table() -> None:
+    values = np.array([0, 1, 2, 10, 170, 65_536, 65_537, 100_000, 10**8])
+    expected = [math.lgamma(int(v) + 1) for v in values]
+    assert fx.log_factorial(values) == pytest.approx(expected, rel=1e-13)
+
+
+def test_a_station_with_absurd_numbers_does_not_blow_up() -> None:
+    # One broken row of 100 million voters among ordinary stations.
+    p_int, _ = fx.round_probabilities(np.array([55_000_000, 600]), np.array([100_000_000, 1000]))
+    assert 0.0 <= p_int[0] <= 1.0 and 0.0 < p_int[1] < 0.2
