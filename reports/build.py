@@ -67,7 +67,6 @@ from reports.flowables import (
 from reports.styles import (
     DARK,
     FONT,
-    FONT_BOLD,
     FRAME_HEIGHT,
     FRAME_WIDTH,
     INK,
@@ -739,8 +738,7 @@ def build_report(
     if logo_path is not None and not logo_path.is_file():
         raise ReportError("report.error.logo", file=str(logo_path))
     own = not isinstance(hq, ElectionStore)
-    store = ElectionStore.open(hq) if own else hq
-    assert isinstance(store, ElectionStore)
+    store = hq if isinstance(hq, ElectionStore) else ElectionStore.open(hq)
     try:
         organisation = (org if org is not None else _organisation(store)).strip()
         data = collect(store, lang, organisation)

@@ -76,10 +76,10 @@ def _records(store: ElectionStore) -> Iterator[bytes]:
         yield _line("turnout", codes.get(row.station_id, "?"), row.observer_id, row.slot, row.announced, row.observed)
     for row in store.iter_table(m.SpoiledCount):
         yield _line("spoiled", codes.get(row.station_id, "?"), row.observer_id, row.reason, row.count)
-    for v in store.violations():
+    for viol in store.violations():
         yield _line(
-            "violation", codes.get(v.station_id, "?"), v.occurred_at.isoformat(), v.category, v.severity, v.description,
-            v.action, v.evidence_count,
+            "violation", codes.get(viol.station_id, "?"), viol.occurred_at.isoformat(), viol.category, viol.severity,
+            viol.description, viol.action, viol.evidence_count,
         )
 
 

@@ -91,7 +91,7 @@ def get_styles() -> dict[str, ParagraphStyle]:
     styles: dict[str, ParagraphStyle] = {"body": body}
 
     def add(name: str, **kw: object) -> None:
-        styles[name] = ParagraphStyle(name, parent=body, **kw)  # type: ignore[arg-type]
+        styles[name] = ParagraphStyle(name, parent=body, **kw)
 
     add("small", fontSize=8, leading=10.5)
     add("bullet", leftIndent=12, bulletIndent=2, bulletFontName=FONT)

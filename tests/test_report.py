@@ -21,6 +21,7 @@ from db import models as m
 from db.store import ROLE_HQ, ElectionStore
 from main import main
 from observer.errors import BaqylauError
+from observer.i18n import tr
 from observer.template import builtin_template
 from reports.build import ReportError, build_report
 from reports.fingerprint import data_fingerprint, read_pdf_fingerprint, short_fingerprint
@@ -141,7 +142,14 @@ def test_report_shows_independently_computed_figures(hq: Path, tmp_path: Path, l
         assert re.search(rf"\b{100 + i}\b", text)
     assert 6 <= info.pages <= 40
     assert len(PdfReader(str(out)).pages) == info.pages
-    assert f"{info.pages}" in text.splitlines()[-1] or str(info.pages) in text  # "page X of Y"
+    for page in (2, info.pages):  # "page X of Y" with the final Y on every page after the cover
+        assert tr("report.page_of", lang, page=page, pages=info.pages) in text
+    # Turnout at 14:00 as announced: 30% of each station's list, summed before dividing.
+    regs = [1000 + 37 * i for i in range(40)]
+    assert _fmt(100 * sum(r * 30 // 100 for r in regs) / sum(regs), lang) + "%" in text
+    # Reasons for invalid ballots seen at the counts: 40 stations, WRITTEN 1..3 and BLANK 2 each.
+    written = sum(1 + i % 3 for i in range(40))
+    assert re.search(rf"\b{written}\b", text) and re.search(rf"\b{written + 80}\b", text)
 
 
 def test_every_kazakh_letter_survives(hq: Path, tmp_path: Path) -> None:
