@@ -33,10 +33,10 @@ from observer.forensics import (
     analyse,
     figure_notes,
     to_plain,
+    unit_name,
     verdict,
 )
 from observer.i18n import current_language, tr
-from observer.regions import region_name
 from observer.template import ElectionTemplate
 
 MIN_SIMULATIONS = 100
@@ -239,7 +239,7 @@ def render_text(
         # Regional rows only when regions were asked for: at national level they would drown the answer.
         shown = result.pvt.estimates if result.level == "region" else tuple(result.pvt.national())
         for e in shown:
-            unit = t("forensics.national") if e.unit == NATIONAL else region_name(e.unit, lang)
+            unit = unit_name(e.unit, lang)
             quantity = t(f"forensics.q.{e.quantity}") if e.quantity in ("turnout", "invalid") else name(e.quantity)
             inside = "/".join(
                 "—" if e.inside(level) is None else t("forensics.yes" if e.inside(level) else "forensics.no") for level in (0.95, 0.99)
@@ -312,7 +312,7 @@ def render_text(
         if differing:
             heads = ["station", "region", "observed_turnout", "official_turnout", "gap"]
             rows = [
-                [g.code, region_name(g.region, lang), _num(g.observed_turnout), _num(g.official_turnout), _num(g.gap)]
+                [g.code, unit_name(g.region, lang), _num(g.observed_turnout), _num(g.official_turnout), _num(g.gap)]
                 for g in differing
             ]
             out += ["  " + line for line in _grid([t(f"forensics.col.{h}") for h in heads], rows)]
@@ -331,7 +331,7 @@ def render_text(
 
             rows.append(
                 [
-                    region_name(r.region, lang),
+                    unit_name(r.region, lang),
                     _int(r.stations),
                     _num(r.turnout),
                     _num(r.leader_share),
@@ -413,7 +413,7 @@ def output_files(result: ForensicsResult, meta: dict[str, Any]) -> dict[str, str
         files["pvt.csv"] = _csv_text(
             ["unit", "quantity", "stations", "estimate", "se", "margin95", "margin99", "official", "inside95", "inside99", "small_sample"],
             [
-                [e.unit or "national", e.quantity, e.stations, e.value, e.se, e.margin(0.95), e.margin(0.99), e.official, e.inside(0.95), e.inside(0.99), e.small_sample]
+                ["national" if e.unit == NATIONAL else e.unit, e.quantity, e.stations, e.value, e.se, e.margin(0.95), e.margin(0.99), e.official, e.inside(0.95), e.inside(0.99), e.small_sample]
                 for e in result.pvt.estimates
             ],
         )

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from observer.errors import BaqylauError
 from observer.i18n import tr
+from observer.regions import region_name
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -45,7 +46,9 @@ BENFORD_2ND: FloatArray = np.array(
 BENFORD_2ND_MEAN = float(np.dot(np.arange(10), BENFORD_2ND))  # 4.187...
 UNIFORM_DIGITS: FloatArray = np.full(10, 0.1)
 
-NATIONAL = ""  # the unit code of the whole country in per-unit tables
+# The unit code of the whole country in per-unit tables. Not "": stations imported
+# without a region have region "" and form a stratum of their own.
+NATIONAL = "*"
 
 
 class ForensicsError(BaqylauError):
@@ -1202,6 +1205,13 @@ def analyse(
 
 # ---------------------------------------------------------------------------
 # words: method / sample / uncertainty for each figure
+
+
+def unit_name(code: str, lang: str | None = None) -> str:
+    """Display name of a unit: the whole country, a region, or stations without a region."""
+    if code == NATIONAL:
+        return tr("forensics.national", lang)
+    return region_name(code, lang) if code else tr("forensics.region.unknown", lang)
 
 
 def _fmt_int(value: int) -> str:

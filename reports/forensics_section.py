@@ -34,10 +34,10 @@ from observer.forensics import (
     PvtResult,
     TurnoutDistribution,
     figure_notes,
+    unit_name,
     verdict,
 )
 from observer.i18n import tr
-from observer.regions import region_name
 from reports.flowables import Heading, esc, fmt_int, fmt_num, fmt_pct, fmt_pp
 from reports.styles import DARK, FONT_CONDENSED, FRAME_WIDTH, INK, LIGHT, MID, PALE, get_styles, register_fonts, table_style
 
@@ -363,7 +363,7 @@ def forensics_flowables(
             return "—" if c is None else f"{fmt_num(c.ratio, lang, 2)} ({_p(c.p_value, lang)})"
 
         for r in result.regions:
-            rows.append([Paragraph(esc(region_name(r.region, lang)), s["cell"]), fmt_int(r.stations, lang), fmt_pct(r.turnout, lang),
+            rows.append([Paragraph(esc(unit_name(r.region, lang)), s["cell"]), fmt_int(r.stations, lang), fmt_pct(r.turnout, lang),
                          fmt_pct(r.leader_share, lang), fmt_pct(r.high_mass, lang, 2),
                          f"{fmt_int(int(round(r.shpilkin_excess)), lang) if math.isfinite(r.shpilkin_excess) else '—'}"
                          f" ({fmt_int(int(round(r.shpilkin_se)), lang) if math.isfinite(r.shpilkin_se) else '—'})",
@@ -403,7 +403,7 @@ def _pvt_table(pvt: PvtResult, lang: str, name: Callable[[str], str]) -> list[Fl
             by_q = {e.quantity: e for e in pvt.regional(code)}
             turnout = by_q.get("turnout")
             small = any(e.small_sample for e in by_q.values())
-            row: list[Any] = [Paragraph(esc(region_name(code, lang) + (" *" if small else "")), s["cell"]),
+            row: list[Any] = [Paragraph(esc(unit_name(code, lang) + (" *" if small else "")), s["cell"]),
                               fmt_int(turnout.stations if turnout else None, lang)]
             for key in ("turnout", leader):
                 e = by_q.get(key) if key else None
@@ -448,7 +448,7 @@ def _comparison(comp: Comparison, lang: str, name: Callable[[str], str]) -> list
     if differing:
         rows = [_head(lang, "station", "region", "observed_turnout", "official_turnout", "gap")]
         for g in differing:
-            rows.append([g.code, Paragraph(esc(region_name(g.region, lang)), s["cell"]), fmt_pct(g.observed_turnout, lang),
+            rows.append([g.code, Paragraph(esc(unit_name(g.region, lang)), s["cell"]), fmt_pct(g.observed_turnout, lang),
                          fmt_pct(g.official_turnout, lang), fmt_pp(g.gap, lang)])
         out.append(_table(rows, [w * f for f in (0.14, 0.3, 0.18, 0.18, 0.2)], numeric_from=2))
     out.append(_notes(comp, lang, name))

@@ -560,3 +560,19 @@ def test_a_station_with_absurd_numbers_does_not_blow_up() -> None:
     # One broken row of 100 million voters among ordinary stations.
     p_int, _ = fx.round_probabilities(np.array([55_000_000, 600]), np.array([100_000_000, 1000]))
     assert 0.0 <= p_int[0] <= 1.0 and 0.0 < p_int[1] < 0.2
+
+
+def test_stations_without_a_region_are_a_stratum_not_the_country() -> None:
+    population, _ = synthetic_election(n=3000, seed=65, regions=3)
+    regions = np.asarray(population.regions, dtype=object)
+    regions[regions == "KZ-02"] = ""  # imported without a region column
+    population = fx.StationReturns(population.codes, regions, population.registered, population.voted, population.ballots,
+                                   population.invalid, population.parties, population.party_keys)
+    result = fx.pvt(population.subset(_stratified_sample(population, 0.1, 1)), population, population)
+    national = [e for e in result.national() if e.quantity == "turnout"]
+    blank = [e for e in result.regional("") if e.quantity == "turnout"]
+    assert len(national) == 1 and len(blank) == 1
+    assert national[0].stations > blank[0].stations
+    assert fx.unit_name(fx.NATIONAL, "en") == "Whole country"
+    assert fx.unit_name("", "en") == "(no region)"
+    assert fx.unit_name("KZ-ALA", "kk") == "Алматы қаласы"
