@@ -377,12 +377,13 @@ class _Sections:
         w = FRAME_WIDTH
         out.append(self.table(rows, [w * 0.28, w * 0.12, w * 0.15, w * 0.15, w * 0.15, w * 0.15], bold_last=True))
         out.append(self.p(esc(self.t("report.turnout.caption")), "caption"))
-        out.append(charts.grouped_bars(
-            [u.name for u in d.regions],
-            [charts.Series(self.t("report.col.observed"), [u.observed.turnout_pct for u in d.regions]),
-             charts.Series(self.t("report.col.official_same"), [u.official_same.turnout_pct for u in d.regions])],
-            width=FRAME_WIDTH, horizontal=True, value_max=100.0))
-        out.append(self.p(esc(self.t("report.turnout.chart_caption")), "caption"))
+        if d.regions:
+            out.append(charts.grouped_bars(
+                [u.name for u in d.regions],
+                [charts.Series(self.t("report.col.observed"), [u.observed.turnout_pct for u in d.regions]),
+                 charts.Series(self.t("report.col.official_same"), [u.official_same.turnout_pct for u in d.regions])],
+                width=FRAME_WIDTH, horizontal=True, value_max=100.0))
+            out.append(self.p(esc(self.t("report.turnout.chart_caption")), "caption"))
         hours: list[Flowable] = [self.heading("report.turnout.hours", 1)]
         if not d.hours:
             hours.append(self.p(esc(self.t("report.none"))))
@@ -391,13 +392,13 @@ class _Sections:
                           "report.col.difference")]
         for h in d.hours:
             diff = None if h.announced_pct is None or h.observed_pct is None else h.announced_pct - h.observed_pct
-            rows.append([h.slot, f"{self.num(h.stations)} / {self.num(h.counted_stations)}", self.pct(h.announced_pct, 2), self.pct(h.observed_pct, 2),
-                         fmt_pp(diff, self.lang)])
+            rows.append([h.slot, f"{self.num(h.stations)} / {self.num(h.counted_stations)}", self.pct(h.announced_pct, 2),
+                         self.pct(h.observed_pct, 2), fmt_pp(diff, self.lang)])
         hours.append(self.table(rows, [w * 0.2] * 5))
         hours.append(Spacer(1, 3 * mm))
         if any(h.announced_pct is not None or h.observed_pct is not None for h in d.hours):
             hours.append(charts.line_chart(
-            [h.slot for h in d.hours],
+                [h.slot for h in d.hours],
                 [charts.Series(self.t("report.col.announced"), [h.announced_pct for h in d.hours]),
                  charts.Series(self.t("report.col.headcount"), [h.observed_pct for h in d.hours])],
                 width=FRAME_WIDTH))
@@ -421,6 +422,8 @@ class _Sections:
         out.append(self.table(rows, [w * 0.2, w * 0.16, w * 0.16, w * 0.16, w * 0.16, w * 0.16]))
         out.append(self.p(esc(self.t("report.results.caption", base=self._base_label())), "caption"))
         names = [d.party_name(k) for k in d.template.party_keys]
+        if nat.observed.stations == 0 and nat.official_all.stations == 0:
+            return out
         out.append(charts.grouped_bars(
             names,
             [charts.Series(self.t("report.col.observed"), [nat.observed.party_pct(k) for k in d.template.party_keys]),

@@ -293,3 +293,16 @@ def test_report_of_10000_stations_within_3x_a_plain_reportlab_table(tmp_path: Pa
     print(f"\nreport {info.seconds:.2f} s, {info.pages} pages; plain table {baseline:.2f} s; ratio {ratio:.2f}")
     assert ratio <= 3.0
     assert info.pages > 150  # the annex really is in it: about 65 rows a page
+
+
+def test_report_of_an_empty_hq_file_says_so(tmp_path: Path) -> None:
+    """Right after the coordinator creates the file: no stations, no data, still a valid report."""
+    path = tmp_path / "empty.baqylau"
+    ElectionStore.create(path, builtin_template("kz-majilis-2021"), role=ROLE_HQ).close()
+    out = tmp_path / "empty.pdf"
+    info = build_report(path, out, "en")
+    text = _text(out)
+    assert info.stations_observed == 0 and info.stations_total == 0
+    assert tr("report.violations.none", "en") in text
+    assert tr("report.annex.imports_none", "en") in text
+    assert "0 / 0" in text
