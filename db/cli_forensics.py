@@ -352,6 +352,7 @@ def render_text(
             t("forensics.col.round_leader"),
         ]
         out += ["  " + line for line in _grid(heads, rows)]
+        out.append("  " + t("forensics.note.regions", threshold=thr, regions=len(result.regions), expected=_num(0.05 * len(result.regions))))
     return "\n".join(out) + "\n"
 
 

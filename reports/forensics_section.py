@@ -369,6 +369,8 @@ def forensics_flowables(
                          f" ({fmt_int(int(round(r.shpilkin_se)), lang) if math.isfinite(r.shpilkin_se) else '—'})",
                          rc(r.integer_turnout), rc(r.integer_leader)])
         out.append(_table(rows, [w * f for f in (0.17, 0.1, 0.09, 0.11, 0.1, 0.13, 0.15, 0.15)]))
+        out.append(Paragraph(esc(t("forensics.note.regions", threshold=thr, regions=len(result.regions),
+                                   expected=fmt_num(0.05 * len(result.regions), lang))), s["note"]))
     return out
 
 

@@ -127,6 +127,7 @@ def test_table_output_in_kazakh(hq_path: Path, capsys: pytest.CaptureFixture[str
     assert main.main(["--lang", "kk", "forensics", str(hq_path), "--simulations", "100", "--level", "region"]) == 0
     out = capsys.readouterr().out
     assert "Бүтін пайыздар" in out and "Өңірлер бойынша" in out and "Ақмола облысы" in out
+    assert "көптік салыстыруға түзетілмеген" in out  # the multiple-comparisons warning under the regions
 
 
 def test_json_and_out_folder(hq_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
