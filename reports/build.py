@@ -19,6 +19,7 @@ build never leaves half a PDF under the name the user asked for.
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ from reports.flowables import (
 from reports.styles import (
     DARK,
     FONT,
+    FONT_CONDENSED,
     FRAME_HEIGHT,
     FRAME_WIDTH,
     INK,
@@ -83,6 +85,8 @@ from reports.styles import (
 ANNEX_CHUNK_ROWS = 300
 ANNEX_ROW_HEIGHT = 10.5
 MAX_LOGO_BYTES = 10 * 1024 * 1024
+MAX_LOGO_PIXELS = 40_000_000
+LOGO_MAX_SIDE = 800  # pixels kept: sharp at 60 mm wide in print, small in the file
 TOP_CATEGORIES_IN_CHART = 5
 
 
@@ -630,6 +634,9 @@ class _Sections:
             out.append(Paragraph(esc(f"{name} ({fmt_int(end - start, lang)})"), head_style))
             for chunk in range(start, end, ANNEX_CHUNK_ROWS):
                 body = [_station_cells(r, lang) for r in rows[chunk:min(chunk + ANNEX_CHUNK_ROWS, end)]]
+                for cells in body:
+                    if len(cells[0]) > 10:  # station codes may be up to 32 characters: clip to the cell
+                        cells[0] = _fit(cells[0], widths[0] - 6, FONT_CONDENSED, 7)
                 table = Table([header, *body], colWidths=widths, rowHeights=[2 * ANNEX_ROW_HEIGHT] + [ANNEX_ROW_HEIGHT] * len(body),
                               repeatRows=1, style=style)
                 out.append(table)
@@ -697,22 +704,32 @@ def _organisation(store: ElectionStore) -> str:
 
 
 def _logo(path: Path) -> Image:
-    """The organisation's logo, checked like any other user file before ReportLab reads it."""
+    """The organisation's logo, decoded and re-encoded by Pillow before ReportLab sees it.
+
+    The file is a user's file like any other: size and pixel limits, a full decode, and
+    only the re-encoded, downscaled copy goes into the PDF.
+    """
     from PIL import Image as PILImage, UnidentifiedImageError
 
     try:
         if path.stat().st_size > MAX_LOGO_BYTES:
             raise ReportError("report.error.logo", file=path.name)
         with PILImage.open(path) as img:
-            img.verify()
-        with PILImage.open(path) as img:
-            width, height = img.size
+            if img.width * img.height > MAX_LOGO_PIXELS:
+                raise ReportError("report.error.logo", file=path.name)
+            img.load()
+            clean = img.convert("RGBA") if img.mode in ("RGBA", "LA", "P") else img.convert("RGB")
+        clean.thumbnail((LOGO_MAX_SIDE, LOGO_MAX_SIDE))
+        data = io.BytesIO()
+        clean.save(data, "PNG")
     except ReportError:
         raise
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError, PILImage.DecompressionBombError):
         raise ReportError("report.error.logo", file=path.name) from None
+    width, height = clean.size
     scale = min(60 * mm / width, 25 * mm / height)
-    logo = Image(str(path), width=width * scale, height=height * scale)
+    data.seek(0)
+    logo = Image(data, width=width * scale, height=height * scale)
     logo.hAlign = "LEFT"
     return logo
 
