@@ -576,3 +576,17 @@ def test_stations_without_a_region_are_a_stratum_not_the_country() -> None:
     assert fx.unit_name(fx.NATIONAL, "en") == "Whole country"
     assert fx.unit_name("", "en") == "(no region)"
     assert fx.unit_name("KZ-ALA", "kk") == "Алматы қаласы"
+
+
+def test_a_clean_election_end_to_end_reports_nothing_significant() -> None:
+    data, _ = synthetic_election(seed=14)
+    observed = data.subset(_stratified_sample(data, 0.03, 5))
+    result = fx.analyse(data, observed, level="region", options=fx.Options(simulations=500, seed=5))
+    assert all(t.national.p_value > 0.05 for t in result.integer)
+    assert abs(result.turnout.excess) < 3 * result.turnout.excess_se
+    assert all(m.voters_share == 0.0 for m in result.fingerprint.masses)
+    assert result.pvt is not None
+    assert all(e.inside(0.99) for e in result.pvt.national())
+    assert result.comparison is not None
+    assert all(g.gap == 0.0 and g.stations_over_1pp == 0 for g in result.comparison.gaps)
+    assert not (result.comparison.signs.p_value < 0.05)  # nan (no mass anywhere) or a large p
