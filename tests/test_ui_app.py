@@ -193,3 +193,24 @@ def test_settings_are_typed_and_durable(tmp_path: Path) -> None:
     assert (fresh.language, fresh.last_file, fresh.organisation) == ("kk", tmp_path / "a.baqylau", "MISK")
     with pytest.raises(ValueError):
         s.language = "de"
+
+
+def test_language_subscribers_of_deleted_windows_are_dropped(qtbot) -> None:
+    from ui.qt import QLabel
+    from ui.widgets.language import LanguageSignal
+
+    make_application()
+    signal = LanguageSignal()
+    alive, gone = QLabel(), QLabel()
+    qtbot.addWidget(alive)
+    seen: list[str] = []
+    signal.connect(lambda lang: gone.setText(lang))  # a lambda outlives the widget it calls into
+    signal.connect(lambda lang: alive.setText(lang))
+    signal.connect(seen.append)
+    gone.deleteLater()
+    qtbot.waitUntil(lambda: not __import__("shiboken6").isValid(gone))
+    signal.emit("kk")
+    assert alive.text() == "kk" and seen == ["kk"]
+    signal.emit("en")  # the dead subscriber was dropped, not called again
+    assert alive.text() == "en" and seen == ["kk", "en"]
+    assert len(signal._slots) == 2
