@@ -16,6 +16,7 @@ triggers or views are accepted and only plain SELECTs of known columns are made.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ import sqlite3
 import stat
 import tempfile
 import uuid
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from alembic import command
+from PIL import Image, UnidentifiedImageError
 from alembic.script import ScriptDirectory
 from sqlalchemy import Integer, LargeBinary, String, Text, create_engine
 
@@ -39,6 +42,7 @@ from db import models as m
 from db.store import ElectionStore, _alembic_config, storage_error
 from observer import records
 from observer.errors import PackageError
+from observer.evidence import MAX_PIXELS, PHOTO_FORMATS
 from observer.package import (
     DATA_NAME,
     FORMAT_VERSION,
@@ -375,7 +379,7 @@ def _read(path: Path, name: str, base: Path, prefix: str, written: list[Path]) -
             _extract_verified(zf, infos[mb.name], mb, target, name)
     rows, template_id = _read_database(db_path, manifest, name)
     db_path.unlink()
-    _check_evidence(rows.get("evidence", []), manifest, name)
+    _check_evidence(rows.get("evidence", []), evidence_files, manifest, name)
     identity = hashlib.sha256(body).hexdigest()
     return VerifiedPackage(path, manifest, identity, rows, evidence_files, base, template_id)
 
@@ -631,8 +635,13 @@ def _read_table(conn: sqlite3.Connection, table: str, columns: tuple[tuple[Any, 
     return out
 
 
-def _check_evidence(evidence_rows: list[dict[str, Any]], manifest: Manifest, name: str) -> None:
-    """Every evidence record names a member with its hash, and every member is cited."""
+def _check_evidence(evidence_rows: list[dict[str, Any]], files: dict[str, Path], manifest: Manifest, name: str) -> None:
+    """Every evidence record names a member with its hash, and every member is cited.
+
+    Photos and thumbnails get a header check (format, pixel count) so a report or
+    screen never decodes a decompression bomb; the full decode happened on the
+    observer's machine when the photo was added.
+    """
     members = {mb.name: mb for mb in manifest.members if mb.name != DATA_NAME}
     cited: set[str] = set()
     for row in evidence_rows:
@@ -641,8 +650,27 @@ def _check_evidence(evidence_rows: list[dict[str, Any]], manifest: Manifest, nam
         if member is None or member.sha256 != row["sha256"] or member.size != row["size"] or not stored.startswith(row["sha256"]):
             raise PackageError("package.error.evidence_mismatch", file=name, name=str(stored)[:80])
         cited.add(member.name)
+        if row["kind"] == "photo":
+            _check_image(files[stored], name, stored, MAX_PIXELS)
+        if row["thumbnail"] is not None:
+            _check_image(io.BytesIO(row["thumbnail"]), name, stored, THUMB_MAX_PIXELS)
     for extra in sorted(members.keys() - cited):
         raise PackageError("package.error.extra_member", file=name, member=extra)
+
+
+THUMB_MAX_PIXELS = 1024 * 1024
+
+
+def _check_image(source: Path | io.BytesIO, name: str, stored: str, max_pixels: int) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(source) as img:  # reads the header only
+                fmt, (width, height) = img.format, img.size
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        raise PackageError("package.error.bad_photo", file=name, name=stored[:80]) from None
+    if fmt not in PHOTO_FORMATS or width * height > max_pixels:
+        raise PackageError("package.error.bad_photo", file=name, name=stored[:80])
 
 
 def iter_packages(paths: Iterable[Path]) -> list[Path]:

@@ -244,7 +244,46 @@ def _dupe(path: Path, package: Path) -> Path:
         return write_zip(path, members + [members[0]])
 
 
+def _swap_photo(path: Path, package: Path, tmp: Path, keys: KeyPair, data: bytes) -> Path:
+    """Replace the protocol photo with ``data``, with its record and the manifest made consistent."""
+    members = members_of(package)
+    old = next(n for n in members if n.startswith("evidence/") and n.endswith(".jpg"))
+    digest = hashlib.sha256(data).hexdigest()
+    new = f"evidence/{digest}.jpg"
+    db = change_db(
+        package,
+        tmp,
+        f"UPDATE evidence SET sha256='{digest}', stored_name='{digest}.jpg', size={len(data)} "
+        f"WHERE stored_name='{old.split('/', 1)[1]}';",
+    )
+    return resign(package, path, keys, change={old: None, new: data, DATA_NAME: db})
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` (the pixels are never needed to refuse it)."""
+    buf = io.BytesIO()
+    Image.new("L", (1, 1)).save(buf, "PNG")
+    raw = bytearray(buf.getvalue())
+    raw[16:24] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    import zlib
+
+    raw[29:33] = zlib.crc32(bytes(raw[12:29])).to_bytes(4, "big")
+    return bytes(raw)
+
+
 HOSTILE: dict[str, tuple[str, Callable[[Path, Path, Path, KeyPair], Path]]] = {
+    "photo that is not an image": (
+        "package.error.bad_photo",
+        lambda p, pkg, tmp, k: _swap_photo(p, pkg, tmp, k, b"#!/bin/sh\nrm -rf /\n" * 50),
+    ),
+    "decompression-bomb photo": (
+        "package.error.bad_photo",
+        lambda p, pkg, tmp, k: _swap_photo(p, pkg, tmp, k, _png_header(60_000, 60_000)),
+    ),
+    "100-megapixel photo": (
+        "package.error.bad_photo",
+        lambda p, pkg, tmp, k: _swap_photo(p, pkg, tmp, k, _png_header(12_500, 8_000)),
+    ),
     "not a zip": ("package.error.not_zip", lambda p, pkg, tmp, k: (p.write_bytes(b"MZ\x90\x00 not a package"), p)[1]),
     "empty file": ("package.error.not_zip", lambda p, pkg, tmp, k: (p.write_bytes(b""), p)[1]),
     "truncated": ("package.error.truncated", lambda p, pkg, tmp, k: (p.write_bytes(pkg.read_bytes()[: pkg.stat().st_size // 2]), p)[1]),
