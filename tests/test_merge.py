@@ -275,3 +275,37 @@ def test_tiers_station_district_org_counted_once_with_provenance(factory: Factor
     assert s101.id in strict.unresolved and s102.id in strict.by_station
     for s in (district, org, org2):
         s.close()
+
+
+def test_cli_merge_keys_and_export_hq(factory: Factory, capsys: pytest.CaptureFixture[str]) -> None:
+    import main
+
+    keys = KeyPair.generate()
+    good = factory.export(factory.station("101", "Айгүл", keys), keys)
+    junk = factory.root / "usb" / "junk.bqpkg"
+    junk.write_bytes(b"not a zip at all")
+    hq = factory.root / "cli" / "HQ.db"
+
+    assert main.main(["--lang", "en", "merge", str(hq), str(junk)]) == 2  # nothing could be read
+    captured = capsys.readouterr()
+    assert "junk.bqpkg is not a Baqylau package." in captured.out
+    assert "0 merged" in captured.out and "1 refused" in captured.out
+
+    assert main.main(["--lang", "en", "merge", str(hq), str(factory.root / "usb")]) == 0  # one held, one refused
+    captured = capsys.readouterr()
+    assert "0 merged, 0 already merged, 1 held, 1 refused" in captured.out
+    assert "[2/2]" in captured.err  # the progress line
+
+    assert main.main(["--lang", "en", "keys", str(hq), "list"]) == 0
+    assert keys.fingerprint in capsys.readouterr().out
+    assert main.main(["--lang", "en", "keys", str(hq), "trust", keys.fingerprint[:9], "--by", "Ana"]) == 0
+    assert "1 held packages were merged" in capsys.readouterr().out
+
+    out = factory.root / "to-org"
+    assert main.main(["--lang", "en", "export-hq", str(hq), str(out)]) == 0
+    (pkg,) = out.glob("*.bqpkg")
+    assert str(pkg) in capsys.readouterr().out
+
+    assert main.main(["--lang", "en", "keys", str(hq), "revoke", keys.fingerprint]) == 0
+    assert main.main(["--lang", "en", "keys", str(hq), "trust", "ffff-ffff"]) == 2
+    assert "ffff-ffff" in capsys.readouterr().err
