@@ -44,6 +44,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if len(value) == 27 and value[10] == "T" and value[19] == "." and value[26] == "Z":
+            # Our own format: fromisoformat reads it ~20x faster than strptime, which matters
+            # when the report's fingerprint reads every row of a national HQ file.
+            return datetime.fromisoformat(value)
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
 
