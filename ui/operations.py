@@ -150,16 +150,19 @@ class _Runnable(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self._fn(self._ctx)
-        except Cancelled:
-            self._bridge.cancelled.emit()
-        except BaseException as exc:  # noqa: BLE001 - every failure must reach the UI thread
-            self._bridge.failed.emit(exc, traceback.format_exc())
-        else:
-            # A function that noticed Cancel and returned what it had still delivers a result.
-            # Boxed in a list: PySide6 6.12 drops a reference to None when None itself crosses
-            # threads in a Signal(object), and after a few hundred such results the interpreter aborts.
-            self._bridge.succeeded.emit([result])
+            try:
+                result = self._fn(self._ctx)
+            except Cancelled:
+                self._bridge.cancelled.emit()
+            except BaseException as exc:  # noqa: BLE001 - every failure must reach the UI thread
+                self._bridge.failed.emit(exc, traceback.format_exc())
+            else:
+                # A function that noticed Cancel and returned what it had still delivers a result
+                # (boxed, so a None result is never itself the payload of a cross-thread signal).
+                self._bridge.succeeded.emit([result])
+        except RuntimeError:
+            # The application shut down while we worked: the bridge is gone and nobody is waiting.
+            log.info("background operation finished after its window was closed")
 
 
 class Operation(QObject, Generic[T]):

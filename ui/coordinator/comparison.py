@@ -273,14 +273,13 @@ class ComparisonPage(QWidget):
                 elif key in ("t_obs", "t_off"):
                     item.setBackground(QBrush(_SECTION))
                 self.table.setItem(r, i, item)
-        fm = self.table.fontMetrics()
         bold_fm = QFontMetrics(bold)
         for i, (key, head) in enumerate(cols):
             cells = [self.table.item(r, i).text() for r in range(self.table.rowCount())]
             content = max((bold_fm.horizontalAdvance(t) for t in cells), default=0) + 16
             # The header may wrap, but no single word of it should be cut.
-            word = max((fm.horizontalAdvance(w) for w in head.split()), default=0) + 20
-            limit = 300 if key == "unit" else 120
+            word = max((bold_fm.horizontalAdvance(w) for w in head.split()), default=0) + 24
+            limit = 250 if key == "unit" else 130
             self.table.setColumnWidth(i, min(max(content, word, 64), limit))
         not_counted = sum(u.comparison.not_counted for u in self.units if u.comparison) if self.units else 0
         disputed = sum(u.comparison.disputed for u in self.units if u.comparison) if self.units else 0

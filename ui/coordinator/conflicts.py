@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -107,16 +108,17 @@ class ConflictsPage(QWidget):
         self.record.setObjectName("recordDecision")
         self.reason_label = QLabel()
         self.by_label = QLabel()
-        self.decided_by.setMaximumWidth(260)
-        entry = QHBoxLayout()
-        entry.addWidget(self.reason_label)
-        entry.addWidget(self.reason, 1)
-        entry.addWidget(self.by_label)
-        entry.addWidget(self.decided_by)
-        entry.addWidget(self.record)
+        reason_row = QHBoxLayout()
+        reason_row.addWidget(self.reason_label)
+        reason_row.addWidget(self.reason, 1)
+        by_row = QHBoxLayout()
+        by_row.addWidget(self.by_label)
+        by_row.addWidget(self.decided_by, 1)
+        by_row.addWidget(self.record)
         dl = QVBoxLayout(self.decision_box)
         dl.addLayout(self.choice_row)
-        dl.addLayout(entry)
+        dl.addLayout(reason_row)
+        dl.addLayout(by_row)
 
         self.history_box = QGroupBox()
         self.history = QTableWidget(0, 5)
@@ -135,7 +137,8 @@ class ConflictsPage(QWidget):
         rl.addWidget(self.versions, 1)
         rl.addWidget(self.decision_box)
         rl.addWidget(self.history_box)
-        self.history.setMaximumHeight(130)
+        self.history.setFixedHeight(5 * self.fontMetrics().height() + 24)
+        self.history_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
 
         split = QSplitter()
         split.addWidget(left)
@@ -283,7 +286,6 @@ class ConflictsPage(QWidget):
         for i in range(len(c.versions)):
             header.setSectionResizeMode(i + 1, QHeaderView.ResizeMode.Interactive)
             self.versions.setColumnWidth(i + 1, 210)
-        self.versions.resizeRowsToContents()
 
     def version_column(self, observer: str) -> int:
         """Table column of the version typed by ``observer`` (versions start at column 1)."""
@@ -333,9 +335,13 @@ class ConflictsPage(QWidget):
                 res.reason,
             ]
             for col, text in enumerate(cells):
-                self.history.setItem(row, col, QTableWidgetItem(text))
-        self.history.resizeColumnsToContents()
-        self.history.horizontalHeader().setStretchLastSection(True)
+                item = QTableWidgetItem(text)
+                if col == 4:
+                    item.setToolTip(text)
+                self.history.setItem(row, col, item)
+        for col in range(4):
+            self.history.resizeColumnToContents(col)
+        self.history.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
 
     # ---- deciding ----------------------------------------------------------
     def _update_record_enabled(self) -> None:

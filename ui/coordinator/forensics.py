@@ -68,7 +68,7 @@ class ForensicsPage(QWidget):
         split.addWidget(self.text)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
-        split.setSizes([520, 800])
+        split.setSizes([600, 760])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(split, 1)

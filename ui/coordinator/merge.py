@@ -59,6 +59,7 @@ class MergeDialog(QDialog):
         self.paths = QListWidget()
         self.paths.setObjectName("mergePaths")
         self.paths.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.paths.setMaximumHeight(5 * self.fontMetrics().height() + 12)
         self.add_files = QPushButton()
         self.add_folder = QPushButton()
         self.remove = QPushButton()
@@ -98,6 +99,12 @@ class MergeDialog(QDialog):
         self.results.horizontalHeader().setStretchLastSection(True)
         self.results.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         self.results.setWordWrap(False)
+        self.results.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # The full reason of the selected package, since a refusal reason rarely fits a cell.
+        self.detail = QLabel()
+        self.detail.setObjectName("mergeDetail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         bottom = QHBoxLayout()
         bottom.addStretch()
@@ -109,6 +116,7 @@ class MergeDialog(QDialog):
         layout.addWidget(self.progress_text)
         layout.addWidget(self.summary)
         layout.addWidget(self.results, 2)
+        layout.addWidget(self.detail)
         layout.addLayout(bottom)
         self.resize(980, 640)
 
@@ -118,6 +126,7 @@ class MergeDialog(QDialog):
         self.merge_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.reject)
+        self.results.currentCellChanged.connect(lambda row, *_: self._show_detail(row))
         self.retranslate()
 
     # ---- paths -------------------------------------------------------------
@@ -227,7 +236,20 @@ class MergeDialog(QDialog):
                     item.setToolTip(text)
                 self.results.setItem(r, c, item)
         self.results.resizeColumnsToContents()
+        for col, cap in ((0, 300), (3, 240)):
+            self.results.setColumnWidth(col, min(self.results.columnWidth(col), cap))
         self.results.horizontalHeader().setStretchLastSection(True)
+        if rows:
+            self.results.setCurrentCell(0, 0)
+            self._show_detail(0)
+
+    def _show_detail(self, row: int) -> None:
+        name = self.results.item(row, 0) if row >= 0 else None
+        reason = self.results.item(row, 4) if row >= 0 else None
+        if name is None or reason is None or not reason.text():
+            self.detail.clear()
+            return
+        self.detail.setText(reason.text())  # the reason names the file itself
 
     def outcomes(self) -> dict[str, str]:
         """File name -> outcome as shown in the results table (for tests and scripting)."""

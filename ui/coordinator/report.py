@@ -36,6 +36,7 @@ from observer.errors import StorageError
 from observer.i18n import tr
 from observer.paths import app_home
 from reports.build import ReportInfo, build_report
+from reports.fingerprint import short_fingerprint
 from ui.operations import Operation, OperationContext, show_error
 from ui.settings import Settings
 
@@ -202,7 +203,7 @@ class ReportDialog(QDialog):
     def _done(self, info: ReportInfo) -> None:
         self.info = info
         self.status.setText(
-            tr("coordui.report.done", pages=info.pages, seconds=f"{info.seconds:.1f}", fingerprint=info.fingerprint[:12])
+            tr("coordui.report.done", pages=info.pages, seconds=f"{info.seconds:.1f}", fingerprint=short_fingerprint(info.fingerprint))
         )
         self.open_button.setEnabled(True)
         self.save_button.setEnabled(True)

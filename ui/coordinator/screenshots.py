@@ -25,6 +25,14 @@ from db.store import ElectionStore
 from observer import i18n
 
 
+# Sample decisions typed by the coordinator in the screenshot (data, not interface text).
+_SAMPLE_REASONS = {
+    "ru": ("совпадает с копией, выданной наблюдателю", "второй наблюдатель прислал фото вывешенного протокола"),
+    "kk": ("байқаушыға берілген көшірмеге сәйкес", "екінші байқаушы ілінген хаттаманың фотосын жіберді"),
+    "en": ("matches the copy given to the observer", "the second observer sent a photo of the posted protocol"),
+}
+
+
 def _wait(app: QApplication, done: Callable[[], bool], timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while not done():
@@ -48,10 +56,43 @@ def _save(widget: QWidget, out: Path, name: str) -> Path:
     return path
 
 
+def _merge_screenshot(app: QApplication, store: ElectionStore, packages: Path, keys: Path | None, tmp: Path, out: Path) -> None:
+    """A fresh HQ file merging a copy of the packages, one of them damaged, one key not yet trusted:
+    the dialog then shows every kind of outcome."""
+    from db.merge import import_keys
+    from db.store import ROLE_HQ
+    from ui.coordinator.merge import MergeDialog
+
+    fresh = ElectionStore.create(tmp / "merge-screenshot.baqylau", store.template, role=ROLE_HQ)
+    folder = tmp / "packages"
+    shutil.copytree(packages, folder)
+    files = sorted(folder.rglob("*.bqpkg"))
+    if files:
+        data = bytearray(files[0].read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        files[0].write_bytes(bytes(data))
+    if keys is not None:
+        lines = [ln for ln in keys.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+        partial = tmp / "keys-partial.txt"
+        partial.write_text("\n".join(lines[1:]) + "\n", encoding="utf-8")
+        import_keys(fresh, partial, decided_by="screenshot")
+    dialog = MergeDialog(fresh)
+    dialog.resize(1200, 700)
+    dialog.show()
+    dialog.add_paths([folder])
+    dialog.start()
+    _wait(app, lambda: dialog.report is not None)
+    _settle(app)
+    _save(dialog, out, "merge")
+    dialog.close()
+    fresh.close()
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m ui.coordinator.screenshots")
     parser.add_argument("hq", type=Path)
-    parser.add_argument("--packages", type=Path)
+    parser.add_argument("--packages", type=Path, help="folder of station packages for the merge screenshot")
+    parser.add_argument("--keys", type=Path, help="their key list (all but one key are trusted, to show a held package)")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--lang", default="ru", choices=i18n.LANGUAGES)
     args = parser.parse_args(argv)
@@ -92,6 +133,21 @@ def main(argv: list[str]) -> int:
         window.tabs.setCurrentWidget(window.conflicts)
         _wait(app, lambda: window.conflicts.station_list.count() > 0 or window.conflicts.summary.text() != "")
         _settle(app)
+        if window.conflicts.station_list.count() > 1:
+            # One decision recorded and then changed, so the history shows how decisions are kept.
+            page = window.conflicts
+            page.station_list.setCurrentRow(1)
+            for version, reason in enumerate(_SAMPLE_REASONS[i18n.current_language()]):
+                page.choose(version)
+                page.reason.setText(reason)
+                page.decided_by.setText("Штаб / HQ")
+                decided = []
+                page.decided.connect(decided.append)
+                page.record_decision()
+                _wait(app, lambda: bool(decided))
+                page.decided.disconnect(decided.append)
+                _wait(app, lambda: page.history.rowCount() >= version + 1)
+            _settle(app)
         _save(window, args.out, "conflicts")
 
         window.tabs.setCurrentWidget(window.comparison)
@@ -113,14 +169,7 @@ def main(argv: list[str]) -> int:
         _save(window, args.out, "keys")
 
         if args.packages is not None:
-            merge = window.open_merge()
-            merge.resize(1100, 640)
-            merge.add_paths([args.packages])
-            merge.start()
-            _wait(app, lambda: merge.report is not None)
-            _settle(app)
-            _save(merge, args.out, "merge")
-            merge.close()
+            _merge_screenshot(app, store, args.packages, args.keys, Path(tmp), args.out)
 
         report = window.open_report()
         report.resize(1300, 740)

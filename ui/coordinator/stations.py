@@ -12,7 +12,7 @@ from collections import OrderedDict
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -223,15 +223,21 @@ class StationsPage(QWidget):
         self.region_label = QLabel()
         self.search_label = QLabel()
 
+        # Long region names and translated labels: keep the combo from sizing to its longest item,
+        # and put the check boxes on their own row so the page fits a 1366-pixel screen.
+        self.region.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.region.setMinimumContentsLength(22)
         filters = QHBoxLayout()
         filters.addWidget(self.search_label)
         filters.addWidget(self.search)
         filters.addWidget(self.region_label)
         filters.addWidget(self.region)
-        for box in (self.disputed, self.violations, self.checks):
-            filters.addWidget(box)
         filters.addStretch()
         filters.addWidget(self.count)
+        flags = QHBoxLayout()
+        for box in (self.disputed, self.violations, self.checks):
+            flags.addWidget(box)
+        flags.addStretch()
 
         self.view = QTableView()
         self.view.setObjectName("stationsView")
@@ -245,6 +251,8 @@ class StationsPage(QWidget):
         header.setSortIndicatorShown(True)
         header.sortIndicatorChanged.connect(self.model.sort)
         header.setStretchLastSection(True)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap)
+        header.setFixedHeight(2 * self.fontMetrics().height() + 16)
         # Fixed row heights: the view must not measure 100,000 rows to lay them out.
         vheader = self.view.verticalHeader()
         vheader.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
@@ -254,6 +262,7 @@ class StationsPage(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
+        layout.addLayout(flags)
         layout.addWidget(self.view)
 
         # Typing a station code re-queries after a short pause, not on every key.
@@ -273,11 +282,16 @@ class StationsPage(QWidget):
 
     def _set_column_widths(self) -> None:
         """Wide enough for the translated header and typical contents; the flags column takes the rest."""
-        minimum = {"code": 80, "region": 250, "district": 150, "registered": 90, "observed": 90, "official": 90, "gap": 80}
+        minimum = {"code": 80, "region": 290, "district": 150, "registered": 100, "observed": 100, "official": 100, "gap": 100}
         header = self.view.horizontalHeader()
+        bold = QFont(header.font())
+        bold.setBold(True)
+        fm = QFontMetrics(bold)
         for i, col in enumerate(COLUMNS):
             if col in minimum:
-                self.view.setColumnWidth(i, max(minimum[col], header.sectionSizeFromContents(i).width() + 8))
+                # Headers wrap (two lines): the column needs only its longest word.
+                words = str(self.model.headerData(i, Qt.Orientation.Horizontal)).split()
+                self.view.setColumnWidth(i, max(minimum[col], max((fm.horizontalAdvance(w) for w in words), default=0) + 30))
 
     def _fill_regions(self) -> None:
         current = self.region.currentData()
