@@ -156,14 +156,136 @@ def unit_index(arrays: StationArrays, level: str) -> tuple[list[tuple[str, str]]
     raise ValueError(f"unknown level {level!r}")
 
 
-def _group_sum(inv: np.ndarray, groups: int, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Per-group sums of int values where mask; exact (float64 holds integers to 2**53)."""
-    sums = np.bincount(inv[mask], weights=values[mask].astype(np.float64), minlength=groups)
-    return np.rint(sums).astype(np.int64)
+def _pct(num: float, den: float) -> float | None:
+    """A percentage as a plain float (numpy scalars would leak into JSON and comparisons)."""
+    return 100.0 * float(num) / float(den) if den > 0 else None
 
 
-def _pct(num: np.ndarray, den: np.ndarray) -> list[float | None]:
-    return [100.0 * float(a) / float(b) if b > 0 else None for a, b in zip(num, den)]
+# ---- per-station quantities, summed once per district and rolled up ----------------
+#
+# Every figure of a unit is a sum over its stations (a line, a ratio's numerator or
+# denominator, a count of stations), so each source is turned once into a matrix of
+# per-station quantities, summed per district with one bincount, and the region and
+# national rows are sums of district rows: three levels cost one pass over the stations.
+
+
+class _Quantities:
+    """Named per-station quantities, one float64 row each (float64 holds counts exactly).
+
+    Stored as quantities x stations so every row is one contiguous copy; a
+    stations x quantities layout would need a strided gather per column.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.index: dict[str, int] = {}
+        self.rows: list[np.ndarray] = []
+        self._matrix: np.ndarray | None = None
+
+    def add(self, name: str, values: np.ndarray) -> None:
+        self.index[name] = len(self.rows)
+        self.rows.append(np.asarray(values, dtype=np.float64))
+        self._matrix = None
+
+    def matrix(self) -> np.ndarray:
+        if self._matrix is None:
+            self._matrix = np.vstack(self.rows) if self.rows else np.zeros((0, self.n))
+        return self._matrix
+
+
+def _figure_quantities(template: ElectionTemplate, arrays: StationArrays) -> _Quantities:
+    q = _Quantities(len(arrays))
+    present = arrays.values >= 0
+    for j, key in enumerate(arrays.keys):
+        q.add(f"sum:{key}", np.where(present[:, j], arrays.values[:, j], 0))
+        q.add(f"given:{key}", present[:, j])
+    pk = template.party_keys
+    reg_v, reg_ok = evaluate_term(template.registered, arrays, pk)
+    voted_v, voted_ok = evaluate_term(template.voted, arrays, pk)
+    base_v, base_ok = evaluate_term(template.share_base, arrays, pk)
+    cast_v, cast_ok = evaluate_term(template.ballots_cast, arrays, pk)
+    inv_v, inv_ok = evaluate_term(template.invalid, arrays, pk)
+    q.add("registered", np.where(reg_ok, reg_v, 0))
+    t = reg_ok & voted_ok
+    q.add("turnout:num", np.where(t, voted_v, 0))
+    q.add("turnout:den", np.where(t, reg_v, 0))
+    i = cast_ok & inv_ok
+    q.add("invalid:num", np.where(i, inv_v, 0))
+    q.add("invalid:den", np.where(i, cast_v, 0))
+    for key in pk:
+        col = arrays.column(key)
+        m = base_ok & (col >= 0)
+        q.add(f"party:{key}:num", np.where(m, col, 0))
+        q.add(f"party:{key}:den", np.where(m, base_v, 0))
+    q.add("stations", np.ones(len(arrays)))
+    return q
+
+
+def _district_sums(matrix: np.ndarray, starts: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """(districts x quantities) sums of a quantities x stations matrix whose stations are sorted by district.
+
+    np.add.reduceat adds up each district's run of stations reading every
+    quantity once, in order. Masks multiply (0/1) instead of filtering, so the
+    runs stay where they are; every district has at least one station, so no
+    run is empty (reduceat would misread an empty one).
+    """
+    if len(starts) == 0 or matrix.shape[1] == 0:
+        return np.zeros((len(starts), matrix.shape[0]))
+    if mask is not None:
+        matrix = matrix * mask
+    return np.add.reduceat(matrix, starts, axis=1).T
+
+
+def _totals(template: ElectionTemplate, keys: Sequence[str], q: _Quantities, row: np.ndarray, national: bool) -> Totals:
+    ix = q.index
+
+    def count(name: str) -> int:
+        return int(round(float(row[ix[name]])))
+
+    values = {key: (count(f"sum:{key}") if row[ix[f"given:{key}"]] > 0 else None) for key in keys}
+    shares = {key: _pct(row[ix[f"party:{key}:num"]], row[ix[f"party:{key}:den"]]) for key in template.party_keys}
+    return Totals(
+        stations=count("stations"),
+        registered=count("registered"),
+        lines={key: values[key] for key in template.line_keys},
+        parties={key: values[key] for key in template.party_keys},
+        turnout_pct=_pct(row[ix["turnout:num"]], row[ix["turnout:den"]]),
+        invalid_pct=_pct(row[ix["invalid:num"]], row[ix["invalid:den"]]),
+        party_pct=shares,
+        passes_threshold=(
+            {key: (share is not None and share >= template.threshold_pct) for key, share in shares.items()} if national else {}
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Levels:
+    """The units of each level and how district rows roll up into them."""
+
+    units: dict[str, list[tuple[str, str]]]
+    district_of_station: np.ndarray
+    rollup: dict[str, np.ndarray]  # level -> unit index of each district
+
+
+def _levels(arrays: StationArrays) -> _Levels:
+    districts, inv = unit_index(arrays, "district")
+    regions = sorted({r for r, _ in districts})
+    region_no = {r: i for i, r in enumerate(regions)}
+    return _Levels(
+        units={"national": [("", "")], "region": [(r, "") for r in regions], "district": districts},
+        district_of_station=inv,
+        rollup={
+            "national": np.zeros(len(districts), dtype=np.int64),
+            "region": np.array([region_no[r] for r, _ in districts], dtype=np.int64),
+            "district": np.arange(len(districts), dtype=np.int64),
+        },
+    )
+
+
+def _roll(district_sums: np.ndarray, to_unit: np.ndarray, units: int) -> np.ndarray:
+    out = np.zeros((units, district_sums.shape[1]))
+    np.add.at(out, to_unit, district_sums)
+    return out
 
 
 # ---- totals ---------------------------------------------------------------------
@@ -181,64 +303,6 @@ class Totals:
     invalid_pct: float | None
     party_pct: Mapping[str, float | None]  # on the template's share base
     passes_threshold: Mapping[str, bool] = field(default_factory=dict)  # national level only
-
-
-def group_totals(
-    template: ElectionTemplate, arrays: StationArrays, inv: np.ndarray, groups: int, mask: np.ndarray, *, national: bool
-) -> list[Totals]:
-    """Totals of each group over the stations where ``mask`` is true."""
-    k = len(arrays.keys)
-    sel_inv = inv[mask]
-    chosen = arrays.values[mask]
-    present = chosen >= 0
-    # One bincount over (group, column) pairs sums every column of every group at once.
-    cell = (sel_inv[:, None] * k + np.arange(k)).ravel()
-    sums = np.bincount(cell, weights=np.where(present, chosen, 0).ravel().astype(np.float64), minlength=groups * k)
-    counts = np.bincount(cell, weights=present.ravel().astype(np.float64), minlength=groups * k)
-    sums_int = np.rint(sums).astype(np.int64).reshape(groups, k).tolist()
-    given = (counts > 0).reshape(groups, k).tolist()
-    line_sums = {
-        key: [sums_int[g][j] if given[g][j] else None for g in range(groups)] for j, key in enumerate(arrays.keys)
-    }
-    stations = np.bincount(sel_inv, minlength=groups)
-
-    pk = template.party_keys
-    reg_v, reg_ok = evaluate_term(template.registered, arrays, pk)
-    voted_v, voted_ok = evaluate_term(template.voted, arrays, pk)
-    base_v, base_ok = evaluate_term(template.share_base, arrays, pk)
-    cast_v, cast_ok = evaluate_term(template.ballots_cast, arrays, pk)
-    inv_v, inv_ok = evaluate_term(template.invalid, arrays, pk)
-
-    registered = _group_sum(inv, groups, reg_v, mask & reg_ok)
-    t_mask = mask & reg_ok & voted_ok
-    turnout = _pct(_group_sum(inv, groups, voted_v, t_mask), _group_sum(inv, groups, reg_v, t_mask))
-    i_mask = mask & cast_ok & inv_ok
-    invalid = _pct(_group_sum(inv, groups, inv_v, i_mask), _group_sum(inv, groups, cast_v, i_mask))
-    party_pct: dict[str, list[float | None]] = {}
-    for key in pk:
-        col = arrays.column(key)
-        p_mask = mask & base_ok & (col >= 0)
-        party_pct[key] = _pct(_group_sum(inv, groups, col, p_mask), _group_sum(inv, groups, base_v, p_mask))
-
-    out: list[Totals] = []
-    for g in range(groups):
-        shares = {key: party_pct[key][g] for key in pk}
-        passes = (
-            {key: (share is not None and share >= template.threshold_pct) for key, share in shares.items()} if national else {}
-        )
-        out.append(
-            Totals(
-                stations=int(stations[g]),
-                registered=int(registered[g]),
-                lines={key: line_sums[key][g] for key in template.line_keys},
-                parties={key: line_sums[key][g] for key in pk},
-                turnout_pct=turnout[g],
-                invalid_pct=invalid[g],
-                party_pct=shares,
-                passes_threshold=passes,
-            )
-        )
-    return out
 
 
 # ---- comparison -----------------------------------------------------------------
@@ -284,17 +348,61 @@ def _unit_name(level: str, region: str, district: str) -> str:
     return f"{region} / {district}"
 
 
-def aggregate_arrays(
+def _comparison_quantities(template: ElectionTemplate, official: StationArrays, observed: StationArrays) -> _Quantities:
+    n = len(observed)
+    counted = observed.has_figures
+    q = _Quantities(n)
+    reg = observed.registered
+    q.add("total", np.ones(n))
+    q.add("observed", counted)
+    q.add("reg_total", np.where(reg >= 0, reg, 0))
+    q.add("reg_observed", np.where(counted & (reg >= 0), reg, 0))
+    zeros = np.zeros(n, dtype=bool)
+    q.add("not_counted", observed.not_counted if observed.not_counted is not None else zeros)
+    q.add("disputed", observed.disputed if observed.disputed is not None else zeros)
+    q.add("unmatched", counted & ~official.has_figures)
+    # Own counts (head-count, announced figure) over the registered voters: the observed
+    # protocol's figure, or the station list's where the observers have no protocol. A
+    # disputed station still counts here: the head-count does not depend on which
+    # protocol version is right.
+    reg_v, reg_ok = evaluate_term(template.registered, observed, template.party_keys)
+    denominator = np.where(reg_ok, reg_v, reg)
+    for name, counts in (("headcount", observed.headcount), ("announced", observed.announced)):
+        c = counts if counts is not None else np.full(n, MISSING, dtype=np.int64)
+        m = (c >= 0) & (denominator > 0)
+        q.add(f"{name}:num", np.where(m, c, 0))
+        q.add(f"{name}:den", np.where(m, denominator, 0))
+    return q
+
+
+_NUMERIC_FIELDS = ("registered", "values", "has_figures", "headcount", "announced", "disputed", "not_counted")
+
+
+def _numbers_in_order(arrays: StationArrays | None, order: np.ndarray) -> StationArrays | None:
+    """The arrays totals read, reordered; the text arrays (ids, codes, names) are left as they were.
+
+    Only for the sums below: reordering 100,000 Python strings costs as much as
+    the sums themselves, and no total reads them.
+    """
+    if arrays is None:
+        return None
+    return replace(arrays, **{f: getattr(arrays, f)[order] for f in _NUMERIC_FIELDS if getattr(arrays, f) is not None})
+
+
+def aggregate_levels_arrays(
     template: ElectionTemplate,
-    level: str,
+    levels: Sequence[str],
     source: str,
     *,
     official: StationArrays | None = None,
     observed: StationArrays | None = None,
-) -> list[UnitResult]:
-    """Aggregate one or both sources at ``level``; with both, the arrays must be aligned by station."""
+) -> dict[str, list[UnitResult]]:
+    """Aggregate one or both sources at several levels; with both, the arrays must be aligned by station."""
     if source not in ("official", "observed", "both"):
         raise ValueError(f"unknown source {source!r}")
+    for level in levels:
+        if level not in LEVELS:
+            raise ValueError(f"unknown level {level!r}")
     base = official if official is not None else observed
     if base is None:
         raise ValueError("no station arrays given")
@@ -303,92 +411,88 @@ def aggregate_arrays(
             raise ValueError("both sources need both arrays")
         if not np.array_equal(official.station_ids, observed.station_ids):
             raise ValueError("official and observed arrays are not aligned by station")
-    units, inv = unit_index(base, level)
-    groups = len(units)
-    national = level == "national"
+    lv = _levels(base)
+    # Stations in district order, once: every later sum then reads contiguous runs.
+    order = np.argsort(lv.district_of_station, kind="stable")
+    starts = np.searchsorted(lv.district_of_station[order], np.arange(len(lv.units["district"])))
+    official = _numbers_in_order(official, order)
+    observed = _numbers_in_order(observed, order)
+    keys = base.keys
 
-    if source == "official":
-        assert official is not None
-        totals = group_totals(template, official, inv, groups, official.has_figures, national=national)
-        return [
-            UnitResult(level, _unit_name(level, r, d), r, d, official=t)
-            for (r, d), t in zip(units, totals)
-            if t.stations
-        ]
-    if source == "observed":
-        assert observed is not None
-        totals = group_totals(template, observed, inv, groups, observed.has_figures, national=national)
-        return [
-            UnitResult(level, _unit_name(level, r, d), r, d, observed=t)
-            for (r, d), t in zip(units, totals)
-            if t.stations
-        ]
+    def per_level(q: _Quantities, mask: np.ndarray | None) -> dict[str, np.ndarray]:
+        district_sums = _district_sums(q.matrix(), starts, mask)
+        return {level: _roll(district_sums, lv.rollup[level], len(lv.units[level])) for level in levels}
+
+    out: dict[str, list[UnitResult]] = {}
+    if source in ("official", "observed"):
+        arrays = official if source == "official" else observed
+        assert arrays is not None
+        q = _figure_quantities(template, arrays)
+        sums = per_level(q, arrays.has_figures)
+        for level in levels:
+            results = []
+            for (r, d), row in zip(lv.units[level], sums[level]):
+                t = _totals(template, keys, q, row, level == "national")
+                if t.stations:
+                    results.append(
+                        UnitResult(level, _unit_name(level, r, d), r, d, **{"official" if source == "official" else "observed": t})
+                    )
+            out[level] = results
+        return out
 
     assert official is not None and observed is not None
-    counted = observed.has_figures
-    matched = counted & official.has_figures
-    obs = group_totals(template, observed, inv, groups, matched, national=national)
-    off_same = group_totals(template, official, inv, groups, matched, national=national)
-    off_all = group_totals(template, official, inv, groups, official.has_figures, national=national)
-
-    ones = np.ones(len(base), dtype=bool)
-    stations_total = np.bincount(inv, minlength=groups)
-    stations_obs = np.bincount(inv[counted], minlength=groups)
-    reg = base.registered
-    reg_total = _group_sum(inv, groups, reg, ones & (reg >= 0))
-    reg_obs = _group_sum(inv, groups, reg, counted & (reg >= 0))
-    not_counted = np.bincount(inv[observed.not_counted], minlength=groups) if observed.not_counted is not None else np.zeros(groups, np.int64)
-    disputed = np.bincount(inv[observed.disputed], minlength=groups) if observed.disputed is not None else np.zeros(groups, np.int64)
-    unmatched = np.bincount(inv[counted & ~official.has_figures], minlength=groups)
-    head_pct = _own_count_pct(observed.headcount, observed, template, inv, groups)
-    ann_pct = _own_count_pct(observed.announced, observed, template, inv, groups)
-
-    out: list[UnitResult] = []
-    for g, (r, d) in enumerate(units):
-        if not stations_obs[g] and not off_all[g].stations:
-            continue
-        o, f = obs[g], off_same[g]
-        diffs: dict[str, float | None] = {"turnout": _diff(o.turnout_pct, f.turnout_pct), "invalid": _diff(o.invalid_pct, f.invalid_pct)}
-        for key in template.party_keys:
-            diffs[key] = _diff(o.party_pct[key], f.party_pct[key])
-        comp = Comparison(
-            stations_total=int(stations_total[g]),
-            stations_observed=int(stations_obs[g]),
-            registered_total=int(reg_total[g]),
-            registered_observed=int(reg_obs[g]),
-            coverage_stations_pct=_pct1(stations_obs[g], stations_total[g]),
-            coverage_registered_pct=_pct1(reg_obs[g], reg_total[g]),
-            not_counted=int(not_counted[g]),
-            disputed=int(disputed[g]),
-            unmatched=int(unmatched[g]),
-            headcount_turnout_pct=head_pct[g],
-            announced_turnout_pct=ann_pct[g],
-            diff_pp=diffs,
-        )
-        out.append(UnitResult(level, _unit_name(level, r, d), r, d, observed=o, official=f, official_all=off_all[g], comparison=comp))
+    matched = observed.has_figures & official.has_figures
+    q_obs = _figure_quantities(template, observed)
+    q_off = _figure_quantities(template, official)
+    q_cmp = _comparison_quantities(template, official, observed)
+    obs_sums = per_level(q_obs, matched)
+    same_sums = per_level(q_off, matched)
+    all_sums = per_level(q_off, official.has_figures)
+    cmp_sums = per_level(q_cmp, None)
+    ci = q_cmp.index
+    for level in levels:
+        national = level == "national"
+        results = []
+        for g, (r, d) in enumerate(lv.units[level]):
+            c = cmp_sums[level][g]
+            o = _totals(template, keys, q_obs, obs_sums[level][g], national)
+            f = _totals(template, keys, q_off, same_sums[level][g], national)
+            a = _totals(template, keys, q_off, all_sums[level][g], national)
+            stations_observed = int(c[ci["observed"]])
+            if not stations_observed and not a.stations:
+                continue
+            diffs: dict[str, float | None] = {"turnout": _diff(o.turnout_pct, f.turnout_pct), "invalid": _diff(o.invalid_pct, f.invalid_pct)}
+            for key in template.party_keys:
+                diffs[key] = _diff(o.party_pct[key], f.party_pct[key])
+            comp = Comparison(
+                stations_total=int(c[ci["total"]]),
+                stations_observed=stations_observed,
+                registered_total=int(round(c[ci["reg_total"]])),
+                registered_observed=int(round(c[ci["reg_observed"]])),
+                coverage_stations_pct=_pct(c[ci["observed"]], c[ci["total"]]),
+                coverage_registered_pct=_pct(c[ci["reg_observed"]], c[ci["reg_total"]]),
+                not_counted=int(c[ci["not_counted"]]),
+                disputed=int(c[ci["disputed"]]),
+                unmatched=int(c[ci["unmatched"]]),
+                headcount_turnout_pct=_pct(c[ci["headcount:num"]], c[ci["headcount:den"]]),
+                announced_turnout_pct=_pct(c[ci["announced:num"]], c[ci["announced:den"]]),
+                diff_pp=diffs,
+            )
+            results.append(UnitResult(level, _unit_name(level, r, d), r, d, observed=o, official=f, official_all=a, comparison=comp))
+        out[level] = results
     return out
 
 
-def _own_count_pct(
-    counts: np.ndarray | None, observed: StationArrays, template: ElectionTemplate, inv: np.ndarray, groups: int
-) -> list[float | None]:
-    """A per-station voter count (head-count, announced figure) as a share of the registered voters.
-
-    The denominator is the observed protocol's registered figure, or the station
-    list's where the observers have no protocol; only stations with both count.
-    A station whose protocol is disputed still counts here: the head-count is
-    the observers' own and does not depend on which protocol version is right.
-    """
-    if counts is None:
-        return [None] * groups
-    reg_v, reg_ok = evaluate_term(template.registered, observed, template.party_keys)
-    reg = np.where(reg_ok, reg_v, observed.registered)
-    m = (counts >= 0) & (reg > 0)
-    return _pct(_group_sum(inv, groups, counts, m), _group_sum(inv, groups, reg, m))
-
-
-def _pct1(part: int | np.integer, whole: int | np.integer) -> float | None:
-    return 100.0 * float(part) / float(whole) if whole > 0 else None
+def aggregate_arrays(
+    template: ElectionTemplate,
+    level: str,
+    source: str,
+    *,
+    official: StationArrays | None = None,
+    observed: StationArrays | None = None,
+) -> list[UnitResult]:
+    """Aggregate one or both sources at one level (see :func:`aggregate_levels_arrays`)."""
+    return aggregate_levels_arrays(template, (level,), source, official=official, observed=observed)[level]
 
 
 def _diff(a: float | None, b: float | None) -> float | None:
