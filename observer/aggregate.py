@@ -433,10 +433,13 @@ def aggregate_levels_arrays(
             results = []
             for (r, d), row in zip(lv.units[level], sums[level]):
                 t = _totals(template, keys, q, row, level == "national")
-                if t.stations:
-                    results.append(
-                        UnitResult(level, _unit_name(level, r, d), r, d, **{"official" if source == "official" else "observed": t})
-                    )
+                if not t.stations:
+                    continue
+                name = _unit_name(level, r, d)
+                if source == "official":
+                    results.append(UnitResult(level, name, r, d, official=t))
+                else:
+                    results.append(UnitResult(level, name, r, d, observed=t))
             out[level] = results
         return out
 
