@@ -220,16 +220,19 @@ class _Merger:
         if trust_now and not self.tofu:
             self._hold(pkg)
             return outcome(HELD, tr("package.held.reason", fingerprint=man.fingerprint))
+        placed: list[Path] = []
         try:
-            self._place_evidence(pkg)
+            placed = self._place_evidence(pkg)
             with self._tx() as conn:
                 if trust_now:
                     # in the package's transaction: a crash undoes the decision with the data
                     _write_key(conn, man.public_key, "", TRUSTED, TOFU_DECIDER)
                 carried = _apply(conn, pkg)
         except IntegrityError as exc:
+            _remove(placed)
             return outcome(REFUSED, tr("package.error.conflict", file=name, problem=str(exc.orig)[:120]))
         except PackageError as exc:
+            _remove(placed)
             return outcome(REFUSED, str(exc))
         self.known[pkg.sha256] = MERGED
         if trust_now:
@@ -279,15 +282,21 @@ class _Merger:
             conn.execute(insert(m.Package).values(_package_row(pkg, HELD, None, t)))
         self.known[pkg.sha256] = HELD
 
-    def _place_evidence(self, pkg: VerifiedPackage) -> None:
-        """Move verified evidence into the HQ's folder (content-addressed: existing files stay)."""
+    def _place_evidence(self, pkg: VerifiedPackage) -> list[Path]:
+        """Move verified evidence into the HQ's folder before the commit that cites it.
+
+        Content-addressed: files already there stay. Returns the files this call
+        created, so a refused package can take them back.
+        """
         folder = self.hq.evidence_dir
+        placed: list[Path] = []
         try:
             folder.mkdir(exist_ok=True)
             for stored, source in pkg.evidence_files.items():
                 target = folder / stored
                 if target.exists():
                     continue
+                placed.append(target)
                 with source.open("rb+") as fh:
                     os.fsync(fh.fileno())
                 try:
@@ -300,7 +309,17 @@ class _Merger:
                         os.fsync(fh.fileno())
                     os.replace(part, target)
         except OSError as exc:
+            _remove(placed)
             raise storage_error(exc, folder) from None
+        return placed
+
+
+def _remove(files: list[Path]) -> None:
+    for f in files:
+        try:
+            f.unlink(missing_ok=True)
+        except OSError:
+            pass  # an unreferenced content-addressed file is harmless
 
 
 def _package_row(pkg: VerifiedPackage, outcome: str, via: str | None, t: datetime) -> dict[str, Any]:

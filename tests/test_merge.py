@@ -309,3 +309,39 @@ def test_cli_merge_keys_and_export_hq(factory: Factory, capsys: pytest.CaptureFi
     assert main.main(["--lang", "en", "keys", str(hq), "revoke", keys.fingerprint]) == 0
     assert main.main(["--lang", "en", "keys", str(hq), "trust", "ffff-ffff"]) == 2
     assert "ffff-ffff" in capsys.readouterr().err
+
+
+def test_contradicting_package_refused_whole_and_its_evidence_taken_back(factory: Factory, tmp_path: Path) -> None:
+    """An observer copied their file to a second laptop and re-entered the protocol there:
+    same observer and station, a second protocol id for the same (station, observer, source)."""
+    keys = KeyPair.generate()
+    first = factory.station("101", "Айгүл", keys)
+    pkg1 = factory.export(first, keys)
+    first.close()
+    copy = tmp_path / "laptop2.baqylau"
+    shutil.copy(first.path, copy)
+    shutil.copytree(first.evidence_dir, tmp_path / "laptop2.baqylau.evidence")
+    second = ElectionStore.open(copy)
+    station = second.current_station()
+    assert station is not None
+    with sqlite3.connect(copy) as conn:
+        conn.execute("DELETE FROM evidence")
+        conn.execute("DELETE FROM protocol_values")
+        conn.execute("DELETE FROM protocols")
+    conn.close()
+    pid = second.protocol_id(station.id)
+    second.set_protocol_value(pid, "registered", 1499)
+    img = tmp_path / "other.jpg"
+    Image.new("RGB", (90, 60), (1, 2, 3)).save(img, "JPEG")
+    info = second.add_evidence(station.id, img, protocol_id=pid)
+    pkg2 = export_station_package(second, tmp_path / "usb2", keys)
+    second.close()
+
+    hq = factory.hq("hq")
+    assert merge_packages(hq, [pkg1], trust_new_keys=True).counts()["merged"] == 1
+    before = dump(hq.path)
+    report = merge_packages(hq, [pkg2], trust_new_keys=True)
+    assert report.entries[0].outcome == "refused" and "UNIQUE" in report.entries[0].reason
+    assert dump(hq.path) == before
+    assert not (hq.evidence_dir / info.stored_name).exists()
+    hq.close()
