@@ -279,8 +279,8 @@ class ComparisonPage(QWidget):
             content = max((bold_fm.horizontalAdvance(t) for t in cells), default=0) + 16
             # The header may wrap, but no single word of it should be cut.
             word = max((bold_fm.horizontalAdvance(w) for w in head.split()), default=0) + 24
-            limit = 250 if key == "unit" else 130
-            self.table.setColumnWidth(i, min(max(content, word, 64), limit))
+            limit = 250 if key == "unit" else 170
+            self.table.setColumnWidth(i, min(max(content, word, 106), limit))
         not_counted = sum(u.comparison.not_counted for u in self.units if u.comparison) if self.units else 0
         disputed = sum(u.comparison.disputed for u in self.units if u.comparison) if self.units else 0
         unmatched = sum(u.comparison.unmatched for u in self.units if u.comparison) if self.units else 0
