@@ -243,9 +243,15 @@ def _parse_single_line_records(text: str, name: str, delimiter: str) -> tuple[li
     header: list[str] | None = None
     rows: list[list[str]] = []
     lines: list[int] = []
-    widest = max(map(len, records), default=0)
-    if widest > MAX_COLUMNS:
+    widths = list(map(len, records))
+    if max(widths, default=0) > MAX_COLUMNS:
         return None  # the careful reader names the line
+    if records and widths[0] > 1 and min(widths) > 1:
+        # No blank line anywhere (a blank line is a record of at most one empty field): the
+        # header is line 1 and data row i is line i + 2, with no Python loop over the rows.
+        header = [h.strip() for h in records[0]]
+        _check_header(header, name, 1)
+        return header, records[1:], list(range(2, len(records) + 1))
     for number, record in enumerate(records, start=1):
         if not record or (len(record) == 1 and not record[0].strip()):
             continue

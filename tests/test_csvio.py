@@ -124,3 +124,9 @@ def test_regions_by_code_and_name_on_the_election_date() -> None:
     assert r2021.code("Алматы") is None  # city or oblast: ambiguous, refused rather than guessed
     assert r2021.code("Абай облысы") is None  # created in 2022
     assert RegionResolver("2023-03-19").code("Абай облысы") == "KZ-10"
+
+
+def test_blank_lines_without_quoted_newlines_keep_file_line_numbers() -> None:
+    table = parse_csv(b"a;b\n1;2\n\n3;4\n\n", "blank.csv")
+    assert table.rows == [["1", "2"], ["3", "4"]]
+    assert table.lines == [2, 4]
