@@ -385,3 +385,18 @@ def test_station_list_import_then_pick_by_code(qtbot, day, tmp_path: Path) -> No
     assert not setup.import_station_list(bad)
     assert "строка 2" in window.message_bar.text() and "many" in window.message_bar.text()
     assert sorted(setup.station_list) == ["75-001", "75-002"]
+
+
+def test_changing_the_station_number_asks_first(qtbot, day, monkeypatch: pytest.MonkeyPatch) -> None:
+    window, store = day
+    setup = set_up_station(qtbot, window)
+    questions: list[str] = []
+    answer = False
+    monkeypatch.setattr("ui.pages.setup.confirm", lambda _parent, _title, text: questions.append(text) or answer)
+    type_into(qtbot, setup.code, "102", enter=True)
+    assert questions and "101" in questions[0] and "102" in questions[0]
+    assert store.current_station().code == "101" and setup.code.text() == "101"
+    answer = True
+    type_into(qtbot, setup.code, "102", enter=True)
+    assert store.current_station().code == "102"
+    assert store.station_by_code("101") is not None  # nothing recorded is thrown away

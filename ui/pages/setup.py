@@ -17,7 +17,7 @@ from observer.records import StationInfo
 from ui.pages.base import Page, plain_label
 from ui.qt import QComboBox, QCompleter, QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, Qt, QVBoxLayout, QWidget
 from ui.settings import Settings
-from ui.widgets.dialogs import ask_open_file
+from ui.widgets.dialogs import ask_open_file, confirm
 from ui.widgets.fields import IntField
 from ui.widgets.messages import attempt, post_error, post_info, succeeded
 
@@ -207,6 +207,12 @@ class SetupPage(Page):
         code = self.code.text().strip()
         current = self.station
         if not code or (current is not None and current.code == code):
+            return
+        if current is not None and not confirm(
+            self, tr("ui.setup.switch_title"), tr("ui.setup.switch_question", old=current.code, new=code)
+        ):
+            # Keep working at the current station; put its number back.
+            self.code.setText(current.code)
             return
         known = self.store.station_by_code(code)
         listed = self.station_list.get(code)
