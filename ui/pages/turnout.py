@@ -115,7 +115,13 @@ class TurnoutPage(Page):
         self.add_button.clicked.connect(self.count_one)
         self.undo_button.clicked.connect(self.undo_one)
         # Page-wide keys: the observer watches the door, not the screen.
-        for seq in (QKeySequence(Qt.Key.Key_Space), QKeySequence(Qt.Key.Key_Plus)):
+        # "+" arrives with Shift on most layouts and with the keypad flag from a numeric keypad.
+        plus_keys = (
+            QKeySequence(Qt.Key.Key_Plus),
+            QKeySequence(Qt.KeyboardModifier.ShiftModifier | Qt.Key.Key_Plus),
+            QKeySequence(Qt.KeyboardModifier.KeypadModifier | Qt.Key.Key_Plus),
+        )
+        for seq in (QKeySequence(Qt.Key.Key_Space), *plus_keys):
             sc = QShortcut(seq, self, self.count_one, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
             sc.setAutoRepeat(False)
         for seq in (QKeySequence(Qt.Key.Key_Backspace), QKeySequence(QKeySequence.StandardKey.Undo)):
