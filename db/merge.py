@@ -411,7 +411,7 @@ def _merge_stations(conn: Connection, rows: Sequence[dict[str, Any]], source: Ca
     mapping: dict[str, str] = {}
     codes = [r["code"] for r in rows]
     existing: dict[str, dict[str, Any]] = {}
-    fields = ("id", "code", "package_id", "updated_at", *_STATION_FIELDS)
+    fields = ("id", "code", "package_id", "created_at", "updated_at", *_STATION_FIELDS)
     for start in range(0, len(codes), _CHUNK):
         chunk = tuple(codes[start : start + _CHUNK])
         sql = f"SELECT {', '.join(fields)} FROM stations WHERE code IN ({_placeholders(len(chunk))})"
@@ -432,10 +432,16 @@ def _merge_stations(conn: Connection, rows: Sequence[dict[str, Any]], source: Ca
             if fill:
                 conn.exec_driver_sql(f"UPDATE stations SET {', '.join(f'{f} = :{f}' for f in fill)} WHERE id = :id", {**fill, "id": have["id"]})
                 have.update(fill)
-        elif (incoming["updated_at"], incoming["package_id"]) > (have["updated_at"], have["package_id"]):
-            sets = {f: incoming[f] for f in (*_STATION_FIELDS, "observer_id", "package_id", "updated_at")}
-            conn.exec_driver_sql(f"UPDATE stations SET {', '.join(f'{f} = :{f}' for f in sets)} WHERE id = :id", {**sets, "id": have["id"]})
-            have.update(sets)
+        else:
+            sets = {}
+            if (incoming["updated_at"], incoming["package_id"]) > (have["updated_at"], have["package_id"]):
+                sets = {f: incoming[f] for f in (*_STATION_FIELDS, "observer_id", "package_id", "updated_at")}
+            if incoming["created_at"] < have["created_at"]:
+                # first seen = earliest of all versions, whatever order they arrive in
+                sets["created_at"] = incoming["created_at"]
+            if sets:
+                conn.exec_driver_sql(f"UPDATE stations SET {', '.join(f'{f} = :{f}' for f in sets)} WHERE id = :id", {**sets, "id": have["id"]})
+                have.update(sets)
         mapping[r["id"]] = existing[r["code"]]["id"]
     if inserts:
         cols = _columns("stations")

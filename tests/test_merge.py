@@ -345,3 +345,114 @@ def test_contradicting_package_refused_whole_and_its_evidence_taken_back(factory
     assert dump(hq.path) == before
     assert not (hq.evidence_dir / info.stored_name).exists()
     hq.close()
+
+
+# ---- properties and kills ----------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Six real packages: two stations with two observers each, one later re-export, one lone station."""
+    from observer.template import builtin_template
+
+    root = tmp_path_factory.mktemp("pool")
+    f = Factory(root, builtin_template("kz-majilis-2021"))
+    k1, k2 = KeyPair.generate(), KeyPair.generate()
+    s1 = f.station("201", "A", k1)
+    out = [f.export(s1, k1)]
+    out.append(f.export(f.station("201", "B", k2, values={"registered": 1500, "issued": 901}), k2))
+    out.append(f.export(f.station("202", "C", k1), k1))
+    out.append(f.export(f.station("202", "D", k2, photo=False), k2))
+    pid = s1.protocol_id(s1.current_station().id)  # type: ignore[union-attr]
+    s1.set_protocol_value(pid, "issued", 905)
+    s1.add_headcount(s1.current_station().id, 1)  # type: ignore[union-attr]
+    out.append(f.export(s1, k1))
+    out.append(f.export(f.station("203", "E", k2), k2))
+    return out
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_property_any_order_any_repeats_same_database(pool: list[Path], tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
+    from observer.template import builtin_template
+
+    chosen = data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=8), label="packages")
+    reordered = data.draw(st.permutations(chosen), label="order")
+    root = tmp_path_factory.mktemp("prop")
+    t = builtin_template("kz-majilis-2021")
+    one = ElectionStore.create(root / "one.baqylau", t, role="hq")
+    two = ElectionStore.create(root / "two.baqylau", t, role="hq")
+    merge_packages(one, chosen, trust_new_keys=True)
+    half = len(reordered) // 2
+    merge_packages(two, reordered[:half], trust_new_keys=True)
+    merge_packages(two, reordered[half:] + reordered[:1], trust_new_keys=True)
+    assert dump(one.path, ignore_clock=True) == dump(two.path, ignore_clock=True)
+    one.close()
+    two.close()
+
+
+def _consistent_after_kill(hq_path: Path, pool: list[Path]) -> int:
+    """Every merged package is entirely there and nothing else is; returns how many are merged."""
+    from db.package import read_package
+
+    with sqlite3.connect(hq_path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        merged = dict(conn.execute("SELECT sha256, id FROM packages WHERE outcome = 'merged'").fetchall())
+        for table in ("protocols", "protocol_values", "headcount_events", "evidence", "turnout_reports"):
+            orphans = conn.execute(
+                f"SELECT count(*) FROM {table} WHERE package_id NOT IN (SELECT id FROM packages WHERE outcome = 'merged')"
+            ).fetchone()
+            assert orphans == (0,), table
+        for path in pool:
+            with read_package(path) as pkg:
+                if pkg.sha256 not in merged:
+                    continue
+                ids = [r["id"] for r in pkg.rows["protocol_values"]]
+                marks = ",".join("?" * len(ids))
+                assert conn.execute(f"SELECT count(*) FROM protocol_values WHERE id IN ({marks})", ids).fetchone() == (len(ids),)
+        stored = [r[0] for r in conn.execute("SELECT stored_name FROM evidence")]
+    conn.close()
+    evidence = hq_path.with_name(hq_path.name + ".evidence")
+    assert all((evidence / name).is_file() for name in stored)
+    return len(merged)
+
+
+def test_killed_merge_leaves_whole_packages(pool: list[Path], tmp_path: Path, template_2021: Any) -> None:
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    for p in pool:
+        shutil.copy(p, folder / p.name)
+    repo = Path(__file__).resolve().parents[1]
+    rnd = random.Random(7)
+    kills = 0
+    for round_ in range(4):
+        hq_path = tmp_path / f"hq{round_}.baqylau"
+        ElectionStore.create(hq_path, template_2021, role="hq").close()
+        proc = subprocess.Popen(
+            [sys.executable, str(repo / "main.py"), "merge", str(hq_path), str(folder), "--trust-new-keys"],
+            cwd=repo,
+            env={**os.environ, "PYTHONPATH": str(repo)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rnd.uniform(0.8, 3.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        _consistent_after_kill(hq_path, pool)
+        hq = ElectionStore.open(hq_path)
+        merge_packages(hq, [folder], trust_new_keys=True)
+        hq.close()
+        assert _consistent_after_kill(hq_path, pool) == len(pool)
+    assert kills >= 1  # the timing window really caught merges in progress
