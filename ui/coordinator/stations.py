@@ -91,6 +91,7 @@ class StationsModel(QAbstractTableModel):
 
     def reload(self) -> None:
         """Re-read ids (after a filter change, a merge or a decision); drops the row cache."""
+        self._source.prefetch()  # in parallel with the id query below
         self.beginResetModel()
         self._ids = self._source.ids(self._filter, *self._sort)
         self._pages.clear()

@@ -13,7 +13,9 @@ The queries are read-only SQLAlchemy Core over ``db.models``; they are UI-shaped
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -35,6 +37,7 @@ FLAG_CHECKS = "checks"  # the effective protocol breaks a control relation
 FLAG_NO_OFFICIAL = "no_official"
 FLAGS: tuple[str, ...] = (FLAG_CONFLICT, FLAG_DISPUTED, FLAG_EXCLUDED, FLAG_CHOSEN, FLAG_VIOLATIONS, FLAG_CHECKS, FLAG_NO_OFFICIAL)
 
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baqylau-stations")
 _CHUNK = 5000  # ids per IN (...) list: well under SQLite's bound-parameter limit
 
 SORT_COLUMNS: dict[str, object] = {
@@ -88,19 +91,33 @@ class StationSource:
     def __init__(self, store: ElectionStore) -> None:
         self.store = store
         self._template: ElectionTemplate = store.template
-        self._effective: EffectiveProtocols | None = None
+        self._effective: Future[EffectiveProtocols] | None = None
         self._breaking: frozenset[str] | None = None
+        self._lock = threading.Lock()
 
     def invalidate(self) -> None:
         """Forget derived sets after a merge, an import, a decision or a rules change."""
-        self._effective = None
-        self._breaking = None
+        with self._lock:
+            self._effective = None
+            self._breaking = None
+
+    def prefetch(self) -> None:
+        """Start computing the effective protocols on a helper thread.
+
+        The table opens by reading the ordered ids (one query) and then the first
+        page, which needs the effective protocols: computing both at once
+        (SQLite releases the GIL while it reads) roughly halves the time to the
+        first painted page at 100,000 stations.
+        """
+        with self._lock:
+            if self._effective is None:
+                self._effective = _POOL.submit(effective_protocols, self.store)
 
     @property
     def effective(self) -> EffectiveProtocols:
-        if self._effective is None:
-            self._effective = effective_protocols(self.store)
-        return self._effective
+        self.prefetch()
+        assert self._effective is not None
+        return self._effective.result()
 
     # ---- ids -------------------------------------------------------------
     def ids(self, flt: StationFilter, sort: str = "code", descending: bool = False) -> list[str]:
