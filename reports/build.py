@@ -110,42 +110,65 @@ class ReportInfo:
 # ---- page chrome -------------------------------------------------------------
 
 
+_TOTAL_FORM = "baqylau-total-pages"
+_FOOTER_SIZE = 7.5
+
+
 def _numbered_canvas(lang: str, header_left: str, header_right: str) -> type[Canvas]:
-    """A canvas that writes the running header and "page X of Y" once the total is known."""
+    """A canvas that writes the running header and "page X of Y" on every page but the cover.
+
+    Y is not known until the last page, so each footer draws a reference to a PDF form
+    that is defined once, at save time, holding the total. Nothing is kept per page:
+    the usual trick of storing every page's state until the end costs hundreds of
+    megabytes for the 1,500 pages of a 100,000-station annex.
+    """
+    template = tr("report.page_of", lang, page="\x00", pages="\x01")
+    # The total is a slot of fixed width; it sits after or before the rest of the text.
+    total_first = template.index("\x01") < template.index("\x00")
+    slot = stringWidth("0" * 5, FONT, _FOOTER_SIZE)
 
     class NumberedCanvas(Canvas):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict[str, Any]] = []
-
         def showPage(self) -> None:
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
+            if self._pageNumber > 1:  # the cover stays clean
+                self._chrome()
+            super().showPage()
 
         def save(self) -> None:
-            total = len(self._pages)
-            for state in self._pages:
-                self.__dict__.update(state)
-                if self._pageNumber > 1:  # the cover stays clean
-                    self._chrome(total)
-                super().showPage()
+            total = self._pageNumber - 1  # showPage has already moved past the last page
+            self.beginForm(_TOTAL_FORM, lowerx=0, lowery=-3, upperx=slot, uppery=_FOOTER_SIZE + 2)
+            self.setFont(FONT, _FOOTER_SIZE)
+            self.setFillColor(DARK)
+            if total_first:
+                self.drawRightString(slot, 0, str(total))
+            else:
+                self.drawString(0, 0, str(total))
+            self.endForm()
             super().save()
 
-        def _chrome(self, total: int) -> None:
+        def _chrome(self) -> None:
             width, height = PAGE_SIZE
             self.saveState()
-            self.setFont(FONT, 7.5)
+            self.setFont(FONT, _FOOTER_SIZE)
             self.setFillColor(DARK)
             top = height - MARGIN_TOP + 9 * mm
             usable = width - 2 * MARGIN_LEFT
             right = _fit(header_right, usable * 0.35)
-            left = _fit(header_left, usable - stringWidth(right, FONT, 7.5) - 12)
+            left = _fit(header_left, usable - stringWidth(right, FONT, _FOOTER_SIZE) - 12)
             self.drawString(MARGIN_LEFT, top, left)
             self.drawRightString(width - MARGIN_LEFT, top, right)
             self.setStrokeColor(INK)
             self.setLineWidth(0.5)
             self.line(MARGIN_LEFT, top - 3, width - MARGIN_LEFT, top - 3)
-            self.drawRightString(width - MARGIN_LEFT, MARGIN_BOTTOM - 10 * mm, tr("report.page_of", lang, page=self._pageNumber, pages=total))
+            before, after = template.replace("\x00", str(self._pageNumber)).split("\x01")
+            y = MARGIN_BOTTOM - 10 * mm
+            x_end = width - MARGIN_LEFT
+            after_w = stringWidth(after, FONT, _FOOTER_SIZE)
+            self.drawRightString(x_end, y, after)
+            self.drawRightString(x_end - after_w - slot, y, before)
+            self.saveState()
+            self.translate(x_end - after_w - slot, y)
+            self.doForm(_TOTAL_FORM)
+            self.restoreState()
             self.restoreState()
 
     return NumberedCanvas
