@@ -318,6 +318,7 @@ def _check_field_lengths(rows: list[list[str]], lines: list[int], name: str) -> 
 
 MAX_MAPPING_BYTES = 256 * 1024
 STATION_FIELDS: tuple[str, ...] = ("code", "region", "district", "address", "registered")
+MAX_SUMMED_COLUMNS = 50  # a figure split into more parts than this is a broken mapping
 
 
 @dataclass(frozen=True)
@@ -405,7 +406,7 @@ def parse_mapping(
             if key not in known or key not in value_keys:
                 raise ImportDataError("coord.map.unknown_key", file=origin, key=f"{section}.{key}", known=", ".join(known))
             cols = (spec,) if isinstance(spec, str) else tuple(spec) if isinstance(spec, list) else ()
-            if not cols or not all(isinstance(c, str) and c.strip() for c in cols):
+            if not cols or len(cols) > MAX_SUMMED_COLUMNS or not all(isinstance(c, str) and c.strip() for c in cols):
                 raise ImportDataError("coord.map.bad_column", file=origin, key=f"{section}.{key}")
             values[key] = tuple(c.strip() for c in cols)
     return ColumnMapping(station, values, str(encoding), str(delimiter))
