@@ -131,6 +131,8 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
     assert store.headcount(st.id) == 4
     assert turnout.count_value.text() == "4"
     assert [p.total for p in store.headcount_timeline(st.id)] == [1, 2, 3, 4, 5, 6, 7, 6, 5, 4]
+    # The chart follows the clicks without re-reading the day from disk, and agrees with it.
+    assert [p.total for p in turnout.chart.points] == [1, 2, 3, 4, 5, 6, 7, 6, 5, 4]
     type_into(qtbot, turnout.slot_fields["10:00"], "120")
     assert {s.slot: s.announced for s in store.turnout_slots(st.id)} == {"10:00": 120}
     assert turnout.table.item(0, COL_ANNOUNCED_PCT).text() == "8.0 %"  # 120 of 1500

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timezone
 
 from db.store import ElectionStore
 from observer.checks import percent
 from observer.i18n import tr
-from observer.records import HeadcountPoint
+from observer.records import HeadcountPoint, StationInfo
 from ui.pages.base import Page, plain_label
 from ui.qt import (
     QAbstractItemView,
@@ -51,6 +51,8 @@ class TurnoutPage(Page):
     def __init__(self, store: ElectionStore, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(store, settings, parent)
         self._total = 0
+        self._station: StationInfo | None = None
+        self._points: list[HeadcountPoint] = []
         col = QVBoxLayout(self.body)
         col.setContentsMargins(0, 0, 0, 0)
 
@@ -157,6 +159,9 @@ class TurnoutPage(Page):
             if not field.hasFocus():
                 field.set_value(announced.get(slot))
         self._total = self.store.headcount(sid) if sid else 0
+        # Cached between clicks: a click appends to them instead of re-reading the whole day.
+        self._station = self.station
+        self._points = self.store.headcount_timeline(sid) if sid else []
         self._update_view()
 
     # ---- actions ---------------------------------------------------------
@@ -167,33 +172,36 @@ class TurnoutPage(Page):
         self._change(-1)
 
     def _change(self, delta: int) -> None:
-        sid = self.station_id
+        sid = self._station.id if self._station else None
         if sid is None:
             return
+        before = self._total
         total = attempt(lambda: self.store.add_headcount(sid, delta))
-        if total is not None:
-            self._total = total
-            self._update_view()
+        if total is None:
+            return
+        if total != before:  # an undo at zero records nothing
+            self._points.append(HeadcountPoint(datetime.now(timezone.utc), delta, total))
+        self._total = total
+        self._update_view()
 
     def _save_announced(self, slot: str, value: int | None) -> None:
-        sid = self.station_id
+        sid = self._station.id if self._station else None
         if sid is not None and succeeded(lambda: self.store.set_announced(sid, slot, value)):
             self._update_view()
 
     # ---- display ---------------------------------------------------------
     def _update_count_label(self, total: int) -> None:
         self.count_value.setText(str(total))
-        st = self.station
+        st = self._station
         registered = st.registered if st else None
         pct = percent(total, registered)
         self.count_pct.setText(tr("ui.turnout.my_pct", pct=fmt_pct(pct)) if pct is not None else tr("ui.turnout.no_registered"))
 
     def _update_view(self) -> None:
         self._update_count_label(self._total)
-        sid = self.station_id
-        st = self.station
+        st = self._station
         registered = st.registered if st else None
-        points = self.store.headcount_timeline(sid) if sid else []
+        points = self._points
         now = datetime.now().astimezone()
         # The voting day is the day the observer counted on (or today before the first voter).
         day: date = points[-1].at.astimezone().date() if points else now.date()
