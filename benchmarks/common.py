@@ -70,6 +70,7 @@ def fmt_s(seconds: float | None) -> str:
 
 SHORT_S = 1.0  # a run shorter than this is repeated at least SHORT_REPEAT times
 SHORT_REPEAT = 5
+LONG_S = 60.0  # a run longer than this is not repeated: the full run must fit in ~30 minutes
 
 
 def median_runs(
@@ -78,10 +79,13 @@ def median_runs(
     """Median wall time of ``fn`` and how many runs it took.
 
     Short jobs are noisier, so one that finishes its first run in under a
-    second is run at least SHORT_REPEAT times; ``repeat`` 1 (the smoke run)
-    stays one run.
+    second is run at least SHORT_REPEAT times; one that takes over a minute
+    (the national-size merge) runs once; ``repeat`` 1 (the smoke run) stays
+    one run.
     """
     first = median_time(fn, 1, setup)
+    if first >= LONG_S:
+        return first, 1
     runs = repeat if repeat <= 1 or first >= SHORT_S else max(repeat, SHORT_REPEAT)
     if runs <= 1:
         return first, 1
@@ -110,3 +114,9 @@ class Context:
     work: Path  # scratch folder for this run's files
     log: Callable[[str], None] = print
     seed: int = 1
+
+
+def row_from_dict(d: dict[str, object]) -> Row:
+    """A Row read back from results.json (the derived ``ratio`` and ``met`` are recomputed)."""
+    names = {f for f in Row.__dataclass_fields__}
+    return Row(**{k: v for k, v in d.items() if k in names})  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from benchmarks import data
-from benchmarks.common import Context, Row, fmt_s
+from benchmarks.common import Context, Row, fmt_s, row_from_dict
 
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
 SMOKE_SIZE = 200
@@ -60,6 +60,20 @@ BENCHES: dict[str, Callable[[Context], list[Row]]] = {
     "merge": _module("merge"),
     "memory": _module("memory"),
 }
+
+
+# Row names in table order (for --add, which interleaves old and new rows).
+BENCH_ORDER = (
+    "official import (CSV to HQ)",
+    "aggregation, 3 levels, both sources",
+    "stations table: open + scroll to end",
+    "app start to interactive window",
+    "one field edit committed to disk",
+    "PDF report incl. station annex",
+    "merge station packages",
+    "re-merge the same packages",
+    "peak RSS: import + aggregate + report",
+)
 
 
 @dataclass(frozen=True)
@@ -163,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file (default: benchmarks/results.json)")
     parser.add_argument("--work", type=Path, default=None, help="data cache folder (default: benchmarks/work)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic election (default: 1)")
+    parser.add_argument("--add", action="store_true",
+                        help="keep the rows already in the results file that this run does not measure "
+                             "(to measure the sizes in separate sittings)")
     args = parser.parse_args(argv)
 
     try:
@@ -199,22 +216,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     total = time.perf_counter() - started
+    commands = ["python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])]
+    if args.add and args.out.is_file():
+        previous = json.loads(args.out.read_text(encoding="utf-8"))
+        measured = {(r.name, r.size) for r in rows}
+        kept = [row_from_dict(d) for d in previous.get("rows", []) if (d["name"], d["size"]) not in measured]
+        order = {name: i for i, name in enumerate(BENCH_ORDER)}
+        rows = sorted(kept + rows, key=lambda r: (order.get(r.name, len(order)), r.size))
+        commands = list(previous.get("commands", [])) + commands
+        total += float(previous.get("seconds_total", 0.0))
+        for name, secs in previous.get("seconds_by_benchmark", {}).items():
+            timings[name] = timings.get(name, 0.0) + float(secs)
     grown = growth(rows)
 
     print(results_table(rows))
     print()
     print(growth_table(grown))
-    print(f"\n{len(rows)} rows in {total:.0f} s on {os.cpu_count()} cores")
+    print(f"\n{len(rows)} rows in {total:.0f} s of benchmarking on {os.cpu_count()} cores")
 
     result = {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "commands": commands,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        "sizes": list(sizes),
+        "sizes": sorted({r.size for r in rows if r.size > 1}),
         "repeat": repeat,
         "seconds_total": total,
         "seconds_by_benchmark": timings,
