@@ -23,6 +23,7 @@ CLI_MODULES: list[str] = [
     "db.cli_merge",
     "db.cli_forensics",
     "db.cli_coordinator",
+    "db.cli_reliability",
 ]
 
 

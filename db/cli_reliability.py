@@ -1,0 +1,69 @@
+"""Reliability and security commands: ``org-keygen`` (the organisation's encryption keys)
+and ``evidence-reuse`` (photos submitted for more than one station)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from db.cli_merge import open_hq
+from db.reuse import DEFAULT_THRESHOLD, HASH_BITS, IDENTICAL, find_reused_evidence
+from db.store import storage_error
+from observer.errors import BaqylauError
+from observer.i18n import tr
+from observer.sealed import generate_org_keys
+
+
+class ReliabilityError(BaqylauError):
+    key = "rel.error.threshold"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("org-keygen", help=tr("rel.help.org_keygen"))
+    p.add_argument("dir", metavar="DIR")
+    p.set_defaults(func=_org_keygen)
+
+    p = sub.add_parser("evidence-reuse", help=tr("rel.help.evidence_reuse"))
+    p.add_argument("hq", metavar="HQ.db")
+    p.add_argument("--threshold", type=int, default=DEFAULT_THRESHOLD, help=tr("rel.help.threshold", default=DEFAULT_THRESHOLD))
+    p.set_defaults(func=_evidence_reuse)
+
+
+def _org_keygen(args: argparse.Namespace) -> int:
+    try:
+        files = generate_org_keys(Path(args.dir))
+    except OSError as exc:
+        raise storage_error(exc, Path(args.dir)) from None
+    print(tr("rel.cli.orgkey_done", private=files.private, public=files.public, fingerprint=files.fingerprint))
+    return 0
+
+
+def _evidence_reuse(args: argparse.Namespace) -> int:
+    if not 0 <= args.threshold <= HASH_BITS:
+        raise ReliabilityError("rel.error.threshold", max=HASH_BITS)
+    hq = open_hq(args.hq)
+    try:
+        pairs = find_reused_evidence(hq, args.threshold)
+    finally:
+        hq.close()
+    if not pairs:
+        print(tr("rel.cli.reuse_none"))
+        return 0
+    for pair in pairs:
+        kind = tr("rel.reuse.identical") if pair.kind == IDENTICAL else tr("rel.reuse.near", distance=pair.distance)
+        print(
+            tr(
+                "rel.cli.reuse_pair",
+                kind=kind,
+                station_a=pair.a.station_code,
+                observer_a=pair.a.observer_name or "—",
+                file_a=f"{pair.a.original_name} [{pair.a.stored_name}]",
+                station_b=pair.b.station_code,
+                observer_b=pair.b.observer_name or "—",
+                file_b=f"{pair.b.original_name} [{pair.b.stored_name}]",
+            )
+        )
+    identical = sum(1 for p in pairs if p.kind == IDENTICAL)
+    print(tr("rel.cli.reuse_summary", pairs=len(pairs), identical=identical, near=len(pairs) - identical))
+    return 0
