@@ -85,30 +85,37 @@ class _Probe(QObject):
     ping = Signal()
 
 
-def _guard_emit_refcount_bug() -> bool:
-    """Work around a PySide6 bug that crashes the app after a few hundred signals.
+def _leaks(obj: object, action: object) -> bool:
+    before = sys.getrefcount(obj)
+    for _ in range(8):
+        action()  # type: ignore[operator]
+    return sys.getrefcount(obj) < before
 
-    With PySide6 6.12 on Python 3.11, ``SignalInstance.emit()`` returns ``True``
-    without taking a reference to it, so every emit from Python code takes one
-    reference away from ``True``; after about 600 emits (a few minutes of data
-    entry) CPython aborts with "bool_dealloc: deallocating True or False".
-    Python 3.12+ makes True immortal and is not affected. Here we detect the
-    leak and give ``True`` a huge reference count, which is exactly what 3.12
-    does: True is a singleton that is never freed, so extra references cost
-    nothing. Returns whether the guard was applied.
+
+def _guard_singleton_refcounts() -> bool:
+    """Work around PySide6 6.12 on Python 3.11 freeing None and True under the app.
+
+    This PySide6 build returns ``None`` from every void method (``setText``,
+    ``update``, ``setObjectName`` ...) and ``True`` from ``Signal.emit()``
+    without taking a reference, as if they were immortal. They are immortal
+    only from Python 3.12 on; on 3.11 each call takes one reference away, and
+    after a few thousand calls (a few hundred clicks on the head-count button)
+    CPython aborts with "none_dealloc: deallocating None". We detect the leak
+    and give None, True and False a huge reference count, which is exactly
+    what Python 3.12 does: these singletons are never freed, so the extra
+    references cost nothing. Returns whether the guard was applied.
     """
     if sys.version_info >= (3, 12):
         return False
     probe = _Probe()
-    before = sys.getrefcount(True)
-    for _ in range(4):
-        probe.ping.emit()
-    if sys.getrefcount(True) >= before:
+    leaky = _leaks(None, lambda: probe.setObjectName("probe")) or _leaks(True, probe.ping.emit)
+    if not leaky:
         return False
-    ctypes.c_ssize_t.from_address(id(True)).value += 1 << 40
+    for singleton in (None, True, False):
+        ctypes.c_ssize_t.from_address(id(singleton)).value += 1 << 40
     return True
 
 
-EMIT_GUARD_APPLIED = _guard_emit_refcount_bug()
+SINGLETON_GUARD_APPLIED = _guard_singleton_refcounts()
 
 __all__ = [name for name in dir() if name.startswith("Q") or name in ("Qt", "Signal")]
