@@ -36,7 +36,7 @@ from observer.csvio import (
     RowsRefused,
     parse_count,
     parse_mapping,
-    read_csv,
+    read_csv_chunks,
     read_mapping,
     resolve_columns,
 )
@@ -138,10 +138,15 @@ def check_row_widths(table: CsvTable, problems: ProblemList) -> None:
             problems.add(line, tr("coord.row.long", found=len(row), expected=width))
 
 
-def station_codes(table: CsvTable, idx: int, header: str, problems: ProblemList) -> list[str]:
-    """Station codes, stripped; empty and repeated codes are problems."""
+def station_codes(
+    table: CsvTable, idx: int, header: str, problems: ProblemList, first_line: dict[str, int] | None = None
+) -> list[str]:
+    """Station codes, stripped; empty and repeated codes are problems.
+
+    ``first_line`` (code -> line) carries what earlier chunks of the file saw.
+    """
     codes = [c.strip() for c in column_values(table, idx)]
-    first_line: dict[str, int] = {}
+    first_line = {} if first_line is None else first_line
     for line, code in zip(table.lines, codes):
         if not code:
             problems.add(line, tr("coord.row.no_code", column=header))
@@ -154,8 +159,10 @@ def station_codes(table: CsvTable, idx: int, header: str, problems: ProblemList)
     return codes
 
 
-def region_codes(table: CsvTable, idx: int, header: str, date: str, problems: ProblemList) -> list[str]:
-    resolver = RegionResolver(date)
+def region_codes(
+    table: CsvTable, idx: int, header: str, date: str, problems: ProblemList, resolver: RegionResolver | None = None
+) -> list[str]:
+    resolver = resolver or RegionResolver(date)
     out: list[str] = []
     for line, text in zip(table.lines, column_values(table, idx)):
         code = resolver.code(text)
@@ -187,7 +194,7 @@ def bulk_writer(store: ElectionStore) -> Iterator[sqlite3.Connection]:
     dbapi: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
     try:
         dbapi.execute("PRAGMA foreign_keys=OFF")  # only takes effect outside a transaction
-        dbapi.execute("PRAGMA cache_size=-65536")
+        dbapi.execute("PRAGMA cache_size=-16384")  # 16 MB: the index pages of 100,000 stations
         dbapi.execute("BEGIN IMMEDIATE")  # take the write lock before reading what we will change
         try:
             yield dbapi
@@ -240,29 +247,11 @@ def import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pat
         return _import_official(hq, csv_path, map_path)
 
 
-def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Path) -> ImportReport:
-    require_hq(hq)
-    template = hq.template
-    mapping = load_official_mapping(map_path, template)
-    table = read_csv(csv_path, encoding=mapping.encoding, delimiter=mapping.delimiter)
-    station_cols, value_cols = resolve_columns(table, mapping)
-    if not table.rows:
-        raise ImportDataError("coord.csv.no_rows", file=table.name)
-
-    problems = ProblemList()
-    check_row_widths(table, problems)
-    codes = station_codes(table, station_cols["code"], mapping.station["code"], problems)
-    regions = (
-        region_codes(table, station_cols["region"], mapping.station["region"], template.date, problems)
-        if "region" in station_cols
-        else None
-    )
-    districts = [d.strip()[:200] for d in column_values(table, station_cols["district"])] if "district" in station_cols else None
-    addresses = [a.strip()[:500] for a in column_values(table, station_cols["address"])] if "address" in station_cols else None
-
-    keys = template.all_keys
-    n = len(table.rows)
-    matrix = np.full((n, len(keys)), MISSING, dtype=np.int64)
+def _figures(
+    table: CsvTable, keys: Sequence[str], mapping: ColumnMapping, value_cols: dict[str, tuple[int, ...]], problems: ProblemList
+) -> np.ndarray:
+    """One chunk's figures (rows x keys, MISSING where not given), summed columns added up."""
+    matrix = np.full((len(table.rows), len(keys)), MISSING, dtype=np.int64)
     parsed: dict[int, np.ndarray] = {}
     for k, key in enumerate(keys):
         if key not in value_cols:
@@ -273,8 +262,43 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
                 parsed[idx] = parse_counts(table, idx, name, problems)
             parts.append(parsed[idx])
         matrix[:, k] = sum_columns(parts)
+    return matrix
+
+
+def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Path) -> ImportReport:
+    require_hq(hq)
+    template = hq.template
+    mapping = load_official_mapping(map_path, template)
+    head, chunks = read_csv_chunks(csv_path, encoding=mapping.encoding, delimiter=mapping.delimiter)
+    station_cols, value_cols = resolve_columns(head, mapping)
+    keys = template.all_keys
+    problems = ProblemList()
+    seen: dict[str, int] = {}
+    resolver = RegionResolver(template.date)
+    codes: list[str] = []
+    regions: list[str] | None = [] if "region" in station_cols else None
+    districts: list[str] | None = [] if "district" in station_cols else None
+    addresses: list[str] | None = [] if "address" in station_cols else None
+    lines: list[int] = []
+    blocks: list[np.ndarray] = []
+    # Chunk by chunk: each chunk's cells become numbers and short lists, and its strings go.
+    for table in chunks:
+        check_row_widths(table, problems)
+        codes += station_codes(table, station_cols["code"], mapping.station["code"], problems, seen)
+        if regions is not None:
+            regions += region_codes(table, station_cols["region"], mapping.station["region"], template.date, problems, resolver)
+        if districts is not None:
+            districts += [d.strip()[:200] for d in column_values(table, station_cols["district"])]
+        if addresses is not None:
+            addresses += [a.strip()[:500] for a in column_values(table, station_cols["address"])]
+        lines += table.lines
+        blocks.append(_figures(table, keys, mapping, value_cols, problems))
+    if not codes:
+        raise ImportDataError("coord.csv.no_rows", file=head.name)
+    matrix = np.concatenate(blocks)
+    n = len(codes)
     for bad in np.flatnonzero(matrix.max(axis=1, initial=0) > MAX_COUNT).tolist():  # sums can pass the per-cell limit
-        problems.add(table.lines[bad], tr("coord.row.too_large", column="+", value=int(matrix[bad].max())))
+        problems.add(lines[bad], tr("coord.row.too_large", column="+", value=int(matrix[bad].max())))
 
     src = Path(csv_path)
     with bulk_writer(hq) as dbapi:
@@ -283,9 +307,9 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
         if new_rows and regions is None:
             # Without a region column a new station would land nowhere in the regional tables.
             for i in new_rows:
-                problems.add(table.lines[i], tr("coord.row.unknown_station", code=codes[i]))
+                problems.add(lines[i], tr("coord.row.unknown_station", code=codes[i]))
         if problems:
-            raise RowsRefused(table.name, problems)
+            raise RowsRefused(head.name, problems)
 
         reg_idx = keys.index("registered") if "registered" in keys else None
         now = timestamp()
@@ -320,7 +344,6 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
         order = sorted(range(n), key=station_ids.__getitem__)
         ids = sorted(new_ids(n))
         name = src.name[:255]
-        lines = table.lines
         official_rows = [(ids[j], station_ids[i], jsons[i], blobs[i], name, lines[i], now, now) for j, i in enumerate(order)]
         digest = sha256_file(src)
 
@@ -349,8 +372,8 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
         )
     return ImportReport(
         file=src.name,
-        encoding=table.encoding,
-        delimiter=table.delimiter,
+        encoding=head.encoding,
+        delimiter=head.delimiter,
         rows=n,
         stations_created=len(station_inserts),
         stations_updated=0,

@@ -17,6 +17,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -185,8 +186,7 @@ def sniff_delimiter(header_line: str) -> str:
     return ";" if counts[";"] > counts[","] else ","
 
 
-def read_csv(path: str | Path, *, encoding: str = "auto", delimiter: str = "auto") -> CsvTable:
-    """Read and check a whole CSV file; raise CsvError naming the line of any structural problem."""
+def _read_bytes(path: str | Path) -> tuple[bytes, str]:
     p = Path(path)
     name = p.name
     try:
@@ -195,14 +195,19 @@ def read_csv(path: str | Path, *, encoding: str = "auto", delimiter: str = "auto
             raise CsvError("coord.csv.not_file", file=name)
         if size > MAX_FILE_BYTES:
             raise CsvError("coord.csv.too_big", file=name, limit_mb=MAX_FILE_BYTES // 2**20)
-        data = p.read_bytes()
+        return p.read_bytes(), name
     except OSError as exc:
         raise CsvError("coord.csv.unreadable", file=name, problem=exc.strerror or str(exc)) from None
+
+
+def read_csv(path: str | Path, *, encoding: str = "auto", delimiter: str = "auto") -> CsvTable:
+    """Read and check a whole CSV file; raise CsvError naming the line of any structural problem."""
+    data, name = _read_bytes(path)
     return parse_csv(data, name, encoding=encoding, delimiter=delimiter)
 
 
-def parse_csv(data: bytes, name: str, *, encoding: str = "auto", delimiter: str = "auto") -> CsvTable:
-    """Parse CSV bytes (see :func:`read_csv`)."""
+def _decoded(data: bytes, name: str, encoding: str, delimiter: str) -> tuple[str, str, str]:
+    """Text, encoding used and separator of CSV bytes, after the whole-file checks."""
     if b"\x00" in data:
         raise CsvError("coord.csv.binary", file=name, line=_line_at(data, data.index(b"\x00")))
     text, used = decode(data, name, encoding)
@@ -213,7 +218,100 @@ def parse_csv(data: bytes, name: str, *, encoding: str = "auto", delimiter: str 
         delimiter = sniff_delimiter(first)
     elif delimiter not in DELIMITERS:
         raise CsvError("coord.csv.bad_delimiter", file=name, delimiter=delimiter)
+    return text, used, delimiter
 
+
+CHUNK_ROWS = 20_000
+
+
+def read_csv_chunks(
+    path: str | Path, *, encoding: str = "auto", delimiter: str = "auto", chunk_rows: int = CHUNK_ROWS
+) -> tuple[CsvTable, Iterator[CsvTable]]:
+    """The header (a table without rows) and the data rows in tables of ``chunk_rows``.
+
+    For big files: an importer converts each chunk's cells to numbers and lets
+    the strings go, instead of holding every cell of 100,000 rows at once
+    (about 60 bytes per cell in Python). Structural problems found in a later
+    chunk raise CsvError while iterating. A file whose quoted fields contain
+    line breaks is read whole, the careful way, and handed out in chunks.
+    """
+    data, name = _read_bytes(path)
+    text, used, delimiter = _decoded(data, name, encoding, delimiter)
+    del data
+    long_lines = max(map(len, text.split("\n"))) > MAX_FIELD_CHARS
+    if '"' in text and not _single_line_records(text, delimiter):
+        whole = _table_from_text(text, name, used, delimiter)
+        head = CsvTable(name, used, delimiter, whole.header, [], [])
+        return head, _split(whole, chunk_rows)
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=True)
+    header: list[str] | None = None
+    number = 0
+    try:
+        for record in reader:
+            number += 1
+            if record and not (len(record) == 1 and not record[0].strip()):
+                if len(record) > MAX_COLUMNS:
+                    raise CsvError("coord.csv.too_many_columns", file=name, line=number, count=len(record), limit=MAX_COLUMNS)
+                header = [h.strip() for h in record]
+                _check_header(header, name, number)
+                break
+    except csv.Error as exc:
+        raise CsvError("coord.csv.broken", file=name, line=number + 1, problem=str(exc)) from None
+    if header is None:
+        raise CsvError("coord.csv.empty", file=name)
+    head = CsvTable(name, used, delimiter, tuple(header), [], [])
+
+    def chunks() -> Iterator[CsvTable]:
+        line = number  # every record is one line here (checked above), so record k is line k
+        while True:
+            try:
+                records = list(islice(reader, chunk_rows))
+            except csv.Error as exc:
+                raise CsvError("coord.csv.broken", file=name, line=reader.line_num, problem=str(exc)) from None
+            if not records:
+                return
+            widths = list(map(len, records))
+            if max(widths) > MAX_COLUMNS:
+                bad = line + 1 + next(i for i, w in enumerate(widths) if w > MAX_COLUMNS)
+                raise CsvError("coord.csv.too_many_columns", file=name, line=bad, count=max(widths), limit=MAX_COLUMNS)
+            if min(widths) > 1:
+                rows, lines = records, list(range(line + 1, line + 1 + len(records)))
+            else:
+                kept = [(line + 1 + i, r) for i, r in enumerate(records) if r and not (len(r) == 1 and not r[0].strip())]
+                lines = [k for k, _ in kept]
+                rows = [r for _, r in kept]
+            line += len(records)
+            if long_lines:
+                _check_field_lengths(rows, lines, name)
+            if rows:
+                yield CsvTable(name, used, delimiter, tuple(header), rows, lines)
+
+    return head, chunks()
+
+
+def _single_line_records(text: str, delimiter: str) -> bool:
+    """Whether every record of the file sits on one line (no quoted line breaks), without keeping the rows."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=True)
+    try:
+        count = sum(1 for _ in reader)
+    except csv.Error:
+        return False  # broken quoting: the careful reader reports the line
+    return reader.line_num == count
+
+
+def _split(table: CsvTable, size: int) -> Iterator[CsvTable]:
+    for start in range(0, len(table.rows), size):
+        yield CsvTable(table.name, table.encoding, table.delimiter, table.header, table.rows[start:start + size], table.lines[start:start + size])
+
+
+def parse_csv(data: bytes, name: str, *, encoding: str = "auto", delimiter: str = "auto") -> CsvTable:
+    """Parse CSV bytes (see :func:`read_csv`)."""
+    text, used, delimiter = _decoded(data, name, encoding, delimiter)
+    return _table_from_text(text, name, used, delimiter)
+
+
+def _table_from_text(text: str, name: str, used: str, delimiter: str) -> CsvTable:
     fast = _parse_single_line_records(text, name, delimiter)
     header: list[str] | None
     if fast is not None:

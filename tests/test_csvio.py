@@ -12,6 +12,7 @@ from observer.csvio import (
     parse_count,
     parse_csv,
     read_csv,
+    read_csv_chunks,
     sniff_delimiter,
 )
 
@@ -130,3 +131,32 @@ def test_blank_lines_without_quoted_newlines_keep_file_line_numbers() -> None:
     table = parse_csv(b"a;b\n1;2\n\n3;4\n\n", "blank.csv")
     assert table.rows == [["1", "2"], ["3", "4"]]
     assert table.lines == [2, 4]
+
+
+@pytest.mark.parametrize(
+    ("raw", "rows", "lines"),
+    [
+        # single-line records with a blank line: streamed in chunks, file line numbers kept
+        (b"a;b\n1;2\n3;4\n\n5;6\n7;8\n", [["1", "2"], ["3", "4"], ["5", "6"], ["7", "8"]], [2, 3, 5, 6]),
+        # a quoted line break: read whole the careful way, then handed out in chunks
+        (b'a;b\n1;"x\ny"\n3;4\n5;6\n', [["1", "x\ny"], ["3", "4"], ["5", "6"]], [2, 4, 5]),
+    ],
+)
+def test_chunks_keep_rows_and_line_numbers(tmp_path: Path, raw: bytes, rows: list[list[str]], lines: list[int]) -> None:
+    f = tmp_path / "c.csv"
+    f.write_bytes(raw)
+    head, chunks = read_csv_chunks(f, chunk_rows=2)
+    assert head.header == ("a", "b") and head.rows == []
+    got = list(chunks)
+    assert all(len(c.rows) <= 2 for c in got)
+    assert [r for c in got for r in c.rows] == rows
+    assert [n for c in got for n in c.lines] == lines
+
+
+def test_chunks_report_broken_quoting_with_its_line(tmp_path: Path) -> None:
+    f = tmp_path / "b.csv"
+    f.write_bytes(b'a,b\n1,2\n3,"oops\n')
+    with pytest.raises(CsvError) as exc:
+        head, chunks = read_csv_chunks(f, chunk_rows=1)
+        list(chunks)
+    assert exc.value.key == "coord.csv.broken" and exc.value.params["line"] == 3

@@ -191,3 +191,21 @@ def test_refuses_an_observer_file(tmp_path: Path, store: ElectionStore) -> None:
     with pytest.raises(ImportDataError) as exc:
         import_official(store, csv_path, map_path)
     assert exc.value.key == "coord.hq.not_hq"
+
+
+def test_problems_across_chunks_keep_their_lines(tmp_path: Path, hq: ElectionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import functools
+
+    import db.official as official
+    from observer.csvio import read_csv_chunks
+
+    # Two rows per chunk: the duplicate on line 5 repeats line 2, two chunks earlier.
+    monkeypatch.setattr(official, "read_csv_chunks", functools.partial(read_csv_chunks, chunk_rows=2))
+    rows = [ROWS[0], ROWS[1], ROWS[2], ROWS[0], ROWS[4].replace("kz-55", "Марс")]
+    csv_path, map_path = write(tmp_path, rows)
+    with pytest.raises(RowsRefused) as exc:
+        import_official(hq, csv_path, map_path)
+    assert [p.line for p in exc.value.problems] == [5, 6]
+    good, _ = write(tmp_path, ROWS, name="good.csv")
+    assert import_official(hq, good, map_path).rows == 5
+    assert official_values(hq, hq.station_by_code("4").id)["issued"] == 0  # type: ignore[union-attr,index]
