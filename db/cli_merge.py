@@ -26,6 +26,7 @@ from db.rules import load_rules
 from db.store import ROLE_HQ, ElectionStore
 from observer.errors import PackageError
 from observer.i18n import tr
+from observer.sealed import load_org_private
 from observer.template import resolve_template
 
 DEFAULT_TEMPLATE = "kz-majilis-2021"
@@ -37,6 +38,7 @@ def register(sub: Any) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--template", default=DEFAULT_TEMPLATE, help=tr("package.help.template"))
     p.add_argument("--trust-new-keys", action="store_true", help=tr("package.help.trust_new_keys"))
+    p.add_argument("--org-key", default=None, metavar="FILE", help=tr("rel.help.org_key"))
     p.set_defaults(func=_merge)
 
     p = sub.add_parser("export-hq", help=tr("package.help.export_hq"))
@@ -105,10 +107,13 @@ class _ProgressLine:
 
 def _merge(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
+    org_key = load_org_private(args.org_key) if args.org_key else None  # a bad key file stops before the HQ is touched
     hq = open_hq(args.hq, template=args.template)
     line = _ProgressLine()
     try:
-        report = merge_packages(hq, paths, progress=line, trust_new_keys=True if args.trust_new_keys else None)
+        report = merge_packages(
+            hq, paths, progress=line, trust_new_keys=True if args.trust_new_keys else None, org_key=org_key
+        )
     finally:
         line.finish()
         hq.close()

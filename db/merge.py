@@ -25,11 +25,12 @@ import sqlite3
 import tempfile
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
@@ -39,6 +40,7 @@ from db.store import ElectionStore, now, storage_error
 from observer.errors import PackageError
 from observer.i18n import tr
 from observer.package import KIND_HQ, SUFFIX
+from observer.sealed import SealedError, is_sealed_name, open_file
 from observer.signing import fingerprint_of, is_public_hex, normalize_fingerprint
 
 MERGED = "merged"
@@ -129,9 +131,10 @@ def held_dir(hq: ElectionStore) -> Path:
 
 
 class _Merger:
-    def __init__(self, hq: ElectionStore, trust_new_keys: bool) -> None:
+    def __init__(self, hq: ElectionStore, trust_new_keys: bool, org_key: X25519PrivateKey | None = None) -> None:
         self.hq = hq
         self.tofu = trust_new_keys
+        self.org_key = org_key
         self.template_id = hq.meta("template_id") or ""
         self.template = hq.template
         self.keys_allowed = set(self.template.all_keys)
@@ -188,6 +191,8 @@ class _Merger:
             raise storage_error(exc, self.hq.path) from None
 
     def merge_file(self, path: Path, *, release: bool = False) -> PackageOutcome:
+        if is_sealed_name(path):
+            return self._merge_sealed(path)
         identity = manifest_identity(path)
         if identity is not None and self.known.get(identity) in (MERGED, DUPLICATE):
             return PackageOutcome(path, DUPLICATE, sha256=identity)
@@ -197,6 +202,28 @@ class _Merger:
             return PackageOutcome(path, REFUSED, str(exc))
         with pkg:
             return self._merge_verified(pkg, release=release)
+
+    def _merge_sealed(self, path: Path) -> PackageOutcome:
+        """Decrypt into the private work folder, then merge the plain package like any other.
+
+        The outcome names the sealed file the coordinator gave, not the temporary copy.
+        """
+        if self.org_key is None:
+            return PackageOutcome(path, REFUSED, tr("rel.sealed.need_key", file=path.name))
+        assert self.work_dir is not None
+        # Own sub-folder: the decrypted copy keeps the sealed file's name in every message.
+        folder = Path(tempfile.mkdtemp(dir=self.work_dir))
+        plain = folder / path.name[: -len(".sealed")]
+        try:
+            try:
+                open_file(path, plain, self.org_key)
+            except SealedError as exc:
+                return PackageOutcome(path, REFUSED, str(exc))
+            except OSError as exc:
+                return PackageOutcome(path, REFUSED, tr("package.error.unreadable", file=path.name, problem=exc.strerror or str(exc)))
+            return replace(self.merge_file(plain), path=path)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _merge_verified(self, pkg: VerifiedPackage, *, release: bool) -> PackageOutcome:
         man = pkg.manifest
@@ -500,15 +527,18 @@ def merge_packages(
     progress: Callable[[int, int, str], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     trust_new_keys: bool | None = None,
+    org_key: X25519PrivateKey | None = None,
 ) -> MergeReport:
     """Merge package files and folders (searched recursively for ``*.bqpkg``) into ``hq``.
 
     ``trust_new_keys`` None uses the HQ file's setting (off unless turned on).
+    ``org_key`` (the organisation's private key) opens sealed ``*.bqpkg.sealed``
+    files; without it they are refused with a message saying so.
     """
     files = iter_packages(paths)
     report = MergeReport()
     total = len(files)
-    with _Merger(hq, trust_on_first_use(hq) if trust_new_keys is None else trust_new_keys) as merger:
+    with _Merger(hq, trust_on_first_use(hq) if trust_new_keys is None else trust_new_keys, org_key) as merger:
         for i, path in enumerate(files):
             if cancel is not None and cancel():
                 report.cancelled = True

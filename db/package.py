@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from alembic import command
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from PIL import Image, UnidentifiedImageError
 from alembic.script import ScriptDirectory
 from sqlalchemy import Integer, LargeBinary, String, Text, create_engine
@@ -64,6 +65,7 @@ from observer.package import (
     evidence_member,
     parse_manifest,
 )
+from observer.sealed import SEALED_SUFFIX, seal_file, sealed_name
 from observer.signing import KeyPair, load_or_create_keypair, verify_signature
 
 APP_VERSION = "0.1.0"
@@ -107,8 +109,17 @@ _SIGNED = {("headcount_events", "delta")}  # the only integer that may be negati
 # ---- export ----------------------------------------------------------------------
 
 
-def export_station_package(store: ElectionStore, dest_dir: Path, keys: KeyPair | None = None) -> Path:
-    """Write the observer's station package into ``dest_dir``; returns the new file."""
+def export_station_package(
+    store: ElectionStore, dest_dir: Path, keys: KeyPair | None = None, *, encrypt_to: X25519PublicKey | None = None
+) -> Path:
+    """Write the observer's station package into ``dest_dir``; returns the new file.
+
+    With ``encrypt_to`` (the organisation's public key) the file is a sealed
+    ``.bqpkg.sealed`` (observer/sealed.py) and the plain package never touches
+    ``dest_dir``: it is built in a private scratch folder on this machine.
+    """
+    if encrypt_to is not None:
+        return _export_sealed(store, Path(dest_dir), keys, encrypt_to)
     keys = keys or load_or_create_keypair()
     observer = store.observer()
     if observer is None or not observer.name:
@@ -125,6 +136,22 @@ def export_station_package(store: ElectionStore, dest_dir: Path, keys: KeyPair |
         station.code,
         ManifestObserver(observer.id, observer.name, observer.organisation),
     )
+
+
+def _export_sealed(store: ElectionStore, dest_dir: Path, keys: KeyPair | None, recipient: X25519PublicKey) -> Path:
+    scratch = Path(tempfile.mkdtemp(prefix="baqylau-seal-"))
+    try:
+        plain = export_station_package(store, scratch, keys)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        try:
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            final = seal_file(plain, dest_dir, recipient, sealed_name(stamp))
+            _fsync_dir(dest_dir)
+        except OSError as exc:
+            raise storage_error(exc, dest_dir) from None
+        return final
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def export_hq_package(hq: ElectionStore, dest_dir: Path, keys: KeyPair | None = None) -> Path:
@@ -674,12 +701,18 @@ def _check_image(source: Path | io.BytesIO, name: str, stored: str, max_pixels: 
 
 
 def iter_packages(paths: Iterable[Path]) -> list[Path]:
-    """Package files named directly, plus every ``*.bqpkg`` under named folders (recursively, sorted)."""
+    """Package files named directly, plus every ``*.bqpkg`` (and ``*.bqpkg.sealed``) under named folders (recursively, sorted)."""
     found: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            found.extend(sorted(q for q in p.rglob("*" + SUFFIX) if q.is_file() and not q.name.startswith(".")))
+            found.extend(
+                sorted(
+                    q
+                    for q in p.rglob("*" + SUFFIX + "*")
+                    if q.name.endswith((SUFFIX, SEALED_SUFFIX)) and q.is_file() and not q.name.startswith(".")
+                )
+            )
         else:
             found.append(p)
     return found

@@ -152,3 +152,91 @@ def test_large_file_streams_in_chunks(tmp_path: Path) -> None:
     with pytest.raises(SealedError):
         open_file(damaged, tmp_path / "never.bqpkg", key)
     assert not (tmp_path / "never.bqpkg").exists()
+
+
+# ---- export and merge of sealed packages ------------------------------------------
+
+
+def _dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        out = {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
+    conn.close()
+    return out
+
+
+def _station(tmp_path: Path, template: object) -> "ElectionStore":
+    from PIL import Image
+
+    from db.store import ElectionStore
+
+    s = ElectionStore.create(tmp_path / "station.baqylau", template)  # type: ignore[arg-type]
+    s.set_observer("Айгүл Қасымова", "MISK")
+    st = s.upsert_station("777", "KZ-ALA", "Алмалы", "", 1500)
+    s.select_station(st.id)
+    pid = s.protocol_id(st.id)
+    s.set_protocol_value(pid, "registered", 1500)
+    s.set_protocol_value(pid, "valid", 850)
+    photo = tmp_path / "protocol.jpg"
+    Image.new("RGB", (200, 150), (10, 90, 200)).save(photo, "JPEG")
+    s.add_evidence(st.id, photo, protocol_id=pid)
+    return s
+
+
+def test_sealed_export_reveals_nothing_and_merges_with_the_org_key(tmp_path: Path, template_2021: object, capsys: pytest.CaptureFixture[str]) -> None:
+    import main
+    from db.merge import merge_packages
+    from db.package import export_station_package
+    from db.store import ElectionStore
+    from observer.signing import KeyPair
+
+    org = generate_org_keys(tmp_path / "org")
+    station = _station(tmp_path, template_2021)
+    keys = KeyPair.generate()
+    usb = tmp_path / "usb"
+    try:
+        sealed = export_station_package(station, usb, keys, encrypt_to=load_org_public(org.public))
+        plain = export_station_package(station, tmp_path / "plain", keys)
+    finally:
+        station.close()
+    assert sealed.name.endswith(".bqpkg.sealed") and "777" not in sealed.name
+    assert [p.name for p in usb.iterdir()] == [sealed.name]  # no plain package, no .part left on the stick
+    blob = sealed.read_bytes()
+    for secret in ("Айгүл".encode(), b"manifest.json", b"SQLite format 3", keys.public_hex.encode(), b"777"):
+        assert secret not in blob
+
+    hq = ElectionStore.create(tmp_path / "hq" / "hq.baqylau", template_2021, role="hq")  # type: ignore[arg-type]
+    try:
+        before = _dump(hq.path)
+        no_key = merge_packages(hq, [usb], trust_new_keys=True)
+        assert [(e.outcome, e.path) for e in no_key.entries] == [("refused", sealed)]
+        assert "--org-key" in no_key.entries[0].reason
+        wrong = merge_packages(hq, [sealed], trust_new_keys=True, org_key=X25519PrivateKey.generate())
+        assert wrong.entries[0].outcome == "refused" and sealed.name in wrong.entries[0].reason
+        tampered = tmp_path / "t" / sealed.name
+        tampered.parent.mkdir()
+        tampered.write_bytes(blob[:-40] + bytes([blob[-40] ^ 4]) + blob[-39:])
+        bad = merge_packages(hq, [tampered], trust_new_keys=True, org_key=load_org_private(org.private))
+        assert bad.entries[0].outcome == "refused"
+        assert bad.entries[0].reason == tr("rel.sealed.damaged", file=sealed.name)
+        assert _dump(hq.path) == before
+        assert not [p for p in hq.path.parent.iterdir() if p.name.startswith(".baqylau-")]
+
+        good = merge_packages(hq, [usb], trust_new_keys=True, org_key=load_org_private(org.private))
+        assert [(e.outcome, e.path, e.station_code) for e in good.entries] == [("merged", sealed, "777")]
+        merged = _dump(hq.path)
+        # the decrypted package is the very package a plain export makes: same records
+        assert len(merged["protocol_values"]) == 2 and len(merged["evidence"]) == 1
+        assert merge_packages(hq, [plain], org_key=load_org_private(org.private)).entries[0].outcome == "merged"
+    finally:
+        hq.close()
+
+    # The command line, in Kazakh: a sealed file without the key, then with it.
+    hq2 = tmp_path / "hq2.baqylau"
+    assert main.main(["--lang", "kk", "merge", str(hq2), str(usb), "--trust-new-keys"]) == 2
+    assert "шифрланған: ұйымның жабық кілт файлын көрсетіңіз" in capsys.readouterr().out
+    assert main.main(["--lang", "kk", "merge", str(hq2), str(usb), "--trust-new-keys", "--org-key", str(org.private)]) == 0
+    assert main.main(["--lang", "ru", "merge", str(hq2), str(usb), "--org-key", str(org.public)]) == 2
+    assert "не является файлом ключа организации" in capsys.readouterr().err
