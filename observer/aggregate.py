@@ -172,29 +172,26 @@ def _pct(num: float, den: float) -> float | None:
 class _Quantities:
     """Named per-station quantities, one float64 row each (float64 holds counts exactly).
 
-    Stored as quantities x stations so every row is one contiguous copy; a
-    stations x quantities layout would need a strided gather per column.
+    Stored as quantities x stations, written in place into one preallocated
+    matrix: every row is one contiguous pass, and no temporary copies are made.
     """
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, capacity: int) -> None:
         self.n = n
         self.index: dict[str, int] = {}
-        self.rows: list[np.ndarray] = []
-        self._matrix: np.ndarray | None = None
+        self._matrix = np.empty((capacity, n), dtype=np.float64)
 
     def add(self, name: str, values: np.ndarray) -> None:
-        self.index[name] = len(self.rows)
-        self.rows.append(np.asarray(values, dtype=np.float64))
-        self._matrix = None
+        row = len(self.index)
+        self.index[name] = row
+        self._matrix[row] = values  # converts bool/int to float64 while copying
 
     def matrix(self) -> np.ndarray:
-        if self._matrix is None:
-            self._matrix = np.vstack(self.rows) if self.rows else np.zeros((0, self.n))
-        return self._matrix
+        return self._matrix[: len(self.index)]
 
 
 def _figure_quantities(template: ElectionTemplate, arrays: StationArrays) -> _Quantities:
-    q = _Quantities(len(arrays))
+    q = _Quantities(len(arrays), 2 * len(arrays.keys) + 2 * len(template.party_keys) + 6)
     present = arrays.values >= 0
     for j, key in enumerate(arrays.keys):
         q.add(f"sum:{key}", np.where(present[:, j], arrays.values[:, j], 0))
@@ -224,16 +221,27 @@ def _figure_quantities(template: ElectionTemplate, arrays: StationArrays) -> _Qu
 def _district_sums(matrix: np.ndarray, starts: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """(districts x quantities) sums of a quantities x stations matrix whose stations are sorted by district.
 
-    np.add.reduceat adds up each district's run of stations reading every
-    quantity once, in order. Masks multiply (0/1) instead of filtering, so the
-    runs stay where they are; every district has at least one station, so no
-    run is empty (reduceat would misread an empty one).
+    np.add.reduceat adds up each district's run of stations, reading every
+    quantity once, in order. With a mask only the chosen stations are gathered
+    (few when they are the observed ones) and the run starts are moved to match;
+    districts left with no station get 0 (reduceat would repeat a neighbour).
     """
-    if len(starts) == 0 or matrix.shape[1] == 0:
-        return np.zeros((len(starts), matrix.shape[0]))
-    if mask is not None:
-        matrix = matrix * mask
-    return np.add.reduceat(matrix, starts, axis=1).T
+    groups = len(starts)
+    if mask is None:
+        chosen, first = matrix, starts
+    else:
+        picked = np.flatnonzero(mask)
+        chosen, first = matrix[:, picked], np.searchsorted(picked, starts)
+    total = chosen.shape[1]
+    out = np.zeros((matrix.shape[0], groups))
+    if total == 0 or groups == 0:
+        return out.T
+    sizes = np.diff(np.append(first, total))
+    # Starts past the last station belong to empty trailing districts: leave them at 0.
+    live = int(np.searchsorted(first, total))
+    out[:, :live] = np.add.reduceat(chosen, first[:live], axis=1)
+    out[:, sizes == 0] = 0.0
+    return out.T
 
 
 def _totals(template: ElectionTemplate, keys: Sequence[str], q: _Quantities, row: np.ndarray, national: bool) -> Totals:
@@ -351,7 +359,7 @@ def _unit_name(level: str, region: str, district: str) -> str:
 def _comparison_quantities(template: ElectionTemplate, official: StationArrays, observed: StationArrays) -> _Quantities:
     n = len(observed)
     counted = observed.has_figures
-    q = _Quantities(n)
+    q = _Quantities(n, 11)
     reg = observed.registered
     q.add("total", np.ones(n))
     q.add("observed", counted)
