@@ -268,3 +268,19 @@ def test_turnout_gaps_are_ranked_largest_first() -> None:
     assert [g.code for g in gaps] == ["S2", "S0", "S1"]
     assert [round(g.gap_pp, 6) for g in gaps] == [55.0, 40.0, 5.0]
     assert gaps[0].observed_turnout_pct is None and gaps[0].headcount_turnout_pct == pytest.approx(35.0)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.02, 0.5, 1.0])
+def test_district_sums_match_a_plain_loop(density: float) -> None:
+    from observer.aggregate import _district_sums
+
+    rng = np.random.default_rng(3)
+    district = np.sort(rng.integers(0, 12, 400))
+    district = np.searchsorted(np.unique(district), district)  # every district has stations, as in real data
+    groups = int(district.max()) + 1
+    starts = np.searchsorted(district, np.arange(groups))
+    matrix = rng.integers(0, 1000, (5, 400)).astype(np.float64)
+    mask = rng.random(400) < density
+    expected = np.array([[matrix[q, (district == g) & mask].sum() for q in range(5)] for g in range(groups)])
+    assert np.array_equal(_district_sums(matrix, starts, mask), expected)
+    assert np.array_equal(_district_sums(matrix, starts), np.array([[matrix[q, district == g].sum() for q in range(5)] for g in range(groups)]))
