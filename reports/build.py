@@ -43,6 +43,7 @@ from reportlab.platypus import (
     Paragraph,
     Spacer,
     Table,
+    TableStyle,
 )
 from reportlab.platypus.tableofcontents import TableOfContents
 
@@ -51,12 +52,13 @@ from observer.errors import BaqylauError
 from observer.i18n import LANGUAGES, tr
 from observer.regions import region_name
 from reports import charts
-from reports.data import GAP_FLAG_PP, THUMBS_PER_CASE, ReportData, StationRow, collect
+from reports.data import GAP_FLAG_PP, THUMBS_PER_CASE, ReportData, StationRow, collect, read_snapshot
 from reports.fingerprint import KEYWORD_PREFIX, data_fingerprint, short_fingerprint
 from reports.flowables import (
     Deferred,
     Heading,
     KeyFigure,
+    Lazy,
     esc,
     fmt_int,
     fmt_num,
@@ -190,12 +192,12 @@ class ReportDoc(BaseDocTemplate):
         super().handle_documentBegin()
 
     def handle_flowable(self, flowables: list[Flowable]) -> None:
-        # The deferred annex is empty on the first pass, whose only purpose is to
-        # learn the headings' page numbers; nothing after it has a heading.
-        if flowables and isinstance(flowables[0], Deferred):
-            deferred = flowables.pop(0)
-            if self.passes > 1:
-                flowables[0:0] = deferred.flowables()
+        # A Lazy is made when reached; a Deferred (the annex) not at all on the first
+        # pass, whose only purpose is the headings' page numbers: nothing after it has one.
+        if flowables and isinstance(flowables[0], Lazy):
+            lazy = flowables.pop(0)
+            if lazy.first_pass or self.passes > 1:
+                flowables[0:0] = lazy.flowables()
             return
         super().handle_flowable(flowables)
 
@@ -656,18 +658,23 @@ class _Sections:
             name = region_name(region, lang) if region else self.t("report.region.unknown")
             out.append(Paragraph(esc(f"{name} ({fmt_int(end - start, lang)})"), head_style))
             for chunk in range(start, end, ANNEX_CHUNK_ROWS):
-                body = [_station_cells(r, lang) for r in rows[chunk:min(chunk + ANNEX_CHUNK_ROWS, end)]]
-                for cells in body:
-                    if len(cells[0]) > 10:  # station codes may be up to 32 characters: clip to the cell
-                        cells[0] = _fit(cells[0], widths[0] - 6, FONT_CONDENSED, 7)
-                table = Table([header, *body], colWidths=widths, rowHeights=[2 * ANNEX_ROW_HEIGHT] + [ANNEX_ROW_HEIGHT] * len(body),
-                              repeatRows=1, style=style)
-                out.append(table)
+                stop = min(chunk + ANNEX_CHUNK_ROWS, end)
+                out.append(Lazy(lambda a=chunk, b=stop: [_annex_table(rows[a:b], header, widths, style, lang)]))
             start = end
         return out
 
 
 _OUTCOMES = ("merged", "duplicate", "refused", "held")
+
+
+def _annex_table(rows: list[StationRow], header: list[str], widths: list[float], style: TableStyle, lang: str) -> Table:
+    """One block of the station annex: plain strings in cells of fixed size."""
+    body = [_station_cells(r, lang) for r in rows]
+    for cells in body:
+        if len(cells[0]) > 10:  # station codes may be up to 32 characters: clip to the cell
+            cells[0] = _fit(cells[0], widths[0] - 6, FONT_CONDENSED, 7)
+    heights = [2 * ANNEX_ROW_HEIGHT] + [ANNEX_ROW_HEIGHT] * len(body)
+    return Table([header, *body], colWidths=widths, rowHeights=heights, repeatRows=1, style=style)
 
 
 def _station_cells(r: StationRow, lang: str) -> list[str]:
@@ -784,8 +791,9 @@ def build_report(
     store = hq if isinstance(hq, ElectionStore) else ElectionStore.open(hq)
     try:
         organisation = (org if org is not None else _organisation(store)).strip()
-        data = collect(store, lang, organisation)
-        data.fingerprint = data_fingerprint(store)
+        snapshot = read_snapshot(store)  # one read for both the figures and the fingerprint
+        data = collect(store, lang, organisation, snapshot)
+        data.fingerprint = data_fingerprint(store, snapshot)
         sb = _Sections(data, (title or tr("report.default_title", lang)).strip(), logo_path)
         # In reading order: sections are numbered as they are made.
         story: list[Flowable] = [

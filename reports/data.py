@@ -331,52 +331,85 @@ def _station_rows(
     return rows
 
 
-def collect(store: ElectionStore, lang: str, organisation: str = "") -> ReportData:
-    """Read the HQ file once and compute every figure of the report."""
-    template = store.template
-    official, observed = station_tables(store)
-    row_of = {sid: i for i, sid in enumerate(observed.station_ids)}
-    n = len(observed)
+@dataclass(frozen=True)
+class Snapshot:
+    """What is read from the HQ file once and shared by the figures and the fingerprint.
 
-    # Turnout by reporting time: the aggregation keeps only the last slot, the report wants each.
-    reg_by_row = observed.registered
-    slot_acc: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
-    touched = observed.has_figures.copy()
+    ``announced``/``counted`` are (stations x slots): the commission's announced count and
+    the observers' head-count at each reporting time, ``-1`` where there is none. Two
+    observers at one station report the same announcement and their head-counts differ;
+    the higher count missed fewer voters (as in db.aggregate), so each cell is the maximum.
+    A head-count of 0 hours after opening means the counter was not used, not that nobody
+    came, so it is left out.
+    """
+
+    official: StationArrays
+    observed: StationArrays
+    slots: tuple[str, ...]
+    announced: np.ndarray
+    counted: np.ndarray
+    reported: np.ndarray  # bool per station: any turnout report at all
+
+    @property
+    def row_of(self) -> dict[str, int]:
+        return {str(sid): i for i, sid in enumerate(self.observed.station_ids)}
+
+
+def read_snapshot(store: ElectionStore) -> Snapshot:
+    official, observed = station_tables(store)
+    n = len(observed)
+    row_of = {str(sid): i for i, sid in enumerate(observed.station_ids)}
+    slots: list[str] = list(store.template.reporting_times)
+    col = {slot: j for j, slot in enumerate(slots)}
+    announced = np.full((n, len(slots)), -1, dtype=np.int64)
+    counted = np.full((n, len(slots)), -1, dtype=np.int64)
+    reported = np.zeros(n, dtype=bool)
+    for row in store.iter_table(m.TurnoutReport):
+        i = row_of.get(row.station_id)
+        if i is None:
+            continue
+        reported[i] = True
+        j = col.get(row.slot)
+        if j is None:  # a slot the template does not list (an older template): give it a column
+            j = col[row.slot] = len(slots)
+            slots.append(row.slot)
+            announced = np.hstack([announced, np.full((n, 1), -1, dtype=np.int64)])
+            counted = np.hstack([counted, np.full((n, 1), -1, dtype=np.int64)])
+        if row.announced is not None and row.announced > announced[i, j]:
+            announced[i, j] = row.announced
+        if row.observed and row.observed > counted[i, j]:
+            counted[i, j] = row.observed
+    order = sorted(range(len(slots)), key=lambda k: slots[k])
+    return Snapshot(official, observed, tuple(slots[k] for k in order), announced[:, order], counted[:, order], reported)
+
+
+def _hours(snap: Snapshot) -> list[HourPoint]:
+    """Turnout by reporting time: the aggregation keeps only the last slot, the report wants each."""
+    reg = snap.observed.registered
+    out: list[HourPoint] = []
+    for j, slot in enumerate(snap.slots):
+        a = (snap.announced[:, j] >= 0) & (reg > 0)
+        c = (snap.counted[:, j] >= 0) & (reg > 0)
+        if a.any() or c.any():
+            out.append(HourPoint(slot, int(a.sum()), int(reg[a].sum()), int(snap.announced[a, j].sum()),
+                                 int(c.sum()), int(reg[c].sum()), int(snap.counted[c, j].sum())))
+    return out
+
+
+def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: Snapshot | None = None) -> ReportData:
+    """Compute every figure of the report (from ``snapshot`` if it was already read)."""
+    template = store.template
+    snap = snapshot or read_snapshot(store)
+    official, observed = snap.official, snap.observed
+    row_of = snap.row_of
+    n = len(observed)
+    touched = observed.has_figures | snap.reported
     for extra in (observed.not_counted, observed.has_violations):
         if extra is not None:
             touched |= extra
     if observed.headcount is not None:
         touched |= observed.headcount >= 0
-    # Two observers at one station report the same announcement; their head-counts differ and
-    # the higher one missed fewer voters (as in db.aggregate). One value per station and slot.
-    announced_at: dict[tuple[int, str], int] = {}
-    counted_at: dict[tuple[int, str], int] = {}
-    for row in store.iter_table(m.TurnoutReport):
-        i = row_of.get(row.station_id)
-        if i is None:
-            continue
-        touched[i] = True
-        key = (int(i), row.slot)
-        if row.announced is not None:
-            announced_at[key] = max(announced_at.get(key, 0), row.announced)
-        # A head-count of 0 hours after opening means the counter was not used, not that nobody came.
-        if row.observed:
-            counted_at[key] = max(counted_at.get(key, 0), row.observed)
-    for (i, slot), value in announced_at.items():
-        registered = int(reg_by_row[i])
-        if registered > 0:
-            acc = slot_acc[slot]
-            acc[0] += 1
-            acc[1] += registered
-            acc[2] += value
-    for (i, slot), value in counted_at.items():
-        registered = int(reg_by_row[i])
-        if registered > 0:
-            acc = slot_acc[slot]
-            acc[3] += 1
-            acc[4] += registered
-            acc[5] += value
-    hours = [HourPoint(slot, *acc) for slot, acc in sorted(slot_acc.items())]
+    hours = _hours(snap)
 
     spoiled: dict[str, int] = defaultdict(int)
     for row in store.iter_table(m.SpoiledCount):

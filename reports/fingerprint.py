@@ -8,8 +8,9 @@ code, the lines are sorted, and SHA-256 runs over the sorted lines.
 What it covers is what the report is computed from: per station the figures
 that count (after conflict decisions and inclusion rules) and the official
 result, every conflicting protocol version with the decision on it, the
-inclusion rules, turnout reports, spoiled-ballot counts and violations. Any
-change that could change a printed figure changes the fingerprint.
+inclusion rules, the turnout at each reporting time (per station, as the report
+uses it), spoiled-ballot counts and violations. Any change that could change a
+printed figure changes the fingerprint.
 
 The full digest goes into the PDF's Keywords (``baqylau-fingerprint:<hex>``);
 the cover prints its first 16 hex digits so a paper copy can be traced too.
@@ -24,11 +25,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from db import models as m
-from db.aggregate import station_tables
 from db.conflicts import station_conflicts
 from db.rules import META_KEY as RULES_META_KEY
 from db.store import ElectionStore
 from observer.errors import BaqylauError
+from reports.data import Snapshot, read_snapshot
 
 KEYWORD_PREFIX = "baqylau-fingerprint:"
 SHORT_LENGTH = 16
@@ -46,8 +47,8 @@ def _line(kind: str, *fields: Any) -> bytes:
     return json.dumps([kind, *fields], ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
 
 
-def _records(store: ElectionStore) -> Iterator[bytes]:
-    official, observed = station_tables(store)
+def _records(store: ElectionStore, snap: Snapshot) -> Iterator[bytes]:
+    official, observed = snap.official, snap.observed
     not_counted = observed.not_counted
     for i in range(len(observed)):
         yield _line(
@@ -59,7 +60,10 @@ def _records(store: ElectionStore) -> Iterator[bytes]:
             observed.values[i].tolist() if observed.has_figures[i] else None,
             official.values[i].tolist() if official.has_figures[i] else None,
             bool(not_counted[i]) if not_counted is not None else False,
+            snap.announced[i].tolist() if snap.reported[i] else None,
+            snap.counted[i].tolist() if snap.reported[i] else None,
         )
+    yield _line("slots", list(snap.slots))
     yield _line("keys", list(observed.keys))
     yield _line("rules", store.meta(RULES_META_KEY) or "")
     codes = dict(zip(observed.station_ids.tolist(), observed.codes.tolist()))
@@ -72,8 +76,6 @@ def _records(store: ElectionStore) -> Iterator[bytes]:
         res = conflict.resolution
         if res is not None:
             yield _line("decision", conflict.station_code, chosen, res.status, res.reason, res.decided_at.isoformat())
-    for row in store.iter_table(m.TurnoutReport):
-        yield _line("turnout", codes.get(row.station_id, "?"), row.observer_id, row.slot, row.announced, row.observed)
     for row in store.iter_table(m.SpoiledCount):
         yield _line("spoiled", codes.get(row.station_id, "?"), row.observer_id, row.reason, row.count)
     for viol in store.violations():
@@ -83,10 +85,13 @@ def _records(store: ElectionStore) -> Iterator[bytes]:
         )
 
 
-def data_fingerprint(hq: ElectionStore) -> str:
-    """SHA-256 (hex) over a canonical, order-independent form of the HQ data."""
+def data_fingerprint(hq: ElectionStore, snapshot: Snapshot | None = None) -> str:
+    """SHA-256 (hex) over a canonical, order-independent form of the HQ data.
+
+    ``snapshot`` is the read the report's figures came from (read here if not given).
+    """
     digest = hashlib.sha256(b"baqylau-data-v1\n")
-    for line in sorted(_records(hq)):
+    for line in sorted(_records(hq, snapshot or read_snapshot(hq))):
         digest.update(line)
         digest.update(b"\n")
     return digest.hexdigest()

@@ -1,8 +1,9 @@
 """Small flowables and formatters the report is assembled from, one job each.
 
 - ``Heading``: a paragraph that the document turns into a TOC entry and a PDF bookmark.
-- ``Deferred``: a stand-in for a long story (the 10,000-row annex) that is laid out
-  only on the passes where its content matters (see ``ReportDoc.handle_flowable``).
+- ``Lazy``/``Deferred``: stand-ins for long stories (the 10,000-row annex) that are made
+  only when the document reaches them, and only on the passes where they matter
+  (see ``ReportDoc.handle_flowable``).
 - ``key_figures``: the grid of big numbers on the key-findings page.
 - ``thumbnail``: a JPEG thumbnail scaled into a box.
 - number formatting per language (decimal comma and grouped thousands for ru/kk).
@@ -74,28 +75,35 @@ class Heading(Paragraph):
         self.bookmark = key
 
 
-class Deferred(Flowable):
-    """Stands for flowables made on demand; the document decides when to expand it.
+class Lazy(Flowable):
+    """Stands for flowables that are made only when the document reaches this point.
 
-    ``make`` is called once and the result reused, so the expensive rows are
-    built only when they are first laid out.
+    ``ReportDoc.handle_flowable`` swaps it for ``make()``'s result, so a 300-row table of
+    the annex exists only while it is laid out, not for the whole build: ReportLab keeps
+    a style object per table cell, which for 100,000 stations is over a million objects.
     """
+
+    first_pass = True  # made on every pass of multiBuild
 
     def __init__(self, make: Callable[[], list[Flowable]]) -> None:
         super().__init__()
         self._make = make
-        self._made: list[Flowable] | None = None
 
     def flowables(self) -> list[Flowable]:
-        if self._made is None:
-            self._made = self._make()
-        return list(self._made)
+        return self._make()
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
         return (0, 0)
 
     def draw(self) -> None:
         """Draws nothing: the document replaces it before it is placed."""
+
+
+class Deferred(Lazy):
+    """A Lazy that is left out on the first pass, whose only purpose is to find the
+    headings' page numbers: for content after the last heading (the big annex)."""
+
+    first_pass = False
 
 
 @dataclass(frozen=True)
