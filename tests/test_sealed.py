@@ -240,3 +240,39 @@ def test_sealed_export_reveals_nothing_and_merges_with_the_org_key(tmp_path: Pat
     assert main.main(["--lang", "kk", "merge", str(hq2), str(usb), "--trust-new-keys", "--org-key", str(org.private)]) == 0
     assert main.main(["--lang", "ru", "merge", str(hq2), str(usb), "--org-key", str(org.public)]) == 2
     assert "не является файлом ключа организации" in capsys.readouterr().err
+
+
+@pytest.mark.gui
+def test_export_page_encrypts_with_the_remembered_org_key(qtbot: object, tmp_path: Path, template_2021: object) -> None:
+    from ui.pages.export import ExportPage
+    from ui.settings import Settings
+
+    org = generate_org_keys(tmp_path / "org")
+    station = _station(tmp_path, template_2021)
+    settings = Settings(tmp_path / "settings.ini")
+    try:
+        page = ExportPage(station, settings)
+        qtbot.addWidget(page)  # type: ignore[attr-defined]
+        assert not page.seal_box.isChecked()
+        assert page.set_org_key(org.private) is False  # the private file is refused: observers never get it
+        assert page.set_org_key(org.public) is True
+        assert page.seal_box.isChecked() and org.fingerprint in page.org_key_label.text()
+        usb = tmp_path / "USB"
+        usb.mkdir()
+        sealed = page.export_to(usb)
+        assert sealed is not None and sealed.name.endswith(".bqpkg.sealed")
+        assert [p.name for p in usb.iterdir()] == [sealed.name]
+        out = io.BytesIO()
+        with sealed.open("rb") as fh:
+            open_stream(fh, out, load_org_private(org.private), sealed.name)
+        assert out.getvalue().startswith(b"PK\x03\x04")
+
+        # Chosen once: a new page (next start of the app) remembers the key and the switch.
+        again = ExportPage(station, Settings(tmp_path / "settings.ini"))
+        qtbot.addWidget(again)  # type: ignore[attr-defined]
+        assert again.seal_box.isChecked() and org.fingerprint in again.org_key_label.text()
+        again.seal_box.setChecked(False)
+        plain = again.export_to(usb)
+        assert plain is not None and plain.suffix == ".bqpkg"
+    finally:
+        station.close()

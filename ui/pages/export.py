@@ -12,8 +12,14 @@ from observer.i18n import tr
 from ui.pages.base import Page, plain_label
 from ui.qt import QApplication, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, Qt, QVBoxLayout, QWidget
 from ui.settings import Settings
-from ui.widgets.dialogs import ask_folder
+from observer.sealed import load_org_public, org_fingerprint
+from ui.widgets.dialogs import ask_folder, ask_open_file
 from ui.widgets.messages import post_error, post_info
+
+
+# Settings keys of the encryption option (chosen once, then remembered for every export).
+_ORG_KEY_SETTING = "export/org_public_key"
+_ENCRYPT_SETTING = "export/encrypt"
 
 
 def human_size(size: int) -> str:
@@ -61,6 +67,17 @@ class ExportPage(Page):
         row.addWidget(self.folder, 1)
         row.addWidget(self.browse)
         fc.addLayout(row)
+        # A checkable group: its title is the "encrypt for the organisation" switch.
+        self.seal_box = QGroupBox(self.folder_box)
+        self.seal_box.setCheckable(True)
+        self.seal_box.setChecked(settings._text(_ENCRYPT_SETTING) == "1")
+        seal_row = QHBoxLayout(self.seal_box)
+        self.org_key_label = plain_label()
+        self.org_key_label.setWordWrap(True)
+        self.org_key_button = QPushButton(self.seal_box)
+        seal_row.addWidget(self.org_key_label, 1)
+        seal_row.addWidget(self.org_key_button)
+        fc.addWidget(self.seal_box)
         self.export_button = QPushButton(self.folder_box)
         self.export_button.setObjectName("primary")
         self.export_button.setMinimumHeight(48)
@@ -84,6 +101,8 @@ class ExportPage(Page):
         if settings.export_dir:
             self.folder.setText(str(settings.export_dir))
         self.browse.clicked.connect(self._choose_folder)
+        self.org_key_button.clicked.connect(self._choose_org_key)
+        self.seal_box.toggled.connect(lambda on: self.settings._set(_ENCRYPT_SETTING, "1" if on else "0"))
         self.export_button.clicked.connect(self._export_clicked)
         self.retranslate()
         self.refresh()
@@ -96,6 +115,9 @@ class ExportPage(Page):
         self.folder.setPlaceholderText(tr("ui.export.folder_hint"))
         self.browse.setText(tr("ui.export.browse"))
         self.export_button.setText(tr("ui.export.button"))
+        self.seal_box.setTitle(tr("rel.ui.encrypt"))
+        self.org_key_button.setText(tr("rel.ui.choose_key"))
+        self._show_org_key()
         self.key_box.setTitle(tr("ui.export.key"))
         self._show_key()
         self._show_summary()
@@ -136,6 +158,39 @@ class ExportPage(Page):
         fingerprint = getattr(keys, "fingerprint", None)
         self.key_label.setText(tr("ui.export.fingerprint", fingerprint=fingerprint) if fingerprint else tr("ui.export.no_key"))
 
+    def _org_key_path(self) -> Path | None:
+        text = self.settings._text(_ORG_KEY_SETTING)
+        return Path(text) if text else None
+
+    def _show_org_key(self) -> None:
+        path = self._org_key_path()
+        if path is None:
+            self.org_key_label.setText(tr("rel.ui.org_key"))
+            return
+        try:
+            fingerprint = org_fingerprint(load_org_public(path))
+        except BaqylauError as exc:
+            self.org_key_label.setText(str(exc))
+            return
+        self.org_key_label.setText(f"{path.name}\n" + tr("rel.ui.org_key_shown", fingerprint=fingerprint))
+
+    def _choose_org_key(self) -> None:
+        path = ask_open_file(self, tr("rel.ui.org_key"), "PEM (*.pem);;* (*)", self._org_key_path())
+        if path is not None:
+            self.set_org_key(path)
+
+    def set_org_key(self, path: Path) -> bool:
+        """Check and remember the organisation's public key file; False (after saying why) if it is not one."""
+        try:
+            load_org_public(path)
+        except BaqylauError as exc:
+            post_error(str(exc))
+            return False
+        self.settings._set(_ORG_KEY_SETTING, str(path))
+        self.seal_box.setChecked(True)
+        self._show_org_key()
+        return True
+
     def _choose_folder(self) -> None:
         start = Path(self.folder.text()) if self.folder.text().strip() else None
         folder = ask_folder(self, tr("ui.export.folder"), start)
@@ -161,9 +216,20 @@ class ExportPage(Page):
         keys = self._keys()
         if keys is None:
             return None
+        recipient = None
+        if self.seal_box.isChecked():
+            key_path = self._org_key_path()
+            if key_path is None:
+                post_error(tr("rel.ui.no_org_key"))
+                return None
+            try:
+                recipient = load_org_public(key_path)
+            except BaqylauError as exc:
+                post_error(str(exc))
+                return None
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            path: Path = package.export_station_package(self.store, folder, keys)
+            path: Path = package.export_station_package(self.store, folder, keys, encrypt_to=recipient)
         except BaqylauError as exc:
             self.result.setText(str(exc))
             post_error(str(exc))
