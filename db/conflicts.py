@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Literal, Mapping
 
+import numpy as np
 from sqlalchemy import Connection, exists, func, insert, select
 
 from db import models as m
 from db.rules import InclusionRules, load_rules
 from db.store import ElectionStore, now
-from observer.checks import failed_checks
+from observer.aggregate import StationArrays, failing_checks
 from observer.errors import BaqylauError
+from observer.template import ElectionTemplate
 
 STATUS_CHOSEN = "chosen"
 STATUS_DISPUTED = "disputed"
@@ -154,6 +156,41 @@ def _values(conn: Connection, protocol_ids: Iterable[str]) -> dict[str, dict[str
     return out
 
 
+def _failing_protocols(conn: Connection, template: ElectionTemplate, protocol_ids: list[str]) -> set[str]:
+    """Protocols whose figures break an error-level control relation, checked column-wise (numpy).
+
+    The same vectorised evaluation as the aggregates' "breaks a control relation", so a
+    station excluded here is the one flagged there.
+    """
+    if not protocol_ids:
+        return set()
+    keys = template.all_keys
+    row_of = {pid: i for i, pid in enumerate(protocol_ids)}
+    col_of = {k: j for j, k in enumerate(keys)}
+    values = np.full((len(protocol_ids), len(keys)), -1, dtype=np.int64)  # -1: not filled in
+    rows = _driver(conn).execute("SELECT protocol_id, key, value FROM protocol_values WHERE value IS NOT NULL")
+    for pid, key, value in rows:
+        i = row_of.get(pid)
+        j = col_of.get(key)
+        if i is not None and j is not None:
+            values[i, j] = value
+    n = len(protocol_ids)
+    empty = np.full(n, "", dtype=object)
+    arrays = StationArrays(
+        source="observed",
+        keys=keys,
+        station_ids=np.asarray(protocol_ids, dtype=object),
+        codes=empty,
+        regions=empty,
+        districts=empty,
+        registered=np.full(n, -1, dtype=np.int64),
+        values=values,
+        has_figures=np.ones(n, dtype=bool),
+    )
+    broken = failing_checks(template, arrays).any(axis=1)
+    return {protocol_ids[i] for i in np.flatnonzero(broken)}
+
+
 def _latest_resolutions(conn: Connection, station_ids: Iterable[str] | None = None) -> dict[str, ResolutionInfo]:
     """The decision in force per station: the newest row (ties: latest written, then id)."""
     r = m.Resolution
@@ -191,18 +228,16 @@ def effective_protocols(hq: ElectionStore, rules: InclusionRules | None = None) 
         for pid, sid in candidates:
             by_station_all[sid].append(pid)
         resolutions = _latest_resolutions(conn)
+        multi = [pid for pids in by_station_all.values() if len(pids) > 1 for pid in pids]
+        figures = _values(conn, multi)
         if rules.exclude_failed_checks:
-            template = hq.template
-            figures = _values(conn, (pid for pid, _ in candidates))
+            failing = _failing_protocols(conn, hq.template, [pid for pid, _ in candidates])
             for sid in list(by_station_all):
-                kept = [pid for pid in by_station_all[sid] if not failed_checks(template, figures.get(pid, {}))]
+                kept = [pid for pid in by_station_all[sid] if pid not in failing]
                 if kept:
                     by_station_all[sid] = kept
                 else:
                     del by_station_all[sid]
-        else:
-            multi = [pid for pids in by_station_all.values() if len(pids) > 1 for pid in pids]
-            figures = _values(conn, multi)
         with_figures: set[str] = set()
         if rules.active:
             with_figures = {r[0] for r in _driver(conn).execute(f"SELECT DISTINCT p.station_id FROM protocols p WHERE {_HAS_FIGURES}")}
