@@ -48,6 +48,7 @@ from observer.template import ElectionTemplate
 MISSING = -1  # a figure the source does not give; real counts are never negative
 MAX_COUNT = 100_000_000  # no station has this many of anything; larger is a broken cell
 LAYOUT_META = "official_layout"
+BULK_CACHE_KIB = -16384  # SQLite page cache during a bulk import (negative: KiB): 16 MB
 
 
 def require_hq(hq: ElectionStore) -> None:
@@ -194,7 +195,7 @@ def bulk_writer(store: ElectionStore) -> Iterator[sqlite3.Connection]:
     dbapi: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
     try:
         dbapi.execute("PRAGMA foreign_keys=OFF")  # only takes effect outside a transaction
-        dbapi.execute("PRAGMA cache_size=-16384")  # 16 MB: the index pages of 100,000 stations
+        dbapi.execute(f"PRAGMA cache_size={BULK_CACHE_KIB}")
         dbapi.execute("BEGIN IMMEDIATE")  # take the write lock before reading what we will change
         try:
             yield dbapi
