@@ -95,12 +95,17 @@ def log_file() -> Path:
 
 
 def _ensure_file_logging() -> None:
-    """Unexpected errors go to a file the user can send us; configured once, lazily."""
+    """Unexpected errors go to a file the user can send us, in the current BAQYLAU_HOME."""
     root = logging.getLogger("baqylau")
-    if any(getattr(h, "_baqylau_file", False) for h in root.handlers):
-        return
+    target = str(log_file())
+    for h in list(root.handlers):
+        if getattr(h, "_baqylau_file", False):
+            if isinstance(h, logging.FileHandler) and h.baseFilename == target:
+                return
+            root.removeHandler(h)  # the home folder changed (a portable install moved, or tests)
+            h.close()
     try:
-        handler = logging.FileHandler(log_file(), encoding="utf-8")
+        handler = logging.FileHandler(target, encoding="utf-8")
     except OSError:
         return  # a read-only home must not turn an error report into a second error
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
