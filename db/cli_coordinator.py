@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from db.aggregate import SOURCES, aggregate, check_failures, rules_note
+from db.aggregate import SOURCES, aggregate, check_failures, rules_note, turnout_gaps, violations_by_category_region
 from db.official import import_official
 from db.stations_import import import_stations
 from db.store import ROLE_HQ, ElectionStore
@@ -57,6 +57,19 @@ def register(sub: Any) -> None:
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--out", default=None, metavar="FILE", help=tr("coord.help.out"))
     p.set_defaults(func=_aggregate)
+
+    p = sub.add_parser("gaps", help=tr("coord.help.gaps"))
+    p.add_argument("hq", metavar="HQ.db")
+    p.add_argument("--top", type=int, default=50, metavar="N", help=tr("coord.help.top"))
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--out", default=None, metavar="FILE", help=tr("coord.help.out"))
+    p.set_defaults(func=_gaps)
+
+    p = sub.add_parser("violations", help=tr("coord.help.violations"))
+    p.add_argument("hq", metavar="HQ.db")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--out", default=None, metavar="FILE", help=tr("coord.help.out"))
+    p.set_defaults(func=_violations)
 
     p = sub.add_parser("check", help=tr("coord.help.check"))
     p.add_argument("hq", metavar="HQ.db")
@@ -410,6 +423,79 @@ def _aggregate(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise StorageError("error.storage.io", file=args.out, problem=exc.strerror or str(exc)) from None
         print(tr("coord.aggregate.written", file=args.out, units=len(units)))
+    return 0
+
+
+# ---- gaps and violations -------------------------------------------------------------
+
+
+def _emit(
+    args: argparse.Namespace, keys: list[str], labels: list[str], rows: list[list[Any]], text_columns: int, footer: str = ""
+) -> None:
+    """Rows as an aligned table (the first ``text_columns`` left-aligned), CSV (snake_case header) or JSON objects."""
+    if args.format == "json":
+        _write_text(args.out, json.dumps([dict(zip(keys, r)) for r in rows], ensure_ascii=False, indent=1) + "\n")
+        return
+    if args.format == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(keys)
+        writer.writerows(["" if v is None else v for v in r] for r in rows)
+        _write_text(args.out, buf.getvalue())
+        return
+    cells = [labels] + [[_cell(v) for v in r] for r in rows]
+    _write_text(args.out, _align(cells, right_from=text_columns) + "\n" + (footer + "\n" if footer else ""))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _gaps(args: argparse.Namespace) -> int:
+    hq = open_or_create_hq(args.hq, None)
+    try:
+        gaps = turnout_gaps(hq)
+        rules = rules_note(hq)
+    finally:
+        hq.close()
+    shown = gaps[: max(0, args.top)]
+    keys = ["code", "region", "district", "official_turnout_pct", "headcount_turnout_pct", "observed_turnout_pct", "gap_pp"]
+    labels = [
+        tr("coord.col.station"), tr("coord.col.region"), tr("coord.col.district"), tr("coord.col.official_turnout"),
+        tr("coord.col.headcount"), tr("coord.col.protocol_turnout"), tr("coord.col.gap"),
+    ]
+    rows: list[list[Any]] = [
+        [g.code, g.region if args.format != "table" else region_name(g.region), g.district,
+         _r(g.official_turnout_pct), _r(g.headcount_turnout_pct), _r(g.observed_turnout_pct), _r(g.gap_pp)]
+        for g in shown
+    ]
+    _emit(args, keys, labels, rows, 3, tr("coord.gaps.footer", shown=len(shown), total=len(gaps), rules=rules))
+    return 0
+
+
+def _violations(args: argparse.Namespace) -> int:
+    hq = open_or_create_hq(args.hq, None)
+    try:
+        counts = violations_by_category_region(hq)
+        template = hq.template
+    finally:
+        hq.close()
+
+    def category(code: str) -> str:
+        known = template.category(code)
+        return known.labels.get() if known else code
+
+    keys = ["region", "category", "count"]
+    labels = [tr("coord.col.region"), tr("coord.col.category"), tr("coord.col.count")]
+    rows: list[list[Any]] = [
+        [region_name(v.region) if args.format == "table" else v.region, category(v.category) if args.format == "table" else v.category, v.count]
+        for v in counts
+    ]
+    _emit(args, keys, labels, rows, 2, tr("coord.violations.footer", total=sum(v.count for v in counts)))
     return 0
 
 

@@ -86,6 +86,17 @@ def test_whole_command_line_chain(demo_dir: Path, tmp_path: Path, capsys: pytest
     ws = load_workbook(xlsx).active
     assert ws.max_row >= 17 + 1  # header and one row per region (plus the rules line)
 
+    gaps_out = tmp_path / "gaps.json"
+    assert main.main(["gaps", hq, "--top", "5", "--format", "json", "--out", str(gaps_out)]) == 0
+    gaps = json.loads(gaps_out.read_text(encoding="utf-8"))
+    assert 1 <= len(gaps) <= 5
+    assert [g["gap_pp"] for g in gaps] == sorted((g["gap_pp"] for g in gaps), reverse=True)
+    assert all(g["gap_pp"] == pytest.approx(g["official_turnout_pct"] - (g["headcount_turnout_pct"] or g["observed_turnout_pct"]), abs=1e-3) for g in gaps)
+    capsys.readouterr()
+    assert main.main(["violations", hq, "--format", "csv"]) == 0
+    violations = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert all(int(v["count"]) > 0 and v["region"].startswith("KZ-") for v in violations)
+
     code = main.main(["--lang", "en", "check", hq])
     out_text = capsys.readouterr().out
     assert code in (0, 1) and "Control relations broken" in out_text
