@@ -41,11 +41,15 @@ SOURCES: tuple[str, ...] = ("observed", "official", "both")
 
 
 class AggregateError(BaqylauError):
+    """An aggregate asked for in a way that cannot be answered (unknown level or source)."""
+
     key = "coord.aggregate.error"
 
 
 @dataclass(frozen=True)
 class _Base:
+    """The station list with the official figures, aligned by row; what both sources build on."""
+
     ids: np.ndarray
     codes: np.ndarray
     regions: np.ndarray
