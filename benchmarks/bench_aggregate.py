@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.common import Context, Row, median_runs
-from benchmarks.data import dataset
+from benchmarks.data import dataset, merged_hq
 from db.aggregate import aggregate_levels
 from db.store import ElectionStore
 
@@ -18,7 +18,7 @@ def run(ctx: Context) -> list[Row]:
     rows: list[Row] = []
     for size in ctx.sizes:
         ds = dataset(size, ctx.seed, ctx.log)
-        store = ElectionStore.open(ds.hq)
+        store = ElectionStore.open(merged_hq(ds, ctx.log))
         try:
             def ours() -> None:
                 result = aggregate_levels(store, LEVELS, "both")

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import Context, Row
-from benchmarks.data import ROOT, copy_election, dataset, remove_election
+from benchmarks.data import ROOT, copy_election, dataset, merged_hq, remove_election
 
 NAME = "peak RSS: import + aggregate + report"
 TARGET_SIZE = 100_000
@@ -63,7 +63,7 @@ def run(ctx: Context) -> list[Row]:
         ds = dataset(size, ctx.seed, ctx.log)
         hq = ctx.work / "memory-hq.baqylau"
         pdf = ctx.work / "memory-report.pdf"
-        copy_election(ds.hq, hq)
+        copy_election(merged_hq(ds, ctx.log), hq)
         try:
             t0 = time.perf_counter()
             mb, hwm, pages = peak_rss_mb(hq, ds.official_csv, ds.official_map, pdf)

@@ -9,7 +9,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Table
 
 from benchmarks.common import Context, Row, median_runs
-from benchmarks.data import dataset
+from benchmarks.data import dataset, merged_hq
 from db.store import ElectionStore
 from reports.build import ANNEX_CHUNK_ROWS, build_report
 from reports.data import collect
@@ -25,7 +25,7 @@ def run(ctx: Context) -> list[Row]:
         ds = dataset(size, ctx.seed, ctx.log)
         out = ctx.work / "report.pdf"
         plain = ctx.work / "plain.pdf"
-        store = ElectionStore.open(ds.hq)
+        store = ElectionStore.open(merged_hq(ds, ctx.log))
         try:
             annex = collect(store, LANG).stations
             pages: list[int] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from benchmarks.common import Context, Row, median_runs, rss_mb
-from benchmarks.data import dataset
+from benchmarks.data import dataset, merged_hq
 from db.store import ElectionStore
 
 NAME = "stations table: open + scroll to end"
@@ -26,7 +26,7 @@ def run(ctx: Context) -> list[Row]:
     rows: list[Row] = []
     for size in ctx.sizes:
         ds = dataset(size, ctx.seed, ctx.log)
-        store = ElectionStore.open(ds.hq)
+        store = ElectionStore.open(merged_hq(ds, ctx.log))
         seen: list[tuple[int, int, str, float]] = []
         try:
             def open_and_scroll() -> None:
