@@ -43,7 +43,6 @@ from reportlab.platypus import (
     Paragraph,
     Spacer,
     Table,
-    TableStyle,
 )
 from reportlab.platypus.tableofcontents import TableOfContents
 
@@ -59,6 +58,7 @@ from reports.flowables import (
     Heading,
     KeyFigure,
     Lazy,
+    PlainTable,
     esc,
     fmt_int,
     fmt_num,
@@ -71,6 +71,7 @@ from reports.styles import (
     DARK,
     FONT,
     FONT_CONDENSED,
+    FONT_CONDENSED_BOLD,
     FRAME_HEIGHT,
     FRAME_WIDTH,
     INK,
@@ -86,6 +87,7 @@ from reports.styles import (
 
 ANNEX_CHUNK_ROWS = 300
 ANNEX_ROW_HEIGHT = 10.5
+ANNEX_FONT_SIZE = 7.0
 MAX_LOGO_BYTES = 10 * 1024 * 1024
 MAX_LOGO_PIXELS = 40_000_000
 LOGO_MAX_SIDE = 800  # pixels kept: sharp at 60 mm wide in print, small in the file
@@ -642,10 +644,6 @@ class _Sections:
                                       "report.col.voted_official", "report.col.turnout_observed",
                                       "report.col.turnout_official", "report.col.gap", "report.col.invalid_observed",
                                       "report.col.invalid_official", "report.col.violations_short", "report.col.flags")]
-        style = table_style(numeric_from=1, font_size=7)
-        style.add("ALIGN", (-1, 0), (-1, -1), "LEFT")
-        style.add("FONTSIZE", (0, 0), (-1, 0), 6.5)
-        style.add("LEADING", (0, 0), (-1, 0), 7.5)
         head_style = self.s["h3"]
         out: list[Flowable] = []
         start = 0
@@ -656,10 +654,18 @@ class _Sections:
             while end < len(rows) and rows[end].region == region:
                 end += 1
             name = region_name(region, lang) if region else self.t("report.region.unknown")
-            out.append(Paragraph(esc(f"{name} ({fmt_int(end - start, lang)})"), head_style))
+            title = esc(f"{name} ({fmt_int(end - start, lang)})")
             for chunk in range(start, end, ANNEX_CHUNK_ROWS):
                 stop = min(chunk + ANNEX_CHUNK_ROWS, end)
-                out.append(Lazy(lambda a=chunk, b=stop: [_annex_table(rows[a:b], header, widths, style, lang)]))
+                # The region's title travels inside its first block: a heading's keepWithNext
+                # must meet the table itself, not a placeholder.
+                first = chunk == start
+
+                def make(a: int = chunk, b: int = stop, heading: str | None = title if first else None) -> list[Flowable]:
+                    table = _annex_table(rows[a:b], header, widths, lang)
+                    return [Paragraph(heading, head_style), table] if heading else [table]
+
+                out.append(Lazy(make))
             start = end
         return out
 
@@ -667,14 +673,15 @@ class _Sections:
 _OUTCOMES = ("merged", "duplicate", "refused", "held")
 
 
-def _annex_table(rows: list[StationRow], header: list[str], widths: list[float], style: TableStyle, lang: str) -> Table:
+def _annex_table(rows: list[StationRow], header: list[str], widths: list[float], lang: str) -> PlainTable:
     """One block of the station annex: plain strings in cells of fixed size."""
     body = [_station_cells(r, lang) for r in rows]
     for cells in body:
         if len(cells[0]) > 10:  # station codes may be up to 32 characters: clip to the cell
-            cells[0] = _fit(cells[0], widths[0] - 6, FONT_CONDENSED, 7)
-    heights = [2 * ANNEX_ROW_HEIGHT] + [ANNEX_ROW_HEIGHT] * len(body)
-    return Table([header, *body], colWidths=widths, rowHeights=heights, repeatRows=1, style=style)
+            cells[0] = _fit(cells[0], widths[0] - 6, FONT_CONDENSED, ANNEX_FONT_SIZE)
+    return PlainTable(header, body, widths, row_height=ANNEX_ROW_HEIGHT, header_height=2 * ANNEX_ROW_HEIGHT,
+                      font=FONT_CONDENSED, bold_font=FONT_CONDENSED_BOLD, size=ANNEX_FONT_SIZE, header_size=6.5,
+                      left=1, last_left=True)
 
 
 def _station_cells(r: StationRow, lang: str) -> list[str]:

@@ -4,6 +4,7 @@
 - ``Lazy``/``Deferred``: stand-ins for long stories (the 10,000-row annex) that are made
   only when the document reaches them, and only on the passes where they matter
   (see ``ReportDoc.handle_flowable``).
+- ``PlainTable``: the station annex, fast (no per-cell objects).
 - ``key_figures``: the grid of big numbers on the key-findings page.
 - ``thumbnail``: a JPEG thumbnail scaled into a box.
 - number formatting per language (decimal comma and grouped thousands for ru/kk).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Sequence
 from xml.sax.saxutils import escape
 
@@ -158,3 +160,117 @@ def thumbnail(jpeg: bytes, max_width: float, max_height: float) -> Image:
     w, h = reader.getSize()
     scale = min(max_width / w, max_height / h)
     return Image(io.BytesIO(jpeg), width=w * scale, height=h * scale)
+
+
+@lru_cache(maxsize=65536)
+def _width(text: str, font: str, size: float) -> float:
+    # The annex repeats the same short strings ("—", "+25,0", "1,2%") thousands of times.
+    return stringWidth(text, font, size)
+
+
+class PlainTable(Flowable):
+    """Rows of plain strings in cells of fixed size: the station annex.
+
+    ReportLab's Table builds a style object per cell and a text object per cell; for
+    10,000 rows that is most of the report's time. Here a page of rows is one text
+    object, widths come from a cache, and nothing exists per cell but the string.
+    Splits between rows and repeats the header on every page. The first ``left``
+    columns are left-aligned (names, codes), the rest right-aligned (numbers), and
+    the last column left-aligned if ``last_left`` (flags).
+    """
+
+    def __init__(
+        self,
+        header: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        widths: Sequence[float],
+        *,
+        row_height: float,
+        header_height: float,
+        font: str,
+        bold_font: str,
+        size: float,
+        header_size: float,
+        left: int = 1,
+        last_left: bool = False,
+        first_index: int = 0,
+    ) -> None:
+        super().__init__()
+        self.header = list(header)
+        self.rows = rows
+        self.widths = list(widths)
+        self.row_height = row_height
+        self.header_height = header_height
+        self.font, self.bold_font, self.size, self.header_size = font, bold_font, size, header_size
+        self.left = left
+        self.last_left = last_left
+        self.first_index = first_index  # keeps the zebra stripes continuous across pages
+
+    def _like(self, rows: Sequence[Sequence[str]], first_index: int) -> "PlainTable":
+        return PlainTable(self.header, rows, self.widths, row_height=self.row_height, header_height=self.header_height,
+                          font=self.font, bold_font=self.bold_font, size=self.size, header_size=self.header_size,
+                          left=self.left, last_left=self.last_left, first_index=first_index)
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        self.width = sum(self.widths)
+        self.height = self.header_height + self.row_height * len(self.rows)
+        return self.width, self.height
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
+        fits = int((availHeight - self.header_height) // self.row_height)
+        if fits <= 0:
+            return []  # not even the header and one row: the frame moves it to the next page
+        if fits >= len(self.rows):
+            return [self]
+        return [self._like(self.rows[:fits], self.first_index), self._like(self.rows[fits:], self.first_index + fits)]
+
+    def _align_left(self, col: int) -> bool:
+        return col < self.left or (self.last_left and col == len(self.widths) - 1)
+
+    def draw(self) -> None:
+        c = self.canv
+        width, top = self.width, self.height
+        pad = 3.0
+        body_top = top - self.header_height
+        c.saveState()
+        c.setFillColor(LIGHT)
+        c.rect(0, body_top, width, self.header_height, stroke=0, fill=1)
+        c.setFillColor(PALE)
+        for k in range(len(self.rows)):
+            if (self.first_index + k) % 2:
+                c.rect(0, body_top - (k + 1) * self.row_height, width, self.row_height, stroke=0, fill=1)
+        c.setStrokeColor(INK)
+        c.setLineWidth(0.8)
+        c.line(0, top, width, top)
+        c.line(0, body_top, width, body_top)
+        c.setLineWidth(0.6)
+        c.line(0, 0, width, 0)
+        c.setFillColor(INK)
+        edges = [0.0]
+        for w in self.widths:
+            edges.append(edges[-1] + w)
+        text = c.beginText()
+        # Header lines sit on the header's bottom, last line lowest.
+        text.setFont(self.bold_font, self.header_size)
+        for col, label in enumerate(self.header):
+            lines = label.split("\n")
+            for n, line in enumerate(reversed(lines)):
+                y = body_top + 2.5 + n * (self.header_size + 1)
+                x = edges[col] + pad if self._align_left(col) else edges[col + 1] - pad - _width(line, self.bold_font, self.header_size)
+                text.setTextOrigin(x, y)
+                text.textOut(line)
+        text.setFont(self.font, self.size)
+        baseline = (self.row_height - self.size) / 2 + 0.2 * self.size
+        for k, row in enumerate(self.rows):
+            y = body_top - (k + 1) * self.row_height + baseline
+            for col, cell in enumerate(row):
+                if not cell:
+                    continue
+                if self._align_left(col):
+                    x = edges[col] + pad
+                else:
+                    x = edges[col + 1] - pad - _width(cell, self.font, self.size)
+                text.setTextOrigin(x, y)
+                text.textOut(cell)
+        c.drawText(text)
+        c.restoreState()
