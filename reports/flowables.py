@@ -23,7 +23,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Image, Paragraph, Table, TableStyle
 
-from reports.styles import FONT_CONDENSED, INK, LIGHT, PALE, get_styles
+from reports.styles import FONT_CONDENSED, INK, LIGHT, PALE, get_styles, register_fonts
 
 NBSP = "\u00a0"
 
@@ -196,6 +196,7 @@ class PlainTable(Flowable):
         first_index: int = 0,
     ) -> None:
         super().__init__()
+        register_fonts()  # the bundled fonts, whoever builds the document
         self.header = list(header)
         self.rows = rows
         self.widths = list(widths)

@@ -311,3 +311,22 @@ def test_report_of_an_empty_hq_file_says_so(tmp_path: Path) -> None:
     assert tr("report.violations.none", "en") in text
     assert tr("report.annex.imports_none", "en") in text
     assert "0 / 0" in text
+
+
+def test_plain_table_splits_between_rows_and_repeats_its_header(tmp_path: Path) -> None:
+    from reportlab.platypus import SimpleDocTemplate
+
+    from reports.flowables import PlainTable
+    from reports.styles import FONT_CONDENSED, FONT_CONDENSED_BOLD
+
+    rows = [[f"S{i:04d}", f"{i * 7}", "Қ"] for i in range(500)]
+    table = PlainTable(["Station", "Votes", "Flag"], rows, [80, 80, 80], row_height=10, header_height=14,
+                       font=FONT_CONDENSED, bold_font=FONT_CONDENSED_BOLD, size=7, header_size=7)
+    out = tmp_path / "t.pdf"
+    SimpleDocTemplate(str(out)).build([table])
+    pages = [page.extract_text() for page in PdfReader(str(out)).pages]
+    # An A4 frame of ~770 pt holds about 75 rows of 10 pt under a 14 pt header.
+    assert 6 <= len(pages) <= 8
+    assert all("Station" in text and "Votes" in text for text in pages)
+    found = [code for text in pages for code in re.findall(r"S\d{4}", text)]
+    assert found == [f"S{i:04d}" for i in range(500)]  # every row once, in order, none lost at a break
