@@ -6,7 +6,7 @@ import argparse
 import getpass
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from db.conflicts import effective_protocols, resolve_station, resolution_history, station_conflicts
 from db.merge import (
@@ -179,8 +179,8 @@ def _keys(args: argparse.Namespace) -> int:
             print(tr("package.cli.key_revoked", fingerprint=info.fingerprint))
         else:
             imported = import_keys(hq, Path(args.value), who)
-            released = sum(release_held(hq, k.fingerprint).counts()[MERGED] for k in imported)
-            print(tr("package.cli.keys_imported", count=len(imported), released=released))
+            merged = sum(release_held(hq, k.fingerprint).counts()[MERGED] for k in imported)
+            print(tr("package.cli.keys_imported", count=len(imported), released=merged))
         return 0
     finally:
         hq.close()
@@ -195,7 +195,7 @@ def _conflicts(args: argparse.Namespace) -> int:
                 raise PackageError("package.cli.unknown_station", code=args.station)
             if not args.reason.strip():
                 raise PackageError("package.cli.need_reason")
-            status = "disputed" if args.disputed else "chosen"
+            status: Literal["chosen", "disputed"] = "disputed" if args.disputed else "chosen"
             resolve_station(
                 hq, station.id, protocol_id=args.choose, status=status, reason=args.reason, decided_by=_who(args.by)
             )

@@ -442,8 +442,8 @@ def _merge_stations(conn: Connection, rows: Sequence[dict[str, Any]], source: Ca
     for start in range(0, len(codes), _CHUNK):
         chunk = tuple(codes[start : start + _CHUNK])
         sql = f"SELECT {', '.join(fields)} FROM stations WHERE code IN ({_placeholders(len(chunk))})"
-        for r in conn.exec_driver_sql(sql, chunk):
-            existing[r[1]] = dict(zip(fields, r))
+        for found in conn.exec_driver_sql(sql, chunk):
+            existing[found[1]] = dict(zip(fields, found))
     inserts: list[dict[str, Any]] = []
     for r in sorted(rows, key=lambda x: x["code"]):
         incoming = dict(r)

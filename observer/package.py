@@ -118,7 +118,7 @@ def evidence_member(stored_name: str) -> str:
     return EVIDENCE_PREFIX + stored_name
 
 
-def peek_format(data: bytes, file: str) -> tuple[str, Any]:
+def peek_format(data: bytes, file: str) -> tuple[Any, Any]:
     """(format marker, version) of a manifest, read before anything else so a newer format says so."""
     try:
         doc = json.loads(data.decode("utf-8"))
@@ -136,7 +136,7 @@ def parse_manifest(data: bytes, file: str) -> Manifest:
     fmt, version = peek_format(data, file)
     if fmt != FORMAT:
         raise PackageError("package.error.not_package", file=file, found=str(fmt)[:60])
-    if not _is_int(version) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise PackageError("package.error.manifest_field", file=file, field="format_version")
     if version > FORMAT_VERSION:
         raise PackageError("package.error.newer", file=file, found=version, supported=FORMAT_VERSION)
@@ -182,7 +182,7 @@ def parse_manifest(data: bytes, file: str) -> Manifest:
         size = item.get("size")
         if not _SHA256.match(digest):
             raise PackageError("package.error.manifest_field", file=file, field=where + ".sha256")
-        if not _is_int(size) or size < 0:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise PackageError("package.error.manifest_field", file=file, field=where + ".size")
         check_member_name(name, file)
         if name in (MANIFEST_NAME, SIGNATURE_NAME) or name in seen:

@@ -294,6 +294,7 @@ def test_cli_merge_keys_and_export_hq(factory: Factory, capsys: pytest.CaptureFi
     assert main.main(["--lang", "en", "merge", str(hq), str(factory.root / "usb")]) == 0  # one held, one refused
     captured = capsys.readouterr()
     assert "0 merged, 0 already merged, 1 held, 1 refused" in captured.out
+    assert f"held: {good}" in captured.out
     assert "[2/2]" in captured.err  # the progress line
 
     assert main.main(["--lang", "en", "keys", str(hq), "list"]) == 0
