@@ -91,7 +91,8 @@ ANNEX_FONT_SIZE = 7.0
 MAX_LOGO_BYTES = 10 * 1024 * 1024
 MAX_LOGO_PIXELS = 40_000_000
 LOGO_MAX_SIDE = 800  # pixels kept: sharp at 60 mm wide in print, small in the file
-TOP_CATEGORIES_IN_CHART = 5
+TOP_CATEGORIES_IN_TABLE = 5
+TOP_CATEGORIES_IN_CHART = 3
 
 
 class ReportError(BaqylauError):
@@ -511,7 +512,7 @@ class _Sections:
         rows.append([self.t("report.total"), self.num(d.violations_total), self.pct(100.0)])
         out.append(self.table(rows, [w * 0.6, w * 0.2, w * 0.2], bold_last=True))
         out.append(self.heading("report.violations.regions", 1))
-        top = list(d.violations_by_category)[:TOP_CATEGORIES_IN_CHART]
+        top = list(d.violations_by_category)[:TOP_CATEGORIES_IN_TABLE]
         rest = [c for c in d.violations_by_category if c not in top]
         region_codes = sorted(d.violations_by_region, key=lambda r: region_name(r, self.lang))
         names = [region_name(r, self.lang) if r else self.t("report.region.unknown") for r in region_codes]
@@ -529,10 +530,14 @@ class _Sections:
         out.append(self.table(rows, [w * 0.28] + [w * 0.72 / n_num] * n_num))
         legend = "; ".join(f"{k + 1} — {d.category_name(c)}" for k, c in enumerate(top))
         out.append(self.p(esc(legend), "caption"))
-        series = [charts.Series(d.category_name(c), [d.violations_by_region[r].get(c, 0) for r in region_codes]) for c in top]
-        if rest:
+        # The chart stacks fewer categories than the table has columns: four greys (dark, white,
+        # mid, light) stay apart on a photocopy, six do not.
+        in_chart = top[:TOP_CATEGORIES_IN_CHART]
+        others = [c for c in d.violations_by_category if c not in in_chart]
+        series = [charts.Series(d.category_name(c), [d.violations_by_region[r].get(c, 0) for r in region_codes]) for c in in_chart]
+        if others:
             series.append(charts.Series(self.t("report.other"),
-                                        [sum(d.violations_by_region[r].get(c, 0) for c in rest) for r in region_codes]))
+                                        [sum(d.violations_by_region[r].get(c, 0) for c in others) for r in region_codes]))
         out.append(Spacer(1, 3 * mm))
         out.append(charts.stacked_bars(names, series, width=FRAME_WIDTH))
         out.append(self.p(esc(self.t("report.violations.chart_caption")), "caption"))
@@ -606,7 +611,7 @@ class _Sections:
             rows.append([x.station_code, Paragraph(esc(region_name(x.region, self.lang)), self.s["cell"]), self.num(x.versions),
                          self.num(x.differing), " / ".join(self.num(v) for v in x.voted),
                          Paragraph(esc(decision), self.s["cell"]), Paragraph(esc(x.reason), self.s["cell"])])
-        table = self.table(rows, [w * 0.09, w * 0.22, w * 0.08, w * 0.1, w * 0.15, w * 0.16, w * 0.20], numeric_from=2)
+        table = self.table(rows, [w * 0.09, w * 0.22, w * 0.08, w * 0.11, w * 0.15, w * 0.19, w * 0.16], numeric_from=2)
         table.setStyle([("VALIGN", (0, 1), (-1, -1), "TOP"), ("ALIGN", (5, 0), (-1, -1), "LEFT")])
         out.append(table)
         out.append(Spacer(1, 6 * mm))

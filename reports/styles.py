@@ -108,8 +108,9 @@ def get_styles() -> dict[str, ParagraphStyle]:
     add("toc_title", fontName=FONT_BOLD, fontSize=16, leading=20, spaceBefore=4, spaceAfter=10)
     add("toc1", fontName=FONT_BOLD, fontSize=10.5, leading=15, leftIndent=0, firstLineIndent=0)
     add("toc2", fontSize=9.5, leading=13, leftIndent=14, firstLineIndent=0)
-    add("cell", fontSize=8, leading=9.5, spaceAfter=0)
-    add("cell_right", fontSize=8, leading=9.5, spaceAfter=0, alignment=TA_RIGHT)
+    # Cells use the condensed face, like the plain-string cells of table_style().
+    add("cell", fontName=FONT_CONDENSED, fontSize=8, leading=9.5, spaceAfter=0)
+    add("cell_right", fontName=FONT_CONDENSED, fontSize=8, leading=9.5, spaceAfter=0, alignment=TA_RIGHT)
     add("cell_head", fontName=FONT_CONDENSED_BOLD, fontSize=8, leading=9.5, spaceAfter=0)
     add("cell_head_right", fontName=FONT_CONDENSED_BOLD, fontSize=8, leading=9.5, spaceAfter=0, alignment=TA_RIGHT)
     add("quote", fontSize=9, leading=12, leftIndent=8, textColor=DARK)
