@@ -239,6 +239,13 @@ class _Merger:
         status = self.key_status.get(man.fingerprint)
         if status == REVOKED:
             return outcome(REFUSED, tr("package.error.revoked", file=name, fingerprint=man.fingerprint))
+        if man.kind == KIND_HQ:
+            # a revoked key's data must not come back through a district's package
+            for inner in pkg.rows.get("packages", []):
+                if inner["outcome"] == MERGED and self.key_status.get(inner["key_fingerprint"]) == REVOKED:
+                    return outcome(
+                        REFUSED, tr("package.error.revoked_inside", file=name, fingerprint=inner["key_fingerprint"], inner=inner["file_name"])
+                    )
         try:
             self._check_content(pkg)
         except PackageError as exc:

@@ -457,3 +457,25 @@ def test_killed_merge_leaves_whole_packages(pool: list[Path], tmp_path: Path, te
         hq.close()
         assert _consistent_after_kill(hq_path, pool) == len(pool)
     assert kills >= 1  # the timing window really caught merges in progress
+
+
+def test_revoked_key_cannot_come_back_through_a_district(factory: Factory, three: tuple[Path, Path, Path, Path]) -> None:
+    a, b, c, _ = three
+    district = factory.hq("district")
+    merge_packages(district, [a, b], trust_new_keys=True)
+    district_pkg = export_hq_package(district, factory.root / "to-org", KeyPair.generate())
+    org = factory.hq("org")
+    merge_packages(org, [a], trust_new_keys=True)  # the org knows A's key...
+    from db.merge import revoke_key
+
+    with sqlite3.connect(org.path) as conn:
+        fpr = conn.execute("SELECT key_fingerprint FROM packages").fetchone()[0]
+    conn.close()
+    revoke_key(org, fpr, "org coordinator")  # ...and revokes it
+    before = dump(org.path)
+    report = merge_packages(org, [district_pkg], trust_new_keys=True)
+    assert report.entries[0].outcome == "refused"
+    assert fpr in report.entries[0].reason and a.name in report.entries[0].reason
+    assert dump(org.path) == before
+    district.close()
+    org.close()
