@@ -158,7 +158,7 @@ def test_merge_is_idempotent_and_order_independent(spec: list[dict[str, Any]], s
     order_a = list(packages)
     order_b = list(packages)
     random.Random(seed).shuffle(order_b)
-    results = []
+    results: list[Path] = []
     for order in (order_a, order_b):
         hq = ElectionStore.open(b.copy(b.hq, out / f"hq{len(results)}"))
         try:

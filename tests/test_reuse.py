@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pytest
@@ -39,7 +39,7 @@ def station_package(root: Path, template: Any, code: str, observer: str, photos:
 
 
 @pytest.fixture
-def hq_with_reuse(tmp_path: Path, template_2021: Any) -> ElectionStore:
+def hq_with_reuse(tmp_path: Path, template_2021: Any) -> Iterator[ElectionStore]:
     original = tmp_path / "IMG_0001.jpg"
     scene(1).save(original, "JPEG", quality=90)
     recompressed = tmp_path / "photo_2021-01-10.jpg"  # what a messenger makes of it

@@ -6,10 +6,12 @@ import io
 import os
 import stat
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from db.store import ElectionStore
 from observer.i18n import tr
 from observer.sealed import (
     HEADER_BYTES,
@@ -69,6 +71,11 @@ def _chunks(blob: bytes, chunk: int = 64) -> tuple[bytes, list[bytes]]:
     return blob[:HEADER_BYTES], [body[i : i + size] for i in range(0, len(body), size)]
 
 
+def _rechunk(blob: bytes, change: Callable[[list[bytes]], list[bytes]]) -> bytes:
+    header, chunks = _chunks(blob)
+    return header + b"".join(change(chunks))
+
+
 def _flip(blob: bytes, at: int) -> bytes:
     b = bytearray(blob)
     b[at] ^= 0x01
@@ -80,9 +87,9 @@ TAMPER = {
     "bit flipped in a tag": (lambda b: _flip(b, len(b) - 1), "rel.sealed.damaged"),
     "chunk size in header changed": (lambda b: b[:8] + (32).to_bytes(4, "big") + b[12:], "rel.sealed.wrong_key"),
     "ephemeral key changed": (lambda b: _flip(b, 20), "rel.sealed.wrong_key"),
-    "chunks swapped": (lambda b: (lambda h, c: h + c[1] + c[0] + b"".join(c[2:]))(*_chunks(b)), "rel.sealed.damaged"),
-    "chunk dropped": (lambda b: (lambda h, c: h + c[0] + b"".join(c[2:]))(*_chunks(b)), "rel.sealed.damaged"),
-    "cut at a chunk boundary": (lambda b: (lambda h, c: h + b"".join(c[:-1]))(*_chunks(b)), "rel.sealed.truncated"),
+    "chunks swapped": (lambda b: _rechunk(b, lambda c: [c[1], c[0], *c[2:]]), "rel.sealed.damaged"),
+    "chunk dropped": (lambda b: _rechunk(b, lambda c: [c[0], *c[2:]]), "rel.sealed.damaged"),
+    "cut at a chunk boundary": (lambda b: _rechunk(b, lambda c: c[:-1]), "rel.sealed.truncated"),
     "cut mid-chunk": (lambda b: b[: HEADER_BYTES + 100], "rel.sealed.damaged"),
     "cut inside the header": (lambda b: b[:30], "rel.sealed.not_sealed"),
     "bytes appended": (lambda b: b + b"\0" * 20, "rel.sealed.damaged"),
@@ -167,10 +174,8 @@ def _dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
     return out
 
 
-def _station(tmp_path: Path, template: object) -> "ElectionStore":
+def _station(tmp_path: Path, template: object) -> ElectionStore:
     from PIL import Image
-
-    from db.store import ElectionStore
 
     s = ElectionStore.create(tmp_path / "station.baqylau", template)  # type: ignore[arg-type]
     s.set_observer("Айгүл Қасымова", "MISK")
@@ -189,7 +194,6 @@ def test_sealed_export_reveals_nothing_and_merges_with_the_org_key(tmp_path: Pat
     import main
     from db.merge import merge_packages
     from db.package import export_station_package
-    from db.store import ElectionStore
     from observer.signing import KeyPair
 
     org = generate_org_keys(tmp_path / "org")
