@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Generic, TypeVar
 
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, Qt, QThreadPool, QTimer, Signal, Slot
-from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressDialog, QWidget
 
 from observer.errors import BaqylauError
 from observer.i18n import tr
@@ -249,6 +249,9 @@ class Operation(QObject, Generic[T]):
 
     def _make_dialog(self) -> None:
         dlg = QProgressDialog(self._parent)
+        label = QLabel()
+        label.setTextFormat(Qt.TextFormat.PlainText)  # progress texts carry file names from packages
+        dlg.setLabel(label)
         dlg.setWindowTitle(self._title or tr("coordui.op.working"))
         dlg.setLabelText(self._title or tr("coordui.op.working"))
         dlg.setWindowModality(Qt.WindowModality.WindowModal)
@@ -339,6 +342,7 @@ def show_error(parent: QWidget | None, exc: BaqylauError) -> None:
     """A user error: its translated message, nothing technical."""
     box = QMessageBox(QMessageBox.Icon.Warning, tr("coordui.error.title"), str(exc), QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("baqylauErrorBox")
+    box.setTextFormat(Qt.TextFormat.PlainText)  # the message quotes file names and cell values
     box.open()
 
 
@@ -354,6 +358,7 @@ def show_unexpected(parent: QWidget | None, exc: BaseException, tb: str) -> None
         parent,
     )
     box.setObjectName("baqylauUnexpectedBox")
+    box.setTextFormat(Qt.TextFormat.PlainText)
     box.open()
 
 

@@ -34,6 +34,7 @@ from db.store import ElectionStore
 from observer.aggregate import NATIONAL_UNIT, StationGap, UnitResult
 from observer.i18n import tr
 from observer.regions import region_name
+from ui.coordinator.text import plain_labels
 from ui.operations import Operation, run_query
 
 LEVELS = ("national", "region", "district")
@@ -94,6 +95,7 @@ class RulesDialog(QDialog):
         layout.addWidget(self.preview)
         layout.addWidget(buttons)
         self.resize(560, 280)
+        plain_labels(self)
         self._update_preview()
 
     def rules(self) -> InclusionRules:
@@ -173,6 +175,7 @@ class ComparisonPage(QWidget):
         self.level.currentIndexChanged.connect(lambda _i: self.reload())
         self.rules_button.clicked.connect(self.edit_rules)
         self.refresh_button.clicked.connect(self.reload)
+        plain_labels(self)
         self.retranslate()
         self.reload()
 

@@ -43,6 +43,7 @@ from db.conflicts import (
 )
 from db.store import ElectionStore
 from observer.i18n import tr
+from ui.coordinator.text import plain_labels, plain_tooltip
 from ui.operations import Operation, run_query
 from ui.settings import Settings
 
@@ -154,6 +155,7 @@ class ConflictsPage(QWidget):
         self.reason.textChanged.connect(lambda _t: self._update_record_enabled())
         self.decided_by.textChanged.connect(lambda _t: self._update_record_enabled())
         self.choices.buttonToggled.connect(lambda *_a: self._update_record_enabled())
+        plain_labels(self)
         self.retranslate()
         self.reload()
 
@@ -254,7 +256,7 @@ class ConflictsPage(QWidget):
                 tip.append(tr("coordui.conflicts.package", file=v.package_file))
             if v.key_fingerprint:
                 tip.append(tr("coordui.conflicts.fingerprint", fp=v.key_fingerprint))
-            head.setToolTip("\n".join(tip))
+            head.setToolTip(plain_tooltip("\n".join(tip)))
             self.versions.setHorizontalHeaderItem(i + 1, head)
         differing = set(c.differing_keys)
         bold = QFont(self.versions.font())
@@ -265,7 +267,7 @@ class ConflictsPage(QWidget):
             except KeyError:
                 label = key
             head = QTableWidgetItem(label)
-            head.setToolTip(label)
+            head.setToolTip(plain_tooltip(label))
             if key in differing:
                 head.setFont(bold)
                 head.setBackground(QBrush(_DIFF))
@@ -337,7 +339,7 @@ class ConflictsPage(QWidget):
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if col == 4:
-                    item.setToolTip(text)
+                    item.setToolTip(plain_tooltip(text))
                 self.history.setItem(row, col, item)
         for col in range(4):
             self.history.resizeColumnToContents(col)

@@ -23,6 +23,7 @@ from observer.forensics import NATIONAL, ForensicsError, ForensicsResult, figure
 from observer.i18n import tr
 from observer.regions import region_name
 from ui.coordinator.heatmap import FingerprintMap
+from ui.coordinator.text import plain_labels
 from ui.operations import Operation, OperationContext
 
 
@@ -73,6 +74,7 @@ class ForensicsPage(QWidget):
         layout.addLayout(top)
         layout.addWidget(split, 1)
         self.run_button.clicked.connect(self.start)
+        plain_labels(self)
         self.retranslate()
 
     def start(self) -> Operation[ForensicsResult]:

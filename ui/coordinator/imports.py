@@ -33,6 +33,7 @@ from db.store import ElectionStore
 from observer.csvio import ImportReport, RowsRefused
 from observer.errors import BaqylauError
 from observer.i18n import tr
+from ui.coordinator.text import plain_labels
 from ui.operations import Operation
 
 KIND_OFFICIAL = "official"
@@ -109,6 +110,7 @@ class ImportDialog(QDialog):
         layout.addWidget(self.problems, 1)
         layout.addWidget(self.buttons)
         self.resize(760, 460)
+        plain_labels(self)
         self.retranslate()
 
     def retranslate(self) -> None:

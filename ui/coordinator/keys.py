@@ -50,6 +50,7 @@ from db.merge import (
 )
 from db.store import ElectionStore
 from observer.i18n import tr
+from ui.coordinator.text import plain_labels, plain_tooltip
 from ui.operations import Operation, run_query
 from ui.settings import Settings
 
@@ -106,7 +107,7 @@ class ImportLogModel(QAbstractTableModel):
                 return value[:16]
             return value
         if role == Qt.ItemDataRole.ToolTipRole and col in ("reason", "fingerprint", "file"):
-            return row[index.column()] or None
+            return plain_tooltip(row[index.column()]) or None
         return None
 
 
@@ -201,6 +202,7 @@ class KeysPage(QWidget):
         self.release.clicked.connect(self.release_selected)
         self.import_button.clicked.connect(self._import_file)
         self.tofu.toggled.connect(self._tofu_toggled)
+        plain_labels(self)
         self.retranslate()
         self.reload()
 

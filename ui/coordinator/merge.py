@@ -33,6 +33,7 @@ from db.merge import DUPLICATE, HELD, MERGED, OUTCOMES, REFUSED, MergeReport, Pa
 from db.store import ElectionStore
 from observer.i18n import tr
 from observer.package import SUFFIX
+from ui.coordinator.text import plain_labels, plain_tooltip
 from ui.operations import Operation, OperationContext
 
 _OUTCOME_COLOURS = {
@@ -127,6 +128,7 @@ class MergeDialog(QDialog):
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.reject)
         self.results.currentCellChanged.connect(lambda row, *_: self._show_detail(row))
+        plain_labels(self)
         self.retranslate()
 
     # ---- paths -------------------------------------------------------------
@@ -228,12 +230,12 @@ class MergeDialog(QDialog):
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c == 0:
-                    item.setToolTip(str(e.path))
+                    item.setToolTip(plain_tooltip(str(e.path)))
                     item.setData(Qt.ItemDataRole.UserRole, e.outcome)
                 if c == 1 and e.outcome in _OUTCOME_COLOURS:
                     item.setBackground(QBrush(_OUTCOME_COLOURS[e.outcome]))
                 if c == 4 and text:
-                    item.setToolTip(text)
+                    item.setToolTip(plain_tooltip(text))
                 self.results.setItem(r, c, item)
         self.results.resizeColumnsToContents()
         for col, cap in ((0, 300), (3, 240)):

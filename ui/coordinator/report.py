@@ -37,6 +37,7 @@ from observer.i18n import tr
 from observer.paths import app_home
 from reports.build import ReportInfo, build_report
 from reports.fingerprint import short_fingerprint
+from ui.coordinator.text import plain_labels
 from ui.operations import Operation, OperationContext, show_error
 from ui.settings import Settings
 
@@ -143,6 +144,7 @@ class ReportDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(split)
         self.resize(1200, 720)
+        plain_labels(self)
 
         self.build_button.clicked.connect(self.start)
         self.open_button.clicked.connect(self.open_external)

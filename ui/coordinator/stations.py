@@ -30,6 +30,7 @@ from db.store import ElectionStore
 from observer.i18n import tr
 from observer.regions import region_name
 from ui.coordinator.stations_data import FLAGS, StationFilter, StationRow, StationSource
+from ui.coordinator.text import plain_labels, plain_tooltip
 
 PAGE_SIZE = 200
 MAX_CACHED_PAGES = 64  # ~13,000 rows: enough for fast back-and-forth scrolling, bounded memory
@@ -170,9 +171,9 @@ class StationsModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == "flags" and row.failed_checks:
-                return "\n".join(row.failed_checks)
+                return plain_tooltip("\n".join(row.failed_checks))  # "a <= b" must not be read as markup
             if col == "region":
-                return row.region
+                return plain_tooltip(row.region)
             return None
         return None
 
@@ -276,6 +277,7 @@ class StationsPage(QWidget):
         for box in (self.disputed, self.violations, self.checks):
             box.toggled.connect(lambda _c: self.apply_filters())
         self.model.countChanged.connect(self._update_count)
+        plain_labels(self)
 
         self._fill_regions()
         self.retranslate()

@@ -26,6 +26,7 @@ from ui.coordinator.keys import KeysPage
 from ui.coordinator.merge import MergeDialog
 from ui.coordinator.report import ReportDialog
 from ui.coordinator.stations import StationsPage
+from ui.coordinator.text import plain_labels
 from ui.operations import install_refcount_guard
 from ui.widgets.language import LanguageCombo, language_bridge
 
@@ -83,6 +84,7 @@ class CoordinatorWindow(QMainWindow):
 
         self.status_label = QLabel()
         self.statusBar().addPermanentWidget(self.status_label)
+        plain_labels(self)
 
         self.stations.stationActivated.connect(self._station_activated)
         self.conflicts.decided.connect(lambda _sid: self._data_changed(except_conflicts=True))

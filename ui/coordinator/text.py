@@ -1,0 +1,29 @@
+"""Showing untrusted text (station codes, names, reasons, file names from packages) safely.
+
+QLabel and tool tips guess "rich text" from the content, so a station code
+such as ``<b>555</b>`` or an ``<img src=...>`` in an observer's note would be
+rendered as markup. Everything the coordinator screens show is plain text.
+"""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QWidget
+
+
+def plain_labels(widget: QWidget) -> None:
+    """Make every QLabel inside ``widget`` (and ``widget`` itself, if a label) plain text."""
+    labels = widget.findChildren(QLabel)
+    if isinstance(widget, QLabel):
+        labels.append(widget)
+    for label in labels:
+        label.setTextFormat(Qt.TextFormat.PlainText)
+
+
+def plain_tooltip(text: str) -> str:
+    """A tool tip that shows ``text`` literally, line breaks kept."""
+    if not text:
+        return ""
+    return "<p style='white-space:pre-wrap'>" + html.escape(text) + "</p>"
