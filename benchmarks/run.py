@@ -3,6 +3,7 @@
     python -m benchmarks.run                      # 1k, 10k, 100k stations, 3 runs (5 for short jobs)
     python -m benchmarks.run --only import --only merge --sizes 10000
     python -m benchmarks.run --smoke              # tiny data, one run: what CI runs
+    python -m benchmarks.run --show               # the tables of benchmarks/results.json again
 
 Prints the results table and the growth table (markdown, ready for
 benchmarks/README.md) and writes them to benchmarks/results.json. Data sets
@@ -181,7 +182,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--add", action="store_true",
                         help="keep the rows already in the results file that this run does not measure "
                              "(to measure the sizes in separate sittings)")
+    parser.add_argument("--show", action="store_true", help="print the tables of the results file; measure nothing")
     args = parser.parse_args(argv)
+    if args.show:
+        saved = json.loads(args.out.read_text(encoding="utf-8"))
+        shown = [row_from_dict(d) for d in saved.get("rows", [])]
+        print(results_table(shown))
+        print()
+        print(growth_table(growth(shown)))
+        return 0
 
     try:
         sizes = (SMOKE_SIZE,) if args.smoke else tuple(sorted({int(s) for s in args.sizes.split(",") if s.strip()}))
