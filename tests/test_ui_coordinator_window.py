@@ -153,6 +153,7 @@ def test_report_dialog_builds_previews_and_saves(qtbot, hq, tmp_path, template_2
     saved = dialog.save_as(str(tmp_path / "copy.pdf"))
     assert saved is not None and saved.read_bytes() == info.path.read_bytes()
     assert dialog.open_button.isEnabled()
+    assert dialog.title.placeholderText() == i18n.tr("report.default_title", "kk")
 
 
 def test_forensics_page_draws_the_fingerprint_from_official_results(qtbot, hq, tmp_path) -> None:

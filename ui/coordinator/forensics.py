@@ -80,7 +80,10 @@ class ForensicsPage(QWidget):
     def start(self) -> Operation[ForensicsResult]:
         store, level = self.store, str(self.level.currentData())
         self.run_button.setEnabled(False)
-        op: Operation[ForensicsResult] = Operation(self, lambda ctx: run_analysis(store, level, ctx), title=tr("coordui.forensics.computing"))
+        # Not cancellable: the analysis is one numpy computation with no point to stop at.
+        op: Operation[ForensicsResult] = Operation(
+            self, lambda ctx: run_analysis(store, level, ctx), title=tr("coordui.forensics.computing"), cancellable=False
+        )
         op.success(self._show).failure(self._failed)
         op.finished.connect(lambda: self.run_button.setEnabled(True))
         return op.run_in_background()

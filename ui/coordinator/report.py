@@ -147,6 +147,7 @@ class ReportDialog(QDialog):
         plain_labels(self)
 
         self.build_button.clicked.connect(self.start)
+        self.lang.currentIndexChanged.connect(lambda _i: self.title.setPlaceholderText(tr("report.default_title", self.lang.currentData())))
         self.open_button.clicked.connect(self.open_external)
         self.save_button.clicked.connect(self.save_as)
         self.retranslate()
