@@ -316,8 +316,12 @@ class ComparisonPage(QWidget):
     def apply_rules(self, rules: InclusionRules) -> Operation[None]:
         store = self.store
         op: Operation[None] = Operation(self, lambda _c: save_rules(store, rules), show_progress=False)
-        op.success(lambda _r: (self.rulesChanged.emit(), self.reload()))
+        op.success(self._rules_saved)
         return op.run_in_background()
+
+    def _rules_saved(self, _result: None) -> None:
+        self.rulesChanged.emit()
+        self.reload()
 
     # ---- language --------------------------------------------------------------
     def retranslate(self) -> None:
