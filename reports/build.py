@@ -48,6 +48,7 @@ from reportlab.platypus.tableofcontents import TableOfContents
 
 from db.store import ElectionStore
 from observer.errors import BaqylauError
+from observer import i18n
 from observer.i18n import LANGUAGES, tr
 from observer.regions import region_name
 from reports import charts
@@ -555,8 +556,8 @@ class _Sections:
                            when=local.strftime("%Y-%m-%d %H:%M"), offset=_offset(local))
             text: list[Flowable] = [
                 self.p(esc(title), "h3"),
-                self.p(f"<b>{esc(d.category_name(c.category))}</b> · {esc(self.t('report.severity.' + c.severity))}"
-                       f" · {esc(self.t('report.cases.evidence', n=c.evidence_count))}", "small"),
+                self.p(" · ".join([f"<b>{esc(d.category_name(c.category))}</b>", esc(self.t("report.severity." + c.severity)),
+                                   esc(self.t("report.cases.evidence", n=c.evidence_count)), *self._action(c.action)]), "small"),
             ]
             if c.description.strip():
                 text.append(self.p(esc(c.description[:2000]), "quote"))
@@ -578,6 +579,13 @@ class _Sections:
                      Spacer(1, 2 * mm)]
             out.append(KeepTogether(block))
         return out
+
+    def _action(self, action: str) -> list[str]:
+        """What the observer did about it, in the observer app's words (nothing for "none")."""
+        if not action or action == "none":
+            return []
+        key = f"ui.action.{action}"
+        return [esc(self.t(key) if i18n.has(key) else action)]
 
     # -- forensics (another module) ----------------------------------------------
     def forensics(self, store: ElectionStore) -> list[Flowable]:

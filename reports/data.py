@@ -245,7 +245,6 @@ class ReportData:
     not_counted: int  # stations with figures left out of the totals (disputed, unresolved, excluded)
     generated_at: datetime
     fingerprint: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def category_name(self, code: str) -> str:
         cat = self.template.category(code)
@@ -521,13 +520,6 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
         not_counted=not_counted,
         generated_at=datetime.now(timezone.utc),
     )
-
-
-def _label(template: ElectionTemplate, key: str, lang: str) -> str:
-    try:
-        return template.label(key, lang)
-    except KeyError:
-        return key
 
 
 def _rule_words(template: ElectionTemplate, index: int, lang: str) -> str:
