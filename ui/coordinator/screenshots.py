@@ -88,11 +88,32 @@ def _merge_screenshot(app: QApplication, store: ElectionStore, packages: Path, k
     fresh.close()
 
 
+def _damaged_excerpt(source: Path, target: Path) -> Path:
+    """The first rows of the official CSV with two typical mistakes: text in a count, a negative count."""
+    raw = source.read_bytes()
+    try:
+        encoding = "utf-8-sig"
+        text = raw.decode(encoding)
+    except UnicodeDecodeError:
+        encoding = "cp1251"  # the CEC's usual export
+        text = raw.decode(encoding)
+    lines = text.splitlines()[:40]
+    sep = ";" if lines[0].count(";") > lines[0].count(",") else ","
+    for line_no, value in ((6, "нет данных"), (19, "-12")):
+        cells = lines[line_no - 1].split(sep)
+        cells[-1] = value
+        lines[line_no - 1] = sep.join(cells)
+    target.write_text("\n".join(lines) + "\n", encoding=encoding)
+    return target
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m ui.coordinator.screenshots")
     parser.add_argument("hq", type=Path)
     parser.add_argument("--packages", type=Path, help="folder of station packages for the merge screenshot")
     parser.add_argument("--keys", type=Path, help="their key list (all but one key are trusted, to show a held package)")
+    parser.add_argument("--official", type=Path, help="official results CSV: a damaged excerpt shows refused rows")
+    parser.add_argument("--map", type=Path, help="its mapping file")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--lang", default="ru", choices=i18n.LANGUAGES)
     args = parser.parse_args(argv)
@@ -182,6 +203,12 @@ def main(argv: list[str]) -> int:
         from ui.coordinator.imports import KIND_OFFICIAL
 
         imp = window.open_import(KIND_OFFICIAL)
+        if args.official is not None and args.map is not None:
+            bad = _damaged_excerpt(args.official, Path(tmp) / "official-excerpt.csv")
+            imp.csv.edit.setText(str(bad))
+            imp.mapping.edit.setText(str(args.map))
+            op = imp.start()
+            _wait(app, lambda: op is not None and op.outcome != "pending")
         _settle(app)
         _save(imp, args.out, "import-official")
         imp.close()
