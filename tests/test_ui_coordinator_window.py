@@ -118,7 +118,12 @@ def test_official_import_lists_bad_rows_with_line_numbers_and_writes_nothing(qtb
     assert sig.args[0].rows == 2
     assert dialog.problems.isHidden()
     assert hq.station_count() == 2
-    assert "2" in dialog.result.text()
+    report = sig.args[0]
+    assert (report.stations_created, report.delimiter) == (2, ";")
+    assert dialog.outcome_label.text() == i18n.tr(
+        "coordui.import.done", file="good.csv", rows=2, created=2, updated=report.stations_updated,
+        replaced=report.replaced, encoding=report.encoding, delimiter=";",
+    )
 
 
 def test_station_list_import_without_mapping(qtbot, hq, tmp_path) -> None:

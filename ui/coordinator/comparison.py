@@ -278,7 +278,7 @@ class ComparisonPage(QWidget):
                 self.table.setItem(r, i, item)
         bold_fm = QFontMetrics(bold)
         for i, (key, head) in enumerate(cols):
-            cells = [self.table.item(r, i).text() for r in range(self.table.rowCount())]
+            cells = [cell.text() for r in range(self.table.rowCount()) if (cell := self.table.item(r, i)) is not None]
             content = max((bold_fm.horizontalAdvance(t) for t in cells), default=0) + 16
             # The header may wrap, but no single word of it should be cut.
             word = max((bold_fm.horizontalAdvance(w) for w in head.split()), default=0) + 24

@@ -9,6 +9,8 @@ never overwritten, so the report can say who decided what and why.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
@@ -292,7 +294,8 @@ class ConflictsPage(QWidget):
     def version_column(self, observer: str) -> int:
         """Table column of the version typed by ``observer`` (versions start at column 1)."""
         for col in range(1, self.versions.columnCount()):
-            if observer in self.versions.horizontalHeaderItem(col).text():
+            head = self.versions.horizontalHeaderItem(col)
+            if head is not None and observer in head.text():
                 return col
         raise KeyError(observer)
 
@@ -366,7 +369,7 @@ class ConflictsPage(QWidget):
             return None
         disputed = button is self.disputed_choice
         pid = None if disputed else str(button.property("protocol_id"))
-        status = STATUS_DISPUTED if disputed else STATUS_CHOSEN
+        status: Literal["chosen", "disputed"] = "disputed" if disputed else "chosen"
         reason = self.reason.text()
         by = self.decided_by.text()
         sid = c.station_id

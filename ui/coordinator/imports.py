@@ -85,10 +85,10 @@ class ImportDialog(QDialog):
         form = QFormLayout()
         form.addRow(self.csv_label, self.csv)
         form.addRow(self.map_label, self.mapping)
-        self.result = QLabel()
-        self.result.setObjectName("importResult")
-        self.result.setWordWrap(True)
-        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.outcome_label = QLabel()
+        self.outcome_label.setObjectName("importResult")
+        self.outcome_label.setWordWrap(True)
+        self.outcome_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.problems = QTableWidget(0, 2)
         self.problems.setObjectName("importProblems")
         self.problems.verticalHeader().hide()
@@ -106,7 +106,7 @@ class ImportDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.intro)
         layout.addLayout(form)
-        layout.addWidget(self.result)
+        layout.addWidget(self.outcome_label)
         layout.addWidget(self.problems, 1)
         layout.addWidget(self.buttons)
         self.resize(760, 460)
@@ -135,11 +135,11 @@ class ImportDialog(QDialog):
         csv_path = self.csv.path()
         map_path = self.mapping.path()
         if csv_path is None or (self.kind == KIND_OFFICIAL and map_path is None):
-            self.result.setText(tr("coordui.import.choose_files"))
+            self.outcome_label.setText(tr("coordui.import.choose_files"))
             return None
         self.problems.hide()
         self.problems.setRowCount(0)
-        self.result.setText(tr("coordui.import.running"))
+        self.outcome_label.setText(tr("coordui.import.running"))
         self.run_button.setEnabled(False)
         store = self.store
         if self.kind == KIND_OFFICIAL:
@@ -155,7 +155,7 @@ class ImportDialog(QDialog):
 
     def _done(self, report: ImportReport) -> None:
         self.report = report
-        self.result.setText(
+        self.outcome_label.setText(
             tr(
                 "coordui.import.done",
                 file=report.file,
@@ -174,7 +174,7 @@ class ImportDialog(QDialog):
             text = str(exc)
             if len(exc.problems) < exc.total:
                 text += "\n" + tr("coordui.import.first_problems", shown=len(exc.problems), total=exc.total)
-            self.result.setText(text)
+            self.outcome_label.setText(text)
             self.problems.setRowCount(len(exc.problems))
             for row, p in enumerate(exc.problems):
                 line = QTableWidgetItem(str(p.line))
@@ -184,6 +184,6 @@ class ImportDialog(QDialog):
             self.problems.show()
             return True
         if isinstance(exc, BaqylauError):
-            self.result.setText(str(exc))
+            self.outcome_label.setText(str(exc))
             return True
         return False  # a bug: the default handler logs it and says so

@@ -255,10 +255,11 @@ class MergeDialog(QDialog):
 
     def outcomes(self) -> dict[str, str]:
         """File name -> outcome as shown in the results table (for tests and scripting)."""
-        out = {}
+        out: dict[str, str] = {}
         for r in range(self.results.rowCount()):
             item = self.results.item(r, 0)
-            out[item.text()] = str(item.data(Qt.ItemDataRole.UserRole))
+            if item is not None:
+                out[item.text()] = str(item.data(Qt.ItemDataRole.UserRole))
         return out
 
     # ---- language ------------------------------------------------------------

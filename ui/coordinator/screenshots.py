@@ -162,7 +162,7 @@ def main(argv: list[str]) -> int:
                 page.choose(version)
                 page.reason.setText(reason)
                 page.decided_by.setText("Штаб / HQ")
-                decided = []
+                decided: list[str] = []
                 page.decided.connect(decided.append)
                 page.record_decision()
                 _wait(app, lambda: bool(decided))

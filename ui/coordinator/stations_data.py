@@ -252,7 +252,7 @@ def _official_turnout(tpl: ElectionTemplate, values_json: str, registered: int |
         return None
     if not isinstance(raw, dict):
         return None
-    values = {k: v for k, v in raw.items() if isinstance(v, int) and not isinstance(v, bool)}
+    values: dict[str, int | None] = {k: v for k, v in raw.items() if isinstance(v, int) and not isinstance(v, bool)}
     return _turnout(tpl, values, registered)
 
 
