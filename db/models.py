@@ -188,7 +188,7 @@ class Package(Record, Base):
     """One station package (or district HQ package) seen by this file: the import log."""
 
     __tablename__ = "packages"
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)  # of the package file
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)  # of manifest.json: a re-zipped copy is the same package
     file_name: Mapped[str] = mapped_column(String(255), default="")
     format_version: Mapped[int] = mapped_column(Integer, default=1)
     kind: Mapped[str] = mapped_column(String(16), default="station")  # station | hq
