@@ -722,6 +722,14 @@ def _fit(text: str, width: float, font: str = FONT, size: float = 7.5) -> str:
     return text.rstrip() + "…"
 
 
+def _remove_quietly(path: Path) -> None:
+    """Remove a partial output; on a read-only or vanished folder there is nothing to remove."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 def _when(t: datetime | None) -> str:
     return t.astimezone().strftime("%Y-%m-%d %H:%M") if t else "—"
 
@@ -844,10 +852,10 @@ def build_report(
         pages = doc.page
         os.replace(tmp, target)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        _remove_quietly(tmp)
         raise ReportError("report.error.write", file=str(target), problem=exc.strerror or str(exc)) from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove_quietly(tmp)
         raise
     return ReportInfo(target, pages, data.fingerprint, lang, data.stations_observed, data.stations_total,
                       time.perf_counter() - started)
