@@ -13,16 +13,16 @@ from reports.fingerprint import data_fingerprint, read_pdf_fingerprint, short_fi
 
 def register(sub: Any) -> None:
     p = sub.add_parser("report", help=tr("report.cli.help"))
-    p.add_argument("hq", help="HQ election file (.baqylau)")
-    p.add_argument("--out", required=True, help="PDF file to write")
-    p.add_argument("--lang", dest="report_lang", choices=LANGUAGES, help="language of the report (default: the message language)")
-    p.add_argument("--title", help="report title on the cover and in the running header")
-    p.add_argument("--org", help="organisation name (default: the HQ file's organisation)")
-    p.add_argument("--logo", help="organisation logo for the cover (PNG or JPEG)")
+    p.add_argument("hq", help=tr("report.cli.arg_hq"))
+    p.add_argument("--out", required=True, help=tr("report.cli.arg_out"))
+    p.add_argument("--lang", dest="report_lang", choices=LANGUAGES, help=tr("report.cli.arg_lang"))
+    p.add_argument("--title", help=tr("report.cli.arg_title"))
+    p.add_argument("--org", help=tr("report.cli.arg_org"))
+    p.add_argument("--logo", help=tr("report.cli.arg_logo"))
     p.set_defaults(func=_report)
     v = sub.add_parser("verify-report", help=tr("report.cli.verify_help"))
-    v.add_argument("pdf", help="report PDF")
-    v.add_argument("hq", help="HQ election file (.baqylau)")
+    v.add_argument("pdf", help=tr("report.cli.arg_pdf"))
+    v.add_argument("hq", help=tr("report.cli.arg_hq"))
     v.set_defaults(func=_verify)
 
 
