@@ -330,3 +330,49 @@ def test_plain_table_splits_between_rows_and_repeats_its_header(tmp_path: Path) 
     assert all("Station" in text and "Votes" in text for text in pages)
     found = [code for text in pages for code in re.findall(r"S\d{4}", text)]
     assert found == [f"S{i:04d}" for i in range(500)]  # every row once, in order, none lost at a break
+
+
+def _colours(node: object) -> set[tuple[float, float, float]]:
+    """Every fill and stroke colour in a drawing, charts (widgets) expanded into their shapes."""
+    from reportlab.graphics.widgetbase import Widget
+
+    if isinstance(node, Widget):
+        node = node.draw()
+    found: set[tuple[float, float, float]] = set()
+    for attr in ("fillColor", "strokeColor"):
+        colour = getattr(node, attr, None)
+        if colour is not None and hasattr(colour, "red"):
+            found.add((round(colour.red, 3), round(colour.green, 3), round(colour.blue, 3)))
+    for child in getattr(node, "contents", []):
+        found |= _colours(child)
+    return found
+
+
+def test_charts_print_in_black_and_white() -> None:
+    """Every fill and line of every chart is a grey: nothing relies on colour."""
+    from reports import charts
+
+    series = [charts.Series("Observed", [48.3, 20.1, 8.9]), charts.Series("Official", [71.1, 10.9, 9.1]),
+              charts.Series("All", [70.0, 11.0, 9.0]), charts.Series("Other", [1.0, 2.0, 3.0])]
+    drawings = [
+        charts.grouped_bars(["A", "B", "C"], series, width=480, threshold=7, threshold_label="7%"),
+        charts.grouped_bars(["Қарағанды", "Маңғыстау", "Шығыс"], series[:2], width=480, horizontal=True),
+        charts.stacked_bars(["A", "B", "C"], series, width=480),
+        charts.line_chart(["10:00", "12:00", "14:00"], series[:2], width=480),
+    ]
+    for drawing in drawings:
+        colours = _colours(drawing)
+        assert colours, "no shapes found"
+        assert all(r == g == b for r, g, b in colours), colours
+    # The bar series differ in grey level, so they stay apart on paper.
+    assert len(_colours(drawings[0])) >= 4
+
+
+def test_violation_times_are_on_the_station_clock() -> None:
+    from reports.data import station_local_time
+
+    at = datetime(2021, 1, 10, 4, 30, tzinfo=timezone.utc)
+    assert station_local_time(at, "KZ-ALA").strftime("%H:%M %z") == "10:30 +0600"
+    assert station_local_time(at, "KZ-ATY").strftime("%H:%M %z") == "09:30 +0500"  # the west kept UTC+5
+    later = datetime(2024, 3, 19, 4, 30, tzinfo=timezone.utc)
+    assert station_local_time(later, "KZ-ALA").strftime("%H:%M %z") == "09:30 +0500"  # one zone since March 2024
