@@ -54,8 +54,6 @@ MID = colors.Color(0.50, 0.50, 0.50)
 LIGHT = colors.Color(0.78, 0.78, 0.78)
 PALE = colors.Color(0.93, 0.93, 0.93)
 WHITE = colors.white
-# One accent for screens; everything it marks is also marked by weight or shape.
-ACCENT = colors.Color(0.72, 0.11, 0.11)
 
 # Series fills for charts, in order: observed, official, then further series.
 SERIES_FILLS: tuple[colors.Color, ...] = (DARK, WHITE, MID, LIGHT, colors.Color(0.35, 0.35, 0.35), PALE)
