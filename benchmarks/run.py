@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from benchmarks import data
 from benchmarks.common import Context, Row, fmt_s, row_from_dict
@@ -210,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context(sizes=sizes, repeat=repeat, work=scratch, seed=args.seed,
                   log=lambda msg: print(msg, file=sys.stderr, flush=True))
     names = [n for n in BENCHES if not args.only or n in args.only]
+    previous: dict[str, Any] = {}
+    if args.add and args.out.is_file():
+        previous = json.loads(args.out.read_text(encoding="utf-8"))
+    command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     started = time.perf_counter()
     rows: list[Row] = []
     timings: dict[str, float] = {}
@@ -223,49 +227,48 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ratio = f", {r.ratio:.2f}x" if r.ratio is not None else ""
                 ctx.log(f"  {r.name} @ {r.size}: {_value(r.ours_s, r.unit)}{ratio}")
             rows.extend(got)
+            # Saved after every benchmark: a failure late in a long run keeps what was measured.
+            combined = _save(args.out, previous, rows, timings, command, repeat, time.perf_counter() - started)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    total = time.perf_counter() - started
-    commands = ["python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])]
-    if args.add and args.out.is_file():
-        previous = json.loads(args.out.read_text(encoding="utf-8"))
-        measured = {(r.name, r.size) for r in rows}
-        kept = [row_from_dict(d) for d in previous.get("rows", []) if (d["name"], d["size"]) not in measured]
-        order = {name: i for i, name in enumerate(BENCH_ORDER)}
-        rows = sorted(kept + rows, key=lambda r: (order.get(r.name, len(order)), r.size))
-        commands = list(previous.get("commands", [])) + commands
-        total += float(previous.get("seconds_total", 0.0))
-        for name, secs in previous.get("seconds_by_benchmark", {}).items():
-            timings[name] = timings.get(name, 0.0) + float(secs)
-    grown = growth(rows)
-
-    print(results_table(rows))
+    print(results_table(combined))
     print()
-    print(growth_table(grown))
-    print(f"\n{len(rows)} rows in {total:.0f} s of benchmarking on {os.cpu_count()} cores")
+    print(growth_table(growth(combined)))
+    print(f"\n{len(combined)} rows; this run took {time.perf_counter() - started:.0f} s on {os.cpu_count()} cores")
+    return 0
 
+
+def _save(out: Path, previous: dict[str, Any], rows: list[Row], timings: dict[str, float], command: str,
+          repeat: int, seconds: float) -> list[Row]:
+    """Write results.json (atomically) with ``rows`` and the rows of ``previous`` they do not replace."""
+    measured = {(r.name, r.size) for r in rows}
+    kept = [row_from_dict(d) for d in previous.get("rows", []) if (d["name"], d["size"]) not in measured]
+    order = {name: i for i, name in enumerate(BENCH_ORDER)}
+    combined = sorted(kept + rows, key=lambda r: (order.get(r.name, len(order)), r.size))
+    by_bench = dict(previous.get("seconds_by_benchmark", {}))
+    for name, secs in timings.items():
+        by_bench[name] = float(by_bench.get(name, 0.0)) + secs
     result = {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commands": commands,
+        "commands": [*previous.get("commands", []), command],
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        "sizes": sorted({r.size for r in rows if r.size > 1}),
+        "sizes": sorted({r.size for r in combined if r.size > 1}),
         "repeat": repeat,
-        "seconds_total": total,
-        "seconds_by_benchmark": timings,
-        "rows": [r.as_dict() for r in rows],
-        "growth": [g.as_dict() for g in grown],
-        "all_targets_met": all(r.met for r in rows),
+        "seconds_total": float(previous.get("seconds_total", 0.0)) + seconds,
+        "seconds_by_benchmark": by_bench,
+        "rows": [r.as_dict() for r in combined],
+        "growth": [g.as_dict() for g in growth(combined)],
+        "all_targets_met": all(r.met for r in combined),
     }
-    out: Path = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, out)
-    return 0
+    return combined
 
 
 if __name__ == "__main__":
