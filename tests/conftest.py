@@ -10,6 +10,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
+import ui.qt  # noqa: F401  (the PySide6 6.12 reference guard, before pytest-qt makes its first Qt call)
 from observer import i18n
 
 

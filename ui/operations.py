@@ -18,72 +18,25 @@ traceback (to ``<BAQYLAU_HOME>/baqylau.log``) and the user sees a short
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import sys
 import threading
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Generic, TypeVar
 
-from PySide6.QtCore import QCoreApplication, QObject, QRunnable, Qt, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressDialog, QWidget
 
 from observer.errors import BaqylauError
 from observer.i18n import tr
 from observer.paths import app_home
+from ui import qt as _qt  # noqa: F401  (applies the PySide6 6.12 reference guard before any Qt call)
 
 T = TypeVar("T")
 log = logging.getLogger("baqylau.ui")
 
 # Running operations, so neither they nor their signal bridges are collected mid-flight.
 _RUNNING: set["Operation[Any]"] = set()
-
-
-# ---- PySide6 6.12 on CPython 3.11: reference-count guard ------------------------------
-#
-# shiboken6 6.12.0 returns None (from every void method: setText, setEnabled,
-# processEvents...) and True/False (from Signal.emit) without taking a
-# reference, as if they were immortal, which they are only from CPython 3.12 on.
-# On 3.11 every such call drops None's count by one; a few thousand calls after
-# start-up the interpreter aborts with "deallocating None". Until a fixed
-# shiboken is available, keep a reserve of references to these three objects and
-# top it up every second. The reserve costs 8 bytes per reference (about 10 MB).
-_RESERVES: dict[object, int] = {None: 1_000_000, True: 100_000, False: 100_000}
-_ballast: list[object] = []
-# The reserve must outlive interpreter shutdown too, when Qt objects are torn down (and
-# drop more references) after module globals are cleared: one extra reference that is
-# never released keeps the list, and the references it holds, alive to the very end.
-ctypes.pythonapi.Py_IncRef(ctypes.py_object(_ballast))
-_ballast_lock = threading.Lock()
-_guard_timer: QTimer | None = None
-
-
-def top_up_refcounts() -> None:
-    """Restore the reserve of references to None, True and False (a no-op on CPython 3.12+)."""
-    if sys.version_info >= (3, 12):
-        return
-    with _ballast_lock:
-        for obj, reserve in _RESERVES.items():
-            deficit = reserve - sys.getrefcount(obj)
-            if deficit > 0:
-                _ballast.extend([obj] * deficit)
-
-
-def install_refcount_guard(app: QCoreApplication | None = None) -> None:
-    """Top up now and once a second for the life of ``app`` (call once, at start-up)."""
-    global _guard_timer
-    top_up_refcounts()
-    app = app or QCoreApplication.instance()
-    if app is None or _guard_timer is not None or sys.version_info >= (3, 12):
-        return
-    _guard_timer = QTimer(app)
-    _guard_timer.setInterval(1000)
-    _guard_timer.timeout.connect(top_up_refcounts)
-    _guard_timer.start()
-
-
-top_up_refcounts()
 
 
 class Cancelled(Exception):
@@ -236,7 +189,6 @@ class Operation(QObject, Generic[T]):
     # ---- running ----------------------------------------------------------
     def run_in_background(self) -> "Operation[T]":
         _ensure_file_logging()
-        install_refcount_guard()
         self._bridge.progressed.connect(self._progressed, Qt.ConnectionType.QueuedConnection)
         self._bridge.succeeded.connect(self._succeeded, Qt.ConnectionType.QueuedConnection)
         self._bridge.failed.connect(self._failed, Qt.ConnectionType.QueuedConnection)

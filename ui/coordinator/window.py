@@ -27,7 +27,6 @@ from ui.coordinator.merge import MergeDialog
 from ui.coordinator.report import ReportDialog
 from ui.coordinator.stations import StationsPage
 from ui.coordinator.text import plain_labels
-from ui.operations import install_refcount_guard
 from ui.widgets.language import LanguageCombo, language_bridge
 
 TABS = ("stations", "conflicts", "comparison", "forensics", "keys")
@@ -40,7 +39,6 @@ class CoordinatorWindow(QMainWindow):
 
     def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        install_refcount_guard()  # see ui/operations.py: PySide6 6.12 on CPython 3.11
         self.setObjectName("coordinatorWindow")
         self.store = store
         self._dialogs: list[Any] = []  # open modeless dialogs, kept alive and retranslated
