@@ -40,7 +40,7 @@ from db.package import export_station_package
 from db.stations_import import import_stations
 from db.store import ROLE_HQ, ElectionStore
 from observer.errors import ImportDataError
-from observer.regions import Region, regions_on
+from observer.regions import Region, regions_on, utc_offset_hours
 from observer.signing import load_or_create_keypair
 from observer.template import ElectionTemplate, builtin_template
 
@@ -60,7 +60,6 @@ _CENTRES: dict[str, str] = {
     "KZ-ZHA": "Тараз", "KZ-KAR": "Караганда", "KZ-KUS": "Костанай", "KZ-KZY": "Кызылорда", "KZ-MAN": "Актау",
     "KZ-PAV": "Павлодар", "KZ-SEV": "Петропавловск", "KZ-YUZ": "Туркестан", "KZ-VOS": "Усть-Каменогорск",
 }
-_WEST = {"KZ-AKT", "KZ-ATY", "KZ-ZAP", "KZ-KZY", "KZ-MAN"}  # UTC+5 in 2021; the rest UTC+6
 _TRUE_SHARES = {"nur_otan": 0.483, "ak_zhol": 0.201, "adal": 0.128, "qhp": 0.089, "auyl": 0.083}
 _TRUE_INVALID = 0.038
 _FIRST = ("Айгүл", "Болат", "Дана", "Ерлан", "Жанар", "Асхат", "Мадина", "Нұрлан", "Салтанат", "Тимур",
@@ -268,8 +267,7 @@ def _photo(path: Path, lines: list[str], taken: datetime, rng: np.random.Generat
 
 def _local(day: datetime, region: Region, hour: float) -> datetime:
     """Election-day local time ``hour`` (7.5 = 07:30) as aware UTC."""
-    offset = 5 if region.code in _WEST else 6
-    return day + timedelta(hours=hour - offset)
+    return day + timedelta(hours=hour - utc_offset_hours(region.code, day))
 
 
 def _observer_file(

@@ -41,10 +41,7 @@ class CheckOutcome:
     def describe(self, template: ElectionTemplate, lang: str | None = None) -> str:
         """The rule in words with the numbers that disagree, in ``lang``."""
         rel = self.check.relation
-        if self.check.labels is not None:
-            rule = self.check.labels.get(lang)
-        else:
-            rule = f"{_words(rel.left, template, lang)} {_SYMBOLS[rel.op]} {_words(rel.right, template, lang)}"
+        rule = rule_text(self.check, template, lang)
         if self.status is Status.FAILED:
             assert self.left is not None and self.right is not None
             return tr(
@@ -59,6 +56,14 @@ class CheckOutcome:
         if self.status is Status.INCOMPLETE:
             return tr("check.incomplete", lang, rule=rule)
         return tr("check.ok", lang, rule=rule)
+
+
+def rule_text(check: Check, template: ElectionTemplate, lang: str | None = None) -> str:
+    """The control relation in words: the template's own wording, or its lines' labels."""
+    if check.labels is not None:
+        return check.labels.get(lang)
+    rel = check.relation
+    return f"{_words(rel.left, template, lang)} {_SYMBOLS[rel.op]} {_words(rel.right, template, lang)}"
 
 
 def _words(term: Term, template: ElectionTemplate, lang: str | None) -> str:

@@ -8,6 +8,7 @@ that replaced the letter codes in 2022 are kept alongside. Source: shared/DOMAIN
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from observer.i18n import current_language
 
@@ -68,3 +69,25 @@ def region(code: str) -> Region | None:
 def region_name(code: str, lang: str | None = None) -> str:
     r = region(code)
     return r.name(lang) if r else code
+
+
+# Kazakhstan's clocks: until 1 March 2024 the five western regions kept UTC+5 and the
+# rest UTC+6 (Kyzylorda moved to UTC+5 in December 2018); since then the whole country
+# is UTC+5. Observers and readers think in the station's local time.
+_WEST = {"KZ-AKT", "KZ-ATY", "KZ-ZAP", "KZ-MAN", "KZ-KZY"}
+_SINGLE_ZONE_FROM = datetime(2024, 2, 29, 18, 0, tzinfo=timezone.utc)  # 1 March 2024 00:00 at UTC+6
+
+
+def utc_offset_hours(code: str, at: datetime) -> int:
+    """The UTC offset of a Kazakh station's clock in region ``code`` at the moment ``at``."""
+    r = region(code)
+    if at >= _SINGLE_ZONE_FROM or (r is not None and r.code in _WEST):
+        return 5
+    return 6
+
+
+def station_local_time(at: datetime, code: str) -> datetime:
+    """``at`` on the clock of a polling station in region ``code`` (ISO; local clock if not Kazakh)."""
+    if not code.upper().startswith("KZ-"):
+        return at.astimezone()
+    return at.astimezone(timezone(timedelta(hours=utc_offset_hours(code, at))))

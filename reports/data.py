@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 import numpy as np
@@ -30,11 +30,11 @@ from db.aggregate import rules_note, station_tables
 from db.conflicts import station_conflicts
 from db.store import ElectionStore
 from observer.aggregate import StationArrays, Totals, UnitResult, aggregate_arrays, evaluate_term, failing_checks
-from observer.checks import _SYMBOLS, _words, percent
+from observer.checks import percent, rule_text
 from observer.errors import EvidenceError
 from observer.evidence import inspect_evidence
 from observer.i18n import tr
-from observer.regions import region_name
+from observer.regions import region_name, station_local_time
 from observer.template import ElectionTemplate
 
 # A gap between observed and official turnout larger than this (percentage points)
@@ -43,21 +43,6 @@ GAP_FLAG_PP = 5.0
 SERIOUS_CASES = 12
 THUMBS_PER_CASE = 3
 _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
-
-# Kazakhstan's clocks: until 1 March 2024 the western regions kept UTC+5 and the rest
-# UTC+6 (Kyzylorda moved to UTC+5 in December 2018); since then the whole country is UTC+5.
-# Observers and readers think in the station's local time, so violations are printed in it.
-_KZ_WEST_2018 = {"KZ-AKT", "KZ-ATY", "KZ-ZAP", "KZ-MAN", "KZ-KZY", "KZ-15", "KZ-23", "KZ-27", "KZ-47", "KZ-43"}
-_KZ_SINGLE_ZONE = datetime(2024, 2, 29, 18, 0, tzinfo=timezone.utc)  # 1 March 2024 00:00 at UTC+6
-
-
-def station_local_time(at: datetime, region: str) -> datetime:
-    """``at`` on the clock of a Kazakh polling station in ``region`` (ISO code)."""
-    if not region.upper().startswith("KZ-"):
-        return at.astimezone()
-    hours = 5 if at >= _KZ_SINGLE_ZONE or region.upper() in _KZ_WEST_2018 else 6
-    return at.astimezone(timezone(timedelta(hours=hours)))
-
 
 @dataclass(frozen=True)
 class Figures:
@@ -454,7 +439,7 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
     checks_of = [c for c in template.checks if c.severity in ("error", "warning")]
     per_check = fails[observed.has_figures].sum(axis=0) if n else np.zeros(len(checks_of), int)
     check_stats = [
-        CheckStat(_rule_words(template, template.checks.index(c), lang), c.severity, int(per_check[j]))
+        CheckStat(rule_text(c, template, lang), c.severity, int(per_check[j]))
         for j, c in enumerate(checks_of)
     ]
 
@@ -520,15 +505,6 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
         not_counted=not_counted,
         generated_at=datetime.now(timezone.utc),
     )
-
-
-def _rule_words(template: ElectionTemplate, index: int, lang: str) -> str:
-    """The control relation in words, worded exactly as observer.checks words a failure."""
-    check = template.checks[index]
-    if check.labels is not None:
-        return check.labels.get(lang)
-    rel = check.relation
-    return f"{_words(rel.left, template, lang)} {_SYMBOLS[rel.op]} {_words(rel.right, template, lang)}"
 
 
 def _natural(code: str) -> tuple[int, str]:
