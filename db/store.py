@@ -85,6 +85,9 @@ def storage_error(exc: BaseException, path: Path) -> StorageError:
         return StorageError("error.storage.disk_full", file=str(path))
     if err in (errno.EACCES, errno.EROFS, errno.EPERM) or "readonly" in text or "read-only" in text:
         return StorageError("error.storage.read_only", file=str(path))
+    if "unable to open database file" in text and path.parent.exists() and not os.access(path.parent, os.W_OK):
+        # SQLite must create its -wal/-shm files beside the database: a read-only folder shows up as this.
+        return StorageError("error.storage.read_only", file=str(path))
     if "not a database" in text or "file is encrypted" in text:
         return StorageError("error.storage.not_election", file=str(path))
     return StorageError("error.storage.io", file=str(path), problem=str(exc).splitlines()[0][:200])

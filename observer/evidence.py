@@ -91,9 +91,10 @@ def _inspect_photo(p: Path, size: int, suffix: str) -> EvidenceFile:
     data = p.read_bytes()
     try:
         with warnings.catch_warnings():
-            # Pillow only warns between 1x and 2x its limit; for us that is already a bomb.
-            # (Its global limit is left alone: other threads may be decoding too.)
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow warns between 1x and 2x its own limit (~89 MP): our own, lower limit
+            # below decides, with a message that names the size. Beyond 2x Pillow refuses
+            # outright (a bomb). Its global limit is left alone: other threads may decode too.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             probe = Image.open(io.BytesIO(data))
         with probe:
             fmt = probe.format or ""
@@ -112,7 +113,7 @@ def _inspect_photo(p: Path, size: int, suffix: str) -> EvidenceFile:
             thumb.save(out, "JPEG", quality=80)
     except EvidenceError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise EvidenceError("error.evidence.bomb", file=p.name) from None
     except UnidentifiedImageError:
         raise EvidenceError("error.evidence.not_image", file=p.name) from None

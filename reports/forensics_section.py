@@ -142,7 +142,9 @@ def turnout_chart(dist: TurnoutDistribution, lang: str, leader: str, width: floa
     edges = np.asarray(dist.edges)
     centres = (edges[:-1] + edges[1:]) / 2
     series = [np.asarray(dist.leader_votes), np.asarray(dist.other_votes), np.asarray(dist.expected_leader)]
-    peak = _nice(max(float(s.max()) for s in series) * 1.05) if len(centres) else 1.0
+    # A tiny sample can leave the expected curve undefined (NaN): scale and draw the finite part only.
+    highest = max((float(np.nanmax(s)) for s in series if s.size and np.isfinite(s).any()), default=0.0)
+    peak = _nice(highest * 1.05) if highest > 0 else 1.0
 
     def xy(x: float, y: float) -> tuple[float, float]:
         return left + plot_w * x / 100, bottom + plot_h * y / peak
@@ -172,7 +174,10 @@ def turnout_chart(dist: TurnoutDistribution, lang: str, leader: str, width: floa
     for values, dash, lw in zip(series, dashes, widths):
         points: list[float] = []
         for x, y in zip(centres, values):
-            points += list(xy(float(x), float(y)))
+            if math.isfinite(float(y)):
+                points += list(xy(float(x), float(y)))
+        if len(points) < 4:
+            continue
         line = PolyLine(points, strokeColor=INK, strokeWidth=lw, fillColor=None)
         if dash:
             line.strokeDashArray = dash

@@ -266,7 +266,7 @@ CASES: list[Case] = [
     Case("photo: truncated JPEG", "photo", "error.evidence.damaged", static("truncated.jpg")),
     Case("photo: decompression-bomb header", "photo", "error.evidence.bomb", static("bomb-header.png")),
     Case("photo: real decompression bomb", "photo", "error.evidence.bomb", _real_bomb),
-    Case("photo: 100 megapixels", "photo", "error.evidence.bomb", _hundred_mp),
+    Case("photo: 100 megapixels", "photo", "error.evidence.too_many_pixels", _hundred_mp),
     Case("photo: empty file", "photo", "error.evidence.empty", static("empty.jpg")),
     Case("video that is not a video", "photo", "error.evidence.not_video", static("not-a-video.mp4")),
     # CSVs

@@ -590,3 +590,23 @@ def test_a_clean_election_end_to_end_reports_nothing_significant() -> None:
     assert result.comparison is not None
     assert all(g.gap == 0.0 and g.stations_over_1pp == 0 for g in result.comparison.gaps)
     assert not (result.comparison.signs.p_value < 0.05)  # nan (no mass anywhere) or a large p
+
+
+def test_turnout_chart_draws_a_tiny_sample_with_undefined_expected_curve() -> None:
+    """Two stations leave the expected curve NaN: the chart draws the rest instead of crashing."""
+    import dataclasses
+
+    from reports.forensics_section import turnout_chart
+
+    edges = np.linspace(0, 100, 11)
+    nan = np.full(10, np.nan)
+    counts = np.array([0, 0, 0, 120, 0, 0, 300, 0, 0, 0], dtype=float)
+    fields = {f.name for f in dataclasses.fields(fx.TurnoutDistribution)}
+    values = dict(
+        leader="nur_otan", edges=edges, voters=counts, leader_votes=counts * 0.6, other_votes=counts * 0.4,
+        expected_leader=nan, mode_pct=float("nan"), ratio=float("nan"), excess=float("nan"), excess_se=float("nan"),
+        leader_total=252, sample=None,
+    )
+    dist = fx.TurnoutDistribution(**{k: v for k, v in values.items() if k in fields})
+    drawing = turnout_chart(dist, "kk", "Nur Otan")
+    assert drawing.width > 0 and len(drawing.contents) > 20

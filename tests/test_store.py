@@ -192,3 +192,13 @@ def test_sigkill_loses_nothing_acknowledged(store: ElectionStore, kill_after: in
     assert value >= last  # the acknowledged value, or one written just after it
     assert again.headcount(st.id) >= last
     again.close()
+
+
+def test_unopenable_file_in_read_only_folder_says_read_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SQLite reports a read-only folder (no room for its -wal file) as "unable to open database file".
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != tmp_path)
+    err = storage_error(sqlite3.OperationalError("unable to open database file"), tmp_path / "x.baqylau")
+    assert err.key == "error.storage.read_only"
+    monkeypatch.setattr(os, "access", lambda p, mode: True)
+    err = storage_error(sqlite3.OperationalError("unable to open database file"), tmp_path / "x.baqylau")
+    assert err.key == "error.storage.io"
