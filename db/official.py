@@ -153,6 +153,8 @@ def station_codes(
             problems.add(line, tr("coord.row.no_code", column=header))
         elif len(code) > 32:
             problems.add(line, tr("coord.row.code_too_long", code=code[:40]))
+        elif not code.isprintable():  # a line break or control character inside a quoted cell
+            problems.add(line, tr("coord.row.code_unprintable", code=repr(code)[:40]))
         elif code in first_line:
             problems.add(line, tr("coord.row.duplicate", code=code, first=first_line[code]))
         else:

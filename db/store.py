@@ -271,7 +271,7 @@ class ElectionStore:
 
     def upsert_station(self, code: str, region: str = "", district: str = "", address: str = "", registered: int | None = None) -> StationInfo:
         code = code.strip()
-        if not code:
+        if not code or len(code) > 32 or not code.isprintable():
             raise StorageError("error.storage.station_code")
         if registered is not None and registered < 0:
             raise StorageError("error.storage.negative", field="registered")

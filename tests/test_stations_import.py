@@ -91,3 +91,19 @@ def test_missing_required_column(tmp_path: Path, hq: ElectionStore) -> None:
         import_stations(hq, f)
     assert exc.value.key == "coord.map.columns_missing"
     assert "region" in str(exc.value)
+
+
+def test_station_number_with_a_line_break_is_refused(tmp_path) -> None:
+    from db.stations_import import import_stations
+    from db.store import ElectionStore
+    from observer.csvio import RowsRefused
+    from observer.template import builtin_template
+
+    hq = ElectionStore.create(tmp_path / "hq.baqylau", builtin_template("kz-majilis-2021"), role="hq")
+    csv = tmp_path / "stations.csv"
+    csv.write_text('code,region,district,address,registered\n"30\n3",KZ-ALA,Алмалы,"ул. Абая",1200\n', encoding="utf-8")
+    with pytest.raises(RowsRefused) as info:
+        import_stations(hq, csv)
+    assert "line break" in str(info.value.problems[0]) or "перевод строки" in str(info.value.problems[0])
+    assert hq.station_count() == 0
+    hq.close()
