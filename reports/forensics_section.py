@@ -38,6 +38,7 @@ from observer.forensics import (
     verdict,
 )
 from observer.i18n import tr
+from reports.charts import nice_max
 from reports.flowables import Heading, esc, fmt_int, fmt_num, fmt_pct, fmt_pp
 from reports.styles import DARK, FONT_CONDENSED, FRAME_WIDTH, INK, LIGHT, MID, PALE, get_styles, register_fonts, table_style
 
@@ -117,16 +118,6 @@ def fingerprint_chart(fp: Fingerprint, lang: str, leader: str, size: float = 78 
     return drawing
 
 
-def _nice(value: float) -> float:
-    if value <= 0:
-        return 1.0
-    exp = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * exp:
-            return step * exp
-    return 10 * exp
-
-
 def _divisions(top: float) -> int:
     """Grid lines that land on round values: 2 × 10^k splits in 4, 1, 2.5 and 5 × 10^k in 5."""
     lead = top / 10 ** math.floor(math.log10(top)) if top > 0 else 1.0
@@ -144,7 +135,7 @@ def turnout_chart(dist: TurnoutDistribution, lang: str, leader: str, width: floa
     series = [np.asarray(dist.leader_votes), np.asarray(dist.other_votes), np.asarray(dist.expected_leader)]
     # A tiny sample can leave the expected curve undefined (NaN): scale and draw the finite part only.
     highest = max((float(np.nanmax(s)) for s in series if s.size and np.isfinite(s).any()), default=0.0)
-    peak = _nice(highest * 1.05) if highest > 0 else 1.0
+    peak = nice_max(highest * 1.05) if highest > 0 else 1.0
 
     def xy(x: float, y: float) -> tuple[float, float]:
         return left + plot_w * x / 100, bottom + plot_h * y / peak
@@ -215,7 +206,7 @@ def fine_chart(hist: np.ndarray, lang: str, width: float = FRAME_WIDTH, height: 
     hi_bin = min(1000, ((int(nz.max()) + 99) // 100) * 100) if len(nz) else 1000
     if hi_bin <= lo_bin:
         hi_bin = lo_bin + 100
-    peak = _nice(float(counts[lo_bin : hi_bin + 1].max(initial=0)) * 1.05)
+    peak = nice_max(float(counts[lo_bin : hi_bin + 1].max(initial=0)) * 1.05)
     span = hi_bin - lo_bin
     for i in range(lo_bin, hi_bin + 1):
         c = counts[i] if i < len(counts) else 0
