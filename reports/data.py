@@ -348,7 +348,7 @@ def read_snapshot(store: ElectionStore) -> Snapshot:
     announced = np.full((n, len(slots)), -1, dtype=np.int64)
     counted = np.full((n, len(slots)), -1, dtype=np.int64)
     reported = np.zeros(n, dtype=bool)
-    for row in store.iter_table(m.TurnoutReport):
+    for row in store.iter_table(m.TurnoutReport, "station_id", "slot", "announced", "observed"):
         i = row_of.get(row.station_id)
         if i is None:
             continue
@@ -396,7 +396,7 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
     hours = _hours(snap)
 
     spoiled: dict[str, int] = defaultdict(int)
-    for row in store.iter_table(m.SpoiledCount):
+    for row in store.iter_table(m.SpoiledCount, "station_id", "reason", "count"):
         i = row_of.get(row.station_id)
         if i is not None and row.count > 0:
             touched[i] = True
@@ -416,7 +416,7 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
 
     # Protocol rows without figures still mean an observer was there.
     protocols_obtained: set[str] = set()
-    for row in store.iter_table(m.Protocol):
+    for row in store.iter_table(m.Protocol, "station_id", "source"):
         i = row_of.get(row.station_id)
         if i is not None:
             touched[i] = True
@@ -466,7 +466,7 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
     disputed.sort(key=lambda d: (region_name(d.region, lang), _natural(d.station_code)))
 
     imports: dict[str, list[datetime | None]] = defaultdict(list)
-    for row in store.iter_table(m.Package):
+    for row in store.iter_table(m.Package, "outcome", "merged_at", "created_at"):
         imports[row.outcome].append(row.merged_at or row.created_at)
     import_rows = [
         ImportSummary(

@@ -76,7 +76,7 @@ def _records(store: ElectionStore, snap: Snapshot) -> Iterator[bytes]:
         res = conflict.resolution
         if res is not None:
             yield _line("decision", conflict.station_code, chosen, res.status, res.reason, res.decided_at.isoformat())
-    for row in store.iter_table(m.SpoiledCount):
+    for row in store.iter_table(m.SpoiledCount, "station_id", "observer_id", "reason", "count"):
         yield _line("spoiled", codes.get(row.station_id, "?"), row.observer_id, row.reason, row.count)
     for viol in store.violations():
         yield _line(
