@@ -15,6 +15,8 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTranslator
+
 from db.store import ROLE_HQ, ElectionStore
 from observer import i18n
 from observer.errors import BaqylauError, StorageError
@@ -26,6 +28,7 @@ from ui.main_window import MainWindow
 from ui.qt import QApplication, QMessageBox, QObject, QWidget
 from ui.settings import Settings
 from ui.widgets.dialogs import ask_open_file
+from ui.widgets.language import language_bridge
 from ui.widgets.messages import post_error
 from ui.widgets.style import apply_style
 from ui.widgets.worker import BackgroundJob
@@ -234,6 +237,54 @@ def ensure_keypair() -> None:
         log.warning("signing key not created: %s", exc)
 
 
+class QtTranslations:
+    """Qt's own strings (dialog buttons, file dialogs, line-edit menus) in the app's language.
+
+    PySide6 ships ``qtbase_<lang>.qm`` for all three of our languages. Installing
+    a translator makes Qt send every widget a LanguageChange event, so standard
+    buttons that are already on screen retranslate themselves.
+    """
+
+    def __init__(self) -> None:
+        self.translator: QTranslator | None = None
+        self.language = ""
+
+    def install(self, lang: str) -> bool:
+        """Swap in Qt's catalogue for ``lang``; False if none could be loaded (Qt then stays English)."""
+        app = QCoreApplication.instance()
+        if app is None:
+            return False
+        if self.translator is not None:
+            QCoreApplication.removeTranslator(self.translator)
+            self.translator = None
+        self.language = lang
+        translator = QTranslator(app)
+        folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+        if not translator.load(f"qtbase_{lang}", folder):
+            # A stripped-down install without the catalogues: English buttons beat a crash.
+            log.warning("Qt translations for %s not found in %s", lang, folder)
+            return False
+        QCoreApplication.installTranslator(translator)
+        self.translator = translator
+        return True
+
+    def follow(self, lang: str) -> None:
+        self.install(lang)
+
+
+# One per process: the language bridge holds its slot weakly, so it must live here.
+_qt_translations: QtTranslations | None = None
+
+
+def qt_translations() -> QtTranslations:
+    """The translator of Qt's own strings, created (and subscribed to language changes) once."""
+    global _qt_translations
+    if _qt_translations is None:
+        _qt_translations = QtTranslations()
+        language_bridge().changed.connect(_qt_translations.follow)
+    return _qt_translations
+
+
 def make_application(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance()
     if not isinstance(app, QApplication):
@@ -241,6 +292,9 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("Baqylau")
     app.setOrganizationName("Baqylau")
     apply_style(app)
+    translations = qt_translations()
+    if translations.translator is None or translations.language != i18n.current_language():
+        translations.install(i18n.current_language())
     return app
 
 

@@ -19,6 +19,10 @@ _LAST_FILE = "files/last"
 _ORGANISATION = "observer/organisation"
 _OBSERVER_NAME = "observer/name"
 _EXPORT_DIR = "export/last_dir"
+# Key names predate the typed properties; kept so existing installations keep their choice.
+_ORG_PUBLIC_KEY = "export/org_public_key"
+_ENCRYPT_EXPORTS = "export/encrypt"
+_ORG_PRIVATE_KEY = "merge/org_private_key"
 
 
 class Settings:
@@ -35,6 +39,13 @@ class Settings:
     def _set(self, key: str, value: str) -> None:
         self._qs.setValue(key, value)
         self._qs.sync()
+
+    def _path(self, key: str) -> Path | None:
+        text = self._text(key)
+        return Path(text) if text else None
+
+    def _set_path(self, key: str, path: Path | None) -> None:
+        self._set(key, str(path) if path else "")
 
     @property
     def language(self) -> str:
@@ -80,3 +91,32 @@ class Settings:
     @export_dir.setter
     def export_dir(self, path: Path | None) -> None:
         self._set(_EXPORT_DIR, str(path) if path else "")
+
+    @property
+    def org_public_key_path(self) -> Path | None:
+        """The organisation's public key that observers seal their packages for."""
+        return self._path(_ORG_PUBLIC_KEY)
+
+    @org_public_key_path.setter
+    def org_public_key_path(self, path: Path | None) -> None:
+        self._set_path(_ORG_PUBLIC_KEY, path)
+
+    @property
+    def org_private_key_path(self) -> Path | None:
+        """The organisation's private key file the coordinator opens sealed packages with.
+
+        Only the path is remembered; the key itself is read from the file at each merge.
+        """
+        return self._path(_ORG_PRIVATE_KEY)
+
+    @org_private_key_path.setter
+    def org_private_key_path(self, path: Path | None) -> None:
+        self._set_path(_ORG_PRIVATE_KEY, path)
+
+    @property
+    def encrypt_exports(self) -> bool:
+        return self._text(_ENCRYPT_EXPORTS) == "1"
+
+    @encrypt_exports.setter
+    def encrypt_exports(self, on: bool) -> None:
+        self._set(_ENCRYPT_EXPORTS, "1" if on else "0")

@@ -9,6 +9,7 @@ untouched), and lists what happened to every package: merged, already merged
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -29,12 +30,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 from db.merge import DUPLICATE, HELD, MERGED, OUTCOMES, REFUSED, MergeReport, PackageOutcome, merge_packages
 from db.store import ElectionStore
+from observer.errors import BaqylauError
 from observer.i18n import tr
 from observer.package import SUFFIX
+from observer.sealed import is_sealed_name, load_org_private, org_fingerprint
 from ui.coordinator.text import plain_labels, plain_tooltip
 from ui.operations import Operation, OperationContext
+from ui.settings import Settings
+from ui.widgets.dialogs import ask_open_file
 
 _OUTCOME_COLOURS = {
     MERGED: QColor(200, 230, 201),
@@ -48,10 +55,11 @@ RESULT_COLUMNS = ("file", "outcome", "station", "signer", "reason")
 class MergeDialog(QDialog):
     merged = Signal(object)  # MergeReport, after a merge (also a cancelled one) finished
 
-    def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
+    def __init__(self, store: ElectionStore, parent: QWidget | None = None, settings: Settings | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mergeDialog")
         self.store = store
+        self.settings = settings or Settings()
         self.report: MergeReport | None = None
         self.operation: Operation[MergeReport] | None = None
 
@@ -71,6 +79,19 @@ class MergeDialog(QDialog):
         top = QHBoxLayout()
         top.addWidget(self.paths, 1)
         top.addLayout(side)
+
+        # The organisation's private key opens sealed packages; only its path is remembered.
+        self.org_key_label = QLabel()
+        self.org_key_label.setObjectName("mergeOrgKey")
+        self.org_key_label.setWordWrap(True)
+        self.org_key_button = QPushButton()
+        self.org_key_button.setObjectName("chooseOrgKey")
+        self.org_key_clear = QPushButton()
+        self.org_key_clear.setObjectName("clearOrgKey")
+        key_row = QHBoxLayout()
+        key_row.addWidget(self.org_key_label, 1)
+        key_row.addWidget(self.org_key_button)
+        key_row.addWidget(self.org_key_clear)
 
         self.progress = QProgressBar()
         self.progress.setObjectName("mergeProgress")
@@ -113,6 +134,7 @@ class MergeDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.intro)
         layout.addLayout(top, 1)
+        layout.addLayout(key_row)
         layout.addLayout(run)
         layout.addWidget(self.progress_text)
         layout.addWidget(self.summary)
@@ -124,6 +146,8 @@ class MergeDialog(QDialog):
         self.add_files.clicked.connect(self._pick_files)
         self.add_folder.clicked.connect(self._pick_folder)
         self.remove.clicked.connect(self._remove_selected)
+        self.org_key_button.clicked.connect(self._pick_org_key)
+        self.org_key_clear.clicked.connect(lambda: self.set_org_key(None))
         self.merge_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.reject)
@@ -157,10 +181,55 @@ class MergeDialog(QDialog):
             self.paths.takeItem(self.paths.row(item))
         self._update_buttons()
 
+    # ---- organisation key ----------------------------------------------------
+    def _pick_org_key(self) -> None:
+        current = self.settings.org_private_key_path
+        path = ask_open_file(self, tr("followup.merge.org_key_pick"), "PEM (*.pem);;* (*)", current.parent if current else None)
+        if path is not None:
+            self.set_org_key(path)
+
+    def set_org_key(self, path: Path | None) -> bool:
+        """Remember the organisation's private key file (None forgets it); False if ``path`` is not one.
+
+        A file that is not a key is refused at once, with the reason shown beside
+        the button, rather than at merge time in every sealed package's row.
+        """
+        if path is not None:
+            try:
+                load_org_private(path)
+            except BaqylauError as exc:
+                self._show_org_key(error=str(exc))
+                return False
+        self.settings.org_private_key_path = path
+        self._show_org_key()
+        return True
+
+    def _load_org_key(self) -> tuple[X25519PrivateKey | None, str]:
+        """The remembered key, or None and the translated reason it cannot be read now."""
+        path = self.settings.org_private_key_path
+        if path is None:
+            return None, ""
+        try:
+            return load_org_private(path), ""
+        except BaqylauError as exc:
+            return None, str(exc)
+
+    def _show_org_key(self, error: str = "") -> None:
+        path = self.settings.org_private_key_path
+        if error:
+            text = error
+        elif path is None:
+            text = tr("followup.merge.org_key_none")
+        else:
+            key, problem = self._load_org_key()
+            text = tr("followup.merge.org_key_shown", file=path.name, fingerprint=org_fingerprint(key)) if key is not None else problem
+        self.org_key_label.setText(text)
+        self.org_key_clear.setVisible(path is not None)
+
     def _update_buttons(self, running: bool = False) -> None:
         self.merge_button.setEnabled(not running and self.paths.count() > 0)
         self.cancel_button.setEnabled(running)
-        for b in (self.add_files, self.add_folder, self.remove):
+        for b in (self.add_files, self.add_folder, self.remove, self.org_key_button, self.org_key_clear):
             b.setEnabled(not running)
         self.close_button.setEnabled(not running)
 
@@ -176,8 +245,13 @@ class MergeDialog(QDialog):
         self.progress_text.setText(tr("coordui.merge.scanning"))
         self._update_buttons(running=True)
 
+        org_key, key_problem = self._load_org_key()
+
         def job(ctx: OperationContext) -> MergeReport:
-            return merge_packages(store, paths, progress=ctx.progress, cancel=ctx.is_cancelled)
+            report = merge_packages(store, paths, progress=ctx.progress, cancel=ctx.is_cancelled, org_key=org_key)
+            if org_key is None:
+                report.entries = [_explain_missing_key(e, key_problem) for e in report.entries]
+            return report
 
         op: Operation[MergeReport] = Operation(self, job, show_progress=False)
         op.on_progress(self._progressed).success(self._done)
@@ -269,6 +343,9 @@ class MergeDialog(QDialog):
         self.add_files.setText(tr("coordui.merge.add_files"))
         self.add_folder.setText(tr("coordui.merge.add_folder"))
         self.remove.setText(tr("coordui.merge.remove"))
+        self.org_key_button.setText(tr("followup.merge.org_key"))
+        self.org_key_clear.setText(tr("followup.merge.org_key_clear"))
+        self._show_org_key()
         self.merge_button.setText(tr("coordui.merge.start"))
         self.cancel_button.setText(tr("coordui.op.cancel"))
         self.close_button.setText(tr("coordui.close"))
@@ -284,3 +361,14 @@ class MergeDialog(QDialog):
             tr("coordui.merge.summary", merged=counts[MERGED], duplicate=counts[DUPLICATE], held=counts[HELD], refused=counts[REFUSED])
         )
         self._fill_results(self.report.entries)
+
+
+def _explain_missing_key(entry: PackageOutcome, key_problem: str) -> PackageOutcome:
+    """A sealed package refused for want of a key: say what to do in this dialog, not on the command line.
+
+    If a key was chosen but cannot be read any more, its own error is the reason.
+    """
+    if entry.outcome != REFUSED or not is_sealed_name(entry.path) or entry.reason != tr("rel.sealed.need_key", file=entry.path.name):
+        return entry
+    reason = key_problem or tr("followup.merge.need_key", file=entry.path.name)
+    return replace(entry, reason=reason)

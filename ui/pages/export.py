@@ -17,11 +17,6 @@ from ui.widgets.dialogs import ask_folder, ask_open_file
 from ui.widgets.messages import post_error, post_info
 
 
-# Settings keys of the encryption option (chosen once, then remembered for every export).
-_ORG_KEY_SETTING = "export/org_public_key"
-_ENCRYPT_SETTING = "export/encrypt"
-
-
 def human_size(size: int) -> str:
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
@@ -70,7 +65,7 @@ class ExportPage(Page):
         # A checkable group: its title is the "encrypt for the organisation" switch.
         self.seal_box = QGroupBox(self.folder_box)
         self.seal_box.setCheckable(True)
-        self.seal_box.setChecked(settings._text(_ENCRYPT_SETTING) == "1")
+        self.seal_box.setChecked(settings.encrypt_exports)
         seal_row = QHBoxLayout(self.seal_box)
         self.org_key_label = plain_label()
         self.org_key_label.setWordWrap(True)
@@ -102,7 +97,7 @@ class ExportPage(Page):
             self.folder.setText(str(settings.export_dir))
         self.browse.clicked.connect(self._choose_folder)
         self.org_key_button.clicked.connect(self._choose_org_key)
-        self.seal_box.toggled.connect(lambda on: self.settings._set(_ENCRYPT_SETTING, "1" if on else "0"))
+        self.seal_box.toggled.connect(self._remember_encrypt)
         self.export_button.clicked.connect(self._export_clicked)
         self.retranslate()
         self.refresh()
@@ -159,8 +154,10 @@ class ExportPage(Page):
         self.key_label.setText(tr("ui.export.fingerprint", fingerprint=fingerprint) if fingerprint else tr("ui.export.no_key"))
 
     def _org_key_path(self) -> Path | None:
-        text = self.settings._text(_ORG_KEY_SETTING)
-        return Path(text) if text else None
+        return self.settings.org_public_key_path
+
+    def _remember_encrypt(self, on: bool) -> None:
+        self.settings.encrypt_exports = on
 
     def _show_org_key(self) -> None:
         path = self._org_key_path()
@@ -186,7 +183,7 @@ class ExportPage(Page):
         except BaqylauError as exc:
             post_error(str(exc))
             return False
-        self.settings._set(_ORG_KEY_SETTING, str(path))
+        self.settings.org_public_key_path = path
         self.seal_box.setChecked(True)
         self._show_org_key()
         return True
