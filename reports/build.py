@@ -94,6 +94,8 @@ MAX_LOGO_PIXELS = 40_000_000
 LOGO_MAX_SIDE = 800  # pixels kept: sharp at 60 mm wide in print, small in the file
 TOP_CATEGORIES_IN_TABLE = 5
 TOP_CATEGORIES_IN_CHART = 3
+# Reused photos printed as rows; a longer list (a systematic fraud or a broken import) is counted, not printed.
+REUSED_PAIRS_SHOWN = 100
 
 
 class ReportError(BaqylauError):
@@ -505,7 +507,7 @@ class _Sections:
         out: list[Flowable] = [CondPageBreak(100 * mm), self.heading("report.violations")]
         if not d.violations_total:
             out.append(self.p(esc(self.t("report.violations.none"))))
-            return out
+            return out + self.reused_photos()
         out.append(self.heading("report.violations.categories", 1))
         rows: list[list[Any]] = [self.head("report.col.category", "report.col.count", "report.col.share")]
         for code, n in d.violations_by_category.items():
@@ -543,6 +545,33 @@ class _Sections:
         out.append(charts.stacked_bars(names, series, width=FRAME_WIDTH))
         out.append(self.p(esc(self.t("report.violations.chart_caption")), "caption"))
         out += self.cases()
+        out += self.reused_photos()
+        return out
+
+    def reused_photos(self) -> list[Flowable]:
+        """Photos submitted for more than one station: a forgery or a mix-up only a person can tell apart."""
+        pairs = self.d.reused_photos
+        out: list[Flowable] = [self.heading("followup.report.reuse", 1)]
+        if not pairs:
+            out.append(self.p(esc(self.t("followup.report.reuse_none"))))
+            return out
+        identical = sum(1 for r in pairs if r.identical)
+        out.append(self.p(esc(self.t("followup.report.reuse_intro", pairs=self.num(len(pairs)), identical=self.num(identical),
+                                     near=self.num(len(pairs) - identical)))))
+        cell = self.s["cell"]
+        rows: list[list[Any]] = [self.head("followup.report.col.station", "followup.report.col.observer", "followup.report.col.file",
+                                           "followup.report.col.station", "followup.report.col.observer", "followup.report.col.file",
+                                           "followup.report.col.match", right=())]
+        for r in pairs[:REUSED_PAIRS_SHOWN]:
+            match = self.t("followup.report.identical") if r.identical else self.t("followup.report.near", distance=r.distance)
+            rows.append([Paragraph(esc(text[:200]), cell) for text in
+                         (r.station_a, r.observer_a, r.file_a, r.station_b, r.observer_b, r.file_b, match)])
+        w = FRAME_WIDTH
+        out.append(self.table(rows, [w * 0.08, w * 0.15, w * 0.17, w * 0.08, w * 0.15, w * 0.17, w * 0.20], numeric_from=6))
+        if len(pairs) > REUSED_PAIRS_SHOWN:
+            out.append(self.p(esc(self.t("followup.report.reuse_more", shown=self.num(REUSED_PAIRS_SHOWN), total=self.num(len(pairs)))),
+                              "caption"))
+        out.append(self.p(esc(self.t("followup.report.reuse_caption")), "caption"))
         return out
 
     def cases(self) -> list[Flowable]:

@@ -28,6 +28,7 @@ from PIL import Image, UnidentifiedImageError
 from db import models as m
 from db.aggregate import rules_note, station_tables
 from db.conflicts import station_conflicts
+from db.reuse import IDENTICAL, find_reused_evidence
 from db.store import ElectionStore
 from observer.aggregate import StationArrays, Totals, UnitResult, aggregate_arrays, evaluate_term, failing_checks
 from observer.checks import percent, rule_text
@@ -204,6 +205,20 @@ class CheckStat:
     failed: int
 
 
+@dataclass(frozen=True)
+class ReusedPhoto:
+    """One photo submitted for two stations (db.reuse), as the report lists it."""
+
+    station_a: str
+    observer_a: str
+    file_a: str
+    station_b: str
+    observer_b: str
+    file_b: str
+    identical: bool  # the same bytes; otherwise a near-duplicate
+    distance: int  # differing bits of 64 between the two photos' hashes (0 for identical files)
+
+
 @dataclass
 class ReportData:
     lang: str
@@ -230,6 +245,7 @@ class ReportData:
     not_counted: int  # stations with figures left out of the totals (disputed, unresolved, excluded)
     generated_at: datetime
     fingerprint: str = ""
+    reused_photos: list[ReusedPhoto] = field(default_factory=list)
 
     def category_name(self, code: str) -> str:
         cat = self.template.category(code)
@@ -504,7 +520,20 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
         inclusion_rule=rules_note(store, lang),
         not_counted=not_counted,
         generated_at=datetime.now(timezone.utc),
+        reused_photos=_reused_photos(store),
     )
+
+
+def _reused_photos(store: ElectionStore) -> list[ReusedPhoto]:
+    """Every pair of stations that share a photo, identical files first (the order of db.reuse)."""
+    return [
+        ReusedPhoto(
+            p.a.station_code, p.a.observer_name, p.a.original_name,
+            p.b.station_code, p.b.observer_name, p.b.original_name,
+            p.kind == IDENTICAL, p.distance,
+        )
+        for p in find_reused_evidence(store)
+    ]
 
 
 def _natural(code: str) -> tuple[int, str]:

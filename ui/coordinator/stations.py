@@ -8,8 +8,11 @@ for one of its cells, and kept in a bounded cache.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from typing import Any
+
+import shiboken6
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
@@ -26,11 +29,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from db.reuse import IDENTICAL, ReusePair
 from db.store import ElectionStore
 from observer.i18n import tr
 from observer.regions import region_name
-from ui.coordinator.stations_data import FLAGS, StationFilter, StationRow, StationSource
+from ui.coordinator.stations_data import FLAG_REUSED, FLAGS, ReuseIndex, StationFilter, StationRow, StationSource, reuse_index
 from ui.coordinator.text import plain_labels, plain_tooltip
+from ui.operations import Operation, OperationContext, run_query
+
+log = logging.getLogger("baqylau.ui")
 
 PAGE_SIZE = 200
 MAX_CACHED_PAGES = 64  # ~13,000 rows: enough for fast back-and-forth scrolling, bounded memory
@@ -58,9 +65,34 @@ def flag_text(row: StationRow) -> str:
         if flag in row.flags:
             if flag == "violations":
                 parts.append(tr("coordui.flag.violations_n", n=row.violations))
+            elif flag == FLAG_REUSED:
+                parts.append(tr("followup.flag.reused"))
             else:
                 parts.append(tr(f"coordui.flag.{flag}"))
     return ", ".join(parts)
+
+
+def reuse_kind(pair: ReusePair) -> str:
+    return tr("rel.reuse.identical") if pair.kind == IDENTICAL else tr("rel.reuse.near", distance=pair.distance)
+
+
+def reuse_text(row: StationRow) -> str:
+    """The photos this station shares with others, one line per pair, this station's side first."""
+    lines = [tr("followup.reuse.tip_title")]
+    for pair in row.reused:
+        mine, other = (pair.a, pair.b) if pair.a.station_code == row.code else (pair.b, pair.a)
+        lines.append(
+            tr(
+                "followup.reuse.tip_pair",
+                kind=reuse_kind(pair),
+                file=mine.original_name,
+                observer=mine.observer_name,
+                other_station=other.station_code,
+                other_observer=other.observer_name,
+                other_file=other.original_name,
+            )
+        )
+    return "\n".join(lines)
 
 
 class StationsModel(QAbstractTableModel):
@@ -103,6 +135,16 @@ class StationsModel(QAbstractTableModel):
         """The data changed underneath: forget derived sets too."""
         self._source.invalidate()
         self.reload()
+
+    def set_reuse(self, reuse: ReuseIndex) -> None:
+        """A finished reused-photo scan: flag the rows without losing the coordinator's place."""
+        self._source.set_reuse(reuse)
+        if self._filter.reused_evidence:
+            self.reload()  # the filtered id list itself changes
+            return
+        self._pages.clear()
+        if self._ids:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._ids) - 1, len(COLUMNS) - 1))
 
     def station_id(self, row: int) -> str:
         return self._ids[row]
@@ -170,8 +212,11 @@ class StationsModel(QAbstractTableModel):
                 return QBrush(_WARN)
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
-            if col == "flags" and row.failed_checks:
-                return plain_tooltip("\n".join(row.failed_checks))  # "a <= b" must not be read as markup
+            if col == "flags" and (row.failed_checks or row.reused):
+                parts = ["\n".join(row.failed_checks)] if row.failed_checks else []
+                if row.reused:
+                    parts.append(reuse_text(row))
+                return plain_tooltip("\n\n".join(parts))  # "a <= b" and file names must not be read as markup
             if col == "region":
                 return plain_tooltip(row.region)
             return None
@@ -220,6 +265,10 @@ class StationsPage(QWidget):
         self.disputed = QCheckBox()
         self.violations = QCheckBox()
         self.checks = QCheckBox()
+        self.reused = QCheckBox()
+        self.reused.setObjectName("reusedFilter")
+        self.reuse_operation: Operation[ReuseIndex] | None = None
+        self._reuse_generation = 0
         self.count = QLabel()
         self.count.setObjectName("stationCount")
         self.region_label = QLabel()
@@ -237,7 +286,7 @@ class StationsPage(QWidget):
         filters.addStretch()
         filters.addWidget(self.count)
         flags = QHBoxLayout()
-        for box in (self.disputed, self.violations, self.checks):
+        for box in (self.disputed, self.violations, self.checks, self.reused):
             flags.addWidget(box)
         flags.addStretch()
 
@@ -274,7 +323,7 @@ class StationsPage(QWidget):
         self._debounce.timeout.connect(self.apply_filters)
         self.search.textChanged.connect(lambda _t: self._debounce.start())
         self.region.currentIndexChanged.connect(lambda _i: self.apply_filters())
-        for box in (self.disputed, self.violations, self.checks):
+        for box in (self.disputed, self.violations, self.checks, self.reused):
             box.toggled.connect(lambda _c: self.apply_filters())
         self.model.countChanged.connect(self._update_count)
         plain_labels(self)
@@ -314,6 +363,8 @@ class StationsPage(QWidget):
         self.disputed.setText(tr("coordui.stations.only_disputed"))
         self.violations.setText(tr("coordui.stations.only_violations"))
         self.checks.setText(tr("coordui.stations.only_checks"))
+        self.reused.setText(tr("followup.stations.only_reused"))
+        self.reused.setToolTip(tr("followup.stations.only_reused_tip"))
         self._fill_regions()
         self.model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
         if self.model.rowCount():
@@ -328,6 +379,7 @@ class StationsPage(QWidget):
             disputed=self.disputed.isChecked(),
             has_violations=self.violations.isChecked(),
             breaks_checks=self.checks.isChecked(),
+            reused_evidence=self.reused.isChecked(),
         )
 
     def apply_filters(self) -> None:
@@ -337,6 +389,35 @@ class StationsPage(QWidget):
     def refresh(self) -> None:
         self._fill_regions()
         self.model.refresh()
+
+    def scan_reused_evidence(self) -> Operation[ReuseIndex]:
+        """Look for photos submitted for more than one station, off the UI thread (seconds at 10,000 photos).
+
+        Started when the window opens and after each merge; a scan started later
+        wins over one still running, so an older result never overwrites a newer one.
+        """
+        self._reuse_generation += 1
+        generation = self._reuse_generation
+        store = self.model.source.store
+
+        def scan(_ctx: OperationContext) -> ReuseIndex:
+            return reuse_index(store)
+
+        def done(reuse: ReuseIndex) -> None:
+            if shiboken6.isValid(self) and generation == self._reuse_generation:
+                self.model.set_reuse(reuse)
+
+        op = run_query(self, scan, done)
+        op.failure(self._reuse_failed)
+        self.reuse_operation = op
+        return op
+
+    def _reuse_failed(self, exc: BaseException) -> bool:
+        # The window (and its file) may be gone by the time a scan fails: nobody to tell then.
+        if not shiboken6.isValid(self):
+            log.info("reused-photo scan ended after its window closed: %s", exc)
+            return True
+        return False
 
     def _update_count(self, shown: int) -> None:
         self.count.setText(tr("coordui.stations.count", shown=shown, total=self.model.source.total()))

@@ -23,6 +23,7 @@ from sqlalchemy import exists, func, select
 
 from db import models as m
 from db.conflicts import EffectiveProtocols, effective_protocols
+from db.reuse import ReusePair, reused_evidence_by_station
 from db.store import ElectionStore
 from observer.checks import failed_checks, percent
 from observer.template import ElectionTemplate
@@ -35,7 +36,13 @@ FLAG_EXCLUDED = "excluded"  # has figures, but the inclusion rules leave them ou
 FLAG_VIOLATIONS = "violations"
 FLAG_CHECKS = "checks"  # the effective protocol breaks a control relation
 FLAG_NO_OFFICIAL = "no_official"
-FLAGS: tuple[str, ...] = (FLAG_CONFLICT, FLAG_DISPUTED, FLAG_EXCLUDED, FLAG_CHOSEN, FLAG_VIOLATIONS, FLAG_CHECKS, FLAG_NO_OFFICIAL)
+FLAG_REUSED = "reused"  # a photo of this station was also submitted for another (followup.flag.reused)
+FLAGS: tuple[str, ...] = (
+    FLAG_CONFLICT, FLAG_DISPUTED, FLAG_EXCLUDED, FLAG_CHOSEN, FLAG_VIOLATIONS, FLAG_CHECKS, FLAG_REUSED, FLAG_NO_OFFICIAL
+)
+
+# Station id -> the reuse pairs it takes part in (see db.reuse).
+ReuseIndex = dict[str, tuple[ReusePair, ...]]
 
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baqylau-stations")
 _CHUNK = 5000  # ids per IN (...) list: well under SQLite's bound-parameter limit
@@ -57,6 +64,7 @@ class StationFilter:
     disputed: bool = False  # unresolved conflicts and stations marked disputed
     has_violations: bool = False
     breaks_checks: bool = False
+    reused_evidence: bool = False  # a photo also submitted for another station
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class StationRow:
     violations: int = 0
     failed_checks: tuple[str, ...] = ()  # check sources (expressions) that fail
     flags: frozenset[str] = field(default_factory=frozenset)
+    reused: tuple[ReusePair, ...] = ()  # photos shared with other stations
 
     @property
     def gap_pp(self) -> float | None:
@@ -93,6 +102,8 @@ class StationSource:
         self._template: ElectionTemplate = store.template
         self._effective: Future[EffectiveProtocols] | None = None
         self._breaking: frozenset[str] | None = None
+        # Filled from a background scan (seconds at 10,000 photos); until then no row is flagged.
+        self._reuse: ReuseIndex = {}
         self._lock = threading.Lock()
 
     def invalidate(self) -> None:
@@ -112,6 +123,14 @@ class StationSource:
         with self._lock:
             if self._effective is None:
                 self._effective = _POOL.submit(effective_protocols, self.store)
+
+    @property
+    def reuse(self) -> ReuseIndex:
+        return self._reuse
+
+    def set_reuse(self, reuse: ReuseIndex) -> None:
+        """The result of :func:`reuse_index`; the next page read shows it (reload the table)."""
+        self._reuse = dict(reuse)
 
     @property
     def effective(self) -> EffectiveProtocols:
@@ -141,6 +160,8 @@ class StationSource:
         if flt.breaks_checks:
             wanted = self.breaking_ids()
             ids = [i for i in ids if i in wanted]
+        if flt.reused_evidence:
+            ids = [i for i in ids if i in self._reuse]
         return ids
 
     def regions(self) -> list[str]:
@@ -221,8 +242,11 @@ class StationSource:
             n_viol = int(violations.get(st.id, 0))
             if n_viol:
                 flags.add(FLAG_VIOLATIONS)
+            reused = self._reuse.get(st.id, ())
+            if reused:
+                flags.add(FLAG_REUSED)
             out[st.id] = StationRow(
-                st.id, st.code, st.region, st.district, st.registered, observed, off_pct, n_viol, failed, frozenset(flags)
+                st.id, st.code, st.region, st.district, st.registered, observed, off_pct, n_viol, failed, frozenset(flags), reused
             )
         return out
 
@@ -238,6 +262,20 @@ class StationSource:
                 for pid, key, value in rows:
                     out[pid][key] = value
         return out
+
+
+def reuse_index(store: ElectionStore) -> ReuseIndex:
+    """Photos submitted for more than one station, keyed by station id (slow: run it in the background).
+
+    :func:`db.reuse.reused_evidence_by_station` keys by station code, which is
+    unique in the station list; the table works with ids.
+    """
+    by_code = reused_evidence_by_station(store)
+    if not by_code:
+        return {}
+    with store.engine.connect() as conn:
+        id_of = dict(conn.execute(select(m.Station.code, m.Station.id)).all())
+    return {id_of[code]: tuple(pairs) for code, pairs in by_code.items() if code in id_of}
 
 
 def _errors(tpl: ElectionTemplate, figures: dict[str, int | None]) -> tuple[str, ...]:

@@ -91,16 +91,19 @@ class CoordinatorWindow(QMainWindow):
         language_bridge().changed.connect(lambda _lang: self.retranslate())
         self.retranslate()
         self.resize(1366, 768)
+        # Seconds of thumbnail hashing at 10,000 photos: the table is usable meanwhile, flags appear after.
+        self.stations.scan_reused_evidence()
 
     # ---- actions -----------------------------------------------------------------
     def open_merge(self) -> MergeDialog:
         dialog = MergeDialog(self.store, self)
-        dialog.merged.connect(lambda _r: self._data_changed())
+        dialog.merged.connect(lambda _r: self._data_changed(evidence_changed=True))
         return self._show_dialog(dialog)
 
     def open_import(self, kind: str) -> ImportDialog:
         dialog = ImportDialog(self.store, kind, self)
-        dialog.imported.connect(lambda _r: self._data_changed())
+        # A new station list can give evidence a station it lacked: the reused-photo pairs change too.
+        dialog.imported.connect(lambda _r: self._data_changed(evidence_changed=kind == KIND_STATIONS))
         return self._show_dialog(dialog)
 
     def open_report(self) -> ReportDialog:
@@ -124,10 +127,12 @@ class CoordinatorWindow(QMainWindow):
 
     # ---- refreshing --------------------------------------------------------------
     def refresh(self) -> None:
-        self._data_changed()
+        self._data_changed(evidence_changed=True)
 
-    def _data_changed(self, *, except_conflicts: bool = False, except_comparison: bool = False) -> None:
+    def _data_changed(self, *, except_conflicts: bool = False, except_comparison: bool = False, evidence_changed: bool = False) -> None:
         self.stations.refresh()
+        if evidence_changed:
+            self.stations.scan_reused_evidence()
         if not except_conflicts:
             self.conflicts.reload()
         if not except_comparison:
