@@ -32,7 +32,7 @@ from benchmarks.common import Context, Row, fmt_s, row_from_dict
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
 SMOKE_SIZE = 200
 RESULTS = Path(__file__).resolve().parent / "results.json"
-LINEAR_EXPONENT = 1.15  # cost ~ n^x; up to this x counts as linear (fixed costs and noise bend small sizes)
+LINEAR_EXPONENT = 1.10  # cost ~ n^x; up to this x counts as linear (fixed costs and noise bend small sizes)
 
 
 def _edit(ctx: Context) -> list[Row]:
