@@ -1,8 +1,10 @@
 """Baqylau: `baqylau` opens the desktop app; `baqylau COMMAND ...` runs a command-line job.
 
-Command-line jobs are registered by modules listed in CLI_MODULES; each has a
-``register(subparsers)`` that adds its sub-commands, whose handler is stored as
-``func`` and returns the process exit code.
+Command-line jobs are registered by modules listed in CLI_MODULES, with the
+commands each adds; each module has a ``register(subparsers)`` whose handlers,
+stored as ``func``, return the process exit code. The command names are listed
+here so that opening the app does not import every command's module (ReportLab,
+numpy...): start-up time is what an observer waits for.
 """
 
 from __future__ import annotations
@@ -16,18 +18,19 @@ from typing import Sequence
 from observer import i18n
 from observer.errors import BaqylauError
 
-# Modules that add sub-commands (each owns its commands and help texts).
-CLI_MODULES: list[str] = [
-    "db.cli_template",
-    "reports.cli",
-    "db.cli_merge",
-    "db.cli_forensics",
-    "db.cli_coordinator",
-    "db.cli_reliability",
-]
+# Modules that add sub-commands -> the commands each adds (each owns their help texts).
+CLI_MODULES: dict[str, tuple[str, ...]] = {
+    "db.cli_template": ("template",),
+    "reports.cli": ("report", "verify-report"),
+    "db.cli_merge": ("merge", "export-hq", "keys", "conflicts"),
+    "db.cli_forensics": ("forensics",),
+    "db.cli_coordinator": ("official", "stations", "aggregate", "gaps", "violations", "check", "demo"),
+    "db.cli_reliability": ("org-keygen", "evidence-reuse"),
+}
+COMMANDS: frozenset[str] = frozenset(c for names in CLI_MODULES.values() for c in names) | {"gui"}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="baqylau",
         description="Baqylau: offline tool for independent election observers. Without a command, opens the desktop app.",
@@ -37,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the desktop app (the default)")
     gui.add_argument("file", nargs="?", help="election file to open")
     gui.set_defaults(func=_run_gui)
-    for name in CLI_MODULES:
-        importlib.import_module(name).register(sub)
+    if with_commands:
+        for name in CLI_MODULES:
+            importlib.import_module(name).register(sub)
     return parser
 
 
@@ -50,14 +54,14 @@ def _run_gui(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
     # `baqylau` and `baqylau FILE.baqylau` open the app.
-    commands = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()  # type: ignore[union-attr]
     first = next((a for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] != "--lang")), None)
-    if first is None or first not in commands:
+    if first is None or first not in COMMANDS:
         pos = argv.index(first) if first is not None else len(argv)
         argv.insert(pos, "gui")
-    args = parser.parse_args(argv)
+        first = "gui"
+    wants_help = any(a in ("-h", "--help") for a in argv)
+    args = build_parser(with_commands=first != "gui" or wants_help).parse_args(argv)
     lang = args.lang or os.environ.get("BAQYLAU_LANG") or i18n.DEFAULT_LANGUAGE
     if lang in i18n.LANGUAGES:
         i18n.set_language(lang)

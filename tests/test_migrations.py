@@ -18,8 +18,13 @@ def test_there_is_a_fixture_per_revision() -> None:
 
     from db.store import _alembic_config
 
-    revisions = {r.revision for r in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+    script = ScriptDirectory.from_config(_alembic_config())
+    revisions = {r.revision for r in script.walk_revisions()}
     assert {f.stem for f in FIXTURES} == revisions, "add a fixture: tests/fixtures/make_schema_fixtures.py"
+    # db.store reads revisions from file names (no Alembic import at start-up): the numbering must hold.
+    from db.store import head_revision, known_revisions
+
+    assert set(known_revisions()) == revisions and head_revision() == script.get_current_head()
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.stem)
