@@ -256,6 +256,7 @@ class QtTranslations:
             return False
         if self.translator is not None:
             QCoreApplication.removeTranslator(self.translator)
+            self.translator.deleteLater()
             self.translator = None
         self.language = lang
         translator = QTranslator(app)
@@ -263,6 +264,7 @@ class QtTranslations:
         if not translator.load(f"qtbase_{lang}", folder):
             # A stripped-down install without the catalogues: English buttons beat a crash.
             log.warning("Qt translations for %s not found in %s", lang, folder)
+            translator.deleteLater()
             return False
         QCoreApplication.installTranslator(translator)
         self.translator = translator
