@@ -33,14 +33,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from alembic import command
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from PIL import Image, UnidentifiedImageError
-from alembic.script import ScriptDirectory
 from sqlalchemy import Integer, LargeBinary, String, Text, create_engine
 
 from db import models as m
-from db.store import ElectionStore, _alembic_config, storage_error
+from db.store import ElectionStore, _migrate, known_revisions, storage_error
 from observer import records
 from observer.errors import PackageError
 from observer.evidence import MAX_PIXELS, PHOTO_FORMATS
@@ -501,10 +499,8 @@ def _describe_schema(conn: sqlite3.Connection) -> Schema:
     return out
 
 
-@lru_cache(maxsize=None)
 def _known_revisions() -> tuple[str, ...]:
-    script = ScriptDirectory.from_config(_alembic_config())
-    return tuple(rev.revision for rev in script.walk_revisions())
+    return tuple(known_revisions())
 
 
 Master = tuple[tuple[Any, ...], ...]
@@ -518,7 +514,7 @@ def _reference(revision: str) -> tuple[Schema, Master]:
     try:
         engine = create_engine(f"sqlite:///{folder / 'ref.sqlite'}")
         with engine.begin() as conn:
-            command.upgrade(_alembic_config(conn), revision)
+            _migrate(conn, revision)
         engine.dispose()
         with sqlite3.connect(folder / "ref.sqlite") as ref:
             result = _describe_schema(ref), tuple(ref.execute(_MASTER_SQL).fetchall())

@@ -10,6 +10,8 @@ itself never depends on the preview.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -35,11 +37,12 @@ from observer import i18n
 from observer.errors import StorageError
 from observer.i18n import tr
 from observer.paths import app_home
-from reports.build import ReportInfo, build_report
-from reports.fingerprint import short_fingerprint
 from ui.coordinator.text import plain_labels
 from ui.operations import Operation, OperationContext, show_error
 from ui.settings import Settings
+
+if TYPE_CHECKING:
+    from reports.build import ReportInfo
 
 try:  # QtPdf ships in a separate wheel (PySide6-Pdf); the dialog degrades without it.
     from PySide6.QtPdf import QPdfDocument
@@ -188,6 +191,8 @@ class ReportDialog(QDialog):
         self.status.setText(tr("coordui.report.building"))
 
         def job(ctx: OperationContext) -> ReportInfo:
+            from reports.build import build_report  # ReportLab is loaded when a report is wanted, not at start-up
+
             return build_report(store, out, lang, title=title, org=org, logo=logo, progress=_progress_adapter(ctx))
 
         op: Operation[ReportInfo] = Operation(self, job, title=tr("coordui.report.building"))
@@ -204,6 +209,8 @@ class ReportDialog(QDialog):
         return False  # the default handler shows (or logs) it
 
     def _done(self, info: ReportInfo) -> None:
+        from reports.fingerprint import short_fingerprint
+
         self.info = info
         self.status.setText(
             tr("coordui.report.done", pages=info.pages, seconds=f"{info.seconds:.1f}", fingerprint=short_fingerprint(info.fingerprint))
