@@ -109,7 +109,9 @@ class HeadcountEvent(Authored, Base):
     """One click of the observer's counter (+1) or an undo (-1); the sum is the count."""
 
     __tablename__ = "headcount_events"
-    station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"), index=True)
+    # Covering index: per-station totals are summed from the index alone (revision 0004).
+    __table_args__ = (Index("ix_headcount_events_station_observer_delta", "station_id", "observer_id", "delta"),)
+    station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     delta: Mapped[int] = mapped_column(Integer)
 
