@@ -74,11 +74,17 @@ def returns_from_arrays(template: ElectionTemplate, arrays: StationArrays, *, wi
     )
 
 
-def load_returns(hq: ElectionStore) -> tuple[StationReturns, StationReturns, StationReturns]:
-    """(official, observed, station list) of an HQ file."""
+def load_returns(
+    hq: ElectionStore, tables: tuple[StationArrays, StationArrays] | None = None
+) -> tuple[StationReturns, StationReturns, StationReturns]:
+    """(official, observed, station list) of an HQ file.
+
+    ``tables`` are db.aggregate.station_tables(hq) when the caller has read them already
+    (the report does): reading them again costs a second pass over the whole file.
+    """
     if hq.role != ROLE_HQ:
         raise ForensicsError("forensics.error.not_hq", file=hq.path.name)
-    official_arrays, observed_arrays = station_tables(hq)
+    official_arrays, observed_arrays = tables if tables is not None else station_tables(hq)
     template = hq.template
     official = returns_from_arrays(template, official_arrays)
     observed = returns_from_arrays(template, observed_arrays)
@@ -86,9 +92,14 @@ def load_returns(hq: ElectionStore) -> tuple[StationReturns, StationReturns, Sta
     return official, observed, population
 
 
-def run_forensics(hq: ElectionStore, level: str = "national", options: Options = Options()) -> ForensicsResult:
+def run_forensics(
+    hq: ElectionStore,
+    level: str = "national",
+    options: Options = Options(),
+    tables: tuple[StationArrays, StationArrays] | None = None,
+) -> ForensicsResult:
     """Every forensic test on an HQ file: official results, observed sample and station list."""
-    official, observed, population = load_returns(hq)
+    official, observed, population = load_returns(hq, tables)
     if len(official) == 0:
         raise ForensicsError("forensics.error.no_official", file=hq.path.name)
     return analyse(official, observed if len(observed) else None, level=level, options=options, population=population)

@@ -47,6 +47,7 @@ from reportlab.platypus import (
 from reportlab.platypus.tableofcontents import TableOfContents
 
 from db.store import ElectionStore
+from observer.aggregate import StationArrays
 from observer.errors import BaqylauError
 from observer import i18n
 from observer.i18n import LANGUAGES, tr
@@ -617,13 +618,13 @@ class _Sections:
         return [esc(self.t(key) if i18n.has(key) else action)]
 
     # -- forensics (another module) ----------------------------------------------
-    def forensics(self, store: ElectionStore) -> list[Flowable]:
+    def forensics(self, store: ElectionStore, tables: tuple[StationArrays, StationArrays] | None = None) -> list[Flowable]:
         """The forensics section (reports.forensics_section), numbered like the other sections."""
         try:
             from reports.forensics_section import report_flowables  # built by the forensics work; optional
         except ImportError:
             return []
-        flow = report_flowables(store, self.lang)
+        flow = report_flowables(store, self.lang, tables=tables)
         out: list[Flowable] = [PageBreak()]
         for f in flow:
             if isinstance(f, Heading) and f.level == 0:
@@ -855,7 +856,8 @@ def build_report(
         # In reading order: sections are numbered as they are made.
         story: list[Flowable] = [
             *sb.cover(), *sb.toc(), *sb.findings(), *sb.methodology(), *sb.turnout(), *sb.results(), *sb.invalid(),
-            *sb.violations(), *sb.forensics(store), *sb.annex_disputed(), *sb.annex_imports(), *sb.annex_stations(),
+            *sb.violations(), *sb.forensics(store, (snapshot.official, snapshot.observed)),
+            *sb.annex_disputed(), *sb.annex_imports(), *sb.annex_stations(),
         ]
     finally:
         if own:

@@ -23,6 +23,7 @@ from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph,
 
 from db.cli_forensics import party_namer, run_forensics
 from db.store import ElectionStore
+from observer.aggregate import StationArrays
 from observer.errors import BaqylauError
 from observer.forensics import (
     NATIONAL,
@@ -453,14 +454,20 @@ def _comparison(comp: Comparison, lang: str, name: Callable[[str], str]) -> list
     return out
 
 
-def report_flowables(store: ElectionStore, lang: str, options: Options = Options()) -> list[Flowable]:
+def report_flowables(
+    store: ElectionStore,
+    lang: str,
+    options: Options = Options(),
+    tables: tuple[StationArrays, StationArrays] | None = None,
+) -> list[Flowable]:
     """The section for an HQ file: run the tests (by region), then lay them out.
 
+    ``tables`` are the (official, observed) station tables the report has already read.
     A file the tests cannot run on (no official results yet) gets the heading
     and the reason, so the reader knows the section was not forgotten.
     """
     try:
-        result = run_forensics(store, "region", options)
+        result = run_forensics(store, "region", options, tables)
     except BaqylauError as exc:
         return [
             Heading(tr("forensics.title", lang), 0, "forensics"),
