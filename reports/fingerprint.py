@@ -43,8 +43,13 @@ class ReportVerifyError(BaqylauError):
     key = "report.error.verify"
 
 
+# One encoder for all lines: json.dumps with options builds a new encoder per call, which was
+# half the fingerprint's time at 100,000 stations. Same output, byte for byte.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
+
+
 def _line(kind: str, *fields: Any) -> bytes:
-    return json.dumps([kind, *fields], ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
+    return _ENCODER.encode([kind, *fields]).encode("utf-8")
 
 
 def _records(store: ElectionStore, snap: Snapshot) -> Iterator[bytes]:
