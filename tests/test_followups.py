@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
 import pytest
-from PIL import Image
 from pypdf import PdfReader
 
 from db import models as m
@@ -175,27 +173,8 @@ def test_merge_dialog_opens_sealed_packages_with_the_chosen_key(qtbot: Any, tmp_
 # ---- 3. reused photos: stations table and report -----------------------------------------------
 
 
-def _scene(seed: int, size: tuple[int, int] = (1200, 900)) -> Image.Image:
-    """A photo-like picture: smooth random shapes, different for every seed."""
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 255, (6, 8, 3)).astype(np.uint8)).resize(size, Image.Resampling.BICUBIC)
-
-
-def _package(root: Path, template: Any, code: str, observer: str, photos: list[Path]) -> Path:
-    s = ElectionStore.create(root / f"st-{code}.baqylau", template)
-    try:
-        s.set_observer(observer, "MISK")
-        st = s.upsert_station(code, "KZ-ALA", "Алмалы", "", 1500)
-        s.select_station(st.id)
-        pid = s.protocol_id(st.id)
-        s.set_protocol_value(pid, "registered", 1500)
-        for p in photos:
-            s.add_evidence(st.id, p, protocol_id=pid)
-        out = root / "usb" / code
-        out.mkdir(parents=True)
-        return export_station_package(s, out, KeyPair.generate())
-    finally:
-        s.close()
+# The photo and package makers of the reuse tests (tests/ is on sys.path under pytest's default import mode).
+from test_reuse import scene as _scene, station_package as _package  # noqa: E402
 
 
 @pytest.fixture
