@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import sqlite3
 import stat
 import zipfile
@@ -21,6 +19,7 @@ from db.store import ElectionStore
 from observer.errors import PackageError
 from observer.package import DATA_NAME, MANIFEST_NAME, SIGNATURE_NAME, parse_manifest
 from observer.signing import KeyPair, SigningKeyError, fingerprint_of, load_or_create_keypair, verify_signature
+from tests.corpus.make_corpus import change_db, members_of, png_claiming, resign, swap_photo, write_zip
 
 
 # ---- helpers -------------------------------------------------------------------
@@ -56,60 +55,6 @@ def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         out = {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
     conn.close()
     return out
-
-
-def members_of(pkg: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(pkg) as zf:
-        return {i.filename: zf.read(i) for i in zf.infolist()}
-
-
-def write_zip(path: Path, members: list[tuple[str | zipfile.ZipInfo, bytes]]) -> Path:
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in members:
-            zf.writestr(name, data)
-    return path
-
-
-def resign(
-    src: Path,
-    dest: Path,
-    keys: KeyPair,
-    *,
-    change: dict[str, bytes | None] | None = None,
-    edit: Callable[[dict[str, Any]], None] | None = None,
-) -> Path:
-    """A package rebuilt with changed members and a correct manifest signed by ``keys``:
-    what a forger with their own key can make, so only the deeper checks can refuse it."""
-    members = members_of(src)
-    manifest = json.loads(members.pop(MANIFEST_NAME))
-    members.pop(SIGNATURE_NAME)
-    for name, data in (change or {}).items():
-        if data is None:
-            members.pop(name, None)
-        else:
-            members[name] = data
-    manifest["members"] = [
-        {"name": n, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in sorted(members.items())
-    ]
-    manifest["public_key"] = keys.public_hex
-    manifest["fingerprint"] = keys.fingerprint
-    if edit:
-        edit(manifest)
-    body = json.dumps(manifest, indent=1, sort_keys=True).encode()
-    items: list[tuple[str | zipfile.ZipInfo, bytes]] = [(n, d) for n, d in members.items()]
-    items += [(MANIFEST_NAME, body), (SIGNATURE_NAME, keys.sign(body))]
-    return write_zip(dest, items)
-
-
-def change_db(pkg: Path, tmp: Path, sql: str) -> bytes:
-    """The package's database with ``sql`` applied (for forged-content cases)."""
-    db = tmp / "forged.sqlite"
-    db.unlink(missing_ok=True)
-    db.write_bytes(members_of(pkg)[DATA_NAME])
-    with sqlite3.connect(db) as conn:
-        conn.executescript(sql)
-    conn.close()
-    return db.read_bytes()
 
 
 @pytest.fixture
@@ -244,45 +189,18 @@ def _dupe(path: Path, package: Path) -> Path:
         return write_zip(path, members + [members[0]])
 
 
-def _swap_photo(path: Path, package: Path, tmp: Path, keys: KeyPair, data: bytes) -> Path:
-    """Replace the protocol photo with ``data``, with its record and the manifest made consistent."""
-    members = members_of(package)
-    old = next(n for n in members if n.startswith("evidence/") and n.endswith(".jpg"))
-    digest = hashlib.sha256(data).hexdigest()
-    new = f"evidence/{digest}.jpg"
-    db = change_db(
-        package,
-        tmp,
-        f"UPDATE evidence SET sha256='{digest}', stored_name='{digest}.jpg', size={len(data)} "
-        f"WHERE stored_name='{old.split('/', 1)[1]}';",
-    )
-    return resign(package, path, keys, change={old: None, new: data, DATA_NAME: db})
-
-
-def _png_header(width: int, height: int) -> bytes:
-    """A PNG whose header claims ``width`` x ``height`` (the pixels are never needed to refuse it)."""
-    buf = io.BytesIO()
-    Image.new("L", (1, 1)).save(buf, "PNG")
-    raw = bytearray(buf.getvalue())
-    raw[16:24] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
-    import zlib
-
-    raw[29:33] = zlib.crc32(bytes(raw[12:29])).to_bytes(4, "big")
-    return bytes(raw)
-
-
 HOSTILE: dict[str, tuple[str, Callable[[Path, Path, Path, KeyPair], Path]]] = {
     "photo that is not an image": (
         "package.error.bad_photo",
-        lambda p, pkg, tmp, k: _swap_photo(p, pkg, tmp, k, b"#!/bin/sh\nrm -rf /\n" * 50),
+        lambda p, pkg, tmp, k: swap_photo(pkg, p, tmp, k, b"#!/bin/sh\nrm -rf /\n" * 50),
     ),
     "decompression-bomb photo": (
         "package.error.bad_photo",
-        lambda p, pkg, tmp, k: _swap_photo(p, pkg, tmp, k, _png_header(60_000, 60_000)),
+        lambda p, pkg, tmp, k: swap_photo(pkg, p, tmp, k, png_claiming(60_000, 60_000)),
     ),
     "100-megapixel photo": (
         "package.error.bad_photo",
-        lambda p, pkg, tmp, k: _swap_photo(p, pkg, tmp, k, _png_header(12_500, 8_000)),
+        lambda p, pkg, tmp, k: swap_photo(pkg, p, tmp, k, png_claiming(12_500, 8_000)),
     ),
     "not a zip": ("package.error.not_zip", lambda p, pkg, tmp, k: (p.write_bytes(b"MZ\x90\x00 not a package"), p)[1]),
     "empty file": ("package.error.not_zip", lambda p, pkg, tmp, k: (p.write_bytes(b""), p)[1]),

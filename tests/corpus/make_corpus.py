@@ -29,10 +29,9 @@ from typing import Any, Callable
 
 from PIL import Image
 
+from observer.package import DATA_NAME as DATA, MANIFEST_NAME as MANIFEST, SIGNATURE_NAME as SIGNATURE
+
 STATIC = Path(__file__).with_name("files")
-MANIFEST = "manifest.json"
-SIGNATURE = "manifest.sig"
-DATA = "data.sqlite"
 
 # Text that must be stored as text and shown as text, never run or rendered.
 HOSTILE_TEXT = {
@@ -92,9 +91,9 @@ def change_db(pkg: Path, scratch: Path, sql: str) -> bytes:
 
 
 def swap_photo(pkg: Path, dest: Path, scratch: Path, keys: Any, data: bytes, suffix: str = ".jpg") -> Path:
-    """Replace the protocol photo by ``data``, with its record and the manifest made consistent."""
+    """Replace the protocol photo (the package's JPEG) by ``data``, with its record and the manifest made consistent."""
     members = members_of(pkg)
-    old = next(n for n in members if n.startswith("evidence/"))
+    old = next(n for n in members if n.startswith("evidence/") and n.endswith(".jpg"))
     digest = hashlib.sha256(data).hexdigest()
     new = f"evidence/{digest}{suffix}"
     db = change_db(
