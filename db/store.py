@@ -13,11 +13,12 @@ import errno
 import os
 import shutil
 import sqlite3
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import Engine, bindparam, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from db import models as m
@@ -225,28 +226,14 @@ class ElectionStore:
     def evidence_dir(self) -> Path:
         return self.path.with_name(self.path.name + ".evidence")
 
-    def _write(self) -> Any:
-        """A transaction whose OS/SQLite failures become a StorageError."""
-        store = self
-
-        class _Tx:
-            def __enter__(self) -> Any:
-                try:
-                    self._ctx = store.engine.begin()
-                    return self._ctx.__enter__()
-                except (OSError, OperationalError, DatabaseError) as exc:
-                    raise storage_error(exc, store.path) from None
-
-            def __exit__(self, et: Any, ev: Any, tb: Any) -> bool:
-                try:
-                    self._ctx.__exit__(et, ev, tb)
-                except (OSError, OperationalError, DatabaseError) as exc:
-                    raise storage_error(exc, store.path) from None
-                if isinstance(ev, (OperationalError, DatabaseError)):
-                    raise storage_error(ev, store.path) from None
-                return False
-
-        return _Tx()
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A transaction whose OS/SQLite failures (at begin, in the body or at commit) become a StorageError."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except (OSError, OperationalError, DatabaseError) as exc:
+            raise storage_error(exc, self.path) from None
 
     # ---- observer and station -----------------------------------------
     @property
