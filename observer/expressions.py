@@ -12,6 +12,8 @@ import ast
 from dataclasses import dataclass
 from typing import Mapping
 
+from observer.i18n import Msg
+
 PARTIES_SUM = "sum(parties)"
 
 _COMPARE_OPS: dict[type, str] = {
@@ -26,7 +28,14 @@ _BIN_OPS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
 
 
 class ExpressionError(ValueError):
-    """An expression is not in the accepted grammar."""
+    """An expression is not in the accepted grammar; ``msg`` says why in any language."""
+
+    def __init__(self, key: str, /, **params: object) -> None:
+        self.msg = Msg("expr." + key, params)
+        super().__init__(self.msg.render("en"))
+
+    def __str__(self) -> str:
+        return self.msg.render()
 
 
 @dataclass(frozen=True)
@@ -84,13 +93,13 @@ def _compare(op: str, a: int, b: int) -> bool:
 
 def _parse(source: str) -> ast.expr:
     if not isinstance(source, str) or not source.strip():
-        raise ExpressionError("empty expression")
+        raise ExpressionError("empty")
     if len(source) > 500:
-        raise ExpressionError("expression is longer than 500 characters")
+        raise ExpressionError("too_long")
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"not a valid expression: {exc.msg}") from None
+        raise ExpressionError("syntax", problem=exc.msg) from None
     return tree.body
 
 
@@ -98,14 +107,14 @@ def _collect(node: ast.expr, names: set[str]) -> bool:
     """Validate the arithmetic grammar; return whether sum(parties) is used."""
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, int):
-            raise ExpressionError(f"only whole numbers are allowed, not {node.value!r}")
+            raise ExpressionError("whole_numbers", value=repr(node.value))
         return False
     if isinstance(node, ast.Name):
         names.add(node.id)
         return False
     if isinstance(node, ast.BinOp):
         if type(node.op) not in _BIN_OPS:
-            raise ExpressionError("only + - * are allowed")
+            raise ExpressionError("operators")
         left = _collect(node.left, names)
         right = _collect(node.right, names)
         return left or right
@@ -121,13 +130,13 @@ def _collect(node: ast.expr, names: set[str]) -> bool:
         and node.args[0].id == "parties"
     ):
         return True
-    raise ExpressionError(f"'{ast.unparse(node)}' is not allowed (use line names, numbers, + - * and sum(parties))")
+    raise ExpressionError("not_allowed", part=ast.unparse(node))
 
 
 def parse_term(source: str) -> Term:
     node = _parse(source)
     if isinstance(node, ast.Compare):
-        raise ExpressionError("a comparison is not allowed here; expected a sum of lines")
+        raise ExpressionError("no_comparison")
     names: set[str] = set()
     uses = _collect(node, names)
     return Term(source.strip(), node, frozenset(names), uses)
@@ -136,10 +145,10 @@ def parse_term(source: str) -> Term:
 def parse_relation(source: str) -> Relation:
     node = _parse(source)
     if not isinstance(node, ast.Compare) or len(node.ops) != 1:
-        raise ExpressionError("expected one comparison such as 'in_boxes == valid + invalid'")
+        raise ExpressionError("one_comparison")
     op_type = type(node.ops[0])
     if op_type not in _COMPARE_OPS:
-        raise ExpressionError("the comparison must be one of == != <= >= < >")
+        raise ExpressionError("compare_ops")
     left_names: set[str] = set()
     right_names: set[str] = set()
     lu = _collect(node.left, left_names)
@@ -175,4 +184,4 @@ def _eval(node: ast.expr, values: Mapping[str, int | None], party_keys: tuple[st
                 return None
             total += v
         return total
-    raise ExpressionError(f"cannot evaluate {ast.unparse(node)}")
+    raise ExpressionError("cannot_evaluate", part=ast.unparse(node))

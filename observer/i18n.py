@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import string
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Callable
@@ -64,6 +65,24 @@ def on_language_changed(callback: Callable[[str], None]) -> None:
     _listeners.append(callback)
 
 
+@dataclass(frozen=True)
+class Msg:
+    """A message not yet put into words: a key and its parameters.
+
+    Used as a parameter of another message (the "problem" part of an error), so the
+    whole text is rendered in one language, whichever is chosen when it is shown.
+    """
+
+    key: str
+    params: dict[str, object] = field(default_factory=dict)
+
+    def render(self, lang: str | None = None) -> str:
+        return tr(self.key, lang, **self.params)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
 def tr(key: str, lang: str | None = None, /, **params: object) -> str:
     """The message ``key`` in ``lang`` (default: the current language).
 
@@ -74,6 +93,7 @@ def tr(key: str, lang: str | None = None, /, **params: object) -> str:
     if text is None:
         text = catalog("en").get(key, key)
     if params:
+        params = {k: v.render(lang) if isinstance(v, Msg) else v for k, v in params.items()}
         try:
             return text.format(**params)
         except (KeyError, IndexError, ValueError):

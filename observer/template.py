@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from observer.errors import TemplateError
 from observer.expressions import ExpressionError, Relation, Term, parse_relation, parse_term
-from observer.i18n import LANGUAGES, current_language
+from observer.i18n import LANGUAGES, Msg, current_language
 
 FORMAT_VERSION = 1
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -140,6 +140,11 @@ def _line_of(text: str, needle: str, *, last: bool = False) -> int:
     return found
 
 
+def _p(key: str, **params: object) -> Msg:
+    """What is wrong with a template field, put into words in the reader's language."""
+    return Msg("template.problem." + key, params)
+
+
 class _Reader:
     """Walks the parsed TOML and raises errors that name the file's line."""
 
@@ -147,29 +152,29 @@ class _Reader:
         self.text = text
         self.origin = origin
 
-    def fail(self, where: str, problem: str, needle: str = "", *, last: bool = False) -> TemplateError:
+    def fail(self, where: str, problem: Msg, needle: str = "", *, last: bool = False) -> TemplateError:
         line = _line_of(self.text, needle, last=last) or _line_of(self.text, where.split(".")[-1].split("[")[0])
         return TemplateError("error.template.field", file=self.origin, line=line or "?", where=where, problem=problem)
 
     def table(self, data: Any, where: str) -> dict[str, Any]:
         if not isinstance(data, dict):
-            raise self.fail(where, "expected a table")
+            raise self.fail(where, _p("not_table"))
         return data
 
     def string(self, data: Mapping[str, Any], key: str, where: str, *, required: bool = True, default: str = "") -> str:
         value = data.get(key)
         if value is None:
             if required:
-                raise self.fail(f"{where}.{key}" if where else key, "is missing", needle=where.split("[")[0])
+                raise self.fail(f"{where}.{key}" if where else key, _p("missing"), needle=where.split("[")[0])
             return default
         if not isinstance(value, str):
-            raise self.fail(f"{where}.{key}" if where else key, "must be text in quotes", needle=f"{key}")
+            raise self.fail(f"{where}.{key}" if where else key, _p("not_text"), needle=f"{key}")
         return value
 
     def labels(self, data: Mapping[str, Any], where: str, key: str = "") -> Labels:
         values = {lang: data[lang] for lang in LANGUAGES if isinstance(data.get(lang), str) and data[lang].strip()}
         if not values:
-            raise self.fail(where, "needs a label in at least one of ru, kk, en", needle=key)
+            raise self.fail(where, _p("no_label"), needle=key)
         return Labels(values)
 
     def key(self, data: Mapping[str, Any], where: str, name: str = "key") -> str:
@@ -177,42 +182,42 @@ class _Reader:
         if not _KEY_RE.match(value):
             raise self.fail(
                 f"{where}.{name}",
-                f"'{value}' must start with a lowercase latin letter and use only a-z, 0-9 and _ (40 at most)",
+                _p("bad_key", value=value),
                 needle=value,
             )
         return value
 
     def term(self, source: Any, where: str, known: set[str]) -> Term:
         if not isinstance(source, str):
-            raise self.fail(where, "must be an expression in quotes")
+            raise self.fail(where, _p("not_expression"))
         try:
             term = parse_term(source)
         except ExpressionError as exc:
-            raise self.fail(where, str(exc), needle=source) from None
+            raise self.fail(where, exc.msg, needle=source) from None
         self._known(term.names, where, source, known)
         return term
 
     def relation(self, source: Any, where: str, known: set[str]) -> Relation:
         if not isinstance(source, str):
-            raise self.fail(where, "must be an expression in quotes")
+            raise self.fail(where, _p("not_expression"))
         try:
             rel = parse_relation(source)
         except ExpressionError as exc:
-            raise self.fail(where, str(exc), needle=source) from None
+            raise self.fail(where, exc.msg, needle=source) from None
         self._known(rel.names, where, source, known)
         return rel
 
     def _known(self, names: frozenset[str], where: str, source: str, known: set[str]) -> None:
         unknown = sorted(names - known)
         if unknown:
-            raise self.fail(where, f"unknown line '{unknown[0]}' in '{source}'", needle=source)
+            raise self.fail(where, _p("unknown_line", name=unknown[0], source=source), needle=source)
 
     def items(self, data: Mapping[str, Any], key: str, *, required: bool = True) -> list[dict[str, Any]]:
         value = data.get(key, [] if not required else None)
         if value is None:
-            raise self.fail(key, "is missing (expected a list of [[" + key + "]] tables)")
+            raise self.fail(key, _p("missing_list", key=key))
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.fail(key, "must be a list of [[" + key + "]] tables", needle=key)
+            raise self.fail(key, _p("not_list", key=key), needle=key)
         return value
 
 
@@ -228,11 +233,11 @@ def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
     r = _Reader(text, origin)
     fmt = data.get("format", FORMAT_VERSION)
     if not isinstance(fmt, int) or fmt > FORMAT_VERSION:
-        raise r.fail("format", f"version {fmt} is newer than this program understands ({FORMAT_VERSION})", needle="format")
+        raise r.fail("format", _p("newer_format", found=fmt, supported=FORMAT_VERSION), needle="format")
 
     tid = r.string(data, "id", "")
     if not re.match(r"^[a-z0-9][a-z0-9._-]{0,63}$", tid):
-        raise r.fail("id", f"'{tid}' must use only a-z, 0-9, '.', '_' and '-'", needle=tid)
+        raise r.fail("id", _p("bad_id", value=tid), needle=tid)
     names = r.labels(r.table(data.get("name", {}), "name"), "name", "[name]")
 
     lines: list[Line] = []
@@ -241,22 +246,22 @@ def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
         where = f"lines[{i + 1}]"
         key = r.key(item, where)
         if key in seen:
-            raise r.fail(f"{where}.key", f"'{key}' is defined twice", needle=f'"{key}"', last=True)
+            raise r.fail(f"{where}.key", _p("twice", value=key), needle=f'"{key}"', last=True)
         seen.add(key)
         lines.append(Line(key, r.labels(item, where, key), str(item.get("number", ""))))
     if not lines:
-        raise r.fail("lines", "at least one protocol line is needed", needle="lines")
+        raise r.fail("lines", _p("no_lines"), needle="lines")
 
     parties: list[Party] = []
     for i, item in enumerate(r.items(data, "parties")):
         where = f"parties[{i + 1}]"
         key = r.key(item, where)
         if key in seen or key == "parties":
-            raise r.fail(f"{where}.key", f"'{key}' is already used by a line or party", needle=f'"{key}"', last=True)
+            raise r.fail(f"{where}.key", _p("key_used", value=key), needle=f'"{key}"', last=True)
         seen.add(key)
         parties.append(Party(key, r.labels(item, where, key), r.string(item, "short", where, required=False)))
     if not parties:
-        raise r.fail("parties", "at least one party or candidate is needed", needle="parties")
+        raise r.fail("parties", _p("no_parties"), needle="parties")
 
     checks: list[Check] = []
     for i, item in enumerate(r.items(data, "checks", required=False)):
@@ -264,7 +269,7 @@ def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
         rel = r.relation(item.get("expr"), f"{where}.expr", seen)
         severity = r.string(item, "severity", where, required=False, default="error")
         if severity not in SEVERITIES:
-            raise r.fail(f"{where}.severity", f"'{severity}' must be one of {', '.join(SEVERITIES)}", needle=severity)
+            raise r.fail(f"{where}.severity", _p("bad_severity", value=severity, allowed=", ".join(SEVERITIES)), needle=severity)
         labels = r.labels(item, where) if any(lang in item for lang in LANGUAGES) else None
         checks.append(Check(rel, severity, labels))
 
@@ -277,18 +282,18 @@ def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
     invalid = r.term(results.get("invalid"), "results.invalid", seen)
     threshold = results.get("threshold_pct", 0)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < 100:
-        raise r.fail("results.threshold_pct", "must be a number of percent between 0 and 100", needle="threshold_pct")
+        raise r.fail("results.threshold_pct", _p("bad_threshold"), needle="threshold_pct")
 
     times = turnout.get("reporting_times", [])
     if not isinstance(times, list) or not all(isinstance(t, str) and _TIME_RE.match(t) for t in times):
-        raise r.fail("turnout.reporting_times", "must be a list of times like \"10:00\"", needle="reporting_times")
+        raise r.fail("turnout.reporting_times", _p("bad_times"), needle="reporting_times")
     if times != sorted(set(times)):
-        raise r.fail("turnout.reporting_times", "times must be in order and not repeat", needle="reporting_times")
+        raise r.fail("turnout.reporting_times", _p("times_order"), needle="reporting_times")
     polls_open = r.string(turnout, "polls_open", "turnout", required=False, default="07:00")
     polls_close = r.string(turnout, "polls_close", "turnout", required=False, default="20:00")
     for name, value in (("polls_open", polls_open), ("polls_close", polls_close)):
         if not _TIME_RE.match(value):
-            raise r.fail(f"turnout.{name}", f"'{value}' is not a time like \"07:00\"", needle=name)
+            raise r.fail(f"turnout.{name}", _p("bad_time", value=value), needle=name)
 
     categories = _categories(r, data, "violation_categories")
     reasons = _categories(r, data, "spoiled_reasons")
@@ -328,13 +333,13 @@ def _categories(r: _Reader, data: Mapping[str, Any], key: str) -> tuple[Category
         where = f"{key}[{i + 1}]"
         code = r.string(item, "code", where)
         if not re.match(r"^[A-Z][A-Z0-9_]{0,39}$", code):
-            raise r.fail(f"{where}.code", f"'{code}' must be upper-case latin letters, digits and _", needle=code)
+            raise r.fail(f"{where}.code", _p("bad_code", value=code), needle=code)
         if code in codes:
-            raise r.fail(f"{where}.code", f"'{code}' is defined twice", needle=f'"{code}"', last=True)
+            raise r.fail(f"{where}.code", _p("twice", value=code), needle=f'"{code}"', last=True)
         codes.add(code)
         out.append(Category(code, r.labels(item, where, code)))
     if not out:
-        raise r.fail(key, "needs at least one entry", needle=key)
+        raise r.fail(key, _p("empty_list"), needle=key)
     return tuple(out)
 
 
@@ -345,7 +350,7 @@ def _questions(r: _Reader, data: Mapping[str, Any], key: str) -> tuple[Question,
         where = f"checklists.{key}[{i + 1}]"
         qkey = r.key(item, where)
         if qkey in keys:
-            raise r.fail(f"{where}.key", f"'{qkey}' is defined twice", needle=f'"{qkey}"', last=True)
+            raise r.fail(f"{where}.key", _p("twice", value=qkey), needle=f'"{qkey}"', last=True)
         keys.add(qkey)
         out.append(Question(qkey, r.labels(item, where, qkey)))
     return tuple(out)

@@ -103,3 +103,24 @@ def test_template_file_errors(tmp_path) -> None:
     with pytest.raises(TemplateError) as info:
         load_template(tmp_path / "missing.toml")
     assert "missing.toml" in info.value.message("en")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "ru", "kk"),
+    [
+        ('key = "valid"', 'key = "invalid"', "определено дважды", "екі рет анықталған"),
+        ('expr = "in_boxes == valid + invalid"', 'expr = "in_boxes == valid / invalid"', "допустимы только + - *", "тек + - *"),
+        ('expr = "in_boxes == valid + invalid"', 'expr = "in_boxes == valid + spoilt"', "неизвестная строка «spoilt»", "белгісіз «spoilt» жолы"),
+        ("threshold_pct = 5", 'threshold_pct = "5"', "процентов от 0 до 100", "пайыз болуы керек"),
+    ],
+)
+def test_template_problem_in_reader_language(old: str, new: str, ru: str, kk: str) -> None:
+    """The part that says what is wrong is translated too, not only the frame around it."""
+    broken = MINIMAL.replace(old, new)
+    assert broken != MINIMAL
+    with pytest.raises(TemplateError) as info:
+        parse_template(broken, "t.toml")
+    assert ru in info.value.message("ru")
+    assert kk in info.value.message("kk")
+    # the same error object renders in the language chosen when it is shown
+    assert ru not in info.value.message("en")
