@@ -21,6 +21,7 @@ import os
 import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from itertools import repeat
 from operator import itemgetter
@@ -151,6 +152,14 @@ def sum_columns(parts: Sequence[np.ndarray]) -> np.ndarray:
     return np.where(present.any(axis=0), total, MISSING)
 
 
+def clipped(cells: Sequence[str], limit: int) -> list[str]:
+    """Cells stripped and cut to ``limit`` characters (the strip runs in C; the cut only when needed)."""
+    out = list(map(str.strip, cells))
+    if out and max(map(len, out)) > limit:
+        out = [c[:limit] for c in out]
+    return out
+
+
 def check_row_widths(table: CsvTable, problems: ProblemList) -> None:
     width = len(table.header)
     widths = list(map(len, table.rows))
@@ -170,8 +179,18 @@ def station_codes(
 
     ``first_line`` (code -> line) carries what earlier chunks of the file saw.
     """
-    codes = [c.strip() for c in column_values(table, idx)]
+    codes = list(map(str.strip, column_values(table, idx)))
     first_line = {} if first_line is None else first_line
+    if (
+        codes
+        and min(map(len, codes)) > 0
+        and max(map(len, codes)) <= 32
+        and "".join(codes).isprintable()
+        and len(set(codes)) == len(codes)
+        and first_line.keys().isdisjoint(codes)
+    ):
+        first_line.update(zip(codes, table.lines))  # the usual file: every check passed in C
+        return codes
     for line, code in zip(table.lines, codes):
         if not code:
             problems.add(line, tr("coord.row.no_code", column=header))
@@ -190,9 +209,13 @@ def region_codes(
     table: CsvTable, idx: int, header: str, date: str, problems: ProblemList, resolver: RegionResolver | None = None
 ) -> list[str]:
     resolver = resolver or RegionResolver(date)
+    texts = column_values(table, idx)
+    found = {text: resolver.code(text) for text in set(texts)}  # a country has a few dozen spellings
+    if None not in found.values():
+        return list(map(found.__getitem__, texts))
     out: list[str] = []
-    for line, text in zip(table.lines, column_values(table, idx)):
-        code = resolver.code(text)
+    for line, text in zip(table.lines, texts):
+        code = found[text]
         if code is None:
             problems.add(line, tr("coord.row.unknown_region", value=text.strip()[:60], column=header))
             out.append("")
@@ -350,9 +373,9 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
         if regions is not None:
             regions += region_codes(table, station_cols["region"], mapping.station["region"], template.date, problems, resolver)
         if districts is not None:
-            districts += [d.strip()[:200] for d in column_values(table, station_cols["district"])]
+            districts += clipped(column_values(table, station_cols["district"]), 200)
         if addresses is not None:
-            addresses += [a.strip()[:500] for a in column_values(table, station_cols["address"])]
+            addresses += clipped(column_values(table, station_cols["address"]), 500)
         lines += table.lines
         blocks.append(_figures(table, keys, mapping, value_cols, problems))
     if not codes:
@@ -477,18 +500,34 @@ def official_rows(
 def official_json(keys: Sequence[str], matrix: np.ndarray) -> list[str]:
     """The readable ``values_json`` copy of each row, {key: int or null}, built without json.dumps per row.
 
-    Complete rows are formatted all at once (one ``%`` over the whole matrix, split at the line
-    breaks) rather than one ``%`` per row.
+    Complete rows are made all at once: each count's text is looked up (counts of a station are
+    small), the pieces are joined into one string and split at the line breaks. Larger counts take
+    one ``%`` over the whole block; rows with a figure not given go through json.dumps.
     """
-    n = len(matrix)
-    fmt = "{" + ",".join(f'"{k}":%d' for k in keys) + "}\n"
-    complete = (matrix >= 0).all(axis=1)
+    n, k = matrix.shape[0], len(keys)
     if n == 0:
         return []
-    out = ((fmt * n) % tuple(matrix.ravel().tolist())).split("\n")[:n]
-    for i in np.flatnonzero(~complete).tolist():
-        out[i] = json.dumps({k: (int(v) if v >= 0 else None) for k, v in zip(keys, matrix[i])}, separators=(",", ":"))
+    if int(matrix.max()) < SMALL_COUNTS:
+        pieces = np.empty((n, 2 * k + 1), dtype=object)
+        pieces[:, 0:2 * k:2] = ["{" * (j == 0) + ("," * (j > 0)) + f'"{key}":' for j, key in enumerate(keys)]
+        pieces[:, 1:2 * k:2] = _count_texts()[np.maximum(matrix, 0)]
+        pieces[:, 2 * k] = "}\n"
+        text = "".join(pieces.ravel().tolist())
+    else:
+        fmt = "{" + ",".join(f'"{key}":%d' for key in keys) + "}\n"
+        text = (fmt * n) % tuple(matrix.ravel().tolist())
+    out = text.split("\n")[:n]
+    for i in np.flatnonzero((matrix < 0).any(axis=1)).tolist():
+        out[i] = json.dumps({key: (int(v) if v >= 0 else None) for key, v in zip(keys, matrix[i])}, separators=(",", ":"))
     return out
+
+
+SMALL_COUNTS = 1 << 14  # counts below this are looked up, not formatted (a station has a few thousand voters)
+
+
+@cache
+def _count_texts() -> np.ndarray:
+    return np.array([str(i) for i in range(SMALL_COUNTS)], dtype=object)
 
 
 def official_layout(hq: ElectionStore) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from db.official import (
     bulk_writer,
     check_row_widths,
+    clipped,
     column_values,
     existing_stations,
     gc_paused,
@@ -83,7 +84,7 @@ def _import_stations(store: ElectionStore, csv_path: str | Path, map_path: str |
     codes = station_codes(table, cols["code"], mapping.station["code"], problems)
     regions = region_codes(table, cols["region"], mapping.station["region"], store.template.date, problems)
     texts = {
-        field: [v.strip()[:limit] for v in column_values(table, cols[field])]
+        field: clipped(column_values(table, cols[field]), limit)
         for field, limit in _TEXT_LIMITS.items()
         if field in cols
     }

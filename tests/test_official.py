@@ -294,8 +294,10 @@ def test_official_json_matches_json_dumps() -> None:
 
     keys = ("registered", "issued", "nur_otan")
     rng = np.random.default_rng(5)
-    matrix = rng.integers(0, 100_000_000, size=(200, 3))
-    matrix[rng.random((200, 3)) < 0.1] = MISSING
-    expected = [json.dumps({k: (int(v) if v >= 0 else None) for k, v in zip(keys, row)}, separators=(",", ":")) for row in matrix]
-    assert official_json(keys, matrix) == expected
+    for top in (20_000, 100_000_000):  # looked-up texts of small counts, and formatted large ones
+        matrix = rng.integers(0, top, size=(200, 3))
+        matrix[rng.random((200, 3)) < 0.1] = MISSING
+        expected = [json.dumps({k: (int(v) if v >= 0 else None) for k, v in zip(keys, row)}, separators=(",", ":")) for row in matrix]
+        assert official_json(keys, matrix) == expected
+        assert official_json(keys, matrix[matrix.max(axis=1) < 10_000]) == [e for e, row in zip(expected, matrix) if row.max() < 10_000]
     assert official_json(keys, matrix[:0]) == []
