@@ -11,7 +11,7 @@ import pytest
 
 from db.official import import_official, official_layout, official_source, official_values
 from db.store import ROLE_HQ, ElectionStore
-from observer.csvio import RowsRefused
+from observer.csvio import RowsRefused, read_csv
 from observer.errors import ImportDataError
 
 MAPPING = """
@@ -301,3 +301,27 @@ def test_official_json_matches_json_dumps() -> None:
         assert official_json(keys, matrix) == expected
         assert official_json(keys, matrix[matrix.max(axis=1) < 10_000]) == [e for e, row in zip(expected, matrix) if row.max() < 10_000]
     assert official_json(keys, matrix[:0]) == []
+
+
+def test_clean_file_converted_at_once_gives_the_per_column_figures(
+    tmp_path: Path, hq: ElectionStore, template_2021, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import db.official as official
+
+    clean = ROWS[:3]  # no empty cells: the one-conversion path
+    csv_path, map_path = write(tmp_path, clean)
+    import_official(hq, csv_path, map_path)
+    fast = {c: official_values(hq, hq.station_by_code(c).id) for c in ("1", "2", "3")}  # type: ignore[union-attr]
+    convert = official.clean_counts
+    calls: list[int] = []
+    monkeypatch.setattr(official, "clean_counts", lambda table, idxs: calls.append(1) or {})
+    other = ElectionStore.create(tmp_path / "other.baqylau", template_2021, role=ROLE_HQ)
+    try:
+        import_official(other, csv_path, map_path)
+        slow = {c: official_values(other, other.station_by_code(c).id) for c in ("1", "2", "3")}  # type: ignore[union-attr]
+    finally:
+        other.close()
+    assert calls and fast == slow
+    assert fast["1"]["issued"] == 530 and fast["3"]["nur_otan"] == 200  # type: ignore[index]
+    assert convert(read_csv(csv_path, encoding="cp1251", delimiter=";"), [3, 4])[4].tolist() == [1000, 2000, 500]
+    assert convert(read_csv(write(tmp_path, ROWS, name="gaps.csv")[0], encoding="cp1251", delimiter=";"), [3, 6]) == {}
