@@ -292,16 +292,21 @@ def secondary_indexes_deferred(dbapi: sqlite3.Connection, table: str, *, when: b
     back from their own CREATE statements in sqlite_master, so they are
     exactly what the schema says; DDL is transactional in SQLite, so a
     failure rolls the drop back with everything else. Indexes that belong to
-    a PRIMARY KEY or UNIQUE constraint (no SQL of their own) cannot be dropped
-    and stay.
+    a PRIMARY KEY or UNIQUE constraint (no SQL of their own) cannot be dropped,
+    and unique ones are kept so that every row is still checked as it goes in.
     """
     if not when:
         yield
         return
-    indexes = dbapi.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name",
-        (table,),
-    ).fetchall()
+    # Only plain CREATE INDEX ones (origin "c"), not unique: a unique index also checks each row as it goes in.
+    plain = {name for _, name, unique, origin, _ in dbapi.execute(f'PRAGMA index_list("{table}")') if origin == "c" and not unique}
+    indexes = [
+        (name, sql)
+        for name, sql in dbapi.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name", (table,)
+        )
+        if name in plain
+    ]
     for index_name, _ in indexes:
         dbapi.execute('DROP INDEX "%s"' % index_name.replace('"', '""'))
     yield
