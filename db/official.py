@@ -533,7 +533,7 @@ def official_json(keys: Sequence[str], matrix: np.ndarray) -> list[str]:
         return []
     if int(matrix.max()) < SMALL_COUNTS:
         pieces = np.empty((n, 2 * k + 1), dtype=object)
-        pieces[:, 0:2 * k:2] = ["{" * (j == 0) + ("," * (j > 0)) + f'"{key}":' for j, key in enumerate(keys)]
+        pieces[:, 0:2 * k:2] = [("{" if j == 0 else ",") + f'"{key}":' for j, key in enumerate(keys)]
         pieces[:, 1:2 * k:2] = _count_texts()[np.maximum(matrix, 0)]
         pieces[:, 2 * k] = "}\n"
         text = "".join(pieces.ravel().tolist())
