@@ -412,7 +412,10 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
     src = Path(csv_path)
     with bulk_writer(hq) as dbapi:
         known = existing_stations(dbapi)
-        new_rows = [i for i, code in enumerate(codes) if code and code not in known]
+        if known:
+            new_rows = [i for i, code in enumerate(codes) if code and code not in known]
+        else:  # an empty HQ: every station is new
+            new_rows = list(range(n)) if all(codes) else [i for i, code in enumerate(codes) if code]
         if new_rows and regions is None:
             # Without a region column a new station would land nowhere in the regional tables.
             for i in new_rows:
@@ -430,7 +433,7 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
         # grow at their right edge (see in_index_order).
         new_rows = in_index_order(new_rows, codes)
         created_ids = new_ids(len(new_rows))
-        station_ids = [known.get(c, "") for c in codes]
+        station_ids = [known.get(c, "") for c in codes] if known else [""] * n
         for sid, i in zip(created_ids, new_rows):
             station_ids[i] = sid
         if new_rows:
