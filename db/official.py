@@ -21,8 +21,11 @@ import os
 import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
-from typing import Iterator, Sequence
+from itertools import chain, repeat
+from operator import itemgetter
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -49,6 +52,10 @@ MISSING = -1  # a figure the source does not give; real counts are never negativ
 MAX_COUNT = 100_000_000  # no station has this many of anything; larger is a broken cell
 LAYOUT_META = "official_layout"
 BULK_CACHE_KIB = -16384  # SQLite page cache during a bulk import (negative: KiB): 16 MB
+WRITE_BLOCK = 10_000  # rows made at a time for executemany: small enough to keep memory flat
+
+
+T = TypeVar("T")
 
 
 def require_hq(hq: ElectionStore) -> None:
@@ -74,12 +81,30 @@ def load_official_mapping(path: str | Path, template: ElectionTemplate) -> Colum
 
 
 def new_ids(n: int) -> list[str]:
-    """``n`` random UUID4 strings, made in bulk (uuid.uuid4() per row costs more than the insert)."""
-    raw = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy() if n else np.zeros((0, 16), np.uint8)
+    """``n`` random UUID4 strings in ascending order, made in bulk.
+
+    uuid.uuid4() per row costs more than the insert. Ascending ids let a bulk
+    insert append to the primary-key index instead of splitting a random page
+    per row (see in_index_order); the order comes from sorting the random
+    bytes, so the ids are as random as uuid4's.
+    """
+    if n == 0:
+        return []
+    raw = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = raw.tobytes().hex()
-    return [f"{h[i:i + 8]}-{h[i + 8:i + 12]}-{h[i + 12:i + 16]}-{h[i + 16:i + 20]}-{h[i + 20:i + 32]}" for i in range(0, 32 * n, 32)]
+    raw = raw[np.argsort(raw.view(">u8")[:, 0], kind="stable")]  # by the first 8 bytes: sorted text, bar a 2**-64 tie
+    digits = np.empty((n, 32), dtype=np.uint8)
+    digits[:, 0::2] = _HEX[raw >> 4]
+    digits[:, 1::2] = _HEX[raw & 0x0F]
+    text = np.full((n, 37), ord("-"), dtype=np.uint8)  # 8-4-4-4-12 hex digits, then a line break
+    for start, stop, offset in ((0, 8, 0), (8, 12, 1), (12, 16, 2), (16, 20, 3), (20, 32, 4)):
+        text[:, start + offset:stop + offset] = digits[:, start:stop]
+    text[:, 36] = ord("\n")
+    return text.tobytes().decode("ascii").split("\n")[:n]
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
 def timestamp() -> str:
@@ -127,6 +152,14 @@ def sum_columns(parts: Sequence[np.ndarray]) -> np.ndarray:
     return np.where(present.any(axis=0), total, MISSING)
 
 
+def clipped(cells: Sequence[str], limit: int) -> list[str]:
+    """Cells stripped and cut to ``limit`` characters (the strip runs in C; the cut only when needed)."""
+    out = list(map(str.strip, cells))
+    if out and max(map(len, out)) > limit:
+        out = [c[:limit] for c in out]
+    return out
+
+
 def check_row_widths(table: CsvTable, problems: ProblemList) -> None:
     width = len(table.header)
     widths = list(map(len, table.rows))
@@ -146,8 +179,18 @@ def station_codes(
 
     ``first_line`` (code -> line) carries what earlier chunks of the file saw.
     """
-    codes = [c.strip() for c in column_values(table, idx)]
+    codes = list(map(str.strip, column_values(table, idx)))
     first_line = {} if first_line is None else first_line
+    if (
+        codes
+        and min(map(len, codes)) > 0
+        and max(map(len, codes)) <= 32
+        and "".join(codes).isprintable()
+        and len(set(codes)) == len(codes)
+        and first_line.keys().isdisjoint(codes)
+    ):
+        first_line.update(zip(codes, table.lines))  # the usual file: every check passed in C
+        return codes
     for line, code in zip(table.lines, codes):
         if not code:
             problems.add(line, tr("coord.row.no_code", column=header))
@@ -166,9 +209,13 @@ def region_codes(
     table: CsvTable, idx: int, header: str, date: str, problems: ProblemList, resolver: RegionResolver | None = None
 ) -> list[str]:
     resolver = resolver or RegionResolver(date)
+    texts = column_values(table, idx)
+    found = {text: resolver.code(text) for text in set(texts)}  # a country has a few dozen spellings
+    if None not in found.values():
+        return list(map(found.__getitem__, texts))
     out: list[str] = []
-    for line, text in zip(table.lines, column_values(table, idx)):
-        code = resolver.code(text)
+    for line, text in zip(table.lines, texts):
+        code = found[text]
         if code is None:
             problems.add(line, tr("coord.row.unknown_region", value=text.strip()[:60], column=header))
             out.append("")
@@ -227,6 +274,46 @@ def in_index_order(rows: list[int], codes: list[str]) -> list[int]:
     return sorted(rows, key=codes.__getitem__)
 
 
+def picker(rows: Sequence[int]) -> Callable[[Sequence[T]], Sequence[T]]:
+    """``pick(values)``: the values at ``rows``, in that order (itemgetter's loop runs in C)."""
+    if len(rows) == 1:
+        only = rows[0]
+        return lambda values: (values[only],)
+    return itemgetter(*rows)  # type: ignore[return-value]
+
+
+@contextmanager
+def secondary_indexes_deferred(dbapi: sqlite3.Connection, table: str, *, when: bool) -> Iterator[None]:
+    """Drop ``table``'s own indexes for a bulk insert and build them again after it.
+
+    Building an index once from the finished table is a sort; keeping four of
+    them up to date row by row costs a B-tree descent per row and index. Only
+    worth it (and only done) when the table starts empty. The indexes come
+    back from their own CREATE statements in sqlite_master, so they are
+    exactly what the schema says; DDL is transactional in SQLite, so a
+    failure rolls the drop back with everything else. Indexes that belong to
+    a PRIMARY KEY or UNIQUE constraint (no SQL of their own) cannot be dropped,
+    and unique ones are kept so that every row is still checked as it goes in.
+    """
+    if not when:
+        yield
+        return
+    # Only plain CREATE INDEX ones (origin "c"), not unique: a unique index also checks each row as it goes in.
+    plain = {name for _, name, unique, origin, _ in dbapi.execute(f'PRAGMA index_list("{table}")') if origin == "c" and not unique}
+    indexes = [
+        (name, sql)
+        for name, sql in dbapi.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name", (table,)
+        )
+        if name in plain
+    ]
+    for index_name, _ in indexes:
+        dbapi.execute('DROP INDEX "%s"' % index_name.replace('"', '""'))
+    yield
+    for _, sql in indexes:
+        dbapi.execute(sql)
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector during a bulk job.
@@ -255,7 +342,7 @@ def _figures(
 ) -> np.ndarray:
     """One chunk's figures (rows x keys, MISSING where not given), summed columns added up."""
     matrix = np.full((len(table.rows), len(keys)), MISSING, dtype=np.int64)
-    parsed: dict[int, np.ndarray] = {}
+    parsed = clean_counts(table, sorted({idx for key in keys for idx in value_cols.get(key, ())}))
     for k, key in enumerate(keys):
         if key not in value_cols:
             continue
@@ -266,6 +353,25 @@ def _figures(
             parts.append(parsed[idx])
         matrix[:, k] = sum_columns(parts)
     return matrix
+
+
+def clean_counts(table: CsvTable, idxs: Sequence[int]) -> dict[int, np.ndarray]:
+    """Columns ``idxs`` as int64 in one conversion when every cell is a plain count, else {}.
+
+    One numpy conversion of all the cells costs less than one per column. Anything
+    else (an empty cell, "1 234", a word, a short row) leaves the columns to
+    parse_counts, which says which cell is wrong.
+    """
+    if len(idxs) < 2:
+        return {}
+    try:
+        flat = np.array(list(chain.from_iterable(map(itemgetter(*idxs), table.rows))), dtype=np.int64)
+    except (ValueError, OverflowError, IndexError):
+        return {}
+    if len(flat) and (flat.min() < 0 or flat.max() > MAX_COUNT):
+        return {}
+    block = flat.reshape(-1, len(idxs))
+    return {idx: block[:, j] for j, idx in enumerate(idxs)}
 
 
 def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Path) -> ImportReport:
@@ -291,9 +397,9 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
         if regions is not None:
             regions += region_codes(table, station_cols["region"], mapping.station["region"], template.date, problems, resolver)
         if districts is not None:
-            districts += [d.strip()[:200] for d in column_values(table, station_cols["district"])]
+            districts += clipped(column_values(table, station_cols["district"]), 200)
         if addresses is not None:
-            addresses += [a.strip()[:500] for a in column_values(table, station_cols["address"])]
+            addresses += clipped(column_values(table, station_cols["address"]), 500)
         lines += table.lines
         blocks.append(_figures(table, keys, mapping, value_cols, problems))
     if not codes:
@@ -306,7 +412,10 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
     src = Path(csv_path)
     with bulk_writer(hq) as dbapi:
         known = existing_stations(dbapi)
-        new_rows = [i for i, code in enumerate(codes) if code and code not in known]
+        if known:
+            new_rows = [i for i, code in enumerate(codes) if code and code not in known]
+        else:  # an empty HQ: every station is new
+            new_rows = list(range(n)) if all(codes) else [i for i, code in enumerate(codes) if code]
         if new_rows and regions is None:
             # Without a region column a new station would land nowhere in the regional tables.
             for i in new_rows:
@@ -314,54 +423,52 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
         if problems:
             raise RowsRefused(head.name, problems)
 
-        reg_idx = keys.index("registered") if "registered" in keys else None
         now = timestamp()
-        # Ids made in order and handed out in code order: the id and code indexes then both
-        # grow at their right edge (see in_index_order).
-        new_rows = in_index_order(new_rows, codes)
-        created_ids = sorted(new_ids(len(new_rows)))
-        station_ids = [known[c] if c in known else "" for c in codes]
-        station_inserts = []
-        for sid, i in zip(created_ids, new_rows):
-            station_ids[i] = sid
-            registered = int(matrix[i, reg_idx]) if reg_idx is not None and matrix[i, reg_idx] >= 0 else None
-            station_inserts.append(
-                (
-                    sid,
-                    codes[i],
-                    regions[i] if regions else "",
-                    districts[i] if districts else "",
-                    addresses[i] if addresses else "",
-                    registered,
-                    now,
-                    now,
-                )
-            )
-
-        blobs_all = matrix.astype("<i8").tobytes()
-        width = 8 * len(keys)
-        blobs = [blobs_all[i:i + width] for i in range(0, n * width, width)]
-        jsons = official_json(keys, matrix)
-        # Rows in station-id order with ids made in order: both indexes then grow at their
-        # right edge instead of touching a random page per row (3x faster at 100,000 rows).
-        order = sorted(range(n), key=station_ids.__getitem__)
-        ids = sorted(new_ids(n))
         name = src.name[:255]
-        official_rows = [(ids[j], station_ids[i], jsons[i], blobs[i], name, lines[i], now, now) for j, i in enumerate(order)]
         digest = sha256_file(src)
-
         replaced = dbapi.execute("SELECT count(*) FROM official_results").fetchone()[0]
         dbapi.execute("DELETE FROM official_results")
-        if station_inserts:
-            dbapi.executemany(
-                "INSERT INTO stations (id, code, region, district, address, registered, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                station_inserts,
-            )
+
+        # New stations in code order with ids made in order: the id and code indexes then both
+        # grow at their right edge (see in_index_order).
+        new_rows = in_index_order(new_rows, codes)
+        created_ids = new_ids(len(new_rows))
+        station_ids = [known.get(c, "") for c in codes] if known else [""] * n
+        for sid, i in zip(created_ids, new_rows):
+            station_ids[i] = sid
+        if new_rows:
+            pick = picker(new_rows)
+            if "registered" in keys:
+                reg = matrix[new_rows, keys.index("registered")].tolist()
+                registered: Iterable[int | None] = reg if min(reg) >= 0 else [v if v >= 0 else None for v in reg]
+            else:
+                registered = repeat(None)
+            blank = repeat("")
+            with secondary_indexes_deferred(dbapi, "stations", when=not known):
+                dbapi.executemany(
+                    "INSERT INTO stations (id, code, region, district, address, registered, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    zip(
+                        created_ids,
+                        pick(codes),
+                        pick(regions) if regions else blank,
+                        pick(districts) if districts else blank,
+                        pick(addresses) if addresses else blank,
+                        registered,
+                        repeat(now),
+                        repeat(now),
+                    ),
+                )
+        del created_ids, known
+
+        # Rows in station-id order with ids made in order: both indexes then grow at their
+        # right edge instead of touching a random page per row (3x faster at 100,000 rows).
+        # When every station is new, code order is already station-id order.
+        order = new_rows if len(new_rows) == n else sorted(range(n), key=station_ids.__getitem__)
         dbapi.executemany(
             "INSERT INTO official_results (id, station_id, values_json, values_blob, source_file, source_line, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            official_rows,
+            official_rows(keys, matrix, order, station_ids, lines, name, now),
         )
         dbapi.executemany(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -378,21 +485,76 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
         encoding=head.encoding,
         delimiter=head.delimiter,
         rows=n,
-        stations_created=len(station_inserts),
+        stations_created=len(new_rows),
         stations_updated=0,
         records_written=n,
         replaced=int(replaced),
     )
 
 
+def official_rows(
+    keys: Sequence[str],
+    matrix: np.ndarray,
+    order: Sequence[int],
+    station_ids: Sequence[str],
+    lines: Sequence[int],
+    source: str,
+    now: str,
+) -> Iterator[tuple[str, str, str, bytes, str, int, str, str]]:
+    """The official_results rows in ``order``, made a block at a time as executemany asks.
+
+    Only one block's JSON text and tuples exist at once, not 100,000 rows' worth.
+    """
+    ids = new_ids(len(order))
+    width = 8 * len(keys)
+    for start in range(0, len(order), WRITE_BLOCK):
+        block = order[start:start + WRITE_BLOCK]
+        figures = matrix[block]
+        packed = figures.astype("<i8").tobytes()
+        pick = picker(block)
+        yield from zip(
+            ids[start:start + WRITE_BLOCK],
+            pick(station_ids),
+            official_json(keys, figures),
+            [packed[i:i + width] for i in range(0, len(packed), width)],
+            repeat(source),
+            pick(lines),
+            repeat(now),
+            repeat(now),
+        )
+
+
 def official_json(keys: Sequence[str], matrix: np.ndarray) -> list[str]:
-    """The readable ``values_json`` copy of each row, {key: int or null}, built without json.dumps per row."""
-    fmt = "{" + ",".join(f'"{k}":%d' for k in keys) + "}"
-    complete = (matrix >= 0).all(axis=1)
-    out = [fmt % tuple(row) for row in matrix.tolist()]
-    for i in np.flatnonzero(~complete):
-        out[i] = json.dumps({k: (int(v) if v >= 0 else None) for k, v in zip(keys, matrix[i])}, separators=(",", ":"))
+    """The readable ``values_json`` copy of each row, {key: int or null}, built without json.dumps per row.
+
+    Complete rows are made all at once: each count's text is looked up (counts of a station are
+    small), the pieces are joined into one string and split at the line breaks. Larger counts take
+    one ``%`` over the whole block; rows with a figure not given go through json.dumps.
+    """
+    n, k = matrix.shape[0], len(keys)
+    if n == 0:
+        return []
+    if int(matrix.max()) < SMALL_COUNTS:
+        pieces = np.empty((n, 2 * k + 1), dtype=object)
+        pieces[:, 0:2 * k:2] = [("{" if j == 0 else ",") + f'"{key}":' for j, key in enumerate(keys)]
+        pieces[:, 1:2 * k:2] = _count_texts()[np.maximum(matrix, 0)]
+        pieces[:, 2 * k] = "}\n"
+        text = "".join(pieces.ravel().tolist())
+    else:
+        fmt = "{" + ",".join(f'"{key}":%d' for key in keys) + "}\n"
+        text = (fmt * n) % tuple(matrix.ravel().tolist())
+    out = text.split("\n")[:n]
+    for i in np.flatnonzero((matrix < 0).any(axis=1)).tolist():
+        out[i] = json.dumps({key: (int(v) if v >= 0 else None) for key, v in zip(keys, matrix[i])}, separators=(",", ":"))
     return out
+
+
+SMALL_COUNTS = 1 << 14  # counts below this are looked up, not formatted (a station has a few thousand voters)
+
+
+@cache
+def _count_texts() -> np.ndarray:
+    return np.array([str(i) for i in range(SMALL_COUNTS)], dtype=object)
 
 
 def official_layout(hq: ElectionStore) -> tuple[str, ...]:

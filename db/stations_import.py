@@ -19,6 +19,7 @@ from pathlib import Path
 from db.official import (
     bulk_writer,
     check_row_widths,
+    clipped,
     column_values,
     existing_stations,
     gc_paused,
@@ -27,6 +28,7 @@ from db.official import (
     parse_counts,
     region_codes,
     require_hq,
+    secondary_indexes_deferred,
     station_codes,
     timestamp,
 )
@@ -82,7 +84,7 @@ def _import_stations(store: ElectionStore, csv_path: str | Path, map_path: str |
     codes = station_codes(table, cols["code"], mapping.station["code"], problems)
     regions = region_codes(table, cols["region"], mapping.station["region"], store.template.date, problems)
     texts = {
-        field: [v.strip()[:limit] for v in column_values(table, cols[field])]
+        field: clipped(column_values(table, cols[field]), limit)
         for field, limit in _TEXT_LIMITS.items()
         if field in cols
     }
@@ -100,24 +102,25 @@ def _import_stations(store: ElectionStore, csv_path: str | Path, map_path: str |
         known = existing_stations(dbapi)
         new_rows = in_index_order([i for i, c in enumerate(codes) if c not in known], codes)
         old_rows = [i for i, c in enumerate(codes) if c in known]
-        ids = sorted(new_ids(len(new_rows)))  # in order: the primary-key index grows at its end
-        dbapi.executemany(
-            "INSERT INTO stations (id, code, region, district, address, registered, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    sid,
-                    codes[i],
-                    regions[i],
-                    texts["district"][i] if "district" in texts else "",
-                    texts["address"][i] if "address" in texts else "",
-                    reg_values[i] if reg_values is not None else None,
-                    now,
-                    now,
-                )
-                for sid, i in zip(ids, new_rows)
-            ],
-        )
+        ids = new_ids(len(new_rows))  # ascending: the primary-key index grows at its end
+        with secondary_indexes_deferred(dbapi, "stations", when=not known and bool(new_rows)):
+            dbapi.executemany(
+                "INSERT INTO stations (id, code, region, district, address, registered, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        sid,
+                        codes[i],
+                        regions[i],
+                        texts["district"][i] if "district" in texts else "",
+                        texts["address"][i] if "address" in texts else "",
+                        reg_values[i] if reg_values is not None else None,
+                        now,
+                        now,
+                    )
+                    for sid, i in zip(ids, new_rows)
+                ],
+            )
         # Only the columns the file has are overwritten (see the module docstring).
         fields = ["region", *texts.keys(), *(["registered"] if reg_values is not None else [])]
         assignments = ", ".join(f"{f} = ?" for f in fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from db.official import import_official, official_layout, official_source, official_values
 from db.store import ROLE_HQ, ElectionStore
-from observer.csvio import RowsRefused
+from observer.csvio import RowsRefused, read_csv
 from observer.errors import ImportDataError
 
 MAPPING = """
@@ -209,3 +210,135 @@ def test_problems_across_chunks_keep_their_lines(tmp_path: Path, hq: ElectionSto
     good, _ = write(tmp_path, ROWS, name="good.csv")
     assert import_official(hq, good, map_path).rows == 5
     assert official_values(hq, hq.station_by_code("4").id)["issued"] == 0  # type: ignore[union-attr,index]
+
+
+def _schema(path: Path) -> set[tuple[str, str, str, str | None]]:
+    con = sqlite3.connect(path)
+    try:
+        return set(con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+    finally:
+        con.close()
+
+
+def test_import_into_an_empty_hq_builds_the_station_indexes_again(
+    tmp_path: Path, hq: ElectionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contextlib import contextmanager
+
+    import db.official as official
+
+    real = official.secondary_indexes_deferred
+    during: list[set[str]] = []
+
+    @contextmanager
+    def spy(dbapi: sqlite3.Connection, table: str, *, when: bool):  # type: ignore[no-untyped-def]
+        with real(dbapi, table, when=when):
+            during.append({n for (n,) in dbapi.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,))})
+            yield
+
+    monkeypatch.setattr(official, "secondary_indexes_deferred", spy)
+    before = _schema(hq.path)
+    csv_path, map_path = write(tmp_path, ROWS)
+    import_official(hq, csv_path, map_path)
+    # While the rows went in, only the PRIMARY KEY and UNIQUE (code) indexes were there.
+    assert during == [{"sqlite_autoindex_stations_1", "sqlite_autoindex_stations_2"}]
+    assert _schema(hq.path) == before
+    con = sqlite3.connect(hq.path)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"  # the rebuilt indexes hold every row
+    assert con.execute("SELECT count(*) FROM stations INDEXED BY ix_stations_region WHERE region = 'KZ-ALA'").fetchone()[0] == 2
+    con.close()
+
+
+def test_a_failed_write_leaves_the_indexes_and_the_file_as_they_were(
+    tmp_path: Path, hq: ElectionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import db.official as official
+    from observer.errors import StorageError
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    before = _schema(hq.path)
+    monkeypatch.setattr(official, "official_rows", broken)  # fails after the stations went in, indexes dropped
+    csv_path, map_path = write(tmp_path, ROWS)
+    with pytest.raises(StorageError):
+        import_official(hq, csv_path, map_path)
+    assert _schema(hq.path) == before
+    assert hq.station_count() == 0
+
+
+def test_mixed_new_and_known_stations_written_in_blocks(tmp_path: Path, hq: ElectionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import db.official as official
+
+    first, map_path = write(tmp_path, [ROWS[3], ROWS[1]], name="first.csv")
+    import_official(hq, first, map_path)
+    known = {code: hq.station_by_code(code).id for code in ("2", "4")}  # type: ignore[union-attr]
+    before = _schema(hq.path)
+    monkeypatch.setattr(official, "WRITE_BLOCK", 2)  # several blocks, the last one short
+    second, _ = write(tmp_path, ROWS, name="second.csv")
+    report = import_official(hq, second, map_path)
+    assert (report.rows, report.stations_created, report.replaced) == (5, 3, 2)
+    assert _schema(hq.path) == before  # the table was not empty: indexes kept as they were
+    assert {code: hq.station_by_code(code).id for code in ("2", "4")} == known  # type: ignore[union-attr]
+    con = sqlite3.connect(hq.path)
+    rows = con.execute(
+        "SELECT s.code, o.source_line, o.values_json, o.values_blob, o.id FROM official_results o JOIN stations s ON s.id = o.station_id"
+    ).fetchall()
+    con.close()
+    assert sorted((code, line) for code, line, *_ in rows) == [("1", 2), ("2", 3), ("3", 4), ("4", 5), ("5", 6)]
+    assert len({r[4] for r in rows}) == 5
+    layout = official_layout(hq)
+    for code, _, text, blob, _ in rows:
+        packed = dict(zip(layout, np.frombuffer(blob, dtype="<i8").tolist()))
+        assert json.loads(text) == {k: (v if v >= 0 else None) for k, v in packed.items()}
+    assert official_values(hq, known["2"])["registered"] == 2000  # type: ignore[index]
+    assert official_values(hq, hq.station_by_code("3").id)["issued"] == 5 + 300 + 15  # type: ignore[union-attr,index]
+
+
+def test_new_ids_are_ascending_distinct_uuid4() -> None:
+    import uuid
+
+    from db.official import new_ids
+
+    assert new_ids(0) == [] and len(new_ids(1)) == 1
+    ids = new_ids(5000)
+    assert ids == sorted(ids) and len(set(ids)) == 5000
+    assert all(str(uuid.UUID(i)) == i and uuid.UUID(i).version == 4 for i in ids)
+
+
+def test_official_json_matches_json_dumps() -> None:
+    from db.official import MISSING, official_json
+
+    keys = ("registered", "issued", "nur_otan")
+    rng = np.random.default_rng(5)
+    for top in (20_000, 100_000_000):  # looked-up texts of small counts, and formatted large ones
+        matrix = rng.integers(0, top, size=(200, 3))
+        matrix[rng.random((200, 3)) < 0.1] = MISSING
+        expected = [json.dumps({k: (int(v) if v >= 0 else None) for k, v in zip(keys, row)}, separators=(",", ":")) for row in matrix]
+        assert official_json(keys, matrix) == expected
+        assert official_json(keys, matrix[matrix.max(axis=1) < 10_000]) == [e for e, row in zip(expected, matrix) if row.max() < 10_000]
+    assert official_json(keys, matrix[:0]) == []
+
+
+def test_clean_file_converted_at_once_gives_the_per_column_figures(
+    tmp_path: Path, hq: ElectionStore, template_2021, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import db.official as official
+
+    clean = ROWS[:3]  # no empty cells: the one-conversion path
+    csv_path, map_path = write(tmp_path, clean)
+    import_official(hq, csv_path, map_path)
+    fast = {c: official_values(hq, hq.station_by_code(c).id) for c in ("1", "2", "3")}  # type: ignore[union-attr]
+    convert = official.clean_counts
+    calls: list[int] = []
+    monkeypatch.setattr(official, "clean_counts", lambda table, idxs: calls.append(1) or {})
+    other = ElectionStore.create(tmp_path / "other.baqylau", template_2021, role=ROLE_HQ)
+    try:
+        import_official(other, csv_path, map_path)
+        slow = {c: official_values(other, other.station_by_code(c).id) for c in ("1", "2", "3")}  # type: ignore[union-attr]
+    finally:
+        other.close()
+    assert calls and fast == slow
+    assert fast["1"]["issued"] == 530 and fast["3"]["nur_otan"] == 200  # type: ignore[index]
+    assert convert(read_csv(csv_path, encoding="cp1251", delimiter=";"), [3, 4])[4].tolist() == [1000, 2000, 500]
+    assert convert(read_csv(write(tmp_path, ROWS, name="gaps.csv")[0], encoding="cp1251", delimiter=";"), [3, 6]) == {}

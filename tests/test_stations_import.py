@@ -107,3 +107,22 @@ def test_station_number_with_a_line_break_is_refused(tmp_path) -> None:
     assert "line break" in str(info.value.problems[0]) or "перевод строки" in str(info.value.problems[0])
     assert hq.station_count() == 0
     hq.close()
+
+
+def test_first_list_builds_the_station_indexes_again(tmp_path: Path, hq: ElectionStore) -> None:
+    def schema() -> set[tuple[str, str, str, str | None]]:
+        con = sqlite3.connect(hq.path)
+        try:
+            return set(con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+        finally:
+            con.close()
+
+    before = schema()
+    f = tmp_path / "stations.csv"
+    f.write_text("code,region,district\n1,KZ-ALA,Алмалинский\n2,KZ-AKM,Көкшетау\n3,KZ-ALA,Медеуский\n", encoding="utf-8")
+    assert import_stations(hq, f).stations_created == 3
+    assert schema() == before
+    con = sqlite3.connect(hq.path)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT count(*) FROM stations INDEXED BY ix_stations_region WHERE region = 'KZ-ALA'").fetchone()[0] == 2
+    con.close()
