@@ -225,6 +225,29 @@ def _rows_of(base: _Base, station_ids: Iterable[str]) -> np.ndarray:
     return np.fromiter(map(base.row.get, ids, repeat(-1)), dtype=np.int64, count=len(ids))
 
 
+def _protocol_values(hq: ElectionStore) -> tuple[Sequence[str], Sequence[str], np.ndarray]:
+    """(protocol ids, line keys, figures) of every given, non-negative protocol figure.
+
+    Read as three concatenated values like the station list (140,000 figures at
+    10,000 observed stations: a third cheaper than rows); row by row when a
+    figure is not stored as an integer or an id or key holds the separator.
+    """
+    where = " FROM protocol_values WHERE value IS NOT NULL AND value >= 0"
+    ((n, odd, pids, line_keys, figures),) = _dbapi_rows(
+        hq,
+        "SELECT count(*), total(typeof(value) <> 'integer'), group_concat(protocol_id, char(31)), "
+        "group_concat(key, char(31)), group_concat(value, ' ')" + where,
+    )
+    if not n:
+        return (), (), np.array([], dtype=np.int64)
+    if not odd:
+        pid_list, key_list, numbers = pids.split(_SEP), line_keys.split(_SEP), figures.split(" ")
+        if len(pid_list) == len(key_list) == len(numbers) == n:
+            return pid_list, key_list, np.array(numbers, dtype=np.int64)
+    pid_rows, key_rows, value_rows = zip(*_dbapi_rows(hq, "SELECT protocol_id, key, value" + where))
+    return pid_rows, key_rows, np.array(value_rows).astype(np.int64)
+
+
 def _observed_arrays(hq: ElectionStore, base: _Base, template: ElectionTemplate) -> StationArrays:
     keys = template.all_keys
     n = len(base.ids)
@@ -233,14 +256,12 @@ def _observed_arrays(hq: ElectionStore, base: _Base, template: ElectionTemplate)
     has = np.zeros(n, dtype=bool)
     protocol_row = {pid: base.row[sid] for sid, pid in eff.by_station.items() if sid in base.row}
     if protocol_row:
-        rows = _dbapi_rows(hq, "SELECT protocol_id, key, value FROM protocol_values WHERE value IS NOT NULL AND value >= 0")
-        if rows:
-            pids, line_keys, figures = zip(*rows)
-            col = {key: j for j, key in enumerate(keys)}
-            at_row = np.fromiter(map(protocol_row.get, pids, repeat(-1)), dtype=np.int64, count=len(pids))
-            at_col = np.fromiter(map(col.get, line_keys, repeat(-1)), dtype=np.int64, count=len(pids))
-            ok = (at_row >= 0) & (at_col >= 0)  # a counted protocol, a line the template has
-            values[at_row[ok], at_col[ok]] = np.array(figures, dtype=np.int64)[ok]
+        pids, line_keys, figures = _protocol_values(hq)
+        col = {key: j for j, key in enumerate(keys)}
+        at_row = np.fromiter(map(protocol_row.get, pids, repeat(-1)), dtype=np.int64, count=len(pids))
+        at_col = np.fromiter(map(col.get, line_keys, repeat(-1)), dtype=np.int64, count=len(pids))
+        ok = (at_row >= 0) & (at_col >= 0)  # a counted protocol, a line the template has
+        values[at_row[ok], at_col[ok]] = figures[ok]
         has[list(protocol_row.values())] = True
 
     def flags(station_ids: Iterable[str]) -> np.ndarray:

@@ -90,3 +90,22 @@ def test_announced_figure_is_the_largest_at_the_last_slot_any_observer_noted(hq:
     assert got["C"] == (360, "20:00", 999)  # head-count: the largest count noted by anyone
     assert got["D"] == (20, "10:00", 30)
     assert got["A"] == (550, "20:00", 390)
+
+
+@pytest.mark.parametrize(
+    ("sql", "adal"),
+    [
+        ("", 20),  # the concatenated read
+        ("UPDATE protocol_values SET value = 20.5 WHERE key = 'adal'", 20),  # a real figure: the row read, truncated as before
+        ("UPDATE protocol_values SET key = 'x' || char(31) || 'y' WHERE key = 'issued'", 20),  # the separator in a key
+    ],
+)
+def test_protocol_values_read_both_ways(hq: ElectionStore, sql: str, adal: int) -> None:  # noqa: F811
+    if sql:
+        with hq.engine.begin() as conn:
+            conn.exec_driver_sql(sql)
+    table = station_table(hq, "observed")
+    a = list(table.codes).index("A")
+    figures = dict(zip(table.keys, table.values[a].tolist()))
+    assert figures["adal"] == adal and figures["valid"] == 360
+    assert figures["issued"] == (MISSING if "char(31)" in sql else 400)
