@@ -321,7 +321,10 @@ def _observed_arrays(hq: ElectionStore, base: _Base, template: ElectionTemplate)
         has_violations=has_violations,
         breaks_check=np.zeros(n, dtype=bool),
     )
-    return replace(arrays, breaks_check=failing_checks(template, arrays).any(axis=1) & has)
+    # Control relations only where there are figures (10,000 of 100,000 stations): a quarter of the time.
+    breaks = np.zeros(n, dtype=bool)
+    breaks[has] = failing_checks(template, arrays.subset(has)).any(axis=1)
+    return replace(arrays, breaks_check=breaks)
 
 
 def station_table(hq: ElectionStore, source: Source) -> StationArrays:
