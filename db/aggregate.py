@@ -83,10 +83,10 @@ _SEP = "\x1f"  # between texts in the one-row read; a text containing it sends t
 class _Columns(NamedTuple):
     """What :func:`_read_base` reads, column by column."""
 
-    ids: Sequence[str]
-    codes: Sequence[str]
-    regions: Sequence[str]
-    districts: Sequence[str]
+    ids: Sequence[str] | np.ndarray  # str, or an object array of them
+    codes: Sequence[str] | np.ndarray
+    regions: Sequence[str] | np.ndarray
+    districts: Sequence[str] | np.ndarray
     registered: np.ndarray  # int64, -1 where the list has no number
     states: np.ndarray  # int8: 0 no official row, 1 packed figures, 2 JSON only
     packed: bytes  # every station's official blob (or the missing one), back to back
@@ -122,7 +122,10 @@ def _columns_in_one_row(hq: ElectionStore, params: tuple[int, bytes], codes: boo
     if not isinstance(packed, bytes) or len(packed) != n * params[0] or len(states) != n:
         return None
     cols = _Columns(
-        *texts,
+        texts[0],
+        texts[1],
+        texts[2],
+        texts[3],
         np.array(numbers, dtype=np.int64),
         np.frombuffer(states.encode("ascii"), dtype=np.uint8).astype(np.int8) - ord("0"),
         packed,

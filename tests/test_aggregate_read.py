@@ -92,6 +92,7 @@ def test_announced_figure_is_the_largest_at_the_last_slot_any_observer_noted(hq:
                 observed=observed, created_at=T, updated_at=T,
             ))
     table = station_table(hq, "observed")
+    assert table.announced is not None and table.announced_slot is not None and table.headcount is not None
     got = {code: (int(a), s, int(h)) for code, a, s, h in zip(table.codes, table.announced, table.announced_slot, table.headcount)}
     assert got["C"] == (360, "20:00", 999)  # head-count: the largest count noted by anyone
     assert got["D"] == (20, "10:00", 30)

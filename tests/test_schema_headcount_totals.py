@@ -99,6 +99,7 @@ def test_totals_after_a_merge_and_a_re_merge(tmp_path: Path, template_2021: Any)
         assert totals(hq.path) == clicks(hq.path)
         # Station 101 has two observers (4 and 0 voters): the larger count is the station's.
         table = station_table(hq, "observed")
+        assert table.headcount is not None
         by_code = dict(zip(table.codes.tolist(), table.headcount.tolist()))
         assert by_code == {"101": 4, "102": 3}
     finally:
