@@ -116,6 +116,24 @@ class HeadcountEvent(Authored, Base):
     delta: Mapped[int] = mapped_column(Integer)
 
 
+class HeadcountTotal(Base):
+    """Sum and number of one observer's clicks at one station (revision 0005).
+
+    Derived data, never written by Python: triggers on headcount_events keep it
+    exact on every insert, delete and update, whoever writes (observer app, merge,
+    demo, scripts). A row exists while its (station, observer) has clicks; a click
+    without an observer is kept under observer_id ''. Not a record: packages do not
+    carry it, the receiving file's triggers rebuild it from the merged clicks.
+    """
+
+    __tablename__ = "headcount_totals"
+    __table_args__ = {"sqlite_with_rowid": False}
+    station_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    observer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+
+
 class Protocol(Authored, Base):
     """One version of a station's results protocol as one observer saw it."""
 

@@ -556,7 +556,7 @@ def _read_database(db_path: Path, manifest: Manifest, name: str) -> tuple[dict[s
         except sqlite3.DatabaseError:
             raise PackageError("package.error.not_sqlite", file=name) from None
         for kind, obj, _table, _sql in master:
-            if kind not in ("table", "index"):
+            if kind not in ("table", "index", "trigger"):
                 raise PackageError("package.error.schema_object", file=name, kind=kind, name=str(obj)[:80])
         try:
             versions = conn.execute("SELECT version_num FROM alembic_version").fetchall()
@@ -565,6 +565,12 @@ def _read_database(db_path: Path, manifest: Manifest, name: str) -> tuple[dict[s
         revision = versions[0][0] if len(versions) == 1 else None
         if not isinstance(revision, str) or revision not in _known_revisions():
             raise PackageError("package.error.schema", file=name, problem=f"revision {str(revision)[:40]}")
+        # The only triggers allowed are our own (revision 0005 keeps head-count totals
+        # with them), to the letter; the file is read-only here, so none ever fires.
+        own = set(_reference(revision)[1])
+        for row in master:
+            if row[0] == "trigger" and row not in own:
+                raise PackageError("package.error.schema_object", file=name, kind=row[0], name=str(row[1])[:80])
         if revision != manifest.schema_revision:
             raise PackageError("package.error.schema", file=name, problem=f"revision {revision}")
         # Fast path: sqlite_master identical to our migrations' output, or to a file
