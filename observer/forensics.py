@@ -692,9 +692,8 @@ def round_probabilities(count: IntArray, total: IntArray) -> tuple[FloatArray, F
     The null of Kobak et al. redraws each station's count as Binomial(total,
     count/total). Whether the redraw is a whole percent (or a multiple of 5 %)
     depends on nothing else, so the exact probability of that event is the sum
-    of the binomial probabilities of the ≤ 99 counts that are round; drawing
-    the event with that probability is the same resampling, 100 times cheaper
-    than drawing the counts. Returns (P(whole percent), P(multiple of 5 %)).
+    of the binomial probabilities of the ≤ 99 counts that are round. Returns
+    (P(whole percent), P(multiple of 5 %)).
     """
     n = total.astype(np.int64)
     x = count.astype(np.int64)
@@ -709,25 +708,34 @@ def round_probabilities(count: IntArray, total: IntArray) -> tuple[FloatArray, F
     # double can hold. k0 is the station's own nearest whole percent.
     sd = np.sqrt(n * p * (1.0 - p))
     half = np.minimum(np.ceil((12.0 * sd + 40.0) * 100.0 / np.maximum(n, 1)).astype(np.int64) + 1, 99)
-    k0 = (200 * x + n) // (2 * n)
-    order = np.argsort(half, kind="stable")  # similar widths share a chunk
-    # Chunks keep the (stations × window) work arrays small.
-    for start in range(0, len(n), 20_000):
-        idx = order[start : start + 20_000]
-        w = int(half[idx].max())
-        ks = k0[idx, None] + np.arange(-w, w + 1)[None, :]
-        valid = (ks >= 1) & (ks <= 99)
-        ks = np.clip(ks, 1, 99)
-        nn = n[idx, None]
-        pp = p[idx, None]
-        xs = (2 * ks * nn + 100) // 200
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            logpmf = log_factorial(nn) - log_factorial(xs) - log_factorial(nn - xs) + xs * np.log(pp) + (nn - xs) * np.log1p(-pp)
-            pmf = np.exp(logpmf)
-        pmf[~valid | np.isnan(pmf)] = 0.0
-        p_int[idx] = pmf.sum(axis=1)
-        p_five[idx] = np.where(ks % 5 == 0, pmf, 0.0).sum(axis=1)
+    k0 = (200 * x + n) // (2 * np.maximum(n, 1))
+    order = np.argsort(half, kind="stable")
+    # Stations with the same window go together, at most ~1M cells per work array (8 MB).
+    for group in np.split(order, np.flatnonzero(np.diff(half[order])) + 1):
+        w = int(half[group[0]])
+        width = min(2 * w + 1, 99)
+        rows = max(1, 1_000_000 // width)
+        for chunk in range(0, len(group), rows):
+            idx = group[chunk : chunk + rows]
+            _round_window(idx, w, width, n, p, k0, p_int, p_five)
     return np.clip(p_int, 0.0, 1.0), np.clip(np.minimum(p_five, p_int), 0.0, 1.0)
+
+
+def _round_window(
+    idx: IntArray, w: int, width: int, n: IntArray, p: FloatArray, k0: IntArray, p_int: FloatArray, p_five: FloatArray
+) -> None:
+    """``round_probabilities`` for the stations ``idx``, over ``width`` whole percents around k0."""
+    first = np.clip(k0[idx] - w, 1, 100 - width)
+    ks = first[:, None] + np.arange(width)[None, :]
+    nn = n[idx, None]
+    pp = p[idx, None]
+    xs = (2 * ks * nn + 100) // 200
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        logpmf = log_factorial(nn) - log_factorial(xs) - log_factorial(nn - xs) + xs * np.log(pp) + (nn - xs) * np.log1p(-pp)
+        pmf = np.exp(logpmf)
+    pmf[np.isnan(pmf)] = 0.0
+    p_int[idx] = pmf.sum(axis=1)
+    p_five[idx] = np.where(ks % 5 == 0, pmf, 0.0).sum(axis=1)
 
 
 def _eligible(count: IntArray, total: IntArray, min_size: int) -> NDArray[np.bool_]:

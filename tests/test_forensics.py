@@ -279,6 +279,21 @@ def test_hundred_thousand_stations_in_a_second() -> None:
     assert elapsed < 10  # ~0.5 s alone; generous for a busy CI machine
 
 
+def test_integer_percent_tests_memory_is_bounded() -> None:
+    """Work arrays are chunked: 100,000 stations must not cost hundreds of MB (the report's peak)."""
+    import tracemalloc
+
+    data, _ = synthetic_election(n=100_000, seed=22)
+    groups = {"region": np.asarray(data.regions, dtype=str)}
+    tracemalloc.start()
+    try:
+        fx.integer_percent_tests(data, "leader", fx.Options(), groups)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 80 * 1024**2, peak / 1024**2
+
+
 def test_poisson_binomial_matches_direct_convolution() -> None:
     rng = np.random.default_rng(4)
     for n in (0, 1, 2, 63, 64, 65, 129, 1000, 2500):
