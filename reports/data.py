@@ -30,7 +30,7 @@ from db.aggregate import rules_note, station_tables
 from db.conflicts import station_conflicts
 from db.reuse import IDENTICAL, find_reused_evidence
 from db.store import ElectionStore
-from observer.aggregate import StationArrays, Totals, UnitResult, aggregate_arrays, evaluate_term, failing_checks
+from observer.aggregate import StationArrays, Totals, UnitResult, aggregate_levels_arrays, evaluate_term, failing_checks
 from observer.checks import percent, rule_text
 from observer.errors import EvidenceError
 from observer.evidence import inspect_evidence
@@ -439,8 +439,9 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
             if row.source == "posted_copy" and observed.has_figures[i]:
                 protocols_obtained.add(row.station_id)
 
-    national = aggregate_arrays(template, "national", "both", official=official, observed=observed)
-    by_region_units = aggregate_arrays(template, "region", "both", official=official, observed=observed)
+    # Both levels in one pass over the station arrays.
+    levels = aggregate_levels_arrays(template, ("national", "region"), "both", official=official, observed=observed)
+    national, by_region_units = levels["national"], levels["region"]
     touched_regions = {str(r) for r in observed.regions[touched]}
     regions = [
         _unit(u, region_name(u.region, lang) if u.region else tr("report.region.unknown", lang), template)
