@@ -280,6 +280,9 @@ class PlainTable(Flowable):
         c.restoreState()
 
 
+_ENCODED_MAX = 20_000  # cell strings remembered per document
+
+
 class _TextOps:
     """One BT..ET block of positioned strings in TrueType fonts, written as PDF operators.
 
@@ -307,6 +310,8 @@ class _TextOps:
             if font is None:
                 font = self.fonts[font_name] = pdfmetrics.getFont(font_name)
             enc = tuple((subset, f"({self.escape(chunk)}) Tj") for subset, chunk in font.splitString(text, self.doc))
+            if len(self.cache) >= _ENCODED_MAX:  # station codes never repeat: keep the memory bounded
+                self.cache.clear()
             self.cache[key] = enc
         return enc
 
