@@ -15,11 +15,12 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 from xml.sax.saxutils import escape
 
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Image, Paragraph, Table, TableStyle
 
@@ -229,17 +230,24 @@ class PlainTable(Flowable):
         return col < self.left or (self.last_left and col == len(self.widths) - 1)
 
     def draw(self) -> None:
+        # The page's operators are written as one string: ReportLab's text object formats
+        # every coordinate and re-encodes every cell through several calls, which for the
+        # 100,000-station annex was most of the report's drawing time. The operators are
+        # the same ones it would write (Tm, Tf, Tj; re f for the stripes).
         c = self.canv
         width, top = self.width, self.height
         pad = 3.0
         body_top = top - self.header_height
+        rh = self.row_height
         c.saveState()
         c.setFillColor(LIGHT)
         c.rect(0, body_top, width, self.header_height, stroke=0, fill=1)
         c.setFillColor(PALE)
-        for k in range(len(self.rows)):
-            if (self.first_index + k) % 2:
-                c.rect(0, body_top - (k + 1) * self.row_height, width, self.row_height, stroke=0, fill=1)
+        stripes = [f"0 {body_top - (k + 1) * rh:.3f} {width:.3f} {rh:.3f} re"
+                   for k in range(len(self.rows)) if (self.first_index + k) % 2]
+        if stripes:
+            stripes.append("f")
+            c._code.append(" ".join(stripes))
         c.setStrokeColor(INK)
         c.setLineWidth(0.8)
         c.line(0, top, width, top)
@@ -250,28 +258,72 @@ class PlainTable(Flowable):
         edges = [0.0]
         for w in self.widths:
             edges.append(edges[-1] + w)
-        text = c.beginText()
+        left = [self._align_left(col) for col in range(len(self.widths))]
+        ops = _TextOps(c)
         # Header lines sit on the header's bottom, last line lowest.
-        text.setFont(self.bold_font, self.header_size)
         for col, label in enumerate(self.header):
             lines = label.split("\n")
             for n, line in enumerate(reversed(lines)):
                 y = body_top + 2.5 + n * (self.header_size + 1)
-                x = edges[col] + pad if self._align_left(col) else edges[col + 1] - pad - _width(line, self.bold_font, self.header_size)
-                text.setTextOrigin(x, y)
-                text.textOut(line)
-        text.setFont(self.font, self.size)
-        baseline = (self.row_height - self.size) / 2 + 0.2 * self.size
+                x = edges[col] + pad if left[col] else edges[col + 1] - pad - _width(line, self.bold_font, self.header_size)
+                ops.put(x, y, line, self.bold_font, self.header_size)
+        font, size = self.font, self.size
+        baseline = (rh - size) / 2 + 0.2 * size
         for k, row in enumerate(self.rows):
-            y = body_top - (k + 1) * self.row_height + baseline
+            y = body_top - (k + 1) * rh + baseline
             for col, cell in enumerate(row):
                 if not cell:
                     continue
-                if self._align_left(col):
-                    x = edges[col] + pad
-                else:
-                    x = edges[col + 1] - pad - _width(cell, self.font, self.size)
-                text.setTextOrigin(x, y)
-                text.textOut(cell)
-        c.drawText(text)
+                x = edges[col] + pad if left[col] else edges[col + 1] - pad - _width(cell, font, size)
+                ops.put(x, y, cell, font, size)
+        c._code.append(ops.code())
         c.restoreState()
+
+
+_ENCODED_MAX = 20_000  # cell strings remembered per document
+
+
+class _TextOps:
+    """One BT..ET block of positioned strings in TrueType fonts, written as PDF operators.
+
+    Strings are encoded through the font's own subsetting (``splitString``), so the
+    glyphs and the font embedding are exactly those ReportLab's text object produces;
+    an encoding is remembered per document, where the subset codes are fixed.
+    """
+
+    def __init__(self, canv: Any) -> None:
+        self.doc = canv._doc
+        self.escape = canv._escape
+        cache = getattr(self.doc, "_baqylau_encoded", None)
+        if cache is None:
+            cache = self.doc._baqylau_encoded = {}
+        self.cache: dict[tuple[str, str], tuple[tuple[int, str], ...]] = cache
+        self.parts: list[str] = ["BT"]
+        self.current: tuple[str, float, int] | None = None
+        self.fonts: dict[str, Any] = {}
+
+    def _encode(self, text: str, font_name: str) -> tuple[tuple[int, str], ...]:
+        key = (font_name, text)
+        enc = self.cache.get(key)
+        if enc is None:
+            font = self.fonts.get(font_name)
+            if font is None:
+                font = self.fonts[font_name] = pdfmetrics.getFont(font_name)
+            enc = tuple((subset, f"({self.escape(chunk)}) Tj") for subset, chunk in font.splitString(text, self.doc))
+            if len(self.cache) >= _ENCODED_MAX:  # station codes never repeat: keep the memory bounded
+                self.cache.clear()
+            self.cache[key] = enc
+        return enc
+
+    def put(self, x: float, y: float, text: str, font_name: str, size: float) -> None:
+        parts = self.parts
+        parts.append(f"1 0 0 1 {x:.3f} {y:.3f} Tm")
+        for subset, shown in self._encode(text, font_name):
+            if self.current != (font_name, size, subset):
+                font = self.fonts.get(font_name) or pdfmetrics.getFont(font_name)
+                parts.append(f"{font.getSubsetInternalName(subset, self.doc)} {size:g} Tf")
+                self.current = (font_name, size, subset)
+            parts.append(shown)
+
+    def code(self) -> str:
+        return " ".join(self.parts) + " ET"

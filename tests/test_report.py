@@ -376,3 +376,39 @@ def test_violation_times_are_on_the_station_clock() -> None:
     assert station_local_time(at, "KZ-ATY").strftime("%H:%M %z") == "09:30 +0500"  # the west kept UTC+5
     later = datetime(2024, 3, 19, 4, 30, tzinfo=timezone.utc)
     assert station_local_time(later, "KZ-ALA").strftime("%H:%M %z") == "09:30 +0500"  # one zone since March 2024
+
+
+def test_turnout_snapshot_takes_the_highest_report_per_station_and_slot(hq: Path) -> None:
+    """Two observers at one station: the higher announced count and the higher non-zero head-count
+    win; a slot the template does not list gets its own column; a negative cell counts as missing."""
+    from reports.data import read_snapshot
+
+    store = ElectionStore.open(hq)
+    try:
+        station = store.stations()[0]
+        other = m.new_id()
+        now = datetime.now(timezone.utc)
+        with store.engine.begin() as conn:
+            conn.execute(insert(m.Observer), [{"id": other, "name": "Second", "organisation": "", "created_at": now, "updated_at": now}])
+            conn.execute(insert(m.TurnoutReport), [
+                {"id": m.new_id(), "station_id": station.id, "observer_id": other, "slot": "10:00", "announced": 999_999,
+                 "observed": 0, "created_at": now, "updated_at": now},
+                {"id": m.new_id(), "station_id": station.id, "observer_id": other, "slot": "21:30", "announced": None,
+                 "observed": 77, "created_at": now, "updated_at": now},
+            ])
+            conn.exec_driver_sql("UPDATE turnout_reports SET observed = 12 WHERE station_id = ? AND slot = '14:00'", (station.id,))
+            conn.exec_driver_sql("UPDATE turnout_reports SET announced = -5 WHERE station_id = ? AND slot = '18:00'", (station.id,))
+        snap = read_snapshot(store)
+    finally:
+        store.close()
+    i = snap.row_of[station.id]
+    cols = {slot: j for j, slot in enumerate(snap.slots)}
+    assert list(snap.slots) == sorted(snap.slots) and "21:30" in cols
+    assert snap.announced[i, cols["10:00"]] == 999_999
+    assert snap.counted[i, cols["10:00"]] == -1  # a head-count of 0: the counter was not used
+    assert snap.counted[i, cols["14:00"]] == 12
+    assert snap.announced[i, cols["18:00"]] == -1  # not a count
+    assert snap.announced[i, cols["21:30"]] == -1 and snap.counted[i, cols["21:30"]] == 77
+    assert snap.reported[i]
+    j = next(k for k in range(len(snap.reported)) if k != i and snap.reported[k])
+    assert snap.counted[j, cols["21:30"]] == -1 and snap.announced[j, cols["21:30"]] == -1
