@@ -415,3 +415,37 @@ def test_revoked_key_cannot_come_back_through_a_district(factory: Factory, three
     assert dump(org.path) == before
     district.close()
     org.close()
+
+
+def test_record_id_of_another_observer_is_refused(factory: Factory) -> None:
+    """A signed observer cannot overwrite another observer's figures by reusing their record ids."""
+    ka, kb = KeyPair.generate(), KeyPair.generate()
+    sa = factory.station("101", "Айгүл", ka, photo=False)
+    a = factory.export(sa, ka)
+    sb = factory.station("101", "Ерлан", kb, photo=False)
+    with sqlite3.connect(sa.path) as conn:
+        (victim,) = conn.execute("SELECT id FROM protocol_values WHERE key = 'valid'").fetchone()
+    conn.close()
+    # B's own figure under A's record id, stamped later so that it would win as a newer version
+    with sqlite3.connect(sb.path) as conn:
+        conn.execute(
+            "UPDATE protocol_values SET id = ?, value = 1, updated_at = '2099-01-01T00:00:00.000000Z' WHERE key = 'valid'", (victim,)
+        )
+    conn.close()
+    b = factory.export(sb, kb)
+    hq = factory.hq("hq")
+    assert merge_packages(hq, [a], trust_new_keys=True).counts()["merged"] == 1
+    before = dump(hq.path)
+    (entry,) = merge_packages(hq, [b], trust_new_keys=True).entries
+    assert entry.outcome == "refused"
+    assert "protocol_values" in entry.reason and victim in entry.reason
+    assert dump(hq.path) == before  # nothing of B, not even its key's trust
+    with sqlite3.connect(hq.path) as conn:
+        assert conn.execute("SELECT value FROM protocol_values WHERE id = ?", (victim,)).fetchone() == (850,)
+    conn.close()
+    # merged first, B's record is in and A's later package (which A signed) is refused the same way
+    other = factory.hq("other")
+    assert merge_packages(other, [b], trust_new_keys=True).counts()["merged"] == 1
+    assert merge_packages(other, [a], trust_new_keys=True).entries[0].outcome == "refused"
+    for s in (sa, sb, hq, other):
+        s.close()
