@@ -70,9 +70,9 @@ _NAMESPACE = uuid.UUID("5b0d8c1e-6f0e-4b7a-9a63-3c1f3f0e2b11")
 _CHUNK = 5000
 # Packages share one transaction (a savepoint each) for this long: per-commit costs
 # (WAL frames of every touched index page, checkpoints) are paid once per batch.
-_BATCH_SECONDS = 2.0
-_CACHE_KIB = 256 * 1024  # page cache of the merge connection
-_WAL_PAGES = 50_000  # auto-checkpoint threshold while merging (~200 MB of WAL)
+_BATCH_SECONDS = 10.0
+_CACHE_KIB = 512 * 1024  # page cache of the merge connection: a batch's dirty index pages fit
+_WAL_PAGES = 100_000  # auto-checkpoint threshold while merging (~400 MB of WAL at most)
 _DATA_TABLES = tuple(t for t in RECORD_TABLES if t not in ("observers", "stations", "packages"))
 _STATION_FIELDS = ("region", "district", "address", "registered")
 
@@ -160,6 +160,7 @@ class _Merger:
         self.conn: Connection | None = None
         self.batch: RootTransaction | None = None
         self.batch_started = 0.0
+        self.committed = False
         # Evidence of the current batch, verified and staged in work_dir (stored name ->
         # staged file): flushed to disk and renamed into place just before the commit.
         self.staged: dict[str, Path] = {}
@@ -193,7 +194,10 @@ class _Merger:
             finally:
                 try:
                     self.conn.rollback()
-                    self._pragma("wal_checkpoint(PASSIVE)")
+                    if self.committed:
+                        # this run's WAL into the file now (and the WAL file back to empty),
+                        # not left for whoever writes next
+                        self._pragma("wal_checkpoint(TRUNCATE)")
                 except (sqlite3.Error, OperationalError, DatabaseError):
                     pass  # the connection is discarded below anyway
                 self.conn.invalidate()  # never hand the tuned connection back to the pool
@@ -218,6 +222,7 @@ class _Merger:
             batch.commit()
         except (OperationalError, DatabaseError) as exc:
             raise storage_error(exc, self.hq.path) from None
+        self.committed = True
         done, self.after_commit = self.after_commit, []
         _remove(done)
 

@@ -449,3 +449,38 @@ def test_record_id_of_another_observer_is_refused(factory: Factory) -> None:
     assert merge_packages(other, [a], trust_new_keys=True).entries[0].outcome == "refused"
     for s in (sa, sb, hq, other):
         s.close()
+
+
+def test_one_run_with_refused_and_repeated_packages_keeps_the_others(factory: Factory) -> None:
+    """Packages share a batch (a savepoint each, verified ahead): one refused rolls back alone."""
+    ka, kb, kc = KeyPair.generate(), KeyPair.generate(), KeyPair.generate()
+    sa = factory.station("101", "Айгүл", ka)
+    a = factory.export(sa, ka)
+    sb = factory.station("101", "Ерлан", kb)
+    with sqlite3.connect(sa.path) as conn:
+        (victim,) = conn.execute("SELECT id FROM protocol_values WHERE key = 'valid'").fetchone()
+    conn.close()
+    with sqlite3.connect(sb.path) as conn:
+        conn.execute("UPDATE protocol_values SET id = ? WHERE key = 'valid'", (victim,))
+    conn.close()
+    b = factory.export(sb, kb)
+    again = factory.root / "copy" / a.name
+    again.parent.mkdir()
+    shutil.copy(a, again)
+    c = factory.export(factory.station("102", "Данияр", kc), kc)
+    hq = factory.hq("hq")
+    report = merge_packages(hq, [a, b, again, c], trust_new_keys=True)
+    assert [e.outcome for e in report.entries] == ["merged", "refused", "duplicate", "merged"]
+    with sqlite3.connect(hq.path) as conn:
+        assert conn.execute("SELECT count(DISTINCT observer_id) FROM protocols").fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM trusted_keys").fetchone() == (2,)  # not B's
+        cited = {r[0] for r in conn.execute("SELECT stored_name FROM evidence")}
+    conn.close()
+    assert {p.name for p in hq.evidence_dir.iterdir()} == cited and len(cited) == 2
+    assert not [p for p in hq.path.parent.iterdir() if p.name.startswith(".baqylau-")]
+    # the same run again: all duplicates, nothing read or written
+    before = dump(hq.path)
+    assert merge_packages(hq, [a, b, again, c], trust_new_keys=True).counts() == {"merged": 0, "duplicate": 3, "held": 0, "refused": 1}
+    assert dump(hq.path) == before
+    for s in (sa, sb, hq):
+        s.close()
