@@ -70,7 +70,9 @@ _NAMESPACE = uuid.UUID("5b0d8c1e-6f0e-4b7a-9a63-3c1f3f0e2b11")
 _CHUNK = 5000
 # Packages share one transaction (a savepoint each) for this long: per-commit costs
 # (WAL frames of every touched index page, checkpoints) are paid once per batch.
-_BATCH_SECONDS = 10.0
+# Shorter than the store's busy timeout (5 s), so another writer on the HQ file
+# (a second window, the command line) waits for the batch instead of failing.
+_BATCH_SECONDS = 4.0
 _CACHE_KIB = 512 * 1024  # page cache of the merge connection: a batch's dirty index pages fit
 _WAL_PAGES = 100_000  # auto-checkpoint threshold while merging (~400 MB of WAL at most)
 _DATA_TABLES = tuple(t for t in RECORD_TABLES if t not in ("observers", "stations", "packages"))

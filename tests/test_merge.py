@@ -484,3 +484,33 @@ def test_one_run_with_refused_and_repeated_packages_keeps_the_others(factory: Fa
     assert dump(hq.path) == before
     for s in (sa, sb, hq):
         s.close()
+
+
+def test_error_mid_batch_keeps_the_packages_merged_before_it(
+    factory: Factory, three: tuple[Path, Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b, c, _ = three
+    hq = factory.hq("hq")
+    real = db.merge._upsert_rows
+    calls = {"protocol_values": 0}
+
+    def crash(conn: Any, table: str, rows: list[dict[str, Any]]) -> None:
+        real(conn, table, rows)
+        if table == "protocol_values":
+            calls[table] += 1
+            if calls[table] == 2:  # inside the second package of the run, same batch as the first
+                raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(db.merge, "_upsert_rows", crash)
+    with pytest.raises(RuntimeError):
+        merge_packages(hq, [a, b, c], trust_new_keys=True)
+    monkeypatch.setattr(db.merge, "_upsert_rows", real)
+    with sqlite3.connect(hq.path) as conn:
+        # A whole (committed on the way out), nothing of B
+        assert conn.execute("SELECT count(*) FROM packages WHERE outcome = 'merged'").fetchone() == (1,)
+        assert conn.execute("SELECT count(DISTINCT observer_id) FROM protocol_values").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM evidence").fetchone() == (1,)
+    conn.close()
+    assert len(list(hq.evidence_dir.iterdir())) == 1
+    assert [e.outcome for e in merge_packages(hq, [a, b, c], trust_new_keys=True).entries] == ["duplicate", "merged", "merged"]
+    hq.close()
