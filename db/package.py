@@ -69,6 +69,9 @@ from observer.signing import KeyPair, load_or_create_keypair, verify_signature
 APP_VERSION = "0.1.0"
 _CHUNK = 1024 * 1024
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+# An embedded database up to this size is checked in memory (station packages are
+# well under 1 MB); larger ones (district HQ packages) go through a private file.
+MAX_DB_IN_MEMORY = 64 * 1024 * 1024
 
 # Tables a package's records come from, parents before children (foreign keys).
 RECORD_TABLES: tuple[str, ...] = (
@@ -392,18 +395,25 @@ def _read(path: Path, name: str, base: Path, prefix: str, written: list[Path]) -
             if infos[mb.name].file_size != mb.size:
                 raise PackageError("package.error.size_mismatch", file=name, member=mb.name)
         evidence_files: dict[str, Path] = {}
-        db_path = base / f"{prefix}-{DATA_NAME}"
+        database: Path | bytes | None = None
         for mb in manifest.members:
             if mb.name == DATA_NAME:
-                target = db_path
+                if mb.size <= MAX_DB_IN_MEMORY:
+                    # read straight into memory: no private copy to write, open and delete
+                    database = _read_verified(zf, infos[mb.name], mb, name)
+                    continue
+                target = database = base / f"{prefix}-{DATA_NAME}"
             else:
                 stored = mb.name.split("/", 1)[1]
                 target = base / f"{prefix}-{stored}"
                 evidence_files[stored] = target
             written.append(target)
             _extract_verified(zf, infos[mb.name], mb, target, name)
-    rows, template_id = _read_database(db_path, manifest, name)
-    db_path.unlink()
+    if database is None:  # parse_manifest requires the data member; never trust that blindly
+        raise PackageError("package.error.missing_member", file=name, member=DATA_NAME)
+    rows, template_id = _read_database(database, manifest, name)
+    if isinstance(database, Path):
+        database.unlink()
     _check_evidence(rows.get("evidence", []), evidence_files, manifest, name)
     identity = hashlib.sha256(body).hexdigest()
     return VerifiedPackage(path, manifest, identity, rows, evidence_files, base, template_id)
@@ -447,6 +457,22 @@ def _read_small(zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], member: 
         raise PackageError("package.error.truncated", file=name) from None
     if len(data) > limit:
         raise PackageError("package.error.too_big", file=name, limit_mb=max(1, limit // 1024**2))
+    return data
+
+
+def _read_verified(zf: zipfile.ZipFile, info: zipfile.ZipInfo, mb: Member, name: str) -> bytes:
+    """One member into memory, checked like ``_extract_verified``: never more than the signed size."""
+    try:
+        with zf.open(info) as src:
+            data = src.read(mb.size + 1)
+    except (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError, ValueError, zlib.error):
+        raise PackageError("package.error.truncated", file=name) from None
+    except OSError as exc:
+        raise PackageError("package.error.unreadable", file=name, problem=exc.strerror or str(exc)) from None
+    if len(data) != mb.size:
+        raise PackageError("package.error.size_mismatch", file=name, member=mb.name)
+    if hashlib.sha256(data).hexdigest() != mb.sha256:
+        raise PackageError("package.error.hash_mismatch", file=name, member=mb.name)
     return data
 
 
@@ -542,12 +568,34 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _read_database(db_path: Path, manifest: Manifest, name: str) -> tuple[dict[str, list[dict[str, Any]]], str]:
-    with db_path.open("rb") as fh:
-        if fh.read(16) != _SQLITE_MAGIC:
-            raise PackageError("package.error.not_sqlite", file=name)
+def _open_in_memory(data: bytes) -> sqlite3.Connection:
+    """The verified bytes as a private in-memory database (same pragmas as ``_open_readonly``)."""
+    image = bytearray(data)
+    if image[18:20] == b"\x02\x02":
+        # WAL-mode header: read it as a rollback-journal file, as immutable=1 does on disk
+        image[18:20] = b"\x01\x01"
+    conn = sqlite3.connect(":memory:")
     try:
-        conn = _open_readonly(db_path)
+        conn.deserialize(bytes(image))
+        conn.execute("PRAGMA trusted_schema=OFF")
+        conn.execute("PRAGMA query_only=ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _read_database(source: Path | bytes, manifest: Manifest, name: str) -> tuple[dict[str, list[dict[str, Any]]], str]:
+    """Check and read the embedded database, from its private copy or from memory."""
+    if isinstance(source, bytes):
+        head = source[:16]
+    else:
+        with source.open("rb") as fh:
+            head = fh.read(16)
+    if head != _SQLITE_MAGIC:
+        raise PackageError("package.error.not_sqlite", file=name)
+    try:
+        conn = _open_in_memory(source) if isinstance(source, bytes) else _open_readonly(source)
     except sqlite3.Error:
         raise PackageError("package.error.not_sqlite", file=name) from None
     try:
@@ -654,14 +702,84 @@ def _read_table(conn: sqlite3.Connection, table: str, columns: tuple[tuple[Any, 
     validators = _column_validators(table)
     cols = [c for c in validators if c in present]
     sql = "SELECT " + ", ".join(f'"{c}"' for c in cols) + f' FROM "{table}"'
-    out: list[dict[str, Any]] = []
-    checks = [validators[c] for c in cols]
-    for raw in conn.execute(sql):
-        for col, check, value in zip(cols, checks, raw):
-            if not check(value):
-                raise PackageError("package.error.bad_value", file=name, table=table, column=col, value=repr(value)[:60])
-        out.append(dict(zip(cols, raw)))
+    raws = conn.execute(sql).fetchall()
+    if raws:
+        bulk = _bulk_validators(table)
+        # A whole column at a time (a few C-level passes); should one fail, the exact
+        # per-cell checks find the first bad value and word the message as always.
+        if not all(bulk[col](list(values)) for col, values in zip(cols, zip(*raws))):
+            checks = [validators[c] for c in cols]
+            for raw in raws:
+                for col, check, value in zip(cols, checks, raw):
+                    if not check(value):
+                        raise PackageError("package.error.bad_value", file=name, table=table, column=col, value=repr(value)[:60])
+    return [dict(zip(cols, raw)) for raw in raws]
+
+
+# Fixed-width formats, checked column-wise on the values joined by newlines; the
+# exact width (and no newline inside the pattern) keeps every value in its slot.
+_UUID_ROW = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_UTC_ROW = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
+_FIXED: dict[str, tuple[int, re.Pattern[str]]] = {
+    "uuid": (36, re.compile(f"(?:{_UUID_ROW}\n)*")),
+    "utc": (27, re.compile(f"(?:{_UTC_ROW}\n)*")),
+}
+
+
+@lru_cache(maxsize=None)
+def _bulk_validators(table: str) -> dict[str, Callable[[list[Any]], bool]]:
+    """Per column, a check of all its values at once: True only if every value would pass
+    ``_column_validators`` (it may say False for valid values; the exact checks then decide)."""
+    out: dict[str, Callable[[list[Any]], bool]] = {}
+    for col in m.Base.metadata.tables[table].columns:
+        ctype = col.type
+        kind: str
+        limit = 0
+        if isinstance(ctype, m.UTCDateTime):
+            kind = "utc"
+        elif col.name == "id" or (col.name.endswith("_id") and isinstance(ctype, String) and ctype.length == 36):
+            kind = "uuid"
+        elif isinstance(ctype, Integer):
+            kind = "sign" if (table, col.name) in _SIGNED else "figure"
+        elif isinstance(ctype, LargeBinary):
+            kind, limit = "blob", MAX_BLOB
+        elif isinstance(ctype, Text):
+            kind, limit = "text", MAX_TEXT
+        elif isinstance(ctype, String):
+            kind, limit = "text", ctype.length or MAX_TEXT
+        else:  # pragma: no cover - _column_validators refuses such a column first
+            raise AssertionError(f"no validator for {table}.{col.name}")
+        out[col.name] = _bulk_check(kind, limit, bool(col.nullable), _CHOICES.get((table, col.name)))
     return out
+
+
+def _bulk_check(kind: str, limit: int, nullable: bool, choices: frozenset[str | None] | None) -> Callable[[list[Any]], bool]:
+    def check(values: list[Any]) -> bool:
+        types = set(map(type, values))
+        if type(None) in types:
+            if not nullable:
+                return False
+            values = [v for v in values if v is not None]
+            types.discard(type(None))
+        if choices is not None and not set(values) <= choices:
+            return False
+        if not values:
+            return True
+        if kind in _FIXED:
+            width, pattern = _FIXED[kind]
+            return (
+                types == {str}
+                and set(map(len, values)) == {width}
+                and pattern.fullmatch("\n".join(values) + "\n") is not None
+            )
+        if kind == "figure":
+            return types == {int} and min(values) >= 0 and max(values) <= MAX_FIGURE
+        if kind == "sign":
+            return types == {int} and set(values) <= {-1, 1}
+        wanted = bytes if kind == "blob" else str
+        return types == {wanted} and max(map(len, values)) <= limit
+
+    return check
 
 
 def _check_evidence(evidence_rows: list[dict[str, Any]], files: dict[str, Path], manifest: Manifest, name: str) -> None:

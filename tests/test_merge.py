@@ -415,3 +415,102 @@ def test_revoked_key_cannot_come_back_through_a_district(factory: Factory, three
     assert dump(org.path) == before
     district.close()
     org.close()
+
+
+def test_record_id_of_another_observer_is_refused(factory: Factory) -> None:
+    """A signed observer cannot overwrite another observer's figures by reusing their record ids."""
+    ka, kb = KeyPair.generate(), KeyPair.generate()
+    sa = factory.station("101", "Айгүл", ka, photo=False)
+    a = factory.export(sa, ka)
+    sb = factory.station("101", "Ерлан", kb, photo=False)
+    with sqlite3.connect(sa.path) as conn:
+        (victim,) = conn.execute("SELECT id FROM protocol_values WHERE key = 'valid'").fetchone()
+    conn.close()
+    # B's own figure under A's record id, stamped later so that it would win as a newer version
+    with sqlite3.connect(sb.path) as conn:
+        conn.execute(
+            "UPDATE protocol_values SET id = ?, value = 1, updated_at = '2099-01-01T00:00:00.000000Z' WHERE key = 'valid'", (victim,)
+        )
+    conn.close()
+    b = factory.export(sb, kb)
+    hq = factory.hq("hq")
+    assert merge_packages(hq, [a], trust_new_keys=True).counts()["merged"] == 1
+    before = dump(hq.path)
+    (entry,) = merge_packages(hq, [b], trust_new_keys=True).entries
+    assert entry.outcome == "refused"
+    assert "protocol_values" in entry.reason and victim in entry.reason
+    assert dump(hq.path) == before  # nothing of B, not even its key's trust
+    with sqlite3.connect(hq.path) as conn:
+        assert conn.execute("SELECT value FROM protocol_values WHERE id = ?", (victim,)).fetchone() == (850,)
+    conn.close()
+    # merged first, B's record is in and A's later package (which A signed) is refused the same way
+    other = factory.hq("other")
+    assert merge_packages(other, [b], trust_new_keys=True).counts()["merged"] == 1
+    assert merge_packages(other, [a], trust_new_keys=True).entries[0].outcome == "refused"
+    for s in (sa, sb, hq, other):
+        s.close()
+
+
+def test_one_run_with_refused_and_repeated_packages_keeps_the_others(factory: Factory) -> None:
+    """Packages share a batch (a savepoint each, verified ahead): one refused rolls back alone."""
+    ka, kb, kc = KeyPair.generate(), KeyPair.generate(), KeyPair.generate()
+    sa = factory.station("101", "Айгүл", ka)
+    a = factory.export(sa, ka)
+    sb = factory.station("101", "Ерлан", kb)
+    with sqlite3.connect(sa.path) as conn:
+        (victim,) = conn.execute("SELECT id FROM protocol_values WHERE key = 'valid'").fetchone()
+    conn.close()
+    with sqlite3.connect(sb.path) as conn:
+        conn.execute("UPDATE protocol_values SET id = ? WHERE key = 'valid'", (victim,))
+    conn.close()
+    b = factory.export(sb, kb)
+    again = factory.root / "copy" / a.name
+    again.parent.mkdir()
+    shutil.copy(a, again)
+    c = factory.export(factory.station("102", "Данияр", kc), kc)
+    hq = factory.hq("hq")
+    report = merge_packages(hq, [a, b, again, c], trust_new_keys=True)
+    assert [e.outcome for e in report.entries] == ["merged", "refused", "duplicate", "merged"]
+    with sqlite3.connect(hq.path) as conn:
+        assert conn.execute("SELECT count(DISTINCT observer_id) FROM protocols").fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM trusted_keys").fetchone() == (2,)  # not B's
+        cited = {r[0] for r in conn.execute("SELECT stored_name FROM evidence")}
+    conn.close()
+    assert {p.name for p in hq.evidence_dir.iterdir()} == cited and len(cited) == 2
+    assert not [p for p in hq.path.parent.iterdir() if p.name.startswith(".baqylau-")]
+    # the same run again: all duplicates, nothing read or written
+    before = dump(hq.path)
+    assert merge_packages(hq, [a, b, again, c], trust_new_keys=True).counts() == {"merged": 0, "duplicate": 3, "held": 0, "refused": 1}
+    assert dump(hq.path) == before
+    for s in (sa, sb, hq):
+        s.close()
+
+
+def test_error_mid_batch_keeps_the_packages_merged_before_it(
+    factory: Factory, three: tuple[Path, Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b, c, _ = three
+    hq = factory.hq("hq")
+    real = db.merge._upsert_rows
+    calls = {"protocol_values": 0}
+
+    def crash(conn: Any, table: str, rows: list[dict[str, Any]]) -> None:
+        real(conn, table, rows)
+        if table == "protocol_values":
+            calls[table] += 1
+            if calls[table] == 2:  # inside the second package of the run, same batch as the first
+                raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(db.merge, "_upsert_rows", crash)
+    with pytest.raises(RuntimeError):
+        merge_packages(hq, [a, b, c], trust_new_keys=True)
+    monkeypatch.setattr(db.merge, "_upsert_rows", real)
+    with sqlite3.connect(hq.path) as conn:
+        # A whole (committed on the way out), nothing of B
+        assert conn.execute("SELECT count(*) FROM packages WHERE outcome = 'merged'").fetchone() == (1,)
+        assert conn.execute("SELECT count(DISTINCT observer_id) FROM protocol_values").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM evidence").fetchone() == (1,)
+    conn.close()
+    assert len(list(hq.evidence_dir.iterdir())) == 1
+    assert [e.outcome for e in merge_packages(hq, [a, b, c], trust_new_keys=True).entries] == ["duplicate", "merged", "merged"]
+    hq.close()
