@@ -161,3 +161,37 @@ def test_package_with_a_foreign_trigger_is_refused(tmp_path: Path, template_2021
         assert totals(hq.path) == []
     finally:
         hq.close()
+
+
+def test_merge_batch_suspends_the_click_trigger_and_restores_it(tmp_path: Path, template_2021: Any) -> None:
+    """The merge recomputes the totals of the pairs it wrote instead of a trigger per click; afterwards
+    the trigger is back, so the next writer (a direct click here) keeps the totals exact again."""
+    keys = KeyPair.generate()
+    s = ElectionStore.create(tmp_path / "obs.baqylau", template_2021)
+    s.set_observer("Observer", "MISK")
+    st = s.upsert_station("201", "KZ-ALA", "Алмалы", "ул. Абая, 1", 1500)
+    s.select_station(st.id)
+    for _ in range(7):
+        s.add_headcount(st.id, 1)
+    s.add_headcount(st.id, -1)
+    export_station_package(s, tmp_path / "usb", keys)
+    s.close()
+    hq = ElectionStore.create(tmp_path / "hq" / "hq.baqylau", template_2021, role="hq")
+    try:
+        report = merge_packages(hq, [tmp_path / "usb"], trust_new_keys=True)
+        assert [e.outcome for e in report.entries] == ["merged"]
+        with sqlite3.connect(hq.path) as conn:
+            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+            assert "trg_headcount_totals_insert" in names
+            (total,) = conn.execute("SELECT total FROM headcount_totals").fetchone()
+            assert total == 6
+            sid, oid = conn.execute("SELECT station_id, observer_id FROM headcount_events LIMIT 1").fetchone()
+            conn.execute(
+                "INSERT INTO headcount_events (id, created_at, updated_at, observer_id, station_id, at, delta) VALUES (?, ?, ?, ?, ?, ?, 1)",
+                ("00000000-0000-4000-8000-000000000001", T, T, oid, sid, T),
+            )
+        conn.close()
+        assert totals(hq.path) == clicks(hq.path)
+        assert totals(hq.path)[0][3] == 7
+    finally:
+        hq.close()
