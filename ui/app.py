@@ -17,21 +17,25 @@ from types import TracebackType
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTranslator
 
+from typing import TYPE_CHECKING
+
 from db.store import ROLE_HQ, ElectionStore
 from observer import i18n
 from observer.errors import BaqylauError, StorageError
 from observer.i18n import tr
 from observer.paths import app_home
-from observer.template import ElectionTemplate
-from ui.first_run import FirstRunWindow
-from ui.main_window import MainWindow
-from ui.qt import QApplication, QMessageBox, QObject, QWidget
+from ui.qt import QApplication, QMessageBox, QObject, QTimer, QWidget
 from ui.settings import Settings
-from ui.widgets.dialogs import ask_open_file
 from ui.widgets.language import language_bridge
 from ui.widgets.messages import post_error
 from ui.widgets.style import apply_style
-from ui.widgets.worker import BackgroundJob
+
+if TYPE_CHECKING:
+    from observer.template import ElectionTemplate
+    from ui.first_run import FirstRunWindow
+
+# The first-run screen, the observer's window and the coordinator's are imported when
+# shown: opening an HQ file must not pay for the observer's pages, and the reverse.
 
 log = logging.getLogger("baqylau.ui")
 DEMO_FOLDER = "demo"
@@ -45,7 +49,7 @@ class Launcher(QObject):
         self.settings = settings or Settings()
         self.store: ElectionStore | None = None
         self.window: QWidget | None = None
-        self._demo_job: BackgroundJob | None = None
+        self._demo_job: QObject | None = None  # a ui.widgets.worker.BackgroundJob
 
     # ---- start ---------------------------------------------------------
     def start(self, path: str | Path | None = None) -> QWidget:
@@ -71,7 +75,9 @@ class Launcher(QObject):
             old.close()
             old.deleteLater()
 
-    def show_first_run(self, error: str | None = None) -> FirstRunWindow:
+    def show_first_run(self, error: str | None = None) -> "FirstRunWindow":
+        from ui.first_run import FirstRunWindow
+
         self._close_store()
         window = FirstRunWindow(self.settings)
         window.create_requested.connect(self.create_election)
@@ -82,13 +88,19 @@ class Launcher(QObject):
             post_error(error)
         return window
 
+    def shutdown(self) -> None:
+        """Quitting: close the window (which stops its background reads at once), then the file."""
+        if self.window is not None:
+            self.window.close()
+        self._close_store()
+
     def _close_store(self) -> None:
         if self.store is not None:
             self.store.close()
             self.store = None
 
     # ---- files ---------------------------------------------------------
-    def create_election(self, template: ElectionTemplate, path: Path) -> bool:
+    def create_election(self, template: "ElectionTemplate", path: Path) -> bool:
         try:
             store = ElectionStore.create(path, template)
             store.set_observer(self.settings.observer_name, self.settings.organisation)
@@ -118,6 +130,8 @@ class Launcher(QObject):
                 post_error(tr("ui.app.no_coordinator"))
                 return False
         else:
+            from ui.main_window import MainWindow
+
             main = MainWindow(store, self.settings)
             main.new_requested.connect(lambda: self.show_first_run())
             main.open_requested.connect(self._ask_open)
@@ -141,6 +155,8 @@ class Launcher(QObject):
         return window
 
     def _ask_open(self) -> None:
+        from ui.widgets.dialogs import ask_open_file
+
         start = self.settings.last_file.parent if self.settings.last_file else None
         path = ask_open_file(self.window, tr("ui.first.open"), tr("ui.filter.election"), start)
         if path is not None:
@@ -166,24 +182,29 @@ class Launcher(QObject):
             folder.mkdir(parents=True, exist_ok=True)
             return Path(demo.demo_hq(folder))
 
-        if isinstance(self.window, FirstRunWindow):
-            self.window.set_busy(True)
+        from ui.widgets.worker import BackgroundJob
+
+        self._set_busy(True)
         job = BackgroundJob(build, self)
         job.finished.connect(self._demo_ready)
         job.failed.connect(self._demo_failed)
         self._demo_job = job
         job.start()
 
+    def _set_busy(self, busy: bool) -> None:
+        from ui.first_run import FirstRunWindow  # already imported: the demo is asked for from it
+
+        if isinstance(self.window, FirstRunWindow):
+            self.window.set_busy(busy)
+
     def _demo_ready(self, path: Path) -> None:
         self._demo_job = None
-        if isinstance(self.window, FirstRunWindow):
-            self.window.set_busy(False)
+        self._set_busy(False)
         self.open_path(path)
 
     def _demo_failed(self, exc: BaseException) -> None:
         self._demo_job = None
-        if isinstance(self.window, FirstRunWindow):
-            self.window.set_busy(False)
+        self._set_busy(False)
         post_error(str(exc) if isinstance(exc, BaqylauError) else tr("ui.app.demo_failed", problem=str(exc)[:200]))
 
 
@@ -309,12 +330,13 @@ def run(path: str | None = None) -> int:
     if i18n.current_language() == i18n.DEFAULT_LANGUAGE:
         i18n.set_language(settings.language)
     install_exception_hook()
-    ensure_keypair()
+    # The signing key is needed to export a package, not to show the window: made once the loop runs.
+    QTimer.singleShot(0, ensure_keypair)
     launcher = Launcher(settings)
     try:
         launcher.start(path)
     except StorageError as exc:
         launcher.show_first_run(str(exc))
     code = app.exec()
-    launcher._close_store()
+    launcher.shutdown()
     return int(code)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 
@@ -29,13 +29,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from db.reuse import IDENTICAL, ReusePair
 from db.store import ElectionStore
 from observer.i18n import tr
 from observer.regions import region_name
-from ui.coordinator.stations_data import FLAG_REUSED, FLAGS, ReuseIndex, StationFilter, StationRow, StationSource, reuse_index
+from ui.coordinator.stations_data import (
+    FLAG_REUSED,
+    FLAGS,
+    QueryGuard,
+    ReuseIndex,
+    ScanStopped,
+    StationFilter,
+    StationRow,
+    StationSource,
+    reuse_index,
+)
 from ui.coordinator.text import plain_labels, plain_tooltip
-from ui.operations import Operation, OperationContext, run_query
+from ui.operations import Operation, OperationContext
+
+if TYPE_CHECKING:
+    from db.reuse import ReusePair
 
 log = logging.getLogger("baqylau.ui")
 
@@ -45,6 +57,8 @@ MAX_CACHED_PAGES = 64  # ~13,000 rows: enough for fast back-and-forth scrolling,
 COLUMNS: tuple[str, ...] = ("code", "region", "district", "registered", "observed", "official", "gap", "flags")
 _SORTABLE = {"code", "region", "district", "registered"}
 _NUMERIC = {"registered", "observed", "official", "gap"}
+# Columns that depend on which protocol counts at a station (db.conflicts.effective_protocols).
+_NEEDS_EFFECTIVE = {"observed", "gap", "flags"}
 _WARN = QColor(255, 236, 179)  # pale amber: prints and reads in grey too
 _BAD = QColor(255, 205, 210)
 
@@ -73,6 +87,8 @@ def flag_text(row: StationRow) -> str:
 
 
 def reuse_kind(pair: ReusePair) -> str:
+    from db.reuse import IDENTICAL  # loaded already: a pair comes from the scan
+
     return tr("rel.reuse.identical") if pair.kind == IDENTICAL else tr("rel.reuse.near", distance=pair.distance)
 
 
@@ -99,10 +115,14 @@ class StationsModel(QAbstractTableModel):
     """Rows are station ids; cells come from :class:`StationSource` pages on demand."""
 
     countChanged = Signal(int)
+    figuresReady = Signal()  # the effective protocols arrived: observed figures and flags are shown
+    _effectiveDone = Signal()  # emitted on the worker thread, delivered on the model's
 
     def __init__(self, source: StationSource, parent: Any = None) -> None:
         super().__init__(parent)
         self._source = source
+        self._effectiveDone.connect(self._figures_arrived, Qt.ConnectionType.QueuedConnection)
+        self._pending_pages = False  # a cached page was read before the figures were known
         self._filter = StationFilter()
         self._sort = ("code", False)
         self._ids: list[str] = []
@@ -124,12 +144,33 @@ class StationsModel(QAbstractTableModel):
 
     def reload(self) -> None:
         """Re-read ids (after a filter change, a merge or a decision); drops the row cache."""
-        self._source.prefetch()  # in parallel with the id query below
+        # The id list first, then the effective protocols in the background: run side by side, the
+        # worker's Python holds the GIL that each of the 100,000 fetched rows waits for (7x slower).
         self.beginResetModel()
         self._ids = self._source.ids(self._filter, *self._sort)
         self._pages.clear()
+        self._pending_pages = False
         self.endResetModel()
         self.countChanged.emit(len(self._ids))
+        if not self._source.effective_ready():
+            self._source.when_effective(self._effective_done)  # starts the read if none is under way
+
+    def _effective_done(self) -> None:
+        try:
+            self._effectiveDone.emit()
+        except RuntimeError:
+            pass  # the table was closed before the read ended
+
+    def _figures_arrived(self) -> None:
+        if not self._source.effective_ready():
+            return  # a newer read (after a refresh) is under way; its own notice follows
+        if self._pending_pages:
+            # Rows read meanwhile showed "loading": read them again with the figures.
+            self._pending_pages = False
+            self._pages.clear()
+            if self._ids:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(self._ids) - 1, len(COLUMNS) - 1))
+        self.figuresReady.emit()
 
     def refresh(self) -> None:
         """The data changed underneath: forget derived sets too."""
@@ -162,8 +203,11 @@ class StationsModel(QAbstractTableModel):
 
     def _load_page(self, page_no: int) -> list[StationRow | None]:
         ids = self._ids[page_no * PAGE_SIZE : (page_no + 1) * PAGE_SIZE]
-        rows = self._source.rows(ids)
+        # Never wait for the effective protocols here: this runs while the view paints.
+        rows = self._source.rows(ids, wait=False)
         page: list[StationRow | None] = [rows.get(i) for i in ids]
+        if any(r is not None and r.pending for r in page):
+            self._pending_pages = True
         self._pages[page_no] = page
         self.pages_loaded += 1
         while len(self._pages) > MAX_CACHED_PAGES:
@@ -212,6 +256,8 @@ class StationsModel(QAbstractTableModel):
                 return QBrush(_WARN)
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
+            if row.pending and col in _NEEDS_EFFECTIVE:
+                return tr("coordui.stations.loading_tip")
             if col == "flags" and (row.failed_checks or row.reused):
                 parts = ["\n".join(row.failed_checks)] if row.failed_checks else []
                 if row.reused:
@@ -224,6 +270,8 @@ class StationsModel(QAbstractTableModel):
 
     @staticmethod
     def _display(row: StationRow, col: str) -> str:
+        if row.pending and col in _NEEDS_EFFECTIVE:
+            return "…"  # still being read: never shown as "not observed"
         if col == "code":
             return row.code
         if col == "region":
@@ -268,6 +316,7 @@ class StationsPage(QWidget):
         self.reused = QCheckBox()
         self.reused.setObjectName("reusedFilter")
         self.reuse_operation: Operation[ReuseIndex] | None = None
+        self._reuse_guard: QueryGuard | None = None
         self._reuse_generation = 0
         self.count = QLabel()
         self.count.setObjectName("stationCount")
@@ -387,32 +436,51 @@ class StationsPage(QWidget):
         self.model.set_filter(self.current_filter())
 
     def refresh(self) -> None:
+        self.model.refresh()  # forgets the cached region list and count too
         self._fill_regions()
-        self.model.refresh()
 
-    def scan_reused_evidence(self) -> Operation[ReuseIndex]:
+    def scan_reused_evidence(self, delay_ms: int | None = None) -> Operation[ReuseIndex]:
         """Look for photos submitted for more than one station, off the UI thread (seconds at 10,000 photos).
 
         Started when the window opens and after each merge; a scan started later
         wins over one still running, so an older result never overwrites a newer one.
+        With ``delay_ms`` the scan starts that long after the event loop next runs
+        (after the window's first paint); :meth:`stop_background` stops it either way.
         """
         self._reuse_generation += 1
         generation = self._reuse_generation
         store = self.model.source.store
+        if self._reuse_guard is not None:
+            self._reuse_guard.interrupt()  # superseded: its result would be dropped anyway
+        guard = QueryGuard(store)
+        self._reuse_guard = guard
 
         def scan(_ctx: OperationContext) -> ReuseIndex:
-            return reuse_index(store)
+            return reuse_index(store, guard)
 
         def done(reuse: ReuseIndex) -> None:
             if shiboken6.isValid(self) and generation == self._reuse_generation:
                 self.model.set_reuse(reuse)
 
-        op = run_query(self, scan, done)
+        op: Operation[ReuseIndex] = Operation(self, scan, show_progress=False, cancellable=False).success(done)
         op.failure(self._reuse_failed)
         self.reuse_operation = op
+        if delay_ms is None:
+            op.run_in_background()
+        else:
+            QTimer.singleShot(delay_ms, lambda: None if guard.stopped else op.run_in_background())
         return op
 
+    def stop_background(self) -> None:
+        """The window is closing: stop the reused-photo scan and the figures read at once."""
+        self._reuse_generation += 1
+        if self._reuse_guard is not None:
+            self._reuse_guard.interrupt()
+        self.model.source.stop()
+
     def _reuse_failed(self, exc: BaseException) -> bool:
+        if isinstance(exc, ScanStopped):
+            return True  # stopped on purpose (window closing, or a newer scan)
         # The window (and its file) may be gone by the time a scan fails: nobody to tell then.
         if not shiboken6.isValid(self):
             log.info("reused-photo scan ended after its window closed: %s", exc)

@@ -17,16 +17,19 @@ import threading
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import event, exists, func, select
 
 from db import models as m
-from db.conflicts import EffectiveProtocols, effective_protocols
-from db.reuse import ReusePair, reused_evidence_by_station
 from db.store import ElectionStore
 from observer.checks import failed_checks, percent
 from observer.template import ElectionTemplate
+
+if TYPE_CHECKING:
+    # Both import numpy (and db.reuse Pillow): loaded by the background reads, not before the window shows.
+    from db.conflicts import EffectiveProtocols
+    from db.reuse import ReusePair
 
 # Flags a row can carry; the UI translates them (coordui.flag.<name>).
 FLAG_CONFLICT = "conflict"  # versions differ and nobody has decided yet
@@ -42,7 +45,7 @@ FLAGS: tuple[str, ...] = (
 )
 
 # Station id -> the reuse pairs it takes part in (see db.reuse).
-ReuseIndex = dict[str, tuple[ReusePair, ...]]
+ReuseIndex = dict[str, tuple["ReusePair", ...]]
 
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baqylau-stations")
 _CHUNK = 5000  # ids per IN (...) list: well under SQLite's bound-parameter limit
@@ -79,7 +82,10 @@ class StationRow:
     violations: int = 0
     failed_checks: tuple[str, ...] = ()  # check sources (expressions) that fail
     flags: frozenset[str] = field(default_factory=frozenset)
-    reused: tuple[ReusePair, ...] = ()  # photos shared with other stations
+    reused: tuple["ReusePair", ...] = ()  # photos shared with other stations
+    # The effective protocols were still being read: observed figures, conflicts and checks are
+    # not known yet (the table says "loading" rather than showing a row as unobserved).
+    pending: bool = False
 
     @property
     def gap_pp(self) -> float | None:
@@ -100,29 +106,66 @@ class StationSource:
     def __init__(self, store: ElectionStore) -> None:
         self.store = store
         self._template: ElectionTemplate = store.template
-        self._effective: Future[EffectiveProtocols] | None = None
+        self._effective: "Future[EffectiveProtocols] | None" = None
         self._breaking: frozenset[str] | None = None
         # Filled from a background scan (seconds at 10,000 photos); until then no row is flagged.
         self._reuse: ReuseIndex = {}
         self._lock = threading.Lock()
+        self._guards: set[QueryGuard] = set()  # reads that stop() may abort
+        self._regions: list[str] | None = None
+        self._total: int | None = None
 
     def invalidate(self) -> None:
         """Forget derived sets after a merge, an import, a decision or a rules change."""
         with self._lock:
             self._effective = None
             self._breaking = None
+        self._regions = None
+        self._total = None
 
     def prefetch(self) -> None:
         """Start computing the effective protocols on a helper thread.
 
-        The table opens by reading the ordered ids (one query) and then the first
-        page, which needs the effective protocols: computing both at once
-        (SQLite releases the GIL while it reads) roughly halves the time to the
-        first painted page at 100,000 stations.
+        The table shows its rows without them (figures say "loading") and
+        redraws when they arrive; filters that need them wait for them.
         """
         with self._lock:
             if self._effective is None:
-                self._effective = _POOL.submit(effective_protocols, self.store)
+                guard = QueryGuard(self.store)
+                self._guards.add(guard)
+                self._effective = _POOL.submit(self._read_effective, guard)
+
+    def _read_effective(self, guard: "QueryGuard") -> EffectiveProtocols:
+        try:
+            with guard:
+                from db.conflicts import effective_protocols
+
+                return effective_protocols(self.store)
+        finally:
+            with self._lock:
+                self._guards.discard(guard)
+
+    def stop(self) -> None:
+        """Abort the reads in flight (the window is closing): quitting must not wait for them."""
+        with self._lock:
+            guards = list(self._guards)
+            if self._effective is not None and not self._effective.done():
+                self._effective = None  # a later reader starts afresh instead of getting the abort
+        for guard in guards:
+            guard.interrupt()
+
+    def effective_ready(self) -> bool:
+        """Whether :attr:`effective` would return at once (the table never waits for it)."""
+        with self._lock:
+            return self._effective is not None and self._effective.done()
+
+    def when_effective(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the worker thread, or here if already done) once the current read ends."""
+        self.prefetch()
+        with self._lock:
+            future = self._effective
+        assert future is not None
+        future.add_done_callback(lambda _f: callback())
 
     @property
     def reuse(self) -> ReuseIndex:
@@ -153,7 +196,16 @@ class StationSource:
         order = col.desc() if descending else col.asc()  # type: ignore[attr-defined]
         q = q.order_by(order, m.Station.code)
         with self.store.engine.connect() as conn:
-            ids = list(conn.execute(q).scalars())
+            # 100,000 ids: SQLAlchemy's per-row result processing costs 4x the query itself, and
+            # this list is read before the window can show its first page.
+            compiled = q.compile(dialect=conn.dialect)
+            params = compiled.construct_params()
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(str(compiled), [params[k] for k in compiled.positiontup or ()])
+                ids = [r[0] for r in cursor.fetchall()]
+            finally:
+                cursor.close()
         if flt.disputed:
             wanted = self.disputed_ids()
             ids = [i for i in ids if i in wanted]
@@ -165,11 +217,18 @@ class StationSource:
         return ids
 
     def regions(self) -> list[str]:
-        with self.store.engine.connect() as conn:
-            return [r for r in conn.execute(select(m.Station.region).distinct().order_by(m.Station.region)).scalars() if r]
+        """Region codes of the station list (read once per refresh: the page asks on every retranslation)."""
+        if self._regions is None:
+            with self.store.engine.connect() as conn:
+                q = select(m.Station.region).distinct().order_by(m.Station.region)
+                self._regions = [r for r in conn.execute(q).scalars() if r]
+        return list(self._regions)
 
     def total(self) -> int:
-        return self.store.station_count()
+        """Stations in the file (counted once per refresh)."""
+        if self._total is None:
+            self._total = self.store.station_count()
+        return self._total
 
     def disputed_ids(self) -> frozenset[str]:
         """Stations with an unresolved conflict or marked disputed."""
@@ -187,12 +246,18 @@ class StationSource:
         return self._breaking
 
     # ---- rows ------------------------------------------------------------
-    def rows(self, ids: Sequence[str]) -> dict[str, StationRow]:
-        """The rows of ``ids`` (a page), computed in a handful of indexed queries."""
+    def rows(self, ids: Sequence[str], wait: bool = True) -> dict[str, StationRow]:
+        """The rows of ``ids`` (a page), computed in a handful of indexed queries.
+
+        With ``wait=False`` and the effective protocols still being read, the rows
+        carry the station list and official figures only, marked ``pending``.
+        """
         if not ids:
             return {}
         tpl = self._template
-        eff = self.effective
+        eff = self.effective if wait or self.effective_ready() else None
+        if eff is None:
+            return self._pending_rows(ids)
         with self.store.engine.connect() as conn:
             stations = conn.execute(
                 select(m.Station.id, m.Station.code, m.Station.region, m.Station.district, m.Station.registered).where(
@@ -250,6 +315,25 @@ class StationSource:
             )
         return out
 
+    def _pending_rows(self, ids: Sequence[str]) -> dict[str, StationRow]:
+        tpl = self._template
+        with self.store.engine.connect() as conn:
+            stations = conn.execute(
+                select(m.Station.id, m.Station.code, m.Station.region, m.Station.district, m.Station.registered).where(
+                    m.Station.id.in_(ids)
+                )
+            ).all()
+            official = dict(
+                conn.execute(
+                    select(m.OfficialResult.station_id, m.OfficialResult.values_json).where(m.OfficialResult.station_id.in_(ids))
+                ).all()
+            )
+        out: dict[str, StationRow] = {}
+        for st in stations:
+            off_pct = _official_turnout(tpl, official[st.id], st.registered) if st.id in official else None
+            out[st.id] = StationRow(st.id, st.code, st.region, st.district, st.registered, None, off_pct, pending=True)
+        return out
+
     def _values(self, protocol_ids: Iterable[str]) -> dict[str, dict[str, int | None]]:
         ids = list(protocol_ids)
         out: dict[str, dict[str, int | None]] = defaultdict(dict)
@@ -264,18 +348,107 @@ class StationSource:
         return out
 
 
-def reuse_index(store: ElectionStore) -> ReuseIndex:
+def reuse_index(store: ElectionStore, guard: "QueryGuard | None" = None) -> ReuseIndex:
     """Photos submitted for more than one station, keyed by station id (slow: run it in the background).
 
     :func:`db.reuse.reused_evidence_by_station` keys by station code, which is
-    unique in the station list; the table works with ids.
+    unique in the station list; the table works with ids. With a ``guard``,
+    :meth:`QueryGuard.interrupt` stops the scan within a few thumbnails (or
+    aborts its query) by raising :class:`ScanStopped`.
     """
-    by_code = reused_evidence_by_station(store)
+    from db import reuse
+
+    if guard is None:
+        by_code = reuse.reused_evidence_by_station(store)
+    else:
+        with guard:
+            _hash_thumbnails(store, guard)
+            by_code = reuse.reused_evidence_by_station(store)  # every thumbnail hashed: the rest is quick
     if not by_code:
         return {}
     with store.engine.connect() as conn:
         id_of = dict(conn.execute(select(m.Station.code, m.Station.id)).all())
     return {id_of[code]: tuple(pairs) for code, pairs in by_code.items() if code in id_of}
+
+
+def _hash_thumbnails(store: ElectionStore, guard: "QueryGuard") -> None:
+    """Fill db.reuse's per-process hash cache as its scan would, checking ``guard`` between thumbnails.
+
+    The scan hashes the first row of each distinct file, in the order of its own
+    query, and caches the hash by SHA-256; doing that here, in the same order and
+    with the same function, makes the scan itself find every hash cached, and lets
+    a closing window stop the seconds of decoding. (A ``cancel`` argument on
+    :func:`db.reuse.find_reused_evidence` would make this unnecessary.)
+    """
+    from db import reuse
+
+    rows = reuse._rows(store)
+    seen: set[str] = set()
+    for row in rows:
+        guard.check()
+        sha = row[6]
+        if sha in seen:
+            continue
+        seen.add(sha)
+        if sha not in reuse._cache:
+            reuse._cache[sha] = reuse.thumbnail_hash(row[7])
+
+
+class ScanStopped(Exception):
+    """A background read was stopped by :meth:`QueryGuard.interrupt` (its window closed)."""
+
+
+class QueryGuard:
+    """Lets another thread stop a background read of ``store``: a flag, plus SQLite's interrupt.
+
+    While entered (on the worker thread), every connection the worker checks out
+    of the store's pool is noted; :meth:`interrupt`, from any thread, sets the
+    flag and calls ``sqlite3.Connection.interrupt()`` on them, which makes a
+    running query fail at once. Python loops call :meth:`check` between steps.
+    """
+
+    def __init__(self, store: ElectionStore) -> None:
+        self._engine = store.engine
+        self._thread: int | None = None
+        self._conns: list[Any] = []
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    def __enter__(self) -> "QueryGuard":
+        self._thread = threading.get_ident()
+        event.listen(self._engine, "checkout", self._checkout)
+        self.check()
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        event.remove(self._engine, "checkout", self._checkout)
+        with self._lock:
+            self._conns.clear()
+        if exc is not None and self._stopped.is_set() and not isinstance(exc, ScanStopped):
+            raise ScanStopped() from exc  # "interrupted" from SQLite, or what a half-read led to
+
+    def _checkout(self, dbapi_conn: Any, _record: object, _proxy: object) -> None:
+        if threading.get_ident() == self._thread:
+            with self._lock:
+                self._conns.append(dbapi_conn)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def check(self) -> None:
+        if self._stopped.is_set():
+            raise ScanStopped()
+
+    def interrupt(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            try:
+                conn.interrupt()
+            except Exception:  # noqa: BLE001 - a connection closed meanwhile has nothing to stop
+                pass
 
 
 def _errors(tpl: ElectionTemplate, figures: dict[str, int | None]) -> tuple[str, ...]:
