@@ -19,23 +19,27 @@ from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTranslator
 
 from typing import TYPE_CHECKING
 
-from db.store import ROLE_HQ, ElectionStore
 from observer import i18n
 from observer.errors import BaqylauError, StorageError
 from observer.i18n import tr
 from observer.paths import app_home
-from ui.qt import QApplication, QMessageBox, QObject, QTimer, QWidget
+from ui.qt import QApplication, QMessageBox, QObject, Qt, QTimer, QWidget, Signal
 from ui.settings import Settings
 from ui.widgets.language import language_bridge
 from ui.widgets.messages import post_error
 from ui.widgets.style import apply_style
 
 if TYPE_CHECKING:
+    from db.store import ElectionStore
     from observer.template import ElectionTemplate
+    from ui.coordinator.quick import StoreOpener
     from ui.first_run import FirstRunWindow
 
 # The first-run screen, the observer's window and the coordinator's are imported when
-# shown: opening an HQ file must not pay for the observer's pages, and the reverse.
+# shown: opening an HQ file must not pay for the observer's pages, and the reverse. db.store
+# (SQLAlchemy and the models: the largest part of start-up) is imported when a file is opened,
+# and for a current HQ file only after the coordinator window is up (see open_path).
+ROLE_HQ = "hq"  # db.store.ROLE_HQ
 
 log = logging.getLogger("baqylau.ui")
 DEMO_FOLDER = "demo"
@@ -44,10 +48,14 @@ DEMO_FOLDER = "demo"
 class Launcher(QObject):
     """Which window is showing, and the one election file that is open."""
 
+    _storeOpened = Signal(object)  # a StoreOpener whose opening ended (emitted on its thread)
+
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.store: ElectionStore | None = None
+        self._opening: StoreOpener | None = None  # the shown coordinator window's store, still opening
+        self._storeOpened.connect(self._store_opened, Qt.ConnectionType.QueuedConnection)
         self.window: QWidget | None = None
         self._demo_job: QObject | None = None  # a ui.widgets.worker.BackgroundJob
 
@@ -95,12 +103,20 @@ class Launcher(QObject):
         self._close_store()
 
     def _close_store(self) -> None:
+        opening, self._opening = self._opening, None
+        if opening is not None and opening.started:
+            try:
+                opening.future.result().close()  # it was opening as the window went: close it once open
+            except BaseException:  # noqa: BLE001 - a file that failed to open has nothing to close
+                pass
         if self.store is not None:
             self.store.close()
             self.store = None
 
     # ---- files ---------------------------------------------------------
     def create_election(self, template: "ElectionTemplate", path: Path) -> bool:
+        from db.store import ElectionStore
+
         try:
             store = ElectionStore.create(path, template)
             store.set_observer(self.settings.observer_name, self.settings.organisation)
@@ -110,6 +126,10 @@ class Launcher(QObject):
         return self._use(store)
 
     def open_path(self, path: Path) -> bool:
+        if self._open_coordinator_first(Path(path)):
+            return True
+        from db.store import ElectionStore
+
         try:
             store = ElectionStore.open(path)
         except BaqylauError as exc:
@@ -144,6 +164,54 @@ class Launcher(QObject):
         if previous is not None and previous is not store:
             previous.close()
         return True
+
+    def _open_coordinator_first(self, path: Path) -> bool:
+        """A current HQ file: show the coordinator window at once, open its store behind it.
+
+        The window's stations table reads its first screen with plain sqlite3
+        (``ui.coordinator.quick``); the store (SQLAlchemy) opens on a helper
+        thread once the window is up. False: open ``path`` the usual way.
+        """
+        try:
+            quick = importlib.import_module("ui.coordinator.quick")
+            module = importlib.import_module("ui.coordinator.window")
+        except ImportError:
+            return False
+        if not hasattr(module.CoordinatorWindow, "opening"):
+            return False
+        reader = quick.open_hq(path)
+        if reader is None:
+            return False
+        opener = quick.StoreOpener(path)
+        window: QWidget = module.CoordinatorWindow.opening(opener, reader)
+        self._close_store()
+        self._opening = opener
+        opener.future.add_done_callback(lambda _f: self._notify_opened(opener))
+        self.settings.last_file = path
+        self._show(window)
+        QTimer.singleShot(0, opener.start)  # after the window's first paint
+        return True
+
+    def _notify_opened(self, opener: StoreOpener) -> None:
+        try:
+            self._storeOpened.emit(opener)
+        except RuntimeError:
+            pass  # the app is gone: _close_store already waited for this store
+
+    def _store_opened(self, opener: StoreOpener) -> None:
+        if opener is not self._opening:
+            return  # another file (or none) took its place; _close_store closed it
+        self._opening = None
+        exc = opener.future.exception()
+        if exc is None:
+            self.store = opener.future.result()
+            return
+        if isinstance(exc, BaqylauError):
+            message = str(exc)
+        else:
+            log.error("opening %s failed", opener.path, exc_info=exc)
+            message = str(StorageError("error.storage.io", file=str(opener.path), problem=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__))
+        self.show_first_run(message)
 
     def _coordinator_window(self, store: ElectionStore) -> QWidget | None:
         try:

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from db.store import ElectionStore
 from observer.i18n import tr
 from observer.regions import region_name
 from ui.coordinator.stations_data import (
@@ -48,6 +47,8 @@ from ui.operations import Operation, OperationContext
 
 if TYPE_CHECKING:
     from db.reuse import ReusePair
+    from db.store import ElectionStore
+    from ui.coordinator.quick import StationReader, StoreOpener
 
 log = logging.getLogger("baqylau.ui")
 
@@ -301,9 +302,11 @@ class StationsPage(QWidget):
 
     stationActivated = Signal(str)  # station id
 
-    def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, store: ElectionStore | StoreOpener, parent: QWidget | None = None, reader: StationReader | None = None
+    ) -> None:
         super().__init__(parent)
-        self.model = StationsModel(StationSource(store), self)
+        self.model = StationsModel(StationSource(store, reader), self)
         self.region = QComboBox()
         self.region.setObjectName("regionFilter")
         self.search = QLineEdit()
@@ -449,14 +452,14 @@ class StationsPage(QWidget):
         """
         self._reuse_generation += 1
         generation = self._reuse_generation
-        store = self.model.source.store
+        source = self.model.source
         if self._reuse_guard is not None:
             self._reuse_guard.interrupt()  # superseded: its result would be dropped anyway
-        guard = QueryGuard(store)
+        guard = QueryGuard()
         self._reuse_guard = guard
 
         def scan(_ctx: OperationContext) -> ReuseIndex:
-            return reuse_index(store, guard)
+            return reuse_index(source.store, guard)  # on the worker: waits there if the store is still opening
 
         def done(reuse: ReuseIndex) -> None:
             if shiboken6.isValid(self) and generation == self._reuse_generation:

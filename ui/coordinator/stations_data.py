@@ -5,8 +5,10 @@ module never loads every row's contents: :meth:`StationSource.ids` returns only
 the ordered station ids matching the filters (one indexed query), and
 :meth:`StationSource.rows` computes the displayed figures for a page of ids.
 
-The queries are read-only SQLAlchemy Core over ``db.models``; they are UI-shaped
-(one page of a table), which is why they live beside the model rather than in
+The queries are read-only: plain ``sqlite3`` for what the first screen shows
+(:mod:`ui.coordinator.quick`), SQLAlchemy Core over ``db.models`` for the
+observers' figures, loaded in the background. They are UI-shaped (one page of a
+table), which is why they live beside the model rather than in
 ``db/aggregate.py``, whose station table is built for the whole election.
 """
 
@@ -16,17 +18,18 @@ import json
 import threading
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import event, exists, func, select
-
-from db import models as m
-from db.store import ElectionStore
 from observer.checks import failed_checks, percent
 from observer.template import ElectionTemplate
+from ui.coordinator.quick import SORT_COLUMNS, StationReader, StoreOpener  # noqa: F401  (SORT_COLUMNS: the sort keys)
 
 if TYPE_CHECKING:
+    from db.store import ElectionStore
+
     # Both import numpy (and db.reuse Pillow): loaded by the background reads, not before the window shows.
     from db.conflicts import EffectiveProtocols
     from db.reuse import ReusePair
@@ -49,13 +52,6 @@ ReuseIndex = dict[str, tuple["ReusePair", ...]]
 
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baqylau-stations")
 _CHUNK = 5000  # ids per IN (...) list: well under SQLite's bound-parameter limit
-
-SORT_COLUMNS: dict[str, object] = {
-    "code": m.Station.code,
-    "region": m.Station.region,
-    "district": m.Station.district,
-    "registered": m.Station.registered,
-}
 
 
 @dataclass(frozen=True)
@@ -101,19 +97,38 @@ class StationSource:
     conflict or excluded by the inclusion rules) comes from
     :func:`db.conflicts.effective_protocols`, computed once per refresh, so the
     table always agrees with the aggregates and the report.
+
+    The ids, the station list's columns, regions and the count are read with
+    plain ``sqlite3`` (:class:`StationReader`): they are what the window shows
+    first, possibly while the store is still being opened (``StoreOpener``).
     """
 
-    def __init__(self, store: ElectionStore) -> None:
-        self.store = store
-        self._template: ElectionTemplate = store.template
+    def __init__(self, store: "ElectionStore | StoreOpener", reader: StationReader | None = None) -> None:
+        self._opener = store if isinstance(store, StoreOpener) else StoreOpener.opened(store)
+        self._reader = reader if reader is not None else StationReader(self._opener.path)
+        self._template: ElectionTemplate = self._reader.template
         self._effective: "Future[EffectiveProtocols] | None" = None
         self._breaking: frozenset[str] | None = None
         # Filled from a background scan (seconds at 10,000 photos); until then no row is flagged.
         self._reuse: ReuseIndex = {}
         self._lock = threading.Lock()
         self._guards: set[QueryGuard] = set()  # reads that stop() may abort
+        self._stopped = False
         self._regions: list[str] | None = None
         self._total: int | None = None
+
+    @property
+    def store(self) -> "ElectionStore":
+        """The open store (waits for it if the window appeared before it was open)."""
+        return self._opener.result()
+
+    @property
+    def path(self) -> Path:
+        return self._opener.path
+
+    def close(self) -> None:
+        """Close the table's own read connection (the window closed)."""
+        self._reader.close()
 
     def invalidate(self) -> None:
         """Forget derived sets after a merge, an import, a decision or a rules change."""
@@ -124,20 +139,23 @@ class StationSource:
         self._total = None
 
     def prefetch(self) -> None:
-        """Start computing the effective protocols on a helper thread.
+        """Start computing the effective protocols on a helper thread (once the store is open).
 
         The table shows its rows without them (figures say "loading") and
         redraws when they arrive; filters that need them wait for them.
         """
+        if not self._opener.future.done():
+            self._opener.future.add_done_callback(lambda f: None if f.exception() else self.prefetch())
+            return
         with self._lock:
-            if self._effective is None:
-                guard = QueryGuard(self.store)
+            if self._effective is None and not self._stopped:
+                guard = QueryGuard()
                 self._guards.add(guard)
                 self._effective = _POOL.submit(self._read_effective, guard)
 
-    def _read_effective(self, guard: "QueryGuard") -> EffectiveProtocols:
+    def _read_effective(self, guard: "QueryGuard") -> "EffectiveProtocols":
         try:
-            with guard:
+            with guard.watching(self.store):
                 from db.conflicts import effective_protocols
 
                 return effective_protocols(self.store)
@@ -148,9 +166,10 @@ class StationSource:
     def stop(self) -> None:
         """Abort the reads in flight (the window is closing): quitting must not wait for them."""
         with self._lock:
+            self._stopped = True  # nor start new ones (the store may finish opening after this)
             guards = list(self._guards)
             if self._effective is not None and not self._effective.done():
-                self._effective = None  # a later reader starts afresh instead of getting the abort
+                self._effective = None  # a later reader computes afresh instead of getting the abort
         for guard in guards:
             guard.interrupt()
 
@@ -160,12 +179,15 @@ class StationSource:
             return self._effective is not None and self._effective.done()
 
     def when_effective(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` (on the worker thread, or here if already done) once the current read ends."""
+        """Call ``callback`` (on a worker thread, or here if already done) once the current read ends."""
+        if not self._opener.future.done():
+            self._opener.future.add_done_callback(lambda f: None if f.exception() else self.when_effective(callback))
+            return
         self.prefetch()
         with self._lock:
             future = self._effective
-        assert future is not None
-        future.add_done_callback(lambda _f: callback())
+        if future is not None:
+            future.add_done_callback(lambda _f: callback())
 
     @property
     def reuse(self) -> ReuseIndex:
@@ -176,36 +198,23 @@ class StationSource:
         self._reuse = dict(reuse)
 
     @property
-    def effective(self) -> EffectiveProtocols:
-        self.prefetch()
-        assert self._effective is not None
-        return self._effective.result()
+    def effective(self) -> "EffectiveProtocols":
+        store = self._opener.result()
+        while True:
+            self.prefetch()
+            with self._lock:
+                future, stopped = self._effective, self._stopped
+            if future is not None:
+                return future.result()
+            if stopped:  # the window closed: read here rather than on the stopped helper
+                from db.conflicts import effective_protocols
+
+                return effective_protocols(store)
 
     # ---- ids -------------------------------------------------------------
     def ids(self, flt: StationFilter, sort: str = "code", descending: bool = False) -> list[str]:
-        q = select(m.Station.id)
-        if flt.region:
-            q = q.where(m.Station.region == flt.region)
-        text = flt.code_search.strip()
-        if text:
-            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            q = q.where(m.Station.code.like(f"%{escaped}%", escape="\\"))
-        if flt.has_violations:
-            q = q.where(exists().where(m.Violation.station_id == m.Station.id))
-        col = SORT_COLUMNS.get(sort, m.Station.code)
-        order = col.desc() if descending else col.asc()  # type: ignore[attr-defined]
-        q = q.order_by(order, m.Station.code)
-        with self.store.engine.connect() as conn:
-            # 100,000 ids: SQLAlchemy's per-row result processing costs 4x the query itself, and
-            # this list is read before the window can show its first page.
-            compiled = q.compile(dialect=conn.dialect)
-            params = compiled.construct_params()
-            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.execute(str(compiled), [params[k] for k in compiled.positiontup or ()])
-                ids = [r[0] for r in cursor.fetchall()]
-            finally:
-                cursor.close()
+        # 100,000 ids through the driver: SQLAlchemy's per-row result processing costs 4x the query.
+        ids = self._reader.ids(flt.region, flt.code_search, flt.has_violations, sort, descending)
         if flt.disputed:
             wanted = self.disputed_ids()
             ids = [i for i in ids if i in wanted]
@@ -219,15 +228,13 @@ class StationSource:
     def regions(self) -> list[str]:
         """Region codes of the station list (read once per refresh: the page asks on every retranslation)."""
         if self._regions is None:
-            with self.store.engine.connect() as conn:
-                q = select(m.Station.region).distinct().order_by(m.Station.region)
-                self._regions = [r for r in conn.execute(q).scalars() if r]
+            self._regions = self._reader.regions()
         return list(self._regions)
 
     def total(self) -> int:
         """Stations in the file (counted once per refresh)."""
         if self._total is None:
-            self._total = self.store.station_count()
+            self._total = self._reader.total()
         return self._total
 
     def disputed_ids(self) -> frozenset[str]:
@@ -258,6 +265,10 @@ class StationSource:
         eff = self.effective if wait or self.effective_ready() else None
         if eff is None:
             return self._pending_rows(ids)
+        from sqlalchemy import func, select  # loaded already: the effective protocols needed it
+
+        from db import models as m
+
         with self.store.engine.connect() as conn:
             stations = conn.execute(
                 select(m.Station.id, m.Station.code, m.Station.region, m.Station.district, m.Station.registered).where(
@@ -317,24 +328,18 @@ class StationSource:
 
     def _pending_rows(self, ids: Sequence[str]) -> dict[str, StationRow]:
         tpl = self._template
-        with self.store.engine.connect() as conn:
-            stations = conn.execute(
-                select(m.Station.id, m.Station.code, m.Station.region, m.Station.district, m.Station.registered).where(
-                    m.Station.id.in_(ids)
-                )
-            ).all()
-            official = dict(
-                conn.execute(
-                    select(m.OfficialResult.station_id, m.OfficialResult.values_json).where(m.OfficialResult.station_id.in_(ids))
-                ).all()
-            )
+        official = self._reader.official(ids)
         out: dict[str, StationRow] = {}
-        for st in stations:
-            off_pct = _official_turnout(tpl, official[st.id], st.registered) if st.id in official else None
-            out[st.id] = StationRow(st.id, st.code, st.region, st.district, st.registered, None, off_pct, pending=True)
+        for sid, code, region, district, registered in self._reader.stations(ids):
+            off_pct = _official_turnout(tpl, official[sid], registered) if sid in official else None
+            out[sid] = StationRow(sid, code, region, district, registered, None, off_pct, pending=True)
         return out
 
     def _values(self, protocol_ids: Iterable[str]) -> dict[str, dict[str, int | None]]:
+        from sqlalchemy import select
+
+        from db import models as m
+
         ids = list(protocol_ids)
         out: dict[str, dict[str, int | None]] = defaultdict(dict)
         pv = m.ProtocolValue
@@ -361,11 +366,15 @@ def reuse_index(store: ElectionStore, guard: "QueryGuard | None" = None) -> Reus
     if guard is None:
         by_code = reuse.reused_evidence_by_station(store)
     else:
-        with guard:
+        with guard.watching(store):
             _hash_thumbnails(store, guard)
             by_code = reuse.reused_evidence_by_station(store)  # every thumbnail hashed: the rest is quick
     if not by_code:
         return {}
+    from sqlalchemy import select
+
+    from db import models as m
+
     with store.engine.connect() as conn:
         id_of = dict(conn.execute(select(m.Station.code, m.Station.id)).all())
     return {id_of[code]: tuple(pairs) for code, pairs in by_code.items() if code in id_of}
@@ -399,33 +408,40 @@ class ScanStopped(Exception):
 
 
 class QueryGuard:
-    """Lets another thread stop a background read of ``store``: a flag, plus SQLite's interrupt.
+    """Lets another thread stop a background read of a store: a flag, plus SQLite's interrupt.
 
-    While entered (on the worker thread), every connection the worker checks out
-    of the store's pool is noted; :meth:`interrupt`, from any thread, sets the
-    flag and calls ``sqlite3.Connection.interrupt()`` on them, which makes a
-    running query fail at once. Python loops call :meth:`check` between steps.
+    While :meth:`watching` (on the worker thread), every connection the worker
+    checks out of the store's pool is noted; :meth:`interrupt`, from any thread,
+    sets the flag and calls ``sqlite3.Connection.interrupt()`` on them, which
+    makes a running query fail at once. Python loops call :meth:`check` between steps.
     """
 
-    def __init__(self, store: ElectionStore) -> None:
-        self._engine = store.engine
+    def __init__(self) -> None:
         self._thread: int | None = None
         self._conns: list[Any] = []
         self._lock = threading.Lock()
         self._stopped = threading.Event()
 
-    def __enter__(self) -> "QueryGuard":
-        self._thread = threading.get_ident()
-        event.listen(self._engine, "checkout", self._checkout)
-        self.check()
-        return self
+    @contextmanager
+    def watching(self, store: "ElectionStore") -> Iterator["QueryGuard"]:
+        from sqlalchemy import event
 
-    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
-        event.remove(self._engine, "checkout", self._checkout)
-        with self._lock:
-            self._conns.clear()
-        if exc is not None and self._stopped.is_set() and not isinstance(exc, ScanStopped):
-            raise ScanStopped() from exc  # "interrupted" from SQLite, or what a half-read led to
+        engine = store.engine
+        self._thread = threading.get_ident()
+        event.listen(engine, "checkout", self._checkout)
+        try:
+            self.check()
+            yield self
+        except ScanStopped:
+            raise
+        except BaseException as exc:
+            if self._stopped.is_set():
+                raise ScanStopped() from exc  # "interrupted" from SQLite, or what a half-read led to
+            raise
+        finally:
+            event.remove(engine, "checkout", self._checkout)
+            with self._lock:
+                self._conns.clear()
 
     def _checkout(self, dbapi_conn: Any, _record: object, _proxy: object) -> None:
         if threading.get_ident() == self._thread:

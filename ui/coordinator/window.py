@@ -17,13 +17,14 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QSizePolicy, QTabWidget, QToolBar, QVBoxLayout, QWidget
 
-from db.store import ElectionStore
 from observer.i18n import tr
+from ui.coordinator.quick import StationReader, StoreOpener
 from ui.coordinator.stations import StationsPage
 from ui.coordinator.text import plain_labels
 from ui.widgets.language import LanguageCombo, language_bridge
 
 if TYPE_CHECKING:
+    from db.store import ElectionStore
     from ui.coordinator.comparison import ComparisonPage
     from ui.coordinator.conflicts import ConflictsPage
     from ui.coordinator.forensics import ForensicsPage
@@ -51,19 +52,25 @@ class CoordinatorWindow(QMainWindow):
 
     The stations page is built at once; the other tabs hold an empty frame until
     first shown (or asked for through their attribute, e.g. ``window.keys``).
+    :meth:`opening` makes the window of a file whose store is still being
+    opened: the table reads its first screen with its own ``sqlite3``
+    connection, and whatever needs the store waits for it.
     """
 
     dataChanged = Signal()  # merged, imported, decided or rules changed
 
-    def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, store: ElectionStore | StoreOpener, parent: QWidget | None = None, reader: StationReader | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("coordinatorWindow")
-        self.store = store
+        self._opener = store if isinstance(store, StoreOpener) else StoreOpener.opened(store)
+        self.path = self._opener.path
         self._dialogs: list[Any] = []  # open modeless dialogs, kept alive and retranslated
         self._pages: dict[str, QWidget] = {}  # the lazy pages built so far
         self._holders: dict[str, QWidget] = {}
 
-        self.stations = StationsPage(store)
+        self.stations = StationsPage(self._opener, reader=reader)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("coordinatorTabs")
         self.tabs.setDocumentMode(True)
@@ -116,6 +123,16 @@ class CoordinatorWindow(QMainWindow):
         # Seconds of thumbnail hashing at 10,000 photos: the table is usable meanwhile, flags appear
         # after. Started once the window has had its first paint, so it does not slow the opening.
         self.stations.scan_reused_evidence(delay_ms=0)
+
+    @classmethod
+    def opening(cls, opener: StoreOpener, reader: StationReader) -> "CoordinatorWindow":
+        """The window for a current HQ file (``quick.open_hq``) whose store ``opener`` is still opening."""
+        return cls(opener, reader=reader)
+
+    @property
+    def store(self) -> ElectionStore:
+        """The open store; waits for it (a fraction of a second) if the window came up first."""
+        return self._opener.result()
 
     # ---- lazy pages ----------------------------------------------------------------
     def _page(self, name: str) -> Any:
@@ -233,13 +250,13 @@ class CoordinatorWindow(QMainWindow):
         total = source.total()
         if not source.effective_ready():
             # Never block the window on the background read: say what is still coming.
-            self.status_label.setText(tr("coordui.window.status_loading", file=self.store.path.name, stations=total))
+            self.status_label.setText(tr("coordui.window.status_loading", file=self.path.name, stations=total))
             return
         eff = source.effective
         self.status_label.setText(
             tr(
                 "coordui.window.status",
-                file=self.store.path.name,
+                file=self.path.name,
                 stations=total,
                 observed=len(eff.by_station),
                 disputed=len(eff.disputed | eff.unresolved),
@@ -248,7 +265,7 @@ class CoordinatorWindow(QMainWindow):
 
     # ---- language ------------------------------------------------------------------
     def retranslate(self) -> None:
-        self.setWindowTitle(tr("coordui.window.title", file=self.store.path.name))
+        self.setWindowTitle(tr("coordui.window.title", file=self.path.name))
         for i, name in enumerate(TABS):
             self.tabs.setTabText(i, tr(f"coordui.tab.{name}"))
         for name, action in self.actions_by_name.items():
@@ -265,4 +282,5 @@ class CoordinatorWindow(QMainWindow):
             dialog.close()
         # Quitting must not wait for reads nobody will see (the reused-photo scan takes seconds).
         self.stations.stop_background()
+        self.stations.model.source.close()
         super().closeEvent(event)
