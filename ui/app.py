@@ -172,15 +172,17 @@ class Launcher(QObject):
         (``ui.coordinator.quick``); the store (SQLAlchemy) opens on a helper
         thread once the window is up. False: open ``path`` the usual way.
         """
-        try:
-            quick = importlib.import_module("ui.coordinator.quick")
-            module = importlib.import_module("ui.coordinator.window")
-        except ImportError:
-            return False
-        if not hasattr(module.CoordinatorWindow, "opening"):
-            return False
+        from ui.coordinator import quick  # sqlite3 only: cheap to ask for a station file too
+
         reader = quick.open_hq(path)
         if reader is None:
+            return False
+        try:
+            module = importlib.import_module("ui.coordinator.window")
+        except ImportError:
+            module = None
+        if module is None or not hasattr(module.CoordinatorWindow, "opening"):
+            reader.close()
             return False
         opener = quick.StoreOpener(path)
         window: QWidget = module.CoordinatorWindow.opening(opener, reader)
