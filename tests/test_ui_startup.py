@@ -246,3 +246,20 @@ def test_observer_file_still_opens_in_the_observer_window(qtbot, launcher: Launc
     assert launcher.open_path(path)
     assert isinstance(launcher.window, MainWindow)
     assert launcher.store is not None
+
+
+def test_double_click_opens_the_conflict_even_before_the_tab_was_built(qtbot, hq_path: Path) -> None:
+    store = ElectionStore.open(hq_path)
+    try:
+        window = CoordinatorWindow(store)
+        qtbot.addWidget(window)
+        assert "conflicts" not in window._pages
+        window._station_activated("st-000000")  # bench.build_hq: observers disagree at station 0
+        assert window.tabs.currentIndex() == 1
+        assert window.conflicts._current is not None and window.conflicts._current.station_id == "st-000000"
+        window.tabs.setCurrentIndex(0)
+        window._station_activated("st-000001")  # no conflict there: stay on the table
+        assert window.tabs.currentIndex() == 0
+    finally:
+        window.close()
+        store.close()

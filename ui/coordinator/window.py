@@ -211,21 +211,11 @@ class CoordinatorWindow(QMainWindow):
 
     def _station_activated(self, station_id: str) -> None:
         if "conflicts" in self._pages:
-            if self.conflicts.select_station(station_id):
-                self.tabs.setCurrentWidget(self._holders["conflicts"])
-            return
-        # First use of the conflicts page: its list arrives from a background read.
-        page = self.conflicts
-        done = False
-
-        def loaded() -> None:
-            nonlocal done
-            if not done:
-                done = True
-                if page.select_station(station_id):
-                    self.tabs.setCurrentWidget(self._holders["conflicts"])
-
-        page.loaded.connect(loaded)
+            found = self.conflicts.select_station(station_id)
+        else:
+            found = self.conflicts.load_now(station_id)  # first use: its background read would come too late
+        if found:
+            self.tabs.setCurrentWidget(self._holders["conflicts"])
 
     # ---- refreshing --------------------------------------------------------------
     def refresh(self) -> None:
