@@ -109,6 +109,7 @@ def test_window_comes_up_before_the_store_then_the_figures_arrive(qtbot, launche
     with qtbot.waitSignal(model.figuresReady, timeout=20000):
         pass
     assert launcher.store is not None and launcher.store.path == hq_path
+    assert launcher.settings.last_file == hq_path  # remembered once it opened
     # Station index 0 is observed by two observers who disagree (bench.build_hq): a conflict.
     assert model.index(0, _col("observed")).data() == ""
     assert tr("coordui.flag.conflict") in model.index(0, _col("flags")).data()
@@ -134,6 +135,7 @@ def test_a_file_that_fails_to_open_behind_the_window_goes_back_to_the_first_scre
     qtbot.waitUntil(lambda: isinstance(launcher.window, FirstRunWindow), timeout=20000)
     assert launcher.window.message_bar.text() == tr("error.storage.read_only", file=str(hq_path))
     assert launcher.store is None
+    assert launcher.settings.last_file != hq_path  # a file that failed to open is not reopened next time
 
 
 def test_opening_another_file_while_the_first_is_opening_closes_the_first(
@@ -262,4 +264,38 @@ def test_double_click_opens_the_conflict_even_before_the_tab_was_built(qtbot, hq
         assert window.tabs.currentIndex() == 0
     finally:
         window.close()
+        store.close()
+
+
+def test_table_opens_on_its_first_page_and_reads_the_whole_list_right_after(qtbot, hq_path: Path) -> None:
+    from ui.coordinator.stations import PAGE_SIZE, StationsPage
+
+    store = ElectionStore.open(hq_path)
+    try:
+        page = StationsPage(store)
+        qtbot.addWidget(page)
+        model = page.model
+        assert model.rowCount() == N  # exact from the start: the scroll bar is right
+        assert len(model._ids) == PAGE_SIZE  # only the first page's ids were read
+        assert model.index(0, 0).data() == "000001"
+        qtbot.waitUntil(lambda: len(model._ids) == N, timeout=5000)  # the rest, once the loop ran
+        assert model.index(N - 1, 0).data() == f"{N:06d}"
+
+        # A row past the first page asked for before the loop ran reads the whole list at once.
+        model.reload(first_screen=True)
+        assert len(model._ids) == PAGE_SIZE
+        assert model.index(N - 1, 0).data() == f"{N:06d}"
+        assert len(model._ids) == N and model.rowCount() == N
+
+        # The file changed between the two reads: the table is reset to the new list.
+        model.reload(first_screen=True)
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO stations (id, code, region, district, address, created_at, updated_at) "
+                "VALUES ('st-new', '000000', '', '', '', '2024-01-01', '2024-01-01')"
+            )
+        with qtbot.waitSignal(model.modelReset, timeout=5000):
+            pass
+        assert model.rowCount() == N + 1 and model.index(0, 0).data() == "000000"
+    finally:
         store.close()

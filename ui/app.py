@@ -189,7 +189,6 @@ class Launcher(QObject):
         self._close_store()
         self._opening = opener
         opener.future.add_done_callback(lambda _f: self._notify_opened(opener))
-        self.settings.last_file = path
         self._show(window)
         QTimer.singleShot(0, opener.start)  # after the window's first paint
         return True
@@ -207,6 +206,7 @@ class Launcher(QObject):
         exc = opener.future.exception()
         if exc is None:
             self.store = opener.future.result()
+            self.settings.last_file = self.store.path  # as the usual path does: only a file that opened
             return
         if isinstance(exc, BaqylauError):
             message = str(exc)

@@ -67,7 +67,13 @@ class StationReader:
         return self._template
 
     def ids(
-        self, region: str = "", code_search: str = "", has_violations: bool = False, sort: str = "code", descending: bool = False
+        self,
+        region: str = "",
+        code_search: str = "",
+        has_violations: bool = False,
+        sort: str = "code",
+        descending: bool = False,
+        limit: int | None = None,
     ) -> list[str]:
         """Station ids in table order (ties broken by code), narrowed by the SQL-side filters."""
         where: list[str] = []
@@ -87,6 +93,9 @@ class StationReader:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY s.{col} {'DESC' if descending else 'ASC'}, s.code"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
         return [r[0] for r in self._conn.execute(sql, params).fetchall()]
 
     def stations(self, ids: Sequence[str]) -> list[tuple[str, str, str, str, int | None]]:

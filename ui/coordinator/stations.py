@@ -127,6 +127,9 @@ class StationsModel(QAbstractTableModel):
         self._filter = StationFilter()
         self._sort = ("code", False)
         self._ids: list[str] = []
+        # After reload(first_screen=True): rows the table has, while _ids holds only the first page.
+        self._count: int | None = None
+        self._generation = 0  # bumped by every reload: a late completion of an older list is dropped
         self._pages: OrderedDict[int, list[StationRow | None]] = OrderedDict()
         self.pages_loaded = 0  # for tests and measurements: how much work scrolling caused
 
@@ -143,18 +146,55 @@ class StationsModel(QAbstractTableModel):
         self._filter = flt
         self.reload()
 
-    def reload(self) -> None:
-        """Re-read ids (after a filter change, a merge or a decision); drops the row cache."""
+    def reload(self, first_screen: bool = False) -> None:
+        """Re-read ids (after a filter change, a merge or a decision); drops the row cache.
+
+        ``first_screen`` (the unfiltered table, as a window opens): read the first
+        page's ids and the station count now, the whole ordered list once the event
+        loop runs (or as soon as a row past the first page is asked for).
+        """
         # The id list first, then the effective protocols in the background: run side by side, the
         # worker's Python holds the GIL that each of the 100,000 fetched rows waits for (7x slower).
+        self._generation += 1
         self.beginResetModel()
-        self._ids = self._source.ids(self._filter, *self._sort)
+        if first_screen and self._filter == StationFilter():
+            self._ids = self._source.ids(self._filter, *self._sort, limit=PAGE_SIZE)
+            self._count = self._source.total()
+            if len(self._ids) >= self._count:
+                self._count = None  # it all fitted in one page
+            else:
+                generation = self._generation
+                QTimer.singleShot(0, lambda: self._complete_ids(generation))
+        else:
+            self._ids = self._source.ids(self._filter, *self._sort)
+            self._count = None
         self._pages.clear()
         self._pending_pages = False
         self.endResetModel()
-        self.countChanged.emit(len(self._ids))
+        self.countChanged.emit(self.rowCount())
         if not self._source.effective_ready():
             self._source.when_effective(self._effective_done)  # starts the read if none is under way
+
+    def _complete_ids(self, generation: int | None = None) -> None:
+        """Read the whole ordered id list after a first-screen reload."""
+        if self._count is None or (generation is not None and generation != self._generation) or self._source.closed:
+            return
+        expected = self._count
+        ids = self._source.ids(self._filter, *self._sort)
+        head = self._ids
+        self._count = None
+        self._ids = ids
+        if len(ids) == expected and ids[: len(head)] == head:
+            return  # the rows on screen are the same rows: nothing to redraw
+        # The file changed between the two reads. This may run inside data() (a row past the first
+        # page was asked for), where a model reset must not happen: reset from the event loop.
+        QTimer.singleShot(0, self._reset_rows)
+
+    def _reset_rows(self) -> None:
+        self.beginResetModel()
+        self._pages.clear()
+        self.endResetModel()
+        self.countChanged.emit(len(self._ids))
 
     def _effective_done(self) -> None:
         try:
@@ -169,8 +209,8 @@ class StationsModel(QAbstractTableModel):
             # Rows read meanwhile showed "loading": read them again with the figures.
             self._pending_pages = False
             self._pages.clear()
-            if self._ids:
-                self.dataChanged.emit(self.index(0, 0), self.index(len(self._ids) - 1, len(COLUMNS) - 1))
+            if self.rowCount():
+                self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, len(COLUMNS) - 1))
         self.figuresReady.emit()
 
     def refresh(self) -> None:
@@ -185,15 +225,21 @@ class StationsModel(QAbstractTableModel):
             self.reload()  # the filtered id list itself changes
             return
         self._pages.clear()
-        if self._ids:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self._ids) - 1, len(COLUMNS) - 1))
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, len(COLUMNS) - 1))
 
     def station_id(self, row: int) -> str:
+        if row >= len(self._ids):
+            self._complete_ids()
         return self._ids[row]
 
     def row_data(self, row: int) -> StationRow | None:
-        if not 0 <= row < len(self._ids):
+        if not 0 <= row < self.rowCount():
             return None
+        if row >= len(self._ids):
+            self._complete_ids()  # scrolled before the whole list was read: read it now
+            if row >= len(self._ids):
+                return None
         page_no = row // PAGE_SIZE
         page = self._pages.get(page_no)
         if page is None:
@@ -217,7 +263,9 @@ class StationsModel(QAbstractTableModel):
 
     # ---- Qt model interface -------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._ids)
+        if parent.isValid():
+            return 0
+        return len(self._ids) if self._count is None else self._count
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
@@ -382,7 +430,7 @@ class StationsPage(QWidget):
 
         self._fill_regions()
         self.retranslate()
-        self.model.reload()
+        self.model.reload(first_screen=True)
 
     def _set_column_widths(self) -> None:
         """Wide enough for the translated header and typical contents; the flags column takes the rest."""

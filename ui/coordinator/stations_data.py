@@ -114,6 +114,7 @@ class StationSource:
         self._lock = threading.Lock()
         self._guards: set[QueryGuard] = set()  # reads that stop() may abort
         self._stopped = False
+        self.closed = False
         self._regions: list[str] | None = None
         self._total: int | None = None
 
@@ -128,6 +129,7 @@ class StationSource:
 
     def close(self) -> None:
         """Close the table's own read connection (the window closed)."""
+        self.closed = True
         self._reader.close()
 
     def invalidate(self) -> None:
@@ -212,9 +214,12 @@ class StationSource:
                 return effective_protocols(store)
 
     # ---- ids -------------------------------------------------------------
-    def ids(self, flt: StationFilter, sort: str = "code", descending: bool = False) -> list[str]:
+    def ids(self, flt: StationFilter, sort: str = "code", descending: bool = False, limit: int | None = None) -> list[str]:
+        """Ids in table order; ``limit`` only for the unfiltered table (the first screen)."""
+        if limit is not None and flt != StationFilter():
+            raise ValueError("limit applies to the unfiltered list only")
         # 100,000 ids through the driver: SQLAlchemy's per-row result processing costs 4x the query.
-        ids = self._reader.ids(flt.region, flt.code_search, flt.has_violations, sort, descending)
+        ids = self._reader.ids(flt.region, flt.code_search, flt.has_violations, sort, descending, limit)
         if flt.disputed:
             wanted = self.disputed_ids()
             ids = [i for i in ids if i in wanted]
