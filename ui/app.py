@@ -23,7 +23,7 @@ from observer import i18n
 from observer.errors import BaqylauError, StorageError
 from observer.i18n import tr
 from observer.paths import app_home
-from ui.qt import QApplication, QMessageBox, QObject, Qt, QTimer, QWidget, Signal
+from ui.qt import QApplication, QMessageBox, QObject, QTimer, QWidget
 from ui.settings import Settings
 from ui.widgets.language import language_bridge
 from ui.widgets.messages import post_error
@@ -48,14 +48,14 @@ DEMO_FOLDER = "demo"
 class Launcher(QObject):
     """Which window is showing, and the one election file that is open."""
 
-    _storeOpened = Signal(object)  # a StoreOpener whose opening ended (emitted on its thread)
-
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.store: ElectionStore | None = None
         self._opening: StoreOpener | None = None  # the shown coordinator window's store, still opening
-        self._storeOpened.connect(self._store_opened, Qt.ConnectionType.QueuedConnection)
+        self._open_timer = QTimer(self)  # looks whether the store being opened is open
+        self._open_timer.setInterval(20)
+        self._open_timer.timeout.connect(self._poll_opening)
         self.window: QWidget | None = None
         self._demo_job: QObject | None = None  # a ui.widgets.worker.BackgroundJob
 
@@ -188,16 +188,20 @@ class Launcher(QObject):
         window: QWidget = module.CoordinatorWindow.opening(opener, reader)
         self._close_store()
         self._opening = opener
-        opener.future.add_done_callback(lambda _f: self._notify_opened(opener))
         self._show(window)
         QTimer.singleShot(0, opener.start)  # after the window's first paint
+        self._open_timer.start()
         return True
 
-    def _notify_opened(self, opener: StoreOpener) -> None:
-        try:
-            self._storeOpened.emit(opener)
-        except RuntimeError:
-            pass  # the app is gone: _close_store already waited for this store
+    def _poll_opening(self) -> None:
+        # Polled on the UI thread: a callback from the opening thread that holds the launcher could
+        # drop the last reference to a Qt object there, which PySide cannot delete safely.
+        opener = self._opening
+        if opener is None:
+            self._open_timer.stop()
+        elif opener.future.done():
+            self._open_timer.stop()
+            self._store_opened(opener)
 
     def _store_opened(self, opener: StoreOpener) -> None:
         if opener is not self._opening:

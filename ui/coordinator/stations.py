@@ -60,6 +60,7 @@ _SORTABLE = {"code", "region", "district", "registered"}
 _NUMERIC = {"registered", "observed", "official", "gap"}
 # Columns that depend on which protocol counts at a station (db.conflicts.effective_protocols).
 _NEEDS_EFFECTIVE = {"observed", "gap", "flags"}
+_FIGURES_POLL_MS = 30  # how often the table looks whether the observers' figures have arrived
 _WARN = QColor(255, 236, 179)  # pale amber: prints and reads in grey too
 _BAD = QColor(255, 205, 210)
 
@@ -117,12 +118,15 @@ class StationsModel(QAbstractTableModel):
 
     countChanged = Signal(int)
     figuresReady = Signal()  # the effective protocols arrived: observed figures and flags are shown
-    _effectiveDone = Signal()  # emitted on the worker thread, delivered on the model's
 
     def __init__(self, source: StationSource, parent: Any = None) -> None:
         super().__init__(parent)
         self._source = source
-        self._effectiveDone.connect(self._figures_arrived, Qt.ConnectionType.QueuedConnection)
+        # Polled on the UI thread rather than called back from the worker: a worker's callback that
+        # holds the model can drop its last reference there, and PySide then deletes it unsafely.
+        self._figures_timer = QTimer(self)
+        self._figures_timer.setInterval(_FIGURES_POLL_MS)
+        self._figures_timer.timeout.connect(self._poll_figures)
         self._pending_pages = False  # a cached page was read before the figures were known
         self._filter = StationFilter()
         self._sort = ("code", False)
@@ -173,7 +177,15 @@ class StationsModel(QAbstractTableModel):
         self.endResetModel()
         self.countChanged.emit(self.rowCount())
         if not self._source.effective_ready():
-            self._source.when_effective(self._effective_done)  # starts the read if none is under way
+            self._source.prefetch()  # starts the read (once the store is open) if none is under way
+            self._figures_timer.start()
+
+    def _poll_figures(self) -> None:
+        if self._source.closed or self._source.stopped:
+            self._figures_timer.stop()
+        elif self._source.effective_ready():
+            self._figures_timer.stop()
+            self._figures_arrived()
 
     def _complete_ids(self, generation: int | None = None) -> None:
         """Read the whole ordered id list after a first-screen reload."""
@@ -196,15 +208,7 @@ class StationsModel(QAbstractTableModel):
         self.endResetModel()
         self.countChanged.emit(len(self._ids))
 
-    def _effective_done(self) -> None:
-        try:
-            self._effectiveDone.emit()
-        except RuntimeError:
-            pass  # the table was closed before the read ended
-
     def _figures_arrived(self) -> None:
-        if not self._source.effective_ready():
-            return  # a newer read (after a refresh) is under way; its own notice follows
         if self._pending_pages:
             # Rows read meanwhile showed "loading": read them again with the figures.
             self._pending_pages = False
@@ -233,7 +237,12 @@ class StationsModel(QAbstractTableModel):
             self._complete_ids()
         return self._ids[row]
 
-    def row_data(self, row: int) -> StationRow | None:
+    def row_data(self, row: int, wait: bool = True) -> StationRow | None:
+        """The row's contents; with ``wait`` complete with the observers' figures (waits for them).
+
+        The view's cells (:meth:`data`) never wait: until the figures are read they
+        show the row marked ``pending``.
+        """
         if not 0 <= row < self.rowCount():
             return None
         if row >= len(self._ids):
@@ -242,16 +251,15 @@ class StationsModel(QAbstractTableModel):
                 return None
         page_no = row // PAGE_SIZE
         page = self._pages.get(page_no)
-        if page is None:
-            page = self._load_page(page_no)
+        if page is None or (wait and any(r is not None and r.pending for r in page)):
+            page = self._load_page(page_no, wait)
         else:
             self._pages.move_to_end(page_no)
         return page[row - page_no * PAGE_SIZE]
 
-    def _load_page(self, page_no: int) -> list[StationRow | None]:
+    def _load_page(self, page_no: int, wait: bool) -> list[StationRow | None]:
         ids = self._ids[page_no * PAGE_SIZE : (page_no + 1) * PAGE_SIZE]
-        # Never wait for the effective protocols here: this runs while the view paints.
-        rows = self._source.rows(ids, wait=False)
+        rows = self._source.rows(ids, wait=wait)
         page: list[StationRow | None] = [rows.get(i) for i in ids]
         if any(r is not None and r.pending for r in page):
             self._pending_pages = True
@@ -293,7 +301,7 @@ class StationsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             h = Qt.AlignmentFlag.AlignRight if col in _NUMERIC else Qt.AlignmentFlag.AlignLeft
             return int(h | Qt.AlignmentFlag.AlignVCenter)
-        row = self.row_data(index.row())
+        row = self.row_data(index.row(), wait=False)  # the view is painting: never wait here
         if row is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
@@ -490,13 +498,14 @@ class StationsPage(QWidget):
         self.model.refresh()  # forgets the cached region list and count too
         self._fill_regions()
 
-    def scan_reused_evidence(self, delay_ms: int | None = None) -> Operation[ReuseIndex]:
+    def scan_reused_evidence(self, after_figures: bool = False) -> Operation[ReuseIndex]:
         """Look for photos submitted for more than one station, off the UI thread (seconds at 10,000 photos).
 
         Started when the window opens and after each merge; a scan started later
         wins over one still running, so an older result never overwrites a newer one.
-        With ``delay_ms`` the scan starts that long after the event loop next runs
-        (after the window's first paint); :meth:`stop_background` stops it either way.
+        With ``after_figures`` it starts once the observers' figures are shown (run
+        side by side, its thumbnail decoding would slow them down for the GIL);
+        :meth:`stop_background` stops it either way.
         """
         self._reuse_generation += 1
         generation = self._reuse_generation
@@ -516,10 +525,18 @@ class StationsPage(QWidget):
         op: Operation[ReuseIndex] = Operation(self, scan, show_progress=False, cancellable=False).success(done)
         op.failure(self._reuse_failed)
         self.reuse_operation = op
-        if delay_ms is None:
+        if not after_figures or self.model.source.effective_ready():
             op.run_in_background()
         else:
-            QTimer.singleShot(delay_ms, lambda: None if guard.stopped else op.run_in_background())
+            started = False
+
+            def start() -> None:
+                nonlocal started
+                if not started and not guard.stopped:
+                    started = True
+                    op.run_in_background()
+
+            self.model.figuresReady.connect(start)
         return op
 
     def stop_background(self) -> None:

@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from observer.checks import failed_checks, percent
 from observer.template import ElectionTemplate
@@ -180,16 +180,11 @@ class StationSource:
         with self._lock:
             return self._effective is not None and self._effective.done()
 
-    def when_effective(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` (on a worker thread, or here if already done) once the current read ends."""
-        if not self._opener.future.done():
-            self._opener.future.add_done_callback(lambda f: None if f.exception() else self.when_effective(callback))
-            return
-        self.prefetch()
+    @property
+    def stopped(self) -> bool:
+        """stop() was called: no new read of the figures starts."""
         with self._lock:
-            future = self._effective
-        if future is not None:
-            future.add_done_callback(lambda _f: callback())
+            return self._stopped
 
     @property
     def reuse(self) -> ReuseIndex:

@@ -121,8 +121,8 @@ class CoordinatorWindow(QMainWindow):
         self.retranslate()
         self.resize(1366, 768)
         # Seconds of thumbnail hashing at 10,000 photos: the table is usable meanwhile, flags appear
-        # after. Started once the window has had its first paint, so it does not slow the opening.
-        self.stations.scan_reused_evidence(delay_ms=0)
+        # after. Started once the observers' figures are in, so it slows neither them nor the opening.
+        self.stations.scan_reused_evidence(after_figures=True)
 
     @classmethod
     def opening(cls, opener: StoreOpener, reader: StationReader) -> "CoordinatorWindow":
