@@ -17,21 +17,29 @@ from types import TracebackType
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTranslator
 
-from db.store import ROLE_HQ, ElectionStore
+from typing import TYPE_CHECKING
+
 from observer import i18n
 from observer.errors import BaqylauError, StorageError
 from observer.i18n import tr
 from observer.paths import app_home
-from observer.template import ElectionTemplate
-from ui.first_run import FirstRunWindow
-from ui.main_window import MainWindow
-from ui.qt import QApplication, QMessageBox, QObject, QWidget
+from ui.qt import QApplication, QMessageBox, QObject, QTimer, QWidget
 from ui.settings import Settings
-from ui.widgets.dialogs import ask_open_file
 from ui.widgets.language import language_bridge
 from ui.widgets.messages import post_error
 from ui.widgets.style import apply_style
-from ui.widgets.worker import BackgroundJob
+
+if TYPE_CHECKING:
+    from db.store import ElectionStore
+    from observer.template import ElectionTemplate
+    from ui.coordinator.quick import StoreOpener
+    from ui.first_run import FirstRunWindow
+
+# The first-run screen, the observer's window and the coordinator's are imported when
+# shown: opening an HQ file must not pay for the observer's pages, and the reverse. db.store
+# (SQLAlchemy and the models: the largest part of start-up) is imported when a file is opened,
+# and for a current HQ file only after the coordinator window is up (see open_path).
+ROLE_HQ = "hq"  # db.store.ROLE_HQ
 
 log = logging.getLogger("baqylau.ui")
 DEMO_FOLDER = "demo"
@@ -44,8 +52,12 @@ class Launcher(QObject):
         super().__init__()
         self.settings = settings or Settings()
         self.store: ElectionStore | None = None
+        self._opening: StoreOpener | None = None  # the shown coordinator window's store, still opening
+        self._open_timer = QTimer(self)  # looks whether the store being opened is open
+        self._open_timer.setInterval(20)
+        self._open_timer.timeout.connect(self._poll_opening)
         self.window: QWidget | None = None
-        self._demo_job: BackgroundJob | None = None
+        self._demo_job: QObject | None = None  # a ui.widgets.worker.BackgroundJob
 
     # ---- start ---------------------------------------------------------
     def start(self, path: str | Path | None = None) -> QWidget:
@@ -71,7 +83,9 @@ class Launcher(QObject):
             old.close()
             old.deleteLater()
 
-    def show_first_run(self, error: str | None = None) -> FirstRunWindow:
+    def show_first_run(self, error: str | None = None) -> "FirstRunWindow":
+        from ui.first_run import FirstRunWindow
+
         self._close_store()
         window = FirstRunWindow(self.settings)
         window.create_requested.connect(self.create_election)
@@ -82,13 +96,27 @@ class Launcher(QObject):
             post_error(error)
         return window
 
+    def shutdown(self) -> None:
+        """Quitting: close the window (which stops its background reads at once), then the file."""
+        if self.window is not None:
+            self.window.close()
+        self._close_store()
+
     def _close_store(self) -> None:
+        opening, self._opening = self._opening, None
+        if opening is not None and opening.started:
+            try:
+                opening.future.result().close()  # it was opening as the window went: close it once open
+            except BaseException:  # noqa: BLE001 - a file that failed to open has nothing to close
+                pass
         if self.store is not None:
             self.store.close()
             self.store = None
 
     # ---- files ---------------------------------------------------------
-    def create_election(self, template: ElectionTemplate, path: Path) -> bool:
+    def create_election(self, template: "ElectionTemplate", path: Path) -> bool:
+        from db.store import ElectionStore
+
         try:
             store = ElectionStore.create(path, template)
             store.set_observer(self.settings.observer_name, self.settings.organisation)
@@ -98,6 +126,10 @@ class Launcher(QObject):
         return self._use(store)
 
     def open_path(self, path: Path) -> bool:
+        if self._open_coordinator_first(Path(path)):
+            return True
+        from db.store import ElectionStore
+
         try:
             store = ElectionStore.open(path)
         except BaqylauError as exc:
@@ -118,6 +150,8 @@ class Launcher(QObject):
                 post_error(tr("ui.app.no_coordinator"))
                 return False
         else:
+            from ui.main_window import MainWindow
+
             main = MainWindow(store, self.settings)
             main.new_requested.connect(lambda: self.show_first_run())
             main.open_requested.connect(self._ask_open)
@@ -131,6 +165,60 @@ class Launcher(QObject):
             previous.close()
         return True
 
+    def _open_coordinator_first(self, path: Path) -> bool:
+        """A current HQ file: show the coordinator window at once, open its store behind it.
+
+        The window's stations table reads its first screen with plain sqlite3
+        (``ui.coordinator.quick``); the store (SQLAlchemy) opens on a helper
+        thread once the window is up. False: open ``path`` the usual way.
+        """
+        from ui.coordinator import quick  # sqlite3 only: cheap to ask for a station file too
+
+        reader = quick.open_hq(path)
+        if reader is None:
+            return False
+        try:
+            module = importlib.import_module("ui.coordinator.window")
+        except ImportError:
+            module = None
+        if module is None or not hasattr(module.CoordinatorWindow, "opening"):
+            reader.close()
+            return False
+        opener = quick.StoreOpener(path)
+        window: QWidget = module.CoordinatorWindow.opening(opener, reader)
+        self._close_store()
+        self._opening = opener
+        self._show(window)
+        QTimer.singleShot(0, opener.start)  # after the window's first paint
+        self._open_timer.start()
+        return True
+
+    def _poll_opening(self) -> None:
+        # Polled on the UI thread: a callback from the opening thread that holds the launcher could
+        # drop the last reference to a Qt object there, which PySide cannot delete safely.
+        opener = self._opening
+        if opener is None:
+            self._open_timer.stop()
+        elif opener.future.done():
+            self._open_timer.stop()
+            self._store_opened(opener)
+
+    def _store_opened(self, opener: StoreOpener) -> None:
+        if opener is not self._opening:
+            return  # another file (or none) took its place; _close_store closed it
+        self._opening = None
+        exc = opener.future.exception()
+        if exc is None:
+            self.store = opener.future.result()
+            self.settings.last_file = self.store.path  # as the usual path does: only a file that opened
+            return
+        if isinstance(exc, BaqylauError):
+            message = str(exc)
+        else:
+            log.error("opening %s failed", opener.path, exc_info=exc)
+            message = str(StorageError("error.storage.io", file=str(opener.path), problem=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__))
+        self.show_first_run(message)
+
     def _coordinator_window(self, store: ElectionStore) -> QWidget | None:
         try:
             module = importlib.import_module("ui.coordinator.window")
@@ -141,6 +229,8 @@ class Launcher(QObject):
         return window
 
     def _ask_open(self) -> None:
+        from ui.widgets.dialogs import ask_open_file
+
         start = self.settings.last_file.parent if self.settings.last_file else None
         path = ask_open_file(self.window, tr("ui.first.open"), tr("ui.filter.election"), start)
         if path is not None:
@@ -166,24 +256,29 @@ class Launcher(QObject):
             folder.mkdir(parents=True, exist_ok=True)
             return Path(demo.demo_hq(folder))
 
-        if isinstance(self.window, FirstRunWindow):
-            self.window.set_busy(True)
+        from ui.widgets.worker import BackgroundJob
+
+        self._set_busy(True)
         job = BackgroundJob(build, self)
         job.finished.connect(self._demo_ready)
         job.failed.connect(self._demo_failed)
         self._demo_job = job
         job.start()
 
+    def _set_busy(self, busy: bool) -> None:
+        from ui.first_run import FirstRunWindow  # already imported: the demo is asked for from it
+
+        if isinstance(self.window, FirstRunWindow):
+            self.window.set_busy(busy)
+
     def _demo_ready(self, path: Path) -> None:
         self._demo_job = None
-        if isinstance(self.window, FirstRunWindow):
-            self.window.set_busy(False)
+        self._set_busy(False)
         self.open_path(path)
 
     def _demo_failed(self, exc: BaseException) -> None:
         self._demo_job = None
-        if isinstance(self.window, FirstRunWindow):
-            self.window.set_busy(False)
+        self._set_busy(False)
         post_error(str(exc) if isinstance(exc, BaqylauError) else tr("ui.app.demo_failed", problem=str(exc)[:200]))
 
 
@@ -309,12 +404,13 @@ def run(path: str | None = None) -> int:
     if i18n.current_language() == i18n.DEFAULT_LANGUAGE:
         i18n.set_language(settings.language)
     install_exception_hook()
-    ensure_keypair()
+    # The signing key is needed to export a package, not to show the window: made once the loop runs.
+    QTimer.singleShot(0, ensure_keypair)
     launcher = Launcher(settings)
     try:
         launcher.start(path)
     except StorageError as exc:
         launcher.show_first_run(str(exc))
     code = app.exec()
-    launcher._close_store()
+    launcher.shutdown()
     return int(code)

@@ -163,10 +163,23 @@ class ConflictsPage(QWidget):
 
     # ---- loading -----------------------------------------------------------
     def reload(self, select_station: str | None = None) -> None:
-        """Re-read the conflicts in the background; keeps the current station selected."""
-        keep = select_station or (self._current.station_id if self._current else None)
+        """Re-read the conflicts in the background; keeps the station selected when they arrive."""
         include = self.show_resolved.isChecked()
-        run_query(self, lambda _ctx: station_conflicts(self.store, include_resolved=include), lambda res: self._set_conflicts(res, keep))
+
+        def done(res: list[StationConflict]) -> None:
+            # The selection at arrival, not at the call: a station picked meanwhile stays picked.
+            self._set_conflicts(res, select_station or (self._current.station_id if self._current else None))
+
+        run_query(self, lambda _ctx: station_conflicts(self.store, include_resolved=include), done)
+
+    def load_now(self, select_station: str) -> bool:
+        """Read the conflicts here and now and select ``select_station``; False if it has none.
+
+        For a station double-clicked before this page was ever shown: the coordinator
+        asked for it, and the list must not arrive after they looked away.
+        """
+        self._set_conflicts(station_conflicts(self.store, include_resolved=self.show_resolved.isChecked()), select_station)
+        return self._current is not None and self._current.station_id == select_station
 
     def _set_conflicts(self, conflicts: list[StationConflict], keep: str | None) -> None:
         self._conflicts = conflicts

@@ -5,8 +5,10 @@ module never loads every row's contents: :meth:`StationSource.ids` returns only
 the ordered station ids matching the filters (one indexed query), and
 :meth:`StationSource.rows` computes the displayed figures for a page of ids.
 
-The queries are read-only SQLAlchemy Core over ``db.models``; they are UI-shaped
-(one page of a table), which is why they live beside the model rather than in
+The queries are read-only: plain ``sqlite3`` for what the first screen shows
+(:mod:`ui.coordinator.quick`), SQLAlchemy Core over ``db.models`` for the
+observers' figures, loaded in the background. They are UI-shaped (one page of a
+table), which is why they live beside the model rather than in
 ``db/aggregate.py``, whose station table is built for the whole election.
 """
 
@@ -16,17 +18,21 @@ import json
 import threading
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import exists, func, select
-
-from db import models as m
-from db.conflicts import EffectiveProtocols, effective_protocols
-from db.reuse import ReusePair, reused_evidence_by_station
-from db.store import ElectionStore
 from observer.checks import failed_checks, percent
 from observer.template import ElectionTemplate
+from ui.coordinator.quick import SORT_COLUMNS, StationReader, StoreOpener  # noqa: F401  (SORT_COLUMNS: the sort keys)
+
+if TYPE_CHECKING:
+    from db.store import ElectionStore
+
+    # Both import numpy (and db.reuse Pillow): loaded by the background reads, not before the window shows.
+    from db.conflicts import EffectiveProtocols
+    from db.reuse import ReusePair
 
 # Flags a row can carry; the UI translates them (coordui.flag.<name>).
 FLAG_CONFLICT = "conflict"  # versions differ and nobody has decided yet
@@ -42,17 +48,10 @@ FLAGS: tuple[str, ...] = (
 )
 
 # Station id -> the reuse pairs it takes part in (see db.reuse).
-ReuseIndex = dict[str, tuple[ReusePair, ...]]
+ReuseIndex = dict[str, tuple["ReusePair", ...]]
 
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baqylau-stations")
 _CHUNK = 5000  # ids per IN (...) list: well under SQLite's bound-parameter limit
-
-SORT_COLUMNS: dict[str, object] = {
-    "code": m.Station.code,
-    "region": m.Station.region,
-    "district": m.Station.district,
-    "registered": m.Station.registered,
-}
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,10 @@ class StationRow:
     violations: int = 0
     failed_checks: tuple[str, ...] = ()  # check sources (expressions) that fail
     flags: frozenset[str] = field(default_factory=frozenset)
-    reused: tuple[ReusePair, ...] = ()  # photos shared with other stations
+    reused: tuple["ReusePair", ...] = ()  # photos shared with other stations
+    # The effective protocols were still being read: observed figures, conflicts and checks are
+    # not known yet (the table says "loading" rather than showing a row as unobserved).
+    pending: bool = False
 
     @property
     def gap_pp(self) -> float | None:
@@ -95,34 +97,94 @@ class StationSource:
     conflict or excluded by the inclusion rules) comes from
     :func:`db.conflicts.effective_protocols`, computed once per refresh, so the
     table always agrees with the aggregates and the report.
+
+    The ids, the station list's columns, regions and the count are read with
+    plain ``sqlite3`` (:class:`StationReader`): they are what the window shows
+    first, possibly while the store is still being opened (``StoreOpener``).
     """
 
-    def __init__(self, store: ElectionStore) -> None:
-        self.store = store
-        self._template: ElectionTemplate = store.template
-        self._effective: Future[EffectiveProtocols] | None = None
+    def __init__(self, store: "ElectionStore | StoreOpener", reader: StationReader | None = None) -> None:
+        self._opener = store if isinstance(store, StoreOpener) else StoreOpener.opened(store)
+        self._reader = reader if reader is not None else StationReader(self._opener.path)
+        self._template: ElectionTemplate = self._reader.template
+        self._effective: "Future[EffectiveProtocols] | None" = None
         self._breaking: frozenset[str] | None = None
         # Filled from a background scan (seconds at 10,000 photos); until then no row is flagged.
         self._reuse: ReuseIndex = {}
         self._lock = threading.Lock()
+        self._guards: set[QueryGuard] = set()  # reads that stop() may abort
+        self._stopped = False
+        self.closed = False
+        self._regions: list[str] | None = None
+        self._total: int | None = None
+
+    @property
+    def store(self) -> "ElectionStore":
+        """The open store (waits for it if the window appeared before it was open)."""
+        return self._opener.result()
+
+    @property
+    def path(self) -> Path:
+        return self._opener.path
+
+    def close(self) -> None:
+        """Close the table's own read connection (the window closed)."""
+        self.closed = True
+        self._reader.close()
 
     def invalidate(self) -> None:
         """Forget derived sets after a merge, an import, a decision or a rules change."""
         with self._lock:
             self._effective = None
             self._breaking = None
+        self._regions = None
+        self._total = None
 
     def prefetch(self) -> None:
-        """Start computing the effective protocols on a helper thread.
+        """Start computing the effective protocols on a helper thread (once the store is open).
 
-        The table opens by reading the ordered ids (one query) and then the first
-        page, which needs the effective protocols: computing both at once
-        (SQLite releases the GIL while it reads) roughly halves the time to the
-        first painted page at 100,000 stations.
+        The table shows its rows without them (figures say "loading") and
+        redraws when they arrive; filters that need them wait for them.
         """
+        if not self._opener.future.done():
+            self._opener.future.add_done_callback(lambda f: None if f.exception() else self.prefetch())
+            return
         with self._lock:
-            if self._effective is None:
-                self._effective = _POOL.submit(effective_protocols, self.store)
+            if self._effective is None and not self._stopped:
+                guard = QueryGuard()
+                self._guards.add(guard)
+                self._effective = _POOL.submit(self._read_effective, guard)
+
+    def _read_effective(self, guard: "QueryGuard") -> "EffectiveProtocols":
+        try:
+            with guard.watching(self.store):
+                from db.conflicts import effective_protocols
+
+                return effective_protocols(self.store)
+        finally:
+            with self._lock:
+                self._guards.discard(guard)
+
+    def stop(self) -> None:
+        """Abort the reads in flight (the window is closing): quitting must not wait for them."""
+        with self._lock:
+            self._stopped = True  # nor start new ones (the store may finish opening after this)
+            guards = list(self._guards)
+            if self._effective is not None and not self._effective.done():
+                self._effective = None  # a later reader computes afresh instead of getting the abort
+        for guard in guards:
+            guard.interrupt()
+
+    def effective_ready(self) -> bool:
+        """Whether :attr:`effective` would return at once (the table never waits for it)."""
+        with self._lock:
+            return self._effective is not None and self._effective.done()
+
+    @property
+    def stopped(self) -> bool:
+        """stop() was called: no new read of the figures starts."""
+        with self._lock:
+            return self._stopped
 
     @property
     def reuse(self) -> ReuseIndex:
@@ -133,27 +195,26 @@ class StationSource:
         self._reuse = dict(reuse)
 
     @property
-    def effective(self) -> EffectiveProtocols:
-        self.prefetch()
-        assert self._effective is not None
-        return self._effective.result()
+    def effective(self) -> "EffectiveProtocols":
+        store = self._opener.result()
+        while True:
+            self.prefetch()
+            with self._lock:
+                future, stopped = self._effective, self._stopped
+            if future is not None:
+                return future.result()
+            if stopped:  # the window closed: read here rather than on the stopped helper
+                from db.conflicts import effective_protocols
+
+                return effective_protocols(store)
 
     # ---- ids -------------------------------------------------------------
-    def ids(self, flt: StationFilter, sort: str = "code", descending: bool = False) -> list[str]:
-        q = select(m.Station.id)
-        if flt.region:
-            q = q.where(m.Station.region == flt.region)
-        text = flt.code_search.strip()
-        if text:
-            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            q = q.where(m.Station.code.like(f"%{escaped}%", escape="\\"))
-        if flt.has_violations:
-            q = q.where(exists().where(m.Violation.station_id == m.Station.id))
-        col = SORT_COLUMNS.get(sort, m.Station.code)
-        order = col.desc() if descending else col.asc()  # type: ignore[attr-defined]
-        q = q.order_by(order, m.Station.code)
-        with self.store.engine.connect() as conn:
-            ids = list(conn.execute(q).scalars())
+    def ids(self, flt: StationFilter, sort: str = "code", descending: bool = False, limit: int | None = None) -> list[str]:
+        """Ids in table order; ``limit`` only for the unfiltered table (the first screen)."""
+        if limit is not None and flt != StationFilter():
+            raise ValueError("limit applies to the unfiltered list only")
+        # 100,000 ids through the driver: SQLAlchemy's per-row result processing costs 4x the query.
+        ids = self._reader.ids(flt.region, flt.code_search, flt.has_violations, sort, descending, limit)
         if flt.disputed:
             wanted = self.disputed_ids()
             ids = [i for i in ids if i in wanted]
@@ -165,11 +226,16 @@ class StationSource:
         return ids
 
     def regions(self) -> list[str]:
-        with self.store.engine.connect() as conn:
-            return [r for r in conn.execute(select(m.Station.region).distinct().order_by(m.Station.region)).scalars() if r]
+        """Region codes of the station list (read once per refresh: the page asks on every retranslation)."""
+        if self._regions is None:
+            self._regions = self._reader.regions()
+        return list(self._regions)
 
     def total(self) -> int:
-        return self.store.station_count()
+        """Stations in the file (counted once per refresh)."""
+        if self._total is None:
+            self._total = self._reader.total()
+        return self._total
 
     def disputed_ids(self) -> frozenset[str]:
         """Stations with an unresolved conflict or marked disputed."""
@@ -187,12 +253,22 @@ class StationSource:
         return self._breaking
 
     # ---- rows ------------------------------------------------------------
-    def rows(self, ids: Sequence[str]) -> dict[str, StationRow]:
-        """The rows of ``ids`` (a page), computed in a handful of indexed queries."""
+    def rows(self, ids: Sequence[str], wait: bool = True) -> dict[str, StationRow]:
+        """The rows of ``ids`` (a page), computed in a handful of indexed queries.
+
+        With ``wait=False`` and the effective protocols still being read, the rows
+        carry the station list and official figures only, marked ``pending``.
+        """
         if not ids:
             return {}
         tpl = self._template
-        eff = self.effective
+        eff = self.effective if wait or self.effective_ready() else None
+        if eff is None:
+            return self._pending_rows(ids)
+        from sqlalchemy import func, select  # loaded already: the effective protocols needed it
+
+        from db import models as m
+
         with self.store.engine.connect() as conn:
             stations = conn.execute(
                 select(m.Station.id, m.Station.code, m.Station.region, m.Station.district, m.Station.registered).where(
@@ -250,7 +326,20 @@ class StationSource:
             )
         return out
 
+    def _pending_rows(self, ids: Sequence[str]) -> dict[str, StationRow]:
+        tpl = self._template
+        official = self._reader.official(ids)
+        out: dict[str, StationRow] = {}
+        for sid, code, region, district, registered in self._reader.stations(ids):
+            off_pct = _official_turnout(tpl, official[sid], registered) if sid in official else None
+            out[sid] = StationRow(sid, code, region, district, registered, None, off_pct, pending=True)
+        return out
+
     def _values(self, protocol_ids: Iterable[str]) -> dict[str, dict[str, int | None]]:
+        from sqlalchemy import select
+
+        from db import models as m
+
         ids = list(protocol_ids)
         out: dict[str, dict[str, int | None]] = defaultdict(dict)
         pv = m.ProtocolValue
@@ -264,18 +353,118 @@ class StationSource:
         return out
 
 
-def reuse_index(store: ElectionStore) -> ReuseIndex:
+def reuse_index(store: ElectionStore, guard: "QueryGuard | None" = None) -> ReuseIndex:
     """Photos submitted for more than one station, keyed by station id (slow: run it in the background).
 
     :func:`db.reuse.reused_evidence_by_station` keys by station code, which is
-    unique in the station list; the table works with ids.
+    unique in the station list; the table works with ids. With a ``guard``,
+    :meth:`QueryGuard.interrupt` stops the scan within a few thumbnails (or
+    aborts its query) by raising :class:`ScanStopped`.
     """
-    by_code = reused_evidence_by_station(store)
+    from db import reuse
+
+    if guard is None:
+        by_code = reuse.reused_evidence_by_station(store)
+    else:
+        with guard.watching(store):
+            _hash_thumbnails(store, guard)
+            by_code = reuse.reused_evidence_by_station(store)  # every thumbnail hashed: the rest is quick
     if not by_code:
         return {}
+    from sqlalchemy import select
+
+    from db import models as m
+
     with store.engine.connect() as conn:
         id_of = dict(conn.execute(select(m.Station.code, m.Station.id)).all())
     return {id_of[code]: tuple(pairs) for code, pairs in by_code.items() if code in id_of}
+
+
+def _hash_thumbnails(store: ElectionStore, guard: "QueryGuard") -> None:
+    """Fill db.reuse's per-process hash cache as its scan would, checking ``guard`` between thumbnails.
+
+    The scan hashes the first row of each distinct file, in the order of its own
+    query, and caches the hash by SHA-256; doing that here, in the same order and
+    with the same function, makes the scan itself find every hash cached, and lets
+    a closing window stop the seconds of decoding. (A ``cancel`` argument on
+    :func:`db.reuse.find_reused_evidence` would make this unnecessary.)
+    """
+    from db import reuse
+
+    rows = reuse._rows(store)
+    seen: set[str] = set()
+    for row in rows:
+        guard.check()
+        sha = row[6]
+        if sha in seen:
+            continue
+        seen.add(sha)
+        if sha not in reuse._cache:
+            reuse._cache[sha] = reuse.thumbnail_hash(row[7])
+
+
+class ScanStopped(Exception):
+    """A background read was stopped by :meth:`QueryGuard.interrupt` (its window closed)."""
+
+
+class QueryGuard:
+    """Lets another thread stop a background read of a store: a flag, plus SQLite's interrupt.
+
+    While :meth:`watching` (on the worker thread), every connection the worker
+    checks out of the store's pool is noted; :meth:`interrupt`, from any thread,
+    sets the flag and calls ``sqlite3.Connection.interrupt()`` on them, which
+    makes a running query fail at once. Python loops call :meth:`check` between steps.
+    """
+
+    def __init__(self) -> None:
+        self._thread: int | None = None
+        self._conns: list[Any] = []
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    @contextmanager
+    def watching(self, store: "ElectionStore") -> Iterator["QueryGuard"]:
+        from sqlalchemy import event
+
+        engine = store.engine
+        self._thread = threading.get_ident()
+        event.listen(engine, "checkout", self._checkout)
+        try:
+            self.check()
+            yield self
+        except ScanStopped:
+            raise
+        except BaseException as exc:
+            if self._stopped.is_set():
+                raise ScanStopped() from exc  # "interrupted" from SQLite, or what a half-read led to
+            raise
+        finally:
+            event.remove(engine, "checkout", self._checkout)
+            with self._lock:
+                self._conns.clear()
+
+    def _checkout(self, dbapi_conn: Any, _record: object, _proxy: object) -> None:
+        if threading.get_ident() == self._thread:
+            with self._lock:
+                self._conns.append(dbapi_conn)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def check(self) -> None:
+        if self._stopped.is_set():
+            raise ScanStopped()
+
+    def interrupt(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            try:
+                conn.interrupt()
+            except Exception:  # noqa: BLE001 - a connection closed meanwhile has nothing to stop
+                pass
 
 
 def _errors(tpl: ElectionTemplate, figures: dict[str, int | None]) -> tuple[str, ...]:

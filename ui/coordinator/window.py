@@ -10,49 +10,78 @@ background.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QSizePolicy, QTabWidget, QToolBar, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QSizePolicy, QTabWidget, QToolBar, QVBoxLayout, QWidget
 
-from db.store import ElectionStore
 from observer.i18n import tr
-from ui.coordinator.comparison import ComparisonPage
-from ui.coordinator.conflicts import ConflictsPage
-from ui.coordinator.forensics import ForensicsPage
-from ui.coordinator.imports import KIND_OFFICIAL, KIND_STATIONS, ImportDialog
-from ui.coordinator.keys import KeysPage
-from ui.coordinator.merge import MergeDialog
-from ui.coordinator.report import ReportDialog
+from ui.coordinator.quick import StationReader, StoreOpener
 from ui.coordinator.stations import StationsPage
 from ui.coordinator.text import plain_labels
 from ui.widgets.language import LanguageCombo, language_bridge
 
+if TYPE_CHECKING:
+    from db.store import ElectionStore
+    from ui.coordinator.comparison import ComparisonPage
+    from ui.coordinator.conflicts import ConflictsPage
+    from ui.coordinator.forensics import ForensicsPage
+    from ui.coordinator.imports import ImportDialog
+    from ui.coordinator.keys import KeysPage
+    from ui.coordinator.merge import MergeDialog
+    from ui.coordinator.report import ReportDialog
+
 TABS = ("stations", "conflicts", "comparison", "forensics", "keys")
+# Pages other than the stations table: module and class, imported and built when first shown.
+# Opening the window then reads only what its first screen needs (the comparison page alone
+# would aggregate the whole election and import numpy before the window could appear).
+LAZY_PAGES: dict[str, tuple[str, str]] = {
+    "conflicts": ("ui.coordinator.conflicts", "ConflictsPage"),
+    "comparison": ("ui.coordinator.comparison", "ComparisonPage"),
+    "forensics": ("ui.coordinator.forensics", "ForensicsPage"),
+    "keys": ("ui.coordinator.keys", "KeysPage"),
+}
+KIND_STATIONS = "stations"  # ui.coordinator.imports.KIND_STATIONS, without importing the dialog
+KIND_OFFICIAL = "official"
 
 
 class CoordinatorWindow(QMainWindow):
-    """``CoordinatorWindow(store)`` for a store whose ``role == "hq"``."""
+    """``CoordinatorWindow(store)`` for a store whose ``role == "hq"``.
+
+    The stations page is built at once; the other tabs hold an empty frame until
+    first shown (or asked for through their attribute, e.g. ``window.keys``).
+    :meth:`opening` makes the window of a file whose store is still being
+    opened: the table reads its first screen with its own ``sqlite3``
+    connection, and whatever needs the store waits for it.
+    """
 
     dataChanged = Signal()  # merged, imported, decided or rules changed
 
-    def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, store: ElectionStore | StoreOpener, parent: QWidget | None = None, reader: StationReader | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("coordinatorWindow")
-        self.store = store
+        self._opener = store if isinstance(store, StoreOpener) else StoreOpener.opened(store)
+        self.path = self._opener.path
         self._dialogs: list[Any] = []  # open modeless dialogs, kept alive and retranslated
+        self._pages: dict[str, QWidget] = {}  # the lazy pages built so far
+        self._holders: dict[str, QWidget] = {}
 
-        self.stations = StationsPage(store)
-        self.conflicts = ConflictsPage(store)
-        self.comparison = ComparisonPage(store)
-        self.forensics = ForensicsPage(store)
-        self.keys = KeysPage(store)
+        self.stations = StationsPage(self._opener, reader=reader)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("coordinatorTabs")
         self.tabs.setDocumentMode(True)
-        for page in (self.stations, self.conflicts, self.comparison, self.forensics, self.keys):
-            self.tabs.addTab(page, "")
+        self.tabs.addTab(self.stations, "")
+        for name in TABS[1:]:
+            holder = QWidget()
+            holder.setObjectName(f"{name}Tab")
+            QVBoxLayout(holder).setContentsMargins(0, 0, 0, 0)
+            self._holders[name] = holder
+            self.tabs.addTab(holder, "")
+        self.tabs.currentChanged.connect(self._tab_shown)
         self.setCentralWidget(self.tabs)
 
         self.toolbar = QToolBar()
@@ -61,14 +90,15 @@ class CoordinatorWindow(QMainWindow):
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.addToolBar(self.toolbar)
         self.actions_by_name: dict[str, QAction] = {}
-        for name, slot in (
+        actions: tuple[tuple[str, Callable[[], object]], ...] = (
             ("merge", self.open_merge),
             ("import_stations", lambda: self.open_import(KIND_STATIONS)),
             ("import_official", lambda: self.open_import(KIND_OFFICIAL)),
-            ("rules", self.comparison.edit_rules),
+            ("rules", lambda: self.comparison.edit_rules()),
             ("report", self.open_report),
             ("refresh", self.refresh),
-        ):
+        )
+        for name, slot in actions:
             action = QAction(self)
             action.setObjectName(f"action_{name}")
             action.triggered.connect(slot)
@@ -81,32 +111,90 @@ class CoordinatorWindow(QMainWindow):
         self.toolbar.addWidget(self.language)
 
         self.status_label = QLabel()
+        self.status_label.setObjectName("coordinatorStatus")
         self.statusBar().addPermanentWidget(self.status_label)
         plain_labels(self)
 
         self.stations.stationActivated.connect(self._station_activated)
-        self.conflicts.decided.connect(lambda _sid: self._data_changed(except_conflicts=True))
-        self.comparison.rulesChanged.connect(lambda: self._data_changed(except_comparison=True))
-        self.keys.changed.connect(self._data_changed)
+        self.stations.model.figuresReady.connect(self._update_status)
         language_bridge().changed.connect(lambda _lang: self.retranslate())
         self.retranslate()
         self.resize(1366, 768)
-        # Seconds of thumbnail hashing at 10,000 photos: the table is usable meanwhile, flags appear after.
-        self.stations.scan_reused_evidence()
+        # Seconds of thumbnail hashing at 10,000 photos: the table is usable meanwhile, flags appear
+        # after. Started once the observers' figures are in, so it slows neither them nor the opening.
+        self.stations.scan_reused_evidence(after_figures=True)
+
+    @classmethod
+    def opening(cls, opener: StoreOpener, reader: StationReader) -> "CoordinatorWindow":
+        """The window for a current HQ file (``quick.open_hq``) whose store ``opener`` is still opening."""
+        return cls(opener, reader=reader)
+
+    @property
+    def store(self) -> ElectionStore:
+        """The open store; waits for it (a fraction of a second) if the window came up first."""
+        return self._opener.result()
+
+    # ---- lazy pages ----------------------------------------------------------------
+    def _page(self, name: str) -> Any:
+        page = self._pages.get(name)
+        if page is None:
+            module, cls = LAZY_PAGES[name]
+            page = getattr(importlib.import_module(module), cls)(self.store)
+            self._pages[name] = page
+            layout = self._holders[name].layout()
+            assert layout is not None
+            layout.addWidget(page)
+            if name == "conflicts":
+                page.decided.connect(lambda _sid: self._data_changed(except_conflicts=True))
+            elif name == "comparison":
+                page.rulesChanged.connect(lambda: self._data_changed(except_comparison=True))
+            elif name == "keys":
+                page.changed.connect(self._data_changed)
+            page.retranslate()
+        return page
+
+    def _built(self) -> list[Any]:
+        return [self._pages[name] for name in TABS[1:] if name in self._pages]
+
+    def _tab_shown(self, index: int) -> None:
+        if 0 < index < len(TABS):
+            self._page(TABS[index])
+
+    @property
+    def conflicts(self) -> "ConflictsPage":
+        return self._page("conflicts")  # type: ignore[no-any-return]
+
+    @property
+    def comparison(self) -> "ComparisonPage":
+        return self._page("comparison")  # type: ignore[no-any-return]
+
+    @property
+    def forensics(self) -> "ForensicsPage":
+        return self._page("forensics")  # type: ignore[no-any-return]
+
+    @property
+    def keys(self) -> "KeysPage":
+        return self._page("keys")  # type: ignore[no-any-return]
 
     # ---- actions -----------------------------------------------------------------
-    def open_merge(self) -> MergeDialog:
+    def open_merge(self) -> "MergeDialog":
+        from ui.coordinator.merge import MergeDialog
+
         dialog = MergeDialog(self.store, self)
         dialog.merged.connect(lambda _r: self._data_changed(evidence_changed=True))
         return self._show_dialog(dialog)
 
-    def open_import(self, kind: str) -> ImportDialog:
+    def open_import(self, kind: str) -> "ImportDialog":
+        from ui.coordinator.imports import ImportDialog
+
         dialog = ImportDialog(self.store, kind, self)
         # A new station list can give evidence a station it lacked: the reused-photo pairs change too.
         dialog.imported.connect(lambda _r: self._data_changed(evidence_changed=kind == KIND_STATIONS))
         return self._show_dialog(dialog)
 
-    def open_report(self) -> ReportDialog:
+    def open_report(self) -> "ReportDialog":
+        from ui.coordinator.report import ReportDialog
+
         return self._show_dialog(ReportDialog(self.store, self))
 
     def _show_dialog(self, dialog: Any) -> Any:
@@ -122,8 +210,12 @@ class CoordinatorWindow(QMainWindow):
         dialog.deleteLater()
 
     def _station_activated(self, station_id: str) -> None:
-        if self.conflicts.select_station(station_id):
-            self.tabs.setCurrentWidget(self.conflicts)
+        if "conflicts" in self._pages:
+            found = self.conflicts.select_station(station_id)
+        else:
+            found = self.conflicts.load_now(station_id)  # first use: its background read would come too late
+        if found:
+            self.tabs.setCurrentWidget(self._holders["conflicts"])
 
     # ---- refreshing --------------------------------------------------------------
     def refresh(self) -> None:
@@ -133,21 +225,28 @@ class CoordinatorWindow(QMainWindow):
         self.stations.refresh()
         if evidence_changed:
             self.stations.scan_reused_evidence()
-        if not except_conflicts:
+        # Pages not built yet read fresh data when first shown.
+        if not except_conflicts and "conflicts" in self._pages:
             self.conflicts.reload()
-        if not except_comparison:
+        if not except_comparison and "comparison" in self._pages:
             self.comparison.reload()
-        self.keys.reload()
+        if "keys" in self._pages:
+            self.keys.reload()
         self._update_status()
         self.dataChanged.emit()
 
     def _update_status(self) -> None:
-        total = self.store.station_count()
-        eff = self.stations.model.source.effective
+        source = self.stations.model.source
+        total = source.total()
+        if not source.effective_ready():
+            # Never block the window on the background read: say what is still coming.
+            self.status_label.setText(tr("coordui.window.status_loading", file=self.path.name, stations=total))
+            return
+        eff = source.effective
         self.status_label.setText(
             tr(
                 "coordui.window.status",
-                file=self.store.path.name,
+                file=self.path.name,
                 stations=total,
                 observed=len(eff.by_station),
                 disputed=len(eff.disputed | eff.unresolved),
@@ -156,13 +255,13 @@ class CoordinatorWindow(QMainWindow):
 
     # ---- language ------------------------------------------------------------------
     def retranslate(self) -> None:
-        self.setWindowTitle(tr("coordui.window.title", file=self.store.path.name))
+        self.setWindowTitle(tr("coordui.window.title", file=self.path.name))
         for i, name in enumerate(TABS):
             self.tabs.setTabText(i, tr(f"coordui.tab.{name}"))
         for name, action in self.actions_by_name.items():
             action.setText(tr(f"coordui.action.{name}"))
             action.setToolTip(tr(f"coordui.action_tip.{name}"))
-        for page in (self.stations, self.conflicts, self.comparison, self.forensics, self.keys):
+        for page in [self.stations, *self._built()]:
             page.retranslate()
         for dialog in self._dialogs:
             dialog.retranslate()
@@ -171,4 +270,7 @@ class CoordinatorWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         for dialog in list(self._dialogs):
             dialog.close()
+        # Quitting must not wait for reads nobody will see (the reused-photo scan takes seconds).
+        self.stations.stop_background()
+        self.stations.model.source.close()
         super().closeEvent(event)

@@ -56,7 +56,16 @@ QRadioButton::indicator { width: 18px; height: 18px; }
 """
 
 
+# apply_style runs more than once per process (make_application is called by tests and by run()):
+# the application remembers the families it loaded, so the same files are not added again
+# (that cost start-up time and registered duplicates).
+_FONTS_PROPERTY = "baqylauFontFamilies"
+
+
 def _load_bundled_fonts() -> list[str]:
+    app = QApplication.instance()
+    if app is not None and app.property(_FONTS_PROPERTY) is not None:
+        return [str(f) for f in app.property(_FONTS_PROPERTY)]
     families: list[str] = []
     try:
         folder = resources.files("resources.fonts")
@@ -67,6 +76,9 @@ def _load_bundled_fonts() -> list[str]:
                     families.extend(QFontDatabase.applicationFontFamilies(font_id))
     except (OSError, ModuleNotFoundError) as exc:  # a broken install still opens, with system fonts
         log.warning("bundled fonts not loaded: %s", exc)
+        return families
+    if app is not None:
+        app.setProperty(_FONTS_PROPERTY, list(families))
     return families
 
 
