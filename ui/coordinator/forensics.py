@@ -3,7 +3,7 @@
 The official per-station results (and the observers' sample, for the parallel
 vote tabulation and the observed-vs-official comparison) are read and analysed
 by :func:`db.cli_forensics.run_forensics`, the same call as ``baqylau forensics``,
-on a worker thread (the Monte-Carlo test takes a few seconds at 100,000
+on a worker thread (the whole set takes a second or two at 100,000
 stations). The heat map is drawn by :class:`ui.coordinator.heatmap.FingerprintMap`;
 the figures are listed beside it, every one followed by the three sentences of
 :func:`observer.forensics.figure_notes` and, for the tests, a cautious verdict.
