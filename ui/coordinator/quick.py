@@ -22,21 +22,16 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from db.revisions import head_revision
 from observer.template import ElectionTemplate, parse_template
 
 if TYPE_CHECKING:
     from db.store import ElectionStore
 
 ROLE_HQ = "hq"  # db.store.ROLE_HQ (not imported: db.store imports SQLAlchemy)
-MIGRATIONS = Path(__file__).resolve().parents[2] / "db" / "migrations"
 # Sort keys the table offers -> column (db.models.Station).
 SORT_COLUMNS = {"code": "code", "region": "region", "district": "district", "registered": "registered"}
 _CHUNK = 5000  # ids per IN (...) list: well under SQLite's bound-parameter limit
-
-
-def head_revision() -> str:
-    """The newest schema revision: the same rule as ``db.store.head_revision`` (numbered file names)."""
-    return sorted(p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))[-1]
 
 
 class StationReader:
