@@ -123,15 +123,15 @@ def _check_whole_packages(hq: Path, expected: dict[str, dict[str, int]]) -> tupl
         conn.close()
 
 
-def _run(hq: Path, folder: Path) -> subprocess.Popen[bytes]:
-    """Start the merge and return once it has begun merging (its first progress line on stderr).
+def _run(hq: Path, folder: Path, code: str = CHILD) -> subprocess.Popen[bytes]:
+    """Start the merge (``code`` runs it) and return once it has begun merging (its first progress line on stderr).
 
     Starting Python and opening the HQ take longer than merging a dozen packages,
     so delays are measured from this moment, not from the start of the process.
     """
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, "merge", str(hq), str(folder), "--trust-new-keys"],
+        [sys.executable, "-c", code, "merge", str(hq), str(folder), "--trust-new-keys"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     assert child.stderr is not None

@@ -14,7 +14,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +22,8 @@ import pytest
 from db.merge import merge_packages
 from db.store import ElectionStore
 from observer.template import builtin_template
-from tests.test_merge_kill import KILLS, PACKAGES, ROOT, _check_whole_packages, _content, packages  # noqa: F401  (fixture)
+from tests.test_merge_kill import KILLS, PACKAGES, _check_whole_packages, _content, packages  # noqa: F401  (fixture)
+from tests.test_merge_kill import _run as run_merge
 
 CHILD = "import sys, main, db.merge; db.merge._BATCH_SECONDS = 0.0; sys.exit(main.main(sys.argv[1:]))"
 
@@ -31,15 +31,7 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SI
 
 
 def _run(hq: Path, folder: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, "merge", str(hq), str(folder), "--trust-new-keys"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    assert child.stderr is not None
-    while (byte := child.stderr.read(1)) and byte != b"\r":  # merging has begun
-        pass
-    return child
+    return run_merge(hq, folder, CHILD)
 
 
 @pytest.mark.slow
