@@ -113,19 +113,7 @@ def _run_import(args: argparse.Namespace, job: Callable[[ElectionStore], ImportR
         raise
     finally:
         hq.close()
-    print(
-        tr(
-            "coord.import.done",
-            file=report.file,
-            rows=report.rows,
-            created=report.stations_created,
-            updated=report.stations_updated,
-            replaced=report.replaced,
-            encoding=report.encoding,
-            delimiter=report.delimiter,
-            seconds=f"{time.perf_counter() - started:.2f}",
-        )
-    )
+    print(tr("coord.import.took", summary=report.summary(), seconds=f"{time.perf_counter() - started:.2f}"))
     return 0
 
 

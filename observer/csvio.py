@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from observer.errors import ImportDataError
+from observer.i18n import tr
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # Indonesia-size (800,000 stations x 30 columns) is ~150 MB
 MAX_COLUMNS = 2000
@@ -88,6 +89,13 @@ class ImportReport:
     stations_updated: int
     records_written: int
     replaced: int = 0  # previous records the import replaced (official results)
+
+    def summary(self, lang: str | None = None) -> str:
+        """The one-line account the command line and the import dialog both show."""
+        return tr(
+            "coord.import.done", lang, file=self.file, rows=self.rows, created=self.stations_created,
+            updated=self.stations_updated, replaced=self.replaced, encoding=self.encoding, delimiter=self.delimiter,
+        )
 
 
 @dataclass(frozen=True)

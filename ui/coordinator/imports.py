@@ -155,18 +155,7 @@ class ImportDialog(QDialog):
 
     def _done(self, report: ImportReport) -> None:
         self.report = report
-        self.outcome_label.setText(
-            tr(
-                "coordui.import.done",
-                file=report.file,
-                rows=report.rows,
-                created=report.stations_created,
-                updated=report.stations_updated,
-                replaced=report.replaced,
-                encoding=report.encoding,
-                delimiter=report.delimiter,
-            )
-        )
+        self.outcome_label.setText(report.summary())
         self.imported.emit(report)
 
     def _failed(self, exc: BaseException) -> bool:
