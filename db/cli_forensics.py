@@ -39,8 +39,6 @@ from observer.forensics import (
 from observer.i18n import current_language, tr
 from observer.template import ElectionTemplate
 
-MIN_SIMULATIONS = 100
-MAX_SIMULATIONS = 100_000
 
 
 # ---------------------------------------------------------------------------
@@ -495,15 +493,11 @@ def register(sub: Any) -> None:
     p.add_argument("--level", choices=("national", "region"), default="national", help=tr("forensics.cli.level_help"))
     p.add_argument("--format", choices=("table", "json"), default="table", help=tr("forensics.cli.format_help"))
     p.add_argument("--out", metavar="DIR", help=tr("forensics.cli.out_help"))
-    p.add_argument("--seed", type=int, default=Options.seed, help=tr("forensics.cli.seed_help"))
-    p.add_argument("--simulations", type=int, default=Options.simulations, help=tr("forensics.cli.simulations_help"))
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    if not MIN_SIMULATIONS <= args.simulations <= MAX_SIMULATIONS:
-        raise ForensicsError("forensics.error.simulations", min=MIN_SIMULATIONS, max=MAX_SIMULATIONS)
-    options = Options(seed=args.seed, simulations=args.simulations)
+    options = Options()
     store = ElectionStore.open(args.hq)
     try:
         official, observed, population = load_returns(store)
@@ -520,8 +514,6 @@ def _run(args: argparse.Namespace) -> int:
         "official_stations": len(official),
         "observed_stations": len(observed),
         "level": args.level,
-        "seed": options.seed,
-        "simulations": options.simulations,
     }
     files = output_files(result, meta)
     if args.format == "json":

@@ -230,10 +230,6 @@ class StationReturns:
 class Options:
     """Tuning of the tests; the defaults are the ones documented in docs/forensics.md."""
 
-    seed: int = 20210110
-    # Kept so scripts and the CLI's --seed/--simulations still work; the integer-percent
-    # test no longer simulates (its null distribution is exact).
-    simulations: int = 1000
     min_size: int = 100  # integer-percent test: smallest denominator (registered / share base)
     last_digit_min: int = 100  # last-digit test: smallest count (Beber & Scacco: the last digit is noise)
     second_digit_min: int = 10  # 2BL: a count needs a second digit

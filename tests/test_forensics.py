@@ -203,7 +203,7 @@ def test_round_probabilities_match_literal_binomial_resampling() -> None:
 @pytest.mark.parametrize("seed", [12, 14, 15])
 def test_clean_election_shows_no_round_number_excess(seed: int) -> None:
     data, _ = synthetic_election(seed=seed)
-    tests = fx.integer_percent_tests(data, "leader", fx.Options(simulations=500, seed=5))
+    tests = fx.integer_percent_tests(data, "leader", fx.Options())
     assert {(t.quantity, t.step) for t in tests} == {(q, s) for q in ("turnout", "leader", "either") for s in (1, 5)}
     for t in tests:
         assert t.national.p_value > 0.05, (t.quantity, t.step, t.national)
@@ -214,7 +214,7 @@ def test_false_positive_rate_over_clean_seeds_is_sane() -> None:
     positives = {"turnout": 0, "leader": 0, "either": 0}
     for seed in range(100, 120):
         data, _ = synthetic_election(n=4000, seed=seed)
-        for t in fx.integer_percent_tests(data, "leader", fx.Options(simulations=400, seed=seed)):
+        for t in fx.integer_percent_tests(data, "leader", fx.Options()):
             if t.step == 1:
                 positives[t.quantity] += t.national.p_value < 0.05
     # 1 expected per quantity; 5 or more of 20 has probability 0.003 if the test is calibrated.
@@ -223,7 +223,7 @@ def test_false_positive_rate_over_clean_seeds_is_sane() -> None:
 
 def test_rounded_stations_are_detected() -> None:
     data, truth = synthetic_election(seed=12, round_frac=0.03)
-    options = fx.Options(simulations=1000, seed=9)
+    options = fx.Options()
     tests = {(t.quantity, t.step): t for t in fx.integer_percent_tests(data, "leader", options)}
     turnout = tests[("turnout", 1)].national
     leader = tests[("leader", 1)].national
@@ -243,7 +243,7 @@ def test_round_counts_by_group_add_up_to_the_national_count() -> None:
     data, truth = synthetic_election(n=8000, seed=13, round_frac=0.05)
     # The rounding happened only where the label says "bad": put it in its own group.
     labels = np.where(truth.rounded, "bad", "good")
-    tests = fx.integer_percent_tests(data, "leader", fx.Options(simulations=400, seed=2), {"observation": labels})
+    tests = fx.integer_percent_tests(data, "leader", fx.Options(), {"observation": labels})
     turnout = next(t for t in tests if t.quantity == "turnout" and t.step == 1)
     bad, good = turnout.group("observation", "bad"), turnout.group("observation", "good")
     assert bad is not None and good is not None
@@ -263,7 +263,7 @@ def test_small_stations_and_trivial_percents_are_not_counted() -> None:
         [0, 0, 0, 0],
         {"a": [20, 150, 1, 100], "b": [5, 50, 0, 100]},
     )
-    turnout = next(t for t in fx.integer_percent_tests(data, "a", fx.Options(simulations=50)) if t.quantity == "turnout" and t.step == 1)
+    turnout = next(t for t in fx.integer_percent_tests(data, "a", fx.Options()) if t.quantity == "turnout" and t.step == 1)
     assert turnout.national.stations == 1
     assert turnout.national.observed == 1
     assert turnout.sample.excluded == 3
@@ -541,7 +541,7 @@ def test_observed_vs_official_gap_and_signs_at_unobserved_stations() -> None:
 def test_analyse_by_region_serialises_and_describes_every_figure() -> None:
     data, _ = synthetic_election(n=6000, seed=81, stuff_frac=0.1)
     observed = data.subset(_stratified_sample(data, 0.05, 1))
-    result = fx.analyse(data, observed, level="region", options=fx.Options(simulations=200))
+    result = fx.analyse(data, observed, level="region", options=fx.Options())
     assert result.leader == "leader"
     assert [r.region for r in result.regions] == sorted(set(np.asarray(data.regions, dtype=str)))
     assert sum(r.stations for r in result.regions) == len(data)
@@ -623,7 +623,7 @@ def test_stations_without_a_region_are_a_stratum_not_the_country() -> None:
 def test_a_clean_election_end_to_end_reports_nothing_significant() -> None:
     data, _ = synthetic_election(seed=14)
     observed = data.subset(_stratified_sample(data, 0.03, 5))
-    result = fx.analyse(data, observed, level="region", options=fx.Options(simulations=500, seed=5))
+    result = fx.analyse(data, observed, level="region", options=fx.Options())
     assert all(t.national.p_value > 0.05 for t in result.integer)
     assert abs(result.turnout.excess) < 3 * result.turnout.excess_se
     assert all(m.voters_share == 0.0 for m in result.fingerprint.masses)

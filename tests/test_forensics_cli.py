@@ -93,7 +93,7 @@ def test_loading_and_the_gap_at_observed_stations(hq_path: Path) -> None:
     store = ElectionStore.open(hq_path)
     try:
         official, observed, population = load_returns(store)
-        result = run_forensics(store, "region", Options(simulations=200))
+        result = run_forensics(store, "region", Options())
     finally:
         store.close()
     assert len(official) == len(population) == N_STATIONS
@@ -113,7 +113,7 @@ def test_loading_and_the_gap_at_observed_stations(hq_path: Path) -> None:
 
 
 def test_table_output_in_english(hq_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main.main(["--lang", "en", "forensics", str(hq_path), "--simulations", "200"])
+    code = main.main(["--lang", "en", "forensics", str(hq_path)])
     out = capsys.readouterr().out
     assert code == 0
     for heading in ("Turnout × leader share fingerprint", "Integer percentages", "Digit tests", "Parallel vote tabulation",
@@ -124,7 +124,7 @@ def test_table_output_in_english(hq_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_table_output_in_kazakh(hq_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main.main(["--lang", "kk", "forensics", str(hq_path), "--simulations", "100", "--level", "region"]) == 0
+    assert main.main(["--lang", "kk", "forensics", str(hq_path), "--level", "region"]) == 0
     out = capsys.readouterr().out
     assert "Бүтін пайыздар" in out and "Өңірлер бойынша" in out and "Ақмола облысы" in out
     assert "көптік салыстыруға түзетілмеген" in out  # the multiple-comparisons warning under the regions
@@ -132,13 +132,12 @@ def test_table_output_in_kazakh(hq_path: Path, capsys: pytest.CaptureFixture[str
 
 def test_json_and_out_folder(hq_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_dir = tmp_path / "results"
-    code = main.main(["forensics", str(hq_path), "--format", "json", "--level", "region", "--out", str(out_dir),
-                      "--simulations", "150", "--seed", "7"])
+    code = main.main(["forensics", str(hq_path), "--format", "json", "--level", "region", "--out", str(out_dir)])
     captured = capsys.readouterr()
     assert code == 0
     doc = json.loads(captured.out)
-    assert doc["meta"]["official_stations"] == N_STATIONS and doc["meta"]["seed"] == 7
-    assert doc["result"]["options"]["simulations"] == 150
+    assert doc["meta"]["official_stations"] == N_STATIONS
+    assert "seed" not in doc["meta"] and "simulations" not in doc["result"]["options"]
     assert str(out_dir) in captured.err  # the note does not spoil the JSON on stdout
 
     names = sorted(p.name for p in out_dir.iterdir())
@@ -160,10 +159,10 @@ def test_json_and_out_folder(hq_path: Path, tmp_path: Path, capsys: pytest.Captu
     assert {r["group"] for r in rows if r["kind"] == "observation"} == {"observed", "unobserved"}
 
 
-def test_same_seed_same_p_values(hq_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_same_file_same_p_values(hq_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     runs = []
     for _ in range(2):
-        assert main.main(["forensics", str(hq_path), "--format", "json", "--simulations", "100", "--seed", "3"]) == 0
+        assert main.main(["forensics", str(hq_path), "--format", "json"]) == 0
         runs.append(json.loads(capsys.readouterr().out)["result"]["integer"])
     assert runs[0] == runs[1]
 
@@ -192,7 +191,7 @@ def test_not_an_election_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_out_path_that_is_a_file_writes_nothing(hq_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "taken"
     blocker.write_text("mine", encoding="utf-8")
-    assert main.main(["--lang", "en", "forensics", str(hq_path), "--out", str(blocker), "--simulations", "100"]) == 2
+    assert main.main(["--lang", "en", "forensics", str(hq_path), "--out", str(blocker)]) == 2
     assert "Nothing was written" in capsys.readouterr().err
     assert blocker.read_text(encoding="utf-8") == "mine"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
@@ -211,15 +210,18 @@ def test_unwritable_out_folder_leaves_no_part_files(hq_path: Path, tmp_path: Pat
             raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(cli.os, "fsync", failing_fsync)
-    assert main.main(["--lang", "en", "forensics", str(hq_path), "--out", str(out_dir), "--simulations", "100"]) == 2
+    assert main.main(["--lang", "en", "forensics", str(hq_path), "--out", str(out_dir)]) == 2
     assert "No space left on device" in capsys.readouterr().err
     assert calls["n"] == 3
     assert not out_dir.exists()  # neither finished files nor .part leftovers, nor the folder we made
 
 
-def test_bad_simulation_count(hq_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main.main(["--lang", "en", "forensics", str(hq_path), "--simulations", "5"]) == 2
-    assert "between 100 and 100000" in capsys.readouterr().err
+def test_removed_simulation_options_are_refused(hq_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The integer-percent test is exact now: the old Monte-Carlo knobs are gone, not silently ignored."""
+    with pytest.raises(SystemExit) as info:
+        main.main(["--lang", "en", "forensics", str(hq_path), "--simulations", "500"])
+    assert info.value.code == 2
+    assert "--simulations" in capsys.readouterr().err
 
 
 def _pdf_text(flowables: list, path: Path) -> tuple[str, int]:
@@ -236,7 +238,7 @@ def test_report_section_in_kazakh(hq_path: Path, tmp_path: Path) -> None:
 
     store = ElectionStore.open(hq_path)
     try:
-        flowables = report_flowables(store, "kk", Options(simulations=100))
+        flowables = report_flowables(store, "kk", Options())
     finally:
         store.close()
     text, pages = _pdf_text(flowables, tmp_path / "section.pdf")
