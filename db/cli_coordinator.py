@@ -76,9 +76,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_check)
 
     p = sub.add_parser("demo", help=tr("coord.help.demo"))
-    p.add_argument("dir", metavar="DIR")
-    p.add_argument("--stations", type=int, default=10_000)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("dir", metavar="DIR", help=tr("coord.help.demo_dir"))
+    p.add_argument("--stations", type=int, default=10_000, help=tr("coord.help.demo_stations"))
+    p.add_argument("--seed", type=int, default=1, help=tr("coord.help.demo_seed"))
     p.add_argument("--hq", action="store_true", help=tr("coord.help.demo_hq"))
     p.set_defaults(func=_demo)
 
