@@ -52,6 +52,16 @@ def _run_gui(args: argparse.Namespace) -> int:
     return run(getattr(args, "file", None))
 
 
+def _lang_in(argv: Sequence[str]) -> str | None:
+    """The value of ``--lang X`` / ``--lang=X`` in ``argv`` (argparse checks it afterwards)."""
+    for i, a in enumerate(argv):
+        if a == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--lang="):
+            return a.split("=", 1)[1]
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `baqylau` and `baqylau FILE.baqylau` open the app.
@@ -61,10 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv.insert(pos, "gui")
         first = "gui"
     wants_help = any(a in ("-h", "--help") for a in argv)
-    args = build_parser(with_commands=first != "gui" or wants_help).parse_args(argv)
-    lang = args.lang or os.environ.get("BAQYLAU_LANG") or i18n.DEFAULT_LANGUAGE
+    # The language first: the parser's help texts are translated when it is built.
+    lang = _lang_in(argv) or os.environ.get("BAQYLAU_LANG") or i18n.DEFAULT_LANGUAGE
     if lang in i18n.LANGUAGES:
         i18n.set_language(lang)
+    args = build_parser(with_commands=first != "gui" or wants_help).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except BaqylauError as exc:

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,3 +43,12 @@ def test_error_is_a_message_not_a_traceback(tmp_path, capsys) -> None:
     assert main.main(["--lang", "en", "template", "check", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("baqylau: Template bad.toml, line") and "Traceback" not in err
+
+
+def test_help_is_in_the_language_asked_for(capsys) -> None:
+    """--lang applies to the help texts too, which argparse builds before it parses."""
+    for lang, words in (("kk", "учаскелер саны"), ("en", "number of polling stations"), ("ru", "число участков")):
+        with pytest.raises(SystemExit) as info:
+            main.main(["--lang", lang, "demo", "--help"])
+        assert info.value.code == 0
+        assert words in capsys.readouterr().out
