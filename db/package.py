@@ -90,7 +90,9 @@ RECORD_TABLES: tuple[str, ...] = (
 COUNTED_TABLES = tuple(t for t in RECORD_TABLES if t != "packages")
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+# [0-9], not \d (which takes any Unicode digit), and fullmatch (a "$" also matches before a final
+# newline): a hostile "２０２６-..." would otherwise sort after every real timestamp and win "newest".
+_UTC = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$")
 MAX_FIGURE = 100_000_000  # no polling station has 100 million of anything
 MAX_TEXT = 100_000
 MAX_BLOB = 1024 * 1024  # thumbnails are a few tens of KB
@@ -670,9 +672,9 @@ def _column_validators(table: str) -> dict[str, Callable[[Any], bool]]:
         signed = (table, col.name) in _SIGNED
         check: Callable[[Any], bool]
         if isinstance(ctype, m.UTCDateTime):
-            check = lambda v: isinstance(v, str) and _UTC.match(v) is not None  # noqa: E731
+            check = lambda v: isinstance(v, str) and _UTC.fullmatch(v) is not None  # noqa: E731
         elif col.name == "id" or (col.name.endswith("_id") and isinstance(ctype, String) and ctype.length == 36):
-            check = lambda v: isinstance(v, str) and _UUID.match(v) is not None  # noqa: E731
+            check = lambda v: isinstance(v, str) and _UUID.fullmatch(v) is not None  # noqa: E731
         elif isinstance(ctype, Integer):
             if signed:
                 check = lambda v: isinstance(v, int) and v in (-1, 1)  # noqa: E731
@@ -719,7 +721,7 @@ def _read_table(conn: sqlite3.Connection, table: str, columns: tuple[tuple[Any, 
 # Fixed-width formats, checked column-wise on the values joined by newlines; the
 # exact width (and no newline inside the pattern) keeps every value in its slot.
 _UUID_ROW = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_UTC_ROW = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
+_UTC_ROW = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"
 _FIXED: dict[str, tuple[int, re.Pattern[str]]] = {
     "uuid": (36, re.compile(f"(?:{_UUID_ROW}\n)*")),
     "utc": (27, re.compile(f"(?:{_UTC_ROW}\n)*")),

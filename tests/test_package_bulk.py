@@ -50,3 +50,17 @@ def test_bulk_check_takes_valid_columns() -> None:
     # a value holding two ids (or ending in a newline) never passes as two rows
     assert not bulk["id"]([f"{UUID}\n{UUID}", UUID])
     assert not bulk["id"]([UUID[:35] + "\n", UUID])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [UUID + "\n", UTC + "\n", UTC.replace("2", "\u0662"), UTC.replace("2", "\uff12"), UTC.replace("0", "\u0660")],
+)
+def test_cell_checks_refuse_trailing_newlines_and_other_digits(value: str) -> None:
+    """A timestamp in other scripts' digits would sort after every real one and win "newest" for ever."""
+    table = m.Base.metadata.tables["headcount_events"]
+    checks = _column_validators("headcount_events")
+    column = "id" if value.startswith(UUID[:8]) else "updated_at"
+    assert column in table.columns
+    assert not checks[column](value)
+    assert not _bulk_validators("headcount_events")[column]([value])
