@@ -46,7 +46,7 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from db import models as m
 from db.package import RECORD_TABLES, VerifiedPackage, iter_packages, manifest_identity, read_package
 from db.store import ElectionStore, now, storage_error
-from observer.errors import PackageError
+from observer.errors import PackageError, StorageError
 from observer.i18n import tr
 from observer.package import KIND_HQ, SUFFIX
 from observer.sealed import SealedError, is_sealed_name, open_file
@@ -178,7 +178,9 @@ class _Merger:
             # One private folder per run (not per package) for verified copies, on the
             # HQ's file system so evidence is moved into place by a rename.
             self.work_dir = Path(tempfile.mkdtemp(prefix=".baqylau-incoming-", dir=self.hq.path.parent))
-            self.conn = self.hq.engine.connect()
+            # IMMEDIATE: a batch takes the write lock when it starts, so a second writer waits for
+            # it (busy timeout) instead of failing after it, and this one never fails to upgrade.
+            self.conn = self.hq.engine.connect().execution_options(begin="BEGIN IMMEDIATE")
             # WAL keeps every commit atomic; NORMAL skips the fsync per commit. A power cut
             # can only lose the last whole batches merged, and merging them again is
             # idempotent; evidence files are fsynced before the commit that cites them.
@@ -192,12 +194,16 @@ class _Merger:
             raise storage_error(exc, self.hq.path) from None
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None = None, *exc: object) -> None:
         if self.conn is not None:
             try:
                 # Packages already released from their savepoints were merged whole:
                 # keep them, whatever stopped the run (end, cancel, error).
                 self.commit()
+            except StorageError:
+                if exc_type is None:
+                    raise
+                # the error that stopped the run is the one to report, not this consequence
             finally:
                 try:
                     self.conn.rollback()
@@ -220,15 +226,29 @@ class _Merger:
         self.conn.connection.driver_connection.execute(f"PRAGMA {setting}")  # type: ignore[union-attr]
 
     def commit(self) -> None:
-        """Commit the current batch of packages: evidence first (on disk, in place), then the records."""
+        """Commit the current batch of packages: evidence first (on disk, in place), then the records.
+
+        If SQLite already rolled the batch back by itself (a full disk, an I/O error
+        in one of its statements), there is nothing to commit: the error that did it
+        has been raised already, and merging the same files again recovers the batch.
+        """
         if self.batch is None:
             return
         batch, self.batch = self.batch, None
-        self._place_staged()
+        raw: sqlite3.Connection = self.conn.connection.driver_connection  # type: ignore[union-attr, assignment]
         try:
+            if not raw.in_transaction:
+                raise sqlite3.OperationalError("the batch was rolled back")
+            self._place_staged()
             self._restore_totals()
             batch.commit()
-        except (OperationalError, DatabaseError) as exc:
+        except (OperationalError, DatabaseError, sqlite3.Error) as exc:
+            self.totals_trigger = None
+            self.touched.clear()
+            try:
+                batch.rollback()
+            except (OperationalError, DatabaseError, sqlite3.Error):
+                pass
             raise storage_error(exc, self.hq.path) from None
         self.committed = True
         done, self.after_commit = self.after_commit, []
@@ -254,12 +274,13 @@ class _Merger:
         if self.totals_trigger is None:
             return
         raw: sqlite3.Connection = self.conn.connection.driver_connection  # type: ignore[union-attr, assignment]
-        pairs = sorted(self.touched, key=lambda p: (p[0], p[1] or ""))
-        raw.executemany("DELETE FROM headcount_totals WHERE station_id = ? AND observer_id = ?", [(st, ob or "") for st, ob in pairs])
+        # Keyed as the table is: a click without an observer counts under '' (see migration 0005).
+        pairs = sorted({(st, ob or "") for st, ob in self.touched})
+        raw.executemany("DELETE FROM headcount_totals WHERE station_id = ? AND observer_id = ?", pairs)
         raw.executemany(
             "INSERT INTO headcount_totals (station_id, observer_id, events, total) "
             "SELECT station_id, coalesce(observer_id, ''), count(*), sum(delta) FROM headcount_events "
-            "WHERE station_id = ? AND observer_id IS ? GROUP BY station_id, observer_id",
+            "WHERE station_id = ? AND coalesce(observer_id, '') = ? GROUP BY station_id, coalesce(observer_id, '')",
             pairs,
         )
         raw.execute(self.totals_trigger)
@@ -310,8 +331,12 @@ class _Merger:
         except (IntegrityError, sqlite3.IntegrityError):
             raise
         except (OperationalError, DatabaseError, sqlite3.DatabaseError) as exc:  # raw statements raise the driver's errors
-            raise storage_error(exc, self.hq.path) from None
-        if time.monotonic() - self.batch_started >= _BATCH_SECONDS:
+            raise storage_error(_first_cause(exc), self.hq.path) from None
+
+    def commit_if_due(self) -> None:
+        """Commit the batch once it is ``_BATCH_SECONDS`` old: called between packages, never
+        inside one, so a failing commit is a storage error, not a package's refusal."""
+        if self.batch is not None and time.monotonic() - self.batch_started >= _BATCH_SECONDS:
             self.commit()
 
     def merge_file(self, path: Path, *, release: bool = False) -> PackageOutcome:
@@ -501,6 +526,14 @@ def _load_syncfs() -> Callable[[int], int] | None:
 
 
 _syncfs = _load_syncfs()
+
+
+def _first_cause(exc: BaseException) -> BaseException:
+    """The error behind a failed savepoint rollback: after a full disk or an I/O error SQLite has
+    rolled the whole transaction back, and "no such savepoint" would hide what happened."""
+    while "no such savepoint" in str(exc) and exc.__context__ is not None:
+        exc = exc.__context__
+    return exc
 
 
 def _remove(files: list[Path]) -> None:
@@ -744,6 +777,7 @@ def merge_packages(
             if progress is not None:
                 progress(i, total, path.name)
             report.entries.append(merger.merge_file(path))
+            merger.commit_if_due()
     if progress is not None and not report.cancelled:
         progress(total, total, "")
     return report
@@ -878,4 +912,5 @@ def release_held(hq: ElectionStore, fingerprint: str) -> MergeReport:
         for sha in sorted(shas):
             kept = held_dir(hq) / (sha + SUFFIX)
             report.entries.append(merger.merge_file(kept, release=True))
+            merger.commit_if_due()
     return report

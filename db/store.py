@@ -72,7 +72,9 @@ def _set_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
 def make_engine(path: Path) -> Engine:
     engine = create_engine(f"sqlite:///{path}", future=True)
     event.listen(engine, "connect", _set_pragmas)
-    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    # A connection with execution option begin="BEGIN IMMEDIATE" takes the write lock at once
+    # (the merge: a deferred batch that reads first could not upgrade once another writer is done).
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(conn.get_execution_options().get("begin", "BEGIN")))
     return engine
 
 

@@ -514,3 +514,61 @@ def test_error_mid_batch_keeps_the_packages_merged_before_it(
     assert len(list(hq.evidence_dir.iterdir())) == 1
     assert [e.outcome for e in merge_packages(hq, [a, b, c], trust_new_keys=True).entries] == ["duplicate", "merged", "merged"]
     hq.close()
+
+
+def test_second_merge_waits_for_the_running_batch(factory: Factory) -> None:
+    """A batch holds the write lock for seconds: another merge on the same file waits for it
+    (busy timeout) and then merges, instead of failing once the first one commits."""
+    import threading
+
+    ka, kb = KeyPair.generate(), KeyPair.generate()
+    a = factory.export(factory.station("101", "A", ka), ka)
+    b = factory.export(factory.station("102", "B", kb), kb)
+    hq = factory.hq("hq")
+    other = ElectionStore.open(hq.path)
+    first = db.merge._Merger(hq, True).__enter__()
+    try:
+        assert first.merge_file(a).outcome == "merged"  # its batch is open: the write lock is held
+        outcome: list[Any] = []
+        worker = threading.Thread(target=lambda: outcome.append(merge_packages(other, [b], trust_new_keys=True)))
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive()  # waiting for the lock, not failed
+    finally:
+        first.__exit__(None)
+    worker.join(10)
+    assert not worker.is_alive()
+    assert [e.outcome for e in outcome[0].entries] == ["merged"]
+    other.close()
+    with sqlite3.connect(hq.path) as conn:
+        assert conn.execute("SELECT count(*) FROM packages WHERE outcome = 'merged'").fetchone()[0] == 2
+    conn.close()
+
+
+def test_full_disk_mid_batch_says_so_and_leaves_the_file_whole(factory: Factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite rolls the whole batch back on a full disk: the user reads "disk full" (not a
+    savepoint error), and the file is as it was, totals trigger included."""
+    from observer.errors import StorageError
+
+    keys = KeyPair.generate()
+    packages = [factory.export(factory.station(str(100 + i), f"O{i}", keys), keys) for i in range(6)]
+    hq = factory.hq("hq")
+    with sqlite3.connect(hq.path) as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.close()
+    enter = db.merge._Merger.__enter__
+
+    def small_disk(self: Any) -> Any:
+        merger = enter(self)
+        merger._pragma(f"max_page_count={pages + 3}")
+        return merger
+
+    monkeypatch.setattr(db.merge._Merger, "__enter__", small_disk)
+    with pytest.raises(StorageError) as info:
+        merge_packages(hq, packages, trust_new_keys=True)
+    assert info.value.key == "error.storage.disk_full"
+    with sqlite3.connect(hq.path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM packages").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'trg_headcount_totals_insert'").fetchone()[0] == 1
+    conn.close()
