@@ -301,3 +301,40 @@ def test_table_opens_on_its_first_page_and_reads_the_whole_list_right_after(qtbo
         assert model.rowCount() == N + 1 and model.index(0, 0).data() == "000000"
     finally:
         store.close()
+
+
+def test_guard_never_interrupts_another_threads_query(tmp_path: Path) -> None:
+    """A stopped scan interrupts only the connections it holds: one it gave back to the pool
+    may be running another thread's read (the stations' figures), which must finish."""
+    store = ElectionStore.create(tmp_path / "hq.baqylau", builtin_template("kz-majilis-2021"), role="hq")
+    guard = QueryGuard()
+    started, result = threading.Event(), {}
+
+    def scan() -> None:
+        with guard.watching(store):
+            with store.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1").all()
+            started.set()
+            while not guard.stopped:
+                time.sleep(0.01)
+
+    def other() -> None:
+        try:
+            with store.engine.connect() as conn:
+                result["count"] = conn.exec_driver_sql(
+                    "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 3000000) SELECT count(*) FROM r"
+                ).scalar()
+        except Exception as exc:  # noqa: BLE001 - the failure is what the test looks for
+            result["error"] = repr(exc)
+
+    scanner = threading.Thread(target=scan)
+    scanner.start()
+    assert started.wait(10)
+    reader = threading.Thread(target=other)
+    reader.start()
+    time.sleep(0.1)  # the other read is under way (an interrupt before it starts would prove nothing)
+    guard.interrupt()
+    reader.join(30)
+    scanner.join(10)
+    store.close()
+    assert result == {"count": 3000000}

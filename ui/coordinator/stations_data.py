@@ -429,6 +429,7 @@ class QueryGuard:
         engine = store.engine
         self._thread = threading.get_ident()
         event.listen(engine, "checkout", self._checkout)
+        event.listen(engine, "checkin", self._checkin)
         try:
             self.check()
             yield self
@@ -440,6 +441,7 @@ class QueryGuard:
             raise
         finally:
             event.remove(engine, "checkout", self._checkout)
+            event.remove(engine, "checkin", self._checkin)
             with self._lock:
                 self._conns.clear()
 
@@ -447,6 +449,12 @@ class QueryGuard:
         if threading.get_ident() == self._thread:
             with self._lock:
                 self._conns.append(dbapi_conn)
+
+    def _checkin(self, dbapi_conn: Any, _record: object) -> None:
+        # Back in the pool, the connection may serve another thread next: never interrupt that one.
+        with self._lock:
+            if dbapi_conn in self._conns:
+                self._conns.remove(dbapi_conn)
 
     @property
     def stopped(self) -> bool:
