@@ -38,6 +38,11 @@ KILLS = int(os.environ.get("BAQYLAU_KILLS", "5"))
 PACKAGES = 12
 DATA_TABLES = ("turnout_reports", "headcount_events", "protocols", "protocol_values", "spoiled_counts", "violations", "evidence", "checklist_answers")
 CHILD = "import sys, main; sys.exit(main.main(sys.argv[1:]))"
+# The merge committing after every package (``_BATCH_SECONDS = 0``): a dozen packages fit in one
+# ordinary batch, so the kills above land before its only commit or after it; with a commit per
+# package they also land between and inside the steps of a commit (evidence flushed and renamed
+# into place, then the records), over and over.
+EVERY_PACKAGE_CHILD = "import sys, main, db.merge; db.merge._BATCH_SECONDS = 0.0; sys.exit(main.main(sys.argv[1:]))"
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 
@@ -123,7 +128,7 @@ def _check_whole_packages(hq: Path, expected: dict[str, dict[str, int]]) -> tupl
         conn.close()
 
 
-def _run(hq: Path, folder: Path, code: str = CHILD) -> subprocess.Popen[bytes]:
+def _run(hq: Path, folder: Path, code: str) -> subprocess.Popen[bytes]:
     """Start the merge (``code`` runs it) and return once it has begun merging (its first progress line on stderr).
 
     Starting Python and opening the HQ take longer than merging a dozen packages,
@@ -141,14 +146,17 @@ def _run(hq: Path, folder: Path, code: str = CHILD) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.slow
-def test_merge_killed_at_random_moments_leaves_whole_packages(packages: tuple[Path, dict[str, dict[str, int]]], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("code", "seed"), [(CHILD, "1"), (EVERY_PACKAGE_CHILD, "2")], ids=["batched", "commit-per-package"])
+def test_merge_killed_at_random_moments_leaves_whole_packages(
+    packages: tuple[Path, dict[str, dict[str, int]]], tmp_path: Path, code: str, seed: str
+) -> None:
     folder, expected = packages
     template = builtin_template("kz-majilis-2021")
 
     # The reference: one uninterrupted merge, timed, so kills can be spread over a whole run.
     reference = tmp_path / "reference" / "hq.baqylau"
     ElectionStore.create(reference, template, role="hq").close()
-    child = _run(reference, folder)
+    child = _run(reference, folder, code)
     started = time.monotonic()
     assert child.wait(timeout=300) == 0
     duration = time.monotonic() - started
@@ -157,13 +165,13 @@ def test_merge_killed_at_random_moments_leaves_whole_packages(packages: tuple[Pa
     assert _check_whole_packages(reference, expected)[0] == PACKAGES
     want = _content(reference)
 
-    rnd = random.Random(int(os.environ.get("BAQYLAU_KILL_SEED", "1")))
+    rnd = random.Random(int(os.environ.get("BAQYLAU_KILL_SEED", seed)))
     states = {"none": 0, "some": 0, "all": 0}  # packages in at the moment of the kill
     records_checked = 0
     for round_no in range(KILLS):
         hq = tmp_path / f"round{round_no}" / "hq.baqylau"
         ElectionStore.create(hq, template, role="hq").close()
-        child = _run(hq, folder)
+        child = _run(hq, folder, code)
         time.sleep(rnd.uniform(0.0, duration))
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=60)
