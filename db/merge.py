@@ -45,7 +45,7 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from db import models as m
 from db.package import RECORD_TABLES, VerifiedPackage, iter_packages, manifest_identity, read_package
-from db.store import ElectionStore, now, storage_error
+from db.store import ElectionStore, durable_copy, now, storage_error
 from observer.errors import PackageError, StorageError
 from observer.i18n import tr
 from observer.package import KIND_HQ, SUFFIX
@@ -304,12 +304,7 @@ class _Merger:
                 try:
                     os.replace(source, target)
                 except OSError:
-                    # another file system (work folder elsewhere): copy, flush, then rename
-                    part = folder / (stored + ".part")
-                    shutil.copyfile(source, part)
-                    with part.open("rb+") as fh:
-                        os.fsync(fh.fileno())
-                    os.replace(part, target)
+                    durable_copy(source, target)  # another file system (work folder elsewhere)
         except OSError as exc:
             raise storage_error(exc, folder) from None
 
@@ -458,11 +453,7 @@ class _Merger:
         try:
             folder.mkdir(exist_ok=True)
             if not target.exists():
-                part = folder / (target.name + ".part")
-                shutil.copyfile(pkg.path, part)
-                with part.open("rb+") as fh:
-                    os.fsync(fh.fileno())
-                os.replace(part, target)
+                durable_copy(pkg.path, target)
         except OSError as exc:
             raise storage_error(exc, target) from None
         if man.fingerprint not in self.key_status:

@@ -78,6 +78,16 @@ def make_engine(path: Path) -> Engine:
     return engine
 
 
+def durable_copy(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` so that ``target`` only ever names a complete file on disk:
+    written under a ``.part`` name, flushed, then renamed. Raises OSError."""
+    part = target.with_name(target.name + ".part")
+    shutil.copyfile(source, part)
+    with part.open("rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(part, target)
+
+
 def storage_error(exc: BaseException, path: Path) -> StorageError:
     """Translate an OS/SQLite failure into a message a user can act on."""
     text = str(exc).lower()
@@ -496,11 +506,7 @@ class ElectionStore:
         try:
             self.evidence_dir.mkdir(exist_ok=True)
             if not target.exists():
-                tmp = target.with_name(target.name + ".part")
-                shutil.copyfile(src, tmp)
-                with tmp.open("rb+") as fh:
-                    os.fsync(fh.fileno())
-                os.replace(tmp, target)
+                durable_copy(src, target)
         except OSError as exc:
             raise storage_error(exc, target) from None
         eid = m.new_id()
