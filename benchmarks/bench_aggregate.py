@@ -20,6 +20,7 @@ def run(ctx: Context) -> list[Row]:
         ds = dataset(size, ctx.seed, ctx.log)
         store = ElectionStore.open(merged_hq(ds, ctx.log))
         try:
+
             def ours() -> None:
                 result = aggregate_levels(store, LEVELS, "both")
                 assert len(result["national"]) == 1
@@ -36,7 +37,16 @@ def run(ctx: Context) -> list[Row]:
             frame.groupby(["Область", "ТИК"])[list(numeric.columns)].sum()
 
         base_t, base_runs = median_runs(baseline, ctx.repeat)
-        rows.append(Row(NAME, size, ours_t, base_t, "<= 1x baseline", 1.0 if size == TARGET_SIZE else None,
-                        runs=min(runs, base_runs),
-                        note=f"HQ already open, {ds.observed} observed stations; baseline reads the official CSV only"))
+        rows.append(
+            Row(
+                NAME,
+                size,
+                ours_t,
+                base_t,
+                "<= 1x baseline",
+                1.0 if size == TARGET_SIZE else None,
+                runs=min(runs, base_runs),
+                note=f"HQ already open, {ds.observed} observed stations; baseline reads the official CSV only",
+            )
+        )
     return rows

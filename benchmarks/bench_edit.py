@@ -44,5 +44,15 @@ def run(work: Path, repeat: int) -> list[Row]:
     base_t = median_time(baseline, repeat) / EDITS
     store.close()
     raw.close()
-    return [Row("one field edit committed to disk", 1, ours_t, base_t, "<= 3x baseline", 3.0, runs=repeat,
-                note=f"per edit, median of {repeat} runs of {EDITS} edits, WAL + synchronous=FULL on both")]
+    return [
+        Row(
+            "one field edit committed to disk",
+            1,
+            ours_t,
+            base_t,
+            "<= 3x baseline",
+            3.0,
+            runs=repeat,
+            note=f"per edit, median of {repeat} runs of {EDITS} edits, WAL + synchronous=FULL on both",
+        )
+    ]

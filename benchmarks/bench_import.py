@@ -27,9 +27,19 @@ def run(ctx: Context) -> list[Row]:
         base, base_runs = _baseline(ctx.work, ds.official_csv, ctx.repeat)
         with ds.official_csv.open("rb") as fh:
             columns = fh.readline().count(b";") + 1
-        rows.append(Row(NAME, size, ours, base, "<= 2x baseline", 2.0 if size == TARGET_SIZE else None, runs=min(runs, base_runs),
-                        note=f"{columns} columns, cp1251 ';', into an empty HQ (stations created); "
-                             "baseline: csv.reader + one executemany into one table, same WAL + synchronous=FULL"))
+        rows.append(
+            Row(
+                NAME,
+                size,
+                ours,
+                base,
+                "<= 2x baseline",
+                2.0 if size == TARGET_SIZE else None,
+                runs=min(runs, base_runs),
+                note=f"{columns} columns, cp1251 ';', into an empty HQ (stations created); "
+                "baseline: csv.reader + one executemany into one table, same WAL + synchronous=FULL",
+            )
+        )
     return rows
 
 

@@ -49,8 +49,14 @@ def peak_rss_mb(hq: Path, csv_path: Path, map_path: Path, pdf: Path) -> tuple[fl
     """Peak RSS in MB by ru_maxrss (KiB on Linux) and by /proc VmHWM, and the report's page count."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT.parent) + os.pathsep + env.get("PYTHONPATH", "")
-    done = subprocess.run([sys.executable, "-c", LAUNCHER, "-c", CHILD, str(hq), str(csv_path), str(map_path), str(pdf)],
-                          env=env, cwd=ROOT.parent, capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, "-c", CHILD, str(hq), str(csv_path), str(map_path), str(pdf)],
+        env=env,
+        cwd=ROOT.parent,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"memory run failed ({done.returncode}): {done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -72,8 +78,20 @@ def run(ctx: Context) -> list[Row]:
             remove_election(hq)
             pdf.unlink(missing_ok=True)
         # unit MB: ours_s and limit_s hold megabytes in this row.
-        rows.append(Row(NAME, size, mb, None, f"< {LIMIT_MB:.0f} MB", None, limit_s=LIMIT_MB if size == TARGET_SIZE else None, unit="MB",
-                        runs=1, note=f"fresh process; re-import of the official CSV, 3-level aggregate, {pages}-page report; "
-                                     f"whole job {took:.1f} s; VmHWM {hwm:.0f} MB",
-                        extra={"peak_rss_mb": mb, "vm_hwm_mb": hwm, "job_s": took}))
+        rows.append(
+            Row(
+                NAME,
+                size,
+                mb,
+                None,
+                f"< {LIMIT_MB:.0f} MB",
+                None,
+                limit_s=LIMIT_MB if size == TARGET_SIZE else None,
+                unit="MB",
+                runs=1,
+                note=f"fresh process; re-import of the official CSV, 3-level aggregate, {pages}-page report; "
+                f"whole job {took:.1f} s; VmHWM {hwm:.0f} MB",
+                extra={"peak_rss_mb": mb, "vm_hwm_mb": hwm, "job_s": took},
+            )
+        )
     return rows

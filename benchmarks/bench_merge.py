@@ -64,11 +64,32 @@ def run(ctx: Context) -> list[Row]:
         at_target = n == TARGET_PACKAGES
         note = f"{n} packages ({size} stations, 1 in {OBSERVED_EVERY} observed), a savepoint each, committed in ~4 s batches, trust on first use"
         extra = {"packages": float(n), "per_package_ms": first / n * 1000 if n else 0.0}
-        rows.append(Row(NAME, size, first, base, "<= 3x baseline", 3.0 if at_target else None, runs=min(runs, base_runs),
-                        note=note, extra=extra))
-        rows.append(Row(NAME_AGAIN, size, again, base, "<= 1x baseline", 1.0 if at_target else None,
-                        runs=min(again_runs, base_runs), note="same packages again: all duplicates",
-                        extra={"packages": float(n), "per_package_ms": again / n * 1000 if n else 0.0}))
+        rows.append(
+            Row(
+                NAME,
+                size,
+                first,
+                base,
+                "<= 3x baseline",
+                3.0 if at_target else None,
+                runs=min(runs, base_runs),
+                note=note,
+                extra=extra,
+            )
+        )
+        rows.append(
+            Row(
+                NAME_AGAIN,
+                size,
+                again,
+                base,
+                "<= 1x baseline",
+                1.0 if at_target else None,
+                runs=min(again_runs, base_runs),
+                note="same packages again: all duplicates",
+                extra={"packages": float(n), "per_package_ms": again / n * 1000 if n else 0.0},
+            )
+        )
     return rows
 
 

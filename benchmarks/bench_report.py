@@ -39,23 +39,43 @@ def run(ctx: Context) -> list[Row]:
             store.close()
         # The annex rows as plain strings, made before timing: the baseline is ReportLab's own work.
         cells = [["" if v is None else str(v) for v in astuple(r)][:11] for r in annex]
-        header = ["code", "region", "registered", "observed", "official", "turnout obs.", "turnout off.",
-                  "invalid obs.", "invalid off.", "violations", "checks"]
+        header = [
+            "code",
+            "region",
+            "registered",
+            "observed",
+            "official",
+            "turnout obs.",
+            "turnout off.",
+            "invalid obs.",
+            "invalid off.",
+            "violations",
+            "checks",
+        ]
         style = getSampleStyleSheet()
 
         def baseline() -> None:
             doc = SimpleDocTemplate(str(plain), pagesize=A4)
             story = [Paragraph("Stations", style["Heading1"])]
             for start in range(0, len(cells), ANNEX_CHUNK_ROWS):
-                story.append(Table([header, *cells[start:start + ANNEX_CHUNK_ROWS]], repeatRows=1))
+                story.append(Table([header, *cells[start : start + ANNEX_CHUNK_ROWS]], repeatRows=1))
             doc.build(story)
 
         base_t, base_runs = median_runs(baseline, ctx.repeat)
         out.unlink(missing_ok=True)
         plain.unlink(missing_ok=True)
-        rows.append(Row(NAME, size, ours_t, base_t, "<= 3x baseline", 3.0 if len(annex) == TARGET_ANNEX else None,
-                        runs=min(runs, base_runs),
-                        note=f"HQ of {size} stations, annex of {len(annex)} observed stations, {pages[-1]} pages, "
-                             "with forensics section; baseline: one plain Table of the annex rows",
-                        extra={"annex_rows": float(len(annex)), "pages": float(pages[-1])}))
+        rows.append(
+            Row(
+                NAME,
+                size,
+                ours_t,
+                base_t,
+                "<= 3x baseline",
+                3.0 if len(annex) == TARGET_ANNEX else None,
+                runs=min(runs, base_runs),
+                note=f"HQ of {size} stations, annex of {len(annex)} observed stations, {pages[-1]} pages, "
+                "with forensics section; baseline: one plain Table of the annex rows",
+                extra={"annex_rows": float(len(annex)), "pages": float(pages[-1])},
+            )
+        )
     return rows

@@ -70,8 +70,14 @@ class Started:
 def start_app(path: Path, home: Path) -> Started:
     """Run the app on ``path`` until its first idle moment, then quit."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], env=_env(home), cwd=ROOT.parent,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(path)],
+        env=_env(home),
+        cwd=ROOT.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     ready_s = 0.0
     windows: list[str] | None = None
@@ -114,12 +120,25 @@ def run(ctx: Context) -> list[Row]:
             raise RuntimeError(f"app start on the HQ file showed {windows}, not the coordinator window")
         # The window was up in every run; a failure while quitting is reported, not hidden.
         failed = [s for s in seen if s.exit_code != 0]
-        exits = f"; {len(failed)} of {len(seen)} runs failed while quitting: {failed[0].stderr_tail.strip()[:160]}" if failed else ""
+        exits = (
+            f"; {len(failed)} of {len(seen)} runs failed while quitting: {failed[0].stderr_tail.strip()[:160]}"
+            if failed
+            else ""
+        )
         base, base_runs = median_runs(baseline, ctx.repeat)
-        rows.append(Row(NAME, size, ours, base, "<= 2x baseline", 2.0 if size == TARGET_SIZE else None,
-                        runs=min(runs, base_runs),
-                        note="fresh process through main.main([HQ file]) until the coordinator window is shown and "
-                             f"the event loop idle, first paint included, offscreen, interpreter start included; "
-                             f"stations table showing {seen[-1].rows} rows; to exit {to_exit:.2f} s{exits}",
-                        extra={"to_exit_s": to_exit, "failed_exits": float(len(failed))}))
+        rows.append(
+            Row(
+                NAME,
+                size,
+                ours,
+                base,
+                "<= 2x baseline",
+                2.0 if size == TARGET_SIZE else None,
+                runs=min(runs, base_runs),
+                note="fresh process through main.main([HQ file]) until the coordinator window is shown and "
+                f"the event loop idle, first paint included, offscreen, interpreter start included; "
+                f"stations table showing {seen[-1].rows} rows; to exit {to_exit:.2f} s{exits}",
+                extra={"to_exit_s": to_exit, "failed_exits": float(len(failed))},
+            )
+        )
     return rows

@@ -29,6 +29,7 @@ def run(ctx: Context) -> list[Row]:
         store = ElectionStore.open(merged_hq(ds, ctx.log))
         seen: list[tuple[int, int, str, float]] = []
         try:
+
             def open_and_scroll() -> None:
                 before = rss_mb()
                 page = StationsPage(store)
@@ -52,9 +53,19 @@ def run(ctx: Context) -> list[Row]:
         if count != size:
             raise RuntimeError(f"stations table shows {count} rows for {size} stations")
         loaded = min(pages * PAGE_SIZE, count)
-        rows.append(Row(NAME, size, t, None, f"< {LIMIT_S} s, no full load", None,
-                        limit_s=LIMIT_S if size == TARGET_SIZE else None, runs=runs,
-                        note=f"{pages} pages of {PAGE_SIZE} rows read ({loaded} of {count} rows), last row {last}, "
-                             f"RSS +{grew:.1f} MB",
-                        extra={"rows_loaded": float(loaded), "rss_growth_mb": grew}))
+        rows.append(
+            Row(
+                NAME,
+                size,
+                t,
+                None,
+                f"< {LIMIT_S} s, no full load",
+                None,
+                limit_s=LIMIT_S if size == TARGET_SIZE else None,
+                runs=runs,
+                note=f"{pages} pages of {PAGE_SIZE} rows read ({loaded} of {count} rows), last row {last}, "
+                f"RSS +{grew:.1f} MB",
+                extra={"rows_loaded": float(loaded), "rss_growth_mb": grew},
+            )
+        )
     return rows

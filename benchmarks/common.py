@@ -5,9 +5,9 @@ from __future__ import annotations
 import gc
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 
 @dataclass
@@ -73,9 +73,7 @@ SHORT_REPEAT = 5
 LONG_S = 60.0  # a run longer than this is not repeated: the full run must fit in ~30 minutes
 
 
-def median_runs(
-    fn: Callable[[], object], repeat: int, setup: Callable[[], object] | None = None
-) -> tuple[float, int]:
+def median_runs(fn: Callable[[], object], repeat: int, setup: Callable[[], object] | None = None) -> tuple[float, int]:
     """Median wall time of ``fn`` and how many runs it took.
 
     Short jobs are noisier, so one that finishes its first run in under a

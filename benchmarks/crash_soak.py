@@ -65,7 +65,9 @@ def soak(kills: int, seed: int) -> int:
     checked = lost = 0
     t0 = time.perf_counter()
     for _ in range(kills):
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path), str(last)], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(path), str(last)], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT
+        )
         assert proc.stdout is not None
         # Kill after a random number of acknowledged entries, or mid-startup now and then.
         target = rnd.choice([0, 1, 2, 5, 10, 25, 60])
@@ -110,7 +112,9 @@ def soak(kills: int, seed: int) -> int:
                 lost += 1
     s.close()
     elapsed = time.perf_counter() - t0
-    print(f"kills: {kills}, entries acknowledged and checked: {checked}, lost: {lost}, integrity_check ok after every kill, {elapsed:.0f} s")
+    print(
+        f"kills: {kills}, entries acknowledged and checked: {checked}, lost: {lost}, integrity_check ok after every kill, {elapsed:.0f} s"
+    )
     return 1 if lost else 0
 
 

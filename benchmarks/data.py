@@ -32,11 +32,11 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -57,11 +57,19 @@ FORMAT = 2  # bump when the generated data changes shape: old caches are then ig
 
 # Columns a CEC export carries that the mapping leaves out (the importer must skip them).
 EXTRA_COLUMNS: tuple[str, ...] = (
-    "Адрес УИК", "Председатель УИК", "Секретарь УИК", "Членов УИК с решающим голосом",
-    "Время подписания протокола", "Наблюдателей присутствовало", "Жалоб поступило",
-    "Актов составлено", "Листов протокола", "Дата голосования", "Примечание",
+    "Адрес УИК",
+    "Председатель УИК",
+    "Секретарь УИК",
+    "Членов УИК с решающим голосом",
+    "Время подписания протокола",
+    "Наблюдателей присутствовало",
+    "Жалоб поступило",
+    "Актов составлено",
+    "Листов протокола",
+    "Дата голосования",
+    "Примечание",
 )
-ELECTION_DAY = datetime(2021, 1, 10, tzinfo=timezone.utc)
+ELECTION_DAY = datetime(2021, 1, 10, tzinfo=UTC)
 _CHAIRS = ("Ахметова А. К.", "Иванов С. П.", "Сейткали Н. Б.", "Жумабаев Е. Т.", "Ким О. В.", "Нургалиева Д. С.")
 
 
@@ -222,29 +230,31 @@ def _widen_official(src: Path, dst: Path) -> None:
             writer.writerow((*row, *EXTRA_COLUMNS))
             continue
         minute = int(rng.integers(0, 240))
-        writer.writerow((
-            *row,
-            f"{row[1]}, ул. Абая, {int(rng.integers(1, 200))}",
-            _CHAIRS[int(rng.integers(len(_CHAIRS)))],
-            _CHAIRS[int(rng.integers(len(_CHAIRS)))],
-            int(rng.integers(5, 12)),
-            f"{20 + minute // 60:02d}:{minute % 60:02d}",
-            int(rng.integers(0, 6)),
-            int(rng.integers(0, 3)),
-            int(rng.integers(0, 2)),
-            2,
-            "10.01.2021",
-            "",
-        ))
+        writer.writerow(
+            (
+                *row,
+                f"{row[1]}, ул. Абая, {int(rng.integers(1, 200))}",
+                _CHAIRS[int(rng.integers(len(_CHAIRS)))],
+                _CHAIRS[int(rng.integers(len(_CHAIRS)))],
+                int(rng.integers(5, 12)),
+                f"{20 + minute // 60:02d}:{minute % 60:02d}",
+                int(rng.integers(0, 6)),
+                int(rng.integers(0, 3)),
+                int(rng.integers(0, 2)),
+                2,
+                "10.01.2021",
+                "",
+            )
+        )
     dst.write_bytes(out.getvalue().encode("cp1251"))
 
 
 # ---- packages ------------------------------------------------------------------------
 
-_election_cache: dict[tuple[int, int], tuple[ElectionTemplate, "demo._Election"]] = {}
+_election_cache: dict[tuple[int, int], tuple[ElectionTemplate, demo._Election]] = {}
 
 
-def _election(size: int, seed: int) -> tuple[ElectionTemplate, "demo._Election"]:
+def _election(size: int, seed: int) -> tuple[ElectionTemplate, demo._Election]:
     """The demo's simulated election: the same seed gives the same stations as the CSV files."""
     key = (size, seed)
     if key not in _election_cache:
@@ -275,7 +285,9 @@ def _package_chunk(size: int, seed: int, stations: list[int], dest: str) -> int:
         for i in stations:
             # One generator per station: the packages do not depend on how the work is split.
             rng = np.random.default_rng([seed, i])
-            name = f"{demo._FIRST[int(rng.integers(len(demo._FIRST)))]} {demo._LAST[int(rng.integers(len(demo._LAST)))]}"
+            name = (
+                f"{demo._FIRST[int(rng.integers(len(demo._FIRST)))]} {demo._LAST[int(rng.integers(len(demo._LAST)))]}"
+            )
             figures = demo._observed_figures(election, i, template, rng)
             station_file = work / f"station-{i}.baqylau"
             store = demo._observer_file(blank, station_file, template, election, i, name, figures, rng, work)

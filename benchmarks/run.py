@@ -21,10 +21,11 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from benchmarks import data
 from benchmarks.common import Context, Row, fmt_s, row_from_dict
@@ -170,18 +171,31 @@ def growth_table(items: Sequence[Growth]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES),
-                        help="comma-separated station counts (default: %(default)s)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per timing; jobs under 1 s get at least 5 (default: 3)")
-    parser.add_argument("--only", action="append", choices=sorted(BENCHES), metavar="NAME",
-                        help=f"run only this benchmark (repeatable): {', '.join(BENCHES)}")
+    parser.add_argument(
+        "--sizes",
+        default=",".join(str(s) for s in DEFAULT_SIZES),
+        help="comma-separated station counts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per timing; jobs under 1 s get at least 5 (default: 3)"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(BENCHES),
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable): {', '.join(BENCHES)}",
+    )
     parser.add_argument("--smoke", action="store_true", help=f"tiny data ({SMOKE_SIZE} stations), one run each")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file (default: benchmarks/results.json)")
     parser.add_argument("--work", type=Path, default=None, help="data cache folder (default: benchmarks/work)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic election (default: 1)")
-    parser.add_argument("--add", action="store_true",
-                        help="keep the rows already in the results file that this run does not measure "
-                             "(to measure the sizes in separate sittings)")
+    parser.add_argument(
+        "--add",
+        action="store_true",
+        help="keep the rows already in the results file that this run does not measure "
+        "(to measure the sizes in separate sittings)",
+    )
     parser.add_argument("--show", action="store_true", help="print the tables of the results file; measure nothing")
     args = parser.parse_args(argv)
     if args.show:
@@ -207,8 +221,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     scratch = data.WORK / f"run-{os.getpid()}"
     scratch.mkdir(parents=True, exist_ok=True)
-    ctx = Context(sizes=sizes, repeat=repeat, work=scratch, seed=args.seed,
-                  log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    ctx = Context(
+        sizes=sizes,
+        repeat=repeat,
+        work=scratch,
+        seed=args.seed,
+        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
     names = [n for n in BENCHES if not args.only or n in args.only]
     previous: dict[str, Any] = {}
     if args.add and args.out.is_file():
@@ -238,8 +257,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _save(out: Path, previous: dict[str, Any], rows: list[Row], timings: dict[str, float], command: str,
-          repeat: int, seconds: float) -> list[Row]:
+def _save(
+    out: Path,
+    previous: dict[str, Any],
+    rows: list[Row],
+    timings: dict[str, float],
+    command: str,
+    repeat: int,
+    seconds: float,
+) -> list[Row]:
     """Write results.json (atomically) with ``rows`` and the rows of ``previous`` they do not replace."""
     measured = {(r.name, r.size) for r in rows}
     kept = [row_from_dict(d) for d in previous.get("rows", []) if (d["name"], d["size"]) not in measured]
@@ -249,7 +275,7 @@ def _save(out: Path, previous: dict[str, Any], rows: list[Row], timings: dict[st
     for name, secs in timings.items():
         by_bench[name] = float(by_bench.get(name, 0.0)) + secs
     result = {
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "commands": [*previous.get("commands", []), command],
         "machine": {
             "cpus": os.cpu_count(),

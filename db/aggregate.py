@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import repeat
-from typing import Iterable, Literal, NamedTuple, Sequence
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -135,7 +136,12 @@ def _columns_in_one_row(hq: ElectionStore, params: tuple[int, bytes], codes: boo
     order = np.array(sorted(range(n), key=texts[1].__getitem__), dtype=np.int64)
     ids_o, codes_o, regions_o, districts_o = (np.array(t, dtype=object)[order] for t in texts)
     return _Columns(
-        ids_o, codes_o, regions_o, districts_o, cols.registered[order], cols.states[order],
+        ids_o,
+        codes_o,
+        regions_o,
+        districts_o,
+        cols.registered[order],
+        cols.states[order],
         np.frombuffer(packed, dtype=np.uint8).reshape(n, params[0])[order].tobytes(),
     )
 
@@ -145,14 +151,21 @@ def _columns_by_row(hq: ElectionStore, params: tuple[int, bytes], codes: bool) -
     rows = _dbapi_rows(
         hq,
         f"SELECT s.id, {code}, s.region, s.district, coalesce(s.registered, -1), {_OFFICIAL_STATE}, {_OFFICIAL_BLOB}"
-        + _STATIONS_JOIN + order,
+        + _STATIONS_JOIN
+        + order,
         params,
     )
     if not rows:
         return _Columns((), (), (), (), np.array([], np.int64), np.array([], np.int8), b"")
     ids, code_list, regions, districts, regs, states, blobs = zip(*rows)
     return _Columns(
-        ids, code_list, regions, districts, np.array(regs, dtype=np.int64), np.array(states, dtype=np.int8), b"".join(blobs)
+        ids,
+        code_list,
+        regions,
+        districts,
+        np.array(regs, dtype=np.int64),
+        np.array(states, dtype=np.int8),
+        b"".join(blobs),
     )
 
 
@@ -200,7 +213,9 @@ def _read_base(hq: ElectionStore, template: ElectionTemplate, *, codes: bool = T
             except ValueError:
                 continue  # unreadable figures count as none rather than stopping every aggregate
             if isinstance(data, dict):
-                official[i] = [data[key] if isinstance(data.get(key), int) and data[key] >= 0 else MISSING for key in keys]
+                official[i] = [
+                    data[key] if isinstance(data.get(key), int) and data[key] >= 0 else MISSING for key in keys
+                ]
                 has_official[i] = True
     registered = cols.registered
     if "registered" in keys:
@@ -453,7 +468,13 @@ def check_failures(hq: ElectionStore, lang: str | None = None) -> list[CheckFail
 
 
 def _failure(
-    template: ElectionTemplate, source: str, base: _Base, i: int, observer: str, values: dict[str, int | None], lang: str | None
+    template: ElectionTemplate,
+    source: str,
+    base: _Base,
+    i: int,
+    observer: str,
+    values: dict[str, int | None],
+    lang: str | None,
 ) -> CheckFailure | None:
     failed = [o for o in run_checks(template, values) if o.failed]
     if not failed:

@@ -12,8 +12,9 @@ import io
 import json
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from db.aggregate import SOURCES, aggregate, check_failures, rules_note, turnout_gaps, violations_by_category_region
 from db.official import import_official
@@ -193,9 +194,7 @@ def unit_json(u: UnitResult, source: str, rules: str) -> dict[str, Any]:
             "announced": _r(c.announced_turnout_pct),
         },
         "invalid_pct": {**pair(lambda t: _r(t.invalid_pct)), "diff_pp": _r(c.diff_pp["invalid"])},
-        "party_pct": {
-            key: {**pair(_share_of(key)), "diff_pp": _r(c.diff_pp[key])} for key in parties
-        },
+        "party_pct": {key: {**pair(_share_of(key)), "diff_pp": _r(c.diff_pp[key])} for key in parties},
         "passes_threshold": pair(lambda t: dict(t.passes_threshold)),
         "coverage": {
             "stations_observed": c.stations_observed,
@@ -227,7 +226,9 @@ def _fmt(value: float | None, signed: bool = False) -> str:
     return f"{value:+.2f}" if signed else f"{value:.2f}"
 
 
-def flat_table(units: Sequence[UnitResult], source: str, template: ElectionTemplate, *, keys: bool) -> tuple[list[str], list[list[Any]]]:
+def flat_table(
+    units: Sequence[UnitResult], source: str, template: ElectionTemplate, *, keys: bool
+) -> tuple[list[str], list[list[Any]]]:
     """Header and rows for CSV/XLSX: stable snake_case column names (``keys``) or translated ones."""
     parties = template.party_keys
     short = {p.key: (p.short or p.labels.get()) for p in template.parties}
@@ -235,7 +236,11 @@ def flat_table(units: Sequence[UnitResult], source: str, template: ElectionTempl
     def name(key: str, label: str) -> str:
         return key if keys else label
 
-    header = [name("unit", tr("coord.col.unit")), name("level", tr("coord.col.level")), name("name", tr("coord.col.name"))]
+    header = [
+        name("unit", tr("coord.col.unit")),
+        name("level", tr("coord.col.level")),
+        name("name", tr("coord.col.name")),
+    ]
     rows: list[list[Any]] = [[u.unit, u.level, unit_label(u)] for u in units]
     if source != "both":
         header += [name("stations", tr("coord.col.stations")), name("registered", tr("coord.col.registered"))]
@@ -246,11 +251,20 @@ def flat_table(units: Sequence[UnitResult], source: str, template: ElectionTempl
         for row, u in zip(rows, units):
             t = u.official if source == "official" else u.observed
             assert t is not None
-            row += [t.stations, t.registered, *(t.lines[k] for k in template.line_keys), *(t.parties[k] for k in parties)]
+            row += [
+                t.stations,
+                t.registered,
+                *(t.lines[k] for k in template.line_keys),
+                *(t.parties[k] for k in parties),
+            ]
             row += [_r(t.turnout_pct), _r(t.invalid_pct), *(_r(t.party_pct[k]) for k in parties)]
         return header, rows
 
-    sides = (("observed", tr("coord.col.observed")), ("official", tr("coord.col.official_same")), ("official_all", tr("coord.col.official_all")))
+    sides = (
+        ("observed", tr("coord.col.observed")),
+        ("official", tr("coord.col.official_same")),
+        ("official_all", tr("coord.col.official_all")),
+    )
     header += [
         name("stations_observed", tr("coord.col.stations_observed")),
         name("stations_total", tr("coord.col.stations_total")),
@@ -267,11 +281,21 @@ def flat_table(units: Sequence[UnitResult], source: str, template: ElectionTempl
         header += [name(f"{mkey}_{side}", f"{mlabel} — {slabel}") for side, slabel in sides]
         header.append(name(f"{mkey}_diff_pp", f"{mlabel} — {tr('coord.col.diff_pp')}"))
         if mkey == "turnout_pct":
-            header += [name("turnout_pct_headcount", tr("coord.col.headcount")), name("turnout_pct_announced", tr("coord.col.announced"))]
+            header += [
+                name("turnout_pct_headcount", tr("coord.col.headcount")),
+                name("turnout_pct_announced", tr("coord.col.announced")),
+            ]
     for row, u in zip(rows, units):
         c = u.comparison
         assert c is not None
-        row += [c.stations_observed, c.stations_total, _r(c.coverage_stations_pct), _r(c.coverage_registered_pct), c.not_counted, c.disputed]
+        row += [
+            c.stations_observed,
+            c.stations_total,
+            _r(c.coverage_stations_pct),
+            _r(c.coverage_registered_pct),
+            c.not_counted,
+            c.disputed,
+        ]
         for mkey, _, get, dkey in metrics:
             row += [_r(get(t)) for t in (u.observed, u.official, u.official_all)]  # type: ignore[arg-type]
             row.append(_r(c.diff_pp[dkey]))
@@ -294,7 +318,13 @@ def text_table(units: Sequence[UnitResult], source: str, template: ElectionTempl
     parties = template.parties
     lines_out: list[str] = []
     if source != "both":
-        head = [tr("coord.col.unit"), tr("coord.col.stations"), tr("coord.col.registered"), tr("coord.col.turnout"), tr("coord.col.invalid")]
+        head = [
+            tr("coord.col.unit"),
+            tr("coord.col.stations"),
+            tr("coord.col.registered"),
+            tr("coord.col.turnout"),
+            tr("coord.col.invalid"),
+        ]
         head += [p.short or p.labels.get() for p in parties]
         rows = [head]
         for u in units:
@@ -320,14 +350,38 @@ def text_table(units: Sequence[UnitResult], source: str, template: ElectionTempl
                     not_counted=c.not_counted,
                 )
             )
-            rows = [["", tr("coord.col.observed"), tr("coord.col.official_same"), tr("coord.col.diff_pp"), tr("coord.col.official_all")]]
+            rows = [
+                [
+                    "",
+                    tr("coord.col.observed"),
+                    tr("coord.col.official_same"),
+                    tr("coord.col.diff_pp"),
+                    tr("coord.col.official_all"),
+                ]
+            ]
             o, f, a = u.observed, u.official, u.official_all
-            rows.append([tr("coord.col.turnout"), _fmt(o.turnout_pct), _fmt(f.turnout_pct), _fmt(c.diff_pp["turnout"], True), _fmt(a.turnout_pct)])
+            rows.append(
+                [
+                    tr("coord.col.turnout"),
+                    _fmt(o.turnout_pct),
+                    _fmt(f.turnout_pct),
+                    _fmt(c.diff_pp["turnout"], True),
+                    _fmt(a.turnout_pct),
+                ]
+            )
             rows.append(["  " + tr("coord.col.headcount"), _fmt(c.headcount_turnout_pct), "", "", ""])
             rows.append(["  " + tr("coord.col.announced"), "", _fmt(c.announced_turnout_pct), "", ""])
-            rows.append([tr("coord.col.invalid"), _fmt(o.invalid_pct), _fmt(f.invalid_pct), _fmt(c.diff_pp["invalid"], True), _fmt(a.invalid_pct)])
+            rows.append(
+                [
+                    tr("coord.col.invalid"),
+                    _fmt(o.invalid_pct),
+                    _fmt(f.invalid_pct),
+                    _fmt(c.diff_pp["invalid"], True),
+                    _fmt(a.invalid_pct),
+                ]
+            )
             for p in parties:
-                mark = lambda t: "✓" if t.passes_threshold.get(p.key) else ""  # noqa: E731 - national threshold mark
+                mark = lambda t: "✓" if t.passes_threshold.get(p.key) else ""  # noqa: E731, B023 - national threshold mark, called at once
                 rows.append(
                     [
                         p.short or p.labels.get(),
@@ -418,7 +472,12 @@ def _aggregate(args: argparse.Namespace) -> int:
 
 
 def _emit(
-    args: argparse.Namespace, keys: list[str], labels: list[str], rows: list[list[Any]], text_columns: int, footer: str = ""
+    args: argparse.Namespace,
+    keys: list[str],
+    labels: list[str],
+    rows: list[list[Any]],
+    text_columns: int,
+    footer: str = "",
 ) -> None:
     """Rows as an aligned table (the first ``text_columns`` left-aligned), CSV (snake_case header) or JSON objects."""
     if args.format == "json":
@@ -451,14 +510,34 @@ def _gaps(args: argparse.Namespace) -> int:
     finally:
         hq.close()
     shown = gaps[: max(0, args.top)]
-    keys = ["code", "region", "district", "official_turnout_pct", "headcount_turnout_pct", "observed_turnout_pct", "gap_pp"]
+    keys = [
+        "code",
+        "region",
+        "district",
+        "official_turnout_pct",
+        "headcount_turnout_pct",
+        "observed_turnout_pct",
+        "gap_pp",
+    ]
     labels = [
-        tr("coord.col.station"), tr("coord.col.region"), tr("coord.col.district"), tr("coord.col.official_turnout"),
-        tr("coord.col.headcount"), tr("coord.col.protocol_turnout"), tr("coord.col.gap"),
+        tr("coord.col.station"),
+        tr("coord.col.region"),
+        tr("coord.col.district"),
+        tr("coord.col.official_turnout"),
+        tr("coord.col.headcount"),
+        tr("coord.col.protocol_turnout"),
+        tr("coord.col.gap"),
     ]
     rows: list[list[Any]] = [
-        [g.code, g.region if args.format != "table" else region_name(g.region), g.district,
-         _r(g.official_turnout_pct), _r(g.headcount_turnout_pct), _r(g.observed_turnout_pct), _r(g.gap_pp)]
+        [
+            g.code,
+            g.region if args.format != "table" else region_name(g.region),
+            g.district,
+            _r(g.official_turnout_pct),
+            _r(g.headcount_turnout_pct),
+            _r(g.observed_turnout_pct),
+            _r(g.gap_pp),
+        ]
         for g in shown
     ]
     _emit(args, keys, labels, rows, 3, tr("coord.gaps.footer", shown=len(shown), total=len(gaps), rules=rules))
@@ -480,7 +559,11 @@ def _violations(args: argparse.Namespace) -> int:
     keys = ["region", "category", "count"]
     labels = [tr("coord.col.region"), tr("coord.col.category"), tr("coord.col.count")]
     rows: list[list[Any]] = [
-        [region_name(v.region) if args.format == "table" else v.region, category(v.category) if args.format == "table" else v.category, v.count]
+        [
+            region_name(v.region) if args.format == "table" else v.region,
+            category(v.category) if args.format == "table" else v.category,
+            v.count,
+        ]
         for v in counts
     ]
     _emit(args, keys, labels, rows, 2, tr("coord.violations.footer", total=sum(v.count for v in counts)))
@@ -498,7 +581,11 @@ def _check(args: argparse.Namespace) -> int:
         hq.close()
     for f in failures:
         where = f"{f.code} ({region_name(f.region)}{', ' + f.district if f.district else ''})"
-        source = tr("coord.check.official") if f.source == "official" else tr("coord.check.observed", observer=f.observer or "?")
+        source = (
+            tr("coord.check.official")
+            if f.source == "official"
+            else tr("coord.check.observed", observer=f.observer or "?")
+        )
         print(f"[{source}] {where}")
         for message in f.messages:
             print(f"    {message}")
@@ -518,8 +605,25 @@ def _demo(args: argparse.Namespace) -> int:
         raise ImportDataError("coord.demo.bad_count", count=args.stations)
     started = time.perf_counter()
     paths = generate_demo(Path(args.dir), stations=args.stations, seed=args.seed)
-    print(tr("coord.demo.written", dir=str(paths.root), stations=args.stations, packages=len(paths.packages), seconds=f"{time.perf_counter() - started:.1f}"))
-    print(tr("coord.demo.next", stations=str(paths.stations_csv), official=str(paths.official_csv), map=str(paths.official_map), packages=str(paths.packages_dir), keys=str(paths.keys_file)))
+    print(
+        tr(
+            "coord.demo.written",
+            dir=str(paths.root),
+            stations=args.stations,
+            packages=len(paths.packages),
+            seconds=f"{time.perf_counter() - started:.1f}",
+        )
+    )
+    print(
+        tr(
+            "coord.demo.next",
+            stations=str(paths.stations_csv),
+            official=str(paths.official_csv),
+            map=str(paths.official_map),
+            packages=str(paths.packages_dir),
+            keys=str(paths.keys_file),
+        )
+    )
     if args.hq:
         started = time.perf_counter()
         hq_path = demo_hq(Path(args.dir), stations=args.stations, seed=args.seed, paths=paths)

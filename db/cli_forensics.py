@@ -16,8 +16,9 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,13 +40,13 @@ from observer.forensics import (
 from observer.i18n import current_language, tr
 from observer.template import ElectionTemplate
 
-
-
 # ---------------------------------------------------------------------------
 # loading
 
 
-def returns_from_arrays(template: ElectionTemplate, arrays: StationArrays, *, with_figures_only: bool = True) -> StationReturns:
+def returns_from_arrays(
+    template: ElectionTemplate, arrays: StationArrays, *, with_figures_only: bool = True
+) -> StationReturns:
     """The template's turnout, share base and invalid terms evaluated per station (-1 where not given).
 
     Registered voters come from the protocol line when the station gives it
@@ -153,7 +154,12 @@ def _notes(figure: Any, lang: str, name: Callable[[str], str]) -> list[str]:
 
 
 def render_text(
-    result: ForensicsResult, template: ElectionTemplate, lang: str | None = None, *, official: int = 0, observed: int = 0
+    result: ForensicsResult,
+    template: ElectionTemplate,
+    lang: str | None = None,
+    *,
+    official: int = 0,
+    observed: int = 0,
 ) -> str:
     """The whole result as the command line prints it."""
     lang = lang or current_language()
@@ -251,7 +257,8 @@ def render_text(
             unit = unit_name(e.unit, lang)
             quantity = t(f"forensics.q.{e.quantity}") if e.quantity in ("turnout", "invalid") else name(e.quantity)
             inside = "/".join(
-                "—" if e.inside(level) is None else t("forensics.yes" if e.inside(level) else "forensics.no") for level in (0.95, 0.99)
+                "—" if e.inside(level) is None else t("forensics.yes" if e.inside(level) else "forensics.no")
+                for level in (0.95, 0.99)
             )
             rows.append(
                 [
@@ -361,7 +368,15 @@ def render_text(
             t("forensics.col.round_leader"),
         ]
         out += ["  " + line for line in _grid(heads, rows)]
-        out.append("  " + t("forensics.note.regions", threshold=thr, regions=len(result.regions), expected=_num(0.05 * len(result.regions))))
+        out.append(
+            "  "
+            + t(
+                "forensics.note.regions",
+                threshold=thr,
+                regions=len(result.regions),
+                expected=_num(0.05 * len(result.regions)),
+            )
+        )
     return "\n".join(out) + "\n"
 
 
@@ -381,7 +396,9 @@ def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def output_files(result: ForensicsResult, meta: dict[str, Any]) -> dict[str, str]:
     """File name -> content of everything ``--out`` writes (JSON and CSV, no pictures)."""
     files: dict[str, str] = {}
-    files["forensics.json"] = json.dumps({"meta": meta, "result": to_plain(result)}, ensure_ascii=False, allow_nan=False, indent=1)
+    files["forensics.json"] = json.dumps(
+        {"meta": meta, "result": to_plain(result)}, ensure_ascii=False, allow_nan=False, indent=1
+    )
     fp = result.fingerprint
     te, se = fp.turnout_edges, fp.share_edges
     files["fingerprint.csv"] = _csv_text(
@@ -397,40 +414,150 @@ def output_files(result: ForensicsResult, meta: dict[str, Any]) -> dict[str, str
     files["turnout_histogram.csv"] = _csv_text(
         ["turnout_from", "turnout_to", "voters", "leader_votes", "other_votes", "expected_leader_votes"],
         [
-            [d.edges[i], d.edges[i + 1], float(d.voters[i]), float(d.leader_votes[i]), float(d.other_votes[i]), float(d.expected_leader[i])]
+            [
+                d.edges[i],
+                d.edges[i + 1],
+                float(d.voters[i]),
+                float(d.leader_votes[i]),
+                float(d.other_votes[i]),
+                float(d.expected_leader[i]),
+            ]
             for i in range(len(d.voters))
         ],
     )
     files["fine_histogram.csv"] = _csv_text(
         ["percent", "stations_by_turnout", "stations_by_leader_share"],
-        [[f"{i / 10:.1f}", int(result.fine_turnout_hist[i]), int(result.fine_leader_hist[i])] for i in range(len(result.fine_turnout_hist))],
+        [
+            [f"{i / 10:.1f}", int(result.fine_turnout_hist[i]), int(result.fine_leader_hist[i])]
+            for i in range(len(result.fine_turnout_hist))
+        ],
     )
     rows = []
     for test in result.integer:
         for c in (test.national, *test.groups):
-            rows.append([test.quantity, test.step, c.kind, c.group, c.stations, c.observed, c.expected, c.low, c.high, c.ratio, c.p_value])
+            rows.append(
+                [
+                    test.quantity,
+                    test.step,
+                    c.kind,
+                    c.group,
+                    c.stations,
+                    c.observed,
+                    c.expected,
+                    c.low,
+                    c.high,
+                    c.ratio,
+                    c.p_value,
+                ]
+            )
     files["integer_percent.csv"] = _csv_text(
-        ["quantity", "step", "kind", "group", "stations", "observed", "expected", "low95", "high95", "ratio", "p_value"], rows
+        [
+            "quantity",
+            "step",
+            "kind",
+            "group",
+            "stations",
+            "observed",
+            "expected",
+            "low95",
+            "high95",
+            "ratio",
+            "p_value",
+        ],
+        rows,
     )
     files["digits.csv"] = _csv_text(
-        ["party", "test", "n", "chi2", "df", "p_value", "mean", "expected_mean", "mean_p", "repeat_share", "repeat_p", *(f"d{i}" for i in range(10))],
         [
-            [t.party, t.test, t.n, t.chi2, t.df, t.p_value, t.mean, t.expected_mean, t.mean_p, t.repeat_share, t.repeat_p, *t.counts.tolist()]
+            "party",
+            "test",
+            "n",
+            "chi2",
+            "df",
+            "p_value",
+            "mean",
+            "expected_mean",
+            "mean_p",
+            "repeat_share",
+            "repeat_p",
+            *(f"d{i}" for i in range(10)),
+        ],
+        [
+            [
+                t.party,
+                t.test,
+                t.n,
+                t.chi2,
+                t.df,
+                t.p_value,
+                t.mean,
+                t.expected_mean,
+                t.mean_p,
+                t.repeat_share,
+                t.repeat_p,
+                *t.counts.tolist(),
+            ]
             for t in result.digits
         ],
     )
     if result.pvt is not None:
         files["pvt.csv"] = _csv_text(
-            ["unit", "quantity", "stations", "estimate", "se", "margin95", "margin99", "official", "inside95", "inside99", "small_sample"],
             [
-                ["national" if e.unit == NATIONAL else e.unit, e.quantity, e.stations, e.value, e.se, e.margin(0.95), e.margin(0.99), e.official, e.inside(0.95), e.inside(0.99), e.small_sample]
+                "unit",
+                "quantity",
+                "stations",
+                "estimate",
+                "se",
+                "margin95",
+                "margin99",
+                "official",
+                "inside95",
+                "inside99",
+                "small_sample",
+            ],
+            [
+                [
+                    "national" if e.unit == NATIONAL else e.unit,
+                    e.quantity,
+                    e.stations,
+                    e.value,
+                    e.se,
+                    e.margin(0.95),
+                    e.margin(0.99),
+                    e.official,
+                    e.inside(0.95),
+                    e.inside(0.99),
+                    e.small_sample,
+                ]
                 for e in result.pvt.estimates
             ],
         )
     if result.comparison is not None:
         files["comparison.csv"] = _csv_text(
-            ["quantity", "stations", "official", "observed", "gap", "se", "median_station_gap", "stations_over_1pp", "stations_over_5pp"],
-            [[g.quantity, g.stations, g.official, g.observed, g.gap, g.se, g.median_station_gap, g.stations_over_1pp, g.stations_over_5pp] for g in result.comparison.gaps],
+            [
+                "quantity",
+                "stations",
+                "official",
+                "observed",
+                "gap",
+                "se",
+                "median_station_gap",
+                "stations_over_1pp",
+                "stations_over_5pp",
+            ],
+            [
+                [
+                    g.quantity,
+                    g.stations,
+                    g.official,
+                    g.observed,
+                    g.gap,
+                    g.se,
+                    g.median_station_gap,
+                    g.stations_over_1pp,
+                    g.stations_over_5pp,
+                ]
+                for g in result.comparison.gaps
+            ],
         )
         files["largest_gaps.csv"] = _csv_text(
             ["code", "region", "observed_turnout", "official_turnout", "gap"],
@@ -438,15 +565,40 @@ def output_files(result: ForensicsResult, meta: dict[str, Any]) -> dict[str, str
         )
     if result.regions:
         files["regions.csv"] = _csv_text(
-            ["region", "stations", "voters", "turnout", "leader_share", "high_mass", "high_mass_se", "shpilkin_excess", "shpilkin_se",
-             "round_turnout_observed", "round_turnout_expected", "round_turnout_p", "round_leader_observed", "round_leader_expected", "round_leader_p"],
+            [
+                "region",
+                "stations",
+                "voters",
+                "turnout",
+                "leader_share",
+                "high_mass",
+                "high_mass_se",
+                "shpilkin_excess",
+                "shpilkin_se",
+                "round_turnout_observed",
+                "round_turnout_expected",
+                "round_turnout_p",
+                "round_leader_observed",
+                "round_leader_expected",
+                "round_leader_p",
+            ],
             [_region_row(r) for r in result.regions],
         )
     return files
 
 
 def _region_row(r: Any) -> list[Any]:
-    row: list[Any] = [r.region, r.stations, r.voters, r.turnout, r.leader_share, r.high_mass, r.high_mass_se, r.shpilkin_excess, r.shpilkin_se]
+    row: list[Any] = [
+        r.region,
+        r.stations,
+        r.voters,
+        r.turnout,
+        r.leader_share,
+        r.high_mass,
+        r.high_mass_se,
+        r.shpilkin_excess,
+        r.shpilkin_se,
+    ]
     for c in (r.integer_turnout, r.integer_leader):
         row += [c.observed, c.expected, c.p_value] if c is not None else [None, None, None]
     return row
@@ -503,7 +655,9 @@ def _run(args: argparse.Namespace) -> int:
         official, observed, population = load_returns(store)
         if len(official) == 0:
             raise ForensicsError("forensics.error.no_official", file=store.path.name)
-        result = analyse(official, observed if len(observed) else None, level=args.level, options=options, population=population)
+        result = analyse(
+            official, observed if len(observed) else None, level=args.level, options=options, population=population
+        )
         template = store.template
     finally:
         store.close()

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from db.conflicts import effective_protocols, resolve_station, resolution_history, station_conflicts
+from db.conflicts import effective_protocols, resolution_history, resolve_station, station_conflicts
 from db.merge import (
     DUPLICATE,
     HELD,
@@ -120,7 +120,14 @@ def _merge(args: argparse.Namespace) -> int:
     counts = report.counts()
     for entry in report.entries:
         if entry.outcome in (REFUSED, HELD):
-            print(tr("package.cli.line", outcome=tr(f"package.outcome.{entry.outcome}"), file=entry.path, reason=entry.reason))
+            print(
+                tr(
+                    "package.cli.line",
+                    outcome=tr(f"package.outcome.{entry.outcome}"),
+                    file=entry.path,
+                    reason=entry.reason,
+                )
+            )
     print(
         tr(
             "package.cli.summary",
@@ -207,7 +214,14 @@ def _conflicts(args: argparse.Namespace) -> int:
         if not conflicts:
             print(tr("package.cli.no_conflicts"))
         for c in conflicts:
-            print(tr("package.cli.conflict_station", code=c.station_code, count=len(c.versions), keys=", ".join(c.differing_keys)))
+            print(
+                tr(
+                    "package.cli.conflict_station",
+                    code=c.station_code,
+                    count=len(c.versions),
+                    keys=", ".join(c.differing_keys),
+                )
+            )
             for v in c.versions:
                 values = ", ".join(f"{k}={v.values.get(k, '')}" for k in c.differing_keys)
                 print(
@@ -221,10 +235,26 @@ def _conflicts(args: argparse.Namespace) -> int:
                     )
                 )
             for r in resolution_history(hq, c.station_id):
-                print(tr("package.cli.conflict_decision", status=r.status, by=r.decided_by, at=r.decided_at.isoformat(timespec="seconds"), reason=r.reason))
+                print(
+                    tr(
+                        "package.cli.conflict_decision",
+                        status=r.status,
+                        by=r.decided_by,
+                        at=r.decided_at.isoformat(timespec="seconds"),
+                        reason=r.reason,
+                    )
+                )
         eff = effective_protocols(hq)
         print(tr("package.cli.rules", rules=load_rules(hq).describe()))
-        print(tr("package.cli.counted", counted=len(eff.by_station), disputed=len(eff.disputed), unresolved=len(eff.unresolved), excluded=len(eff.excluded)))
+        print(
+            tr(
+                "package.cli.counted",
+                counted=len(eff.by_station),
+                disputed=len(eff.disputed),
+                unresolved=len(eff.unresolved),
+                excluded=len(eff.excluded),
+            )
+        )
         return 0
     finally:
         hq.close()

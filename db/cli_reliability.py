@@ -26,7 +26,9 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("evidence-reuse", help=tr("rel.help.evidence_reuse"))
     p.add_argument("hq", metavar="HQ.db")
-    p.add_argument("--threshold", type=int, default=DEFAULT_THRESHOLD, help=tr("rel.help.threshold", default=DEFAULT_THRESHOLD))
+    p.add_argument(
+        "--threshold", type=int, default=DEFAULT_THRESHOLD, help=tr("rel.help.threshold", default=DEFAULT_THRESHOLD)
+    )
     p.set_defaults(func=_evidence_reuse)
 
 

@@ -15,9 +15,10 @@ have more than one version, so it stays fast at 100,000 stations.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import Connection, exists, func, insert, select
@@ -149,7 +150,8 @@ def _values(conn: Connection, protocol_ids: Iterable[str]) -> dict[str, dict[str
         chunk = ids[start : start + _CHUNK]
         marks = ", ".join("?" * len(chunk))
         rows = raw.execute(
-            f"SELECT protocol_id, key, value FROM protocol_values WHERE value IS NOT NULL AND protocol_id IN ({marks})", chunk
+            f"SELECT protocol_id, key, value FROM protocol_values WHERE value IS NOT NULL AND protocol_id IN ({marks})",
+            chunk,
         )
         for pid, key, value in rows:
             out[pid][key] = value
@@ -211,7 +213,9 @@ def _latest_resolutions(conn: Connection, station_ids: Iterable[str] | None = No
     sub = ranked.subquery()
     rows = conn.execute(select(sub).where(sub.c.rank == 1))
     return {
-        row.station_id: ResolutionInfo(row.id, row.station_id, row.protocol_id, row.status, row.reason, row.decided_by, row.decided_at)
+        row.station_id: ResolutionInfo(
+            row.id, row.station_id, row.protocol_id, row.status, row.reason, row.decided_by, row.decided_at
+        )
         for row in rows
     }
 
@@ -240,7 +244,10 @@ def effective_protocols(hq: ElectionStore, rules: InclusionRules | None = None) 
                     del by_station_all[sid]
         with_figures: set[str] = set()
         if rules.active:
-            with_figures = {r[0] for r in _driver(conn).execute(f"SELECT DISTINCT p.station_id FROM protocols p WHERE {_HAS_FIGURES}")}
+            with_figures = {
+                r[0]
+                for r in _driver(conn).execute(f"SELECT DISTINCT p.station_id FROM protocols p WHERE {_HAS_FIGURES}")
+            }
 
     chosen: dict[str, str] = {}
     disputed: set[str] = set()
@@ -281,9 +288,7 @@ def station_conflicts(hq: ElectionStore, *, include_resolved: bool = True) -> li
     """Stations whose protocol versions disagree, with the versions side by side (by station code)."""
     p = m.Protocol
     with hq.engine.connect() as conn:
-        multi = (
-            select(p.station_id).where(_has_values()).group_by(p.station_id).having(func.count() > 1).subquery()
-        )
+        multi = select(p.station_id).where(_has_values()).group_by(p.station_id).having(func.count() > 1).subquery()
         rows = conn.execute(
             select(
                 p.id,
@@ -392,4 +397,6 @@ def resolution_history(hq: ElectionStore, station_id: str) -> list[ResolutionInf
         rows = conn.execute(
             select(r).where(r.station_id == station_id).order_by(r.decided_at.desc(), r.created_at.desc(), r.id.desc())
         ).all()
-    return [ResolutionInfo(x.id, x.station_id, x.protocol_id, x.status, x.reason, x.decided_by, x.decided_at) for x in rows]
+    return [
+        ResolutionInfo(x.id, x.station_id, x.protocol_id, x.status, x.reason, x.decided_by, x.decided_at) for x in rows
+    ]

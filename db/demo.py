@@ -24,10 +24,10 @@ import io
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -46,32 +46,113 @@ from observer.template import ElectionTemplate, builtin_template
 
 # Voters on the lists in January 2021, thousands (approximate; they add up to ~11.9 million).
 _ELECTORATE_K: dict[str, int] = {
-    "KZ-AST": 750, "KZ-ALA": 1200, "KZ-SHY": 600, "KZ-AKM": 520, "KZ-AKT": 560, "KZ-ALM": 1350,
-    "KZ-ATY": 390, "KZ-ZAP": 430, "KZ-ZHA": 680, "KZ-KAR": 950, "KZ-KUS": 610, "KZ-KZY": 470,
-    "KZ-MAN": 400, "KZ-PAV": 520, "KZ-SEV": 400, "KZ-YUZ": 1200, "KZ-VOS": 950,
+    "KZ-AST": 750,
+    "KZ-ALA": 1200,
+    "KZ-SHY": 600,
+    "KZ-AKM": 520,
+    "KZ-AKT": 560,
+    "KZ-ALM": 1350,
+    "KZ-ATY": 390,
+    "KZ-ZAP": 430,
+    "KZ-ZHA": 680,
+    "KZ-KAR": 950,
+    "KZ-KUS": 610,
+    "KZ-KZY": 470,
+    "KZ-MAN": 400,
+    "KZ-PAV": 520,
+    "KZ-SEV": 400,
+    "KZ-YUZ": 1200,
+    "KZ-VOS": 950,
 }
 _CITY_DISTRICTS: dict[str, tuple[str, ...]] = {
-    "KZ-ALA": ("Алатауский", "Алмалинский", "Ауэзовский", "Бостандыкский", "Жетысуский", "Медеуский", "Наурызбайский", "Турксибский"),
+    "KZ-ALA": (
+        "Алатауский",
+        "Алмалинский",
+        "Ауэзовский",
+        "Бостандыкский",
+        "Жетысуский",
+        "Медеуский",
+        "Наурызбайский",
+        "Турксибский",
+    ),
     "KZ-AST": ("Алматинский", "Байконурский", "Есильский", "Сарыаркинский"),
     "KZ-SHY": ("Абайский", "Аль-Фарабийский", "Енбекшинский", "Каратауский"),
 }
 _CENTRES: dict[str, str] = {
-    "KZ-AKM": "Кокшетау", "KZ-AKT": "Актобе", "KZ-ALM": "Талдыкорган", "KZ-ATY": "Атырау", "KZ-ZAP": "Уральск",
-    "KZ-ZHA": "Тараз", "KZ-KAR": "Караганда", "KZ-KUS": "Костанай", "KZ-KZY": "Кызылорда", "KZ-MAN": "Актау",
-    "KZ-PAV": "Павлодар", "KZ-SEV": "Петропавловск", "KZ-YUZ": "Туркестан", "KZ-VOS": "Усть-Каменогорск",
+    "KZ-AKM": "Кокшетау",
+    "KZ-AKT": "Актобе",
+    "KZ-ALM": "Талдыкорган",
+    "KZ-ATY": "Атырау",
+    "KZ-ZAP": "Уральск",
+    "KZ-ZHA": "Тараз",
+    "KZ-KAR": "Караганда",
+    "KZ-KUS": "Костанай",
+    "KZ-KZY": "Кызылорда",
+    "KZ-MAN": "Актау",
+    "KZ-PAV": "Павлодар",
+    "KZ-SEV": "Петропавловск",
+    "KZ-YUZ": "Туркестан",
+    "KZ-VOS": "Усть-Каменогорск",
 }
 _TRUE_SHARES = {"nur_otan": 0.483, "ak_zhol": 0.201, "adal": 0.128, "qhp": 0.089, "auyl": 0.083}
 _TRUE_INVALID = 0.038
-_FIRST = ("Айгүл", "Болат", "Дана", "Ерлан", "Жанар", "Асхат", "Мадина", "Нұрлан", "Салтанат", "Тимур",
-          "Әлия", "Қайрат", "Гүлнар", "Арман", "Аружан", "Данияр", "Сәуле", "Ержан", "Динара", "Бауыржан")
+_FIRST = (
+    "Айгүл",
+    "Болат",
+    "Дана",
+    "Ерлан",
+    "Жанар",
+    "Асхат",
+    "Мадина",
+    "Нұрлан",
+    "Салтанат",
+    "Тимур",
+    "Әлия",
+    "Қайрат",
+    "Гүлнар",
+    "Арман",
+    "Аружан",
+    "Данияр",
+    "Сәуле",
+    "Ержан",
+    "Динара",
+    "Бауыржан",
+)
 _LAST = ("Қасым", "Ахмет", "Сейтқали", "Омар", "Жұмабай", "Нұрғали", "Сәрсен", "Төлеген", "Әбдір", "Серік")
-_VIOLATIONS = ("OBS_BLOCK", "PHOTO_BAN", "STUFF", "CAROUSEL", "PROTOCOL_NOT_POSTED", "GROUP", "SECRECY", "PRESSURE", "BUSSING", "OBS_REMOVE", "COUNT")
+_VIOLATIONS = (
+    "OBS_BLOCK",
+    "PHOTO_BAN",
+    "STUFF",
+    "CAROUSEL",
+    "PROTOCOL_NOT_POSTED",
+    "GROUP",
+    "SECRECY",
+    "PRESSURE",
+    "BUSSING",
+    "OBS_REMOVE",
+    "COUNT",
+)
 
 OFFICIAL_COLUMNS: tuple[str, ...] = (
-    "Область", "ТИК", "Номер УИК", "Число избирателей", "Получено бюллетеней", "Выдано досрочно",
-    "Выдано в помещении", "Выдано вне помещения", "Погашено", "Испорчено", "В стационарных ящиках",
-    "В переносных ящиках", "Недействительных", "Действительных",
-    "Nur Otan", "Ак жол", "Народная партия Казахстана", "Ауыл", "Адал",
+    "Область",
+    "ТИК",
+    "Номер УИК",
+    "Число избирателей",
+    "Получено бюллетеней",
+    "Выдано досрочно",
+    "Выдано в помещении",
+    "Выдано вне помещения",
+    "Погашено",
+    "Испорчено",
+    "В стационарных ящиках",
+    "В переносных ящиках",
+    "Недействительных",
+    "Действительных",
+    "Nur Otan",
+    "Ак жол",
+    "Народная партия Казахстана",
+    "Ауыл",
+    "Адал",
 )
 OFFICIAL_MAPPING = """# Official results of the demo election (CEC-style CSV: cp1251, ';').
 # Every protocol line and party of the kz-majilis-2021 template is mapped to a column,
@@ -137,7 +218,11 @@ def _simulate(template: ElectionTemplate, n: int, rng: np.random.Generator) -> _
     avg_size = np.where(city, 1900.0, 950.0)
     weights = np.array([_ELECTORATE_K[r.code] for r in regions], dtype=float) / avg_size
     # Every region gets at least one station, the rest in proportion to its electorate.
-    counts = np.ones(len(regions), dtype=np.int64) + rng.multinomial(n - len(regions), weights / weights.sum()) if n >= len(regions) else rng.multinomial(n, weights / weights.sum())
+    counts = (
+        np.ones(len(regions), dtype=np.int64) + rng.multinomial(n - len(regions), weights / weights.sum())
+        if n >= len(regions)
+        else rng.multinomial(n, weights / weights.sum())
+    )
     region_idx = np.repeat(np.arange(len(regions)), counts)
     is_city = city[region_idx]
 
@@ -162,9 +247,16 @@ def _simulate(template: ElectionTemplate, n: int, rng: np.random.Generator) -> _
     spoiled = rng.binomial(6, 0.3, n)
     received = (np.ceil(registered * 1.02 / 50) * 50).astype(np.int64)  # ballots come in packs of 50
     true = {
-        "registered": registered, "received": received, "issued": voted, "issued_outside": outside,
-        "cancelled": received - voted - spoiled, "spoiled": spoiled, "in_boxes": voted.copy(),
-        "invalid": invalid, "valid": valid, **{p: votes[:, j] for j, p in enumerate(parties)},
+        "registered": registered,
+        "received": received,
+        "issued": voted,
+        "issued_outside": outside,
+        "cancelled": received - voted - spoiled,
+        "spoiled": spoiled,
+        "in_boxes": voted.copy(),
+        "invalid": invalid,
+        "valid": valid,
+        **{p: votes[:, j] for j, p in enumerate(parties)},
     }
 
     # Official figures: 85% of stations add ballots for the leader; of those, 40% also move
@@ -189,11 +281,20 @@ def _simulate(template: ElectionTemplate, n: int, rng: np.random.Generator) -> _
     o_votes[:, leader] += extra + moved + (invalid - o_invalid)
     o_issued = voted + extra
     o_valid = o_votes.sum(axis=1)
-    o_outside = outside + np.where(stuffed, np.rint(extra * 0.3).astype(np.int64), 0)  # the mobile box is where it hides
+    o_outside = outside + np.where(
+        stuffed, np.rint(extra * 0.3).astype(np.int64), 0
+    )  # the mobile box is where it hides
     official = {
-        "registered": registered, "received": received, "issued": o_issued, "issued_outside": o_outside,
-        "cancelled": received - o_issued - spoiled, "spoiled": spoiled, "in_boxes": o_issued.copy(),
-        "invalid": o_invalid, "valid": o_valid, **{p: o_votes[:, j] for j, p in enumerate(parties)},
+        "registered": registered,
+        "received": received,
+        "issued": o_issued,
+        "issued_outside": o_outside,
+        "cancelled": received - o_issued - spoiled,
+        "spoiled": spoiled,
+        "in_boxes": o_issued.copy(),
+        "invalid": o_invalid,
+        "valid": o_valid,
+        **{p: o_votes[:, j] for j, p in enumerate(parties)},
     }
     over = official["cancelled"] < 0  # more ballots issued than received: the commission "received" more
     official["received"] = np.where(over, o_issued + spoiled, received)
@@ -218,7 +319,17 @@ def _simulate(template: ElectionTemplate, n: int, rng: np.random.Generator) -> _
             station_regions.append(reg)
     in_mobile = rng.binomial(np.maximum(o_outside, 0), 0.97)
     in_mobile = np.minimum(in_mobile, official["in_boxes"])
-    return _Election(codes, station_regions, districts, addresses, registered, true, official, np.minimum(early, o_issued - o_outside), in_mobile)
+    return _Election(
+        codes,
+        station_regions,
+        districts,
+        addresses,
+        registered,
+        true,
+        official,
+        np.minimum(early, o_issued - o_outside),
+        in_mobile,
+    )
 
 
 def _write_csvs(e: _Election, paths: DemoPaths, template: ElectionTemplate) -> None:
@@ -237,8 +348,18 @@ def _write_csvs(e: _Election, paths: DemoPaths, template: ElectionTemplate) -> N
     w.writerow(OFFICIAL_COLUMNS)
     parties = template.party_keys
     cols = [
-        o["registered"], o["received"], e.early, at_station, o["issued_outside"], o["cancelled"], o["spoiled"],
-        o["in_boxes"] - e.mobile_box, e.mobile_box, o["invalid"], o["valid"], *(o[p] for p in parties),
+        o["registered"],
+        o["received"],
+        e.early,
+        at_station,
+        o["issued_outside"],
+        o["cancelled"],
+        o["spoiled"],
+        o["in_boxes"] - e.mobile_box,
+        e.mobile_box,
+        o["invalid"],
+        o["valid"],
+        *(o[p] for p in parties),
     ]
     numbers = np.stack(cols, axis=1).tolist()
     for i, code in enumerate(e.codes):
@@ -289,18 +410,28 @@ def _observer_file(
     st = store.upsert_station(e.codes[i], reg.code, e.districts[i], e.addresses[i], int(e.registered[i]))
     store.select_station(st.id)
     oid = store.observer_id
-    day = datetime(2021, 1, 10, tzinfo=timezone.utc)
+    day = datetime(2021, 1, 10, tzinfo=UTC)
     t0 = _local(day, reg, 7.0)
 
     # Voters counted at the door (early and mobile-box voters never pass the observer).
     counted = int(e.true["issued"][i] - e.true["issued_outside"][i])
     counted = max(0, counted + int(rng.integers(-3, 4)))
     # Arrivals follow a two-hump day: a morning and an after-work peak.
-    hours = np.sort(np.concatenate([rng.normal(10.5, 1.6, counted // 2), rng.normal(17.0, 1.5, counted - counted // 2)]))
+    hours = np.sort(
+        np.concatenate([rng.normal(10.5, 1.6, counted // 2), rng.normal(17.0, 1.5, counted - counted // 2)])
+    )
     hours = np.clip(hours, 7.0, 19.99)
     stamps = [_local(day, reg, float(h)) for h in hours]
     rows: list[dict[str, object]] = [
-        {"id": m.new_id(), "station_id": st.id, "observer_id": oid, "at": t, "delta": 1, "created_at": t, "updated_at": t}
+        {
+            "id": m.new_id(),
+            "station_id": st.id,
+            "observer_id": oid,
+            "at": t,
+            "delta": 1,
+            "created_at": t,
+            "updated_at": t,
+        }
         for t in stamps
     ]
     official_issued = int(e.official["issued"][i])
@@ -311,10 +442,21 @@ def _observer_file(
         seen = int(np.searchsorted(hours, hh))
         share = seen / counted if counted else 0.0
         # The commission's announced figure runs ahead of the count as the official total does.
-        announced = int(round(share * official_issued + (official_issued - true_issued) * min(1.0, (hh - 7) / 13) * 0.3))
+        announced = int(
+            round(share * official_issued + (official_issued - true_issued) * min(1.0, (hh - 7) / 13) * 0.3)
+        )
         t = _local(day, reg, hh)
         reports.append(
-            {"id": m.new_id(), "station_id": st.id, "observer_id": oid, "slot": slot, "announced": min(announced, official_issued), "observed": seen, "created_at": t, "updated_at": t}
+            {
+                "id": m.new_id(),
+                "station_id": st.id,
+                "observer_id": oid,
+                "slot": slot,
+                "announced": min(announced, official_issued),
+                "observed": seen,
+                "created_at": t,
+                "updated_at": t,
+            }
         )
     with store.engine.begin() as conn:
         if rows:
@@ -326,7 +468,15 @@ def _observer_file(
         conn.execute(
             insert(m.ProtocolValue),
             [
-                {"id": m.new_id(), "protocol_id": pid, "key": k, "value": int(v), "observer_id": oid, "created_at": t_close, "updated_at": t_close}
+                {
+                    "id": m.new_id(),
+                    "protocol_id": pid,
+                    "key": k,
+                    "value": int(v),
+                    "observer_id": oid,
+                    "created_at": t_close,
+                    "updated_at": t_close,
+                }
                 for k, v in figures.items()
             ],
         )
@@ -336,7 +486,15 @@ def _observer_file(
         conn.execute(
             insert(m.SpoiledCount),
             [
-                {"id": m.new_id(), "station_id": st.id, "observer_id": oid, "reason": r, "count": int(c), "created_at": t_close, "updated_at": t_close}
+                {
+                    "id": m.new_id(),
+                    "station_id": st.id,
+                    "observer_id": oid,
+                    "reason": r,
+                    "count": int(c),
+                    "created_at": t_close,
+                    "updated_at": t_close,
+                }
                 for r, c in zip(reasons, split)
             ],
         )
@@ -345,14 +503,29 @@ def _observer_file(
             for q in questions:
                 ans = "yes" if rng.random() < 0.85 else "no"
                 answers.append(
-                    {"id": m.new_id(), "station_id": st.id, "observer_id": oid, "checklist": checklist, "question": q.key, "answer": ans, "note": "", "created_at": t0, "updated_at": t0}
+                    {
+                        "id": m.new_id(),
+                        "station_id": st.id,
+                        "observer_id": oid,
+                        "checklist": checklist,
+                        "question": q.key,
+                        "answer": ans,
+                        "note": "",
+                        "created_at": t0,
+                        "updated_at": t0,
+                    }
                 )
         if answers:
             conn.execute(insert(m.ChecklistAnswer), answers)
 
     if rng.random() < 0.7:
         shot = scratch / f"protocol-{e.codes[i]}-{rng.integers(1_000_000)}.jpg"
-        _photo(shot, [f"UIK {e.codes[i]}", "Protocol (posted copy)", *(f"{k}: {v}" for k, v in figures.items())], t_close, rng)
+        _photo(
+            shot,
+            [f"UIK {e.codes[i]}", "Protocol (posted copy)", *(f"{k}: {v}" for k, v in figures.items())],
+            t_close,
+            rng,
+        )
         store.add_evidence(st.id, shot, protocol_id=pid)
     if rng.random() < 0.3:
         for _ in range(int(rng.integers(1, 4))):
@@ -395,7 +568,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^0-9a-z]+", "-", text.encode("ascii", "ignore").decode().lower()).strip("-") or "observer"
 
 
-def _packages(e: _Election, template: ElectionTemplate, paths: DemoPaths, rng: np.random.Generator, share: float, minimum: int) -> tuple[Path, ...]:
+def _packages(
+    e: _Election, template: ElectionTemplate, paths: DemoPaths, rng: np.random.Generator, share: float, minimum: int
+) -> tuple[Path, ...]:
     n = len(e.codes)
     sample = min(n, max(minimum, int(round(n * share))))
     chosen = np.sort(rng.choice(n, size=sample, replace=False))

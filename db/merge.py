@@ -31,13 +31,14 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
-from operator import itemgetter
 from datetime import datetime
+from functools import cache
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import Connection, RootTransaction, insert, select, text, update
@@ -173,7 +174,7 @@ class _Merger:
         self.touched: set[tuple[str, str | None]] = set()
         self.totals_trigger: str | None = None  # the insert trigger's SQL while it is suspended
 
-    def __enter__(self) -> "_Merger":
+    def __enter__(self) -> _Merger:
         try:
             # One private folder per run (not per package) for verified copies, on the
             # HQ's file system so evidence is moved into place by a rename.
@@ -263,7 +264,9 @@ class _Merger:
         the trigger, and a crash or rollback brings it back with the batch undone.
         """
         raw: sqlite3.Connection = self.conn.connection.driver_connection  # type: ignore[union-attr, assignment]
-        found = raw.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (_TOTALS_TRIGGER,)).fetchone()
+        found = raw.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (_TOTALS_TRIGGER,)
+        ).fetchone()
         if found is None:
             return
         raw.execute(f"DROP TRIGGER {_TOTALS_TRIGGER}")
@@ -325,7 +328,11 @@ class _Merger:
                 yield self.conn
         except (IntegrityError, sqlite3.IntegrityError):
             raise
-        except (OperationalError, DatabaseError, sqlite3.DatabaseError) as exc:  # raw statements raise the driver's errors
+        except (
+            OperationalError,
+            DatabaseError,
+            sqlite3.DatabaseError,
+        ) as exc:  # raw statements raise the driver's errors
             raise storage_error(_first_cause(exc), self.hq.path) from None
 
     def commit_if_due(self) -> None:
@@ -364,7 +371,9 @@ class _Merger:
             except SealedError as exc:
                 return PackageOutcome(path, REFUSED, str(exc))
             except OSError as exc:
-                return PackageOutcome(path, REFUSED, tr("package.error.unreadable", file=path.name, problem=exc.strerror or str(exc)))
+                return PackageOutcome(
+                    path, REFUSED, tr("package.error.unreadable", file=path.name, problem=exc.strerror or str(exc))
+                )
             return replace(self.merge_file(plain), path=path)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -374,12 +383,16 @@ class _Merger:
         name = pkg.path.name
 
         def outcome(kind: str, reason: str = "") -> PackageOutcome:
-            return PackageOutcome(pkg.path, kind, reason, pkg.sha256, man.station_code, man.fingerprint, man.observer.name, man.kind)
+            return PackageOutcome(
+                pkg.path, kind, reason, pkg.sha256, man.station_code, man.fingerprint, man.observer.name, man.kind
+            )
 
         if self.known.get(pkg.sha256) in (MERGED, DUPLICATE):
             return outcome(DUPLICATE)
         if man.template_id != self.template_id:
-            return outcome(REFUSED, tr("package.error.other_election", file=name, found=man.template_id, expected=self.template_id))
+            return outcome(
+                REFUSED, tr("package.error.other_election", file=name, found=man.template_id, expected=self.template_id)
+            )
         status = self.key_status.get(man.fingerprint)
         if status == REVOKED:
             return outcome(REFUSED, tr("package.error.revoked", file=name, fingerprint=man.fingerprint))
@@ -388,7 +401,13 @@ class _Merger:
             for inner in pkg.rows.get("packages", []):
                 if inner["outcome"] == MERGED and self.key_status.get(inner["key_fingerprint"]) == REVOKED:
                     return outcome(
-                        REFUSED, tr("package.error.revoked_inside", file=name, fingerprint=inner["key_fingerprint"], inner=inner["file_name"])
+                        REFUSED,
+                        tr(
+                            "package.error.revoked_inside",
+                            file=name,
+                            fingerprint=inner["key_fingerprint"],
+                            inner=inner["file_name"],
+                        ),
                     )
         try:
             self._check_content(pkg)
@@ -618,11 +637,17 @@ def _inner_packages(conn: Connection, pkg: VerifiedPackage, pid: str, t: datetim
             conn.execute(insert(m.Package).values(**values))
         elif current != MERGED:
             # held here, but the district (whose key we trust) vouched for it
-            conn.execute(update(m.Package).where(m.Package.id == row_id).values(outcome=MERGED, via_package_id=pid, merged_at=t, updated_at=t))
+            conn.execute(
+                update(m.Package)
+                .where(m.Package.id == row_id)
+                .values(outcome=MERGED, via_package_id=pid, merged_at=t, updated_at=t)
+            )
     return mapping
 
 
-def _merge_stations(conn: Connection, rows: Sequence[dict[str, Any]], source: Callable[[str | None], str]) -> dict[str, str]:
+def _merge_stations(
+    conn: Connection, rows: Sequence[dict[str, Any]], source: Callable[[str | None], str]
+) -> dict[str, str]:
     """Package station id -> HQ station id, matching by code. HQ's own station list wins."""
     mapping: dict[str, str] = {}
     codes = [r["code"] for r in rows]
@@ -646,7 +671,10 @@ def _merge_stations(conn: Connection, rows: Sequence[dict[str, Any]], source: Ca
             # from the coordinator's station list (or typed here): only fill what it lacks
             fill = {f: incoming[f] for f in _STATION_FIELDS if have[f] in (None, "") and incoming[f] not in (None, "")}
             if fill:
-                conn.exec_driver_sql(f"UPDATE stations SET {', '.join(f'{f} = :{f}' for f in fill)} WHERE id = :id", {**fill, "id": have["id"]})
+                conn.exec_driver_sql(
+                    f"UPDATE stations SET {', '.join(f'{f} = :{f}' for f in fill)} WHERE id = :id",
+                    {**fill, "id": have["id"]},
+                )
                 have.update(fill)
         else:
             sets = {}
@@ -656,7 +684,10 @@ def _merge_stations(conn: Connection, rows: Sequence[dict[str, Any]], source: Ca
                 # first seen = earliest of all versions, whatever order they arrive in
                 sets["created_at"] = incoming["created_at"]
             if sets:
-                conn.exec_driver_sql(f"UPDATE stations SET {', '.join(f'{f} = :{f}' for f in sets)} WHERE id = :id", {**sets, "id": have["id"]})
+                conn.exec_driver_sql(
+                    f"UPDATE stations SET {', '.join(f'{f} = :{f}' for f in sets)} WHERE id = :id",
+                    {**sets, "id": have["id"]},
+                )
                 have.update(sets)
         mapping[r["id"]] = existing[r["code"]]["id"]
     if inserts:
@@ -726,7 +757,10 @@ def _upsert_rows(conn: Connection, table: str, rows: list[dict[str, Any]]) -> No
             for i, held in zip(owner_at, have[2:]):
                 if held != values[i]:
                     raise _ForeignRecord(table, str(values[id_at])[:40])
-            if (values[at["updated_at"]], (values[pkg_at] if pkg_at is not None else None) or "") > (have[0], have[1] or ""):
+            if (values[at["updated_at"]], (values[pkg_at] if pkg_at is not None else None) or "") > (
+                have[0],
+                have[1] or "",
+            ):
                 updates.append(values)
     if inserts:
         raw.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({_placeholders(len(cols))})", inserts)
@@ -734,10 +768,12 @@ def _upsert_rows(conn: Connection, table: str, rows: list[dict[str, Any]]) -> No
         keep = [i for i, c in enumerate(cols) if c not in ("id", "created_at")]
         sets = ", ".join(f"{cols[i]} = ?" for i in keep)
         id_at = cols.index("id")
-        raw.executemany(f"UPDATE {table} SET {sets} WHERE id = ?", [tuple(v[i] for i in keep) + (v[id_at],) for v in updates])
+        raw.executemany(
+            f"UPDATE {table} SET {sets} WHERE id = ?", [tuple(v[i] for i in keep) + (v[id_at],) for v in updates]
+        )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _columns(table: str) -> tuple[str, ...]:
     return tuple(m.Base.metadata.tables[table].columns.keys())
 
@@ -784,13 +820,26 @@ def _write_key(conn: Connection, public_key: str, label: str, status: str, decid
     done = conn.execute(
         update(m.TrustedKey)
         .where(m.TrustedKey.fingerprint == fpr)
-        .values(status=status, decided_by=decided_by, decided_at=decided_at, updated_at=t, **({"label": label} if label else {}))
+        .values(
+            status=status,
+            decided_by=decided_by,
+            decided_at=decided_at,
+            updated_at=t,
+            **({"label": label} if label else {}),
+        )
     ).rowcount
     if not done:
         conn.execute(
             insert(m.TrustedKey).values(
-                id=m.new_id(), fingerprint=fpr, public_key=public_key, label=label, status=status,
-                decided_by=decided_by, decided_at=decided_at, created_at=t, updated_at=t,
+                id=m.new_id(),
+                fingerprint=fpr,
+                public_key=public_key,
+                label=label,
+                status=status,
+                decided_by=decided_by,
+                decided_at=decided_at,
+                created_at=t,
+                updated_at=t,
             )
         )
 
@@ -872,19 +921,29 @@ def import_keys(hq: ElectionStore, file: Path, decided_by: str = "") -> list[Key
 def list_keys(hq: ElectionStore) -> list[KeyInfo]:
     with hq.engine.connect() as conn:
         counts: dict[tuple[str, str], int] = {}
-        q = text("SELECT key_fingerprint, outcome, count(*) FROM packages WHERE key_fingerprint IS NOT NULL GROUP BY key_fingerprint, outcome")
+        q = text(
+            "SELECT key_fingerprint, outcome, count(*) FROM packages WHERE key_fingerprint IS NOT NULL GROUP BY key_fingerprint, outcome"
+        )
         for fpr, outcome, n in conn.execute(q):
             counts[(fpr, outcome)] = int(n)
         signers: dict[str, list[str]] = {}
-        q = text("SELECT DISTINCT key_fingerprint, signer_name FROM packages WHERE key_fingerprint IS NOT NULL ORDER BY signer_name")
+        q = text(
+            "SELECT DISTINCT key_fingerprint, signer_name FROM packages WHERE key_fingerprint IS NOT NULL ORDER BY signer_name"
+        )
         for fpr, name in conn.execute(q):
             if name:
                 signers.setdefault(fpr, []).append(name)
         rows = conn.execute(select(m.TrustedKey).order_by(m.TrustedKey.status, m.TrustedKey.fingerprint)).all()
     return [
         KeyInfo(
-            r.fingerprint, r.public_key, r.label, r.status, r.decided_by, r.decided_at,
-            counts.get((r.fingerprint, MERGED), 0), counts.get((r.fingerprint, HELD), 0),
+            r.fingerprint,
+            r.public_key,
+            r.label,
+            r.status,
+            r.decided_by,
+            r.decided_at,
+            counts.get((r.fingerprint, MERGED), 0),
+            counts.get((r.fingerprint, HELD), 0),
             tuple(signers.get(r.fingerprint, ())),
         )
         for r in rows
@@ -895,7 +954,12 @@ def release_held(hq: ElectionStore, fingerprint: str) -> MergeReport:
     """Merge the packages held for a key that is now trusted (from the copies kept when held)."""
     fpr, _ = _find_key(hq, fingerprint)
     with hq.engine.connect() as conn:
-        shas = [r[0] for r in conn.execute(select(m.Package.sha256).where(m.Package.key_fingerprint == fpr, m.Package.outcome == HELD))]
+        shas = [
+            r[0]
+            for r in conn.execute(
+                select(m.Package.sha256).where(m.Package.key_fingerprint == fpr, m.Package.outcome == HELD)
+            )
+        ]
     report = MergeReport()
     with _Merger(hq, trust_new_keys=False) as merger:
         if merger.key_status.get(fpr) != TRUSTED:

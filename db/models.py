@@ -12,7 +12,7 @@ revision, add a new one.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
@@ -21,7 +21,7 @@ from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_id() -> str:
@@ -39,7 +39,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime: store times with a time zone")
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -48,7 +48,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             # Our own format: fromisoformat reads it ~20x faster than strptime, which matters
             # when the report's fingerprint reads every row of a national HQ file.
             return datetime.fromisoformat(value)
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -208,7 +208,9 @@ class Package(Record, Base):
     """One station package (or district HQ package) seen by this file: the import log."""
 
     __tablename__ = "packages"
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)  # of manifest.json: a re-zipped copy is the same package
+    sha256: Mapped[str] = mapped_column(
+        String(64), unique=True
+    )  # of manifest.json: a re-zipped copy is the same package
     file_name: Mapped[str] = mapped_column(String(255), default="")
     format_version: Mapped[int] = mapped_column(Integer, default=1)
     kind: Mapped[str] = mapped_column(String(16), default="station")  # station | hq

@@ -19,13 +19,14 @@ import gc
 import json
 import os
 import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 from itertools import chain, repeat
 from operator import itemgetter
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -99,7 +100,7 @@ def new_ids(n: int) -> list[str]:
     digits[:, 1::2] = _HEX[raw & 0x0F]
     text = np.full((n, 37), ord("-"), dtype=np.uint8)  # 8-4-4-4-12 hex digits, then a line break
     for start, stop, offset in ((0, 8, 0), (8, 12, 1), (12, 16, 2), (16, 20, 3), (20, 32, 4)):
-        text[:, start + offset:stop + offset] = digits[:, start:stop]
+        text[:, start + offset : stop + offset] = digits[:, start:stop]
     text[:, 36] = ord("\n")
     return text.tobytes().decode("ascii").split("\n")[:n]
 
@@ -109,7 +110,7 @@ _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 def timestamp() -> str:
     """The text form db.models.UTCDateTime stores, for rows written through the DBAPI."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def column_values(table: CsvTable, idx: int) -> list[str]:
@@ -299,16 +300,21 @@ def secondary_indexes_deferred(dbapi: sqlite3.Connection, table: str, *, when: b
         yield
         return
     # Only plain CREATE INDEX ones (origin "c"), not unique: a unique index also checks each row as it goes in.
-    plain = {name for _, name, unique, origin, _ in dbapi.execute(f'PRAGMA index_list("{table}")') if origin == "c" and not unique}
+    plain = {
+        name
+        for _, name, unique, origin, _ in dbapi.execute(f'PRAGMA index_list("{table}")')
+        if origin == "c" and not unique
+    }
     indexes = [
         (name, sql)
         for name, sql in dbapi.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name", (table,)
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name",
+            (table,),
         )
         if name in plain
     ]
     for index_name, _ in indexes:
-        dbapi.execute('DROP INDEX "%s"' % index_name.replace('"', '""'))
+        dbapi.execute('DROP INDEX "{}"'.format(index_name.replace('"', '""')))
     yield
     for _, sql in indexes:
         dbapi.execute(sql)
@@ -338,7 +344,11 @@ def import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pat
 
 
 def _figures(
-    table: CsvTable, keys: Sequence[str], mapping: ColumnMapping, value_cols: dict[str, tuple[int, ...]], problems: ProblemList
+    table: CsvTable,
+    keys: Sequence[str],
+    mapping: ColumnMapping,
+    value_cols: dict[str, tuple[int, ...]],
+    problems: ProblemList,
 ) -> np.ndarray:
     """One chunk's figures (rows x keys, MISSING where not given), summed columns added up."""
     matrix = np.full((len(table.rows), len(keys)), MISSING, dtype=np.int64)
@@ -395,7 +405,9 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
         check_row_widths(table, problems)
         codes += station_codes(table, station_cols["code"], mapping.station["code"], problems, seen)
         if regions is not None:
-            regions += region_codes(table, station_cols["region"], mapping.station["region"], template.date, problems, resolver)
+            regions += region_codes(
+                table, station_cols["region"], mapping.station["region"], template.date, problems, resolver
+            )
         if districts is not None:
             districts += clipped(column_values(table, station_cols["district"]), 200)
         if addresses is not None:
@@ -508,15 +520,15 @@ def official_rows(
     ids = new_ids(len(order))
     width = 8 * len(keys)
     for start in range(0, len(order), WRITE_BLOCK):
-        block = order[start:start + WRITE_BLOCK]
+        block = order[start : start + WRITE_BLOCK]
         figures = matrix[block]
         packed = figures.astype("<i8").tobytes()
         pick = picker(block)
         yield from zip(
-            ids[start:start + WRITE_BLOCK],
+            ids[start : start + WRITE_BLOCK],
             pick(station_ids),
             official_json(keys, figures),
-            [packed[i:i + width] for i in range(0, len(packed), width)],
+            [packed[i : i + width] for i in range(0, len(packed), width)],
             repeat(source),
             pick(lines),
             repeat(now),
@@ -536,8 +548,8 @@ def official_json(keys: Sequence[str], matrix: np.ndarray) -> list[str]:
         return []
     if int(matrix.max()) < SMALL_COUNTS:
         pieces = np.empty((n, 2 * k + 1), dtype=object)
-        pieces[:, 0:2 * k:2] = [("{" if j == 0 else ",") + f'"{key}":' for j, key in enumerate(keys)]
-        pieces[:, 1:2 * k:2] = _count_texts()[np.maximum(matrix, 0)]
+        pieces[:, 0 : 2 * k : 2] = [("{" if j == 0 else ",") + f'"{key}":' for j, key in enumerate(keys)]
+        pieces[:, 1 : 2 * k : 2] = _count_texts()[np.maximum(matrix, 0)]
         pieces[:, 2 * k] = "}\n"
         text = "".join(pieces.ravel().tolist())
     else:
@@ -545,7 +557,9 @@ def official_json(keys: Sequence[str], matrix: np.ndarray) -> list[str]:
         text = (fmt * n) % tuple(matrix.ravel().tolist())
     out = text.split("\n")[:n]
     for i in np.flatnonzero((matrix < 0).any(axis=1)).tolist():
-        out[i] = json.dumps({key: (int(v) if v >= 0 else None) for key, v in zip(keys, matrix[i])}, separators=(",", ":"))
+        out[i] = json.dumps(
+            {key: (int(v) if v >= 0 else None) for key, v in zip(keys, matrix[i])}, separators=(",", ":")
+        )
     return out
 
 
@@ -566,7 +580,9 @@ def official_layout(hq: ElectionStore) -> tuple[str, ...]:
 def official_values(hq: ElectionStore, station_id: str) -> dict[str, int | None] | None:
     """The official figures of one station, or None when the official results do not cover it."""
     with hq.engine.connect() as conn:
-        raw = conn.exec_driver_sql("SELECT values_json FROM official_results WHERE station_id = ?", (station_id,)).scalar()
+        raw = conn.exec_driver_sql(
+            "SELECT values_json FROM official_results WHERE station_id = ?", (station_id,)
+        ).scalar()
     if raw is None:
         return None
     data = json.loads(raw)

@@ -27,11 +27,12 @@ import uuid
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from PIL import Image, UnidentifiedImageError
@@ -145,7 +146,7 @@ def _export_sealed(store: ElectionStore, dest_dir: Path, keys: KeyPair | None, r
     scratch = Path(tempfile.mkdtemp(prefix="baqylau-seal-"))
     try:
         plain = export_station_package(store, scratch, keys)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         try:
             dest_dir.mkdir(parents=True, exist_ok=True)
             final = seal_file(plain, dest_dir, recipient, sealed_name(stamp))
@@ -178,9 +179,11 @@ def _safe_part(text: str) -> str:
 def _export(
     store: ElectionStore, dest_dir: Path, keys: KeyPair, kind: str, station_code: str | None, who: ManifestObserver
 ) -> Path:
-    created = datetime.now(timezone.utc)
+    created = datetime.now(UTC)
     stamp = created.strftime("%Y%m%dT%H%M%SZ")
-    label = f"station-{_safe_part(station_code)}" if station_code else f"hq-{_safe_part(store.meta('template_id') or '')}"
+    label = (
+        f"station-{_safe_part(station_code)}" if station_code else f"hq-{_safe_part(store.meta('template_id') or '')}"
+    )
     base = f"{label}-{stamp}-{keys.fingerprint.replace('-', '')[:8]}"
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
@@ -210,7 +213,9 @@ def _export(
                     check_member_name(name, str(final))
                     source = store.evidence_dir / stored_name
                     if not source.is_file():
-                        raise PackageError("package.error.evidence_missing", name=stored_name, folder=str(store.evidence_dir))
+                        raise PackageError(
+                            "package.error.evidence_missing", name=stored_name, folder=str(store.evidence_dir)
+                        )
                     # Photos and videos are already compressed: storing them is faster and no larger.
                     member = _add_member(zf, name, source, zipfile.ZIP_STORED)
                     if member.sha256 != digest:
@@ -319,7 +324,7 @@ class VerifiedPackage:
             for f in self.evidence_files.values():
                 f.unlink(missing_ok=True)
 
-    def __enter__(self) -> "VerifiedPackage":
+    def __enter__(self) -> VerifiedPackage:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -446,7 +451,9 @@ def _check_archive(zf: zipfile.ZipFile, name: str) -> dict[str, zipfile.ZipInfo]
     return by_name
 
 
-def _read_small(zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], member: str, limit: int, name: str, missing: str) -> bytes:
+def _read_small(
+    zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], member: str, limit: int, name: str, missing: str
+) -> bytes:
     info = infos.get(member)
     if info is None:
         raise PackageError(missing, file=name)
@@ -535,7 +542,7 @@ Master = tuple[tuple[Any, ...], ...]
 _MASTER_SQL = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _reference(revision: str) -> tuple[Schema, Master]:
     """The schema our migrations produce at ``revision`` (built once in a scratch file)."""
     folder = Path(tempfile.mkdtemp(prefix="baqylau-schema-"))
@@ -661,7 +668,7 @@ def _read_database(source: Path | bytes, manifest: Manifest, name: str) -> tuple
     return rows, str(template_id)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _column_validators(table: str) -> dict[str, Callable[[Any], bool]]:
     """One check per model column: type, length, range, allowed values, NULL."""
     out: dict[str, Callable[[Any], bool]] = {}
@@ -699,7 +706,9 @@ def _column_validators(table: str) -> dict[str, Callable[[Any], bool]]:
     return out
 
 
-def _read_table(conn: sqlite3.Connection, table: str, columns: tuple[tuple[Any, ...], ...], name: str) -> list[dict[str, Any]]:
+def _read_table(
+    conn: sqlite3.Connection, table: str, columns: tuple[tuple[Any, ...], ...], name: str
+) -> list[dict[str, Any]]:
     present = {c[0] for c in columns}
     validators = _column_validators(table)
     cols = [c for c in validators if c in present]
@@ -714,7 +723,9 @@ def _read_table(conn: sqlite3.Connection, table: str, columns: tuple[tuple[Any, 
             for raw in raws:
                 for col, check, value in zip(cols, checks, raw):
                     if not check(value):
-                        raise PackageError("package.error.bad_value", file=name, table=table, column=col, value=repr(value)[:60])
+                        raise PackageError(
+                            "package.error.bad_value", file=name, table=table, column=col, value=repr(value)[:60]
+                        )
     return [dict(zip(cols, raw)) for raw in raws]
 
 
@@ -728,7 +739,7 @@ _FIXED: dict[str, tuple[int, re.Pattern[str]]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bulk_validators(table: str) -> dict[str, Callable[[list[Any]], bool]]:
     """Per column, a check of all its values at once: True only if every value would pass
     ``_column_validators`` (it may say False for valid values; the exact checks then decide)."""
@@ -755,7 +766,9 @@ def _bulk_validators(table: str) -> dict[str, Callable[[list[Any]], bool]]:
     return out
 
 
-def _bulk_check(kind: str, limit: int, nullable: bool, choices: frozenset[str | None] | None) -> Callable[[list[Any]], bool]:
+def _bulk_check(
+    kind: str, limit: int, nullable: bool, choices: frozenset[str | None] | None
+) -> Callable[[list[Any]], bool]:
     def check(values: list[Any]) -> bool:
         types = set(map(type, values))
         if type(None) in types:
@@ -796,7 +809,12 @@ def _check_evidence(evidence_rows: list[dict[str, Any]], files: dict[str, Path],
     for row in evidence_rows:
         stored = row["stored_name"]
         member = members.get(evidence_member(stored))
-        if member is None or member.sha256 != row["sha256"] or member.size != row["size"] or not stored.startswith(row["sha256"]):
+        if (
+            member is None
+            or member.sha256 != row["sha256"]
+            or member.size != row["size"]
+            or not stored.startswith(row["sha256"])
+        ):
             raise PackageError("package.error.evidence_mismatch", file=name, name=str(stored)[:80])
         cited.add(member.name)
         if row["kind"] == "photo":
@@ -838,4 +856,3 @@ def iter_packages(paths: Iterable[Path]) -> list[Path]:
         else:
             found.append(p)
     return found
-

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 from PIL import Image
@@ -154,7 +154,16 @@ def find_reused_evidence(hq: ElectionStore, threshold: int = DEFAULT_THRESHOLD) 
                 if stations[a] != stations[b]:
                     first, second = sorted((a, b), key=lambda k: (sides[k].station_code, sides[k].evidence_id))
                     pairs.append(ReusePair(NEAR, dist, sides[first], sides[second]))
-    pairs.sort(key=lambda p: (p.kind != IDENTICAL, p.distance, p.a.station_code, p.b.station_code, p.a.evidence_id, p.b.evidence_id))
+    pairs.sort(
+        key=lambda p: (
+            p.kind != IDENTICAL,
+            p.distance,
+            p.a.station_code,
+            p.b.station_code,
+            p.a.evidence_id,
+            p.b.evidence_id,
+        )
+    )
     return pairs
 
 

@@ -46,7 +46,7 @@ class InclusionRules:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "InclusionRules":
+    def from_json(cls, text: str) -> InclusionRules:
         try:
             data = json.loads(text)
         except ValueError:

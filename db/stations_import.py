@@ -89,7 +89,9 @@ def _import_stations(store: ElectionStore, csv_path: str | Path, map_path: str |
         if field in cols
     }
     registered = (
-        parse_counts(table, cols["registered"], mapping.station["registered"], problems) if "registered" in cols else None
+        parse_counts(table, cols["registered"], mapping.station["registered"], problems)
+        if "registered" in cols
+        else None
     )
     if problems:
         raise RowsRefused(table.name, problems)
@@ -146,4 +148,3 @@ def _import_stations(store: ElectionStore, csv_path: str | Path, map_path: str |
         stations_updated=len(old_rows),
         records_written=len(codes),
     )
-

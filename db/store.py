@@ -13,10 +13,11 @@ import errno
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.exc import DatabaseError, OperationalError
@@ -120,13 +121,15 @@ def _upgrade(conn: Any, path: Path) -> None:
             _migrate(conn)
             broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
             if broken:
-                raise StorageError("error.storage.io", file=str(path), problem=f"foreign key check failed after upgrade: {broken[:3]}")
+                raise StorageError(
+                    "error.storage.io", file=str(path), problem=f"foreign key check failed after upgrade: {broken[:3]}"
+                )
     finally:
         raw.execute("PRAGMA foreign_keys=ON")
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class ElectionStore:
@@ -140,7 +143,7 @@ class ElectionStore:
 
     # ---- opening -------------------------------------------------------
     @classmethod
-    def create(cls, path: str | Path, template: ElectionTemplate, role: str = ROLE_STATION) -> "ElectionStore":
+    def create(cls, path: str | Path, template: ElectionTemplate, role: str = ROLE_STATION) -> ElectionStore:
         p = Path(path)
         if p.exists():
             raise StorageError("error.storage.exists", file=str(p))
@@ -164,7 +167,7 @@ class ElectionStore:
         return cls(p, engine)
 
     @classmethod
-    def open(cls, path: str | Path) -> "ElectionStore":
+    def open(cls, path: str | Path) -> ElectionStore:
         p = Path(path)
         if not p.is_file():
             raise StorageError("error.storage.not_election", file=str(p))
@@ -177,7 +180,9 @@ class ElectionStore:
                 has_version = conn.exec_driver_sql(
                     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
                 ).first()
-                current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() if has_version else None
+                current = (
+                    conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() if has_version else None
+                )
                 if current is None:
                     raise StorageError("error.storage.not_election", file=str(p))
                 if current not in known_revisions():
@@ -239,12 +244,21 @@ class ElectionStore:
     def observer_id(self) -> str | None:
         return self._observer_id
 
-    def set_observer(self, name: str, organisation: str, public_key: str | None = None, fingerprint: str | None = None) -> ObserverInfo:
+    def set_observer(
+        self, name: str, organisation: str, public_key: str | None = None, fingerprint: str | None = None
+    ) -> ObserverInfo:
         """Create or update the observer who works in this file."""
-        values = {"name": name.strip(), "organisation": organisation.strip(), "public_key": public_key, "fingerprint": fingerprint}
+        values = {
+            "name": name.strip(),
+            "organisation": organisation.strip(),
+            "public_key": public_key,
+            "fingerprint": fingerprint,
+        }
         with self._write() as conn:
             if self._observer_id:
-                conn.execute(update(m.Observer).where(m.Observer.id == self._observer_id).values(updated_at=now(), **values))
+                conn.execute(
+                    update(m.Observer).where(m.Observer.id == self._observer_id).values(updated_at=now(), **values)
+                )
             else:
                 oid = m.new_id()
                 conn.execute(insert(m.Observer).values(id=oid, created_at=now(), updated_at=now(), **values))
@@ -264,13 +278,20 @@ class ElectionStore:
             return None
         return ObserverInfo(row.id, row.name, row.organisation, row.public_key, row.fingerprint)
 
-    def upsert_station(self, code: str, region: str = "", district: str = "", address: str = "", registered: int | None = None) -> StationInfo:
+    def upsert_station(
+        self, code: str, region: str = "", district: str = "", address: str = "", registered: int | None = None
+    ) -> StationInfo:
         code = code.strip()
         if not code or len(code) > 32 or not code.isprintable():
             raise StorageError("error.storage.station_code")
         if registered is not None and registered < 0:
             raise StorageError("error.storage.negative", field="registered")
-        values = {"region": region.strip(), "district": district.strip(), "address": address.strip(), "registered": registered}
+        values = {
+            "region": region.strip(),
+            "district": district.strip(),
+            "address": address.strip(),
+            "registered": registered,
+        }
         with self._write() as conn:
             sid = conn.execute(select(m.Station.id).where(m.Station.code == code)).scalar()
             if sid:
@@ -278,7 +299,9 @@ class ElectionStore:
             else:
                 sid = m.new_id()
                 conn.execute(
-                    insert(m.Station).values(id=sid, code=code, observer_id=self._observer_id, created_at=now(), updated_at=now(), **values)
+                    insert(m.Station).values(
+                        id=sid, code=code, observer_id=self._observer_id, created_at=now(), updated_at=now(), **values
+                    )
                 )
         return self.station(sid)  # type: ignore[return-value]
 
@@ -348,7 +371,13 @@ class ElectionStore:
             t = at or now()
             conn.execute(
                 insert(m.HeadcountEvent).values(
-                    id=m.new_id(), station_id=station_id, observer_id=self._observer_id, at=t, delta=delta, created_at=t, updated_at=t
+                    id=m.new_id(),
+                    station_id=station_id,
+                    observer_id=self._observer_id,
+                    at=t,
+                    delta=delta,
+                    created_at=t,
+                    updated_at=t,
                 )
             )
         return total + delta
@@ -384,14 +413,21 @@ class ElectionStore:
         with self._write() as conn:
             pid = conn.execute(
                 select(m.Protocol.id).where(
-                    m.Protocol.station_id == station_id, m.Protocol.observer_id == self._observer_id, m.Protocol.source == source
+                    m.Protocol.station_id == station_id,
+                    m.Protocol.observer_id == self._observer_id,
+                    m.Protocol.source == source,
                 )
             ).scalar()
             if pid is None:
                 pid = m.new_id()
                 conn.execute(
                     insert(m.Protocol).values(
-                        id=pid, station_id=station_id, observer_id=self._observer_id, source=source, created_at=now(), updated_at=now()
+                        id=pid,
+                        station_id=station_id,
+                        observer_id=self._observer_id,
+                        source=source,
+                        created_at=now(),
+                        updated_at=now(),
                     )
                 )
         return pid
@@ -409,7 +445,13 @@ class ElectionStore:
             if not done:
                 conn.execute(
                     insert(m.ProtocolValue).values(
-                        id=m.new_id(), protocol_id=protocol_id, key=key, value=value, observer_id=self._observer_id, created_at=t, updated_at=t
+                        id=m.new_id(),
+                        protocol_id=protocol_id,
+                        key=key,
+                        value=value,
+                        observer_id=self._observer_id,
+                        created_at=t,
+                        updated_at=t,
                     )
                 )
 
@@ -424,7 +466,11 @@ class ElectionStore:
     def set_spoiled(self, station_id: str, reason: str, count: int) -> None:
         if count < 0:
             raise StorageError("error.storage.negative", field=reason)
-        self._upsert(m.SpoiledCount, {"station_id": station_id, "observer_id": self._observer_id, "reason": reason}, {"count": count})
+        self._upsert(
+            m.SpoiledCount,
+            {"station_id": station_id, "observer_id": self._observer_id, "reason": reason},
+            {"count": count},
+        )
 
     def spoiled(self, station_id: str) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -463,12 +509,19 @@ class ElectionStore:
         }
         with self._write() as conn:
             if violation_id:
-                conn.execute(update(m.Violation).where(m.Violation.id == violation_id).values(updated_at=now(), **values))
+                conn.execute(
+                    update(m.Violation).where(m.Violation.id == violation_id).values(updated_at=now(), **values)
+                )
                 return violation_id
             vid = m.new_id()
             conn.execute(
                 insert(m.Violation).values(
-                    id=vid, station_id=station_id, observer_id=self._observer_id, created_at=now(), updated_at=now(), **values
+                    id=vid,
+                    station_id=station_id,
+                    observer_id=self._observer_id,
+                    created_at=now(),
+                    updated_at=now(),
+                    **values,
                 )
             )
             return vid
@@ -480,16 +533,30 @@ class ElectionStore:
 
     def violations(self, station_id: str | None = None) -> list[ViolationInfo]:
         counts = (
-            select(m.Evidence.violation_id, func.count().label("n")).where(m.Evidence.violation_id.is_not(None)).group_by(m.Evidence.violation_id).subquery()
+            select(m.Evidence.violation_id, func.count().label("n"))
+            .where(m.Evidence.violation_id.is_not(None))
+            .group_by(m.Evidence.violation_id)
+            .subquery()
         )
-        q = select(m.Violation, func.coalesce(counts.c.n, 0).label("n")).outerjoin(counts, counts.c.violation_id == m.Violation.id)
+        q = select(m.Violation, func.coalesce(counts.c.n, 0).label("n")).outerjoin(
+            counts, counts.c.violation_id == m.Violation.id
+        )
         if station_id:
             q = q.where(m.Violation.station_id == station_id)
         with self.engine.connect() as conn:
             rows = conn.execute(q.order_by(m.Violation.occurred_at)).all()
         return [
             ViolationInfo(
-                r.id, r.station_id, r.occurred_at, r.category, r.severity, r.description, r.involved, r.action, r.action_note, int(r.n)
+                r.id,
+                r.station_id,
+                r.occurred_at,
+                r.category,
+                r.severity,
+                r.description,
+                r.involved,
+                r.action,
+                r.action_note,
+                int(r.n),
             )
             for r in rows
         ]
@@ -557,7 +624,9 @@ class ElectionStore:
         return self.evidence_dir / info.stored_name
 
     # ---- checklists ----------------------------------------------------
-    def set_checklist_answer(self, station_id: str, checklist: str, question: str, answer: str | None, note: str = "") -> None:
+    def set_checklist_answer(
+        self, station_id: str, checklist: str, question: str, answer: str | None, note: str = ""
+    ) -> None:
         self._upsert(
             m.ChecklistAnswer,
             {"station_id": station_id, "observer_id": self._observer_id, "checklist": checklist, "question": question},

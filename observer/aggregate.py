@@ -16,8 +16,9 @@ expression on the summed lines.
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -61,13 +62,25 @@ class StationArrays:
     def column(self, key: str) -> np.ndarray:
         return self.values[:, self.keys.index(key)]
 
-    def subset(self, mask: np.ndarray) -> "StationArrays":
+    def subset(self, mask: np.ndarray) -> StationArrays:
         """The same arrays restricted to the rows where ``mask`` is true."""
         changes = {
             name: getattr(self, name)[mask]
             for name in (
-                "station_ids", "codes", "regions", "districts", "registered", "values", "has_figures", "headcount",
-                "announced", "announced_slot", "disputed", "not_counted", "has_violations", "breaks_check",
+                "station_ids",
+                "codes",
+                "regions",
+                "districts",
+                "registered",
+                "values",
+                "has_figures",
+                "headcount",
+                "announced",
+                "announced_slot",
+                "disputed",
+                "not_counted",
+                "has_violations",
+                "breaks_check",
             )
             if getattr(self, name) is not None
         }
@@ -113,11 +126,20 @@ def relation_failures(relation: Relation, arrays: StationArrays, party_keys: Seq
     """True where the station gives every figure of the relation and it does not hold."""
     lv, lok = evaluate_term(relation.left, arrays, party_keys)
     rv, rok = evaluate_term(relation.right, arrays, party_keys)
-    ops = {"==": np.equal, "!=": np.not_equal, "<=": np.less_equal, ">=": np.greater_equal, "<": np.less, ">": np.greater}
+    ops = {
+        "==": np.equal,
+        "!=": np.not_equal,
+        "<=": np.less_equal,
+        ">=": np.greater_equal,
+        "<": np.less,
+        ">": np.greater,
+    }
     return lok & rok & ~ops[relation.op](lv, rv)
 
 
-def failing_checks(template: ElectionTemplate, arrays: StationArrays, severities: Sequence[str] = ("error",)) -> np.ndarray:
+def failing_checks(
+    template: ElectionTemplate, arrays: StationArrays, severities: Sequence[str] = ("error",)
+) -> np.ndarray:
     """Boolean matrix (stations x checks of the given severities): where each check fails."""
     checks = [c for c in template.checks if c.severity in severities]
     out = np.zeros((len(arrays), len(checks)), dtype=bool)
@@ -261,7 +283,9 @@ def _totals(template: ElectionTemplate, keys: Sequence[str], q: _Quantities, row
         invalid_pct=_pct(row[ix["invalid:num"]], row[ix["invalid:den"]]),
         party_pct=shares,
         passes_threshold=(
-            {key: (share is not None and share >= template.threshold_pct) for key, share in shares.items()} if national else {}
+            {key: (share is not None and share >= template.threshold_pct) for key, share in shares.items()}
+            if national
+            else {}
         ),
     )
 
@@ -472,7 +496,10 @@ def aggregate_levels_arrays(
             stations_observed = int(c[ci["observed"]])
             if not stations_observed and not a.stations:
                 continue
-            diffs: dict[str, float | None] = {"turnout": _diff(o.turnout_pct, f.turnout_pct), "invalid": _diff(o.invalid_pct, f.invalid_pct)}
+            diffs: dict[str, float | None] = {
+                "turnout": _diff(o.turnout_pct, f.turnout_pct),
+                "invalid": _diff(o.invalid_pct, f.invalid_pct),
+            }
             for key in template.party_keys:
                 diffs[key] = _diff(o.party_pct[key], f.party_pct[key])
             comp = Comparison(
@@ -489,7 +516,11 @@ def aggregate_levels_arrays(
                 announced_turnout_pct=_pct(c[ci["announced:num"]], c[ci["announced:den"]]),
                 diff_pp=diffs,
             )
-            results.append(UnitResult(level, _unit_name(level, r, d), r, d, observed=o, official=f, official_all=a, comparison=comp))
+            results.append(
+                UnitResult(
+                    level, _unit_name(level, r, d), r, d, observed=o, official=f, official_all=a, comparison=comp
+                )
+            )
         out[level] = results
     return out
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Mapping
 
 from observer.expressions import Term
 from observer.i18n import tr
@@ -69,12 +69,14 @@ def rule_text(check: Check, template: ElectionTemplate, lang: str | None = None)
 def _words(term: Term, template: ElectionTemplate, lang: str | None) -> str:
     text = ast.unparse(term.node)
     text = text.replace("sum(parties)", tr("check.sum_parties", lang))
+
     def label(match: re.Match[str]) -> str:
         key = match.group(0)
         try:
             return "«" + template.label(key, lang) + "»"
         except KeyError:
             return key
+
     return re.sub(r"\b[a-z][a-z0-9_]*\b", label, text)
 
 
@@ -100,4 +102,6 @@ def percent(part: int | float | None, whole: int | float | None) -> float | None
 
 
 def turnout_pct(template: ElectionTemplate, values: Mapping[str, int | None]) -> float | None:
-    return percent(template.voted.evaluate(values, template.party_keys), template.registered.evaluate(values, template.party_keys))
+    return percent(
+        template.voted.evaluate(values, template.party_keys), template.registered.evaluate(values, template.party_keys)
+    )

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from observer.errors import ImportDataError
 from observer.i18n import tr
@@ -93,8 +93,15 @@ class ImportReport:
     def summary(self, lang: str | None = None) -> str:
         """The one-line account the command line and the import dialog both show."""
         return tr(
-            "coord.import.done", lang, file=self.file, rows=self.rows, created=self.stations_created,
-            updated=self.stations_updated, replaced=self.replaced, encoding=self.encoding, delimiter=self.delimiter,
+            "coord.import.done",
+            lang,
+            file=self.file,
+            rows=self.rows,
+            created=self.stations_created,
+            updated=self.stations_updated,
+            replaced=self.replaced,
+            encoding=self.encoding,
+            delimiter=self.delimiter,
         )
 
 
@@ -161,9 +168,11 @@ def decode(data: bytes, name: str, encoding: str = "auto") -> tuple[str, str]:
         if encoding == "cp1251":
             raise CsvError("coord.csv.bom_but_cp1251", file=name)
         try:
-            return data[len(_BOM):].decode("utf-8"), "utf-8-sig"
+            return data[len(_BOM) :].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as exc:
-            raise CsvError("coord.csv.undecodable", file=name, line=_line_at(data, exc.start), encoding="UTF-8") from None
+            raise CsvError(
+                "coord.csv.undecodable", file=name, line=_line_at(data, exc.start), encoding="UTF-8"
+            ) from None
     candidates = ENCODINGS if encoding == "auto" else (encoding,)
     last: UnicodeDecodeError | None = None
     for enc in candidates:
@@ -173,7 +182,10 @@ def decode(data: bytes, name: str, encoding: str = "auto") -> tuple[str, str]:
             last = exc
     assert last is not None
     raise CsvError(
-        "coord.csv.undecodable", file=name, line=_line_at(data, last.start), encoding=" / ".join(c.upper() for c in candidates)
+        "coord.csv.undecodable",
+        file=name,
+        line=_line_at(data, last.start),
+        encoding=" / ".join(c.upper() for c in candidates),
     )
 
 
@@ -260,7 +272,9 @@ def read_csv_chunks(
             number += 1
             if record and not (len(record) == 1 and not record[0].strip()):
                 if len(record) > MAX_COLUMNS:
-                    raise CsvError("coord.csv.too_many_columns", file=name, line=number, count=len(record), limit=MAX_COLUMNS)
+                    raise CsvError(
+                        "coord.csv.too_many_columns", file=name, line=number, count=len(record), limit=MAX_COLUMNS
+                    )
                 header = [h.strip() for h in record]
                 _check_header(header, name, number)
                 break
@@ -286,7 +300,9 @@ def read_csv_chunks(
             if min(widths) > 1:
                 rows, lines = records, list(range(line + 1, line + 1 + len(records)))
             else:
-                kept = [(line + 1 + i, r) for i, r in enumerate(records) if r and not (len(r) == 1 and not r[0].strip())]
+                kept = [
+                    (line + 1 + i, r) for i, r in enumerate(records) if r and not (len(r) == 1 and not r[0].strip())
+                ]
                 lines = [k for k, _ in kept]
                 rows = [r for _, r in kept]
             line += len(records)
@@ -310,7 +326,14 @@ def _single_line_records(text: str, delimiter: str) -> bool:
 
 def _split(table: CsvTable, size: int) -> Iterator[CsvTable]:
     for start in range(0, len(table.rows), size):
-        yield CsvTable(table.name, table.encoding, table.delimiter, table.header, table.rows[start:start + size], table.lines[start:start + size])
+        yield CsvTable(
+            table.name,
+            table.encoding,
+            table.delimiter,
+            table.header,
+            table.rows[start : start + size],
+            table.lines[start : start + size],
+        )
 
 
 def parse_csv(data: bytes, name: str, *, encoding: str = "auto", delimiter: str = "auto") -> CsvTable:
@@ -333,7 +356,9 @@ def _table_from_text(text: str, name: str, used: str, delimiter: str) -> CsvTabl
     return CsvTable(name, used, delimiter, tuple(header), rows, lines)
 
 
-def _parse_single_line_records(text: str, name: str, delimiter: str) -> tuple[list[str], list[list[str]], list[int]] | None:
+def _parse_single_line_records(
+    text: str, name: str, delimiter: str
+) -> tuple[list[str], list[list[str]], list[int]] | None:
     """The common case in one pass in C: every record on its own line, so record i is line i + 1.
 
     Returns None when some record spans lines (a quoted newline) or the file is
@@ -386,7 +411,9 @@ def _parse_records(text: str, name: str, delimiter: str) -> tuple[list[str] | No
                 start = end + 1
                 continue  # blank lines: Excel leaves them at the end
             if len(record) > MAX_COLUMNS:
-                raise CsvError("coord.csv.too_many_columns", file=name, line=start, count=len(record), limit=MAX_COLUMNS)
+                raise CsvError(
+                    "coord.csv.too_many_columns", file=name, line=start, count=len(record), limit=MAX_COLUMNS
+                )
             if header is None:
                 header = [h.strip() for h in record]
                 _check_header(header, name, start)
@@ -495,7 +522,9 @@ def parse_mapping(
     station: dict[str, str] = {}
     for key, col in station_raw.items():
         if key not in station_fields:
-            raise ImportDataError("coord.map.unknown_key", file=origin, key=f"station.{key}", known=", ".join(station_fields))
+            raise ImportDataError(
+                "coord.map.unknown_key", file=origin, key=f"station.{key}", known=", ".join(station_fields)
+            )
         if not isinstance(col, str) or not col.strip():
             raise ImportDataError("coord.map.bad_column", file=origin, key=f"station.{key}")
         station[key] = col.strip()
@@ -510,7 +539,9 @@ def parse_mapping(
             raise ImportDataError("coord.map.not_table", file=origin, key=section)
         for key, spec in raw.items():
             if key not in known or key not in value_keys:
-                raise ImportDataError("coord.map.unknown_key", file=origin, key=f"{section}.{key}", known=", ".join(known))
+                raise ImportDataError(
+                    "coord.map.unknown_key", file=origin, key=f"{section}.{key}", known=", ".join(known)
+                )
             cols = (spec,) if isinstance(spec, str) else tuple(spec) if isinstance(spec, list) else ()
             if not cols or len(cols) > MAX_SUMMED_COLUMNS or not all(isinstance(c, str) and c.strip() for c in cols):
                 raise ImportDataError("coord.map.bad_column", file=origin, key=f"{section}.{key}")

@@ -22,8 +22,22 @@ MAX_PHOTO_BYTES = 60 * 1024 * 1024
 MAX_VIDEO_BYTES = 1024 * 1024 * 1024
 MAX_PIXELS = 80_000_000  # a 200 MP phone photo is refused; 50 MP passes
 THUMB_SIZE = (320, 320)
-PHOTO_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "HEIF": "image/heif", "TIFF": "image/tiff"}
-VIDEO_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime", ".3gp": "video/3gpp", ".m4v": "video/mp4", ".avi": "video/x-msvideo", ".mkv": "video/x-matroska", ".webm": "video/webm"}
+PHOTO_FORMATS = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "HEIF": "image/heif",
+    "TIFF": "image/tiff",
+}
+VIDEO_TYPES = {
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".3gp": "video/3gpp",
+    ".m4v": "video/mp4",
+    ".avi": "video/x-msvideo",
+    ".mkv": "video/x-matroska",
+    ".webm": "video/webm",
+}
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic"}
 
 _EXIF_IFD = 0x8769

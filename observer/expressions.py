@@ -9,8 +9,8 @@ passed to ``eval``.
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from observer.i18n import Msg
 

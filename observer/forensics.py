@@ -21,8 +21,9 @@ without them is not evidence.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -181,7 +182,7 @@ class StationReturns:
         ballots: Iterable[int],
         invalid: Iterable[int],
         parties: Mapping[str, Iterable[int]],
-    ) -> "StationReturns":
+    ) -> StationReturns:
         """From plain sequences; anything negative counts as missing."""
 
         def ints(values: Iterable[int]) -> IntArray:
@@ -209,7 +210,7 @@ class StationReturns:
     def __len__(self) -> int:
         return len(self.codes)
 
-    def subset(self, which: NDArray[Any]) -> "StationReturns":
+    def subset(self, which: NDArray[Any]) -> StationReturns:
         """The stations picked by a boolean mask or an index array, in that order."""
         return StationReturns(
             self.codes[which],
@@ -341,6 +342,7 @@ class IntegerPercentTest:
 
     def group(self, kind: str, label: str) -> RoundCount | None:
         return next((g for g in self.groups if g.kind == kind and g.group == label), None)
+
     sample: Sample
 
 
@@ -547,7 +549,9 @@ def _bin_index(fraction: FloatArray, bins: int) -> IntArray:
 # 1. Klimek fingerprint
 
 
-def fingerprint(data: StationReturns, leader: str, options: Options = Options(), source: str = "official") -> Fingerprint:
+def fingerprint(
+    data: StationReturns, leader: str, options: Options = Options(), source: str = "official"
+) -> Fingerprint:
     s = _shares(data, leader)
     bins = options.bins
     ti = _bin_index(s.turnout, bins)
@@ -602,7 +606,9 @@ def high_mass(data: StationReturns, leader: str, threshold: int) -> tuple[float,
 # 2. Shpilkin
 
 
-def turnout_distribution(data: StationReturns, leader: str, options: Options = Options(), source: str = "official") -> TurnoutDistribution:
+def turnout_distribution(
+    data: StationReturns, leader: str, options: Options = Options(), source: str = "official"
+) -> TurnoutDistribution:
     """Voter-weighted turnout histogram and the leader's excess above the mode.
 
     Assumption: in a clean count the leader's votes, binned by turnout, follow
@@ -622,7 +628,9 @@ def turnout_distribution(data: StationReturns, leader: str, options: Options = O
     sample = Sample(source, int(s.mask.sum()), int((~s.mask).sum()), int(s.voted.sum()), "forensics.rule.shares")
     if not len(idx) or oth.sum() <= 0:
         nan = float("nan")
-        return TurnoutDistribution(leader, edges, voters, lead, oth, lead.copy(), nan, nan, nan, nan, int(s.leader.sum()), sample)
+        return TurnoutDistribution(
+            leader, edges, voters, lead, oth, lead.copy(), nan, nan, nan, nan, int(s.leader.sum()), sample
+        )
     w = max(1, options.smoothing)
     smooth = np.convolve(oth, np.ones(w) / w, mode="same")
     mode = int(np.argmax(smooth))
@@ -641,7 +649,9 @@ def turnout_distribution(data: StationReturns, leader: str, options: Options = O
     n = len(z)
     se = math.sqrt(n / (n - 1) * float(np.sum((z - z.mean()) ** 2))) if n > 1 else float("nan")
     mode_pct = float((edges[mode] + edges[mode + 1]) / 2)
-    return TurnoutDistribution(leader, edges, voters, lead, oth, expected, mode_pct, ratio, excess, se, int(s.leader.sum()), sample)
+    return TurnoutDistribution(
+        leader, edges, voters, lead, oth, expected, mode_pct, ratio, excess, se, int(s.leader.sum()), sample
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -727,7 +737,9 @@ def _round_window(
     pp = p[idx, None]
     xs = (2 * ks * nn + 100) // 200
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        logpmf = log_factorial(nn) - log_factorial(xs) - log_factorial(nn - xs) + xs * np.log(pp) + (nn - xs) * np.log1p(-pp)
+        logpmf = (
+            log_factorial(nn) - log_factorial(xs) - log_factorial(nn - xs) + xs * np.log(pp) + (nn - xs) * np.log1p(-pp)
+        )
         pmf = np.exp(logpmf)
     pmf[np.isnan(pmf)] = 0.0
     p_int[idx] = pmf.sum(axis=1)
@@ -888,8 +900,8 @@ def integer_percent_tests(
 
         def count(kind: str, label: str, member: NDArray[np.bool_]) -> RoundCount:
             # Ineligible stations have p = 0: only the eligible ones enter the distribution.
-            sel = member & ok
-            return _round_count(kind, label, int(sel.sum()), int(np.count_nonzero(hits & member)), p_all[sel])
+            sel = member & ok  # noqa: B023 - called within the iteration
+            return _round_count(kind, label, int(sel.sum()), int(np.count_nonzero(hits & member)), p_all[sel])  # noqa: B023 - called within the iteration
 
         out.append(
             IntegerPercentTest(
@@ -897,7 +909,14 @@ def integer_percent_tests(
                 step,
                 count("national", NATIONAL, np.ones(n_st, dtype=bool)),
                 tuple(count(kind, label, member) for kind, label, member in groups),
-                Sample(source, int(ok.sum()), excluded[quantity], voters[quantity], "forensics.rule.round", options.min_size),
+                Sample(
+                    source,
+                    int(ok.sum()),
+                    excluded[quantity],
+                    voters[quantity],
+                    "forensics.rule.round",
+                    options.min_size,
+                ),
             )
         )
     return tuple(out)
@@ -923,7 +942,9 @@ def _second_digit(values: IntArray) -> IntArray:
     return (v // 10 ** (digits - 1)) % 10
 
 
-def last_digit_test(counts: IntArray, party: str, options: Options = Options(), source: str = "official") -> DigitTest | None:
+def last_digit_test(
+    counts: IntArray, party: str, options: Options = Options(), source: str = "official"
+) -> DigitTest | None:
     """Beber & Scacco: last digits of counts >= ``last_digit_min`` should be uniform."""
     ok = counts >= options.last_digit_min
     values = counts[ok]
@@ -939,10 +960,14 @@ def last_digit_test(counts: IntArray, party: str, options: Options = Options(), 
     repeats = float(np.mean((values // 10) % 10 == digits))
     repeat_p = two_sided_p((repeats - 0.1) / math.sqrt(0.09 / n))
     sample = Sample(source, n, int((~ok).sum()), 0, "forensics.rule.last", options.last_digit_min)
-    return DigitTest(party, "last", hist, UNIFORM_DIGITS, n, stat, df, p, mean, 4.5, mean_p, 100.0 * repeats, repeat_p, sample)
+    return DigitTest(
+        party, "last", hist, UNIFORM_DIGITS, n, stat, df, p, mean, 4.5, mean_p, 100.0 * repeats, repeat_p, sample
+    )
 
 
-def second_digit_test(counts: IntArray, party: str, options: Options = Options(), source: str = "official") -> DigitTest | None:
+def second_digit_test(
+    counts: IntArray, party: str, options: Options = Options(), source: str = "official"
+) -> DigitTest | None:
     """Mebane's 2BL: second significant digits of counts >= 10 against Benford's law."""
     ok = counts >= max(10, options.second_digit_min)
     values = counts[ok]
@@ -957,7 +982,9 @@ def second_digit_test(counts: IntArray, party: str, options: Options = Options()
     mean_p = two_sided_p((mean - BENFORD_2ND_MEAN) / (sd / math.sqrt(n)))
     sample = Sample(source, n, int((~ok).sum()), 0, "forensics.rule.second", max(10, options.second_digit_min))
     nan = float("nan")
-    return DigitTest(party, "second", hist, BENFORD_2ND, n, stat, df, p, mean, BENFORD_2ND_MEAN, mean_p, nan, nan, sample)
+    return DigitTest(
+        party, "second", hist, BENFORD_2ND, n, stat, df, p, mean, BENFORD_2ND_MEAN, mean_p, nan, nan, sample
+    )
 
 
 def digit_tests(data: StationReturns, options: Options = Options(), source: str = "official") -> tuple[DigitTest, ...]:
@@ -1055,7 +1082,9 @@ def pvt(sample: StationReturns, population: StationReturns, official: StationRet
         n_total = sum(len(y) for _, y, _, _ in strata)
         codes = [code for code, *_ in strata]
         estimates.append(
-            PvtEstimate(NATIONAL, quantity, 100 * r_hat, 100 * se, n_total, official_ratio(quantity, codes), n_total < 30)
+            PvtEstimate(
+                NATIONAL, quantity, 100 * r_hat, 100 * se, n_total, official_ratio(quantity, codes), n_total < 30
+            )
         )
         for code, y, x, big_n in strata:
             n_h = len(y)
@@ -1065,7 +1094,9 @@ def pvt(sample: StationReturns, population: StationReturns, official: StationRet
                 se_h = math.sqrt((1 - n_h / big_n) * s2 / n_h) / float(x.mean())
             else:
                 se_h = float("nan")
-            estimates.append(PvtEstimate(code, quantity, 100 * r_h, 100 * se_h, n_h, official_ratio(quantity, [code]), n_h < 30))
+            estimates.append(
+                PvtEstimate(code, quantity, 100 * r_h, 100 * se_h, n_h, official_ratio(quantity, [code]), n_h < 30)
+            )
 
     n_sample = len(sample)
     return PvtResult(
@@ -1132,7 +1163,9 @@ def compare(
     obs = observed.subset(i_obs)
     gaps = [
         _paired("turnout", off.voted, off.registered, obs.voted, obs.registered),
-        _paired("leader", off.party(leader), off.ballots, obs.party(leader), obs.ballots) if leader in obs.party_keys else None,
+        _paired("leader", off.party(leader), off.ballots, obs.party(leader), obs.ballots)
+        if leader in obs.party_keys
+        else None,
         _paired("invalid", off.invalid, off.ballots, obs.invalid, obs.ballots),
     ]
     ok = (off.registered > 0) & (off.voted >= 0) & (obs.registered > 0) & (obs.voted >= 0)
@@ -1158,8 +1191,12 @@ def compare(
         return 100.0 * float(s.voted.sum() / s.registered.sum()) if s.registered.sum() > 0 else float("nan")
 
     int_obs = int_un = None
-    tests = integer if integer is not None else integer_percent_tests(
-        official, leader, options, {"observation": np.where(is_observed, "observed", "unobserved")}
+    tests = (
+        integer
+        if integer is not None
+        else integer_percent_tests(
+            official, leader, options, {"observation": np.where(is_observed, "observed", "unobserved")}
+        )
     )
     either = next((t for t in tests if t.quantity == "either" and t.step == 1), None)
     if either is not None:
@@ -1182,7 +1219,10 @@ def compare(
     n_pairs = len(i_off)
     voters = int(np.maximum(off.voted, 0).sum())
     return Comparison(
-        tuple(paired), largest, signs, Sample("paired", n_pairs, len(observed) - n_pairs, voters, "forensics.rule.paired")
+        tuple(paired),
+        largest,
+        signs,
+        Sample("paired", n_pairs, len(observed) - n_pairs, voters, "forensics.rule.paired"),
     )
 
 
@@ -1319,7 +1359,9 @@ def figure_notes(figure: Any, lang: str | None = None, party_name: Any = None) -
             "method": tr("forensics.method.shpilkin", lang, leader=name(figure.leader), mode=_fmt(figure.mode_pct)),
             "sample": figure.sample.text(lang),
             "uncertainty": tr(
-                "forensics.uncertainty.shpilkin", lang, se=_fmt_int(int(round(figure.excess_se))) if math.isfinite(figure.excess_se) else "—"
+                "forensics.uncertainty.shpilkin",
+                lang,
+                se=_fmt_int(int(round(figure.excess_se))) if math.isfinite(figure.excess_se) else "—",
             ),
         }
     if isinstance(figure, IntegerPercentTest):

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
-from typing import Callable
 
 LANGUAGES: tuple[str, ...] = ("ru", "kk", "en")
 DEFAULT_LANGUAGE = "ru"
@@ -25,7 +25,7 @@ _current = DEFAULT_LANGUAGE
 _listeners: list[Callable[[str], None]] = []
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(lang: str) -> dict[str, str]:
     """All messages of one language, merged from its area files."""
     if lang not in LANGUAGES:

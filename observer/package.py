@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from observer.errors import PackageError
 from observer.signing import fingerprint_of, is_public_hex
@@ -79,7 +80,11 @@ class Manifest:
             "template_id": self.template_id,
             "schema_revision": self.schema_revision,
             "station_code": self.station_code,
-            "observer": {"id": self.observer.id, "name": self.observer.name, "organisation": self.observer.organisation},
+            "observer": {
+                "id": self.observer.id,
+                "name": self.observer.name,
+                "organisation": self.observer.organisation,
+            },
             "public_key": self.public_key,
             "fingerprint": self.fingerprint,
             "created_at": self.created_at,

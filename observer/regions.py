@@ -8,7 +8,7 @@ that replaced the letter codes in 2022 are kept alongside. Source: shared/DOMAIN
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from observer.i18n import current_language
 
@@ -75,7 +75,7 @@ def region_name(code: str, lang: str | None = None) -> str:
 # rest UTC+6 (Kyzylorda moved to UTC+5 in December 2018); since then the whole country
 # is UTC+5. Observers and readers think in the station's local time.
 _WEST = {"KZ-AKT", "KZ-ATY", "KZ-ZAP", "KZ-MAN", "KZ-KZY"}
-_SINGLE_ZONE_FROM = datetime(2024, 2, 29, 18, 0, tzinfo=timezone.utc)  # 1 March 2024 00:00 at UTC+6
+_SINGLE_ZONE_FROM = datetime(2024, 2, 29, 18, 0, tzinfo=UTC)  # 1 March 2024 00:00 at UTC+6
 
 
 def utc_offset_hours(code: str, at: datetime) -> int:

@@ -98,8 +98,12 @@ def generate_org_keys(folder: Path) -> OrgKeyFiles:
     if private_path.exists() or public_path.exists():
         raise SealedError("rel.orgkey.exists", file=str(private_path if private_path.exists() else public_path))
     private = X25519PrivateKey.generate()
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    pub_pem = private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    pub_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     folder.mkdir(parents=True, exist_ok=True)
     _write_new(private_path, pem)  # mkstemp gives 0600: never readable by others, not even briefly
     try:
@@ -162,7 +166,9 @@ def load_org_private(path: str | Path) -> X25519PrivateKey:
 
 
 def _derive(shared: bytes, header_start: bytes) -> tuple[bytes, bytes]:
-    okm = HKDF(algorithm=hashes.SHA256(), length=32 + KEY_CHECK_BYTES, salt=None, info=_INFO + header_start).derive(shared)
+    okm = HKDF(algorithm=hashes.SHA256(), length=32 + KEY_CHECK_BYTES, salt=None, info=_INFO + header_start).derive(
+        shared
+    )
     return okm[:32], okm[32:]
 
 

@@ -41,12 +41,12 @@ class KeyPair:
         return self._private.sign(data)
 
     @classmethod
-    def from_private(cls, private: Ed25519PrivateKey) -> "KeyPair":
+    def from_private(cls, private: Ed25519PrivateKey) -> KeyPair:
         raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return cls(raw.hex(), fingerprint_of(raw.hex()), private)
 
     @classmethod
-    def generate(cls) -> "KeyPair":
+    def generate(cls) -> KeyPair:
         return cls.from_private(Ed25519PrivateKey.generate())
 
 

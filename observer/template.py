@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from observer.errors import TemplateError
 from observer.expressions import ExpressionError, Relation, Term, parse_relation, parse_term
@@ -269,7 +270,9 @@ def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
         rel = r.relation(item.get("expr"), f"{where}.expr", seen)
         severity = r.string(item, "severity", where, required=False, default="error")
         if severity not in SEVERITIES:
-            raise r.fail(f"{where}.severity", _p("bad_severity", value=severity, allowed=", ".join(SEVERITIES)), needle=severity)
+            raise r.fail(
+                f"{where}.severity", _p("bad_severity", value=severity, allowed=", ".join(SEVERITIES)), needle=severity
+            )
         labels = r.labels(item, where) if any(lang in item for lang in LANGUAGES) else None
         checks.append(Check(rel, severity, labels))
 

@@ -22,11 +22,12 @@ from __future__ import annotations
 import io
 import os
 import time
+from collections.abc import Callable, Container, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Container, Iterator, Sequence
+from typing import Any
 
 from reportlab import rl_config
 from reportlab.lib.units import mm
@@ -49,9 +50,9 @@ from reportlab.platypus import (
 from reportlab.platypus.tableofcontents import TableOfContents
 
 from db.store import ElectionStore
+from observer import i18n
 from observer.aggregate import StationArrays
 from observer.errors import BaqylauError
-from observer import i18n
 from observer.i18n import LANGUAGES, tr
 from observer.regions import region_name
 from reports import charts
@@ -189,10 +190,26 @@ class ReportDoc(BaseDocTemplate):
     """A4 document whose headings feed the TOC and the PDF outline."""
 
     def __init__(self, filename: str, **kw: Any) -> None:
-        super().__init__(filename, pagesize=PAGE_SIZE, leftMargin=MARGIN_LEFT, rightMargin=MARGIN_LEFT,
-                         topMargin=MARGIN_TOP, bottomMargin=MARGIN_BOTTOM, **kw)
-        frame = Frame(MARGIN_LEFT, MARGIN_BOTTOM, FRAME_WIDTH, FRAME_HEIGHT, id="body", leftPadding=0, rightPadding=0,
-                      topPadding=0, bottomPadding=0)
+        super().__init__(
+            filename,
+            pagesize=PAGE_SIZE,
+            leftMargin=MARGIN_LEFT,
+            rightMargin=MARGIN_LEFT,
+            topMargin=MARGIN_TOP,
+            bottomMargin=MARGIN_BOTTOM,
+            **kw,
+        )
+        frame = Frame(
+            MARGIN_LEFT,
+            MARGIN_BOTTOM,
+            FRAME_WIDTH,
+            FRAME_HEIGHT,
+            id="body",
+            leftPadding=0,
+            rightPadding=0,
+            topPadding=0,
+            bottomPadding=0,
+        )
         self.addPageTemplates([PageTemplate(id="cover", frames=[frame]), PageTemplate(id="body", frames=[frame])])
         self.passes = 0
 
@@ -260,8 +277,15 @@ class _Sections:
     def num(self, v: int | None) -> str:
         return fmt_int(v, self.lang)
 
-    def table(self, rows: list[list[Any]], widths: Sequence[float], *, numeric_from: int = 1, bold_last: bool = False,
-              repeat: int = 1) -> Table:
+    def table(
+        self,
+        rows: list[list[Any]],
+        widths: Sequence[float],
+        *,
+        numeric_from: int = 1,
+        bold_last: bool = False,
+        repeat: int = 1,
+    ) -> Table:
         table = Table(rows, colWidths=list(widths), repeatRows=repeat)
         style = table_style(numeric_from=numeric_from)
         if bold_last:
@@ -275,8 +299,13 @@ class _Sections:
 
         The few small tables use Paragraph headers; the big annex does not.
         """
-        return [Paragraph(esc(self.t(k)), self.s["cell_head_right" if (i in right if right is not None else i > 0) else "cell_head"])
-                for i, k in enumerate(keys)]
+        return [
+            Paragraph(
+                esc(self.t(k)),
+                self.s["cell_head_right" if (i in right if right is not None else i > 0) else "cell_head"],
+            )
+            for i, k in enumerate(keys)
+        ]
 
     # -- cover ---------------------------------------------------------------
     def cover(self) -> list[Flowable]:
@@ -316,26 +345,45 @@ class _Sections:
         d, nat = self.d, self.d.national
         out: list[Flowable] = [self.heading("report.findings")]
         figs = [
-            KeyFigure(self.pct(nat.observed.turnout_pct, 2), self.t("report.kf.turnout_observed"),
-                      self.t("report.kf.stations", n=self.num(nat.observed.stations))),
-            KeyFigure(self.pct(nat.official_same.turnout_pct, 2), self.t("report.kf.turnout_official_same"),
-                      self.t("report.kf.gap", gap=fmt_pp(nat.turnout_gap_pp, self.lang))),
-            KeyFigure(self.pct(nat.official_all.turnout_pct, 2), self.t("report.kf.turnout_official_all"),
-                      self.t("report.kf.stations", n=self.num(nat.official_all.stations))),
-            KeyFigure(self.pct(nat.observed.invalid_pct, 2), self.t("report.kf.invalid_observed"),
-                      self.t("report.kf.invalid_official", value=self.pct(nat.official_same.invalid_pct, 2))),
-            KeyFigure(self.num(d.violations_total), self.t("report.kf.violations"),
-                      self.t("report.kf.violation_stations", n=self.num(sum(1 for r in d.stations if r.violations)))),
-            KeyFigure(f"{self.num(d.stations_observed)} / {self.num(d.stations_total)}", self.t("report.kf.coverage"),
-                      self.t("report.kf.protocols", n=self.num(d.protocols_obtained))),
+            KeyFigure(
+                self.pct(nat.observed.turnout_pct, 2),
+                self.t("report.kf.turnout_observed"),
+                self.t("report.kf.stations", n=self.num(nat.observed.stations)),
+            ),
+            KeyFigure(
+                self.pct(nat.official_same.turnout_pct, 2),
+                self.t("report.kf.turnout_official_same"),
+                self.t("report.kf.gap", gap=fmt_pp(nat.turnout_gap_pp, self.lang)),
+            ),
+            KeyFigure(
+                self.pct(nat.official_all.turnout_pct, 2),
+                self.t("report.kf.turnout_official_all"),
+                self.t("report.kf.stations", n=self.num(nat.official_all.stations)),
+            ),
+            KeyFigure(
+                self.pct(nat.observed.invalid_pct, 2),
+                self.t("report.kf.invalid_observed"),
+                self.t("report.kf.invalid_official", value=self.pct(nat.official_same.invalid_pct, 2)),
+            ),
+            KeyFigure(
+                self.num(d.violations_total),
+                self.t("report.kf.violations"),
+                self.t("report.kf.violation_stations", n=self.num(sum(1 for r in d.stations if r.violations))),
+            ),
+            KeyFigure(
+                f"{self.num(d.stations_observed)} / {self.num(d.stations_total)}",
+                self.t("report.kf.coverage"),
+                self.t("report.kf.protocols", n=self.num(d.protocols_obtained)),
+            ),
         ]
         out.append(key_figures(figs, FRAME_WIDTH))
         out.append(Spacer(1, 6 * mm))
         # Party shares against the threshold, observed and official side by side.
         thr = d.template.threshold_pct
         out.append(self.p(esc(self.t("report.kf.parties", threshold=self.pct(thr, 0))), "h3"))
-        rows: list[list[Any]] = [self.head("report.col.party", "report.col.observed", "report.col.official_same",
-                                           "report.col.official_all")]
+        rows: list[list[Any]] = [
+            self.head("report.col.party", "report.col.observed", "report.col.official_same", "report.col.official_all")
+        ]
         over_obs = over_off = 0
         for key in d.template.party_keys:
             o, f, a = nat.observed.party_pct(key), nat.official_same.party_pct(key), nat.official_all.party_pct(key)
@@ -344,8 +392,15 @@ class _Sections:
             rows.append([d.party_name(key), self._mark(o, thr), self._mark(f, thr), self._mark(a, thr)])
         out.append(self.table(rows, [FRAME_WIDTH * 0.40] + [FRAME_WIDTH * 0.20] * 3))
         out.append(self.p(esc(self.t("report.kf.threshold_note", threshold=self.pct(thr, 0))), "caption"))
-        out.append(self.p(esc(self.t("report.kf.summary_parties", observed=over_obs, official=over_off,
-                                      threshold=self.pct(thr, 0)))))
+        out.append(
+            self.p(
+                esc(
+                    self.t(
+                        "report.kf.summary_parties", observed=over_obs, official=over_off, threshold=self.pct(thr, 0)
+                    )
+                )
+            )
+        )
         if d.not_counted:
             out.append(self.p(esc(self.t("report.kf.not_counted", n=self.num(d.not_counted)))))
         out += self._headlines()
@@ -359,16 +414,35 @@ class _Sections:
         gaps = [u for u in d.regions if u.turnout_gap_pp is not None]
         if gaps:
             worst = max(gaps, key=lambda u: abs(u.turnout_gap_pp or 0.0))
-            lines.append(self.t("report.kf.largest_gap", region=worst.name, official=self.pct(worst.official_same.turnout_pct, 2),
-                                observed=self.pct(worst.observed.turnout_pct, 2), gap=fmt_pp(worst.turnout_gap_pp, self.lang)))
+            lines.append(
+                self.t(
+                    "report.kf.largest_gap",
+                    region=worst.name,
+                    official=self.pct(worst.official_same.turnout_pct, 2),
+                    observed=self.pct(worst.observed.turnout_pct, 2),
+                    gap=fmt_pp(worst.turnout_gap_pp, self.lang),
+                )
+            )
         if d.violations_by_category:
             code, n = next(iter(d.violations_by_category.items()))
-            lines.append(self.t("report.kf.top_violation", category=d.category_name(code), n=self.num(n),
-                                total=self.num(d.violations_total)))
+            lines.append(
+                self.t(
+                    "report.kf.top_violation",
+                    category=d.category_name(code),
+                    n=self.num(n),
+                    total=self.num(d.violations_total),
+                )
+            )
         gap_n = sum(1 for r in d.stations if "G" in r.flags)
         checks_n = sum(1 for r in d.stations if r.failed_checks and not r.disputed)
-        lines.append(self.t("report.kf.flagged", gap=fmt_num(GAP_FLAG_PP, self.lang, 0), gap_n=self.num(gap_n),
-                            checks_n=self.num(checks_n)))
+        lines.append(
+            self.t(
+                "report.kf.flagged",
+                gap=fmt_num(GAP_FLAG_PP, self.lang, 0),
+                gap_n=self.num(gap_n),
+                checks_n=self.num(checks_n),
+            )
+        )
         out: list[Flowable] = [Spacer(1, 4 * mm), self.p(esc(self.t("report.kf.headlines")), "h3")]
         out += [Paragraph(esc(line), self.s["bullet"], bulletText="•") for line in lines]
         return out
@@ -384,18 +458,36 @@ class _Sections:
         d = self.d
         out: list[Flowable] = [self.heading("report.method")]
         out.append(self.heading("report.method.sampling", 1))
-        out.append(self.p(esc(self.t("report.method.sampling_text", observed=self.num(d.stations_observed),
-                                      total=self.num(d.stations_total), regions=len(d.regions)))))
+        out.append(
+            self.p(
+                esc(
+                    self.t(
+                        "report.method.sampling_text",
+                        observed=self.num(d.stations_observed),
+                        total=self.num(d.stations_total),
+                        regions=len(d.regions),
+                    )
+                )
+            )
+        )
         out.append(self.heading("report.method.collection", 1))
         out.append(self.p(esc(self.t("report.method.collection_text", protocols=self.num(d.protocols_obtained)))))
         out.append(self.heading("report.method.checks", 1))
         out.append(self.p(esc(self.t("report.method.checks_text"))))
         rows: list[list[Any]] = [self.head("report.col.rule", "report.col.severity", "report.col.failed", right={2})]
         for c in d.check_stats:
-            rows.append([Paragraph(esc(c.rule), self.s["cell"]), self.t(f"report.severity.{c.severity}"), self.num(c.failed)])
+            rows.append(
+                [Paragraph(esc(c.rule), self.s["cell"]), self.t(f"report.severity.{c.severity}"), self.num(c.failed)]
+            )
         out.append(self.table(rows, [FRAME_WIDTH * 0.70, FRAME_WIDTH * 0.15, FRAME_WIDTH * 0.15], numeric_from=2))
         out.append(self.heading("report.method.disputed", 1))
-        out.append(self.p(esc(self.t("report.method.disputed_text", n=self.num(len(d.disputed)), excluded=self.num(d.not_counted)))))
+        out.append(
+            self.p(
+                esc(
+                    self.t("report.method.disputed_text", n=self.num(len(d.disputed)), excluded=self.num(d.not_counted))
+                )
+            )
+        )
         out.append(self.p(esc(self.t("report.method.rule", rule=d.inclusion_rule))))
         out.append(self.heading("report.method.comparison", 1))
         out.append(self.p(esc(self.t("report.method.comparison_text", gap=fmt_num(GAP_FLAG_PP, self.lang, 0)))))
@@ -406,40 +498,83 @@ class _Sections:
         d = self.d
         out: list[Flowable] = [CondPageBreak(120 * mm), self.heading("report.turnout")]
         out.append(self.heading("report.turnout.regions", 1))
-        rows: list[list[Any]] = [self.head("report.col.region", "report.col.counted_of_all", "report.col.observed",
-                                           "report.col.official_same", "report.col.official_all", "report.col.gap")]
+        rows: list[list[Any]] = [
+            self.head(
+                "report.col.region",
+                "report.col.counted_of_all",
+                "report.col.observed",
+                "report.col.official_same",
+                "report.col.official_all",
+                "report.col.gap",
+            )
+        ]
         for u in [*d.regions, d.national]:
-            rows.append([u.name, f"{self.num(u.stations_counted)} / {self.num(u.stations_total)}",
-                         self.pct(u.observed.turnout_pct, 2), self.pct(u.official_same.turnout_pct, 2),
-                         self.pct(u.official_all.turnout_pct, 2), fmt_pp(u.turnout_gap_pp, self.lang)])
+            rows.append(
+                [
+                    u.name,
+                    f"{self.num(u.stations_counted)} / {self.num(u.stations_total)}",
+                    self.pct(u.observed.turnout_pct, 2),
+                    self.pct(u.official_same.turnout_pct, 2),
+                    self.pct(u.official_all.turnout_pct, 2),
+                    fmt_pp(u.turnout_gap_pp, self.lang),
+                ]
+            )
         w = FRAME_WIDTH
         out.append(self.table(rows, [w * 0.28, w * 0.12, w * 0.15, w * 0.15, w * 0.15, w * 0.15], bold_last=True))
         out.append(self.p(esc(self.t("report.turnout.caption")), "caption"))
         if d.regions:
-            out.append(charts.grouped_bars(
-                [u.name for u in d.regions],
-                [charts.Series(self.t("report.col.observed"), [u.observed.turnout_pct for u in d.regions]),
-                 charts.Series(self.t("report.col.official_same"), [u.official_same.turnout_pct for u in d.regions])],
-                width=FRAME_WIDTH, horizontal=True, value_max=100.0))
+            out.append(
+                charts.grouped_bars(
+                    [u.name for u in d.regions],
+                    [
+                        charts.Series(self.t("report.col.observed"), [u.observed.turnout_pct for u in d.regions]),
+                        charts.Series(
+                            self.t("report.col.official_same"), [u.official_same.turnout_pct for u in d.regions]
+                        ),
+                    ],
+                    width=FRAME_WIDTH,
+                    horizontal=True,
+                    value_max=100.0,
+                )
+            )
             out.append(self.p(esc(self.t("report.turnout.chart_caption")), "caption"))
         hours: list[Flowable] = [self.heading("report.turnout.hours", 1)]
         if not d.hours:
             hours.append(self.p(esc(self.t("report.none"))))
             return out + hours
-        rows = [self.head("report.col.time", "report.col.stations", "report.col.announced", "report.col.headcount",
-                          "report.col.difference")]
+        rows = [
+            self.head(
+                "report.col.time",
+                "report.col.stations",
+                "report.col.announced",
+                "report.col.headcount",
+                "report.col.difference",
+            )
+        ]
         for h in d.hours:
             diff = None if h.announced_pct is None or h.observed_pct is None else h.announced_pct - h.observed_pct
-            rows.append([h.slot, f"{self.num(h.stations)} / {self.num(h.counted_stations)}", self.pct(h.announced_pct, 2),
-                         self.pct(h.observed_pct, 2), fmt_pp(diff, self.lang)])
+            rows.append(
+                [
+                    h.slot,
+                    f"{self.num(h.stations)} / {self.num(h.counted_stations)}",
+                    self.pct(h.announced_pct, 2),
+                    self.pct(h.observed_pct, 2),
+                    fmt_pp(diff, self.lang),
+                ]
+            )
         hours.append(self.table(rows, [w * 0.2] * 5))
         hours.append(Spacer(1, 3 * mm))
         if any(h.announced_pct is not None or h.observed_pct is not None for h in d.hours):
-            hours.append(charts.line_chart(
-                [h.slot for h in d.hours],
-                [charts.Series(self.t("report.col.announced"), [h.announced_pct for h in d.hours]),
-                 charts.Series(self.t("report.col.headcount"), [h.observed_pct for h in d.hours])],
-                width=FRAME_WIDTH))
+            hours.append(
+                charts.line_chart(
+                    [h.slot for h in d.hours],
+                    [
+                        charts.Series(self.t("report.col.announced"), [h.announced_pct for h in d.hours]),
+                        charts.Series(self.t("report.col.headcount"), [h.observed_pct for h in d.hours]),
+                    ],
+                    width=FRAME_WIDTH,
+                )
+            )
         hours.append(self.p(esc(self.t("report.turnout.hours_caption")), "caption"))
         out.append(KeepTogether(hours))
         return out
@@ -449,25 +584,57 @@ class _Sections:
         d, nat = self.d, self.d.national
         thr = d.template.threshold_pct
         out: list[Flowable] = [CondPageBreak(110 * mm), self.heading("report.results")]
-        rows: list[list[Any]] = [self.head("report.col.party", "report.col.votes_observed", "report.col.observed",
-                                           "report.col.official_same", "report.col.official_all", "report.col.gap")]
+        rows: list[list[Any]] = [
+            self.head(
+                "report.col.party",
+                "report.col.votes_observed",
+                "report.col.observed",
+                "report.col.official_same",
+                "report.col.official_all",
+                "report.col.gap",
+            )
+        ]
         for key in d.template.party_keys:
             o, f = nat.observed.party_pct(key), nat.official_same.party_pct(key)
             gap = None if o is None or f is None else f - o
-            rows.append([d.party_name(key), self.num(nat.observed.parties.get(key, 0)), self.pct(o, 2), self.pct(f, 2),
-                         self.pct(nat.official_all.party_pct(key), 2), fmt_pp(gap, self.lang)])
+            rows.append(
+                [
+                    d.party_name(key),
+                    self.num(nat.observed.parties.get(key, 0)),
+                    self.pct(o, 2),
+                    self.pct(f, 2),
+                    self.pct(nat.official_all.party_pct(key), 2),
+                    fmt_pp(gap, self.lang),
+                ]
+            )
         w = FRAME_WIDTH
         out.append(self.table(rows, [w * 0.2, w * 0.16, w * 0.16, w * 0.16, w * 0.16, w * 0.16]))
         out.append(self.p(esc(self.t("report.results.caption", base=self._base_label())), "caption"))
         names = [d.party_name(k) for k in d.template.party_keys]
         if nat.observed.stations == 0 and nat.official_all.stations == 0:
             return out
-        out.append(charts.grouped_bars(
-            names,
-            [charts.Series(self.t("report.col.observed"), [nat.observed.party_pct(k) for k in d.template.party_keys]),
-             charts.Series(self.t("report.col.official_same"), [nat.official_same.party_pct(k) for k in d.template.party_keys]),
-             charts.Series(self.t("report.col.official_all"), [nat.official_all.party_pct(k) for k in d.template.party_keys])],
-            width=FRAME_WIDTH, height=200, threshold=thr, threshold_label=self.t("report.threshold", value=self.pct(thr, 0))))
+        out.append(
+            charts.grouped_bars(
+                names,
+                [
+                    charts.Series(
+                        self.t("report.col.observed"), [nat.observed.party_pct(k) for k in d.template.party_keys]
+                    ),
+                    charts.Series(
+                        self.t("report.col.official_same"),
+                        [nat.official_same.party_pct(k) for k in d.template.party_keys],
+                    ),
+                    charts.Series(
+                        self.t("report.col.official_all"),
+                        [nat.official_all.party_pct(k) for k in d.template.party_keys],
+                    ),
+                ],
+                width=FRAME_WIDTH,
+                height=200,
+                threshold=thr,
+                threshold_label=self.t("report.threshold", value=self.pct(thr, 0)),
+            )
+        )
         out.append(self.p(esc(self.t("report.results.chart_caption")), "caption"))
         return out
 
@@ -483,11 +650,25 @@ class _Sections:
     def invalid(self) -> list[Flowable]:
         d = self.d
         out: list[Flowable] = [CondPageBreak(90 * mm), self.heading("report.invalid")]
-        rows: list[list[Any]] = [self.head("report.col.region", "report.col.invalid_count", "report.col.observed",
-                                           "report.col.official_same", "report.col.official_all")]
+        rows: list[list[Any]] = [
+            self.head(
+                "report.col.region",
+                "report.col.invalid_count",
+                "report.col.observed",
+                "report.col.official_same",
+                "report.col.official_all",
+            )
+        ]
         for u in [*d.regions, d.national]:
-            rows.append([u.name, self.num(u.observed.invalid), self.pct(u.observed.invalid_pct, 2),
-                         self.pct(u.official_same.invalid_pct, 2), self.pct(u.official_all.invalid_pct, 2)])
+            rows.append(
+                [
+                    u.name,
+                    self.num(u.observed.invalid),
+                    self.pct(u.observed.invalid_pct, 2),
+                    self.pct(u.official_same.invalid_pct, 2),
+                    self.pct(u.official_all.invalid_pct, 2),
+                ]
+            )
         w = FRAME_WIDTH
         out.append(self.table(rows, [w * 0.28, w * 0.18, w * 0.18, w * 0.18, w * 0.18], bold_last=True))
         out.append(self.p(esc(self.t("report.invalid.caption")), "caption"))
@@ -523,7 +704,12 @@ class _Sections:
         region_codes = sorted(d.violations_by_region, key=lambda r: region_name(r, self.lang))
         names = [region_name(r, self.lang) if r else self.t("report.region.unknown") for r in region_codes]
         # Category names are too long for column heads: number the columns and explain below.
-        head = [self.t("report.col.region")] + [str(k + 1) for k in range(len(top))] + ([self.t("report.other")] if rest else []) + [self.t("report.total")]
+        head = (
+            [self.t("report.col.region")]
+            + [str(k + 1) for k in range(len(top))]
+            + ([self.t("report.other")] if rest else [])
+            + [self.t("report.total")]
+        )
         rows = [[Paragraph(esc(h), self.s["cell_head_right" if i else "cell_head"]) for i, h in enumerate(head)]]
         for code, name in zip(region_codes, names):
             counts = d.violations_by_region[code]
@@ -540,10 +726,17 @@ class _Sections:
         # mid, light) stay apart on a photocopy, six do not.
         in_chart = top[:TOP_CATEGORIES_IN_CHART]
         others = [c for c in d.violations_by_category if c not in in_chart]
-        series = [charts.Series(d.category_name(c), [d.violations_by_region[r].get(c, 0) for r in region_codes]) for c in in_chart]
+        series = [
+            charts.Series(d.category_name(c), [d.violations_by_region[r].get(c, 0) for r in region_codes])
+            for c in in_chart
+        ]
         if others:
-            series.append(charts.Series(self.t("report.other"),
-                                        [sum(d.violations_by_region[r].get(c, 0) for c in others) for r in region_codes]))
+            series.append(
+                charts.Series(
+                    self.t("report.other"),
+                    [sum(d.violations_by_region[r].get(c, 0) for c in others) for r in region_codes],
+                )
+            )
         out.append(Spacer(1, 3 * mm))
         out.append(charts.stacked_bars(names, series, width=FRAME_WIDTH))
         out.append(self.p(esc(self.t("report.violations.chart_caption")), "caption"))
@@ -559,21 +752,58 @@ class _Sections:
             out.append(self.p(esc(self.t("followup.report.reuse_none"))))
             return out
         identical = sum(1 for r in pairs if r.identical)
-        out.append(self.p(esc(self.t("followup.report.reuse_intro", pairs=self.num(len(pairs)), identical=self.num(identical),
-                                     near=self.num(len(pairs) - identical)))))
+        out.append(
+            self.p(
+                esc(
+                    self.t(
+                        "followup.report.reuse_intro",
+                        pairs=self.num(len(pairs)),
+                        identical=self.num(identical),
+                        near=self.num(len(pairs) - identical),
+                    )
+                )
+            )
+        )
         cell = self.s["cell"]
-        rows: list[list[Any]] = [self.head("followup.report.col.station", "followup.report.col.observer", "followup.report.col.file",
-                                           "followup.report.col.station", "followup.report.col.observer", "followup.report.col.file",
-                                           "followup.report.col.match", right=())]
+        rows: list[list[Any]] = [
+            self.head(
+                "followup.report.col.station",
+                "followup.report.col.observer",
+                "followup.report.col.file",
+                "followup.report.col.station",
+                "followup.report.col.observer",
+                "followup.report.col.file",
+                "followup.report.col.match",
+                right=(),
+            )
+        ]
         for r in pairs[:REUSED_PAIRS_SHOWN]:
-            match = self.t("followup.report.identical") if r.identical else self.t("followup.report.near", distance=r.distance)
-            rows.append([Paragraph(esc(text[:200]), cell) for text in
-                         (r.station_a, r.observer_a, r.file_a, r.station_b, r.observer_b, r.file_b, match)])
+            match = (
+                self.t("followup.report.identical")
+                if r.identical
+                else self.t("followup.report.near", distance=r.distance)
+            )
+            rows.append(
+                [
+                    Paragraph(esc(text[:200]), cell)
+                    for text in (r.station_a, r.observer_a, r.file_a, r.station_b, r.observer_b, r.file_b, match)
+                ]
+            )
         w = FRAME_WIDTH
-        out.append(self.table(rows, [w * 0.08, w * 0.15, w * 0.17, w * 0.08, w * 0.15, w * 0.17, w * 0.20], numeric_from=6))
+        out.append(
+            self.table(rows, [w * 0.08, w * 0.15, w * 0.17, w * 0.08, w * 0.15, w * 0.17, w * 0.20], numeric_from=6)
+        )
         if len(pairs) > REUSED_PAIRS_SHOWN:
-            out.append(self.p(esc(self.t("followup.report.reuse_more", shown=self.num(REUSED_PAIRS_SHOWN), total=self.num(len(pairs)))),
-                              "caption"))
+            out.append(
+                self.p(
+                    esc(
+                        self.t(
+                            "followup.report.reuse_more", shown=self.num(REUSED_PAIRS_SHOWN), total=self.num(len(pairs))
+                        )
+                    ),
+                    "caption",
+                )
+            )
         out.append(self.p(esc(self.t("followup.report.reuse_caption")), "caption"))
         return out
 
@@ -583,13 +813,26 @@ class _Sections:
         out.append(self.p(esc(self.t("report.cases.intro", n=len(d.cases)))))
         for c in d.cases:
             local = c.occurred_at
-            title = self.t("report.cases.title", station=c.station_code,
-                           region=region_name(c.region, self.lang) if c.region else self.t("report.region.unknown"),
-                           when=local.strftime("%Y-%m-%d %H:%M"), offset=_offset(local))
+            title = self.t(
+                "report.cases.title",
+                station=c.station_code,
+                region=region_name(c.region, self.lang) if c.region else self.t("report.region.unknown"),
+                when=local.strftime("%Y-%m-%d %H:%M"),
+                offset=_offset(local),
+            )
             text: list[Flowable] = [
                 self.p(esc(title), "h3"),
-                self.p(" · ".join([f"<b>{esc(d.category_name(c.category))}</b>", esc(self.t("report.severity." + c.severity)),
-                                   esc(self.t("report.cases.evidence", n=c.evidence_count)), *self._action(c.action)]), "small"),
+                self.p(
+                    " · ".join(
+                        [
+                            f"<b>{esc(d.category_name(c.category))}</b>",
+                            esc(self.t("report.severity." + c.severity)),
+                            esc(self.t("report.cases.evidence", n=c.evidence_count)),
+                            *self._action(c.action),
+                        ]
+                    ),
+                    "small",
+                ),
             ]
             if c.description.strip():
                 text.append(self.p(esc(c.description[:2000]), "quote"))
@@ -599,16 +842,31 @@ class _Sections:
             photos: Any = ""
             if c.thumbs:
                 photos = Table(
-                    [[thumbnail(t.jpeg, cell_w - 3 * mm, 24 * mm) for t in c.thumbs],
-                     [Paragraph(t.sha256[:12] + "…", self.s["small"]) for t in c.thumbs]],
-                    colWidths=[cell_w] * len(c.thumbs), hAlign="RIGHT",
-                    style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 1),
-                           ("RIGHTPADDING", (0, 0), (-1, -1), 1)])
-            block = [Table([[text, photos]], colWidths=[FRAME_WIDTH - thumbs_w, thumbs_w],
-                           style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                                  ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-                                  ("LINEBELOW", (0, 0), (-1, -1), 0.4, LIGHT)]),
-                     Spacer(1, 2 * mm)]
+                    [
+                        [thumbnail(t.jpeg, cell_w - 3 * mm, 24 * mm) for t in c.thumbs],
+                        [Paragraph(t.sha256[:12] + "…", self.s["small"]) for t in c.thumbs],
+                    ],
+                    colWidths=[cell_w] * len(c.thumbs),
+                    hAlign="RIGHT",
+                    style=[
+                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                        ("LEFTPADDING", (0, 0), (-1, -1), 1),
+                        ("RIGHTPADDING", (0, 0), (-1, -1), 1),
+                    ],
+                )
+            block = [
+                Table(
+                    [[text, photos]],
+                    colWidths=[FRAME_WIDTH - thumbs_w, thumbs_w],
+                    style=[
+                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                        ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                        ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                        ("LINEBELOW", (0, 0), (-1, -1), 0.4, LIGHT),
+                    ],
+                ),
+                Spacer(1, 2 * mm),
+            ]
             out.append(KeepTogether(block))
         return out
 
@@ -620,7 +878,9 @@ class _Sections:
         return [esc(self.t(key) if i18n.has(key) else action)]
 
     # -- forensics (another module) ----------------------------------------------
-    def forensics(self, store: ElectionStore, tables: tuple[StationArrays, StationArrays] | None = None) -> list[Flowable]:
+    def forensics(
+        self, store: ElectionStore, tables: tuple[StationArrays, StationArrays] | None = None
+    ) -> list[Flowable]:
         """The forensics section (reports.forensics_section), numbered like the other sections."""
         try:
             from reports.forensics_section import report_flowables  # built by the forensics work; optional
@@ -643,14 +903,31 @@ class _Sections:
         if not d.disputed:
             out.append(self.p(esc(self.t("report.annex.disputed_none"))))
             return out
-        rows: list[list[Any]] = [self.head("report.col.station", "report.col.region", "report.col.versions",
-                                           "report.col.differs", "report.col.voted_versions", "report.col.decision",
-                                           "report.col.reason", right={2, 3, 4})]
+        rows: list[list[Any]] = [
+            self.head(
+                "report.col.station",
+                "report.col.region",
+                "report.col.versions",
+                "report.col.differs",
+                "report.col.voted_versions",
+                "report.col.decision",
+                "report.col.reason",
+                right={2, 3, 4},
+            )
+        ]
         for x in d.disputed:
             decision = self.t(f"report.decision.{x.status}", who=x.chosen_from or "—")
-            rows.append([x.station_code, Paragraph(esc(region_name(x.region, self.lang)), self.s["cell"]), self.num(x.versions),
-                         self.num(x.differing), " / ".join(self.num(v) for v in x.voted),
-                         Paragraph(esc(decision), self.s["cell"]), Paragraph(esc(x.reason), self.s["cell"])])
+            rows.append(
+                [
+                    x.station_code,
+                    Paragraph(esc(region_name(x.region, self.lang)), self.s["cell"]),
+                    self.num(x.versions),
+                    self.num(x.differing),
+                    " / ".join(self.num(v) for v in x.voted),
+                    Paragraph(esc(decision), self.s["cell"]),
+                    Paragraph(esc(x.reason), self.s["cell"]),
+                ]
+            )
         table = self.table(rows, [w * 0.09, w * 0.22, w * 0.08, w * 0.11, w * 0.15, w * 0.19, w * 0.16], numeric_from=2)
         table.setStyle([("VALIGN", (0, 1), (-1, -1), "TOP"), ("ALIGN", (5, 0), (-1, -1), "LEFT")])
         out.append(table)
@@ -664,10 +941,18 @@ class _Sections:
         if not d.imports:
             out.append(self.p(esc(self.t("report.annex.imports_none"))))
             return out
-        rows: list[list[Any]] = [self.head("report.col.outcome", "report.col.packages", "report.col.first", "report.col.last")]
+        rows: list[list[Any]] = [
+            self.head("report.col.outcome", "report.col.packages", "report.col.first", "report.col.last")
+        ]
         for i in d.imports:
-            rows.append([self.t(f"report.outcome.{i.outcome}") if i.outcome in _OUTCOMES else i.outcome, self.num(i.packages),
-                         _when(i.first), _when(i.last)])
+            rows.append(
+                [
+                    self.t(f"report.outcome.{i.outcome}") if i.outcome in _OUTCOMES else i.outcome,
+                    self.num(i.packages),
+                    _when(i.first),
+                    _when(i.last),
+                ]
+            )
         rows.append([self.t("report.total"), self.num(sum(i.packages for i in d.imports)), "", ""])
         out.append(self.table(rows, [w * 0.34, w * 0.18, w * 0.24, w * 0.24], bold_last=True))
         return out
@@ -676,7 +961,9 @@ class _Sections:
         d = self.d
         out: list[Flowable] = [PageBreak(), self.heading("report.annex.stations")]
         legend = "; ".join(f"{f} — {self.t('report.flag.' + f)}" for f in ("D", "C", "G", "N", "V"))
-        out.append(self.p(esc(self.t("report.annex.stations_intro", n=self.num(len(d.stations)), legend=legend)), "small"))
+        out.append(
+            self.p(esc(self.t("report.annex.stations_intro", n=self.num(len(d.stations)), legend=legend)), "small")
+        )
         out.append(Deferred(lambda: self._station_tables(d.stations)))
         return out
 
@@ -685,10 +972,22 @@ class _Sections:
         w = FRAME_WIDTH
         widths = [w * x for x in (0.10, 0.09, 0.09, 0.09, 0.09, 0.09, 0.09, 0.095, 0.095, 0.05, 0.12)]
         # Two-line headers as plain strings: "Turnout, obs." -> "Turnout,\nobs."
-        header = [self.t(k).replace(", ", ",\n", 1) for k in ("report.col.station", "report.col.registered", "report.col.voted_observed",
-                                      "report.col.voted_official", "report.col.turnout_observed",
-                                      "report.col.turnout_official", "report.col.gap", "report.col.invalid_observed",
-                                      "report.col.invalid_official", "report.col.violations_short", "report.col.flags")]
+        header = [
+            self.t(k).replace(", ", ",\n", 1)
+            for k in (
+                "report.col.station",
+                "report.col.registered",
+                "report.col.voted_observed",
+                "report.col.voted_official",
+                "report.col.turnout_observed",
+                "report.col.turnout_official",
+                "report.col.gap",
+                "report.col.invalid_observed",
+                "report.col.invalid_official",
+                "report.col.violations_short",
+                "report.col.flags",
+            )
+        ]
         head_style = self.s["h3"]
         out: list[Flowable] = []
         start = 0
@@ -706,7 +1005,9 @@ class _Sections:
                 # must meet the table itself, not a placeholder.
                 first = chunk == start
 
-                def make(a: int = chunk, b: int = stop, heading: str | None = title if first else None) -> list[Flowable]:
+                def make(
+                    a: int = chunk, b: int = stop, heading: str | None = title if first else None
+                ) -> list[Flowable]:
                     table = _annex_table(rows[a:b], header, widths, lang)
                     return [Paragraph(heading, head_style), table] if heading else [table]
 
@@ -724,9 +1025,19 @@ def _annex_table(rows: list[StationRow], header: list[str], widths: list[float],
     for cells in body:
         if len(cells[0]) > 10:  # station codes may be up to 32 characters: clip to the cell
             cells[0] = _fit(cells[0], widths[0] - 6, FONT_CONDENSED, ANNEX_FONT_SIZE)
-    return PlainTable(header, body, widths, row_height=ANNEX_ROW_HEIGHT, header_height=2 * ANNEX_ROW_HEIGHT,
-                      font=FONT_CONDENSED, bold_font=FONT_CONDENSED_BOLD, size=ANNEX_FONT_SIZE, header_size=6.5,
-                      left=1, last_left=True)
+    return PlainTable(
+        header,
+        body,
+        widths,
+        row_height=ANNEX_ROW_HEIGHT,
+        header_height=2 * ANNEX_ROW_HEIGHT,
+        font=FONT_CONDENSED,
+        bold_font=FONT_CONDENSED_BOLD,
+        size=ANNEX_FONT_SIZE,
+        header_size=6.5,
+        left=1,
+        last_left=True,
+    )
 
 
 def _station_cells(r: StationRow, lang: str) -> list[str]:
@@ -816,7 +1127,8 @@ def _logo(path: Path) -> Image:
     The file is a user's file like any other: size and pixel limits, a full decode, and
     only the re-encoded, downscaled copy goes into the PDF.
     """
-    from PIL import Image as PILImage, UnidentifiedImageError
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
 
     try:
         if path.stat().st_size > MAX_LOGO_BYTES:
@@ -874,9 +1186,18 @@ def build_report(
         sb = _Sections(data, (title or tr("report.default_title", lang)).strip(), logo_path)
         # In reading order: sections are numbered as they are made.
         story: list[Flowable] = [
-            *sb.cover(), *sb.toc(), *sb.findings(), *sb.methodology(), *sb.turnout(), *sb.results(), *sb.invalid(),
-            *sb.violations(), *sb.forensics(store, (snapshot.official, snapshot.observed)),
-            *sb.annex_disputed(), *sb.annex_imports(), *sb.annex_stations(),
+            *sb.cover(),
+            *sb.toc(),
+            *sb.findings(),
+            *sb.methodology(),
+            *sb.turnout(),
+            *sb.results(),
+            *sb.invalid(),
+            *sb.violations(),
+            *sb.forensics(store, (snapshot.official, snapshot.observed)),
+            *sb.annex_disputed(),
+            *sb.annex_imports(),
+            *sb.annex_stations(),
         ]
     finally:
         if own:
@@ -908,8 +1229,15 @@ def build_report(
     except BaseException:
         _remove_quietly(tmp)
         raise
-    return ReportInfo(target, pages, data.fingerprint, lang, data.stations_observed, data.stations_total,
-                      time.perf_counter() - started)
+    return ReportInfo(
+        target,
+        pages,
+        data.fingerprint,
+        lang,
+        data.stations_observed,
+        data.stations_total,
+        time.perf_counter() - started,
+    )
 
 
 __all__ = ["ReportError", "ReportInfo", "build_report"]

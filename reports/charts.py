@@ -10,8 +10,8 @@ share a scale.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
 from reportlab.graphics.charts.linecharts import HorizontalLineChart
@@ -54,7 +54,9 @@ def _text_width(text: str) -> float:
     return stringWidth(text, FONT_CONDENSED, LABEL_SIZE)
 
 
-def _legend(drawing: Drawing, series: Sequence[Series], x: float, y: float, width: float, *, lines: bool = False) -> None:
+def _legend(
+    drawing: Drawing, series: Sequence[Series], x: float, y: float, width: float, *, lines: bool = False
+) -> None:
     """A one-row legend (wraps to more rows if needed) with swatches like the plot's."""
     cx, cy = x, y
     for i, s in enumerate(series):
@@ -72,7 +74,9 @@ def _legend(drawing: Drawing, series: Sequence[Series], x: float, y: float, widt
             marker.fillColor = INK
             drawing.add(marker)
         else:
-            drawing.add(Rect(cx, cy, 10, 7, fillColor=SERIES_FILLS[i % len(SERIES_FILLS)], strokeColor=INK, strokeWidth=0.6))
+            drawing.add(
+                Rect(cx, cy, 10, 7, fillColor=SERIES_FILLS[i % len(SERIES_FILLS)], strokeColor=INK, strokeWidth=0.6)
+            )
         drawing.add(String(cx + 20, cy, s.name, fontName=FONT_CONDENSED, fontSize=LABEL_SIZE, fillColor=INK))
         cx += label_w
 
@@ -129,7 +133,10 @@ def grouped_bars(
         chart = VerticalBarChart()
         chart.x, chart.y = 34, 30
         # room on the right for the threshold's label, clear of the bars
-        chart.width, chart.height = width - 44 - (_text_width(threshold_label) + 6 if threshold is not None else 0), height - legend_h - 40
+        chart.width, chart.height = (
+            width - 44 - (_text_width(threshold_label) + 6 if threshold is not None else 0),
+            height - legend_h - 40,
+        )
         chart.categoryAxis.labels.boxAnchor = "n"
         chart.categoryAxis.labels.dy = -3
     drawing = Drawing(width, height)
@@ -146,12 +153,22 @@ def grouped_bars(
     if threshold is not None and 0 < threshold <= top:
         if horizontal:
             tx = chart.x + chart.width * threshold / top
-            drawing.add(Line(tx, chart.y, tx, chart.y + chart.height, strokeColor=INK, strokeWidth=1.2, strokeDashArray=[4, 2]))
-            drawing.add(String(tx + 2, chart.y + chart.height + 2, threshold_label, fontName=FONT_CONDENSED, fontSize=LABEL_SIZE))
+            drawing.add(
+                Line(tx, chart.y, tx, chart.y + chart.height, strokeColor=INK, strokeWidth=1.2, strokeDashArray=[4, 2])
+            )
+            drawing.add(
+                String(
+                    tx + 2, chart.y + chart.height + 2, threshold_label, fontName=FONT_CONDENSED, fontSize=LABEL_SIZE
+                )
+            )
         else:
             ty = chart.y + chart.height * threshold / top
-            drawing.add(Line(chart.x, ty, chart.x + chart.width, ty, strokeColor=INK, strokeWidth=1.2, strokeDashArray=[4, 2]))
-            drawing.add(String(chart.x + chart.width + 4, ty - 2, threshold_label, fontName=FONT_CONDENSED, fontSize=LABEL_SIZE))
+            drawing.add(
+                Line(chart.x, ty, chart.x + chart.width, ty, strokeColor=INK, strokeWidth=1.2, strokeDashArray=[4, 2])
+            )
+            drawing.add(
+                String(chart.x + chart.width + 4, ty - 2, threshold_label, fontName=FONT_CONDENSED, fontSize=LABEL_SIZE)
+            )
     _legend(drawing, series, chart.x, height - 11, width - chart.x)
     return drawing
 
@@ -244,4 +261,3 @@ def line_chart(
     drawing.add(chart)
     _legend(drawing, series, chart.x, height - 11, width - chart.x, lines=True)
     return drawing
-

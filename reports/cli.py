@@ -31,8 +31,15 @@ def _report(args: argparse.Namespace) -> int:
     # `--lang` after it may differ (a Kazakh report built from a Russian console).
     lang = args.report_lang or current_language()
     info = build_report(args.hq, args.out, lang, title=args.title, org=args.org, logo=args.logo)
-    print(tr("report.cli.done", file=str(info.path), pages=info.pages, seconds=f"{info.seconds:.1f}",
-             fingerprint=short_fingerprint(info.fingerprint)))
+    print(
+        tr(
+            "report.cli.done",
+            file=str(info.path),
+            pages=info.pages,
+            seconds=f"{info.seconds:.1f}",
+            fingerprint=short_fingerprint(info.fingerprint),
+        )
+    )
     return 0
 
 

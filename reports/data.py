@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -45,6 +46,7 @@ SERIOUS_CASES = 12
 THUMBS_PER_CASE = 3
 _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 
+
 @dataclass(frozen=True)
 class Figures:
     """One unit's totals from one source, as the report prints them."""
@@ -60,7 +62,7 @@ class Figures:
         return self.shares.get(key)
 
     @classmethod
-    def of(cls, totals: Totals | None, template: ElectionTemplate) -> "Figures":
+    def of(cls, totals: Totals | None, template: ElectionTemplate) -> Figures:
         if totals is None or not totals.stations:
             return cls()
         lines = {**totals.lines, **totals.parties}
@@ -284,8 +286,12 @@ def _unit(result: UnitResult, name: str, template: ElectionTemplate) -> UnitRow:
 
 
 def _station_rows(
-    template: ElectionTemplate, official: StationArrays, observed: StationArrays, touched: np.ndarray,
-    violations: Mapping[str, int], lang: str,
+    template: ElectionTemplate,
+    official: StationArrays,
+    observed: StationArrays,
+    touched: np.ndarray,
+    violations: Mapping[str, int],
+    lang: str,
 ) -> list[StationRow]:
     """The annex: every station with any observer record, computed column-wise."""
     pk = template.party_keys
@@ -407,7 +413,9 @@ def read_snapshot(store: ElectionStore) -> Snapshot:
             announced[i, j] = a_val  # one row per (station, slot): the maxima are taken in SQL
             counted[i, j] = c_val
     order = sorted(range(len(slots)), key=lambda k: slots[k])
-    return Snapshot(official, observed, tuple(slots[k] for k in order), announced[:, order], counted[:, order], reported)
+    return Snapshot(
+        official, observed, tuple(slots[k] for k in order), announced[:, order], counted[:, order], reported
+    )
 
 
 def _hours(snap: Snapshot) -> list[HourPoint]:
@@ -418,8 +426,17 @@ def _hours(snap: Snapshot) -> list[HourPoint]:
         a = (snap.announced[:, j] >= 0) & (reg > 0)
         c = (snap.counted[:, j] >= 0) & (reg > 0)
         if a.any() or c.any():
-            out.append(HourPoint(slot, int(a.sum()), int(reg[a].sum()), int(snap.announced[a, j].sum()),
-                                 int(c.sum()), int(reg[c].sum()), int(snap.counted[c, j].sum())))
+            out.append(
+                HourPoint(
+                    slot,
+                    int(a.sum()),
+                    int(reg[a].sum()),
+                    int(snap.announced[a, j].sum()),
+                    int(c.sum()),
+                    int(reg[c].sum()),
+                    int(snap.counted[c, j].sum()),
+                )
+            )
     return out
 
 
@@ -476,15 +493,18 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
         if u.region in touched_regions
     ]
     regions.sort(key=lambda u: u.name)
-    nat = _unit(national[0], tr("report.national", lang), template) if national else UnitRow("", tr("report.national", lang), n, 0, Figures(), Figures(), Figures())
+    nat = (
+        _unit(national[0], tr("report.national", lang), template)
+        if national
+        else UnitRow("", tr("report.national", lang), n, 0, Figures(), Figures(), Figures())
+    )
 
     # Per control relation, at how many counted stations it fails.
     fails = failing_checks(template, observed, ("error", "warning"))
     checks_of = [c for c in template.checks if c.severity in ("error", "warning")]
     per_check = fails[observed.has_figures].sum(axis=0) if n else np.zeros(len(checks_of), int)
     check_stats = [
-        CheckStat(rule_text(c, template, lang), c.severity, int(per_check[j]))
-        for j, c in enumerate(checks_of)
+        CheckStat(rule_text(c, template, lang), c.severity, int(per_check[j])) for j, c in enumerate(checks_of)
     ]
 
     disputed: list[Disputed] = []
@@ -522,7 +542,10 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
         for outcome, times in sorted(imports.items())
     ]
 
-    codes = {str(sid): (str(c), str(r)) for sid, c, r in zip(observed.station_ids.tolist(), observed.codes.tolist(), observed.regions.tolist())}
+    codes = {
+        str(sid): (str(c), str(r))
+        for sid, c, r in zip(observed.station_ids.tolist(), observed.codes.tolist(), observed.regions.tolist())
+    }
     not_counted = int(observed.not_counted.sum()) if observed.not_counted is not None else 0
     return ReportData(
         lang=lang,
@@ -547,7 +570,7 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
         check_stats=check_stats,
         inclusion_rule=rules_note(store, lang),
         not_counted=not_counted,
-        generated_at=datetime.now(timezone.utc),
+        generated_at=datetime.now(UTC),
         reused_photos=_reused_photos(store),
     )
 
@@ -556,9 +579,14 @@ def _reused_photos(store: ElectionStore) -> list[ReusedPhoto]:
     """Every pair of stations that share a photo, identical files first (the order of db.reuse)."""
     return [
         ReusedPhoto(
-            p.a.station_code, p.a.observer_name, p.a.original_name,
-            p.b.station_code, p.b.observer_name, p.b.original_name,
-            p.kind == IDENTICAL, p.distance,
+            p.a.station_code,
+            p.a.observer_name,
+            p.a.original_name,
+            p.b.station_code,
+            p.b.observer_name,
+            p.b.original_name,
+            p.kind == IDENTICAL,
+            p.distance,
         )
         for p in find_reused_evidence(store)
     ]
@@ -594,7 +622,19 @@ def _serious_cases(store: ElectionStore, violations: list[Any], codes: Mapping[s
             if jpeg and size:
                 thumbs.append(Thumb(jpeg, ev.sha256, size[0], size[1]))
         code, region = codes[v.station_id]
-        out.append(Case(code, region, station_local_time(v.occurred_at, region), v.category, v.severity, v.description, v.action, tuple(thumbs), v.evidence_count))
+        out.append(
+            Case(
+                code,
+                region,
+                station_local_time(v.occurred_at, region),
+                v.category,
+                v.severity,
+                v.description,
+                v.action,
+                tuple(thumbs),
+                v.evidence_count,
+            )
+        )
     return out
 
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from db import models as m
 from db.conflicts import station_conflicts
@@ -85,8 +86,14 @@ def _records(store: ElectionStore, snap: Snapshot) -> Iterator[bytes]:
         yield _line("spoiled", codes.get(row.station_id, "?"), row.observer_id, row.reason, row.count)
     for viol in store.violations():
         yield _line(
-            "violation", codes.get(viol.station_id, "?"), viol.occurred_at.isoformat(), viol.category, viol.severity,
-            viol.description, viol.action, viol.evidence_count,
+            "violation",
+            codes.get(viol.station_id, "?"),
+            viol.occurred_at.isoformat(),
+            viol.category,
+            viol.severity,
+            viol.description,
+            viol.action,
+            viol.evidence_count,
         )
 
 

@@ -13,9 +13,10 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.lib.styles import ParagraphStyle
@@ -208,10 +209,21 @@ class PlainTable(Flowable):
         self.last_left = last_left
         self.first_index = first_index  # keeps the zebra stripes continuous across pages
 
-    def _like(self, rows: Sequence[Sequence[str]], first_index: int) -> "PlainTable":
-        return PlainTable(self.header, rows, self.widths, row_height=self.row_height, header_height=self.header_height,
-                          font=self.font, bold_font=self.bold_font, size=self.size, header_size=self.header_size,
-                          left=self.left, last_left=self.last_left, first_index=first_index)
+    def _like(self, rows: Sequence[Sequence[str]], first_index: int) -> PlainTable:
+        return PlainTable(
+            self.header,
+            rows,
+            self.widths,
+            row_height=self.row_height,
+            header_height=self.header_height,
+            font=self.font,
+            bold_font=self.bold_font,
+            size=self.size,
+            header_size=self.header_size,
+            left=self.left,
+            last_left=self.last_left,
+            first_index=first_index,
+        )
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
         self.width = sum(self.widths)
@@ -243,8 +255,11 @@ class PlainTable(Flowable):
         c.setFillColor(LIGHT)
         c.rect(0, body_top, width, self.header_height, stroke=0, fill=1)
         c.setFillColor(PALE)
-        stripes = [f"0 {body_top - (k + 1) * rh:.3f} {width:.3f} {rh:.3f} re"
-                   for k in range(len(self.rows)) if (self.first_index + k) % 2]
+        stripes = [
+            f"0 {body_top - (k + 1) * rh:.3f} {width:.3f} {rh:.3f} re"
+            for k in range(len(self.rows))
+            if (self.first_index + k) % 2
+        ]
         if stripes:
             stripes.append("f")
             c._code.append(" ".join(stripes))
@@ -265,7 +280,11 @@ class PlainTable(Flowable):
             lines = label.split("\n")
             for n, line in enumerate(reversed(lines)):
                 y = body_top + 2.5 + n * (self.header_size + 1)
-                x = edges[col] + pad if left[col] else edges[col + 1] - pad - _width(line, self.bold_font, self.header_size)
+                x = (
+                    edges[col] + pad
+                    if left[col]
+                    else edges[col + 1] - pad - _width(line, self.bold_font, self.header_size)
+                )
                 ops.put(x, y, line, self.bold_font, self.header_size)
         font, size = self.font, self.size
         baseline = (rh - size) / 2 + 0.2 * size

@@ -13,7 +13,8 @@ dash pattern, and the 0.1 % histogram is one thin stroke per bin.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from reportlab.graphics.shapes import Drawing, Group, Line, PolyLine, Rect, String
@@ -41,7 +42,18 @@ from observer.forensics import (
 from observer.i18n import tr
 from reports.charts import nice_max
 from reports.flowables import Heading, esc, fmt_int, fmt_num, fmt_pct, fmt_pp
-from reports.styles import DARK, FONT_CONDENSED, FRAME_WIDTH, INK, LIGHT, MID, PALE, get_styles, register_fonts, table_style
+from reports.styles import (
+    DARK,
+    FONT_CONDENSED,
+    FRAME_WIDTH,
+    INK,
+    LIGHT,
+    MID,
+    PALE,
+    get_styles,
+    register_fonts,
+    table_style,
+)
 
 LABEL = 7.0
 GREY_LEVELS = 12  # distinct greys in the heat map: few enough to stay apart on paper
@@ -87,7 +99,9 @@ def fingerprint_chart(fp: Fingerprint, lang: str, leader: str, size: float = 78 
                 while k < bins_s and col[k] == lv:
                     k += 1
                 if lv:
-                    drawing.add(Rect(left + i * cw, bottom + j * ch, cw, (k - j) * ch, fillColor=_grey(lv), strokeColor=None))
+                    drawing.add(
+                        Rect(left + i * cw, bottom + j * ch, cw, (k - j) * ch, fillColor=_grey(lv), strokeColor=None)
+                    )
                 j = k
     drawing.add(Rect(left, bottom, size, size, fillColor=None, strokeColor=INK, strokeWidth=0.6))
     for tick in range(0, 101, 20):
@@ -98,7 +112,15 @@ def fingerprint_chart(fp: Fingerprint, lang: str, leader: str, size: float = 78 
         _label(drawing, x, bottom - 10, str(tick), "middle")
         _label(drawing, left - 5, y - 2.5, str(tick), "end")
     _label(drawing, left + size / 2, 3, tr("forensics.axis.turnout", lang), "middle")
-    axis = String(0, 0, tr("forensics.axis.share", lang), fontName=FONT_CONDENSED, fontSize=LABEL, fillColor=INK, textAnchor="middle")
+    axis = String(
+        0,
+        0,
+        tr("forensics.axis.share", lang),
+        fontName=FONT_CONDENSED,
+        fontSize=LABEL,
+        fillColor=INK,
+        textAnchor="middle",
+    )
     rotated = Group(axis)
     rotated.transform = (0, 1, -1, 0, 8, bottom + size / 2)
     drawing.add(rotated)
@@ -113,7 +135,9 @@ def fingerprint_chart(fp: Fingerprint, lang: str, leader: str, size: float = 78 
     _label(drawing, lx, bottom + size - 2, tr("forensics.legend.scale", lang))
     step_h = (size - 24) / GREY_LEVELS
     for lv in range(1, GREY_LEVELS + 1):
-        drawing.add(Rect(lx, bottom + (lv - 1) * step_h, 10, step_h, fillColor=_grey(lv), strokeColor=INK, strokeWidth=0.3))
+        drawing.add(
+            Rect(lx, bottom + (lv - 1) * step_h, 10, step_h, fillColor=_grey(lv), strokeColor=INK, strokeWidth=0.3)
+        )
     _label(drawing, lx + 14, bottom, "1")
     _label(drawing, lx + 14, bottom + GREY_LEVELS * step_h - 6, fmt_int(int(round(peak)), lang))
     return drawing
@@ -125,7 +149,9 @@ def _divisions(top: float) -> int:
     return 4 if abs(lead - 2) < 1e-9 else 5
 
 
-def turnout_chart(dist: TurnoutDistribution, lang: str, leader: str, width: float = FRAME_WIDTH, height: float = 62 * mm) -> Drawing:
+def turnout_chart(
+    dist: TurnoutDistribution, lang: str, leader: str, width: float = FRAME_WIDTH, height: float = 62 * mm
+) -> Drawing:
     """Shpilkin's chart: votes per 1 pp of turnout for the leader, the others and the expected leader."""
     register_fonts()
     left, bottom, top_pad = 44.0, 24.0, 22.0
@@ -223,7 +249,9 @@ def fine_chart(hist: np.ndarray, lang: str, width: float = FRAME_WIDTH, height: 
     for pct in range(lo_bin // 10, hi_bin // 10 + 1):
         x = left + plot_w * (pct * 10 - lo_bin) / span
         major = pct % 10 == 0
-        drawing.add(Line(x, bottom, x, bottom - (4 if major else 1.5), strokeColor=INK, strokeWidth=0.5 if major else 0.3))
+        drawing.add(
+            Line(x, bottom, x, bottom - (4 if major else 1.5), strokeColor=INK, strokeWidth=0.5 if major else 0.3)
+        )
         if major:
             _label(drawing, x, bottom - 11, str(pct), "middle")
     drawing.add(Rect(left, bottom, plot_w, plot_h, fillColor=None, strokeColor=INK, strokeWidth=0.6))
@@ -270,17 +298,35 @@ def forensics_flowables(
     leader = name(result.leader)
     w = FRAME_WIDTH
     t = lambda key, **kw: tr(key, lang, **kw)  # noqa: E731 - a local shorthand
-    out: list[Flowable] = [Heading(t("forensics.title"), 0, "forensics"), Paragraph(esc(t("forensics.report.intro")), s["body"])]
+    out: list[Flowable] = [
+        Heading(t("forensics.title"), 0, "forensics"),
+        Paragraph(esc(t("forensics.report.intro")), s["body"]),
+    ]
 
     # 1. fingerprint
     fp = result.fingerprint
-    block: list[Flowable] = [Heading(t("forensics.h.fingerprint"), 1, "forensics-fp"), fingerprint_chart(fp, lang, leader)]
+    block: list[Flowable] = [
+        Heading(t("forensics.h.fingerprint"), 1, "forensics-fp"),
+        fingerprint_chart(fp, lang, leader),
+    ]
     block.append(Paragraph(esc(t("forensics.chart.fingerprint", leader=leader)), s["caption"]))
     out.append(KeepTogether(block))
     for m in fp.masses:
-        out.append(Paragraph(esc(t("forensics.line.mass", threshold=m.threshold, stations=fmt_int(m.stations, lang),
-                                   share=fmt_num(m.voters_share, lang, 2), se=fmt_num(m.voters_se, lang, 2),
-                                   leader_share=fmt_num(m.leader_share, lang, 2))), s["body"]))
+        out.append(
+            Paragraph(
+                esc(
+                    t(
+                        "forensics.line.mass",
+                        threshold=m.threshold,
+                        stations=fmt_int(m.stations, lang),
+                        share=fmt_num(m.voters_share, lang, 2),
+                        se=fmt_num(m.voters_se, lang, 2),
+                        leader_share=fmt_num(m.leader_share, lang, 2),
+                    )
+                ),
+                s["body"],
+            )
+        )
     out.append(Paragraph(esc(t("forensics.line.corr", corr=fmt_num(fp.turnout_leader_corr, lang, 3))), s["body"]))
     out.append(_notes(fp, lang, name))
 
@@ -290,10 +336,21 @@ def forensics_flowables(
     out.append(Heading(t("forensics.h.shpilkin"), 1, "forensics-shpilkin"))
     out.append(turnout_chart(dist, lang, leader))
     out.append(Paragraph(esc(t("forensics.chart.turnout", leader=leader)), s["caption"]))
-    out.append(Paragraph(esc(t("forensics.line.shpilkin", mode=fmt_num(dist.mode_pct, lang), ratio=fmt_num(dist.ratio, lang, 3),
-                               excess=fmt_int(int(round(dist.excess)), lang) if math.isfinite(dist.excess) else "—",
-                               margin=fmt_int(int(round(1.96 * dist.excess_se)), lang) if math.isfinite(dist.excess_se) else "—",
-                               share=fmt_num(dist.excess_share, lang))), s["body"]))
+    out.append(
+        Paragraph(
+            esc(
+                t(
+                    "forensics.line.shpilkin",
+                    mode=fmt_num(dist.mode_pct, lang),
+                    ratio=fmt_num(dist.ratio, lang, 3),
+                    excess=fmt_int(int(round(dist.excess)), lang) if math.isfinite(dist.excess) else "—",
+                    margin=fmt_int(int(round(1.96 * dist.excess_se)), lang) if math.isfinite(dist.excess_se) else "—",
+                    share=fmt_num(dist.excess_share, lang),
+                )
+            ),
+            s["body"],
+        )
+    )
     out.append(_notes(dist, lang, name))
 
     # 3. integer percentages
@@ -304,9 +361,18 @@ def forensics_flowables(
     rows: list[list[Any]] = [_head(lang, "quantity", "step", "stations", "observed", "expected", "range", "ratio", "p")]
     for test in result.integer:
         c = test.national
-        rows.append([Paragraph(esc(t(f"forensics.q.{test.quantity}")), s["cell"]), t(f"forensics.step.{test.step}"), fmt_int(c.stations, lang),
-                     fmt_int(c.observed, lang), fmt_num(c.expected, lang), f"{fmt_int(int(c.low), lang)}–{fmt_int(int(math.ceil(c.high)), lang)}",
-                     fmt_num(c.ratio, lang, 3), _p(c.p_value, lang)])
+        rows.append(
+            [
+                Paragraph(esc(t(f"forensics.q.{test.quantity}")), s["cell"]),
+                t(f"forensics.step.{test.step}"),
+                fmt_int(c.stations, lang),
+                fmt_int(c.observed, lang),
+                fmt_num(c.expected, lang),
+                f"{fmt_int(int(c.low), lang)}–{fmt_int(int(math.ceil(c.high)), lang)}",
+                fmt_num(c.ratio, lang, 3),
+                _p(c.p_value, lang),
+            ]
+        )
     out.append(_table(rows, [w * f for f in (0.23, 0.14, 0.1, 0.1, 0.1, 0.14, 0.09, 0.1)], numeric_from=2))
     out.append(Spacer(1, 2 * mm))
     either = result.integer_test("either", 1)
@@ -318,9 +384,18 @@ def forensics_flowables(
     if result.digits:
         rows = [_head(lang, "party", "test", "n", "chi2", "p", "mean", "mean_p", "repeat")]
         for d in result.digits:
-            rows.append([name(d.party), t(f"forensics.test.{d.test}"), fmt_int(d.n, lang), fmt_num(d.chi2, lang),
-                         _p(d.p_value, lang), f"{fmt_num(d.mean, lang, 3)} ({fmt_num(d.expected_mean, lang, 3)})",
-                         _p(d.mean_p, lang), fmt_pct(d.repeat_share, lang) if math.isfinite(d.repeat_share) else "—"])
+            rows.append(
+                [
+                    name(d.party),
+                    t(f"forensics.test.{d.test}"),
+                    fmt_int(d.n, lang),
+                    fmt_num(d.chi2, lang),
+                    _p(d.p_value, lang),
+                    f"{fmt_num(d.mean, lang, 3)} ({fmt_num(d.expected_mean, lang, 3)})",
+                    _p(d.mean_p, lang),
+                    fmt_pct(d.repeat_share, lang) if math.isfinite(d.repeat_share) else "—",
+                ]
+            )
         out.append(_table(rows, [w * f for f in (0.17, 0.15, 0.1, 0.1, 0.1, 0.16, 0.1, 0.12)], numeric_from=2))
         out.append(Spacer(1, 2 * mm))
         for test in ("last", "second"):
@@ -353,26 +428,53 @@ def forensics_flowables(
         out.append(CondPageBreak(60 * mm))
         out.append(Heading(t("forensics.h.regions"), 1, "forensics-regions"))
         thr = result.options.thresholds[0]
-        rows = [[*_head(lang, "region", "stations", "turnout", "leader"), *_head(lang, "mass", threshold=thr),
-                 *_head(lang, "excess", "round_turnout", "round_leader")]]
+        rows = [
+            [
+                *_head(lang, "region", "stations", "turnout", "leader"),
+                *_head(lang, "mass", threshold=thr),
+                *_head(lang, "excess", "round_turnout", "round_leader"),
+            ]
+        ]
 
         def rc(c: Any) -> str:
             return "—" if c is None else f"{fmt_num(c.ratio, lang, 2)} ({_p(c.p_value, lang)})"
 
         for r in result.regions:
-            rows.append([Paragraph(esc(unit_name(r.region, lang)), s["cell"]), fmt_int(r.stations, lang), fmt_pct(r.turnout, lang),
-                         fmt_pct(r.leader_share, lang), fmt_pct(r.high_mass, lang, 2),
-                         f"{fmt_int(int(round(r.shpilkin_excess)), lang) if math.isfinite(r.shpilkin_excess) else '—'}"
-                         f" ({fmt_int(int(round(r.shpilkin_se)), lang) if math.isfinite(r.shpilkin_se) else '—'})",
-                         rc(r.integer_turnout), rc(r.integer_leader)])
+            rows.append(
+                [
+                    Paragraph(esc(unit_name(r.region, lang)), s["cell"]),
+                    fmt_int(r.stations, lang),
+                    fmt_pct(r.turnout, lang),
+                    fmt_pct(r.leader_share, lang),
+                    fmt_pct(r.high_mass, lang, 2),
+                    f"{fmt_int(int(round(r.shpilkin_excess)), lang) if math.isfinite(r.shpilkin_excess) else '—'}"
+                    f" ({fmt_int(int(round(r.shpilkin_se)), lang) if math.isfinite(r.shpilkin_se) else '—'})",
+                    rc(r.integer_turnout),
+                    rc(r.integer_leader),
+                ]
+            )
         out.append(_table(rows, [w * f for f in (0.17, 0.1, 0.09, 0.11, 0.1, 0.13, 0.15, 0.15)]))
-        out.append(Paragraph(esc(t("forensics.note.regions", threshold=thr, regions=len(result.regions),
-                                   expected=fmt_num(0.05 * len(result.regions), lang))), s["note"]))
+        out.append(
+            Paragraph(
+                esc(
+                    t(
+                        "forensics.note.regions",
+                        threshold=thr,
+                        regions=len(result.regions),
+                        expected=fmt_num(0.05 * len(result.regions), lang),
+                    )
+                ),
+                s["note"],
+            )
+        )
     return out
 
 
 def _inside(e: Any, lang: str) -> str:
-    return " / ".join("—" if e.inside(lv) is None else tr("forensics.yes" if e.inside(lv) else "forensics.no", lang) for lv in (0.95, 0.99))
+    return " / ".join(
+        "—" if e.inside(lv) is None else tr("forensics.yes" if e.inside(lv) else "forensics.no", lang)
+        for lv in (0.95, 0.99)
+    )
 
 
 def _pvt_table(pvt: PvtResult, lang: str, name: Callable[[str], str]) -> list[Flowable]:
@@ -386,8 +488,17 @@ def _pvt_table(pvt: PvtResult, lang: str, name: Callable[[str], str]) -> list[Fl
 
     rows: list[list[Any]] = [_head(lang, "quantity", "stations", "estimate", "moe95", "moe99", "official", "inside")]
     for e in pvt.national():
-        rows.append([Paragraph(esc(quantity(e.quantity)), s["cell"]), fmt_int(e.stations, lang), fmt_pct(e.value, lang, 2), fmt_num(e.margin(0.95), lang, 2),
-                     fmt_num(e.margin(0.99), lang, 2), fmt_pct(e.official, lang, 2) if e.official is not None else "—", _inside(e, lang)])
+        rows.append(
+            [
+                Paragraph(esc(quantity(e.quantity)), s["cell"]),
+                fmt_int(e.stations, lang),
+                fmt_pct(e.value, lang, 2),
+                fmt_num(e.margin(0.95), lang, 2),
+                fmt_num(e.margin(0.99), lang, 2),
+                fmt_pct(e.official, lang, 2) if e.official is not None else "—",
+                _inside(e, lang),
+            ]
+        )
     out: list[Flowable] = [_table(rows, [w * f for f in (0.24, 0.1, 0.12, 0.1, 0.1, 0.12, 0.22)]), Spacer(1, 2 * mm)]
 
     leader = next((e.quantity for e in pvt.national() if e.quantity not in ("turnout", "invalid")), None)
@@ -396,14 +507,20 @@ def _pvt_table(pvt: PvtResult, lang: str, name: Callable[[str], str]) -> list[Fl
         heads = [t("forensics.col.region"), t("forensics.col.stations")]
         for key in ("turnout", leader):
             if key is not None:
-                heads += [f"{quantity(key)}: {t('forensics.col.estimate')}", t("forensics.col.official"), t("forensics.col.inside")]
+                heads += [
+                    f"{quantity(key)}: {t('forensics.col.estimate')}",
+                    t("forensics.col.official"),
+                    t("forensics.col.inside"),
+                ]
         rows = [[Paragraph(esc(h), s["cell_head"]) for h in heads]]
         for code in regions:
             by_q = {e.quantity: e for e in pvt.regional(code)}
             turnout = by_q.get("turnout")
             small = any(e.small_sample for e in by_q.values())
-            row: list[Any] = [Paragraph(esc(unit_name(code, lang) + (" *" if small else "")), s["cell"]),
-                              fmt_int(turnout.stations if turnout else None, lang)]
+            row: list[Any] = [
+                Paragraph(esc(unit_name(code, lang) + (" *" if small else "")), s["cell"]),
+                fmt_int(turnout.stations if turnout else None, lang),
+            ]
             for key in ("turnout", leader):
                 e = by_q.get(key) if key else None
                 if key is None:
@@ -411,8 +528,11 @@ def _pvt_table(pvt: PvtResult, lang: str, name: Callable[[str], str]) -> list[Fl
                 if e is None:
                     row += ["—", "—", "—"]
                 else:
-                    row += [f"{fmt_pct(e.value, lang, 1)} ± {fmt_num(e.margin(0.95), lang, 1)}",
-                            fmt_pct(e.official, lang, 1) if e.official is not None else "—", _inside(e, lang)]
+                    row += [
+                        f"{fmt_pct(e.value, lang, 1)} ± {fmt_num(e.margin(0.95), lang, 1)}",
+                        fmt_pct(e.official, lang, 1) if e.official is not None else "—",
+                        _inside(e, lang),
+                    ]
             rows.append(row)
         widths = [0.18, 0.1, 0.14, 0.1, 0.12, 0.14, 0.1, 0.12]
         out.append(_table(rows, [w * f for f in widths[: len(heads)]]))
@@ -424,31 +544,73 @@ def _comparison(comp: Comparison, lang: str, name: Callable[[str], str]) -> list
     s = get_styles()
     t = lambda key, **kw: tr(key, lang, **kw)  # noqa: E731
     w = FRAME_WIDTH
-    rows: list[list[Any]] = [_head(lang, "quantity", "stations", "official", "observed", "gap", "se", "median", "over1", "over5")]
+    rows: list[list[Any]] = [
+        _head(lang, "quantity", "stations", "official", "observed", "gap", "se", "median", "over1", "over5")
+    ]
     for g in comp.gaps:
-        rows.append([Paragraph(esc(t(f"forensics.q.{g.quantity}")), s["cell"]), fmt_int(g.stations, lang), fmt_pct(g.official, lang, 2), fmt_pct(g.observed, lang, 2),
-                     fmt_pp(g.gap, lang, 2), fmt_num(g.se, lang, 2), fmt_pp(g.median_station_gap, lang, 2),
-                     fmt_int(g.stations_over_1pp, lang), fmt_int(g.stations_over_5pp, lang)])
+        rows.append(
+            [
+                Paragraph(esc(t(f"forensics.q.{g.quantity}")), s["cell"]),
+                fmt_int(g.stations, lang),
+                fmt_pct(g.official, lang, 2),
+                fmt_pct(g.observed, lang, 2),
+                fmt_pp(g.gap, lang, 2),
+                fmt_num(g.se, lang, 2),
+                fmt_pp(g.median_station_gap, lang, 2),
+                fmt_int(g.stations_over_1pp, lang),
+                fmt_int(g.stations_over_5pp, lang),
+            ]
+        )
     out: list[Flowable] = [_table(rows, [w * f for f in (0.18, 0.1, 0.1, 0.1, 0.11, 0.07, 0.14, 0.1, 0.1)])]
     sg = comp.signs
     out.append(Spacer(1, 2 * mm))
-    out.append(Paragraph(esc(t("forensics.line.signs", threshold=sg.threshold, observed=fmt_num(sg.observed_mass, lang, 2),
-                               observed_se=fmt_num(sg.observed_se, lang, 2), unobserved=fmt_num(sg.unobserved_mass, lang, 2),
-                               unobserved_se=fmt_num(sg.unobserved_se, lang, 2), p=_p(sg.p_value, lang),
-                               turnout_observed=fmt_num(sg.mean_turnout_observed, lang),
-                               turnout_unobserved=fmt_num(sg.mean_turnout_unobserved, lang))), s["body"]))
+    out.append(
+        Paragraph(
+            esc(
+                t(
+                    "forensics.line.signs",
+                    threshold=sg.threshold,
+                    observed=fmt_num(sg.observed_mass, lang, 2),
+                    observed_se=fmt_num(sg.observed_se, lang, 2),
+                    unobserved=fmt_num(sg.unobserved_mass, lang, 2),
+                    unobserved_se=fmt_num(sg.unobserved_se, lang, 2),
+                    p=_p(sg.p_value, lang),
+                    turnout_observed=fmt_num(sg.mean_turnout_observed, lang),
+                    turnout_unobserved=fmt_num(sg.mean_turnout_unobserved, lang),
+                )
+            ),
+            s["body"],
+        )
+    )
     if sg.integer_observed is not None and sg.integer_unobserved is not None:
-        out.append(Paragraph(esc(t("forensics.line.signs_integer", observed_ratio=fmt_num(sg.integer_observed.ratio, lang, 2),
-                                   observed_p=_p(sg.integer_observed.p_value, lang),
-                                   unobserved_ratio=fmt_num(sg.integer_unobserved.ratio, lang, 2),
-                                   unobserved_p=_p(sg.integer_unobserved.p_value, lang))), s["body"]))
+        out.append(
+            Paragraph(
+                esc(
+                    t(
+                        "forensics.line.signs_integer",
+                        observed_ratio=fmt_num(sg.integer_observed.ratio, lang, 2),
+                        observed_p=_p(sg.integer_observed.p_value, lang),
+                        unobserved_ratio=fmt_num(sg.integer_unobserved.ratio, lang, 2),
+                        unobserved_p=_p(sg.integer_unobserved.p_value, lang),
+                    )
+                ),
+                s["body"],
+            )
+        )
     # A list of zero gaps says nothing: only stations where the figures differ are listed.
     differing = [g for g in comp.largest if abs(g.gap) >= 0.05][:10]
     if differing:
         rows = [_head(lang, "station", "region", "observed_turnout", "official_turnout", "gap")]
         for g in differing:
-            rows.append([g.code, Paragraph(esc(unit_name(g.region, lang)), s["cell"]), fmt_pct(g.observed_turnout, lang),
-                         fmt_pct(g.official_turnout, lang), fmt_pp(g.gap, lang)])
+            rows.append(
+                [
+                    g.code,
+                    Paragraph(esc(unit_name(g.region, lang)), s["cell"]),
+                    fmt_pct(g.observed_turnout, lang),
+                    fmt_pct(g.official_turnout, lang),
+                    fmt_pp(g.gap, lang),
+                ]
+            )
         out.append(_table(rows, [w * f for f in (0.14, 0.3, 0.18, 0.18, 0.2)], numeric_from=2))
     out.append(_notes(comp, lang, name))
     return out

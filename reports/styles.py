@@ -12,7 +12,7 @@ outline so it does not depend on colour alone.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -63,7 +63,7 @@ def font_dir() -> Path:
     return Path(str(resources.files("resources.fonts")))
 
 
-@lru_cache(maxsize=None)
+@cache
 def register_fonts() -> None:
     """Register the bundled fonts with ReportLab (idempotent)."""
     folder = font_dir()
@@ -71,11 +71,15 @@ def register_fonts() -> None:
         pdfmetrics.registerFont(TTFont(name, str(folder / file_name)))
     pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT_BOLD, italic=FONT_ITALIC, boldItalic=FONT_BOLD)
     pdfmetrics.registerFontFamily(
-        FONT_CONDENSED, normal=FONT_CONDENSED, bold=FONT_CONDENSED_BOLD, italic=FONT_CONDENSED, boldItalic=FONT_CONDENSED_BOLD
+        FONT_CONDENSED,
+        normal=FONT_CONDENSED,
+        bold=FONT_CONDENSED_BOLD,
+        italic=FONT_CONDENSED,
+        boldItalic=FONT_CONDENSED_BOLD,
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_styles() -> dict[str, ParagraphStyle]:
     """Named paragraph styles of the report.
 

@@ -19,7 +19,7 @@ announcement of 550. B has two observers who disagree (unresolved: not counted).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,14 @@ import pytest
 from sqlalchemy import insert
 
 from db import models as m
-from db.aggregate import aggregate, aggregate_levels, check_failures, station_table, turnout_gaps, violations_by_category_region
+from db.aggregate import (
+    aggregate,
+    aggregate_levels,
+    check_failures,
+    station_table,
+    turnout_gaps,
+    violations_by_category_region,
+)
 from db.official import import_official
 from db.store import ROLE_HQ, ElectionStore
 from observer.aggregate import StationArrays, aggregate_arrays
@@ -57,24 +64,81 @@ qhp = "qhp"
 auyl = "auyl"
 adal = "adal"
 """
-OBSERVED_A = {"registered": 1000, "issued": 400, "in_boxes": 400, "invalid": 40, "valid": 360,
-              "nur_otan": 200, "ak_zhol": 80, "qhp": 40, "auyl": 20, "adal": 20}
+OBSERVED_A = {
+    "registered": 1000,
+    "issued": 400,
+    "in_boxes": 400,
+    "invalid": 40,
+    "valid": 360,
+    "nur_otan": 200,
+    "ak_zhol": 80,
+    "qhp": 40,
+    "auyl": 20,
+    "adal": 20,
+}
 
 
 def add_protocol(hq: ElectionStore, station_id: str, observer: str, values: dict[str, int]) -> str:
-    t = datetime(2021, 1, 10, 16, tzinfo=timezone.utc)
+    t = datetime(2021, 1, 10, 16, tzinfo=UTC)
     oid, pid = m.new_id(), m.new_id()
     with hq.engine.begin() as conn:
         conn.execute(insert(m.Observer).values(id=oid, name=observer, organisation="MISK", created_at=t, updated_at=t))
-        conn.execute(insert(m.Protocol).values(id=pid, station_id=station_id, observer_id=oid, source="posted_copy", created_at=t, updated_at=t))
+        conn.execute(
+            insert(m.Protocol).values(
+                id=pid, station_id=station_id, observer_id=oid, source="posted_copy", created_at=t, updated_at=t
+            )
+        )
         conn.execute(
             insert(m.ProtocolValue),
-            [{"id": m.new_id(), "protocol_id": pid, "key": k, "value": v, "observer_id": oid, "created_at": t, "updated_at": t} for k, v in values.items()],
+            [
+                {
+                    "id": m.new_id(),
+                    "protocol_id": pid,
+                    "key": k,
+                    "value": v,
+                    "observer_id": oid,
+                    "created_at": t,
+                    "updated_at": t,
+                }
+                for k, v in values.items()
+            ],
         )
         if observer == "Aigerim":
-            conn.execute(insert(m.TurnoutReport).values(id=m.new_id(), station_id=station_id, observer_id=oid, slot="18:00", announced=480, observed=350, created_at=t, updated_at=t))
-            conn.execute(insert(m.TurnoutReport).values(id=m.new_id(), station_id=station_id, observer_id=oid, slot="20:00", announced=550, observed=390, created_at=t, updated_at=t))
-            conn.execute(insert(m.Violation).values(id=m.new_id(), station_id=station_id, observer_id=oid, category="STUFF", occurred_at=t, created_at=t, updated_at=t))
+            conn.execute(
+                insert(m.TurnoutReport).values(
+                    id=m.new_id(),
+                    station_id=station_id,
+                    observer_id=oid,
+                    slot="18:00",
+                    announced=480,
+                    observed=350,
+                    created_at=t,
+                    updated_at=t,
+                )
+            )
+            conn.execute(
+                insert(m.TurnoutReport).values(
+                    id=m.new_id(),
+                    station_id=station_id,
+                    observer_id=oid,
+                    slot="20:00",
+                    announced=550,
+                    observed=390,
+                    created_at=t,
+                    updated_at=t,
+                )
+            )
+            conn.execute(
+                insert(m.Violation).values(
+                    id=m.new_id(),
+                    station_id=station_id,
+                    observer_id=oid,
+                    category="STUFF",
+                    occurred_at=t,
+                    created_at=t,
+                    updated_at=t,
+                )
+            )
     return pid
 
 
@@ -202,7 +266,9 @@ def test_check_failures_both_sources(hq: ElectionStore) -> None:
 
 def test_check_failures_reports_broken_figures(tmp_path: Path, template_2021) -> None:
     hq = ElectionStore.create(tmp_path / "hq2.baqylau", template_2021, role=ROLE_HQ)
-    (tmp_path / "o.csv").write_text(CSV.replace("B,KZ-ALA,D2,2000,1000,1000,100,900", "B,KZ-ALA,D2,2000,1000,1000,100,950"), encoding="utf-8")
+    (tmp_path / "o.csv").write_text(
+        CSV.replace("B,KZ-ALA,D2,2000,1000,1000,100,900", "B,KZ-ALA,D2,2000,1000,1000,100,950"), encoding="utf-8"
+    )
     (tmp_path / "m.toml").write_text(MAP, encoding="utf-8")
     import_official(hq, tmp_path / "o.csv", tmp_path / "m.toml")
     add_protocol(hq, hq.station_by_code("C").id, "Yerlan", {**OBSERVED_A, "issued": 1200})  # type: ignore[union-attr]
@@ -226,7 +292,7 @@ def test_empty_hq(tmp_path: Path, template_2021) -> None:
     hq.close()
 
 
-def _arrays(source: str, values: list[list[int]], **extra: object) -> "StationArrays":
+def _arrays(source: str, values: list[list[int]], **extra: object) -> StationArrays:
     keys = ("registered", "issued")
     n = len(values)
     return StationArrays(
@@ -245,14 +311,34 @@ def _arrays(source: str, values: list[list[int]], **extra: object) -> "StationAr
 
 def test_turnout_gaps_are_ranked_largest_first() -> None:
     tpl = parse_template(
-        '\n'.join(
+        "\n".join(
             [
-                'format = 1', 'id = "t"', '[name]', 'en = "t"',
-                '[turnout]', 'voted = "issued"', 'registered = "registered"',
-                '[results]', 'share_base = "issued"', 'ballots_cast = "issued"', 'invalid = "issued"',
-                '[[lines]]', 'key = "registered"', 'en = "r"', '[[lines]]', 'key = "issued"', 'en = "i"',
-                '[[parties]]', 'key = "p"', 'en = "p"',
-                '[[violation_categories]]', 'code = "X"', 'en = "x"', '[[spoiled_reasons]]', 'code = "Y"', 'en = "y"',
+                "format = 1",
+                'id = "t"',
+                "[name]",
+                'en = "t"',
+                "[turnout]",
+                'voted = "issued"',
+                'registered = "registered"',
+                "[results]",
+                'share_base = "issued"',
+                'ballots_cast = "issued"',
+                'invalid = "issued"',
+                "[[lines]]",
+                'key = "registered"',
+                'en = "r"',
+                "[[lines]]",
+                'key = "issued"',
+                'en = "i"',
+                "[[parties]]",
+                'key = "p"',
+                'en = "p"',
+                "[[violation_categories]]",
+                'code = "X"',
+                'en = "x"',
+                "[[spoiled_reasons]]",
+                'code = "Y"',
+                'en = "y"',
             ]
         )
     )
@@ -283,4 +369,7 @@ def test_district_sums_match_a_plain_loop(density: float) -> None:
     mask = rng.random(400) < density
     expected = np.array([[matrix[q, (district == g) & mask].sum() for q in range(5)] for g in range(groups)])
     assert np.array_equal(_district_sums(matrix, starts, mask), expected)
-    assert np.array_equal(_district_sums(matrix, starts), np.array([[matrix[q, district == g].sum() for q in range(5)] for g in range(groups)]))
+    assert np.array_equal(
+        _district_sums(matrix, starts),
+        np.array([[matrix[q, district == g].sum() for q in range(5)] for g in range(groups)]),
+    )

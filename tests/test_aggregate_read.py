@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 from sqlalchemy import insert
 
 from db import models as m
-from db.aggregate import _columns_by_row, _columns_in_one_row, _read_base, aggregate_levels, station_table, station_tables
+from db.aggregate import (
+    _columns_by_row,
+    _columns_in_one_row,
+    _read_base,
+    aggregate_levels,
+    station_table,
+    station_tables,
+)
 from db.official import MISSING
 from db.store import ElectionStore
 from observer.aggregate import aggregate_levels_arrays
 from tests.test_aggregate import hq  # noqa: F401  (the fixture: 4 stations, official figures, 3 protocols)
 
 LEVELS = ("national", "region", "district")
-T = datetime(2021, 1, 10, 16, tzinfo=timezone.utc)
+T = datetime(2021, 1, 10, 16, tzinfo=UTC)
 
 
 def _params(hq: ElectionStore) -> tuple[int, bytes]:
@@ -74,10 +81,12 @@ def test_announced_figure_is_the_largest_at_the_last_slot_any_observer_noted(hq:
     assert c is not None and d is not None
     rows = []
     for station, observer, slot, announced, observed in [
-        (c.id, "x", "18:00", 300, 200), (c.id, "x", "20:00", 350, 250),  # x's last slot: 20:00
+        (c.id, "x", "18:00", 300, 200),
+        (c.id, "x", "20:00", 350, 250),  # x's last slot: 20:00
         (c.id, "y", "20:00", 360, 240),  # y at the same slot says more: the largest counts
         (c.id, "z", "18:00", 999, 999),  # z stopped earlier: a larger figure at an earlier slot does not
-        (d.id, "x", "10:00", 20, None), (d.id, "y", "12:00", None, 30),  # a slot without an announced figure
+        (d.id, "x", "10:00", 20, None),
+        (d.id, "y", "12:00", None, 30),  # a slot without an announced figure
     ]:
         oid = m.new_id()
         rows.append((station, oid, observer, slot, announced, observed))
@@ -87,13 +96,24 @@ def test_announced_figure_is_the_largest_at_the_last_slot_any_observer_noted(hq:
             if name not in observers:
                 observers[name] = oid
                 conn.execute(insert(m.Observer).values(id=oid, name=name, organisation="", created_at=T, updated_at=T))
-            conn.execute(insert(m.TurnoutReport).values(
-                id=m.new_id(), station_id=station, observer_id=observers[name], slot=slot, announced=announced,
-                observed=observed, created_at=T, updated_at=T,
-            ))
+            conn.execute(
+                insert(m.TurnoutReport).values(
+                    id=m.new_id(),
+                    station_id=station,
+                    observer_id=observers[name],
+                    slot=slot,
+                    announced=announced,
+                    observed=observed,
+                    created_at=T,
+                    updated_at=T,
+                )
+            )
     table = station_table(hq, "observed")
     assert table.announced is not None and table.announced_slot is not None and table.headcount is not None
-    got = {code: (int(a), s, int(h)) for code, a, s, h in zip(table.codes, table.announced, table.announced_slot, table.headcount)}
+    got = {
+        code: (int(a), s, int(h))
+        for code, a, s, h in zip(table.codes, table.announced, table.announced_slot, table.headcount)
+    }
     assert got["C"] == (360, "20:00", 999)  # head-count: the largest count noted by anyone
     assert got["D"] == (20, "10:00", 30)
     assert got["A"] == (550, "20:00", 390)
@@ -103,7 +123,10 @@ def test_announced_figure_is_the_largest_at_the_last_slot_any_observer_noted(hq:
     ("sql", "adal"),
     [
         ("", 20),  # the concatenated read
-        ("UPDATE protocol_values SET value = 20.5 WHERE key = 'adal'", 20),  # a real figure: the row read, truncated as before
+        (
+            "UPDATE protocol_values SET value = 20.5 WHERE key = 'adal'",
+            20,
+        ),  # a real figure: the row read, truncated as before
         ("UPDATE protocol_values SET key = 'x' || char(31) || 'y' WHERE key = 'issued'", 20),  # the separator in a key
     ],
 )

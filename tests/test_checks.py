@@ -10,8 +10,20 @@ from observer.checks import Status, failed_checks, percent, run_checks, turnout_
 from observer.expressions import ExpressionError, parse_relation, parse_term
 
 GOOD = dict(
-    registered=1000, received=800, issued=600, issued_outside=20, cancelled=190, spoiled=10,
-    in_boxes=600, invalid=20, valid=580, nur_otan=300, ak_zhol=100, qhp=80, auyl=55, adal=45,
+    registered=1000,
+    received=800,
+    issued=600,
+    issued_outside=20,
+    cancelled=190,
+    spoiled=10,
+    in_boxes=600,
+    invalid=20,
+    valid=580,
+    nur_otan=300,
+    ak_zhol=100,
+    qhp=80,
+    auyl=55,
+    adal=45,
 )
 
 
@@ -55,8 +67,23 @@ def test_inequalities(template_2021) -> None:
     assert "1001 > 1000" in msg.describe(template_2021, "en")
 
 
-@pytest.mark.parametrize("bad", ["", "a ==", "a == b == c", "a < b if c else d", "a / b == c", "a == 1.5",
-                                 "open('x') == a", "a.b == c", "[a] == b", "a ** 2 == b", "sum(x) == a", "a == True"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "a ==",
+        "a == b == c",
+        "a < b if c else d",
+        "a / b == c",
+        "a == 1.5",
+        "open('x') == a",
+        "a.b == c",
+        "[a] == b",
+        "a ** 2 == b",
+        "sum(x) == a",
+        "a == True",
+    ],
+)
 def test_grammar_refuses(bad: str) -> None:
     with pytest.raises(ExpressionError):
         parse_relation(bad)

@@ -16,10 +16,20 @@ from db.rules import InclusionRules, load_rules, save_rules
 from db.store import ElectionStore
 from observer.signing import KeyPair
 
-GOOD = {"registered": 1500, "received": 1500, "issued": 900, "cancelled": 600, "in_boxes": 880, "invalid": 30, "valid": 850}
+GOOD = {
+    "registered": 1500,
+    "received": 1500,
+    "issued": 900,
+    "cancelled": 600,
+    "in_boxes": 880,
+    "invalid": 30,
+    "valid": 850,
+}
 
 
-def _observer_package(root: Path, template: Any, n: int, code: str, values: dict[str, int], keys: KeyPair, *, photo: bool) -> Path:
+def _observer_package(
+    root: Path, template: Any, n: int, code: str, values: dict[str, int], keys: KeyPair, *, photo: bool
+) -> Path:
     s = ElectionStore.create(root / f"o{n}.baqylau", template)
     s.set_observer(f"Observer {n}", "MISK")
     st = s.upsert_station(code, "KZ-ALA")
@@ -29,7 +39,9 @@ def _observer_package(root: Path, template: Any, n: int, code: str, values: dict
         s.set_protocol_value(pid, key, value)
     parties = s.template.party_keys
     for i, party in enumerate(parties):
-        s.set_protocol_value(pid, party, values["valid"] // len(parties) + (values["valid"] % len(parties) if i == 0 else 0))
+        s.set_protocol_value(
+            pid, party, values["valid"] // len(parties) + (values["valid"] % len(parties) if i == 0 else 0)
+        )
     if photo:
         img = root / f"o{n}.jpg"
         Image.new("RGB", (50, 40), (n * 50 % 255, 0, 0)).save(img, "JPEG")
@@ -52,7 +64,9 @@ def keys() -> tuple[KeyPair, KeyPair, KeyPair]:
 
 
 @pytest.fixture
-def merged(hq: ElectionStore, tmp_path: Path, template_2021: Any, keys: tuple[KeyPair, KeyPair, KeyPair]) -> dict[str, str]:
+def merged(
+    hq: ElectionStore, tmp_path: Path, template_2021: Any, keys: tuple[KeyPair, KeyPair, KeyPair]
+) -> dict[str, str]:
     """Station 101: two observers disagree on 'issued'. 102: two agree. 103: one observer, no photo."""
     k1, k2, k3 = keys
     disagree = dict(GOOD, issued=950)
@@ -83,14 +97,35 @@ def test_disagreement_listed_resolved_and_changed(hq: ElectionStore, merged: dic
     assert merged["103"] in eff.by_station
 
     by_value = {v.values["issued"]: v.protocol_id for v in c.versions}
-    resolve_station(hq, merged["101"], protocol_id=by_value[950], status="chosen", reason="matches the posted copy photo", decided_by="Coordinator A")
+    resolve_station(
+        hq,
+        merged["101"],
+        protocol_id=by_value[950],
+        status="chosen",
+        reason="matches the posted copy photo",
+        decided_by="Coordinator A",
+    )
     eff = effective_protocols(hq)
     assert eff.by_station[merged["101"]] == by_value[950] and not eff.unresolved
 
-    resolve_station(hq, merged["101"], protocol_id=by_value[900], status="chosen", reason="second photo is clearer", decided_by="Coordinator B")
+    resolve_station(
+        hq,
+        merged["101"],
+        protocol_id=by_value[900],
+        status="chosen",
+        reason="second photo is clearer",
+        decided_by="Coordinator B",
+    )
     assert effective_protocols(hq).by_station[merged["101"]] == by_value[900]
 
-    resolve_station(hq, merged["101"], protocol_id=None, status="disputed", reason="both copies were signed", decided_by="Coordinator B")
+    resolve_station(
+        hq,
+        merged["101"],
+        protocol_id=None,
+        status="disputed",
+        reason="both copies were signed",
+        decided_by="Coordinator B",
+    )
     eff = effective_protocols(hq)
     assert merged["101"] in eff.disputed and merged["101"] not in eff.by_station
     assert eff.not_counted == {merged["101"]}
@@ -108,7 +143,9 @@ def test_disagreement_listed_resolved_and_changed(hq: ElectionStore, merged: dic
 def test_decisions_are_validated(hq: ElectionStore, merged: dict[str, str]) -> None:
     other_station_protocol = effective_protocols(hq).by_station[merged["103"]]
     with pytest.raises(ConflictError) as err:
-        resolve_station(hq, merged["101"], protocol_id=other_station_protocol, status="chosen", reason="x", decided_by="A")
+        resolve_station(
+            hq, merged["101"], protocol_id=other_station_protocol, status="chosen", reason="x", decided_by="A"
+        )
     assert err.value.key == "package.conflict.wrong_protocol"
     with pytest.raises(ConflictError) as err:
         resolve_station(hq, merged["101"], protocol_id=None, status="disputed", reason="  ", decided_by="A")
@@ -155,14 +192,34 @@ def test_rules_saved_in_hq_file_and_described(hq: ElectionStore) -> None:
     assert "сенімді" in rules.describe("kk")
 
 
-def test_cli_conflicts_lists_and_decides(hq: ElectionStore, merged: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_conflicts_lists_and_decides(
+    hq: ElectionStore, merged: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     path = str(hq.path)
     assert main.main(["--lang", "en", "conflicts", path]) == 0
     out = capsys.readouterr().out
     assert "Station 101: 2 versions differ in issued" in out
     assert "undecided conflicts: 1" in out
     chosen = station_conflicts(hq)[0].versions[1].protocol_id
-    assert main.main(["--lang", "en", "conflicts", path, "--station", "101", "--choose", chosen, "--reason", "photo", "--by", "Ana"]) == 0
+    assert (
+        main.main(
+            [
+                "--lang",
+                "en",
+                "conflicts",
+                path,
+                "--station",
+                "101",
+                "--choose",
+                chosen,
+                "--reason",
+                "photo",
+                "--by",
+                "Ana",
+            ]
+        )
+        == 0
+    )
     assert effective_protocols(hq).by_station[merged["101"]] == chosen
     assert main.main(["--lang", "en", "conflicts", path, "--station", "101", "--disputed"]) == 2  # a reason is required
     assert "--reason" in capsys.readouterr().err

@@ -17,9 +17,10 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import string
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -134,22 +135,35 @@ def static(name: str) -> str:
     return name
 
 
-def resigned(change: Callable[[World], dict[str, bytes | None]] | None = None, edit: Callable[[dict[str, Any]], None] | None = None) -> Build:
+def resigned(
+    change: Callable[[World], dict[str, bytes | None]] | None = None,
+    edit: Callable[[dict[str, Any]], None] | None = None,
+) -> Build:
     def build(w: World, out: Path) -> Path:
-        return mc.resign(w.package, out / "forged.bqpkg", KeyPair.generate() if edit is None or change else w.keys,
-                         change=change(w) if change else None, edit=edit)
+        return mc.resign(
+            w.package,
+            out / "forged.bqpkg",
+            KeyPair.generate() if edit is None or change else w.keys,
+            change=change(w) if change else None,
+            edit=edit,
+        )
+
     return build
 
 
 def forged_db(sql: str) -> Build:
     def build(w: World, out: Path) -> Path:
-        return mc.resign(w.package, out / "forged.bqpkg", w.keys, change={mc.DATA: mc.change_db(w.package, w.scratch, sql)})
+        return mc.resign(
+            w.package, out / "forged.bqpkg", w.keys, change={mc.DATA: mc.change_db(w.package, w.scratch, sql)}
+        )
+
     return build
 
 
 def rezip(transform: Callable[[dict[str, bytes]], list[tuple[str, bytes]]]) -> Build:
     def build(w: World, out: Path) -> Path:
         return mc.write_zip(out / "damaged.bqpkg", transform(mc.members_of(w.package)))  # type: ignore[arg-type]
+
     return build
 
 
@@ -186,6 +200,7 @@ def _other_signature(m: dict[str, bytes]) -> list[tuple[str, bytes]]:
 def _photo(data: bytes, suffix: str = ".jpg") -> Build:
     def build(w: World, out: Path) -> Path:
         return mc.swap_photo(w.package, out / "photo.bqpkg", w.scratch, w.keys, data, suffix)
+
     return build
 
 
@@ -205,7 +220,13 @@ def _revoked_key(w: World, out: Path) -> Path:
 def _other_election(w: World, out: Path) -> Path:
     """A consistent package, signed by the trusted observer, but of the 2023 election."""
     data = mc.change_db(w.package, w.scratch, "UPDATE meta SET value='kz-majilis-2023' WHERE key='template_id';")
-    return mc.resign(w.package, out / "2023.bqpkg", w.keys, change={mc.DATA: data}, edit=lambda m: m.update(template_id="kz-majilis-2023"))
+    return mc.resign(
+        w.package,
+        out / "2023.bqpkg",
+        w.keys,
+        change={mc.DATA: data},
+        edit=lambda m: m.update(template_id="kz-majilis-2023"),
+    )
 
 
 def _real_bomb(w: World, out: Path) -> Path:
@@ -235,32 +256,113 @@ CASES: list[Case] = [
     Case("member removed after signing", "merge", "package.error.missing_member", rezip(_removed)),
     Case("manifest edited after signing", "merge", "package.error.bad_signature", rezip(_edited_manifest)),
     Case("signature by another key", "merge", "package.error.bad_signature", rezip(_other_signature)),
-    Case("no signature", "merge", "package.error.no_signature", rezip(lambda m: [(n, d) for n, d in m.items() if n != mc.SIGNATURE])),
-    Case("manifest not JSON", "merge", "package.error.manifest_json", rezip(lambda m: [*((n, d) for n, d in m.items() if n != mc.MANIFEST), (mc.MANIFEST, b"{oops")])),
-    Case("manifest field of the wrong type", "merge", "package.error.manifest_field", resigned(edit=lambda m: m["members"][0].update(size="12"))),
+    Case(
+        "no signature",
+        "merge",
+        "package.error.no_signature",
+        rezip(lambda m: [(n, d) for n, d in m.items() if n != mc.SIGNATURE]),
+    ),
+    Case(
+        "manifest not JSON",
+        "merge",
+        "package.error.manifest_json",
+        rezip(lambda m: [*((n, d) for n, d in m.items() if n != mc.MANIFEST), (mc.MANIFEST, b"{oops")]),
+    ),
+    Case(
+        "manifest field of the wrong type",
+        "merge",
+        "package.error.manifest_field",
+        resigned(edit=lambda m: m["members"][0].update(size="12")),
+    ),
     Case("newer format version", "merge", "package.error.newer", resigned(edit=lambda m: m.update(format_version=2))),
     Case("valid signature, unknown key", "merge", "package.held.reason", _unknown_key),
     Case("valid signature, revoked key", "merge", "package.error.revoked", _revoked_key),
-    Case("package of another election", "merge", "package.error.other_election", lambda w, out: _other_election(w, out)),
+    Case(
+        "package of another election", "merge", "package.error.other_election", lambda w, out: _other_election(w, out)
+    ),
     # the embedded SQLite file
-    Case("data file not SQLite", "merge", "package.error.not_sqlite", resigned(lambda w: {mc.DATA: b"SQLite? no." * 400})),
-    Case("SQLite with a trigger", "merge", "package.error.schema_object", forged_db("CREATE TRIGGER t AFTER INSERT ON meta BEGIN DELETE FROM stations; END;")),
-    Case("SQLite with a view", "merge", "package.error.schema_object", forged_db("CREATE VIEW v AS SELECT * FROM observers;")),
+    Case(
+        "data file not SQLite", "merge", "package.error.not_sqlite", resigned(lambda w: {mc.DATA: b"SQLite? no." * 400})
+    ),
+    Case(
+        "SQLite with a trigger",
+        "merge",
+        "package.error.schema_object",
+        forged_db("CREATE TRIGGER t AFTER INSERT ON meta BEGIN DELETE FROM stations; END;"),
+    ),
+    Case(
+        "SQLite with a view",
+        "merge",
+        "package.error.schema_object",
+        forged_db("CREATE VIEW v AS SELECT * FROM observers;"),
+    ),
     Case("SQLite with an extra table", "merge", "package.error.schema", forged_db("CREATE TABLE loot (x TEXT);")),
-    Case("SQLite with an extra column", "merge", "package.error.schema", forged_db("ALTER TABLE violations ADD COLUMN payload TEXT;")),
+    Case(
+        "SQLite with an extra column",
+        "merge",
+        "package.error.schema",
+        forged_db("ALTER TABLE violations ADD COLUMN payload TEXT;"),
+    ),
     Case("SQLite with a dropped table", "merge", "package.error.schema", forged_db("DROP TABLE checklist_answers;")),
-    Case("SQLite of an unknown schema revision", "merge", "package.error.schema", forged_db("UPDATE alembic_version SET version_num='9999';")),
+    Case(
+        "SQLite of an unknown schema revision",
+        "merge",
+        "package.error.schema",
+        forged_db("UPDATE alembic_version SET version_num='9999';"),
+    ),
     # figures
-    Case("negative figure", "merge", "package.error.bad_value", forged_db("UPDATE protocol_values SET value=-5 WHERE key='valid';")),
-    Case("figure above 2^63", "merge", "package.error.bad_value", forged_db(f"UPDATE protocol_values SET value={BIG} WHERE key='valid';")),
-    Case("huge figure (10^12)", "merge", "package.error.bad_value", forged_db("UPDATE protocol_values SET value=1000000000000 WHERE key='valid';")),
-    Case("non-integer figure (text)", "merge", "package.error.bad_value", forged_db("UPDATE protocol_values SET value='many' WHERE key='valid';")),
-    Case("non-integer figure (12.5)", "merge", "package.error.bad_value", forged_db("UPDATE protocol_values SET value=12.5 WHERE key='valid';")),
-    Case("figure for a line the election has not", "merge", "package.error.unknown_line", forged_db("UPDATE protocol_values SET key='bribes' WHERE key='valid';")),
+    Case(
+        "negative figure",
+        "merge",
+        "package.error.bad_value",
+        forged_db("UPDATE protocol_values SET value=-5 WHERE key='valid';"),
+    ),
+    Case(
+        "figure above 2^63",
+        "merge",
+        "package.error.bad_value",
+        forged_db(f"UPDATE protocol_values SET value={BIG} WHERE key='valid';"),
+    ),
+    Case(
+        "huge figure (10^12)",
+        "merge",
+        "package.error.bad_value",
+        forged_db("UPDATE protocol_values SET value=1000000000000 WHERE key='valid';"),
+    ),
+    Case(
+        "non-integer figure (text)",
+        "merge",
+        "package.error.bad_value",
+        forged_db("UPDATE protocol_values SET value='many' WHERE key='valid';"),
+    ),
+    Case(
+        "non-integer figure (12.5)",
+        "merge",
+        "package.error.bad_value",
+        forged_db("UPDATE protocol_values SET value=12.5 WHERE key='valid';"),
+    ),
+    Case(
+        "figure for a line the election has not",
+        "merge",
+        "package.error.unknown_line",
+        forged_db("UPDATE protocol_values SET key='bribes' WHERE key='valid';"),
+    ),
     # photos inside packages
-    Case("packaged photo that is not an image", "merge", "package.error.bad_photo", _photo(b"#!/bin/sh\nrm -rf /\n" * 40)),
-    Case("packaged decompression bomb", "merge", "package.error.bad_photo", _photo(mc.png_claiming(60_000, 60_000), ".png")),
-    Case("packaged 100-megapixel photo", "merge", "package.error.bad_photo", _photo(mc.png_claiming(12_500, 8_000), ".png")),
+    Case(
+        "packaged photo that is not an image", "merge", "package.error.bad_photo", _photo(b"#!/bin/sh\nrm -rf /\n" * 40)
+    ),
+    Case(
+        "packaged decompression bomb",
+        "merge",
+        "package.error.bad_photo",
+        _photo(mc.png_claiming(60_000, 60_000), ".png"),
+    ),
+    Case(
+        "packaged 100-megapixel photo",
+        "merge",
+        "package.error.bad_photo",
+        _photo(mc.png_claiming(12_500, 8_000), ".png"),
+    ),
     # photos added by an observer
     Case("photo that is not an image", "photo", "error.evidence.not_image", static("not-an-image.jpg")),
     Case("photo: truncated JPEG", "photo", "error.evidence.damaged", static("truncated.jpg")),
@@ -270,11 +372,21 @@ CASES: list[Case] = [
     Case("photo: empty file", "photo", "error.evidence.empty", static("empty.jpg")),
     Case("video that is not a video", "photo", "error.evidence.not_video", static("not-a-video.mp4")),
     # CSVs
-    Case("CSV in another encoding than declared", "official", "coord.csv.undecodable", static("official-cp1251-declared-utf8.csv")),
+    Case(
+        "CSV in another encoding than declared",
+        "official",
+        "coord.csv.undecodable",
+        static("official-cp1251-declared-utf8.csv"),
+    ),
     Case("CSV in UTF-16", "stations", "coord.csv.binary", static("stations-utf16.csv")),
     Case("CSV missing a mapped column", "official", "coord.map.columns_missing", static("official-missing-column.csv")),
     Case("CSV missing the code column", "stations", "coord.map.columns_missing", static("stations-missing-code.csv")),
-    Case("CSV with a duplicate station (official)", "official", "coord.row.duplicate", static("official-duplicate-station.csv")),
+    Case(
+        "CSV with a duplicate station (official)",
+        "official",
+        "coord.row.duplicate",
+        static("official-duplicate-station.csv"),
+    ),
     Case("CSV with a duplicate station (list)", "stations", "coord.row.duplicate", static("stations-duplicate.csv")),
     Case("CSV row with extra cells", "official", "coord.row.long", static("official-extra-cells.csv")),
     Case("CSV with a broken quote", "official", "coord.csv.broken", static("official-broken-quote.csv")),
@@ -296,10 +408,34 @@ def test_corpus_is_complete() -> None:
     committed = {p.name for p in FILES.iterdir()} - {"official.map.toml", "stations-quotes-newlines.csv"}
     assert committed == used
     names = " ".join(c.name for c in CASES)
-    for kind in ("truncated", "not a package", "zip bomb", "../", "absolute", "symlink", "hash", "added", "removed",
-                 "unknown key", "revoked", "newer format", "trigger", "view", "negative", "2^63", "non-integer",
-                 "not an image", "decompression bomb", "100 megapixels", "truncated JPEG", "encoding", "missing",
-                 "duplicate", "extra cells", "quote"):
+    for kind in (
+        "truncated",
+        "not a package",
+        "zip bomb",
+        "../",
+        "absolute",
+        "symlink",
+        "hash",
+        "added",
+        "removed",
+        "unknown key",
+        "revoked",
+        "newer format",
+        "trigger",
+        "view",
+        "negative",
+        "2^63",
+        "non-integer",
+        "not an image",
+        "decompression bomb",
+        "100 megapixels",
+        "truncated JPEG",
+        "encoding",
+        "missing",
+        "duplicate",
+        "extra cells",
+        "quote",
+    ):
         assert kind in names, kind
 
 
@@ -310,7 +446,9 @@ def _file(case: Case, w: World, out: Path) -> Path:
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_hostile_input_refused_in_the_users_language(case: Case, world: World, hq_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_hostile_input_refused_in_the_users_language(
+    case: Case, world: World, hq_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lang = LANGS[CASES.index(case) % 2]  # alternate Kazakh and Russian
     incoming = tmp_path / "incoming"
     incoming.mkdir()
@@ -333,7 +471,16 @@ def test_hostile_input_refused_in_the_users_language(case: Case, world: World, h
     if case.entry == "merge":
         argv = ["--lang", lang, "merge", str(hq_copy), str(path)]
     elif case.entry == "official":
-        argv = ["--lang", lang, "official", "import", str(hq_copy), str(path), "--map", str(FILES / "official.map.toml")]
+        argv = [
+            "--lang",
+            lang,
+            "official",
+            "import",
+            str(hq_copy),
+            str(path),
+            "--map",
+            str(FILES / "official.map.toml"),
+        ]
     else:
         argv = ["--lang", lang, "stations", "import", str(hq_copy), str(path)]
     code = main.main(argv)
@@ -390,7 +537,9 @@ def hostile_text_hq(world: World, tmp_path_factory: pytest.TempPathFactory) -> P
     # A second observer at the same station with other figures: a conflict, so the
     # coordinator's conflict panel shows the station's code too.
     (root / "second").mkdir()
-    second = mc.make_station(root / "second", world.template, "<b>555</b>", text={**mc.HOSTILE_TEXT, "observer": "Second <i>observer</i>"})
+    second = mc.make_station(
+        root / "second", world.template, "<b>555</b>", text={**mc.HOSTILE_TEXT, "observer": "Second <i>observer</i>"}
+    )
     try:
         sid = second.current_station().id
         second.set_protocol_value(second.protocol_id(sid), "valid", 849)
@@ -426,9 +575,14 @@ def test_sql_and_html_in_text_fields_are_stored_verbatim(hostile_text_hq: Path) 
 
 
 def test_csv_quotes_and_newlines_are_stored_verbatim(hq_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main.main(["--lang", "kk", "stations", "import", str(hq_copy), str(FILES / "stations-quotes-newlines.csv")]) == 0
+    assert (
+        main.main(["--lang", "kk", "stations", "import", str(hq_copy), str(FILES / "stations-quotes-newlines.csv")])
+        == 0
+    )
     conn = sqlite3.connect(hq_copy)
-    rows = dict((r[0], r[1:]) for r in conn.execute("SELECT code, district, address FROM stations WHERE code IN ('301', '302')"))
+    rows = dict(
+        (r[0], r[1:]) for r in conn.execute("SELECT code, district, address FROM stations WHERE code IN ('301', '302')")
+    )
     conn.close()
     assert rows["301"] == ('Алмалинский "центр"', "ул. Абая, 1\nвход со двора; <b>DROP TABLE</b>")
     assert rows["302"] == ("Бостандыкский", '"кавычки" и, запятые')
@@ -493,7 +647,10 @@ def test_hostile_text_is_plain_text_in_the_coordinator(hostile_text_hq: Path, qt
         qtbot.wait(50)
         shown = 0
         for label in window.findChildren(QLabel):
-            if any(marker in label.text() for marker in ("<b>555</b>", "<script>", "<u>Айгүл</u>", "<img src", "<i>observer</i>")):
+            if any(
+                marker in label.text()
+                for marker in ("<b>555</b>", "<script>", "<u>Айгүл</u>", "<img src", "<i>observer</i>")
+            ):
                 shown += 1
                 assert label.textFormat() == Qt.TextFormat.PlainText, (label.objectName(), label.text()[:80])
         assert shown >= 1
@@ -570,7 +727,9 @@ def _big_photo_station(world: World, folder: Path) -> ElectionStore:
     folder.mkdir(parents=True, exist_ok=True)
     store = mc.make_station(folder, world.template, "101")
     big = folder / "big.jpg"
-    Image.fromarray(np.random.default_rng(1).integers(0, 255, (1200, 1600, 3), dtype=np.uint8)).save(big, "JPEG", quality=95)
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (1200, 1600, 3), dtype=np.uint8)).save(
+        big, "JPEG", quality=95
+    )
     store.add_evidence(store.current_station().id, big)  # type: ignore[union-attr]
     return store
 
@@ -603,7 +762,9 @@ def test_export_to_a_full_or_read_only_stick(world: World, small_disk: SmallDisk
 
 
 @needs_mount
-def test_merge_on_a_full_disk_then_completes(world: World, small_disk: SmallDisk, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_merge_on_a_full_disk_then_completes(
+    world: World, small_disk: SmallDisk, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     store = _big_photo_station(world, tmp_path / "obs")
     try:
         pkg = export_station_package(store, tmp_path / "usb", world.keys)
@@ -633,7 +794,9 @@ def test_merge_on_a_full_disk_then_completes(world: World, small_disk: SmallDisk
 
 
 @needs_mount
-def test_report_to_a_full_stick(hostile_text_hq: Path, small_disk: SmallDisk, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_to_a_full_stick(
+    hostile_text_hq: Path, small_disk: SmallDisk, capsys: pytest.CaptureFixture[str]
+) -> None:
     small_disk.resize("64k")
     out = small_disk.path / "report.pdf"
     assert main.main(["--lang", "kk", "report", str(hostile_text_hq), "--out", str(out)]) == 2
@@ -643,7 +806,9 @@ def test_report_to_a_full_stick(hostile_text_hq: Path, small_disk: SmallDisk, ca
 
 
 @needs_mount
-def test_report_to_a_read_only_stick(hostile_text_hq: Path, small_disk: SmallDisk, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_to_a_read_only_stick(
+    hostile_text_hq: Path, small_disk: SmallDisk, capsys: pytest.CaptureFixture[str]
+) -> None:
     small_disk.read_only()
     out = small_disk.path / "report.pdf"
     assert main.main(["--lang", "ru", "report", str(hostile_text_hq), "--out", str(out)]) == 2
@@ -653,7 +818,9 @@ def test_report_to_a_read_only_stick(hostile_text_hq: Path, small_disk: SmallDis
     assert list(small_disk.path.iterdir()) == []
 
 
-def test_disk_full_without_mount(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_disk_full_without_mount(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The same refusals where tmpfs cannot be mounted: the final rename fails with ENOSPC."""
     import errno
     import os
@@ -672,7 +839,9 @@ def test_disk_full_without_mount(world: World, tmp_path: Path, monkeypatch: pyte
         i18n.set_language("kk")
         with pytest.raises(BaqylauError) as err:
             export_station_package(store, tmp_path / "usb2", world.keys)
-        assert err.value.key == "error.storage.disk_full" and fragment("error.storage.disk_full", "kk") in str(err.value)
+        assert err.value.key == "error.storage.disk_full" and fragment("error.storage.disk_full", "kk") in str(
+            err.value
+        )
         assert list((tmp_path / "usb2").iterdir()) == []
     finally:
         store.close()

@@ -16,7 +16,7 @@ from observer.csvio import (
     sniff_delimiter,
 )
 
-TEXT = "Код;Область;Адрес\n101;г. Алматы;\"ул. Абая, 1\"\n102;Ақмола облысы;Көкшетау\n"
+TEXT = 'Код;Область;Адрес\n101;г. Алматы;"ул. Абая, 1"\n102;Ақмола облысы;Көкшетау\n'
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ def test_forced_encoding_that_does_not_fit_names_the_line() -> None:
 
 
 def test_quoted_newline_keeps_line_numbers_of_later_rows() -> None:
-    raw = 'code,address\n1,"line one\nline two"\n2,plain\n\n3,"x ""quoted"" y"\n'.encode()
+    raw = b'code,address\n1,"line one\nline two"\n2,plain\n\n3,"x ""quoted"" y"\n'
     table = parse_csv(raw, "q.csv")
     assert table.rows == [["1", "line one\nline two"], ["2", "plain"], ["3", 'x "quoted" y']]
     # Row 2 starts on line 4 of the file because row 1 spans lines 2-3; the blank line 5 is skipped.
@@ -97,7 +97,7 @@ def test_unreadable_path(tmp_path: Path) -> None:
 
 
 def test_column_lookup_is_forgiving_about_case_and_spaces() -> None:
-    table = parse_csv(" Code ; Region \n1;KZ-ALA\n".encode(), "c.csv")
+    table = parse_csv(b" Code ; Region \n1;KZ-ALA\n", "c.csv")
     assert table.column_index("code") == 0
     assert table.column_index("REGION") == 1
     assert table.column_index("district") is None

@@ -45,13 +45,21 @@ def test_whole_command_line_chain(demo_dir: Path, tmp_path: Path, capsys: pytest
     hq = str(tmp_path / "hq.baqylau")
     d = demo_dir
     assert main.main(["stations", "import", hq, str(d / "stations.csv")]) == 0
-    assert main.main(["official", "import", hq, str(d / "official-results.csv"), "--map", str(d / "official-results.map.toml")]) == 0
+    assert (
+        main.main(
+            ["official", "import", hq, str(d / "official-results.csv"), "--map", str(d / "official-results.map.toml")]
+        )
+        == 0
+    )
     assert main.main(["keys", hq, "import", str(d / "keys.txt")]) == 0
     assert main.main(["merge", hq, str(d / "packages")]) == 0
     capsys.readouterr()
 
     out = tmp_path / "national.json"
-    assert main.main(["aggregate", hq, "--level", "national", "--source", "both", "--format", "json", "--out", str(out)]) == 0
+    assert (
+        main.main(["aggregate", hq, "--level", "national", "--source", "both", "--format", "json", "--out", str(out)])
+        == 0
+    )
     [unit] = json.loads(out.read_text(encoding="utf-8"))
     assert unit["unit"] == "national" and unit["level"] == "national"
     assert unit["stations"]["total"] == 80 and unit["stations"]["official_all"] == 80
@@ -73,7 +81,12 @@ def test_whole_command_line_chain(demo_dir: Path, tmp_path: Path, capsys: pytest
     assert f"{turnout['observed']:.2f}" in line and f"{turnout['official']:.2f}" in line
 
     csv_out = tmp_path / "districts.csv"
-    assert main.main(["aggregate", hq, "--level", "district", "--source", "official", "--format", "csv", "--out", str(csv_out)]) == 0
+    assert (
+        main.main(
+            ["aggregate", hq, "--level", "district", "--source", "official", "--format", "csv", "--out", str(csv_out)]
+        )
+        == 0
+    )
     with csv_out.open(encoding="utf-8") as fh:
         districts = list(csv.DictReader(fh))
     assert sum(int(r["stations"]) for r in districts) == 80
@@ -82,7 +95,10 @@ def test_whole_command_line_chain(demo_dir: Path, tmp_path: Path, capsys: pytest
     from openpyxl import load_workbook
 
     xlsx = tmp_path / "regions.xlsx"
-    assert main.main(["aggregate", hq, "--level", "region", "--source", "both", "--format", "xlsx", "--out", str(xlsx)]) == 0
+    assert (
+        main.main(["aggregate", hq, "--level", "region", "--source", "both", "--format", "xlsx", "--out", str(xlsx)])
+        == 0
+    )
     ws = load_workbook(xlsx).active
     assert ws.max_row >= 17 + 1  # header and one row per region (plus the rules line)
 
@@ -91,7 +107,13 @@ def test_whole_command_line_chain(demo_dir: Path, tmp_path: Path, capsys: pytest
     gaps = json.loads(gaps_out.read_text(encoding="utf-8"))
     assert 1 <= len(gaps) <= 5
     assert [g["gap_pp"] for g in gaps] == sorted((g["gap_pp"] for g in gaps), reverse=True)
-    assert all(g["gap_pp"] == pytest.approx(g["official_turnout_pct"] - (g["headcount_turnout_pct"] or g["observed_turnout_pct"]), abs=1e-3) for g in gaps)
+    assert all(
+        g["gap_pp"]
+        == pytest.approx(
+            g["official_turnout_pct"] - (g["headcount_turnout_pct"] or g["observed_turnout_pct"]), abs=1e-3
+        )
+        for g in gaps
+    )
     capsys.readouterr()
     assert main.main(["violations", hq, "--format", "csv"]) == 0
     violations = list(csv.DictReader(capsys.readouterr().out.splitlines()))
@@ -107,7 +129,10 @@ def test_bad_official_file_prints_lines_and_changes_nothing(tmp_path: Path, caps
     good = tmp_path / "o.csv"
     good.write_text("code;region;registered;issued\n1;KZ-ALA;100;50\n2;KZ-ALA;200;x\n3;Mars;10;1\n", encoding="utf-8")
     mp = tmp_path / "m.toml"
-    mp.write_text('[station]\ncode = "code"\nregion = "region"\n[lines]\nregistered = "registered"\nissued = "issued"\n', encoding="utf-8")
+    mp.write_text(
+        '[station]\ncode = "code"\nregion = "region"\n[lines]\nregistered = "registered"\nissued = "issued"\n',
+        encoding="utf-8",
+    )
     assert main.main(["--lang", "en", "official", "import", str(hq), str(good), "--map", str(mp)]) == 2
     err = capsys.readouterr().err
     assert "line 3:" in err and "line 4:" in err and "nothing was imported" in err

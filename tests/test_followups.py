@@ -3,8 +3,9 @@ the reused-photo flag (stations table) and report subsection, typed key settings
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
@@ -162,7 +163,9 @@ def test_merge_dialog_opens_sealed_packages_with_the_chosen_key(qtbot: Any, tmp_
         later = MergeDialog(hq)
         qtbot.addWidget(later)
         fingerprint = org_fingerprint(load_org_private(org.private))
-        assert later.org_key_label.text() == tr("followup.merge.org_key_shown", file=org.private.name, fingerprint=fingerprint)
+        assert later.org_key_label.text() == tr(
+            "followup.merge.org_key_shown", file=org.private.name, fingerprint=fingerprint
+        )
         i18n.set_language("kk")
         later.retranslate()
         assert later.org_key_button.text() == "Ұйым кілті…"
@@ -174,7 +177,8 @@ def test_merge_dialog_opens_sealed_packages_with_the_chosen_key(qtbot: Any, tmp_
 
 
 # The photo and package makers of the reuse tests (tests/ is on sys.path under pytest's default import mode).
-from test_reuse import scene as _scene, station_package as _package  # noqa: E402
+from test_reuse import scene as _scene  # noqa: E402
+from test_reuse import station_package as _package  # noqa: E402
 
 
 @pytest.fixture
@@ -240,7 +244,9 @@ def test_stations_table_flags_reused_photos(qtbot: Any, hq_reuse: ElectionStore)
     assert sorted(page.model.row_data(r).code for r in range(3)) == ["101", "102", "103"]  # type: ignore[union-attr]
 
 
-def test_window_scans_on_open_and_after_a_merge(qtbot: Any, tmp_path: Path, template_2021: Any, photos: dict[str, Path]) -> None:
+def test_window_scans_on_open_and_after_a_merge(
+    qtbot: Any, tmp_path: Path, template_2021: Any, photos: dict[str, Path]
+) -> None:
     first = [
         _package(tmp_path, template_2021, "201", "Айгүл", [photos["other0"]]),
         _package(tmp_path, template_2021, "202", "Бауыржан", [photos["other2"]]),
@@ -281,7 +287,9 @@ def _section_text(pdf: Path, heading: str, until: str) -> str:
 
 
 @pytest.mark.parametrize("lang", ["ru", "kk"])
-def test_report_lists_photos_submitted_for_more_than_one_station(hq_reuse: ElectionStore, tmp_path: Path, lang: str) -> None:
+def test_report_lists_photos_submitted_for_more_than_one_station(
+    hq_reuse: ElectionStore, tmp_path: Path, lang: str
+) -> None:
     pdf = tmp_path / f"report-{lang}.pdf"
     build_report(hq_reuse, pdf, lang)
     section = _section_text(pdf, tr("followup.report.reuse", lang), tr("report.annex.disputed", lang))

@@ -263,7 +263,9 @@ def test_small_stations_and_trivial_percents_are_not_counted() -> None:
         [0, 0, 0, 0],
         {"a": [20, 150, 1, 100], "b": [5, 50, 0, 100]},
     )
-    turnout = next(t for t in fx.integer_percent_tests(data, "a", fx.Options()) if t.quantity == "turnout" and t.step == 1)
+    turnout = next(
+        t for t in fx.integer_percent_tests(data, "a", fx.Options()) if t.quantity == "turnout" and t.step == 1
+    )
     assert turnout.national.stations == 1
     assert turnout.national.observed == 1
     assert turnout.sample.excluded == 3
@@ -584,7 +586,12 @@ def test_party_columns_of_the_wrong_length_are_refused() -> None:
 def test_threshold_is_inclusive_and_exact() -> None:
     # 29 of 100 is exactly 29 % (0.29 * 100 is 28.999999999999996 in floating point).
     data = fx.StationReturns.build(
-        ["1", "2", "3"], ["A"] * 3, [100, 500, 1000], [29, 400, 799], [29, 400, 799], [0, 0, 0],
+        ["1", "2", "3"],
+        ["A"] * 3,
+        [100, 500, 1000],
+        [29, 400, 799],
+        [29, 400, 799],
+        [0, 0, 0],
         {"a": [29, 320, 700], "b": [0, 80, 99]},
     )
     fp = fx.fingerprint(data, "a", fx.Options(thresholds=(29, 80)))
@@ -608,8 +615,16 @@ def test_stations_without_a_region_are_a_stratum_not_the_country() -> None:
     population, _ = synthetic_election(n=3000, seed=65, regions=3)
     regions = np.asarray(population.regions, dtype=object)
     regions[regions == "KZ-02"] = ""  # imported without a region column
-    population = fx.StationReturns(population.codes, regions, population.registered, population.voted, population.ballots,
-                                   population.invalid, population.parties, population.party_keys)
+    population = fx.StationReturns(
+        population.codes,
+        regions,
+        population.registered,
+        population.voted,
+        population.ballots,
+        population.invalid,
+        population.parties,
+        population.party_keys,
+    )
     result = fx.pvt(population.subset(_stratified_sample(population, 0.1, 1)), population, population)
     national = [e for e in result.national() if e.quantity == "turnout"]
     blank = [e for e in result.regional("") if e.quantity == "turnout"]
@@ -645,9 +660,18 @@ def test_turnout_chart_draws_a_tiny_sample_with_undefined_expected_curve() -> No
     counts = np.array([0, 0, 0, 120, 0, 0, 300, 0, 0, 0], dtype=float)
     fields = {f.name for f in dataclasses.fields(fx.TurnoutDistribution)}
     values = dict(
-        leader="nur_otan", edges=edges, voters=counts, leader_votes=counts * 0.6, other_votes=counts * 0.4,
-        expected_leader=nan, mode_pct=float("nan"), ratio=float("nan"), excess=float("nan"), excess_se=float("nan"),
-        leader_total=252, sample=None,
+        leader="nur_otan",
+        edges=edges,
+        voters=counts,
+        leader_votes=counts * 0.6,
+        other_votes=counts * 0.4,
+        expected_leader=nan,
+        mode_pct=float("nan"),
+        ratio=float("nan"),
+        excess=float("nan"),
+        excess_se=float("nan"),
+        leader_total=252,
+        sample=None,
     )
     dist = fx.TurnoutDistribution(**{k: v for k, v in values.items() if k in fields})
     drawing = turnout_chart(dist, "kk", "Nur Otan")

@@ -116,8 +116,13 @@ def test_table_output_in_english(hq_path: Path, capsys: pytest.CaptureFixture[st
     code = main.main(["--lang", "en", "forensics", str(hq_path)])
     out = capsys.readouterr().out
     assert code == 0
-    for heading in ("Turnout × leader share fingerprint", "Integer percentages", "Digit tests", "Parallel vote tabulation",
-                    "Observed vs official at the same stations"):
+    for heading in (
+        "Turnout × leader share fingerprint",
+        "Integer percentages",
+        "Digit tests",
+        "Parallel vote tabulation",
+        "Observed vs official at the same stations",
+    ):
         assert heading in out
     assert "Leader: Nur Otan. Official results: 400 stations; observed stations: 8." in out
     assert "Caveat:" in out and "Method:" in out and "Uncertainty:" in out
@@ -142,8 +147,18 @@ def test_json_and_out_folder(hq_path: Path, tmp_path: Path, capsys: pytest.Captu
 
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == sorted(
-        ["forensics.json", "fingerprint.csv", "turnout_histogram.csv", "fine_histogram.csv", "integer_percent.csv", "digits.csv",
-         "pvt.csv", "comparison.csv", "largest_gaps.csv", "regions.csv"]
+        [
+            "forensics.json",
+            "fingerprint.csv",
+            "turnout_histogram.csv",
+            "fine_histogram.csv",
+            "integer_percent.csv",
+            "digits.csv",
+            "pvt.csv",
+            "comparison.csv",
+            "largest_gaps.csv",
+            "regions.csv",
+        ]
     )
     assert json.loads((out_dir / "forensics.json").read_text(encoding="utf-8")) == doc
     with (out_dir / "fingerprint.csv").open(encoding="utf-8") as fh:
@@ -188,7 +203,9 @@ def test_not_an_election_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "not a Baqylau election file" in capsys.readouterr().err
 
 
-def test_out_path_that_is_a_file_writes_nothing(hq_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_out_path_that_is_a_file_writes_nothing(
+    hq_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     blocker = tmp_path / "taken"
     blocker.write_text("mine", encoding="utf-8")
     assert main.main(["--lang", "en", "forensics", str(hq_path), "--out", str(blocker)]) == 2
@@ -197,8 +214,9 @@ def test_out_path_that_is_a_file_writes_nothing(hq_path: Path, tmp_path: Path, c
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
-def test_unwritable_out_folder_leaves_no_part_files(hq_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unwritable_out_folder_leaves_no_part_files(
+    hq_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import db.cli_forensics as cli
 
     out_dir = tmp_path / "results"
@@ -243,7 +261,13 @@ def test_report_section_in_kazakh(hq_path: Path, tmp_path: Path) -> None:
         store.close()
     text, pages = _pdf_text(flowables, tmp_path / "section.pdf")
     assert pages >= 3
-    for heading in ("Сайлаудың статистикалық талдауы", "Бүтін пайыздар", "Цифр тесттері", "Дауыстарды қатар санау", "Өңірлер бойынша"):
+    for heading in (
+        "Сайлаудың статистикалық талдауы",
+        "Бүтін пайыздар",
+        "Цифр тесттері",
+        "Дауыстарды қатар санау",
+        "Өңірлер бойынша",
+    ):
         assert heading in text
     assert "Nur Otan" in text and "Ақмола облысы" in text
     assert "Ескерту:" in text  # the digit tests' caveats are printed beside them

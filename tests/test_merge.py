@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -110,7 +111,11 @@ def test_merge_is_idempotent_and_order_independent(factory: Factory, three: tupl
     with sqlite3.connect(first.path) as conn:
         # the newer version of the corrected record won, whatever the order
         # (A's corrected 31 replaced its 30; B and C say 30)
-        assert conn.execute("SELECT value FROM protocol_values WHERE key='invalid' ORDER BY value").fetchall() == [(30,), (30,), (31,)]
+        assert conn.execute("SELECT value FROM protocol_values WHERE key='invalid' ORDER BY value").fetchall() == [
+            (30,),
+            (30,),
+            (31,),
+        ]
         assert conn.execute("SELECT count(*) FROM stations").fetchone() == (2,)
         # every merged record names its package
         for table in ("protocols", "protocol_values", "headcount_events", "evidence", "stations"):
@@ -120,7 +125,9 @@ def test_merge_is_idempotent_and_order_independent(factory: Factory, three: tupl
     second.close()
 
 
-def test_folders_are_walked_and_progress_and_cancel_work(factory: Factory, three: tuple[Path, Path, Path, Path]) -> None:
+def test_folders_are_walked_and_progress_and_cancel_work(
+    factory: Factory, three: tuple[Path, Path, Path, Path]
+) -> None:
     a, b, c, _ = three
     nested = factory.root / "sticks" / "stick1" / "deep"
     nested.mkdir(parents=True)
@@ -130,7 +137,9 @@ def test_folders_are_walked_and_progress_and_cancel_work(factory: Factory, three
     (factory.root / "sticks" / "notes.txt").write_text("ignored")
     hq = factory.hq("hq")
     seen: list[tuple[int, int, str]] = []
-    report = merge_packages(hq, [factory.root / "sticks"], progress=lambda d, t, n: seen.append((d, t, n)), trust_new_keys=True)
+    report = merge_packages(
+        hq, [factory.root / "sticks"], progress=lambda d, t, n: seen.append((d, t, n)), trust_new_keys=True
+    )
     assert report.counts()["merged"] == 3
     assert seen[0][:2] == (0, 3) and seen[-1][:2] == (3, 3)
 
@@ -229,7 +238,9 @@ def test_import_keys_is_all_or_nothing(factory: Factory, tmp_path: Path) -> None
     hq.close()
 
 
-def test_tiers_station_district_org_counted_once_with_provenance(factory: Factory, three: tuple[Path, Path, Path, Path]) -> None:
+def test_tiers_station_district_org_counted_once_with_provenance(
+    factory: Factory, three: tuple[Path, Path, Path, Path]
+) -> None:
     a, b, c, _ = three
     district = factory.hq("district")
     district.set_observer("Алматы штабы", "MISK")
@@ -377,7 +388,9 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_property_any_order_any_repeats_same_database(pool: list[Path], tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
+def test_property_any_order_any_repeats_same_database(
+    pool: list[Path], tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
     from observer.template import builtin_template
 
     chosen = data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=8), label="packages")
@@ -395,7 +408,9 @@ def test_property_any_order_any_repeats_same_database(pool: list[Path], tmp_path
     two.close()
 
 
-def test_revoked_key_cannot_come_back_through_a_district(factory: Factory, three: tuple[Path, Path, Path, Path]) -> None:
+def test_revoked_key_cannot_come_back_through_a_district(
+    factory: Factory, three: tuple[Path, Path, Path, Path]
+) -> None:
     a, b, c, _ = three
     district = factory.hq("district")
     merge_packages(district, [a, b], trust_new_keys=True)
@@ -429,7 +444,8 @@ def test_record_id_of_another_observer_is_refused(factory: Factory) -> None:
     # B's own figure under A's record id, stamped later so that it would win as a newer version
     with sqlite3.connect(sb.path) as conn:
         conn.execute(
-            "UPDATE protocol_values SET id = ?, value = 1, updated_at = '2099-01-01T00:00:00.000000Z' WHERE key = 'valid'", (victim,)
+            "UPDATE protocol_values SET id = ?, value = 1, updated_at = '2099-01-01T00:00:00.000000Z' WHERE key = 'valid'",
+            (victim,),
         )
     conn.close()
     b = factory.export(sb, kb)
@@ -480,7 +496,12 @@ def test_one_run_with_refused_and_repeated_packages_keeps_the_others(factory: Fa
     assert not [p for p in hq.path.parent.iterdir() if p.name.startswith(".baqylau-")]
     # the same run again: all duplicates, nothing read or written
     before = dump(hq.path)
-    assert merge_packages(hq, [a, b, again, c], trust_new_keys=True).counts() == {"merged": 0, "duplicate": 3, "held": 0, "refused": 1}
+    assert merge_packages(hq, [a, b, again, c], trust_new_keys=True).counts() == {
+        "merged": 0,
+        "duplicate": 3,
+        "held": 0,
+        "refused": 1,
+    }
     assert dump(hq.path) == before
     for s in (sa, sb, hq):
         s.close()
@@ -512,7 +533,11 @@ def test_error_mid_batch_keeps_the_packages_merged_before_it(
         assert conn.execute("SELECT count(*) FROM evidence").fetchone() == (1,)
     conn.close()
     assert len(list(hq.evidence_dir.iterdir())) == 1
-    assert [e.outcome for e in merge_packages(hq, [a, b, c], trust_new_keys=True).entries] == ["duplicate", "merged", "merged"]
+    assert [e.outcome for e in merge_packages(hq, [a, b, c], trust_new_keys=True).entries] == [
+        "duplicate",
+        "merged",
+        "merged",
+    ]
     hq.close()
 
 
@@ -545,7 +570,9 @@ def test_second_merge_waits_for_the_running_batch(factory: Factory) -> None:
     conn.close()
 
 
-def test_full_disk_mid_batch_says_so_and_leaves_the_file_whole(factory: Factory, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_full_disk_mid_batch_says_so_and_leaves_the_file_whole(
+    factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """SQLite rolls the whole batch back on a full disk: the user reads "disk full" (not a
     savepoint error), and the file is as it was, totals trigger included."""
     from observer.errors import StorageError
@@ -570,5 +597,8 @@ def test_full_disk_mid_batch_says_so_and_leaves_the_file_whole(factory: Factory,
     with sqlite3.connect(hq.path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT count(*) FROM packages").fetchone()[0] == 0
-        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'trg_headcount_totals_insert'").fetchone()[0] == 1
+        assert (
+            conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'trg_headcount_totals_insert'").fetchone()[0]
+            == 1
+        )
     conn.close()

@@ -21,6 +21,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,16 @@ from observer.template import builtin_template
 ROOT = Path(__file__).resolve().parents[1]
 KILLS = int(os.environ.get("BAQYLAU_KILLS", "5"))
 PACKAGES = 12
-DATA_TABLES = ("turnout_reports", "headcount_events", "protocols", "protocol_values", "spoiled_counts", "violations", "evidence", "checklist_answers")
+DATA_TABLES = (
+    "turnout_reports",
+    "headcount_events",
+    "protocols",
+    "protocol_values",
+    "spoiled_counts",
+    "violations",
+    "evidence",
+    "checklist_answers",
+)
 CHILD = "import sys, main; sys.exit(main.main(sys.argv[1:]))"
 # The merge committing after every package (``_BATCH_SECONDS = 0``): a dozen packages fit in one
 # ordinary batch, so the kills above land before its only commit or after it; with a commit per
@@ -60,10 +70,15 @@ def _station(root: Path, template: Any, i: int) -> Path:
             s.add_headcount(st.id)
         for reason in template.spoiled_reasons[:3]:
             s.set_spoiled(st.id, reason.code, i)
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         for v in range(3):
-            s.save_violation(st.id, category=template.violation_categories[v].code, occurred_at=datetime(2021, 1, 10, 9, v, tzinfo=timezone.utc), description=f"случай {i}.{v}")
+            s.save_violation(
+                st.id,
+                category=template.violation_categories[v].code,
+                occurred_at=datetime(2021, 1, 10, 9, v, tzinfo=UTC),
+                description=f"случай {i}.{v}",
+            )
         for p in range(2):
             img = root / f"p{i}-{p}.jpg"
             Image.new("RGB", (800, 600), (i * 20 % 255, p * 90, 40)).save(img, "JPEG", quality=95)
@@ -94,7 +109,18 @@ def _content(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"):
             cols = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
             if table in ("packages", "trusted_keys"):
-                cols = [c for c in cols if c not in ("created_at", "updated_at", "merged_at", "decided_at", "id" if table == "trusted_keys" else "")]
+                cols = [
+                    c
+                    for c in cols
+                    if c
+                    not in (
+                        "created_at",
+                        "updated_at",
+                        "merged_at",
+                        "decided_at",
+                        "id" if table == "trusted_keys" else "",
+                    )
+                ]
             rows = conn.execute(f'SELECT {", ".join(cols)} FROM "{table}"').fetchall()
             if table == "meta":
                 rows = [r for r in rows if r[0] != "created_at"]
@@ -113,7 +139,10 @@ def _check_whole_packages(hq: Path, expected: dict[str, dict[str, int]]) -> tupl
         records = 0
         present = 0
         for pid, counts in expected.items():
-            found = {t: conn.execute(f"SELECT count(*) FROM {t} WHERE package_id = ?", (pid,)).fetchone()[0] for t in DATA_TABLES}
+            found = {
+                t: conn.execute(f"SELECT count(*) FROM {t} WHERE package_id = ?", (pid,)).fetchone()[0]
+                for t in DATA_TABLES
+            }
             records += sum(found.values())
             if pid in merged:
                 assert found == counts, f"package {pid} merged but incomplete: {found} != {counts}"
@@ -137,7 +166,10 @@ def _run(hq: Path, folder: Path, code: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
     child = subprocess.Popen(
         [sys.executable, "-c", code, "merge", str(hq), str(folder), "--trust-new-keys"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     assert child.stderr is not None
     while (byte := child.stderr.read(1)) and byte != b"\r":
@@ -146,7 +178,9 @@ def _run(hq: Path, folder: Path, code: str) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("code", "seed"), [(CHILD, "1"), (EVERY_PACKAGE_CHILD, "2")], ids=["batched", "commit-per-package"])
+@pytest.mark.parametrize(
+    ("code", "seed"), [(CHILD, "1"), (EVERY_PACKAGE_CHILD, "2")], ids=["batched", "commit-per-package"]
+)
 def test_merge_killed_at_random_moments_leaves_whole_packages(
     packages: tuple[Path, dict[str, dict[str, int]]], tmp_path: Path, code: str, seed: str
 ) -> None:

@@ -39,7 +39,11 @@ def test_old_file_upgrades_without_loss(fixture: Path, tmp_path: Path) -> None:
         assert [(s.slot, s.announced, s.observed) for s in store.turnout_slots(st.id)] == [("10:00", 210, 150)]
         assert store.headcount(st.id) == 1
         assert store.protocol_values(store.protocol_id(st.id)) == {
-            "registered": 1500, "issued": 600, "in_boxes": 590, "invalid": 20, "valid": 570,
+            "registered": 1500,
+            "issued": 600,
+            "in_boxes": 590,
+            "invalid": 20,
+            "valid": 570,
         }
         assert store.spoiled(st.id) == {"WRITTEN": 7}
         (v,) = store.violations(st.id)

@@ -51,7 +51,9 @@ ROWS = [
 ]
 
 
-def write(tmp_path: Path, rows: list[str], *, name: str = "official.csv", encoding: str = "cp1251") -> tuple[Path, Path]:
+def write(
+    tmp_path: Path, rows: list[str], *, name: str = "official.csv", encoding: str = "cp1251"
+) -> tuple[Path, Path]:
     csv_path = tmp_path / name
     csv_path.write_bytes(("\r\n".join([HEADER, *rows]) + "\r\n").encode(encoding))
     map_path = tmp_path / "map.toml"
@@ -96,7 +98,9 @@ def test_hand_worked_example(tmp_path: Path, hq: ElectionStore) -> None:
     blob = con.execute("SELECT values_blob FROM official_results WHERE station_id = ?", (s1.id,)).fetchone()[0]
     packed = dict(zip(layout, np.frombuffer(blob, dtype="<i8").tolist()))
     assert packed["issued"] == 530 and packed["cancelled"] == -1 and packed["adal"] == 20
-    lines = dict(con.execute("SELECT s.code, o.source_line FROM official_results o JOIN stations s ON s.id = o.station_id"))
+    lines = dict(
+        con.execute("SELECT s.code, o.source_line FROM official_results o JOIN stations s ON s.id = o.station_id")
+    )
     assert lines == {"1": 2, "2": 3, "3": 4, "4": 5, "5": 6}
     con.close()
     src = official_source(hq)
@@ -117,16 +121,29 @@ def test_utf8_bom_and_comma_with_auto_settings(tmp_path: Path, hq: ElectionStore
     st = hq.station_by_code("9")
     assert st is not None and st.region == "KZ-AKM"
     assert official_values(hq, st.id) == {
-        "registered": 100, "received": None, "issued": 40, "issued_outside": None, "cancelled": None,
-        "spoiled": None, "in_boxes": None, "invalid": None, "valid": None,
-        "nur_otan": 30, "ak_zhol": None, "qhp": None, "auyl": None, "adal": None,
+        "registered": 100,
+        "received": None,
+        "issued": 40,
+        "issued_outside": None,
+        "cancelled": None,
+        "spoiled": None,
+        "in_boxes": None,
+        "invalid": None,
+        "valid": None,
+        "nur_otan": 30,
+        "ak_zhol": None,
+        "qhp": None,
+        "auyl": None,
+        "adal": None,
     }
 
 
 def test_bad_rows_are_all_reported_and_nothing_is_written(tmp_path: Path, hq: ElectionStore) -> None:
     good, map_path = write(tmp_path, ROWS)
     import_official(hq, good, map_path)
-    before = sqlite3.connect(hq.path).execute("SELECT count(*), group_concat(values_json) FROM official_results").fetchone()
+    before = (
+        sqlite3.connect(hq.path).execute("SELECT count(*), group_concat(values_json) FROM official_results").fetchone()
+    )
 
     bad_rows = [
         ROWS[0],
@@ -194,7 +211,9 @@ def test_refuses_an_observer_file(tmp_path: Path, store: ElectionStore) -> None:
     assert exc.value.key == "coord.hq.not_hq"
 
 
-def test_problems_across_chunks_keep_their_lines(tmp_path: Path, hq: ElectionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_problems_across_chunks_keep_their_lines(
+    tmp_path: Path, hq: ElectionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import functools
 
     import db.official as official
@@ -233,7 +252,14 @@ def test_import_into_an_empty_hq_builds_the_station_indexes_again(
     @contextmanager
     def spy(dbapi: sqlite3.Connection, table: str, *, when: bool):  # type: ignore[no-untyped-def]
         with real(dbapi, table, when=when):
-            during.append({n for (n,) in dbapi.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,))})
+            during.append(
+                {
+                    n
+                    for (n,) in dbapi.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,)
+                    )
+                }
+            )
             yield
 
     monkeypatch.setattr(official, "secondary_indexes_deferred", spy)
@@ -245,7 +271,10 @@ def test_import_into_an_empty_hq_builds_the_station_indexes_again(
     assert _schema(hq.path) == before
     con = sqlite3.connect(hq.path)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"  # the rebuilt indexes hold every row
-    assert con.execute("SELECT count(*) FROM stations INDEXED BY ix_stations_region WHERE region = 'KZ-ALA'").fetchone()[0] == 2
+    assert (
+        con.execute("SELECT count(*) FROM stations INDEXED BY ix_stations_region WHERE region = 'KZ-ALA'").fetchone()[0]
+        == 2
+    )
     con.close()
 
 
@@ -267,7 +296,9 @@ def test_a_failed_write_leaves_the_indexes_and_the_file_as_they_were(
     assert hq.station_count() == 0
 
 
-def test_mixed_new_and_known_stations_written_in_blocks(tmp_path: Path, hq: ElectionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mixed_new_and_known_stations_written_in_blocks(
+    tmp_path: Path, hq: ElectionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import db.official as official
 
     first, map_path = write(tmp_path, [ROWS[3], ROWS[1]], name="first.csv")
@@ -288,7 +319,7 @@ def test_mixed_new_and_known_stations_written_in_blocks(tmp_path: Path, hq: Elec
     assert sorted((code, line) for code, line, *_ in rows) == [("1", 2), ("2", 3), ("3", 4), ("4", 5), ("5", 6)]
     assert len({r[4] for r in rows}) == 5
     layout = official_layout(hq)
-    for code, _, text, blob, _ in rows:
+    for _code, _, text, blob, _ in rows:
         packed = dict(zip(layout, np.frombuffer(blob, dtype="<i8").tolist()))
         assert json.loads(text) == {k: (v if v >= 0 else None) for k, v in packed.items()}
     assert official_values(hq, known["2"])["registered"] == 2000  # type: ignore[index]
@@ -314,9 +345,14 @@ def test_official_json_matches_json_dumps() -> None:
     for top in (20_000, 100_000_000):  # looked-up texts of small counts, and formatted large ones
         matrix = rng.integers(0, top, size=(200, 3))
         matrix[rng.random((200, 3)) < 0.1] = MISSING
-        expected = [json.dumps({k: (int(v) if v >= 0 else None) for k, v in zip(keys, row)}, separators=(",", ":")) for row in matrix]
+        expected = [
+            json.dumps({k: (int(v) if v >= 0 else None) for k, v in zip(keys, row)}, separators=(",", ":"))
+            for row in matrix
+        ]
         assert official_json(keys, matrix) == expected
-        assert official_json(keys, matrix[matrix.max(axis=1) < 10_000]) == [e for e, row in zip(expected, matrix) if row.max() < 10_000]
+        assert official_json(keys, matrix[matrix.max(axis=1) < 10_000]) == [
+            e for e, row in zip(expected, matrix) if row.max() < 10_000
+        ]
     assert official_json(keys, matrix[:0]) == []
 
 

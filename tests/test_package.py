@@ -6,9 +6,10 @@ import hashlib
 import sqlite3
 import stat
 import zipfile
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -20,7 +21,6 @@ from observer.errors import PackageError
 from observer.package import DATA_NAME, MANIFEST_NAME, SIGNATURE_NAME, parse_manifest
 from observer.signing import KeyPair, SigningKeyError, fingerprint_of, load_or_create_keypair, verify_signature
 from tests.corpus.make_corpus import change_db, members_of, png_claiming, resign, swap_photo, write_zip
-
 
 # ---- helpers -------------------------------------------------------------------
 
@@ -37,7 +37,7 @@ def fill_station(store: ElectionStore, tmp: Path, *, registered: int = 1500) -> 
     vid = store.save_violation(
         st.id,
         category=store.template.violation_categories[0].code,
-        occurred_at=datetime(2021, 1, 10, 9, 30, tzinfo=timezone.utc),
+        occurred_at=datetime(2021, 1, 10, 9, 30, tzinfo=UTC),
         description="<script>alert(1)</script>'; DROP TABLE stations; --",
     )
     photo = tmp / "protocol.jpg"
@@ -114,7 +114,9 @@ def test_round_trip_matches_store(store: ElectionStore, package: Path, keys: Key
         assert man.template_id == "kz-majilis-2021"
         assert man.fingerprint == keys.fingerprint
         assert man.observer.name == "Айгүл Қасымова"
-        assert man.counts["protocol_values"] == 5 and man.counts["evidence"] == 2 and man.counts["headcount_events"] == 2
+        assert (
+            man.counts["protocol_values"] == 5 and man.counts["evidence"] == 2 and man.counts["headcount_events"] == 2
+        )
         values = {r["key"]: r["value"] for r in pkg.rows["protocol_values"]}
         pid = store.protocol_id(store.current_station().id)  # type: ignore[union-attr]
         assert values == store.protocol_values(pid)
@@ -153,7 +155,9 @@ def test_export_needs_observer_and_station(tmp_path: Path, template_2021: Any, k
     assert not list((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
 
 
-def test_export_refuses_tampered_evidence_and_leaves_no_file(store: ElectionStore, package: Path, keys: KeyPair, tmp_path: Path) -> None:
+def test_export_refuses_tampered_evidence_and_leaves_no_file(
+    store: ElectionStore, package: Path, keys: KeyPair, tmp_path: Path
+) -> None:
     info = store.evidence()[0]
     store.evidence_path(info).write_bytes(b"changed on disk")
     out = tmp_path / "usb2"
@@ -204,20 +208,32 @@ HOSTILE: dict[str, tuple[str, Callable[[Path, Path, Path, KeyPair], Path]]] = {
     ),
     "not a zip": ("package.error.not_zip", lambda p, pkg, tmp, k: (p.write_bytes(b"MZ\x90\x00 not a package"), p)[1]),
     "empty file": ("package.error.not_zip", lambda p, pkg, tmp, k: (p.write_bytes(b""), p)[1]),
-    "truncated": ("package.error.truncated", lambda p, pkg, tmp, k: (p.write_bytes(pkg.read_bytes()[: pkg.stat().st_size // 2]), p)[1]),
+    "truncated": (
+        "package.error.truncated",
+        lambda p, pkg, tmp, k: (p.write_bytes(pkg.read_bytes()[: pkg.stat().st_size // 2]), p)[1],
+    ),
     "zip bomb": ("package.error.bomb", lambda p, pkg, tmp, k: _bomb(p, pkg)),
     "dot-dot path": ("package.error.bad_name", lambda p, pkg, tmp, k: write_zip(p, [("../../evil.sh", b"x")])),
     "absolute path": ("package.error.bad_name", lambda p, pkg, tmp, k: write_zip(p, [("/etc/cron.d/x", b"x")])),
     "backslash path": ("package.error.bad_name", lambda p, pkg, tmp, k: write_zip(p, [("evidence\\..\\x", b"x")])),
     "symlink": ("package.error.symlink", lambda p, pkg, tmp, k: _symlink_zip(p, pkg)),
     "duplicate member": ("package.error.duplicate_member", lambda p, pkg, tmp, k: _dupe(p, pkg)),
-    "no manifest": ("package.error.no_manifest", lambda p, pkg, tmp, k: write_zip(p, [(DATA_NAME, members_of(pkg)[DATA_NAME])])),
-    "manifest not json": ("package.error.manifest_json", lambda p, pkg, tmp, k: write_zip(p, [(MANIFEST_NAME, b"{not json"), (SIGNATURE_NAME, b"x")])),
+    "no manifest": (
+        "package.error.no_manifest",
+        lambda p, pkg, tmp, k: write_zip(p, [(DATA_NAME, members_of(pkg)[DATA_NAME])]),
+    ),
+    "manifest not json": (
+        "package.error.manifest_json",
+        lambda p, pkg, tmp, k: write_zip(p, [(MANIFEST_NAME, b"{not json"), (SIGNATURE_NAME, b"x")]),
+    ),
     "manifest wrong type": (
         "package.error.manifest_field",
         lambda p, pkg, tmp, k: resign(pkg, p, k, edit=lambda m: m["members"][0].update(size="12")),
     ),
-    "newer format": ("package.error.newer", lambda p, pkg, tmp, k: resign(pkg, p, k, edit=lambda m: m.update(format_version=99))),
+    "newer format": (
+        "package.error.newer",
+        lambda p, pkg, tmp, k: resign(pkg, p, k, edit=lambda m: m.update(format_version=99)),
+    ),
     "no signature": (
         "package.error.no_signature",
         lambda p, pkg, tmp, k: write_zip(p, [(n, d) for n, d in members_of(pkg).items() if n != SIGNATURE_NAME]),
@@ -226,10 +242,7 @@ HOSTILE: dict[str, tuple[str, Callable[[Path, Path, Path, KeyPair], Path]]] = {
         "package.error.bad_signature",
         lambda p, pkg, tmp, k: write_zip(
             p,
-            [
-                (n, d.replace(b'"101"', b'"102"') if n == MANIFEST_NAME else d)
-                for n, d in members_of(pkg).items()
-            ],
+            [(n, d.replace(b'"101"', b'"102"') if n == MANIFEST_NAME else d) for n, d in members_of(pkg).items()],
         ),
     ),
     "signed by another key than the one named": (
@@ -244,8 +257,11 @@ HOSTILE: dict[str, tuple[str, Callable[[Path, Path, Path, KeyPair], Path]]] = {
     ),
     "member removed after signing": (
         "package.error.missing_member",
-        lambda p, pkg, tmp, k: write_zip(p, [(n, d) for n, d in members_of(pkg).items() if not n.startswith("evidence/")][:1] + [
-            (MANIFEST_NAME, members_of(pkg)[MANIFEST_NAME]), (SIGNATURE_NAME, members_of(pkg)[SIGNATURE_NAME])]),
+        lambda p, pkg, tmp, k: write_zip(
+            p,
+            [(n, d) for n, d in members_of(pkg).items() if not n.startswith("evidence/")][:1]
+            + [(MANIFEST_NAME, members_of(pkg)[MANIFEST_NAME]), (SIGNATURE_NAME, members_of(pkg)[SIGNATURE_NAME])],
+        ),
     ),
     "member added after signing": (
         "package.error.extra_member",
@@ -259,40 +275,74 @@ HOSTILE: dict[str, tuple[str, Callable[[Path, Path, Path, KeyPair], Path]]] = {
     ),
     "member changed, other size": (
         "package.error.size_mismatch",
-        lambda p, pkg, tmp, k: write_zip(p, [(n, d + b"\0" if n.startswith("evidence/") else d) for n, d in members_of(pkg).items()]),
+        lambda p, pkg, tmp, k: write_zip(
+            p, [(n, d + b"\0" if n.startswith("evidence/") else d) for n, d in members_of(pkg).items()]
+        ),
     ),
-    "data file not sqlite": ("package.error.not_sqlite", lambda p, pkg, tmp, k: resign(pkg, p, k, change={DATA_NAME: b"x" * 4096})),
+    "data file not sqlite": (
+        "package.error.not_sqlite",
+        lambda p, pkg, tmp, k: resign(pkg, p, k, change={DATA_NAME: b"x" * 4096}),
+    ),
     "trigger in data file": (
         "package.error.schema_object",
-        lambda p, pkg, tmp, k: resign(pkg, p, k, change={DATA_NAME: change_db(pkg, tmp, "CREATE TRIGGER t AFTER INSERT ON meta BEGIN DELETE FROM meta; END;")}),
+        lambda p, pkg, tmp, k: resign(
+            pkg,
+            p,
+            k,
+            change={
+                DATA_NAME: change_db(pkg, tmp, "CREATE TRIGGER t AFTER INSERT ON meta BEGIN DELETE FROM meta; END;")
+            },
+        ),
     ),
     "view in data file": (
         "package.error.schema_object",
-        lambda p, pkg, tmp, k: resign(pkg, p, k, change={DATA_NAME: change_db(pkg, tmp, "CREATE VIEW v AS SELECT * FROM meta;")}),
+        lambda p, pkg, tmp, k: resign(
+            pkg, p, k, change={DATA_NAME: change_db(pkg, tmp, "CREATE VIEW v AS SELECT * FROM meta;")}
+        ),
     ),
     "extra table": (
         "package.error.schema",
-        lambda p, pkg, tmp, k: resign(pkg, p, k, change={DATA_NAME: change_db(pkg, tmp, "CREATE TABLE loot (x TEXT);")}),
+        lambda p, pkg, tmp, k: resign(
+            pkg, p, k, change={DATA_NAME: change_db(pkg, tmp, "CREATE TABLE loot (x TEXT);")}
+        ),
     ),
     "extra column": (
         "package.error.schema",
-        lambda p, pkg, tmp, k: resign(pkg, p, k, change={DATA_NAME: change_db(pkg, tmp, "ALTER TABLE stations ADD COLUMN x TEXT;")}),
+        lambda p, pkg, tmp, k: resign(
+            pkg, p, k, change={DATA_NAME: change_db(pkg, tmp, "ALTER TABLE stations ADD COLUMN x TEXT;")}
+        ),
     ),
     "unknown schema revision": (
         "package.error.schema",
-        lambda p, pkg, tmp, k: resign(pkg, p, k, change={DATA_NAME: change_db(pkg, tmp, "UPDATE alembic_version SET version_num='9999';")}),
+        lambda p, pkg, tmp, k: resign(
+            pkg, p, k, change={DATA_NAME: change_db(pkg, tmp, "UPDATE alembic_version SET version_num='9999';")}
+        ),
     ),
     "negative figure": (
         "package.error.bad_value",
-        lambda p, pkg, tmp, k: resign(pkg, p, k, change={DATA_NAME: change_db(pkg, tmp, "UPDATE protocol_values SET value=-5 WHERE key='valid';")}),
+        lambda p, pkg, tmp, k: resign(
+            pkg, p, k, change={DATA_NAME: change_db(pkg, tmp, "UPDATE protocol_values SET value=-5 WHERE key='valid';")}
+        ),
     ),
     "non-integer figure": (
         "package.error.bad_value",
-        lambda p, pkg, tmp, k: resign(pkg, p, k, change={DATA_NAME: change_db(pkg, tmp, "UPDATE protocol_values SET value='many' WHERE key='valid';")}),
+        lambda p, pkg, tmp, k: resign(
+            pkg,
+            p,
+            k,
+            change={DATA_NAME: change_db(pkg, tmp, "UPDATE protocol_values SET value='many' WHERE key='valid';")},
+        ),
     ),
     "huge figure": (
         "package.error.bad_value",
-        lambda p, pkg, tmp, k: resign(pkg, p, k, change={DATA_NAME: change_db(pkg, tmp, "UPDATE protocol_values SET value=1000000000000 WHERE key='valid';")}),
+        lambda p, pkg, tmp, k: resign(
+            pkg,
+            p,
+            k,
+            change={
+                DATA_NAME: change_db(pkg, tmp, "UPDATE protocol_values SET value=1000000000000 WHERE key='valid';")
+            },
+        ),
     ),
     "counts disagree with manifest": (
         "package.error.schema",
@@ -300,7 +350,9 @@ HOSTILE: dict[str, tuple[str, Callable[[Path, Path, Path, KeyPair], Path]]] = {
     ),
     "evidence record without its file": (
         "package.error.missing_member",
-        lambda p, pkg, tmp, k: resign(pkg, p, k, change={n: None for n in members_of(pkg) if n.startswith("evidence/")}),
+        lambda p, pkg, tmp, k: resign(
+            pkg, p, k, change={n: None for n in members_of(pkg) if n.startswith("evidence/")}
+        ),
     ),
 }
 
@@ -335,7 +387,11 @@ def test_too_many_members(package: Path, tmp_path: Path, monkeypatch: pytest.Mon
 def test_refused_at_merge_for_other_election_revoked_key_and_unknown_line(
     package: Path, hq: ElectionStore, tmp_path: Path, keys: KeyPair, template_2021: Any
 ) -> None:
-    other = ElectionStore.create(tmp_path / "hq2023.baqylau", __import__("observer.template").template.builtin_template("kz-majilis-2023"), role="hq")
+    other = ElectionStore.create(
+        tmp_path / "hq2023.baqylau",
+        __import__("observer.template").template.builtin_template("kz-majilis-2023"),
+        role="hq",
+    )
     before = dump(other.path)
     report = merge_packages(other, [package], trust_new_keys=True)
     assert report.entries[0].outcome == "refused" and "kz-majilis-2021" in report.entries[0].reason

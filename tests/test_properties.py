@@ -20,9 +20,10 @@ import random
 import re
 import shutil
 import sqlite3
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -40,7 +41,11 @@ from observer.template import builtin_template
 SCALE = int(os.environ.get("BAQYLAU_HYPOTHESIS", "1"))
 TEMPLATE = builtin_template("kz-majilis-2021")
 KEYS = TEMPLATE.all_keys
-SMALL = settings(max_examples=25 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SMALL = settings(
+    max_examples=25 * SCALE,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 EXAMPLES_RUN: dict[str, int] = {}
 
 
@@ -82,7 +87,9 @@ def blanks(tmp_root: Path) -> Blanks:
 
 
 figures = st.dictionaries(st.sampled_from(KEYS), st.integers(min_value=0, max_value=5000), max_size=6)
-violation = st.tuples(st.sampled_from([c.code for c in TEMPLATE.violation_categories]), st.text(max_size=30), st.integers(0, 600))
+violation = st.tuples(
+    st.sampled_from([c.code for c in TEMPLATE.violation_categories]), st.text(max_size=30), st.integers(0, 600)
+)
 observer_file = st.fixed_dictionaries(
     {
         "station": st.sampled_from(["1", "2", "3"]),  # few codes: stations are shared, versions conflict
@@ -108,7 +115,12 @@ def _make_packages(spec: list[dict[str, Any]], b: Blanks, out: Path) -> list[Pat
             for _ in range(f["headcount"]):
                 store.add_headcount(s.id)
             for cat, text, minute in f["violations"]:
-                store.save_violation(s.id, category=cat, occurred_at=datetime(2021, 1, 10, 8, tzinfo=timezone.utc).replace(minute=minute % 60), description=text)
+                store.save_violation(
+                    s.id,
+                    category=cat,
+                    occurred_at=datetime(2021, 1, 10, 8, tzinfo=UTC).replace(minute=minute % 60),
+                    description=text,
+                )
             keys = KeyPair.generate()
             packages.append(export_station_package(store, out / "usb", keys))
             if f["edit_after_export"] is not None:
@@ -129,7 +141,12 @@ def content(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"):
             cols = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
             if table in ("packages", "trusted_keys"):
-                cols = [c for c in cols if c not in ("created_at", "updated_at", "merged_at", "decided_at") and not (table == "trusted_keys" and c == "id")]
+                cols = [
+                    c
+                    for c in cols
+                    if c not in ("created_at", "updated_at", "merged_at", "decided_at")
+                    and not (table == "trusted_keys" and c == "id")
+                ]
             rows = conn.execute(f'SELECT {", ".join(cols)} FROM "{table}"').fetchall()
             if table == "meta":
                 rows = [r for r in rows if r[0] != "created_at"]
@@ -150,7 +167,9 @@ def exact(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 @SMALL
 @given(spec=st.lists(observer_file, min_size=1, max_size=4), seed=st.integers(0, 2**32 - 1))
-def test_merge_is_idempotent_and_order_independent(spec: list[dict[str, Any]], seed: int, tmp_path_factory: Any) -> None:
+def test_merge_is_idempotent_and_order_independent(
+    spec: list[dict[str, Any]], seed: int, tmp_path_factory: Any
+) -> None:
     _count("merge")
     b = blanks(_blank_root(tmp_path_factory))
     out = Path(tmp_path_factory.mktemp("merge"))
@@ -205,7 +224,15 @@ def _blank_root(factory: Any) -> Path:
 REGIONS = ("KZ-ALA", "KZ-AST", "KZ-AKM")
 DISTRICTS = ("D1", "D2")
 MAP = "\n".join(
-    ['encoding = "utf-8"', 'delimiter = ";"', "[station]", 'code = "code"', 'region = "region"', 'district = "district"', "[lines]"]
+    [
+        'encoding = "utf-8"',
+        'delimiter = ";"',
+        "[station]",
+        'code = "code"',
+        'region = "region"',
+        'district = "district"',
+        "[lines]",
+    ]
     + [f'{k} = "{k}"' for k in TEMPLATE.line_keys]
     + ["[parties]"]
     + [f'{k} = "{k}"' for k in TEMPLATE.party_keys]
@@ -237,7 +264,9 @@ def test_aggregation_equals_the_sum_over_stations(rows: list[dict[str, Any]], tm
     header = ["code", "region", "district", *KEYS]
     lines = [";".join(header)]
     for i, r in enumerate(rows):
-        lines.append(";".join([str(1000 + i), r["region"], r["district"], *(str(r["values"].get(k, "")) for k in KEYS)]))
+        lines.append(
+            ";".join([str(1000 + i), r["region"], r["district"], *(str(r["values"].get(k, "")) for k in KEYS)])
+        )
     csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     map_path = out / "map.toml"
     map_path.write_text(MAP, encoding="utf-8")
@@ -254,7 +283,13 @@ def test_aggregation_equals_the_sum_over_stations(rows: list[dict[str, Any]], tm
     def groups(level: str) -> dict[str, list[Mapping[str, int]]]:
         out_: dict[str, list[Mapping[str, int]]] = {}
         for r in rows:
-            unit = "national" if level == "national" else r["region"] if level == "region" else f"{r['region']} / {r['district']}"
+            unit = (
+                "national"
+                if level == "national"
+                else r["region"]
+                if level == "region"
+                else f"{r['region']} / {r['district']}"
+            )
             out_.setdefault(unit, []).append(r["values"])
         return out_
 
@@ -326,7 +361,10 @@ def test_builtin_checks_agree_with_a_plain_reimplementation(values: dict[str, in
 
 
 term = st.lists(
-    st.tuples(st.sampled_from(["+", "-"]), st.one_of(st.sampled_from(KEYS), st.just("sum(parties)"), st.integers(0, 99).map(str))),
+    st.tuples(
+        st.sampled_from(["+", "-"]),
+        st.one_of(st.sampled_from(KEYS), st.just("sum(parties)"), st.integers(0, 99).map(str)),
+    ),
     min_size=1,
     max_size=4,
 ).map(lambda parts: "".join(f" {s} {t}" if i else (f"-{t}" if s == "-" else t) for i, (s, t) in enumerate(parts)))
@@ -334,7 +372,9 @@ term = st.lists(
 
 @SMALL
 @given(left=term, op=st.sampled_from(_OPS), right=term, values=protocol_values)
-def test_random_relations_agree_with_a_plain_reimplementation(left: str, op: str, right: str, values: dict[str, int | None]) -> None:
+def test_random_relations_agree_with_a_plain_reimplementation(
+    left: str, op: str, right: str, values: dict[str, int | None]
+) -> None:
     _count("random relations")
     source = f"{left} {op} {right}"
     relation = parse_relation(source)

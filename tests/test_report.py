@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -39,8 +39,17 @@ def _observed(i: int) -> dict[str, int]:
     valid = in_boxes - invalid
     votes = [valid * 48 // 100, valid * 20 // 100, valid * 9 // 100, valid * 8 // 100]
     votes.append(valid - sum(votes))
-    values = {"registered": registered, "received": registered, "issued": issued, "issued_outside": 10,
-              "cancelled": registered - issued - 2, "spoiled": 2, "in_boxes": in_boxes, "invalid": invalid, "valid": valid}
+    values = {
+        "registered": registered,
+        "received": registered,
+        "issued": issued,
+        "issued_outside": 10,
+        "cancelled": registered - issued - 2,
+        "spoiled": 2,
+        "in_boxes": in_boxes,
+        "invalid": invalid,
+        "valid": valid,
+    }
     values.update(zip(PARTIES, votes))
     return values
 
@@ -75,8 +84,15 @@ def hq(tmp_path: Path) -> Path:
     for i in range(50):
         st = store.upsert_station(str(100 + i), REGIONS[i % 3], "", "", 1000 + 37 * i)
         obs = _observed(i)
-        official_rows.append({"id": m.new_id(), "station_id": st.id, "values_json": json.dumps(_official(obs)),
-                              "created_at": datetime.now(timezone.utc), "updated_at": datetime.now(timezone.utc)})
+        official_rows.append(
+            {
+                "id": m.new_id(),
+                "station_id": st.id,
+                "values_json": json.dumps(_official(obs)),
+                "created_at": datetime.now(UTC),
+                "updated_at": datetime.now(UTC),
+            }
+        )
         if i >= 40:
             continue
         pid = store.protocol_id(st.id, "posted_copy")
@@ -93,8 +109,10 @@ def hq(tmp_path: Path) -> Path:
         store.set_spoiled(st.id, "BLANK", 2)
         if i % 4 == 0:
             vid = store.save_violation(
-                st.id, category="STUFF" if i % 8 == 0 else "OBS_REMOVE", severity="high" if i % 8 == 0 else "medium",
-                occurred_at=datetime(2021, 1, 10, 9, i % 60, tzinfo=timezone.utc),
+                st.id,
+                category="STUFF" if i % 8 == 0 else "OBS_REMOVE",
+                severity="high" if i % 8 == 0 else "medium",
+                occurred_at=datetime(2021, 1, 10, 9, i % 60, tzinfo=UTC),
                 description=f"Қолданушы мәтіні <b>&amp; «вброс» {i}",
             )
             store.add_evidence(st.id, _photo(tmp_path, f"v{i}.jpg", 40 + i), violation_id=vid)
@@ -256,7 +274,7 @@ def _bulk_hq(path: Path, n: int) -> Path:
     template = builtin_template("kz-majilis-2021")
     store = ElectionStore.create(path, template, role=ROLE_HQ)
     store.set_observer("HQ", "Org")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     stamp = {"created_at": now, "updated_at": now}
     stations, protocols, values, official = [], [], [], []
     for i in range(n):
@@ -268,7 +286,12 @@ def _bulk_hq(path: Path, n: int) -> Path:
         values += [{"id": m.new_id(), "protocol_id": pid, "key": k, "value": v, **stamp} for k, v in obs.items()]
         official.append({"id": m.new_id(), "station_id": sid, "values_json": json.dumps(_official(obs)), **stamp})
     with store.engine.begin() as conn:
-        for model, rows in ((m.Station, stations), (m.Protocol, protocols), (m.ProtocolValue, values), (m.OfficialResult, official)):
+        for model, rows in (
+            (m.Station, stations),
+            (m.Protocol, protocols),
+            (m.ProtocolValue, values),
+            (m.OfficialResult, official),
+        ):
             conn.execute(insert(model), rows)
     store.close()
     return path
@@ -320,8 +343,17 @@ def test_plain_table_splits_between_rows_and_repeats_its_header(tmp_path: Path) 
     from reports.styles import FONT_CONDENSED, FONT_CONDENSED_BOLD
 
     rows = [[f"S{i:04d}", f"{i * 7}", "Қ"] for i in range(500)]
-    table = PlainTable(["Station", "Votes", "Flag"], rows, [80, 80, 80], row_height=10, header_height=14,
-                       font=FONT_CONDENSED, bold_font=FONT_CONDENSED_BOLD, size=7, header_size=7)
+    table = PlainTable(
+        ["Station", "Votes", "Flag"],
+        rows,
+        [80, 80, 80],
+        row_height=10,
+        header_height=14,
+        font=FONT_CONDENSED,
+        bold_font=FONT_CONDENSED_BOLD,
+        size=7,
+        header_size=7,
+    )
     out = tmp_path / "t.pdf"
     SimpleDocTemplate(str(out)).build([table])
     pages = [page.extract_text() for page in PdfReader(str(out)).pages]
@@ -352,8 +384,12 @@ def test_charts_print_in_black_and_white() -> None:
     """Every fill and line of every chart is a grey: nothing relies on colour."""
     from reports import charts
 
-    series = [charts.Series("Observed", [48.3, 20.1, 8.9]), charts.Series("Official", [71.1, 10.9, 9.1]),
-              charts.Series("All", [70.0, 11.0, 9.0]), charts.Series("Other", [1.0, 2.0, 3.0])]
+    series = [
+        charts.Series("Observed", [48.3, 20.1, 8.9]),
+        charts.Series("Official", [71.1, 10.9, 9.1]),
+        charts.Series("All", [70.0, 11.0, 9.0]),
+        charts.Series("Other", [1.0, 2.0, 3.0]),
+    ]
     drawings = [
         charts.grouped_bars(["A", "B", "C"], series, width=480, threshold=7, threshold_label="7%"),
         charts.grouped_bars(["Қарағанды", "Маңғыстау", "Шығыс"], series[:2], width=480, horizontal=True),
@@ -371,10 +407,10 @@ def test_charts_print_in_black_and_white() -> None:
 def test_violation_times_are_on_the_station_clock() -> None:
     from reports.data import station_local_time
 
-    at = datetime(2021, 1, 10, 4, 30, tzinfo=timezone.utc)
+    at = datetime(2021, 1, 10, 4, 30, tzinfo=UTC)
     assert station_local_time(at, "KZ-ALA").strftime("%H:%M %z") == "10:30 +0600"
     assert station_local_time(at, "KZ-ATY").strftime("%H:%M %z") == "09:30 +0500"  # the west kept UTC+5
-    later = datetime(2024, 3, 19, 4, 30, tzinfo=timezone.utc)
+    later = datetime(2024, 3, 19, 4, 30, tzinfo=UTC)
     assert station_local_time(later, "KZ-ALA").strftime("%H:%M %z") == "09:30 +0500"  # one zone since March 2024
 
 
@@ -387,17 +423,43 @@ def test_turnout_snapshot_takes_the_highest_report_per_station_and_slot(hq: Path
     try:
         station = store.stations()[0]
         other = m.new_id()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with store.engine.begin() as conn:
-            conn.execute(insert(m.Observer), [{"id": other, "name": "Second", "organisation": "", "created_at": now, "updated_at": now}])
-            conn.execute(insert(m.TurnoutReport), [
-                {"id": m.new_id(), "station_id": station.id, "observer_id": other, "slot": "10:00", "announced": 999_999,
-                 "observed": 0, "created_at": now, "updated_at": now},
-                {"id": m.new_id(), "station_id": station.id, "observer_id": other, "slot": "21:30", "announced": None,
-                 "observed": 77, "created_at": now, "updated_at": now},
-            ])
-            conn.exec_driver_sql("UPDATE turnout_reports SET observed = 12 WHERE station_id = ? AND slot = '14:00'", (station.id,))
-            conn.exec_driver_sql("UPDATE turnout_reports SET announced = -5 WHERE station_id = ? AND slot = '18:00'", (station.id,))
+            conn.execute(
+                insert(m.Observer),
+                [{"id": other, "name": "Second", "organisation": "", "created_at": now, "updated_at": now}],
+            )
+            conn.execute(
+                insert(m.TurnoutReport),
+                [
+                    {
+                        "id": m.new_id(),
+                        "station_id": station.id,
+                        "observer_id": other,
+                        "slot": "10:00",
+                        "announced": 999_999,
+                        "observed": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                    {
+                        "id": m.new_id(),
+                        "station_id": station.id,
+                        "observer_id": other,
+                        "slot": "21:30",
+                        "announced": None,
+                        "observed": 77,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                ],
+            )
+            conn.exec_driver_sql(
+                "UPDATE turnout_reports SET observed = 12 WHERE station_id = ? AND slot = '14:00'", (station.id,)
+            )
+            conn.exec_driver_sql(
+                "UPDATE turnout_reports SET announced = -5 WHERE station_id = ? AND slot = '18:00'", (station.id,)
+            )
         snap = read_snapshot(store)
     finally:
         store.close()

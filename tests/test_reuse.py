@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,7 +13,15 @@ from PIL import Image, ImageFilter
 import main
 from db.merge import merge_packages
 from db.package import export_station_package
-from db.reuse import DEFAULT_THRESHOLD, IDENTICAL, NEAR, dhash, find_reused_evidence, hamming, reused_evidence_by_station
+from db.reuse import (
+    DEFAULT_THRESHOLD,
+    IDENTICAL,
+    NEAR,
+    dhash,
+    find_reused_evidence,
+    hamming,
+    reused_evidence_by_station,
+)
 from db.store import ElectionStore
 from observer.signing import KeyPair
 

@@ -14,7 +14,6 @@ from db.aggregate import station_table
 from db.merge import merge_packages
 from db.package import export_station_package
 from db.store import ElectionStore
-from observer.errors import PackageError
 from observer.signing import KeyPair
 from tests.corpus import make_corpus as mc
 
@@ -64,7 +63,10 @@ def test_totals_follow_clicks_undos_deletes_and_updates(store: ElectionStore) ->
     conn.close()
     assert totals(store.path) == clicks(store.path)
     assert {(r[0], r[1]) for r in totals(store.path)} == {
-        (st.id, store.meta("self_observer_id")), (st.id, ""), (other.id, store.meta("self_observer_id")), (other.id, ""),
+        (st.id, store.meta("self_observer_id")),
+        (st.id, ""),
+        (other.id, store.meta("self_observer_id")),
+        (other.id, ""),
     }
 
     # A group whose clicks are all gone disappears, as it does from GROUP BY.
@@ -111,7 +113,8 @@ def test_upgrade_from_0004_fills_totals(tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "0004.baqylau", copy)
     with sqlite3.connect(copy) as conn:  # more clicks, an undo, a second observer, one without observer
         conn.execute(
-            "INSERT INTO observers (id, name, organisation, created_at, updated_at) VALUES ('o2', 'Second', '', ?, ?)", (T, T)
+            "INSERT INTO observers (id, name, organisation, created_at, updated_at) VALUES ('o2', 'Second', '', ?, ?)",
+            (T, T),
         )
         for i, (observer, delta) in enumerate([("o1", 1), ("o1", 1), ("o1", -1), ("o2", 1), (None, 1)]):
             conn.execute(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -190,7 +190,9 @@ def _station(tmp_path: Path, template: object) -> ElectionStore:
     return s
 
 
-def test_sealed_export_reveals_nothing_and_merges_with_the_org_key(tmp_path: Path, template_2021: object, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sealed_export_reveals_nothing_and_merges_with_the_org_key(
+    tmp_path: Path, template_2021: object, capsys: pytest.CaptureFixture[str]
+) -> None:
     import main
     from db.merge import merge_packages
     from db.package import export_station_package
@@ -241,7 +243,9 @@ def test_sealed_export_reveals_nothing_and_merges_with_the_org_key(tmp_path: Pat
     hq2 = tmp_path / "hq2.baqylau"
     assert main.main(["--lang", "kk", "merge", str(hq2), str(usb), "--trust-new-keys"]) == 2
     assert "шифрланған: ұйымның жабық кілт файлын көрсетіңіз" in capsys.readouterr().out
-    assert main.main(["--lang", "kk", "merge", str(hq2), str(usb), "--trust-new-keys", "--org-key", str(org.private)]) == 0
+    assert (
+        main.main(["--lang", "kk", "merge", str(hq2), str(usb), "--trust-new-keys", "--org-key", str(org.private)]) == 0
+    )
     assert main.main(["--lang", "ru", "merge", str(hq2), str(usb), "--org-key", str(org.public)]) == 2
     assert "не является файлом ключа организации" in capsys.readouterr().err
 

@@ -24,16 +24,21 @@ def test_default_columns_and_region_spellings(tmp_path: Path, hq: ElectionStore)
     f = tmp_path / "stations.csv"
     f.write_text(
         "code,region,district,address,registered\n"
-        "101,KZ-ALA,Алмалинский,\"ул. Абая, 1\",1500\n"
+        '101,KZ-ALA,Алмалинский,"ул. Абая, 1",1500\n'
         "102,Ақмола облысы,Көкшетау,,\n"
-        "103,kz-55,Павлодар,ул. Ленина 5,\"1 200\"\n"
+        '103,kz-55,Павлодар,ул. Ленина 5,"1 200"\n'
         "104,West Kazakhstan,Уральск,,800\n",
         encoding="utf-8",
     )
     report = import_stations(hq, f)
     assert (report.rows, report.stations_created, report.stations_updated) == (4, 4, 0)
     s101 = hq.station_by_code("101")
-    assert s101 is not None and (s101.region, s101.district, s101.address, s101.registered) == ("KZ-ALA", "Алмалинский", "ул. Абая, 1", 1500)
+    assert s101 is not None and (s101.region, s101.district, s101.address, s101.registered) == (
+        "KZ-ALA",
+        "Алмалинский",
+        "ул. Абая, 1",
+        1500,
+    )
     assert hq.station_by_code("102").region == "KZ-AKM" and hq.station_by_code("102").registered is None  # type: ignore[union-attr]
     assert hq.station_by_code("103").registered == 1200  # type: ignore[union-attr]
     assert hq.station_by_code("104").region == "KZ-ZAP"  # type: ignore[union-attr]
@@ -41,7 +46,9 @@ def test_default_columns_and_region_spellings(tmp_path: Path, hq: ElectionStore)
 
 def test_update_changes_only_columns_the_file_has(tmp_path: Path, hq: ElectionStore) -> None:
     first = tmp_path / "a.csv"
-    first.write_text("code;region;district;address;registered\n7;KZ-AST;Есильский;пр. Мангилик Ел, 8;2100\n", encoding="utf-8")
+    first.write_text(
+        "code;region;district;address;registered\n7;KZ-AST;Есильский;пр. Мангилик Ел, 8;2100\n", encoding="utf-8"
+    )
     import_stations(hq, first)
     second = tmp_path / "b.csv"
     second.write_text("code;region;registered\n7;KZ-AST;2200\n8;KZ-AST;900\n", encoding="utf-8")
@@ -56,7 +63,10 @@ def test_mapping_file_with_cp1251(tmp_path: Path, hq: ElectionStore) -> None:
     f = tmp_path / "uik.csv"
     f.write_bytes("№ УИК;Область;ТИК;Избирателей\n55;Павлодарская область;Экибастуз;1300\n".encode("cp1251"))
     mp = tmp_path / "map.toml"
-    mp.write_text('[station]\ncode = "№ УИК"\nregion = "Область"\ndistrict = "ТИК"\nregistered = "Избирателей"\n', encoding="utf-8")
+    mp.write_text(
+        '[station]\ncode = "№ УИК"\nregion = "Область"\ndistrict = "ТИК"\nregistered = "Избирателей"\n',
+        encoding="utf-8",
+    )
     report = import_stations(hq, f, mp)
     assert report.encoding == "cp1251"
     st = hq.station_by_code("55")
@@ -119,10 +129,15 @@ def test_first_list_builds_the_station_indexes_again(tmp_path: Path, hq: Electio
 
     before = schema()
     f = tmp_path / "stations.csv"
-    f.write_text("code,region,district\n1,KZ-ALA,Алмалинский\n2,KZ-AKM,Көкшетау\n3,KZ-ALA,Медеуский\n", encoding="utf-8")
+    f.write_text(
+        "code,region,district\n1,KZ-ALA,Алмалинский\n2,KZ-AKM,Көкшетау\n3,KZ-ALA,Медеуский\n", encoding="utf-8"
+    )
     assert import_stations(hq, f).stations_created == 3
     assert schema() == before
     con = sqlite3.connect(hq.path)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert con.execute("SELECT count(*) FROM stations INDEXED BY ix_stations_region WHERE region = 'KZ-ALA'").fetchone()[0] == 2
+    assert (
+        con.execute("SELECT count(*) FROM stations INDEXED BY ix_stations_region WHERE region = 'KZ-ALA'").fetchone()[0]
+        == 2
+    )
     con.close()

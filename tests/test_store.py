@@ -9,12 +9,11 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from PIL import Image
-
 from sqlalchemy import event
 
 from db.store import ElectionStore, make_engine, storage_error
@@ -65,7 +64,7 @@ def test_bad_values_refused_and_nothing_written(store: ElectionStore) -> None:
     with pytest.raises(StorageError):
         store.set_protocol_value(pid, "no_such_line", 5)
     with pytest.raises(StorageError):
-        store.save_violation(st.id, category="NOT_A_CATEGORY", occurred_at=datetime.now(timezone.utc))
+        store.save_violation(st.id, category="NOT_A_CATEGORY", occurred_at=datetime.now(UTC))
     assert store.protocol_values(pid) == {}
     assert store.violations() == []
 
@@ -73,7 +72,7 @@ def test_bad_values_refused_and_nothing_written(store: ElectionStore) -> None:
 def test_sql_and_html_in_text_are_stored_as_text(store: ElectionStore) -> None:
     st = store.current_station()
     text = "'); DROP TABLE violations; -- <script>alert(1)</script>"
-    vid = store.save_violation(st.id, category="OTHER", occurred_at=datetime.now(timezone.utc), description=text, involved=text)
+    vid = store.save_violation(st.id, category="OTHER", occurred_at=datetime.now(UTC), description=text, involved=text)
     (v,) = store.violations(st.id)
     assert v.id == vid and v.description == text and v.involved == text
 
@@ -82,7 +81,7 @@ def test_evidence_kept_unchanged_and_refused_file_leaves_nothing(store: Election
     st = store.current_station()
     photo = tmp_path / "IMG_0001.jpg"
     Image.new("RGB", (640, 480), "blue").save(photo)
-    vid = store.save_violation(st.id, category="STUFF", occurred_at=datetime.now(timezone.utc))
+    vid = store.save_violation(st.id, category="STUFF", occurred_at=datetime.now(UTC))
     ev = store.add_evidence(st.id, photo, violation_id=vid)
     assert store.evidence_path(ev).read_bytes() == photo.read_bytes()
     assert store.violations(st.id)[0].evidence_count == 1

@@ -79,7 +79,7 @@ def _last_line_with(text: str, needle: str) -> int:
     [
         ('expr = "in_boxes == valid + invalid"', 'expr = "in_boxes == valid + spoilt"', "spoilt"),
         ('key = "issued"', 'key = "Issued Ballots"', "Issued Ballots"),
-        ('expr = "in_boxes == valid + invalid"', 'expr = "__import__(\'os\') == valid"', "not allowed"),
+        ('expr = "in_boxes == valid + invalid"', "expr = \"__import__('os') == valid\"", "not allowed"),
         ("threshold_pct = 5", 'threshold_pct = "5"', "percent"),
         ('["10:00", "12:00"]', '["12:00", "10:00"]', "order"),
         ('key = "valid"', 'key = "invalid"', "twice"),
@@ -109,8 +109,18 @@ def test_template_file_errors(tmp_path) -> None:
     ("old", "new", "ru", "kk"),
     [
         ('key = "valid"', 'key = "invalid"', "определено дважды", "екі рет анықталған"),
-        ('expr = "in_boxes == valid + invalid"', 'expr = "in_boxes == valid / invalid"', "допустимы только + - *", "тек + - *"),
-        ('expr = "in_boxes == valid + invalid"', 'expr = "in_boxes == valid + spoilt"', "неизвестная строка «spoilt»", "белгісіз «spoilt» жолы"),
+        (
+            'expr = "in_boxes == valid + invalid"',
+            'expr = "in_boxes == valid / invalid"',
+            "допустимы только + - *",
+            "тек + - *",
+        ),
+        (
+            'expr = "in_boxes == valid + invalid"',
+            'expr = "in_boxes == valid + spoilt"',
+            "неизвестная строка «spoilt»",
+            "белгісіз «spoilt» жолы",
+        ),
         ("threshold_pct = 5", 'threshold_pct = "5"', "процентов от 0 до 100", "пайыз болуы керек"),
     ],
 )

@@ -71,7 +71,9 @@ def test_refuses_to_overwrite_an_existing_file(qtbot, launcher: Launcher, tmp_pa
 
 def test_a_broken_template_file_names_the_line(qtbot, launcher: Launcher, tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
-    broken.write_text('format = 1\nid = "x"\n[name]\nru = "Выборы"\n[[lines]]\nkey = "Bad Key"\nru = "Строка"\n', encoding="utf-8")
+    broken.write_text(
+        'format = 1\nid = "x"\n[name]\nru = "Выборы"\n[[lines]]\nkey = "Bad Key"\nru = "Строка"\n', encoding="utf-8"
+    )
     first = launcher.start(None)
     assert not first.load_custom_template(broken)
     text = first.message_bar.text()
@@ -102,7 +104,9 @@ def test_opening_a_file_that_is_not_an_election(qtbot, launcher: Launcher, tmp_p
     assert window.message_bar.text() == tr("error.storage.not_election", "ru", file=str(junk))
 
 
-def test_hq_file_without_the_coordinator_window(qtbot, launcher: Launcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hq_file_without_the_coordinator_window(
+    qtbot, launcher: Launcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hq = tmp_path / "hq.baqylau"
     ElectionStore.create(hq, builtin_template("kz-majilis-2021"), role=ROLE_HQ).close()
     monkeypatch.setitem(sys.modules, "ui.coordinator.window", None)  # import now raises ImportError
@@ -113,7 +117,9 @@ def test_hq_file_without_the_coordinator_window(qtbot, launcher: Launcher, tmp_p
     assert launcher.store is None
 
 
-def test_hq_file_opens_in_the_coordinator_window(qtbot, launcher: Launcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hq_file_opens_in_the_coordinator_window(
+    qtbot, launcher: Launcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ui.qt import QMainWindow
 
     class FakeCoordinatorWindow(QMainWindow):
@@ -132,7 +138,9 @@ def test_hq_file_opens_in_the_coordinator_window(qtbot, launcher: Launcher, tmp_
     assert launcher.window.store.role == ROLE_HQ
 
 
-def test_demo_is_built_in_the_background_then_opened(qtbot, launcher: Launcher, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_is_built_in_the_background_then_opened(
+    qtbot, launcher: Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[Path] = []
 
     def demo_hq(out_dir: Path) -> Path:
@@ -166,7 +174,9 @@ def test_first_run_screen_switches_language(qtbot, launcher: Launcher) -> None:
     assert first.template.itemText(0) == builtin_template("kz-majilis-2021").names.get("kk")
 
 
-def test_unexpected_error_is_logged_and_shown_and_the_app_goes_on(qtbot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_unexpected_error_is_logged_and_shown_and_the_app_goes_on(
+    qtbot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     make_application()
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
     install_exception_hook()

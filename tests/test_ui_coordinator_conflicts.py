@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,23 +16,41 @@ from ui.coordinator.conflicts import ConflictsPage
 
 pytestmark = pytest.mark.gui
 
-FIGURES_A = {"registered": 1500, "issued": 900, "in_boxes": 880, "invalid": 20, "valid": 860, "nur_otan": 500, "ak_zhol": 360}
+FIGURES_A = {
+    "registered": 1500,
+    "issued": 900,
+    "in_boxes": 880,
+    "invalid": 20,
+    "valid": 860,
+    "nur_otan": 500,
+    "ak_zhol": 360,
+}
 FIGURES_B = {**FIGURES_A, "issued": 1100, "in_boxes": 1080, "valid": 1060, "nur_otan": 700}
 
 
 def _add_version(hq: ElectionStore, station_id: str, name: str, figures: dict[str, int]) -> str:
     """What a merge writes for one observer's protocol (observer, protocol, values)."""
-    t = datetime.now(timezone.utc)
+    t = datetime.now(UTC)
     oid, pid = m.new_id(), m.new_id()
     with hq.engine.begin() as conn:
         conn.execute(insert(m.Observer).values(id=oid, name=name, organisation="MISK", created_at=t, updated_at=t))
         conn.execute(
-            insert(m.Protocol).values(id=pid, station_id=station_id, observer_id=oid, source="posted_copy", created_at=t, updated_at=t)
+            insert(m.Protocol).values(
+                id=pid, station_id=station_id, observer_id=oid, source="posted_copy", created_at=t, updated_at=t
+            )
         )
         conn.execute(
             insert(m.ProtocolValue),
             [
-                {"id": m.new_id(), "protocol_id": pid, "key": k, "value": v, "observer_id": oid, "created_at": t, "updated_at": t}
+                {
+                    "id": m.new_id(),
+                    "protocol_id": pid,
+                    "key": k,
+                    "value": v,
+                    "observer_id": oid,
+                    "created_at": t,
+                    "updated_at": t,
+                }
                 for k, v in figures.items()
             ],
         )
@@ -74,7 +92,9 @@ def test_versions_side_by_side_with_differences_highlighted(qtbot, hq) -> None:
     assert (table.item(issued, a).text(), table.item(issued, b).text()) == ("900", "1100")
     assert table.item(issued, a).data(Qt.ItemDataRole.UserRole) == "differs"
     assert table.item(registered, a).data(Qt.ItemDataRole.UserRole) is None
-    differing = {table.item(r, 0).text() for r in range(table.rowCount()) if table.item(r, b).data(Qt.ItemDataRole.UserRole)}
+    differing = {
+        table.item(r, 0).text() for r in range(table.rowCount()) if table.item(r, b).data(Qt.ItemDataRole.UserRole)
+    }
     assert differing == {hq.template.label(k) for k in ("issued", "in_boxes", "valid", "nur_otan")}
     # Undecided: the station does not count yet.
     assert ids_of(hq)["station"] in effective_protocols(hq).unresolved

@@ -18,11 +18,26 @@ from ui.coordinator.merge import MergeDialog
 
 pytestmark = pytest.mark.gui
 
-BASE = {"registered": 1500, "received": 1500, "issued": 900, "cancelled": 600, "spoiled": 0, "in_boxes": 900,
-        "invalid": 20, "valid": 880, "nur_otan": 500, "ak_zhol": 200, "qhp": 100, "auyl": 50, "adal": 30}
+BASE = {
+    "registered": 1500,
+    "received": 1500,
+    "issued": 900,
+    "cancelled": 600,
+    "spoiled": 0,
+    "in_boxes": 900,
+    "invalid": 20,
+    "valid": 880,
+    "nur_otan": 500,
+    "ak_zhol": 200,
+    "qhp": 100,
+    "auyl": 50,
+    "adal": 30,
+}
 
 
-def make_package(tmp: Path, name: str, code: str, observer: str, keys: KeyPair, template, figures: dict[str, int]) -> Path:
+def make_package(
+    tmp: Path, name: str, code: str, observer: str, keys: KeyPair, template, figures: dict[str, int]
+) -> Path:
     """An observer's station file with a filled protocol, exported and signed with ``keys``."""
     store = ElectionStore.create(tmp / f"{name}.baqylau", template)
     try:
@@ -125,7 +140,15 @@ def test_two_observers_disagree_merge_then_decide_in_conflict_view(qtbot, hq, tm
     ka, kb = KeyPair.generate(), KeyPair.generate()
     _trust(hq, tmp_path, ka, kb)
     make_package(tmp_path, "a", "301", "Айгүл Қасымова", ka, template_2021, BASE)
-    make_package(tmp_path, "b", "301", "Бауыржан Омаров", kb, template_2021, {**BASE, "issued": 1000, "cancelled": 500, "in_boxes": 1000, "valid": 980, "nur_otan": 600})
+    make_package(
+        tmp_path,
+        "b",
+        "301",
+        "Бауыржан Омаров",
+        kb,
+        template_2021,
+        {**BASE, "issued": 1000, "cancelled": 500, "in_boxes": 1000, "valid": 980, "nur_otan": 600},
+    )
     dialog = MergeDialog(hq)
     qtbot.addWidget(dialog)
     dialog.add_paths([tmp_path / "out"])
@@ -139,7 +162,11 @@ def test_two_observers_disagree_merge_then_decide_in_conflict_view(qtbot, hq, tm
     qtbot.addWidget(page)
     qtbot.waitUntil(lambda: page.station_list.count() == 1)
     col = page.version_column("Бауыржан")
-    differing = [page.versions.item(r, 0).text() for r in range(page.versions.rowCount()) if page.versions.item(r, col).data(Qt.ItemDataRole.UserRole) == "differs"]
+    differing = [
+        page.versions.item(r, 0).text()
+        for r in range(page.versions.rowCount())
+        if page.versions.item(r, col).data(Qt.ItemDataRole.UserRole) == "differs"
+    ]
     assert differing == [template_2021.label(k) for k in ("issued", "cancelled", "in_boxes", "valid", "nur_otan")]
     page.choose(col - 1)
     page.reason.setText("the posted copy photo shows 1000")

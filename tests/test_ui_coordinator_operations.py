@@ -17,7 +17,11 @@ pytestmark = pytest.mark.gui
 
 
 def _boxes(name: str) -> list[QMessageBox]:
-    return [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.objectName() == name and w.isVisible()]
+    return [
+        w
+        for w in QApplication.topLevelWidgets()
+        if isinstance(w, QMessageBox) and w.objectName() == name and w.isVisible()
+    ]
 
 
 @pytest.fixture
@@ -131,5 +135,3 @@ def test_cancelled_exception_is_not_an_error(qtbot, parent) -> None:
     with qtbot.waitSignal(op.finished, timeout=5000):
         op.run_in_background()
     assert op.outcome == "cancelled" and _boxes("baqylauErrorBox") == [] and _boxes("baqylauUnexpectedBox") == []
-
-

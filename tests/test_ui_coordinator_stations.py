@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -39,7 +39,9 @@ def test_model_passes_qt_model_tester_through_filters_and_sorting(qtbot, hq) -> 
     assert model.rowCount() == N
     assert model.columnCount() == len(COLUMNS)
     model.set_filter(StationFilter(code_search="00012"))
-    assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["000012"] + [f"{i:06d}" for i in range(120, 130)]
+    assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["000012"] + [
+        f"{i:06d}" for i in range(120, 130)
+    ]
     model.set_filter(StationFilter(disputed=True))
     model.sort(_col("registered"), Qt.SortOrder.DescendingOrder)
     regs = [hq.station(model.station_id(r)).registered for r in range(model.rowCount())]
@@ -81,15 +83,26 @@ def test_figures_flags_and_filters(qtbot, hq) -> None:
     assert set(disputed) == {f"st-{i:06d}" for i in range(0, N, 50)}
 
     # A decision for station 0 removes it from the disputed list and makes its figures count.
-    t = datetime.now(timezone.utc)
+    t = datetime.now(UTC)
     with hq.engine.begin() as conn:
         conn.execute(
             insert(m.Resolution).values(
-                id="r1", station_id="st-000000", protocol_id="p-0-1", status="chosen", reason="photo", decided_by="hq",
-                decided_at=t, created_at=t, updated_at=t,
+                id="r1",
+                station_id="st-000000",
+                protocol_id="p-0-1",
+                status="chosen",
+                reason="photo",
+                decided_by="hq",
+                decided_at=t,
+                created_at=t,
+                updated_at=t,
             )
         )
-        conn.execute(insert(m.ProtocolValue).values(id="bad", protocol_id="p-10-0", key="received", value=1, created_at=t, updated_at=t))
+        conn.execute(
+            insert(m.ProtocolValue).values(
+                id="bad", protocol_id="p-10-0", key="received", value=1, created_at=t, updated_at=t
+            )
+        )
     src.invalidate()
     assert "st-000000" not in src.ids(StationFilter(disputed=True))
     chosen = src.rows(["st-000000"])["st-000000"]
@@ -98,7 +111,11 @@ def test_figures_flags_and_filters(qtbot, hq) -> None:
     assert "st-000010" not in src.breaking_ids()
     with hq.engine.begin() as conn:
         for key in ("cancelled", "spoiled"):
-            conn.execute(insert(m.ProtocolValue).values(id=f"b-{key}", protocol_id="p-10-0", key=key, value=0, created_at=t, updated_at=t))
+            conn.execute(
+                insert(m.ProtocolValue).values(
+                    id=f"b-{key}", protocol_id="p-10-0", key=key, value=0, created_at=t, updated_at=t
+                )
+            )
     src.invalidate()
     assert src.ids(StationFilter(breaks_checks=True)) == ["st-000010"]
     assert "checks" in src.rows(["st-000010"])["st-000010"].flags

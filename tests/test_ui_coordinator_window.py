@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from test_ui_coordinator_merge import BASE, make_package
 
 from db.merge import list_keys
 from db.rules import load_rules
@@ -18,8 +19,6 @@ from ui.coordinator.forensics import ForensicsPage
 from ui.coordinator.imports import KIND_OFFICIAL, KIND_STATIONS, ImportDialog
 from ui.coordinator.report import HAVE_QTPDF, ReportDialog
 from ui.coordinator.window import CoordinatorWindow
-
-from test_ui_coordinator_merge import BASE, make_package
 
 pytestmark = pytest.mark.gui
 
@@ -92,10 +91,13 @@ def test_rules_dialog_saves_the_rule_shown_next_to_the_tables(qtbot, hq) -> None
 def test_official_import_lists_bad_rows_with_line_numbers_and_writes_nothing(qtbot, hq, tmp_path) -> None:
     mapping = tmp_path / "map.toml"
     mapping.write_text(
-        '[station]\ncode = "uik"\nregion = "region"\n\n[lines]\nregistered = "reg"\nissued = "issued"\n', encoding="utf-8"
+        '[station]\ncode = "uik"\nregion = "region"\n\n[lines]\nregistered = "reg"\nissued = "issued"\n',
+        encoding="utf-8",
     )
     bad = tmp_path / "bad.csv"
-    bad.write_text("uik;region;reg;issued\n101;KZ-ALA;1500;900\n102;KZ-ALA;abc;800\n103;KZ-ALA;1200;-5\n", encoding="utf-8")
+    bad.write_text(
+        "uik;region;reg;issued\n101;KZ-ALA;1500;900\n102;KZ-ALA;abc;800\n103;KZ-ALA;1200;-5\n", encoding="utf-8"
+    )
     dialog = ImportDialog(hq, KIND_OFFICIAL)
     qtbot.addWidget(dialog)
     dialog.csv.edit.setText(str(bad))
@@ -126,7 +128,10 @@ def test_official_import_lists_bad_rows_with_line_numbers_and_writes_nothing(qtb
 
 def test_station_list_import_without_mapping(qtbot, hq, tmp_path) -> None:
     csv = tmp_path / "stations.csv"
-    csv.write_text("code,region,district,address,registered\n501,KZ-AST,Есиль,ул. 1,1200\n502,KZ-AST,Есиль,ул. 2,900\n", encoding="utf-8")
+    csv.write_text(
+        "code,region,district,address,registered\n501,KZ-AST,Есиль,ул. 1,1200\n502,KZ-AST,Есиль,ул. 2,900\n",
+        encoding="utf-8",
+    )
     dialog = ImportDialog(hq, KIND_STATIONS)
     qtbot.addWidget(dialog)
     dialog.csv.edit.setText(str(csv))
@@ -202,5 +207,10 @@ def test_forensics_page_draws_the_fingerprint_from_official_results(qtbot, hq, t
     assert figure_notes(result.turnout)["method"].split(".")[0] in text
     grab = page.map.grab().toImage()
     # The heat map is drawn: some pixels are dark blue, not just the white background.
-    dark = sum(1 for x in range(0, grab.width(), 4) for y in range(0, grab.height(), 4) if grab.pixelColor(x, y).lightness() < 120)
+    dark = sum(
+        1
+        for x in range(0, grab.width(), 4)
+        for y in range(0, grab.height(), 4)
+        if grab.pixelColor(x, y).lightness() < 120
+    )
     assert dark > 10

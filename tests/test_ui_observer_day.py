@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from PIL import Image
@@ -110,7 +110,13 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
     set_up_station(qtbot, window)
     st = store.current_station()
     assert st is not None
-    assert (st.code, st.region, st.district, st.address, st.registered) == ("101", "KZ-ALA", "Алмалинский", "ул. Абая, 1", 1500)
+    assert (st.code, st.region, st.district, st.address, st.registered) == (
+        "101",
+        "KZ-ALA",
+        "Алмалинский",
+        "ул. Абая, 1",
+        1500,
+    )
     obs = store.observer()
     assert obs is not None and (obs.name, obs.organisation) == ("Айгүл Қасымова", "MISK")
     assert "101" in window.station_label.text() and "Айгүл Қасымова" in window.station_label.text()
@@ -141,22 +147,45 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
     go(qtbot, window, 3)
     protocol = window.pages[2]
     assert isinstance(protocol, ProtocolPage)
-    figures = {"registered": "1500", "received": "1500", "issued": "900", "cancelled": "590", "spoiled": "10",
-               "in_boxes": "900", "invalid": "40", "valid": "850", "nur_otan": "500", "ak_zhol": "200",
-               "qhp": "100", "auyl": "30", "adal": "20"}
+    figures = {
+        "registered": "1500",
+        "received": "1500",
+        "issued": "900",
+        "cancelled": "590",
+        "spoiled": "10",
+        "in_boxes": "900",
+        "invalid": "40",
+        "valid": "850",
+        "nur_otan": "500",
+        "ak_zhol": "200",
+        "qhp": "100",
+        "auyl": "30",
+        "adal": "20",
+    }
     for key, text in figures.items():
         type_into(qtbot, protocol.fields[key], text)
     # in_boxes == valid + invalid fails: 900 against 890; shown beside the fields, in Russian.
     message = protocol.problem_text("valid")
-    expected = tr("check.failed", "ru", rule="«Число бюллетеней, обнаруженных в урнах» = «Число действительных бюллетеней» + «Число недействительных бюллетеней»",
-                  left=900, sign="≠", right=890, diff=10)
+    expected = tr(
+        "check.failed",
+        "ru",
+        rule="«Число бюллетеней, обнаруженных в урнах» = «Число действительных бюллетеней» + «Число недействительных бюллетеней»",
+        left=900,
+        sign="≠",
+        right=890,
+        diff=10,
+    )
     assert message == expected
     assert "900 ≠ 890 (разница 10)" in message
     for key in ("in_boxes", "invalid", "valid"):
         assert protocol.fields[key].property("problem") is True
     assert protocol.fields["registered"].property("problem") is False
     # The figures were saved while typing, before anything was "confirmed".
-    posted = [r for r in store.iter_table(__import__("db.models", fromlist=["Protocol"]).Protocol) if r.source == "posted_copy"]
+    posted = [
+        r
+        for r in store.iter_table(__import__("db.models", fromlist=["Protocol"]).Protocol)
+        if r.source == "posted_copy"
+    ]
     assert len(posted) == 1
     assert store.protocol_values(posted[0].id)["in_boxes"] == 900
     # The observer corrects the invalid ballots: the message disappears.
@@ -178,7 +207,9 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
     qtbot.mouseClick(protocol.source_buttons["announced"], Qt.MouseButton.LeftButton)
     assert protocol.fields["in_boxes"].text() == ""
     type_into(qtbot, protocol.fields["in_boxes"], "950")
-    announced = [r for r in store.iter_table(__import__("db.models", fromlist=["Protocol"]).Protocol) if r.source == "announced"]
+    announced = [
+        r for r in store.iter_table(__import__("db.models", fromlist=["Protocol"]).Protocol) if r.source == "announced"
+    ]
     assert store.protocol_values(announced[0].id) == {"in_boxes": 950}
     assert store.protocol_values(posted[0].id)["in_boxes"] == 900
 
@@ -210,7 +241,13 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
     qtbot.mouseClick(violations.add_files, Qt.MouseButton.LeftButton)
     [v] = store.violations(st.id)
     assert (v.category, v.severity, v.description, v.involved, v.action, v.evidence_count) == (
-        "STUFF", "high", hostile, "член УИК № 3", "complaint_filed", 1)
+        "STUFF",
+        "high",
+        hostile,
+        "член УИК № 3",
+        "complaint_filed",
+        1,
+    )
     [ev] = store.evidence(st.id, violation_id=v.id)
     caption = violations.evidence.item(0).text()
     assert ev.sha256[:12] in caption and "2021-01-10 15:21:00" in caption and "box.jpg" in caption
@@ -382,7 +419,13 @@ def test_station_list_import_then_pick_by_code(qtbot, day, tmp_path: Path) -> No
     type_into(qtbot, setup.code, "75-002", enter=True)
     st = store.current_station()
     assert st is not None
-    assert (st.code, st.region, st.district, st.address, st.registered) == ("75-002", "KZ-ALA", "Бостандыкский", "пр. Аль-Фараби, 7", 2210)
+    assert (st.code, st.region, st.district, st.address, st.registered) == (
+        "75-002",
+        "KZ-ALA",
+        "Бостандыкский",
+        "пр. Аль-Фараби, 7",
+        2210,
+    )
     assert setup.district.text() == "Бостандыкский" and setup.registered.text() == "2210"
     assert store.station_count() == 1
     # A broken list is refused with its line number, and the good list is kept.

@@ -64,7 +64,10 @@ def test_quick_reader_agrees_with_the_store(hq_path: Path) -> None:
     try:
         assert reader.total() == store.station_count() == N
         assert reader.ids()[:3] == ["st-000000", "st-000001", "st-000002"]
-        assert reader.ids(sort="registered", descending=True)[0] == max(store.stations(), key=lambda s: (s.registered or 0, s.code)).id
+        assert (
+            reader.ids(sort="registered", descending=True)[0]
+            == max(store.stations(), key=lambda s: (s.registered or 0, s.code)).id
+        )
         assert reader.template.id == store.template.id
         assert reader.ids(code_search="%") == [] and reader.ids(code_search="_") == []
     finally:

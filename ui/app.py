@@ -14,10 +14,9 @@ import sys
 import traceback
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTranslator
-
-from typing import TYPE_CHECKING
 
 from observer import i18n
 from observer.errors import BaqylauError, StorageError
@@ -83,7 +82,7 @@ class Launcher(QObject):
             old.close()
             old.deleteLater()
 
-    def show_first_run(self, error: str | None = None) -> "FirstRunWindow":
+    def show_first_run(self, error: str | None = None) -> FirstRunWindow:
         from ui.first_run import FirstRunWindow
 
         self._close_store()
@@ -114,7 +113,7 @@ class Launcher(QObject):
             self.store = None
 
     # ---- files ---------------------------------------------------------
-    def create_election(self, template: "ElectionTemplate", path: Path) -> bool:
+    def create_election(self, template: ElectionTemplate, path: Path) -> bool:
         from db.store import ElectionStore
 
         try:
@@ -216,7 +215,13 @@ class Launcher(QObject):
             message = str(exc)
         else:
             log.error("opening %s failed", opener.path, exc_info=exc)
-            message = str(StorageError("error.storage.io", file=str(opener.path), problem=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__))
+            message = str(
+                StorageError(
+                    "error.storage.io",
+                    file=str(opener.path),
+                    problem=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+                )
+            )
         self.show_first_run(message)
 
     def _coordinator_window(self, store: ElectionStore) -> QWidget | None:

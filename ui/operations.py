@@ -21,8 +21,9 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressDialog, QWidget
@@ -36,7 +37,7 @@ T = TypeVar("T")
 log = logging.getLogger("baqylau.ui")
 
 # Running operations, so neither they nor their signal bridges are collected mid-flight.
-_RUNNING: set["Operation[Any]"] = set()
+_RUNNING: set[Operation[Any]] = set()
 
 
 class Cancelled(Exception):
@@ -69,7 +70,7 @@ def _ensure_file_logging() -> None:
 class OperationContext:
     """What the background function may use: thread-safe progress and cancellation."""
 
-    def __init__(self, bridge: "_Bridge") -> None:
+    def __init__(self, bridge: _Bridge) -> None:
         self._bridge = bridge
         self._cancel = threading.Event()
 
@@ -161,20 +162,20 @@ class Operation(QObject, Generic[T]):
         self.error: BaseException | None = None
 
     # ---- configuration (chainable) --------------------------------------
-    def success(self, callback: Callable[[T], None]) -> "Operation[T]":
+    def success(self, callback: Callable[[T], None]) -> Operation[T]:
         self._on_success.append(callback)
         return self
 
-    def failure(self, callback: Callable[[BaseException], bool]) -> "Operation[T]":
+    def failure(self, callback: Callable[[BaseException], bool]) -> Operation[T]:
         """Handle an error yourself; return True if handled, False to show the default dialog."""
         self._on_failure = callback
         return self
 
-    def on_cancel(self, callback: Callable[[], None]) -> "Operation[T]":
+    def on_cancel(self, callback: Callable[[], None]) -> Operation[T]:
         self._on_cancel.append(callback)
         return self
 
-    def on_progress(self, callback: Callable[[int, int, str], None]) -> "Operation[T]":
+    def on_progress(self, callback: Callable[[int, int, str], None]) -> Operation[T]:
         """Also deliver progress to a widget of your own (e.g. a progress bar in a dialog)."""
         self._on_progress.append(callback)
         return self
@@ -187,7 +188,7 @@ class Operation(QObject, Generic[T]):
         self._ctx.cancel()
 
     # ---- running ----------------------------------------------------------
-    def run_in_background(self) -> "Operation[T]":
+    def run_in_background(self) -> Operation[T]:
         _ensure_file_logging()
         self._bridge.progressed.connect(self._progressed, Qt.ConnectionType.QueuedConnection)
         self._bridge.succeeded.connect(self._succeeded, Qt.ConnectionType.QueuedConnection)
@@ -292,7 +293,9 @@ class Operation(QObject, Generic[T]):
 
 def show_error(parent: QWidget | None, exc: BaqylauError) -> None:
     """A user error: its translated message, nothing technical."""
-    box = QMessageBox(QMessageBox.Icon.Warning, tr("coordui.error.title"), str(exc), QMessageBox.StandardButton.Ok, parent)
+    box = QMessageBox(
+        QMessageBox.Icon.Warning, tr("coordui.error.title"), str(exc), QMessageBox.StandardButton.Ok, parent
+    )
     box.setObjectName("baqylauErrorBox")
     box.setTextFormat(Qt.TextFormat.PlainText)  # the message quotes file names and cell values
     box.open()
@@ -314,6 +317,8 @@ def show_unexpected(parent: QWidget | None, exc: BaseException, tb: str) -> None
     box.open()
 
 
-def run_query(parent: QWidget | None, fn: Callable[[OperationContext], T], on_done: Callable[[T], None]) -> Operation[T]:
+def run_query(
+    parent: QWidget | None, fn: Callable[[OperationContext], T], on_done: Callable[[T], None]
+) -> Operation[T]:
     """A quick read-only job: no progress dialog, result delivered to ``on_done``."""
     return Operation(parent, fn, show_progress=False, cancellable=False).success(on_done).run_in_background()

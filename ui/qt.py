@@ -29,8 +29,8 @@ from PySide6.QtGui import (
     QFont,
     QFontDatabase,
     QGuiApplication,
-    QKeyEvent,
     QIntValidator,
+    QKeyEvent,
     QKeySequence,
     QPainter,
     QPainterPath,
@@ -78,7 +78,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
 
 
 class _Probe(QObject):

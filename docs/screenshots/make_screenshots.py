@@ -69,32 +69,70 @@ def build_station(path: Path) -> ElectionStore:
         store.set_announced(st.id, slot, announced)
     posted = store.protocol_id(st.id, "posted_copy")
     values = {
-        "registered": 1842, "received": 1900, "issued": 702, "issued_outside": 23, "cancelled": 1190, "spoiled": 8,
-        "in_boxes": 698, "invalid": 41, "valid": 667, "nur_otan": 301, "ak_zhol": 142, "qhp": 61, "auyl": 88, "adal": 60,
+        "registered": 1842,
+        "received": 1900,
+        "issued": 702,
+        "issued_outside": 23,
+        "cancelled": 1190,
+        "spoiled": 8,
+        "in_boxes": 698,
+        "invalid": 41,
+        "valid": 667,
+        "nur_otan": 301,
+        "ak_zhol": 142,
+        "qhp": 61,
+        "auyl": 88,
+        "adal": 60,
     }
     for key, value in values.items():
         store.set_protocol_value(posted, key, value)
-    store.add_evidence(st.id, photo(WORK / "protocol.jpg", "PROTOCOL 75-012", DAY.replace(hour=22, minute=40), "#8aa1b8"), protocol_id=posted)
+    store.add_evidence(
+        st.id,
+        photo(WORK / "protocol.jpg", "PROTOCOL 75-012", DAY.replace(hour=22, minute=40), "#8aa1b8"),
+        protocol_id=posted,
+    )
     for code, n in (("BLANK", 9), ("MULTIPLE", 14), ("WRITTEN", 11), ("TORN", 5), ("OTHER", 2)):
         store.set_spoiled(st.id, code, n)
     v1 = store.save_violation(
-        st.id, category="OBS_BLOCK", occurred_at=DAY.replace(hour=6, minute=45), severity="medium",
+        st.id,
+        category="OBS_BLOCK",
+        occurred_at=DAY.replace(hour=6, minute=45),
+        severity="medium",
         description="Наблюдателя не пускали в помещение до 07:10, ссылаясь на «распоряжение акимата».",
-        involved="Секретарь УИК", action="remark_to_commission", action_note="Замечание внесено в журнал",
+        involved="Секретарь УИК",
+        action="remark_to_commission",
+        action_note="Замечание внесено в журнал",
     )
     v2 = store.save_violation(
-        st.id, category="STUFF", occurred_at=DAY.replace(hour=15, minute=20), severity="high",
+        st.id,
+        category="STUFF",
+        occurred_at=DAY.replace(hour=15, minute=20),
+        severity="high",
         description="Мужчина в сером пальто опустил в урну пачку из 5–7 сложенных бюллетеней.",
-        involved="Неизвестный мужчина, член УИК № 3", action="complaint_filed", action_note="Жалоба № 1 принята председателем",
+        involved="Неизвестный мужчина, член УИК № 3",
+        action="complaint_filed",
+        action_note="Жалоба № 1 принята председателем",
     )
     store.save_violation(
-        st.id, category="PHOTO_BAN", occurred_at=DAY.replace(hour=20, minute=30), severity="medium",
+        st.id,
+        category="PHOTO_BAN",
+        occurred_at=DAY.replace(hour=20, minute=30),
+        severity="medium",
         description="Председатель запретил фотографировать увеличенную форму протокола.",
-        involved="Председатель УИК", action="complaint_refused",
+        involved="Председатель УИК",
+        action="complaint_refused",
     )
-    store.add_evidence(st.id, photo(WORK / "entrance.jpg", "ENTRANCE 06:45", DAY.replace(hour=6, minute=46), "#b88a8a"), violation_id=v1)
-    store.add_evidence(st.id, photo(WORK / "box.jpg", "BALLOT BOX 15:20", DAY.replace(hour=15, minute=21), "#8ab89a"), violation_id=v2)
-    store.add_evidence(st.id, photo(WORK / "box2.jpg", "BALLOT BOX 15:21", DAY.replace(hour=15, minute=22), "#a8b88a"), violation_id=v2)
+    store.add_evidence(
+        st.id,
+        photo(WORK / "entrance.jpg", "ENTRANCE 06:45", DAY.replace(hour=6, minute=46), "#b88a8a"),
+        violation_id=v1,
+    )
+    store.add_evidence(
+        st.id, photo(WORK / "box.jpg", "BALLOT BOX 15:20", DAY.replace(hour=15, minute=21), "#8ab89a"), violation_id=v2
+    )
+    store.add_evidence(
+        st.id, photo(WORK / "box2.jpg", "BALLOT BOX 15:21", DAY.replace(hour=15, minute=22), "#a8b88a"), violation_id=v2
+    )
     tpl_q = tpl.opening_checklist + tpl.closing_checklist
     answers = ["yes", "no", "yes", "yes", "na", "no", "yes", "yes", "yes", "no", "yes", "yes", "no", "yes", "no"]
     for q, answer in zip(tpl_q, answers):
@@ -127,8 +165,8 @@ def main() -> None:
     window = MainWindow(store, settings)
     window.resize(1366, 768)
     window.show()
-    from ui.pages.violations import ViolationsPage
     from ui.pages.export import ExportPage
+    from ui.pages.violations import ViolationsPage
 
     names = ["setup", "turnout", "protocol", "spoiled", "violations", "checklists", "export"]
     for index, name in enumerate(names):

@@ -23,20 +23,23 @@ import struct
 import sys
 import zipfile
 import zlib
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PIL import Image
 
-from observer.package import DATA_NAME as DATA, MANIFEST_NAME as MANIFEST, SIGNATURE_NAME as SIGNATURE
+from observer.package import DATA_NAME as DATA
+from observer.package import MANIFEST_NAME as MANIFEST
+from observer.package import SIGNATURE_NAME as SIGNATURE
 
 STATIC = Path(__file__).with_name("files")
 
 # Text that must be stored as text and shown as text, never run or rendered.
 HOSTILE_TEXT = {
     "description": "<b>bold</b><script>alert('x')</script>'); DROP TABLE stations; --",
-    "involved": "<img src=x onerror=alert(1)> & \"председатель\" <i>УИК</i>",
+    "involved": '<img src=x onerror=alert(1)> & "председатель" <i>УИК</i>',
     "observer": "Robert'); DROP TABLE observers;-- <u>Айгүл</u>",
     "address": "ул. <a href='http://evil'>Абая</a>, 1; DELETE FROM meta;",
 }
@@ -57,7 +60,14 @@ def write_zip(path: Path, members: list[tuple[str | zipfile.ZipInfo, bytes]]) ->
     return path
 
 
-def resign(src: Path, dest: Path, keys: Any, *, change: dict[str, bytes | None] | None = None, edit: Callable[[dict[str, Any]], None] | None = None) -> Path:
+def resign(
+    src: Path,
+    dest: Path,
+    keys: Any,
+    *,
+    change: dict[str, bytes | None] | None = None,
+    edit: Callable[[dict[str, Any]], None] | None = None,
+) -> Path:
     """Rebuild a package with changed members and a consistent manifest signed by ``keys`` (a forger's key)."""
     members = members_of(src)
     manifest = json.loads(members.pop(MANIFEST))
@@ -67,7 +77,9 @@ def resign(src: Path, dest: Path, keys: Any, *, change: dict[str, bytes | None] 
             members.pop(name, None)
         else:
             members[name] = data
-    manifest["members"] = [{"name": n, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in sorted(members.items())]
+    manifest["members"] = [
+        {"name": n, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in sorted(members.items())
+    ]
     manifest["public_key"] = keys.public_hex
     manifest["fingerprint"] = keys.fingerprint
     if edit:
@@ -202,12 +214,16 @@ def static_files() -> dict[str, bytes]:
         "not-a-video.mp4": b"<html><body>definitely not a video</body></html>\n" * 10,
         # CSVs (official results use official.map.toml; station lists use default columns)
         "official.map.toml": OFFICIAL_MAP.encode("utf-8"),
-        "official-cp1251-declared-utf8.csv": ("\n".join([OFFICIAL_HEADER, "1;KZ-ALA;Алмалинская;1000;600;590;10;580;400;180"]) + "\n").encode("cp1251"),
+        "official-cp1251-declared-utf8.csv": (
+            "\n".join([OFFICIAL_HEADER, "1;KZ-ALA;Алмалинская;1000;600;590;10;580;400;180"]) + "\n"
+        ).encode("cp1251"),
         "stations-utf16.csv": "code,region\n101,KZ-ALA\n".encode("utf-16"),
         "official-missing-column.csv": _official(
             "1;KZ-ALA;Алмалинская;1000;600;590;10;400;180", header=OFFICIAL_HEADER.replace(";Действительных", "")
         ),
-        "official-duplicate-station.csv": _official(_GOOD, "2;KZ-ALA;Алмалинская;900;500;500;0;500;300;200", _GOOD.replace(";1000;", ";1001;")),
+        "official-duplicate-station.csv": _official(
+            _GOOD, "2;KZ-ALA;Алмалинская;900;500;500;0;500;300;200", _GOOD.replace(";1000;", ";1001;")
+        ),
         "official-extra-cells.csv": _official(_GOOD, "2;KZ-ALA;Алмалинская;900;500;500;0;500;300;200;77;88"),
         "official-negative.csv": _official(_GOOD.replace(";10;", ";-10;")),
         "official-over-2-63.csv": _official(_GOOD.replace(";400;", ";9223372036854775808;")),
@@ -215,14 +231,14 @@ def static_files() -> dict[str, bytes]:
         "official-fraction.csv": _official(_GOOD.replace(";400;", ";400.5;")),
         "official-words.csv": _official(_GOOD.replace(";400;", ";четыреста;")),
         "official-broken-quote.csv": _official(_GOOD, '2;KZ-ALA;"Алмалинская;900;500;500;0;500;300;200'),
-        "stations-missing-code.csv": "region,district,address\nKZ-ALA,Алмалинская,ул. Абая 1\n".encode("utf-8"),
-        "stations-duplicate.csv": "code,region,registered\n101,KZ-ALA,1500\n102,KZ-ALA,900\n101,KZ-AST,800\n".encode("utf-8"),
-        "stations-unknown-region.csv": "code,region\n101,Атлантида\n".encode("utf-8"),
+        "stations-missing-code.csv": "region,district,address\nKZ-ALA,Алмалинская,ул. Абая 1\n".encode(),
+        "stations-duplicate.csv": b"code,region,registered\n101,KZ-ALA,1500\n102,KZ-ALA,900\n101,KZ-AST,800\n",
+        "stations-unknown-region.csv": "code,region\n101,Атлантида\n".encode(),
         "stations-quotes-newlines.csv": (
-            'code,region,district,address,registered\n'
+            "code,region,district,address,registered\n"
             '301,KZ-ALA,"Алмалинский ""центр""","ул. Абая, 1\nвход со двора; <b>DROP TABLE</b>",1500\n'
             '302,KZ-ALA,Бостандыкский,"""кавычки"" и, запятые",900\n'
-        ).encode("utf-8"),
+        ).encode(),
     }
 
 
@@ -250,7 +266,7 @@ def fill_station(store: Any, scratch: Path, *, text: dict[str, str] | None = Non
     store.save_violation(
         st.id,
         category=store.template.violation_categories[0].code,
-        occurred_at=datetime(2021, 1, 10, 9, 30, tzinfo=timezone.utc),
+        occurred_at=datetime(2021, 1, 10, 9, 30, tzinfo=UTC),
         description=text.get("description", "Наблюдателя не пустили к столу подсчёта"),
         involved=text.get("involved", "председатель УИК"),
     )

@@ -16,7 +16,7 @@ import random
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -35,30 +35,71 @@ def build_hq(path: Path, n: int, seed: int = 7) -> ElectionStore:
     store = ElectionStore.create(path, tpl, role=ROLE_HQ)
     rng = random.Random(seed)
     regions = [r.code for r in regions_on(tpl.date)]
-    t = datetime.now(timezone.utc)
+    t = datetime.now(UTC)
     stations, official, observers, protocols, values = [], [], [], [], []
     for k in range(2):
-        observers.append({"id": f"obs-{k}", "name": f"Observer {k}", "organisation": "bench", "created_at": t, "updated_at": t})
+        observers.append(
+            {"id": f"obs-{k}", "name": f"Observer {k}", "organisation": "bench", "created_at": t, "updated_at": t}
+        )
     for i in range(n):
         sid = f"st-{i:06d}"
         reg = rng.randint(300, 3000)
         stations.append(
-            {"id": sid, "code": f"{i + 1:06d}", "region": regions[i % len(regions)], "district": f"D{i % 211}",
-             "address": "", "registered": reg, "created_at": t, "updated_at": t}
+            {
+                "id": sid,
+                "code": f"{i + 1:06d}",
+                "region": regions[i % len(regions)],
+                "district": f"D{i % 211}",
+                "address": "",
+                "registered": reg,
+                "created_at": t,
+                "updated_at": t,
+            }
         )
         issued = int(reg * rng.uniform(0.4, 0.9))
         official.append(
-            {"id": f"of-{i}", "station_id": sid, "values_json": json.dumps({"registered": reg, "issued": min(reg, int(issued * 1.1))}),
-             "source_file": "bench.csv", "source_line": i + 2, "created_at": t, "updated_at": t}
+            {
+                "id": f"of-{i}",
+                "station_id": sid,
+                "values_json": json.dumps({"registered": reg, "issued": min(reg, int(issued * 1.1))}),
+                "source_file": "bench.csv",
+                "source_line": i + 2,
+                "created_at": t,
+                "updated_at": t,
+            }
         )
         if i % 10 == 0:
             observers_here = 2 if i % 50 == 0 else 1
             for k in range(observers_here):
                 pid = f"p-{i}-{k}"
-                protocols.append({"id": pid, "station_id": sid, "observer_id": f"obs-{k}", "source": "posted_copy", "created_at": t, "updated_at": t})
+                protocols.append(
+                    {
+                        "id": pid,
+                        "station_id": sid,
+                        "observer_id": f"obs-{k}",
+                        "source": "posted_copy",
+                        "created_at": t,
+                        "updated_at": t,
+                    }
+                )
                 seen = issued + (k * 7)
-                for key, val in (("registered", reg), ("issued", seen), ("in_boxes", seen), ("valid", seen - 5), ("invalid", 5)):
-                    values.append({"id": f"{pid}-{key}", "protocol_id": pid, "key": key, "value": val, "created_at": t, "updated_at": t})
+                for key, val in (
+                    ("registered", reg),
+                    ("issued", seen),
+                    ("in_boxes", seen),
+                    ("valid", seen - 5),
+                    ("invalid", 5),
+                ):
+                    values.append(
+                        {
+                            "id": f"{pid}-{key}",
+                            "protocol_id": pid,
+                            "key": key,
+                            "value": val,
+                            "created_at": t,
+                            "updated_at": t,
+                        }
+                    )
     with store.engine.begin() as conn:
         conn.execute(insert(m.Observer), observers)
         conn.execute(insert(m.Station), stations)
@@ -94,7 +135,9 @@ def main(argv: list[str]) -> int:
         cpu = time.process_time() - c0
         last = page.model.index(page.model.rowCount() - 1, 0).data()
         print(f"open + first paint: {t_open * 1000:.0f} ms ({page.model.rowCount()} rows)")
-        print(f"scroll to the end and paint: {t_end * 1000:.0f} ms (last code {last}); pages loaded {page.model.pages_loaded}")
+        print(
+            f"scroll to the end and paint: {t_end * 1000:.0f} ms (last code {last}); pages loaded {page.model.pages_loaded}"
+        )
         print(f"open + scroll to end: {(t_open + t_end) * 1000:.0f} ms wall, {cpu * 1000:.0f} ms CPU (all threads)")
         t0 = time.perf_counter()
         page.search.setText("99")
@@ -105,7 +148,9 @@ def main(argv: list[str]) -> int:
         page.search.clear()
         page.checks.setChecked(True)
         app.processEvents()
-        print(f"filter 'breaks a control relation' (first time, computes the set): {(time.perf_counter() - t0) * 1000:.0f} ms -> {page.model.rowCount()} rows")
+        print(
+            f"filter 'breaks a control relation' (first time, computes the set): {(time.perf_counter() - t0) * 1000:.0f} ms -> {page.model.rowCount()} rows"
+        )
         page.close()
         page.deleteLater()
         app.processEvents()

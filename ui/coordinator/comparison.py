@@ -212,9 +212,11 @@ class ComparisonPage(QWidget):
         tpl = self.store.template
         for p in tpl.parties:
             name = p.short or p.labels.get()
-            cols += [(f"p_obs:{p.key}", tr("coordui.cmp.col.party_obs", party=name)),
-                     (f"p_off:{p.key}", tr("coordui.cmp.col.party_off", party=name)),
-                     (f"p_diff:{p.key}", tr("coordui.cmp.col.diff"))]
+            cols += [
+                (f"p_obs:{p.key}", tr("coordui.cmp.col.party_obs", party=name)),
+                (f"p_off:{p.key}", tr("coordui.cmp.col.party_off", party=name)),
+                (f"p_diff:{p.key}", tr("coordui.cmp.col.diff")),
+            ]
         return cols
 
     def cell(self, u: UnitResult, key: str) -> str:
@@ -269,7 +271,9 @@ class ComparisonPage(QWidget):
                 if key != "unit":
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if "diff" in key and u.comparison is not None:
-                    d = u.comparison.diff_pp.get("turnout" if key == "t_diff" else "invalid" if key == "i_diff" else key.split(":")[1])
+                    d = u.comparison.diff_pp.get(
+                        "turnout" if key == "t_diff" else "invalid" if key == "i_diff" else key.split(":")[1]
+                    )
                     if d is not None and abs(d) >= 5:
                         item.setBackground(QBrush(_BIG_GAP))
                     item.setFont(bold)
@@ -293,8 +297,14 @@ class ComparisonPage(QWidget):
         rows = self.gaps[:GAP_ROWS]
         self.gap_table.setRowCount(len(rows))
         for r, g in enumerate(rows):
-            cells = [g.code, region_name(g.region) if g.region else "", g.district, _pct(g.observed_turnout_pct),
-                     _pct(g.headcount_turnout_pct), _pct(g.official_turnout_pct) + "  (" + _pp(g.gap_pp) + ")"]
+            cells = [
+                g.code,
+                region_name(g.region) if g.region else "",
+                g.district,
+                _pct(g.observed_turnout_pct),
+                _pct(g.headcount_turnout_pct),
+                _pct(g.official_turnout_pct) + "  (" + _pp(g.gap_pp) + ")",
+            ]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c >= 3:
@@ -331,7 +341,9 @@ class ComparisonPage(QWidget):
         self.rules_button.setText(tr("coordui.cmp.edit_rules"))
         self.refresh_button.setText(tr("coordui.cmp.refresh"))
         self.rule.setText(tr("coordui.cmp.rule", rule=rules_note(self.store)))
-        self.gap_table.setHorizontalHeaderLabels([tr(f"coordui.cmp.gap.{c}") for c in ("code", "region", "district", "observed", "headcount", "official")])
+        self.gap_table.setHorizontalHeaderLabels(
+            [tr(f"coordui.cmp.gap.{c}") for c in ("code", "region", "district", "observed", "headcount", "official")]
+        )
         if self.units:
             self._fill_units()
         self.gap_box.setTitle(tr("coordui.cmp.gaps_title", shown=min(len(self.gaps), GAP_ROWS), total=len(self.gaps)))

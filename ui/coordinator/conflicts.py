@@ -178,7 +178,9 @@ class ConflictsPage(QWidget):
         For a station double-clicked before this page was ever shown: the coordinator
         asked for it, and the list must not arrive after they looked away.
         """
-        self._set_conflicts(station_conflicts(self.store, include_resolved=self.show_resolved.isChecked()), select_station)
+        self._set_conflicts(
+            station_conflicts(self.store, include_resolved=self.show_resolved.isChecked()), select_station
+        )
         return self._current is not None and self._current.station_id == select_station
 
     def _set_conflicts(self, conflicts: list[StationConflict], keep: str | None) -> None:
@@ -265,7 +267,9 @@ class ConflictsPage(QWidget):
         for i, v in enumerate(c.versions):
             who = v.observer_name or tr("coordui.conflicts.unknown_observer")
             # Two lines: "Version 1" above the observer, so narrow columns keep the name readable.
-            head = QTableWidgetItem(tr("coordui.conflicts.version_head", n=i + 1, observer=who, source=tr(f"coordui.source.{v.source}")))
+            head = QTableWidgetItem(
+                tr("coordui.conflicts.version_head", n=i + 1, observer=who, source=tr(f"coordui.source.{v.source}"))
+            )
             tip = [version_title(i, c), tr("coordui.conflicts.organisation", org=v.organisation or "—")]
             if v.package_file:
                 tip.append(tr("coordui.conflicts.package", file=v.package_file))
@@ -343,7 +347,9 @@ class ConflictsPage(QWidget):
             if res.status == STATUS_DISPUTED:
                 what = tr("coordui.conflicts.state.disputed")
             else:
-                idx = next((i for i, v in enumerate(c.versions) if v.protocol_id == res.protocol_id), None) if c else None
+                idx = (
+                    next((i for i, v in enumerate(c.versions) if v.protocol_id == res.protocol_id), None) if c else None
+                )
                 what = version_title(idx, c) if (c and idx is not None) else tr("coordui.conflicts.state.chosen")
             cells = [
                 res.decided_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),

@@ -23,7 +23,13 @@ from observer.i18n import tr
 def _ramp(t: float) -> QColor:
     """0 -> white, 1 -> near black through blue: readable on screen and in grey."""
     t = min(max(t, 0.0), 1.0)
-    stops = ((0.0, (255, 255, 255)), (0.25, (198, 219, 239)), (0.55, (66, 146, 198)), (0.8, (8, 69, 148)), (1.0, (8, 20, 50)))
+    stops = (
+        (0.0, (255, 255, 255)),
+        (0.25, (198, 219, 239)),
+        (0.55, (66, 146, 198)),
+        (0.8, (8, 69, 148)),
+        (1.0, (8, 20, 50)),
+    )
     for (t0, c0), (t1, c1) in zip(stops, stops[1:]):
         if t <= t1:
             f = (t - t0) / (t1 - t0) if t1 > t0 else 0.0
@@ -138,5 +144,9 @@ class FingerprintMap(QWidget):
         p.setFont(small)
         p.drawText(QPointF(lx + 18, plot.top() + fm.ascent()), f"{int(self._max):,}".replace(",", "\u202f"))
         p.drawText(QPointF(lx + 18, plot.top() + lh), "1")
-        p.drawText(QRectF(lx, plot.top() + lh + 6, legend_w - 14, 4 * fm.height()), Qt.TextFlag.TextWordWrap, tr("coordui.forensics.legend"))
+        p.drawText(
+            QRectF(lx, plot.top() + lh + 6, legend_w - 14, 4 * fm.height()),
+            Qt.TextFlag.TextWordWrap,
+            tr("coordui.forensics.legend"),
+        )
         p.end()

@@ -90,7 +90,11 @@ class ImportLogModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(LOG_COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(LOG_COLUMNS):
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(LOG_COLUMNS)
+        ):
             return tr(f"coordui.keys.log.{LOG_COLUMNS[section]}")
         return None
 
@@ -115,9 +119,9 @@ def _log_rows(store: ElectionStore) -> list[tuple[str, str, str, str, str, str, 
     p = m.Package
     with store.engine.connect() as conn:
         rows = conn.execute(
-            select(p.file_name, p.outcome, p.station_code, p.signer_name, p.key_fingerprint, p.merged_at, p.reason).order_by(
-                p.created_at.desc()
-            )
+            select(
+                p.file_name, p.outcome, p.station_code, p.signer_name, p.key_fingerprint, p.merged_at, p.reason
+            ).order_by(p.created_at.desc())
         ).all()
     return [
         (
@@ -220,7 +224,14 @@ class KeysPage(QWidget):
             decided = ""
             if k.decided_at is not None:
                 decided = f"{k.decided_by} · {k.decided_at.astimezone().strftime('%Y-%m-%d %H:%M')}".strip(" ·")
-            cells = [group_fingerprint(k.fingerprint), k.label, tr(f"coordui.keys.status.{k.status}"), str(k.merged_packages), str(k.held_packages), decided]
+            cells = [
+                group_fingerprint(k.fingerprint),
+                k.label,
+                tr(f"coordui.keys.status.{k.status}"),
+                str(k.merged_packages),
+                str(k.held_packages),
+                decided,
+            ]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c == 0:
@@ -274,8 +285,12 @@ class KeysPage(QWidget):
         if k is None:
             return None
         store, label, who = self.store, self.label_edit.text(), self._decider()
-        op: Operation[KeyInfo] = Operation(self, lambda _c: trust_key(store, k.fingerprint, label, who), show_progress=False)
-        op.success(lambda info: self._after(tr("coordui.keys.approved", fp=info.fingerprint[:16], held=info.held_packages)))
+        op: Operation[KeyInfo] = Operation(
+            self, lambda _c: trust_key(store, k.fingerprint, label, who), show_progress=False
+        )
+        op.success(
+            lambda info: self._after(tr("coordui.keys.approved", fp=info.fingerprint[:16], held=info.held_packages))
+        )
         return op.run_in_background()
 
     def revoke_selected(self) -> Operation[KeyInfo] | None:
@@ -292,13 +307,22 @@ class KeysPage(QWidget):
         if k is None:
             return None
         store = self.store
-        op: Operation[MergeReport] = Operation(self, lambda _c: release_held(store, k.fingerprint), title=tr("coordui.keys.releasing"), cancellable=False)
+        op: Operation[MergeReport] = Operation(
+            self, lambda _c: release_held(store, k.fingerprint), title=tr("coordui.keys.releasing"), cancellable=False
+        )
         op.success(self._released)
         return op.run_in_background()
 
     def _released(self, report: MergeReport) -> None:
         counts = report.counts()
-        self._after(tr("coordui.keys.released", merged=counts["merged"], refused=counts["refused"], duplicate=counts["duplicate"]))
+        self._after(
+            tr(
+                "coordui.keys.released",
+                merged=counts["merged"],
+                refused=counts["refused"],
+                duplicate=counts["duplicate"],
+            )
+        )
 
     def _import_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, tr("coordui.keys.import"), "", tr("coordui.filter.keys"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
@@ -29,8 +30,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from db.merge import DUPLICATE, HELD, MERGED, OUTCOMES, REFUSED, MergeReport, PackageOutcome, merge_packages
 from db.store import ElectionStore
@@ -168,7 +167,9 @@ class MergeDialog(QDialog):
         return [Path(self.paths.item(i).text()) for i in range(self.paths.count())]
 
     def _pick_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, tr("coordui.merge.pick_files"), "", tr("coordui.filter.packages", suffix=SUFFIX))
+        files, _ = QFileDialog.getOpenFileNames(
+            self, tr("coordui.merge.pick_files"), "", tr("coordui.filter.packages", suffix=SUFFIX)
+        )
         self.add_paths([Path(f) for f in files])
 
     def _pick_folder(self) -> None:
@@ -184,7 +185,9 @@ class MergeDialog(QDialog):
     # ---- organisation key ----------------------------------------------------
     def _pick_org_key(self) -> None:
         current = self.settings.org_private_key_path
-        path = ask_open_file(self, tr("followup.merge.org_key_pick"), "PEM (*.pem);;* (*)", current.parent if current else None)
+        path = ask_open_file(
+            self, tr("followup.merge.org_key_pick"), "PEM (*.pem);;* (*)", current.parent if current else None
+        )
         if path is not None:
             self.set_org_key(path)
 
@@ -222,7 +225,11 @@ class MergeDialog(QDialog):
             text = tr("followup.merge.org_key_none")
         else:
             key, problem = self._load_org_key()
-            text = tr("followup.merge.org_key_shown", file=path.name, fingerprint=org_fingerprint(key)) if key is not None else problem
+            text = (
+                tr("followup.merge.org_key_shown", file=path.name, fingerprint=org_fingerprint(key))
+                if key is not None
+                else problem
+            )
         self.org_key_label.setText(text)
         self.org_key_clear.setVisible(path is not None)
 
@@ -358,7 +365,13 @@ class MergeDialog(QDialog):
         assert self.report is not None
         counts = self.report.counts()
         self.summary.setText(
-            tr("coordui.merge.summary", merged=counts[MERGED], duplicate=counts[DUPLICATE], held=counts[HELD], refused=counts[REFUSED])
+            tr(
+                "coordui.merge.summary",
+                merged=counts[MERGED],
+                duplicate=counts[DUPLICATE],
+                held=counts[HELD],
+                refused=counts[REFUSED],
+            )
         )
         self._fill_results(self.report.entries)
 
@@ -368,7 +381,11 @@ def _explain_missing_key(entry: PackageOutcome, key_problem: str) -> PackageOutc
 
     If a key was chosen but cannot be read any more, its own error is the reason.
     """
-    if entry.outcome != REFUSED or not is_sealed_name(entry.path) or entry.reason != tr("rel.sealed.need_key", file=entry.path.name):
+    if (
+        entry.outcome != REFUSED
+        or not is_sealed_name(entry.path)
+        or entry.reason != tr("rel.sealed.need_key", file=entry.path.name)
+    ):
         return entry
     reason = key_problem or tr("followup.merge.need_key", file=entry.path.name)
     return replace(entry, reason=reason)

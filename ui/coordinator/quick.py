@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from db.revisions import head_revision
 from observer.template import ElectionTemplate, parse_template
@@ -117,7 +118,9 @@ class StationReader:
         return out
 
     def regions(self) -> list[str]:
-        return [r[0] for r in self._conn.execute("SELECT DISTINCT region FROM stations ORDER BY region").fetchall() if r[0]]
+        return [
+            r[0] for r in self._conn.execute("SELECT DISTINCT region FROM stations ORDER BY region").fetchall() if r[0]
+        ]
 
     def total(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM stations").fetchone()[0])
@@ -134,14 +137,17 @@ def open_hq(path: Path) -> StationReader | None:
         return None
     try:
         conn = reader._conn
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'").fetchone() is None:
+        if (
+            conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'").fetchone()
+            is None
+        ):
             raise LookupError
         version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         if version is None or version[0] != head_revision():
             raise LookupError
         if reader.meta("format") != "baqylau-election" or reader.meta("role") != ROLE_HQ:
             raise LookupError
-        reader.template  # a template that does not parse is reported by the usual path
+        _ = reader.template  # a template that does not parse is reported by the usual path
     except Exception:  # noqa: BLE001 - any doubt: the usual path checks and explains
         reader.close()
         return None
@@ -163,7 +169,7 @@ class StoreOpener:
         self._started = False
 
     @classmethod
-    def opened(cls, store: ElectionStore) -> "StoreOpener":
+    def opened(cls, store: ElectionStore) -> StoreOpener:
         opener = cls(store.path)
         opener._started = True
         opener.future.set_result(store)

@@ -10,11 +10,10 @@ itself never depends on the preview.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -89,7 +88,9 @@ class ReportDialog(QDialog):
         self.title = QLineEdit()
         self.title.setObjectName("reportTitle")
         hq_observer = store.observer()
-        self.org = QLineEdit(store.meta("organisation") or settings.organisation or (hq_observer.organisation if hq_observer else ""))
+        self.org = QLineEdit(
+            store.meta("organisation") or settings.organisation or (hq_observer.organisation if hq_observer else "")
+        )
         self.org.setObjectName("reportOrganisation")
         self.logo = QLineEdit()
         self.logo.setObjectName("reportLogo")
@@ -150,7 +151,9 @@ class ReportDialog(QDialog):
         plain_labels(self)
 
         self.build_button.clicked.connect(self.start)
-        self.lang.currentIndexChanged.connect(lambda _i: self.title.setPlaceholderText(tr("report.default_title", self.lang.currentData())))
+        self.lang.currentIndexChanged.connect(
+            lambda _i: self.title.setPlaceholderText(tr("report.default_title", self.lang.currentData()))
+        )
         self.open_button.clicked.connect(self.open_external)
         self.save_button.clicked.connect(self.save_as)
         self.retranslate()
@@ -213,7 +216,12 @@ class ReportDialog(QDialog):
 
         self.info = info
         self.status.setText(
-            tr("coordui.report.done", pages=info.pages, seconds=f"{info.seconds:.1f}", fingerprint=short_fingerprint(info.fingerprint))
+            tr(
+                "coordui.report.done",
+                pages=info.pages,
+                seconds=f"{info.seconds:.1f}",
+                fingerprint=short_fingerprint(info.fingerprint),
+            )
         )
         self.open_button.setEnabled(True)
         self.save_button.setEnabled(True)
@@ -230,7 +238,9 @@ class ReportDialog(QDialog):
             return None
         if not target:
             suggested = str(Path.home() / self.info.path.name)
-            target, _ = QFileDialog.getSaveFileName(self, tr("coordui.report.save"), suggested, tr("coordui.filter.pdf"))
+            target, _ = QFileDialog.getSaveFileName(
+                self, tr("coordui.report.save"), suggested, tr("coordui.filter.pdf")
+            )
             if not target:
                 return None
         dest = Path(target)

@@ -15,15 +15,14 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from db.store import ElectionStore
 from observer import i18n
-
 
 # Sample decisions typed by the coordinator in the screenshot (data, not interface text).
 _SAMPLE_REASONS = {
@@ -56,7 +55,9 @@ def _save(widget: QWidget, out: Path, name: str) -> Path:
     return path
 
 
-def _merge_screenshot(app: QApplication, store: ElectionStore, packages: Path, keys: Path | None, tmp: Path, out: Path) -> None:
+def _merge_screenshot(
+    app: QApplication, store: ElectionStore, packages: Path, keys: Path | None, tmp: Path, out: Path
+) -> None:
     """A fresh HQ file merging a copy of the packages, one of them damaged, one key not yet trusted:
     the dialog then shows every kind of outcome."""
     from db.merge import import_keys
@@ -111,7 +112,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m ui.coordinator.screenshots")
     parser.add_argument("hq", type=Path)
     parser.add_argument("--packages", type=Path, help="folder of station packages for the merge screenshot")
-    parser.add_argument("--keys", type=Path, help="their key list (all but one key are trusted, to show a held package)")
+    parser.add_argument(
+        "--keys", type=Path, help="their key list (all but one key are trusted, to show a held package)"
+    )
     parser.add_argument("--official", type=Path, help="official results CSV: a damaged excerpt shows refused rows")
     parser.add_argument("--map", type=Path, help="its mapping file")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
@@ -195,7 +198,10 @@ def main(argv: list[str]) -> int:
         report = window.open_report()
         report.resize(1300, 740)
         report.start()
-        _wait(app, lambda: report.info is not None or (report.operation is not None and report.operation.outcome == "failure"))
+        _wait(
+            app,
+            lambda: report.info is not None or (report.operation is not None and report.operation.outcome == "failure"),
+        )
         _settle(app)
         _save(report, args.out, "report")
         report.close()

@@ -13,7 +13,6 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
-
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
@@ -442,7 +441,15 @@ class StationsPage(QWidget):
 
     def _set_column_widths(self) -> None:
         """Wide enough for the translated header and typical contents; the flags column takes the rest."""
-        minimum = {"code": 80, "region": 290, "district": 150, "registered": 100, "observed": 100, "official": 100, "gap": 100}
+        minimum = {
+            "code": 80,
+            "region": 290,
+            "district": 150,
+            "registered": 100,
+            "observed": 100,
+            "official": 100,
+            "gap": 100,
+        }
         header = self.view.horizontalHeader()
         bold = QFont(header.font())
         bold.setBold(True)
@@ -451,7 +458,9 @@ class StationsPage(QWidget):
             if col in minimum:
                 # Headers wrap (two lines): the column needs only its longest word.
                 words = str(self.model.headerData(i, Qt.Orientation.Horizontal)).split()
-                self.view.setColumnWidth(i, max(minimum[col], max((fm.horizontalAdvance(w) for w in words), default=0) + 30))
+                self.view.setColumnWidth(
+                    i, max(minimum[col], max((fm.horizontalAdvance(w) for w in words), default=0) + 30)
+                )
 
     def _fill_regions(self) -> None:
         current = self.region.currentData()
@@ -476,7 +485,9 @@ class StationsPage(QWidget):
         self._fill_regions()
         self.model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
         if self.model.rowCount():
-            self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(self.model.rowCount() - 1, len(COLUMNS) - 1))
+            self.model.dataChanged.emit(
+                self.model.index(0, 0), self.model.index(self.model.rowCount() - 1, len(COLUMNS) - 1)
+            )
         self._update_count(self.model.rowCount())
         self._set_column_widths()
 

@@ -17,22 +17,22 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from observer.checks import failed_checks, percent
 from observer.template import ElectionTemplate
 from ui.coordinator.quick import SORT_COLUMNS, StationReader, StoreOpener  # noqa: F401  (SORT_COLUMNS: the sort keys)
 
 if TYPE_CHECKING:
-    from db.store import ElectionStore
-
     # Both import numpy (and db.reuse Pillow): loaded by the background reads, not before the window shows.
     from db.conflicts import EffectiveProtocols
     from db.reuse import ReusePair
+    from db.store import ElectionStore
 
 # Flags a row can carry; the UI translates them (coordui.flag.<name>).
 FLAG_CONFLICT = "conflict"  # versions differ and nobody has decided yet
@@ -44,7 +44,14 @@ FLAG_CHECKS = "checks"  # the effective protocol breaks a control relation
 FLAG_NO_OFFICIAL = "no_official"
 FLAG_REUSED = "reused"  # a photo of this station was also submitted for another (followup.flag.reused)
 FLAGS: tuple[str, ...] = (
-    FLAG_CONFLICT, FLAG_DISPUTED, FLAG_EXCLUDED, FLAG_CHOSEN, FLAG_VIOLATIONS, FLAG_CHECKS, FLAG_REUSED, FLAG_NO_OFFICIAL
+    FLAG_CONFLICT,
+    FLAG_DISPUTED,
+    FLAG_EXCLUDED,
+    FLAG_CHOSEN,
+    FLAG_VIOLATIONS,
+    FLAG_CHECKS,
+    FLAG_REUSED,
+    FLAG_NO_OFFICIAL,
 )
 
 # Station id -> the reuse pairs it takes part in (see db.reuse).
@@ -78,7 +85,7 @@ class StationRow:
     violations: int = 0
     failed_checks: tuple[str, ...] = ()  # check sources (expressions) that fail
     flags: frozenset[str] = field(default_factory=frozenset)
-    reused: tuple["ReusePair", ...] = ()  # photos shared with other stations
+    reused: tuple[ReusePair, ...] = ()  # photos shared with other stations
     # The effective protocols were still being read: observed figures, conflicts and checks are
     # not known yet (the table says "loading" rather than showing a row as unobserved).
     pending: bool = False
@@ -103,11 +110,11 @@ class StationSource:
     first, possibly while the store is still being opened (``StoreOpener``).
     """
 
-    def __init__(self, store: "ElectionStore | StoreOpener", reader: StationReader | None = None) -> None:
+    def __init__(self, store: ElectionStore | StoreOpener, reader: StationReader | None = None) -> None:
         self._opener = store if isinstance(store, StoreOpener) else StoreOpener.opened(store)
         self._reader = reader if reader is not None else StationReader(self._opener.path)
         self._template: ElectionTemplate = self._reader.template
-        self._effective: "Future[EffectiveProtocols] | None" = None
+        self._effective: Future[EffectiveProtocols] | None = None
         self._breaking: frozenset[str] | None = None
         # Filled from a background scan (seconds at 10,000 photos); until then no row is flagged.
         self._reuse: ReuseIndex = {}
@@ -119,7 +126,7 @@ class StationSource:
         self._total: int | None = None
 
     @property
-    def store(self) -> "ElectionStore":
+    def store(self) -> ElectionStore:
         """The open store (waits for it if the window appeared before it was open)."""
         return self._opener.result()
 
@@ -155,7 +162,7 @@ class StationSource:
                 self._guards.add(guard)
                 self._effective = _POOL.submit(self._read_effective, guard)
 
-    def _read_effective(self, guard: "QueryGuard") -> "EffectiveProtocols":
+    def _read_effective(self, guard: QueryGuard) -> EffectiveProtocols:
         try:
             with guard.watching(self.store):
                 from db.conflicts import effective_protocols
@@ -195,7 +202,7 @@ class StationSource:
         self._reuse = dict(reuse)
 
     @property
-    def effective(self) -> "EffectiveProtocols":
+    def effective(self) -> EffectiveProtocols:
         store = self._opener.result()
         while True:
             self.prefetch()
@@ -209,7 +216,9 @@ class StationSource:
                 return effective_protocols(store)
 
     # ---- ids -------------------------------------------------------------
-    def ids(self, flt: StationFilter, sort: str = "code", descending: bool = False, limit: int | None = None) -> list[str]:
+    def ids(
+        self, flt: StationFilter, sort: str = "code", descending: bool = False, limit: int | None = None
+    ) -> list[str]:
         """Ids in table order; ``limit`` only for the unfiltered table (the first screen)."""
         if limit is not None and flt != StationFilter():
             raise ValueError("limit applies to the unfiltered list only")
@@ -277,7 +286,9 @@ class StationSource:
             ).all()
             official = dict(
                 conn.execute(
-                    select(m.OfficialResult.station_id, m.OfficialResult.values_json).where(m.OfficialResult.station_id.in_(ids))
+                    select(m.OfficialResult.station_id, m.OfficialResult.values_json).where(
+                        m.OfficialResult.station_id.in_(ids)
+                    )
                 ).all()
             )
             violations = dict(
@@ -287,8 +298,12 @@ class StationSource:
                     .group_by(m.Violation.station_id)
                 ).all()
             )
-            decided = set(conn.execute(select(m.Resolution.station_id).where(m.Resolution.station_id.in_(ids))).scalars())
-            observed_here = set(conn.execute(select(m.Protocol.station_id).where(m.Protocol.station_id.in_(ids))).scalars())
+            decided = set(
+                conn.execute(select(m.Resolution.station_id).where(m.Resolution.station_id.in_(ids))).scalars()
+            )
+            observed_here = set(
+                conn.execute(select(m.Protocol.station_id).where(m.Protocol.station_id.in_(ids))).scalars()
+            )
         values = self._values(eff.by_station[i] for i in ids if i in eff.by_station)
         out: dict[str, StationRow] = {}
         for st in stations:
@@ -322,7 +337,17 @@ class StationSource:
             if reused:
                 flags.add(FLAG_REUSED)
             out[st.id] = StationRow(
-                st.id, st.code, st.region, st.district, st.registered, observed, off_pct, n_viol, failed, frozenset(flags), reused
+                st.id,
+                st.code,
+                st.region,
+                st.district,
+                st.registered,
+                observed,
+                off_pct,
+                n_viol,
+                failed,
+                frozenset(flags),
+                reused,
             )
         return out
 
@@ -346,14 +371,16 @@ class StationSource:
         with self.store.engine.connect() as conn:
             for start in range(0, len(ids), _CHUNK):
                 rows = conn.execute(
-                    select(pv.protocol_id, pv.key, pv.value).where(pv.protocol_id.in_(ids[start : start + _CHUNK]), pv.value.is_not(None))
+                    select(pv.protocol_id, pv.key, pv.value).where(
+                        pv.protocol_id.in_(ids[start : start + _CHUNK]), pv.value.is_not(None)
+                    )
                 )
                 for pid, key, value in rows:
                     out[pid][key] = value
         return out
 
 
-def reuse_index(store: ElectionStore, guard: "QueryGuard | None" = None) -> ReuseIndex:
+def reuse_index(store: ElectionStore, guard: QueryGuard | None = None) -> ReuseIndex:
     """Photos submitted for more than one station, keyed by station id (slow: run it in the background).
 
     :func:`db.reuse.reused_evidence_by_station` keys by station code, which is
@@ -380,7 +407,7 @@ def reuse_index(store: ElectionStore, guard: "QueryGuard | None" = None) -> Reus
     return {id_of[code]: tuple(pairs) for code, pairs in by_code.items() if code in id_of}
 
 
-def _hash_thumbnails(store: ElectionStore, guard: "QueryGuard") -> None:
+def _hash_thumbnails(store: ElectionStore, guard: QueryGuard) -> None:
     """Fill db.reuse's per-process hash cache as its scan would, checking ``guard`` between thumbnails.
 
     The scan hashes the first row of each distinct file, in the order of its own
@@ -423,7 +450,7 @@ class QueryGuard:
         self._stopped = threading.Event()
 
     @contextmanager
-    def watching(self, store: "ElectionStore") -> Iterator["QueryGuard"]:
+    def watching(self, store: ElectionStore) -> Iterator[QueryGuard]:
         from sqlalchemy import event
 
         engine = store.engine

@@ -11,7 +11,8 @@ background.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent
@@ -125,7 +126,7 @@ class CoordinatorWindow(QMainWindow):
         self.stations.scan_reused_evidence(after_figures=True)
 
     @classmethod
-    def opening(cls, opener: StoreOpener, reader: StationReader) -> "CoordinatorWindow":
+    def opening(cls, opener: StoreOpener, reader: StationReader) -> CoordinatorWindow:
         """The window for a current HQ file (``quick.open_hq``) whose store ``opener`` is still opening."""
         return cls(opener, reader=reader)
 
@@ -161,30 +162,30 @@ class CoordinatorWindow(QMainWindow):
             self._page(TABS[index])
 
     @property
-    def conflicts(self) -> "ConflictsPage":
+    def conflicts(self) -> ConflictsPage:
         return self._page("conflicts")  # type: ignore[no-any-return]
 
     @property
-    def comparison(self) -> "ComparisonPage":
+    def comparison(self) -> ComparisonPage:
         return self._page("comparison")  # type: ignore[no-any-return]
 
     @property
-    def forensics(self) -> "ForensicsPage":
+    def forensics(self) -> ForensicsPage:
         return self._page("forensics")  # type: ignore[no-any-return]
 
     @property
-    def keys(self) -> "KeysPage":
+    def keys(self) -> KeysPage:
         return self._page("keys")  # type: ignore[no-any-return]
 
     # ---- actions -----------------------------------------------------------------
-    def open_merge(self) -> "MergeDialog":
+    def open_merge(self) -> MergeDialog:
         from ui.coordinator.merge import MergeDialog
 
         dialog = MergeDialog(self.store, self)
         dialog.merged.connect(lambda _r: self._data_changed(evidence_changed=True))
         return self._show_dialog(dialog)
 
-    def open_import(self, kind: str) -> "ImportDialog":
+    def open_import(self, kind: str) -> ImportDialog:
         from ui.coordinator.imports import ImportDialog
 
         dialog = ImportDialog(self.store, kind, self)
@@ -192,7 +193,7 @@ class CoordinatorWindow(QMainWindow):
         dialog.imported.connect(lambda _r: self._data_changed(evidence_changed=kind == KIND_STATIONS))
         return self._show_dialog(dialog)
 
-    def open_report(self) -> "ReportDialog":
+    def open_report(self) -> ReportDialog:
         from ui.coordinator.report import ReportDialog
 
         return self._show_dialog(ReportDialog(self.store, self))
@@ -221,7 +222,9 @@ class CoordinatorWindow(QMainWindow):
     def refresh(self) -> None:
         self._data_changed(evidence_changed=True)
 
-    def _data_changed(self, *, except_conflicts: bool = False, except_comparison: bool = False, evidence_changed: bool = False) -> None:
+    def _data_changed(
+        self, *, except_conflicts: bool = False, except_comparison: bool = False, evidence_changed: bool = False
+    ) -> None:
         self.stations.refresh()
         if evidence_changed:
             self.stations.scan_reused_evidence()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from db.store import ElectionStore
 from observer.i18n import tr
 from observer.records import StationInfo
-from ui.qt import QLabel, QScrollArea, QVBoxLayout, Qt, QWidget, Signal
+from ui.qt import QLabel, QScrollArea, Qt, QVBoxLayout, QWidget, Signal
 from ui.settings import Settings
 
 

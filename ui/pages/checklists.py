@@ -114,4 +114,6 @@ class ChecklistsPage(Page):
         sid = self.station_id
         if self._loading or sid is None:
             return
-        succeeded(lambda: self.store.set_checklist_answer(sid, checklist, qrow.question.key, qrow.answer(), qrow.note.text()))
+        succeeded(
+            lambda: self.store.set_checklist_answer(sid, checklist, qrow.question.key, qrow.answer(), qrow.note.text())
+        )

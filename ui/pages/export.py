@@ -9,10 +9,10 @@ from types import ModuleType
 from db.store import ElectionStore, storage_error
 from observer.errors import BaqylauError
 from observer.i18n import tr
+from observer.sealed import load_org_public, org_fingerprint
 from ui.pages.base import Page, plain_label
 from ui.qt import QApplication, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, Qt, QVBoxLayout, QWidget
 from ui.settings import Settings
-from observer.sealed import load_org_public, org_fingerprint
 from ui.widgets.dialogs import ask_folder, ask_open_file
 from ui.widgets.messages import post_error, post_info
 
@@ -151,7 +151,9 @@ class ExportPage(Page):
     def _show_key(self) -> None:
         keys = self._keys()
         fingerprint = getattr(keys, "fingerprint", None)
-        self.key_label.setText(tr("ui.export.fingerprint", fingerprint=fingerprint) if fingerprint else tr("ui.export.no_key"))
+        self.key_label.setText(
+            tr("ui.export.fingerprint", fingerprint=fingerprint) if fingerprint else tr("ui.export.no_key")
+        )
 
     def _org_key_path(self) -> Path | None:
         return self.settings.org_public_key_path
@@ -240,8 +242,13 @@ class ExportPage(Page):
             QApplication.restoreOverrideCursor()
         self.settings.export_dir = folder
         self.last_package = path
-        text = tr("ui.export.done", name=path.name, size=human_size(path.stat().st_size), folder=str(folder),
-                  fingerprint=getattr(keys, "fingerprint", "—"))
+        text = tr(
+            "ui.export.done",
+            name=path.name,
+            size=human_size(path.stat().st_size),
+            folder=str(folder),
+            fingerprint=getattr(keys, "fingerprint", "—"),
+        )
         self.result.setText(text)
         post_info(text)
         self._show_key()

@@ -222,7 +222,10 @@ class ProtocolPage(Page):
             self.fields[key].set_problem(bool(tips[key]), "\n".join(tips[key]))
             self.problems[key].setText("\n".join(problems[key]))
             self.problems[key].setVisible(bool(problems[key]))
-        voted, registered = tpl.voted.evaluate(self.values(), tpl.party_keys), tpl.registered.evaluate(self.values(), tpl.party_keys)
+        voted, registered = (
+            tpl.voted.evaluate(self.values(), tpl.party_keys),
+            tpl.registered.evaluate(self.values(), tpl.party_keys),
+        )
         if voted is not None and registered:
             self.turnout_label.setText(tr("ui.protocol.turnout", pct=f"{100.0 * voted / registered:.2f}"))
         else:

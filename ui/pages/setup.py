@@ -12,10 +12,21 @@ from db.store import ROLE_HQ, ElectionStore, storage_error
 from observer.errors import BaqylauError
 from observer.i18n import current_language, tr
 from observer.paths import app_home
-from observer.regions import region, regions_on
 from observer.records import StationInfo
+from observer.regions import region, regions_on
 from ui.pages.base import Page, plain_label
-from ui.qt import QComboBox, QCompleter, QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, Qt, QVBoxLayout, QWidget
+from ui.qt import (
+    QComboBox,
+    QCompleter,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+)
 from ui.settings import Settings
 from ui.widgets.dialogs import ask_open_file, confirm
 from ui.widgets.fields import IntField
@@ -219,7 +230,9 @@ class SetupPage(Page):
         if known is None and listed is not None:
             # Picked from the imported list: its details come along into this file.
             known = attempt(
-                lambda: self.store.upsert_station(code, listed.region, listed.district, listed.address, listed.registered)
+                lambda: self.store.upsert_station(
+                    code, listed.region, listed.district, listed.address, listed.registered
+                )
             )
             if known is None:
                 return

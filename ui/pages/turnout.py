@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 from db.store import ElectionStore
 from observer.checks import percent
@@ -148,7 +148,9 @@ class TurnoutPage(Page):
                 tr("ui.turnout.col.gap"),
             ]
         )
-        self.chart.set_labels(tr("ui.turnout.chart.count"), tr("ui.turnout.chart.announced"), tr("ui.turnout.chart.empty"))
+        self.chart.set_labels(
+            tr("ui.turnout.chart.count"), tr("ui.turnout.chart.announced"), tr("ui.turnout.chart.empty")
+        )
         self._update_count_label(self._total)
 
     def refresh(self) -> None:
@@ -180,7 +182,7 @@ class TurnoutPage(Page):
         if total is None:
             return
         if total != before:  # an undo at zero records nothing
-            self._points.append(HeadcountPoint(datetime.now(timezone.utc), delta, total))
+            self._points.append(HeadcountPoint(datetime.now(UTC), delta, total))
         self._total = total
         self._update_view()
 
@@ -195,7 +197,9 @@ class TurnoutPage(Page):
         st = self._station
         registered = st.registered if st else None
         pct = percent(total, registered)
-        self.count_pct.setText(tr("ui.turnout.my_pct", pct=fmt_pct(pct)) if pct is not None else tr("ui.turnout.no_registered"))
+        self.count_pct.setText(
+            tr("ui.turnout.my_pct", pct=fmt_pct(pct)) if pct is not None else tr("ui.turnout.no_registered")
+        )
 
     def _update_view(self) -> None:
         self._update_count_label(self._total)

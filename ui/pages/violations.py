@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from db.store import ElectionStore
+from observer.errors import BaqylauError
 from observer.i18n import tr
 from observer.records import SEVERITY_LEVELS, VIOLATION_ACTIONS, ViolationInfo
 from ui.pages.base import Page, plain_label
@@ -31,7 +32,6 @@ from ui.settings import Settings
 from ui.widgets.dialogs import ask_open_files, confirm
 from ui.widgets.evidence import EvidenceList
 from ui.widgets.messages import attempt, post_error, succeeded
-from observer.errors import BaqylauError
 
 COL_TIME, COL_CATEGORY, COL_SEVERITY, COL_FILES = range(4)
 
@@ -102,7 +102,10 @@ class ViolationsPage(Page):
         for action in VIOLATION_ACTIONS:
             self.action.addItem("", action)
         self.action_note = QLineEdit(self.editor)
-        self.form_labels = {name: plain_label() for name in ("time", "category", "severity", "description", "involved", "action", "action_note")}
+        self.form_labels = {
+            name: plain_label()
+            for name in ("time", "category", "severity", "description", "involved", "action", "action_note")
+        }
         for name, widget in (
             ("time", self.time),
             ("category", self.category),
@@ -155,7 +158,12 @@ class ViolationsPage(Page):
     def retranslate(self) -> None:
         super().retranslate()
         self.table.setHorizontalHeaderLabels(
-            [tr("ui.violations.col.time"), tr("ui.violations.col.category"), tr("ui.violations.col.severity"), tr("ui.violations.col.files")]
+            [
+                tr("ui.violations.col.time"),
+                tr("ui.violations.col.category"),
+                tr("ui.violations.col.severity"),
+                tr("ui.violations.col.files"),
+            ]
         )
         self.new_button.setText(tr("ui.violations.new"))
         self.delete_button.setText(tr("ui.violations.delete"))
@@ -298,7 +306,9 @@ class ViolationsPage(Page):
     # ---- evidence ------------------------------------------------------
     def _load_evidence(self) -> None:
         sid = self.station_id
-        self.evidence.set_evidence(self.store.evidence(sid, violation_id=self.current_id) if sid and self.current_id else [])
+        self.evidence.set_evidence(
+            self.store.evidence(sid, violation_id=self.current_id) if sid and self.current_id else []
+        )
 
     def _choose_files(self) -> None:
         for path in ask_open_files(self, tr("ui.violations.add_files"), tr("ui.filter.media")):

@@ -87,7 +87,9 @@ class HeadcountChart(QWidget):
         y_max = step * (int(top_value / step) + 1)
 
         def xy(minute: float, value: float) -> QPointF:
-            return QPointF(plot.left() + (minute - x0) / (x1 - x0) * plot.width(), plot.bottom() - value / y_max * plot.height())
+            return QPointF(
+                plot.left() + (minute - x0) / (x1 - x0) * plot.width(), plot.bottom() - value / y_max * plot.height()
+            )
 
         p.setPen(QPen(GRID_COLOUR, 1))
         for hour in range(x0 // 60 + (1 if x0 % 60 else 0), x1 // 60 + 1):
@@ -101,7 +103,9 @@ class HeadcountChart(QWidget):
             y = xy(x0, value).y()
             p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
             p.setPen(QColor("#555"))
-            p.drawText(QRectF(0, y - fm.height() / 2, left - 6, fm.height()), Qt.AlignmentFlag.AlignRight, str(int(value)))
+            p.drawText(
+                QRectF(0, y - fm.height() / 2, left - 6, fm.height()), Qt.AlignmentFlag.AlignRight, str(int(value))
+            )
             p.setPen(QPen(GRID_COLOUR, 1))
 
         if self.points:

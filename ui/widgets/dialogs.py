@@ -30,6 +30,10 @@ def ask_folder(parent: QWidget | None, title: str, start: Path | None = None) ->
 def confirm(parent: QWidget | None, title: str, text: str) -> bool:
     """A yes/no question; No is the default so a stray Enter destroys nothing."""
     answer = QMessageBox.question(
-        parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No
+        parent,
+        title,
+        text,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
     )
     return answer == QMessageBox.StandardButton.Yes

@@ -43,7 +43,9 @@ class EvidenceList(QListWidget):
             else:
                 item.setText(tr("ui.evidence.video") + "\n" + describe_evidence(info))
             item.setData(Qt.ItemDataRole.UserRole, info.id)
-            item.setToolTip(f"{info.original_name}\nSHA-256 {info.sha256}\n{info.media_type}, {info.size:,} B".replace(",", " "))
+            item.setToolTip(
+                f"{info.original_name}\nSHA-256 {info.sha256}\n{info.media_type}, {info.size:,} B".replace(",", " ")
+            )
             self.addItem(item)
 
     def selected_id(self) -> str | None:

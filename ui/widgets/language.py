@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from typing import Callable
+from collections.abc import Callable
 
 from observer import i18n
 from ui.qt import QComboBox, QWidget

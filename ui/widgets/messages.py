@@ -9,7 +9,8 @@ confirm that an edit reached the disk. Modelled on qutebrowser's message bridge.
 from __future__ import annotations
 
 import logging
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from observer.errors import BaqylauError
 from observer.i18n import tr

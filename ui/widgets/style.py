@@ -88,7 +88,9 @@ def apply_style(app: QApplication) -> None:
     font = QFont(app.font())
     # Windows and macOS system fonts have Kazakh letters; elsewhere (Linux, Xvfb) the default
     # may be a font without them, so use the bundled DejaVu Sans.
-    if sys.platform not in ("win32", "darwin") and (FALLBACK_FAMILY in families or FALLBACK_FAMILY in QFontDatabase.families()):
+    if sys.platform not in ("win32", "darwin") and (
+        FALLBACK_FAMILY in families or FALLBACK_FAMILY in QFontDatabase.families()
+    ):
         font = QFont(FALLBACK_FAMILY)
     font.setPointSize(BASE_POINT_SIZE)
     app.setFont(font)

@@ -16,18 +16,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     # A plain ADD COLUMN: SQLite does it in place, no table rebuild.
-    op.add_column('official_results', sa.Column('values_blob', sa.LargeBinary(), nullable=True))
+    op.add_column("official_results", sa.Column("values_blob", sa.LargeBinary(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('official_results', schema=None) as batch_op:
-        batch_op.drop_column('values_blob')
+    with op.batch_alter_table("official_results", schema=None) as batch_op:
+        batch_op.drop_column("values_blob")

@@ -25,7 +25,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("headcount_events", schema=None) as batch_op:
         batch_op.drop_index("ix_headcount_events_station_id")
-        batch_op.create_index("ix_headcount_events_station_observer_delta", ["station_id", "observer_id", "delta"], unique=False)
+        batch_op.create_index(
+            "ix_headcount_events_station_observer_delta", ["station_id", "observer_id", "delta"], unique=False
+        )
 
 
 def downgrade() -> None:

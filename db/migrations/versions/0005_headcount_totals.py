@@ -48,8 +48,7 @@ TRIGGERS = {
     "trg_headcount_totals_insert": f"AFTER INSERT ON headcount_events BEGIN {_ADD} END",
     "trg_headcount_totals_delete": f"AFTER DELETE ON headcount_events BEGIN {_REMOVE} END",
     "trg_headcount_totals_update": (
-        "AFTER UPDATE OF station_id, observer_id, delta ON headcount_events "
-        f"BEGIN {_REMOVE} {_ADD} END"
+        f"AFTER UPDATE OF station_id, observer_id, delta ON headcount_events BEGIN {_REMOVE} {_ADD} END"
     ),
 }
 
