@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from db import models as m
 from db.merge import import_keys, merge_packages, set_trust_on_first_use
 from db.package import export_station_package
+from db.services.station_table import FLAG_REUSED
 from db.store import ROLE_HQ, ElectionStore
 from observer import i18n
 from observer.errors import BaqylauError
@@ -23,7 +24,6 @@ from reports.build import build_report
 from ui.app import make_application, qt_translations
 from ui.coordinator.merge import MergeDialog
 from ui.coordinator.stations import StationsPage, flag_text
-from ui.coordinator.stations_data import FLAG_REUSED
 from ui.coordinator.window import CoordinatorWindow
 from ui.qt import QDialogButtonBox, QSettings, Qt
 from ui.settings import Settings

@@ -6,7 +6,6 @@ import random
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
 from test_ui_coordinator_merge import BASE, make_package
 
 from db.merge import list_keys
@@ -17,8 +16,9 @@ from observer.signing import KeyPair
 from ui.coordinator.comparison import RulesDialog
 from ui.coordinator.forensics import ForensicsPage
 from ui.coordinator.imports import KIND_OFFICIAL, KIND_STATIONS, ImportDialog
-from ui.coordinator.report import HAVE_QTPDF, ReportDialog
+from ui.coordinator.report import ReportDialog
 from ui.coordinator.window import CoordinatorWindow
+from ui.qt import Qt
 
 pytestmark = pytest.mark.gui
 
@@ -156,8 +156,7 @@ def test_report_dialog_builds_previews_and_saves(qtbot, hq, tmp_path, template_2
     info = sig.args[0]
     assert info.path.is_file() and info.pages >= 3 and info.lang == "kk"
     assert info.path.read_bytes().startswith(b"%PDF")
-    if HAVE_QTPDF:
-        assert dialog.document is not None and dialog.document.pageCount() == info.pages
+    assert dialog.document.pageCount() == info.pages
     saved = dialog.save_as(str(tmp_path / "copy.pdf"))
     assert saved is not None and saved.read_bytes() == info.path.read_bytes()
     assert dialog.open_button.isEnabled()

@@ -16,29 +16,37 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTranslator
-
+from db.fileformat import ROLE_HQ
 from observer import i18n
 from observer.errors import BaqylauError, StorageError
 from observer.i18n import tr
 from observer.paths import app_home
-from ui.qt import QApplication, QMessageBox, QObject, QTimer, QWidget
+from ui.qt import (
+    QApplication,
+    QCoreApplication,
+    QLibraryInfo,
+    QMessageBox,
+    QObject,
+    QTimer,
+    QTranslator,
+    QWidget,
+    guard_singleton_refcounts,
+)
 from ui.settings import Settings
 from ui.widgets.language import language_bridge
 from ui.widgets.messages import post_error
 from ui.widgets.style import apply_style
 
 if TYPE_CHECKING:
+    from db.services.hq import StoreOpener
     from db.store import ElectionStore
     from observer.template import ElectionTemplate
-    from ui.coordinator.quick import StoreOpener
     from ui.first_run import FirstRunWindow
 
 # The first-run screen, the observer's window and the coordinator's are imported when
 # shown: opening an HQ file must not pay for the observer's pages, and the reverse. db.store
 # (SQLAlchemy and the models: the largest part of start-up) is imported when a file is opened,
 # and for a current HQ file only after the coordinator window is up (see open_path).
-ROLE_HQ = "hq"  # db.store.ROLE_HQ
 
 log = logging.getLogger("baqylau.ui")
 DEMO_FOLDER = "demo"
@@ -168,12 +176,12 @@ class Launcher(QObject):
         """A current HQ file: show the coordinator window at once, open its store behind it.
 
         The window's stations table reads its first screen with plain sqlite3
-        (``ui.coordinator.quick``); the store (SQLAlchemy) opens on a helper
+        (``db.services.station_reader``); the store (SQLAlchemy) opens on a helper
         thread once the window is up. False: open ``path`` the usual way.
         """
-        from ui.coordinator import quick  # sqlite3 only: cheap to ask for a station file too
+        from db.services import hq  # sqlite3 only: cheap to ask for a station file too
 
-        reader = quick.open_hq(path)
+        reader = hq.current_hq_reader(path)
         if reader is None:
             return False
         try:
@@ -183,7 +191,7 @@ class Launcher(QObject):
         if module is None or not hasattr(module.CoordinatorWindow, "opening"):
             reader.close()
             return False
-        opener = quick.StoreOpener(path)
+        opener = hq.StoreOpener(path)
         window: QWidget = module.CoordinatorWindow.opening(opener, reader)
         self._close_store()
         self._opening = opener
@@ -388,6 +396,7 @@ def qt_translations() -> QtTranslations:
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
+    guard_singleton_refcounts()  # before the app's first Qt call (see ui/qt.py)
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication(argv if argv is not None else sys.argv[:1])

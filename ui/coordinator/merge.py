@@ -13,23 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QDialog,
-    QFileDialog,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QListWidget,
-    QProgressBar,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
 
 from db.merge import DUPLICATE, HELD, MERGED, OUTCOMES, REFUSED, MergeReport, PackageOutcome, merge_packages
 from db.store import ElectionStore
@@ -39,6 +22,25 @@ from observer.package import SUFFIX
 from observer.sealed import is_sealed_name, load_org_private, org_fingerprint
 from ui.coordinator.text import plain_labels, plain_tooltip
 from ui.operations import Operation, OperationContext
+from ui.qt import (
+    QAbstractItemView,
+    QBrush,
+    QColor,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    Qt,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
 from ui.settings import Settings
 from ui.widgets.dialogs import ask_open_file
 

@@ -12,25 +12,7 @@ import logging
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-import shiboken6
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
-    QComboBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QTableView,
-    QVBoxLayout,
-    QWidget,
-)
-
-from observer.i18n import tr
-from observer.regions import region_name
-from ui.coordinator.stations_data import (
+from db.services.station_table import (
     FLAG_REUSED,
     FLAGS,
     QueryGuard,
@@ -41,13 +23,39 @@ from ui.coordinator.stations_data import (
     StationSource,
     reuse_index,
 )
+from observer.i18n import tr
+from observer.regions import region_name
 from ui.coordinator.text import plain_labels, plain_tooltip
 from ui.operations import Operation, OperationContext
+from ui.qt import (
+    QAbstractItemView,
+    QAbstractTableModel,
+    QBrush,
+    QCheckBox,
+    QColor,
+    QComboBox,
+    QFont,
+    QFontMetrics,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTableView,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+    is_alive,
+)
 
 if TYPE_CHECKING:
     from db.reuse import ReusePair
+    from db.services.hq import StoreOpener
+    from db.services.station_reader import StationReader
     from db.store import ElectionStore
-    from ui.coordinator.quick import StationReader, StoreOpener
 
 log = logging.getLogger("baqylau.ui")
 
@@ -530,7 +538,7 @@ class StationsPage(QWidget):
             return reuse_index(source.store, guard)  # on the worker: waits there if the store is still opening
 
         def done(reuse: ReuseIndex) -> None:
-            if shiboken6.isValid(self) and generation == self._reuse_generation:
+            if is_alive(self) and generation == self._reuse_generation:
                 self.model.set_reuse(reuse)
 
         op: Operation[ReuseIndex] = Operation(self, scan, show_progress=False, cancellable=False).success(done)
@@ -561,7 +569,7 @@ class StationsPage(QWidget):
         if isinstance(exc, ScanStopped):
             return True  # stopped on purpose (window closing, or a newer scan)
         # The window (and its file) may be gone by the time a scan fails: nobody to tell then.
-        if not shiboken6.isValid(self):
+        if not is_alive(self):
             log.info("reused-photo scan ended after its window closed: %s", exc)
             return True
         return False
