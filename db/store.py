@@ -476,7 +476,7 @@ class ElectionStore:
                     m.SpoiledCount.station_id == station_id, m.SpoiledCount.observer_id == self._observer_id
                 )
             ).all()
-        return {r.reason: r.count for r in rows}
+        return {reason: count for reason, count in rows}
 
     # ---- violations ----------------------------------------------------
     def save_violation(
