@@ -7,7 +7,6 @@ coordinator window as files are created, opened and closed.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import shutil
 import sys
@@ -149,13 +148,9 @@ class Launcher(QObject):
 
     def _use(self, store: ElectionStore) -> bool:
         if store.role == ROLE_HQ:
-            window = self._coordinator_window(store)
-            if window is None:
-                store.close()
-                if self.window is None:
-                    self.show_first_run()
-                post_error(tr("ui.app.no_coordinator"))
-                return False
+            from ui.coordinator.window import CoordinatorWindow
+
+            window: QWidget = CoordinatorWindow(store)
         else:
             from ui.main_window import MainWindow
 
@@ -184,15 +179,10 @@ class Launcher(QObject):
         reader = hq.current_hq_reader(path)
         if reader is None:
             return False
-        try:
-            module = importlib.import_module("ui.coordinator.window")
-        except ImportError:
-            module = None
-        if module is None or not hasattr(module.CoordinatorWindow, "opening"):
-            reader.close()
-            return False
+        from ui.coordinator.window import CoordinatorWindow
+
         opener = hq.StoreOpener(path)
-        window: QWidget = module.CoordinatorWindow.opening(opener, reader)
+        window: QWidget = CoordinatorWindow.opening(opener, reader)
         self._close_store()
         self._opening = opener
         self._show(window)
@@ -232,15 +222,6 @@ class Launcher(QObject):
             )
         self.show_first_run(message)
 
-    def _coordinator_window(self, store: ElectionStore) -> QWidget | None:
-        try:
-            module = importlib.import_module("ui.coordinator.window")
-        except ImportError as exc:
-            log.warning("coordinator window unavailable: %s", exc)
-            return None
-        window: QWidget = module.CoordinatorWindow(store)
-        return window
-
     def _ask_open(self) -> None:
         from ui.widgets.dialogs import ask_open_file
 
@@ -256,18 +237,15 @@ class Launcher(QObject):
     # ---- demo ----------------------------------------------------------
     def open_demo(self) -> None:
         """Build the demo coordinator file off the UI thread, then open it."""
-        try:
-            demo = importlib.import_module("db.demo")
-        except ImportError:
-            post_error(tr("ui.app.no_demo"))
-            return
+        from db.demo import demo_hq
+
         folder = app_home() / DEMO_FOLDER
 
         def build() -> Path:
             # Our own scratch folder: a fresh demo each time, never a half-built old one.
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True, exist_ok=True)
-            return Path(demo.demo_hq(folder))
+            return Path(demo_hq(folder))
 
         from ui.widgets.worker import BackgroundJob
 
@@ -335,12 +313,11 @@ def setup_logging() -> None:
 
 
 def ensure_keypair() -> None:
-    """Each installation gets its signing key on first run (observer.signing, when present)."""
+    """Each installation gets its signing key on first run."""
+    from observer.signing import load_or_create_keypair
+
     try:
-        signing = importlib.import_module("observer.signing")
-        signing.load_or_create_keypair()
-    except ImportError:
-        log.info("observer.signing not available yet; packages cannot be signed")
+        load_or_create_keypair()
     except (BaqylauError, OSError) as exc:
         log.warning("signing key not created: %s", exc)
 

@@ -45,7 +45,7 @@ FLAG_EXCLUDED = "excluded"  # has figures, but the inclusion rules leave them ou
 FLAG_VIOLATIONS = "violations"
 FLAG_CHECKS = "checks"  # the effective protocol breaks a control relation
 FLAG_NO_OFFICIAL = "no_official"
-FLAG_REUSED = "reused"  # a photo of this station was also submitted for another (followup.flag.reused)
+FLAG_REUSED = "reused"  # a photo of this station was also submitted for another (coordui.flag.reused)
 FLAGS: tuple[str, ...] = (
     FLAG_CONFLICT,
     FLAG_DISPUTED,

@@ -188,7 +188,7 @@ class MergeDialog(QDialog):
     def _pick_org_key(self) -> None:
         current = self.settings.org_private_key_path
         path = ask_open_file(
-            self, tr("followup.merge.org_key_pick"), "PEM (*.pem);;* (*)", current.parent if current else None
+            self, tr("coordui.merge.org_key_pick"), "PEM (*.pem);;* (*)", current.parent if current else None
         )
         if path is not None:
             self.set_org_key(path)
@@ -224,11 +224,11 @@ class MergeDialog(QDialog):
         if error:
             text = error
         elif path is None:
-            text = tr("followup.merge.org_key_none")
+            text = tr("coordui.merge.org_key_none")
         else:
             key, problem = self._load_org_key()
             text = (
-                tr("followup.merge.org_key_shown", file=path.name, fingerprint=org_fingerprint(key))
+                tr("coordui.merge.org_key_shown", file=path.name, fingerprint=org_fingerprint(key))
                 if key is not None
                 else problem
             )
@@ -352,8 +352,8 @@ class MergeDialog(QDialog):
         self.add_files.setText(tr("coordui.merge.add_files"))
         self.add_folder.setText(tr("coordui.merge.add_folder"))
         self.remove.setText(tr("coordui.merge.remove"))
-        self.org_key_button.setText(tr("followup.merge.org_key"))
-        self.org_key_clear.setText(tr("followup.merge.org_key_clear"))
+        self.org_key_button.setText(tr("coordui.merge.org_key"))
+        self.org_key_clear.setText(tr("coordui.merge.org_key_clear"))
         self._show_org_key()
         self.merge_button.setText(tr("coordui.merge.start"))
         self.cancel_button.setText(tr("coordui.op.cancel"))
@@ -389,5 +389,5 @@ def _explain_missing_key(entry: PackageOutcome, key_problem: str) -> PackageOutc
         or entry.reason != tr("rel.sealed.need_key", file=entry.path.name)
     ):
         return entry
-    reason = key_problem or tr("followup.merge.need_key", file=entry.path.name)
+    reason = key_problem or tr("coordui.merge.need_key", file=entry.path.name)
     return replace(entry, reason=reason)

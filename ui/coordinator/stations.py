@@ -13,7 +13,6 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from db.services.station_table import (
-    FLAG_REUSED,
     FLAGS,
     QueryGuard,
     ReuseIndex,
@@ -88,8 +87,6 @@ def flag_text(row: StationRow) -> str:
         if flag in row.flags:
             if flag == "violations":
                 parts.append(tr("coordui.flag.violations_n", n=row.violations))
-            elif flag == FLAG_REUSED:
-                parts.append(tr("followup.flag.reused"))
             else:
                 parts.append(tr(f"coordui.flag.{flag}"))
     return ", ".join(parts)
@@ -103,12 +100,12 @@ def reuse_kind(pair: ReusePair) -> str:
 
 def reuse_text(row: StationRow) -> str:
     """The photos this station shares with others, one line per pair, this station's side first."""
-    lines = [tr("followup.reuse.tip_title")]
+    lines = [tr("rel.reuse.tip_title")]
     for pair in row.reused:
         mine, other = (pair.a, pair.b) if pair.a.station_code == row.code else (pair.b, pair.a)
         lines.append(
             tr(
-                "followup.reuse.tip_pair",
+                "rel.reuse.tip_pair",
                 kind=reuse_kind(pair),
                 file=mine.original_name,
                 observer=mine.observer_name,
@@ -488,8 +485,8 @@ class StationsPage(QWidget):
         self.disputed.setText(tr("coordui.stations.only_disputed"))
         self.violations.setText(tr("coordui.stations.only_violations"))
         self.checks.setText(tr("coordui.stations.only_checks"))
-        self.reused.setText(tr("followup.stations.only_reused"))
-        self.reused.setToolTip(tr("followup.stations.only_reused_tip"))
+        self.reused.setText(tr("coordui.stations.only_reused"))
+        self.reused.setToolTip(tr("coordui.stations.only_reused_tip"))
         self._fill_regions()
         self.model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
         if self.model.rowCount():
