@@ -3,7 +3,7 @@
 Pure numpy (no Qt, SQL or ReportLab) so the same code serves the command line,
 the coordinator's GUI and the PDF report, and runs on 100,000 stations in
 seconds. Methods and their assumptions are written up in docs/forensics.md;
-the formulas come from shared/DOMAIN.md §6:
+the formulas come from docs/domain.md §6:
 
 * Klimek et al. 2012: turnout × leader-share fingerprint weighted by voters.
 * Shpilkin: voter-weighted turnout histogram, leader's excess over the shape of
