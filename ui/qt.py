@@ -4,7 +4,8 @@ Grepping for Qt use, or swapping the binding, then touches one file; an
 import-linter contract (pyproject.toml) keeps it so for ui/. Only the names the
 app uses are re-exported: add a name here when a screen needs it. The PDF
 preview's QtPdf (its own wheel, PySide6-Pdf) and QtTest's model tester are here
-too: importing them costs no measurable start-up time.
+too, imported when first asked for (``_LATER``): the first window does not need
+them, and they cost ~10 ms of start-up.
 
 :func:`guard_singleton_refcounts` works around a reference-count bug of this
 PySide6 build; whoever creates the QApplication calls it first
@@ -14,7 +15,9 @@ PySide6 build; whoever creates the QApplication calls it first
 from __future__ import annotations
 
 import ctypes
+import importlib
 import sys
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -63,9 +66,6 @@ from PySide6.QtGui import (
     QShortcut,
     QValidator,
 )
-from PySide6.QtPdf import QPdfDocument
-from PySide6.QtPdfWidgets import QPdfView
-from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QAbstractSpinBox,
@@ -112,6 +112,28 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid as is_alive  # whether the C++ object behind a Python wrapper still exists
 
+if TYPE_CHECKING:
+    from PySide6.QtPdf import QPdfDocument
+    from PySide6.QtPdfWidgets import QPdfView
+    from PySide6.QtTest import QAbstractItemModelTester
+
+# Names imported on first use (module __getattr__), from the module that defines them.
+_LATER = {
+    "QPdfDocument": "PySide6.QtPdf",
+    "QPdfView": "PySide6.QtPdfWidgets",
+    "QAbstractItemModelTester": "PySide6.QtTest",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LATER.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 # Whether guard_singleton_refcounts() found the leak and applied the guard in this process.
 SINGLETON_GUARD_APPLIED = False
 
@@ -154,4 +176,6 @@ def guard_singleton_refcounts() -> bool:
     return SINGLETON_GUARD_APPLIED
 
 
-__all__ = [name for name in dir() if name.startswith("Q") or name in ("Qt", "Signal", "Slot", "is_alive")]
+__all__ = [name for name in dir() if name.startswith("Q") or name in ("Qt", "Signal", "Slot", "is_alive")] + list(
+    _LATER
+)
