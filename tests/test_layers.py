@@ -9,6 +9,7 @@ each contract and expects every contract to break.
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -45,6 +46,26 @@ def test_every_command_module_is_forbidden_to_the_ui_and_the_report() -> None:
     service_rule = next(c for c in _contracts() if c.get("source_modules") == ["ui", "reports"])
     forbidden = set(service_rule["forbidden_modules"])  # type: ignore[call-overload]
     assert {f"db.{p.stem}" for p in (ROOT / "db").glob("cli_*.py")} <= forbidden
+
+
+def _imports_qt_directly(path: Path) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        if any(n.split(".")[0] in ("PySide6", "shiboken6") for n in names):
+            return True
+    return False
+
+
+def test_tests_tools_and_benchmarks_take_qt_from_ui_qt_too() -> None:
+    # import-linter sees only the packages; the same rule holds for the programs around them.
+    files = [
+        p for d in ("tests", "tools", "benchmarks", "docs") for p in (ROOT / d).rglob("*.py") if "corpus" not in p.parts
+    ]
+    assert files
+    assert [str(p.relative_to(ROOT)) for p in files if _imports_qt_directly(p)] == []
 
 
 def test_a_violation_of_each_contract_breaks_it(tmp_path: Path) -> None:

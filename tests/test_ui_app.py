@@ -17,7 +17,7 @@ from ui import app as app_module
 from ui.app import Launcher, install_exception_hook, make_application
 from ui.first_run import FirstRunWindow
 from ui.main_window import MainWindow
-from ui.qt import QMessageBox, Qt
+from ui.qt import QMessageBox, Qt, is_alive
 from ui.settings import Settings
 
 pytestmark = pytest.mark.gui
@@ -189,7 +189,7 @@ def test_language_subscribers_of_deleted_windows_are_dropped(qtbot) -> None:
     signal.connect(lambda lang: alive.setText(lang))
     signal.connect(seen.append)
     gone.deleteLater()
-    qtbot.waitUntil(lambda: not __import__("shiboken6").isValid(gone))
+    qtbot.waitUntil(lambda: not is_alive(gone))
     signal.emit("kk")
     assert alive.text() == "kk" and seen == ["kk"]
     signal.emit("en")  # the dead subscriber was dropped, not called again

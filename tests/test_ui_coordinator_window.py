@@ -37,6 +37,18 @@ def _merge_via_window(qtbot, window: CoordinatorWindow, folder: Path) -> None:
         dialog.merge_button.click()
 
 
+def test_show_tab_brings_each_page_to_the_front(qtbot, hq) -> None:
+    window = CoordinatorWindow(hq)
+    qtbot.addWidget(window)
+    window.show()
+    for name in ("keys", "conflicts", "forensics", "comparison", "stations"):
+        page = window.show_tab(name)
+        assert page is getattr(window, name)
+        current = window.tabs.currentWidget()
+        assert current is page or current.isAncestorOf(page)  # lazy tabs hold a frame with the page in it
+        qtbot.waitUntil(page.isVisible)  # a page added to a shown frame shows on the next event-loop turn
+
+
 def test_window_refreshes_after_merge_and_switches_language(qtbot, hq, tmp_path, template_2021) -> None:
     window = CoordinatorWindow(hq)
     qtbot.addWidget(window)

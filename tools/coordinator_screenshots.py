@@ -143,7 +143,7 @@ def main(argv: list[str]) -> int:
         _wait(app, lambda: window.comparison.units != [] or store.station_count() == 0)
         _settle(app)
 
-        window.tabs.setCurrentWidget(window.stations)
+        window.show_tab("stations")
         _settle(app)
         _save(window, args.out, "stations")
         window.stations.disputed.setChecked(True)
@@ -151,7 +151,7 @@ def main(argv: list[str]) -> int:
         _save(window, args.out, "stations-disputed")
         window.stations.disputed.setChecked(False)
 
-        window.tabs.setCurrentWidget(window.conflicts)
+        window.show_tab("conflicts")
         _wait(app, lambda: window.conflicts.station_list.count() > 0 or window.conflicts.summary.text() != "")
         _settle(app)
         if window.conflicts.station_list.count() > 1:
@@ -171,7 +171,7 @@ def main(argv: list[str]) -> int:
             _settle(app)
         _save(window, args.out, "conflicts")
 
-        window.tabs.setCurrentWidget(window.comparison)
+        window.show_tab("comparison")
         _settle(app)
         _save(window, args.out, "comparison")
         rules = window.comparison.edit_rules()
@@ -179,13 +179,13 @@ def main(argv: list[str]) -> int:
         _save(rules, args.out, "rules")
         rules.reject()
 
-        window.tabs.setCurrentWidget(window.forensics)
+        window.show_tab("forensics")
         window.forensics.start()
         _wait(app, lambda: window.forensics.result is not None)
         _settle(app)
         _save(window, args.out, "forensics")
 
-        window.tabs.setCurrentWidget(window.keys)
+        window.show_tab("keys")
         _settle(app)
         _save(window, args.out, "keys")
 
@@ -217,7 +217,7 @@ def main(argv: list[str]) -> int:
         imp.close()
 
         i18n.set_language("kk")
-        window.tabs.setCurrentWidget(window.comparison)
+        window.show_tab("comparison")
         _wait(app, lambda: window.comparison.units != [])
         _settle(app)
         _save(window, args.out, "comparison-kk")

@@ -167,6 +167,14 @@ class CoordinatorWindow(QMainWindow):
     def _built(self) -> list[Any]:
         return [self._pages[name] for name in TABS[1:] if name in self._pages]
 
+    def show_tab(self, name: str) -> Any:
+        """Bring tab ``name`` (one of TABS) to the front; returns its page (built on first show)."""
+        if name == TABS[0]:
+            self.tabs.setCurrentWidget(self.stations)
+            return self.stations
+        self.tabs.setCurrentWidget(self._holders[name])  # the tab holds a frame: the page goes in it
+        return self._page(name)
+
     def _tab_shown(self, index: int) -> None:
         if 0 < index < len(TABS):
             self._page(TABS[index])
