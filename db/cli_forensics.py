@@ -240,8 +240,8 @@ def render_text(
         ]
         heads = ["party", "test", "n", "chi2", "p", "mean", "mean_p", "repeat"]
         out += ["  " + line for line in _grid([t(f"forensics.col.{h}") for h in heads], rows)]
-        for test in ("last", "second"):
-            first = next((d for d in result.digits if d.test == test), None)
+        for kind in ("last", "second"):
+            first = next((d for d in result.digits if d.test == kind), None)
             if first is not None:
                 notes = figure_notes(first, lang, name)
                 out += ["  " + notes["method"], "  " + notes["uncertainty"], "  " + notes["caveat"]]

@@ -23,11 +23,10 @@ from db.merge import (
 )
 from db.package import export_hq_package
 from db.rules import load_rules
-from db.store import ROLE_HQ, ElectionStore
+from db.services.hq import open_hq
 from observer.errors import PackageError
 from observer.i18n import tr
 from observer.sealed import load_org_private
-from observer.template import resolve_template
 
 DEFAULT_TEMPLATE = "kz-majilis-2021"
 
@@ -72,19 +71,6 @@ def _who(value: str | None) -> str:
         return getpass.getuser()
     except (OSError, KeyError):
         return ""
-
-
-def open_hq(path: str | Path, *, template: str | None = None) -> ElectionStore:
-    """Open a coordinator file; with ``template``, create it on first use."""
-    p = Path(path)
-    if not p.exists() and template is not None:
-        return ElectionStore.create(p, resolve_template(template), role=ROLE_HQ)
-    store = ElectionStore.open(p)
-    if store.role != ROLE_HQ:
-        role = store.role
-        store.close()
-        raise PackageError("package.cli.not_hq", file=str(p), role=role)
-    return store
 
 
 class _ProgressLine:

@@ -7,8 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from db.cli_merge import open_hq
 from db.reuse import DEFAULT_THRESHOLD, HASH_BITS, IDENTICAL, find_reused_evidence
+from db.services.hq import open_hq
 from db.store import storage_error
 from observer.errors import BaqylauError
 from observer.i18n import tr

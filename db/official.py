@@ -26,7 +26,7 @@ from functools import cache
 from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 
@@ -213,7 +213,7 @@ def region_codes(
     texts = column_values(table, idx)
     found = {text: resolver.code(text) for text in set(texts)}  # a country has a few dozen spellings
     if None not in found.values():
-        return list(map(found.__getitem__, texts))
+        return list(map(cast("dict[str, str]", found).__getitem__, texts))  # no None: checked above
     out: list[str] = []
     for line, text in zip(table.lines, texts):
         code = found[text]

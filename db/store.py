@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, eve
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from db import models as m
+from db.fileformat import FILE_SUFFIX, FORMAT, ROLE_HQ, ROLE_STATION  # noqa: F401 - re-exported
 from db.revisions import MIGRATIONS, head_revision, known_revisions  # noqa: F401 - re-exported
 from observer.errors import StorageError
 from observer.evidence import inspect_evidence
@@ -36,10 +37,6 @@ from observer.records import (
     ViolationInfo,
 )
 from observer.template import ElectionTemplate, parse_template
-
-FILE_SUFFIX = ".baqylau"
-ROLE_STATION = "station"
-ROLE_HQ = "hq"
 
 
 def _alembic_config(connection: Any | None = None) -> Any:
@@ -155,7 +152,7 @@ class ElectionStore:
                 conn.execute(
                     insert(m.Meta),
                     [
-                        {"key": "format", "value": "baqylau-election"},
+                        {"key": "format", "value": FORMAT},
                         {"key": "role", "value": role},
                         {"key": "template_id", "value": template.id},
                         {"key": "template_toml", "value": template.source_text},
@@ -191,7 +188,7 @@ class ElectionStore:
                     _upgrade(conn, p)
             with engine.connect() as conn:
                 fmt = conn.execute(select(m.Meta.value).where(m.Meta.key == "format")).scalar()
-            if fmt != "baqylau-election":
+            if fmt != FORMAT:
                 raise StorageError("error.storage.not_election", file=str(p))
         except StorageError:
             engine.dispose()
@@ -479,7 +476,7 @@ class ElectionStore:
                     m.SpoiledCount.station_id == station_id, m.SpoiledCount.observer_id == self._observer_id
                 )
             ).all()
-        return {r.reason: r.count for r in rows}
+        return {reason: count for reason, count in rows}
 
     # ---- violations ----------------------------------------------------
     def save_violation(

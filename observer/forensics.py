@@ -3,7 +3,7 @@
 Pure numpy (no Qt, SQL or ReportLab) so the same code serves the command line,
 the coordinator's GUI and the PDF report, and runs on 100,000 stations in
 seconds. Methods and their assumptions are written up in docs/forensics.md;
-the formulas come from shared/DOMAIN.md §6:
+the formulas come from docs/domain.md §6:
 
 * Klimek et al. 2012: turnout × leader-share fingerprint weighted by voters.
 * Shpilkin: voter-weighted turnout histogram, leader's excess over the shape of
@@ -556,7 +556,11 @@ def fingerprint(
     bins = options.bins
     ti = _bin_index(s.turnout, bins)
     si = _bin_index(s.share, bins)
-    grid = np.bincount(ti * bins + si, weights=s.voted, minlength=bins * bins).reshape(bins, bins)
+    grid = (
+        np.bincount(ti * bins + si, weights=s.voted, minlength=bins * bins)
+        .astype(np.float64, copy=False)
+        .reshape(bins, bins)
+    )
     total_v = float(s.voted.sum())
     total_l = float(s.leader.sum())
     masses = []
@@ -621,9 +625,9 @@ def turnout_distribution(
     bins = options.bins
     idx = _bin_index(s.turnout, bins)
     others = s.ballots - s.leader
-    voters = np.bincount(idx, weights=s.voted, minlength=bins)
-    lead = np.bincount(idx, weights=s.leader, minlength=bins)
-    oth = np.bincount(idx, weights=others, minlength=bins)
+    voters = np.bincount(idx, weights=s.voted, minlength=bins).astype(np.float64, copy=False)
+    lead = np.bincount(idx, weights=s.leader, minlength=bins).astype(np.float64, copy=False)
+    oth = np.bincount(idx, weights=others, minlength=bins).astype(np.float64, copy=False)
     edges = np.linspace(0.0, 100.0, bins + 1)
     sample = Sample(source, int(s.mask.sum()), int((~s.mask).sum()), int(s.voted.sum()), "forensics.rule.shares")
     if not len(idx) or oth.sum() <= 0:
@@ -791,7 +795,7 @@ def poisson_binomial_pmf(p: FloatArray) -> FloatArray:
         full[0] = 1.0
         return full
     blocks = -(-n // _LEAF)
-    q = np.zeros(blocks * _LEAF)
+    q: NDArray[np.float64] = np.zeros(blocks * _LEAF)
     q[:n] = p  # padding trials have p = 0: they multiply by 1
     q = q.reshape(blocks, _LEAF)
     pmf = np.zeros((blocks, _LEAF + 1))

@@ -116,7 +116,8 @@ class ElectionTemplate:
         return self.line_keys + self.party_keys
 
     def line(self, key: str) -> Line | Party:
-        for item in (*self.lines, *self.parties):
+        items: list[Line | Party] = [*self.lines, *self.parties]
+        for item in items:
             if item.key == key:
                 return item
         raise KeyError(key)
@@ -141,9 +142,12 @@ def _line_of(text: str, needle: str, *, last: bool = False) -> int:
     return found
 
 
-def _p(key: str, **params: object) -> Msg:
-    """What is wrong with a template field, put into words in the reader's language."""
-    return Msg("template.problem." + key, params)
+def _p(name: str, /, **params: object) -> Msg:
+    """What is wrong with a template field, put into words in the reader's language.
+
+    ``name`` is positional-only: a problem may well have a parameter called ``key``.
+    """
+    return Msg("template.problem." + name, params)
 
 
 class _Reader:

@@ -398,8 +398,8 @@ def forensics_flowables(
             )
         out.append(_table(rows, [w * f for f in (0.17, 0.15, 0.1, 0.1, 0.1, 0.16, 0.1, 0.12)], numeric_from=2))
         out.append(Spacer(1, 2 * mm))
-        for test in ("last", "second"):
-            first: DigitTest | None = next((d for d in result.digits if d.test == test), None)
+        for kind in ("last", "second"):
+            first: DigitTest | None = next((d for d in result.digits if d.test == kind), None)
             if first is not None:
                 notes = figure_notes(first, lang, name)
                 out.append(Paragraph("<br/>".join(esc(notes[k]) for k in ("method", "uncertainty")), s["note"]))
@@ -522,12 +522,12 @@ def _pvt_table(pvt: PvtResult, lang: str, name: Callable[[str], str]) -> list[Fl
                 fmt_int(turnout.stations if turnout else None, lang),
             ]
             for key in ("turnout", leader):
-                e = by_q.get(key) if key else None
                 if key is None:
                     continue
-                if e is None:
+                if key not in by_q:
                     row += ["—", "—", "—"]
                 else:
+                    e = by_q[key]
                     row += [
                         f"{fmt_pct(e.value, lang, 1)} ± {fmt_num(e.margin(0.95), lang, 1)}",
                         fmt_pct(e.official, lang, 1) if e.official is not None else "—",
@@ -601,14 +601,14 @@ def _comparison(comp: Comparison, lang: str, name: Callable[[str], str]) -> list
     differing = [g for g in comp.largest if abs(g.gap) >= 0.05][:10]
     if differing:
         rows = [_head(lang, "station", "region", "observed_turnout", "official_turnout", "gap")]
-        for g in differing:
+        for st in differing:
             rows.append(
                 [
-                    g.code,
-                    Paragraph(esc(unit_name(g.region, lang)), s["cell"]),
-                    fmt_pct(g.observed_turnout, lang),
-                    fmt_pct(g.official_turnout, lang),
-                    fmt_pp(g.gap, lang),
+                    st.code,
+                    Paragraph(esc(unit_name(st.region, lang)), s["cell"]),
+                    fmt_pct(st.observed_turnout, lang),
+                    fmt_pct(st.official_turnout, lang),
+                    fmt_pp(st.gap, lang),
                 ]
             )
         out.append(_table(rows, [w * f for f in (0.14, 0.3, 0.18, 0.18, 0.2)], numeric_from=2))

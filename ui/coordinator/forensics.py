@@ -14,9 +14,6 @@ from __future__ import annotations
 import html
 import math
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget
-
 from db.cli_forensics import party_namer, run_forensics
 from db.store import ElectionStore
 from observer.forensics import NATIONAL, ForensicsError, ForensicsResult, figure_notes, verdict
@@ -25,6 +22,7 @@ from observer.regions import region_name
 from ui.coordinator.heatmap import FingerprintMap
 from ui.coordinator.text import plain_labels
 from ui.operations import Operation, OperationContext
+from ui.qt import QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget, Signal
 
 
 def run_analysis(store: ElectionStore, level: str, ctx: OperationContext | None = None) -> ForensicsResult:
