@@ -106,6 +106,7 @@ def hq_path(tmp_path: Path, template_2021) -> Path:
         ("inline tables", TEMPLATE_2021 + "\n[x]\ny = " + "{a = " * 2000 + "1" + "}" * 2000 + "\n", None),
         ("dotted keys", TEMPLATE_2021 + "\n" + ".".join(["a"] * 2000) + " = 1\n", None),
     ],
+    ids=["arrays", "inline-tables", "dotted-keys"],
 )
 def test_template_nested_2000_deep_is_refused_with_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, line: int | None
