@@ -253,19 +253,22 @@ class TomlLimit(ValueError):
 def read_toml(text: str) -> dict[str, Any]:
     """``tomllib.loads`` that refuses nesting deeper than MAX_TOML_DEPTH and integers beyond int64.
 
-    The depth is checked before parsing, because tomllib recurses once per
-    nested array or inline table and 2,000 levels end in a RecursionError.
-    Raises tomllib.TOMLDecodeError for bad syntax and TomlLimit for the limits.
+    The brackets are counted before parsing, because tomllib recurses once per
+    nested array or inline table and 2,000 levels end in a RecursionError;
+    the parsed document is measured again, because tables and dotted keys
+    (``a.b.c = 1``) nest without brackets. Raises tomllib.TOMLDecodeError for
+    bad syntax and TomlLimit for the limits.
     """
     too_deep = Msg("template.problem.too_deep", {"limit": MAX_TOML_DEPTH})
-    line = _bracket_depth_line(text, MAX_TOML_DEPTH)
-    if line:
-        raise TomlLimit(line, too_deep)
+    brackets, bracket_line = _bracket_depth(text)
+    if brackets > MAX_TOML_DEPTH:
+        raise TomlLimit(bracket_line, too_deep)
     try:
         data = tomllib.loads(text)
-    except RecursionError:  # the scan above should have seen it first; still never a traceback
+    except RecursionError:  # the count above should have seen it first; still never a traceback
         raise TomlLimit(0, too_deep) from None
-    _check_values(data, text, too_deep)
+    if not _check_values(data, text):
+        raise TomlLimit(_line_of_dots(text, MAX_TOML_DEPTH) or bracket_line, too_deep)
     return data
 
 
@@ -281,36 +284,41 @@ _TOML_TOKEN = re.compile(
 )
 
 
-def _bracket_depth_line(text: str, limit: int) -> int:
-    """The line where arrays and inline tables nest deeper than ``limit`` (outside strings and comments), or 0.
+def _bracket_depth(text: str) -> tuple[int, int]:
+    """How deep arrays and inline tables nest (outside strings and comments), and the first line that deep.
 
     One regex walks from string to comment to bracket, so the Python loop only
     runs once per token, not once per character.
     """
-    depth = 0
+    depth = deepest = 0
+    where = 0
     for token in _TOML_TOKEN.finditer(text):
         kind = token.group()
         if kind in ("[", "{"):
             depth += 1
-            if depth > limit:
-                return text.count("\n", 0, token.start()) + 1
+            if depth > deepest:
+                deepest, where = depth, token.start()
         elif kind in ("]", "}"):
             depth = max(0, depth - 1)
-    return 0
+    return deepest, (text.count("\n", 0, where) + 1 if deepest else 0)
 
 
-def _check_values(data: dict[str, Any], text: str, too_deep: Msg) -> None:
-    """Nesting (dotted keys nest without brackets) and integer range of a parsed document, without recursion."""
-    stack: list[tuple[Any, int]] = [(data, 1)]
+def _check_values(data: dict[str, Any], text: str) -> bool:
+    """False when tables and lists nest deeper than MAX_TOML_DEPTH below the top level; refuses big integers.
+
+    Walks with a stack, not recursion: the document may be as deep as the file allows.
+    """
+    stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
         value, depth = stack.pop()
         if isinstance(value, (dict, list)):
             if depth > MAX_TOML_DEPTH:
-                raise TomlLimit(_line_of_dots(text, MAX_TOML_DEPTH), too_deep)
+                return False
             items = value.values() if isinstance(value, dict) else value
             stack.extend((item, depth + 1) for item in items)
         elif isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
             raise TomlLimit(_line_of(text, str(abs(value))[:12]), _int64_problem(value))
+    return True
 
 
 def _int64_problem(value: int) -> Msg:
