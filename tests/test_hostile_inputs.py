@@ -12,9 +12,11 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from reportlab.platypus.doctemplate import LayoutError
 
 import main
 from db.store import ROLE_HQ, ElectionStore
@@ -393,3 +395,35 @@ def test_add_evidence_on_a_full_disk_leaves_no_part_file(tmp_path: Path, store: 
         assert reopened.evidence() == []
     finally:
         reopened.close()
+
+
+# ---- 6. a violation description the report cannot break ------------------------------------------
+
+
+@pytest.mark.xfail(
+    raises=LayoutError,
+    strict=True,
+    reason="the report's wrapping is task C2's (branch report-typeset); remove this mark when it lands",
+)
+def test_violation_description_without_spaces_does_not_break_the_report(
+    tmp_path: Path, hq_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """2,000 characters without a space passed package validation, then broke report and verify-report."""
+    csv_path = official_csv(tmp_path / "official.csv", [station_row("1"), station_row("2")])
+    map_path = mapping(tmp_path / "map.toml")
+    assert run(capsys, "en", "official", "import", str(hq_path), str(csv_path), "--map", str(map_path))[0] == 0
+    hq = ElectionStore.open(hq_path)
+    try:
+        hq.set_observer("Айгүл Қасымова", "MISK")
+        station = hq.station_by_code("1")
+        assert station is not None
+        when = datetime(2021, 1, 10, 9, 30, tzinfo=UTC)
+        hq.save_violation(station.id, category="STUFF", occurred_at=when, description="Ж" * 2000, severity="high")
+    finally:
+        hq.close()
+    pdf = tmp_path / "report.pdf"
+    for lang in ("kk", "en"):
+        code, out, err = run(capsys, lang, "report", str(hq_path), "--out", str(pdf))
+        assert code == 0 and err == "" and pdf.stat().st_size > 10_000
+        code, out, _ = run(capsys, lang, "verify-report", str(pdf), str(hq_path))
+        assert code == 0 and out.startswith(fragment("report.cli.match", lang))
