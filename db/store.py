@@ -14,7 +14,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -80,10 +80,16 @@ def durable_copy(source: Path, target: Path) -> None:
     """Copy ``source`` to ``target`` so that ``target`` only ever names a complete file on disk:
     written under a ``.part`` name, flushed, then renamed. Raises OSError."""
     part = target.with_name(target.name + ".part")
-    shutil.copyfile(source, part)
-    with part.open("rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(part, target)
+    try:
+        shutil.copyfile(source, part)
+        with part.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(part, target)
+    except BaseException:
+        # A full disk stops the copy half-way: the half-written part goes, and with it the space it took.
+        with suppress(OSError):
+            part.unlink(missing_ok=True)
+        raise
 
 
 def storage_error(exc: BaseException, path: Path) -> StorageError:
