@@ -278,8 +278,9 @@ def _confine(snapshot: Path, station_code: str, observer_id: str) -> None:
             (observer_id,),
         ).rowcount
         gone += conn.execute(
-            "DELETE FROM evidence WHERE violation_id NOT IN (SELECT id FROM violations) "
-            "OR protocol_id NOT IN (SELECT id FROM protocols)"
+            # (NOT IN an empty list is true even for NULL: hence the IS NOT NULL)
+            "DELETE FROM evidence WHERE (violation_id IS NOT NULL AND violation_id NOT IN (SELECT id FROM violations)) "
+            "OR (protocol_id IS NOT NULL AND protocol_id NOT IN (SELECT id FROM protocols))"
         ).rowcount
         for table in (*_STATION_TABLES, "protocol_values"):
             conn.execute(f"UPDATE {table} SET observer_id = ? WHERE observer_id IS NULL", (observer_id,))
