@@ -358,7 +358,7 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.Error,
 )
 # Free space a package must leave on the HQ's disk after its files are copied out.
-SPACE_RESERVE = 16 * 1024 * 1024
+SPACE_RESERVE = 1024 * 1024
 
 
 @dataclass

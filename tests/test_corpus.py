@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 
 import main
-from db.merge import import_keys, merge_packages, revoke_key
-from db.package import export_station_package
+from db.merge import import_keys, merge_packages, revoke_key, trust_key
+from db.package import export_hq_package, export_station_package
 from db.store import ElectionStore
 from observer import i18n
 from observer.errors import BaqylauError
@@ -65,8 +65,12 @@ class World:
     template: Any
     base_hq: Path  # closed HQ file with merged data, official results and a station list
     package: Path  # a real, valid station package (station 101)
-    keys: KeyPair  # its signer (trusted in base_hq)
+    keys: KeyPair  # its signer (trusted in base_hq, an insider)
     scratch: Path
+    other_pkg: Path  # another observer's package (station 102), merged in base_hq
+    other_keys: KeyPair  # its signer, bound to that observer in base_hq
+    district_pkg: Path  # a district's HQ package carrying ``package``
+    district_keys: KeyPair  # its signer, trusted in base_hq as a district key
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +89,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         other_pkg = export_station_package(other, root / "usb-other", other_keys)
     finally:
         other.close()
+    district_keys = KeyPair.generate()
+    district = ElectionStore.create(root / "district" / "district.baqylau", template, role="hq")
+    try:
+        district.set_observer("Алматы штабы", "MISK")
+        assert merge_packages(district, [package], trust_new_keys=True).counts()["merged"] == 1
+        district_pkg = export_hq_package(district, root / "to-org", district_keys)
+    finally:
+        district.close()
     hq_path = root / "hq" / "hq.baqylau"
     hq = ElectionStore.create(hq_path, template, role="hq")
     try:
         (root / "keys.txt").write_text(f"{keys.public_hex} observer 101\n", encoding="utf-8")
         import_keys(hq, root / "keys.txt", "coordinator")
+        trust_key(hq, district_keys.public_hex, "Алматы", "coordinator", role="district")
         assert merge_packages(hq, [other_pkg], trust_new_keys=True).counts()["merged"] == 1
         from db.official import import_official
 
@@ -100,7 +113,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         hq.close()
     scratch = root / "scratch"
     scratch.mkdir()
-    yield World(root, template, hq_path, package, keys, scratch)
+    yield World(root, template, hq_path, package, keys, scratch, other_pkg, other_keys, district_pkg, district_keys)
 
 
 @pytest.fixture
@@ -236,6 +249,172 @@ def _real_bomb(w: World, out: Path) -> Path:
 def _hundred_mp(w: World, out: Path) -> Path:
     return mc.hundred_megapixels_jpeg(out / "100mp.jpg")
 
+
+# ---- insiders: packages signed by a key the coordinator trusts ---------------------------
+
+FUTURE = "2099-01-01T00:00:00.000000Z"
+
+
+def _manifest_of(pkg: Path) -> dict[str, Any]:
+    import json
+
+    return json.loads(mc.members_of(pkg)[mc.MANIFEST])
+
+
+def _victim_resigned(own_key_row: bool) -> Build:
+    """Observer B's package, B's figures raised and dated in the future, re-signed by the insider A."""
+
+    def build(w: World, out: Path) -> Path:
+        sql = f"UPDATE protocol_values SET value = value + 100, updated_at = '{FUTURE}';"
+        if own_key_row:  # the insider also puts their own key on B's observer record
+            sql += f"UPDATE observers SET public_key = '{w.keys.public_hex}', fingerprint = '{w.keys.fingerprint}';"
+        data = mc.change_db(w.other_pkg, w.scratch, sql)
+        return mc.resign(w.other_pkg, out / "victim-resigned.bqpkg", w.keys, change={mc.DATA: data})
+
+    return build
+
+
+def _insider_db(sql: Callable[[World], str], **added: int) -> Build:
+    """The insider's own package with its database changed (``added``: rows added per table), re-signed."""
+
+    def count(m: dict[str, Any]) -> None:
+        for table, n in added.items():
+            m["counts"][table] += n
+
+    def build(w: World, out: Path) -> Path:
+        data = mc.change_db(w.package, w.scratch, sql(w))
+        return mc.resign(w.package, out / "insider.bqpkg", w.keys, change={mc.DATA: data}, edit=count)
+
+    return build
+
+
+def _victim_row(w: World) -> str:
+    victim = _manifest_of(w.other_pkg)["observer"]["id"]
+    return (
+        "INSERT INTO observers (id, name, organisation, created_at, updated_at) "
+        f"VALUES ('{victim}', 'Ерлан (подменён)', 'MISK', '{FUTURE}', '{FUTURE}');"
+    )
+
+
+def _other_station(w: World) -> str:
+    me = "(SELECT value FROM meta WHERE key = 'self_observer_id')"
+    return (
+        "INSERT INTO stations (id, code, region, district, address, registered, observer_id, created_at, updated_at) "
+        f"VALUES ('00000000-0000-4000-8000-000000000999', '999', 'KZ-ALA', '', '', 900, {me}, '{FUTURE}', '{FUTURE}');"
+        "INSERT INTO protocols (id, station_id, source, observer_id, created_at, updated_at) VALUES "
+        f"('00000000-0000-4000-8000-000000000998', '00000000-0000-4000-8000-000000000999', 'posted_copy', {me}, "
+        f"'{FUTURE}', '{FUTURE}');"
+    )
+
+
+def _hq_from_observer_key(w: World, out: Path) -> Path:
+    """The insider's own data, declared a district package and signed with the observer key."""
+    return mc.resign(
+        w.package, out / "fake-district.bqpkg", w.keys, edit=lambda m: m.update(kind="hq", station_code=None)
+    )
+
+
+def _district_db(sql: Callable[[World], str], edit: Callable[[dict[str, Any]], None] | None = None) -> Build:
+    """The district's package with its database changed, re-signed by the (trusted) district key."""
+
+    def build(w: World, out: Path) -> Path:
+        data = mc.change_db(w.district_pkg, w.scratch, sql(w))
+        return mc.resign(w.district_pkg, out / "district.bqpkg", w.district_keys, change={mc.DATA: data}, edit=edit)
+
+    return build
+
+
+def _forged_inner(w: World) -> str:
+    """The carried package's signer rewritten to the other observer's key (its signature no longer verifies)."""
+    return (
+        f"UPDATE packages SET key_fingerprint = '{w.other_keys.fingerprint}', public_key = '{w.other_keys.public_hex}', "
+        f"manifest = CAST(replace(CAST(manifest AS TEXT), '{w.keys.public_hex}', '{w.other_keys.public_hex}') AS BLOB), "
+        "sha256 = sha256;"
+    )
+
+
+def _marked_merged(w: World) -> str:
+    """A row saying the other observer's real package was already merged (so it would be skipped)."""
+    import hashlib
+
+    sha = hashlib.sha256(mc.members_of(w.other_pkg)[mc.MANIFEST]).hexdigest()
+    return (
+        "INSERT INTO packages (id, sha256, file_name, format_version, kind, station_code, signer_name, outcome, "
+        f"reason, created_at, updated_at) VALUES ('00000000-0000-4000-8000-000000000997', '{sha}', "
+        f"'{w.other_pkg.name}', 2, 'station', '102', 'Ерлан', 'merged', '', '{FUTURE}', '{FUTURE}');"
+    )
+
+
+def _tampered_duplicate(w: World, out: Path) -> Path:
+    """A copy of a package the HQ merged, same signed manifest, one photo byte changed."""
+    return mc.write_zip(out / w.other_pkg.name, _flip_evidence(mc.members_of(w.other_pkg)))
+
+
+def _zeros_bomb(w: World, out: Path) -> Path:
+    return mc.zeros_bomb(out / "zeros.bqpkg")
+
+
+INSIDER_CASES: list[Case] = [
+    Case(
+        "insider: another observer's package re-signed",
+        "merge",
+        "package.auth.observer_key_row",
+        _victim_resigned(False),
+    ),
+    Case(
+        "insider: another observer's package re-signed, key row too",
+        "merge",
+        "package.auth.observer_bound",
+        _victim_resigned(True),
+    ),
+    Case(
+        "insider: another observer's observers row",
+        "merge",
+        "package.auth.other_observer_row",
+        _insider_db(_victim_row, observers=1),
+    ),
+    Case(
+        "insider: records of another station",
+        "merge",
+        "package.auth.other_station",
+        _insider_db(_other_station, stations=1, protocols=1),
+    ),
+    Case("insider: hq kind from an observer key", "merge", "package.auth.not_district", _hq_from_observer_key),
+    Case("insider: forged inner provenance", "merge", "package.auth.inner_unverified", _district_db(_forged_inner)),
+    Case("insider: marking a package merged", "merge", "package.auth.inner_unverified", _district_db(_marked_merged)),
+    Case(
+        "insider: district package of format 1",
+        "merge",
+        "package.auth.reexport",
+        _district_db(lambda w: "", edit=lambda m: m.update(format_version=1)),
+    ),
+    Case("insider: tampered duplicate", "merge", "package.error.tampered_copy", _tampered_duplicate),
+    Case(
+        "insider: impossible date (2021-02-30)",
+        "merge",
+        "package.error.bad_value",
+        _insider_db(lambda w: "UPDATE violations SET occurred_at = '2021-02-30T10:00:00.000000Z';"),
+    ),
+    Case(
+        "insider: description over the limit",
+        "merge",
+        "package.error.bad_value",
+        _insider_db(lambda w: "UPDATE violations SET description = printf('%.20001c', 'x');"),
+    ),
+    Case("500 x 4 MiB of zeros", "merge", "package.error.bomb_total", _zeros_bomb),
+    Case(
+        "unsupported compression method",
+        "merge",
+        "package.error.truncated",
+        lambda w, out: mc.unsupported_method(w.package, out / "method97.bqpkg"),
+    ),
+    Case(
+        "broken deflate stream",
+        "merge",
+        "package.error.truncated",
+        lambda w, out: mc.broken_deflate(w.package, out / "deflate.bqpkg"),
+    ),
+]
 
 BIG = 9223372036854775808  # 2**63: does not fit SQLite's INTEGER, becomes REAL
 
@@ -396,6 +575,7 @@ CASES: list[Case] = [
     Case("CSV fractional figure", "official", "coord.row.not_count", static("official-fraction.csv")),
     Case("CSV figure in words", "official", "coord.row.not_count", static("official-words.csv")),
     Case("CSV unknown region", "stations", "coord.row.unknown_region", static("stations-unknown-region.csv")),
+    *INSIDER_CASES,
 ]
 LANGS = ("kk", "ru")
 IDS = [f"case{i + 1:02d}of{len(CASES)}-{c.name.replace(' ', '_')}" for i, c in enumerate(CASES)]
@@ -773,9 +953,11 @@ def test_merge_on_a_full_disk_then_completes(
     hq = small_disk.path / "hq.baqylau"
     ElectionStore.create(hq, world.template, role="hq").close()
     before = dump(hq)
+    # the package cannot fit: refused before a byte is copied (the other packages of a run would go on)
     assert main.main(["--lang", "kk", "merge", str(hq), str(pkg), "--trust-new-keys"]) == 2
-    text = capsys.readouterr().err
-    assert fragment("error.storage.disk_full", "kk") in text and "Traceback" not in text
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert fragment("package.error.no_space", "kk") in text and "Traceback" not in text
     assert dump(hq) == before
     assert sorted(p.name for p in small_disk.path.iterdir()) == ["hq.baqylau"]  # no work folder, no WAL left
 
