@@ -314,12 +314,17 @@ def _hq_from_observer_key(w: World, out: Path) -> Path:
     )
 
 
-def _district_db(sql: Callable[[World], str], edit: Callable[[dict[str, Any]], None] | None = None) -> Build:
-    """The district's package with its database changed, re-signed by the (trusted) district key."""
+def _district_db(
+    sql: Callable[[World], str], edit: Callable[[dict[str, Any]], None] | None = None, *, photos: bool = True
+) -> Build:
+    """The district's package with its database changed (``photos`` False: without its evidence
+    files), re-signed by the (trusted) district key."""
 
     def build(w: World, out: Path) -> Path:
-        data = mc.change_db(w.district_pkg, w.scratch, sql(w))
-        return mc.resign(w.district_pkg, out / "district.bqpkg", w.district_keys, change={mc.DATA: data}, edit=edit)
+        change: dict[str, bytes | None] = {mc.DATA: mc.change_db(w.district_pkg, w.scratch, sql(w))}
+        if not photos:
+            change.update({n: None for n in mc.members_of(w.district_pkg) if n.startswith("evidence/")})
+        return mc.resign(w.district_pkg, out / "district.bqpkg", w.district_keys, change=change, edit=edit)
 
     return build
 
@@ -1038,3 +1043,225 @@ def test_disk_full_without_mount(
     assert not [p for p in hq.parent.iterdir() if p.name.startswith(".baqylau-")]
     monkeypatch.setattr(os, "replace", real_replace)
     assert main.main(["--lang", "ru", "merge", str(hq), str(pkg), "--trust-new-keys"]) == 0
+
+
+# ---- insiders: effects that depend on other packages of the same run ----------------------
+
+
+def _fresh_hq(w: World, path: Path, *trusted: KeyPair) -> Path:
+    hq = ElectionStore.create(path, w.template, role="hq")
+    try:
+        keys = path.with_name("keys.txt")
+        keys.write_text("".join(f"{k.public_hex}\n" for k in trusted), encoding="utf-8")
+        import_keys(hq, keys, "coordinator")
+    finally:
+        hq.close()
+    return path
+
+
+def _outcomes(hq_path: Path, files: list[Path]) -> list[str]:
+    hq = ElectionStore.open(hq_path)
+    try:
+        return [e.outcome for e in merge_packages(hq, files).entries]
+    finally:
+        hq.close()
+
+
+def test_same_run_a_key_is_bound_by_its_first_package(world: World, tmp_path: Path) -> None:
+    """The insider's own package first: their key is bound to them, and the copy of the other
+    observer's package they re-signed later in the same run is refused; the real one merges."""
+    forged = _victim_resigned(True)(world, tmp_path)
+    hq = _fresh_hq(world, tmp_path / "hq" / "hq.baqylau", world.keys, world.other_keys)
+    assert _outcomes(hq, [world.package, forged, world.other_pkg]) == ["merged", "refused", "merged"]
+    conn = sqlite3.connect(hq)
+    try:
+        # the other observer's figures are theirs, not the forger's (+100)
+        assert conn.execute("SELECT max(value) FROM protocol_values WHERE key = 'valid'").fetchone() == (850,)
+        assert conn.execute("SELECT count(*) FROM trusted_keys WHERE observer_id IS NOT NULL").fetchone() == (2,)
+    finally:
+        conn.close()
+
+
+def test_same_run_an_observer_is_bound_to_its_key(world: World, tmp_path: Path) -> None:
+    """The real package first: the forged copy later in the run is refused, the HQ as after the real one."""
+    forged = _victim_resigned(True)(world, tmp_path)
+    hq = _fresh_hq(world, tmp_path / "hq" / "hq.baqylau", world.keys, world.other_keys)
+    assert _outcomes(hq, [world.other_pkg]) == ["merged"]
+    before = dump(hq)
+    i18n.set_language("kk")
+    hq_store = ElectionStore.open(hq)
+    try:
+        (entry,) = merge_packages(hq_store, [forged]).entries
+    finally:
+        hq_store.close()
+    assert entry.outcome == "refused" and fragment("package.auth.observer_bound", "kk") in entry.reason
+    assert dump(hq) == before
+
+
+def test_district_vouching_does_not_swallow_the_real_package(world: World, tmp_path: Path) -> None:
+    """A district package says a station package was merged (with its real signed manifest) but
+    carries none of its records: the station package arriving itself is merged, not "already merged"."""
+    hq_path = _fresh_hq(world, tmp_path / "hq" / "hq.baqylau", world.keys)
+    hq = ElectionStore.open(hq_path)
+    try:
+        trust_key(hq, world.district_keys.public_hex, "district", "coordinator", role="district")
+    finally:
+        hq.close()
+    empty = _district_db(
+        lambda w: (
+            "".join(f"DELETE FROM {t};" for t in ("evidence", "protocol_values", "protocols", "violations"))
+            + "DELETE FROM headcount_events; DELETE FROM turnout_reports; DELETE FROM spoiled_counts;"
+            "DELETE FROM checklist_answers;"
+        ),
+        edit=lambda m: m["counts"].update(
+            evidence=0,
+            protocol_values=0,
+            protocols=0,
+            violations=0,
+            headcount_events=0,
+            turnout_reports=0,
+            spoiled_counts=0,
+            checklist_answers=0,
+        ),
+        photos=False,
+    )(world, tmp_path)
+    hq = ElectionStore.open(hq_path)
+    try:
+        report = merge_packages(hq, [empty, world.package])
+    finally:
+        hq.close()
+    assert [e.outcome for e in report.entries] == ["merged", "merged"], [e.reason for e in report.entries]
+    assert _outcomes(hq_path, [world.package]) == ["duplicate"]
+    conn = sqlite3.connect(hq_path)
+    try:
+        assert conn.execute("SELECT count(*) FROM protocol_values").fetchone()[0] > 0
+        assert conn.execute(
+            "SELECT via_package_id FROM packages WHERE file_name = ?", (world.package.name,)
+        ).fetchone() == (None,)
+    finally:
+        conn.close()
+
+
+def test_a_run_goes_on_after_every_kind_of_unreadable_file(world: World, tmp_path: Path) -> None:
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    files = [
+        mc.broken_deflate(world.package, incoming / "a-deflate.bqpkg"),
+        mc.unsupported_method(world.package, incoming / "b-method.bqpkg"),
+        mc.zeros_bomb(incoming / "c-zeros.bqpkg"),
+        _truncated(world, incoming),
+        shutil.copyfile(world.package, incoming / "z-good.bqpkg"),
+    ]
+    hq = _fresh_hq(world, tmp_path / "hq" / "hq.baqylau", world.keys)
+    assert _outcomes(hq, files) == ["refused"] * 4 + ["merged"]
+    assert sum(p.stat().st_size for p in hq.parent.rglob("*") if p.is_file()) < 50 * 1024 * 1024
+
+
+def test_concurrent_runs_of_one_set_merge_each_package_once(world: World, tmp_path: Path) -> None:
+    import threading
+
+    from db.merge import _Merger
+
+    hq_path = _fresh_hq(world, tmp_path / "hq" / "hq.baqylau", world.keys)
+    one, two = ElectionStore.open(hq_path), ElectionStore.open(hq_path)
+    first = _Merger(one, False).__enter__()
+    try:
+        # both runs started before either merged it; the first holds the write lock
+        second = _Merger(two, False).__enter__()
+        assert first.merge_file(world.package).outcome == "merged"
+        result: list[str] = []
+        worker = threading.Thread(target=lambda: result.append(second.merge_file(world.package).outcome))
+        worker.start()
+    finally:
+        first.__exit__(None)
+    worker.join(30)
+    second.__exit__(None)
+    assert result == ["duplicate"]
+    one.close()
+    two.close()
+
+
+def test_stale_work_folders_are_removed(world: World, tmp_path: Path) -> None:
+    hq = _fresh_hq(world, tmp_path / "hq" / "hq.baqylau", world.keys)
+    dead = hq.parent / ".baqylau-incoming-999999999-abc"
+    (dead / "x").mkdir(parents=True)
+    (dead / "x" / "staged.jpg").write_bytes(b"left by a crash")
+    assert _outcomes(hq, [world.package]) == ["merged"]
+    assert not [p for p in hq.parent.iterdir() if p.name.startswith(".baqylau-")]
+
+
+# ---- mutations of a valid package: only ever a refusal --------------------------------------
+
+from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SCALE = int(__import__("os").environ.get("BAQYLAU_HYPOTHESIS", "1"))
+_CELLS = [
+    ("protocol_values", "value"),
+    ("protocol_values", "key"),
+    ("protocols", "station_id"),
+    ("violations", "occurred_at"),
+    ("violations", "observer_id"),
+    ("evidence", "size"),
+    ("evidence", "sha256"),
+    ("headcount_events", "delta"),
+    ("stations", "code"),
+    ("observers", "id"),
+    ("turnout_reports", "slot"),
+]
+_VALUES = st.one_of(
+    st.none(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True),
+    st.text(max_size=40),
+    st.binary(max_size=40),
+    st.sampled_from(["2021-02-30T10:00:00.000000Z", "2099-01-01T00:00:00.000000Z", "101", "102"]),
+)
+
+
+@settings(
+    max_examples=12 * _SCALE,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_mutated_packages_are_only_ever_refused(
+    world: World, tmp_path_factory: pytest.TempPathFactory, data: Any
+) -> None:
+    """Bytes flipped in the file, or a cell changed and re-signed by the trusted insider: merge
+    either refuses it (a BaqylauError's message, HQ unchanged) or merges it; it never raises."""
+    root = tmp_path_factory.mktemp("mut")
+    raw = bytearray(world.package.read_bytes())
+    if data.draw(st.booleans(), label="flip bytes"):
+        for at in data.draw(st.lists(st.integers(0, len(raw) - 1), min_size=1, max_size=4), label="at"):
+            raw[at] ^= data.draw(st.integers(1, 255), label="xor")
+        path = root / "flipped.bqpkg"
+        path.write_bytes(bytes(raw))
+    else:
+        table, column = data.draw(st.sampled_from(_CELLS), label="cell")
+        value = data.draw(_VALUES, label="value")
+        db = root / "mutated.sqlite"
+        db.write_bytes(mc.members_of(world.package)[mc.DATA])
+        conn = sqlite3.connect(db)
+        try:
+            sql = f'UPDATE "{table}" SET "{column}" = ? WHERE rowid = (SELECT min(rowid) FROM "{table}")'
+            conn.execute(sql, (value,))
+            conn.commit()
+        except (sqlite3.IntegrityError, OverflowError):
+            assume(False)  # SQLite itself refuses to write it: no such package can exist
+        finally:
+            conn.close()
+        path = mc.resign(world.package, root / "mutated.bqpkg", world.keys, change={mc.DATA: db.read_bytes()})
+    hq_path = root / "hq" / "hq.baqylau"
+    hq_path.parent.mkdir()
+    copy_hq(world.base_hq, hq_path)
+    before = dump(hq_path)
+    hq = ElectionStore.open(hq_path)
+    try:
+        (entry,) = merge_packages(hq, [path]).entries
+    finally:
+        hq.close()
+    assert entry.outcome in ("refused", "merged"), entry
+    if entry.outcome == "refused":
+        assert entry.reason and "Traceback" not in entry.reason
+        assert dump(hq_path) == before
