@@ -35,9 +35,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column(
-        "trusted_keys", sa.Column("role", sa.String(length=16), nullable=False, server_default="observer")
-    )
+    op.add_column("trusted_keys", sa.Column("role", sa.String(length=16), nullable=False, server_default="observer"))
     op.add_column("trusted_keys", sa.Column("observer_id", sa.String(length=36), nullable=True))
     op.create_index("ix_trusted_keys_observer_id", "trusted_keys", ["observer_id"], unique=True)
     op.add_column("packages", sa.Column("manifest", sa.LargeBinary(), nullable=True))
