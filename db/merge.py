@@ -56,7 +56,15 @@ from db.keys import (  # noqa: F401  (the keys service, re-exported for the UI a
     write_key,
 )
 from db.merge_batch import MergeBatch
-from db.merge_rows import AlreadyMerged, ForeignRecord, apply, package_row, package_row_id, station_row_id  # noqa: F401
+from db.merge_rows import (  # noqa: F401  (package_row_id, station_row_id: re-exported)
+    AlreadyMerged,
+    ForeignRecord,
+    apply,
+    file_digest,
+    package_row,
+    package_row_id,
+    station_row_id,
+)
 from db.package import (
     READ_ERRORS,
     VerifiedPackage,
@@ -114,6 +122,7 @@ class _Logged:
     outcome: str
     via: bool  # merged only as carried by a district package (not yet signed here by its observer)
     signed: bool  # its manifest and signature are stored
+    file_sha256: str | None = None  # the file as merged
 
 
 def held_dir(hq: ElectionStore) -> Path:
@@ -129,9 +138,9 @@ class _Merger(MergeBatch):
         self.template = hq.template
         self.keys_allowed = set(self.template.all_keys)
         self.categories = {c.code for c in self.template.violation_categories}
-        q = text("SELECT sha256, outcome, via_package_id IS NOT NULL, manifest IS NOT NULL FROM packages")
+        q = text("SELECT sha256, outcome, via_package_id IS NOT NULL, manifest IS NOT NULL, file_sha256 FROM packages")
         with hq.engine.connect() as conn:
-            self.known = {r[0]: _Logged(r[1], bool(r[2]), bool(r[3])) for r in conn.execute(q)}
+            self.known = {r[0]: _Logged(r[1], bool(r[2]), bool(r[3]), r[4]) for r in conn.execute(q)}
             self.book = KeyBook.load(conn)
         self.run_bytes = 0
 
@@ -160,20 +169,29 @@ class _Merger(MergeBatch):
             return self._merge_verified(pkg, release=release)
 
     def _duplicate(self, path: Path, identity: str) -> PackageOutcome:
-        """Already merged: so it is, once its signature and every member's hash are checked again."""
+        """Already merged: so it is if the file is byte for byte the one merged, or else once its
+        signature and every member's hash are checked again (a changed copy is refused)."""
+        logged = self.known[identity]
+        digest = file_digest(path)
+        if digest is not None and digest == logged.file_sha256 and logged.signed:
+            return PackageOutcome(path, DUPLICATE, sha256=identity)
         try:
             body, signature = verify_duplicate(path)
         except PackageError as exc:
             return PackageOutcome(path, REFUSED, tr("package.error.tampered_copy", file=path.name, problem=str(exc)))
-        logged = self.known[identity]
-        if not logged.signed:
-            # merged by 0.1.0: keep its signed manifest now, for the district package that passes it on
+        if not logged.signed or logged.file_sha256 is None:
+            # merged by 0.1.0: keep its signed manifest now (a district package passes it on) and
+            # the file's hash (the next time it is offered is one hash)
             with self._tx() as conn:
                 conn.execute(
-                    text("UPDATE packages SET manifest = :b, signature = :s WHERE sha256 = :h AND manifest IS NULL"),
-                    {"b": body, "s": signature, "h": identity},
+                    text(
+                        "UPDATE packages SET manifest = coalesce(manifest, :b), signature = coalesce(signature, :s), "
+                        "file_sha256 = coalesce(file_sha256, :f) WHERE sha256 = :h"
+                    ),
+                    {"b": body, "s": signature, "f": digest, "h": identity},
                 )
             logged.signed = True
+            logged.file_sha256 = logged.file_sha256 or digest
         return PackageOutcome(path, DUPLICATE, sha256=identity)
 
     def _merge_sealed(self, path: Path) -> PackageOutcome:
@@ -262,7 +280,7 @@ class _Merger(MergeBatch):
                 carried = apply(conn, pkg, grant, self.touched)
         except AlreadyMerged:
             self._unstage(placed)
-            self.known[pkg.sha256] = _Logged(MERGED, False, True)
+            self.known[pkg.sha256] = _Logged(MERGED, False, True)  # the other run's file hash is not known here
             return DUPLICATE
         except (IntegrityError, sqlite3.IntegrityError) as exc:
             self._unstage(placed)
@@ -277,7 +295,7 @@ class _Merger(MergeBatch):
         except BaseException:
             self._unstage(placed)
             raise
-        self.known[pkg.sha256] = _Logged(MERGED, False, True)
+        self.known[pkg.sha256] = _Logged(MERGED, False, True, file_digest(pkg.path))
         if trust_now:
             self.book.status[man.fingerprint] = TRUSTED
         if man.kind == KIND_STATION:

@@ -10,12 +10,14 @@ overhead, not by SQLite.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cache
 from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -46,6 +48,15 @@ class AlreadyMerged(Exception):
     """Another run merged this package since this one started (found under the write lock)."""
 
 
+def file_digest(path: Path) -> str | None:
+    """SHA-256 of a whole package file (None if it cannot be read again: then only members are checked)."""
+    try:
+        with path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
 def package_row(pkg: VerifiedPackage, outcome: str, via: str | None, t: datetime) -> dict[str, Any]:
     man = pkg.manifest
     return {
@@ -65,6 +76,7 @@ def package_row(pkg: VerifiedPackage, outcome: str, via: str | None, t: datetime
         "via_package_id": via,
         "manifest": pkg.manifest_bytes or None,
         "signature": pkg.signature or None,
+        "file_sha256": file_digest(pkg.path),
         "created_at": t,
         "updated_at": t,
     }

@@ -227,6 +227,7 @@ class Package(Record, Base):
     # and the organisation re-verifies every station package's signature itself.
     manifest: Mapped[bytes | None] = mapped_column(LargeBinary)
     signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    file_sha256: Mapped[str | None] = mapped_column(String(64))  # the file as merged: a quick duplicate check
 
 
 class TrustedKey(Record, Base):

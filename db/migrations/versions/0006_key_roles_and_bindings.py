@@ -19,6 +19,9 @@ that sender may change.
 * ``packages.manifest`` and ``packages.signature``: the exact signed manifest of
   every merged package, so a district HQ package can carry its station packages'
   manifests and the organisation re-verifies each signature itself.
+* ``packages.file_sha256``: the SHA-256 of the package file as merged. A file offered
+  again with the same bytes is a duplicate at the cost of one hash; any other copy
+  with a known manifest has every member checked again (a tampered copy is refused).
 
 Only columns and an index are added: no table is rebuilt.
 """
@@ -40,10 +43,12 @@ def upgrade() -> None:
     op.create_index("ix_trusted_keys_observer_id", "trusted_keys", ["observer_id"], unique=True)
     op.add_column("packages", sa.Column("manifest", sa.LargeBinary(), nullable=True))
     op.add_column("packages", sa.Column("signature", sa.LargeBinary(), nullable=True))
+    op.add_column("packages", sa.Column("file_sha256", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("packages", schema=None) as batch_op:
+        batch_op.drop_column("file_sha256")
         batch_op.drop_column("signature")
         batch_op.drop_column("manifest")
     op.drop_index("ix_trusted_keys_observer_id", table_name="trusted_keys")
