@@ -26,6 +26,7 @@ from db.rules import load_rules
 from db.services.hq import open_hq
 from observer.errors import PackageError
 from observer.i18n import tr
+from observer.package import KEY_ROLES
 from observer.safe_text import terminal
 from observer.sealed import load_org_private
 
@@ -51,6 +52,7 @@ def register(sub: Any) -> None:
     p.add_argument("action", choices=("list", "trust", "revoke", "import"))
     p.add_argument("value", nargs="?", metavar="FPR|FILE")
     p.add_argument("--label", default="", help=tr("package.help.label"))
+    p.add_argument("--role", default=None, choices=KEY_ROLES, help=tr("package.help.role"))
     p.add_argument("--by", default=None, help=tr("package.help.by"))
     p.set_defaults(func=_keys)
 
@@ -156,6 +158,7 @@ def _keys(args: argparse.Namespace) -> int:
                         "package.cli.key_row",
                         fingerprint=terminal(k.fingerprint),
                         status=tr(f"package.status.{k.status}"),
+                        role=tr(f"package.role.{k.role}"),
                         label=terminal(k.label),
                         decided_by=terminal(k.decided_by),
                     )
@@ -165,12 +168,13 @@ def _keys(args: argparse.Namespace) -> int:
             raise PackageError("package.key.unknown", fingerprint="")
         who = _who(args.by)
         if args.action == "trust":
-            info = trust_key(hq, args.value, args.label, who)
+            info = trust_key(hq, args.value, args.label, who, role=args.role)
             released = release_held(hq, info.fingerprint)
             print(
                 tr(
                     "package.cli.key_trusted",
                     fingerprint=terminal(info.fingerprint),
+                    role=tr(f"package.role.{info.role}"),
                     released=released.counts()[MERGED],
                 )
             )
@@ -178,7 +182,7 @@ def _keys(args: argparse.Namespace) -> int:
             info = revoke_key(hq, args.value, who)
             print(tr("package.cli.key_revoked", fingerprint=terminal(info.fingerprint)))
         else:
-            imported = import_keys(hq, Path(args.value), who)
+            imported = import_keys(hq, Path(args.value), who, role=args.role)
             merged = sum(release_held(hq, k.fingerprint).counts()[MERGED] for k in imported)
             print(tr("package.cli.keys_imported", count=len(imported), released=merged))
         return 0

@@ -223,6 +223,11 @@ class Package(Record, Base):
     outcome: Mapped[str] = mapped_column(String(16))  # merged | duplicate | refused | held
     reason: Mapped[str] = mapped_column(Text, default="")
     via_package_id: Mapped[str | None] = mapped_column(String(36))  # reached us inside an HQ package
+    # The exact signed manifest and its signature (revision 0006): a district passes them on,
+    # and the organisation re-verifies every station package's signature itself.
+    manifest: Mapped[bytes | None] = mapped_column(LargeBinary)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    file_sha256: Mapped[str | None] = mapped_column(String(64))  # the file as merged: a quick duplicate check
 
 
 class TrustedKey(Record, Base):
@@ -235,6 +240,10 @@ class TrustedKey(Record, Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # trusted | revoked | pending
     decided_by: Mapped[str] = mapped_column(String(200), default="")
     decided_at: Mapped[datetime | None] = mapped_column()
+    # observer | district (revision 0006): only district keys may sign kind = "hq" packages
+    role: Mapped[str] = mapped_column(String(16), default="observer", server_default="observer")
+    # The one observer this key signs for, set by its first merged package; never moved silently.
+    observer_id: Mapped[str | None] = mapped_column(String(36), index=True, unique=True)
 
 
 class Resolution(Record, Base):
