@@ -7,7 +7,7 @@ from a :class:`Context`; ``reports.build`` puts them in reading order.
 from __future__ import annotations
 
 from collections.abc import Container, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from reportlab.pdfbase.pdfmetrics import stringWidth
@@ -90,7 +90,10 @@ def fit(text: str, width: float, font: str = FONT, size: float = 7.5) -> str:
 
 
 def when(t: datetime | None) -> str:
-    return t.astimezone().strftime("%Y-%m-%d %H:%M") if t else "—"
+    """A stored time in UTC: the machine's time zone must not change the report (verify-report rebuilds it)."""
+    if t is None:
+        return "—"
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def utc_offset(t: datetime) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, NextPageTemplate, PageBreak, Spacer
 from reportlab.platypus.tableofcontents import TableOfContents
@@ -24,12 +26,21 @@ def cover(ctx: Context) -> list[Flowable]:
     out.append(ctx.p(esc(ctx.title), "title"))
     out.append(ctx.p(esc(d.election), "subtitle"))
     out.append(Spacer(1, 10 * mm))
-    generated = d.generated_at.astimezone()
-    meta = [
-        ctx.t("report.cover.date", date=date_text(d.election_date, ctx.lang)),
-        ctx.t("report.cover.observed", observed=ctx.num(d.stations_observed), total=ctx.num(d.stations_total)),
-        ctx.t("report.cover.generated", when=generated.strftime("%Y-%m-%d %H:%M"), offset=utc_offset(generated)),
-    ]
+    meta = [ctx.t("report.cover.date", date=date_text(d.election_date, ctx.lang))]
+    c = d.counts
+    if d.has_observations:
+        meta.append(
+            ctx.t(
+                "report.cover.counts", observed=ctx.num(c.observed), total=ctx.num(c.total), counted=ctx.num(c.counted)
+            )
+        )
+    else:
+        meta.append(ctx.t("report.cover.official_only", total=ctx.num(c.total)))
+    if d.data_time is not None:
+        # The time of the data, not of the build (the same data gives the same PDF), in UTC
+        # so that the machine's time zone does not change the file either.
+        at = d.data_time.astimezone(UTC)
+        meta.append(ctx.t("report.cover.data_time", when=at.strftime("%Y-%m-%d %H:%M"), offset=utc_offset(at)))
     out += [ctx.p(esc(line), "cover_meta") for line in meta]
     out.append(Spacer(1, 6 * mm))
     out.append(ctx.p(esc(ctx.t("report.cover.fingerprint")), "cover_meta"))
