@@ -22,6 +22,7 @@ from db.services.station_table import (
     StationSource,
     reuse_index,
 )
+from observer.definitions import gap_pp
 from observer.i18n import tr
 from observer.regions import region_name
 from ui.coordinator.text import plain_labels, plain_tooltip
@@ -346,7 +347,7 @@ class StationsModel(QAbstractTableModel):
         if col == "official":
             return fmt_pct(row.official_pct)
         if col == "gap":
-            return fmt_pp(row.gap_pp)
+            return fmt_pp(gap_pp(row.observed_pct, row.official_pct))  # observed minus official, as everywhere
         return flag_text(row)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
