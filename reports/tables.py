@@ -170,6 +170,7 @@ def data_table(
     for (r, c), cell in cells.items():
         body[r][c] = _typeset(cell, col_widths[c] - 2 * PAD - _SLACK, rows[r][c])
     table = Table(body, colWidths=col_widths, repeatRows=repeat, hAlign=h_align)
+    table.user_columns = tuple(user_columns)  # cells the check lets be cut inside a word
     style = table_style(header_rows=header_rows, numeric_from=numeric_from, font_size=font_size)
     if bold_last:
         style.add("FONTNAME", (0, -1), (-1, -1), FONT_CONDENSED_BOLD)
@@ -242,8 +243,9 @@ def _typeset(cell: _Cell, width: float, original: Any) -> Any:
         lines = wrap_hard(cell.text, cell.font, cell.size, width)
     if cell.style is None and len(lines) == 1 and cell.size == cell.base_size:
         return original  # a plain string that fits: the table draws it, no Paragraph needed
-    style = _cell_style(cell)
-    return Paragraph("<br/>".join(esc(line) for line in lines), style)
+    para = Paragraph("<br/>".join(esc(line) for line in lines), _cell_style(cell))
+    para.source_text = cell.text  # the text before our line breaks, for the check in tests/test_report_typeset.py
+    return para
 
 
 def _cell_style(cell: _Cell) -> ParagraphStyle:
