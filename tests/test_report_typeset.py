@@ -17,7 +17,7 @@ import pytest
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table
 
-from reports.styles import FONT_CONDENSED, FONT_CONDENSED_BOLD, FRAME_WIDTH, get_styles, register_fonts
+from reports.styles import FONT_CONDENSED, FRAME_WIDTH, get_styles, register_fonts
 from reports.tables import PAD, data_table, pieces, wrap_hard, wrap_words
 
 LANGS = ("ru", "kk", "en")
