@@ -35,6 +35,7 @@ from observer.aggregate import (
 )
 from observer.aggregate import turnout_gaps as _turnout_gaps
 from observer.checks import run_checks
+from observer.definitions import StationCounts, station_status
 from observer.errors import BaqylauError
 from observer.template import ElectionTemplate
 
@@ -276,6 +277,13 @@ def _protocol_values(hq: ElectionStore) -> tuple[Sequence[str], Sequence[str], n
     return pid_rows, key_rows, np.array(value_rows).astype(np.int64)
 
 
+# Any observer record makes a station "observed" (observer.definitions), figures or not.
+_ANY_RECORD = (
+    "SELECT station_id FROM protocols UNION SELECT station_id FROM turnout_reports "
+    "UNION SELECT station_id FROM spoiled_counts WHERE count > 0"
+)
+
+
 def _observed_arrays(hq: ElectionStore, base: _Base, template: ElectionTemplate) -> StationArrays:
     keys = template.all_keys
     n = len(base.ids)
@@ -331,6 +339,14 @@ def _observed_arrays(hq: ElectionStore, base: _Base, template: ElectionTemplate)
         elif slot == announced_slot[i] and slot:
             announced[i] = max(announced[i], int(value))
     has_violations = flags(r[0] for r in _dbapi_rows(hq, "SELECT DISTINCT station_id FROM violations"))
+    has_records = flags(r[0] for r in _dbapi_rows(hq, _ANY_RECORD)) | has_violations | (headcount >= 0)
+    status = station_status(
+        has_records,
+        has,
+        flags(eff.disputed),
+        flags(eff.unresolved),
+        flags(eff.excluded - eff.disputed - eff.unresolved),
+    )
     arrays = StationArrays(
         source="observed",
         keys=keys,
@@ -348,6 +364,7 @@ def _observed_arrays(hq: ElectionStore, base: _Base, template: ElectionTemplate)
         not_counted=flags(eff.not_counted),
         has_violations=has_violations,
         breaks_check=np.zeros(n, dtype=bool),
+        status=status,
     )
     # Control relations only where there are figures (10,000 of 100,000 stations): a quarter of the time.
     breaks = np.zeros(n, dtype=bool)
@@ -393,6 +410,20 @@ def aggregate_levels(hq: ElectionStore, levels: Sequence[str], source: str) -> d
 def aggregate(hq: ElectionStore, level: str, source: str) -> list[UnitResult]:
     """Units at ``level`` ("national" | "region" | "district") from "observed", "official" or "both"."""
     return aggregate_levels(hq, (level,), source)[level]
+
+
+def station_counts(hq: ElectionStore) -> StationCounts:
+    """The national station counts (observed, counted, disputed, undecided, excluded, coverage).
+
+    What the coordinator window, ``aggregate`` and the report all print, by the
+    definitions of :mod:`observer.definitions`.
+    """
+    template = hq.template
+    with gc_paused():
+        base = _read_base(hq, template, codes=False)
+        observed = _observed_arrays(hq, base, template)
+    assert observed.status is not None
+    return StationCounts.of(observed.status, observed.registered)
 
 
 def rules_note(hq: ElectionStore, lang: str | None = None) -> str:

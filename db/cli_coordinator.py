@@ -198,14 +198,17 @@ def unit_json(u: UnitResult, source: str, rules: str) -> dict[str, Any]:
         "passes_threshold": pair(lambda t: dict(t.passes_threshold)),
         "coverage": {
             "stations_observed": c.stations_observed,
+            "stations_counted": c.stations_counted,
             "stations_total": c.stations_total,
             "stations_pct": _r(c.coverage_stations_pct),
-            "registered_observed": c.registered_observed,
+            "registered_counted": c.registered_counted,
             "registered_total": c.registered_total,
             "registered_pct": _r(c.coverage_registered_pct),
         },
         "not_counted": c.not_counted,
         "disputed": c.disputed,
+        "undecided": c.undecided,
+        "excluded": c.excluded,
         "unmatched": c.unmatched,
     }
 
@@ -267,11 +270,14 @@ def flat_table(
     )
     header += [
         name("stations_observed", tr("coord.col.stations_observed")),
+        name("stations_counted", tr("coord.col.stations_counted")),
         name("stations_total", tr("coord.col.stations_total")),
         name("coverage_stations_pct", tr("coord.col.coverage_stations")),
         name("coverage_registered_pct", tr("coord.col.coverage_registered")),
         name("not_counted", tr("coord.col.not_counted")),
         name("disputed", tr("coord.col.disputed")),
+        name("undecided", tr("coord.col.undecided")),
+        name("excluded", tr("coord.col.excluded")),
     ]
     metrics: list[tuple[str, str, Callable[[Totals], float | None], str]] = [
         ("turnout_pct", tr("coord.col.turnout"), lambda t: t.turnout_pct, "turnout"),
@@ -290,11 +296,14 @@ def flat_table(
         assert c is not None
         row += [
             c.stations_observed,
+            c.stations_counted,
             c.stations_total,
             _r(c.coverage_stations_pct),
             _r(c.coverage_registered_pct),
             c.not_counted,
             c.disputed,
+            c.undecided,
+            c.excluded,
         ]
         for mkey, _, get, dkey in metrics:
             row += [_r(get(t)) for t in (u.observed, u.official, u.official_all)]  # type: ignore[arg-type]
@@ -344,10 +353,14 @@ def text_table(units: Sequence[UnitResult], source: str, template: ElectionTempl
                     "coord.table.unit_head",
                     unit=unit_label(u),
                     observed=c.stations_observed,
+                    counted=c.stations_counted,
                     total=c.stations_total,
                     pct=_fmt(c.coverage_stations_pct),
                     reg_pct=_fmt(c.coverage_registered_pct),
                     not_counted=c.not_counted,
+                    disputed=c.disputed,
+                    undecided=c.undecided,
+                    excluded=c.excluded,
                 )
             )
             rows = [

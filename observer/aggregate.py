@@ -22,6 +22,7 @@ from typing import Literal
 
 import numpy as np
 
+from observer.definitions import DISPUTED, EXCLUDED, NOT_OBSERVED, UNDECIDED, StationCounts, station_status
 from observer.expressions import Relation, Term
 from observer.template import ElectionTemplate
 
@@ -55,6 +56,7 @@ class StationArrays:
     not_counted: np.ndarray | None = None  # bool: has figures that the rules or a dispute leave out
     has_violations: np.ndarray | None = None  # bool
     breaks_check: np.ndarray | None = None  # bool: the counted figures break an error-level control relation
+    status: np.ndarray | None = None  # int8: observer.definitions status code (not observed ... excluded)
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -81,6 +83,7 @@ class StationArrays:
                 "not_counted",
                 "has_violations",
                 "breaks_check",
+                "status",
             )
             if getattr(self, name) is not None
         }
@@ -342,20 +345,43 @@ class Totals:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Observed against official for one unit."""
+    """Observed against official for one unit.
+
+    Station counts follow :mod:`observer.definitions`: observed (any record) >=
+    counted + not counted (= disputed + undecided + excluded); coverage is counted / total.
+    """
 
     stations_total: int  # stations in the unit (station list and official results)
-    stations_observed: int  # stations whose observed figures count
+    stations_observed: int  # stations with any observer record
+    stations_counted: int  # stations whose observed figures count
     registered_total: int
-    registered_observed: int
-    coverage_stations_pct: float | None
+    registered_counted: int  # voters on the lists of the counted stations
+    coverage_stations_pct: float | None  # counted / total
     coverage_registered_pct: float | None
-    not_counted: int  # stations with observed figures left out (disputed, unresolved, excluded by the rules)
-    disputed: int  # of which disputed or unresolved
+    disputed: int  # marked disputed by a coordinator
+    undecided: int  # versions differ, nobody has decided
+    excluded: int  # left out by the inclusion rules
     unmatched: int  # counted observed stations the official results do not cover
     headcount_turnout_pct: float | None  # observers' own head-count / registered
     announced_turnout_pct: float | None  # commission's announced figure at the last reporting slot / registered
     diff_pp: Mapping[str, float | None]  # observed minus official (same stations), percentage points
+
+    @property
+    def not_counted(self) -> int:
+        return self.disputed + self.undecided + self.excluded
+
+    @property
+    def counts(self) -> StationCounts:
+        return StationCounts(
+            self.stations_total,
+            self.stations_observed,
+            self.stations_counted,
+            self.disputed,
+            self.undecided,
+            self.excluded,
+            self.registered_total,
+            self.registered_counted,
+        )
 
 
 @dataclass(frozen=True)
@@ -383,15 +409,17 @@ def _unit_name(level: str, region: str, district: str) -> str:
 def _comparison_quantities(template: ElectionTemplate, official: StationArrays, observed: StationArrays) -> _Quantities:
     n = len(observed)
     counted = observed.has_figures
-    q = _Quantities(n, 11)
+    q = _Quantities(n, 13)
     reg = observed.registered
+    status = statuses(observed)
     q.add("total", np.ones(n))
-    q.add("observed", counted)
+    q.add("observed", status != NOT_OBSERVED)
+    q.add("counted", counted)
     q.add("reg_total", np.where(reg >= 0, reg, 0))
-    q.add("reg_observed", np.where(counted & (reg >= 0), reg, 0))
-    zeros = np.zeros(n, dtype=bool)
-    q.add("not_counted", observed.not_counted if observed.not_counted is not None else zeros)
-    q.add("disputed", observed.disputed if observed.disputed is not None else zeros)
+    q.add("reg_counted", np.where(counted & (reg >= 0), reg, 0))
+    q.add("disputed", status == DISPUTED)
+    q.add("undecided", status == UNDECIDED)
+    q.add("excluded", status == EXCLUDED)
     q.add("unmatched", counted & ~official.has_figures)
     # Own counts (head-count, announced figure) over the registered voters: the observed
     # protocol's figure, or the station list's where the observers have no protocol. A
@@ -407,7 +435,28 @@ def _comparison_quantities(template: ElectionTemplate, official: StationArrays, 
     return q
 
 
-_NUMERIC_FIELDS = ("registered", "values", "has_figures", "headcount", "announced", "disputed", "not_counted")
+def statuses(observed: StationArrays) -> np.ndarray:
+    """Each station's status (observer.definitions); built from the flags for arrays read without one."""
+    if observed.status is not None:
+        return observed.status
+    n = len(observed)
+    zeros = np.zeros(n, dtype=bool)
+    disputed = observed.disputed if observed.disputed is not None else zeros
+    not_counted = observed.not_counted if observed.not_counted is not None else zeros
+    status = station_status(observed.has_figures, observed.has_figures, zeros, disputed, not_counted & ~disputed)
+    return status
+
+
+_NUMERIC_FIELDS = (
+    "registered",
+    "values",
+    "has_figures",
+    "headcount",
+    "announced",
+    "disputed",
+    "not_counted",
+    "status",
+)
 
 
 def _numbers_in_order(arrays: StationArrays | None, order: np.ndarray) -> StationArrays | None:
@@ -493,8 +542,8 @@ def aggregate_levels_arrays(
             o = _totals(template, keys, q_obs, obs_sums[level][g], national)
             f = _totals(template, keys, q_off, same_sums[level][g], national)
             a = _totals(template, keys, q_off, all_sums[level][g], national)
-            stations_observed = int(c[ci["observed"]])
-            if not stations_observed and not a.stations:
+            stations_counted = int(c[ci["counted"]])
+            if not stations_counted and not a.stations:
                 continue
             diffs: dict[str, float | None] = {
                 "turnout": _diff(o.turnout_pct, f.turnout_pct),
@@ -504,13 +553,15 @@ def aggregate_levels_arrays(
                 diffs[key] = _diff(o.party_pct[key], f.party_pct[key])
             comp = Comparison(
                 stations_total=int(c[ci["total"]]),
-                stations_observed=stations_observed,
+                stations_observed=int(c[ci["observed"]]),
+                stations_counted=stations_counted,
                 registered_total=int(round(c[ci["reg_total"]])),
-                registered_observed=int(round(c[ci["reg_observed"]])),
-                coverage_stations_pct=_pct(c[ci["observed"]], c[ci["total"]]),
-                coverage_registered_pct=_pct(c[ci["reg_observed"]], c[ci["reg_total"]]),
-                not_counted=int(c[ci["not_counted"]]),
+                registered_counted=int(round(c[ci["reg_counted"]])),
+                coverage_stations_pct=_pct(c[ci["counted"]], c[ci["total"]]),
+                coverage_registered_pct=_pct(c[ci["reg_counted"]], c[ci["reg_total"]]),
                 disputed=int(c[ci["disputed"]]),
+                undecided=int(c[ci["undecided"]]),
+                excluded=int(c[ci["excluded"]]),
                 unmatched=int(c[ci["unmatched"]]),
                 headcount_turnout_pct=_pct(c[ci["headcount:num"]], c[ci["headcount:den"]]),
                 announced_turnout_pct=_pct(c[ci["announced:num"]], c[ci["announced:den"]]),
@@ -555,11 +606,15 @@ class StationGap:
     observed_turnout_pct: float | None  # from the observed protocol
     headcount_turnout_pct: float | None  # from the observers' own count
     official_turnout_pct: float
-    gap_pp: float  # official minus observed (head-count where there is one, else the protocol)
+    gap_pp: float  # observed (head-count where there is one, else the protocol) minus official (definitions.gap_pp)
 
 
 def turnout_gaps(template: ElectionTemplate, official: StationArrays, observed: StationArrays) -> list[StationGap]:
-    """Observed stations ranked by how far the official turnout exceeds what the observers saw."""
+    """Observed stations ranked by how far the official turnout exceeds what the observers saw.
+
+    The gap has the one sign of :func:`observer.definitions.gap_pp` (observed minus
+    official), so the stations listed first have the most negative gaps.
+    """
     pk = template.party_keys
     o_reg, o_reg_ok = evaluate_term(template.registered, observed, pk)
     o_vot, o_vot_ok = evaluate_term(template.voted, observed, pk)
@@ -573,9 +628,9 @@ def turnout_gaps(template: ElectionTemplate, official: StationArrays, observed: 
         head_pct = np.where((head >= 0) & (reg_for_head > 0), 100.0 * head / np.maximum(reg_for_head, 1), np.nan)
     own = np.where(np.isnan(head_pct), obs_pct, head_pct)
     seen = (observed.has_figures | (head >= 0)) & official.has_figures & ~np.isnan(off_pct) & ~np.isnan(own)
-    gap = off_pct - own
+    gap = own - off_pct
     idx = np.flatnonzero(seen)
-    idx = idx[np.argsort(-gap[idx], kind="stable")]
+    idx = idx[np.argsort(gap[idx], kind="stable")]
     return [
         StationGap(
             str(observed.station_ids[i]),

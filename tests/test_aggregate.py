@@ -216,17 +216,20 @@ def test_both_compares_the_same_stations(hq: ElectionStore) -> None:
     assert c.diff_pp["turnout"] == pytest.approx(40.0 - 60.0)
     assert c.diff_pp["invalid"] == pytest.approx(10.0 - 0.0)
     assert c.diff_pp["nur_otan"] == pytest.approx(50.0 - 100 * 500 / 600)
-    assert (c.stations_observed, c.stations_total) == (1, 4)
-    assert c.coverage_stations_pct == pytest.approx(25.0)
-    assert c.registered_observed == 1000 and c.registered_total == 3600
+    # observer.definitions: A is counted, B observed but undecided (two versions differ).
+    assert (c.stations_observed, c.stations_counted, c.stations_total) == (2, 1, 4)
+    assert c.coverage_stations_pct == pytest.approx(25.0)  # counted / all
+    assert c.registered_counted == 1000 and c.registered_total == 3600
     assert c.coverage_registered_pct == pytest.approx(100 * 1000 / 3600)
-    assert (c.not_counted, c.disputed, c.unmatched) == (1, 1, 0)
+    assert (c.not_counted, c.disputed, c.undecided, c.excluded, c.unmatched) == (1, 0, 1, 0, 0)
+    counts = c.counts
+    assert counts.with_protocol == counts.counted + counts.not_counted == 2
     assert c.headcount_turnout_pct == pytest.approx(39.0)
     assert c.announced_turnout_pct == pytest.approx(55.0)
 
     by_region = {r.unit: r for r in aggregate(hq, "region", "both")}
-    assert by_region["KZ-ALA"].comparison.stations_observed == 1  # type: ignore[union-attr]
-    assert by_region["KZ-AKM"].comparison.stations_observed == 0  # type: ignore[union-attr]
+    assert by_region["KZ-ALA"].comparison.stations_counted == 1  # type: ignore[union-attr]
+    assert by_region["KZ-AKM"].comparison.stations_counted == 0  # type: ignore[union-attr]
     assert by_region["KZ-AKM"].official_all.turnout_pct == pytest.approx(100 * 450 / 600)  # type: ignore[union-attr]
 
 
@@ -249,7 +252,7 @@ def test_turnout_gap_ranking_and_violation_counts(hq: ElectionStore) -> None:
     [gap] = turnout_gaps(hq)  # only A is observed and has an official result
     assert gap.code == "A"
     assert gap.headcount_turnout_pct == pytest.approx(39.0) and gap.observed_turnout_pct == pytest.approx(40.0)
-    assert gap.gap_pp == pytest.approx(60.0 - 39.0)  # the head-count is preferred to the protocol
+    assert gap.gap_pp == pytest.approx(39.0 - 60.0)  # observed minus official; the head-count is preferred
     counts = violations_by_category_region(hq)
     assert [(v.region, v.category, v.count) for v in counts] == [("KZ-ALA", "STUFF", 1)]
 
@@ -349,10 +352,10 @@ def test_turnout_gaps_are_ranked_largest_first() -> None:
         headcount=np.array([-1, -1, 350, 300], dtype=np.int64),
     )
     gaps = turnout_gaps_arrays(tpl, official, observed)
-    # S2 has only a head-count (35%) against 90% official: gap 55; S0 40% vs 80%: 40; S1 45% vs 50%: 5.
+    # S2 has only a head-count (35%) against 90% official: gap -55; S0 40% vs 80%: -40; S1 45% vs 50%: -5.
     # S3 has no official turnout and is left out.
     assert [g.code for g in gaps] == ["S2", "S0", "S1"]
-    assert [round(g.gap_pp, 6) for g in gaps] == [55.0, 40.0, 5.0]
+    assert [round(g.gap_pp, 6) for g in gaps] == [-55.0, -40.0, -5.0]
     assert gaps[0].observed_turnout_pct is None and gaps[0].headcount_turnout_pct == pytest.approx(35.0)
 
 

@@ -305,13 +305,13 @@ def test_report_of_10000_stations_within_3x_a_plain_reportlab_table(tmp_path: Pa
 
     from reportlab.platypus import SimpleDocTemplate, Table
 
-    from reports.build import _station_cells
+    from reports.sections.annexes import station_cells
     from reports.data import collect
 
     hq = _bulk_hq(tmp_path / "big.baqylau", 10_000)
     info = build_report(hq, tmp_path / "big.pdf", "ru")
     store = ElectionStore.open(hq)
-    rows = [_station_cells(r, "ru") for r in collect(store, "ru").stations]
+    rows = [station_cells(r, "ru") for r in collect(store, "ru").stations]
     store.close()
     assert len(rows) == 10_000
     started = time.perf_counter()

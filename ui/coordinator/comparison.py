@@ -224,7 +224,7 @@ class ComparisonPage(QWidget):
         if key == "unit":
             return unit_label(u)
         if key == "observed":
-            return tr("coordui.cmp.of", part=_int(c.stations_observed), whole=_int(c.stations_total)) if c else "—"
+            return tr("coordui.cmp.of", part=_int(c.stations_counted), whole=_int(c.stations_total)) if c else "—"
         if key == "cov_st":
             return _pct(c.coverage_stations_pct) if c else "—"
         if key == "cov_reg":
@@ -289,7 +289,9 @@ class ComparisonPage(QWidget):
             limit = 250 if key == "unit" else 170
             self.table.setColumnWidth(i, min(max(content, word, 106), limit))
         not_counted = sum(u.comparison.not_counted for u in self.units if u.comparison) if self.units else 0
-        disputed = sum(u.comparison.disputed for u in self.units if u.comparison) if self.units else 0
+        disputed = (
+            sum(u.comparison.disputed + u.comparison.undecided for u in self.units if u.comparison) if self.units else 0
+        )
         unmatched = sum(u.comparison.unmatched for u in self.units if u.comparison) if self.units else 0
         self.note.setText(tr("coordui.cmp.note", not_counted=not_counted, disputed=disputed, unmatched=unmatched))
 
@@ -309,7 +311,7 @@ class ComparisonPage(QWidget):
                 item = QTableWidgetItem(text)
                 if c >= 3:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if c == 5 and g.gap_pp >= 5:
+                if c == 5 and g.gap_pp <= -5:  # observed minus official (observer.definitions)
                     item.setBackground(QBrush(_BIG_GAP))
                 self.gap_table.setItem(r, c, item)
         self.gap_table.resizeColumnsToContents()

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from observer.definitions import gap_pp
 from observer.i18n import tr
 from observer.regions import region_name
 from ui.coordinator.stations_data import (
@@ -341,7 +342,7 @@ class StationsModel(QAbstractTableModel):
         if col == "official":
             return fmt_pct(row.official_pct)
         if col == "gap":
-            return fmt_pp(row.gap_pp)
+            return fmt_pp(gap_pp(row.observed_pct, row.official_pct))  # observed minus official, as everywhere
         return flag_text(row)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:

@@ -1,0 +1,178 @@
+"""Annexes: disputed protocols, imports, and the per-station table (laid out on the second pass only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reportlab.lib.units import mm
+from reportlab.platypus import Flowable, PageBreak, Paragraph, Spacer
+
+from observer.regions import region_name
+from reports.data import StationRow
+from reports.flowables import Deferred, Lazy, PlainTable, esc, fmt_int, fmt_pct, fmt_pp
+from reports.sections.base import Context, fit, when
+from reports.styles import FONT_CONDENSED, FONT_CONDENSED_BOLD, FRAME_WIDTH
+
+ANNEX_CHUNK_ROWS = 300
+ANNEX_ROW_HEIGHT = 10.5
+ANNEX_FONT_SIZE = 7.0
+_OUTCOMES = ("merged", "duplicate", "refused", "held")
+
+
+def annex_disputed(ctx: Context) -> list[Flowable]:
+    d = ctx.d
+    w = FRAME_WIDTH
+    out: list[Flowable] = [PageBreak(), ctx.heading("report.annex.disputed")]
+    if not d.disputed:
+        out.append(ctx.p(esc(ctx.t("report.annex.disputed_none"))))
+        return out
+    rows: list[list[Any]] = [
+        ctx.head(
+            "report.col.station",
+            "report.col.region",
+            "report.col.versions",
+            "report.col.differs",
+            "report.col.voted_versions",
+            "report.col.decision",
+            "report.col.reason",
+            right={2, 3, 4},
+        )
+    ]
+    for x in d.disputed:
+        decision = ctx.t(f"report.decision.{x.status}", who=x.chosen_from or "—")
+        rows.append(
+            [
+                x.station_code,
+                Paragraph(esc(region_name(x.region, ctx.lang)), ctx.s["cell"]),
+                ctx.num(x.versions),
+                ctx.num(x.differing),
+                " / ".join(ctx.num(v) for v in x.voted),
+                Paragraph(esc(decision), ctx.s["cell"]),
+                Paragraph(esc(x.reason), ctx.s["cell"]),
+            ]
+        )
+    table = ctx.table(rows, [w * 0.09, w * 0.22, w * 0.08, w * 0.11, w * 0.15, w * 0.19, w * 0.16], numeric_from=2)
+    table.setStyle([("VALIGN", (0, 1), (-1, -1), "TOP"), ("ALIGN", (5, 0), (-1, -1), "LEFT")])
+    out.append(table)
+    out.append(Spacer(1, 6 * mm))
+    return out
+
+
+def annex_imports(ctx: Context) -> list[Flowable]:
+    d = ctx.d
+    w = FRAME_WIDTH
+    out: list[Flowable] = [ctx.heading("report.annex.imports")]
+    if not d.imports:
+        out.append(ctx.p(esc(ctx.t("report.annex.imports_none"))))
+        return out
+    rows: list[list[Any]] = [
+        ctx.head("report.col.outcome", "report.col.packages", "report.col.first", "report.col.last")
+    ]
+    for i in d.imports:
+        rows.append(
+            [
+                ctx.t(f"report.outcome.{i.outcome}") if i.outcome in _OUTCOMES else i.outcome,
+                ctx.num(i.packages),
+                when(i.first),
+                when(i.last),
+            ]
+        )
+    rows.append([ctx.t("report.total"), ctx.num(sum(i.packages for i in d.imports)), "", ""])
+    out.append(ctx.table(rows, [w * 0.34, w * 0.18, w * 0.24, w * 0.24], bold_last=True))
+    return out
+
+
+def annex_stations(ctx: Context) -> list[Flowable]:
+    d = ctx.d
+    out: list[Flowable] = [PageBreak(), ctx.heading("report.annex.stations")]
+    legend = "; ".join(f"{f} — {ctx.t('report.flag.' + f)}" for f in ("D", "C", "G", "N", "V"))
+    out.append(ctx.p(esc(ctx.t("report.annex.stations_intro", n=ctx.num(len(d.stations)), legend=legend)), "small"))
+    out.append(Deferred(lambda: _station_tables(ctx, d.stations)))
+    return out
+
+
+def _station_tables(ctx: Context, rows: list[StationRow]) -> list[Flowable]:
+    """Plain-string tables, one block per region, at most ANNEX_CHUNK_ROWS rows each."""
+    w = FRAME_WIDTH
+    widths = [w * x for x in (0.10, 0.09, 0.09, 0.09, 0.09, 0.09, 0.09, 0.095, 0.095, 0.05, 0.12)]
+    # Two-line headers as plain strings: "Turnout, obs." -> "Turnout,\nobs."
+    header = [
+        ctx.t(k).replace(", ", ",\n", 1)
+        for k in (
+            "report.col.station",
+            "report.col.registered",
+            "report.col.voted_observed",
+            "report.col.voted_official",
+            "report.col.turnout_observed",
+            "report.col.turnout_official",
+            "report.col.gap",
+            "report.col.invalid_observed",
+            "report.col.invalid_official",
+            "report.col.violations_short",
+            "report.col.flags",
+        )
+    ]
+    head_style = ctx.s["h3"]
+    out: list[Flowable] = []
+    start = 0
+    lang = ctx.lang
+    while start < len(rows):
+        region = rows[start].region
+        end = start
+        while end < len(rows) and rows[end].region == region:
+            end += 1
+        name = region_name(region, lang) if region else ctx.t("report.region.unknown")
+        title = esc(f"{name} ({fmt_int(end - start, lang)})")
+        for chunk in range(start, end, ANNEX_CHUNK_ROWS):
+            stop = min(chunk + ANNEX_CHUNK_ROWS, end)
+            # The region's title travels inside its first block: a heading's keepWithNext
+            # must meet the table itself, not a placeholder.
+            first = chunk == start
+
+            def make(a: int = chunk, b: int = stop, heading: str | None = title if first else None) -> list[Flowable]:
+                table = _annex_table(rows[a:b], header, widths, lang)
+                return [Paragraph(heading, head_style), table] if heading else [table]
+
+            out.append(Lazy(make))
+        start = end
+    return out
+
+
+def _annex_table(rows: list[StationRow], header: list[str], widths: list[float], lang: str) -> PlainTable:
+    """One block of the station annex: plain strings in cells of fixed size."""
+    body = [station_cells(r, lang) for r in rows]
+    for cells in body:
+        if len(cells[0]) > 10:  # station codes may be up to 32 characters: clip to the cell
+            cells[0] = fit(cells[0], widths[0] - 6, FONT_CONDENSED, ANNEX_FONT_SIZE)
+    return PlainTable(
+        header,
+        body,
+        widths,
+        row_height=ANNEX_ROW_HEIGHT,
+        header_height=2 * ANNEX_ROW_HEIGHT,
+        font=FONT_CONDENSED,
+        bold_font=FONT_CONDENSED_BOLD,
+        size=ANNEX_FONT_SIZE,
+        header_size=6.5,
+        left=1,
+        last_left=True,
+    )
+
+
+def station_cells(r: StationRow, lang: str) -> list[str]:
+    return [
+        r.code,
+        fmt_int(r.registered, lang),
+        fmt_int(r.observed_voted, lang),
+        fmt_int(r.official_voted, lang),
+        fmt_pct(r.observed_turnout, lang),
+        fmt_pct(r.official_turnout, lang),
+        fmt_pp(r.gap_pp, lang),
+        fmt_pct(r.observed_invalid, lang),
+        fmt_pct(r.official_invalid, lang),
+        str(r.violations) if r.violations else "",
+        " ".join(r.flags),
+    ]
+
+
+__all__ = ["ANNEX_CHUNK_ROWS", "annex_disputed", "annex_imports", "annex_stations", "station_cells"]

@@ -1,0 +1,49 @@
+"""Methodology: sampling, collection, control relations, disputed protocols, comparison."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reportlab.platypus import Flowable, Paragraph
+
+from reports.data import GAP_FLAG_PP
+from reports.flowables import esc, fmt_num
+from reports.sections.base import Context
+from reports.styles import FRAME_WIDTH
+
+
+def methodology(ctx: Context) -> list[Flowable]:
+    d = ctx.d
+    out: list[Flowable] = [ctx.heading("report.method")]
+    out.append(ctx.heading("report.method.sampling", 1))
+    out.append(
+        ctx.p(
+            esc(
+                ctx.t(
+                    "report.method.sampling_text",
+                    observed=ctx.num(d.stations_observed),
+                    total=ctx.num(d.stations_total),
+                    regions=len(d.regions),
+                )
+            )
+        )
+    )
+    out.append(ctx.heading("report.method.collection", 1))
+    out.append(ctx.p(esc(ctx.t("report.method.collection_text", protocols=ctx.num(d.protocols_obtained)))))
+    out.append(ctx.heading("report.method.checks", 1))
+    out.append(ctx.p(esc(ctx.t("report.method.checks_text"))))
+    rows: list[list[Any]] = [ctx.head("report.col.rule", "report.col.severity", "report.col.failed", right={2})]
+    for c in d.check_stats:
+        rows.append([Paragraph(esc(c.rule), ctx.s["cell"]), ctx.t(f"report.severity.{c.severity}"), ctx.num(c.failed)])
+    out.append(ctx.table(rows, [FRAME_WIDTH * 0.70, FRAME_WIDTH * 0.15, FRAME_WIDTH * 0.15], numeric_from=2))
+    out.append(ctx.heading("report.method.disputed", 1))
+    out.append(
+        ctx.p(esc(ctx.t("report.method.disputed_text", n=ctx.num(len(d.disputed)), excluded=ctx.num(d.not_counted))))
+    )
+    out.append(ctx.p(esc(ctx.t("report.method.rule", rule=d.inclusion_rule))))
+    out.append(ctx.heading("report.method.comparison", 1))
+    out.append(ctx.p(esc(ctx.t("report.method.comparison_text", gap=fmt_num(GAP_FLAG_PP, ctx.lang, 0)))))
+    return out
+
+
+__all__ = ["methodology"]

@@ -1,0 +1,73 @@
+"""Photos submitted for more than one station (db/reuse.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reportlab.platypus import Flowable, Paragraph
+
+from reports.flowables import esc
+from reports.sections.base import Context
+from reports.styles import FRAME_WIDTH
+
+# Reused photos printed as rows; a longer list (a systematic fraud or a broken import) is counted, not printed.
+REUSED_PAIRS_SHOWN = 100
+
+
+def reused_photos(ctx: Context) -> list[Flowable]:
+    """Photos submitted for more than one station: a forgery or a mix-up only a person can tell apart."""
+    pairs = ctx.d.reused_photos
+    out: list[Flowable] = [ctx.heading("followup.report.reuse", 1)]
+    if not pairs:
+        out.append(ctx.p(esc(ctx.t("followup.report.reuse_none"))))
+        return out
+    identical = sum(1 for r in pairs if r.identical)
+    out.append(
+        ctx.p(
+            esc(
+                ctx.t(
+                    "followup.report.reuse_intro",
+                    pairs=ctx.num(len(pairs)),
+                    identical=ctx.num(identical),
+                    near=ctx.num(len(pairs) - identical),
+                )
+            )
+        )
+    )
+    cell = ctx.s["cell"]
+    rows: list[list[Any]] = [
+        ctx.head(
+            "followup.report.col.station",
+            "followup.report.col.observer",
+            "followup.report.col.file",
+            "followup.report.col.station",
+            "followup.report.col.observer",
+            "followup.report.col.file",
+            "followup.report.col.match",
+            right=(),
+        )
+    ]
+    for r in pairs[:REUSED_PAIRS_SHOWN]:
+        match = (
+            ctx.t("followup.report.identical") if r.identical else ctx.t("followup.report.near", distance=r.distance)
+        )
+        rows.append(
+            [
+                Paragraph(esc(text[:200]), cell)
+                for text in (r.station_a, r.observer_a, r.file_a, r.station_b, r.observer_b, r.file_b, match)
+            ]
+        )
+    w = FRAME_WIDTH
+    out.append(ctx.table(rows, [w * 0.08, w * 0.15, w * 0.17, w * 0.08, w * 0.15, w * 0.17, w * 0.20], numeric_from=6))
+    if len(pairs) > REUSED_PAIRS_SHOWN:
+        out.append(
+            ctx.p(
+                esc(ctx.t("followup.report.reuse_more", shown=ctx.num(REUSED_PAIRS_SHOWN), total=ctx.num(len(pairs)))),
+                "caption",
+            )
+        )
+    out.append(ctx.p(esc(ctx.t("followup.report.reuse_caption")), "caption"))
+    return out
+
+
+__all__ = ["reused_photos"]
