@@ -35,6 +35,7 @@ from observer.aggregate import StationArrays, Totals, UnitResult, aggregate_leve
 from observer.checks import percent, rule_text
 from observer.errors import EvidenceError
 from observer.evidence import inspect_evidence
+from observer.fmt import formatter
 from observer.i18n import tr
 from observer.regions import region_name, station_local_time
 from observer.template import ElectionTemplate
@@ -339,8 +340,8 @@ def _station_rows(
                 has_official=bool(has_official[k]),
             )
         )
-    names = {code: region_name(code, lang) for code in {r.region for r in rows}}
-    rows.sort(key=lambda r: (names[r.region], _natural(r.code)))
+    order = {code: formatter(lang).sort_key(region_name(code, lang)) for code in {r.region for r in rows}}
+    rows.sort(key=lambda r: (order[r.region], _natural(r.code)))
     return rows
 
 
@@ -492,7 +493,7 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
         for u in by_region_units
         if u.region in touched_regions
     ]
-    regions.sort(key=lambda u: u.name)
+    regions.sort(key=lambda u: formatter(lang).sort_key(u.name))  # the language's alphabet (Қ after К in kk)
     nat = (
         _unit(national[0], tr("report.national", lang), template)
         if national
@@ -527,7 +528,7 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
                 res.reason if res is not None else "",
             )
         )
-    disputed.sort(key=lambda d: (region_name(d.region, lang), _natural(d.station_code)))
+    disputed.sort(key=lambda d: (formatter(lang).sort_key(region_name(d.region, lang)), _natural(d.station_code)))
 
     imports: dict[str, list[datetime | None]] = defaultdict(list)
     for row in store.iter_table(m.Package, "outcome", "merged_at", "created_at"):

@@ -106,6 +106,29 @@ def wrap_hard(text: str, font: str, size: float, width: float) -> list[str]:
     return out
 
 
+def running_header(
+    left: Sequence[str], right: str, font: str, width: float, sizes: Sequence[float] = (7.5, 7.0, 6.5, 6.0)
+) -> tuple[list[str], list[str], float]:
+    """The page header's two blocks, never cut with "…": at most two lines each.
+
+    ``left`` are the texts to try in order (title — election, then the election alone);
+    ``right`` (the organisation) takes at most 40% of ``width``. The type shrinks before a
+    text is given up; the last resort is the last ``left`` text cut at words onto two lines.
+    """
+    for size in sizes:
+        right_lines = wrap_words(right, font, size, width * 0.4) if right else []
+        if right_lines is None or len(right_lines) > 2:
+            continue
+        room = width - max((_w(line, font, size) for line in right_lines), default=0.0) - 12
+        for text in left:
+            lines = wrap_words(text, font, size, room)
+            if lines is not None and len(lines) <= 2:
+                return lines, right_lines, size
+    size = sizes[-1]
+    right_lines = wrap_hard(right, font, size, width * 0.4)[:2] if right else []
+    return wrap_hard(left[-1], font, size, width * 0.6)[:2], right_lines, size
+
+
 @dataclass
 class _Cell:
     """A text cell as the fitting sees it."""

@@ -35,7 +35,7 @@ def violations(ctx: Context) -> list[Flowable]:
     out.append(ctx.heading("report.violations.regions", 1))
     top = list(d.violations_by_category)[:TOP_CATEGORIES_IN_TABLE]
     rest = [c for c in d.violations_by_category if c not in top]
-    region_codes = sorted(d.violations_by_region, key=lambda r: region_name(r, ctx.lang))
+    region_codes = sorted(d.violations_by_region, key=lambda r: ctx.sort_key(region_name(r, ctx.lang)))
     names = [region_name(r, ctx.lang) if r else ctx.t("report.region.unknown") for r in region_codes]
     # Category names are too long for column heads: number the columns and explain below.
     head = (
@@ -71,7 +71,7 @@ def violations(ctx: Context) -> list[Flowable]:
             )
         )
     out.append(Spacer(1, 3 * mm))
-    out.append(charts.stacked_bars(names, series, width=FRAME_WIDTH))
+    out.append(charts.stacked_bars(names, series, width=FRAME_WIDTH, lang=ctx.lang))
     out.append(ctx.p(esc(ctx.t("report.violations.chart_caption")), "caption"))
     out += cases(ctx)
     out += reused_photos(ctx)
