@@ -235,7 +235,9 @@ def _fit_columns(
             for (_, c), cell in cells.items():
                 if not cell.user:
                     need[c] = max(need[c], widest_piece(cell.text, cell.font, cell.size))
-            need = [x + 2 * PAD + _SLACK for x in need]
+            # No column takes more than half the table for one piece: anything longer is not a
+            # word of the catalogue or the election but some unforeseen data, and is cut instead.
+            need = [min(x + 2 * PAD + _SLACK, total / 2) for x in need]
             if sum(need) <= total:
                 return _spread(widths, need, total)
             if size <= MIN_SIZE:

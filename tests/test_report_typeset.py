@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table
 
-from reports.styles import FONT_CONDENSED, FRAME_WIDTH, get_styles, register_fonts
-from reports.tables import PAD, data_table, pieces, wrap_hard, wrap_words
+from reports.styles import FONT, FONT_CONDENSED, FRAME_WIDTH, get_styles, register_fonts
+from reports.tables import PAD, data_table, pieces, running_header, wrap_hard, wrap_words
 
 LANGS = ("ru", "kk", "en")
 
@@ -74,7 +76,8 @@ def _broken_words(table: Table) -> list[str]:
             for flow in value if isinstance(value, (list, tuple)) else [value]:
                 if isinstance(flow, Table):
                     problems += _broken_words(flow)
-                elif isinstance(flow, Paragraph) and c not in user:  # user text may be cut if nothing else fits
+                elif isinstance(flow, Paragraph) and c not in user and flow.style.name != "quote":
+                    # User text (marked columns, an observer's description) may be cut if nothing else fits.
                     source = _tokens(getattr(flow, "source_text", None) or flow.getPlainText())
                     for line in _cell_lines(flow):
                         if any(t not in source for t in _tokens(line)):
@@ -119,27 +122,40 @@ def test_data_table_keeps_every_word_whole_where_reportlab_cut_them(tmp_path: Pa
 # ---- the whole report ----------------------------------------------------------------------
 
 
+@dataclass
+class Built:
+    pdf: Path
+    tables: list[Table]
+    text: str
+
+
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
+    """The demo election's report in ru, kk and en, with every Table ReportLab placed on a page."""
+    import reports.build as build
     from db.demo import demo_hq
 
-    return demo_hq(tmp_path_factory.mktemp("demo"), stations=800, seed=3)
-
-
-def _placed_tables(monkeypatch: pytest.MonkeyPatch) -> list[Table]:
-    """Every Table the report's document places on a page (after splitting), collected as it happens."""
-    import reports.build as build
-
+    hq = demo_hq(tmp_path_factory.mktemp("demo"), stations=800, seed=3)
+    out = tmp_path_factory.mktemp("reports")
     placed: list[Table] = []
     original = build.ReportDoc.afterFlowable
 
     def after(self: Any, flowable: Flowable) -> None:
-        for f in _walk(flowable):
-            placed.append(f)
+        placed.extend(_walk(flowable))
         original(self, flowable)
 
-    monkeypatch.setattr(build.ReportDoc, "afterFlowable", after)
-    return placed
+    built: dict[str, Built] = {}
+    build.ReportDoc.afterFlowable = after  # watches what the real document places, changes nothing
+    try:
+        for lang in LANGS:
+            placed.clear()
+            pdf = out / f"{lang}.pdf"
+            build.build_report(hq, pdf, lang, org="Жас сайлаушылар лигасы")
+            text = "\n".join(page.extract_text() for page in PdfReader(str(pdf)).pages)
+            built[lang] = Built(pdf, list(placed), text)
+    finally:
+        build.ReportDoc.afterFlowable = original
+    return built
 
 
 def _walk(flowable: Flowable) -> Iterator[Table]:
@@ -150,13 +166,120 @@ def _walk(flowable: Flowable) -> Iterator[Table]:
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_no_table_of_the_report_breaks_a_word(
-    demo: Path, tmp_path: Path, lang: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from reports.build import build_report
-
-    placed = _placed_tables(monkeypatch)
-    build_report(demo, tmp_path / f"{lang}.pdf", lang, org="Жас сайлаушылар лигасы")
+def test_no_table_of_the_report_breaks_a_word(demo_reports: dict[str, Built], lang: str) -> None:
+    placed = demo_reports[lang].tables
     assert len(placed) > 10
     problems = [p for t in placed for p in _broken_words(t)]
     assert problems == [], "\n".join(problems[:20])
+
+
+def _outside_forensics(built: Built, lang: str) -> str:
+    """The report's text without the forensics section (its numbers are the forensics module's to write)."""
+    from observer.i18n import tr
+
+    text = built.text
+    start = text.rfind(tr("forensics.title", lang))  # the heading, not its TOC line
+    end = text.rfind(tr("report.annex.disputed", lang))
+    return text[:start] + text[end:] if 0 < start < end else text
+
+
+def test_numbers_and_counts_as_each_language_writes_them(demo_reports: dict[str, Built]) -> None:
+    raw = {lang: _outside_forensics(demo_reports[lang], lang) for lang in LANGS}
+    ru, kk, en = (raw[lang].replace("\u00a0", " ").replace("\u202f", " ") for lang in LANGS)
+    # Plural forms: "на 71 участке", never "на 71 участках"; "1 station", never "1 stations".
+    assert not re.search(r"(?<![\d ])(\d* )*(\d*[02-9])?1 участках", ru)
+    assert not re.search(r"\b1 (stations|violations|cases)\b", en)
+    # Decimal comma in ru/kk, point in en; thousands grouped by a space in ru/kk, a comma in en.
+    for text in (ru, kk):
+        assert not re.search(r"\d\.\d+ ?%", text)
+    assert not re.search(r"\d,\d+ ?%", en)
+    assert not re.search(r"\d[\u00a0\u202f]\d{3}\b", raw["en"])  # "10 000" in English
+    assert re.search(r"\b\d{1,3},\d{3}\b", en)
+
+
+def test_kazakh_regions_in_kazakh_alphabetical_order(demo_reports: dict[str, Built]) -> None:
+    """Ақмола before Атырау, the Қ regions after Жамбыл and before Маңғыстау: not code-point order."""
+    text = demo_reports["kk"].text
+    section = text[text.index("Өңірлер бойынша келу") :]
+    names = ["Ақмола облысы", "Атырау облысы", "Жамбыл облысы", "Қарағанды облысы", "Маңғыстау облысы"]
+    present = [n for n in names if n in section]
+    assert len(present) >= 4, present
+    assert sorted(present, key=section.index) == present
+
+
+def test_party_short_names_in_the_reader_alphabet(demo_reports: dict[str, Built]) -> None:
+    assert "Ақ жол" in demo_reports["kk"].text and "ҚХП" in demo_reports["kk"].text
+    assert "Ак жол" in demo_reports["ru"].text and "НПК" in demo_reports["ru"].text
+    for lang in ("ru", "kk"):
+        assert "Ak Zhol" not in demo_reports[lang].text and "QHP" not in demo_reports[lang].text
+
+
+def test_cover_gives_local_times_and_the_zones(demo_reports: dict[str, Built]) -> None:
+    """A 2021 election: two clocks in the country; the build time on the capital's clock."""
+    cover = PdfReader(str(demo_reports["ru"].pdf)).pages[0].extract_text().replace("\u00a0", " ")
+    assert "UTC+6" in cover and "UTC+5" in cover
+    assert "Атырауская область" in cover and "Мангистауская область" in cover
+    assert "UTC+00" not in cover
+
+
+def test_running_header_wraps_instead_of_cutting() -> None:
+    register_fonts()
+    title = (
+        "Отчёт о наблюдении за выборами — Выборы депутатов Мажилиса Парламента РК, 10 января 2021 (партийные списки)"
+    )
+    left, right, size = running_header([title, "Выборы"], "Демо: Жас сайлаушылар лигасы", FONT, FRAME_WIDTH)
+    assert " ".join(left) == title and len(left) <= 2
+    assert " ".join(right) == "Демо: Жас сайлаушылар лигасы"
+    assert size >= 6
+
+
+# ---- hostile text and a missing organisation ------------------------------------------------
+
+
+def _small_hq(path: Path, description: str, reason: str) -> Path:
+    from datetime import UTC, datetime
+
+    from db.conflicts import resolve_station
+    from db.store import ROLE_HQ, ElectionStore
+    from observer.template import builtin_template
+
+    store = ElectionStore.create(path, builtin_template("kz-majilis-2021"), role=ROLE_HQ)
+    st = store.upsert_station("101", "KZ-SEV", "", "", 1500)
+    for source, issued in (("posted_copy", 700), ("announced", 750)):
+        pid = store.protocol_id(st.id, source)
+        store.set_protocol_value(pid, "registered", 1500)
+        store.set_protocol_value(pid, "issued", issued)
+    resolve_station(store, st.id, protocol_id=None, status="disputed", reason=reason, decided_by="Қ")
+    store.save_violation(
+        st.id,
+        category="STUFF",
+        severity="high",
+        occurred_at=datetime(2021, 1, 10, 9, 0, tzinfo=UTC),
+        description=description,
+    )
+    store.close()
+    return path
+
+
+def test_long_unbreakable_user_text_is_wrapped_not_a_layout_error(tmp_path: Path) -> None:
+    from reports.build import build_report
+
+    run = "ҚҰЖАТ" * 400  # 2,000 characters without a space, in a description and in a decision's reason
+    hq = _small_hq(tmp_path / "hq.baqylau", run, run[:600])
+    info = build_report(hq, tmp_path / "r.pdf", "kk", org="Ұйым")
+    text = "".join(page.extract_text() for page in PdfReader(str(info.path)).pages).replace("\n", "")
+    assert run[:300] in text  # printed, cut into lines, not dropped
+
+
+def test_missing_organisation_is_said_on_the_cover_and_in_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from main import main
+    from observer.i18n import tr
+
+    hq = _small_hq(tmp_path / "hq.baqylau", "сипаттама", "себебі")
+    out = tmp_path / "r.pdf"
+    assert main(["--lang", "en", "report", str(hq), "--out", str(out), "--lang", "ru"]) == 0
+    assert tr("report.cli.no_org", "en") in capsys.readouterr().err
+    cover = PdfReader(str(out)).pages[0].extract_text().replace("\n", " ")
+    assert tr("report.cover.no_org", "ru").split(":")[0] in cover

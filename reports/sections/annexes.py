@@ -52,7 +52,12 @@ def annex_disputed(ctx: Context) -> list[Flowable]:
                 Paragraph(esc(x.reason), ctx.s["cell"]),
             ]
         )
-    table = ctx.table(rows, [w * 0.09, w * 0.22, w * 0.08, w * 0.11, w * 0.15, w * 0.19, w * 0.16], numeric_from=2)
+    table = ctx.table(
+        rows,
+        [w * 0.09, w * 0.22, w * 0.08, w * 0.11, w * 0.15, w * 0.19, w * 0.16],
+        numeric_from=2,
+        user_columns=(5, 6),  # the coordinator's own words: the chosen observer and the reason
+    )
     table.setStyle([("VALIGN", (0, 1), (-1, -1), "TOP"), ("ALIGN", (5, 0), (-1, -1), "LEFT")])
     out.append(table)
     out.append(Spacer(1, 6 * mm))
