@@ -12,7 +12,8 @@ from db.reuse import DEFAULT_THRESHOLD, HASH_BITS, IDENTICAL, find_reused_eviden
 from db.store import storage_error
 from observer.errors import BaqylauError
 from observer.i18n import tr
-from observer.sealed import generate_org_keys
+from observer.report_signing import generate_signing_keys
+from observer.sealed import ORG_PRIVATE_FILE, generate_org_keys
 
 
 class ReliabilityError(BaqylauError):
@@ -33,11 +34,16 @@ def register(sub: Any) -> None:
 
 
 def _org_keygen(args: argparse.Namespace) -> int:
+    folder = Path(args.dir)
     try:
-        files = generate_org_keys(Path(args.dir))
+        if not (folder / ORG_PRIVATE_FILE).exists():
+            files = generate_org_keys(folder)
+            print(tr("rel.cli.orgkey_done", private=files.private, public=files.public, fingerprint=files.fingerprint))
+        # The report-signing pair beside it (X25519 cannot sign); added to a folder that has only the first.
+        private, public, fingerprint = generate_signing_keys(folder)
     except OSError as exc:
-        raise storage_error(exc, Path(args.dir)) from None
-    print(tr("rel.cli.orgkey_done", private=files.private, public=files.public, fingerprint=files.fingerprint))
+        raise storage_error(exc, folder) from None
+    print(tr("report.cli.signkey_done", private=private, public=public, fingerprint=fingerprint))
     return 0
 
 

@@ -19,12 +19,14 @@ build never leaves half a PDF under the name the user asked for.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +46,9 @@ from reportlab.platypus import (
 from db.store import ElectionStore
 from observer.errors import BaqylauError
 from observer.i18n import LANGUAGES, tr
-from reports.data import collect, read_snapshot
-from reports.fingerprint import KEYWORD_PREFIX, data_fingerprint
+from observer.report_signing import load_signing_key, sign_pdf
+from reports.data import Snapshot, collect, read_snapshot
+from reports.fingerprint import KEYWORD_PREFIX, ReportOptions, data_fingerprint
 from reports.flowables import (
     Heading,
     Lazy,
@@ -57,6 +60,7 @@ from reports.sections.findings import findings
 from reports.sections.forensics import forensics
 from reports.sections.invalid import invalid
 from reports.sections.methodology import methodology
+from reports.sections.official import official_only
 from reports.sections.results import results
 from reports.sections.turnout import turnout
 from reports.sections.violations import violations
@@ -104,7 +108,7 @@ _TOTAL_FORM = "baqylau-total-pages"
 _FOOTER_SIZE = 7.5
 
 
-def _numbered_canvas(lang: str, header_left: Sequence[str], header_right: str) -> type[Canvas]:
+def _numbered_canvas(lang: str, header_left: Sequence[str], header_right: str, created: str) -> type[Canvas]:
     """A canvas that writes the running header and "page X of Y" on every page but the cover.
 
     Y is not known until the last page, so each footer draws a reference to a PDF form
@@ -119,6 +123,11 @@ def _numbered_canvas(lang: str, header_left: Sequence[str], header_right: str) -
     left_lines, right_lines, head_size = running_header(header_left, header_right, FONT, PAGE_SIZE[0] - 2 * MARGIN_LEFT)
 
     class NumberedCanvas(Canvas):
+        def __init__(self, *args: Any, **kw: Any) -> None:
+            super().__init__(*args, **kw)
+            # The creation date is the data's time, not the clock (invariant mode would write 2000-01-01).
+            self.setDateFormatter(lambda *_: created)
+
         def showPage(self) -> None:
             if self._pageNumber > 1:  # the cover stays clean
                 self._chrome()
@@ -192,9 +201,11 @@ class ReportDoc(BaseDocTemplate):
         )
         self.addPageTemplates([PageTemplate(id="cover", frames=[frame]), PageTemplate(id="body", frames=[frame])])
         self.passes = 0
+        self.heading_keys = 0
 
     def handle_documentBegin(self) -> None:
         self.passes += 1
+        self.heading_keys = 0
         super().handle_documentBegin()
 
     def handle_flowable(self, flowables: list[Flowable]) -> None:
@@ -216,7 +227,9 @@ class ReportDoc(BaseDocTemplate):
         elif isinstance(flowable, Paragraph) and flowable.style.name in ("h1", "h2"):
             # Sections made by other modules with our styles get TOC entries too.
             level, text = (0 if flowable.style.name == "h1" else 1), flowable.getPlainText()
-            key = f"h{id(flowable)}"
+            # A counter, not id(): the names are written into the PDF, which must be the same on every build.
+            self.heading_keys += 1
+            key = f"h{self.heading_keys}"
         if level is None:
             return
         self.canv.bookmarkPage(key)
@@ -301,11 +314,15 @@ def build_report(
     org: str | None = None,
     logo: str | Path | None = None,
     progress: Callable[[str, int], None] | None = None,
+    sign_key: str | Path | None = None,
 ) -> ReportInfo:
     """Build the observation report of an HQ file as a PDF at ``out_path``.
 
     ``org`` defaults to the HQ file's ``meta.organisation``; ``progress`` gets
-    ReportLab's progress events (for a progress bar in the UI).
+    ReportLab's progress events (for a progress bar in the UI). The same HQ data
+    and options give the same bytes (docs/report.md): ``verify-report`` rebuilds
+    and compares. With ``sign_key`` (the organisation's org-ed25519.pem) the PDF
+    is signed (observer.report_signing).
     """
     started = time.perf_counter()
     if lang not in LANGUAGES:
@@ -313,6 +330,7 @@ def build_report(
     logo_path = Path(logo) if logo else None
     if logo_path is not None and not logo_path.is_file():
         raise ReportError("report.error.logo", file=str(logo_path))
+    signer = load_signing_key(sign_key) if sign_key else None
     own = not isinstance(hq, ElectionStore)
     store = hq if isinstance(hq, ElectionStore) else ElectionStore.open(hq)
     try:
@@ -323,24 +341,11 @@ def build_report(
         ctx = Context(
             data, (title or tr("report.default_title", lang)).strip(), _logo(logo_path) if logo_path else None
         )
-        # In reading order: sections are numbered as they are made.
-        story: list[Flowable] = [
-            *cover(ctx),
-            *toc(ctx),
-            *findings(ctx),
-            *methodology(ctx),
-            *turnout(ctx),
-            *results(ctx),
-            *invalid(ctx),
-            *violations(ctx),
-            *forensics(ctx, store, (snapshot.official, snapshot.observed)),
-            *annex_disputed(ctx),
-            *annex_imports(ctx),
-            *annex_stations(ctx),
-        ]
+        story = _story(ctx, store, snapshot)
     finally:
         if own:
             store.close()
+    options = ReportOptions(lang, ctx.title, organisation, _sha256(logo_path) if logo_path else "")
     register_fonts()
     target = Path(out_path)
     tmp = target.with_name(f".{target.name}.part")
@@ -350,16 +355,21 @@ def build_report(
         author=organisation or "Baqylau",
         subject=data.election,
         creator="Baqylau",
-        keywords=[KEYWORD_PREFIX + data.fingerprint, data.template.id, lang],
+        keywords=[KEYWORD_PREFIX + data.fingerprint, options.keyword(), data.template.id, lang],
         lang={"ru": "ru-RU", "kk": "kk-KZ", "en": "en"}[lang],
+        invariant=1,  # no random document ID, no clock: the same data gives the same file
     )
     if progress is not None:
         doc.setProgressCallBack(lambda kind, value: progress(str(kind), int(value or 0)))
-    canvasmaker = _numbered_canvas(lang, (f"{ctx.title} — {data.election}", data.election), organisation)
+    canvasmaker = _numbered_canvas(
+        lang, (f"{ctx.title} — {data.election}", data.election), organisation, _pdf_date(data.data_time)
+    )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with _binary_streams():
             doc.multiBuild(story, canvasmaker=canvasmaker)
+        if signer is not None:
+            tmp.write_bytes(sign_pdf(tmp.read_bytes(), signer))
         pages = doc.page
         os.replace(tmp, target)
     except OSError as exc:
@@ -378,6 +388,41 @@ def build_report(
         time.perf_counter() - started,
         organisation,
     )
+
+
+def _story(ctx: Context, store: ElectionStore, snapshot: Snapshot) -> list[Flowable]:
+    """The sections in reading order (numbered as they are made)."""
+    tables = (snapshot.official, snapshot.observed)
+    if not ctx.d.has_observations:
+        # Official results only: no observation section with "—" and "0 of 95,225".
+        return [*cover(ctx), *toc(ctx), *official_only(ctx), *forensics(ctx, store, tables), *annex_imports(ctx)]
+    return [
+        *cover(ctx),
+        *toc(ctx),
+        *findings(ctx),
+        *methodology(ctx),
+        *turnout(ctx),
+        *results(ctx),
+        *invalid(ctx),
+        *violations(ctx),
+        *forensics(ctx, store, tables),
+        *annex_disputed(ctx),
+        *annex_imports(ctx),
+        *annex_stations(ctx),
+    ]
+
+
+def _sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        raise ReportError("report.error.logo", file=path.name) from None
+
+
+def _pdf_date(t: datetime | None) -> str:
+    """The PDF date of the data's time (UTC); without any merged data, the election template's epoch."""
+    at = (t if t is not None else datetime(2000, 1, 1, tzinfo=UTC)).astimezone(UTC)
+    return at.strftime("D:%Y%m%d%H%M%S+00'00'")
 
 
 __all__ = ["ANNEX_CHUNK_ROWS", "ReportError", "ReportInfo", "build_report"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,239 +28,44 @@ from PIL import Image, UnidentifiedImageError
 
 from db import models as m
 from db.aggregate import rules_note, station_tables
-from db.conflicts import station_conflicts
+from db.conflicts import effective_protocols, station_conflicts
 from db.reuse import IDENTICAL, find_reused_evidence
 from db.store import ElectionStore
-from observer.aggregate import StationArrays, Totals, UnitResult, aggregate_levels_arrays, evaluate_term, failing_checks
-from observer.checks import percent, rule_text
+from observer.aggregate import (
+    StationArrays,
+    UnitResult,
+    aggregate_levels_arrays,
+    evaluate_term,
+    failing_checks,
+    statuses,
+)
+from observer.checks import rule_text
+from observer.definitions import NOT_OBSERVED, StationCounts
 from observer.errors import EvidenceError
 from observer.evidence import inspect_evidence
 from observer.fmt import formatter
 from observer.i18n import tr
 from observer.regions import region_name, station_local_time
 from observer.template import ElectionTemplate
+from reports.model import (  # noqa: F401 - the model is imported from here by sections and tests
+    GAP_FLAG_PP,
+    SERIOUS_CASES,
+    THUMBS_PER_CASE,
+    Case,
+    CheckStat,
+    Disputed,
+    Figures,
+    HourPoint,
+    ImportSummary,
+    ReportData,
+    ReusedPhoto,
+    SpoiledTable,
+    StationRow,
+    Thumb,
+    UnitRow,
+)
 
-# A gap between observed and official turnout larger than this (percentage points)
-# is flagged in the station annex; small gaps come from late voters and rounding.
-GAP_FLAG_PP = 5.0
-SERIOUS_CASES = 12
-THUMBS_PER_CASE = 3
 _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
-
-
-@dataclass(frozen=True)
-class Figures:
-    """One unit's totals from one source, as the report prints them."""
-
-    stations: int = 0
-    turnout_pct: float | None = None
-    invalid_pct: float | None = None
-    invalid: int | None = None
-    parties: Mapping[str, int | None] = field(default_factory=dict)
-    shares: Mapping[str, float | None] = field(default_factory=dict)
-
-    def party_pct(self, key: str) -> float | None:
-        return self.shares.get(key)
-
-    @classmethod
-    def of(cls, totals: Totals | None, template: ElectionTemplate) -> Figures:
-        if totals is None or not totals.stations:
-            return cls()
-        lines = {**totals.lines, **totals.parties}
-        return cls(
-            totals.stations,
-            totals.turnout_pct,
-            totals.invalid_pct,
-            template.invalid.evaluate(lines, template.party_keys),
-            dict(totals.parties),
-            dict(totals.party_pct),
-        )
-
-
-@dataclass(frozen=True)
-class UnitRow:
-    """One region (or the whole country) in the turnout/invalid/results tables."""
-
-    code: str
-    name: str
-    stations_total: int
-    stations_counted: int  # stations whose observed protocol counts
-    observed: Figures  # counted observer protocols (of stations that also have an official result)
-    official_same: Figures  # official results of the same stations
-    official_all: Figures  # official results of every station in the unit
-
-    @property
-    def turnout_gap_pp(self) -> float | None:
-        a, b = self.official_same.turnout_pct, self.observed.turnout_pct
-        return None if a is None or b is None else a - b
-
-
-@dataclass(frozen=True)
-class StationRow:
-    """One observed station in the annex."""
-
-    code: str
-    region: str
-    registered: int | None
-    observed_voted: int | None
-    official_voted: int | None
-    observed_turnout: float | None
-    official_turnout: float | None
-    observed_invalid: float | None
-    official_invalid: float | None
-    violations: int
-    failed_checks: int
-    disputed: bool
-    has_official: bool
-
-    @property
-    def gap_pp(self) -> float | None:
-        if self.observed_turnout is None or self.official_turnout is None:
-            return None
-        return self.official_turnout - self.observed_turnout
-
-    @property
-    def flags(self) -> tuple[str, ...]:
-        """Flag codes (explained by ``report.flag.<code>``)."""
-        out: list[str] = []
-        if self.disputed:
-            out.append("D")
-        if self.failed_checks:
-            out.append("C")
-        gap = self.gap_pp
-        if gap is not None and abs(gap) > GAP_FLAG_PP:
-            out.append("G")
-        if not self.has_official:
-            out.append("N")
-        if self.violations:
-            out.append("V")
-        return tuple(out)
-
-
-@dataclass(frozen=True)
-class HourPoint:
-    """Turnout at one reporting time; each series over the stations that have it."""
-
-    slot: str
-    stations: int  # stations with an announced figure
-    registered: int  # their voters on the lists
-    announced: int  # commission's announced count at the slot
-    counted_stations: int  # stations where the observer kept a head-count
-    counted_registered: int
-    observed: int  # observers' own head-count at the slot
-
-    @property
-    def announced_pct(self) -> float | None:
-        return percent(self.announced, self.registered)
-
-    @property
-    def observed_pct(self) -> float | None:
-        return percent(self.observed, self.counted_registered)
-
-
-@dataclass(frozen=True)
-class Thumb:
-    jpeg: bytes
-    sha256: str
-    width: int
-    height: int
-
-
-@dataclass(frozen=True)
-class Case:
-    """A serious violation as printed in the report (user text not yet escaped)."""
-
-    station_code: str
-    region: str
-    occurred_at: datetime  # on the station's clock
-    category: str
-    severity: str
-    description: str
-    action: str
-    thumbs: tuple[Thumb, ...]
-    evidence_count: int
-
-
-@dataclass(frozen=True)
-class Disputed:
-    station_code: str
-    region: str
-    versions: int
-    differing: int  # how many lines and parties differ between the versions
-    voted: tuple[int | None, ...]  # the turnout figure ("voted") of each version, as the reader checks it first
-    status: str  # chosen | disputed | unresolved
-    chosen_from: str  # observer whose version counts ("" if none)
-    reason: str
-
-
-@dataclass(frozen=True)
-class ImportSummary:
-    outcome: str
-    packages: int
-    first: datetime | None
-    last: datetime | None
-
-
-@dataclass(frozen=True)
-class CheckStat:
-    rule: str  # the relation in words, in the report language
-    severity: str
-    failed: int
-
-
-@dataclass(frozen=True)
-class ReusedPhoto:
-    """One photo submitted for two stations (db.reuse), as the report lists it."""
-
-    station_a: str
-    observer_a: str
-    file_a: str
-    station_b: str
-    observer_b: str
-    file_b: str
-    identical: bool  # the same bytes; otherwise a near-duplicate
-    distance: int  # differing bits of 64 between the two photos' hashes (0 for identical files)
-
-
-@dataclass
-class ReportData:
-    lang: str
-    template: ElectionTemplate
-    election: str
-    election_date: str
-    organisation: str
-    stations_total: int
-    stations_observed: int
-    protocols_obtained: int
-    national: UnitRow
-    regions: list[UnitRow]
-    hours: list[HourPoint]
-    violations_total: int
-    violations_by_category: dict[str, int]
-    violations_by_region: dict[str, dict[str, int]]  # region code -> category -> count
-    spoiled_reasons: dict[str, int]
-    cases: list[Case]
-    stations: list[StationRow]
-    disputed: list[Disputed]
-    imports: list[ImportSummary]
-    check_stats: list[CheckStat]
-    inclusion_rule: str
-    not_counted: int  # stations with figures left out of the totals (disputed, unresolved, excluded)
-    generated_at: datetime
-    fingerprint: str = ""
-    reused_photos: list[ReusedPhoto] = field(default_factory=list)
-
-    def category_name(self, code: str) -> str:
-        cat = self.template.category(code)
-        return cat.labels.get(self.lang) if cat else code
-
-    def spoiled_name(self, code: str) -> str:
-        reason = next((r for r in self.template.spoiled_reasons if r.code == code), None)
-        return reason.labels.get(self.lang) if reason else code
-
-    def party_name(self, key: str) -> str:
-        party = next(p for p in self.template.parties if p.key == key)
-        return party.short_name(self.lang)
 
 
 # ---- collection -------------------------------------------------------------
@@ -279,7 +84,7 @@ def _unit(result: UnitResult, name: str, template: ElectionTemplate) -> UnitRow:
         result.region,
         name,
         comp.stations_total if comp else 0,
-        comp.stations_observed if comp else 0,
+        comp.stations_counted if comp else 0,
         Figures.of(result.observed, template),
         Figures.of(result.official, template),
         Figures.of(result.official_all, template),
@@ -292,7 +97,7 @@ def _station_rows(
     observed: StationArrays,
     touched: np.ndarray,
     violations: Mapping[str, int],
-    lang: str,
+    position: Mapping[str, int],
 ) -> list[StationRow]:
     """The annex: every station with any observer record, computed column-wise."""
     pk = template.party_keys
@@ -340,8 +145,7 @@ def _station_rows(
                 has_official=bool(has_official[k]),
             )
         )
-    order = {code: formatter(lang).sort_key(region_name(code, lang)) for code in {r.region for r in rows}}
-    rows.sort(key=lambda r: (order[r.region], _natural(r.code)))
+    rows.sort(key=lambda r: (position.get(r.region, len(position)), _natural(r.code)))
     return rows
 
 
@@ -441,6 +245,79 @@ def _hours(snap: Snapshot) -> list[HourPoint]:
     return out
 
 
+def region_order(codes: set[str] | list[str], lang: str) -> list[str]:
+    """The one order of regions in every section of the report (by name in the report's language)."""
+    # The language's alphabet (Ақмола before Атырау in Kazakh), one order for every section.
+    key = formatter(lang).sort_key
+    return sorted(codes, key=lambda code: (code == "", key(region_name(code, lang)) if code else ((), "")))
+
+
+def data_time(store: ElectionStore) -> datetime | None:
+    """When the data last changed: the latest merge, conflict decision or official import.
+
+    The report prints this, and uses it as the PDF's creation date, instead of the
+    clock: the same data gives the same file, byte for byte (docs/report.md).
+    """
+    with store.engine.connect() as conn:
+        found = [
+            conn.exec_driver_sql(sql).scalar()
+            for sql in ("SELECT max(merged_at) FROM packages", "SELECT max(decided_at) FROM resolutions")
+        ]
+    found.append(store.meta("official_imported_at"))
+    times: list[datetime] = []
+    for value in found:
+        if isinstance(value, datetime):
+            times.append(value)
+        elif isinstance(value, str) and value:
+            try:
+                times.append(datetime.fromisoformat(value))
+            except ValueError:
+                continue
+    return max((t if t.tzinfo else t.replace(tzinfo=UTC) for t in times), default=None)
+
+
+def _spoiled_table(store: ElectionStore, snap: Snapshot, template: ElectionTemplate) -> SpoiledTable:
+    """The reasons over the stations in the observed invalid total, from the counting observer's tally."""
+    official, observed = snap.official, snap.observed
+    pk = template.party_keys
+    inv, inv_ok = evaluate_term(template.invalid, observed, pk)
+    # The stations whose invalid ballots are in the national "observed" row (observer.aggregate).
+    in_total = observed.has_figures & official.has_figures & inv_ok
+    row_of = snap.row_of
+    counting = {sid: pid for sid, pid in effective_protocols(store).by_station.items()}
+    observer_of: dict[str, str | None] = {}
+    for row in store.iter_table(m.Protocol, "id", "observer_id"):
+        observer_of[row.id] = row.observer_id
+    tallies: dict[int, dict[str, int]] = defaultdict(dict)
+    for row in store.iter_table(m.SpoiledCount, "station_id", "observer_id", "reason", "count"):
+        i = row_of.get(row.station_id)
+        if i is None or not in_total[i] or row.count <= 0:
+            continue
+        pid = counting.get(row.station_id)
+        if pid is None or observer_of.get(pid) != row.observer_id:
+            continue  # another observer's tally of the same ballots
+        tallies[i][row.reason] = tallies[i].get(row.reason, 0) + int(row.count)
+    reasons: dict[str, int] = defaultdict(int)
+    unrecorded = mismatched = mismatched_stations = 0
+    for i in np.flatnonzero(in_total).tolist():
+        tally = tallies.get(i, {})
+        invalid = int(inv[i])
+        if sum(tally.values()) > invalid:
+            mismatched += invalid
+            mismatched_stations += 1
+            continue
+        for reason, n in tally.items():
+            reasons[reason] += n
+        unrecorded += invalid - sum(tally.values())
+    return SpoiledTable(
+        dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        unrecorded,
+        mismatched,
+        mismatched_stations,
+        int(inv[in_total].sum()),
+    )
+
+
 def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: Snapshot | None = None) -> ReportData:
     """Compute every figure of the report (from ``snapshot`` if it was already read)."""
     template = store.template
@@ -448,20 +325,10 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
     official, observed = snap.official, snap.observed
     row_of = snap.row_of
     n = len(observed)
-    touched = observed.has_figures | snap.reported
-    for extra in (observed.not_counted, observed.has_violations):
-        if extra is not None:
-            touched |= extra
-    if observed.headcount is not None:
-        touched |= observed.headcount >= 0
+    status = statuses(observed)
+    # "Observed" (observer.definitions): any observer record; the annex lists exactly these stations.
+    touched = status != NOT_OBSERVED
     hours = _hours(snap)
-
-    spoiled: dict[str, int] = defaultdict(int)
-    for row in store.iter_table(m.SpoiledCount, "station_id", "reason", "count"):
-        i = row_of.get(row.station_id)
-        if i is not None and row.count > 0:
-            touched[i] = True
-            spoiled[row.reason] += row.count
 
     violations = store.violations()
     viol_per_station: dict[str, int] = defaultdict(int)
@@ -475,29 +342,22 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
         by_cat[v.category] += 1
         by_region[str(observed.regions[i])][v.category] += 1
 
-    # Protocol rows without figures still mean an observer was there.
-    protocols_obtained: set[str] = set()
-    for row in store.iter_table(m.Protocol, "station_id", "source"):
-        i = row_of.get(row.station_id)
-        if i is not None:
-            touched[i] = True
-            if row.source == "posted_copy" and observed.has_figures[i]:
-                protocols_obtained.add(row.station_id)
-
     # Both levels in one pass over the station arrays.
     levels = aggregate_levels_arrays(template, ("national", "region"), "both", official=official, observed=observed)
     national, by_region_units = levels["national"], levels["region"]
-    touched_regions = {str(r) for r in observed.regions[touched]}
-    regions = [
-        _unit(u, region_name(u.region, lang) if u.region else tr("report.region.unknown", lang), template)
-        for u in by_region_units
-        if u.region in touched_regions
-    ]
-    regions.sort(key=lambda u: formatter(lang).sort_key(u.name))  # the language's alphabet (Қ after К in kk)
+    # Every region of the station list, in one order for every section.
+    all_regions = region_order({str(r) for r in observed.regions}, lang)
+    units = {u.region: u for u in by_region_units}
+    regions = [_region_row(code, units.get(code), observed, lang, template) for code in all_regions]
     nat = (
         _unit(national[0], tr("report.national", lang), template)
         if national
         else UnitRow("", tr("report.national", lang), n, 0, Figures(), Figures(), Figures())
+    )
+    counts = (
+        national[0].comparison.counts
+        if national and national[0].comparison
+        else StationCounts.of(status, observed.registered)
     )
 
     # Per control relation, at how many counted stations it fails.
@@ -508,7 +368,55 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
         CheckStat(rule_text(c, template, lang), c.severity, int(per_check[j])) for j, c in enumerate(checks_of)
     ]
 
-    disputed: list[Disputed] = []
+    codes = {
+        str(sid): (str(c), str(r))
+        for sid, c, r in zip(observed.station_ids.tolist(), observed.codes.tolist(), observed.regions.tolist())
+    }
+    position = {code: k for k, code in enumerate(all_regions)}
+    return ReportData(
+        lang=lang,
+        template=template,
+        election=template.names.get(lang),
+        election_date=template.date,
+        organisation=organisation,
+        counts=counts,
+        national=nat,
+        regions=regions,
+        hours=hours,
+        violations_total=sum(by_cat.values()),
+        violations_by_category=dict(sorted(by_cat.items(), key=lambda kv: (-kv[1], kv[0]))),
+        violations_by_region={r: dict(by_region.get(r, {})) for r in all_regions},
+        spoiled=_spoiled_table(store, snap, template),
+        cases=_serious_cases(store, violations, codes),
+        stations=_station_rows(template, official, observed, touched, viol_per_station, position),
+        disputed=_disputed(store, template, observed, row_of, position),
+        imports=_imports(store),
+        check_stats=check_stats,
+        inclusion_rule=rules_note(store, lang),
+        data_time=data_time(store),
+        reused_photos=_reused_photos(store),
+    )
+
+
+def _region_row(
+    code: str, unit: UnitResult | None, observed: StationArrays, lang: str, template: ElectionTemplate
+) -> UnitRow:
+    name = region_name(code, lang) if code else tr("report.region.unknown", lang)
+    if unit is not None:
+        return _unit(unit, name, template)
+    # A region the aggregation leaves out (no official result, nothing counted) still has its row.
+    total = int((observed.regions == code).sum())
+    return UnitRow(code, name, total, 0, Figures(), Figures(), Figures())
+
+
+def _disputed(
+    store: ElectionStore,
+    template: ElectionTemplate,
+    observed: StationArrays,
+    row_of: Mapping[str, int],
+    position: Mapping[str, int],
+) -> list[Disputed]:
+    out: list[Disputed] = []
     for conflict in station_conflicts(store):
         i = row_of.get(conflict.station_id)
         res = conflict.resolution
@@ -516,7 +424,7 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
         if res is not None and res.status == "chosen":
             version = next((v for v in conflict.versions if v.protocol_id == res.protocol_id), None)
             who = version.observer_name if version else ""
-        disputed.append(
+        out.append(
             Disputed(
                 conflict.station_code,
                 str(observed.regions[i]) if i is not None else "",
@@ -528,12 +436,15 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
                 res.reason if res is not None else "",
             )
         )
-    disputed.sort(key=lambda d: (formatter(lang).sort_key(region_name(d.region, lang)), _natural(d.station_code)))
+    out.sort(key=lambda d: (position.get(d.region, len(position)), _natural(d.station_code)))
+    return out
 
+
+def _imports(store: ElectionStore) -> list[ImportSummary]:
     imports: dict[str, list[datetime | None]] = defaultdict(list)
     for row in store.iter_table(m.Package, "outcome", "merged_at", "created_at"):
         imports[row.outcome].append(row.merged_at or row.created_at)
-    import_rows = [
+    return [
         ImportSummary(
             outcome,
             len(times),
@@ -542,38 +453,6 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
         )
         for outcome, times in sorted(imports.items())
     ]
-
-    codes = {
-        str(sid): (str(c), str(r))
-        for sid, c, r in zip(observed.station_ids.tolist(), observed.codes.tolist(), observed.regions.tolist())
-    }
-    not_counted = int(observed.not_counted.sum()) if observed.not_counted is not None else 0
-    return ReportData(
-        lang=lang,
-        template=template,
-        election=template.names.get(lang),
-        election_date=template.date,
-        organisation=organisation,
-        stations_total=n,
-        stations_observed=int(touched.sum()),
-        protocols_obtained=len(protocols_obtained),
-        national=nat,
-        regions=regions,
-        hours=hours,
-        violations_total=sum(by_cat.values()),
-        violations_by_category=dict(sorted(by_cat.items(), key=lambda kv: (-kv[1], kv[0]))),
-        violations_by_region={r: dict(c) for r, c in by_region.items()},
-        spoiled_reasons=dict(sorted(spoiled.items(), key=lambda kv: (-kv[1], kv[0]))),
-        cases=_serious_cases(store, violations, codes),
-        stations=_station_rows(template, official, observed, touched, viol_per_station, lang),
-        disputed=disputed,
-        imports=import_rows,
-        check_stats=check_stats,
-        inclusion_rule=rules_note(store, lang),
-        not_counted=not_counted,
-        generated_at=datetime.now(UTC),
-        reused_photos=_reused_photos(store),
-    )
 
 
 def _reused_photos(store: ElectionStore) -> list[ReusedPhoto]:

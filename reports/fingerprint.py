@@ -9,8 +9,10 @@ What it covers is what the report is computed from: per station the figures
 that count (after conflict decisions and inclusion rules) and the official
 result, every conflicting protocol version with the decision on it, the
 inclusion rules, the turnout at each reporting time (per station, as the report
-uses it), spoiled-ballot counts and violations. Any change that could change a
-printed figure changes the fingerprint.
+uses it), spoiled-ballot counts and violations, and everything else the report
+prints: the template's text (party and category names), evidence files and
+reuse flags (db/reuse.py), the import log, observers' names and the official
+import. Any change that could change a printed word or figure changes it.
 
 The full digest goes into the PDF's Keywords (``baqylau-fingerprint:<hex>``);
 the cover prints its first 16 hex digits so a paper copy can be traced too.
@@ -18,21 +20,27 @@ the cover prints its first 16 hex digits so a paper copy can be traced too.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from db import models as m
 from db.conflicts import station_conflicts
+from db.reuse import find_reused_evidence
 from db.rules import META_KEY as RULES_META_KEY
 from db.store import ElectionStore
 from observer.errors import BaqylauError
 from reports.data import Snapshot, read_snapshot
 
 KEYWORD_PREFIX = "baqylau-fingerprint:"
+OPTIONS_PREFIX = "baqylau-options:"
+_OPTIONS_RE = re.compile(rb"baqylau-options:([A-Za-z0-9_-]{1,4000}={0,2})")
 SHORT_LENGTH = 16
 _MAX_PDF_BYTES = 2 * 1024**3
 _KEYWORD_RE = re.compile(rb"baqylau-fingerprint:([0-9a-f]{64})")
@@ -95,6 +103,66 @@ def _records(store: ElectionStore, snap: Snapshot) -> Iterator[bytes]:
             viol.action,
             viol.evidence_count,
         )
+    yield from _shown_elsewhere(store, codes)
+
+
+def _shown_elsewhere(store: ElectionStore, codes: dict[str, str]) -> Iterator[bytes]:
+    """What the report prints beyond the figures: template texts, photos, reuse flags, the import log, names."""
+    # Party names, categories, the election's name: all come from the template's text.
+    yield _line("template", store.meta("template_toml") or "")
+    for pair in find_reused_evidence(store):
+        yield _line(
+            "reuse",
+            pair.kind,
+            pair.distance,
+            sorted(
+                [[side.station_code, side.observer_name, side.original_name, side.sha256] for side in (pair.a, pair.b)]
+            ),
+        )
+    for ev in store.iter_table(m.Evidence, "station_id", "sha256", "kind", "original_name"):
+        yield _line("evidence", codes.get(ev.station_id, "?"), ev.sha256, ev.kind, ev.original_name)
+    for pkg in store.iter_table(m.Package, "sha256", "outcome", "merged_at", "created_at"):
+        # The annex of imports prints outcomes and times; the package's own hash names it.
+        yield _line("package", pkg.sha256, pkg.outcome, _iso(pkg.merged_at), _iso(pkg.created_at))
+    for obs in store.iter_table(m.Observer, "id", "name"):
+        yield _line("observer", obs.id, obs.name)
+    yield _line("official", store.meta("official_imported_at") or "", store.meta("official_sha256") or "")
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What besides the data decides a report's bytes; recorded in the PDF so it can be rebuilt."""
+
+    lang: str
+    title: str
+    organisation: str
+    logo_sha256: str  # "" without a logo: the logo file itself is not in the PDF's metadata
+
+    def keyword(self) -> str:
+        raw = _ENCODER.encode({"v": 1, **asdict(self)}).encode("utf-8")
+        return OPTIONS_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii")
+
+    @classmethod
+    def from_pdf(cls, data: bytes) -> ReportOptions | None:
+        """The options recorded in a report's metadata (None if absent or unreadable).
+
+        Whatever a tampered file claims here only decides how it is rebuilt; the
+        rebuilt bytes must then equal the file's, so a false claim cannot pass.
+        """
+        found = _OPTIONS_RE.findall(data)
+        if not found:
+            return None
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(found[-1]).decode("utf-8"))
+            if raw.get("v") != 1:
+                return None
+            return cls(str(raw["lang"]), str(raw["title"]), str(raw["organisation"]), str(raw["logo_sha256"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
 
 
 def data_fingerprint(hq: ElectionStore, snapshot: Snapshot | None = None) -> str:
@@ -102,7 +170,7 @@ def data_fingerprint(hq: ElectionStore, snapshot: Snapshot | None = None) -> str
 
     ``snapshot`` is the read the report's figures came from (read here if not given).
     """
-    digest = hashlib.sha256(b"baqylau-data-v1\n")
+    digest = hashlib.sha256(b"baqylau-data-v2\n")
     for line in sorted(_records(hq, snapshot or read_snapshot(hq))):
         digest.update(line)
         digest.update(b"\n")
@@ -115,24 +183,27 @@ def short_fingerprint(full: str) -> str:
     return "-".join(head[i : i + 4] for i in range(0, len(head), 4))
 
 
-def read_pdf_fingerprint(path: str | Path) -> str | None:
-    """The full fingerprint stored in a report's metadata, or None if there is none.
-
-    ReportLab writes the document information dictionary uncompressed, so the
-    keyword can be found in the raw bytes without a PDF parser; a PDF that was
-    re-saved by another program may have lost it (then None).
-    """
+def read_pdf_bytes(path: str | Path) -> bytes:
+    """A file given as a report: a PDF of reasonable size, read whole (or a user error)."""
     p = Path(path)
     try:
         size = p.stat().st_size
         if size > _MAX_PDF_BYTES:
             raise ReportVerifyError("report.error.not_pdf", file=p.name)
         with p.open("rb") as fh:
-            if not fh.read(5).startswith(b"%PDF-"):
-                raise ReportVerifyError("report.error.not_pdf", file=p.name)
-            fh.seek(0)
             data = fh.read()
     except OSError as exc:
         raise ReportVerifyError("report.error.unreadable", file=p.name, problem=exc.strerror or str(exc)) from None
-    found = _KEYWORD_RE.findall(data)
+    if not data.startswith(b"%PDF-"):
+        raise ReportVerifyError("report.error.not_pdf", file=p.name)
+    return data
+
+
+def read_pdf_fingerprint(path: str | Path) -> str | None:
+    """The full fingerprint stored in a report's metadata, or None if there is none.
+
+    Only a hint for the message of ``verify-report`` (which data the report claims);
+    whether the report shows that data is decided by rebuilding it (reports.verify).
+    """
+    found = _KEYWORD_RE.findall(read_pdf_bytes(path))
     return found[-1].decode("ascii") if found else None

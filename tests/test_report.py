@@ -157,7 +157,7 @@ def test_report_shows_independently_computed_figures(hq: Path, tmp_path: Path, l
     leader = 100 * _sums(counted, "nur_otan") / _sums(counted, "in_boxes")
     for figure in (turnout, turnout_off, turnout_all, invalid, leader):
         assert _pct(figure, lang) in text, (lang, figure)
-    assert "40 / 50" in text  # observed N of M
+    assert "38 / 50" in text  # counted N of all M (observer.definitions: coverage)
     assert short_fingerprint(info.fingerprint) in text
     assert info.stations_observed == 40 and info.stations_total == 50
     # Every observed station is in the annex, with its number.
@@ -175,9 +175,13 @@ def test_report_shows_independently_computed_figures(hq: Path, tmp_path: Path, l
     # Turnout at 14:00 as announced: 30% of each station's list, summed before dividing.
     regs = [1000 + 37 * i for i in range(40)]
     assert _pct(100 * sum(r * 30 // 100 for r in regs) / sum(regs), lang) in text
-    # Reasons for invalid ballots seen at the counts: 40 stations, WRITTEN 1..3 and BLANK 2 each.
-    written = sum(1 + i % 3 for i in range(40))
-    assert re.search(rf"\b{written}\b", text) and re.search(rf"\b{written + 80}\b", text)
+    # Reasons for invalid ballots over the stations of the invalid total (2..39): WRITTEN 1..3 and
+    # BLANK 2 each; the rest of each station's invalid ballots has no recorded reason.
+    written = sum(1 + i % 3 for i in range(2, 40))
+    unrecorded = _sums(counted, "invalid") - written - 2 * 38
+    for n in (written, 2 * 38, unrecorded, _sums(counted, "invalid")):
+        assert re.search(rf"\b{n}\b", text), n
+    assert tr("report.invalid.unrecorded", lang) in text
 
 
 def test_every_kazakh_letter_survives(hq: Path, tmp_path: Path) -> None:
@@ -200,14 +204,14 @@ def test_fingerprint_round_trip_and_mismatch(hq: Path, tmp_path: Path, capsys: p
     assert read_pdf_fingerprint(out) == expected
     capsys.readouterr()
     assert main(["--lang", "en", "verify-report", str(out), str(hq)]) == 0
-    assert "matches" in capsys.readouterr().out
+    assert "Match:" in capsys.readouterr().out
     store = ElectionStore.open(hq)
     st = store.station_by_code("105")
     assert st is not None
     store.set_spoiled(st.id, "BLANK", 9)
     store.close()
     assert main(["--lang", "en", "verify-report", str(out), str(hq)]) == 1
-    assert "NOT match" in capsys.readouterr().out
+    assert "NO MATCH" in capsys.readouterr().out
 
 
 def test_fingerprint_ignores_storage_order(tmp_path: Path) -> None:
@@ -336,9 +340,10 @@ def test_report_of_an_empty_hq_file_says_so(tmp_path: Path) -> None:
     info = build_report(path, out, "en")
     text = _text(out)
     assert info.stations_observed == 0 and info.stations_total == 0
-    assert tr("report.violations.none", "en") in text
+    # Nothing observed: the official-only report, no observation sections filled with "0 / 0".
+    assert tr("report.official_only", "en")[:40] in text
     assert tr("report.annex.imports_none", "en") in text
-    assert "0 / 0" in text
+    assert "0 / 0" not in text and tr("report.violations", "en") not in text
 
 
 def test_plain_table_splits_between_rows_and_repeats_its_header(tmp_path: Path) -> None:
@@ -479,3 +484,187 @@ def test_turnout_snapshot_takes_the_highest_report_per_station_and_slot(hq: Path
     assert snap.reported[i]
     j = next(k for k in range(len(snap.reported)) if k != i and snap.reported[k])
     assert snap.counted[j, cols["21:30"]] == -1 and snap.announced[j, cols["21:30"]] == -1
+
+
+# ---- every total adds up (observer.definitions), in every language ------------------------------
+
+
+def _numbers_after(label: str, text: str) -> list[int]:
+    """The whole-number cells that follow the cell ``label`` (text extraction gives one cell per line)."""
+    lines = [line.strip() for line in text.splitlines()]
+    at = lines.index(label)
+    out: list[int] = []
+    for cell in lines[at + 1 :]:
+        digits = re.sub(r"[ \u202f\u00a0]", "", cell)  # thousands grouped by any kind of space
+        if not digits.isdigit():
+            break
+        out.append(int(digits))
+    return out
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk", "en"])
+def test_every_total_equals_the_sum_of_its_rows(hq: Path, tmp_path: Path, lang: str) -> None:
+    from db.aggregate import aggregate, station_counts
+    from reports.data import collect
+    from reports.sections.violations import violation_matrix
+
+    store = ElectionStore.open(hq)
+    try:
+        d = collect(store, lang)
+        [nat] = aggregate(store, "national", "both")
+        service = station_counts(store)
+    finally:
+        store.close()
+    # One set of definitions: the report's counts are aggregate's and the service's.
+    assert nat.comparison is not None and d.counts == nat.comparison.counts == service
+    c = d.counts
+    assert (c.total, c.observed, c.counted, c.undecided, c.disputed, c.excluded) == (50, 40, 38, 2, 0, 0)
+    assert c.with_protocol == c.counted + c.disputed + c.undecided + c.excluded
+    # Every region of the station list, in one order, and the national row is their sum.
+    assert [u.code for u in d.regions] == sorted(REGIONS, key=lambda r: [u.code for u in d.regions].index(r))
+    assert {u.code for u in d.regions} == set(REGIONS)
+    assert sum(u.stations_total for u in d.regions) == d.national.stations_total == 50
+    assert sum(u.stations_counted for u in d.regions) == d.national.stations_counted == 38
+    assert sum(u.observed.invalid or 0 for u in d.regions) == d.national.observed.invalid
+    order = [u.code for u in d.regions]
+    annex_regions = list(dict.fromkeys(r.region for r in d.stations))
+    assert annex_regions == [r for r in order if r in annex_regions]
+    # The reasons table: the same stations and protocols as the invalid total.
+    assert d.spoiled.rows_sum == d.spoiled.total == d.national.observed.invalid
+    # Violations by region: rows add up across, the national row down.
+    vm = violation_matrix(d)
+    for line in [*vm.rows, vm.total]:
+        assert sum(line[:-1]) == line[-1]
+    assert vm.total == [sum(col) for col in zip(*vm.rows)]
+    assert vm.total[-1] == d.violations_total == sum(d.violations_by_category.values())
+
+    # The same in the printed PDF: the national row and the total row equal the sums above them.
+    out = tmp_path / f"{lang}.pdf"
+    build_report(hq, out, lang)
+    text = _text(out)
+    names = [u.name for u in d.regions]
+    reasons = [d.spoiled_name(code) for code in d.spoiled.reasons] + [tr("report.invalid.unrecorded", lang)]
+    printed = [_numbers_after(r, text)[0] for r in reasons]
+    assert sum(printed) == _numbers_after(tr("report.total", lang), text)[0] == d.spoiled.total
+    lines = [line.strip() for line in text.splitlines()]
+    heading = max(i for i, line in enumerate(lines) if line.endswith(tr("report.violations.regions", lang)))
+    section = "\n".join(lines[heading:])  # the section's heading, not the contents' line
+    rows = [_numbers_after(n, section) for n in names]
+    national = _numbers_after(d.national.name, section)
+    assert national == [sum(col) for col in zip(*rows)] and national[-1] == d.violations_total
+
+
+# ---- verifiable reports ---------------------------------------------------------------------------
+
+
+def _verify(*args: str) -> int:
+    return main(["--lang", "en", "verify-report", *args])
+
+
+def test_same_data_same_bytes_and_verify_refuses_every_change(hq: Path, tmp_path: Path) -> None:
+    one, two = tmp_path / "one.pdf", tmp_path / "two.pdf"
+    build_report(hq, one, "kk", org="МИСК")
+    build_report(hq, two, "kk", org="МИСК")
+    genuine = one.read_bytes()
+    assert genuine == two.read_bytes()
+    assert _verify(str(one), str(hq)) == 0
+
+    # An edited figure: the same length, one character of the metadata or content changed.
+    edited = tmp_path / "edited.pdf"
+    at = genuine.index(b"Baqylau")
+    edited.write_bytes(genuine[:at] + b"Baqylaw" + genuine[at + 7 :])
+    assert _verify(str(edited), str(hq)) == 1
+    # An incremental update appended after the report (how a PDF editor saves a change).
+    updated = tmp_path / "updated.pdf"
+    updated.write_bytes(genuine + b"1 0 obj\n<< /Title (forged) >>\nendobj\ntrailer\n<< /Size 2 >>\n%%EOF\n")
+    assert _verify(str(updated), str(hq)) == 1
+    # An unrelated PDF carrying the genuine fingerprint and options keywords.
+    keywords = re.findall(rb"baqylau-(?:fingerprint|options):[A-Za-z0-9_=-]+", genuine)
+    assert len(keywords) == 2
+    from reportlab.pdfgen.canvas import Canvas
+
+    fake = tmp_path / "fake.pdf"
+    canvas = Canvas(str(fake))
+    canvas.setKeywords(" ".join(k.decode() for k in keywords))
+    canvas.drawString(100, 700, "Official turnout 99%")
+    canvas.save()
+    assert read_pdf_fingerprint(fake) == read_pdf_fingerprint(one)
+    assert _verify(str(fake), str(hq)) == 1
+
+    # A merge after the report that adds a photo reused at another station (shown in the report).
+    store = ElectionStore.open(hq)
+    a, b = store.station_by_code("110"), store.station_by_code("111")
+    assert a is not None and b is not None
+    photo = _photo(tmp_path, "same.jpg", 200)
+    before = data_fingerprint(store)
+    store.add_evidence(a.id, photo)
+    store.add_evidence(b.id, photo)
+    after = data_fingerprint(store)
+    store.close()
+    assert before != after
+    assert _verify(str(one), str(hq)) == 1
+
+
+def test_signed_report_checks_with_only_the_public_key(
+    hq: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = tmp_path / "keys"
+    assert main(["--lang", "en", "org-keygen", str(keys)]) == 0
+    private, public = keys / "org-ed25519.pem", keys / "org-ed25519.pub.pem"
+    out = tmp_path / "signed.pdf"
+    args = ["--lang", "en", "report", str(hq), "--out", str(out), "--lang", "ru", "--org-key", str(private)]
+    assert main(args) == 0
+    data = out.read_bytes()
+    assert data.endswith(b"%%EOF\n") and b"%baqylau-signature v1 ed25519 " in data[-200:]
+    capsys.readouterr()
+    assert _verify(str(out), "--org-public", str(public)) == 0  # no HQ file
+    assert "Signature valid" in capsys.readouterr().out
+    assert _verify(str(out), str(hq), "--org-public", str(public)) == 0  # and the rebuild matches too
+
+    flipped = tmp_path / "flipped.pdf"
+    at = data.index(b"/Producer")
+    flipped.write_bytes(data[:at] + b"/Producex" + data[at + 9 :])
+    assert _verify(str(flipped), "--org-public", str(public)) == 1
+    appended = tmp_path / "appended.pdf"
+    appended.write_bytes(data + b"1 0 obj\n<< >>\nendobj\n%%EOF\n")
+    assert _verify(str(appended), "--org-public", str(public)) == 1
+    # Another organisation's key does not vouch for it.
+    other = tmp_path / "other"
+    assert main(["--lang", "en", "org-keygen", str(other)]) == 0
+    capsys.readouterr()
+    assert _verify(str(out), "--org-public", str(other / "org-ed25519.pub.pem")) == 1
+    assert "INVALID" in capsys.readouterr().out
+    # A private key where the public one is expected is a user error, not a traceback.
+    assert _verify(str(out), "--org-public", str(private)) != 0
+
+
+def test_official_results_only_report_leaves_out_observation(tmp_path: Path) -> None:
+    template = builtin_template("kz-majilis-2021")
+    path = tmp_path / "cec.baqylau"
+    store = ElectionStore.create(path, template, role=ROLE_HQ)
+    rows = []
+    for i in range(12):
+        st = store.upsert_station(str(500 + i), REGIONS[i % 3], "", "", 1000 + i)
+        rows.append(
+            {
+                "id": m.new_id(),
+                "station_id": st.id,
+                "values_json": json.dumps(_official(_observed(i))),
+                "created_at": datetime.now(UTC),
+                "updated_at": datetime.now(UTC),
+            }
+        )
+    with store.engine.begin() as conn:
+        conn.execute(insert(m.OfficialResult), rows)
+    store.close()
+    for lang in ("ru", "en"):
+        out = tmp_path / f"{lang}.pdf"
+        build_report(path, out, lang)
+        text = _text(out)
+        assert tr("report.official.regions", lang) in text
+        for absent in ("report.findings", "report.violations", "report.annex.stations", "report.method"):
+            assert tr(absent, lang) not in text, absent
+        assert not re.search(r"\b0 (of|из) 12\b", text)
+        all_official = [_official(_observed(i)) for i in range(12)]
+        turnout = 100 * _sums(all_official, "issued") / _sums(all_official, "registered")
+        assert _fmt(turnout, lang) + "%" in text

@@ -30,13 +30,18 @@ def cover(ctx: Context) -> list[Flowable]:
     out.append(ctx.p(esc(ctx.title), "title"))
     out.append(ctx.p(esc(d.election), "subtitle"))
     out.append(Spacer(1, 10 * mm))
-    generated = station_local_time(d.generated_at, CAPITAL)
-    meta = [
-        ctx.t("report.cover.date", date=date_text(d.election_date, ctx.lang)),
-        ctx.count("report.cover.observed", d.stations_total, observed=ctx.num(d.stations_observed)),
-        ctx.t("report.cover.generated", when=clock(generated, ctx.lang), offset=utc_offset(generated)),
-        *_zones(ctx),
-    ]
+    meta = [ctx.t("report.cover.date", date=date_text(d.election_date, ctx.lang))]
+    c = d.counts
+    if d.has_observations:
+        meta.append(ctx.count("report.cover.counts", c.total, observed=ctx.num(c.observed), counted=ctx.num(c.counted)))
+    else:
+        meta.append(ctx.count("report.cover.official_only", c.total))
+    if d.data_time is not None:
+        # The time of the data, not of the build (the same data gives the same PDF), on the
+        # capital's clock: fixed offsets by date, so the machine's time zone changes nothing.
+        at = station_local_time(d.data_time, CAPITAL)
+        meta.append(ctx.t("report.cover.data_time", when=clock(at, ctx.lang), offset=utc_offset(at)))
+    meta += _zones(ctx)
     out += [ctx.p(esc(line), "cover_meta") for line in meta]
     out.append(Spacer(1, 6 * mm))
     out.append(ctx.p(esc(ctx.t("report.cover.fingerprint")), "cover_meta"))

@@ -43,9 +43,14 @@ def findings(ctx: Context) -> list[Flowable]:
             ctx.count("report.kf.violation_stations", sum(1 for r in d.stations if r.violations)),
         ),
         KeyFigure(
-            f"{ctx.num(d.stations_observed)} / {ctx.num(d.stations_total)}",
+            f"{ctx.num(d.counts.counted)} / {ctx.num(d.counts.total)}",
             ctx.t("report.kf.coverage"),
-            ctx.t("report.kf.protocols", n=ctx.num(d.protocols_obtained)),
+            ctx.count(
+                "report.kf.observed_counts",
+                d.counts.observed,
+                with_protocol=ctx.num(d.counts.with_protocol),
+                not_counted=ctx.num(d.counts.not_counted),
+            ),
         ),
     ]
     out.append(key_figures(figs, FRAME_WIDTH))
@@ -67,8 +72,21 @@ def findings(ctx: Context) -> list[Flowable]:
     out.append(
         ctx.p(esc(ctx.t("report.kf.summary_parties", observed=over_obs, official=over_off, threshold=ctx.pct(thr, 0))))
     )
-    if d.not_counted:
-        out.append(ctx.p(esc(ctx.t("report.kf.not_counted", n=ctx.num(d.not_counted)))))
+    c = d.counts
+    if c.not_counted:
+        out.append(
+            ctx.p(
+                esc(
+                    ctx.t(
+                        "report.kf.not_counted",
+                        n=ctx.num(c.not_counted),
+                        disputed=ctx.num(c.disputed),
+                        undecided=ctx.num(c.undecided),
+                        excluded=ctx.num(c.excluded),
+                    )
+                )
+            )
+        )
     out += _headlines(ctx)
     out.append(PageBreak())
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reportlab.lib.units import mm
-from reportlab.platypus import CondPageBreak, Flowable
+from reportlab.platypus import CondPageBreak, Flowable, Paragraph
 
 from reports.flowables import esc
 from reports.sections.base import Context
@@ -38,15 +38,21 @@ def invalid(ctx: Context) -> list[Flowable]:
     out.append(ctx.table(rows, [w * 0.28, w * 0.18, w * 0.18, w * 0.18, w * 0.18], bold_last=True))
     out.append(ctx.p(esc(ctx.t("report.invalid.caption")), "caption"))
     out.append(ctx.heading("report.invalid.reasons", 1))
-    if not d.spoiled_reasons:
+    sp = d.spoiled
+    if not sp.total:
         out.append(ctx.p(esc(ctx.t("report.none"))))
         return out
-    total = sum(d.spoiled_reasons.values())
     rows = [ctx.head("report.col.reason", "report.col.ballots", "report.col.share")]
-    for code, n in d.spoiled_reasons.items():
-        rows.append([d.spoiled_name(code), ctx.num(n), ctx.pct(100.0 * n / total if total else None)])
-    out.append(ctx.table(rows, [w * 0.6, w * 0.2, w * 0.2]))
-    out.append(ctx.p(esc(ctx.t("report.invalid.reasons_caption", n=ctx.num(total))), "caption"))
+    lines = [(d.spoiled_name(code), n) for code, n in sp.reasons.items()]
+    if sp.unrecorded:
+        lines.append((ctx.t("report.invalid.unrecorded"), sp.unrecorded))
+    if sp.mismatched:
+        lines.append((ctx.t("report.invalid.mismatched", n=ctx.num(sp.mismatched_stations)), sp.mismatched))
+    for label, n in lines:
+        rows.append([Paragraph(esc(label), ctx.s["cell"]), ctx.num(n), ctx.pct(100.0 * n / sp.total)])
+    rows.append([ctx.t("report.total"), ctx.num(sp.total), ctx.pct(100.0)])
+    out.append(ctx.table(rows, [w * 0.6, w * 0.2, w * 0.2], bold_last=True))
+    out.append(ctx.p(esc(ctx.t("report.invalid.reasons_caption", n=ctx.num(sp.total))), "caption"))
     return out
 
 

@@ -29,7 +29,7 @@ def methodology(ctx: Context) -> list[Flowable]:
         )
     )
     out.append(ctx.heading("report.method.collection", 1))
-    out.append(ctx.p(esc(ctx.t("report.method.collection_text", protocols=ctx.num(d.protocols_obtained)))))
+    out.append(ctx.p(esc(ctx.t("report.method.collection_text", protocols=ctx.num(d.counts.with_protocol)))))
     out.append(ctx.heading("report.method.checks", 1))
     out.append(ctx.p(esc(ctx.t("report.method.checks_text"))))
     rows: list[list[Any]] = [ctx.head("report.col.rule", "report.col.severity", "report.col.failed", right={2})]
@@ -38,7 +38,18 @@ def methodology(ctx: Context) -> list[Flowable]:
     out.append(ctx.table(rows, [FRAME_WIDTH * 0.70, FRAME_WIDTH * 0.15, FRAME_WIDTH * 0.15], numeric_from=2))
     out.append(ctx.heading("report.method.disputed", 1))
     out.append(
-        ctx.p(esc(ctx.t("report.method.disputed_text", n=ctx.num(len(d.disputed)), excluded=ctx.num(d.not_counted))))
+        ctx.p(
+            esc(
+                ctx.t(
+                    "report.method.disputed_text",
+                    n=ctx.num(len(d.disputed)),
+                    excluded=ctx.num(d.counts.not_counted),
+                    disputed=ctx.num(d.counts.disputed),
+                    undecided=ctx.num(d.counts.undecided),
+                    by_rule=ctx.num(d.counts.excluded),
+                )
+            )
+        )
     )
     out.append(ctx.p(esc(ctx.t("report.method.rule", rule=d.inclusion_rule))))
     out.append(ctx.heading("report.method.comparison", 1))

@@ -7,6 +7,7 @@ from typing import Any
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable
 
+from observer.definitions import gap_pp
 from reports import charts
 from reports.flowables import esc
 from reports.sections.base import Context
@@ -29,7 +30,7 @@ def results(ctx: Context) -> list[Flowable]:
     ]
     for key in d.template.party_keys:
         o, f = nat.observed.party_pct(key), nat.official_same.party_pct(key)
-        gap = None if o is None or f is None else f - o
+        gap = gap_pp(o, f)
         rows.append(
             [
                 d.party_name(key),
