@@ -667,4 +667,4 @@ def test_official_results_only_report_leaves_out_observation(tmp_path: Path) -> 
         assert not re.search(r"\b0 (of|из) 12\b", text)
         all_official = [_official(_observed(i)) for i in range(12)]
         turnout = 100 * _sums(all_official, "issued") / _sums(all_official, "registered")
-        assert _fmt(turnout, lang) + "%" in text
+        assert _pct(turnout, lang) in text
