@@ -239,26 +239,50 @@ def _fit_columns(
             # word of the catalogue or the election but some unforeseen data, and is cut instead.
             need = [min(x + 2 * PAD + _SLACK, total / 2) for x in need]
             if sum(need) <= total:
-                return _spread(widths, need, total)
+                return _spread(widths, need, total, _full_widths(cells, atomic))
             if size <= MIN_SIZE:
                 break
             size -= SIZE_STEP
-    return _spread(widths, need, total)
+    return _spread(widths, need, total, _full_widths(cells, atomic))
 
 
-def _spread(widths: list[float], need: list[float], total: float) -> list[float]:
-    """Widen the columns below their need, taking the room from those above theirs."""
+def _full_widths(cells: dict[tuple[int, int], _Cell], atomic: list[float]) -> list[float]:
+    """Each column's width with every cell on one line (its wish, not its need)."""
+    full = list(atomic)
+    for (_, c), cell in cells.items():
+        if c < len(full):
+            longest = max((_w(line, cell.font, cell.size) for line in cell.text.split("\n")), default=0.0)
+            full[c] = max(full[c], longest)
+    return [f + 2 * PAD + _SLACK for f in full]
+
+
+def _spread(widths: list[float], need: list[float], total: float, full: list[float]) -> list[float]:
+    """Widen the columns below their need, taking the room from those above theirs.
+
+    Room is taken first where a column is wider than its longest cell on one line
+    (``full``: a column of short numbers under a wide head), and only then from the
+    room a column has to wrap its text, so a region name is not pushed onto three lines
+    to make room that a number column had to spare.
+    """
     short = sum(max(0.0, nd - w) for w, nd in zip(widths, need))
     if short <= 0:
         return widths
-    spare = [max(0.0, w - nd) for w, nd in zip(widths, need)]
-    room = sum(spare)
-    if room <= 0 or sum(need) > total:
+    if sum(need) > total:
         # Nothing fits the frame: give every column its need, scaled to the frame.
         scale = total / sum(need)
         return [nd * scale for nd in need]
-    take = min(1.0, short / room)
-    return [nd if nd > w else w - sp * take for w, nd, sp in zip(widths, need, spare)]
+    out = [max(w, nd) for w, nd in zip(widths, need)]
+    for floor in ([max(nd, f) for nd, f in zip(need, full)], need):
+        spare = [max(0.0, o - fl) if o > nd else 0.0 for o, fl, nd in zip(out, floor, need)]
+        room = sum(spare)
+        if room <= 0:
+            continue
+        take = min(1.0, short / room)
+        out = [o - sp * take for o, sp in zip(out, spare)]
+        short -= room * take
+        if short <= 1e-9:
+            break
+    return out
 
 
 def _typeset(cell: _Cell, width: float, original: Any) -> Any:
