@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table
 
+from reports.flowables import PlainTable
 from reports.styles import FONT, FONT_CONDENSED, FRAME_WIDTH, get_styles, register_fonts
 from reports.tables import PAD, data_table, pieces, running_header, wrap_hard, wrap_words
 
@@ -125,7 +126,7 @@ def test_data_table_keeps_every_word_whole_where_reportlab_cut_them(tmp_path: Pa
 @dataclass
 class Built:
     pdf: Path
-    tables: list[Table]
+    tables: list[Table | PlainTable]
     text: str
 
 
@@ -137,7 +138,7 @@ def demo_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
 
     hq = demo_hq(tmp_path_factory.mktemp("demo"), stations=800, seed=3)
     out = tmp_path_factory.mktemp("reports")
-    placed: list[Table] = []
+    placed: list[Table | PlainTable] = []
     original = build.ReportDoc.afterFlowable
 
     def after(self: Any, flowable: Flowable) -> None:
@@ -158,8 +159,8 @@ def demo_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
     return built
 
 
-def _walk(flowable: Flowable) -> Iterator[Table]:
-    if isinstance(flowable, Table):
+def _walk(flowable: Flowable) -> Iterator[Table | PlainTable]:
+    if isinstance(flowable, (Table, PlainTable)):
         yield flowable
     for inner in getattr(flowable, "_content", None) or []:  # KeepTogether
         yield from _walk(inner)
@@ -169,8 +170,23 @@ def _walk(flowable: Flowable) -> Iterator[Table]:
 def test_no_table_of_the_report_breaks_a_word(demo_reports: dict[str, Built], lang: str) -> None:
     placed = demo_reports[lang].tables
     assert len(placed) > 10
-    problems = [p for t in placed for p in _broken_words(t)]
+    problems = [p for t in placed for p in (_broken_words(t) if isinstance(t, Table) else _overflow(t))]
     assert problems == [], "\n".join(problems[:20])
+    assert any(isinstance(t, PlainTable) for t in placed)  # the station annex was looked at too
+
+
+def _overflow(table: PlainTable) -> list[str]:
+    """Header lines and cells of the station annex wider than their column (it draws plain strings)."""
+    out = []
+    for c, label in enumerate(table.header):
+        for line in label.split("\n"):
+            if stringWidth(line, table.bold_font, table.header_size) > table.widths[c] - 2 * PAD:
+                out.append(f"annex header {line!r} wider than its column")
+    for row in table.rows:
+        for c, cell in enumerate(row):
+            if stringWidth(cell, table.font, table.size) > table.widths[c] - 2 * PAD:
+                out.append(f"annex cell {cell!r} wider than its column")
+    return out
 
 
 def _outside_forensics(built: Built, lang: str) -> str:
@@ -283,3 +299,31 @@ def test_missing_organisation_is_said_on_the_cover_and_in_the_cli(
     assert tr("report.cli.no_org", "en") in capsys.readouterr().err
     cover = PdfReader(str(out)).pages[0].extract_text().replace("\n", " ")
     assert tr("report.cover.no_org", "ru").split(":")[0] in cover
+
+
+@pytest.mark.parametrize(
+    ("lang", "key", "n", "expected"),
+    [
+        ("ru", "report.kf.violation_stations", 71, "на 71 участке"),
+        ("ru", "report.kf.violation_stations", 74, "на 74 участках"),
+        ("ru", "report.kf.violation_stations", 11, "на 11 участках"),
+        ("ru", "report.method.in_regions", 21, "в 21 регионе"),
+        ("ru", "report.method.in_regions", 17, "в 17 регионах"),
+        ("en", "report.kf.violation_stations", 1, "at 1 station"),
+        ("en", "report.cases.intro", 1, "1 case;"),
+        ("kk", "report.kf.violation_stations", 71, "71 учаскеде"),
+    ],
+)
+def test_plural_forms_of_the_report(lang: str, key: str, n: int, expected: str) -> None:
+    from observer.fmt import formatter
+
+    assert formatter(lang).count(key, n).startswith(expected)
+
+
+def test_of_n_stations_agrees_with_the_total_in_russian() -> None:
+    """ "из 101 участка" but "из 10 000 участков": the genitive follows the total, not the observed count."""
+    from observer.fmt import formatter
+
+    f = formatter("ru")
+    assert f.count("report.method.at_stations", 101, observed="20") == "на 20 из 101 участка"
+    assert f.count("report.method.at_stations", 10_000, observed="200") == "на 200 из 10\u00a0000 участков"

@@ -21,9 +21,10 @@ def methodology(ctx: Context) -> list[Flowable]:
             esc(
                 ctx.t(
                     "report.method.sampling_text",
-                    observed=ctx.num(d.stations_observed),
-                    total=ctx.num(d.stations_total),
-                    regions=len(d.regions),
+                    at_stations=ctx.count(
+                        "report.method.at_stations", d.stations_total, observed=ctx.num(d.stations_observed)
+                    ),
+                    in_regions=ctx.count("report.method.in_regions", len(d.regions)),
                 )
             )
         )
