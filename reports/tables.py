@@ -225,44 +225,49 @@ def _fit_columns(
             bold = r < header_rows or (bold_last and r == last)
             atomic[c] = max(atomic[c], _atomic_width(value, FONT_CONDENSED_BOLD if bold else FONT_CONDENSED, font_size))
     # Headers give way first (smaller type), then the text of the body.
+    need = _needs(cells, atomic, total)
     for shrinking_headers in (True, False):
         size = font_size
-        while True:
-            need = list(atomic)
+        while sum(need) > total and size > MIN_SIZE:
+            size -= SIZE_STEP
             for cell in cells.values():
                 if cell.header == shrinking_headers and not cell.user:
                     cell.size = min(cell.base_size, size)
-            for (_, c), cell in cells.items():
-                if not cell.user:
-                    need[c] = max(need[c], widest_piece(cell.text, cell.font, cell.size))
-            # No column takes more than half the table for one piece: anything longer is not a
-            # word of the catalogue or the election but some unforeseen data, and is cut instead.
-            need = [min(x + 2 * PAD + _SLACK, total / 2) for x in need]
-            if sum(need) <= total:
-                return _spread(widths, need, total, _full_widths(cells, atomic))
-            if size <= MIN_SIZE:
-                break
-            size -= SIZE_STEP
-    return _spread(widths, need, total, _full_widths(cells, atomic))
+            need = _needs(cells, atomic, total)
+    return _spread(widths, need, total, _full_widths(cells, atomic), _full_widths(cells, atomic, body_only=True))
 
 
-def _full_widths(cells: dict[tuple[int, int], _Cell], atomic: list[float]) -> list[float]:
-    """Each column's width with every cell on one line (its wish, not its need)."""
+def _needs(cells: dict[tuple[int, int], _Cell], atomic: list[float], total: float) -> list[float]:
+    """Each column's least width: its widest unbreakable piece at the cells' current sizes."""
+    need = list(atomic)
+    for (_, c), cell in cells.items():
+        if not cell.user and c < len(need):
+            need[c] = max(need[c], widest_piece(cell.text, cell.font, cell.size))
+    # No column takes more than half the table for one piece: anything longer is not a
+    # word of the catalogue or the election but some unforeseen data, and is cut instead.
+    return [min(x + 2 * PAD + _SLACK, total / 2) for x in need]
+
+
+def _full_widths(cells: dict[tuple[int, int], _Cell], atomic: list[float], *, body_only: bool = False) -> list[float]:
+    """Each column's width with every cell (or every cell below the head) on one line: its wish, not its need."""
     full = list(atomic)
     for (_, c), cell in cells.items():
-        if c < len(full):
+        if c < len(full) and not (body_only and cell.header):
             longest = max((_w(line, cell.font, cell.size) for line in cell.text.split("\n")), default=0.0)
             full[c] = max(full[c], longest)
     return [f + 2 * PAD + _SLACK for f in full]
 
 
-def _spread(widths: list[float], need: list[float], total: float, full: list[float]) -> list[float]:
+def _spread(
+    widths: list[float], need: list[float], total: float, full: list[float], full_body: list[float]
+) -> list[float]:
     """Widen the columns below their need, taking the room from those above theirs.
 
     Room is taken first where a column is wider than its longest cell on one line
-    (``full``: a column of short numbers under a wide head), and only then from the
-    room a column has to wrap its text, so a region name is not pushed onto three lines
-    to make room that a number column had to spare.
+    (``full``: a column of short numbers under a wide head), then where only the head
+    would wrap (``full_body``: one more line in one row), and only then from the room a
+    column has to wrap the text of its rows, so a region name is not pushed onto three
+    lines to make room that a number column had to spare.
     """
     short = sum(max(0.0, nd - w) for w, nd in zip(widths, need))
     if short <= 0:
@@ -272,7 +277,8 @@ def _spread(widths: list[float], need: list[float], total: float, full: list[flo
         scale = total / sum(need)
         return [nd * scale for nd in need]
     out = [max(w, nd) for w, nd in zip(widths, need)]
-    for floor in ([max(nd, f) for nd, f in zip(need, full)], need):
+    floors = ([max(nd, f) for nd, f in zip(need, full)], [max(nd, f) for nd, f in zip(need, full_body)], need)
+    for floor in floors:
         spare = [max(0.0, o - fl) if o > nd else 0.0 for o, fl, nd in zip(out, floor, need)]
         room = sum(spare)
         if room <= 0:
