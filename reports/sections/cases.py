@@ -17,8 +17,9 @@ from reports.styles import FRAME_WIDTH, LIGHT
 
 def cases(ctx: Context) -> list[Flowable]:
     d = ctx.d
-    out: list[Flowable] = [ctx.heading("report.cases", 1)]
-    out.append(ctx.p(esc(ctx.count("report.cases.intro", len(d.cases)))))
+    # The heading and the intro travel with the first case, never alone at the foot of a page.
+    lead: list[Flowable] = [ctx.heading("report.cases", 1), ctx.p(esc(ctx.count("report.cases.intro", len(d.cases))))]
+    out: list[Flowable] = []
     for c in d.cases:
         local = c.occurred_at
         title = ctx.t(
@@ -75,8 +76,8 @@ def cases(ctx: Context) -> list[Flowable]:
             ),
             Spacer(1, 2 * mm),
         ]
-        out.append(KeepTogether(block))
-    return out
+        out.append(KeepTogether(lead + block if not out else block))
+    return out or lead
 
 
 def _action(ctx: Context, action: str) -> list[str]:
