@@ -237,7 +237,7 @@ def flat_table(
 ) -> tuple[list[str], list[list[Any]]]:
     """Header and rows for CSV/XLSX: stable snake_case column names (``keys``) or translated ones."""
     parties = template.party_keys
-    short = {p.key: (p.short or p.labels.get()) for p in template.parties}
+    short = {p.key: p.short_name() for p in template.parties}
 
     def name(key: str, label: str) -> str:
         return key if keys else label
@@ -341,7 +341,7 @@ def text_table(units: Sequence[UnitResult], source: str, template: ElectionTempl
             tr("coord.col.turnout"),
             tr("coord.col.invalid"),
         ]
-        head += [p.short or p.labels.get() for p in parties]
+        head += [p.short_name() for p in parties]
         rows = [head]
         for u in units:
             t = u.official if source == "official" else u.observed
@@ -404,7 +404,7 @@ def text_table(units: Sequence[UnitResult], source: str, template: ElectionTempl
                 mark = lambda t: "✓" if t.passes_threshold.get(p.key) else ""  # noqa: E731, B023 - national threshold mark, called at once
                 rows.append(
                     [
-                        p.short or p.labels.get(),
+                        p.short_name(),
                         _fmt(o.party_pct[p.key]) + mark(o),
                         _fmt(f.party_pct[p.key]) + mark(f),
                         _fmt(c.diff_pp[p.key], True),

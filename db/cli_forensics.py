@@ -112,7 +112,7 @@ def party_namer(template: ElectionTemplate, lang: str | None = None) -> Callable
             party = next(p for p in template.parties if p.key == key)
         except StopIteration:
             return key
-        return party.short or party.labels.get(lang)
+        return party.short_name(lang)
 
     return name
 

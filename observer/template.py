@@ -54,7 +54,16 @@ class Line:
 class Party:
     key: str
     labels: Labels
-    short: str = ""
+    short: Labels | None = None  # for narrow columns and charts; per language, like the labels
+
+    def short_name(self, lang: str | None = None) -> str:
+        """The short name in ``lang`` ("Ақ жол" in Kazakh, "Ak Zhol" in English), else the full name.
+
+        A short name given in other languages only is not borrowed: the full name in the
+        reader's language reads better than a name in another alphabet.
+        """
+        text = self.short.values.get(lang or current_language(), "") if self.short is not None else ""
+        return text or self.labels.get(lang)
 
 
 @dataclass(frozen=True)
@@ -382,7 +391,7 @@ def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
         if key in seen or key == "parties":
             raise r.fail(f"{where}.key", _p("key_used", value=key), needle=f'"{key}"', last=True)
         seen.add(key)
-        parties.append(Party(key, r.labels(item, where, key), r.string(item, "short", where, required=False)))
+        parties.append(Party(key, r.labels(item, where, key), _short(r, item, where)))
     if not parties:
         raise r.fail("parties", _p("no_parties"), needle="parties")
 
@@ -449,6 +458,17 @@ def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
         closing_checklist=closing,
         source_text=text,
     )
+
+
+def _short(r: _Reader, item: Mapping[str, Any], where: str) -> Labels | None:
+    """A party's short name: ``short = { ru = "...", kk = "...", en = "..." }``, or one text for all languages."""
+    value = item.get("short")
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return r.labels(value, f"{where}.short", "short")
+    text = r.string(item, "short", where)
+    return Labels({lang: text for lang in LANGUAGES}) if text.strip() else None
 
 
 def _categories(r: _Reader, data: Mapping[str, Any], key: str) -> tuple[Category, ...]:

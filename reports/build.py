@@ -23,7 +23,7 @@ import hashlib
 import io
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,7 +54,7 @@ from reports.flowables import (
     Lazy,
 )
 from reports.sections.annexes import ANNEX_CHUNK_ROWS, annex_disputed, annex_imports, annex_stations
-from reports.sections.base import Context, fit
+from reports.sections.base import Context
 from reports.sections.cover import cover, toc
 from reports.sections.findings import findings
 from reports.sections.forensics import forensics
@@ -76,6 +76,7 @@ from reports.styles import (
     PAGE_SIZE,
     register_fonts,
 )
+from reports.tables import running_header
 
 MAX_LOGO_BYTES = 10 * 1024 * 1024
 MAX_LOGO_PIXELS = 40_000_000
@@ -97,6 +98,7 @@ class ReportInfo:
     stations_observed: int
     stations_total: int
     seconds: float
+    organisation: str = ""  # empty: the cover says the report is a draft, the CLI warns
 
 
 # ---- page chrome -------------------------------------------------------------
@@ -106,7 +108,7 @@ _TOTAL_FORM = "baqylau-total-pages"
 _FOOTER_SIZE = 7.5
 
 
-def _numbered_canvas(lang: str, header_left: str, header_right: str, created: str) -> type[Canvas]:
+def _numbered_canvas(lang: str, header_left: Sequence[str], header_right: str, created: str) -> type[Canvas]:
     """A canvas that writes the running header and "page X of Y" on every page but the cover.
 
     Y is not known until the last page, so each footer draws a reference to a PDF form
@@ -118,6 +120,7 @@ def _numbered_canvas(lang: str, header_left: str, header_right: str, created: st
     # The total is a slot of fixed width; it sits after or before the rest of the text.
     total_first = template.index("\x01") < template.index("\x00")
     slot = stringWidth("0" * 5, FONT, _FOOTER_SIZE)
+    left_lines, right_lines, head_size = running_header(header_left, header_right, FONT, PAGE_SIZE[0] - 2 * MARGIN_LEFT)
 
     class NumberedCanvas(Canvas):
         def __init__(self, *args: Any, **kw: Any) -> None:
@@ -145,14 +148,15 @@ def _numbered_canvas(lang: str, header_left: str, header_right: str, created: st
         def _chrome(self) -> None:
             width, height = PAGE_SIZE
             self.saveState()
-            self.setFont(FONT, _FOOTER_SIZE)
+            self.setFont(FONT, head_size)
             self.setFillColor(DARK)
             top = height - MARGIN_TOP + 9 * mm
-            usable = width - 2 * MARGIN_LEFT
-            right = fit(header_right, usable * 0.35)
-            left = fit(header_left, usable - stringWidth(right, FONT, _FOOTER_SIZE) - 12)
-            self.drawString(MARGIN_LEFT, top, left)
-            self.drawRightString(width - MARGIN_LEFT, top, right)
+            # Two lines at most, the last on the rule: the header is wrapped, never cut (reports.tables).
+            for k, line in enumerate(reversed(left_lines)):
+                self.drawString(MARGIN_LEFT, top + k * (head_size + 1.5), line)
+            for k, line in enumerate(reversed(right_lines)):
+                self.drawRightString(width - MARGIN_LEFT, top + k * (head_size + 1.5), line)
+            self.setFont(FONT, _FOOTER_SIZE)
             self.setStrokeColor(INK)
             self.setLineWidth(0.5)
             self.line(MARGIN_LEFT, top - 3, width - MARGIN_LEFT, top - 3)
@@ -357,7 +361,9 @@ def build_report(
     )
     if progress is not None:
         doc.setProgressCallBack(lambda kind, value: progress(str(kind), int(value or 0)))
-    canvasmaker = _numbered_canvas(lang, f"{ctx.title} — {data.election}", organisation, _pdf_date(data.data_time))
+    canvasmaker = _numbered_canvas(
+        lang, (f"{ctx.title} — {data.election}", data.election), organisation, _pdf_date(data.data_time)
+    )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with _binary_streams():
@@ -380,6 +386,7 @@ def build_report(
         data.stations_observed,
         data.stations_total,
         time.perf_counter() - started,
+        organisation,
     )
 
 

@@ -10,7 +10,7 @@ share a scale.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
@@ -19,6 +19,7 @@ from reportlab.graphics.shapes import Drawing, Line, Rect, String
 from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from observer.fmt import formatter
 from reports.styles import DARK, FONT_CONDENSED, INK, LIGHT, SERIES_FILLS, register_fonts
 
 LABEL_SIZE = 7
@@ -46,8 +47,15 @@ def _step(top: float) -> float:
     return top / 5 if top / 5 >= 1 or top <= 5 else round(top / 5)
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.0f}" if abs(value - round(value)) < 1e-9 else f"{value:.1f}"
+def _axis_label(lang: str, unit: str) -> Callable[[float], str]:
+    """Axis tick labels written as the language writes numbers (observer.fmt): 2,5 % in ru, 2.5% in en."""
+    f = formatter(lang)
+
+    def label(value: float) -> str:
+        digits = 0 if abs(value - round(value)) < 1e-9 else 1
+        return f.pct(value, digits) if unit == "%" else f.num(value, digits) + unit
+
+    return label
 
 
 def _text_width(text: str) -> float:
@@ -107,6 +115,7 @@ def grouped_bars(
     horizontal: bool = False,
     unit: str = "%",
     value_max: float | None = None,
+    lang: str,
 ) -> Drawing:
     """Bars per category, one bar per series (observed vs official), optional threshold line.
 
@@ -145,7 +154,7 @@ def grouped_bars(
     chart.valueAxis.valueMin = 0
     chart.valueAxis.valueMax = top
     chart.valueAxis.valueStep = _step(top)
-    chart.valueAxis.labelTextFormat = lambda v: _fmt(v) + unit
+    chart.valueAxis.labelTextFormat = _axis_label(lang, unit)
     chart.barSpacing = 0.5
     chart.groupSpacing = 4
     _style_bars(chart, len(series))
@@ -179,6 +188,7 @@ def stacked_bars(
     *,
     width: float,
     unit: str = "",
+    lang: str,
 ) -> Drawing:
     """Horizontal stacked bars (e.g. violations per region, stacked by category)."""
     register_fonts()
@@ -203,7 +213,7 @@ def stacked_bars(
     chart.valueAxis.valueMin = 0
     chart.valueAxis.valueMax = top
     chart.valueAxis.valueStep = _step(top)
-    chart.valueAxis.labelTextFormat = lambda v: _fmt(v) + unit
+    chart.valueAxis.labelTextFormat = _axis_label(lang, unit)
     chart.barSpacing = 0
     chart.groupSpacing = 3
     _style_bars(chart, len(series))
@@ -219,6 +229,7 @@ def line_chart(
     width: float,
     height: float = 170.0,
     unit: str = "%",
+    lang: str,
 ) -> Drawing:
     """Lines over time slots (turnout by hour), told apart by dash pattern and marker.
 
@@ -243,7 +254,7 @@ def line_chart(
     chart.valueAxis.valueMin = 0
     chart.valueAxis.valueMax = top
     chart.valueAxis.valueStep = _step(top)
-    chart.valueAxis.labelTextFormat = lambda v: _fmt(v) + unit
+    chart.valueAxis.labelTextFormat = _axis_label(lang, unit)
     chart.valueAxis.visibleGrid = True
     chart.valueAxis.gridStrokeColor = LIGHT
     chart.valueAxis.gridStrokeWidth = 0.4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from observer.i18n import LANGUAGES, current_language, tr
@@ -35,6 +36,8 @@ def _report(args: argparse.Namespace) -> int:
     # `--lang` after it may differ (a Kazakh report built from a Russian console).
     lang = args.report_lang or current_language()
     info = build_report(args.hq, args.out, lang, title=args.title, org=args.org, logo=args.logo, sign_key=args.org_key)
+    if not info.organisation:
+        print(tr("report.cli.no_org"), file=sys.stderr)
     print(
         tr(
             "report.cli.done",

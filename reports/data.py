@@ -43,6 +43,7 @@ from observer.checks import rule_text
 from observer.definitions import NOT_OBSERVED, StationCounts
 from observer.errors import EvidenceError
 from observer.evidence import inspect_evidence
+from observer.fmt import formatter
 from observer.i18n import tr
 from observer.regions import region_name, station_local_time
 from observer.template import ElectionTemplate
@@ -246,7 +247,9 @@ def _hours(snap: Snapshot) -> list[HourPoint]:
 
 def region_order(codes: set[str] | list[str], lang: str) -> list[str]:
     """The one order of regions in every section of the report (by name in the report's language)."""
-    return sorted(codes, key=lambda code: (code == "", region_name(code, lang) if code else ""))
+    # The language's alphabet (Ақмола before Атырау in Kazakh), one order for every section.
+    key = formatter(lang).sort_key
+    return sorted(codes, key=lambda code: (code == "", key(region_name(code, lang)) if code else ((), "")))
 
 
 def data_time(store: ElectionStore) -> datetime | None:

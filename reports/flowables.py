@@ -7,7 +7,6 @@
 - ``PlainTable``: the station annex, fast (no per-cell objects).
 - ``key_figures``: the grid of big numbers on the key-findings page.
 - ``thumbnail``: a JPEG thumbnail scaled into a box.
-- number formatting per language (decimal comma and grouped thousands for ru/kk).
 """
 
 from __future__ import annotations
@@ -25,9 +24,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Image, Paragraph, Table, TableStyle
 
+from observer.fmt import formatter
 from reports.styles import FONT_CONDENSED, INK, LIGHT, PALE, get_styles, register_fonts
-
-NBSP = "\u00a0"
 
 
 def esc(text: str) -> str:
@@ -37,35 +35,22 @@ def esc(text: str) -> str:
     return escape(cleaned).replace("\n", "<br/>")
 
 
+# Deprecated: the forensics section still calls these; every other part of the report uses
+# observer.fmt directly. They go when that section has moved to observer.fmt too.
 def fmt_int(value: int | None, lang: str) -> str:
-    if value is None:
-        return "—"
-    text = f"{value:,}"
-    return text if lang == "en" else text.replace(",", NBSP)
+    return formatter(lang).integer(value)
 
 
 def fmt_num(value: float | None, lang: str, digits: int = 1) -> str:
-    if value is None:
-        return "—"
-    text = f"{value:,.{digits}f}"
-    if lang == "en":
-        return text
-    return text.replace(",", NBSP).replace(".", ",")
+    return formatter(lang).num(value, digits)
 
 
 def fmt_pct(value: float | None, lang: str, digits: int = 1) -> str:
-    """A percentage as the language writes it: 63.25% (en), 63,25% (ru, kk)."""
-    if value is None:
-        return "—"
-    return fmt_num(value, lang, digits) + "%"
+    return formatter(lang).pct(value, digits)
 
 
 def fmt_pp(value: float | None, lang: str, digits: int = 1) -> str:
-    """A difference in percentage points with its sign."""
-    if value is None:
-        return "—"
-    sign = "+" if value > 0.05 else ("−" if value < -0.05 else "±")
-    return sign + fmt_num(abs(value), lang, digits)
+    return formatter(lang).pp(value, digits)
 
 
 class Heading(Paragraph):

@@ -52,8 +52,8 @@ from reports.styles import (
     PALE,
     get_styles,
     register_fonts,
-    table_style,
 )
+from reports.tables import data_table
 
 LABEL = 7.0
 GREY_LEVELS = 12  # distinct greys in the heat map: few enough to stay apart on paper
@@ -270,9 +270,7 @@ def _p(p: float, lang: str) -> str:
 
 
 def _table(rows: list[list[Any]], widths: Sequence[float], numeric_from: int = 1) -> Table:
-    table = Table(rows, colWidths=list(widths), repeatRows=1, hAlign="LEFT")
-    table.setStyle(table_style(numeric_from=numeric_from))
-    return table
+    return data_table(rows, widths, numeric_from=numeric_from, h_align="LEFT")  # words never broken
 
 
 def _head(lang: str, *keys: str, **params: object) -> list[Paragraph]:

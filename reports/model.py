@@ -261,4 +261,4 @@ class ReportData:
 
     def party_name(self, key: str) -> str:
         party = next(p for p in self.template.parties if p.key == key)
-        return party.short or party.labels.get(self.lang)
+        return party.short_name(self.lang)

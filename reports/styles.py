@@ -84,7 +84,7 @@ def get_styles() -> dict[str, ParagraphStyle]:
     """Named paragraph styles of the report.
 
     Names: ``body``, ``small``, ``bullet``, ``caption``, ``note``, ``h1``, ``h2``, ``h3``,
-    ``toc_title``, ``title``, ``subtitle``, ``cover_meta``, ``big_number``, ``big_label``,
+    ``toc_title``, ``title``, ``subtitle``, ``cover_meta``, ``cover_warning``, ``big_number``, ``big_label``,
     ``toc1``, ``toc2``, ``cell``, ``cell_right``, ``cell_head``, ``cell_head_right``, ``quote``,
     ``fingerprint``, ``header``, ``footer``.
     """
@@ -105,6 +105,7 @@ def get_styles() -> dict[str, ParagraphStyle]:
     add("title", fontName=FONT_BOLD, fontSize=24, leading=30, alignment=TA_LEFT, spaceAfter=12)
     add("subtitle", fontSize=13, leading=17, textColor=DARK, spaceAfter=8)
     add("cover_meta", fontSize=10.5, leading=15, spaceAfter=3)
+    add("cover_warning", fontSize=11, leading=15, spaceAfter=8, borderColor=INK, borderWidth=1, borderPadding=5)
     add("big_number", fontName=FONT_BOLD, fontSize=26, leading=30, alignment=TA_CENTER, spaceAfter=0)
     add("big_label", fontSize=8.5, leading=10.5, alignment=TA_CENTER, textColor=DARK, spaceAfter=0)
     add("toc_title", fontName=FONT_BOLD, fontSize=16, leading=20, spaceBefore=4, spaceAfter=10)

@@ -131,6 +131,11 @@ def _fmt(value: float, lang: str) -> str:
     return text if lang == "en" else text.replace(".", ",")
 
 
+def _pct(value: float, lang: str) -> str:
+    """A percentage as CLDR writes it: 35.57% (en), 35,57% (kk), 35,57 % (ru, a no-break space before the sign)."""
+    return _fmt(value, lang) + (" %" if lang == "ru" else "%")
+
+
 def _text(pdf: Path) -> str:
     reader = PdfReader(str(pdf))
     return "\n".join(page.extract_text() for page in reader.pages).replace("\u00a0", " ")
@@ -151,7 +156,7 @@ def test_report_shows_independently_computed_figures(hq: Path, tmp_path: Path, l
     invalid = 100 * _sums(counted, "invalid") / _sums(counted, "in_boxes")
     leader = 100 * _sums(counted, "nur_otan") / _sums(counted, "in_boxes")
     for figure in (turnout, turnout_off, turnout_all, invalid, leader):
-        assert _fmt(figure, lang) + "%" in text, (lang, figure)
+        assert _pct(figure, lang) in text, (lang, figure)
     assert "38 / 50" in text  # counted N of all M (observer.definitions: coverage)
     assert short_fingerprint(info.fingerprint) in text
     assert info.stations_observed == 40 and info.stations_total == 50
@@ -169,7 +174,7 @@ def test_report_shows_independently_computed_figures(hq: Path, tmp_path: Path, l
         assert any(line == (before + after).strip() for line in lines), lines[-3:]
     # Turnout at 14:00 as announced: 30% of each station's list, summed before dividing.
     regs = [1000 + 37 * i for i in range(40)]
-    assert _fmt(100 * sum(r * 30 // 100 for r in regs) / sum(regs), lang) + "%" in text
+    assert _pct(100 * sum(r * 30 // 100 for r in regs) / sum(regs), lang) in text
     # Reasons for invalid ballots over the stations of the invalid total (2..39): WRITTEN 1..3 and
     # BLANK 2 each; the rest of each station's invalid ballots has no recorded reason.
     written = sum(1 + i % 3 for i in range(2, 40))
@@ -396,10 +401,10 @@ def test_charts_print_in_black_and_white() -> None:
         charts.Series("Other", [1.0, 2.0, 3.0]),
     ]
     drawings = [
-        charts.grouped_bars(["A", "B", "C"], series, width=480, threshold=7, threshold_label="7%"),
-        charts.grouped_bars(["Қарағанды", "Маңғыстау", "Шығыс"], series[:2], width=480, horizontal=True),
-        charts.stacked_bars(["A", "B", "C"], series, width=480),
-        charts.line_chart(["10:00", "12:00", "14:00"], series[:2], width=480),
+        charts.grouped_bars(["A", "B", "C"], series, width=480, lang="en", threshold=7, threshold_label="7%"),
+        charts.grouped_bars(["Қарағанды", "Маңғыстау", "Шығыс"], series[:2], width=480, lang="en", horizontal=True),
+        charts.stacked_bars(["A", "B", "C"], series, width=480, lang="en"),
+        charts.line_chart(["10:00", "12:00", "14:00"], series[:2], width=480, lang="en"),
     ]
     for drawing in drawings:
         colours = _colours(drawing)
@@ -662,4 +667,4 @@ def test_official_results_only_report_leaves_out_observation(tmp_path: Path) -> 
         assert not re.search(r"\b0 (of|из) 12\b", text)
         all_official = [_official(_observed(i)) for i in range(12)]
         turnout = 100 * _sums(all_official, "issued") / _sums(all_official, "registered")
-        assert _fmt(turnout, lang) + "%" in text
+        assert _pct(turnout, lang) in text

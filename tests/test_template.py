@@ -174,3 +174,49 @@ def test_nesting_is_counted_outside_strings_and_comments(extra: str, line: int) 
         parse_template(text, "t.toml")
     assert f"line {len(text.splitlines()) + line + 1}:" in info.value.message("en")
     assert "nested more than 20 levels" in info.value.message("en")
+
+
+# ---- party short names (per language, the old single string still read) ----
+
+
+def _with_short(line: str) -> str:
+    return MINIMAL.replace(
+        'key = "a"\nen = "A"', f'key = "a"\nru = "Партия А"\nkk = "А партиясы"\nen = "Party A"\n{line}'
+    )
+
+
+def test_short_name_per_language() -> None:
+    party = parse_template(_with_short('short = { ru = "Ак жол", kk = "Ақ жол", en = "Ak Zhol" }')).parties[0]
+    assert [party.short_name(lang) for lang in ("ru", "kk", "en")] == ["Ак жол", "Ақ жол", "Ak Zhol"]
+
+
+def test_old_single_short_name_serves_every_language() -> None:
+    party = parse_template(_with_short('short = "QHP"')).parties[0]
+    assert [party.short_name(lang) for lang in ("ru", "kk", "en")] == ["QHP", "QHP", "QHP"]
+
+
+def test_short_name_missing_in_a_language_falls_back_to_that_language_full_name() -> None:
+    # An English short name in a Kazakh table would put Latin letters back where the issue found them.
+    party = parse_template(_with_short('short = { en = "Ak Zhol" }')).parties[0]
+    assert party.short_name("kk") == "А партиясы"
+    assert party.short_name("en") == "Ak Zhol"
+    assert parse_template(MINIMAL).parties[0].short_name("ru") == "A"  # no short name at all
+
+
+@pytest.mark.parametrize("bad", ["short = { ru = 5 }", "short = {}", "short = 7"])
+def test_bad_short_name_is_a_template_error_naming_its_line(bad: str) -> None:
+    broken = _with_short(bad)
+    with pytest.raises(TemplateError) as info:
+        parse_template(broken, "t.toml")
+    assert f"line {_last_line_with(broken, bad)}:" in info.value.message("en")
+
+
+@pytest.mark.parametrize("tid", BUILTIN_TEMPLATES)
+def test_builtin_short_names_are_in_each_language_own_alphabet(tid: str) -> None:
+    t = builtin_template(tid)
+    names = {lang: [p.short_name(lang) for p in t.parties] for lang in ("ru", "kk", "en")}
+    assert "Ақ жол" in names["kk"] and "Ак жол" in names["ru"] and "Ak Zhol" in names["en"]
+    assert "ҚХП" in names["kk"] and "НПК" in names["ru"] and "QHP" in names["en"]
+    # Latin letters in ru/kk only where the party itself writes its name in Latin.
+    latin = {n for lang in ("ru", "kk") for n in names[lang] if any("a" <= ch.lower() <= "z" for ch in n)}
+    assert latin <= {"AMANAT", "Respublica"}

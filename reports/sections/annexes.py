@@ -7,9 +7,10 @@ from typing import Any
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, PageBreak, Paragraph, Spacer
 
+from observer.fmt import formatter
 from observer.regions import region_name
 from reports.data import StationRow
-from reports.flowables import Deferred, Lazy, PlainTable, esc, fmt_int, fmt_pct, fmt_pp
+from reports.flowables import Deferred, Lazy, PlainTable, esc
 from reports.sections.base import Context, fit, when
 from reports.styles import FONT_CONDENSED, FONT_CONDENSED_BOLD, FRAME_WIDTH
 
@@ -51,7 +52,12 @@ def annex_disputed(ctx: Context) -> list[Flowable]:
                 Paragraph(esc(x.reason), ctx.s["cell"]),
             ]
         )
-    table = ctx.table(rows, [w * 0.09, w * 0.22, w * 0.08, w * 0.11, w * 0.15, w * 0.19, w * 0.16], numeric_from=2)
+    table = ctx.table(
+        rows,
+        [w * 0.09, w * 0.22, w * 0.08, w * 0.11, w * 0.15, w * 0.19, w * 0.16],
+        numeric_from=2,
+        user_columns=(5, 6),  # the coordinator's own words: the chosen observer and the reason
+    )
     table.setStyle([("VALIGN", (0, 1), (-1, -1), "TOP"), ("ALIGN", (5, 0), (-1, -1), "LEFT")])
     out.append(table)
     out.append(Spacer(1, 6 * mm))
@@ -73,8 +79,8 @@ def annex_imports(ctx: Context) -> list[Flowable]:
             [
                 ctx.t(f"report.outcome.{i.outcome}") if i.outcome in _OUTCOMES else i.outcome,
                 ctx.num(i.packages),
-                when(i.first),
-                when(i.last),
+                when(i.first, ctx.lang),
+                when(i.last, ctx.lang),
             ]
         )
     rows.append([ctx.t("report.total"), ctx.num(sum(i.packages for i in d.imports)), "", ""])
@@ -113,6 +119,7 @@ def _station_tables(ctx: Context, rows: list[StationRow]) -> list[Flowable]:
         )
     ]
     head_style = ctx.s["h3"]
+    cells = AnnexCells(ctx.lang)
     out: list[Flowable] = []
     start = 0
     lang = ctx.lang
@@ -122,7 +129,7 @@ def _station_tables(ctx: Context, rows: list[StationRow]) -> list[Flowable]:
         while end < len(rows) and rows[end].region == region:
             end += 1
         name = region_name(region, lang) if region else ctx.t("report.region.unknown")
-        title = esc(f"{name} ({fmt_int(end - start, lang)})")
+        title = esc(f"{name} ({ctx.num(end - start)})")
         for chunk in range(start, end, ANNEX_CHUNK_ROWS):
             stop = min(chunk + ANNEX_CHUNK_ROWS, end)
             # The region's title travels inside its first block: a heading's keepWithNext
@@ -130,7 +137,7 @@ def _station_tables(ctx: Context, rows: list[StationRow]) -> list[Flowable]:
             first = chunk == start
 
             def make(a: int = chunk, b: int = stop, heading: str | None = title if first else None) -> list[Flowable]:
-                table = _annex_table(rows[a:b], header, widths, lang)
+                table = _annex_table(rows[a:b], header, widths, cells)
                 return [Paragraph(heading, head_style), table] if heading else [table]
 
             out.append(Lazy(make))
@@ -138,9 +145,9 @@ def _station_tables(ctx: Context, rows: list[StationRow]) -> list[Flowable]:
     return out
 
 
-def _annex_table(rows: list[StationRow], header: list[str], widths: list[float], lang: str) -> PlainTable:
+def _annex_table(rows: list[StationRow], header: list[str], widths: list[float], cells: AnnexCells) -> PlainTable:
     """One block of the station annex: plain strings in cells of fixed size."""
-    body = [station_cells(r, lang) for r in rows]
+    body = [cells(r) for r in rows]
     for cells in body:
         if len(cells[0]) > 10:  # station codes may be up to 32 characters: clip to the cell
             cells[0] = fit(cells[0], widths[0] - 6, FONT_CONDENSED, ANNEX_FONT_SIZE)
@@ -159,20 +166,47 @@ def _annex_table(rows: list[StationRow], header: list[str], widths: list[float],
     )
 
 
+class AnnexCells:
+    """The cells of one station's annex row, every number written by observer.fmt.
+
+    The annex of 10,000 stations writes 80,000 numbers; CLDR formatting costs ~45 µs each,
+    so each distinct value is formatted once (counts and percentages repeat a lot).
+    """
+
+    def __init__(self, lang: str) -> None:
+        self.f = formatter(lang)
+        self._memo: dict[tuple[str, float | int | None], str] = {}
+
+    def _cached(self, kind: str, value: float | int | None) -> str:
+        key = (kind, value)
+        text = self._memo.get(key)
+        if text is None:
+            text = self.f.integer(value) if kind == "i" else self.f.pct(value) if kind == "%" else self.f.pp(value)
+            if len(self._memo) > 200_000:  # bounded, whatever the data
+                self._memo.clear()
+            self._memo[key] = text
+        return text
+
+    def __call__(self, r: StationRow) -> list[str]:
+        c = self._cached
+        return [
+            r.code,
+            c("i", r.registered),
+            c("i", r.observed_voted),
+            c("i", r.official_voted),
+            c("%", r.observed_turnout),
+            c("%", r.official_turnout),
+            c("pp", r.gap_pp),
+            c("%", r.observed_invalid),
+            c("%", r.official_invalid),
+            c("i", r.violations) if r.violations else "",
+            " ".join(r.flags),
+        ]
+
+
 def station_cells(r: StationRow, lang: str) -> list[str]:
-    return [
-        r.code,
-        fmt_int(r.registered, lang),
-        fmt_int(r.observed_voted, lang),
-        fmt_int(r.official_voted, lang),
-        fmt_pct(r.observed_turnout, lang),
-        fmt_pct(r.official_turnout, lang),
-        fmt_pp(r.gap_pp, lang),
-        fmt_pct(r.observed_invalid, lang),
-        fmt_pct(r.official_invalid, lang),
-        str(r.violations) if r.violations else "",
-        " ".join(r.flags),
-    ]
+    """One station's annex row in ``lang`` (for callers outside the report's own build)."""
+    return AnnexCells(lang)(r)
 
 
 __all__ = ["ANNEX_CHUNK_ROWS", "annex_disputed", "annex_imports", "annex_stations", "station_cells"]

@@ -7,16 +7,20 @@ from a :class:`Context`; ``reports.build`` puts them in reading order.
 from __future__ import annotations
 
 from collections.abc import Container, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from babel.dates import format_date
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Paragraph, Table
 
+from observer.fmt import Formatter, formatter
 from observer.i18n import tr
+from observer.regions import station_local_time
 from reports.data import ReportData
-from reports.flowables import Heading, esc, fmt_int, fmt_pct
-from reports.styles import FONT, INK, get_styles, table_style
+from reports.flowables import Heading, esc
+from reports.styles import FONT, get_styles
+from reports.tables import data_table
 
 
 class Context:
@@ -29,6 +33,7 @@ class Context:
         self.title = title
         self.logo = logo
         self.section = 0
+        self.f: Formatter = formatter(self.lang)  # numbers, plurals and alphabetical order of the language
 
     def t(self, key: str, **params: object) -> str:
         return tr(key, self.lang, **params)
@@ -44,10 +49,21 @@ class Context:
         return Heading(text, level, key + str(self.section))
 
     def pct(self, v: float | None, digits: int = 1) -> str:
-        return fmt_pct(v, self.lang, digits)
+        return self.f.pct(v, digits)
 
     def num(self, v: int | None) -> str:
-        return fmt_int(v, self.lang)
+        return self.f.integer(v)
+
+    def pp(self, v: float | None, digits: int = 1) -> str:
+        return self.f.pp(v, digits)
+
+    def count(self, key: str, n: int, **params: object) -> str:
+        """The plural message ``key`` for ``n`` things (``key|one``, ``key|few`` ... in the catalogue)."""
+        return self.f.count(key, n, **params)
+
+    def sort_key(self, name: str) -> tuple[tuple[int, ...], str]:
+        """Alphabetical order of the language (Kazakh: Ә after А, Қ after К, ...)."""
+        return self.f.sort_key(name)
 
     def table(
         self,
@@ -57,14 +73,12 @@ class Context:
         numeric_from: int = 1,
         bold_last: bool = False,
         repeat: int = 1,
+        user_columns: Sequence[int] = (),
     ) -> Table:
-        table = Table(rows, colWidths=list(widths), repeatRows=repeat)
-        style = table_style(numeric_from=numeric_from)
-        if bold_last:
-            style.add("FONTNAME", (0, -1), (-1, -1), "BaqylauSansCondensed-Bold")
-            style.add("LINEABOVE", (0, -1), (-1, -1), 0.6, INK)
-        table.setStyle(style)
-        return table
+        """The house table: words never broken, columns widened to their longest word (reports.tables)."""
+        return data_table(
+            rows, widths, numeric_from=numeric_from, bold_last=bold_last, repeat=repeat, user_columns=user_columns
+        )
 
     def head(self, *keys: str, right: Container[int] | None = None) -> list[Paragraph]:
         """Header cells that may wrap, right-aligned over numbers (default: every column but the first).
@@ -81,7 +95,7 @@ class Context:
 
 
 def fit(text: str, width: float, font: str = FONT, size: float = 7.5) -> str:
-    """``text`` cut with an ellipsis to fit ``width`` points (running header)."""
+    """``text`` cut with an ellipsis to fit ``width`` points (a station code too long for the annex's column)."""
     if stringWidth(text, font, size) <= width:
         return text
     while text and stringWidth(text + "…", font, size) > width:
@@ -89,26 +103,36 @@ def fit(text: str, width: float, font: str = FONT, size: float = 7.5) -> str:
     return text.rstrip() + "…"
 
 
-def when(t: datetime | None) -> str:
-    """A stored time in UTC: the machine's time zone must not change the report (verify-report rebuilds it)."""
+CAPITAL = "KZ-AST"  # times not tied to one station are given on the capital's clock, as the CEC gives them
+
+
+def when(t: datetime | None, lang: str, region: str = CAPITAL) -> str:
+    """``t`` on the clock of ``region`` (default: the capital) with its offset: "10 января 2021 г., 15:05 (UTC+6)"."""
     if t is None:
         return "—"
-    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    local = station_local_time(t, region)
+    return f"{clock(local, lang)} ({utc_offset(local)})"
+
+
+def clock(local: datetime, lang: str) -> str:
+    """A local date and time as the language writes them: "10 января 2021 г., 15:05", "10 January 2021, 15:05"."""
+    return f"{date_text(local.date().isoformat(), lang)}, {local:%H:%M}"
 
 
 def utc_offset(t: datetime) -> str:
+    """ "UTC+6", "UTC+5", "UTC+5:30": as clocks are named, no zero padding."""
     off = t.utcoffset()
     minutes = int(off.total_seconds() // 60) if off else 0
     sign = "+" if minutes >= 0 else "−"
-    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
 def date_text(iso: str, lang: str) -> str:
-    """An ISO date written the way the language writes dates."""
+    """An ISO date as the language writes it in running text (CLDR's long form)."""
     try:
-        day = datetime.strptime(iso, "%Y-%m-%d")
+        day = datetime.strptime(iso, "%Y-%m-%d").date()
     except ValueError:
         return iso or "—"
-    if lang == "en":
-        return day.strftime("%d %B %Y").lstrip("0")
-    return day.strftime("%d.%m.%Y")
+    # CLDR's "en" is American (January 10, 2021); a report from Kazakhstan writes 10 January 2021.
+    return format_date(day, "long", locale="en_GB" if lang == "en" else lang)

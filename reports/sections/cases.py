@@ -11,21 +11,22 @@ from observer import i18n
 from observer.regions import region_name
 from reports.data import THUMBS_PER_CASE
 from reports.flowables import esc, thumbnail
-from reports.sections.base import Context, utc_offset
+from reports.sections.base import Context, clock, utc_offset
 from reports.styles import FRAME_WIDTH, LIGHT
 
 
 def cases(ctx: Context) -> list[Flowable]:
     d = ctx.d
-    out: list[Flowable] = [ctx.heading("report.cases", 1)]
-    out.append(ctx.p(esc(ctx.t("report.cases.intro", n=len(d.cases)))))
+    # The heading and the intro travel with the first case, never alone at the foot of a page.
+    lead: list[Flowable] = [ctx.heading("report.cases", 1), ctx.p(esc(ctx.count("report.cases.intro", len(d.cases))))]
+    out: list[Flowable] = []
     for c in d.cases:
         local = c.occurred_at
         title = ctx.t(
             "report.cases.title",
             station=c.station_code,
             region=region_name(c.region, ctx.lang) if c.region else ctx.t("report.region.unknown"),
-            when=local.strftime("%Y-%m-%d %H:%M"),
+            when=clock(local, ctx.lang),
             offset=utc_offset(local),
         )
         text: list[Flowable] = [
@@ -75,8 +76,8 @@ def cases(ctx: Context) -> list[Flowable]:
             ),
             Spacer(1, 2 * mm),
         ]
-        out.append(KeepTogether(block))
-    return out
+        out.append(KeepTogether(lead + block if not out else block))
+    return out or lead
 
 
 def _action(ctx: Context, action: str) -> list[str]:

@@ -8,7 +8,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, PageBreak, Paragraph, Spacer
 
 from reports.data import GAP_FLAG_PP
-from reports.flowables import KeyFigure, esc, fmt_num, fmt_pp, key_figures
+from reports.flowables import KeyFigure, esc, key_figures
 from reports.sections.base import Context
 from reports.styles import FRAME_WIDTH
 
@@ -20,17 +20,17 @@ def findings(ctx: Context) -> list[Flowable]:
         KeyFigure(
             ctx.pct(nat.observed.turnout_pct, 2),
             ctx.t("report.kf.turnout_observed"),
-            ctx.t("report.kf.stations", n=ctx.num(nat.observed.stations)),
+            ctx.count("count.stations", nat.observed.stations),
         ),
         KeyFigure(
             ctx.pct(nat.official_same.turnout_pct, 2),
             ctx.t("report.kf.turnout_official_same"),
-            ctx.t("report.kf.gap", gap=fmt_pp(nat.turnout_gap_pp, ctx.lang)),
+            ctx.t("report.kf.gap", gap=ctx.pp(nat.turnout_gap_pp)),
         ),
         KeyFigure(
             ctx.pct(nat.official_all.turnout_pct, 2),
             ctx.t("report.kf.turnout_official_all"),
-            ctx.t("report.kf.stations", n=ctx.num(nat.official_all.stations)),
+            ctx.count("count.stations", nat.official_all.stations),
         ),
         KeyFigure(
             ctx.pct(nat.observed.invalid_pct, 2),
@@ -40,14 +40,14 @@ def findings(ctx: Context) -> list[Flowable]:
         KeyFigure(
             ctx.num(d.violations_total),
             ctx.t("report.kf.violations"),
-            ctx.t("report.kf.violation_stations", n=ctx.num(sum(1 for r in d.stations if r.violations))),
+            ctx.count("report.kf.violation_stations", sum(1 for r in d.stations if r.violations)),
         ),
         KeyFigure(
             f"{ctx.num(d.counts.counted)} / {ctx.num(d.counts.total)}",
             ctx.t("report.kf.coverage"),
-            ctx.t(
+            ctx.count(
                 "report.kf.observed_counts",
-                observed=ctx.num(d.counts.observed),
+                d.counts.observed,
                 with_protocol=ctx.num(d.counts.with_protocol),
                 not_counted=ctx.num(d.counts.not_counted),
             ),
@@ -105,7 +105,7 @@ def _headlines(ctx: Context) -> list[Flowable]:
                 region=worst.name,
                 official=ctx.pct(worst.official_same.turnout_pct, 2),
                 observed=ctx.pct(worst.observed.turnout_pct, 2),
-                gap=fmt_pp(worst.turnout_gap_pp, ctx.lang),
+                gap=ctx.pp(worst.turnout_gap_pp),
             )
         )
     if d.violations_by_category:
@@ -123,7 +123,7 @@ def _headlines(ctx: Context) -> list[Flowable]:
     lines.append(
         ctx.t(
             "report.kf.flagged",
-            gap=fmt_num(GAP_FLAG_PP, ctx.lang, 0),
+            gap=ctx.f.num(GAP_FLAG_PP, 0),
             gap_n=ctx.num(gap_n),
             checks_n=ctx.num(checks_n),
         )

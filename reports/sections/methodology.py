@@ -7,7 +7,7 @@ from typing import Any
 from reportlab.platypus import Flowable, Paragraph
 
 from reports.data import GAP_FLAG_PP
-from reports.flowables import esc, fmt_num
+from reports.flowables import esc
 from reports.sections.base import Context
 from reports.styles import FRAME_WIDTH
 
@@ -21,9 +21,10 @@ def methodology(ctx: Context) -> list[Flowable]:
             esc(
                 ctx.t(
                     "report.method.sampling_text",
-                    observed=ctx.num(d.stations_observed),
-                    total=ctx.num(d.stations_total),
-                    regions=len(d.regions),
+                    at_stations=ctx.count(
+                        "report.method.at_stations", d.stations_total, observed=ctx.num(d.stations_observed)
+                    ),
+                    in_regions=ctx.count("report.method.in_regions", len(d.regions)),
                 )
             )
         )
@@ -53,7 +54,7 @@ def methodology(ctx: Context) -> list[Flowable]:
     )
     out.append(ctx.p(esc(ctx.t("report.method.rule", rule=d.inclusion_rule))))
     out.append(ctx.heading("report.method.comparison", 1))
-    out.append(ctx.p(esc(ctx.t("report.method.comparison_text", gap=fmt_num(GAP_FLAG_PP, ctx.lang, 0)))))
+    out.append(ctx.p(esc(ctx.t("report.method.comparison_text", gap=ctx.f.num(GAP_FLAG_PP, 0)))))
     return out
 
 

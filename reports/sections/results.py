@@ -9,7 +9,7 @@ from reportlab.platypus import CondPageBreak, Flowable
 
 from observer.definitions import gap_pp
 from reports import charts
-from reports.flowables import esc, fmt_pp
+from reports.flowables import esc
 from reports.sections.base import Context
 from reports.styles import FRAME_WIDTH
 
@@ -38,7 +38,7 @@ def results(ctx: Context) -> list[Flowable]:
                 ctx.pct(o, 2),
                 ctx.pct(f, 2),
                 ctx.pct(nat.official_all.party_pct(key), 2),
-                fmt_pp(gap, ctx.lang),
+                ctx.pp(gap),
             ]
         )
     w = FRAME_WIDTH
@@ -62,6 +62,7 @@ def results(ctx: Context) -> list[Flowable]:
                 ),
             ],
             width=FRAME_WIDTH,
+            lang=ctx.lang,
             height=200,
             threshold=thr,
             threshold_label=ctx.t("report.threshold", value=ctx.pct(thr, 0)),

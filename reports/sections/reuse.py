@@ -56,7 +56,14 @@ def reused_photos(ctx: Context) -> list[Flowable]:
             ]
         )
     w = FRAME_WIDTH
-    out.append(ctx.table(rows, [w * 0.08, w * 0.15, w * 0.17, w * 0.08, w * 0.15, w * 0.17, w * 0.20], numeric_from=6))
+    out.append(
+        ctx.table(
+            rows,
+            [w * 0.08, w * 0.15, w * 0.17, w * 0.08, w * 0.15, w * 0.17, w * 0.20],
+            numeric_from=6,
+            user_columns=(1, 2, 4, 5),  # observers' names and file names, as they were sent
+        )
+    )
     if len(pairs) > REUSED_PAIRS_SHOWN:
         out.append(
             ctx.p(

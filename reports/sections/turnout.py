@@ -8,7 +8,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Spacer
 
 from reports import charts
-from reports.flowables import esc, fmt_pp
+from reports.flowables import esc
 from reports.sections.base import Context
 from reports.styles import FRAME_WIDTH
 
@@ -35,7 +35,7 @@ def turnout(ctx: Context) -> list[Flowable]:
                 ctx.pct(u.observed.turnout_pct, 2),
                 ctx.pct(u.official_same.turnout_pct, 2),
                 ctx.pct(u.official_all.turnout_pct, 2),
-                fmt_pp(u.turnout_gap_pp, ctx.lang),
+                ctx.pp(u.turnout_gap_pp),
             ]
         )
     w = FRAME_WIDTH
@@ -50,6 +50,7 @@ def turnout(ctx: Context) -> list[Flowable]:
                     charts.Series(ctx.t("report.col.official_same"), [u.official_same.turnout_pct for u in d.regions]),
                 ],
                 width=FRAME_WIDTH,
+                lang=ctx.lang,
                 horizontal=True,
                 value_max=100.0,
             )
@@ -76,7 +77,7 @@ def turnout(ctx: Context) -> list[Flowable]:
                 f"{ctx.num(h.stations)} / {ctx.num(h.counted_stations)}",
                 ctx.pct(h.announced_pct, 2),
                 ctx.pct(h.observed_pct, 2),
-                fmt_pp(diff, ctx.lang),
+                ctx.pp(diff),
             ]
         )
     hours.append(ctx.table(rows, [w * 0.2] * 5))
@@ -90,6 +91,7 @@ def turnout(ctx: Context) -> list[Flowable]:
                     charts.Series(ctx.t("report.col.headcount"), [h.observed_pct for h in d.hours]),
                 ],
                 width=FRAME_WIDTH,
+                lang=ctx.lang,
             )
         )
     hours.append(ctx.p(esc(ctx.t("report.turnout.hours_caption")), "caption"))

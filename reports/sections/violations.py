@@ -82,7 +82,7 @@ def violations(ctx: Context) -> list[Flowable]:
     columns = [d.category_name(c) for c in matrix.top] + ([ctx.t("report.other")] if matrix.has_other else [])
     series = [charts.Series(label, [line[k] for line in matrix.rows]) for k, label in enumerate(columns)]
     out.append(Spacer(1, 3 * mm))
-    out.append(charts.stacked_bars(names, series, width=FRAME_WIDTH))
+    out.append(charts.stacked_bars(names, series, width=FRAME_WIDTH, lang=ctx.lang))
     out.append(ctx.p(esc(ctx.t("report.violations.chart_caption")), "caption"))
     out += cases(ctx)
     out += reused_photos(ctx)

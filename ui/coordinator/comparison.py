@@ -214,7 +214,7 @@ class ComparisonPage(QWidget):
         ]
         tpl = self.store.template
         for p in tpl.parties:
-            name = p.short or p.labels.get()
+            name = p.short_name()
             cols += [
                 (f"p_obs:{p.key}", tr("coordui.cmp.col.party_obs", party=name)),
                 (f"p_off:{p.key}", tr("coordui.cmp.col.party_off", party=name)),
