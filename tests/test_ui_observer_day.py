@@ -21,6 +21,7 @@ from ui.main_window import MainWindow
 from ui.pages.checklists import ChecklistsPage
 from ui.pages.export import ExportPage
 from ui.pages.protocol import ProtocolPage
+from ui.pages.review import ReviewPage
 from ui.pages.setup import SetupPage
 from ui.pages.spoiled import SpoiledPage
 from ui.pages.turnout import COL_ANNOUNCED_PCT, TurnoutPage
@@ -274,14 +275,22 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
     entry = store.checklist(st.id, "closing")[closing.question.key]
     assert (entry.answer, entry.note) == ("no", "запретили")
 
-    # ---- 7. export ----------------------------------------------------------------
-    go(qtbot, window, 7)
-    export = window.pages[6]
+    # ---- 7. review, 8. export ------------------------------------------------------
+    go(qtbot, window, 8)
+    export = window.pages[7]
     assert isinstance(export, ExportPage)
     usb = tmp_path / "USB"
     usb.mkdir()
     type_into(qtbot, export.folder, str(usb))
     qtbot.mouseClick(export.export_button, Qt.MouseButton.LeftButton)
+    # Unanswered questions and empty slots are open: nothing is written, the review opens instead.
+    assert list(usb.iterdir()) == []
+    review = window.pages[6]
+    assert isinstance(review, ReviewPage)
+    assert window.stack.currentIndex() == 6 and review.list.count() == len(review.items) > 0
+    type_into(qtbot, review.reason, "копию не выдали")
+    qtbot.mouseClick(review.anyway_button, Qt.MouseButton.LeftButton)
+    assert window.stack.currentIndex() == 7
     [package] = list(usb.iterdir())
     assert export.last_package == package
     from observer.signing import load_or_create_keypair
