@@ -570,6 +570,7 @@ def _package_row(pkg: VerifiedPackage, outcome: str, via: str | None, t: datetim
         "merged_at": t if outcome == MERGED else None,
         "outcome": outcome,
         "reason": "",
+        "review": pkg.review,  # the observer's reason to export with open items (observer.review)
         "via_package_id": via,
         "created_at": t,
         "updated_at": t,

@@ -223,6 +223,7 @@ class Package(Record, Base):
     outcome: Mapped[str] = mapped_column(String(16))  # merged | duplicate | refused | held
     reason: Mapped[str] = mapped_column(Text, default="")
     via_package_id: Mapped[str | None] = mapped_column(String(36))  # reached us inside an HQ package
+    review: Mapped[str] = mapped_column(Text, default="", server_default="")  # observer.review JSON (revision 0007)
 
 
 class TrustedKey(Record, Base):

@@ -64,6 +64,7 @@ from observer.package import (
     evidence_member,
     parse_manifest,
 )
+from observer.review import REVIEW_META_KEY, parse_review
 from observer.sealed import SEALED_SUFFIX, seal_file, sealed_name
 from observer.signing import KeyPair, load_or_create_keypair, verify_signature
 
@@ -311,6 +312,7 @@ class VerifiedPackage:
     evidence_files: dict[str, Path]  # stored_name -> verified file
     work_dir: Path
     template_id: str = ""
+    review: str = ""  # the observer's review before export (observer.review), "" if none
     owns_work_dir: bool = field(default=True, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -418,12 +420,12 @@ def _read(path: Path, name: str, base: Path, prefix: str, written: list[Path]) -
             _extract_verified(zf, infos[mb.name], mb, target, name)
     if database is None:  # parse_manifest requires the data member; never trust that blindly
         raise PackageError("package.error.missing_member", file=name, member=DATA_NAME)
-    rows, template_id = _read_database(database, manifest, name)
+    rows, template_id, review = _read_database(database, manifest, name)
     if isinstance(database, Path):
         database.unlink()
     _check_evidence(rows.get("evidence", []), evidence_files, manifest, name)
     identity = hashlib.sha256(body).hexdigest()
-    return VerifiedPackage(path, manifest, identity, rows, evidence_files, base, template_id)
+    return VerifiedPackage(path, manifest, identity, rows, evidence_files, base, template_id, review)
 
 
 def _check_archive(zf: zipfile.ZipFile, name: str) -> dict[str, zipfile.ZipInfo]:
@@ -594,7 +596,9 @@ def _open_in_memory(data: bytes) -> sqlite3.Connection:
     return conn
 
 
-def _read_database(source: Path | bytes, manifest: Manifest, name: str) -> tuple[dict[str, list[dict[str, Any]]], str]:
+def _read_database(
+    source: Path | bytes, manifest: Manifest, name: str
+) -> tuple[dict[str, list[dict[str, Any]]], str, str]:
     """Check and read the embedded database, from its private copy or from memory."""
     if isinstance(source, bytes):
         head = source[:16]
@@ -665,7 +669,22 @@ def _read_database(source: Path | bytes, manifest: Manifest, name: str) -> tuple
     if manifest.kind == KIND_STATION:
         if not any(s["code"] == manifest.station_code for s in rows["stations"]):
             raise PackageError("package.error.schema", file=name, problem="station_code")
-    return rows, str(template_id)
+    return rows, str(template_id), _review(meta.get(REVIEW_META_KEY), name)
+
+
+def _review(value: Any, name: str) -> str:
+    """The observer's review (meta ``export_review``): exactly what observer.review writes, or refused."""
+    if value is None:
+        return ""
+    try:
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise ValueError("not a text")
+        parse_review(value)
+    except ValueError:
+        raise PackageError(
+            "package.error.bad_value", file=name, table="meta", column=REVIEW_META_KEY, value=repr(value)[:60]
+        ) from None
+    return value
 
 
 @cache

@@ -87,7 +87,12 @@ def turnout_findings(template: ElectionTemplate, day: DayFigures) -> list[Findin
         if registered is not None and value > registered:
             pct = f"{100.0 * value / registered:.0f}" if registered else "—"
             out.append(
-                Finding("turnout_over_list", TURNOUT, slot, {"slot": slot, "announced": value, "registered": registered, "pct": pct})
+                Finding(
+                    "turnout_over_list",
+                    TURNOUT,
+                    slot,
+                    {"slot": slot, "announced": value, "registered": registered, "pct": pct},
+                )
             )
         if best is not None and value < best[1]:
             params = {"slot": slot, "announced": value, "earlier_slot": best[0], "earlier": best[1]}

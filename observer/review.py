@@ -30,8 +30,9 @@ REVIEW_META_KEY = "export_review"
 REVIEW_FORMAT = 1
 MIN_REASON = 5  # characters: a deliberate sentence, not a stray key press
 MAX_REASON = 2000
-MAX_ITEMS = 5000
-MAX_ITEM_TEXT = 2000
+# Bounds that keep a review well under a package's 100,000-character text limit.
+MAX_ITEMS = 200
+MAX_ITEM_TEXT = 400
 
 SETUP, SPOILED, VIOLATIONS, CHECKLISTS = "setup", "spoiled", "violations", "checklists"
 PAGES: tuple[str, ...] = (SETUP, TURNOUT, PROTOCOL, SPOILED, VIOLATIONS, CHECKLISTS)
@@ -92,7 +93,9 @@ def _finding_item(finding: Finding, lang: str | None) -> ReviewItem:
     return ReviewItem(CROSS_CHECK, finding.page, finding.target, finding.text(lang))
 
 
-def _protocol_items(template: ElectionTemplate, source: str, values: Mapping[str, int | None], lang: str | None) -> list[ReviewItem]:
+def _protocol_items(
+    template: ElectionTemplate, source: str, values: Mapping[str, int | None], lang: str | None
+) -> list[ReviewItem]:
     out: list[ReviewItem] = []
     order = template.all_keys
     version = _version(source, lang)
@@ -122,12 +125,18 @@ def review_items(template: ElectionTemplate, day: DayRecord, lang: str | None = 
     out.extend(_finding_item(f, lang) for f in findings if f.page == TURNOUT)
     if PROTOCOL_SOURCES[0] not in figures.protocols:
         version = _version(PROTOCOL_SOURCES[0], lang)
-        out.append(ReviewItem(NO_PROTOCOL, PROTOCOL, f"{PROTOCOL_SOURCES[0]}:", tr("review.item.no_protocol", lang, version=version)))
+        out.append(
+            ReviewItem(
+                NO_PROTOCOL, PROTOCOL, f"{PROTOCOL_SOURCES[0]}:", tr("review.item.no_protocol", lang, version=version)
+            )
+        )
     for source in PROTOCOL_SOURCES:
         values = figures.protocols.get(source)
         if values is not None:
             out.extend(_protocol_items(template, source, values, lang))
-            out.extend(_finding_item(f, lang) for f in findings if f.page == PROTOCOL and f.params.get("source") == source)
+            out.extend(
+                _finding_item(f, lang) for f in findings if f.page == PROTOCOL and f.params.get("source") == source
+            )
     for vid, category in day.violations:
         if template.category(category) is None:
             out.append(ReviewItem(NO_CATEGORY, VIOLATIONS, vid, tr("review.item.no_category", lang)))
@@ -148,7 +157,11 @@ def progress(template: ElectionTemplate, day: DayRecord) -> Progress:
         broken += sum(1 for o in run_checks(template, values) if o.failed and o.check.severity != "warning")
         if source == PROTOCOL_SOURCES[0]:
             empty = sum(1 for k in template.all_keys if values.get(k) is None)
-    questions = [(c, q.key) for c, qs in (("opening", template.opening_checklist), ("closing", template.closing_checklist)) for q in qs]
+    questions = [
+        (c, q.key)
+        for c, qs in (("opening", template.opening_checklist), ("closing", template.closing_checklist))
+        for q in qs
+    ]
     answered = sum(1 for c, q in questions if day.checklists.get(c, {}).get(q) is not None)
     warnings: dict[str, int] = {}
     for f in all_findings(template, figures):
@@ -187,7 +200,7 @@ def review_json(items: Sequence[ReviewItem], reason: str, at: datetime, lang: st
         "reviewed_at": at.isoformat(timespec="seconds"),
         "lang": lang,
         "reason": reason.strip()[:MAX_REASON],
-        "items": [item.to_json() for item in items[:MAX_ITEMS]],
+        "items": [{**item.to_json(), "text": item.text[:MAX_ITEM_TEXT]} for item in items[:MAX_ITEMS]],
     }
     return json.dumps(body, ensure_ascii=False, sort_keys=True)
 
@@ -200,7 +213,10 @@ def _text(value: Any, limit: int) -> str:
 
 def parse_review(text: str) -> ExportReview:
     """Read a review from a package; ValueError on anything that is not exactly what we write."""
-    body = json.loads(text)
+    try:
+        body = json.loads(text)
+    except RecursionError:  # a hostile file nested a few thousand levels deep
+        raise ValueError("too deep") from None
     if not isinstance(body, dict) or body.get("format") != REVIEW_FORMAT:
         raise ValueError("not a review")
     raw_items = body.get("items")

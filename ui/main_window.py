@@ -52,7 +52,16 @@ PAGE_CLASSES: tuple[type[Page], ...] = (
 
 
 # The names observer.review uses for the pages its items link to, in PAGE_CLASSES order.
-PAGE_NAMES: tuple[str, ...] = ("setup", "turnout", "protocol", "spoiled", "violations", "checklists", "review", "export")
+PAGE_NAMES: tuple[str, ...] = (
+    "setup",
+    "turnout",
+    "protocol",
+    "spoiled",
+    "violations",
+    "checklists",
+    "review",
+    "export",
+)
 
 
 class MainWindow(QMainWindow):

@@ -352,7 +352,9 @@ class TurnoutPage(Page):
                 cell = self.cells[row, c]
                 cell.setBackground(BIG_GAP_BACKGROUND if big else QColor(0, 0, 0, 0))
                 cell.setFont(bold if big else self.table.font())
-                cell.setToolTip(tr("ui.turnout.gap_big", share=round(GAP_SHARE * 100), voters=MIN_GAP_VOTERS) if big else "")
+                cell.setToolTip(
+                    tr("ui.turnout.gap_big", share=round(GAP_SHARE * 100), voters=MIN_GAP_VOTERS) if big else ""
+                )
             if announced is not None:
                 marks.append(AnnouncedMark(slot, announced))
         tpl = self.store.template
