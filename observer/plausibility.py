@@ -56,7 +56,7 @@ class Finding:
     rule: str
     page: str  # TURNOUT | PROTOCOL | SPOILED
     target: str  # a reporting time, "<source>:<line key>", or "" for the page as a whole
-    params: Mapping[str, int | str]
+    params: Mapping[str, object]  # numbers and reporting times, as shown in the message
 
     def text(self, lang: str | None = None) -> str:
         params: dict[str, object] = dict(self.params)
@@ -95,7 +95,12 @@ def turnout_findings(template: ElectionTemplate, day: DayFigures) -> list[Findin
                 )
             )
         if best is not None and value < best[1]:
-            params = {"slot": slot, "announced": value, "earlier_slot": best[0], "earlier": best[1]}
+            params = {
+                "slot": slot,
+                "announced": value,
+                "earlier_slot": best[0],
+                "earlier": best[1],
+            }
             out.append(Finding("turnout_decrease", TURNOUT, slot, params))
         if best is None or value >= best[1]:
             best = (slot, value)
@@ -122,7 +127,12 @@ def protocol_findings(template: ElectionTemplate, day: DayFigures, source: str) 
     voted = template.voted.evaluate(values, keys)
     voted_at = f"{source}:{_field(template.voted)}"
     if voted is not None and day.headcount > 0 and big_gap(voted, day.headcount):
-        params = {"source": source, "issued": voted, "headcount": day.headcount, "diff": abs(voted - day.headcount)}
+        params = {
+            "source": source,
+            "issued": voted,
+            "headcount": day.headcount,
+            "diff": abs(voted - day.headcount),
+        }
         out.append(Finding("headcount_vs_issued", PROTOCOL, voted_at, params))
     announced = _ordered_announced(template, day.announced)
     if voted is not None and announced:

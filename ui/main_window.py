@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from db.store import ElectionStore
 from observer import i18n
@@ -38,6 +39,8 @@ from ui.qt import (
 from ui.settings import Settings
 from ui.widgets.language import LanguageCombo, language_bridge
 from ui.widgets.messages import MessageBar, message_bridge
+
+P = TypeVar("P", bound=Page)
 
 PAGE_CLASSES: tuple[type[Page], ...] = (
     SetupPage,
@@ -109,7 +112,6 @@ class MainWindow(QMainWindow):
         self.setup_page.station_changed.connect(self._station_changed)
         self.review_page = self.page(ReviewPage)
         self.export_page = self.page(ExportPage)
-        assert isinstance(self.review_page, ReviewPage) and isinstance(self.export_page, ExportPage)
         self.review_page.jump_requested.connect(self.jump_to)
         self.review_page.export_anyway.connect(self._export_anyway)
         self.export_page.review_requested.connect(lambda: self.show_page(self.pages.index(self.review_page)))
@@ -180,7 +182,7 @@ class MainWindow(QMainWindow):
             self.language_menu.addAction(action)
             self.language_actions[lang] = action
 
-    def page(self, cls: type[Page]) -> Page:
+    def page(self, cls: type[P]) -> P:
         return next(p for p in self.pages if isinstance(p, cls))
 
     # ---- behaviour -----------------------------------------------------
