@@ -102,6 +102,8 @@ class ReviewPage(Page):
         col.addWidget(self.status)
         self.list = QListWidget(self.body)
         self.list.setWordWrap(True)
+        self.list.setSpacing(3)
+        self.list.setCursor(Qt.CursorShape.PointingHandCursor)  # each line is a link to its field
         self.list.setAlternatingRowColors(True)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

@@ -99,6 +99,8 @@ class TurnoutPage(Page):
         col = QVBoxLayout(self.body)
         col.setContentsMargins(0, 0, 0, 0)
         col.addLayout(self._build_counter())
+        # Under the counter at full width: read at a glance, and the table and chart keep their room.
+        col.addWidget(self.keys_hint)
         col.addWidget(self._build_entry_row())
         self._build_table(col)
         self.chart = HeadcountChart(self.body)
@@ -159,7 +161,6 @@ class TurnoutPage(Page):
         self.keys_hint.setObjectName("hint")
         self.keys_hint.setWordWrap(True)
         side.addWidget(self.undo_button)
-        side.addWidget(self.keys_hint)
         side.addStretch(1)
         top.addLayout(side, 1)
         return top
@@ -195,6 +196,8 @@ class TurnoutPage(Page):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        for c in (COL_SLOT, COL_ANNOUNCED):  # the time is short, the commission's header long (Kazakh)
+            self.table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setDefaultSectionSize(32)
         self.cells: dict[tuple[int, int], QTableWidgetItem] = {}
         slots = self.store.template.reporting_times
