@@ -178,14 +178,15 @@ def test_review_travels_as_json_and_is_read_back_strictly(template_2021) -> None
     assert review.items == tuple(items) and review.lang == "ru"
     assert review.reviewed_at == "2021-01-10T22:40:00+00:00"
     body = json.loads(text)
-    for bad in (
+    cases: list[object] = [
         {**body, "format": 2},
         {**body, "items": [{"kind": "x", "page": "turnout", "target": "", "text": ""}]},
         {**body, "items": [{**body["items"][0], "extra": 1}]},
         {**body, "reason": 5},
         {**body, "reason": "x" * 3000},
         [],
-    ):
+    ]
+    for bad in cases:
         with pytest.raises(ValueError):
             parse_review(json.dumps(bad))
     with pytest.raises(ValueError):
