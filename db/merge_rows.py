@@ -73,6 +73,7 @@ def package_row(pkg: VerifiedPackage, outcome: str, via: str | None, t: datetime
         "merged_at": t if outcome == MERGED else None,
         "outcome": outcome,
         "reason": "",
+        "review": pkg.review,  # the observer's reason to export with open items (observer.review)
         "via_package_id": via,
         "manifest": pkg.manifest_bytes or None,
         "signature": pkg.signature or None,

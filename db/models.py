@@ -228,6 +228,7 @@ class Package(Record, Base):
     manifest: Mapped[bytes | None] = mapped_column(LargeBinary)
     signature: Mapped[bytes | None] = mapped_column(LargeBinary)
     file_sha256: Mapped[str | None] = mapped_column(String(64))  # the file as merged: a quick duplicate check
+    review: Mapped[str] = mapped_column(Text, default="", server_default="")  # observer.review JSON (revision 0007)
 
 
 class TrustedKey(Record, Base):

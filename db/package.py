@@ -122,6 +122,7 @@ class VerifiedPackage:
     manifest_bytes: bytes = field(default=b"", repr=False)  # exactly as signed
     signature: bytes = field(default=b"", repr=False)
     prefix: str = field(default="", repr=False)
+    review: str = ""  # the observer's review before export (observer.review), "" if none
     owns_work_dir: bool = field(default=True, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -289,14 +290,14 @@ def _open(path: Path, name: str, base: Path, prefix: str) -> VerifiedPackage:
                 database.unlink(missing_ok=True)
                 raise
     try:
-        rows, template_id = read_database(database, manifest, name)
+        rows, template_id, review = read_database(database, manifest, name)
     finally:
         if isinstance(database, Path):
             database.unlink(missing_ok=True)
     # Every evidence member is cited by a record with its hash and size, before any is copied out.
     check_evidence_records(rows.get("evidence", []), manifest, name)
     identity = hashlib.sha256(body).hexdigest()
-    return VerifiedPackage(path, manifest, identity, rows, {}, base, template_id, body, signature, prefix)
+    return VerifiedPackage(path, manifest, identity, rows, {}, base, template_id, body, signature, prefix, review)
 
 
 def extract_evidence(pkg: VerifiedPackage) -> None:

@@ -26,6 +26,7 @@ from db.store import _migrate, known_revisions
 from observer import records
 from observer.errors import PackageError
 from observer.package import KIND_HQ, KIND_STATION, Manifest
+from observer.review import REVIEW_META_KEY, parse_review
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 RECORD_TABLES: tuple[str, ...] = (
@@ -172,8 +173,13 @@ def _open_in_memory(data: bytes) -> sqlite3.Connection:
     return conn
 
 
-def read_database(source: Path | bytes, manifest: Manifest, name: str) -> tuple[dict[str, list[dict[str, Any]]], str]:
-    """Check and read the embedded database, from its private copy or from memory."""
+def read_database(
+    source: Path | bytes, manifest: Manifest, name: str
+) -> tuple[dict[str, list[dict[str, Any]]], str, str]:
+    """Check and read the embedded database, from its private copy or from memory.
+
+    Returns the rows by table, the template id and the observer's review before export
+    (meta ``export_review``, "" if none)."""
     if isinstance(source, bytes):
         head = source[:16]
     else:
@@ -243,7 +249,22 @@ def read_database(source: Path | bytes, manifest: Manifest, name: str) -> tuple[
     if manifest.kind == KIND_STATION:
         if not any(s["code"] == manifest.station_code for s in rows["stations"]):
             raise PackageError("package.error.schema", file=name, problem="station_code")
-    return rows, str(template_id)
+    return rows, str(template_id), _review(meta.get(REVIEW_META_KEY), name)
+
+
+def _review(value: Any, name: str) -> str:
+    """The observer's review (meta ``export_review``): exactly what observer.review writes, or refused."""
+    if value is None:
+        return ""
+    try:
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise ValueError("not a text")
+        parse_review(value)
+    except ValueError:
+        raise PackageError(
+            "package.error.bad_value", file=name, table="meta", column=REVIEW_META_KEY, value=repr(value)[:60]
+        ) from None
+    return value
 
 
 @cache

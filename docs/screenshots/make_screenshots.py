@@ -166,25 +166,38 @@ def main() -> None:
     window.resize(1366, 768)
     window.show()
     from ui.pages.export import ExportPage
+    from ui.pages.review import ReviewPage
     from ui.pages.violations import ViolationsPage
 
-    names = ["setup", "turnout", "protocol", "spoiled", "violations", "checklists", "export"]
-    for index, name in enumerate(names):
-        window.show_page(index)
-        page = window.pages[index]
+    usb = WORK / "USB"
+    usb.mkdir()
+    reason = {
+        "ru": "Комиссия не объявила явку на 18:00 и 20:00",
+        "kk": "Комиссия 18:00 және 20:00 кезіндегі қатысуды жарияламады",
+        "en": "The commission did not announce turnout at 18:00 and 20:00",
+    }
+    names = ["setup", "turnout", "protocol", "spoiled", "violations", "checklists", "review", "export"]
+
+    def show(name: str, lang: str) -> None:
+        window.show_page(names.index(name))
+        page = window.pages[names.index(name)]
         if isinstance(page, ViolationsPage):
             page.table.selectRow(1)
+        if isinstance(page, ReviewPage):
+            page.reason.setText(reason[lang])
         if isinstance(page, ExportPage):
-            usb = WORK / "USB"
-            usb.mkdir()
             page.folder.setText(str(usb))
-            page.export_to(usb)
+            page.export_to(usb, reason[lang])  # open items are listed on the review page
+
+    for name in names:
+        show(name, "ru")
         grab(window, f"observer-{name}.png")
-    # The same screens in Kazakh.
-    i18n.set_language("kk")
-    for index, name in ((1, "turnout"), (2, "protocol"), (4, "violations")):
-        window.show_page(index)
-        grab(window, f"observer-{name}-kk.png")
+    # The Election Day's busiest screens in Kazakh and English too.
+    for lang in ("kk", "en"):
+        i18n.set_language(lang)
+        for name in ("turnout", "protocol", "review", "export") + (("violations",) if lang == "kk" else ()):
+            show(name, lang)
+            grab(window, f"observer-{name}-{lang}.png")
     i18n.set_language("ru")
     window.close()
     store.close()

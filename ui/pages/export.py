@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from db.store import ElectionStore, storage_error
 from observer.errors import BaqylauError
-from observer.i18n import tr
+from observer.i18n import current_language, tr
+from observer.review import MIN_REASON, REVIEW_META_KEY, review_json
 from observer.sealed import load_org_public, org_fingerprint
 from observer.signing import KeyPair
 from ui.pages.base import Page, plain_label
-from ui.qt import QApplication, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, Qt, QVBoxLayout, QWidget
+from ui.pages.review import current_items
+from ui.qt import QApplication, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, Qt, QVBoxLayout, QWidget, Signal
 from ui.settings import Settings
 from ui.widgets.dialogs import ask_folder, ask_open_file
 from ui.widgets.messages import post_error, post_info
@@ -28,6 +31,8 @@ def human_size(size: int) -> str:
 class ExportPage(Page):
     title_key = "ui.nav.export"
 
+    review_requested = Signal()  # open items: the window shows the review before anything is written
+
     def __init__(self, store: ElectionStore, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(store, settings, parent)
         self.last_package: Path | None = None
@@ -43,6 +48,9 @@ class ExportPage(Page):
         self.summary = plain_label()
         self.summary.setWordWrap(True)
         sc.addWidget(self.summary)
+        self.review_state = plain_label()
+        self.review_state.setWordWrap(True)
+        sc.addWidget(self.review_state)
         col.addWidget(self.summary_box)
 
         self.folder_box = QGroupBox(self.body)
@@ -89,7 +97,7 @@ class ExportPage(Page):
         self.browse.clicked.connect(self._choose_folder)
         self.org_key_button.clicked.connect(self._choose_org_key)
         self.seal_box.toggled.connect(self._remember_encrypt)
-        self.export_button.clicked.connect(self._export_clicked)
+        self.export_button.clicked.connect(self.export_clicked)
         self.retranslate()
         self.refresh()
 
@@ -116,7 +124,13 @@ class ExportPage(Page):
         st = self.station
         if st is None:
             self.summary.setText("")
+            self.review_state.setText("")
             return
+        open_items = len(current_items(self.store))
+        self.review_state.setText(
+            tr("review.ui.summary_open", count=open_items) if open_items else tr("review.ui.summary_clean")
+        )
+        self.review_state.setStyleSheet("font-weight: bold; color: #b3261e;" if open_items else "color: #2e7d32;")
         obs = self.store.observer()
         self.summary.setText(
             tr(
@@ -186,15 +200,19 @@ class ExportPage(Page):
         if folder is not None:
             self.folder.setText(str(folder))
 
-    def _export_clicked(self) -> None:
+    def export_clicked(self) -> None:
         text = self.folder.text().strip()
         if not text:
             post_error(tr("ui.export.no_folder"))
             return
         self.export_to(Path(text))
 
-    def export_to(self, folder: Path) -> Path | None:
-        """Write the package into ``folder``; returns its path, or None after showing why not."""
+    def export_to(self, folder: Path, reason: str | None = None) -> Path | None:
+        """Write the package into ``folder``; returns its path, or None after showing why not.
+
+        With open review items nothing is written unless ``reason`` says why the
+        observer exports anyway; the reason and the items go into the package.
+        """
         from db import package
 
         if not folder.is_dir():
@@ -214,6 +232,23 @@ class ExportPage(Page):
             except BaqylauError as exc:
                 post_error(str(exc))
                 return None
+        items = current_items(self.store)
+        if items and reason is None:
+            post_error(tr("review.ui.stopped", count=len(items)))
+            self.review_requested.emit()
+            return None
+        reason = (reason or "").strip()
+        if items and len(reason) < MIN_REASON:
+            post_error(tr("review.ui.need_reason", min=MIN_REASON))
+            self.review_requested.emit()
+            return None
+        # The station file's meta travels in the package's snapshot: the coordinator sees the review.
+        review = review_json(items, reason if items else "", datetime.now(UTC), current_language())
+        try:
+            self.store.set_meta(REVIEW_META_KEY, review)
+        except BaqylauError as exc:
+            post_error(str(exc))
+            return None
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             path: Path = package.export_station_package(self.store, folder, keys, encrypt_to=recipient)
@@ -237,6 +272,8 @@ class ExportPage(Page):
             folder=str(folder),
             fingerprint=getattr(keys, "fingerprint", "—"),
         )
+        if items:
+            text += "\n" + tr("review.ui.exported_anyway", count=len(items))
         self.result.setText(text)
         post_info(text)
         self._show_key()

@@ -6,10 +6,12 @@ from pathlib import Path
 
 from db import models
 from db.store import ElectionStore
-from observer.checks import CheckOutcome, Status, run_checks
+from observer.checks import Status, involved_keys, run_checks
 from observer.i18n import tr
+from observer.plausibility import DayFigures, protocol_findings
 from observer.records import PROTOCOL_SOURCES
 from ui.pages.base import Page, plain_label
+from ui.pages.review import day_figures, warning_label
 from ui.qt import (
     QButtonGroup,
     QGridLayout,
@@ -29,14 +31,6 @@ from ui.widgets.messages import attempt, succeeded
 STATUS_MARK = {Status.OK: "✓", Status.FAILED: "✗", Status.INCOMPLETE: "…"}
 
 
-def involved_keys(outcome: CheckOutcome, party_keys: tuple[str, ...]) -> frozenset[str]:
-    """Fields a control relation reads, with every party when it uses sum(parties)."""
-    keys = set(outcome.keys)
-    if outcome.check.relation.uses_parties:
-        keys.update(party_keys)
-    return frozenset(keys)
-
-
 class ProtocolPage(Page):
     title_key = "ui.nav.protocol"
 
@@ -44,6 +38,7 @@ class ProtocolPage(Page):
         super().__init__(store, settings, parent)
         self.source = PROTOCOL_SOURCES[0]
         self._pids: dict[str, str] = {}
+        self._context = DayFigures()  # the other pages' figures, for the cross-checks
         tpl = store.template
         row = QHBoxLayout(self.body)
         row.setContentsMargins(0, 0, 0, 0)
@@ -72,6 +67,7 @@ class ProtocolPage(Page):
         self.fields: dict[str, IntField] = {}
         self.labels: dict[str, QLabel] = {}
         self.problems: dict[str, QLabel] = {}
+        self.warnings: dict[str, QLabel] = {}
         r = 0
         for item in tpl.lines:
             self._add_row(grid, r, item.key, item.number)
@@ -122,14 +118,21 @@ class ProtocolPage(Page):
         problem.setObjectName("problem")
         problem.setWordWrap(True)
         problem.hide()
+        warning = warning_label()
         label.setBuddy(field)
         grid.addWidget(plain_label(number), 2 * r, 0)
         grid.addWidget(label, 2 * r, 1)
         grid.addWidget(field, 2 * r, 2)
-        # The message goes on its own row under the field, so it can be read in full.
-        grid.addWidget(problem, 2 * r + 1, 1, 1, 2)
+        # The messages go on their own row under the field, so they can be read in full.
+        under = QVBoxLayout()
+        under.setContentsMargins(0, 0, 0, 0)
+        under.setSpacing(0)
+        under.addWidget(problem)
+        under.addWidget(warning)
+        grid.addLayout(under, 2 * r + 1, 1, 1, 2)
         field.value_changed.connect(lambda value, k=key: self._save(k, value))
         self.fields[key], self.labels[key], self.problems[key] = field, label, problem
+        self.warnings[key] = warning
 
     # ---- texts ---------------------------------------------------------
     def retranslate(self) -> None:
@@ -188,6 +191,8 @@ class ProtocolPage(Page):
         stored = self.store.protocol_values(pid) if pid else {}
         for key, field in self.fields.items():
             field.set_value(stored.get(key))
+        st = self.station
+        self._context = day_figures(self.store, st) if st else DayFigures()
         self._update_checks()
         self._load_photos()
 
@@ -218,10 +223,13 @@ class ProtocolPage(Page):
                 # The message sits beside the last field of the relation: usually the one just typed.
                 if keys:
                     problems[keys[-1]].append(text)
+        warnings = self._warnings()
         for key in order:
-            self.fields[key].set_problem(bool(tips[key]), "\n".join(tips[key]))
+            self.fields[key].set_problem(bool(tips[key]), "\n".join(tips[key] + warnings.get(key, [])))
             self.problems[key].setText("\n".join(problems[key]))
             self.problems[key].setVisible(bool(problems[key]))
+            self.warnings[key].setText("\n".join(warnings.get(key, [])))
+            self.warnings[key].setVisible(bool(warnings.get(key)))
         voted, registered = (
             tpl.voted.evaluate(self.values(), tpl.party_keys),
             tpl.registered.evaluate(self.values(), tpl.party_keys),
@@ -230,6 +238,31 @@ class ProtocolPage(Page):
             self.turnout_label.setText(tr("ui.protocol.turnout", pct=f"{100.0 * voted / registered:.2f}"))
         else:
             self.turnout_label.setText("")
+
+    def _warnings(self) -> dict[str, list[str]]:
+        """Cross-checks of this version against set-up, the head-count, the announcements and the tally."""
+        ctx = self._context
+        figures = DayFigures(ctx.registered, ctx.announced, ctx.headcount, {self.source: self.values()}, ctx.tally)
+        out: dict[str, list[str]] = {}
+        for finding in protocol_findings(self.store.template, figures, self.source):
+            key = finding.target.split(":", 1)[1]
+            out.setdefault(key, []).append(tr("ui.protocol.warning", text=finding.text()))
+        return out
+
+    def warning_text(self, key: str) -> str:
+        """The cross-check warnings shown under a field (empty when there are none)."""
+        label = self.warnings[key]
+        return label.text() if not label.isHidden() else ""
+
+    def focus_target(self, target: str) -> None:
+        """Show the version and put the cursor in the line a review item names ("<source>:<key>")."""
+        source, _, key = target.partition(":")
+        if source in self.source_buttons and source != self.source:
+            self.set_source(source)
+        field = self.fields.get(key) or next(iter(self.fields.values()))
+        self.scroller.ensureWidgetVisible(field)
+        field.setFocus()
+        field.selectAll()
 
     def problem_text(self, key: str) -> str:
         """What is shown next to a field (empty when nothing is wrong there)."""
