@@ -200,7 +200,8 @@ def test_forensics_page_draws_the_fingerprint_from_official_results(qtbot, hq, t
     assert result.fingerprint.voters.sum() > 0
     assert page.map._image is not None
     text = page.text.toPlainText()
-    assert i18n.tr("forensics.h.fingerprint") in text and "≥ " + formatter().pct(80, 0) in text
+    # toPlainText() writes a no-break space as a plain one.
+    assert i18n.tr("forensics.h.fingerprint") in text and "≥ " + formatter().pct(80, 0).replace("\u00a0", " ") in text
     # Every figure states its method, sample and uncertainty.
     from observer.forensics import figure_notes
 
