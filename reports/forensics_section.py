@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer, Table
 
 from db.forensics import Tables, party_namer, run_forensics
@@ -23,7 +24,7 @@ from observer.forensics.present import Block, Chart, Grid, Section, Text, presen
 from observer.i18n import tr
 from reports.flowables import Heading, esc
 from reports.forensics_charts import fingerprint_chart, integer_chart, turnout_chart
-from reports.styles import FONT_CONDENSED_BOLD, FRAME_WIDTH, INK, get_styles, table_style
+from reports.styles import FONT_CONDENSED, FONT_CONDENSED_BOLD, FRAME_WIDTH, INK, get_styles, table_style
 
 # Room a section's heading needs below it before a page break is better (its chart or table follows).
 _ROOM = {"forensics-fp": 110 * mm, "forensics-shpilkin": 90 * mm, "forensics-integer": 110 * mm}
@@ -37,13 +38,40 @@ def _chart(result: ForensicsResult, kind: str, lang: str, leader: str) -> Drawin
     return integer_chart(result.fine_turnout_hist, result.fine_leader_hist, lang)
 
 
+_PAD = 7.0  # a cell's left + right padding (table_style) and a hair
+
+
+def _widths(grid: Grid) -> list[float]:
+    """The grid's column shares of the line, widened so that no header word and no figure is split.
+
+    A column narrower than its longest word (or than a figure, which never wraps)
+    takes the room from the columns that have some to spare.
+    """
+    want = [FRAME_WIDTH * w for w in grid.widths]
+    need = []
+    for i, head in enumerate(grid.headers):
+        words = [stringWidth(w, FONT_CONDENSED_BOLD, 8) for w in head.split()]
+        cells = [c for row in grid.rows for c in [row[i]]]
+        if i >= grid.numeric_from:
+            words += [stringWidth(c, FONT_CONDENSED, 8) for c in cells]
+        else:
+            words += [stringWidth(w, FONT_CONDENSED, 8) for c in cells for w in c.split()]
+        need.append(max(words, default=0.0) + _PAD)
+    short = sum(max(0.0, n - w) for n, w in zip(need, want))
+    spare = sum(max(0.0, w - n) for n, w in zip(need, want))
+    if short <= 0 or spare <= 0:
+        return want
+    take = min(1.0, short / spare)
+    return [n if n > w else w - (w - n) * take for n, w in zip(need, want)]
+
+
 def _grid(grid: Grid) -> Table:
     s = get_styles()
     # Label columns and headers are Paragraphs so they wrap at spaces; figures stay plain strings.
     rows: list[list[object]] = [[Paragraph(esc(h), s["cell_head"]) for h in grid.headers]]
     for row in grid.rows:
         rows.append([Paragraph(esc(v), s["cell"]) if i < grid.numeric_from else v for i, v in enumerate(row)])
-    table = Table(rows, colWidths=[FRAME_WIDTH * w for w in grid.widths], repeatRows=1, hAlign="LEFT")
+    table = Table(rows, colWidths=_widths(grid), repeatRows=1, hAlign="LEFT")
     style = table_style(numeric_from=grid.numeric_from)
     for i in grid.flagged:  # the official figure lies outside the interval: bold, so it survives a photocopy
         style.add("FONTNAME", (grid.numeric_from, i + 1), (-1, i + 1), FONT_CONDENSED_BOLD)
