@@ -344,7 +344,8 @@ def _pvt_regions(c: _Ctx, p: PvtResult) -> Grid:
             c.t("forensics.col.official"),
             c.t("forensics.col.inside"),
         ]
-    rows, flagged = [], []
+    rows: list[tuple[str, ...]] = []
+    flagged: list[int] = []
     codes = sorted({e.unit for e in p.estimates if e.unit != "*"}, key=lambda u: c.f.sort_key(unit_name(u, c.lang)))
     for code in codes:
         by_q = {e.quantity: e for e in p.regional(code)}
@@ -419,7 +420,7 @@ def _comparison(c: _Ctx) -> Section:
     # A list of zero gaps says nothing: only stations where the figures differ are listed.
     differing = [g for g in comp.largest if abs(g.gap) >= 0.05][:10]
     if differing:
-        rows = tuple(
+        gap_rows = tuple(
             (
                 g.code,
                 unit_name(g.region, c.lang),
@@ -430,7 +431,7 @@ def _comparison(c: _Ctx) -> Section:
             for g in differing
         )
         heads = c.heads("station", "region", "observed_turnout", "official_turnout", "gap")
-        blocks.append(Grid(heads, rows, (0.14, 0.3, 0.18, 0.18, 0.2), numeric_from=2))
+        blocks.append(Grid(heads, gap_rows, (0.14, 0.3, 0.18, 0.18, 0.2), numeric_from=2))
     blocks += c.notes(comp)
     return Section("forensics-comparison", c.t("forensics.h.comparison"), tuple(blocks))
 

@@ -50,7 +50,7 @@ def _grid_html(grid: Grid) -> str:
     for n, row in enumerate(grid.rows):
         cells = []
         for i, value in enumerate(row):
-            right = " align='right'" if i >= grid.numeric_from else ""
+            right = " align='right' nowrap" if i >= grid.numeric_from else ""  # a figure never wraps
             flag = " style='background:#ffcdd2'" if n in grid.flagged and i >= grid.numeric_from else ""
             cells.append(f"<td{right}{flag}>{e(value)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
