@@ -84,6 +84,14 @@ def output_files(result: ForensicsResult, meta: dict[str, Any]) -> dict[str, str
     files["forensics.json"] = json.dumps(
         {"meta": meta, "result": to_plain(result)}, ensure_ascii=False, allow_nan=False, indent=1
     )
+    for part in (_histogram_files, _test_files, _pvt_files, _comparison_files):
+        files.update(part(result))
+    return files
+
+
+def _histogram_files(result: ForensicsResult) -> dict[str, str]:
+    """The fingerprint grid and the turnout histograms."""
+    files: dict[str, str] = {}
     fp = result.fingerprint
     te, se = fp.turnout_edges, fp.share_edges
     files["fingerprint.csv"] = _csv_text(
@@ -117,6 +125,12 @@ def output_files(result: ForensicsResult, meta: dict[str, Any]) -> dict[str, str
             for i in range(len(result.fine_turnout_hist))
         ],
     )
+    return files
+
+
+def _test_files(result: ForensicsResult) -> dict[str, str]:
+    """The integer-percentage and digit tests."""
+    files: dict[str, str] = {}
     rows = []
     for test in result.integer:
         for c in (test.national, *test.groups):
@@ -184,6 +198,12 @@ def output_files(result: ForensicsResult, meta: dict[str, Any]) -> dict[str, str
             for t in result.digits
         ],
     )
+    return files
+
+
+def _pvt_files(result: ForensicsResult) -> dict[str, str]:
+    """The parallel vote tabulation (nothing without observed stations)."""
+    files: dict[str, str] = {}
     if result.pvt is not None:
         files["pvt.csv"] = _csv_text(
             [
@@ -216,6 +236,12 @@ def output_files(result: ForensicsResult, meta: dict[str, Any]) -> dict[str, str
                 for e in result.pvt.estimates
             ],
         )
+    return files
+
+
+def _comparison_files(result: ForensicsResult) -> dict[str, str]:
+    """Observed vs official, the largest gaps and the regions."""
+    files: dict[str, str] = {}
     if result.comparison is not None:
         files["comparison.csv"] = _csv_text(
             [

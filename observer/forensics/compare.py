@@ -49,6 +49,51 @@ def _paired(quantity: str, y_off: IntArray, x_off: IntArray, y_obs: IntArray, x_
     )
 
 
+def _group_signs(
+    official: StationReturns,
+    is_observed: NDArray[np.bool_],
+    leader: str,
+    options: Options,
+    integer: Sequence[IntegerPercentTest] | None,
+) -> GroupSigns:
+    """Forensic signs in the official results at observed vs unobserved stations."""
+    thr = options.thresholds[0]
+    m_obs, se_obs, _ = high_mass(official.subset(is_observed), leader, thr)
+    m_un, se_un, _ = high_mass(official.subset(~is_observed), leader, thr)
+    denom = math.hypot(se_obs, se_un)
+    z = (m_un - m_obs) / denom if denom > 0 and math.isfinite(denom) else float("nan")
+
+    def mean_turnout(mask: NDArray[np.bool_]) -> float:
+        s = station_shares(official.subset(mask), leader)
+        return 100.0 * float(s.voted.sum() / s.registered.sum()) if s.registered.sum() > 0 else float("nan")
+
+    int_obs = int_un = None
+    tests = (
+        integer
+        if integer is not None
+        else integer_percent_tests(
+            official, leader, options, {"observation": np.where(is_observed, "observed", "unobserved")}
+        )
+    )
+    either = next((t for t in tests if t.quantity == "either" and t.step == 1), None)
+    if either is not None:
+        int_obs = either.group("observation", "observed")
+        int_un = either.group("observation", "unobserved")
+    return GroupSigns(
+        thr,
+        m_obs,
+        se_obs,
+        m_un,
+        se_un,
+        z,
+        two_sided_p(z) if math.isfinite(z) else float("nan"),
+        mean_turnout(is_observed),
+        mean_turnout(~is_observed),
+        int_obs,
+        int_un,
+    )
+
+
 def compare(
     observed: StationReturns,
     official: StationReturns,
@@ -87,42 +132,7 @@ def compare(
         if ok[i]
     )
 
-    is_observed = np.isin(off_codes, obs_codes)
-    thr = options.thresholds[0]
-    m_obs, se_obs, _ = high_mass(official.subset(is_observed), leader, thr)
-    m_un, se_un, _ = high_mass(official.subset(~is_observed), leader, thr)
-    denom = math.hypot(se_obs, se_un)
-    z = (m_un - m_obs) / denom if denom > 0 and math.isfinite(denom) else float("nan")
-
-    def mean_turnout(mask: NDArray[np.bool_]) -> float:
-        s = station_shares(official.subset(mask), leader)
-        return 100.0 * float(s.voted.sum() / s.registered.sum()) if s.registered.sum() > 0 else float("nan")
-
-    int_obs = int_un = None
-    tests = (
-        integer
-        if integer is not None
-        else integer_percent_tests(
-            official, leader, options, {"observation": np.where(is_observed, "observed", "unobserved")}
-        )
-    )
-    either = next((t for t in tests if t.quantity == "either" and t.step == 1), None)
-    if either is not None:
-        int_obs = either.group("observation", "observed")
-        int_un = either.group("observation", "unobserved")
-    signs = GroupSigns(
-        thr,
-        m_obs,
-        se_obs,
-        m_un,
-        se_un,
-        z,
-        two_sided_p(z) if math.isfinite(z) else float("nan"),
-        mean_turnout(is_observed),
-        mean_turnout(~is_observed),
-        int_obs,
-        int_un,
-    )
+    signs = _group_signs(official, np.isin(off_codes, obs_codes), leader, options, integer)
     paired = [g for g in gaps if g is not None]
     n_pairs = len(i_off)
     voters = int(np.maximum(off.voted, 0).sum())

@@ -192,6 +192,30 @@ def _round_count(kind: str, group: str, stations: int, observed: int, p: FloatAr
     )
 
 
+def _null_probabilities(
+    vot: IntArray, reg: IntArray, t_ok: NDArray[np.bool_], led: IntArray, bal: IntArray, l_ok: NDArray[np.bool_]
+) -> dict[tuple[str, int], FloatArray]:
+    """Per station, the probability under the null of each round-percent event (0 where not eligible)."""
+    n_st = len(vot)
+    pt_int, pt_five = np.zeros(n_st), np.zeros(n_st)
+    pl_int, pl_five = np.zeros(n_st), np.zeros(n_st)
+    if t_ok.any():
+        pt_int[t_ok], pt_five[t_ok] = round_probabilities(vot[t_ok], reg[t_ok])
+    if l_ok.any():
+        pl_int[l_ok], pl_five[l_ok] = round_probabilities(led[l_ok], bal[l_ok])
+    # Turnout and leader share are redrawn independently: "either" misses only if both miss.
+    probs = {
+        ("turnout", 1): pt_int,
+        ("turnout", 5): pt_five,
+        ("leader", 1): pl_int,
+        ("leader", 5): pl_five,
+        ("either", 1): 1.0 - (1.0 - pt_int) * (1.0 - pl_int),
+        ("either", 5): 1.0 - (1.0 - pt_five) * (1.0 - pl_five),
+    }
+
+    return probs
+
+
 def integer_percent_tests(
     data: StationReturns,
     leader: str,
@@ -228,21 +252,7 @@ def integer_percent_tests(
     obs[("either", 1)] = obs[("turnout", 1)] | obs[("leader", 1)]
     obs[("either", 5)] = obs[("turnout", 5)] | obs[("leader", 5)]
 
-    pt_int, pt_five = np.zeros(n_st), np.zeros(n_st)
-    pl_int, pl_five = np.zeros(n_st), np.zeros(n_st)
-    if t_ok.any():
-        pt_int[t_ok], pt_five[t_ok] = round_probabilities(vot[t_ok], reg[t_ok])
-    if l_ok.any():
-        pl_int[l_ok], pl_five[l_ok] = round_probabilities(led[l_ok], bal[l_ok])
-    # Turnout and leader share are redrawn independently: "either" misses only if both miss.
-    probs = {
-        ("turnout", 1): pt_int,
-        ("turnout", 5): pt_five,
-        ("leader", 1): pl_int,
-        ("leader", 5): pl_five,
-        ("either", 1): 1.0 - (1.0 - pt_int) * (1.0 - pl_int),
-        ("either", 5): 1.0 - (1.0 - pt_five) * (1.0 - pl_five),
-    }
+    probs = _null_probabilities(vot, reg, t_ok, led, bal, l_ok)
 
     groups: list[tuple[str, str, NDArray[np.bool_]]] = []
     for kind, labels_per_station in (groupings or {}).items():
