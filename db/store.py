@@ -657,14 +657,15 @@ class ElectionStore:
             if not done:
                 conn.execute(insert(model).values(id=m.new_id(), created_at=t, updated_at=t, **keys, **values))
 
-    def iter_table(self, model: type[m.Base], *columns: str) -> Iterator[Any]:
-        """Every row of ``model``'s table; with ``columns``, only those (attribute access by name).
+    def iter_table(self, table_name: str, *columns: str) -> Iterator[Any]:
+        """Every row of a table, by its name (``"protocols"``); with ``columns``, only those
+        (attribute access by name). The UI and the report name tables, never ORM models.
 
         Naming the columns matters on big tables: a full row also parses each
         timestamp column, which costs seconds per 10,000 rows of turnout reports.
         """
-        table = model.__table__
-        stmt = select(*(table.c[name] for name in columns)) if columns else select(model)
+        table = m.Base.metadata.tables[table_name]
+        stmt = select(*(table.c[name] for name in columns)) if columns else select(table)
         with self.engine.connect() as conn:
             yield from conn.execute(stmt)
 

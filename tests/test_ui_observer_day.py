@@ -182,11 +182,7 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
         assert protocol.fields[key].property("problem") is True
     assert protocol.fields["registered"].property("problem") is False
     # The figures were saved while typing, before anything was "confirmed".
-    posted = [
-        r
-        for r in store.iter_table(__import__("db.models", fromlist=["Protocol"]).Protocol)
-        if r.source == "posted_copy"
-    ]
+    posted = [r for r in store.iter_table("protocols") if r.source == "posted_copy"]
     assert len(posted) == 1
     assert store.protocol_values(posted[0].id)["in_boxes"] == 900
     # The observer corrects the invalid ballots: the message disappears.
@@ -208,9 +204,7 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
     qtbot.mouseClick(protocol.source_buttons["announced"], Qt.MouseButton.LeftButton)
     assert protocol.fields["in_boxes"].text() == ""
     type_into(qtbot, protocol.fields["in_boxes"], "950")
-    announced = [
-        r for r in store.iter_table(__import__("db.models", fromlist=["Protocol"]).Protocol) if r.source == "announced"
-    ]
+    announced = [r for r in store.iter_table("protocols") if r.source == "announced"]
     assert store.protocol_values(announced[0].id) == {"in_boxes": 950}
     assert store.protocol_values(posted[0].id)["in_boxes"] == 900
 

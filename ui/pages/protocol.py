@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from db import models
 from db.store import ElectionStore
 from observer.checks import Status, involved_keys, run_checks
 from observer.i18n import tr
@@ -161,7 +160,7 @@ class ProtocolPage(Page):
         if source in self._pids:
             return self._pids[source]
         sid = self.station_id
-        for row in self.store.iter_table(models.Protocol):
+        for row in self.store.iter_table("protocols"):
             if row.station_id == sid and row.observer_id == self.store.observer_id and row.source == source:
                 self._pids[source] = row.id
                 return row.id

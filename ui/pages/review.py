@@ -7,7 +7,6 @@ exports with items still open ("export anyway").
 
 from __future__ import annotations
 
-from db import models
 from db.store import ElectionStore
 from observer.i18n import tr
 from observer.plausibility import DayFigures
@@ -48,7 +47,7 @@ def warning_label(parent: QWidget | None = None) -> QLabel:
 def protocol_values(store: ElectionStore, station_id: str) -> dict[str, dict[str, int | None]]:
     """This observer's protocol versions that were started: source -> line values."""
     out: dict[str, dict[str, int | None]] = {}
-    for row in store.iter_table(models.Protocol):
+    for row in store.iter_table("protocols"):
         if row.station_id == station_id and row.observer_id == store.observer_id:
             out[row.source] = store.protocol_values(row.id)
     return out
