@@ -40,7 +40,7 @@ def _chart(result: ForensicsResult, kind: str, lang: str, leader: str) -> Drawin
 
 def _grid(grid: Grid) -> Table:
     """The grid as the house data table (reports.tables: no word or figure split across lines)."""
-    rows: list[list[object]] = [list(grid.headers), *[list(row) for row in grid.rows]]
+    rows: list[list[str]] = [list(grid.headers), *[list(row) for row in grid.rows]]
     table = data_table(rows, [FRAME_WIDTH * w for w in grid.widths], numeric_from=grid.numeric_from, h_align="LEFT")
     # The official figure lies outside the interval: bold, so it survives a photocopy.
     table.setStyle([("FONTNAME", (grid.numeric_from, i + 1), (-1, i + 1), FONT_CONDENSED_BOLD) for i in grid.flagged])
