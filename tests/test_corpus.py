@@ -30,6 +30,7 @@ from db.package import export_hq_package, export_station_package
 from db.store import ElectionStore
 from observer import i18n
 from observer.errors import BaqylauError
+from observer.package import FORMAT_VERSION
 from observer.signing import KeyPair
 from observer.template import builtin_template
 from tests.corpus import make_corpus as mc
@@ -222,8 +223,13 @@ def _zip_bomb(w: World, out: Path) -> Path:
 
 
 def _unknown_key(w: World, out: Path) -> Path:
-    """A perfectly valid package signed by a key the coordinator has never seen."""
-    return mc.resign(w.package, out / "unknown-key.bqpkg", KeyPair.generate())
+    """A perfectly valid package signed by a key the coordinator has never seen (its observer
+    record names that key, as the exporting app writes it)."""
+    new = KeyPair.generate()
+    sql = f"UPDATE observers SET public_key = '{new.public_hex}', fingerprint = '{new.fingerprint}';"
+    return mc.resign(
+        w.package, out / "unknown-key.bqpkg", new, change={mc.DATA: mc.change_db(w.package, w.scratch, sql)}
+    )
 
 
 def _revoked_key(w: World, out: Path) -> Path:
@@ -458,7 +464,12 @@ CASES: list[Case] = [
         "package.error.manifest_field",
         resigned(edit=lambda m: m["members"][0].update(size="12")),
     ),
-    Case("newer format version", "merge", "package.error.newer", resigned(edit=lambda m: m.update(format_version=2))),
+    Case(
+        "newer format version",
+        "merge",
+        "package.error.newer",
+        resigned(edit=lambda m: m.update(format_version=FORMAT_VERSION + 1)),
+    ),
     Case("valid signature, unknown key", "merge", "package.held.reason", _unknown_key),
     Case("valid signature, revoked key", "merge", "package.error.revoked", _revoked_key),
     Case(

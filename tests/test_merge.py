@@ -615,3 +615,31 @@ def test_full_disk_mid_batch_says_so_and_leaves_the_file_whole(
             == 1
         )
     conn.close()
+
+
+def test_district_package_is_held_until_its_key_is_a_district_key(
+    factory: Factory, three: tuple[Path, Path, Path, Path]
+) -> None:
+    """Never trusted on first use; trusted as an observer key it is refused; as a district key released."""
+    a, b, _, _ = three
+    district = factory.hq("district")
+    merge_packages(district, [a, b], trust_new_keys=True)
+    dk = KeyPair.generate()
+    pkg = export_hq_package(district, factory.root / "to-org", dk)
+    org = factory.hq("org")
+    (entry,) = merge_packages(org, [pkg], trust_new_keys=True).entries
+    assert entry.outcome == "held" and dk.fingerprint in entry.reason
+    trust_key(org, dk.fingerprint, "Almaty", "org")  # an observer key by default
+    assert release_held(org, dk.fingerprint).entries[0].outcome == "refused"
+    info = trust_key(org, dk.fingerprint, "", "org", role="district")
+    assert (info.role, info.status) == ("district", "trusted")
+    assert release_held(org, dk.fingerprint).counts()["merged"] == 1
+    with sqlite3.connect(org.path) as conn:
+        assert conn.execute("SELECT count(*) FROM protocols").fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM packages WHERE manifest IS NOT NULL").fetchone() == (3,)
+    conn.close()
+    with pytest.raises(PackageError) as err:
+        trust_key(org, dk.fingerprint[:19], role="district")
+    assert err.value.key == "package.key.need_whole"
+    for s in (district, org):
+        s.close()
