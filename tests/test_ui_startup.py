@@ -306,6 +306,24 @@ def test_table_opens_on_its_first_page_and_reads_the_whole_list_right_after(qtbo
         store.close()
 
 
+def test_two_watches_of_one_guard_may_overlap(tmp_path: Path) -> None:
+    """The window's scan and a caller reading with the same guard (closing the window while the scan
+    runs) each watch the store: ending one must not remove the other's listeners (it raised
+    InvalidRequestError from SQLAlchemy's event registry), and a stop still interrupts the other."""
+    store = ElectionStore.create(tmp_path / "hq.baqylau", builtin_template("kz-majilis-2021"), role="hq")
+    guard = QueryGuard()
+    try:
+        with guard.watching(store):
+            with guard.watching(store):
+                pass
+            with store.engine.connect() as conn:  # checked out after the inner watch ended
+                conn.exec_driver_sql("SELECT 1").all()
+                assert len(guard._conns) == 1  # still noted: interrupt() would reach it
+        assert guard._conns == []
+    finally:
+        store.close()
+
+
 def test_guard_never_interrupts_another_threads_query(tmp_path: Path) -> None:
     """A stopped scan interrupts only the connections it holds: one it gave back to the pool
     may be running another thread's read (the stations' figures), which must finish."""

@@ -446,19 +446,35 @@ class QueryGuard:
     """
 
     def __init__(self) -> None:
-        self._thread: int | None = None
-        self._conns: list[Any] = []
+        self._conns: list[Any] = []  # checked out by a watching thread and not yet back in the pool
         self._lock = threading.Lock()
         self._stopped = threading.Event()
 
     @contextmanager
     def watching(self, store: ElectionStore) -> Iterator[QueryGuard]:
+        # Listeners of this watch only: two watches of one guard (a worker's, and a caller that
+        # reads with the same guard) may overlap, and neither may remove the other's.
         from sqlalchemy import event
 
         engine = store.engine
-        self._thread = threading.get_ident()
-        event.listen(engine, "checkout", self._checkout)
-        event.listen(engine, "checkin", self._checkin)
+        thread = threading.get_ident()
+        mine: list[Any] = []
+
+        def checkout(dbapi_conn: Any, _record: object, _proxy: object) -> None:
+            if threading.get_ident() == thread:
+                with self._lock:
+                    mine.append(dbapi_conn)
+                    self._conns.append(dbapi_conn)
+
+        def checkin(dbapi_conn: Any, _record: object) -> None:
+            # Back in the pool, the connection may serve another thread next: never interrupt that one.
+            with self._lock:
+                if dbapi_conn in mine:
+                    mine.remove(dbapi_conn)
+                    self._conns.remove(dbapi_conn)
+
+        event.listen(engine, "checkout", checkout)
+        event.listen(engine, "checkin", checkin)
         try:
             self.check()
             yield self
@@ -469,21 +485,12 @@ class QueryGuard:
                 raise ScanStopped() from exc  # "interrupted" from SQLite, or what a half-read led to
             raise
         finally:
-            event.remove(engine, "checkout", self._checkout)
-            event.remove(engine, "checkin", self._checkin)
+            event.remove(engine, "checkout", checkout)
+            event.remove(engine, "checkin", checkin)
             with self._lock:
-                self._conns.clear()
-
-    def _checkout(self, dbapi_conn: Any, _record: object, _proxy: object) -> None:
-        if threading.get_ident() == self._thread:
-            with self._lock:
-                self._conns.append(dbapi_conn)
-
-    def _checkin(self, dbapi_conn: Any, _record: object) -> None:
-        # Back in the pool, the connection may serve another thread next: never interrupt that one.
-        with self._lock:
-            if dbapi_conn in self._conns:
-                self._conns.remove(dbapi_conn)
+                for conn in mine:
+                    self._conns.remove(conn)
+                mine.clear()
 
     @property
     def stopped(self) -> bool:
