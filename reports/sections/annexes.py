@@ -148,9 +148,9 @@ def _station_tables(ctx: Context, rows: list[StationRow]) -> list[Flowable]:
 def _annex_table(rows: list[StationRow], header: list[str], widths: list[float], cells: AnnexCells) -> PlainTable:
     """One block of the station annex: plain strings in cells of fixed size."""
     body = [cells(r) for r in rows]
-    for row in body:
-        if len(row[0]) > 10:  # station codes may be up to 32 characters: clip to the cell
-            row[0] = fit(row[0], widths[0] - 6, FONT_CONDENSED, ANNEX_FONT_SIZE)
+    for line in body:
+        if len(line[0]) > 10:  # station codes may be up to 32 characters: clip to the cell
+            line[0] = fit(line[0], widths[0] - 6, FONT_CONDENSED, ANNEX_FONT_SIZE)
     return PlainTable(
         header,
         body,
