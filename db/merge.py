@@ -45,6 +45,7 @@ from sqlalchemy import Connection, RootTransaction, insert, select, text, update
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from db import models as m
+from db.fileformat import IN_CHUNK as _CHUNK
 from db.package import RECORD_TABLES, VerifiedPackage, iter_packages, manifest_identity, read_package
 from db.store import ElectionStore, durable_copy, now, storage_error
 from observer.errors import PackageError, StorageError
@@ -68,7 +69,6 @@ TOFU_DECIDER = "trust-on-first-use"
 # Fixed namespace so that ids derived from a package hash or a station code are
 # the same in every HQ file (district and organisation alike).
 _NAMESPACE = uuid.UUID("5b0d8c1e-6f0e-4b7a-9a63-3c1f3f0e2b11")
-_CHUNK = 5000
 # Packages share one transaction (a savepoint each) for this long: per-commit costs
 # (WAL frames of every touched index page, checkpoints) are paid once per batch.
 # Shorter than the store's busy timeout (5 s), so another writer on the HQ file

@@ -14,7 +14,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, eve
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from db import models as m
+from db.fileformat import FILE_SUFFIX, FORMAT, ROLE_HQ, ROLE_STATION  # noqa: F401 - re-exported
 from db.revisions import MIGRATIONS, head_revision, known_revisions  # noqa: F401 - re-exported
 from observer.errors import StorageError
 from observer.evidence import inspect_evidence
@@ -36,10 +37,6 @@ from observer.records import (
     ViolationInfo,
 )
 from observer.template import ElectionTemplate, parse_template
-
-FILE_SUFFIX = ".baqylau"
-ROLE_STATION = "station"
-ROLE_HQ = "hq"
 
 
 def _alembic_config(connection: Any | None = None) -> Any:
@@ -83,10 +80,16 @@ def durable_copy(source: Path, target: Path) -> None:
     """Copy ``source`` to ``target`` so that ``target`` only ever names a complete file on disk:
     written under a ``.part`` name, flushed, then renamed. Raises OSError."""
     part = target.with_name(target.name + ".part")
-    shutil.copyfile(source, part)
-    with part.open("rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(part, target)
+    try:
+        shutil.copyfile(source, part)
+        with part.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(part, target)
+    except BaseException:
+        # A full disk stops the copy half-way: the half-written part goes, and with it the space it took.
+        with suppress(OSError):
+            part.unlink(missing_ok=True)
+        raise
 
 
 def storage_error(exc: BaseException, path: Path) -> StorageError:
@@ -155,7 +158,7 @@ class ElectionStore:
                 conn.execute(
                     insert(m.Meta),
                     [
-                        {"key": "format", "value": "baqylau-election"},
+                        {"key": "format", "value": FORMAT},
                         {"key": "role", "value": role},
                         {"key": "template_id", "value": template.id},
                         {"key": "template_toml", "value": template.source_text},
@@ -191,7 +194,7 @@ class ElectionStore:
                     _upgrade(conn, p)
             with engine.connect() as conn:
                 fmt = conn.execute(select(m.Meta.value).where(m.Meta.key == "format")).scalar()
-            if fmt != "baqylau-election":
+            if fmt != FORMAT:
                 raise StorageError("error.storage.not_election", file=str(p))
         except StorageError:
             engine.dispose()
@@ -479,7 +482,7 @@ class ElectionStore:
                     m.SpoiledCount.station_id == station_id, m.SpoiledCount.observer_id == self._observer_id
                 )
             ).all()
-        return {r.reason: r.count for r in rows}
+        return {reason: count for reason, count in rows}
 
     # ---- violations ----------------------------------------------------
     def save_violation(

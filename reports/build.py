@@ -747,16 +747,16 @@ class _Sections:
     def reused_photos(self) -> list[Flowable]:
         """Photos submitted for more than one station: a forgery or a mix-up only a person can tell apart."""
         pairs = self.d.reused_photos
-        out: list[Flowable] = [self.heading("followup.report.reuse", 1)]
+        out: list[Flowable] = [self.heading("rel.report.title", 1)]
         if not pairs:
-            out.append(self.p(esc(self.t("followup.report.reuse_none"))))
+            out.append(self.p(esc(self.t("rel.report.none"))))
             return out
         identical = sum(1 for r in pairs if r.identical)
         out.append(
             self.p(
                 esc(
                     self.t(
-                        "followup.report.reuse_intro",
+                        "rel.report.intro",
                         pairs=self.num(len(pairs)),
                         identical=self.num(identical),
                         near=self.num(len(pairs) - identical),
@@ -767,22 +767,18 @@ class _Sections:
         cell = self.s["cell"]
         rows: list[list[Any]] = [
             self.head(
-                "followup.report.col.station",
-                "followup.report.col.observer",
-                "followup.report.col.file",
-                "followup.report.col.station",
-                "followup.report.col.observer",
-                "followup.report.col.file",
-                "followup.report.col.match",
+                "rel.report.col.station",
+                "rel.report.col.observer",
+                "rel.report.col.file",
+                "rel.report.col.station",
+                "rel.report.col.observer",
+                "rel.report.col.file",
+                "rel.report.col.match",
                 right=(),
             )
         ]
         for r in pairs[:REUSED_PAIRS_SHOWN]:
-            match = (
-                self.t("followup.report.identical")
-                if r.identical
-                else self.t("followup.report.near", distance=r.distance)
-            )
+            match = self.t("rel.reuse.identical") if r.identical else self.t("rel.reuse.near", distance=r.distance)
             rows.append(
                 [
                     Paragraph(esc(text[:200]), cell)
@@ -796,15 +792,11 @@ class _Sections:
         if len(pairs) > REUSED_PAIRS_SHOWN:
             out.append(
                 self.p(
-                    esc(
-                        self.t(
-                            "followup.report.reuse_more", shown=self.num(REUSED_PAIRS_SHOWN), total=self.num(len(pairs))
-                        )
-                    ),
+                    esc(self.t("rel.report.more", shown=self.num(REUSED_PAIRS_SHOWN), total=self.num(len(pairs)))),
                     "caption",
                 )
             )
-        out.append(self.p(esc(self.t("followup.report.reuse_caption")), "caption"))
+        out.append(self.p(esc(self.t("rel.report.caption")), "caption"))
         return out
 
     def cases(self) -> list[Flowable]:
@@ -882,10 +874,8 @@ class _Sections:
         self, store: ElectionStore, tables: tuple[StationArrays, StationArrays] | None = None
     ) -> list[Flowable]:
         """The forensics section (reports.forensics_section), numbered like the other sections."""
-        try:
-            from reports.forensics_section import report_flowables  # built by the forensics work; optional
-        except ImportError:
-            return []
+        from reports.forensics_section import report_flowables
+
         flow = report_flowables(store, self.lang, tables=tables)
         out: list[Flowable] = [PageBreak()]
         for f in flow:

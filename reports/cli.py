@@ -7,6 +7,7 @@ from typing import Any
 
 from db.store import ElectionStore
 from observer.i18n import LANGUAGES, current_language, tr
+from observer.safe_text import terminal
 from reports.build import build_report
 from reports.fingerprint import data_fingerprint, read_pdf_fingerprint, short_fingerprint
 
@@ -34,7 +35,7 @@ def _report(args: argparse.Namespace) -> int:
     print(
         tr(
             "report.cli.done",
-            file=str(info.path),
+            file=terminal(info.path),
             pages=info.pages,
             seconds=f"{info.seconds:.1f}",
             fingerprint=short_fingerprint(info.fingerprint),
@@ -46,7 +47,7 @@ def _report(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     stored = read_pdf_fingerprint(args.pdf)
     if stored is None:
-        print(tr("report.cli.missing", file=args.pdf))
+        print(tr("report.cli.missing", file=terminal(args.pdf)))
         return 1
     store = ElectionStore.open(args.hq)
     try:

@@ -16,7 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer, Table
 
-from db.forensics import Tables, party_namer, run_forensics
+from db.services.forensics import Tables, party_namer, run_forensics
 from db.store import ElectionStore
 from observer.errors import BaqylauError
 from observer.forensics import ForensicsResult, Options

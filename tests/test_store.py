@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import event
 
+from db import models as m
 from db.store import ElectionStore, make_engine, storage_error
 from observer.errors import EvidenceError, StorageError
 
@@ -201,3 +202,14 @@ def test_unopenable_file_in_read_only_folder_says_read_only(tmp_path: Path, monk
     monkeypatch.setattr(os, "access", lambda p, mode: True)
     err = storage_error(sqlite3.OperationalError("unable to open database file"), tmp_path / "x.baqylau")
     assert err.key == "error.storage.io"
+
+
+def test_iter_table_reads_only_the_named_columns(store: ElectionStore) -> None:
+    sid = store.stations()[0].id
+    rows = list(store.iter_table(m.Station, "code", "registered"))
+    assert [(r.code, r.registered) for r in rows] == [("101", 1500)]
+    assert rows[0]._fields == ("code", "registered")
+    full = list(store.iter_table(m.Station))
+    assert full[0].id == sid and full[0].created_at is not None
+    with pytest.raises(KeyError):
+        list(store.iter_table(m.Station, "no_such_column"))

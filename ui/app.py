@@ -7,7 +7,6 @@ coordinator window as files are created, opened and closed.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import shutil
 import sys
@@ -16,29 +15,37 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTranslator
-
+from db.fileformat import ROLE_HQ
 from observer import i18n
 from observer.errors import BaqylauError, StorageError
 from observer.i18n import tr
 from observer.paths import app_home
-from ui.qt import QApplication, QMessageBox, QObject, QTimer, QWidget
+from ui.qt import (
+    QApplication,
+    QCoreApplication,
+    QLibraryInfo,
+    QMessageBox,
+    QObject,
+    QTimer,
+    QTranslator,
+    QWidget,
+    guard_singleton_refcounts,
+)
 from ui.settings import Settings
 from ui.widgets.language import language_bridge
 from ui.widgets.messages import post_error
 from ui.widgets.style import apply_style
 
 if TYPE_CHECKING:
+    from db.services.hq import StoreOpener
     from db.store import ElectionStore
     from observer.template import ElectionTemplate
-    from ui.coordinator.quick import StoreOpener
     from ui.first_run import FirstRunWindow
 
 # The first-run screen, the observer's window and the coordinator's are imported when
 # shown: opening an HQ file must not pay for the observer's pages, and the reverse. db.store
 # (SQLAlchemy and the models: the largest part of start-up) is imported when a file is opened,
 # and for a current HQ file only after the coordinator window is up (see open_path).
-ROLE_HQ = "hq"  # db.store.ROLE_HQ
 
 log = logging.getLogger("baqylau.ui")
 DEMO_FOLDER = "demo"
@@ -141,13 +148,9 @@ class Launcher(QObject):
 
     def _use(self, store: ElectionStore) -> bool:
         if store.role == ROLE_HQ:
-            window = self._coordinator_window(store)
-            if window is None:
-                store.close()
-                if self.window is None:
-                    self.show_first_run()
-                post_error(tr("ui.app.no_coordinator"))
-                return False
+            from ui.coordinator.window import CoordinatorWindow
+
+            window: QWidget = CoordinatorWindow(store)
         else:
             from ui.main_window import MainWindow
 
@@ -168,23 +171,18 @@ class Launcher(QObject):
         """A current HQ file: show the coordinator window at once, open its store behind it.
 
         The window's stations table reads its first screen with plain sqlite3
-        (``ui.coordinator.quick``); the store (SQLAlchemy) opens on a helper
+        (``db.services.station_reader``); the store (SQLAlchemy) opens on a helper
         thread once the window is up. False: open ``path`` the usual way.
         """
-        from ui.coordinator import quick  # sqlite3 only: cheap to ask for a station file too
+        from db.services import hq  # sqlite3 only: cheap to ask for a station file too
 
-        reader = quick.open_hq(path)
+        reader = hq.current_hq_reader(path)
         if reader is None:
             return False
-        try:
-            module = importlib.import_module("ui.coordinator.window")
-        except ImportError:
-            module = None
-        if module is None or not hasattr(module.CoordinatorWindow, "opening"):
-            reader.close()
-            return False
-        opener = quick.StoreOpener(path)
-        window: QWidget = module.CoordinatorWindow.opening(opener, reader)
+        from ui.coordinator.window import CoordinatorWindow
+
+        opener = hq.StoreOpener(path)
+        window: QWidget = CoordinatorWindow.opening(opener, reader)
         self._close_store()
         self._opening = opener
         self._show(window)
@@ -224,15 +222,6 @@ class Launcher(QObject):
             )
         self.show_first_run(message)
 
-    def _coordinator_window(self, store: ElectionStore) -> QWidget | None:
-        try:
-            module = importlib.import_module("ui.coordinator.window")
-        except ImportError as exc:
-            log.warning("coordinator window unavailable: %s", exc)
-            return None
-        window: QWidget = module.CoordinatorWindow(store)
-        return window
-
     def _ask_open(self) -> None:
         from ui.widgets.dialogs import ask_open_file
 
@@ -248,18 +237,15 @@ class Launcher(QObject):
     # ---- demo ----------------------------------------------------------
     def open_demo(self) -> None:
         """Build the demo coordinator file off the UI thread, then open it."""
-        try:
-            demo = importlib.import_module("db.demo")
-        except ImportError:
-            post_error(tr("ui.app.no_demo"))
-            return
+        from db.demo import demo_hq
+
         folder = app_home() / DEMO_FOLDER
 
         def build() -> Path:
             # Our own scratch folder: a fresh demo each time, never a half-built old one.
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True, exist_ok=True)
-            return Path(demo.demo_hq(folder))
+            return Path(demo_hq(folder))
 
         from ui.widgets.worker import BackgroundJob
 
@@ -327,12 +313,11 @@ def setup_logging() -> None:
 
 
 def ensure_keypair() -> None:
-    """Each installation gets its signing key on first run (observer.signing, when present)."""
+    """Each installation gets its signing key on first run."""
+    from observer.signing import load_or_create_keypair
+
     try:
-        signing = importlib.import_module("observer.signing")
-        signing.load_or_create_keypair()
-    except ImportError:
-        log.info("observer.signing not available yet; packages cannot be signed")
+        load_or_create_keypair()
     except (BaqylauError, OSError) as exc:
         log.warning("signing key not created: %s", exc)
 
@@ -388,6 +373,7 @@ def qt_translations() -> QtTranslations:
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
+    guard_singleton_refcounts()  # before the app's first Qt call (see ui/qt.py)
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication(argv if argv is not None else sys.argv[:1])

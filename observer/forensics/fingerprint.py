@@ -84,7 +84,11 @@ def fingerprint(
     bins = options.bins
     ti = bin_index(s.turnout, bins)
     si = bin_index(s.share, bins)
-    grid = np.bincount(ti * bins + si, weights=s.voted, minlength=bins * bins).reshape(bins, bins)
+    grid = (
+        np.bincount(ti * bins + si, weights=s.voted, minlength=bins * bins)
+        .astype(np.float64, copy=False)
+        .reshape(bins, bins)
+    )
     total_v = float(s.voted.sum())
     total_l = float(s.leader.sum())
     masses = []

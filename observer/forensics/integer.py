@@ -150,7 +150,7 @@ def poisson_binomial_pmf(p: FloatArray) -> FloatArray:
         full[0] = 1.0
         return full
     blocks = -(-n // _LEAF)
-    q = np.zeros(blocks * _LEAF)
+    q: NDArray[np.float64] = np.zeros(blocks * _LEAF)
     q[:n] = p  # padding trials have p = 0: they multiply by 1
     q = q.reshape(blocks, _LEAF)
     pmf = np.zeros((blocks, _LEAF + 1))

@@ -25,9 +25,9 @@ def turnout_distribution(
     bins = options.bins
     idx = bin_index(s.turnout, bins)
     others = s.ballots - s.leader
-    voters = np.bincount(idx, weights=s.voted, minlength=bins)
-    lead = np.bincount(idx, weights=s.leader, minlength=bins)
-    oth = np.bincount(idx, weights=others, minlength=bins)
+    voters = np.bincount(idx, weights=s.voted, minlength=bins).astype(np.float64, copy=False)
+    lead = np.bincount(idx, weights=s.leader, minlength=bins).astype(np.float64, copy=False)
+    oth = np.bincount(idx, weights=others, minlength=bins).astype(np.float64, copy=False)
     edges = np.linspace(0.0, 100.0, bins + 1)
     sample = Sample(source, int(s.mask.sum()), int((~s.mask).sum()), int(s.voted.sum()), "forensics.rule.shares")
     if not len(idx) or oth.sum() <= 0:

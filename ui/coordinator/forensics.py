@@ -2,7 +2,7 @@
 
 The official per-station results (and the observers' sample, for the parallel
 vote tabulation, the observers' excess estimate and the observed-vs-official
-comparison) are read and analysed by :func:`db.forensics.run_forensics`, the
+comparison) are read and analysed by :func:`db.services.forensics.run_forensics`, the
 same service as ``baqylau forensics`` and the PDF report, on a worker thread
 (a second or two at 100,000 stations). The heat map is drawn by
 :class:`ui.coordinator.heatmap.FingerprintMap`; beside it the view of
@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget
-
-from db.forensics import party_namer, run_forensics
+from db.services.forensics import party_namer, run_forensics
 from db.store import ElectionStore
 from observer.forensics import ForensicsError, ForensicsResult
 from observer.forensics.present import Chart, ForensicsView, Grid, Text, present
@@ -26,6 +23,7 @@ from observer.i18n import current_language, tr
 from ui.coordinator.heatmap import FingerprintMap
 from ui.coordinator.text import plain_labels
 from ui.operations import Operation, OperationContext
+from ui.qt import QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget, Signal
 
 
 def run_analysis(store: ElectionStore, level: str, ctx: OperationContext | None = None) -> ForensicsResult:

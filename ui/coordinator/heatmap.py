@@ -12,12 +12,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from observer.forensics import Fingerprint
 from observer.i18n import tr
+from ui.qt import QColor, QFont, QImage, QPainter, QPaintEvent, QPen, QPointF, QRectF, QSize, QSizePolicy, Qt, QWidget
 
 
 def _ramp(t: float) -> QColor:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from types import ModuleType
 
 from db.store import ElectionStore, storage_error
 from observer.errors import BaqylauError
 from observer.i18n import tr
 from observer.sealed import load_org_public, org_fingerprint
+from observer.signing import KeyPair
 from ui.pages.base import Page, plain_label
 from ui.qt import QApplication, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, Qt, QVBoxLayout, QWidget
 from ui.settings import Settings
@@ -24,14 +23,6 @@ def human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
-
-
-def _optional(name: str) -> ModuleType | None:
-    """Modules written by other parts of the project; the page says so if one is missing."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
 
 
 class ExportPage(Page):
@@ -138,12 +129,11 @@ class ExportPage(Page):
             )
         )
 
-    def _keys(self) -> object | None:
-        signing = _optional("observer.signing")
-        if signing is None:
-            return None
+    def _keys(self) -> KeyPair | None:
+        from observer.signing import load_or_create_keypair
+
         try:
-            return signing.load_or_create_keypair()
+            return load_or_create_keypair()
         except (BaqylauError, OSError) as exc:
             post_error(str(exc))
             return None
@@ -205,10 +195,8 @@ class ExportPage(Page):
 
     def export_to(self, folder: Path) -> Path | None:
         """Write the package into ``folder``; returns its path, or None after showing why not."""
-        package = _optional("db.package")
-        if package is None or _optional("observer.signing") is None:
-            post_error(tr("ui.export.missing"))
-            return None
+        from db import package
+
         if not folder.is_dir():
             post_error(tr("ui.export.not_folder", folder=str(folder)))
             return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 import shutil
 from pathlib import Path
@@ -288,11 +287,8 @@ class SetupPage(Page):
 
     def import_station_list(self, path: Path) -> bool:
         """Read a station list CSV; every bad row is reported and the old list kept."""
-        try:
-            module = importlib.import_module("db.stations_import")
-        except ImportError:
-            post_error(tr("ui.setup.import_missing"))
-            return False
+        from db import stations_import as module
+
         target = self._list_path()
         work = target.parent / (target.stem + ".part")
         try:

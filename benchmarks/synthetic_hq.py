@@ -1,8 +1,10 @@
-"""Measure the stations table on a large HQ file: ``python3 -m ui.coordinator.bench [N]``.
+"""A large synthetic HQ file in seconds, and a quick look at the stations table on it.
 
-Builds an HQ election file with N stations (default 100,000), official results
+:func:`build_hq` writes an HQ election file with N stations, official results
 for all of them and observer protocols for one in ten (one in fifty with a
-second, disagreeing observer), then times what the coordinator does first:
+second, disagreeing observer) by bulk inserts; the tests use it at a few
+hundred stations. ``python -m benchmarks.synthetic_hq [N]`` builds one of N
+stations (default 100,000) in a temporary folder, then times what the coordinator does first:
 open the table, jump to the last row, and apply a filter. Runs offscreen.
 Wall time depends on what else the machine is doing; the CPU time printed
 beside it is the work itself.
@@ -19,12 +21,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
 from sqlalchemy import insert
 
 from db import models as m
-from db.store import ROLE_HQ, ElectionStore
+from db.fileformat import ROLE_HQ
+from db.store import ElectionStore
 from observer.regions import regions_on
 from observer.template import builtin_template
 
@@ -111,11 +112,11 @@ def build_hq(path: Path, n: int, seed: int = 7) -> ElectionStore:
 
 def main(argv: list[str]) -> int:
     n = int(argv[0]) if argv else 100_000
-    from PySide6.QtWidgets import QApplication
-
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from ui.app import make_application
     from ui.coordinator.stations import StationsPage
 
-    app = QApplication.instance() or QApplication([])
+    app = make_application()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         store = build_hq(Path(tmp) / "hq.baqylau", n)

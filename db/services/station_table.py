@@ -6,10 +6,11 @@ the ordered station ids matching the filters (one indexed query), and
 :meth:`StationSource.rows` computes the displayed figures for a page of ids.
 
 The queries are read-only: plain ``sqlite3`` for what the first screen shows
-(:mod:`ui.coordinator.quick`), SQLAlchemy Core over ``db.models`` for the
-observers' figures, loaded in the background. They are UI-shaped (one page of a
-table), which is why they live beside the model rather than in
-``db/aggregate.py``, whose station table is built for the whole election.
+(:mod:`db.services.station_reader`), SQLAlchemy Core over ``db.models`` for the
+observers' figures, loaded in the background. They are shaped for a table read
+a page at a time (``ui/coordinator/stations.py`` shows them), which is why they
+are not ``db/aggregate.py``'s station table, built for the whole election.
+Importing this module loads no SQLAlchemy and no numpy: the first window needs it.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from db.fileformat import IN_CHUNK
+from db.services.hq import StoreOpener
+from db.services.station_reader import SORT_COLUMNS, StationReader  # noqa: F401  (SORT_COLUMNS: the sort keys)
 from observer.checks import failed_checks, percent
 from observer.template import ElectionTemplate
-from ui.coordinator.quick import SORT_COLUMNS, StationReader, StoreOpener  # noqa: F401  (SORT_COLUMNS: the sort keys)
 
 if TYPE_CHECKING:
     # Both import numpy (and db.reuse Pillow): loaded by the background reads, not before the window shows.
@@ -42,7 +45,7 @@ FLAG_EXCLUDED = "excluded"  # has figures, but the inclusion rules leave them ou
 FLAG_VIOLATIONS = "violations"
 FLAG_CHECKS = "checks"  # the effective protocol breaks a control relation
 FLAG_NO_OFFICIAL = "no_official"
-FLAG_REUSED = "reused"  # a photo of this station was also submitted for another (followup.flag.reused)
+FLAG_REUSED = "reused"  # a photo of this station was also submitted for another (coordui.flag.reused)
 FLAGS: tuple[str, ...] = (
     FLAG_CONFLICT,
     FLAG_DISPUTED,
@@ -58,7 +61,6 @@ FLAGS: tuple[str, ...] = (
 ReuseIndex = dict[str, tuple["ReusePair", ...]]
 
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baqylau-stations")
-_CHUNK = 5000  # ids per IN (...) list: well under SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True)
@@ -369,10 +371,10 @@ class StationSource:
         out: dict[str, dict[str, int | None]] = defaultdict(dict)
         pv = m.ProtocolValue
         with self.store.engine.connect() as conn:
-            for start in range(0, len(ids), _CHUNK):
+            for start in range(0, len(ids), IN_CHUNK):
                 rows = conn.execute(
                     select(pv.protocol_id, pv.key, pv.value).where(
-                        pv.protocol_id.in_(ids[start : start + _CHUNK]), pv.value.is_not(None)
+                        pv.protocol_id.in_(ids[start : start + IN_CHUNK]), pv.value.is_not(None)
                     )
                 )
                 for pid, key, value in rows:

@@ -4,35 +4,24 @@ Opening the app on an HQ file must show the stations at once. SQLAlchemy and
 the ORM models take longer to import than the rest of the start-up together,
 so the first screen (station ids in order, the station list's columns, the
 official figures, regions, the count) is read here with the standard library,
-while :class:`db.store.ElectionStore` is opened in the background. The table
-keeps using these reads afterwards: they are the hot path of scrolling and
-filtering, and SQLAlchemy's row processing costs several times the query.
-
-:func:`open_hq` answers only for a plain, current HQ file; anything else (an
-older file to upgrade, a station file, something that is not an election)
-returns None and goes through ``ElectionStore.open``, which owns those checks
-and their messages.
+while :class:`db.store.ElectionStore` is opened in the background
+(:mod:`db.services.hq`). The table keeps using these reads afterwards: they are
+the hot path of scrolling and filtering, and SQLAlchemy's row processing costs
+several times the query. Importing this module must stay that cheap:
+``benchmarks/bench_startup.py`` measures it.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from db.revisions import head_revision
+from db.fileformat import IN_CHUNK
 from observer.template import ElectionTemplate, parse_template
 
-if TYPE_CHECKING:
-    from db.store import ElectionStore
-
-ROLE_HQ = "hq"  # db.store.ROLE_HQ (not imported: db.store imports SQLAlchemy)
 # Sort keys the table offers -> column (db.models.Station).
 SORT_COLUMNS = {"code": "code", "region": "region", "district": "district", "registered": "registered"}
-_CHUNK = 5000  # ids per IN (...) list: well under SQLite's bound-parameter limit
 
 
 class StationReader:
@@ -54,6 +43,17 @@ class StationReader:
     def meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
+
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the file is at, None if it has none (not an election file)."""
+        conn = self._conn
+        if (
+            conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'").fetchone()
+            is None
+        ):
+            return None
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return None if row is None else str(row[0])
 
     @property
     def template(self) -> ElectionTemplate:
@@ -97,8 +97,8 @@ class StationReader:
     def stations(self, ids: Sequence[str]) -> list[tuple[str, str, str, str, int | None]]:
         """(id, code, region, district, registered) of ``ids``, in no particular order."""
         out: list[tuple[str, str, str, str, int | None]] = []
-        for start in range(0, len(ids), _CHUNK):
-            chunk = list(ids[start : start + _CHUNK])
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = list(ids[start : start + IN_CHUNK])
             marks = ",".join("?" * len(chunk))
             out.extend(
                 self._conn.execute(
@@ -110,8 +110,8 @@ class StationReader:
     def official(self, ids: Sequence[str]) -> dict[str, str]:
         """Station id -> the official result's JSON, for those of ``ids`` that have one."""
         out: dict[str, str] = {}
-        for start in range(0, len(ids), _CHUNK):
-            chunk = list(ids[start : start + _CHUNK])
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = list(ids[start : start + IN_CHUNK])
             marks = ",".join("?" * len(chunk))
             sql = f"SELECT station_id, values_json FROM official_results WHERE station_id IN ({marks})"
             out.update(self._conn.execute(sql, chunk).fetchall())
@@ -124,79 +124,3 @@ class StationReader:
 
     def total(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM stations").fetchone()[0])
-
-
-def open_hq(path: Path) -> StationReader | None:
-    """A reader for ``path`` if it is plainly a current HQ file, else None (open it the usual way)."""
-    try:
-        with path.open("rb") as fh:
-            if fh.read(16) != b"SQLite format 3\x00":
-                return None
-        reader = StationReader(path)
-    except (OSError, sqlite3.Error):
-        return None
-    try:
-        conn = reader._conn
-        if (
-            conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'").fetchone()
-            is None
-        ):
-            raise LookupError
-        version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-        if version is None or version[0] != head_revision():
-            raise LookupError
-        if reader.meta("format") != "baqylau-election" or reader.meta("role") != ROLE_HQ:
-            raise LookupError
-        _ = reader.template  # a template that does not parse is reported by the usual path
-    except Exception:  # noqa: BLE001 - any doubt: the usual path checks and explains
-        reader.close()
-        return None
-    return reader
-
-
-class StoreOpener:
-    """``ElectionStore.open(path)`` on a helper thread, started once the window is up.
-
-    Whoever needs the store calls :meth:`result`, which starts the opening if
-    nobody has yet (so it can never wait for a start that is queued behind it)
-    and waits for it; ``future`` tells who only wants to be told.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.future: Future[ElectionStore] = Future()
-        self._lock = threading.Lock()
-        self._started = False
-
-    @classmethod
-    def opened(cls, store: ElectionStore) -> StoreOpener:
-        opener = cls(store.path)
-        opener._started = True
-        opener.future.set_result(store)
-        return opener
-
-    def start(self) -> None:
-        with self._lock:
-            if self._started:
-                return
-            self._started = True
-        threading.Thread(target=self._run, name="baqylau-open", daemon=False).start()
-
-    def _run(self) -> None:
-        try:
-            from db.store import ElectionStore  # SQLAlchemy and the models load here, off the UI thread
-
-            store = ElectionStore.open(self.path)
-        except BaseException as exc:  # noqa: BLE001 - delivered to whoever waits for the store
-            self.future.set_exception(exc)
-        else:
-            self.future.set_result(store)
-
-    @property
-    def started(self) -> bool:
-        with self._lock:
-            return self._started
-
-    def result(self) -> ElectionStore:
-        self.start()
-        return self.future.result()

@@ -1,7 +1,9 @@
 """Screenshots of every coordinator screen, for docs/screenshots/coordinator-*.png.
 
     Xvfb :98 -screen 0 1366x768x24 &
-    DISPLAY=:98 python3 -m ui.coordinator.screenshots HQ.baqylau [--packages DIR] [--out docs/screenshots] [--lang ru]
+    DISPLAY=:98 python3 tools/coordinator_screenshots.py HQ.baqylau [--packages DIR] [--out docs/screenshots] [--lang ru]
+
+(the observer's screens: ``docs/screenshots/make_screenshots.py``).
 
 Works on a copy of the HQ file (the merge screenshot merges ``--packages``
 into that copy), so the demo election itself is never changed. Every wait is
@@ -18,11 +20,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QTimer
-from PySide6.QtWidgets import QApplication, QWidget
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere, like docs/screenshots/make_screenshots.py
 
-from db.store import ElectionStore
-from observer import i18n
+from db.fileformat import ROLE_HQ  # noqa: E402
+from db.store import ElectionStore  # noqa: E402
+from observer import i18n  # noqa: E402
+from ui.app import make_application  # noqa: E402
+from ui.qt import QApplication, QEventLoop, QTimer, QWidget  # noqa: E402
 
 # Sample decisions typed by the coordinator in the screenshot (data, not interface text).
 _SAMPLE_REASONS = {
@@ -61,7 +66,6 @@ def _merge_screenshot(
     """A fresh HQ file merging a copy of the packages, one of them damaged, one key not yet trusted:
     the dialog then shows every kind of outcome."""
     from db.merge import import_keys
-    from db.store import ROLE_HQ
     from ui.coordinator.merge import MergeDialog
 
     fresh = ElectionStore.create(tmp / "merge-screenshot.baqylau", store.template, role=ROLE_HQ)
@@ -109,7 +113,7 @@ def _damaged_excerpt(source: Path, target: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m ui.coordinator.screenshots")
+    parser = argparse.ArgumentParser(prog="python3 tools/coordinator_screenshots.py")
     parser.add_argument("hq", type=Path)
     parser.add_argument("--packages", type=Path, help="folder of station packages for the merge screenshot")
     parser.add_argument(
@@ -121,15 +125,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--lang", default="ru", choices=i18n.LANGUAGES)
     args = parser.parse_args(argv)
 
-    app = QApplication.instance() or QApplication([])
-    assert isinstance(app, QApplication)
-    try:
-        from ui.widgets.style import apply_style
-
-        apply_style(app)
-    except ImportError:  # the observer app's style; screenshots still work without it
-        pass
     i18n.set_language(args.lang)
+    app = make_application()
     from ui.coordinator.window import CoordinatorWindow
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -146,7 +143,7 @@ def main(argv: list[str]) -> int:
         _wait(app, lambda: window.comparison.units != [] or store.station_count() == 0)
         _settle(app)
 
-        window.tabs.setCurrentWidget(window.stations)
+        window.show_tab("stations")
         _settle(app)
         _save(window, args.out, "stations")
         window.stations.disputed.setChecked(True)
@@ -154,7 +151,7 @@ def main(argv: list[str]) -> int:
         _save(window, args.out, "stations-disputed")
         window.stations.disputed.setChecked(False)
 
-        window.tabs.setCurrentWidget(window.conflicts)
+        window.show_tab("conflicts")
         _wait(app, lambda: window.conflicts.station_list.count() > 0 or window.conflicts.summary.text() != "")
         _settle(app)
         if window.conflicts.station_list.count() > 1:
@@ -174,7 +171,7 @@ def main(argv: list[str]) -> int:
             _settle(app)
         _save(window, args.out, "conflicts")
 
-        window.tabs.setCurrentWidget(window.comparison)
+        window.show_tab("comparison")
         _settle(app)
         _save(window, args.out, "comparison")
         rules = window.comparison.edit_rules()
@@ -182,13 +179,13 @@ def main(argv: list[str]) -> int:
         _save(rules, args.out, "rules")
         rules.reject()
 
-        window.tabs.setCurrentWidget(window.forensics)
+        window.show_tab("forensics")
         window.forensics.start()
         _wait(app, lambda: window.forensics.result is not None)
         _settle(app)
         _save(window, args.out, "forensics")
 
-        window.tabs.setCurrentWidget(window.keys)
+        window.show_tab("keys")
         _settle(app)
         _save(window, args.out, "keys")
 
@@ -220,7 +217,7 @@ def main(argv: list[str]) -> int:
         imp.close()
 
         i18n.set_language("kk")
-        window.tabs.setCurrentWidget(window.comparison)
+        window.show_tab("comparison")
         _wait(app, lambda: window.comparison.units != [])
         _settle(app)
         _save(window, args.out, "comparison-kk")
