@@ -1,6 +1,6 @@
 """`baqylau forensics HQ.db [--level national|region] [--format table|json] [--out DIR]`.
 
-The analysis itself is the service :func:`db.forensics.run_forensics` (the GUI
+The analysis itself is the service :func:`db.services.forensics.run_forensics` (the GUI
 and the report call it too); this module prints its view as text and writes
 the JSON and CSV files.
 """
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from db.forensics import party_namer, run_forensics
+from db.services.forensics import party_namer, run_forensics
 from db.store import ElectionStore
 from observer.forensics import NATIONAL, ForensicsError, ForensicsResult, Options, to_plain
 from observer.forensics.present import Chart, ForensicsView, Grid, Text, present

@@ -15,7 +15,7 @@ from reportlab.graphics.shapes import Drawing
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer, Table
 
-from db.forensics import Tables, party_namer, run_forensics
+from db.services.forensics import Tables, party_namer, run_forensics
 from db.store import ElectionStore
 from observer.errors import BaqylauError
 from observer.forensics import ForensicsResult, Options

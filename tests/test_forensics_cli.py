@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import main
-from db.forensics import load_returns, run_forensics
 from db.official import import_official
+from db.services.forensics import load_returns, run_forensics
 from db.store import ROLE_HQ, ElectionStore
 from observer.forensics import Options
 

@@ -11,7 +11,7 @@ from test_forensics import synthetic_election
 from test_forensics_cli import _pdf_text, hq_path  # noqa: F401 - hq_path is a fixture
 
 import main
-from db.forensics import party_namer, run_forensics
+from db.services.forensics import party_namer, run_forensics
 from db.store import ElectionStore
 from observer import forensics as fx
 from observer.fmt import formatter

@@ -2,7 +2,7 @@
 
 The official per-station results (and the observers' sample, for the parallel
 vote tabulation, the observers' excess estimate and the observed-vs-official
-comparison) are read and analysed by :func:`db.forensics.run_forensics`, the
+comparison) are read and analysed by :func:`db.services.forensics.run_forensics`, the
 same service as ``baqylau forensics`` and the PDF report, on a worker thread
 (a second or two at 100,000 stations). The heat map is drawn by
 :class:`ui.coordinator.heatmap.FingerprintMap`; beside it the view of
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 
-from db.forensics import party_namer, run_forensics
+from db.services.forensics import party_namer, run_forensics
 from db.store import ElectionStore
 from observer.forensics import ForensicsError, ForensicsResult
 from observer.forensics.present import Chart, ForensicsView, Grid, Text, present
