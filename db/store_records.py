@@ -73,7 +73,7 @@ class EvidenceRecords:
             if violation_id:
                 row = conn.execute(select(m.Violation).where(m.Violation.id == violation_id)).first()
                 if row is None:
-                    raise StorageError("error.storage.gone")
+                    raise StorageError("error.storage.record_gone")
                 if occurred_at is None:
                     values["occurred_at"] = row.occurred_at
                 changes = {k: (getattr(row, k), v) for k, v in values.items() if getattr(row, k) != v}

@@ -352,7 +352,7 @@ def test_language_switch_retranslates_visible_labels(qtbot, day) -> None:
     assert window.nav.item(0).text() == "1  Баптау"
     assert protocol.labels["in_boxes"].text() == "Жәшіктерден табылған бюллетеньдер саны"
     assert window.pages[1].add_button.toolTip() == "Тағы бір сайлаушы (Бос орын немесе +)"
-    assert window.pages[4].category.itemText(0) == "Бюллетень лақтыру (салу)"
+    assert window.pages[4].category.itemText(1) == "Бюллетень лақтыру (салу)"  # 0: "choose a category"
     assert window.language_actions["kk"].isChecked()
     assert Settings().language == "kk"
     # Failed relations are described in the new language too.
@@ -399,7 +399,7 @@ def test_violation_time_is_editable_and_stored_in_utc(qtbot, day) -> None:
     [v] = store.violations()
     assert v.occurred_at.tzinfo is not None
     assert v.occurred_at.astimezone().replace(tzinfo=None) == local
-    assert page.table.item(0, 0).text() == "09:30"
+    assert page.table.item(0, 0).text() == "10.01.2021\n09:30"  # the date too: a changed day shows
 
 
 def test_station_list_import_then_pick_by_code(qtbot, day, tmp_path: Path) -> None:
