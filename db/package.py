@@ -87,6 +87,7 @@ RECORD_TABLES: tuple[str, ...] = (
     "violations",
     "evidence",
     "checklist_answers",
+    "audit_log",  # revision 0008: every change of a saved value travels with the records, and is merged
 )
 COUNTED_TABLES = tuple(t for t in RECORD_TABLES if t != "packages")
 
@@ -131,6 +132,7 @@ def export_station_package(
     station = store.current_station()
     if station is None:
         raise PackageError("package.error.no_station")
+    store.purge_deleted()  # deleted records were recoverable until now; the audit log keeps their last values
     observer = store.set_observer(observer.name, observer.organisation, keys.public_hex, keys.fingerprint)
     return _export(
         store,

@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
 
         self._build_menu()
         self.saved_label = QLabel(self)
+        self._saved_at: datetime | None = None  # shown again in a new language
         self.statusBar().addPermanentWidget(self.saved_label)
 
         self.nav.currentRowChanged.connect(self.show_page)
@@ -175,8 +176,13 @@ class MainWindow(QMainWindow):
         self.retranslate()
 
     def _saved(self) -> None:
-        self.saved_label.setText(tr("ui.status.saved", time=datetime.now().strftime("%H:%M:%S")))
+        self._saved_at = self.store.clock().astimezone()
+        self._show_saved()
         self._update_station_label()  # the observer name may just have been typed
+
+    def _show_saved(self) -> None:
+        at = self._saved_at
+        self.saved_label.setText(tr("ui.status.saved", time=at.strftime("%H:%M:%S")) if at else "")
 
     def _update_station_label(self) -> None:
         st = self.store.current_station()
@@ -207,6 +213,7 @@ class MainWindow(QMainWindow):
         self.language_label.setText(tr("ui.window.language"))
         self.message_bar.retranslate()
         self.statusBar().showMessage(str(Path(self.store.path)))
+        self._show_saved()
         self._update_station_label()
 
     def closeEvent(self, event: QCloseEvent) -> None:
