@@ -15,6 +15,7 @@ from PySide6.QtCore import (
     QEvent,
     QLockFile,
     QObject,
+    QPoint,
     QPointF,
     QRectF,
     QSettings,
@@ -46,6 +47,7 @@ from PySide6.QtGui import (
     QPixmap,
     QShortcut,
     QValidator,
+    QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,

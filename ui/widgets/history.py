@@ -36,9 +36,12 @@ def _parse_utc(text: str) -> datetime | None:
         return None
 
 
+_FORM_NAMES = {"occurred_at": "time"}  # stored column -> the form's label
+
+
 def field_label(field: str) -> str:
     """A violation field's name as its form shows it ("Category"), else the stored name."""
-    key = f"ui.violations.{field}"
+    key = f"ui.violations.{_FORM_NAMES.get(field, field)}"
     return tr(key).rstrip(":") if has(key) else field
 
 
