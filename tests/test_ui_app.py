@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import types
 from pathlib import Path
@@ -245,3 +246,52 @@ def test_a_long_day_of_qt_calls_does_not_free_none(qtbot) -> None:
         assert before > 1 << 39  # None is effectively immortal, as on Python 3.12
     else:
         assert sys.getrefcount(None) >= before - 1000  # a PySide6 that keeps its references
+
+
+def test_a_second_copy_is_refused_while_the_file_is_open(qtbot, launcher: Launcher, tmp_path: Path) -> None:
+    path = tmp_path / "station.baqylau"
+    ElectionStore.create(path, builtin_template("kz-majilis-2021")).close()
+    assert isinstance(launcher.start(path), MainWindow)
+    other = Launcher(Settings())
+    try:
+        window = other.start(path)
+        assert isinstance(window, FirstRunWindow) and other.store is None
+        text = window.message_bar.text()
+        assert text.startswith("Файл station.baqylau уже открыт в другом окне Baqylau")
+        assert str(os.getpid()) in text
+    finally:
+        if other.window is not None:
+            other.window.close()
+        other._close_store()
+    # closed in the first copy, the file opens in the next
+    launcher.shutdown()
+    again = Launcher(Settings())
+    try:
+        assert isinstance(again.start(path), MainWindow)
+    finally:
+        again.shutdown()
+
+
+def test_language_switch_retranslates_the_status_bar_and_the_export_result(
+    qtbot, launcher: Launcher, store: ElectionStore, tmp_path: Path
+) -> None:
+    from ui.pages.export import ExportPage
+    from ui.widgets.messages import saved
+
+    window = MainWindow(store, Settings())
+    qtbot.addWidget(window)
+    saved()
+    assert window.saved_label.text().startswith("Сохранено ")
+    export = window.page(ExportPage)
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    assert export.export_to(usb) is not None
+    assert export.result.text().startswith("Записан ")
+    i18n.set_language("kk")
+    try:
+        assert window.saved_label.text().startswith("Сақталды ")
+        assert export.last_package is not None and export.last_package.name in export.result.text()
+        assert "ішіне жазылды" in export.result.text()
+    finally:
+        i18n.set_language("ru")
+    window.close()
