@@ -295,3 +295,64 @@ def test_language_switch_retranslates_the_status_bar_and_the_export_result(
     finally:
         i18n.set_language("ru")
     window.close()
+
+
+def test_the_highlighted_item_of_an_open_drop_down_is_readable(qtbot) -> None:
+    from ui.qt import QColor, QComboBox, QWidget
+
+    make_application()
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    combo = QComboBox(holder)
+    for text in ("Вброс бюллетеней", "Семейное голосование", "Карусель"):
+        combo.addItem(text)
+    holder.show()
+    qtbot.waitExposed(holder)
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible)
+    view.setCurrentIndex(combo.model().index(1, 0))
+    rect = view.visualRect(view.currentIndex())
+    image = view.viewport().grab(rect).toImage()
+    colours = [QColor(image.pixel(x, y)) for x in range(image.width()) for y in range(image.height())]
+    highlight = sum(1 for c in colours if c.blue() > 150 and c.red() < 80)
+    light_text = sum(1 for c in colours if c.lightness() > 200)
+    # a highlighted background, with the item's text drawn on it in a light colour
+    assert highlight > len(colours) // 2
+    assert 0 < light_text < len(colours) // 2
+    combo.hidePopup()
+
+
+def test_enter_and_tab_walk_the_set_up_form_in_reading_order(qtbot, store: ElectionStore) -> None:
+    from ui.pages.setup import SetupPage
+
+    make_application()
+    window = MainWindow(store, Settings())
+    qtbot.addWidget(window)
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.show_page(0)
+    setup = window.page(SetupPage)
+    assert isinstance(setup, SetupPage)
+    setup.code.setFocus()
+    qtbot.waitUntil(setup.code.hasFocus)
+    qtbot.keyClick(setup.code, Qt.Key.Key_Tab)
+    assert setup.region.hasFocus()  # not "Import CSV"
+    setup.address.setFocus()
+    qtbot.keyClick(setup.address, Qt.Key.Key_Return)
+    assert setup.registered.hasFocus()
+    qtbot.keyClicks(setup.registered, "1600")
+    qtbot.keyClick(setup.registered, Qt.Key.Key_Return)
+    assert setup.registered.hasFocus()  # not the language box
+    assert store.current_station().registered == 1600
+    window.close()
+
+
+def test_enter_in_the_first_screen_path_creates_the_file(qtbot, launcher: Launcher, tmp_path: Path) -> None:
+    first = launcher.start(None)
+    assert isinstance(first, FirstRunWindow)
+    first.save_path.setText(str(tmp_path / "entered"))
+    qtbot.keyClick(first.save_path, Qt.Key.Key_Return)
+    assert isinstance(launcher.window, MainWindow)
+    assert launcher.store is not None and launcher.store.path == tmp_path / "entered.baqylau"

@@ -31,6 +31,7 @@ from ui.qt import (
     QLockFile,
     QMessageBox,
     QObject,
+    QStyledItemDelegate,
     Qt,
     QTimer,
     QWidget,
@@ -95,13 +96,18 @@ class FileLock:
 WHEEL_GUARDED = (QComboBox, QAbstractSpinBox, QAbstractSlider)  # date/time edits are spin boxes
 
 
-class WheelGuard(QObject):
-    """The mouse wheel never changes a value in a widget the user has not focused.
+class InputGuard(QObject):
+    """One filter on the application for what every input widget must do.
 
-    Scrolling a page over a combo box, a number or a date must scroll the page, not
-    turn "Ballot stuffing" into "Family voting" or move a violation two days. One
-    filter on the application: such widgets take focus by click or Tab only, and a
-    wheel event over an unfocused one is passed on to its parent (the scroll area).
+    The mouse wheel never changes a value in a widget the user has not focused:
+    scrolling a page over a combo box, a number or a date must scroll the page, not
+    turn "Ballot stuffing" into "Family voting" or move a violation two days. Such
+    widgets take focus by click or Tab only, and a wheel event over an unfocused one
+    is passed on to its parent (the scroll area).
+
+    Combo boxes draw their open list with a styled item delegate: the default one
+    paints the highlighted item with the combo's own style sheet rule, a white box
+    without text on Linux, so the observer could not read what they were about to pick.
     """
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
@@ -113,18 +119,20 @@ class WheelGuard(QObject):
         elif kind == QEvent.Type.Polish and isinstance(obj, WHEEL_GUARDED):
             if obj.focusPolicy() == Qt.FocusPolicy.WheelFocus:
                 obj.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a wheel turn must not focus it either
+            if isinstance(obj, QComboBox) and not isinstance(obj.itemDelegate(), QStyledItemDelegate):
+                obj.setItemDelegate(QStyledItemDelegate(obj))
         return False
 
 
-_wheel_guard: WheelGuard | None = None
+_input_guard: InputGuard | None = None
 
 
-def install_wheel_guard(app: QApplication) -> WheelGuard:
-    global _wheel_guard
-    if _wheel_guard is None:
-        _wheel_guard = WheelGuard()
-        app.installEventFilter(_wheel_guard)
-    return _wheel_guard
+def install_input_guard(app: QApplication) -> InputGuard:
+    global _input_guard
+    if _input_guard is None:
+        _input_guard = InputGuard()
+        app.installEventFilter(_input_guard)
+    return _input_guard
 
 
 class Launcher(QObject):
@@ -516,7 +524,7 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("Baqylau")
     app.setOrganizationName("Baqylau")
     apply_style(app)
-    install_wheel_guard(app)
+    install_input_guard(app)
     translations = qt_translations()
     if translations.translator is None or translations.language != i18n.current_language():
         translations.install(i18n.current_language())
