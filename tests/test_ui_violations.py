@@ -146,9 +146,7 @@ def test_no_category_is_chosen_for_the_observer_and_a_draft_is_flagged(
     assert page.category.currentData() == ""
 
 
-def test_the_wheel_over_an_unfocused_field_changes_nothing(
-    qtbot, page: ViolationsPage, store: ElectionStore
-) -> None:
+def test_the_wheel_over_an_unfocused_field_changes_nothing(qtbot, page: ViolationsPage, store: ElectionStore) -> None:
     page.category.setFocus()
     page.category.setCurrentIndex(page.category.findData("STUFF"))
     [v] = store.violations()
@@ -248,3 +246,34 @@ def test_camera_time_is_read_as_local_time_and_garbage_gives_none() -> None:
     assert taken.replace(tzinfo=None) == datetime(2021, 1, 10, 15, 21, 7)
     for bad in (None, "", "0000-00-00 00:00:00", "1970-01-01 00:00:00", "2021-13-45 99:00:00", "2021-01-10"):
         assert exif_datetime(bad) is None, bad
+
+
+def test_protocol_versions_compared_and_a_photo_removed_and_viewed(
+    qtbot, store: ElectionStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ui.pages.protocol import ProtocolPage
+
+    make_application()
+    page = ProtocolPage(store, Settings())
+    qtbot.addWidget(page)
+    page.resize(1100, 700)
+    page.show()
+    page.fields["issued"].setText("888")
+    page.fields["issued"].value_changed.emit(888)
+    page.set_source("announced")
+    page.fields["issued"].setText("948")
+    page.fields["issued"].value_changed.emit(948)
+    assert page.comparison.differ == ["issued"]
+    assert page.comparison.summary.text().startswith(tr("ui.compare.differ", "ru", count=1))
+    assert "888 ≠ 948" in page.comparison.summary.text()
+    # the summary sits above the scrolling form: it never scrolls away
+    assert not page.scroller.widget().isAncestorOf(page.comparison.summary)
+
+    assert page.attach_photo(jpeg(tmp_path / "protocol.jpg", "2021:01:10 22:40:00"))
+    page.photos.setCurrentRow(0)
+    page.photos.open_selected()
+    assert page.photos.viewer is not None and page.photos.viewer.shown_size().width() == 320
+    monkeypatch.setattr("ui.pages.protocol.confirm", lambda *a: True)
+    qtbot.mouseClick(page.remove_photo, Qt.MouseButton.LeftButton)
+    assert page.photos.count() == 0 and store.evidence() == []
+    assert len(store.evidence(deleted=True)) == 1  # recoverable until export

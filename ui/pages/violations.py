@@ -282,7 +282,9 @@ class ViolationsPage(Page):
         if current is None:
             self.time_note.setText(tr("ui.violations.time_auto"))
         elif current.created_at is not None:
-            self.time_note.setText(tr("ui.violations.time_recorded", time=current.created_at.astimezone().strftime("%d.%m.%Y %H:%M:%S")))
+            self.time_note.setText(
+                tr("ui.violations.time_recorded", time=current.created_at.astimezone().strftime("%d.%m.%Y %H:%M:%S"))
+            )
         deleted = len(self.store.violations(self.station_id, deleted=True)) if self.station_id else 0
         self.deleted_button.setText(tr("ui.violations.deleted", count=deleted))
         self.deleted_button.setEnabled(deleted > 0)
