@@ -251,7 +251,7 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
     [ev] = store.evidence(st.id, violation_id=v.id)
     caption = violations.evidence.item(0).text()
     assert ev.sha256[:12] in caption and "2021-01-10 15:21:00" in caption and "box.jpg" in caption
-    assert violations.table.rowCount() == 1 and violations.table.item(0, 3).text() == "1"
+    assert violations.table.rowCount() == 1 and violations.table.item(0, 2).text() == "1"  # the files column
     # A file that only pretends to be a photo is refused with the reason, and not stored.
     fake = tmp_path / "fake.jpg"
     fake.write_text("not a photo at all")

@@ -47,6 +47,10 @@ PAGE_CLASSES: tuple[type[Page], ...] = (
 )
 
 
+NAV_MIN_WIDTH, NAV_MAX_WIDTH = 200, 300
+NAV_PADDING = 40  # the item's padding (style sheet) and the frame
+
+
 class MainWindow(QMainWindow):
     """One open observer file. File actions are signals: the launcher swaps windows."""
 
@@ -58,7 +62,9 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.store = store
         self.settings = settings
-        self.setMinimumSize(1000, 640)
+        # Fits a 1366x768 laptop at 125% scaling (1093x614 logical pixels, less a task bar) and at 150%
+        # in width; every page scrolls inside what is left.
+        self.setMinimumSize(820, 500)
         # Records are written under the observer's id; make sure there is one before the first click.
         if store.observer_id is None:
             store.set_observer(settings.observer_name, settings.organisation)
@@ -73,7 +79,7 @@ class MainWindow(QMainWindow):
         row.setSpacing(0)
         self.nav = QListWidget(central)
         self.nav.setObjectName("nav")
-        self.nav.setFixedWidth(285)
+        self.nav.setFixedWidth(NAV_MIN_WIDTH)  # widened to the longest page name in retranslate()
         self.nav.setWordWrap(True)
         self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.stack = QStackedWidget(central)
@@ -201,6 +207,7 @@ class MainWindow(QMainWindow):
             self.nav.item(index).setText(label)
             self.nav.item(index).setToolTip(f"Ctrl+{index + 1}")
             self.page_actions[index].setText(tr(page.title_key))
+        self._fit_nav()
         self.file_menu.setTitle(tr("ui.menu.file"))
         self.new_action.setText(tr("ui.menu.new"))
         self.open_action.setText(tr("ui.menu.open"))
@@ -215,6 +222,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(str(Path(self.store.path)))
         self._show_saved()
         self._update_station_label()
+
+    def _fit_nav(self) -> None:
+        """As wide as the longest page name in this language (no "…"), as narrow as that allows."""
+        metrics = self.nav.fontMetrics()
+        longest = max(metrics.horizontalAdvance(self.nav.item(i).text()) for i in range(self.nav.count()))
+        self.nav.setFixedWidth(max(NAV_MIN_WIDTH, min(NAV_MAX_WIDTH, longest + NAV_PADDING)))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # Nothing to save: every edit is already on disk. Just release the file.

@@ -32,6 +32,8 @@ from ui.qt import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QResizeEvent,
+    QSizePolicy,
     QSplitter,
     Qt,
     QTableWidget,
@@ -46,7 +48,8 @@ from ui.widgets.evidence import EvidenceList
 from ui.widgets.history import DeletedDialog, HistoryDialog
 from ui.widgets.messages import attempt, post_error, succeeded
 
-COL_TIME, COL_CATEGORY, COL_SEVERITY, COL_FILES = range(4)
+COL_TIME, COL_CATEGORY, COL_FILES = range(3)
+SIDE_BY_SIDE_WIDTH = 1000  # narrower (125% scaling on a 1366 screen): the editor goes under the list
 DESCRIPTION_START = 60  # characters of the description shown in the list
 LIST_TIME_FORMAT = "%d.%m.%Y\n%H:%M"
 PROBLEM_COLOUR = "#b3261e"
@@ -102,13 +105,14 @@ class ViolationsPage(Page):
         box = QWidget(self.body)
         left = QVBoxLayout(box)
         left.setContentsMargins(0, 0, 6, 0)
-        self.table = QTableWidget(0, 4, box)
+        self.table = QTableWidget(0, 3, box)
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(True)
         self.table.setMinimumWidth(300)
+        self.table.setMinimumHeight(220)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         # The category and the start of the description take what is left, wrapped, never "…".
@@ -131,19 +135,20 @@ class ViolationsPage(Page):
         self.editor = QGroupBox(self.body)
         form = QFormLayout(self.editor)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        # Labels above their fields: long Kazakh labels must not squeeze the fields off the page.
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         self.time = QDateTimeEdit(self.editor)
         self.time.setCalendarPopup(True)
         self.time.setDisplayFormat("dd.MM.yyyy HH:mm")
         self.now_button = QPushButton(self.editor)
         self.camera_button = QPushButton(self.editor)
+        self.camera_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.camera_button.hide()
         self.time_row = QWidget(self.editor)
         time_layout = QHBoxLayout(self.time_row)
         time_layout.setContentsMargins(0, 0, 0, 0)
         time_layout.addWidget(self.time)
         time_layout.addWidget(self.now_button)
-        time_layout.addWidget(self.camera_button)
         time_layout.addStretch(1)
         self.time_note = plain_label()
         self.time_note.setObjectName("hint")
@@ -166,6 +171,10 @@ class ViolationsPage(Page):
         for action in VIOLATION_ACTIONS:
             self.action.addItem("", action)
         self.action_note = QLineEdit(self.editor)
+        for combo in (self.category, self.severity, self.action):
+            # As wide as the editor allows, not as the longest Kazakh category: the list beside it needs room.
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
         self.form_labels = {
             name: plain_label()
             for name in ("time", "category", "severity", "description", "involved", "action", "action_note")
@@ -182,9 +191,10 @@ class ViolationsPage(Page):
             self.form_labels[name].setBuddy(self.time if widget is self.time_row else widget)
             form.addRow(self.form_labels[name], widget)
             if name == "time":
-                form.addRow("", self.time_note)
+                form.addRow(self.camera_button)
+                form.addRow(self.time_note)
             if name == "category":
-                form.addRow("", self.category_problem)
+                form.addRow(self.category_problem)
         self.evidence_box = QGroupBox(self.editor)
         ev = QVBoxLayout(self.evidence_box)
         self.evidence = EvidenceList(self.evidence_box, self.store.evidence_path)
@@ -192,17 +202,18 @@ class ViolationsPage(Page):
         self.evidence_error.setObjectName("problem")
         self.evidence_error.setWordWrap(True)
         self.evidence_error.hide()
-        ev_buttons = QHBoxLayout()
+        # Two rows of buttons: in one row their Kazakh texts would make the editor wider than the page.
         self.add_files = QPushButton(self.evidence_box)
         self.view_file = QPushButton(self.evidence_box)
         self.remove_file = QPushButton(self.evidence_box)
-        ev_buttons.addWidget(self.add_files)
-        ev_buttons.addWidget(self.view_file)
-        ev_buttons.addWidget(self.remove_file)
-        ev_buttons.addStretch(1)
         ev.addWidget(self.evidence, 1)
         ev.addWidget(self.evidence_error)
-        ev.addLayout(ev_buttons)
+        for buttons in ((self.add_files,), (self.view_file, self.remove_file)):
+            line = QHBoxLayout()
+            for button in buttons:
+                line.addWidget(button)
+            line.addStretch(1)
+            ev.addLayout(line)
         form.addRow(self.evidence_box)
         state_row = QHBoxLayout()
         self.state = plain_label()
@@ -213,6 +224,13 @@ class ViolationsPage(Page):
         state_row.addWidget(self.history_button)
         form.addRow(state_row)
         return self.editor
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        wide = event.size().width() >= SIDE_BY_SIDE_WIDTH
+        wanted = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if self.splitter.orientation() != wanted:
+            self.splitter.setOrientation(wanted)
 
     def _connect(self) -> None:
         self.table.itemSelectionChanged.connect(self._row_chosen)
@@ -239,7 +257,6 @@ class ViolationsPage(Page):
             [
                 tr("ui.violations.col.time"),
                 tr("ui.violations.col.record"),
-                tr("ui.violations.col.severity"),
                 tr("ui.violations.col.files"),
             ]
         )
@@ -311,13 +328,10 @@ class ViolationsPage(Page):
         for r, v in enumerate(self._rows):
             cat = tpl.category(v.category)
             title = cat.labels.get() if cat else (v.category or tr("ui.violations.no_category_short"))
-            record = title + ("\n" + short_text(v.description) if v.description.strip() else "")
-            cells = [
-                v.occurred_at.astimezone().strftime(LIST_TIME_FORMAT),
-                record,
-                tr(f"ui.severity.{v.severity}"),
-                str(v.evidence_count),
-            ]
+            record = f"{title} · {tr(f'ui.severity.{v.severity}')}"
+            if v.description.strip():
+                record += "\n" + short_text(v.description)
+            cells = [v.occurred_at.astimezone().strftime(LIST_TIME_FORMAT), record, str(v.evidence_count)]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(v.description if c == COL_CATEGORY and v.description else text.replace("\n", " "))

@@ -50,6 +50,7 @@ class ComparisonView(QGroupBox):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setMinimumHeight(160)
+        self.table.setMaximumHeight(260)  # compact: it scrolls inside, the checks stay in view
         col.addWidget(self.table)
         self.differ: list[str] = []
 
@@ -58,8 +59,8 @@ class ComparisonView(QGroupBox):
         self.table.setHorizontalHeaderLabels(
             [
                 tr("ui.compare.line"),
-                tr("ui.protocol.source.posted_copy"),
-                tr("ui.protocol.source.announced"),
+                tr("ui.compare.posted"),
+                tr("ui.compare.announced"),
                 "Δ",
             ]
         )
@@ -69,7 +70,9 @@ class ComparisonView(QGroupBox):
         for r, key in enumerate(keys):
             a, b = posted.get(key), announced.get(key)
             delta = f"{b - a:+d}" if a is not None and b is not None and a != b else ""
-            for c, text in enumerate((template.label(key), _show(a), _show(b), delta)):
+            number = next((item.number for item in template.lines if item.key == key), "")
+            line = f"{number}. {template.label(key)}" if number else template.label(key)
+            for c, text in enumerate((line, _show(a), _show(b), delta)):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 if c:
