@@ -64,6 +64,10 @@ class ComparisonView(QGroupBox):
                 "Δ",
             ]
         )
+        for column, source in ((1, "posted_copy"), (2, "announced")):
+            header = self.table.horizontalHeaderItem(column)
+            if header is not None:
+                header.setToolTip(tr(f"ui.protocol.source.{source}"))
         keys = [k for k in template.all_keys if posted.get(k) is not None or announced.get(k) is not None]
         self.differ = differing(posted, announced)
         self.table.setRowCount(len(keys))
