@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from db import models as m
 from observer.records import AuditInfo
@@ -39,6 +39,19 @@ def as_json(values: Mapping[str, Any]) -> str:
     return json.dumps({k: as_text(v) for k, v in values.items()}, ensure_ascii=False, sort_keys=True)
 
 
+# Plain SQL on the driver: the protocol's hot path saves at every keystroke, and building
+# SQLAlchemy statements cost more than the writes themselves.
+_LAST = (
+    "SELECT id, field, action, observer_id, updated_at, new FROM audit_log "
+    "WHERE record_id = ? ORDER BY updated_at DESC LIMIT 1"
+)
+_FOLD = "UPDATE audit_log SET new = ?, updated_at = ? WHERE id = ?"
+_INSERT = (
+    "INSERT INTO audit_log (id, station_id, observer_id, record_table, record_id, field, action, old, new, "
+    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def record_change(
     conn: Connection,
     *,
@@ -51,51 +64,25 @@ def record_change(
     action: str = UPDATE,
 ) -> None:
     """Log ``changes`` ({field: (old, new)}) of one record; unchanged fields are skipped."""
+    when = as_text(at)
     for field, (old, new) in changes.items():
         old_text, new_text = as_text(old), as_text(new)
         if old_text == new_text and action == UPDATE:
             continue
-        last = conn.execute(
-            select(
-                m.AuditEntry.id,
-                m.AuditEntry.field,
-                m.AuditEntry.action,
-                m.AuditEntry.observer_id,
-                m.AuditEntry.updated_at,
-                m.AuditEntry.new,
-            )
-            .where(m.AuditEntry.record_id == record_id)
-            .order_by(m.AuditEntry.updated_at.desc())
-            .limit(1)
-        ).first()
+        last = conn.exec_driver_sql(_LAST, (record_id,)).first()
         if action == UPDATE and last is not None and _same_session(last, observer_id, at):
             if last.field == field:
-                conn.execute(update(m.AuditEntry).where(m.AuditEntry.id == last.id).values(new=new_text, updated_at=at))
+                conn.exec_driver_sql(_FOLD, (new_text, when, last.id))
                 continue
             if last.field == WHOLE_RECORD and last.action == CREATE:
                 # Still filling in a record just created: its creation row gets the values.
                 first = json.loads(last.new or "{}")
                 first[field] = new_text
-                conn.execute(
-                    update(m.AuditEntry)
-                    .where(m.AuditEntry.id == last.id)
-                    .values(new=json.dumps(first, ensure_ascii=False, sort_keys=True), updated_at=at)
-                )
+                conn.exec_driver_sql(_FOLD, (json.dumps(first, ensure_ascii=False, sort_keys=True), when, last.id))
                 continue
-        conn.execute(
-            insert(m.AuditEntry).values(
-                id=m.new_id(),
-                station_id=station_id,
-                observer_id=observer_id,
-                record_table=table,
-                record_id=record_id,
-                field=field,
-                action=action,
-                old=old_text,
-                new=new_text,
-                created_at=at,
-                updated_at=at,
-            )
+        conn.exec_driver_sql(
+            _INSERT,
+            (m.new_id(), station_id, observer_id, table, record_id, field, action, old_text, new_text, when, when),
         )
 
 
@@ -127,7 +114,13 @@ def record_created(
 
 
 def _same_session(last: Any, observer_id: str | None, at: datetime) -> bool:
-    return bool(last.observer_id == observer_id and last.action in (CREATE, UPDATE) and at - last.updated_at <= SESSION)
+    if last.observer_id != observer_id or last.action not in (CREATE, UPDATE):
+        return False
+    try:
+        previous = datetime.fromisoformat(str(last.updated_at).replace("Z", "+00:00"))
+    except ValueError:  # a row merged from elsewhere in another format: start a new one
+        return False
+    return at - previous <= SESSION
 
 
 def history(conn: Connection, record_ids: Iterable[str]) -> list[AuditInfo]:

@@ -615,7 +615,7 @@ class ElectionStore(EvidenceRecords):
             name = str(list(keys.values())[-1])
             changes = {f"{name}.{f}"[:40]: (before[f], values[f]) for f in audited if before[f] != values[f]}
             if changes and keys.get("station_id"):
-                self._audit(conn, t, keys["station_id"], table.name, record_id, changes)
+                self._audit(conn, t, keys["station_id"], str(model.__tablename__), record_id, changes)
 
     def iter_table(self, model: type[m.Base], *columns: str) -> Iterator[Any]:
         """Every row of ``model``'s table; with ``columns``, only those (attribute access by name).

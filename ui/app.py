@@ -82,10 +82,10 @@ class FileLock:
         if self._lock.error() != QLockFile.LockError.LockFailedError:
             log.warning("no lock file for %s: %s", self.path, self._lock.error())
             return
-        info = self._lock.getLockInfo()
+        info: tuple[object, ...] = tuple(self._lock.getLockInfo() or ())
         if info and isinstance(info[0], bool):  # some PySide6 versions put the success flag first
             info = info[1:]
-        pid, host = (info[0], info[1]) if info and len(info) >= 2 else ("?", "?")
+        pid, host = (info[0], info[1]) if len(info) >= 2 else ("?", "?")
         raise StorageError("ui.app.locked", file=self.path.name, pid=str(pid), host=str(host) or "?")
 
     def release(self) -> None:

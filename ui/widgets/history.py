@@ -23,6 +23,13 @@ from ui.qt import (
 )
 
 TIME_FORMAT = "%d.%m.%Y %H:%M:%S"
+CREATED_FIELDS = ("occurred_at", "category", "severity", "description")
+SHORT = 80
+
+
+def _short(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= SHORT else line[: SHORT - 1] + "…"
 
 
 def local_time(at: datetime) -> str:
@@ -69,8 +76,11 @@ def describe_change(template: ElectionTemplate, row: AuditInfo) -> tuple[str, st
             first = json.loads(row.new or "{}")
         except ValueError:
             first = {}
+        # The fields that say what the record was when it was first saved; the rest is in the editor.
         shown = [
-            f"{field_label(k)}: {show_value(template, k, v)}" for k, v in sorted(first.items()) if v not in (None, "")
+            f"{field_label(k)}: {_short(show_value(template, k, first[k]))}"
+            for k in CREATED_FIELDS
+            if first.get(k) not in (None, "")
         ]
         return tr("ui.history.created"), "", "\n".join(shown)
     if row.action in ("delete", "restore"):
@@ -88,7 +98,7 @@ class HistoryDialog(QDialog):
     def __init__(self, template: ElectionTemplate, rows: list[AuditInfo], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(tr("ui.history.title"))
-        self.resize(760, 420)
+        self.resize(980, 460)
         col = QVBoxLayout(self)
         self.hint = QLabel(tr("ui.history.hint"), self)
         self.hint.setWordWrap(True)
@@ -113,6 +123,7 @@ class HistoryDialog(QDialog):
             for c, text in enumerate((when, row.who or "—", what, before, after)):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
                 self.table.setItem(r, c, item)
         self.table.resizeRowsToContents()
         col.addWidget(self.table, 1)
