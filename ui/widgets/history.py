@@ -125,7 +125,8 @@ class HistoryDialog(QDialog):
                 item.setToolTip(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
                 self.table.setItem(r, c, item)
-        self.table.resizeRowsToContents()
+        # Row heights follow the columns' final widths (a one-off resize would use the first, narrow ones).
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         col.addWidget(self.table, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
