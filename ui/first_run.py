@@ -46,7 +46,7 @@ class FirstRunWindow(QWidget):
         self.settings = settings
         self.custom_template: ElectionTemplate | None = None
         self.setObjectName("page")
-        self.setMinimumSize(900, 600)
+        self.setMinimumSize(760, 500)  # fits 1366x768 at 125% and 150% scaling
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         self.message_bar = MessageBar(self)
