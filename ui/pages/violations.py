@@ -195,6 +195,19 @@ class ViolationsPage(Page):
                 form.addRow(self.time_note)
             if name == "category":
                 form.addRow(self.category_problem)
+        self._build_evidence_box()
+        form.addRow(self.evidence_box)
+        state_row = QHBoxLayout()
+        self.state = plain_label()
+        self.state.setObjectName("hint")
+        self.state.setWordWrap(True)
+        self.history_button = QPushButton(self.editor)
+        state_row.addWidget(self.state, 1)
+        state_row.addWidget(self.history_button)
+        form.addRow(state_row)
+        return self.editor
+
+    def _build_evidence_box(self) -> None:
         self.evidence_box = QGroupBox(self.editor)
         ev = QVBoxLayout(self.evidence_box)
         self.evidence = EvidenceList(self.evidence_box, self.store.evidence_path)
@@ -214,16 +227,6 @@ class ViolationsPage(Page):
                 line.addWidget(button)
             line.addStretch(1)
             ev.addLayout(line)
-        form.addRow(self.evidence_box)
-        state_row = QHBoxLayout()
-        self.state = plain_label()
-        self.state.setObjectName("hint")
-        self.state.setWordWrap(True)
-        self.history_button = QPushButton(self.editor)
-        state_row.addWidget(self.state, 1)
-        state_row.addWidget(self.history_button)
-        form.addRow(state_row)
-        return self.editor
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
