@@ -161,6 +161,13 @@ def test_the_wheel_over_an_unfocused_field_changes_nothing(qtbot, page: Violatio
     assert page.category.currentData() == "STUFF" and page.severity.currentData() == "medium"
     # a wheel turn does not take the focus either
     assert page.description.hasFocus()
+    # the wheel still scrolls: over the list, and over an unfocused field the page around it
+    page.resize(700, 420)
+    qtbot.waitUntil(lambda: page.scroller.verticalScrollBar().maximum() > 0)
+    before = page.scroller.verticalScrollBar().value()
+    wheel(page.category, -3)
+    assert page.scroller.verticalScrollBar().value() > before
+    assert store.violations()[0].category == "STUFF"
     # focused on purpose, the wheel works as usual
     page.severity.setFocus()
     qtbot.waitUntil(page.severity.hasFocus)

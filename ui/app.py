@@ -23,6 +23,7 @@ from observer.errors import BaqylauError, StorageError
 from observer.i18n import tr
 from observer.paths import app_home
 from ui.qt import (
+    QAbstractScrollArea,
     QAbstractSlider,
     QAbstractSpinBox,
     QApplication,
@@ -31,9 +32,11 @@ from ui.qt import (
     QLockFile,
     QMessageBox,
     QObject,
+    QScrollBar,
     QStyledItemDelegate,
     Qt,
     QTimer,
+    QWheelEvent,
     QWidget,
 )
 from ui.settings import Settings
@@ -103,7 +106,7 @@ class InputGuard(QObject):
     scrolling a page over a combo box, a number or a date must scroll the page, not
     turn "Ballot stuffing" into "Family voting" or move a violation two days. Such
     widgets take focus by click or Tab only, and a wheel event over an unfocused one
-    is passed on to its parent (the scroll area).
+    goes to the scroll area around it (the page scrolls, the value stays).
 
     Combo boxes draw their open list with a styled item delegate: the default one
     paints the highlighted item with the combo's own style sheet rule, a white box
@@ -113,15 +116,39 @@ class InputGuard(QObject):
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         kind = event.type()
         if kind == QEvent.Type.Wheel:
-            if isinstance(obj, WHEEL_GUARDED) and not obj.hasFocus():
-                event.ignore()  # ignored: Qt offers it to the parent widget next
+            # Scroll bars never have the focus: scroll areas pass them the wheel, which must scroll.
+            if isinstance(obj, WHEEL_GUARDED) and not isinstance(obj, QScrollBar) and not obj.hasFocus():
+                assert isinstance(event, QWheelEvent)
+                _scroll_around(obj, event)
                 return True
-        elif kind == QEvent.Type.Polish and isinstance(obj, WHEEL_GUARDED):
+        elif kind == QEvent.Type.Polish and isinstance(obj, WHEEL_GUARDED) and not isinstance(obj, QScrollBar):
             if obj.focusPolicy() == Qt.FocusPolicy.WheelFocus:
                 obj.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a wheel turn must not focus it either
             if isinstance(obj, QComboBox) and not isinstance(obj.itemDelegate(), QStyledItemDelegate):
                 obj.setItemDelegate(QStyledItemDelegate(obj))
         return False
+
+
+def _scroll_around(widget: QWidget, event: QWheelEvent) -> None:
+    """Give the wheel turn to the nearest scroll area around ``widget`` (the page, a table)."""
+    area = widget.parentWidget()
+    while area is not None and not isinstance(area, QAbstractScrollArea):
+        area = area.parentWidget()
+    if area is None:
+        return
+    viewport = area.viewport()
+    forwarded = QWheelEvent(
+        viewport.mapFromGlobal(event.globalPosition()),
+        event.globalPosition(),
+        event.pixelDelta(),
+        event.angleDelta(),
+        event.buttons(),
+        event.modifiers(),
+        event.phase(),
+        event.inverted(),
+        event.source(),
+    )
+    QApplication.sendEvent(viewport, forwarded)
 
 
 _input_guard: InputGuard | None = None
