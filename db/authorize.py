@@ -52,6 +52,7 @@ DATA_TABLES = (
     "violations",
     "evidence",
     "checklist_answers",
+    "audit_log",  # revision 0008: the history of the signer's own records, confined like them
 )
 _HQ_SCHEMA = "0006"  # a district's file must carry packages.manifest / signature
 # Tables whose observer_id tells whose records the HQ holds (the bound-key check on first use).

@@ -338,7 +338,8 @@ class _Merger(MergeBatch):
             if row["key"] not in self.keys_allowed:
                 raise PackageError("package.error.unknown_line", file=name, key=str(row["key"])[:40])
         for row in pkg.rows.get("violations", []):
-            if row["category"] not in self.categories:
+            # "" is a draft the observer exported without a category (the review warned them)
+            if row["category"] and row["category"] not in self.categories:
                 raise PackageError("package.error.unknown_category", file=name, code=str(row["category"])[:40])
 
     def _hold(self, pkg: VerifiedPackage) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Integer, LargeBinary, String, Text, create_engine
 
 from db import models as m
+from db.audit import AUDIT_ACTIONS
 from db.store import _migrate, known_revisions
 from observer import records
 from observer.errors import PackageError
@@ -41,6 +42,7 @@ RECORD_TABLES: tuple[str, ...] = (
     "violations",
     "evidence",
     "checklist_answers",
+    "audit_log",  # revision 0008: every change of a saved value travels with the records, and is merged
 )
 COUNTED_TABLES = tuple(t for t in RECORD_TABLES if t != "packages")
 
@@ -69,6 +71,7 @@ _CHOICES: dict[tuple[str, str], frozenset[str | None]] = {
     ("checklist_answers", "checklist"): frozenset({"opening", "closing"}),
     ("packages", "kind"): frozenset({KIND_STATION, KIND_HQ}),
     ("packages", "outcome"): frozenset({"merged", "duplicate", "refused", "held"}),
+    ("audit_log", "action"): frozenset(AUDIT_ACTIONS),
 }
 _SIGNED = {("headcount_events", "delta")}  # the only integer that may be negative
 

@@ -67,6 +67,7 @@ def export_station_package(
     station = store.current_station()
     if station is None:
         raise PackageError("package.error.no_station")
+    store.purge_deleted()  # deleted records were recoverable until now; the audit log keeps their last values
     observer = store.set_observer(observer.name, observer.organisation, keys.public_hex, keys.fingerprint)
     return _export(
         store,

@@ -21,13 +21,23 @@ from observer.errors import BaqylauError, StorageError
 from observer.i18n import tr
 from observer.paths import app_home
 from ui.qt import (
+    QAbstractScrollArea,
+    QAbstractSlider,
+    QAbstractSpinBox,
     QApplication,
+    QComboBox,
     QCoreApplication,
+    QEvent,
     QLibraryInfo,
+    QLockFile,
     QMessageBox,
     QObject,
+    QScrollBar,
+    QStyledItemDelegate,
+    Qt,
     QTimer,
     QTranslator,
+    QWheelEvent,
     QWidget,
     guard_singleton_refcounts,
 )
@@ -49,6 +59,108 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("baqylau.ui")
 DEMO_FOLDER = "demo"
+LOCK_SUFFIX = ".lock"
+
+
+class FileLock:
+    """One running copy per election file: a lock file beside it (``<file>.lock``, Qt's QLockFile).
+
+    A second copy would write into the same file while showing counts read before
+    the other's edits. The lock holds the process id and host; a lock left by a
+    crashed copy on this machine is stale and taken over.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path).resolve()
+        self._lock = QLockFile(str(self.path) + LOCK_SUFFIX)
+        self._lock.setStaleLockTime(0)  # only a dead owner makes it stale, never its age
+
+    def acquire(self) -> None:
+        """Take the lock or raise a StorageError naming who holds it.
+
+        A folder where no lock file can be written (a read-only stick) is no reason to
+        refuse: opening the file itself then says what is wrong.
+        """
+        if self._lock.tryLock(0):
+            return
+        if self._lock.error() != QLockFile.LockError.LockFailedError:
+            log.warning("no lock file for %s: %s", self.path, self._lock.error())
+            return
+        info: tuple[object, ...] = tuple(self._lock.getLockInfo() or ())
+        if info and isinstance(info[0], bool):  # some PySide6 versions put the success flag first
+            info = info[1:]
+        pid, host = (info[0], info[1]) if len(info) >= 2 else ("?", "?")
+        raise StorageError("ui.app.locked", file=self.path.name, pid=str(pid), host=str(host) or "?")
+
+    def release(self) -> None:
+        if self._lock.isLocked():
+            self._lock.unlock()
+
+
+WHEEL_GUARDED = (QComboBox, QAbstractSpinBox, QAbstractSlider)  # date/time edits are spin boxes
+
+
+class InputGuard(QObject):
+    """One filter on the application for what every input widget must do.
+
+    The mouse wheel never changes a value in a widget the user has not focused:
+    scrolling a page over a combo box, a number or a date must scroll the page, not
+    turn "Ballot stuffing" into "Family voting" or move a violation two days. Such
+    widgets take focus by click or Tab only, and a wheel event over an unfocused one
+    goes to the scroll area around it (the page scrolls, the value stays).
+
+    Combo boxes draw their open list with a styled item delegate: the default one
+    paints the highlighted item with the combo's own style sheet rule, a white box
+    without text on Linux, so the observer could not read what they were about to pick.
+    """
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind == QEvent.Type.Wheel:
+            # Scroll bars never have the focus: scroll areas pass them the wheel, which must scroll.
+            if isinstance(obj, WHEEL_GUARDED) and not isinstance(obj, QScrollBar) and not obj.hasFocus():
+                assert isinstance(event, QWheelEvent)
+                _scroll_around(obj, event)
+                return True
+        elif kind == QEvent.Type.Polish and isinstance(obj, WHEEL_GUARDED) and not isinstance(obj, QScrollBar):
+            if obj.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+                obj.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a wheel turn must not focus it either
+            if isinstance(obj, QComboBox) and not isinstance(obj.itemDelegate(), QStyledItemDelegate):
+                obj.setItemDelegate(QStyledItemDelegate(obj))
+        return False
+
+
+def _scroll_around(widget: QWidget, event: QWheelEvent) -> None:
+    """Give the wheel turn to the nearest scroll area around ``widget`` (the page, a table)."""
+    area = widget.parentWidget()
+    while area is not None and not isinstance(area, QAbstractScrollArea):
+        area = area.parentWidget()
+    if area is None:
+        return
+    viewport = area.viewport()
+    forwarded = QWheelEvent(
+        viewport.mapFromGlobal(event.globalPosition()),
+        event.globalPosition(),
+        event.pixelDelta(),
+        event.angleDelta(),
+        event.buttons(),
+        event.modifiers(),
+        event.phase(),
+        event.inverted(),
+        event.source(),
+    )
+    QApplication.sendEvent(viewport, forwarded)
+
+
+_input_guard: InputGuard | None = None
+
+
+def install_input_guard(app: QApplication) -> InputGuard:
+    global _input_guard
+    if _input_guard is None:
+        _input_guard = InputGuard()
+        app.installEventFilter(_input_guard)
+    return _input_guard
 
 
 class Launcher(QObject):
@@ -64,6 +176,7 @@ class Launcher(QObject):
         self._open_timer.timeout.connect(self._poll_opening)
         self.window: QWidget | None = None
         self._demo_job: QObject | None = None  # a ui.widgets.worker.BackgroundJob
+        self._lock: FileLock | None = None  # of the open (or opening) file
 
     # ---- start ---------------------------------------------------------
     def start(self, path: str | Path | None = None) -> QWidget:
@@ -118,6 +231,30 @@ class Launcher(QObject):
         if self.store is not None:
             self.store.close()
             self.store = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _take_lock(self, path: Path) -> FileLock | None:
+        """The lock of ``path`` (the one already held if it is the open file); None after saying why not."""
+        if self._lock is not None and self._lock.path == Path(path).resolve():
+            return self._lock
+        lock = FileLock(path)
+        try:
+            lock.acquire()
+        except StorageError as exc:
+            if self.window is None:
+                self.show_first_run(str(exc))
+            else:
+                post_error(str(exc))
+            return None
+        return lock
+
+    def _keep_lock(self, lock: FileLock) -> None:
+        """``lock``'s file is now the open one: release the previous file's."""
+        if self._lock is not None and self._lock is not lock:
+            self._lock.release()
+        self._lock = lock
 
     # ---- files ---------------------------------------------------------
     def create_election(self, template: ElectionTemplate, path: Path) -> bool:
@@ -129,21 +266,32 @@ class Launcher(QObject):
         except BaqylauError as exc:
             post_error(str(exc))
             return False
+        lock = self._take_lock(path)
+        if lock is None:
+            store.close()
+            return False
+        self._keep_lock(lock)
         return self._use(store)
 
     def open_path(self, path: Path) -> bool:
-        if self._open_coordinator_first(Path(path)):
+        lock = self._take_lock(Path(path)) if Path(path).is_file() else FileLock(path)
+        if lock is None:
+            return False
+        if self._open_coordinator_first(Path(path), lock):
             return True
         from db.store import ElectionStore
 
         try:
             store = ElectionStore.open(path)
         except BaqylauError as exc:
+            if lock is not self._lock:
+                lock.release()
             if self.window is None:
                 self.show_first_run(str(exc))
             else:
                 post_error(str(exc))
             return False
+        self._keep_lock(lock)
         return self._use(store)
 
     def _use(self, store: ElectionStore) -> bool:
@@ -167,7 +315,7 @@ class Launcher(QObject):
             previous.close()
         return True
 
-    def _open_coordinator_first(self, path: Path) -> bool:
+    def _open_coordinator_first(self, path: Path, lock: FileLock) -> bool:
         """A current HQ file: show the coordinator window at once, open its store behind it.
 
         The window's stations table reads its first screen with plain sqlite3
@@ -183,7 +331,10 @@ class Launcher(QObject):
 
         opener = hq.StoreOpener(path)
         window: QWidget = CoordinatorWindow.opening(opener, reader)
+        if lock is self._lock:
+            self._lock = None  # the same file again: _close_store must not release it
         self._close_store()
+        self._keep_lock(lock)
         self._opening = opener
         self._show(window)
         QTimer.singleShot(0, opener.start)  # after the window's first paint
@@ -380,6 +531,7 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("Baqylau")
     app.setOrganizationName("Baqylau")
     apply_style(app)
+    install_input_guard(app)
     translations = qt_translations()
     if translations.translator is None or translations.language != i18n.current_language():
         translations.install(i18n.current_language())

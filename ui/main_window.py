@@ -65,6 +65,8 @@ PAGE_NAMES: tuple[str, ...] = (
     "review",
     "export",
 )
+NAV_MIN_WIDTH, NAV_MAX_WIDTH = 200, 300
+NAV_PADDING = 40  # the item's padding (style sheet) and the frame
 
 
 class MainWindow(QMainWindow):
@@ -78,7 +80,9 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.store = store
         self.settings = settings
-        self.setMinimumSize(1000, 640)
+        # Fits a 1366x768 laptop at 125% scaling (1093x614 logical pixels, less a task bar) and at 150%
+        # in width; every page scrolls inside what is left.
+        self.setMinimumSize(820, 500)
         # Records are written under the observer's id; make sure there is one before the first click.
         if store.observer_id is None:
             store.set_observer(settings.observer_name, settings.organisation)
@@ -93,7 +97,7 @@ class MainWindow(QMainWindow):
         row.setSpacing(0)
         self.nav = QListWidget(central)
         self.nav.setObjectName("nav")
-        self.nav.setFixedWidth(285)
+        self.nav.setFixedWidth(NAV_MIN_WIDTH)  # widened to the longest page name in retranslate()
         self.nav.setWordWrap(True)
         self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.stack = QStackedWidget(central)
@@ -139,6 +143,7 @@ class MainWindow(QMainWindow):
 
         self._build_menu()
         self.saved_label = QLabel(self)
+        self._saved_at: datetime | None = None  # shown again in a new language
         self.statusBar().addPermanentWidget(self.saved_label)
 
         self.nav.currentRowChanged.connect(self.show_page)
@@ -241,8 +246,13 @@ class MainWindow(QMainWindow):
 
     def _saved(self) -> None:
         self._marks_timer.start()
-        self.saved_label.setText(tr("ui.status.saved", time=datetime.now().strftime("%H:%M:%S")))
+        self._saved_at = self.store.clock().astimezone()
+        self._show_saved()
         self._update_station_label()  # the observer name may just have been typed
+
+    def _show_saved(self) -> None:
+        at = self._saved_at
+        self.saved_label.setText(tr("ui.status.saved", time=at.strftime("%H:%M:%S")) if at else "")
 
     def _update_station_label(self) -> None:
         st = self.store.current_station()
@@ -259,6 +269,7 @@ class MainWindow(QMainWindow):
             page.retranslate()
             self.nav.item(index).setToolTip(f"Ctrl+{index + 1}")
             self.page_actions[index].setText(tr(page.title_key))
+        self._fit_nav()
         self.file_menu.setTitle(tr("ui.menu.file"))
         self.new_action.setText(tr("ui.menu.new"))
         self.open_action.setText(tr("ui.menu.open"))
@@ -272,7 +283,14 @@ class MainWindow(QMainWindow):
         self.message_bar.retranslate()
         self.update_marks()
         self.statusBar().showMessage(str(Path(self.store.path)))
+        self._show_saved()
         self._update_station_label()
+
+    def _fit_nav(self) -> None:
+        """As wide as the longest page name in this language (no "…"), as narrow as that allows."""
+        metrics = self.nav.fontMetrics()
+        longest = max(metrics.horizontalAdvance(self.nav.item(i).text()) for i in range(self.nav.count()))
+        self.nav.setFixedWidth(max(NAV_MIN_WIDTH, min(NAV_MAX_WIDTH, longest + NAV_PADDING)))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # Nothing to save: every edit is already on disk. Just release the file.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class ExportPage(Page):
     def __init__(self, store: ElectionStore, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(store, settings, parent)
         self.last_package: Path | None = None
+        self._result_text: Callable[[], str] | None = None  # the result, rendered again in a new language
         col = QVBoxLayout(self.body)
         col.setContentsMargins(0, 0, 0, 0)
         self.hint = plain_label()
@@ -115,6 +117,8 @@ class ExportPage(Page):
         self.key_box.setTitle(tr("ui.export.key"))
         self._show_key()
         self._show_summary()
+        if self._result_text is not None:
+            self.result.setText(self._result_text())
 
     def refresh(self) -> None:
         super().refresh()
@@ -253,11 +257,13 @@ class ExportPage(Page):
         try:
             path: Path = package.export_station_package(self.store, folder, keys, encrypt_to=recipient)
         except BaqylauError as exc:
+            self._result_text = exc.__str__
             self.result.setText(str(exc))
             post_error(str(exc))
             return None
         except OSError as exc:  # a stick pulled out mid-write, a full or read-only stick
             err = storage_error(exc, folder)
+            self._result_text = err.__str__
             self.result.setText(str(err))
             post_error(str(err))
             return None
@@ -265,15 +271,20 @@ class ExportPage(Page):
             QApplication.restoreOverrideCursor()
         self.settings.export_dir = folder
         self.last_package = path
-        text = tr(
-            "ui.export.done",
-            name=path.name,
-            size=human_size(path.stat().st_size),
-            folder=str(folder),
-            fingerprint=getattr(keys, "fingerprint", "—"),
-        )
-        if items:
-            text += "\n" + tr("review.ui.exported_anyway", count=len(items))
+        done = {
+            "name": path.name,
+            "size": human_size(path.stat().st_size),
+            "folder": str(folder),
+            "fingerprint": getattr(keys, "fingerprint", "—"),
+        }
+        anyway = len(items)
+
+        def result_text() -> str:  # again in the current language after a switch
+            text = tr("ui.export.done", **done)
+            return text + "\n" + tr("review.ui.exported_anyway", count=anyway) if anyway else text
+
+        self._result_text = result_text
+        text = self._result_text()
         self.result.setText(text)
         post_info(text)
         self._show_key()

@@ -22,7 +22,8 @@ from ui.qt import (
     QWidget,
 )
 from ui.settings import Settings
-from ui.widgets.dialogs import ask_open_files
+from ui.widgets.comparison import ComparisonView
+from ui.widgets.dialogs import ask_open_files, confirm
 from ui.widgets.evidence import EvidenceList
 from ui.widgets.fields import IntField
 from ui.widgets.messages import attempt, succeeded
@@ -56,8 +57,12 @@ class ProtocolPage(Page):
             button.clicked.connect(lambda _checked=False, s=source: self.set_source(s))
             switch.addWidget(button)
         self.source_buttons[self.source].setChecked(True)
-        switch.addStretch(1)
-        left.addLayout(switch)
+        self.comparison = ComparisonView(self.body)
+        switch.addWidget(self.comparison.summary, 1)
+        # Above the scrolling form: the switch and the comparison's summary stay in sight.
+        outer = self.layout()
+        assert isinstance(outer, QVBoxLayout)
+        outer.insertLayout(outer.indexOf(self.scroller), switch)
 
         self.lines_box = QGroupBox(self.body)
         grid = QGridLayout(self.lines_box)
@@ -83,6 +88,7 @@ class ProtocolPage(Page):
         row.addLayout(left, 3)
 
         right = QVBoxLayout()
+        right.addWidget(self.comparison)
         self.checks_box = QGroupBox(self.body)
         checks_col = QVBoxLayout(self.checks_box)
         self.check_labels: list[QLabel] = []
@@ -97,14 +103,19 @@ class ProtocolPage(Page):
         right.addWidget(self.checks_box)
         self.photos_box = QGroupBox(self.body)
         photos_col = QVBoxLayout(self.photos_box)
-        self.photos = EvidenceList(self.photos_box)
+        self.photos = EvidenceList(self.photos_box, store.evidence_path)  # double-click: full size
         self.add_photo = QPushButton(self.photos_box)
+        self.remove_photo = QPushButton(self.photos_box)
         photos_col.addWidget(self.photos, 1)
-        photos_col.addWidget(self.add_photo)
+        photo_buttons = QHBoxLayout()
+        photo_buttons.addWidget(self.add_photo)
+        photo_buttons.addWidget(self.remove_photo)
+        photos_col.addLayout(photo_buttons)
         right.addWidget(self.photos_box, 1)
         row.addLayout(right, 2)
 
         self.add_photo.clicked.connect(self._choose_photos)
+        self.remove_photo.clicked.connect(self._remove_photo)
         self.retranslate()
         self.refresh()
 
@@ -147,8 +158,10 @@ class ProtocolPage(Page):
         self.checks_box.setTitle(tr("ui.protocol.checks"))
         self.photos_box.setTitle(tr("ui.protocol.photos"))
         self.add_photo.setText(tr("ui.protocol.add_photo"))
+        self.remove_photo.setText(tr("ui.protocol.remove_photo"))
         self._update_checks()
         self._load_photos()
+        self._update_comparison()
 
     # ---- data ----------------------------------------------------------
     def _existing_protocol(self, source: str) -> str | None:
@@ -194,12 +207,19 @@ class ProtocolPage(Page):
         self._context = day_figures(self.store, st) if st else DayFigures()
         self._update_checks()
         self._load_photos()
+        self._update_comparison()
 
     def _save(self, key: str, value: int | None) -> None:
         pid = self._protocol()
         if pid is not None:
             succeeded(lambda: self.store.set_protocol_value(pid, key, value))
         self._update_checks()
+        self._update_comparison()
+
+    def _update_comparison(self) -> None:
+        both = {s: self._existing_protocol(s) for s in PROTOCOL_SOURCES}
+        values = {s: (self.store.protocol_values(pid) if pid else {}) for s, pid in both.items()}
+        self.comparison.set_values(self.store.template, values["posted_copy"], values["announced"])
 
     def _update_checks(self) -> None:
         tpl = self.store.template
@@ -275,7 +295,7 @@ class ProtocolPage(Page):
         self.photos.set_evidence(self.store.evidence(sid, protocol_id=pid) if pid and sid else [])
 
     def _choose_photos(self) -> None:
-        paths = ask_open_files(self, tr("ui.protocol.add_photo"), tr("ui.filter.photos"))
+        paths = ask_open_files(self, tr("ui.protocol.add_photo"), tr("ui.filter.photos"), purpose="photos")
         for path in paths:
             self.attach_photo(path)
 
@@ -286,3 +306,9 @@ class ProtocolPage(Page):
         info = attempt(lambda: self.store.add_evidence(sid, path, protocol_id=pid))
         self._load_photos()
         return info is not None
+
+    def _remove_photo(self) -> None:
+        eid = self.photos.selected_id()
+        if eid is not None and confirm(self, tr("ui.protocol.remove_photo"), tr("ui.protocol.remove_photo_confirm")):
+            succeeded(lambda: self.store.delete_evidence(eid))  # recoverable until export, like a violation
+            self._load_photos()
