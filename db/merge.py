@@ -268,6 +268,7 @@ class _Merger(MergeBatch):
     def _write(self, pkg: VerifiedPackage, grant: Grant, *, trust_now: bool) -> str | None:
         """The package's records in its own savepoint; None when merged, else DUPLICATE or the reason."""
         man, name = pkg.manifest, pkg.path.name
+        digest = file_digest(pkg.path)  # once: logged, and the next offer of the same file is one hash
         placed: list[str] = []
         try:
             placed = self._place_evidence(pkg)
@@ -277,7 +278,7 @@ class _Merger(MergeBatch):
                     write_key(conn, man.public_key, "", TRUSTED, TOFU_DECIDER)
                 if man.kind == KIND_STATION:
                     self._bind(conn, pkg)
-                carried = apply(conn, pkg, grant, self.touched)
+                carried = apply(conn, pkg, grant, self.touched, digest)
         except AlreadyMerged:
             self._unstage(placed)
             self.known[pkg.sha256] = _Logged(MERGED, False, True)  # the other run's file hash is not known here
@@ -295,7 +296,7 @@ class _Merger(MergeBatch):
         except BaseException:
             self._unstage(placed)
             raise
-        self.known[pkg.sha256] = _Logged(MERGED, False, True, file_digest(pkg.path))
+        self.known[pkg.sha256] = _Logged(MERGED, False, True, digest)
         if trust_now:
             self.book.status[man.fingerprint] = TRUSTED
         if man.kind == KIND_STATION:

@@ -57,7 +57,9 @@ def file_digest(path: Path) -> str | None:
         return None
 
 
-def package_row(pkg: VerifiedPackage, outcome: str, via: str | None, t: datetime) -> dict[str, Any]:
+def package_row(
+    pkg: VerifiedPackage, outcome: str, via: str | None, t: datetime, file_sha256: str | None = None
+) -> dict[str, Any]:
     man = pkg.manifest
     return {
         "id": package_row_id(pkg.sha256),
@@ -77,13 +79,19 @@ def package_row(pkg: VerifiedPackage, outcome: str, via: str | None, t: datetime
         "via_package_id": via,
         "manifest": pkg.manifest_bytes or None,
         "signature": pkg.signature or None,
-        "file_sha256": file_digest(pkg.path),
+        "file_sha256": file_sha256,
         "created_at": t,
         "updated_at": t,
     }
 
 
-def apply(conn: Connection, pkg: VerifiedPackage, grant: Grant, touched: set[tuple[str, str | None]]) -> list[str]:
+def apply(
+    conn: Connection,
+    pkg: VerifiedPackage,
+    grant: Grant,
+    touched: set[tuple[str, str | None]],
+    file_sha256: str | None = None,
+) -> list[str]:
     """All records of one authorized package, inside the caller's transaction.
 
     Adds the (station, observer) pairs of its head-count clicks to ``touched``.
@@ -92,7 +100,7 @@ def apply(conn: Connection, pkg: VerifiedPackage, grant: Grant, touched: set[tup
     """
     t = now()
     pid = package_row_id(pkg.sha256)
-    own_pid = _log_package(conn, pkg, pid, t)
+    own_pid = _log_package(conn, pkg, pid, t, file_sha256)
     district = pkg.manifest.kind == KIND_HQ
     provenance, direct = _inner_packages(conn, grant, pid, t) if district else ({}, set())
 
@@ -127,15 +135,15 @@ def apply(conn: Connection, pkg: VerifiedPackage, grant: Grant, touched: set[tup
     return [i.sha256 for i in grant.inner.values()]
 
 
-def _log_package(conn: Connection, pkg: VerifiedPackage, pid: str, t: datetime) -> str | None:
+def _log_package(conn: Connection, pkg: VerifiedPackage, pid: str, t: datetime, file_sha256: str | None) -> str | None:
     """The package's row in the log; returns its id if it replaces what a district vouched for."""
     found = conn.execute(select(m.Package.outcome, m.Package.via_package_id).where(m.Package.id == pid)).first()
     if found is None:
-        conn.execute(insert(m.Package).values(package_row(pkg, MERGED, None, t)))
+        conn.execute(insert(m.Package).values(package_row(pkg, MERGED, None, t, file_sha256)))
         return None
     if found[0] == MERGED and found[1] is None:
         raise AlreadyMerged(pkg.sha256)
-    row = package_row(pkg, MERGED, None, t)
+    row = package_row(pkg, MERGED, None, t, file_sha256)
     del row["id"], row["created_at"]
     conn.execute(update(m.Package).where(m.Package.id == pid).values(**row))
     return pid if found[0] == MERGED else None
