@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QBuffer,
     QByteArray,
     QCoreApplication,
     QDateTime,
     QEvent,
     QEventLoop,
+    QIODevice,
     QLibraryInfo,
     QLockFile,
     QModelIndex,
