@@ -26,8 +26,10 @@ sums the statuses per unit, the report and the GUI print them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy only where arrays are counted: the GUI imports gap_pp before numpy is needed at start-up
+    import numpy as np
 
 # Per-station status codes (int8), in the order of the list above.
 NOT_OBSERVED = 0
@@ -52,6 +54,8 @@ def station_status(
     flags are checked in the order disputed, undecided, excluded so that each
     station has exactly one status and the counts add up.
     """
+    import numpy as np
+
     status = np.where(has_records | counted | disputed | undecided | excluded, OBSERVED, NOT_OBSERVED).astype(np.int8)
     status[excluded] = EXCLUDED
     status[undecided] = UNDECIDED
@@ -93,6 +97,8 @@ class StationCounts:
     @classmethod
     def of(cls, status: np.ndarray, registered: np.ndarray | None = None) -> StationCounts:
         """The counts of the stations whose status codes are ``status`` (all of a unit)."""
+        import numpy as np
+
         by = np.bincount(status.astype(np.int64), minlength=len(STATUS_NAMES))
         reg_total = reg_counted = 0
         if registered is not None:

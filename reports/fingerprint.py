@@ -11,7 +11,8 @@ result, every conflicting protocol version with the decision on it, the
 inclusion rules, the turnout at each reporting time (per station, as the report
 uses it), spoiled-ballot counts and violations, and everything else the report
 prints: the template's text (party and category names), evidence files and
-reuse flags (db/reuse.py), the import log, observers' names and the official
+reuse flags (db/reuse.py, with observers' names), the import log, the chosen version's
+observer and the official
 import. Any change that could change a printed word or figure changes it.
 
 The full digest goes into the PDF's Keywords (``baqylau-fingerprint:<hex>``);
@@ -26,7 +27,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,7 @@ def _records(store: ElectionStore, snap: Snapshot) -> Iterator[bytes]:
         for v in conflict.versions:
             yield _line("version", conflict.station_code, v.observer_id, v.source, dict(v.values))
             if conflict.resolution is not None and v.protocol_id == conflict.resolution.protocol_id:
-                chosen = [v.observer_id, v.source]
+                chosen = [v.observer_id, v.source, v.observer_name]  # the annex prints the name
         res = conflict.resolution
         if res is not None:
             yield _line("decision", conflict.station_code, chosen, res.status, res.reason, res.decided_at.isoformat())
@@ -120,16 +120,11 @@ def _shown_elsewhere(store: ElectionStore, codes: dict[str, str]) -> Iterator[by
         )
     for ev in store.iter_table("evidence", "station_id", "sha256", "kind", "original_name"):
         yield _line("evidence", codes.get(ev.station_id, "?"), ev.sha256, ev.kind, ev.original_name)
-    for pkg in store.iter_table("packages", "sha256", "outcome", "merged_at", "created_at"):
-        # The annex of imports prints outcomes and times; the package's own hash names it.
-        yield _line("package", pkg.sha256, pkg.outcome, _iso(pkg.merged_at), _iso(pkg.created_at))
-    for obs in store.iter_table("observers", "id", "name"):
-        yield _line("observer", obs.id, obs.name)
-    yield _line("official", store.meta("official_imported_at") or "", store.meta("official_sha256") or "")
-
-
-def _iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t is not None else None
+    for pkg in store.iter_table("packages", "sha256", "outcome"):
+        # The annex of imports counts packages by outcome. Merge times are left out on purpose: the
+        # same packages merged into another file give the same fingerprint (the rebuild checks times).
+        yield _line("package", pkg.sha256, pkg.outcome)
+    yield _line("official", store.meta("official_sha256") or "")
 
 
 @dataclass(frozen=True)
