@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -272,14 +271,11 @@ def test_small_stations_and_trivial_percents_are_not_counted() -> None:
     assert turnout.sample.excluded == 3
 
 
-def test_hundred_thousand_stations_in_a_second() -> None:
+def test_hundred_thousand_stations() -> None:
+    """The exact null runs at national scale (its time is the report benchmark's business, not a test's)."""
     data, _ = synthetic_election(n=100_000, seed=21)
-    start = time.perf_counter()
     tests = fx.integer_percent_tests(data, "leader", fx.Options(), {"region": np.asarray(data.regions, dtype=str)})
-    elapsed = time.perf_counter() - start
-    print(f"integer-percent test, 100,000 stations, exact null: {elapsed:.2f} s")
     assert len(tests) == 6 and all(len(t.groups) > 1 for t in tests)
-    assert elapsed < 10  # ~0.5 s alone; generous for a busy CI machine
 
 
 def test_integer_percent_tests_memory_is_bounded() -> None:
