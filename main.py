@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from observer import i18n
 from observer.errors import BaqylauError
+from observer.safe_text import terminal_error
 
 # Modules that add sub-commands -> the commands each adds (each owns their help texts).
 CLI_MODULES: dict[str, tuple[str, ...]] = {
@@ -77,13 +78,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         i18n.set_language(lang)
     args = build_parser(with_commands=first != "gui" or wants_help).parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader that went away shows up here, not in Python's flush at exit
+        return code
     except BaqylauError as exc:
-        print(f"baqylau: {exc}", file=sys.stderr)
+        # The message quotes the user's files (cells, names, paths): shown, never obeyed by the terminal.
+        print(f"baqylau: {terminal_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("baqylau: " + i18n.tr("cli.interrupted"), file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _output_closed()
+
+
+def _output_closed() -> int:
+    """``baqylau conflicts HQ | head``: the reader closed the pipe, so stop quietly, as Unix tools do.
+
+    Standard output is pointed at /dev/null so that the interpreter's last
+    flush at exit does not fail again; the status is what a process killed by
+    SIGPIPE reports (128 + 13).
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file descriptor (a test capturing it)
+        pass
+    return 141
 
 
 if __name__ == "__main__":

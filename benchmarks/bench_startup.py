@@ -37,7 +37,7 @@ def ready():
         # Render each window now: "interactive" includes the first paint of what is on screen
         # (the stations table's first page), not just a window that has been asked to show.
         painted = [not w.grab().isNull() for w in shown]
-        from PySide6.QtWidgets import QTableView
+        from ui.qt import QTableView
         tables = [t for w in shown for t in w.findChildren(QTableView) if t.isVisible()]
         rows = max((t.model().rowCount() for t in tables if t.model() is not None), default=0)
         print(json.dumps({"windows": [type(w).__name__ for w in shown], "painted": all(painted), "rows": rows}), flush=True)

@@ -19,10 +19,10 @@ LIMIT_S = 0.5
 
 def run(ctx: Context) -> list[Row]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from ui.app import make_application
     from ui.coordinator.stations import PAGE_SIZE, StationsPage
-    from ui.qt import QApplication
 
-    app = QApplication.instance() or QApplication([])
+    app = make_application()
     rows: list[Row] = []
     for size in ctx.sizes:
         ds = dataset(size, ctx.seed, ctx.log)

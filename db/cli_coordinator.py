@@ -25,6 +25,7 @@ from observer.csvio import ImportReport, RowsRefused
 from observer.errors import ImportDataError, StorageError
 from observer.i18n import tr
 from observer.regions import region_name
+from observer.safe_text import spreadsheet, terminal
 from observer.template import ElectionTemplate, resolve_template
 
 DEFAULT_TEMPLATE = "kz-majilis-2021"
@@ -108,13 +109,15 @@ def _run_import(args: argparse.Namespace, job: Callable[[ElectionStore], ImportR
         report = job(hq)
     except RowsRefused as exc:
         for problem in exc.problems[:MAX_PRINTED_PROBLEMS]:
-            print(tr("coord.import.problem_line", line=problem.line, problem=problem.message), file=sys.stderr)
+            print(
+                tr("coord.import.problem_line", line=problem.line, problem=terminal(problem.message)), file=sys.stderr
+            )
         if exc.total > MAX_PRINTED_PROBLEMS:
             print(tr("coord.import.more_problems", count=exc.total - MAX_PRINTED_PROBLEMS), file=sys.stderr)
         raise
     finally:
         hq.close()
-    print(tr("coord.import.took", summary=report.summary(), seconds=f"{time.perf_counter() - started:.2f}"))
+    print(tr("coord.import.took", summary=terminal(report.summary()), seconds=f"{time.perf_counter() - started:.2f}"))
     return 0
 
 
@@ -314,7 +317,11 @@ def flat_table(
 
 
 def _align(rows: list[list[str]], right_from: int = 1) -> str:
-    """Columns padded to their widest cell; numbers right-aligned. len() is right for Cyrillic and Kazakh."""
+    """Columns padded to their widest cell; numbers right-aligned. len() is right for Cyrillic and Kazakh.
+
+    Cells (names from files and packages) are made terminal-safe first, so the widths are what is shown.
+    """
+    rows = [[terminal(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for r in rows:
@@ -351,7 +358,7 @@ def text_table(units: Sequence[UnitResult], source: str, template: ElectionTempl
             lines_out.append(
                 tr(
                     "coord.table.unit_head",
-                    unit=unit_label(u),
+                    unit=terminal(unit_label(u)),
                     observed=c.stations_observed,
                     counted=c.stations_counted,
                     total=c.stations_total,
@@ -419,13 +426,13 @@ def write_xlsx(path: Path, header: list[str], rows: list[list[Any]], title: str,
     wb = Workbook()
     ws = wb.active
     ws.title = title[:31]
-    ws.append(header)
+    ws.append([spreadsheet(h) for h in header])
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        ws.append(row)
+        ws.append([spreadsheet(v) for v in row])
     ws.append([])
-    ws.append([rules])
+    ws.append([spreadsheet(rules)])
     ws.freeze_panes = "D2"
     for i, label in enumerate(header, start=1):
         ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(max(10, len(str(label)) + 2), 40)
@@ -434,7 +441,18 @@ def write_xlsx(path: Path, header: list[str], rows: list[list[Any]], title: str,
     tmp.replace(path)
 
 
+def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """CSV with every cell spreadsheet-safe (no formula runs when it is opened); None is an empty cell."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([spreadsheet(h) for h in header])
+    writer.writerows(["" if v is None else spreadsheet(v) for v in row] for row in rows)
+    return buf.getvalue()
+
+
 def _write_text(out: str | None, text: str) -> None:
+    """The output to stdout or to a file; control characters that slipped into it are shown escaped."""
+    text = terminal(text, keep_newlines=True)  # cells are escaped already; this catches the rest (JSON's C1, bidi)
     if out is None:
         sys.stdout.write(text)
         return
@@ -464,11 +482,7 @@ def _aggregate(args: argparse.Namespace) -> int:
         _write_text(args.out, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
     elif args.format == "csv":
         header, rows = flat_table(units, args.source, template, keys=True)
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
-        _write_text(args.out, buf.getvalue())
+        _write_text(args.out, csv_text(header, rows))
     else:
         if not args.out:
             raise ImportDataError("coord.aggregate.xlsx_needs_out")
@@ -477,7 +491,7 @@ def _aggregate(args: argparse.Namespace) -> int:
             write_xlsx(Path(args.out), header, rows, f"{args.level}-{args.source}", rules)
         except OSError as exc:
             raise StorageError("error.storage.io", file=args.out, problem=exc.strerror or str(exc)) from None
-        print(tr("coord.aggregate.written", file=args.out, units=len(units)))
+        print(tr("coord.aggregate.written", file=terminal(args.out), units=len(units)))
     return 0
 
 
@@ -497,11 +511,7 @@ def _emit(
         _write_text(args.out, json.dumps([dict(zip(keys, r)) for r in rows], ensure_ascii=False, indent=1) + "\n")
         return
     if args.format == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(keys)
-        writer.writerows(["" if v is None else v for v in r] for r in rows)
-        _write_text(args.out, buf.getvalue())
+        _write_text(args.out, csv_text(keys, rows))
         return
     cells = [labels] + [[_cell(v) for v in r] for r in rows]
     _write_text(args.out, _align(cells, right_from=text_columns) + "\n" + (footer + "\n" if footer else ""))
@@ -593,15 +603,15 @@ def _check(args: argparse.Namespace) -> int:
     finally:
         hq.close()
     for f in failures:
-        where = f"{f.code} ({region_name(f.region)}{', ' + f.district if f.district else ''})"
+        where = terminal(f"{f.code} ({region_name(f.region)}{', ' + f.district if f.district else ''})")
         source = (
             tr("coord.check.official")
             if f.source == "official"
-            else tr("coord.check.observed", observer=f.observer or "?")
+            else tr("coord.check.observed", observer=terminal(f.observer or "?"))
         )
         print(f"[{source}] {where}")
         for message in f.messages:
-            print(f"    {message}")
+            print(f"    {terminal(message)}")
     official = sum(1 for f in failures if f.source == "official")
     print(tr("coord.check.summary", official=official, observed=len(failures) - official))
     # Like a linter: a script can tell "all figures add up" from "something to look at".

@@ -1,10 +1,8 @@
 """`baqylau forensics HQ.db [--level national|region] [--format table|json] [--out DIR]`.
 
-Also the loading step every front end shares: :func:`run_forensics` reads an
-HQ file into the arrays :mod:`observer.forensics` works on (official results
-for every station that has them, the observers' counted protocols, and the
-full station list for the PVT), so the GUI and the report call the same thing
-as the command line.
+The analysis itself is the service :func:`db.services.forensics.run_forensics` (the GUI
+and the report call it too); this module prints its view as text and writes
+the JSON and CSV files.
 """
 
 from __future__ import annotations
@@ -16,368 +14,55 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from db.aggregate import station_tables
-from db.store import ROLE_HQ, ElectionStore
-from observer.aggregate import StationArrays, evaluate_term
-from observer.forensics import (
-    NATIONAL,
-    ForensicsError,
-    ForensicsResult,
-    Options,
-    StationReturns,
-    analyse,
-    figure_notes,
-    to_plain,
-    unit_name,
-    verdict,
-)
+from db.services.forensics import party_namer, run_forensics
+from db.store import ElectionStore
+from observer.forensics import NATIONAL, ForensicsError, ForensicsResult, Options, to_plain
+from observer.forensics.present import Chart, ForensicsView, Grid, Text, present
 from observer.i18n import current_language, tr
 from observer.template import ElectionTemplate
-
-# ---------------------------------------------------------------------------
-# loading
-
-
-def returns_from_arrays(
-    template: ElectionTemplate, arrays: StationArrays, *, with_figures_only: bool = True
-) -> StationReturns:
-    """The template's turnout, share base and invalid terms evaluated per station (-1 where not given).
-
-    Registered voters come from the protocol line when the station gives it
-    (the CEC computes turnout from it) and from the station list otherwise.
-    """
-    sub = arrays.subset(arrays.has_figures) if with_figures_only else arrays
-    pk = template.party_keys
-
-    def term(t: Any) -> np.ndarray:
-        value, present = evaluate_term(t, sub, pk)
-        return np.where(present & (value >= 0), value, -1).astype(np.int64)
-
-    registered = term(template.registered)
-    registered = np.where(registered >= 0, registered, np.asarray(sub.registered, dtype=np.int64))
-    parties = {key: sub.column(key) for key in pk}
-    return StationReturns.build(
-        np.asarray(sub.codes, dtype=object),
-        np.asarray(sub.regions, dtype=object),
-        registered,
-        term(template.voted),
-        term(template.share_base),
-        term(template.invalid),
-        parties,
-    )
-
-
-def load_returns(
-    hq: ElectionStore, tables: tuple[StationArrays, StationArrays] | None = None
-) -> tuple[StationReturns, StationReturns, StationReturns]:
-    """(official, observed, station list) of an HQ file.
-
-    ``tables`` are db.aggregate.station_tables(hq) when the caller has read them already
-    (the report does): reading them again costs a second pass over the whole file.
-    """
-    if hq.role != ROLE_HQ:
-        raise ForensicsError("forensics.error.not_hq", file=hq.path.name)
-    official_arrays, observed_arrays = tables if tables is not None else station_tables(hq)
-    template = hq.template
-    official = returns_from_arrays(template, official_arrays)
-    observed = returns_from_arrays(template, observed_arrays)
-    population = returns_from_arrays(template, official_arrays, with_figures_only=False)
-    return official, observed, population
-
-
-def run_forensics(
-    hq: ElectionStore,
-    level: str = "national",
-    options: Options = Options(),
-    tables: tuple[StationArrays, StationArrays] | None = None,
-) -> ForensicsResult:
-    """Every forensic test on an HQ file: official results, observed sample and station list."""
-    official, observed, population = load_returns(hq, tables)
-    if len(official) == 0:
-        raise ForensicsError("forensics.error.no_official", file=hq.path.name)
-    return analyse(official, observed if len(observed) else None, level=level, options=options, population=population)
-
-
-def party_namer(template: ElectionTemplate, lang: str | None = None) -> Callable[[str], str]:
-    """Party key -> the short name a table has room for."""
-
-    def name(key: str) -> str:
-        try:
-            party = next(p for p in template.parties if p.key == key)
-        except StopIteration:
-            return key
-        return party.short_name(lang)
-
-    return name
-
 
 # ---------------------------------------------------------------------------
 # text
 
 
-def _num(value: float | None, digits: int = 1) -> str:
-    if value is None or not math.isfinite(value):
-        return "—"
-    return f"{value:,.{digits}f}".replace(",", " ")
-
-
-def _int(value: float | None) -> str:
-    if value is None or not math.isfinite(value):
-        return "—"
-    return f"{int(round(value)):,}".replace(",", " ")
-
-
-def _p(p: float) -> str:
-    if not math.isfinite(p):
-        return "—"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _grid(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A plain-text table: first column left-aligned, the rest right-aligned."""
+def _grid(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1) -> list[str]:
+    """A plain-text table: the label columns left-aligned, the figures right-aligned."""
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            str(c).ljust(w) if i < numeric_from else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        )
 
     return [line(headers), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 
 
-def _notes(figure: Any, lang: str, name: Callable[[str], str]) -> list[str]:
-    return ["  " + text for text in figure_notes(figure, lang, name).values()]
+_MARK = {"warning": "!! ", "subhead": "", "caveat": "", "note": "", "body": ""}
 
 
-def render_text(
-    result: ForensicsResult,
-    template: ElectionTemplate,
-    lang: str | None = None,
-    *,
-    official: int = 0,
-    observed: int = 0,
-) -> str:
+def view_text(view: ForensicsView, election: str) -> str:
+    """The view as the command line prints it: numbered sections, indented tables and notes (no charts)."""
+    out = [f"{view.title} — {election}", view.summary]
+    for number, section in enumerate(view.sections, 1):
+        out += ["", f"{number}. {section.title}"]
+        for block in section.blocks:
+            if isinstance(block, Grid):
+                out += ["  " + line for line in _grid(block.headers, block.rows, block.numeric_from)]
+            elif isinstance(block, Text):
+                out.append("  " + _MARK.get(block.kind, "") + block.text + (":" if block.kind == "subhead" else ""))
+            elif isinstance(block, Chart):
+                continue  # charts belong to the report and the GUI
+    return "\n".join(out) + "\n"
+
+
+def render_text(result: ForensicsResult, template: ElectionTemplate, lang: str | None = None) -> str:
     """The whole result as the command line prints it."""
     lang = lang or current_language()
-    name = party_namer(template, lang)
-    t = lambda key, **kw: tr(key, lang, **kw)  # noqa: E731 - a local shorthand
-    out: list[str] = [
-        t("forensics.title") + " — " + template.names.get(lang),
-        t("forensics.cli.summary", leader=name(result.leader), stations=_int(official), observed=_int(observed)),
-        "",
-        "1. " + t("forensics.h.fingerprint"),
-    ]
-    fp = result.fingerprint
-    for m in fp.masses:
-        out.append(
-            "  "
-            + t(
-                "forensics.line.mass",
-                threshold=m.threshold,
-                stations=_int(m.stations),
-                share=_num(m.voters_share, 2),
-                se=_num(m.voters_se, 2),
-                leader_share=_num(m.leader_share, 2),
-            )
-        )
-    out.append("  " + t("forensics.line.corr", corr=_num(fp.turnout_leader_corr, 3)))
-    out += _notes(fp, lang, name)
-
-    dist = result.turnout
-    out += ["", "2. " + t("forensics.h.shpilkin")]
-    out.append(
-        "  "
-        + t(
-            "forensics.line.shpilkin",
-            mode=_num(dist.mode_pct),
-            ratio=_num(dist.ratio, 3),
-            excess=_int(dist.excess),
-            margin=_int(1.96 * dist.excess_se),
-            share=_num(dist.excess_share),
-        )
-    )
-    out += _notes(dist, lang, name)
-
-    out += ["", "3. " + t("forensics.h.integer")]
-    rows = []
-    for test in result.integer:
-        c = test.national
-        rows.append(
-            [
-                t(f"forensics.q.{test.quantity}"),
-                t(f"forensics.step.{test.step}"),
-                _int(c.stations),
-                _int(c.observed),
-                _num(c.expected),
-                f"{_int(c.low)}–{_int(c.high)}",
-                _num(c.ratio, 3),
-                _p(c.p_value),
-            ]
-        )
-    heads = ["quantity", "step", "stations", "observed", "expected", "range", "ratio", "p"]
-    out += ["  " + line for line in _grid([t(f"forensics.col.{h}") for h in heads], rows)]
-    out += _notes(result.integer[0], lang, name)
-    out.append("  " + verdict(result.integer_test("either", 1), lang=lang))
-
-    out += ["", "4. " + t("forensics.h.digits")]
-    if result.digits:
-        rows = [
-            [
-                name(d.party),
-                t(f"forensics.test.{d.test}"),
-                _int(d.n),
-                _num(d.chi2),
-                _p(d.p_value),
-                f"{_num(d.mean, 3)} ({_num(d.expected_mean, 3)})",
-                _p(d.mean_p),
-                _num(d.repeat_share) + "%" if math.isfinite(d.repeat_share) else "—",
-            ]
-            for d in result.digits
-        ]
-        heads = ["party", "test", "n", "chi2", "p", "mean", "mean_p", "repeat"]
-        out += ["  " + line for line in _grid([t(f"forensics.col.{h}") for h in heads], rows)]
-        for test in ("last", "second"):
-            first = next((d for d in result.digits if d.test == test), None)
-            if first is not None:
-                notes = figure_notes(first, lang, name)
-                out += ["  " + notes["method"], "  " + notes["uncertainty"], "  " + notes["caveat"]]
-    else:
-        out.append("  " + t("forensics.line.no_digits"))
-
-    out += ["", "5. " + t("forensics.h.pvt")]
-    if result.pvt is not None:
-        rows = []
-        # Regional rows only when regions were asked for: at national level they would drown the answer.
-        shown = result.pvt.estimates if result.level == "region" else tuple(result.pvt.national())
-        for e in shown:
-            unit = unit_name(e.unit, lang)
-            quantity = t(f"forensics.q.{e.quantity}") if e.quantity in ("turnout", "invalid") else name(e.quantity)
-            inside = "/".join(
-                "—" if e.inside(level) is None else t("forensics.yes" if e.inside(level) else "forensics.no")
-                for level in (0.95, 0.99)
-            )
-            rows.append(
-                [
-                    unit + (" *" if e.small_sample else ""),
-                    quantity,
-                    _int(e.stations),
-                    _num(e.value, 2),
-                    _num(e.margin(0.95), 2),
-                    _num(e.margin(0.99), 2),
-                    _num(e.official, 2),
-                    inside,
-                ]
-            )
-        heads = ["unit", "quantity", "stations", "estimate", "moe95", "moe99", "official", "inside"]
-        out += ["  " + line for line in _grid([t(f"forensics.col.{h}") for h in heads], rows)]
-        out.append("  " + t("forensics.note.small"))
-        out += _notes(result.pvt, lang, name)
-    else:
-        out.append("  " + t("forensics.line.no_sample"))
-
-    out += ["", "6. " + t("forensics.h.comparison")]
-    comp = result.comparison
-    if comp is not None:
-        rows = [
-            [
-                t(f"forensics.q.{g.quantity}"),
-                _int(g.stations),
-                _num(g.official, 2),
-                _num(g.observed, 2),
-                _num(g.gap, 2),
-                _num(g.se, 2),
-                _num(g.median_station_gap, 2),
-                _int(g.stations_over_1pp),
-                _int(g.stations_over_5pp),
-            ]
-            for g in comp.gaps
-        ]
-        heads = ["quantity", "stations", "official", "observed", "gap", "se", "median", "over1", "over5"]
-        out += ["  " + line for line in _grid([t(f"forensics.col.{h}") for h in heads], rows)]
-        s = comp.signs
-        out.append(
-            "  "
-            + t(
-                "forensics.line.signs",
-                threshold=s.threshold,
-                observed=_num(s.observed_mass, 2),
-                observed_se=_num(s.observed_se, 2),
-                unobserved=_num(s.unobserved_mass, 2),
-                unobserved_se=_num(s.unobserved_se, 2),
-                p=_p(s.p_value),
-                turnout_observed=_num(s.mean_turnout_observed),
-                turnout_unobserved=_num(s.mean_turnout_unobserved),
-            )
-        )
-        if s.integer_observed is not None and s.integer_unobserved is not None:
-            out.append(
-                "  "
-                + t(
-                    "forensics.line.signs_integer",
-                    observed_ratio=_num(s.integer_observed.ratio, 2),
-                    observed_p=_p(s.integer_observed.p_value),
-                    unobserved_ratio=_num(s.integer_unobserved.ratio, 2),
-                    unobserved_p=_p(s.integer_unobserved.p_value),
-                )
-            )
-        differing = [g for g in comp.largest if abs(g.gap) >= 0.05][:10]
-        if differing:
-            heads = ["station", "region", "observed_turnout", "official_turnout", "gap"]
-            rows = [
-                [g.code, unit_name(g.region, lang), _num(g.observed_turnout), _num(g.official_turnout), _num(g.gap)]
-                for g in differing
-            ]
-            out += ["  " + line for line in _grid([t(f"forensics.col.{h}") for h in heads], rows)]
-        out += _notes(comp, lang, name)
-    else:
-        out.append("  " + t("forensics.line.no_sample"))
-
-    if result.regions:
-        thr = result.options.thresholds[0]
-        out += ["", t("forensics.h.regions")]
-        rows = []
-        for r in result.regions:
-
-            def rc(c: Any) -> str:
-                return "—" if c is None else f"{_num(c.ratio, 2)} ({_p(c.p_value)})"
-
-            rows.append(
-                [
-                    unit_name(r.region, lang),
-                    _int(r.stations),
-                    _num(r.turnout),
-                    _num(r.leader_share),
-                    _num(r.high_mass, 2),
-                    f"{_int(r.shpilkin_excess)} ({_int(r.shpilkin_se)})",
-                    rc(r.integer_turnout),
-                    rc(r.integer_leader),
-                ]
-            )
-        heads = [
-            t("forensics.col.region"),
-            t("forensics.col.stations"),
-            t("forensics.col.turnout"),
-            t("forensics.col.leader"),
-            t("forensics.col.mass", threshold=thr),
-            t("forensics.col.excess"),
-            t("forensics.col.round_turnout"),
-            t("forensics.col.round_leader"),
-        ]
-        out += ["  " + line for line in _grid(heads, rows)]
-        out.append(
-            "  "
-            + t(
-                "forensics.note.regions",
-                threshold=thr,
-                regions=len(result.regions),
-                expected=_num(0.05 * len(result.regions)),
-            )
-        )
-    return "\n".join(out) + "\n"
+    return view_text(present(result, lang, party_namer(template, lang)), template.names.get(lang))
 
 
 # ---------------------------------------------------------------------------
@@ -399,6 +84,14 @@ def output_files(result: ForensicsResult, meta: dict[str, Any]) -> dict[str, str
     files["forensics.json"] = json.dumps(
         {"meta": meta, "result": to_plain(result)}, ensure_ascii=False, allow_nan=False, indent=1
     )
+    for part in (_histogram_files, _test_files, _pvt_files, _comparison_files):
+        files.update(part(result))
+    return files
+
+
+def _histogram_files(result: ForensicsResult) -> dict[str, str]:
+    """The fingerprint grid and the turnout histograms."""
+    files: dict[str, str] = {}
     fp = result.fingerprint
     te, se = fp.turnout_edges, fp.share_edges
     files["fingerprint.csv"] = _csv_text(
@@ -432,6 +125,12 @@ def output_files(result: ForensicsResult, meta: dict[str, Any]) -> dict[str, str
             for i in range(len(result.fine_turnout_hist))
         ],
     )
+    return files
+
+
+def _test_files(result: ForensicsResult) -> dict[str, str]:
+    """The integer-percentage and digit tests."""
+    files: dict[str, str] = {}
     rows = []
     for test in result.integer:
         for c in (test.national, *test.groups):
@@ -499,6 +198,12 @@ def output_files(result: ForensicsResult, meta: dict[str, Any]) -> dict[str, str
             for t in result.digits
         ],
     )
+    return files
+
+
+def _pvt_files(result: ForensicsResult) -> dict[str, str]:
+    """The parallel vote tabulation (nothing without observed stations)."""
+    files: dict[str, str] = {}
     if result.pvt is not None:
         files["pvt.csv"] = _csv_text(
             [
@@ -531,6 +236,12 @@ def output_files(result: ForensicsResult, meta: dict[str, Any]) -> dict[str, str
                 for e in result.pvt.estimates
             ],
         )
+    return files
+
+
+def _comparison_files(result: ForensicsResult) -> dict[str, str]:
+    """Observed vs official, the largest gaps and the regions."""
+    files: dict[str, str] = {}
     if result.comparison is not None:
         files["comparison.csv"] = _csv_text(
             [
@@ -649,15 +360,9 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    options = Options()
     store = ElectionStore.open(args.hq)
     try:
-        official, observed, population = load_returns(store)
-        if len(official) == 0:
-            raise ForensicsError("forensics.error.no_official", file=store.path.name)
-        result = analyse(
-            official, observed if len(observed) else None, level=args.level, options=options, population=population
-        )
+        result = run_forensics(store, args.level, Options())
         template = store.template
     finally:
         store.close()
@@ -665,15 +370,15 @@ def _run(args: argparse.Namespace) -> int:
         "file": Path(args.hq).name,
         "template": template.id,
         "election": template.names.get(current_language()),
-        "official_stations": len(official),
-        "observed_stations": len(observed),
+        "official_stations": result.official_stations,
+        "observed_stations": result.observed_stations,
         "level": args.level,
     }
     files = output_files(result, meta)
     if args.format == "json":
         print(files["forensics.json"])
     else:
-        print(render_text(result, template, current_language(), official=len(official), observed=len(observed)), end="")
+        print(render_text(result, template, current_language()), end="")
     if args.out:
         written = write_outputs(files, args.out)
         message = tr("forensics.cli.written", dir=str(Path(args.out)), files=", ".join(p.name for p in written))

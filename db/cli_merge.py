@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import select
+
+from db import models as m
 from db.conflicts import effective_protocols, resolution_history, resolve_station, station_conflicts
 from db.merge import (
     DUPLICATE,
@@ -23,11 +26,14 @@ from db.merge import (
 )
 from db.package import export_hq_package
 from db.rules import load_rules
-from db.store import ROLE_HQ, ElectionStore
+from db.services.hq import open_hq
+from db.store import ElectionStore
 from observer.errors import PackageError
 from observer.i18n import tr
+from observer.package import KEY_ROLES
+from observer.review import parse_review
+from observer.safe_text import terminal
 from observer.sealed import load_org_private
-from observer.template import resolve_template
 
 DEFAULT_TEMPLATE = "kz-majilis-2021"
 
@@ -51,6 +57,7 @@ def register(sub: Any) -> None:
     p.add_argument("action", choices=("list", "trust", "revoke", "import"))
     p.add_argument("value", nargs="?", metavar="FPR|FILE")
     p.add_argument("--label", default="", help=tr("package.help.label"))
+    p.add_argument("--role", default=None, choices=KEY_ROLES, help=tr("package.help.role"))
     p.add_argument("--by", default=None, help=tr("package.help.by"))
     p.set_defaults(func=_keys)
 
@@ -74,19 +81,6 @@ def _who(value: str | None) -> str:
         return ""
 
 
-def open_hq(path: str | Path, *, template: str | None = None) -> ElectionStore:
-    """Open a coordinator file; with ``template``, create it on first use."""
-    p = Path(path)
-    if not p.exists() and template is not None:
-        return ElectionStore.create(p, resolve_template(template), role=ROLE_HQ)
-    store = ElectionStore.open(p)
-    if store.role != ROLE_HQ:
-        role = store.role
-        store.close()
-        raise PackageError("package.cli.not_hq", file=str(p), role=role)
-    return store
-
-
 class _ProgressLine:
     """One line on stderr, rewritten in place."""
 
@@ -94,7 +88,7 @@ class _ProgressLine:
         self.width = 0
 
     def __call__(self, done: int, total: int, name: str) -> None:
-        line = tr("package.cli.progress", done=done, total=total, name=name)[:100]
+        line = tr("package.cli.progress", done=done, total=total, name=terminal(name))[:100]
         sys.stderr.write("\r" + line.ljust(self.width))
         sys.stderr.flush()
         self.width = max(self.width, len(line))
@@ -124,8 +118,8 @@ def _merge(args: argparse.Namespace) -> int:
                 tr(
                     "package.cli.line",
                     outcome=tr(f"package.outcome.{entry.outcome}"),
-                    file=entry.path,
-                    reason=entry.reason,
+                    file=terminal(entry.path),
+                    reason=terminal(entry.reason),
                 )
             )
     print(
@@ -152,7 +146,7 @@ def _export_hq(args: argparse.Namespace) -> int:
         out = export_hq_package(hq, Path(args.outdir))
     finally:
         hq.close()
-    print(tr("package.cli.exported", file=out))
+    print(tr("package.cli.exported", file=terminal(out)))
     return 0
 
 
@@ -167,10 +161,11 @@ def _keys(args: argparse.Namespace) -> int:
                 print(
                     tr(
                         "package.cli.key_row",
-                        fingerprint=k.fingerprint,
+                        fingerprint=terminal(k.fingerprint),
                         status=tr(f"package.status.{k.status}"),
-                        label=k.label,
-                        decided_by=k.decided_by,
+                        role=tr(f"package.role.{k.role}"),
+                        label=terminal(k.label),
+                        decided_by=terminal(k.decided_by),
                     )
                 )
             return 0
@@ -178,14 +173,21 @@ def _keys(args: argparse.Namespace) -> int:
             raise PackageError("package.key.unknown", fingerprint="")
         who = _who(args.by)
         if args.action == "trust":
-            info = trust_key(hq, args.value, args.label, who)
+            info = trust_key(hq, args.value, args.label, who, role=args.role)
             released = release_held(hq, info.fingerprint)
-            print(tr("package.cli.key_trusted", fingerprint=info.fingerprint, released=released.counts()[MERGED]))
+            print(
+                tr(
+                    "package.cli.key_trusted",
+                    fingerprint=terminal(info.fingerprint),
+                    role=tr(f"package.role.{info.role}"),
+                    released=released.counts()[MERGED],
+                )
+            )
         elif args.action == "revoke":
             info = revoke_key(hq, args.value, who)
-            print(tr("package.cli.key_revoked", fingerprint=info.fingerprint))
+            print(tr("package.cli.key_revoked", fingerprint=terminal(info.fingerprint)))
         else:
-            imported = import_keys(hq, Path(args.value), who)
+            imported = import_keys(hq, Path(args.value), who, role=args.role)
             merged = sum(release_held(hq, k.fingerprint).counts()[MERGED] for k in imported)
             print(tr("package.cli.keys_imported", count=len(imported), released=merged))
         return 0
@@ -206,7 +208,7 @@ def _conflicts(args: argparse.Namespace) -> int:
             resolve_station(
                 hq, station.id, protocol_id=args.choose, status=status, reason=args.reason, decided_by=_who(args.by)
             )
-            print(tr("package.cli.resolved", code=station.code, status=status))
+            print(tr("package.cli.resolved", code=terminal(station.code), status=status))
             return 0
         conflicts = station_conflicts(hq)
         if args.station:
@@ -217,20 +219,20 @@ def _conflicts(args: argparse.Namespace) -> int:
             print(
                 tr(
                     "package.cli.conflict_station",
-                    code=c.station_code,
+                    code=terminal(c.station_code),
                     count=len(c.versions),
-                    keys=", ".join(c.differing_keys),
+                    keys=terminal(", ".join(c.differing_keys)),
                 )
             )
             for v in c.versions:
-                values = ", ".join(f"{k}={v.values.get(k, '')}" for k in c.differing_keys)
+                values = terminal(", ".join(f"{k}={v.values.get(k, '')}" for k in c.differing_keys))
                 print(
                     tr(
                         "package.cli.conflict_version",
-                        protocol=v.protocol_id,
-                        observer=v.observer_name,
-                        source=v.source,
-                        file=v.package_file,
+                        protocol=terminal(v.protocol_id),
+                        observer=terminal(v.observer_name),
+                        source=terminal(v.source),
+                        file=terminal(v.package_file),
                         values=values,
                     )
                 )
@@ -238,14 +240,15 @@ def _conflicts(args: argparse.Namespace) -> int:
                 print(
                     tr(
                         "package.cli.conflict_decision",
-                        status=r.status,
-                        by=r.decided_by,
+                        status=terminal(r.status),
+                        by=terminal(r.decided_by),
                         at=r.decided_at.isoformat(timespec="seconds"),
-                        reason=r.reason,
+                        reason=terminal(r.reason),
                     )
                 )
+        _print_reviews(hq, args.station.strip() if args.station else None)
         eff = effective_protocols(hq)
-        print(tr("package.cli.rules", rules=load_rules(hq).describe()))
+        print(tr("package.cli.rules", rules=terminal(load_rules(hq).describe())))
         print(
             tr(
                 "package.cli.counted",
@@ -258,3 +261,37 @@ def _conflicts(args: argparse.Namespace) -> int:
         return 0
     finally:
         hq.close()
+
+
+def _print_reviews(hq: ElectionStore, station_code: str | None) -> None:
+    """Merged packages an observer exported with open items, with the reason they typed."""
+    p = m.Package
+    stmt = select(p.station_code, p.signer_name, p.file_name, p.review).where(p.review != "", p.outcome == MERGED)
+    if station_code is not None:
+        stmt = stmt.where(p.station_code == station_code)
+    with hq.engine.connect() as conn:
+        rows = conn.execute(stmt.order_by(p.station_code, p.created_in_package)).fetchall()
+    shown = False
+    for code, signer, file_name, text in rows:
+        try:
+            review = parse_review(text)
+        except ValueError:
+            continue  # checked when merged; a district's copy that is not a review says nothing
+        if not review.items:
+            continue
+        if not shown:
+            print(tr("review.coord.heading"))
+            shown = True
+        print(
+            tr(
+                "review.coord.line",
+                code=terminal(code or ""),
+                observer=terminal(signer),
+                file=terminal(file_name),
+                reason=terminal(review.reason),
+                count=len(review.items),
+                at=terminal(review.reviewed_at),
+            )
+        )
+        for item in review.items:
+            print(tr("review.coord.item", text=terminal(item.text)))

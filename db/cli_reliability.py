@@ -7,12 +7,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from db.cli_merge import open_hq
 from db.reuse import DEFAULT_THRESHOLD, HASH_BITS, IDENTICAL, find_reused_evidence
+from db.services.hq import open_hq
 from db.store import storage_error
 from observer.errors import BaqylauError
 from observer.i18n import tr
 from observer.report_signing import generate_signing_keys
+from observer.safe_text import terminal
 from observer.sealed import ORG_PRIVATE_FILE, generate_org_keys
 
 
@@ -64,12 +65,12 @@ def _evidence_reuse(args: argparse.Namespace) -> int:
             tr(
                 "rel.cli.reuse_pair",
                 kind=kind,
-                station_a=pair.a.station_code,
-                observer_a=pair.a.observer_name or "—",
-                file_a=f"{pair.a.original_name} [{pair.a.stored_name}]",
-                station_b=pair.b.station_code,
-                observer_b=pair.b.observer_name or "—",
-                file_b=f"{pair.b.original_name} [{pair.b.stored_name}]",
+                station_a=terminal(pair.a.station_code),
+                observer_a=terminal(pair.a.observer_name or "—"),
+                file_a=terminal(f"{pair.a.original_name} [{pair.a.stored_name}]"),
+                station_b=terminal(pair.b.station_code),
+                observer_b=terminal(pair.b.observer_name or "—"),
+                file_b=terminal(f"{pair.b.original_name} [{pair.b.stored_name}]"),
             )
         )
     identical = sum(1 for p in pairs if p.kind == IDENTICAL)

@@ -24,6 +24,7 @@ import numpy as np
 from sqlalchemy import Connection, exists, func, insert, select
 
 from db import models as m
+from db.fileformat import IN_CHUNK
 from db.rules import InclusionRules, load_rules
 from db.store import ElectionStore, now
 from observer.aggregate import StationArrays, failing_checks
@@ -32,7 +33,6 @@ from observer.template import ElectionTemplate
 
 STATUS_CHOSEN = "chosen"
 STATUS_DISPUTED = "disputed"
-_CHUNK = 5000  # ids per IN (...) list: well under SQLite's bound-parameter limit
 
 
 class ConflictError(BaqylauError):
@@ -146,8 +146,8 @@ def _values(conn: Connection, protocol_ids: Iterable[str]) -> dict[str, dict[str
     out: dict[str, dict[str, int]] = defaultdict(dict)
     ids = list(protocol_ids)
     raw = _driver(conn)
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start : start + IN_CHUNK]
         marks = ", ".join("?" * len(chunk))
         rows = raw.execute(
             f"SELECT protocol_id, key, value FROM protocol_values WHERE value IS NOT NULL AND protocol_id IN ({marks})",

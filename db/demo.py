@@ -1,6 +1,6 @@
 """A synthetic Kazakhstan-like election to try the coordinator's tools on.
 
-What it models (shared/DOMAIN.md §0, §3): the 17 regions of January 2021 with
+What it models (docs/domain.md §0, §3): the 17 regions of January 2021 with
 roughly their share of the 11.9 million voters; stations of a few hundred to
 3,000 voters (bigger in the three cities); a true turnout around 35% and a true
 result close to the observers' 2021 tally (Nur Otan ~48%, Ak Zhol ~20%, Adal

@@ -169,6 +169,8 @@ class Violation(Authored, Base):
     involved: Mapped[str] = mapped_column(Text, default="")
     action: Mapped[str] = mapped_column(String(32), default="none")
     action_note: Mapped[str] = mapped_column(Text, default="")
+    # Set when the observer deletes the record: hidden, recoverable, purged at export (revision 0008).
+    deleted_at: Mapped[datetime | None] = mapped_column()
 
 
 class Evidence(Authored, Base):
@@ -189,6 +191,7 @@ class Evidence(Authored, Base):
     height: Mapped[int | None] = mapped_column(Integer)
     exif_time: Mapped[str | None] = mapped_column(String(32))  # as written by the camera
     thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)  # small JPEG
+    deleted_at: Mapped[datetime | None] = mapped_column()  # soft deletion, as for violations (0008)
 
 
 class ChecklistAnswer(Authored, Base):
@@ -199,6 +202,26 @@ class ChecklistAnswer(Authored, Base):
     question: Mapped[str] = mapped_column(String(40))
     answer: Mapped[str | None] = mapped_column(String(8))  # yes | no | na
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditEntry(Authored, Base):
+    """One change of a saved value: who (observer_id), when (created_at, the first edit of a
+    typing session; updated_at, its last), which record and field, the value before and after.
+
+    Written by the store's own write methods (revision 0008), shipped in packages and merged
+    like every record, so a coordinator sees how a figure or a violation came to be.
+    Values are text (None: no value); ``action`` is create | update | delete | restore.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_record", "record_id", "created_at"),)
+    station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"), index=True)
+    record_table: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[str] = mapped_column(String(36))
+    field: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(16), default="update")
+    old: Mapped[str | None] = mapped_column(Text)
+    new: Mapped[str | None] = mapped_column(Text)
 
 
 # ---- coordinator (HQ) tables: filled by merge, imports and decisions ----------
@@ -223,6 +246,12 @@ class Package(Record, Base):
     outcome: Mapped[str] = mapped_column(String(16))  # merged | duplicate | refused | held
     reason: Mapped[str] = mapped_column(Text, default="")
     via_package_id: Mapped[str | None] = mapped_column(String(36))  # reached us inside an HQ package
+    # The exact signed manifest and its signature (revision 0006): a district passes them on,
+    # and the organisation re-verifies every station package's signature itself.
+    manifest: Mapped[bytes | None] = mapped_column(LargeBinary)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    file_sha256: Mapped[str | None] = mapped_column(String(64))  # the file as merged: a quick duplicate check
+    review: Mapped[str] = mapped_column(Text, default="", server_default="")  # observer.review JSON (revision 0007)
 
 
 class TrustedKey(Record, Base):
@@ -235,6 +264,10 @@ class TrustedKey(Record, Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # trusted | revoked | pending
     decided_by: Mapped[str] = mapped_column(String(200), default="")
     decided_at: Mapped[datetime | None] = mapped_column()
+    # observer | district (revision 0006): only district keys may sign kind = "hq" packages
+    role: Mapped[str] = mapped_column(String(16), default="observer", server_default="observer")
+    # The one observer this key signs for, set by its first merged package; never moved silently.
+    observer_id: Mapped[str | None] = mapped_column(String(36), index=True, unique=True)
 
 
 class Resolution(Record, Base):

@@ -26,7 +26,7 @@ from functools import cache
 from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 
@@ -35,11 +35,13 @@ from observer.csvio import (
     ColumnMapping,
     CsvTable,
     ImportReport,
+    NotPlainDigits,
     ProblemList,
     RegionResolver,
     RowsRefused,
     parse_count,
     parse_mapping,
+    plain_digits,
     read_csv_chunks,
     read_mapping,
     resolve_columns,
@@ -123,7 +125,7 @@ def parse_counts(table: CsvTable, idx: int, header: str, problems: ProblemList) 
     cells = column_values(table, idx)
     try:
         arr = np.array(cells, dtype=np.int64)
-        if len(arr) == 0 or (arr.min() >= 0 and arr.max() <= MAX_COUNT):
+        if (len(arr) == 0 or (arr.min() >= 0 and arr.max() <= MAX_COUNT)) and plain_digits(cells):
             return arr
     except (ValueError, OverflowError):
         pass
@@ -132,6 +134,10 @@ def parse_counts(table: CsvTable, idx: int, header: str, problems: ProblemList) 
     for i, cell in enumerate(cells):
         try:
             value = parse_count(cell)
+        except NotPlainDigits:
+            problems.add(table.lines[i], tr("coord.row.digits", column=header, value=cell.strip()[:40]))
+            out[i] = MISSING
+            continue
         except ValueError:
             problems.add(table.lines[i], tr("coord.row.not_count", column=header, value=cell.strip()[:40]))
             out[i] = MISSING
@@ -213,7 +219,7 @@ def region_codes(
     texts = column_values(table, idx)
     found = {text: resolver.code(text) for text in set(texts)}  # a country has a few dozen spellings
     if None not in found.values():
-        return list(map(found.__getitem__, texts))
+        return list(map(cast("dict[str, str]", found).__getitem__, texts))  # no None: checked above
     out: list[str] = []
     for line, text in zip(table.lines, texts):
         code = found[text]
@@ -375,9 +381,12 @@ def clean_counts(table: CsvTable, idxs: Sequence[int]) -> dict[int, np.ndarray]:
     if len(idxs) < 2:
         return {}
     try:
-        flat = np.array(list(chain.from_iterable(map(itemgetter(*idxs), table.rows))), dtype=np.int64)
+        cells = list(chain.from_iterable(map(itemgetter(*idxs), table.rows)))
+        flat = np.array(cells, dtype=np.int64)
     except (ValueError, OverflowError, IndexError):
         return {}
+    if not plain_digits(cells):
+        return {}  # "1_000" or other scripts' digits: parse_counts refuses them cell by cell
     if len(flat) and (flat.min() < 0 or flat.max() > MAX_COUNT):
         return {}
     block = flat.reshape(-1, len(idxs))

@@ -13,17 +13,19 @@ import errno
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from db import models as m
+from db.fileformat import FILE_SUFFIX, FORMAT, ROLE_HQ, ROLE_STATION  # noqa: F401 - re-exported
 from db.revisions import MIGRATIONS, head_revision, known_revisions  # noqa: F401 - re-exported
+from db.store_records import EvidenceRecords
 from observer.errors import StorageError
 from observer.evidence import inspect_evidence
 from observer.records import (
@@ -33,13 +35,8 @@ from observer.records import (
     ObserverInfo,
     StationInfo,
     TurnoutSlot,
-    ViolationInfo,
 )
 from observer.template import ElectionTemplate, parse_template
-
-FILE_SUFFIX = ".baqylau"
-ROLE_STATION = "station"
-ROLE_HQ = "hq"
 
 
 def _alembic_config(connection: Any | None = None) -> Any:
@@ -83,10 +80,16 @@ def durable_copy(source: Path, target: Path) -> None:
     """Copy ``source`` to ``target`` so that ``target`` only ever names a complete file on disk:
     written under a ``.part`` name, flushed, then renamed. Raises OSError."""
     part = target.with_name(target.name + ".part")
-    shutil.copyfile(source, part)
-    with part.open("rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(part, target)
+    try:
+        shutil.copyfile(source, part)
+        with part.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(part, target)
+    except BaseException:
+        # A full disk stops the copy half-way: the half-written part goes, and with it the space it took.
+        with suppress(OSError):
+            part.unlink(missing_ok=True)
+        raise
 
 
 def storage_error(exc: BaseException, path: Path) -> StorageError:
@@ -132,12 +135,14 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class ElectionStore:
+class ElectionStore(EvidenceRecords):
     """One open election file. Methods are units of work; each commits."""
 
     def __init__(self, path: Path, engine: Engine) -> None:
         self.path = path
         self.engine = engine
+        # The time of records and audit rows; tests put their own clock here instead of sleeping.
+        self.clock: Callable[[], datetime] = now
         self._template: ElectionTemplate | None = None
         self._observer_id: str | None = self.meta("self_observer_id")
 
@@ -155,7 +160,7 @@ class ElectionStore:
                 conn.execute(
                     insert(m.Meta),
                     [
-                        {"key": "format", "value": "baqylau-election"},
+                        {"key": "format", "value": FORMAT},
                         {"key": "role", "value": role},
                         {"key": "template_id", "value": template.id},
                         {"key": "template_toml", "value": template.source_text},
@@ -191,7 +196,7 @@ class ElectionStore:
                     _upgrade(conn, p)
             with engine.connect() as conn:
                 fmt = conn.execute(select(m.Meta.value).where(m.Meta.key == "format")).scalar()
-            if fmt != "baqylau-election":
+            if fmt != FORMAT:
                 raise StorageError("error.storage.not_election", file=str(p))
         except StorageError:
             engine.dispose()
@@ -292,10 +297,15 @@ class ElectionStore:
             "address": address.strip(),
             "registered": registered,
         }
+        t = self.clock()
         with self._write() as conn:
-            sid = conn.execute(select(m.Station.id).where(m.Station.code == code)).scalar()
+            old = conn.execute(select(m.Station).where(m.Station.code == code)).first()
+            sid = old.id if old else None
             if sid:
-                conn.execute(update(m.Station).where(m.Station.id == sid).values(updated_at=now(), **values))
+                changes = {k: (getattr(old, k), v) for k, v in values.items() if getattr(old, k) != v}
+                if changes:
+                    conn.execute(update(m.Station).where(m.Station.id == sid).values(updated_at=t, **values))
+                    self._audit(conn, t, sid, "stations", sid, changes)
             else:
                 sid = m.new_id()
                 conn.execute(
@@ -342,6 +352,7 @@ class ElectionStore:
             m.TurnoutReport,
             {"station_id": station_id, "observer_id": self._observer_id, "slot": slot},
             {"announced": announced, "observed": self.headcount(station_id)},
+            audited=("announced",),
         )
 
     def turnout_slots(self, station_id: str) -> list[TurnoutSlot]:
@@ -439,13 +450,18 @@ class ElectionStore:
             raise StorageError("error.storage.unknown_line", key=key)
         if value is not None and value < 0:
             raise StorageError("error.storage.negative", field=template.label(key))
-        t = now()
+        t = self.clock()
         with self._write() as conn:
-            done = conn.execute(_UPDATE_VALUE, {"pid": protocol_id, "k": key, "v": value, "t": t}).rowcount
-            if not done:
+            old = conn.execute(_OLD_VALUE, {"pid": protocol_id, "k": key}).first()
+            if old is not None:
+                if old.value != value:
+                    conn.execute(_UPDATE_VALUE, {"pid": protocol_id, "k": key, "v": value, "t": t})
+                    self._audit(conn, t, old.station_id, "protocol_values", old.id, {key: (old.value, value)})
+            else:
+                vid = m.new_id()
                 conn.execute(
                     insert(m.ProtocolValue).values(
-                        id=m.new_id(),
+                        id=vid,
                         protocol_id=protocol_id,
                         key=key,
                         value=value,
@@ -454,6 +470,9 @@ class ElectionStore:
                         updated_at=t,
                     )
                 )
+                sid = conn.execute(select(m.Protocol.station_id).where(m.Protocol.id == protocol_id)).scalar()
+                if sid is not None and value is not None:
+                    self._audit(conn, t, sid, "protocol_values", vid, {key: (None, value)})
 
     def protocol_values(self, protocol_id: str) -> dict[str, int | None]:
         with self.engine.connect() as conn:
@@ -470,6 +489,7 @@ class ElectionStore:
             m.SpoiledCount,
             {"station_id": station_id, "observer_id": self._observer_id, "reason": reason},
             {"count": count},
+            audited=("count",),
         )
 
     def spoiled(self, station_id: str) -> dict[str, int]:
@@ -479,87 +499,7 @@ class ElectionStore:
                     m.SpoiledCount.station_id == station_id, m.SpoiledCount.observer_id == self._observer_id
                 )
             ).all()
-        return {r.reason: r.count for r in rows}
-
-    # ---- violations ----------------------------------------------------
-    def save_violation(
-        self,
-        station_id: str,
-        *,
-        category: str,
-        occurred_at: datetime,
-        description: str = "",
-        involved: str = "",
-        action: str = "none",
-        action_note: str = "",
-        severity: str = "medium",
-        violation_id: str | None = None,
-    ) -> str:
-        """Create (no id) or update a violation record; returns its id."""
-        if self.template.category(category) is None:
-            raise StorageError("error.storage.unknown_category", code=category)
-        values = {
-            "category": category,
-            "occurred_at": occurred_at,
-            "description": description,
-            "involved": involved,
-            "action": action,
-            "action_note": action_note,
-            "severity": severity,
-        }
-        with self._write() as conn:
-            if violation_id:
-                conn.execute(
-                    update(m.Violation).where(m.Violation.id == violation_id).values(updated_at=now(), **values)
-                )
-                return violation_id
-            vid = m.new_id()
-            conn.execute(
-                insert(m.Violation).values(
-                    id=vid,
-                    station_id=station_id,
-                    observer_id=self._observer_id,
-                    created_at=now(),
-                    updated_at=now(),
-                    **values,
-                )
-            )
-            return vid
-
-    def delete_violation(self, violation_id: str) -> None:
-        with self._write() as conn:
-            conn.execute(delete(m.Evidence).where(m.Evidence.violation_id == violation_id))
-            conn.execute(delete(m.Violation).where(m.Violation.id == violation_id))
-
-    def violations(self, station_id: str | None = None) -> list[ViolationInfo]:
-        counts = (
-            select(m.Evidence.violation_id, func.count().label("n"))
-            .where(m.Evidence.violation_id.is_not(None))
-            .group_by(m.Evidence.violation_id)
-            .subquery()
-        )
-        q = select(m.Violation, func.coalesce(counts.c.n, 0).label("n")).outerjoin(
-            counts, counts.c.violation_id == m.Violation.id
-        )
-        if station_id:
-            q = q.where(m.Violation.station_id == station_id)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q.order_by(m.Violation.occurred_at)).all()
-        return [
-            ViolationInfo(
-                r.id,
-                r.station_id,
-                r.occurred_at,
-                r.category,
-                r.severity,
-                r.description,
-                r.involved,
-                r.action,
-                r.action_note,
-                int(r.n),
-            )
-            for r in rows
-        ]
+        return {reason: count for reason, count in rows}
 
     # ---- evidence ------------------------------------------------------
     def add_evidence(
@@ -602,14 +542,22 @@ class ElectionStore:
         return next(e for e in self.evidence(station_id) if e.id == eid)
 
     def delete_evidence(self, evidence_id: str) -> None:
-        # The file stays in the folder: another record may cite the same bytes.
-        with self._write() as conn:
-            conn.execute(delete(m.Evidence).where(m.Evidence.id == evidence_id))
+        """Mark deleted, recoverable until export (the file stays: another record may cite the same bytes)."""
+        self._set_deleted(m.Evidence, evidence_id, deleted=True)
+
+    def restore_evidence(self, evidence_id: str) -> None:
+        self._set_deleted(m.Evidence, evidence_id, deleted=False)
 
     def evidence(
-        self, station_id: str | None = None, *, violation_id: str | None = None, protocol_id: str | None = None
+        self,
+        station_id: str | None = None,
+        *,
+        violation_id: str | None = None,
+        protocol_id: str | None = None,
+        deleted: bool = False,
     ) -> list[EvidenceInfo]:
-        q = select(m.Evidence)
+        """Attached files; ``deleted=True``: those deleted and not yet purged by an export."""
+        q = select(m.Evidence).where(m.Evidence.deleted_at.is_not(None) if deleted else m.Evidence.deleted_at.is_(None))
         if station_id:
             q = q.where(m.Evidence.station_id == station_id)
         if violation_id:
@@ -631,6 +579,7 @@ class ElectionStore:
             m.ChecklistAnswer,
             {"station_id": station_id, "observer_id": self._observer_id, "checklist": checklist, "question": question},
             {"answer": answer, "note": note},
+            audited=("answer", "note"),
         )
 
     def checklist(self, station_id: str, checklist: str) -> dict[str, ChecklistEntry]:
@@ -645,28 +594,51 @@ class ElectionStore:
         return {r.question: ChecklistEntry(r.checklist, r.question, r.answer, r.note) for r in rows}
 
     # ---- helpers -------------------------------------------------------
-    def _upsert(self, model: type[m.Base], keys: dict[str, Any], values: dict[str, Any]) -> None:
-        """Update the row matching ``keys`` or insert it: portable, no dialect UPSERT."""
-        t = now()
-        cond = [getattr(model, k) == v if v is not None else getattr(model, k).is_(None) for k, v in keys.items()]
-        with self._write() as conn:
-            done = conn.execute(update(model).where(*cond).values(updated_at=t, **values)).rowcount
-            if not done:
-                conn.execute(insert(model).values(id=m.new_id(), created_at=t, updated_at=t, **keys, **values))
+    def _upsert(
+        self, model: type[m.Base], keys: dict[str, Any], values: dict[str, Any], audited: tuple[str, ...] = ()
+    ) -> None:
+        """Update the row matching ``keys`` or insert it: portable, no dialect UPSERT.
 
-    def iter_table(self, model: type[m.Base], *columns: str) -> Iterator[Any]:
-        """Every row of ``model``'s table; with ``columns``, only those (attribute access by name).
+        Changes of the ``audited`` fields (those the observer types) go to the audit log,
+        under the name ``<last key>.<field>`` (``10:00.announced``, ``BLANK.count``).
+        """
+        t = self.clock()
+        cond = [getattr(model, k) == v if v is not None else getattr(model, k).is_(None) for k, v in keys.items()]
+        table = model.__table__
+        with self._write() as conn:
+            old = conn.execute(select(table.c.id, *(table.c[f] for f in audited)).where(*cond)).first()
+            if old is not None:
+                conn.execute(update(model).where(*cond).values(updated_at=t, **values))
+                record_id = old.id
+                before = {f: getattr(old, f) for f in audited}
+            else:
+                record_id = m.new_id()
+                conn.execute(insert(model).values(id=record_id, created_at=t, updated_at=t, **keys, **values))
+                before = {f: None for f in audited}
+            name = str(list(keys.values())[-1])
+            changes = {f"{name}.{f}"[:40]: (before[f], values[f]) for f in audited if before[f] != values[f]}
+            if changes and keys.get("station_id"):
+                self._audit(conn, t, keys["station_id"], str(model.__tablename__), record_id, changes)
+
+    def iter_table(self, table_name: str, *columns: str) -> Iterator[Any]:
+        """Every row of a table, by its name (``"protocols"``); with ``columns``, only those
+        (attribute access by name). The UI and the report name tables, never ORM models.
 
         Naming the columns matters on big tables: a full row also parses each
         timestamp column, which costs seconds per 10,000 rows of turnout reports.
         """
-        table = model.__table__
-        stmt = select(*(table.c[name] for name in columns)) if columns else select(model)
+        table = m.Base.metadata.tables[table_name]
+        stmt = select(*(table.c[name] for name in columns)) if columns else select(table)
         with self.engine.connect() as conn:
             yield from conn.execute(stmt)
 
 
-# Built once: the statement of the hottest write, so each edit skips SQL construction.
+# Built once: the statements of the hottest write, so each edit skips SQL construction.
+_OLD_VALUE = (
+    select(m.ProtocolValue.id, m.ProtocolValue.value, m.Protocol.station_id)
+    .join(m.Protocol, m.Protocol.id == m.ProtocolValue.protocol_id)
+    .where(m.ProtocolValue.protocol_id == bindparam("pid"), m.ProtocolValue.key == bindparam("k"))
+)
 _UPDATE_VALUE = (
     update(m.ProtocolValue)
     .where(m.ProtocolValue.protocol_id == bindparam("pid"), m.ProtocolValue.key == bindparam("k"))
@@ -694,4 +666,5 @@ def _evidence(r: Any) -> EvidenceInfo:
         r.exif_time,
         r.thumbnail,
         r.stored_name,
+        r.deleted_at,
     )

@@ -80,6 +80,14 @@ def _words(term: Term, template: ElectionTemplate, lang: str | None) -> str:
     return re.sub(r"\b[a-z][a-z0-9_]*\b", label, text)
 
 
+def involved_keys(outcome: CheckOutcome, party_keys: tuple[str, ...]) -> frozenset[str]:
+    """Fields a control relation reads, with every party when it uses sum(parties)."""
+    keys = set(outcome.keys)
+    if outcome.check.relation.uses_parties:
+        keys.update(party_keys)
+    return frozenset(keys)
+
+
 def run_checks(template: ElectionTemplate, values: Mapping[str, int | None]) -> list[CheckOutcome]:
     """Evaluate every control relation of the template on one protocol's values."""
     out: list[CheckOutcome] = []

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
@@ -473,6 +473,8 @@ def read_mapping(path: str | Path) -> tuple[dict[str, object], str]:
     """Load a mapping TOML file as a plain dict; the second value is its name for messages."""
     import tomllib
 
+    from observer.template import TomlLimit, read_toml
+
     p = Path(path)
     try:
         raw = p.read_bytes()[: MAX_MAPPING_BYTES + 1]
@@ -485,9 +487,11 @@ def read_mapping(path: str | Path) -> tuple[dict[str, object], str]:
     except UnicodeDecodeError:
         raise ImportDataError("coord.map.encoding", file=p.name) from None
     try:
-        return tomllib.loads(text), p.name
+        return read_toml(text), p.name
     except tomllib.TOMLDecodeError as exc:
         raise ImportDataError("coord.map.syntax", file=p.name, problem=str(exc)) from None
+    except TomlLimit as exc:
+        raise ImportDataError("coord.map.limit", file=p.name, line=exc.line or "?", problem=exc.problem) from None
 
 
 def parse_mapping(
@@ -634,17 +638,40 @@ class RegionResolver:
         return found
 
 
+class NotPlainDigits(ValueError):
+    """A cell Python's int() would read ("1_000", Arabic-Indic "١٢٣", full-width "１２３") but a count is not."""
+
+
 def parse_count(text: str) -> int | None:
     """A non-negative whole number as people type it ("1 234" with spaces allowed); None when empty.
 
-    Raises ValueError for anything else (fractions, words, negative numbers).
+    The one number grammar of every import: ASCII digits 0-9, an optional
+    sign, spaces (also no-break and narrow no-break) between thousands.
+    Raises NotPlainDigits for what int() accepts beyond that (underscores,
+    other scripts' digits) and ValueError for anything else (fractions, words,
+    negative numbers).
     """
     cleaned = text.replace("\u00a0", "").replace("\u202f", "").replace(" ", "").strip()
     if not cleaned:
         return None
     if not cleaned.isascii() or not cleaned.lstrip("+-").isdigit():
-        raise ValueError(text)
+        try:
+            int(cleaned)
+        except ValueError:
+            raise ValueError(text) from None
+        raise NotPlainDigits(text)
     value = int(cleaned)
     if value < 0:
         raise ValueError(text)
     return value
+
+
+def plain_digits(cells: Iterable[str]) -> bool:
+    """Whether int() reads these cells as parse_count does: true when they are ASCII and have no "_".
+
+    A bulk conversion (numpy, int()) accepts "1_000" and any script's digits;
+    a column that passes this check can use it, any other goes cell by cell
+    through parse_count, which refuses them.
+    """
+    joined = "".join(cells)
+    return joined.isascii() and "_" not in joined

@@ -12,6 +12,7 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -155,3 +156,24 @@ def _exif_time(img: Image.Image) -> str | None:
     if len(value) >= 10 and value[4] == ":" and value[7] == ":":
         value = value[:4] + "-" + value[5:7] + "-" + value[8:]
     return value or None
+
+
+def exif_datetime(text: str | None) -> datetime | None:
+    """The camera's time of a photo (``EvidenceFile.exif_time``) as an aware datetime, or None.
+
+    EXIF DateTimeOriginal has no time zone: the camera's clock is taken to be in
+    this computer's zone (the observer's phone and laptop are at the same station).
+    A time the camera wrote garbled (``0000-00-00 00:00:00``, cut short) gives None.
+    """
+    if not text:
+        return None
+    try:
+        naive = datetime.strptime(text.strip()[:19], "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    if naive.year < 2000:  # cameras with a dead clock battery start at 1970 or 2000-01-01
+        return None
+    try:
+        return naive.astimezone()
+    except (OverflowError, OSError):
+        return None

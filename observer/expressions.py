@@ -159,8 +159,8 @@ def parse_relation(source: str) -> Relation:
 
 
 def _eval(node: ast.expr, values: Mapping[str, int | None], party_keys: tuple[str, ...]) -> int | None:
-    if isinstance(node, ast.Constant):
-        return int(node.value)
+    if isinstance(node, ast.Constant) and isinstance(node.value, int):  # the only constants _collect lets through
+        return node.value
     if isinstance(node, ast.Name):
         return values.get(node.id)
     if isinstance(node, ast.UnaryOp):

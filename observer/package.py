@@ -19,7 +19,11 @@ from observer.errors import PackageError
 from observer.signing import fingerprint_of, is_public_hex
 
 FORMAT = "baqylau-package"
-FORMAT_VERSION = 1
+# 2 (0.2.0): a station package holds only its station and its observer; an HQ package's
+# database carries every station package's signed manifest (packages.manifest/signature).
+# Station packages of format 1 are read under the same rules; HQ packages must be format 2.
+FORMAT_VERSION = 2
+MIN_HQ_FORMAT = 2
 SUFFIX = ".bqpkg"
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.sig"
@@ -28,6 +32,11 @@ EVIDENCE_PREFIX = "evidence/"
 KIND_STATION = "station"
 KIND_HQ = "hq"
 KINDS = (KIND_STATION, KIND_HQ)
+# What a trusted key may sign: an observer key its own station packages, a district
+# (coordinator) key also kind = "hq" packages (docs/security.md).
+ROLE_OBSERVER = "observer"
+ROLE_DISTRICT = "district"
+KEY_ROLES = (ROLE_OBSERVER, ROLE_DISTRICT)
 
 # Limits against hostile archives. A station package is a small database and a
 # few photos; a district HQ package holds a few thousand stations' worth.
@@ -41,6 +50,7 @@ SIGNATURE_BYTES = 64
 
 _EVIDENCE_NAME = re.compile(r"^[0-9a-f]{64}(\.[a-z0-9]{1,8})?$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,10 @@ def parse_manifest(data: bytes, file: str) -> Manifest:
     station_code = text(doc, "station_code", "station_code", limit=32, optional=True)
     if kind == KIND_STATION and not station_code:
         raise PackageError("package.error.manifest_field", file=file, field="station_code")
+    observer_id = text(observer, "id", "observer.id", limit=36)
+    if kind == KIND_STATION and not _UUID.fullmatch(observer_id):
+        # the signer's identity at the HQ: a key is bound to exactly this id
+        raise PackageError("package.error.manifest_field", file=file, field="observer.id")
     counts = doc.get("counts")
     if not isinstance(counts, dict) or not all(isinstance(k, str) and _is_int(v) and v >= 0 for k, v in counts.items()):
         raise PackageError("package.error.manifest_field", file=file, field="counts")
@@ -205,7 +219,7 @@ def parse_manifest(data: bytes, file: str) -> Manifest:
         schema_revision=text(doc, "schema_revision", "schema_revision", limit=40),
         station_code=station_code,
         observer=ManifestObserver(
-            text(observer, "id", "observer.id", limit=36),
+            observer_id,
             text(observer, "name", "observer.name"),
             text(observer, "organisation", "observer.organisation"),
         ),

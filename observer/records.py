@@ -67,6 +67,13 @@ class ViolationInfo:
     action: str
     action_note: str
     evidence_count: int = 0
+    created_at: datetime | None = None  # when the record was first saved (the observer cannot change it)
+    deleted_at: datetime | None = None  # soft-deleted: recoverable until the next export
+
+    @property
+    def is_draft(self) -> bool:
+        """No category chosen yet: saved, but incomplete (the review lists it)."""
+        return not self.category
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,23 @@ class EvidenceInfo:
     exif_time: str | None
     thumbnail: bytes | None
     stored_name: str  # file name inside the evidence folder / package
+    deleted_at: datetime | None = None  # soft-deleted: recoverable until the next export
+
+
+@dataclass(frozen=True)
+class AuditInfo:
+    """One row of a record's history: ``old`` -> ``new`` of ``field`` (``*``: the whole record)."""
+
+    id: str
+    at: datetime  # the first edit of the session
+    last_at: datetime  # its last edit
+    who: str
+    record_table: str
+    record_id: str
+    field: str
+    action: str  # create | update | delete | restore
+    old: str | None
+    new: str | None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A 2021 election uses the 17-unit list, 2023 and later the 20-unit list (three
 oblasts were created on 8 June 2022). Codes are ISO 3166-2:KZ; the numeric codes
-that replaced the letter codes in 2022 are kept alongside. Source: shared/DOMAIN.md §2.
+that replaced the letter codes in 2022 are kept alongside. Sources: docs/domain.md §2.
 """
 
 from __future__ import annotations

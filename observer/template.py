@@ -6,6 +6,7 @@ problem is reported as a :class:`TemplateError` naming the line of the file.
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 from collections.abc import Mapping
@@ -125,7 +126,8 @@ class ElectionTemplate:
         return self.line_keys + self.party_keys
 
     def line(self, key: str) -> Line | Party:
-        for item in (*self.lines, *self.parties):
+        items: list[Line | Party] = [*self.lines, *self.parties]
+        for item in items:
             if item.key == key:
                 return item
         raise KeyError(key)
@@ -150,9 +152,12 @@ def _line_of(text: str, needle: str, *, last: bool = False) -> int:
     return found
 
 
-def _p(key: str, **params: object) -> Msg:
-    """What is wrong with a template field, put into words in the reader's language."""
-    return Msg("template.problem." + key, params)
+def _p(name: str, /, **params: object) -> Msg:
+    """What is wrong with a template field, put into words in the reader's language.
+
+    ``name`` is positional-only: a problem may well have a parameter called ``key``.
+    """
+    return Msg("template.problem." + name, params)
 
 
 class _Reader:
@@ -205,6 +210,7 @@ class _Reader:
         except ExpressionError as exc:
             raise self.fail(where, exc.msg, needle=source) from None
         self._known(term.names, where, source, known)
+        self._constants(term.node, where, source)
         return term
 
     def relation(self, source: Any, where: str, known: set[str]) -> Relation:
@@ -215,12 +221,20 @@ class _Reader:
         except ExpressionError as exc:
             raise self.fail(where, exc.msg, needle=source) from None
         self._known(rel.names, where, source, known)
+        self._constants(rel.left.node, where, source)
+        self._constants(rel.right.node, where, source)
         return rel
 
     def _known(self, names: frozenset[str], where: str, source: str, known: set[str]) -> None:
         unknown = sorted(names - known)
         if unknown:
             raise self.fail(where, _p("unknown_line", name=unknown[0], source=source), needle=source)
+
+    def _constants(self, node: ast.expr, where: str, source: str) -> None:
+        """Every number in an expression fits int64: numpy and SQLite compute with nothing larger."""
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, int) and not INT64_MIN <= sub.value <= INT64_MAX:
+                raise self.fail(where, _int64_problem(sub.value), needle=source)
 
     def items(self, data: Mapping[str, Any], key: str, *, required: bool = True) -> list[dict[str, Any]]:
         value = data.get(key, [] if not required else None)
@@ -231,15 +245,123 @@ class _Reader:
         return value
 
 
-def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
-    """Parse and validate a template; raises TemplateError naming the line."""
+# ---- TOML with limits (templates and mapping files) ------------------------------
+
+MAX_TOML_DEPTH = 20  # a template nests 3 deep ([[checklists.opening]]); tomllib recurses per level
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what SQLite and numpy hold; TOML 1.0 allows no more either
+
+
+class TomlLimit(ValueError):
+    """A TOML file that goes past what Baqylau reads: ``problem`` says how, ``line`` where (0 if unknown)."""
+
+    def __init__(self, line: int, problem: Msg) -> None:
+        super().__init__(problem.render("en"))
+        self.line = line
+        self.problem = problem
+
+
+def read_toml(text: str) -> dict[str, Any]:
+    """``tomllib.loads`` that refuses nesting deeper than MAX_TOML_DEPTH and integers beyond int64.
+
+    The brackets are counted before parsing, because tomllib recurses once per
+    nested array or inline table and 2,000 levels end in a RecursionError;
+    the parsed document is measured again, because tables and dotted keys
+    (``a.b.c = 1``) nest without brackets. Raises tomllib.TOMLDecodeError for
+    bad syntax and TomlLimit for the limits.
+    """
+    too_deep = Msg("template.problem.too_deep", {"limit": MAX_TOML_DEPTH})
+    brackets, bracket_line = _bracket_depth(text)
+    if brackets > MAX_TOML_DEPTH:
+        raise TomlLimit(bracket_line, too_deep)
     try:
         data = tomllib.loads(text)
+    except RecursionError:  # the count above should have seen it first; still never a traceback
+        raise TomlLimit(0, too_deep) from None
+    if not _check_values(data, text):
+        raise TomlLimit(_line_of_dots(text, MAX_TOML_DEPTH) or bracket_line, too_deep)
+    return data
+
+
+# Strings and comments (their brackets do not nest anything), and the brackets that do.
+_TOML_TOKEN = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*(?:"""|$)'
+    r"|'''(?:[^']|'(?!''))*(?:'''|$)"
+    r'|"(?:[^"\\\n]|\\.)*(?:"|$)'
+    r"|'[^'\n]*(?:'|$)"
+    r"|#[^\n]*"
+    r"|[\[\]{}]",
+    re.DOTALL | re.MULTILINE,
+)
+
+
+def _bracket_depth(text: str) -> tuple[int, int]:
+    """How deep arrays and inline tables nest (outside strings and comments), and the first line that deep.
+
+    One regex walks from string to comment to bracket, so the Python loop only
+    runs once per token, not once per character.
+    """
+    depth = deepest = 0
+    where = 0
+    for token in _TOML_TOKEN.finditer(text):
+        kind = token.group()
+        if kind in ("[", "{"):
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, token.start()
+        elif kind in ("]", "}"):
+            depth = max(0, depth - 1)
+    return deepest, (text.count("\n", 0, where) + 1 if deepest else 0)
+
+
+def _check_values(data: dict[str, Any], text: str) -> bool:
+    """False when tables and lists nest deeper than MAX_TOML_DEPTH below the top level; refuses big integers.
+
+    Walks with a stack, not recursion: the document may be as deep as the file allows.
+    """
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_TOML_DEPTH:
+                return False
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
+        elif isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+            raise TomlLimit(_line_of(text, str(abs(value))[:12]), _int64_problem(value))
+    return True
+
+
+def _int64_problem(value: int) -> Msg:
+    shown = str(value) if len(str(value)) <= 30 else str(value)[:27] + "…"
+    return Msg("template.problem.int64", {"value": shown})
+
+
+def _line_of_dots(text: str, limit: int) -> int:
+    """The first line whose key or table header has ``limit`` dotted parts or more, or 0."""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        head = raw.strip()
+        key = head.strip("[]") if head.startswith("[") else head.split("=", 1)[0]
+        if key.count(".") >= limit - 1:
+            return number
+    return 0
+
+
+def _toml_or_error(text: str, origin: str) -> dict[str, Any]:
+    """The template's TOML as a dict; syntax errors and limits become TemplateErrors naming the line."""
+    try:
+        return read_toml(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None) or _toml_error_line(str(exc))
         raise TemplateError(
             "error.template.syntax", file=origin, line=line or "?", problem=str(exc).split(" (at")[0]
         ) from None
+    except TomlLimit as exc:
+        raise TemplateError("error.template.limit", file=origin, line=exc.line or "?", problem=exc.problem) from None
+
+
+def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
+    """Parse and validate a template; raises TemplateError naming the line."""
+    data = _toml_or_error(text, origin)
     r = _Reader(text, origin)
     fmt = data.get("format", FORMAT_VERSION)
     if not isinstance(fmt, int) or fmt > FORMAT_VERSION:
@@ -350,9 +472,13 @@ def _short(r: _Reader, item: Mapping[str, Any], where: str) -> Labels | None:
 
 
 def _categories(r: _Reader, data: Mapping[str, Any], key: str) -> tuple[Category, ...]:
+    """Violation categories or spoiled-ballot reasons: what observers record, so optional (empty when absent).
+
+    A coordinator's template for official results only has no use for them.
+    """
     out: list[Category] = []
     codes: set[str] = set()
-    for i, item in enumerate(r.items(data, key)):
+    for i, item in enumerate(r.items(data, key, required=False)):
         where = f"{key}[{i + 1}]"
         code = r.string(item, "code", where)
         if not re.match(r"^[A-Z][A-Z0-9_]{0,39}$", code):
@@ -361,8 +487,6 @@ def _categories(r: _Reader, data: Mapping[str, Any], key: str) -> tuple[Category
             raise r.fail(f"{where}.code", _p("twice", value=code), needle=f'"{code}"', last=True)
         codes.add(code)
         out.append(Category(code, r.labels(item, where, code)))
-    if not out:
-        raise r.fail(key, _p("empty_list"), needle=key)
     return tuple(out)
 
 

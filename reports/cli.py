@@ -8,6 +8,7 @@ from typing import Any
 
 from observer.i18n import LANGUAGES, current_language, tr
 from observer.report_signing import key_fingerprint, load_public_key, public_hex
+from observer.safe_text import terminal
 from reports.build import build_report
 from reports.fingerprint import short_fingerprint
 
@@ -40,7 +41,7 @@ def _report(args: argparse.Namespace) -> int:
     print(
         tr(
             "report.cli.done",
-            file=str(info.path),
+            file=terminal(info.path),
             pages=info.pages,
             seconds=f"{info.seconds:.1f}",
             fingerprint=short_fingerprint(info.fingerprint),
@@ -86,7 +87,7 @@ def _verify(args: argparse.Namespace) -> int:
         if result.same:
             print(tr("report.cli.rebuilt_same", fingerprint=short_fingerprint(result.fingerprint_now)))
         else:
-            claimed = short_fingerprint(result.fingerprint_in_pdf) if result.fingerprint_in_pdf else "—"
+            claimed = terminal(short_fingerprint(result.fingerprint_in_pdf)) if result.fingerprint_in_pdf else "—"
             print(
                 tr(
                     "report.cli.rebuilt_differs",

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from db import models as m
 from db.aggregate import rules_note, station_tables
 from db.conflicts import effective_protocols, station_conflicts
 from db.reuse import IDENTICAL, find_reused_evidence
@@ -286,10 +285,10 @@ def _spoiled_table(store: ElectionStore, snap: Snapshot, template: ElectionTempl
     row_of = snap.row_of
     counting = {sid: pid for sid, pid in effective_protocols(store).by_station.items()}
     observer_of: dict[str, str | None] = {}
-    for row in store.iter_table(m.Protocol, "id", "observer_id"):
+    for row in store.iter_table("protocols", "id", "observer_id"):
         observer_of[row.id] = row.observer_id
     tallies: dict[int, dict[str, int]] = defaultdict(dict)
-    for row in store.iter_table(m.SpoiledCount, "station_id", "observer_id", "reason", "count"):
+    for row in store.iter_table("spoiled_counts", "station_id", "observer_id", "reason", "count"):
         i = row_of.get(row.station_id)
         if i is None or not in_total[i] or row.count <= 0:
             continue
@@ -442,7 +441,7 @@ def _disputed(
 
 def _imports(store: ElectionStore) -> list[ImportSummary]:
     imports: dict[str, list[datetime | None]] = defaultdict(list)
-    for row in store.iter_table(m.Package, "outcome", "merged_at", "created_at"):
+    for row in store.iter_table("packages", "outcome", "merged_at", "created_at"):
         imports[row.outcome].append(row.merged_at or row.created_at)
     return [
         ImportSummary(

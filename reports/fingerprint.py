@@ -30,7 +30,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from db import models as m
 from db.conflicts import station_conflicts
 from db.reuse import find_reused_evidence
 from db.rules import META_KEY as RULES_META_KEY
@@ -90,7 +89,7 @@ def _records(store: ElectionStore, snap: Snapshot) -> Iterator[bytes]:
         res = conflict.resolution
         if res is not None:
             yield _line("decision", conflict.station_code, chosen, res.status, res.reason, res.decided_at.isoformat())
-    for row in store.iter_table(m.SpoiledCount, "station_id", "observer_id", "reason", "count"):
+    for row in store.iter_table("spoiled_counts", "station_id", "observer_id", "reason", "count"):
         yield _line("spoiled", codes.get(row.station_id, "?"), row.observer_id, row.reason, row.count)
     for viol in store.violations():
         yield _line(
@@ -119,12 +118,12 @@ def _shown_elsewhere(store: ElectionStore, codes: dict[str, str]) -> Iterator[by
                 [[side.station_code, side.observer_name, side.original_name, side.sha256] for side in (pair.a, pair.b)]
             ),
         )
-    for ev in store.iter_table(m.Evidence, "station_id", "sha256", "kind", "original_name"):
+    for ev in store.iter_table("evidence", "station_id", "sha256", "kind", "original_name"):
         yield _line("evidence", codes.get(ev.station_id, "?"), ev.sha256, ev.kind, ev.original_name)
-    for pkg in store.iter_table(m.Package, "sha256", "outcome", "merged_at", "created_at"):
+    for pkg in store.iter_table("packages", "sha256", "outcome", "merged_at", "created_at"):
         # The annex of imports prints outcomes and times; the package's own hash names it.
         yield _line("package", pkg.sha256, pkg.outcome, _iso(pkg.merged_at), _iso(pkg.created_at))
-    for obs in store.iter_table(m.Observer, "id", "name"):
+    for obs in store.iter_table("observers", "id", "name"):
         yield _line("observer", obs.id, obs.name)
     yield _line("official", store.meta("official_imported_at") or "", store.meta("official_sha256") or "")
 

@@ -10,8 +10,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-import ui.qt  # noqa: F401  (the PySide6 6.12 reference guard, before pytest-qt makes its first Qt call)
 from observer import i18n
+from ui.qt import guard_singleton_refcounts
+
+guard_singleton_refcounts()  # the PySide6 6.12 reference guard, before pytest-qt makes its first Qt call
 
 
 @pytest.fixture(autouse=True)

@@ -73,8 +73,9 @@ def merged(
     pkgs = [
         _observer_package(tmp_path, template_2021, 1, "101", GOOD, k1, photo=True),
         _observer_package(tmp_path, template_2021, 2, "101", disagree, k2, photo=True),
-        _observer_package(tmp_path, template_2021, 3, "102", GOOD, k1, photo=True),
-        _observer_package(tmp_path, template_2021, 4, "102", GOOD, k3, photo=False),
+        # one key per observer: a key is bound to the observer it signs for (docs/security.md)
+        _observer_package(tmp_path, template_2021, 3, "102", GOOD, KeyPair.generate(), photo=True),
+        _observer_package(tmp_path, template_2021, 4, "102", GOOD, KeyPair.generate(), photo=False),
         _observer_package(tmp_path, template_2021, 5, "103", dict(GOOD, valid=800), k3, photo=False),
     ]
     assert merge_packages(hq, pkgs, trust_new_keys=True).counts()["merged"] == 5

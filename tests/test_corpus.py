@@ -25,11 +25,12 @@ from typing import Any
 import pytest
 
 import main
-from db.merge import import_keys, merge_packages, revoke_key
-from db.package import export_station_package
+from db.merge import import_keys, merge_packages, revoke_key, trust_key
+from db.package import export_hq_package, export_station_package
 from db.store import ElectionStore
 from observer import i18n
 from observer.errors import BaqylauError
+from observer.package import FORMAT_VERSION
 from observer.signing import KeyPair
 from observer.template import builtin_template
 from tests.corpus import make_corpus as mc
@@ -65,8 +66,12 @@ class World:
     template: Any
     base_hq: Path  # closed HQ file with merged data, official results and a station list
     package: Path  # a real, valid station package (station 101)
-    keys: KeyPair  # its signer (trusted in base_hq)
+    keys: KeyPair  # its signer (trusted in base_hq, an insider)
     scratch: Path
+    other_pkg: Path  # another observer's package (station 102), merged in base_hq
+    other_keys: KeyPair  # its signer, bound to that observer in base_hq
+    district_pkg: Path  # a district's HQ package carrying ``package``
+    district_keys: KeyPair  # its signer, trusted in base_hq as a district key
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +90,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         other_pkg = export_station_package(other, root / "usb-other", other_keys)
     finally:
         other.close()
+    district_keys = KeyPair.generate()
+    district = ElectionStore.create(root / "district" / "district.baqylau", template, role="hq")
+    try:
+        district.set_observer("Алматы штабы", "MISK")
+        assert merge_packages(district, [package], trust_new_keys=True).counts()["merged"] == 1
+        district_pkg = export_hq_package(district, root / "to-org", district_keys)
+    finally:
+        district.close()
     hq_path = root / "hq" / "hq.baqylau"
     hq = ElectionStore.create(hq_path, template, role="hq")
     try:
         (root / "keys.txt").write_text(f"{keys.public_hex} observer 101\n", encoding="utf-8")
         import_keys(hq, root / "keys.txt", "coordinator")
+        trust_key(hq, district_keys.public_hex, "Алматы", "coordinator", role="district")
         assert merge_packages(hq, [other_pkg], trust_new_keys=True).counts()["merged"] == 1
         from db.official import import_official
 
@@ -100,7 +114,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         hq.close()
     scratch = root / "scratch"
     scratch.mkdir()
-    yield World(root, template, hq_path, package, keys, scratch)
+    yield World(root, template, hq_path, package, keys, scratch, other_pkg, other_keys, district_pkg, district_keys)
 
 
 @pytest.fixture
@@ -209,8 +223,13 @@ def _zip_bomb(w: World, out: Path) -> Path:
 
 
 def _unknown_key(w: World, out: Path) -> Path:
-    """A perfectly valid package signed by a key the coordinator has never seen."""
-    return mc.resign(w.package, out / "unknown-key.bqpkg", KeyPair.generate())
+    """A perfectly valid package signed by a key the coordinator has never seen (its observer
+    record names that key, as the exporting app writes it)."""
+    new = KeyPair.generate()
+    sql = f"UPDATE observers SET public_key = '{new.public_hex}', fingerprint = '{new.fingerprint}';"
+    return mc.resign(
+        w.package, out / "unknown-key.bqpkg", new, change={mc.DATA: mc.change_db(w.package, w.scratch, sql)}
+    )
 
 
 def _revoked_key(w: World, out: Path) -> Path:
@@ -236,6 +255,177 @@ def _real_bomb(w: World, out: Path) -> Path:
 def _hundred_mp(w: World, out: Path) -> Path:
     return mc.hundred_megapixels_jpeg(out / "100mp.jpg")
 
+
+# ---- insiders: packages signed by a key the coordinator trusts ---------------------------
+
+FUTURE = "2099-01-01T00:00:00.000000Z"
+
+
+def _manifest_of(pkg: Path) -> dict[str, Any]:
+    import json
+
+    return json.loads(mc.members_of(pkg)[mc.MANIFEST])
+
+
+def _victim_resigned(own_key_row: bool) -> Build:
+    """Observer B's package, B's figures raised and dated in the future, re-signed by the insider A."""
+
+    def build(w: World, out: Path) -> Path:
+        sql = f"UPDATE protocol_values SET value = value + 100, updated_at = '{FUTURE}';"
+        if own_key_row:  # the insider also puts their own key on B's observer record
+            sql += f"UPDATE observers SET public_key = '{w.keys.public_hex}', fingerprint = '{w.keys.fingerprint}';"
+        data = mc.change_db(w.other_pkg, w.scratch, sql)
+        return mc.resign(w.other_pkg, out / "victim-resigned.bqpkg", w.keys, change={mc.DATA: data})
+
+    return build
+
+
+def _insider_db(sql: Callable[[World], str], **added: int) -> Build:
+    """The insider's own package with its database changed (``added``: rows added per table), re-signed."""
+
+    def count(m: dict[str, Any]) -> None:
+        for table, n in added.items():
+            m["counts"][table] += n
+
+    def build(w: World, out: Path) -> Path:
+        data = mc.change_db(w.package, w.scratch, sql(w))
+        return mc.resign(w.package, out / "insider.bqpkg", w.keys, change={mc.DATA: data}, edit=count)
+
+    return build
+
+
+def _victim_row(w: World) -> str:
+    victim = _manifest_of(w.other_pkg)["observer"]["id"]
+    return (
+        "INSERT INTO observers (id, name, organisation, created_at, updated_at) "
+        f"VALUES ('{victim}', 'Ерлан (подменён)', 'MISK', '{FUTURE}', '{FUTURE}');"
+    )
+
+
+def _other_station(w: World) -> str:
+    me = "(SELECT value FROM meta WHERE key = 'self_observer_id')"
+    return (
+        "INSERT INTO stations (id, code, region, district, address, registered, observer_id, created_at, updated_at) "
+        f"VALUES ('00000000-0000-4000-8000-000000000999', '999', 'KZ-ALA', '', '', 900, {me}, '{FUTURE}', '{FUTURE}');"
+        "INSERT INTO protocols (id, station_id, source, observer_id, created_at, updated_at) VALUES "
+        f"('00000000-0000-4000-8000-000000000998', '00000000-0000-4000-8000-000000000999', 'posted_copy', {me}, "
+        f"'{FUTURE}', '{FUTURE}');"
+    )
+
+
+def _hq_from_observer_key(w: World, out: Path) -> Path:
+    """The insider's own data, declared a district package and signed with the observer key."""
+    return mc.resign(
+        w.package, out / "fake-district.bqpkg", w.keys, edit=lambda m: m.update(kind="hq", station_code=None)
+    )
+
+
+def _district_db(
+    sql: Callable[[World], str], edit: Callable[[dict[str, Any]], None] | None = None, *, photos: bool = True
+) -> Build:
+    """The district's package with its database changed (``photos`` False: without its evidence
+    files), re-signed by the (trusted) district key."""
+
+    def build(w: World, out: Path) -> Path:
+        change: dict[str, bytes | None] = {mc.DATA: mc.change_db(w.district_pkg, w.scratch, sql(w))}
+        if not photos:
+            change.update({n: None for n in mc.members_of(w.district_pkg) if n.startswith("evidence/")})
+        return mc.resign(w.district_pkg, out / "district.bqpkg", w.district_keys, change=change, edit=edit)
+
+    return build
+
+
+def _forged_inner(w: World) -> str:
+    """The carried package's signer rewritten to the other observer's key (its signature no longer verifies)."""
+    return (
+        f"UPDATE packages SET key_fingerprint = '{w.other_keys.fingerprint}', public_key = '{w.other_keys.public_hex}', "
+        f"manifest = CAST(replace(CAST(manifest AS TEXT), '{w.keys.public_hex}', '{w.other_keys.public_hex}') AS BLOB), "
+        "sha256 = sha256;"
+    )
+
+
+def _marked_merged(w: World) -> str:
+    """A row saying the other observer's real package was already merged (so it would be skipped)."""
+    import hashlib
+
+    sha = hashlib.sha256(mc.members_of(w.other_pkg)[mc.MANIFEST]).hexdigest()
+    return (
+        "INSERT INTO packages (id, sha256, file_name, format_version, kind, station_code, signer_name, outcome, "
+        f"reason, created_at, updated_at) VALUES ('00000000-0000-4000-8000-000000000997', '{sha}', "
+        f"'{w.other_pkg.name}', 2, 'station', '102', 'Ерлан', 'merged', '', '{FUTURE}', '{FUTURE}');"
+    )
+
+
+def _tampered_duplicate(w: World, out: Path) -> Path:
+    """A copy of a package the HQ merged, same signed manifest, one photo byte changed."""
+    return mc.write_zip(out / w.other_pkg.name, _flip_evidence(mc.members_of(w.other_pkg)))
+
+
+def _zeros_bomb(w: World, out: Path) -> Path:
+    return mc.zeros_bomb(out / "zeros.bqpkg")
+
+
+INSIDER_CASES: list[Case] = [
+    Case(
+        "insider: another observer's package re-signed",
+        "merge",
+        "package.auth.observer_key_row",
+        _victim_resigned(False),
+    ),
+    Case(
+        "insider: another observer's package re-signed, key row too",
+        "merge",
+        "package.auth.observer_bound",
+        _victim_resigned(True),
+    ),
+    Case(
+        "insider: another observer's observers row",
+        "merge",
+        "package.auth.other_observer_row",
+        _insider_db(_victim_row, observers=1),
+    ),
+    Case(
+        "insider: records of another station",
+        "merge",
+        "package.auth.other_station",
+        _insider_db(_other_station, stations=1, protocols=1),
+    ),
+    Case("insider: hq kind from an observer key", "merge", "package.auth.not_district", _hq_from_observer_key),
+    Case("insider: forged inner provenance", "merge", "package.auth.inner_unverified", _district_db(_forged_inner)),
+    Case("insider: marking a package merged", "merge", "package.auth.inner_unverified", _district_db(_marked_merged)),
+    Case(
+        "insider: district package of format 1",
+        "merge",
+        "package.auth.reexport",
+        _district_db(lambda w: "", edit=lambda m: m.update(format_version=1)),
+    ),
+    Case("insider: tampered duplicate", "merge", "package.error.tampered_copy", _tampered_duplicate),
+    Case(
+        "insider: impossible date (2021-02-30)",
+        "merge",
+        "package.error.bad_value",
+        _insider_db(lambda w: "UPDATE violations SET occurred_at = '2021-02-30T10:00:00.000000Z';"),
+    ),
+    Case(
+        "insider: description over the limit",
+        "merge",
+        "package.error.bad_value",
+        _insider_db(lambda w: "UPDATE violations SET description = printf('%.20001c', 'x');"),
+    ),
+    Case("500 x 4 MiB of zeros", "merge", "package.error.bomb_total", _zeros_bomb),
+    Case(
+        "unsupported compression method",
+        "merge",
+        "package.error.truncated",
+        lambda w, out: mc.unsupported_method(w.package, out / "method97.bqpkg"),
+    ),
+    Case(
+        "broken deflate stream",
+        "merge",
+        "package.error.truncated",
+        lambda w, out: mc.broken_deflate(w.package, out / "deflate.bqpkg"),
+    ),
+]
 
 BIG = 9223372036854775808  # 2**63: does not fit SQLite's INTEGER, becomes REAL
 
@@ -274,7 +464,12 @@ CASES: list[Case] = [
         "package.error.manifest_field",
         resigned(edit=lambda m: m["members"][0].update(size="12")),
     ),
-    Case("newer format version", "merge", "package.error.newer", resigned(edit=lambda m: m.update(format_version=2))),
+    Case(
+        "newer format version",
+        "merge",
+        "package.error.newer",
+        resigned(edit=lambda m: m.update(format_version=FORMAT_VERSION + 1)),
+    ),
     Case("valid signature, unknown key", "merge", "package.held.reason", _unknown_key),
     Case("valid signature, revoked key", "merge", "package.error.revoked", _revoked_key),
     Case(
@@ -396,6 +591,7 @@ CASES: list[Case] = [
     Case("CSV fractional figure", "official", "coord.row.not_count", static("official-fraction.csv")),
     Case("CSV figure in words", "official", "coord.row.not_count", static("official-words.csv")),
     Case("CSV unknown region", "stations", "coord.row.unknown_region", static("stations-unknown-region.csv")),
+    *INSIDER_CASES,
 ]
 LANGS = ("kk", "ru")
 IDS = [f"case{i + 1:02d}of{len(CASES)}-{c.name.replace(' ', '_')}" for i, c in enumerate(CASES)]
@@ -773,9 +969,11 @@ def test_merge_on_a_full_disk_then_completes(
     hq = small_disk.path / "hq.baqylau"
     ElectionStore.create(hq, world.template, role="hq").close()
     before = dump(hq)
+    # the package cannot fit: refused before a byte is copied (the other packages of a run would go on)
     assert main.main(["--lang", "kk", "merge", str(hq), str(pkg), "--trust-new-keys"]) == 2
-    text = capsys.readouterr().err
-    assert fragment("error.storage.disk_full", "kk") in text and "Traceback" not in text
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert fragment("package.error.no_space", "kk") in text and "Traceback" not in text
     assert dump(hq) == before
     assert sorted(p.name for p in small_disk.path.iterdir()) == ["hq.baqylau"]  # no work folder, no WAL left
 
@@ -856,3 +1054,225 @@ def test_disk_full_without_mount(
     assert not [p for p in hq.parent.iterdir() if p.name.startswith(".baqylau-")]
     monkeypatch.setattr(os, "replace", real_replace)
     assert main.main(["--lang", "ru", "merge", str(hq), str(pkg), "--trust-new-keys"]) == 0
+
+
+# ---- insiders: effects that depend on other packages of the same run ----------------------
+
+
+def _fresh_hq(w: World, path: Path, *trusted: KeyPair) -> Path:
+    hq = ElectionStore.create(path, w.template, role="hq")
+    try:
+        keys = path.with_name("keys.txt")
+        keys.write_text("".join(f"{k.public_hex}\n" for k in trusted), encoding="utf-8")
+        import_keys(hq, keys, "coordinator")
+    finally:
+        hq.close()
+    return path
+
+
+def _outcomes(hq_path: Path, files: list[Path]) -> list[str]:
+    hq = ElectionStore.open(hq_path)
+    try:
+        return [e.outcome for e in merge_packages(hq, files).entries]
+    finally:
+        hq.close()
+
+
+def test_same_run_a_key_is_bound_by_its_first_package(world: World, tmp_path: Path) -> None:
+    """The insider's own package first: their key is bound to them, and the copy of the other
+    observer's package they re-signed later in the same run is refused; the real one merges."""
+    forged = _victim_resigned(True)(world, tmp_path)
+    hq = _fresh_hq(world, tmp_path / "hq" / "hq.baqylau", world.keys, world.other_keys)
+    assert _outcomes(hq, [world.package, forged, world.other_pkg]) == ["merged", "refused", "merged"]
+    conn = sqlite3.connect(hq)
+    try:
+        # the other observer's figures are theirs, not the forger's (+100)
+        assert conn.execute("SELECT max(value) FROM protocol_values WHERE key = 'valid'").fetchone() == (850,)
+        assert conn.execute("SELECT count(*) FROM trusted_keys WHERE observer_id IS NOT NULL").fetchone() == (2,)
+    finally:
+        conn.close()
+
+
+def test_same_run_an_observer_is_bound_to_its_key(world: World, tmp_path: Path) -> None:
+    """The real package first: the forged copy later in the run is refused, the HQ as after the real one."""
+    forged = _victim_resigned(True)(world, tmp_path)
+    hq = _fresh_hq(world, tmp_path / "hq" / "hq.baqylau", world.keys, world.other_keys)
+    assert _outcomes(hq, [world.other_pkg]) == ["merged"]
+    before = dump(hq)
+    i18n.set_language("kk")
+    hq_store = ElectionStore.open(hq)
+    try:
+        (entry,) = merge_packages(hq_store, [forged]).entries
+    finally:
+        hq_store.close()
+    assert entry.outcome == "refused" and fragment("package.auth.observer_bound", "kk") in entry.reason
+    assert dump(hq) == before
+
+
+def test_district_vouching_does_not_swallow_the_real_package(world: World, tmp_path: Path) -> None:
+    """A district package says a station package was merged (with its real signed manifest) but
+    carries none of its records: the station package arriving itself is merged, not "already merged"."""
+    hq_path = _fresh_hq(world, tmp_path / "hq" / "hq.baqylau", world.keys)
+    hq = ElectionStore.open(hq_path)
+    try:
+        trust_key(hq, world.district_keys.public_hex, "district", "coordinator", role="district")
+    finally:
+        hq.close()
+    empty = _district_db(
+        lambda w: (
+            "".join(f"DELETE FROM {t};" for t in ("evidence", "protocol_values", "protocols", "violations"))
+            + "DELETE FROM headcount_events; DELETE FROM turnout_reports; DELETE FROM spoiled_counts;"
+            "DELETE FROM checklist_answers;"
+        ),
+        edit=lambda m: m["counts"].update(
+            evidence=0,
+            protocol_values=0,
+            protocols=0,
+            violations=0,
+            headcount_events=0,
+            turnout_reports=0,
+            spoiled_counts=0,
+            checklist_answers=0,
+        ),
+        photos=False,
+    )(world, tmp_path)
+    hq = ElectionStore.open(hq_path)
+    try:
+        report = merge_packages(hq, [empty, world.package])
+    finally:
+        hq.close()
+    assert [e.outcome for e in report.entries] == ["merged", "merged"], [e.reason for e in report.entries]
+    assert _outcomes(hq_path, [world.package]) == ["duplicate"]
+    conn = sqlite3.connect(hq_path)
+    try:
+        assert conn.execute("SELECT count(*) FROM protocol_values").fetchone()[0] > 0
+        assert conn.execute(
+            "SELECT via_package_id FROM packages WHERE file_name = ?", (world.package.name,)
+        ).fetchone() == (None,)
+    finally:
+        conn.close()
+
+
+def test_a_run_goes_on_after_every_kind_of_unreadable_file(world: World, tmp_path: Path) -> None:
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    files = [
+        mc.broken_deflate(world.package, incoming / "a-deflate.bqpkg"),
+        mc.unsupported_method(world.package, incoming / "b-method.bqpkg"),
+        mc.zeros_bomb(incoming / "c-zeros.bqpkg"),
+        _truncated(world, incoming),
+        shutil.copyfile(world.package, incoming / "z-good.bqpkg"),
+    ]
+    hq = _fresh_hq(world, tmp_path / "hq" / "hq.baqylau", world.keys)
+    assert _outcomes(hq, files) == ["refused"] * 4 + ["merged"]
+    assert sum(p.stat().st_size for p in hq.parent.rglob("*") if p.is_file()) < 50 * 1024 * 1024
+
+
+def test_concurrent_runs_of_one_set_merge_each_package_once(world: World, tmp_path: Path) -> None:
+    import threading
+
+    from db.merge import _Merger
+
+    hq_path = _fresh_hq(world, tmp_path / "hq" / "hq.baqylau", world.keys)
+    one, two = ElectionStore.open(hq_path), ElectionStore.open(hq_path)
+    first = _Merger(one, False).__enter__()
+    try:
+        # both runs started before either merged it; the first holds the write lock
+        second = _Merger(two, False).__enter__()
+        assert first.merge_file(world.package).outcome == "merged"
+        result: list[str] = []
+        worker = threading.Thread(target=lambda: result.append(second.merge_file(world.package).outcome))
+        worker.start()
+    finally:
+        first.__exit__(None)
+    worker.join(30)
+    second.__exit__(None)
+    assert result == ["duplicate"]
+    one.close()
+    two.close()
+
+
+def test_stale_work_folders_are_removed(world: World, tmp_path: Path) -> None:
+    hq = _fresh_hq(world, tmp_path / "hq" / "hq.baqylau", world.keys)
+    dead = hq.parent / ".baqylau-incoming-999999999-abc"
+    (dead / "x").mkdir(parents=True)
+    (dead / "x" / "staged.jpg").write_bytes(b"left by a crash")
+    assert _outcomes(hq, [world.package]) == ["merged"]
+    assert not [p for p in hq.parent.iterdir() if p.name.startswith(".baqylau-")]
+
+
+# ---- mutations of a valid package: only ever a refusal --------------------------------------
+
+from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SCALE = int(__import__("os").environ.get("BAQYLAU_HYPOTHESIS", "1"))
+_CELLS = [
+    ("protocol_values", "value"),
+    ("protocol_values", "key"),
+    ("protocols", "station_id"),
+    ("violations", "occurred_at"),
+    ("violations", "observer_id"),
+    ("evidence", "size"),
+    ("evidence", "sha256"),
+    ("headcount_events", "delta"),
+    ("stations", "code"),
+    ("observers", "id"),
+    ("turnout_reports", "slot"),
+]
+_VALUES = st.one_of(
+    st.none(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True),
+    st.text(max_size=40),
+    st.binary(max_size=40),
+    st.sampled_from(["2021-02-30T10:00:00.000000Z", "2099-01-01T00:00:00.000000Z", "101", "102"]),
+)
+
+
+@settings(
+    max_examples=12 * _SCALE,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_mutated_packages_are_only_ever_refused(
+    world: World, tmp_path_factory: pytest.TempPathFactory, data: Any
+) -> None:
+    """Bytes flipped in the file, or a cell changed and re-signed by the trusted insider: merge
+    either refuses it (a BaqylauError's message, HQ unchanged) or merges it; it never raises."""
+    root = tmp_path_factory.mktemp("mut")
+    raw = bytearray(world.package.read_bytes())
+    if data.draw(st.booleans(), label="flip bytes"):
+        for at in data.draw(st.lists(st.integers(0, len(raw) - 1), min_size=1, max_size=4), label="at"):
+            raw[at] ^= data.draw(st.integers(1, 255), label="xor")
+        path = root / "flipped.bqpkg"
+        path.write_bytes(bytes(raw))
+    else:
+        table, column = data.draw(st.sampled_from(_CELLS), label="cell")
+        value = data.draw(_VALUES, label="value")
+        db = root / "mutated.sqlite"
+        db.write_bytes(mc.members_of(world.package)[mc.DATA])
+        conn = sqlite3.connect(db)
+        try:
+            sql = f'UPDATE "{table}" SET "{column}" = ? WHERE rowid = (SELECT min(rowid) FROM "{table}")'
+            conn.execute(sql, (value,))
+            conn.commit()
+        except (sqlite3.IntegrityError, OverflowError):
+            assume(False)  # SQLite itself refuses to write it: no such package can exist
+        finally:
+            conn.close()
+        path = mc.resign(world.package, root / "mutated.bqpkg", world.keys, change={mc.DATA: db.read_bytes()})
+    hq_path = root / "hq" / "hq.baqylau"
+    hq_path.parent.mkdir()
+    copy_hq(world.base_hq, hq_path)
+    before = dump(hq_path)
+    hq = ElectionStore.open(hq_path)
+    try:
+        (entry,) = merge_packages(hq, [path]).entries
+    finally:
+        hq.close()
+    assert entry.outcome in ("refused", "merged"), entry
+    if entry.outcome == "refused":
+        assert entry.reason and "Traceback" not in entry.reason
+        assert dump(hq_path) == before

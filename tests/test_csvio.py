@@ -8,9 +8,11 @@ import pytest
 
 from observer.csvio import (
     CsvError,
+    NotPlainDigits,
     RegionResolver,
     parse_count,
     parse_csv,
+    plain_digits,
     read_csv,
     read_csv_chunks,
     sniff_delimiter,
@@ -108,10 +110,20 @@ def test_parse_count_accepts(text: str, value: int | None) -> None:
     assert parse_count(text) == value
 
 
-@pytest.mark.parametrize("text", ["-1", "1.5", "12a", "١٢", "1,000"])
+@pytest.mark.parametrize("text", ["-1", "1.5", "12a", "١٢", "1,000", "1_000", "１２３"])
 def test_parse_count_refuses(text: str) -> None:
     with pytest.raises(ValueError):
         parse_count(text)
+
+
+@pytest.mark.parametrize("text", ["1_000", "١٢٣", "１２３", "1 ２"])
+def test_digits_int_reads_but_a_count_does_not(text: str) -> None:
+    """int() and numpy read these; the import's one grammar does not, and says why."""
+    assert int(text.replace(" ", ""))
+    with pytest.raises(NotPlainDigits):
+        parse_count(text)
+    assert not plain_digits(["12", text])
+    assert plain_digits(["12", " 1 234 ", ""])
 
 
 def test_regions_by_code_and_name_on_the_election_date() -> None:

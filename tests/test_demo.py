@@ -106,11 +106,12 @@ def test_whole_command_line_chain(demo_dir: Path, tmp_path: Path, capsys: pytest
     assert main.main(["gaps", hq, "--top", "5", "--format", "json", "--out", str(gaps_out)]) == 0
     gaps = json.loads(gaps_out.read_text(encoding="utf-8"))
     assert 1 <= len(gaps) <= 5
-    assert [g["gap_pp"] for g in gaps] == sorted((g["gap_pp"] for g in gaps), reverse=True)
+    # Observed minus official (observer.definitions), the largest official excess first.
+    assert [g["gap_pp"] for g in gaps] == sorted(g["gap_pp"] for g in gaps)
     assert all(
         g["gap_pp"]
         == pytest.approx(
-            g["official_turnout_pct"] - (g["headcount_turnout_pct"] or g["observed_turnout_pct"]), abs=1e-3
+            (g["headcount_turnout_pct"] or g["observed_turnout_pct"]) - g["official_turnout_pct"], abs=1e-3
         )
         for g in gaps
     )

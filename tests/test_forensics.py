@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from observer import forensics as fx
+from observer.forensics.digits import _second_digit
 from observer.i18n import LANGUAGES
 
 PARTIES = ("leader", "second", "third", "fourth")
@@ -424,7 +425,7 @@ def test_second_digit_benford() -> None:
 
 def test_second_digit_of_exact_powers_of_ten() -> None:
     values = np.array([10, 100, 1000, 10_000, 19, 990, 12_345, 99_999])
-    assert fx._second_digit(values).tolist() == [0, 0, 0, 0, 9, 9, 2, 9]
+    assert _second_digit(values).tolist() == [0, 0, 0, 0, 9, 9, 2, 9]
 
 
 # ---------------------------------------------------------------------------
@@ -653,7 +654,7 @@ def test_turnout_chart_draws_a_tiny_sample_with_undefined_expected_curve() -> No
     """Two stations leave the expected curve NaN: the chart draws the rest instead of crashing."""
     import dataclasses
 
-    from reports.forensics_section import turnout_chart
+    from reports.forensics_charts import turnout_chart
 
     edges = np.linspace(0, 100, 11)
     nan = np.full(10, np.nan)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import main
-from db.cli_forensics import load_returns, run_forensics
 from db.official import import_official
+from db.services.forensics import load_returns, run_forensics
 from db.store import ROLE_HQ, ElectionStore
 from observer.forensics import Options
 
@@ -132,7 +132,7 @@ def test_table_output_in_kazakh(hq_path: Path, capsys: pytest.CaptureFixture[str
     assert main.main(["--lang", "kk", "forensics", str(hq_path), "--level", "region"]) == 0
     out = capsys.readouterr().out
     assert "Бүтін пайыздар" in out and "Өңірлер бойынша" in out and "Ақмола облысы" in out
-    assert "көптік салыстыруға түзетілмеген" in out  # the multiple-comparisons warning under the regions
+    assert "Холм түзетуі" in out  # the multiple-comparisons adjustment under the regions
 
 
 def test_json_and_out_folder(hq_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

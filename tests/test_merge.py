@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 import db.merge
+import db.merge_rows
 from db.conflicts import effective_protocols
 from db.merge import import_keys, list_keys, merge_packages, release_held, trust_key
 from db.package import export_hq_package, export_station_package
@@ -81,12 +82,12 @@ def factory(tmp_path: Path, template_2021: Any) -> Factory:
 @pytest.fixture
 def three(factory: Factory) -> Iterator[tuple[Path, Path, Path, Path]]:
     """A and B: two observers at station 101 who disagree; C: station 102; A2: a later export of A."""
-    ka, kb = KeyPair.generate(), KeyPair.generate()
+    ka, kb, kc = KeyPair.generate(), KeyPair.generate(), KeyPair.generate()
     sa = factory.station("101", "Айгүл", ka)
     a = factory.export(sa, ka)
     sb = factory.station("101", "Ерлан", kb, values={"registered": 1500, "issued": 990, "valid": 940, "invalid": 30})
     b = factory.export(sb, kb)
-    c = factory.export(factory.station("102", "Данияр", kb), kb)
+    c = factory.export(factory.station("102", "Данияр", kc), kc)
     pid = sa.protocol_id(sa.current_station().id)  # type: ignore[union-attr]
     sa.set_protocol_value(pid, "invalid", 31)  # corrected later: a newer version of one record
     a2 = factory.export(sa, ka)
@@ -158,18 +159,18 @@ def test_crash_inside_a_package_leaves_hq_as_before(
     hq = factory.hq("hq")
     merge_packages(hq, [a], trust_new_keys=True)
     before = dump(hq.path)
-    real = db.merge._upsert_rows
+    real = db.merge_rows.upsert_rows
 
-    def crash(conn: Any, table: str, rows: list[dict[str, Any]]) -> None:
-        real(conn, table, rows)  # some rows of this package are already written...
+    def crash(conn: Any, table: str, rows: list[dict[str, Any]], own_pid: Any = None) -> None:
+        real(conn, table, rows, own_pid)  # some rows of this package are already written...
         if table == "protocol_values":
             raise RuntimeError("power cut")  # ...when the machine dies
 
-    monkeypatch.setattr(db.merge, "_upsert_rows", crash)
+    monkeypatch.setattr(db.merge_rows, "upsert_rows", crash)
     with pytest.raises(RuntimeError):
         merge_packages(hq, [b], trust_new_keys=True)
     assert dump(hq.path) == before
-    monkeypatch.setattr(db.merge, "_upsert_rows", real)
+    monkeypatch.setattr(db.merge_rows, "upsert_rows", real)
     assert merge_packages(hq, [b, c], trust_new_keys=True).counts()["merged"] == 2
     hq.close()
 
@@ -251,12 +252,14 @@ def test_tiers_station_district_org_counted_once_with_provenance(
     org = factory.hq("org")
     trusted = factory.root / "district-key.txt"
     trusted.write_text(district_keys.public_hex + " Almaty district\n")
-    import_keys(org, trusted, "org coordinator")
-    # the district package, plus station A again directly (trusted at org only on first use)
+    import_keys(org, trusted, "org coordinator", role="district")
+    # the district package, plus station A again directly (trusted at org only on first use):
+    # A's own signed copy is merged (it replaces what the district said A's records were)
     report = merge_packages(org, [district_pkg], trust_new_keys=False)
     assert report.counts()["merged"] == 1
     report = merge_packages(org, [a, c], trust_new_keys=True)
-    assert {e.path.name: e.outcome for e in report.entries} == {a.name: "duplicate", c.name: "merged"}
+    assert {e.path.name: e.outcome for e in report.entries} == {a.name: "merged", c.name: "merged"}
+    assert merge_packages(org, [a, c, district_pkg]).counts()["duplicate"] == 3
 
     with sqlite3.connect(org.path) as conn:
         assert conn.execute("SELECT count(*) FROM protocols").fetchone() == (3,)
@@ -267,14 +270,16 @@ def test_tiers_station_district_org_counted_once_with_provenance(
             ).fetchall()
         )
         # station records keep the station package as their source, and say they came via the district
-        assert rows == {a.name: district_pkg.name, b.name: district_pkg.name, c.name: None}
+        # (A's only until its own signed package arrived)
+        assert rows == {a.name: None, b.name: district_pkg.name, c.name: None}
         kinds = dict(conn.execute("SELECT file_name, kind FROM packages").fetchall())
         assert kinds[district_pkg.name] == "hq"
     conn.close()
 
     # the other route first gives the same records
     org2 = factory.hq("org2")
-    merge_packages(org2, [a, c, district_pkg], trust_new_keys=True)
+    import_keys(org2, trusted, "org coordinator", role="district")
+    assert merge_packages(org2, [a, c, district_pkg], trust_new_keys=True).counts()["merged"] == 3
     assert dump(org2.path, ignore_clock=True)["protocol_values"] == dump(org.path, ignore_clock=True)["protocol_values"]
 
     eff = effective_protocols(org)
@@ -310,8 +315,12 @@ def test_cli_merge_keys_and_export_hq(factory: Factory, capsys: pytest.CaptureFi
 
     assert main.main(["--lang", "en", "keys", str(hq), "list"]) == 0
     assert keys.fingerprint in capsys.readouterr().out
-    assert main.main(["--lang", "en", "keys", str(hq), "trust", keys.fingerprint[:9], "--by", "Ana"]) == 0
-    assert "1 held packages were merged" in capsys.readouterr().out
+    # a prefix is not enough to trust a key (a ground key could share it): the whole fingerprint is
+    assert main.main(["--lang", "en", "keys", str(hq), "trust", keys.fingerprint[:9], "--by", "Ana"]) == 2
+    assert "whole fingerprint" in capsys.readouterr().err
+    assert main.main(["--lang", "en", "keys", str(hq), "trust", keys.fingerprint.upper(), "--by", "Ana"]) == 0
+    out = capsys.readouterr().out
+    assert "1 held packages were merged" in out and keys.fingerprint in out and "(observer)" in out
 
     out = factory.root / "to-org"
     assert main.main(["--lang", "en", "export-hq", str(hq), str(out)]) == 0
@@ -372,17 +381,17 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
     root = tmp_path_factory.mktemp("pool")
     f = Factory(root, builtin_template("kz-majilis-2021"))
-    k1, k2 = KeyPair.generate(), KeyPair.generate()
+    k1, k2, k3, k4, k5 = (KeyPair.generate() for _ in range(5))  # one key per observer
     s1 = f.station("201", "A", k1)
     out = [f.export(s1, k1)]
     out.append(f.export(f.station("201", "B", k2, values={"registered": 1500, "issued": 901}), k2))
-    out.append(f.export(f.station("202", "C", k1), k1))
-    out.append(f.export(f.station("202", "D", k2, photo=False), k2))
+    out.append(f.export(f.station("202", "C", k3), k3))
+    out.append(f.export(f.station("202", "D", k4, photo=False), k4))
     pid = s1.protocol_id(s1.current_station().id)  # type: ignore[union-attr]
     s1.set_protocol_value(pid, "issued", 905)
     s1.add_headcount(s1.current_station().id, 1)  # type: ignore[union-attr]
     out.append(f.export(s1, k1))
-    out.append(f.export(f.station("203", "E", k2), k2))
+    out.append(f.export(f.station("203", "E", k5), k5))
     return out
 
 
@@ -414,8 +423,10 @@ def test_revoked_key_cannot_come_back_through_a_district(
     a, b, c, _ = three
     district = factory.hq("district")
     merge_packages(district, [a, b], trust_new_keys=True)
-    district_pkg = export_hq_package(district, factory.root / "to-org", KeyPair.generate())
+    district_keys = KeyPair.generate()
+    district_pkg = export_hq_package(district, factory.root / "to-org", district_keys)
     org = factory.hq("org")
+    trust_key(org, district_keys.public_hex, "district", "org coordinator", role="district")
     merge_packages(org, [a], trust_new_keys=True)  # the org knows A's key...
     from db.merge import revoke_key
 
@@ -512,20 +523,20 @@ def test_error_mid_batch_keeps_the_packages_merged_before_it(
 ) -> None:
     a, b, c, _ = three
     hq = factory.hq("hq")
-    real = db.merge._upsert_rows
+    real = db.merge_rows.upsert_rows
     calls = {"protocol_values": 0}
 
-    def crash(conn: Any, table: str, rows: list[dict[str, Any]]) -> None:
-        real(conn, table, rows)
+    def crash(conn: Any, table: str, rows: list[dict[str, Any]], own_pid: Any = None) -> None:
+        real(conn, table, rows, own_pid)
         if table == "protocol_values":
             calls[table] += 1
             if calls[table] == 2:  # inside the second package of the run, same batch as the first
                 raise RuntimeError("disk gone")
 
-    monkeypatch.setattr(db.merge, "_upsert_rows", crash)
+    monkeypatch.setattr(db.merge_rows, "upsert_rows", crash)
     with pytest.raises(RuntimeError):
         merge_packages(hq, [a, b, c], trust_new_keys=True)
-    monkeypatch.setattr(db.merge, "_upsert_rows", real)
+    monkeypatch.setattr(db.merge_rows, "upsert_rows", real)
     with sqlite3.connect(hq.path) as conn:
         # A whole (committed on the way out), nothing of B
         assert conn.execute("SELECT count(*) FROM packages WHERE outcome = 'merged'").fetchone() == (1,)
@@ -577,8 +588,10 @@ def test_full_disk_mid_batch_says_so_and_leaves_the_file_whole(
     savepoint error), and the file is as it was, totals trigger included."""
     from observer.errors import StorageError
 
-    keys = KeyPair.generate()
-    packages = [factory.export(factory.station(str(100 + i), f"O{i}", keys), keys) for i in range(6)]
+    packages = []
+    for i in range(6):
+        keys = KeyPair.generate()
+        packages.append(factory.export(factory.station(str(100 + i), f"O{i}", keys), keys))
     hq = factory.hq("hq")
     with sqlite3.connect(hq.path) as conn:
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
@@ -602,3 +615,31 @@ def test_full_disk_mid_batch_says_so_and_leaves_the_file_whole(
             == 1
         )
     conn.close()
+
+
+def test_district_package_is_held_until_its_key_is_a_district_key(
+    factory: Factory, three: tuple[Path, Path, Path, Path]
+) -> None:
+    """Never trusted on first use; trusted as an observer key it is refused; as a district key released."""
+    a, b, _, _ = three
+    district = factory.hq("district")
+    merge_packages(district, [a, b], trust_new_keys=True)
+    dk = KeyPair.generate()
+    pkg = export_hq_package(district, factory.root / "to-org", dk)
+    org = factory.hq("org")
+    (entry,) = merge_packages(org, [pkg], trust_new_keys=True).entries
+    assert entry.outcome == "held" and dk.fingerprint in entry.reason
+    trust_key(org, dk.fingerprint, "Almaty", "org")  # an observer key by default
+    assert release_held(org, dk.fingerprint).entries[0].outcome == "refused"
+    info = trust_key(org, dk.fingerprint, "", "org", role="district")
+    assert (info.role, info.status) == ("district", "trusted")
+    assert release_held(org, dk.fingerprint).counts()["merged"] == 1
+    with sqlite3.connect(org.path) as conn:
+        assert conn.execute("SELECT count(*) FROM protocols").fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM packages WHERE manifest IS NOT NULL").fetchone() == (3,)
+    conn.close()
+    with pytest.raises(PackageError) as err:
+        trust_key(org, dk.fingerprint[:19], role="district")
+    assert err.value.key == "package.key.need_whole"
+    for s in (district, org):
+        s.close()

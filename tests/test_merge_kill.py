@@ -52,7 +52,9 @@ CHILD = "import sys, main; sys.exit(main.main(sys.argv[1:]))"
 # ordinary batch, so the kills above land before its only commit or after it; with a commit per
 # package they also land between and inside the steps of a commit (evidence flushed and renamed
 # into place, then the records), over and over.
-EVERY_PACKAGE_CHILD = "import sys, main, db.merge; db.merge._BATCH_SECONDS = 0.0; sys.exit(main.main(sys.argv[1:]))"
+EVERY_PACKAGE_CHILD = (
+    "import sys, main, db.merge_batch; db.merge_batch.BATCH_SECONDS = 0.0; sys.exit(main.main(sys.argv[1:]))"
+)
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 

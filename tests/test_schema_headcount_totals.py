@@ -79,9 +79,9 @@ def test_totals_follow_clicks_undos_deletes_and_updates(store: ElectionStore) ->
 
 
 def test_totals_after_a_merge_and_a_re_merge(tmp_path: Path, template_2021: Any) -> None:
-    keys = KeyPair.generate()
     packages = []
     for n, (code, count, undos) in enumerate((("101", 5, 1), ("102", 3, 0), ("101", 2, 2))):
+        keys = KeyPair.generate()  # one key per observer (a key is bound to one observer)
         s = ElectionStore.create(tmp_path / f"obs{n}.baqylau", template_2021)
         s.set_observer(f"Observer {n}", "MISK")
         st = s.upsert_station(code, "KZ-ALA", "Алмалы", "ул. Абая, 1", 1500)

@@ -201,3 +201,116 @@ def test_unopenable_file_in_read_only_folder_says_read_only(tmp_path: Path, monk
     monkeypatch.setattr(os, "access", lambda p, mode: True)
     err = storage_error(sqlite3.OperationalError("unable to open database file"), tmp_path / "x.baqylau")
     assert err.key == "error.storage.io"
+
+
+def test_iter_table_reads_only_the_named_columns(store: ElectionStore) -> None:
+    sid = store.stations()[0].id
+    rows = list(store.iter_table("stations", "code", "registered"))
+    assert [(r.code, r.registered) for r in rows] == [("101", 1500)]
+    assert rows[0]._fields == ("code", "registered")
+    full = list(store.iter_table("stations"))
+    assert full[0].id == sid and full[0].created_at is not None
+    with pytest.raises(KeyError):
+        list(store.iter_table("stations", "no_such_column"))
+
+
+# ---- evidence records: time, drafts, soft deletion, audit (issue 14) -------------
+
+
+class Clock:
+    """A clock the test moves by hand: no sleeping, no wall-clock assertions."""
+
+    def __init__(self, start: datetime) -> None:
+        self.t = start
+
+    def __call__(self) -> datetime:
+        return self.t
+
+
+def test_a_new_violation_happened_when_it_is_first_saved(store: ElectionStore) -> None:
+    from datetime import timedelta
+
+    st = store.current_station()
+    clock = Clock(datetime(2021, 1, 10, 3, 0, tzinfo=UTC))
+    store.clock = clock
+    vid = store.save_violation(st.id, category="STUFF")
+    clock.t += timedelta(hours=2)
+    store.save_violation(st.id, violation_id=vid, category="STUFF", description="later edit")
+    (v,) = store.violations(st.id)
+    # an edit keeps the time; only an explicit occurred_at changes it
+    assert v.occurred_at == v.created_at == datetime(2021, 1, 10, 3, 0, tzinfo=UTC)
+
+
+def test_a_violation_without_category_is_a_draft(store: ElectionStore) -> None:
+    st = store.current_station()
+    draft = store.save_violation(st.id, description="Карусель у входа")
+    done = store.save_violation(st.id, category="CAROUSEL")
+    assert [v.id for v in store.violations_without_category(st.id)] == [draft]
+    assert {v.id for v in store.violations(st.id)} == {draft, done}
+    assert store.violations(st.id)[0].is_draft
+
+
+def test_deleted_violation_is_recoverable_until_export_purges_it(store: ElectionStore, tmp_path: Path) -> None:
+    st = store.current_station()
+    photo = tmp_path / "a.jpg"
+    Image.new("RGB", (64, 48), "red").save(photo)
+    vid = store.save_violation(st.id, category="STUFF", description="пачка бюллетеней")
+    store.add_evidence(st.id, photo, violation_id=vid)
+    store.delete_violation(vid)
+    assert store.violations(st.id) == []
+    assert [v.id for v in store.violations(st.id, deleted=True)] == [vid]
+    store.restore_violation(vid)
+    (v,) = store.violations(st.id)
+    assert v.description == "пачка бюллетеней" and v.evidence_count == 1 and v.deleted_at is None
+    store.delete_violation(vid)
+    assert store.purge_deleted() == 2  # the violation and its file record
+    assert store.violations(st.id, deleted=True) == [] and store.evidence(st.id, deleted=True) == []
+    actions = [(h.field, h.action) for h in store.history(vid)]
+    assert actions == [("*", "create"), ("deleted_at", "delete"), ("deleted_at", "restore"), ("deleted_at", "delete")]
+
+
+def test_every_change_of_a_saved_value_is_audited(store: ElectionStore) -> None:
+    from datetime import timedelta
+
+    st = store.current_station()
+    clock = Clock(datetime(2021, 1, 10, 9, 0, tzinfo=UTC))
+    store.clock = clock
+    vid = store.save_violation(st.id, category="STUFF", severity="medium")
+    for text in ("М", "Му", "Мужчина"):  # typed while the record is new: folded into its creation
+        clock.t += timedelta(seconds=5)
+        store.save_violation(st.id, violation_id=vid, category="STUFF", description=text)
+    clock.t += timedelta(hours=3)
+    store.save_violation(st.id, violation_id=vid, category="FAMILY", description="Мужчина")
+    clock.t += timedelta(seconds=3)
+    store.save_violation(st.id, violation_id=vid, category="OTHER", description="Мужчина")
+    clock.t += timedelta(minutes=10)
+    store.save_violation(
+        st.id, violation_id=vid, category="OTHER", description="Мужчина", occurred_at=clock.t - timedelta(hours=5)
+    )
+    rows = store.history(vid)
+    assert [(r.field, r.action, r.old, r.new) for r in rows[1:]] == [
+        ("category", "update", "STUFF", "OTHER"),  # FAMILY three seconds later: one session
+        ("occurred_at", "update", "2021-01-10T09:00:00.000000Z", "2021-01-10T07:10:18.000000Z"),
+    ]
+    assert rows[0].action == "create" and '"description": "Мужчина"' in (rows[0].new or "")
+    assert all(r.who == "Айгүл Қасымова" for r in rows)
+    assert rows[1].at == datetime(2021, 1, 10, 12, 0, 15, tzinfo=UTC)
+
+    pid = store.protocol_id(st.id)
+    store.set_protocol_value(pid, "issued", 8)
+    store.set_protocol_value(pid, "issued", 88)
+    clock.t += timedelta(hours=1)
+    store.set_protocol_value(pid, "issued", 948)
+    store.set_announced(st.id, "10:00", 230)
+    clock.t += timedelta(hours=1)
+    store.set_announced(st.id, "10:00", 250)
+    with store.engine.connect() as conn:
+        logged = conn.exec_driver_sql(
+            "SELECT record_table, field, old, new FROM audit_log WHERE record_table != 'violations' ORDER BY created_at"
+        ).all()
+    assert [tuple(r) for r in logged] == [
+        ("protocol_values", "issued", None, "88"),
+        ("protocol_values", "issued", "88", "948"),
+        ("turnout_reports", "10:00.announced", None, "230"),
+        ("turnout_reports", "10:00.announced", "230", "250"),
+    ]

@@ -136,6 +136,46 @@ def test_template_problem_in_reader_language(old: str, new: str, ru: str, kk: st
     assert ru not in info.value.message("en")
 
 
+def test_missing_list_names_itself_instead_of_a_type_error() -> None:
+    """`_p("missing_list", key=...)` used to clash with _p's own first parameter (a TypeError)."""
+    without_parties = MINIMAL.replace('[[parties]]\nkey = "a"\nen = "A"\n', "")
+    assert without_parties != MINIMAL
+    with pytest.raises(TemplateError) as info:
+        parse_template(without_parties, "t.toml")
+    assert "[[parties]]" in info.value.message("en") and "[[parties]]" in info.value.message("ru")
+
+
+def test_observer_sections_are_optional_and_empty_when_absent() -> None:
+    cut = MINIMAL.split("[[violation_categories]]")[0]
+    t = parse_template(cut, "t.toml")
+    assert (t.violation_categories, t.spoiled_reasons, t.opening_checklist, t.closing_checklist) == ((), (), (), ())
+    assert t.category("OTHER") is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [
+        (
+            '\n[x]\ny = """[[[[[[[[[[[[[[[[[[[[[[[[[["""\nz = \'[[[[[[[[[[[[[[[[[[[[[[[[[[\'  # [[[[[[[[[[[[[[[[[[[[[\n',
+            0,
+        ),
+        ("\n[x]\ny = " + "[" * 2000 + "]" * 2000 + "\n", -1),  # refused before tomllib recurses
+        ("\n[x]\ny = " + "[" * 20 + "]" * 20 + "\n", -1),  # 21 levels below the top: [x], then 20 lists
+        ("\n[x]\ny = " + "[" * 19 + "]" * 19 + "\n", 0),
+    ],
+    ids=["strings-and-comments", "2000-lists", "21-levels", "20-levels"],
+)
+def test_nesting_is_counted_outside_strings_and_comments(extra: str, line: int) -> None:
+    text = MINIMAL + extra
+    if line == 0:
+        parse_template(text, "t.toml")  # brackets inside strings and comments nest nothing
+        return
+    with pytest.raises(TemplateError) as info:
+        parse_template(text, "t.toml")
+    assert f"line {len(text.splitlines()) + line + 1}:" in info.value.message("en")
+    assert "nested more than 20 levels" in info.value.message("en")
+
+
 # ---- party short names (per language, the old single string still read) ----
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import types
 from pathlib import Path
@@ -17,7 +18,7 @@ from ui import app as app_module
 from ui.app import Launcher, install_exception_hook, make_application
 from ui.first_run import FirstRunWindow
 from ui.main_window import MainWindow
-from ui.qt import QMessageBox, Qt
+from ui.qt import QMessageBox, Qt, is_alive
 from ui.settings import Settings
 
 pytestmark = pytest.mark.gui
@@ -104,38 +105,16 @@ def test_opening_a_file_that_is_not_an_election(qtbot, launcher: Launcher, tmp_p
     assert window.message_bar.text() == tr("error.storage.not_election", "ru", file=str(junk))
 
 
-def test_hq_file_without_the_coordinator_window(
-    qtbot, launcher: Launcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    hq = tmp_path / "hq.baqylau"
-    ElectionStore.create(hq, builtin_template("kz-majilis-2021"), role=ROLE_HQ).close()
-    monkeypatch.setitem(sys.modules, "ui.coordinator.window", None)  # import now raises ImportError
-    first = launcher.start(None)
-    assert not launcher.open_path(hq)
-    assert launcher.window is first
-    assert first.message_bar.text() == tr("ui.app.no_coordinator", "ru")
-    assert launcher.store is None
+def test_hq_file_opens_in_the_coordinator_window(qtbot, launcher: Launcher, tmp_path: Path) -> None:
+    from ui.coordinator.window import CoordinatorWindow
 
-
-def test_hq_file_opens_in_the_coordinator_window(
-    qtbot, launcher: Launcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from ui.qt import QMainWindow
-
-    class FakeCoordinatorWindow(QMainWindow):
-        def __init__(self, store: ElectionStore) -> None:
-            super().__init__()
-            self.store = store
-
-    fake = types.ModuleType("ui.coordinator.window")
-    fake.CoordinatorWindow = FakeCoordinatorWindow  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "ui.coordinator.window", fake)
     hq = tmp_path / "hq.baqylau"
     ElectionStore.create(hq, builtin_template("kz-majilis-2021"), role=ROLE_HQ).close()
     launcher.start(None)
     assert launcher.open_path(hq)
-    assert isinstance(launcher.window, FakeCoordinatorWindow)
-    assert launcher.window.store.role == ROLE_HQ
+    assert isinstance(launcher.window, CoordinatorWindow)
+    qtbot.waitUntil(lambda: launcher.store is not None, timeout=10_000)  # opened behind the window
+    assert launcher.store is not None and launcher.store.role == ROLE_HQ
 
 
 def test_demo_is_built_in_the_background_then_opened(
@@ -157,13 +136,6 @@ def test_demo_is_built_in_the_background_then_opened(
     qtbot.waitUntil(lambda: isinstance(launcher.window, MainWindow), timeout=10_000)
     assert calls and calls[0].name == "demo"
     assert launcher.store is not None and launcher.store.path.name == "demo.baqylau"
-
-
-def test_demo_missing_is_explained(qtbot, launcher: Launcher, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "db.demo", None)
-    first = launcher.start(None)
-    qtbot.mouseClick(first.demo_button, Qt.MouseButton.LeftButton)
-    assert first.message_bar.text() == tr("ui.app.no_demo", "ru")
 
 
 def test_first_run_screen_switches_language(qtbot, launcher: Launcher) -> None:
@@ -218,7 +190,7 @@ def test_language_subscribers_of_deleted_windows_are_dropped(qtbot) -> None:
     signal.connect(lambda lang: alive.setText(lang))
     signal.connect(seen.append)
     gone.deleteLater()
-    qtbot.waitUntil(lambda: not __import__("shiboken6").isValid(gone))
+    qtbot.waitUntil(lambda: not is_alive(gone))
     signal.emit("kk")
     assert alive.text() == "kk" and seen == ["kk"]
     signal.emit("en")  # the dead subscriber was dropped, not called again
@@ -245,3 +217,113 @@ def test_a_long_day_of_qt_calls_does_not_free_none(qtbot) -> None:
         assert before > 1 << 39  # None is effectively immortal, as on Python 3.12
     else:
         assert sys.getrefcount(None) >= before - 1000  # a PySide6 that keeps its references
+
+
+def test_a_second_copy_is_refused_while_the_file_is_open(qtbot, launcher: Launcher, tmp_path: Path) -> None:
+    path = tmp_path / "station.baqylau"
+    ElectionStore.create(path, builtin_template("kz-majilis-2021")).close()
+    assert isinstance(launcher.start(path), MainWindow)
+    other = Launcher(Settings())
+    try:
+        window = other.start(path)
+        assert isinstance(window, FirstRunWindow) and other.store is None
+        text = window.message_bar.text()
+        assert text.startswith("Файл station.baqylau уже открыт в другом окне Baqylau")
+        assert str(os.getpid()) in text
+    finally:
+        if other.window is not None:
+            other.window.close()
+        other._close_store()
+    # closed in the first copy, the file opens in the next
+    launcher.shutdown()
+    again = Launcher(Settings())
+    try:
+        assert isinstance(again.start(path), MainWindow)
+    finally:
+        again.shutdown()
+
+
+def test_language_switch_retranslates_the_status_bar_and_the_export_result(
+    qtbot, launcher: Launcher, store: ElectionStore, tmp_path: Path
+) -> None:
+    from ui.pages.export import ExportPage
+    from ui.widgets.messages import saved
+
+    window = MainWindow(store, Settings())
+    qtbot.addWidget(window)
+    saved()
+    assert window.saved_label.text().startswith("Сохранено ")
+    export = window.page(ExportPage)
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    assert export.export_to(usb) is not None
+    assert export.result.text().startswith("Записан ")
+    i18n.set_language("kk")
+    try:
+        assert window.saved_label.text().startswith("Сақталды ")
+        assert export.last_package is not None and export.last_package.name in export.result.text()
+        assert "ішіне жазылды" in export.result.text()
+    finally:
+        i18n.set_language("ru")
+    window.close()
+
+
+def test_the_highlighted_item_of_an_open_drop_down_is_readable(qtbot) -> None:
+    from ui.qt import QColor, QComboBox, QWidget
+
+    make_application()
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    combo = QComboBox(holder)
+    for text in ("Вброс бюллетеней", "Семейное голосование", "Карусель"):
+        combo.addItem(text)
+    holder.show()
+    qtbot.waitExposed(holder)
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible)
+    view.setCurrentIndex(combo.model().index(1, 0))
+    rect = view.visualRect(view.currentIndex())
+    image = view.viewport().grab(rect).toImage()
+    colours = [QColor(image.pixel(x, y)) for x in range(image.width()) for y in range(image.height())]
+    highlight = sum(1 for c in colours if c.blue() > 150 and c.red() < 80)
+    light_text = sum(1 for c in colours if c.lightness() > 200)
+    # a highlighted background, with the item's text drawn on it in a light colour
+    assert highlight > len(colours) // 2
+    assert 0 < light_text < len(colours) // 2
+    combo.hidePopup()
+
+
+def test_enter_and_tab_walk_the_set_up_form_in_reading_order(qtbot, store: ElectionStore) -> None:
+    from ui.pages.setup import SetupPage
+
+    make_application()
+    window = MainWindow(store, Settings())
+    qtbot.addWidget(window)
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.show_page(0)
+    setup = window.page(SetupPage)
+    assert isinstance(setup, SetupPage)
+    setup.code.setFocus()
+    qtbot.waitUntil(setup.code.hasFocus)
+    qtbot.keyClick(setup.code, Qt.Key.Key_Tab)
+    assert setup.region.hasFocus()  # not "Import CSV"
+    setup.address.setFocus()
+    qtbot.keyClick(setup.address, Qt.Key.Key_Return)
+    assert setup.registered.hasFocus()
+    qtbot.keyClicks(setup.registered, "1600")
+    qtbot.keyClick(setup.registered, Qt.Key.Key_Return)
+    assert setup.registered.hasFocus()  # not the language box
+    assert store.current_station().registered == 1600
+    window.close()
+
+
+def test_enter_in_the_first_screen_path_creates_the_file(qtbot, launcher: Launcher, tmp_path: Path) -> None:
+    first = launcher.start(None)
+    assert isinstance(first, FirstRunWindow)
+    first.save_path.setText(str(tmp_path / "entered"))
+    qtbot.keyClick(first.save_path, Qt.Key.Key_Return)
+    assert isinstance(launcher.window, MainWindow)
+    assert launcher.store is not None and launcher.store.path == tmp_path / "entered.baqylau"

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
 from sqlalchemy import insert
 
 from db import models as m
 from db.conflicts import effective_protocols, resolution_history
 from db.store import ROLE_HQ, ElectionStore
 from ui.coordinator.conflicts import ConflictsPage
+from ui.qt import Qt
 
 pytestmark = pytest.mark.gui
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
 
 from db.conflicts import effective_protocols, resolution_history
 from db.merge import import_keys
@@ -15,6 +14,7 @@ from observer.i18n import tr
 from observer.signing import KeyPair
 from ui.coordinator.conflicts import ConflictsPage
 from ui.coordinator.merge import MergeDialog
+from ui.qt import Qt
 
 pytestmark = pytest.mark.gui
 

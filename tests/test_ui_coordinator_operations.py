@@ -5,13 +5,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from PySide6.QtCore import QThread
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QWidget
 
 from observer.errors import StorageError
 from observer.i18n import tr
 from ui import operations
 from ui.operations import Cancelled, Operation, OperationContext, log_file
+from ui.qt import QApplication, QMessageBox, QPushButton, QThread, QWidget
 
 pytestmark = pytest.mark.gui
 

@@ -6,19 +6,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtTest import QAbstractItemModelTester
 from sqlalchemy import insert
 
+from benchmarks.synthetic_hq import build_hq
 from db import models as m
+from db.services.station_table import StationFilter, StationSource
 from observer import i18n
-from ui.coordinator.bench import build_hq
 from ui.coordinator.stations import COLUMNS, PAGE_SIZE, StationsModel, StationsPage
-from ui.coordinator.stations_data import StationFilter, StationSource
+from ui.qt import QAbstractItemModelTester, Qt
 
 pytestmark = pytest.mark.gui
 
-N = 1000  # station i%10==0 observed, i%50==0 by two observers who disagree (bench.build_hq)
+N = 1000  # station i%10==0 observed, i%50==0 by two observers who disagree (synthetic_hq.build_hq)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from ui.main_window import MainWindow
 from ui.pages.checklists import ChecklistsPage
 from ui.pages.export import ExportPage
 from ui.pages.protocol import ProtocolPage
+from ui.pages.review import ReviewPage
 from ui.pages.setup import SetupPage
 from ui.pages.spoiled import SpoiledPage
 from ui.pages.turnout import COL_ANNOUNCED_PCT, TurnoutPage
@@ -181,11 +182,7 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
         assert protocol.fields[key].property("problem") is True
     assert protocol.fields["registered"].property("problem") is False
     # The figures were saved while typing, before anything was "confirmed".
-    posted = [
-        r
-        for r in store.iter_table(__import__("db.models", fromlist=["Protocol"]).Protocol)
-        if r.source == "posted_copy"
-    ]
+    posted = [r for r in store.iter_table("protocols") if r.source == "posted_copy"]
     assert len(posted) == 1
     assert store.protocol_values(posted[0].id)["in_boxes"] == 900
     # The observer corrects the invalid ballots: the message disappears.
@@ -207,9 +204,7 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
     qtbot.mouseClick(protocol.source_buttons["announced"], Qt.MouseButton.LeftButton)
     assert protocol.fields["in_boxes"].text() == ""
     type_into(qtbot, protocol.fields["in_boxes"], "950")
-    announced = [
-        r for r in store.iter_table(__import__("db.models", fromlist=["Protocol"]).Protocol) if r.source == "announced"
-    ]
+    announced = [r for r in store.iter_table("protocols") if r.source == "announced"]
     assert store.protocol_values(announced[0].id) == {"in_boxes": 950}
     assert store.protocol_values(posted[0].id)["in_boxes"] == 900
 
@@ -251,7 +246,7 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
     [ev] = store.evidence(st.id, violation_id=v.id)
     caption = violations.evidence.item(0).text()
     assert ev.sha256[:12] in caption and "2021-01-10 15:21:00" in caption and "box.jpg" in caption
-    assert violations.table.rowCount() == 1 and violations.table.item(0, 3).text() == "1"
+    assert violations.table.rowCount() == 1 and violations.table.item(0, 2).text() == "1"  # the files column
     # A file that only pretends to be a photo is refused with the reason, and not stored.
     fake = tmp_path / "fake.jpg"
     fake.write_text("not a photo at all")
@@ -274,14 +269,22 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
     entry = store.checklist(st.id, "closing")[closing.question.key]
     assert (entry.answer, entry.note) == ("no", "запретили")
 
-    # ---- 7. export ----------------------------------------------------------------
-    go(qtbot, window, 7)
-    export = window.pages[6]
+    # ---- 7. review, 8. export ------------------------------------------------------
+    go(qtbot, window, 8)
+    export = window.pages[7]
     assert isinstance(export, ExportPage)
     usb = tmp_path / "USB"
     usb.mkdir()
     type_into(qtbot, export.folder, str(usb))
     qtbot.mouseClick(export.export_button, Qt.MouseButton.LeftButton)
+    # Unanswered questions and empty slots are open: nothing is written, the review opens instead.
+    assert list(usb.iterdir()) == []
+    review = window.pages[6]
+    assert isinstance(review, ReviewPage)
+    assert window.stack.currentIndex() == 6 and review.list.count() == len(review.items) > 0
+    type_into(qtbot, review.reason, "копию не выдали")
+    qtbot.mouseClick(review.anyway_button, Qt.MouseButton.LeftButton)
+    assert window.stack.currentIndex() == 7
     [package] = list(usb.iterdir())
     assert export.last_package == package
     from observer.signing import load_or_create_keypair
@@ -352,7 +355,7 @@ def test_language_switch_retranslates_visible_labels(qtbot, day) -> None:
     assert window.nav.item(0).text() == "1  Баптау"
     assert protocol.labels["in_boxes"].text() == "Жәшіктерден табылған бюллетеньдер саны"
     assert window.pages[1].add_button.toolTip() == "Тағы бір сайлаушы (Бос орын немесе +)"
-    assert window.pages[4].category.itemText(0) == "Бюллетень лақтыру (салу)"
+    assert window.pages[4].category.itemText(1) == "Бюллетень лақтыру (салу)"  # 0: "choose a category"
     assert window.language_actions["kk"].isChecked()
     assert Settings().language == "kk"
     # Failed relations are described in the new language too.
@@ -399,7 +402,7 @@ def test_violation_time_is_editable_and_stored_in_utc(qtbot, day) -> None:
     [v] = store.violations()
     assert v.occurred_at.tzinfo is not None
     assert v.occurred_at.astimezone().replace(tzinfo=None) == local
-    assert page.table.item(0, 0).text() == "09:30"
+    assert page.table.item(0, 0).text() == "10.01.2021\n09:30"  # the date too: a changed day shows
 
 
 def test_station_list_import_then_pick_by_code(qtbot, day, tmp_path: Path) -> None:
@@ -449,3 +452,202 @@ def test_changing_the_station_number_asks_first(qtbot, day, monkeypatch: pytest.
     type_into(qtbot, setup.code, "102", enter=True)
     assert store.current_station().code == "102"
     assert store.station_by_code("101") is not None  # nothing recorded is thrown away
+
+
+# ---- review before export, the counter, plausibility (issue 14) ---------------------------
+
+
+def broken_protocol(qtbot, window: MainWindow) -> ProtocolPage:
+    """The posted copy with in_boxes 900 against valid 850 + invalid 40, typed on the page."""
+    go(qtbot, window, 3)
+    protocol = window.pages[2]
+    assert isinstance(protocol, ProtocolPage)
+    for key, text in {"in_boxes": "900", "invalid": "40", "valid": "850"}.items():
+        type_into(qtbot, protocol.fields[key], text)
+    return protocol
+
+
+def test_export_with_a_broken_relation_opens_the_review(qtbot, day, tmp_path: Path) -> None:
+    from db.merge import merge_packages
+    from db.package import read_package
+    from db.store import ROLE_HQ
+    from main import main
+    from observer.review import parse_review
+
+    window, store = day
+    set_up_station(qtbot, window)
+    protocol = broken_protocol(qtbot, window)
+    # The page list says what is open, page by page.
+    qtbot.waitUntil(lambda: tr("review.mark.broken", count=1) in window.nav.item(2).text())
+    assert tr("review.mark.slots", filled=0, total=6) in window.nav.item(1).text()
+    go(qtbot, window, 8)
+    export = window.pages[7]
+    assert isinstance(export, ExportPage)
+    usb = tmp_path / "USB"
+    usb.mkdir()
+    type_into(qtbot, export.folder, str(usb))
+    qtbot.mouseClick(export.export_button, Qt.MouseButton.LeftButton)
+    assert list(usb.iterdir()) == []  # nothing written
+    review = window.pages[6]
+    assert isinstance(review, ReviewPage)
+    assert window.stack.currentIndex() == 6
+    texts = [review.list.item(i).text() for i in range(review.list.count())]
+    [relation] = [t for t in texts if "900 ≠ 890 (разница 10)" in t]
+    # A click on the item goes to the field of the relation.
+    row = texts.index(relation)
+    rect = review.list.visualItemRect(review.list.item(row))
+    qtbot.mouseClick(review.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.stack.currentIndex() == 2
+    qtbot.waitUntil(protocol.fields["valid"].hasFocus)
+    # Enter on an item does the same: an unanswered question puts the cursor on its answers.
+    go(qtbot, window, 7)
+    question = next(i for i, item in enumerate(review.items) if item.page == "checklists")
+    review.list.setFocus()
+    review.list.setCurrentRow(question)
+    qtbot.keyClick(review.list, Qt.Key.Key_Return)
+    assert window.stack.currentIndex() == 5
+    checklists = window.pages[5]
+    assert isinstance(checklists, ChecklistsPage)
+    target = review.items[question].target.split(":", 1)[1]
+    row_widgets = next(r for r in checklists.rows["opening"] if r.question.key == target)
+    qtbot.waitUntil(row_widgets.buttons["yes"].hasFocus)
+
+    # "Export anyway" needs a typed reason: a stray key press is not one.
+    go(qtbot, window, 7)
+    type_into(qtbot, review.reason, "ok")
+    assert not review.anyway_button.isEnabled()
+    qtbot.keyClick(review.reason, Qt.Key.Key_Return)
+    assert list(usb.iterdir()) == []
+    assert export.export_to(usb, reason=" ") is None and list(usb.iterdir()) == []
+    type_into(qtbot, review.reason, "копия протокола сама не сходится")
+    assert review.anyway_button.isEnabled()
+    qtbot.mouseClick(review.anyway_button, Qt.MouseButton.LeftButton)
+    [package] = list(usb.iterdir())
+    assert window.stack.currentIndex() == 7 and package.name in export.result.text()
+    assert tr("review.ui.exported_anyway", count=len(review.items)) in export.result.text() or review.items == []
+
+    # The reason and every open item are in the package, and the coordinator sees them.
+    with read_package(package) as pkg:
+        exported = parse_review(pkg.review)
+    assert exported.reason == "копия протокола сама не сходится"
+    assert any("900 ≠ 890" in item.text and item.kind == "relation" for item in exported.items)
+    assert len(exported.items) == len(texts)
+    hq_path = tmp_path / "HQ.baqylau"
+    hq = ElectionStore.create(hq_path, builtin_template("kz-majilis-2021"), role=ROLE_HQ)
+    try:
+        report = merge_packages(hq, [package], trust_new_keys=True)
+        assert report.counts()["merged"] == 1
+    finally:
+        hq.close()
+    from contextlib import redirect_stdout
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["--lang", "en", "conflicts", str(hq_path), "--station", "101"]) == 0
+    printed = out.getvalue()
+    assert "Packages exported with open items" in printed
+    assert "«копия протокола сама не сходится»" in printed and package.name in printed
+    assert "900 ≠ 890 (разница 10)" in printed  # the items as the observer saw them
+
+
+def test_counter_counts_in_a_commission_field_and_flashes(qtbot, day) -> None:
+    window, store = day
+    set_up_station(qtbot, window)
+    go(qtbot, window, 2)
+    turnout = window.pages[1]
+    assert isinstance(turnout, TurnoutPage)
+    sid = store.current_station().id
+    field = turnout.slot_fields["10:00"]
+    type_into(qtbot, field, "65")
+    assert {s.slot: s.announced for s in store.turnout_slots(sid)} == {"10:00": 65}
+    assert field.hasFocus()
+    flashes = turnout.flashes
+    qtbot.keyClick(field, Qt.Key.Key_Space)
+    assert turnout.count_value.property("flash") is True  # each click is seen
+    qtbot.keyClick(field, Qt.Key.Key_Space)
+    qtbot.keyClick(field, Qt.Key.Key_Space)
+    qtbot.keyClick(field, Qt.Key.Key_Plus, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(field, Qt.Key.Key_Plus, Qt.KeyboardModifier.KeypadModifier)
+    assert store.headcount(sid) == 5 and turnout.count_value.text() == "5"
+    assert turnout.flashes == flashes + 5
+    assert field.text() == "65"  # the commission's figure is untouched
+    # − and Ctrl+Z take one back there; Backspace corrects the figure.
+    qtbot.keyClick(field, Qt.Key.Key_Minus)
+    qtbot.keyClick(field, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert store.headcount(sid) == 3 and field.text() == "65"
+    field.end(False)
+    qtbot.keyClick(field, Qt.Key.Key_Backspace)
+    assert field.text() == "6" and store.headcount(sid) == 3
+    assert {s.slot: s.announced for s in store.turnout_slots(sid)} == {"10:00": 6}
+    # Enter goes to the next reporting time.
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    assert turnout.slot_fields["12:00"].hasFocus()
+    # The cursor in the page list (the observer just clicked "Turnout"): Space still counts.
+    window.nav.setFocus()
+    qtbot.keyClick(window.nav, Qt.Key.Key_Space)
+    assert store.headcount(sid) == 4
+    # The flash goes out by itself.
+    qtbot.waitUntil(lambda: turnout.count_value.property("flash") is False)
+
+
+def test_plausibility_warnings_beside_fields_and_in_the_package(qtbot, day, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from db.package import read_package
+    from observer.review import parse_review
+
+    window, store = day
+    set_up_station(qtbot, window)  # 1500 voters on the list
+    sid = store.current_station().id
+    # 20 voters counted yesterday morning: every reporting time of that day has passed.
+    morning = (datetime.now().astimezone() - timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    for _ in range(20):
+        store.add_headcount(sid, 1, at=morning)
+    go(qtbot, window, 2)
+    turnout = window.pages[1]
+    assert isinstance(turnout, TurnoutPage)
+    type_into(qtbot, turnout.slot_fields["10:00"], "50", enter=True)
+    type_into(qtbot, turnout.slot_fields["12:00"], "2000", enter=True)
+    type_into(qtbot, turnout.slot_fields["14:00"], "100")
+    warnings = turnout.slot_warnings.text()
+    assert turnout.slot_warnings.isVisible()
+    assert tr("review.plaus.turnout_over_list", slot="12:00", announced=2000, registered=1500, pct="133") in warnings
+    assert "14:00" in warnings and turnout.slot_fields["14:00"].property("problem") is True
+    assert turnout.slot_fields["10:00"].property("problem") is False
+    # Entry is never blocked: the figures are stored as typed.
+    assert {s.slot: s.announced for s in store.turnout_slots(sid)} == {"10:00": 50, "12:00": 2000, "14:00": 100}
+    # Announced 50 against 20 counted is a big gap: highlighted, not plain text.
+    assert turnout.is_big_gap(0)
+    assert turnout.cells[0, COL_ANNOUNCED_PCT].text() == "3.3 %"
+
+    go(qtbot, window, 3)
+    protocol = window.pages[2]
+    assert isinstance(protocol, ProtocolPage)
+    type_into(qtbot, protocol.fields["registered"], "1400")
+    assert "1400" in protocol.warning_text("registered") and "1500" in protocol.warning_text("registered")
+    type_into(qtbot, protocol.fields["invalid"], "40")
+    go(qtbot, window, 4)
+    spoiled = window.pages[3]
+    assert isinstance(spoiled, SpoiledPage)
+    assert spoiled.title.text() == "Недействительные бюллетени"
+    type_into(qtbot, spoiled.spins["BLANK"], "12")
+    assert "12" in spoiled.warning.text() and "40" in spoiled.warning.text() and spoiled.warning.isVisible()
+    qtbot.waitUntil(lambda: tr("review.mark.warnings", count=1) in window.nav.item(3).text())
+
+    go(qtbot, window, 8)
+    export = window.pages[7]
+    usb = tmp_path / "USB"
+    usb.mkdir()
+    type_into(qtbot, export.folder, str(usb))
+    qtbot.mouseClick(export.export_button, Qt.MouseButton.LeftButton)
+    review = window.pages[6]
+    type_into(qtbot, review.reason, "цифры комиссии записаны как объявлены")
+    qtbot.mouseClick(review.anyway_button, Qt.MouseButton.LeftButton)
+    [package] = list(usb.iterdir())
+    with read_package(package) as pkg:
+        exported = parse_review(pkg.review)
+    checks = [item.text for item in exported.items if item.kind == "cross_check"]
+    assert any("2000" in t and "12:00" in t for t in checks)  # over the list
+    assert any("14:00" in t for t in checks)  # going down
+    assert any("1400" in t for t in checks)  # set-up vs protocol
+    assert any("12" in t and "40" in t and "(разница 28)" in t for t in checks)  # tally vs invalid line

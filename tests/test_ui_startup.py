@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.synthetic_hq import build_hq
+from db.services.hq import current_hq_reader
+from db.services.station_table import QueryGuard, ScanStopped, reuse_index
 from db.store import ElectionStore
 from observer.errors import StorageError
 from observer.i18n import tr
 from observer.template import builtin_template
 from ui.app import Launcher, make_application
-from ui.coordinator import quick
-from ui.coordinator.bench import build_hq
 from ui.coordinator.stations import COLUMNS
-from ui.coordinator.stations_data import QueryGuard, ScanStopped, reuse_index
 from ui.coordinator.window import CoordinatorWindow
 from ui.first_run import FirstRunWindow
 from ui.qt import Qt
@@ -57,8 +57,8 @@ def _col(name: str) -> int:
     return COLUMNS.index(name)
 
 
-def test_quick_reader_agrees_with_the_store(hq_path: Path) -> None:
-    reader = quick.open_hq(hq_path)
+def test_first_screen_reader_agrees_with_the_store(hq_path: Path) -> None:
+    reader = current_hq_reader(hq_path)
     assert reader is not None
     store = ElectionStore.open(hq_path)
     try:
@@ -80,9 +80,9 @@ def test_anything_but_a_current_hq_file_takes_the_usual_path(tmp_path: Path, hq_
     ElectionStore.create(station, template_2021).close()
     junk = tmp_path / "junk.baqylau"
     junk.write_bytes(b"not a database")
-    assert quick.open_hq(station) is None
-    assert quick.open_hq(junk) is None
-    assert quick.open_hq(tmp_path / "missing.baqylau") is None
+    assert current_hq_reader(station) is None
+    assert current_hq_reader(junk) is None
+    assert current_hq_reader(tmp_path / "missing.baqylau") is None
     # An older schema is upgraded by ElectionStore.open, never read around it.
     import sqlite3
 
@@ -90,7 +90,7 @@ def test_anything_but_a_current_hq_file_takes_the_usual_path(tmp_path: Path, hq_
     conn.execute("UPDATE alembic_version SET version_num = '0001'")
     conn.commit()
     conn.close()
-    assert quick.open_hq(hq_path) is None
+    assert current_hq_reader(hq_path) is None
 
 
 def test_window_comes_up_before_the_store_then_the_figures_arrive(qtbot, launcher: Launcher, hq_path: Path) -> None:
@@ -112,7 +112,7 @@ def test_window_comes_up_before_the_store_then_the_figures_arrive(qtbot, launche
         pass
     assert launcher.store is not None and launcher.store.path == hq_path
     assert launcher.settings.last_file == hq_path  # remembered once it opened
-    # Station index 0 is observed by two observers who disagree (bench.build_hq): a conflict.
+    # Station index 0 is observed by two observers who disagree (synthetic_hq.build_hq): a conflict.
     assert model.index(0, _col("observed")).data() == ""
     assert tr("coordui.flag.conflict") in model.index(0, _col("flags")).data()
     assert model.index(10, _col("observed")).data() not in ("", "…")
@@ -261,7 +261,7 @@ def test_double_click_opens_the_conflict_even_before_the_tab_was_built(qtbot, hq
         window = CoordinatorWindow(store)
         qtbot.addWidget(window)
         assert "conflicts" not in window._pages
-        window._station_activated("st-000000")  # bench.build_hq: observers disagree at station 0
+        window._station_activated("st-000000")  # synthetic_hq.build_hq: observers disagree at station 0
         assert window.tabs.currentIndex() == 1
         assert window.conflicts._current is not None and window.conflicts._current.station_id == "st-000000"
         window.tabs.setCurrentIndex(0)
@@ -302,6 +302,24 @@ def test_table_opens_on_its_first_page_and_reads_the_whole_list_right_after(qtbo
         with qtbot.waitSignal(model.modelReset, timeout=5000):
             pass
         assert model.rowCount() == N + 1 and model.index(0, 0).data() == "000000"
+    finally:
+        store.close()
+
+
+def test_two_watches_of_one_guard_may_overlap(tmp_path: Path) -> None:
+    """The window's scan and a caller reading with the same guard (closing the window while the scan
+    runs) each watch the store: ending one must not remove the other's listeners (it raised
+    InvalidRequestError from SQLAlchemy's event registry), and a stop still interrupts the other."""
+    store = ElectionStore.create(tmp_path / "hq.baqylau", builtin_template("kz-majilis-2021"), role="hq")
+    guard = QueryGuard()
+    try:
+        with guard.watching(store):
+            with guard.watching(store):
+                pass
+            with store.engine.connect() as conn:  # checked out after the inner watch ended
+                conn.exec_driver_sql("SELECT 1").all()
+                assert len(guard._conns) == 1  # still noted: interrupt() would reach it
+        assert guard._conns == []
     finally:
         store.close()
 

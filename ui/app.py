@@ -7,7 +7,6 @@ coordinator window as files are created, opened and closed.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import shutil
 import sys
@@ -16,32 +15,152 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTranslator
-
+from db.fileformat import ROLE_HQ
 from observer import i18n
 from observer.errors import BaqylauError, StorageError
 from observer.i18n import tr
 from observer.paths import app_home
-from ui.qt import QApplication, QMessageBox, QObject, QTimer, QWidget
+from ui.qt import (
+    QAbstractScrollArea,
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QCoreApplication,
+    QEvent,
+    QLibraryInfo,
+    QLockFile,
+    QMessageBox,
+    QObject,
+    QScrollBar,
+    QStyledItemDelegate,
+    Qt,
+    QTimer,
+    QTranslator,
+    QWheelEvent,
+    QWidget,
+    guard_singleton_refcounts,
+)
 from ui.settings import Settings
 from ui.widgets.language import language_bridge
 from ui.widgets.messages import post_error
 from ui.widgets.style import apply_style
 
 if TYPE_CHECKING:
+    from db.services.hq import StoreOpener
     from db.store import ElectionStore
     from observer.template import ElectionTemplate
-    from ui.coordinator.quick import StoreOpener
     from ui.first_run import FirstRunWindow
 
 # The first-run screen, the observer's window and the coordinator's are imported when
 # shown: opening an HQ file must not pay for the observer's pages, and the reverse. db.store
 # (SQLAlchemy and the models: the largest part of start-up) is imported when a file is opened,
 # and for a current HQ file only after the coordinator window is up (see open_path).
-ROLE_HQ = "hq"  # db.store.ROLE_HQ
 
 log = logging.getLogger("baqylau.ui")
 DEMO_FOLDER = "demo"
+LOCK_SUFFIX = ".lock"
+
+
+class FileLock:
+    """One running copy per election file: a lock file beside it (``<file>.lock``, Qt's QLockFile).
+
+    A second copy would write into the same file while showing counts read before
+    the other's edits. The lock holds the process id and host; a lock left by a
+    crashed copy on this machine is stale and taken over.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path).resolve()
+        self._lock = QLockFile(str(self.path) + LOCK_SUFFIX)
+        self._lock.setStaleLockTime(0)  # only a dead owner makes it stale, never its age
+
+    def acquire(self) -> None:
+        """Take the lock or raise a StorageError naming who holds it.
+
+        A folder where no lock file can be written (a read-only stick) is no reason to
+        refuse: opening the file itself then says what is wrong.
+        """
+        if self._lock.tryLock(0):
+            return
+        if self._lock.error() != QLockFile.LockError.LockFailedError:
+            log.warning("no lock file for %s: %s", self.path, self._lock.error())
+            return
+        info: tuple[object, ...] = tuple(self._lock.getLockInfo() or ())
+        if info and isinstance(info[0], bool):  # some PySide6 versions put the success flag first
+            info = info[1:]
+        pid, host = (info[0], info[1]) if len(info) >= 2 else ("?", "?")
+        raise StorageError("ui.app.locked", file=self.path.name, pid=str(pid), host=str(host) or "?")
+
+    def release(self) -> None:
+        if self._lock.isLocked():
+            self._lock.unlock()
+
+
+WHEEL_GUARDED = (QComboBox, QAbstractSpinBox, QAbstractSlider)  # date/time edits are spin boxes
+
+
+class InputGuard(QObject):
+    """One filter on the application for what every input widget must do.
+
+    The mouse wheel never changes a value in a widget the user has not focused:
+    scrolling a page over a combo box, a number or a date must scroll the page, not
+    turn "Ballot stuffing" into "Family voting" or move a violation two days. Such
+    widgets take focus by click or Tab only, and a wheel event over an unfocused one
+    goes to the scroll area around it (the page scrolls, the value stays).
+
+    Combo boxes draw their open list with a styled item delegate: the default one
+    paints the highlighted item with the combo's own style sheet rule, a white box
+    without text on Linux, so the observer could not read what they were about to pick.
+    """
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind == QEvent.Type.Wheel:
+            # Scroll bars never have the focus: scroll areas pass them the wheel, which must scroll.
+            if isinstance(obj, WHEEL_GUARDED) and not isinstance(obj, QScrollBar) and not obj.hasFocus():
+                assert isinstance(event, QWheelEvent)
+                _scroll_around(obj, event)
+                return True
+        elif kind == QEvent.Type.Polish and isinstance(obj, WHEEL_GUARDED) and not isinstance(obj, QScrollBar):
+            if obj.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+                obj.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a wheel turn must not focus it either
+            if isinstance(obj, QComboBox) and not isinstance(obj.itemDelegate(), QStyledItemDelegate):
+                obj.setItemDelegate(QStyledItemDelegate(obj))
+        return False
+
+
+def _scroll_around(widget: QWidget, event: QWheelEvent) -> None:
+    """Give the wheel turn to the nearest scroll area around ``widget`` (the page, a table)."""
+    area = widget.parentWidget()
+    while area is not None and not isinstance(area, QAbstractScrollArea):
+        area = area.parentWidget()
+    if area is None:
+        return
+    viewport = area.viewport()
+    forwarded = QWheelEvent(
+        viewport.mapFromGlobal(event.globalPosition()),
+        event.globalPosition(),
+        event.pixelDelta(),
+        event.angleDelta(),
+        event.buttons(),
+        event.modifiers(),
+        event.phase(),
+        event.inverted(),
+        event.source(),
+    )
+    QApplication.sendEvent(viewport, forwarded)
+
+
+_input_guard: InputGuard | None = None
+
+
+def install_input_guard(app: QApplication) -> InputGuard:
+    global _input_guard
+    if _input_guard is None:
+        _input_guard = InputGuard()
+        app.installEventFilter(_input_guard)
+    return _input_guard
 
 
 class Launcher(QObject):
@@ -57,6 +176,7 @@ class Launcher(QObject):
         self._open_timer.timeout.connect(self._poll_opening)
         self.window: QWidget | None = None
         self._demo_job: QObject | None = None  # a ui.widgets.worker.BackgroundJob
+        self._lock: FileLock | None = None  # of the open (or opening) file
 
     # ---- start ---------------------------------------------------------
     def start(self, path: str | Path | None = None) -> QWidget:
@@ -111,6 +231,30 @@ class Launcher(QObject):
         if self.store is not None:
             self.store.close()
             self.store = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _take_lock(self, path: Path) -> FileLock | None:
+        """The lock of ``path`` (the one already held if it is the open file); None after saying why not."""
+        if self._lock is not None and self._lock.path == Path(path).resolve():
+            return self._lock
+        lock = FileLock(path)
+        try:
+            lock.acquire()
+        except StorageError as exc:
+            if self.window is None:
+                self.show_first_run(str(exc))
+            else:
+                post_error(str(exc))
+            return None
+        return lock
+
+    def _keep_lock(self, lock: FileLock) -> None:
+        """``lock``'s file is now the open one: release the previous file's."""
+        if self._lock is not None and self._lock is not lock:
+            self._lock.release()
+        self._lock = lock
 
     # ---- files ---------------------------------------------------------
     def create_election(self, template: ElectionTemplate, path: Path) -> bool:
@@ -122,32 +266,39 @@ class Launcher(QObject):
         except BaqylauError as exc:
             post_error(str(exc))
             return False
+        lock = self._take_lock(path)
+        if lock is None:
+            store.close()
+            return False
+        self._keep_lock(lock)
         return self._use(store)
 
     def open_path(self, path: Path) -> bool:
-        if self._open_coordinator_first(Path(path)):
+        lock = self._take_lock(Path(path)) if Path(path).is_file() else FileLock(path)
+        if lock is None:
+            return False
+        if self._open_coordinator_first(Path(path), lock):
             return True
         from db.store import ElectionStore
 
         try:
             store = ElectionStore.open(path)
         except BaqylauError as exc:
+            if lock is not self._lock:
+                lock.release()
             if self.window is None:
                 self.show_first_run(str(exc))
             else:
                 post_error(str(exc))
             return False
+        self._keep_lock(lock)
         return self._use(store)
 
     def _use(self, store: ElectionStore) -> bool:
         if store.role == ROLE_HQ:
-            window = self._coordinator_window(store)
-            if window is None:
-                store.close()
-                if self.window is None:
-                    self.show_first_run()
-                post_error(tr("ui.app.no_coordinator"))
-                return False
+            from ui.coordinator.window import CoordinatorWindow
+
+            window: QWidget = CoordinatorWindow(store)
         else:
             from ui.main_window import MainWindow
 
@@ -164,28 +315,26 @@ class Launcher(QObject):
             previous.close()
         return True
 
-    def _open_coordinator_first(self, path: Path) -> bool:
+    def _open_coordinator_first(self, path: Path, lock: FileLock) -> bool:
         """A current HQ file: show the coordinator window at once, open its store behind it.
 
         The window's stations table reads its first screen with plain sqlite3
-        (``ui.coordinator.quick``); the store (SQLAlchemy) opens on a helper
+        (``db.services.station_reader``); the store (SQLAlchemy) opens on a helper
         thread once the window is up. False: open ``path`` the usual way.
         """
-        from ui.coordinator import quick  # sqlite3 only: cheap to ask for a station file too
+        from db.services import hq  # sqlite3 only: cheap to ask for a station file too
 
-        reader = quick.open_hq(path)
+        reader = hq.current_hq_reader(path)
         if reader is None:
             return False
-        try:
-            module = importlib.import_module("ui.coordinator.window")
-        except ImportError:
-            module = None
-        if module is None or not hasattr(module.CoordinatorWindow, "opening"):
-            reader.close()
-            return False
-        opener = quick.StoreOpener(path)
-        window: QWidget = module.CoordinatorWindow.opening(opener, reader)
+        from ui.coordinator.window import CoordinatorWindow
+
+        opener = hq.StoreOpener(path)
+        window: QWidget = CoordinatorWindow.opening(opener, reader)
+        if lock is self._lock:
+            self._lock = None  # the same file again: _close_store must not release it
         self._close_store()
+        self._keep_lock(lock)
         self._opening = opener
         self._show(window)
         QTimer.singleShot(0, opener.start)  # after the window's first paint
@@ -224,15 +373,6 @@ class Launcher(QObject):
             )
         self.show_first_run(message)
 
-    def _coordinator_window(self, store: ElectionStore) -> QWidget | None:
-        try:
-            module = importlib.import_module("ui.coordinator.window")
-        except ImportError as exc:
-            log.warning("coordinator window unavailable: %s", exc)
-            return None
-        window: QWidget = module.CoordinatorWindow(store)
-        return window
-
     def _ask_open(self) -> None:
         from ui.widgets.dialogs import ask_open_file
 
@@ -248,18 +388,15 @@ class Launcher(QObject):
     # ---- demo ----------------------------------------------------------
     def open_demo(self) -> None:
         """Build the demo coordinator file off the UI thread, then open it."""
-        try:
-            demo = importlib.import_module("db.demo")
-        except ImportError:
-            post_error(tr("ui.app.no_demo"))
-            return
+        from db.demo import demo_hq
+
         folder = app_home() / DEMO_FOLDER
 
         def build() -> Path:
             # Our own scratch folder: a fresh demo each time, never a half-built old one.
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True, exist_ok=True)
-            return Path(demo.demo_hq(folder))
+            return Path(demo_hq(folder))
 
         from ui.widgets.worker import BackgroundJob
 
@@ -327,12 +464,11 @@ def setup_logging() -> None:
 
 
 def ensure_keypair() -> None:
-    """Each installation gets its signing key on first run (observer.signing, when present)."""
+    """Each installation gets its signing key on first run."""
+    from observer.signing import load_or_create_keypair
+
     try:
-        signing = importlib.import_module("observer.signing")
-        signing.load_or_create_keypair()
-    except ImportError:
-        log.info("observer.signing not available yet; packages cannot be signed")
+        load_or_create_keypair()
     except (BaqylauError, OSError) as exc:
         log.warning("signing key not created: %s", exc)
 
@@ -388,12 +524,14 @@ def qt_translations() -> QtTranslations:
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
+    guard_singleton_refcounts()  # before the app's first Qt call (see ui/qt.py)
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName("Baqylau")
     app.setOrganizationName("Baqylau")
     apply_style(app)
+    install_input_guard(app)
     translations = qt_translations()
     if translations.translator is None or translations.language != i18n.current_language():
         translations.install(i18n.current_language())

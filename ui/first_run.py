@@ -46,7 +46,7 @@ class FirstRunWindow(QWidget):
         self.settings = settings
         self.custom_template: ElectionTemplate | None = None
         self.setObjectName("page")
-        self.setMinimumSize(900, 600)
+        self.setMinimumSize(760, 500)  # fits 1366x768 at 125% and 150% scaling
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         self.message_bar = MessageBar(self)
@@ -109,6 +109,7 @@ class FirstRunWindow(QWidget):
         self.template.activated.connect(self._template_chosen)
         self.save_browse.clicked.connect(self._choose_save_path)
         self.create_button.clicked.connect(self._create_clicked)
+        self.save_path.returnPressed.connect(self._create_clicked)  # Enter in the path creates the file
         self.open_button.clicked.connect(self._open_clicked)
         self.demo_button.clicked.connect(self.demo_requested)
         # A bound method, not a lambda: Qt drops the connection when this window is deleted.
@@ -145,7 +146,7 @@ class FirstRunWindow(QWidget):
     # ---- template ------------------------------------------------------
     def _template_chosen(self, index: int) -> None:
         if self.template.itemData(index) == FROM_FILE:
-            path = ask_open_file(self, tr("ui.first.template_file"), tr("ui.filter.toml"))
+            path = ask_open_file(self, tr("ui.first.template_file"), tr("ui.filter.toml"), purpose="template")
             if path is None:
                 self.template.setCurrentIndex(0)
                 return
@@ -194,7 +195,7 @@ class FirstRunWindow(QWidget):
 
     def _open_clicked(self) -> None:
         start = self.settings.last_file.parent if self.settings.last_file else None
-        path = ask_open_file(self, tr("ui.first.open"), tr("ui.filter.election"), start)
+        path = ask_open_file(self, tr("ui.first.open"), tr("ui.filter.election"), start, purpose="election")
         if path is not None:
             self.open_requested.emit(path)
 

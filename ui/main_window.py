@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from db.store import ElectionStore
 from observer import i18n
 from observer.i18n import tr
+from observer.review import Progress, progress, review_items
 from ui.pages.base import Page
 from ui.pages.checklists import ChecklistsPage
 from ui.pages.export import ExportPage
 from ui.pages.protocol import ProtocolPage
+from ui.pages.review import ReviewPage, day_record
 from ui.pages.setup import SetupPage
 from ui.pages.spoiled import SpoiledPage
 from ui.pages.turnout import TurnoutPage
@@ -27,6 +30,7 @@ from ui.qt import (
     QSizePolicy,
     QStackedWidget,
     Qt,
+    QTimer,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -36,6 +40,8 @@ from ui.settings import Settings
 from ui.widgets.language import LanguageCombo, language_bridge
 from ui.widgets.messages import MessageBar, message_bridge
 
+P = TypeVar("P", bound=Page)
+
 PAGE_CLASSES: tuple[type[Page], ...] = (
     SetupPage,
     TurnoutPage,
@@ -43,8 +49,24 @@ PAGE_CLASSES: tuple[type[Page], ...] = (
     SpoiledPage,
     ViolationsPage,
     ChecklistsPage,
+    ReviewPage,
     ExportPage,
 )
+
+
+# The names observer.review uses for the pages its items link to, in PAGE_CLASSES order.
+PAGE_NAMES: tuple[str, ...] = (
+    "setup",
+    "turnout",
+    "protocol",
+    "spoiled",
+    "violations",
+    "checklists",
+    "review",
+    "export",
+)
+NAV_MIN_WIDTH, NAV_MAX_WIDTH = 200, 300
+NAV_PADDING = 40  # the item's padding (style sheet) and the frame
 
 
 class MainWindow(QMainWindow):
@@ -58,7 +80,9 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.store = store
         self.settings = settings
-        self.setMinimumSize(1000, 640)
+        # Fits a 1366x768 laptop at 125% scaling (1093x614 logical pixels, less a task bar) and at 150%
+        # in width; every page scrolls inside what is left.
+        self.setMinimumSize(820, 500)
         # Records are written under the observer's id; make sure there is one before the first click.
         if store.observer_id is None:
             store.set_observer(settings.observer_name, settings.organisation)
@@ -73,7 +97,7 @@ class MainWindow(QMainWindow):
         row.setSpacing(0)
         self.nav = QListWidget(central)
         self.nav.setObjectName("nav")
-        self.nav.setFixedWidth(285)
+        self.nav.setFixedWidth(NAV_MIN_WIDTH)  # widened to the longest page name in retranslate()
         self.nav.setWordWrap(True)
         self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.stack = QStackedWidget(central)
@@ -90,6 +114,17 @@ class MainWindow(QMainWindow):
             self.nav.addItem("")
         self.setup_page = self.page(SetupPage)
         self.setup_page.station_changed.connect(self._station_changed)
+        self.review_page = self.page(ReviewPage)
+        self.export_page = self.page(ExportPage)
+        self.review_page.jump_requested.connect(self.jump_to)
+        self.review_page.export_anyway.connect(self._export_anyway)
+        self.export_page.review_requested.connect(lambda: self.show_page(self.pages.index(self.review_page)))
+        self.marks: list[str] = [""] * len(self.pages)
+        # Marks follow every saved edit; a zero timer folds a burst of edits into one read.
+        self._marks_timer = QTimer(self)
+        self._marks_timer.setSingleShot(True)
+        self._marks_timer.setInterval(0)
+        self._marks_timer.timeout.connect(self.update_marks)
 
         self.toolbar = QToolBar(self)
         self.toolbar.setMovable(False)
@@ -108,6 +143,7 @@ class MainWindow(QMainWindow):
 
         self._build_menu()
         self.saved_label = QLabel(self)
+        self._saved_at: datetime | None = None  # shown again in a new language
         self.statusBar().addPermanentWidget(self.saved_label)
 
         self.nav.currentRowChanged.connect(self.show_page)
@@ -151,7 +187,7 @@ class MainWindow(QMainWindow):
             self.language_menu.addAction(action)
             self.language_actions[lang] = action
 
-    def page(self, cls: type[Page]) -> Page:
+    def page(self, cls: type[P]) -> P:
         return next(p for p in self.pages if isinstance(p, cls))
 
     # ---- behaviour -----------------------------------------------------
@@ -162,11 +198,45 @@ class MainWindow(QMainWindow):
             if self.nav.currentRow() != index:
                 self.nav.setCurrentRow(index)
 
+    def jump_to(self, page_name: str, target: str) -> None:
+        """Show a page and put the cursor on a field (a review item's link)."""
+        index = PAGE_NAMES.index(page_name) if page_name in PAGE_NAMES else -1
+        if not 0 <= index < len(self.pages):
+            return
+        self.show_page(index)
+        focus = getattr(self.pages[index], "focus_target", None)
+        if focus is not None:
+            focus(target)
+
+    def _export_anyway(self, reason: str) -> None:
+        folder = self.export_page.folder.text().strip()
+        self.show_page(self.pages.index(self.export_page))
+        if not folder:
+            self.export_page.export_clicked()  # says that a folder is needed
+            return
+        if self.export_page.export_to(Path(folder), reason) is not None:
+            self.review_page.clear_reason()
+
+    def update_marks(self) -> None:
+        """Progress marks in the page list: what is still open on each page."""
+        record = day_record(self.store)
+        marks = [""] * len(self.pages)
+        if record is not None:
+            prog = progress(self.store.template, record)
+            open_items = len(review_items(self.store.template, record))
+            for index, page in enumerate(self.pages):
+                marks[index] = _mark(page, prog, open_items)
+        self.marks = marks
+        for index, page in enumerate(self.pages):
+            label = f"{index + 1}  {tr(page.title_key)}"
+            self.nav.item(index).setText(f"{label}\n      {marks[index]}" if marks[index] else label)
+
     def _station_changed(self) -> None:
         for page in self.pages:
             if page is not self.setup_page:
                 page.refresh()
         self._update_station_label()
+        self.update_marks()
 
     def _language_changed(self, lang: str) -> None:
         self.settings.language = lang
@@ -175,8 +245,14 @@ class MainWindow(QMainWindow):
         self.retranslate()
 
     def _saved(self) -> None:
-        self.saved_label.setText(tr("ui.status.saved", time=datetime.now().strftime("%H:%M:%S")))
+        self._marks_timer.start()
+        self._saved_at = self.store.clock().astimezone()
+        self._show_saved()
         self._update_station_label()  # the observer name may just have been typed
+
+    def _show_saved(self) -> None:
+        at = self._saved_at
+        self.saved_label.setText(tr("ui.status.saved", time=at.strftime("%H:%M:%S")) if at else "")
 
     def _update_station_label(self) -> None:
         st = self.store.current_station()
@@ -191,10 +267,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(tr("ui.window.title", file=self.store.path.name))
         for index, page in enumerate(self.pages):
             page.retranslate()
-            label = f"{index + 1}  {tr(page.title_key)}"
-            self.nav.item(index).setText(label)
             self.nav.item(index).setToolTip(f"Ctrl+{index + 1}")
             self.page_actions[index].setText(tr(page.title_key))
+        self._fit_nav()
         self.file_menu.setTitle(tr("ui.menu.file"))
         self.new_action.setText(tr("ui.menu.new"))
         self.open_action.setText(tr("ui.menu.open"))
@@ -206,9 +281,43 @@ class MainWindow(QMainWindow):
             action.setChecked(lang == i18n.current_language())
         self.language_label.setText(tr("ui.window.language"))
         self.message_bar.retranslate()
+        self.update_marks()
         self.statusBar().showMessage(str(Path(self.store.path)))
+        self._show_saved()
         self._update_station_label()
+
+    def _fit_nav(self) -> None:
+        """As wide as the longest page name in this language (no "…"), as narrow as that allows."""
+        metrics = self.nav.fontMetrics()
+        longest = max(metrics.horizontalAdvance(self.nav.item(i).text()) for i in range(self.nav.count()))
+        self.nav.setFixedWidth(max(NAV_MIN_WIDTH, min(NAV_MAX_WIDTH, longest + NAV_PADDING)))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # Nothing to save: every edit is already on disk. Just release the file.
         event.accept()
+
+
+def _mark(page: Page, prog: Progress, open_items: int) -> str:
+    """The short status under a page's name in the list."""
+    parts: list[str] = []
+    if isinstance(page, TurnoutPage):
+        parts.append(tr("review.mark.slots", filled=prog.slots_filled, total=prog.slots_total))
+    elif isinstance(page, ProtocolPage):
+        if not prog.protocol_started:
+            parts.append(tr("review.mark.not_entered"))
+        else:
+            if prog.broken:
+                parts.append(tr("review.mark.broken", count=prog.broken))
+            if prog.empty_lines:
+                parts.append(tr("review.mark.empty", count=prog.empty_lines))
+    elif isinstance(page, ViolationsPage):
+        if prog.uncategorised:
+            parts.append(tr("review.mark.no_category", count=prog.uncategorised))
+    elif isinstance(page, ChecklistsPage):
+        parts.append(tr("review.mark.answered", answered=prog.answered, total=prog.questions))
+    elif isinstance(page, ReviewPage):
+        parts.append(tr("review.mark.open", count=open_items) if open_items else tr("review.mark.ready"))
+    name = next((n for n, cls in zip(PAGE_NAMES, PAGE_CLASSES) if isinstance(page, cls)), "")
+    if prog.warnings.get(name):
+        parts.append(tr("review.mark.warnings", count=prog.warnings[name]))
+    return " · ".join(parts)

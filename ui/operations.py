@@ -25,13 +25,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal, Slot
-from PySide6.QtWidgets import QLabel, QMessageBox, QProgressDialog, QWidget
-
 from observer.errors import BaqylauError
 from observer.i18n import tr
 from observer.paths import app_home
-from ui import qt as _qt  # noqa: F401  (applies the PySide6 6.12 reference guard before any Qt call)
+from ui.qt import (
+    QLabel,
+    QMessageBox,
+    QObject,
+    QProgressDialog,
+    QRunnable,
+    Qt,
+    QThreadPool,
+    QTimer,
+    QWidget,
+    Signal,
+    Slot,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("baqylau.ui")

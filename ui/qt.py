@@ -1,50 +1,86 @@
-"""The one place the UI imports Qt from.
+"""The one place the app imports Qt from: every module of ui/, tools/, benchmarks/ and tests/.
 
-Grepping for Qt use, or swapping the binding, then touches one file. Only the
-names the app uses are re-exported.
+Grepping for Qt use, or swapping the binding, then touches one file; an
+import-linter contract (pyproject.toml) keeps it so for ui/. Only the names the
+app uses are re-exported: add a name here when a screen needs it. The PDF
+preview's QtPdf (its own wheel, PySide6-Pdf) and QtTest's model tester are here
+too, imported when first asked for (``_LATER``): the first window does not need
+them, and they cost ~10 ms of start-up.
+
+:func:`guard_singleton_refcounts` works around a reference-count bug of this
+PySide6 build; whoever creates the QApplication calls it first
+(``ui.app.make_application``, ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
 import ctypes
+import importlib
 import sys
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
+    QAbstractTableModel,
     QByteArray,
+    QCoreApplication,
     QDateTime,
     QEvent,
+    QEventLoop,
+    QLibraryInfo,
+    QLockFile,
+    QModelIndex,
     QObject,
+    QPersistentModelIndex,
+    QPoint,
     QPointF,
     QRectF,
+    QRunnable,
     QSettings,
     QSize,
+    QStorageInfo,
     Qt,
+    QThread,
+    QThreadPool,
     QTimer,
+    QTranslator,
+    QUrl,
     Signal,
+    Slot,
 )
 from PySide6.QtGui import (
     QAction,
+    QBrush,
     QCloseEvent,
     QColor,
+    QDesktopServices,
     QFont,
     QFontDatabase,
+    QFontMetrics,
     QGuiApplication,
+    QImage,
+    QImageReader,
     QIntValidator,
     QKeyEvent,
     QKeySequence,
     QPainter,
     QPainterPath,
     QPaintEvent,
+    QPalette,
     QPen,
     QPixmap,
+    QResizeEvent,
     QShortcut,
     QValidator,
+    QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractScrollArea,
+    QAbstractSlider,
     QAbstractSpinBox,
     QApplication,
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QCompleter,
     QDateTimeEdit,
@@ -64,20 +100,53 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
+    QProgressBar,
+    QProgressDialog,
     QPushButton,
     QRadioButton,
     QScrollArea,
+    QScrollBar,
     QSizePolicy,
     QSpinBox,
     QSplitter,
     QStackedWidget,
+    QStyledItemDelegate,
+    QTableView,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
+    QTextBrowser,
     QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid as is_alive  # whether the C++ object behind a Python wrapper still exists
+
+if TYPE_CHECKING:
+    from PySide6.QtPdf import QPdfDocument
+    from PySide6.QtPdfWidgets import QPdfView
+    from PySide6.QtTest import QAbstractItemModelTester
+
+# Names imported on first use (module __getattr__), from the module that defines them.
+_LATER = {
+    "QPdfDocument": "PySide6.QtPdf",
+    "QPdfView": "PySide6.QtPdfWidgets",
+    "QAbstractItemModelTester": "PySide6.QtTest",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LATER.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+# Whether guard_singleton_refcounts() found the leak and applied the guard in this process.
+SINGLETON_GUARD_APPLIED = False
 
 
 class _Probe(QObject):
@@ -91,30 +160,33 @@ def _leaks(obj: object, action: object) -> bool:
     return sys.getrefcount(obj) < before
 
 
-def _guard_singleton_refcounts() -> bool:
-    """Work around PySide6 6.12 on Python 3.11 freeing None and True under the app.
+def guard_singleton_refcounts() -> bool:
+    """Work around PySide6 6.12 on Python 3.11 freeing None and True under the app (call it once, first).
 
     This PySide6 build returns ``None`` from every void method (``setText``,
     ``update``, ``setObjectName`` ...) and ``True`` from ``Signal.emit()``
     without taking a reference, as if they were immortal. They are immortal
     only from Python 3.12 on; on 3.11 each call takes one reference away, and
     after a few thousand calls (a few hundred clicks on the head-count button)
-    CPython aborts with "none_dealloc: deallocating None". We detect the leak
-    and give None, True and False a huge reference count, which is exactly
-    what Python 3.12 does: these singletons are never freed, so the extra
-    references cost nothing. Returns whether the guard was applied.
+    CPython aborts with "none_dealloc: deallocating None" (still so with
+    PySide6 6.12.0: 1,000 ``emit()`` calls abort with "bool_dealloc"). We
+    detect the leak and give None, True and False a huge reference count,
+    which is exactly what Python 3.12 does: these singletons are never freed,
+    so the extra references cost nothing. A second call does nothing. Returns
+    whether the guard is applied.
     """
-    if sys.version_info >= (3, 12):
-        return False
+    global SINGLETON_GUARD_APPLIED
+    if SINGLETON_GUARD_APPLIED or sys.version_info >= (3, 12):
+        return SINGLETON_GUARD_APPLIED
     probe = _Probe()
     leaky = _leaks(None, lambda: probe.setObjectName("probe")) or _leaks(True, probe.ping.emit)
-    if not leaky:
-        return False
-    for singleton in (None, True, False):
-        ctypes.c_ssize_t.from_address(id(singleton)).value += 1 << 40
-    return True
+    if leaky:
+        for singleton in (None, True, False):
+            ctypes.c_ssize_t.from_address(id(singleton)).value += 1 << 40
+        SINGLETON_GUARD_APPLIED = True
+    return SINGLETON_GUARD_APPLIED
 
 
-SINGLETON_GUARD_APPLIED = _guard_singleton_refcounts()
-
-__all__ = [name for name in dir() if name.startswith("Q") or name in ("Qt", "Signal")]
+__all__ = [name for name in dir() if name.startswith("Q") or name in ("Qt", "Signal", "Slot", "is_alive")] + list(
+    _LATER
+)

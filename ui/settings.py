@@ -19,6 +19,7 @@ _LAST_FILE = "files/last"
 _ORGANISATION = "observer/organisation"
 _OBSERVER_NAME = "observer/name"
 _EXPORT_DIR = "export/last_dir"
+_FOLDERS = "folders/"  # + purpose: the folder a file dialog of that purpose last chose from
 # Key names predate the typed properties; kept so existing installations keep their choice.
 _ORG_PUBLIC_KEY = "export/org_public_key"
 _ENCRYPT_EXPORTS = "export/encrypt"
@@ -120,3 +121,15 @@ class Settings:
     @encrypt_exports.setter
     def encrypt_exports(self, on: bool) -> None:
         self._set(_ENCRYPT_EXPORTS, "1" if on else "0")
+
+    def last_folder(self, purpose: str) -> Path | None:
+        """The folder the last file dialog of ``purpose`` (photos, export, csv ...) was left in."""
+        if purpose == "export":
+            return self.export_dir
+        return self._path(_FOLDERS + purpose)
+
+    def remember_folder(self, purpose: str, folder: Path) -> None:
+        if purpose == "export":
+            self.export_dir = folder
+        else:
+            self._set_path(_FOLDERS + purpose, folder)

@@ -1,22 +1,27 @@
 """Regenerate the observer screenshots in docs/screenshots/.
 
-Run under a real X server at 1366x768, for example:
+Every page of the observer's window, and the first screen, in Russian, Kazakh and
+English, at 1366x768 and 100% and 125% scaling (the laptops observers have):
+``observer-<page>-<lang>.png`` and ``observer-<page>-<lang>-125.png``. Run under a
+real X server at 1366x768, for example:
 
     Xvfb :99 -screen 0 1366x768x24 &
     DISPLAY=:99 python3 docs/screenshots/make_screenshots.py
 
-It builds a sample station file in a temporary folder (its own BAQYLAU_HOME,
-so nothing of the user's is touched), fills in an Election Day, and grabs
-every page in a real window.
+Each scale runs in its own process (Qt reads QT_SCALE_FACTOR once). The script
+builds a sample station file in a temporary folder (its own BAQYLAU_HOME, so
+nothing of the user's is touched), fills in an Election Day, shows the window as
+the app does (sized to the screen) and grabs every page.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import subprocess
 import sys
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,8 +31,9 @@ WORK = Path(tempfile.mkdtemp(prefix="baqylau-shots-"))
 os.environ["BAQYLAU_HOME"] = str(WORK / "home")
 
 from PIL import Image, ImageDraw  # noqa: E402
+from PySide6.QtCore import QBuffer, QIODevice  # noqa: E402
 
-from db.store import ElectionStore  # noqa: E402
+from db.store import ElectionStore, now  # noqa: E402
 from observer import i18n  # noqa: E402
 from observer.template import builtin_template  # noqa: E402
 from ui.app import Launcher, make_application  # noqa: E402
@@ -93,6 +99,8 @@ def build_station(path: Path) -> ElectionStore:
     )
     for code, n in (("BLANK", 9), ("MULTIPLE", 14), ("WRITTEN", 11), ("TORN", 5), ("OTHER", 2)):
         store.set_spoiled(st.id, code, n)
+    # Each record saved a little after it happened, as an observer would (the store's clock).
+    store.clock = lambda: DAY.replace(hour=6, minute=52).astimezone(UTC)
     v1 = store.save_violation(
         st.id,
         category="OBS_BLOCK",
@@ -103,6 +111,7 @@ def build_station(path: Path) -> ElectionStore:
         action="remark_to_commission",
         action_note="Замечание внесено в журнал",
     )
+    store.clock = lambda: DAY.replace(hour=15, minute=24).astimezone(UTC)
     v2 = store.save_violation(
         st.id,
         category="STUFF",
@@ -113,6 +122,22 @@ def build_station(path: Path) -> ElectionStore:
         action="complaint_filed",
         action_note="Жалоба № 1 принята председателем",
     )
+    # Edited an hour later: the history shows what it said before.
+    store.clock = lambda: DAY.replace(hour=16, minute=25).astimezone(UTC)
+    store.save_violation(
+        st.id,
+        violation_id=v2,
+        category="STUFF",
+        severity="high",
+        description="Мужчина в сером пальто опустил в урну пачку из 5–7 сложенных бюллетеней; председатель отвернулся.",
+        involved="Неизвестный мужчина, член УИК № 3",
+        action="complaint_filed",
+        action_note="Жалоба № 1 принята председателем",
+    )
+    store.clock = lambda: DAY.replace(hour=21, minute=5).astimezone(UTC)
+    # Typed in a hurry, no category chosen yet: a draft, flagged in the list.
+    store.save_violation(st.id, description="Посторонний в помещении для голосования во время подсчёта.")
+    store.clock = lambda: DAY.replace(hour=20, minute=33).astimezone(UTC)
     store.save_violation(
         st.id,
         category="PHOTO_BAN",
@@ -122,6 +147,7 @@ def build_station(path: Path) -> ElectionStore:
         involved="Председатель УИК",
         action="complaint_refused",
     )
+    store.clock = now
     store.add_evidence(
         st.id,
         photo(WORK / "entrance.jpg", "ENTRANCE 06:45", DAY.replace(hour=6, minute=46), "#b88a8a"),
@@ -142,57 +168,86 @@ def build_station(path: Path) -> ElectionStore:
     return store
 
 
+SCALES = {"1": "", "1.25": "-125"}  # QT_SCALE_FACTOR -> file name suffix
+LANGUAGES = ("ru", "kk", "en")
+
+
 def settle(widget: QWidget) -> None:
     for _ in range(5):
         QApplication.processEvents()
 
 
 def grab(widget: QWidget, name: str) -> None:
+    """Save a screenshot with 256 colours: the text stays sharp and the file small."""
     settle(widget)
-    widget.grab().save(str(OUT / name))
-    print("wrote", OUT / name)
+    image = widget.grab().toImage()
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    shot = Image.open(io.BytesIO(bytes(buffer.data())))
+    shot.convert("RGB").quantize(256, dither=Image.Dither.NONE).save(OUT / name, optimize=True)
+    print("wrote", OUT / name, f"{shot.width}x{shot.height}")
 
 
-def main() -> None:
+def page_name(page: QWidget) -> str:
+    return str(getattr(page, "title_key", "")).rsplit(".", 1)[-1] or type(page).__name__.lower()
+
+
+def main(suffix: str) -> None:
     app = make_application()
     settings = Settings()
     launcher = Launcher(settings)
-    first = launcher.start(None)
-    first.resize(1366, 768)
-    grab(first, "observer-first-run.png")
+    for lang in LANGUAGES:
+        i18n.set_language(lang)
+        first = launcher.start(None)
+        grab(first, f"observer-first-run-{lang}{suffix}.png")
 
     store = build_station(WORK / "station-75-012.baqylau")
-    window = MainWindow(store, settings)
-    window.resize(1366, 768)
-    window.show()
+    store.close()
+    window = launcher.start(WORK / "station-75-012.baqylau")  # as the app shows it: sized to the screen
+    assert isinstance(window, MainWindow)
     from ui.pages.export import ExportPage
+    from ui.pages.review import ReviewPage
     from ui.pages.violations import ViolationsPage
 
-    names = ["setup", "turnout", "protocol", "spoiled", "violations", "checklists", "export"]
-    for index, name in enumerate(names):
-        window.show_page(index)
-        page = window.pages[index]
-        if isinstance(page, ViolationsPage):
-            page.table.selectRow(1)
-        if isinstance(page, ExportPage):
-            usb = WORK / "USB"
-            usb.mkdir()
-            page.folder.setText(str(usb))
-            page.export_to(usb)
-        grab(window, f"observer-{name}.png")
-    # The same screens in Kazakh.
-    i18n.set_language("kk")
-    for index, name in ((1, "turnout"), (2, "protocol"), (4, "violations")):
-        window.show_page(index)
-        grab(window, f"observer-{name}-kk.png")
+    usb = WORK / "USB"
+    usb.mkdir(exist_ok=True)
+    reason = {
+        "ru": "Комиссия не объявила явку на 18:00 и 20:00",
+        "kk": "Комиссия 18:00 және 20:00 кезіндегі қатысуды жарияламады",
+        "en": "The commission did not announce turnout at 18:00 and 20:00",
+    }
+    for lang in LANGUAGES:
+        i18n.set_language(lang)
+        for index, page in enumerate(window.pages):
+            window.show_page(index)
+            if isinstance(page, ViolationsPage):
+                page.table.selectRow(1)
+            if isinstance(page, ReviewPage):
+                page.reason.setText(reason[lang])
+            if isinstance(page, ExportPage):
+                page.folder.setText(str(usb))
+                page.export_to(usb, reason[lang])  # open items are listed on the review page
+            grab(window, f"observer-{page_name(page)}-{lang}{suffix}.png")
+        violations = window.pages[[type(p) for p in window.pages].index(ViolationsPage)]
+        assert isinstance(violations, ViolationsPage)
+        window.show_page(window.pages.index(violations))
+        violations.table.selectRow(1)
+        violations.show_history()
+        assert violations.history_dialog is not None
+        grab(violations.history_dialog, f"observer-violation-history-{lang}{suffix}.png")
+        violations.history_dialog.close()
     i18n.set_language("ru")
-    window.close()
-    store.close()
+    launcher.shutdown()
     app.quit()
 
 
 if __name__ == "__main__":
-    main()
-    sys.stdout.flush()
-    # Skip interpreter teardown: PySide6 can crash destroying widgets after QApplication.
-    os._exit(0)
+    if len(sys.argv) > 1 and sys.argv[1] == "--one":
+        main(SCALES[os.environ.get("QT_SCALE_FACTOR", "1")])
+        sys.stdout.flush()
+        # Skip interpreter teardown: PySide6 can crash destroying widgets after QApplication.
+        os._exit(0)
+    for factor in SCALES:
+        env = dict(os.environ, QT_SCALE_FACTOR=factor)
+        subprocess.run([sys.executable, __file__, "--one"], env=env, check=True)

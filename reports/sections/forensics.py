@@ -14,10 +14,8 @@ def forensics(
     ctx: Context, store: ElectionStore, tables: tuple[StationArrays, StationArrays] | None = None
 ) -> list[Flowable]:
     """The forensics section (reports.forensics_section), numbered like the other sections."""
-    try:
-        from reports.forensics_section import report_flowables  # built by the forensics work; optional
-    except ImportError:
-        return []
+    from reports.forensics_section import report_flowables
+
     flow = report_flowables(store, ctx.lang, tables=tables)
     out: list[Flowable] = [PageBreak()]
     for f in flow:

@@ -17,16 +17,16 @@ REUSED_PAIRS_SHOWN = 100
 def reused_photos(ctx: Context) -> list[Flowable]:
     """Photos submitted for more than one station: a forgery or a mix-up only a person can tell apart."""
     pairs = ctx.d.reused_photos
-    out: list[Flowable] = [ctx.heading("followup.report.reuse", 1)]
+    out: list[Flowable] = [ctx.heading("rel.report.title", 1)]
     if not pairs:
-        out.append(ctx.p(esc(ctx.t("followup.report.reuse_none"))))
+        out.append(ctx.p(esc(ctx.t("rel.report.none"))))
         return out
     identical = sum(1 for r in pairs if r.identical)
     out.append(
         ctx.p(
             esc(
                 ctx.t(
-                    "followup.report.reuse_intro",
+                    "rel.report.intro",
                     pairs=ctx.num(len(pairs)),
                     identical=ctx.num(identical),
                     near=ctx.num(len(pairs) - identical),
@@ -37,20 +37,18 @@ def reused_photos(ctx: Context) -> list[Flowable]:
     cell = ctx.s["cell"]
     rows: list[list[Any]] = [
         ctx.head(
-            "followup.report.col.station",
-            "followup.report.col.observer",
-            "followup.report.col.file",
-            "followup.report.col.station",
-            "followup.report.col.observer",
-            "followup.report.col.file",
-            "followup.report.col.match",
+            "rel.report.col.station",
+            "rel.report.col.observer",
+            "rel.report.col.file",
+            "rel.report.col.station",
+            "rel.report.col.observer",
+            "rel.report.col.file",
+            "rel.report.col.match",
             right=(),
         )
     ]
     for r in pairs[:REUSED_PAIRS_SHOWN]:
-        match = (
-            ctx.t("followup.report.identical") if r.identical else ctx.t("followup.report.near", distance=r.distance)
-        )
+        match = ctx.t("rel.reuse.identical") if r.identical else ctx.t("rel.reuse.near", distance=r.distance)
         rows.append(
             [
                 Paragraph(esc(text[:200]), cell)
@@ -69,11 +67,11 @@ def reused_photos(ctx: Context) -> list[Flowable]:
     if len(pairs) > REUSED_PAIRS_SHOWN:
         out.append(
             ctx.p(
-                esc(ctx.t("followup.report.reuse_more", shown=ctx.num(REUSED_PAIRS_SHOWN), total=ctx.num(len(pairs)))),
+                esc(ctx.t("rel.report.more", shown=ctx.num(REUSED_PAIRS_SHOWN), total=ctx.num(len(pairs)))),
                 "caption",
             )
         )
-    out.append(ctx.p(esc(ctx.t("followup.report.reuse_caption")), "caption"))
+    out.append(ctx.p(esc(ctx.t("rel.report.caption")), "caption"))
     return out
 
 

@@ -154,6 +154,66 @@ def zip_bomb(pkg: Path, dest: Path) -> Path:
     return write_zip(dest, [*members_of(pkg).items(), (info, b"\0" * (40 * 1024 * 1024))])
 
 
+def zeros_bomb(dest: Path, members: int = 500, size: int = 4 * 1024 * 1024) -> Path:
+    """``members`` files of exactly ``size`` zeros (each just at the per-member ratio floor):
+    2 GiB unpacked from a ~2 MB file. Written by hand from one deflated stream, in a second."""
+    raw = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = raw.compress(b"\0" * size) + raw.flush()
+    crc = zlib.crc32(b"\0" * size)
+    local, central = bytearray(), bytearray()
+    for i in range(members):
+        name = f"evidence/{hashlib.sha256(str(i).encode()).hexdigest()}.jpg".encode()
+        fields = struct.pack("<HHHHHIII", 20, 0, 8, 0, 0x21, crc, len(data), size)
+        offset = len(local)
+        local += b"PK\x03\x04" + fields + struct.pack("<HH", len(name), 0) + name + data
+        central += (
+            b"PK\x01\x02"
+            + struct.pack("<H", 20)
+            + fields
+            + struct.pack("<HHHHHI", len(name), 0, 0, 0, 0, (0o100644 << 16))
+            + struct.pack("<I", offset)
+            + name
+        )
+    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, members, members, len(central), len(local), 0)
+    dest.write_bytes(bytes(local + central + end))
+    return dest
+
+
+def _patch_member(pkg: Path, dest: Path, member: str, patch: Callable[[bytearray, zipfile.ZipInfo], None]) -> Path:
+    data = bytearray(pkg.read_bytes())
+    with zipfile.ZipFile(pkg) as zf:
+        info = zf.getinfo(member)
+    patch(data, info)
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+def unsupported_method(pkg: Path, dest: Path) -> Path:
+    """The manifest's compression method set to 97 (WavPack): zipfile raises NotImplementedError."""
+
+    def patch(data: bytearray, info: zipfile.ZipInfo) -> None:
+        data[info.header_offset + 8 : info.header_offset + 10] = struct.pack("<H", 97)
+        at = data.find(b"PK\x01\x02")
+        while at != -1:  # the member's central directory entry (zipfile reads the method there)
+            name_len = struct.unpack("<H", data[at + 28 : at + 30])[0]
+            if bytes(data[at + 46 : at + 46 + name_len]) == info.filename.encode():
+                data[at + 10 : at + 12] = struct.pack("<H", 97)
+            at = data.find(b"PK\x01\x02", at + 4)
+
+    return _patch_member(pkg, dest, MANIFEST, patch)
+
+
+def broken_deflate(pkg: Path, dest: Path) -> Path:
+    """The manifest's deflate stream garbled (an invalid block type): zlib.error while reading it."""
+
+    def patch(data: bytearray, info: zipfile.ZipInfo) -> None:
+        name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
+        start = info.header_offset + 30 + name_len + extra_len
+        data[start] = 0xFF  # BTYPE = 11: reserved, an error in every inflater
+
+    return _patch_member(pkg, dest, MANIFEST, patch)
+
+
 # ---- the committed small files -------------------------------------------------------------
 
 OFFICIAL_HEADER = "УИК;Область;ТИК;Избирателей;Выдано;В урнах;Недействительных;Действительных;Нур Отан;Ак жол"

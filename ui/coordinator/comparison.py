@@ -9,25 +9,6 @@ changed in a small dialog; every figure is recomputed under the new rule.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
-
 from db.aggregate import aggregate, rules_note, turnout_gaps
 from db.rules import InclusionRules, load_rules, save_rules
 from db.store import ElectionStore
@@ -36,6 +17,28 @@ from observer.i18n import tr
 from observer.regions import region_name
 from ui.coordinator.text import plain_labels
 from ui.operations import Operation, run_query
+from ui.qt import (
+    QAbstractItemView,
+    QBrush,
+    QCheckBox,
+    QColor,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFont,
+    QFontMetrics,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    Qt,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
 
 LEVELS = ("national", "region", "district")
 GAP_ROWS = 100  # the stations most worth a phone call; the full list is in the CLI and the report annex

@@ -11,29 +11,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QButtonGroup,
-    QCheckBox,
-    QGroupBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
-    QPushButton,
-    QRadioButton,
-    QSizePolicy,
-    QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
-
 from db.conflicts import (
     STATUS_CHOSEN,
     STATUS_DISPUTED,
@@ -47,6 +24,31 @@ from db.store import ElectionStore
 from observer.i18n import tr
 from ui.coordinator.text import plain_labels, plain_tooltip
 from ui.operations import Operation, run_query
+from ui.qt import (
+    QAbstractItemView,
+    QBrush,
+    QButtonGroup,
+    QCheckBox,
+    QColor,
+    QFont,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QRadioButton,
+    QSizePolicy,
+    QSplitter,
+    Qt,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
 from ui.settings import Settings
 
 _DIFF = QColor(255, 205, 210)

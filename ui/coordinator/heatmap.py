@@ -12,12 +12,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from observer.forensics import Fingerprint
 from observer.i18n import tr
+from ui.qt import QColor, QFont, QImage, QPainter, QPaintEvent, QPen, QPointF, QRectF, QSize, QSizePolicy, Qt, QWidget
 
 
 def _ramp(t: float) -> QColor:
@@ -90,7 +88,7 @@ class FingerprintMap(QWidget):
         p.setPen(QPen(QColor(90, 90, 90), 1))
         p.drawRect(plot)
         if self._fp is None or self._image is None:
-            p.drawText(plot, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, tr("coordui.forensics.no_data"))
+            p.drawText(plot, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, tr("forensics.gui.no_data"))
             p.end()
             return
         tx0, tx1 = float(self._fp.turnout_edges[0]), float(self._fp.turnout_edges[-1])
@@ -122,10 +120,10 @@ class FingerprintMap(QWidget):
             p.drawRect(corner)
         # Axis titles.
         p.setPen(QColor(30, 30, 30))
-        xt = tr("coordui.forensics.axis_turnout")
+        xt = tr("forensics.axis.turnout")
         p.drawText(QPointF(plot.center().x() - fm.horizontalAdvance(xt) / 2, plot.bottom() + 2 * fm.height() + 4), xt)
         p.save()
-        yt = tr("coordui.forensics.axis_share", party=self._leader or self._fp.leader)
+        yt = tr("forensics.gui.axis_share", party=self._leader or self._fp.leader)
         p.translate(fm.height() - 2, plot.center().y() + fm.horizontalAdvance(yt) / 2)
         p.rotate(-90)
         p.drawText(QPointF(0, 0), yt)
@@ -147,6 +145,6 @@ class FingerprintMap(QWidget):
         p.drawText(
             QRectF(lx, plot.top() + lh + 6, legend_w - 14, 4 * fm.height()),
             Qt.TextFlag.TextWordWrap,
-            tr("coordui.forensics.legend"),
+            tr("forensics.gui.legend"),
         )
         p.end()

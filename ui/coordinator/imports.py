@@ -10,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
+from db.official import import_official
+from db.stations_import import import_stations
+from db.store import ElectionStore
+from observer.csvio import ImportReport, RowsRefused
+from observer.errors import BaqylauError
+from observer.i18n import tr
+from ui.coordinator.text import plain_labels
+from ui.operations import Operation
+from ui.qt import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -21,20 +28,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    Qt,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
+    Signal,
 )
-
-from db.official import import_official
-from db.stations_import import import_stations
-from db.store import ElectionStore
-from observer.csvio import ImportReport, RowsRefused
-from observer.errors import BaqylauError
-from observer.i18n import tr
-from ui.coordinator.text import plain_labels
-from ui.operations import Operation
 
 KIND_OFFICIAL = "official"
 KIND_STATIONS = "stations"

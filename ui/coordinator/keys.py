@@ -12,28 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
-    QFileDialog,
-    QGroupBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QSplitter,
-    QTableView,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
-from sqlalchemy import select
-
-from db import models as m
 from db.merge import (
     PENDING,
     REVOKED,
@@ -48,10 +26,35 @@ from db.merge import (
     trust_key,
     trust_on_first_use,
 )
+from db.services.keys import import_log
 from db.store import ElectionStore
 from observer.i18n import tr
 from ui.coordinator.text import plain_labels, plain_tooltip
 from ui.operations import Operation, run_query
+from ui.qt import (
+    QAbstractItemView,
+    QAbstractTableModel,
+    QBrush,
+    QCheckBox,
+    QColor,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPushButton,
+    QSplitter,
+    Qt,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
 from ui.settings import Settings
 
 KEY_COLUMNS = ("fingerprint", "label", "status", "merged", "held", "decided")
@@ -116,24 +119,17 @@ class ImportLogModel(QAbstractTableModel):
 
 
 def _log_rows(store: ElectionStore) -> list[tuple[str, str, str, str, str, str, str]]:
-    p = m.Package
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                p.file_name, p.outcome, p.station_code, p.signer_name, p.key_fingerprint, p.merged_at, p.reason
-            ).order_by(p.created_at.desc())
-        ).all()
     return [
         (
-            r.file_name or "",
-            r.outcome,
-            r.station_code or "",
-            r.signer_name or "",
-            r.key_fingerprint or "",
-            r.merged_at.astimezone().strftime("%Y-%m-%d %H:%M") if r.merged_at else "",
-            r.reason or "",
+            e.file_name,
+            e.outcome,
+            e.station_code,
+            e.signer_name,
+            e.key_fingerprint,
+            e.merged_at.astimezone().strftime("%Y-%m-%d %H:%M") if e.merged_at else "",
+            e.reason,
         )
-        for r in rows
+        for e in import_log(store)
     ]
 
 

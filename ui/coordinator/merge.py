@@ -13,23 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QDialog,
-    QFileDialog,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QListWidget,
-    QProgressBar,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
 
 from db.merge import DUPLICATE, HELD, MERGED, OUTCOMES, REFUSED, MergeReport, PackageOutcome, merge_packages
 from db.store import ElectionStore
@@ -39,6 +22,25 @@ from observer.package import SUFFIX
 from observer.sealed import is_sealed_name, load_org_private, org_fingerprint
 from ui.coordinator.text import plain_labels, plain_tooltip
 from ui.operations import Operation, OperationContext
+from ui.qt import (
+    QAbstractItemView,
+    QBrush,
+    QColor,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    Qt,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
 from ui.settings import Settings
 from ui.widgets.dialogs import ask_open_file
 
@@ -186,7 +188,7 @@ class MergeDialog(QDialog):
     def _pick_org_key(self) -> None:
         current = self.settings.org_private_key_path
         path = ask_open_file(
-            self, tr("followup.merge.org_key_pick"), "PEM (*.pem);;* (*)", current.parent if current else None
+            self, tr("coordui.merge.org_key_pick"), "PEM (*.pem);;* (*)", current.parent if current else None
         )
         if path is not None:
             self.set_org_key(path)
@@ -222,11 +224,11 @@ class MergeDialog(QDialog):
         if error:
             text = error
         elif path is None:
-            text = tr("followup.merge.org_key_none")
+            text = tr("coordui.merge.org_key_none")
         else:
             key, problem = self._load_org_key()
             text = (
-                tr("followup.merge.org_key_shown", file=path.name, fingerprint=org_fingerprint(key))
+                tr("coordui.merge.org_key_shown", file=path.name, fingerprint=org_fingerprint(key))
                 if key is not None
                 else problem
             )
@@ -350,8 +352,8 @@ class MergeDialog(QDialog):
         self.add_files.setText(tr("coordui.merge.add_files"))
         self.add_folder.setText(tr("coordui.merge.add_folder"))
         self.remove.setText(tr("coordui.merge.remove"))
-        self.org_key_button.setText(tr("followup.merge.org_key"))
-        self.org_key_clear.setText(tr("followup.merge.org_key_clear"))
+        self.org_key_button.setText(tr("coordui.merge.org_key"))
+        self.org_key_clear.setText(tr("coordui.merge.org_key_clear"))
         self._show_org_key()
         self.merge_button.setText(tr("coordui.merge.start"))
         self.cancel_button.setText(tr("coordui.op.cancel"))
@@ -387,5 +389,5 @@ def _explain_missing_key(entry: PackageOutcome, key_problem: str) -> PackageOutc
         or entry.reason != tr("rel.sealed.need_key", file=entry.path.name)
     ):
         return entry
-    reason = key_problem or tr("followup.merge.need_key", file=entry.path.name)
+    reason = key_problem or tr("coordui.merge.need_key", file=entry.path.name)
     return replace(entry, reason=reason)

@@ -1,11 +1,9 @@
 """Report dialog: build the observation report PDF in the background and preview it in the app.
 
 The PDF is built into the per-user folder (``<BAQYLAU_HOME>/reports``) and
-shown with QtPdf (``QPdfDocument`` + ``QPdfView``, from the PySide6-Pdf wheel);
-"Save as…" copies it where the coordinator wants it and "Open" hands it to the
-system viewer. If QtPdf is missing (an installation without that wheel), the
-dialog says so in place of the preview and "Open" still works: the report
-itself never depends on the preview.
+shown with QtPdf (``QPdfDocument`` + ``QPdfView``, from the PySide6-Pdf wheel, a
+dependency like the others); "Save as…" copies it where the coordinator wants it
+and "Open" hands it to the system viewer.
 """
 
 from __future__ import annotations
@@ -15,22 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
-
 from db.store import ElectionStore
 from observer import i18n
 from observer.errors import StorageError
@@ -38,18 +20,28 @@ from observer.i18n import tr
 from observer.paths import app_home
 from ui.coordinator.text import plain_labels
 from ui.operations import Operation, OperationContext, show_error
+from ui.qt import (
+    QComboBox,
+    QDesktopServices,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPdfDocument,
+    QPdfView,
+    QPushButton,
+    QSplitter,
+    QUrl,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
 from ui.settings import Settings
 
 if TYPE_CHECKING:
     from reports.build import ReportInfo
-
-try:  # QtPdf ships in a separate wheel (PySide6-Pdf); the dialog degrades without it.
-    from PySide6.QtPdf import QPdfDocument
-    from PySide6.QtPdfWidgets import QPdfView
-
-    HAVE_QTPDF = True
-except ImportError:  # pragma: no cover - depends on the installation
-    HAVE_QTPDF = False
 
 
 def _progress_adapter(ctx: OperationContext) -> Callable[[str, int], None]:
@@ -128,17 +120,12 @@ class ReportDialog(QDialog):
         sl.addLayout(form)
         sl.addLayout(buttons)
 
-        if HAVE_QTPDF:
-            self.document: QPdfDocument | None = QPdfDocument(self)
-            self.preview: QWidget = QPdfView(self)
-            self.preview.setObjectName("reportPreview")
-            self.preview.setDocument(self.document)
-            self.preview.setPageMode(QPdfView.PageMode.MultiPage)
-            self.preview.setZoomMode(QPdfView.ZoomMode.FitToWidth)
-        else:  # pragma: no cover - depends on the installation
-            self.document = None
-            self.preview = QLabel()
-            self.preview.setWordWrap(True)
+        self.document = QPdfDocument(self)
+        self.preview = QPdfView(self)
+        self.preview.setObjectName("reportPreview")
+        self.preview.setDocument(self.document)
+        self.preview.setPageMode(QPdfView.PageMode.MultiPage)
+        self.preview.setZoomMode(QPdfView.ZoomMode.FitToWidth)
 
         split = QSplitter()
         split.addWidget(side)
@@ -169,8 +156,6 @@ class ReportDialog(QDialog):
         self.build_button.setText(tr("coordui.report.build"))
         self.open_button.setText(tr("coordui.report.open"))
         self.save_button.setText(tr("coordui.report.save"))
-        if not HAVE_QTPDF and isinstance(self.preview, QLabel):  # pragma: no cover
-            self.preview.setText(tr("coordui.report.no_preview"))
 
     def _pick_logo(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, tr("coordui.report.logo"), "", tr("coordui.filter.images"))
@@ -188,8 +173,7 @@ class ReportDialog(QDialog):
         logo = self.logo.text().strip() or None
         out = self.output_path()
         store = self.store
-        if self.document is not None:
-            self.document.close()  # the file is about to be replaced
+        self.document.close()  # the file is about to be replaced
         self.build_button.setEnabled(False)
         self.status.setText(tr("coordui.report.building"))
 
@@ -225,8 +209,7 @@ class ReportDialog(QDialog):
         )
         self.open_button.setEnabled(True)
         self.save_button.setEnabled(True)
-        if self.document is not None:
-            self.document.load(str(info.path))
+        self.document.load(str(info.path))
         self.built.emit(info)
 
     def open_external(self) -> None:

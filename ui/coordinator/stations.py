@@ -12,27 +12,7 @@ import logging
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-import shiboken6
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
-    QComboBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QTableView,
-    QVBoxLayout,
-    QWidget,
-)
-
-from observer.definitions import gap_pp
-from observer.i18n import tr
-from observer.regions import region_name
-from ui.coordinator.stations_data import (
-    FLAG_REUSED,
+from db.services.station_table import (
     FLAGS,
     QueryGuard,
     ReuseIndex,
@@ -42,13 +22,40 @@ from ui.coordinator.stations_data import (
     StationSource,
     reuse_index,
 )
+from observer.definitions import gap_pp
+from observer.i18n import tr
+from observer.regions import region_name
 from ui.coordinator.text import plain_labels, plain_tooltip
 from ui.operations import Operation, OperationContext
+from ui.qt import (
+    QAbstractItemView,
+    QAbstractTableModel,
+    QBrush,
+    QCheckBox,
+    QColor,
+    QComboBox,
+    QFont,
+    QFontMetrics,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTableView,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+    is_alive,
+)
 
 if TYPE_CHECKING:
     from db.reuse import ReusePair
+    from db.services.hq import StoreOpener
+    from db.services.station_reader import StationReader
     from db.store import ElectionStore
-    from ui.coordinator.quick import StationReader, StoreOpener
 
 log = logging.getLogger("baqylau.ui")
 
@@ -81,8 +88,6 @@ def flag_text(row: StationRow) -> str:
         if flag in row.flags:
             if flag == "violations":
                 parts.append(tr("coordui.flag.violations_n", n=row.violations))
-            elif flag == FLAG_REUSED:
-                parts.append(tr("followup.flag.reused"))
             else:
                 parts.append(tr(f"coordui.flag.{flag}"))
     return ", ".join(parts)
@@ -96,12 +101,12 @@ def reuse_kind(pair: ReusePair) -> str:
 
 def reuse_text(row: StationRow) -> str:
     """The photos this station shares with others, one line per pair, this station's side first."""
-    lines = [tr("followup.reuse.tip_title")]
+    lines = [tr("rel.reuse.tip_title")]
     for pair in row.reused:
         mine, other = (pair.a, pair.b) if pair.a.station_code == row.code else (pair.b, pair.a)
         lines.append(
             tr(
-                "followup.reuse.tip_pair",
+                "rel.reuse.tip_pair",
                 kind=reuse_kind(pair),
                 file=mine.original_name,
                 observer=mine.observer_name,
@@ -481,8 +486,8 @@ class StationsPage(QWidget):
         self.disputed.setText(tr("coordui.stations.only_disputed"))
         self.violations.setText(tr("coordui.stations.only_violations"))
         self.checks.setText(tr("coordui.stations.only_checks"))
-        self.reused.setText(tr("followup.stations.only_reused"))
-        self.reused.setToolTip(tr("followup.stations.only_reused_tip"))
+        self.reused.setText(tr("coordui.stations.only_reused"))
+        self.reused.setToolTip(tr("coordui.stations.only_reused_tip"))
         self._fill_regions()
         self.model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
         if self.model.rowCount():
@@ -531,7 +536,7 @@ class StationsPage(QWidget):
             return reuse_index(source.store, guard)  # on the worker: waits there if the store is still opening
 
         def done(reuse: ReuseIndex) -> None:
-            if shiboken6.isValid(self) and generation == self._reuse_generation:
+            if is_alive(self) and generation == self._reuse_generation:
                 self.model.set_reuse(reuse)
 
         op: Operation[ReuseIndex] = Operation(self, scan, show_progress=False, cancellable=False).success(done)
@@ -562,7 +567,7 @@ class StationsPage(QWidget):
         if isinstance(exc, ScanStopped):
             return True  # stopped on purpose (window closing, or a newer scan)
         # The window (and its file) may be gone by the time a scan fails: nobody to tell then.
-        if not shiboken6.isValid(self):
+        if not is_alive(self):
             log.info("reused-photo scan ended after its window closed: %s", exc)
             return True
         return False

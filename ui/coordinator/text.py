@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QWidget
+from ui.qt import QLabel, Qt, QWidget
 
 
 def plain_labels(widget: QWidget) -> None:

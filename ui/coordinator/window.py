@@ -14,14 +14,24 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QSizePolicy, QTabWidget, QToolBar, QVBoxLayout, QWidget
-
+from db.services.hq import StoreOpener
+from db.services.station_reader import StationReader
 from observer.i18n import tr
-from ui.coordinator.quick import StationReader, StoreOpener
 from ui.coordinator.stations import StationsPage
 from ui.coordinator.text import plain_labels
+from ui.qt import (
+    QAction,
+    QCloseEvent,
+    QLabel,
+    QMainWindow,
+    QSizePolicy,
+    Qt,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
 from ui.widgets.language import LanguageCombo, language_bridge
 
 if TYPE_CHECKING:
@@ -127,7 +137,7 @@ class CoordinatorWindow(QMainWindow):
 
     @classmethod
     def opening(cls, opener: StoreOpener, reader: StationReader) -> CoordinatorWindow:
-        """The window for a current HQ file (``quick.open_hq``) whose store ``opener`` is still opening."""
+        """The window for a current HQ file (``db.services.hq.current_hq_reader``) whose store ``opener`` is still opening."""
         return cls(opener, reader=reader)
 
     @property
@@ -156,6 +166,14 @@ class CoordinatorWindow(QMainWindow):
 
     def _built(self) -> list[Any]:
         return [self._pages[name] for name in TABS[1:] if name in self._pages]
+
+    def show_tab(self, name: str) -> Any:
+        """Bring tab ``name`` (one of TABS) to the front; returns its page (built on first show)."""
+        if name == TABS[0]:
+            self.tabs.setCurrentWidget(self.stations)
+            return self.stations
+        self.tabs.setCurrentWidget(self._holders[name])  # the tab holds a frame: the page goes in it
+        return self._page(name)
 
     def _tab_shown(self, index: int) -> None:
         if 0 < index < len(TABS):

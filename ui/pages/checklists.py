@@ -105,6 +105,17 @@ class ChecklistsPage(Page):
         finally:
             self._loading = False
 
+    def focus_target(self, target: str) -> None:
+        """Put the cursor on a question's first answer ("<checklist>:<question>")."""
+        checklist, _, key = target.partition(":")
+        for qrow in self.rows.get(checklist, []):
+            if qrow.question.key == key:
+                first = next(iter(qrow.buttons.values()))
+                self.scroller.ensureWidgetVisible(qrow.label)
+                self.scroller.ensureWidgetVisible(first)
+                first.setFocus()
+                return
+
     def _toggled(self, checked: bool, checklist: str, qrow: _QuestionRow) -> None:
         # Only the button being switched on saves; the one switched off fires too.
         if checked:

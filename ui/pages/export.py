@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 
 from db.store import ElectionStore, storage_error
 from observer.errors import BaqylauError
-from observer.i18n import tr
+from observer.i18n import current_language, tr
+from observer.review import MIN_REASON, REVIEW_META_KEY, review_json
 from observer.sealed import load_org_public, org_fingerprint
+from observer.signing import KeyPair
 from ui.pages.base import Page, plain_label
-from ui.qt import QApplication, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, Qt, QVBoxLayout, QWidget
+from ui.pages.review import current_items
+from ui.qt import QApplication, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, Qt, QVBoxLayout, QWidget, Signal
 from ui.settings import Settings
 from ui.widgets.dialogs import ask_folder, ask_open_file
 from ui.widgets.messages import post_error, post_info
@@ -26,20 +29,15 @@ def human_size(size: int) -> str:
     return f"{size} B"
 
 
-def _optional(name: str) -> ModuleType | None:
-    """Modules written by other parts of the project; the page says so if one is missing."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
 class ExportPage(Page):
     title_key = "ui.nav.export"
+
+    review_requested = Signal()  # open items: the window shows the review before anything is written
 
     def __init__(self, store: ElectionStore, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(store, settings, parent)
         self.last_package: Path | None = None
+        self._result_text: Callable[[], str] | None = None  # the result, rendered again in a new language
         col = QVBoxLayout(self.body)
         col.setContentsMargins(0, 0, 0, 0)
         self.hint = plain_label()
@@ -52,6 +50,9 @@ class ExportPage(Page):
         self.summary = plain_label()
         self.summary.setWordWrap(True)
         sc.addWidget(self.summary)
+        self.review_state = plain_label()
+        self.review_state.setWordWrap(True)
+        sc.addWidget(self.review_state)
         col.addWidget(self.summary_box)
 
         self.folder_box = QGroupBox(self.body)
@@ -98,7 +99,7 @@ class ExportPage(Page):
         self.browse.clicked.connect(self._choose_folder)
         self.org_key_button.clicked.connect(self._choose_org_key)
         self.seal_box.toggled.connect(self._remember_encrypt)
-        self.export_button.clicked.connect(self._export_clicked)
+        self.export_button.clicked.connect(self.export_clicked)
         self.retranslate()
         self.refresh()
 
@@ -116,6 +117,8 @@ class ExportPage(Page):
         self.key_box.setTitle(tr("ui.export.key"))
         self._show_key()
         self._show_summary()
+        if self._result_text is not None:
+            self.result.setText(self._result_text())
 
     def refresh(self) -> None:
         super().refresh()
@@ -125,7 +128,13 @@ class ExportPage(Page):
         st = self.station
         if st is None:
             self.summary.setText("")
+            self.review_state.setText("")
             return
+        open_items = len(current_items(self.store))
+        self.review_state.setText(
+            tr("review.ui.summary_open", count=open_items) if open_items else tr("review.ui.summary_clean")
+        )
+        self.review_state.setStyleSheet("font-weight: bold; color: #b3261e;" if open_items else "color: #2e7d32;")
         obs = self.store.observer()
         self.summary.setText(
             tr(
@@ -138,12 +147,11 @@ class ExportPage(Page):
             )
         )
 
-    def _keys(self) -> object | None:
-        signing = _optional("observer.signing")
-        if signing is None:
-            return None
+    def _keys(self) -> KeyPair | None:
+        from observer.signing import load_or_create_keypair
+
         try:
-            return signing.load_or_create_keypair()
+            return load_or_create_keypair()
         except (BaqylauError, OSError) as exc:
             post_error(str(exc))
             return None
@@ -196,19 +204,21 @@ class ExportPage(Page):
         if folder is not None:
             self.folder.setText(str(folder))
 
-    def _export_clicked(self) -> None:
+    def export_clicked(self) -> None:
         text = self.folder.text().strip()
         if not text:
             post_error(tr("ui.export.no_folder"))
             return
         self.export_to(Path(text))
 
-    def export_to(self, folder: Path) -> Path | None:
-        """Write the package into ``folder``; returns its path, or None after showing why not."""
-        package = _optional("db.package")
-        if package is None or _optional("observer.signing") is None:
-            post_error(tr("ui.export.missing"))
-            return None
+    def export_to(self, folder: Path, reason: str | None = None) -> Path | None:
+        """Write the package into ``folder``; returns its path, or None after showing why not.
+
+        With open review items nothing is written unless ``reason`` says why the
+        observer exports anyway; the reason and the items go into the package.
+        """
+        from db import package
+
         if not folder.is_dir():
             post_error(tr("ui.export.not_folder", folder=str(folder)))
             return None
@@ -226,15 +236,34 @@ class ExportPage(Page):
             except BaqylauError as exc:
                 post_error(str(exc))
                 return None
+        items = current_items(self.store)
+        if items and reason is None:
+            post_error(tr("review.ui.stopped", count=len(items)))
+            self.review_requested.emit()
+            return None
+        reason = (reason or "").strip()
+        if items and len(reason) < MIN_REASON:
+            post_error(tr("review.ui.need_reason", min=MIN_REASON))
+            self.review_requested.emit()
+            return None
+        # The station file's meta travels in the package's snapshot: the coordinator sees the review.
+        review = review_json(items, reason if items else "", datetime.now(UTC), current_language())
+        try:
+            self.store.set_meta(REVIEW_META_KEY, review)
+        except BaqylauError as exc:
+            post_error(str(exc))
+            return None
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             path: Path = package.export_station_package(self.store, folder, keys, encrypt_to=recipient)
         except BaqylauError as exc:
+            self._result_text = exc.__str__
             self.result.setText(str(exc))
             post_error(str(exc))
             return None
         except OSError as exc:  # a stick pulled out mid-write, a full or read-only stick
             err = storage_error(exc, folder)
+            self._result_text = err.__str__
             self.result.setText(str(err))
             post_error(str(err))
             return None
@@ -242,13 +271,20 @@ class ExportPage(Page):
             QApplication.restoreOverrideCursor()
         self.settings.export_dir = folder
         self.last_package = path
-        text = tr(
-            "ui.export.done",
-            name=path.name,
-            size=human_size(path.stat().st_size),
-            folder=str(folder),
-            fingerprint=getattr(keys, "fingerprint", "—"),
-        )
+        done = {
+            "name": path.name,
+            "size": human_size(path.stat().st_size),
+            "folder": str(folder),
+            "fingerprint": getattr(keys, "fingerprint", "—"),
+        }
+        anyway = len(items)
+
+        def result_text() -> str:  # again in the current language after a switch
+            text = tr("ui.export.done", **done)
+            return text + "\n" + tr("review.ui.exported_anyway", count=anyway) if anyway else text
+
+        self._result_text = result_text
+        text = self._result_text()
         self.result.setText(text)
         post_info(text)
         self._show_key()

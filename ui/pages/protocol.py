@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from db import models
 from db.store import ElectionStore
-from observer.checks import CheckOutcome, Status, run_checks
+from observer.checks import Status, involved_keys, run_checks
 from observer.i18n import tr
+from observer.plausibility import DayFigures, protocol_findings
 from observer.records import PROTOCOL_SOURCES
 from ui.pages.base import Page, plain_label
+from ui.pages.review import day_figures, warning_label
 from ui.qt import (
     QButtonGroup,
     QGridLayout,
@@ -21,20 +22,13 @@ from ui.qt import (
     QWidget,
 )
 from ui.settings import Settings
-from ui.widgets.dialogs import ask_open_files
+from ui.widgets.comparison import ComparisonView
+from ui.widgets.dialogs import ask_open_files, confirm
 from ui.widgets.evidence import EvidenceList
 from ui.widgets.fields import IntField
 from ui.widgets.messages import attempt, succeeded
 
 STATUS_MARK = {Status.OK: "✓", Status.FAILED: "✗", Status.INCOMPLETE: "…"}
-
-
-def involved_keys(outcome: CheckOutcome, party_keys: tuple[str, ...]) -> frozenset[str]:
-    """Fields a control relation reads, with every party when it uses sum(parties)."""
-    keys = set(outcome.keys)
-    if outcome.check.relation.uses_parties:
-        keys.update(party_keys)
-    return frozenset(keys)
 
 
 class ProtocolPage(Page):
@@ -44,6 +38,7 @@ class ProtocolPage(Page):
         super().__init__(store, settings, parent)
         self.source = PROTOCOL_SOURCES[0]
         self._pids: dict[str, str] = {}
+        self._context = DayFigures()  # the other pages' figures, for the cross-checks
         tpl = store.template
         row = QHBoxLayout(self.body)
         row.setContentsMargins(0, 0, 0, 0)
@@ -62,8 +57,12 @@ class ProtocolPage(Page):
             button.clicked.connect(lambda _checked=False, s=source: self.set_source(s))
             switch.addWidget(button)
         self.source_buttons[self.source].setChecked(True)
-        switch.addStretch(1)
-        left.addLayout(switch)
+        self.comparison = ComparisonView(self.body)
+        switch.addWidget(self.comparison.summary, 1)
+        # Above the scrolling form: the switch and the comparison's summary stay in sight.
+        outer = self.layout()
+        assert isinstance(outer, QVBoxLayout)
+        outer.insertLayout(outer.indexOf(self.scroller), switch)
 
         self.lines_box = QGroupBox(self.body)
         grid = QGridLayout(self.lines_box)
@@ -72,6 +71,7 @@ class ProtocolPage(Page):
         self.fields: dict[str, IntField] = {}
         self.labels: dict[str, QLabel] = {}
         self.problems: dict[str, QLabel] = {}
+        self.warnings: dict[str, QLabel] = {}
         r = 0
         for item in tpl.lines:
             self._add_row(grid, r, item.key, item.number)
@@ -88,6 +88,7 @@ class ProtocolPage(Page):
         row.addLayout(left, 3)
 
         right = QVBoxLayout()
+        right.addWidget(self.comparison)
         self.checks_box = QGroupBox(self.body)
         checks_col = QVBoxLayout(self.checks_box)
         self.check_labels: list[QLabel] = []
@@ -102,14 +103,19 @@ class ProtocolPage(Page):
         right.addWidget(self.checks_box)
         self.photos_box = QGroupBox(self.body)
         photos_col = QVBoxLayout(self.photos_box)
-        self.photos = EvidenceList(self.photos_box)
+        self.photos = EvidenceList(self.photos_box, store.evidence_path)  # double-click: full size
         self.add_photo = QPushButton(self.photos_box)
+        self.remove_photo = QPushButton(self.photos_box)
         photos_col.addWidget(self.photos, 1)
-        photos_col.addWidget(self.add_photo)
+        photo_buttons = QHBoxLayout()
+        photo_buttons.addWidget(self.add_photo)
+        photo_buttons.addWidget(self.remove_photo)
+        photos_col.addLayout(photo_buttons)
         right.addWidget(self.photos_box, 1)
         row.addLayout(right, 2)
 
         self.add_photo.clicked.connect(self._choose_photos)
+        self.remove_photo.clicked.connect(self._remove_photo)
         self.retranslate()
         self.refresh()
 
@@ -122,14 +128,21 @@ class ProtocolPage(Page):
         problem.setObjectName("problem")
         problem.setWordWrap(True)
         problem.hide()
+        warning = warning_label()
         label.setBuddy(field)
         grid.addWidget(plain_label(number), 2 * r, 0)
         grid.addWidget(label, 2 * r, 1)
         grid.addWidget(field, 2 * r, 2)
-        # The message goes on its own row under the field, so it can be read in full.
-        grid.addWidget(problem, 2 * r + 1, 1, 1, 2)
+        # The messages go on their own row under the field, so they can be read in full.
+        under = QVBoxLayout()
+        under.setContentsMargins(0, 0, 0, 0)
+        under.setSpacing(0)
+        under.addWidget(problem)
+        under.addWidget(warning)
+        grid.addLayout(under, 2 * r + 1, 1, 1, 2)
         field.value_changed.connect(lambda value, k=key: self._save(k, value))
         self.fields[key], self.labels[key], self.problems[key] = field, label, problem
+        self.warnings[key] = warning
 
     # ---- texts ---------------------------------------------------------
     def retranslate(self) -> None:
@@ -145,8 +158,10 @@ class ProtocolPage(Page):
         self.checks_box.setTitle(tr("ui.protocol.checks"))
         self.photos_box.setTitle(tr("ui.protocol.photos"))
         self.add_photo.setText(tr("ui.protocol.add_photo"))
+        self.remove_photo.setText(tr("ui.protocol.remove_photo"))
         self._update_checks()
         self._load_photos()
+        self._update_comparison()
 
     # ---- data ----------------------------------------------------------
     def _existing_protocol(self, source: str) -> str | None:
@@ -158,7 +173,7 @@ class ProtocolPage(Page):
         if source in self._pids:
             return self._pids[source]
         sid = self.station_id
-        for row in self.store.iter_table(models.Protocol):
+        for row in self.store.iter_table("protocols"):
             if row.station_id == sid and row.observer_id == self.store.observer_id and row.source == source:
                 self._pids[source] = row.id
                 return row.id
@@ -188,14 +203,23 @@ class ProtocolPage(Page):
         stored = self.store.protocol_values(pid) if pid else {}
         for key, field in self.fields.items():
             field.set_value(stored.get(key))
+        st = self.station
+        self._context = day_figures(self.store, st) if st else DayFigures()
         self._update_checks()
         self._load_photos()
+        self._update_comparison()
 
     def _save(self, key: str, value: int | None) -> None:
         pid = self._protocol()
         if pid is not None:
             succeeded(lambda: self.store.set_protocol_value(pid, key, value))
         self._update_checks()
+        self._update_comparison()
+
+    def _update_comparison(self) -> None:
+        both = {s: self._existing_protocol(s) for s in PROTOCOL_SOURCES}
+        values = {s: (self.store.protocol_values(pid) if pid else {}) for s, pid in both.items()}
+        self.comparison.set_values(self.store.template, values["posted_copy"], values["announced"])
 
     def _update_checks(self) -> None:
         tpl = self.store.template
@@ -218,10 +242,13 @@ class ProtocolPage(Page):
                 # The message sits beside the last field of the relation: usually the one just typed.
                 if keys:
                     problems[keys[-1]].append(text)
+        warnings = self._warnings()
         for key in order:
-            self.fields[key].set_problem(bool(tips[key]), "\n".join(tips[key]))
+            self.fields[key].set_problem(bool(tips[key]), "\n".join(tips[key] + warnings.get(key, [])))
             self.problems[key].setText("\n".join(problems[key]))
             self.problems[key].setVisible(bool(problems[key]))
+            self.warnings[key].setText("\n".join(warnings.get(key, [])))
+            self.warnings[key].setVisible(bool(warnings.get(key)))
         voted, registered = (
             tpl.voted.evaluate(self.values(), tpl.party_keys),
             tpl.registered.evaluate(self.values(), tpl.party_keys),
@@ -230,6 +257,31 @@ class ProtocolPage(Page):
             self.turnout_label.setText(tr("ui.protocol.turnout", pct=f"{100.0 * voted / registered:.2f}"))
         else:
             self.turnout_label.setText("")
+
+    def _warnings(self) -> dict[str, list[str]]:
+        """Cross-checks of this version against set-up, the head-count, the announcements and the tally."""
+        ctx = self._context
+        figures = DayFigures(ctx.registered, ctx.announced, ctx.headcount, {self.source: self.values()}, ctx.tally)
+        out: dict[str, list[str]] = {}
+        for finding in protocol_findings(self.store.template, figures, self.source):
+            key = finding.target.split(":", 1)[1]
+            out.setdefault(key, []).append(tr("ui.protocol.warning", text=finding.text()))
+        return out
+
+    def warning_text(self, key: str) -> str:
+        """The cross-check warnings shown under a field (empty when there are none)."""
+        label = self.warnings[key]
+        return label.text() if not label.isHidden() else ""
+
+    def focus_target(self, target: str) -> None:
+        """Show the version and put the cursor in the line a review item names ("<source>:<key>")."""
+        source, _, key = target.partition(":")
+        if source in self.source_buttons and source != self.source:
+            self.set_source(source)
+        field = self.fields.get(key) or next(iter(self.fields.values()))
+        self.scroller.ensureWidgetVisible(field)
+        field.setFocus()
+        field.selectAll()
 
     def problem_text(self, key: str) -> str:
         """What is shown next to a field (empty when nothing is wrong there)."""
@@ -243,7 +295,7 @@ class ProtocolPage(Page):
         self.photos.set_evidence(self.store.evidence(sid, protocol_id=pid) if pid and sid else [])
 
     def _choose_photos(self) -> None:
-        paths = ask_open_files(self, tr("ui.protocol.add_photo"), tr("ui.filter.photos"))
+        paths = ask_open_files(self, tr("ui.protocol.add_photo"), tr("ui.filter.photos"), purpose="photos")
         for path in paths:
             self.attach_photo(path)
 
@@ -254,3 +306,9 @@ class ProtocolPage(Page):
         info = attempt(lambda: self.store.add_evidence(sid, path, protocol_id=pid))
         self._load_photos()
         return info is not None
+
+    def _remove_photo(self) -> None:
+        eid = self.photos.selected_id()
+        if eid is not None and confirm(self, tr("ui.protocol.remove_photo"), tr("ui.protocol.remove_photo_confirm")):
+            succeeded(lambda: self.store.delete_evidence(eid))  # recoverable until export, like a violation
+            self._load_photos()

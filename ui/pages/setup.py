@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 import shutil
 from pathlib import Path
@@ -99,6 +98,7 @@ class SetupPage(Page):
         self.address_label.setBuddy(self.address)
         self.registered_label.setBuddy(self.registered)
 
+        self._keyboard_order()
         self.observer_name.textEdited.connect(self._save_observer)
         self.organisation.textEdited.connect(self._save_observer)
         self.code.editingFinished.connect(self._commit_code)
@@ -110,6 +110,27 @@ class SetupPage(Page):
         self._load_station_list()
         self.retranslate()
         self.refresh()
+
+    def _keyboard_order(self) -> None:
+        """Tab and Enter walk the form in reading order; "Import CSV" comes last, not after the number."""
+        chain: list[QWidget] = [
+            self.observer_name,
+            self.organisation,
+            self.code,
+            self.region,
+            self.district,
+            self.address,
+            self.registered,
+            self.import_button,
+        ]
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
+        for edit, following in zip(chain[:6], chain[1:7]):
+            if isinstance(edit, QLineEdit):
+                # as Tab does: the next field's text is selected, so typing replaces it
+                edit.returnPressed.connect(lambda w=following: w.setFocus(Qt.FocusReason.TabFocusReason))
+        # Enter on the last field keeps it (the next widget in the window is the language box).
+        self.registered.enter_moves_on = False
 
     # ---- texts ---------------------------------------------------------
     def retranslate(self) -> None:
@@ -281,18 +302,15 @@ class SetupPage(Page):
             listing.close()
 
     def _import_stations(self) -> None:
-        path = ask_open_file(self, tr("ui.setup.import_title"), tr("ui.filter.csv"))
+        path = ask_open_file(self, tr("ui.setup.import_title"), tr("ui.filter.csv"), purpose="csv")
         if path is None:
             return
         self.import_station_list(path)
 
     def import_station_list(self, path: Path) -> bool:
         """Read a station list CSV; every bad row is reported and the old list kept."""
-        try:
-            module = importlib.import_module("db.stations_import")
-        except ImportError:
-            post_error(tr("ui.setup.import_missing"))
-            return False
+        from db import stations_import as module
+
         target = self._list_path()
         work = target.parent / (target.stem + ".part")
         try:

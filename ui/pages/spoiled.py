@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from db.store import ElectionStore
 from observer.i18n import tr
+from observer.plausibility import DayFigures, protocol_findings
 from ui.pages.base import Page, plain_label
+from ui.pages.review import day_figures, warning_label
 from ui.qt import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, Qt, QVBoxLayout, QWidget
 from ui.settings import Settings
 from ui.widgets.fields import IntField
@@ -53,6 +55,9 @@ class SpoiledPage(Page):
         self.total = plain_label()
         self.total.setObjectName("result")
         form.addRow(self.total)
+        self.warning = warning_label(self.box)
+        form.addRow(self.warning)
+        self._context = DayFigures()
         col.addWidget(self.box)
         col.addStretch(1)
         self.retranslate()
@@ -80,6 +85,8 @@ class SpoiledPage(Page):
                     spin.set_value(stored.get(code))
         finally:
             self._loading = False
+        st = self.station
+        self._context = day_figures(self.store, st) if st else DayFigures()
         self._update_total()
 
     def _step(self, code: str, delta: int) -> None:
@@ -98,3 +105,21 @@ class SpoiledPage(Page):
 
     def _update_total(self) -> None:
         self.total.setText(tr("ui.spoiled.total", total=sum(s.value() or 0 for s in self.spins.values())))
+        # The tally against each protocol version's invalid-ballot line: a warning, never a block.
+        ctx = self._context
+        tally = {code: spin.value() or 0 for code, spin in self.spins.items()}
+        figures = DayFigures(ctx.registered, ctx.announced, ctx.headcount, ctx.protocols, tally)
+        texts = [
+            f.text()
+            for source in ctx.protocols
+            for f in protocol_findings(self.store.template, figures, source)
+            if f.rule == "tally_vs_invalid"
+        ]
+        self.warning.setText("\n".join(texts))
+        self.warning.setVisible(bool(texts))
+
+    def focus_target(self, target: str) -> None:
+        spin = self.spins.get(target) or next(iter(self.spins.values()), None)
+        if spin is not None:
+            self.scroller.ensureWidgetVisible(spin)
+            spin.setFocus()

@@ -23,6 +23,8 @@ class IntField(QLineEdit):
         self.setMaxLength(len(str(maximum)))
         self.setMinimumWidth(120)
         self.setProperty("problem", False)
+        # The last field of a form keeps the focus on Enter (it would land on whatever widget comes next).
+        self.enter_moves_on = True
         self.textEdited.connect(self._edited)
         self.returnPressed.connect(self._next_field)
 
@@ -45,7 +47,10 @@ class IntField(QLineEdit):
 
     def _next_field(self) -> None:
         # Enter moves on, as on the paper form: numbers are typed from a keypad, line after line.
-        self.focusNextChild()
+        if self.enter_moves_on:
+            self.focusNextChild()
+        else:
+            self.selectAll()
 
     def _edited(self, _text: str) -> None:
         self.value_changed.emit(self.value())

@@ -32,6 +32,15 @@ QListWidget#nav::item:selected { background: #1f5fa8; color: white; }
 QLineEdit, QComboBox, QSpinBox, QDateTimeEdit {
     padding: 5px; border: 1px solid #9aa5b1; border-radius: 4px; background: white; min-height: 26px;
 }
+QComboBox[problem="true"] { border: 2px solid #b3261e; background: #fdecea; }
+/* The open list of a combo box: without these rules the highlighted item is drawn white on white
+   on Linux (the combo's own white background and padding reach its popup items). */
+QComboBox QAbstractItemView {
+    background: white; color: #1d2b3a; border: 1px solid #9aa5b1; outline: 0;
+    selection-background-color: #1f5fa8; selection-color: white;
+}
+QComboBox QAbstractItemView::item { min-height: 26px; padding: 2px 8px; color: #1d2b3a; background: white; }
+QComboBox QAbstractItemView::item:selected, QComboBox QAbstractItemView::item:hover { background: #1f5fa8; color: white; }
 QPlainTextEdit { padding: 3px; border: 1px solid #9aa5b1; border-radius: 4px; background: white; }
 QLineEdit:focus, QComboBox:focus, QSpinBox:focus, QDateTimeEdit:focus, QPlainTextEdit:focus { border: 2px solid #1f5fa8; }
 QLineEdit[problem="true"] { border: 2px solid #b3261e; background: #fdecea; }

@@ -1,0 +1,112 @@
+"""Opening a coordinator's (HQ) file: for a command, and for the app's first window.
+
+:func:`open_hq` is what every command on an HQ file starts with. The app takes
+a faster path for a plain, current HQ file: :func:`current_hq_reader` checks it
+with ``sqlite3`` alone and returns the stations table's reader, the window is
+shown, and :class:`StoreOpener` opens the store on a helper thread behind it.
+Anything else (an older file to upgrade, a station file, not an election) gets
+None and goes through ``ElectionStore.open``, which owns those checks and their
+messages. This module is imported before the first window: it loads SQLAlchemy
+(through :mod:`db.store`) only inside the functions that open a store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from db.fileformat import FORMAT, ROLE_HQ
+from db.revisions import head_revision
+from db.services.station_reader import StationReader
+
+if TYPE_CHECKING:
+    from db.store import ElectionStore
+
+
+def open_hq(path: str | Path, *, template: str | None = None) -> ElectionStore:
+    """Open a coordinator file; with ``template`` (a built-in id or a TOML path), create it on first use."""
+    from db.store import ElectionStore
+    from observer.errors import PackageError
+    from observer.template import resolve_template
+
+    p = Path(path)
+    if not p.exists() and template is not None:
+        return ElectionStore.create(p, resolve_template(template), role=ROLE_HQ)
+    store = ElectionStore.open(p)
+    if store.role != ROLE_HQ:
+        role = store.role
+        store.close()
+        raise PackageError("package.cli.not_hq", file=str(p), role=role)
+    return store
+
+
+def current_hq_reader(path: Path) -> StationReader | None:
+    """A stations reader for ``path`` if it is plainly a current HQ file, else None (open it the usual way)."""
+    try:
+        with path.open("rb") as fh:
+            if fh.read(16) != b"SQLite format 3\x00":
+                return None
+        reader = StationReader(path)
+    except (OSError, sqlite3.Error):
+        return None
+    try:
+        if reader.schema_revision() != head_revision():
+            raise LookupError
+        if reader.meta("format") != FORMAT or reader.meta("role") != ROLE_HQ:
+            raise LookupError
+        _ = reader.template  # a template that does not parse is reported by the usual path
+    except Exception:  # noqa: BLE001 - any doubt: the usual path checks and explains
+        reader.close()
+        return None
+    return reader
+
+
+class StoreOpener:
+    """``ElectionStore.open(path)`` on a helper thread, started once the window is up.
+
+    Whoever needs the store calls :meth:`result`, which starts the opening if
+    nobody has yet (so it can never wait for a start that is queued behind it)
+    and waits for it; ``future`` tells who only wants to be told.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.future: Future[ElectionStore] = Future()
+        self._lock = threading.Lock()
+        self._started = False
+
+    @classmethod
+    def opened(cls, store: ElectionStore) -> StoreOpener:
+        opener = cls(store.path)
+        opener._started = True
+        opener.future.set_result(store)
+        return opener
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._run, name="baqylau-open", daemon=False).start()
+
+    def _run(self) -> None:
+        try:
+            from db.store import ElectionStore  # SQLAlchemy and the models load here, off the UI thread
+
+            store = ElectionStore.open(self.path)
+        except BaseException as exc:  # noqa: BLE001 - delivered to whoever waits for the store
+            self.future.set_exception(exc)
+        else:
+            self.future.set_result(store)
+
+    @property
+    def started(self) -> bool:
+        with self._lock:
+            return self._started
+
+    def result(self) -> ElectionStore:
+        self.start()
+        return self.future.result()

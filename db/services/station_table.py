@@ -1,0 +1,533 @@
+"""Row data for the coordinator's stations table, read in pages.
+
+The table must open and scroll through 100,000 stations instantly, so this
+module never loads every row's contents: :meth:`StationSource.ids` returns only
+the ordered station ids matching the filters (one indexed query), and
+:meth:`StationSource.rows` computes the displayed figures for a page of ids.
+
+The queries are read-only: plain ``sqlite3`` for what the first screen shows
+(:mod:`db.services.station_reader`), SQLAlchemy Core over ``db.models`` for the
+observers' figures, loaded in the background. They are shaped for a table read
+a page at a time (``ui/coordinator/stations.py`` shows them), which is why they
+are not ``db/aggregate.py``'s station table, built for the whole election.
+Importing this module loads no SQLAlchemy and no numpy: the first window needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from db.fileformat import IN_CHUNK
+from db.services.hq import StoreOpener
+from db.services.station_reader import SORT_COLUMNS, StationReader  # noqa: F401  (SORT_COLUMNS: the sort keys)
+from observer.checks import failed_checks, percent
+from observer.template import ElectionTemplate
+
+if TYPE_CHECKING:
+    # Both import numpy (and db.reuse Pillow): loaded by the background reads, not before the window shows.
+    from db.conflicts import EffectiveProtocols
+    from db.reuse import ReusePair
+    from db.store import ElectionStore
+
+# Flags a row can carry; the UI translates them (coordui.flag.<name>).
+FLAG_CONFLICT = "conflict"  # versions differ and nobody has decided yet
+FLAG_DISPUTED = "disputed"  # the coordinator marked the station disputed
+FLAG_CHOSEN = "chosen"  # versions differed; the coordinator chose one
+FLAG_EXCLUDED = "excluded"  # has figures, but the inclusion rules leave them out
+FLAG_VIOLATIONS = "violations"
+FLAG_CHECKS = "checks"  # the effective protocol breaks a control relation
+FLAG_NO_OFFICIAL = "no_official"
+FLAG_REUSED = "reused"  # a photo of this station was also submitted for another (coordui.flag.reused)
+FLAGS: tuple[str, ...] = (
+    FLAG_CONFLICT,
+    FLAG_DISPUTED,
+    FLAG_EXCLUDED,
+    FLAG_CHOSEN,
+    FLAG_VIOLATIONS,
+    FLAG_CHECKS,
+    FLAG_REUSED,
+    FLAG_NO_OFFICIAL,
+)
+
+# Station id -> the reuse pairs it takes part in (see db.reuse).
+ReuseIndex = dict[str, tuple["ReusePair", ...]]
+
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baqylau-stations")
+
+
+@dataclass(frozen=True)
+class StationFilter:
+    """What the coordinator narrowed the table to; the default shows everything."""
+
+    region: str = ""
+    code_search: str = ""
+    disputed: bool = False  # unresolved conflicts and stations marked disputed
+    has_violations: bool = False
+    breaks_checks: bool = False
+    reused_evidence: bool = False  # a photo also submitted for another station
+
+
+@dataclass(frozen=True)
+class StationRow:
+    id: str
+    code: str
+    region: str
+    district: str
+    registered: int | None
+    observed_pct: float | None
+    official_pct: float | None
+    violations: int = 0
+    failed_checks: tuple[str, ...] = ()  # check sources (expressions) that fail
+    flags: frozenset[str] = field(default_factory=frozenset)
+    reused: tuple[ReusePair, ...] = ()  # photos shared with other stations
+    # The effective protocols were still being read: observed figures, conflicts and checks are
+    # not known yet (the table says "loading" rather than showing a row as unobserved).
+    pending: bool = False
+
+    @property
+    def gap_pp(self) -> float | None:
+        if self.observed_pct is None or self.official_pct is None:
+            return None
+        return self.official_pct - self.observed_pct
+
+
+class StationSource:
+    """Reads station ids and pages of rows from an HQ election file.
+
+    Which protocol counts at a station (and which stations are disputed, in
+    conflict or excluded by the inclusion rules) comes from
+    :func:`db.conflicts.effective_protocols`, computed once per refresh, so the
+    table always agrees with the aggregates and the report.
+
+    The ids, the station list's columns, regions and the count are read with
+    plain ``sqlite3`` (:class:`StationReader`): they are what the window shows
+    first, possibly while the store is still being opened (``StoreOpener``).
+    """
+
+    def __init__(self, store: ElectionStore | StoreOpener, reader: StationReader | None = None) -> None:
+        self._opener = store if isinstance(store, StoreOpener) else StoreOpener.opened(store)
+        self._reader = reader if reader is not None else StationReader(self._opener.path)
+        self._template: ElectionTemplate = self._reader.template
+        self._effective: Future[EffectiveProtocols] | None = None
+        self._breaking: frozenset[str] | None = None
+        # Filled from a background scan (seconds at 10,000 photos); until then no row is flagged.
+        self._reuse: ReuseIndex = {}
+        self._lock = threading.Lock()
+        self._guards: set[QueryGuard] = set()  # reads that stop() may abort
+        self._stopped = False
+        self.closed = False
+        self._regions: list[str] | None = None
+        self._total: int | None = None
+
+    @property
+    def store(self) -> ElectionStore:
+        """The open store (waits for it if the window appeared before it was open)."""
+        return self._opener.result()
+
+    @property
+    def path(self) -> Path:
+        return self._opener.path
+
+    def close(self) -> None:
+        """Close the table's own read connection (the window closed)."""
+        self.closed = True
+        self._reader.close()
+
+    def invalidate(self) -> None:
+        """Forget derived sets after a merge, an import, a decision or a rules change."""
+        with self._lock:
+            self._effective = None
+            self._breaking = None
+        self._regions = None
+        self._total = None
+
+    def prefetch(self) -> None:
+        """Start computing the effective protocols on a helper thread (once the store is open).
+
+        The table shows its rows without them (figures say "loading") and
+        redraws when they arrive; filters that need them wait for them.
+        """
+        if not self._opener.future.done():
+            self._opener.future.add_done_callback(lambda f: None if f.exception() else self.prefetch())
+            return
+        with self._lock:
+            if self._effective is None and not self._stopped:
+                guard = QueryGuard()
+                self._guards.add(guard)
+                self._effective = _POOL.submit(self._read_effective, guard)
+
+    def _read_effective(self, guard: QueryGuard) -> EffectiveProtocols:
+        try:
+            with guard.watching(self.store):
+                from db.conflicts import effective_protocols
+
+                return effective_protocols(self.store)
+        finally:
+            with self._lock:
+                self._guards.discard(guard)
+
+    def stop(self) -> None:
+        """Abort the reads in flight (the window is closing): quitting must not wait for them."""
+        with self._lock:
+            self._stopped = True  # nor start new ones (the store may finish opening after this)
+            guards = list(self._guards)
+            if self._effective is not None and not self._effective.done():
+                self._effective = None  # a later reader computes afresh instead of getting the abort
+        for guard in guards:
+            guard.interrupt()
+
+    def effective_ready(self) -> bool:
+        """Whether :attr:`effective` would return at once (the table never waits for it)."""
+        with self._lock:
+            return self._effective is not None and self._effective.done()
+
+    @property
+    def stopped(self) -> bool:
+        """stop() was called: no new read of the figures starts."""
+        with self._lock:
+            return self._stopped
+
+    @property
+    def reuse(self) -> ReuseIndex:
+        return self._reuse
+
+    def set_reuse(self, reuse: ReuseIndex) -> None:
+        """The result of :func:`reuse_index`; the next page read shows it (reload the table)."""
+        self._reuse = dict(reuse)
+
+    @property
+    def effective(self) -> EffectiveProtocols:
+        store = self._opener.result()
+        while True:
+            self.prefetch()
+            with self._lock:
+                future, stopped = self._effective, self._stopped
+            if future is not None:
+                return future.result()
+            if stopped:  # the window closed: read here rather than on the stopped helper
+                from db.conflicts import effective_protocols
+
+                return effective_protocols(store)
+
+    # ---- ids -------------------------------------------------------------
+    def ids(
+        self, flt: StationFilter, sort: str = "code", descending: bool = False, limit: int | None = None
+    ) -> list[str]:
+        """Ids in table order; ``limit`` only for the unfiltered table (the first screen)."""
+        if limit is not None and flt != StationFilter():
+            raise ValueError("limit applies to the unfiltered list only")
+        # 100,000 ids through the driver: SQLAlchemy's per-row result processing costs 4x the query.
+        ids = self._reader.ids(flt.region, flt.code_search, flt.has_violations, sort, descending, limit)
+        if flt.disputed:
+            wanted = self.disputed_ids()
+            ids = [i for i in ids if i in wanted]
+        if flt.breaks_checks:
+            wanted = self.breaking_ids()
+            ids = [i for i in ids if i in wanted]
+        if flt.reused_evidence:
+            ids = [i for i in ids if i in self._reuse]
+        return ids
+
+    def regions(self) -> list[str]:
+        """Region codes of the station list (read once per refresh: the page asks on every retranslation)."""
+        if self._regions is None:
+            self._regions = self._reader.regions()
+        return list(self._regions)
+
+    def total(self) -> int:
+        """Stations in the file (counted once per refresh)."""
+        if self._total is None:
+            self._total = self._reader.total()
+        return self._total
+
+    def disputed_ids(self) -> frozenset[str]:
+        """Stations with an unresolved conflict or marked disputed."""
+        eff = self.effective
+        return eff.unresolved | eff.disputed
+
+    def breaking_ids(self) -> frozenset[str]:
+        """Stations whose counting protocol breaks an error-level control relation."""
+        if self._breaking is None:
+            by_station = self.effective.by_station
+            values = self._values(by_station.values())
+            self._breaking = frozenset(
+                sid for sid, pid in by_station.items() if _errors(self._template, values.get(pid, {}))
+            )
+        return self._breaking
+
+    # ---- rows ------------------------------------------------------------
+    def rows(self, ids: Sequence[str], wait: bool = True) -> dict[str, StationRow]:
+        """The rows of ``ids`` (a page), computed in a handful of indexed queries.
+
+        With ``wait=False`` and the effective protocols still being read, the rows
+        carry the station list and official figures only, marked ``pending``.
+        """
+        if not ids:
+            return {}
+        tpl = self._template
+        eff = self.effective if wait or self.effective_ready() else None
+        if eff is None:
+            return self._pending_rows(ids)
+        from sqlalchemy import func, select  # loaded already: the effective protocols needed it
+
+        from db import models as m
+
+        with self.store.engine.connect() as conn:
+            stations = conn.execute(
+                select(m.Station.id, m.Station.code, m.Station.region, m.Station.district, m.Station.registered).where(
+                    m.Station.id.in_(ids)
+                )
+            ).all()
+            official = dict(
+                conn.execute(
+                    select(m.OfficialResult.station_id, m.OfficialResult.values_json).where(
+                        m.OfficialResult.station_id.in_(ids)
+                    )
+                ).all()
+            )
+            violations = dict(
+                conn.execute(
+                    select(m.Violation.station_id, func.count())
+                    .where(m.Violation.station_id.in_(ids))
+                    .group_by(m.Violation.station_id)
+                ).all()
+            )
+            decided = set(
+                conn.execute(select(m.Resolution.station_id).where(m.Resolution.station_id.in_(ids))).scalars()
+            )
+            observed_here = set(
+                conn.execute(select(m.Protocol.station_id).where(m.Protocol.station_id.in_(ids))).scalars()
+            )
+        values = self._values(eff.by_station[i] for i in ids if i in eff.by_station)
+        out: dict[str, StationRow] = {}
+        for st in stations:
+            flags: set[str] = set()
+            if st.id in eff.unresolved:
+                flags.add(FLAG_CONFLICT)
+            elif st.id in eff.disputed:
+                flags.add(FLAG_DISPUTED)
+            elif st.id in eff.excluded:
+                flags.add(FLAG_EXCLUDED)
+            elif st.id in decided:
+                flags.add(FLAG_CHOSEN)
+            observed = None
+            failed: tuple[str, ...] = ()
+            pid = eff.by_station.get(st.id)
+            if pid is not None:
+                figures = values.get(pid, {})
+                observed = _turnout(tpl, figures, st.registered)
+                failed = _errors(tpl, figures)
+                if failed:
+                    flags.add(FLAG_CHECKS)
+            off_pct = None
+            if st.id in official:
+                off_pct = _official_turnout(tpl, official[st.id], st.registered)
+            elif st.id in observed_here:
+                flags.add(FLAG_NO_OFFICIAL)
+            n_viol = int(violations.get(st.id, 0))
+            if n_viol:
+                flags.add(FLAG_VIOLATIONS)
+            reused = self._reuse.get(st.id, ())
+            if reused:
+                flags.add(FLAG_REUSED)
+            out[st.id] = StationRow(
+                st.id,
+                st.code,
+                st.region,
+                st.district,
+                st.registered,
+                observed,
+                off_pct,
+                n_viol,
+                failed,
+                frozenset(flags),
+                reused,
+            )
+        return out
+
+    def _pending_rows(self, ids: Sequence[str]) -> dict[str, StationRow]:
+        tpl = self._template
+        official = self._reader.official(ids)
+        out: dict[str, StationRow] = {}
+        for sid, code, region, district, registered in self._reader.stations(ids):
+            off_pct = _official_turnout(tpl, official[sid], registered) if sid in official else None
+            out[sid] = StationRow(sid, code, region, district, registered, None, off_pct, pending=True)
+        return out
+
+    def _values(self, protocol_ids: Iterable[str]) -> dict[str, dict[str, int | None]]:
+        from sqlalchemy import select
+
+        from db import models as m
+
+        ids = list(protocol_ids)
+        out: dict[str, dict[str, int | None]] = defaultdict(dict)
+        pv = m.ProtocolValue
+        with self.store.engine.connect() as conn:
+            for start in range(0, len(ids), IN_CHUNK):
+                rows = conn.execute(
+                    select(pv.protocol_id, pv.key, pv.value).where(
+                        pv.protocol_id.in_(ids[start : start + IN_CHUNK]), pv.value.is_not(None)
+                    )
+                )
+                for pid, key, value in rows:
+                    out[pid][key] = value
+        return out
+
+
+def reuse_index(store: ElectionStore, guard: QueryGuard | None = None) -> ReuseIndex:
+    """Photos submitted for more than one station, keyed by station id (slow: run it in the background).
+
+    :func:`db.reuse.reused_evidence_by_station` keys by station code, which is
+    unique in the station list; the table works with ids. With a ``guard``,
+    :meth:`QueryGuard.interrupt` stops the scan within a few thumbnails (or
+    aborts its query) by raising :class:`ScanStopped`.
+    """
+    from db import reuse
+
+    if guard is None:
+        by_code = reuse.reused_evidence_by_station(store)
+    else:
+        with guard.watching(store):
+            _hash_thumbnails(store, guard)
+            by_code = reuse.reused_evidence_by_station(store)  # every thumbnail hashed: the rest is quick
+    if not by_code:
+        return {}
+    from sqlalchemy import select
+
+    from db import models as m
+
+    with store.engine.connect() as conn:
+        id_of = dict(conn.execute(select(m.Station.code, m.Station.id)).all())
+    return {id_of[code]: tuple(pairs) for code, pairs in by_code.items() if code in id_of}
+
+
+def _hash_thumbnails(store: ElectionStore, guard: QueryGuard) -> None:
+    """Fill db.reuse's per-process hash cache as its scan would, checking ``guard`` between thumbnails.
+
+    The scan hashes the first row of each distinct file, in the order of its own
+    query, and caches the hash by SHA-256; doing that here, in the same order and
+    with the same function, makes the scan itself find every hash cached, and lets
+    a closing window stop the seconds of decoding. (A ``cancel`` argument on
+    :func:`db.reuse.find_reused_evidence` would make this unnecessary.)
+    """
+    from db import reuse
+
+    rows = reuse._rows(store)
+    seen: set[str] = set()
+    for row in rows:
+        guard.check()
+        sha = row[6]
+        if sha in seen:
+            continue
+        seen.add(sha)
+        if sha not in reuse._cache:
+            reuse._cache[sha] = reuse.thumbnail_hash(row[7])
+
+
+class ScanStopped(Exception):
+    """A background read was stopped by :meth:`QueryGuard.interrupt` (its window closed)."""
+
+
+class QueryGuard:
+    """Lets another thread stop a background read of a store: a flag, plus SQLite's interrupt.
+
+    While :meth:`watching` (on the worker thread), every connection the worker
+    checks out of the store's pool is noted; :meth:`interrupt`, from any thread,
+    sets the flag and calls ``sqlite3.Connection.interrupt()`` on them, which
+    makes a running query fail at once. Python loops call :meth:`check` between steps.
+    """
+
+    def __init__(self) -> None:
+        self._conns: list[Any] = []  # checked out by a watching thread and not yet back in the pool
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    @contextmanager
+    def watching(self, store: ElectionStore) -> Iterator[QueryGuard]:
+        # Listeners of this watch only: two watches of one guard (a worker's, and a caller that
+        # reads with the same guard) may overlap, and neither may remove the other's.
+        from sqlalchemy import event
+
+        engine = store.engine
+        thread = threading.get_ident()
+        mine: list[Any] = []
+
+        def checkout(dbapi_conn: Any, _record: object, _proxy: object) -> None:
+            if threading.get_ident() == thread:
+                with self._lock:
+                    mine.append(dbapi_conn)
+                    self._conns.append(dbapi_conn)
+
+        def checkin(dbapi_conn: Any, _record: object) -> None:
+            # Back in the pool, the connection may serve another thread next: never interrupt that one.
+            with self._lock:
+                if dbapi_conn in mine:
+                    mine.remove(dbapi_conn)
+                    self._conns.remove(dbapi_conn)
+
+        event.listen(engine, "checkout", checkout)
+        event.listen(engine, "checkin", checkin)
+        try:
+            self.check()
+            yield self
+        except ScanStopped:
+            raise
+        except BaseException as exc:
+            if self._stopped.is_set():
+                raise ScanStopped() from exc  # "interrupted" from SQLite, or what a half-read led to
+            raise
+        finally:
+            event.remove(engine, "checkout", checkout)
+            event.remove(engine, "checkin", checkin)
+            with self._lock:
+                for conn in mine:
+                    self._conns.remove(conn)
+                mine.clear()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def check(self) -> None:
+        if self._stopped.is_set():
+            raise ScanStopped()
+
+    def interrupt(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            try:
+                conn.interrupt()
+            except Exception:  # noqa: BLE001 - a connection closed meanwhile has nothing to stop
+                pass
+
+
+def _errors(tpl: ElectionTemplate, figures: dict[str, int | None]) -> tuple[str, ...]:
+    """Error-level control relations the figures break (warnings do not flag a station, as in ``baqylau check``)."""
+    return tuple(o.check.source for o in failed_checks(tpl, figures) if o.check.severity == "error")
+
+
+def _official_turnout(tpl: ElectionTemplate, values_json: str, registered: int | None) -> float | None:
+    try:
+        raw = json.loads(values_json)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    values: dict[str, int | None] = {k: v for k, v in raw.items() if isinstance(v, int) and not isinstance(v, bool)}
+    return _turnout(tpl, values, registered)
+
+
+def _turnout(tpl: ElectionTemplate, values: dict[str, int | None], registered: int | None) -> float | None:
+    """Turnout on the template's definition; the station list's registered count fills a missing line."""
+    denom = tpl.registered.evaluate(values, tpl.party_keys)
+    return percent(tpl.voted.evaluate(values, tpl.party_keys), denom if denom is not None else registered)
