@@ -24,7 +24,6 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Image, Paragraph, Table, TableStyle
 
-from observer.fmt import formatter
 from reports.styles import FONT_CONDENSED, INK, LIGHT, PALE, get_styles, register_fonts
 
 
@@ -33,24 +32,6 @@ def esc(text: str) -> str:
     # Control characters other than newline would break the PDF text layer.
     cleaned = "".join(ch if ch >= " " or ch == "\n" else " " for ch in text)
     return escape(cleaned).replace("\n", "<br/>")
-
-
-# Deprecated: the forensics section still calls these; every other part of the report uses
-# observer.fmt directly. They go when that section has moved to observer.fmt too.
-def fmt_int(value: int | None, lang: str) -> str:
-    return formatter(lang).integer(value)
-
-
-def fmt_num(value: float | None, lang: str, digits: int = 1) -> str:
-    return formatter(lang).num(value, digits)
-
-
-def fmt_pct(value: float | None, lang: str, digits: int = 1) -> str:
-    return formatter(lang).pct(value, digits)
-
-
-def fmt_pp(value: float | None, lang: str, digits: int = 1) -> str:
-    return formatter(lang).pp(value, digits)
 
 
 class Heading(Paragraph):

@@ -23,7 +23,7 @@ from observer.forensics.present import Block, Chart, Grid, Section, Text, presen
 from observer.i18n import tr
 from reports.flowables import Heading, esc
 from reports.forensics_charts import fingerprint_chart, integer_chart, turnout_chart
-from reports.styles import FONT_CONDENSED_BOLD, FRAME_WIDTH, INK, get_styles
+from reports.styles import FRAME_WIDTH, INK, get_styles
 from reports.tables import data_table
 
 # Room a section's heading needs below it before a page break is better (its chart or table follows).
@@ -41,10 +41,14 @@ def _chart(result: ForensicsResult, kind: str, lang: str, leader: str) -> Drawin
 def _grid(grid: Grid) -> Table:
     """The grid as the house data table (reports.tables: no word or figure split across lines)."""
     rows: list[list[str]] = [list(grid.headers), *[list(row) for row in grid.rows]]
-    table = data_table(rows, [FRAME_WIDTH * w for w in grid.widths], numeric_from=grid.numeric_from, h_align="LEFT")
-    # The official figure lies outside the interval: bold, so it survives a photocopy.
-    table.setStyle([("FONTNAME", (grid.numeric_from, i + 1), (-1, i + 1), FONT_CONDENSED_BOLD) for i in grid.flagged])
-    return table
+    # The official figure lies outside the interval: bold, so it survives a photocopy (and is measured in bold).
+    return data_table(
+        rows,
+        [FRAME_WIDTH * w for w in grid.widths],
+        numeric_from=grid.numeric_from,
+        h_align="LEFT",
+        bold_rows=[i + 1 for i in grid.flagged],
+    )
 
 
 def _text(block: Text) -> Flowable:

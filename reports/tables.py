@@ -144,8 +144,10 @@ class _Cell:
 
 
 def _is_text(value: str) -> bool:
-    # Numbers, percentages and codes ("10 000", "+25,0", "1 354–1 486") stay on one line.
-    return any(ch.isalpha() for ch in value)
+    # A number, a percentage or a code ("10 000", "+25,0", "1 354–1 486": groups joined by
+    # no-break spaces, as observer.fmt writes them) stays on one line; a figure with its
+    # margin ("31,1 % ± 6,9") may break at its plain spaces, between whole numbers.
+    return " " in value or any(ch.isalpha() for ch in value)
 
 
 def data_table(
@@ -159,19 +161,21 @@ def data_table(
     font_size: float = 8.0,
     user_columns: Sequence[int] = (),
     h_align: str = "CENTER",
+    bold_rows: Sequence[int] = (),
 ) -> Table:
     """The house data table with every text cell wrapped at spaces and hyphens only.
 
     ``rows`` hold strings, Paragraphs (their style is kept, their text re-wrapped) or
     other flowables (left alone). ``user_columns`` hold user text, which alone may be
     cut inside a word when a run of letters is wider than the whole table allows.
+    ``bold_rows`` are set in bold (a flagged row): measured in bold, so they fit too.
     """
     cells: dict[tuple[int, int], _Cell] = {}
     last = len(rows) - 1
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
             header = r < header_rows
-            bold = header or (bold_last and r == last)
+            is_bold = header or (bold_last and r == last) or r in bold_rows
             if isinstance(value, Paragraph):
                 st = value.style
                 cells[r, c] = _Cell(
@@ -185,10 +189,11 @@ def data_table(
                     st,
                 )
             elif isinstance(value, str) and _is_text(value):
-                font = FONT_CONDENSED_BOLD if bold else FONT_CONDENSED
+                font = FONT_CONDENSED_BOLD if is_bold else FONT_CONDENSED
                 align = TA_RIGHT if c >= numeric_from else TA_LEFT
                 cells[r, c] = _Cell(value, font, font_size, font_size, align, header, c in user_columns, None)
-    col_widths = _fit_columns(rows, cells, list(widths), font_size, header_rows, bold_last)
+    bold = {r for r in range(len(rows)) if r < header_rows or (bold_last and r == last) or r in bold_rows}
+    col_widths = _fit_columns(rows, cells, list(widths), font_size, bold)
     body: list[list[Any]] = [list(row) for row in rows]
     for (r, c), cell in cells.items():
         body[r][c] = _typeset(cell, col_widths[c] - 2 * PAD - _SLACK, rows[r][c])
@@ -198,6 +203,8 @@ def data_table(
     if bold_last:
         style.add("FONTNAME", (0, -1), (-1, -1), FONT_CONDENSED_BOLD)
         style.add("LINEABOVE", (0, -1), (-1, -1), 0.6, INK)
+    for r in bold_rows:
+        style.add("FONTNAME", (0, r), (-1, r), FONT_CONDENSED_BOLD)
     table.setStyle(style)
     return table
 
@@ -212,18 +219,17 @@ def _fit_columns(
     cells: dict[tuple[int, int], _Cell],
     widths: list[float],
     font_size: float,
-    header_rows: int,
-    bold_last: bool,
+    bold: set[int],
 ) -> list[float]:
     """Column widths where every cell's widest piece fits, shrinking type if it must."""
     total = sum(widths)
     n = len(widths)
     atomic = [0.0] * n
-    last = len(rows) - 1
     for r, row in enumerate(rows):
         for c, value in enumerate(row[:n]):
-            bold = r < header_rows or (bold_last and r == last)
-            atomic[c] = max(atomic[c], _atomic_width(value, FONT_CONDENSED_BOLD if bold else FONT_CONDENSED, font_size))
+            atomic[c] = max(
+                atomic[c], _atomic_width(value, FONT_CONDENSED_BOLD if r in bold else FONT_CONDENSED, font_size)
+            )
     # Headers give way first (smaller type), then the text of the body.
     need = _needs(cells, atomic, total)
     for shrinking_headers in (True, False):

@@ -269,7 +269,7 @@ def test_report_section_in_kazakh(hq_path: Path, tmp_path: Path) -> None:
         "Өңірлер бойынша",
     ):
         assert heading in text
-    assert "Нұр Отан" in text and "Ақмола облысы" in text
+    assert "Нұр Отан" in text and "Ақмола облысы" in text  # the party's Kazakh short name
     assert "Ескерту:" in text  # the digit tests' caveats are printed beside them
 
 
