@@ -10,9 +10,11 @@ import ctypes
 import sys
 
 from PySide6.QtCore import (
+    QBuffer,
     QByteArray,
     QDateTime,
     QEvent,
+    QIODevice,
     QLockFile,
     QObject,
     QPoint,
