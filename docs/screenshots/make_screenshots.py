@@ -37,7 +37,7 @@ from observer import i18n  # noqa: E402
 from observer.template import builtin_template  # noqa: E402
 from ui.app import Launcher, make_application  # noqa: E402
 from ui.main_window import MainWindow  # noqa: E402
-from ui.qt import QApplication, QBuffer, QIODevice, QWidget  # noqa: E402  # noqa: E402
+from ui.qt import QApplication, QBuffer, QIODevice, QWidget  # noqa: E402
 from ui.settings import Settings  # noqa: E402
 
 DAY = datetime(2021, 1, 10).astimezone().replace(hour=7)
