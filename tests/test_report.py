@@ -307,13 +307,9 @@ def _bulk_hq(path: Path, n: int) -> Path:
 
 
 @pytest.mark.slow
-def test_report_of_10000_stations_within_3x_a_plain_reportlab_table(tmp_path: Path) -> None:
-    """Issue 5: the whole report (data, fingerprint, every section, the 10,000-row annex) against
-    ReportLab building one plain table of the same rows, measured in the same run."""
-    import time
-
-    from reportlab.platypus import SimpleDocTemplate, Table
-
+def test_report_of_10000_stations_has_the_whole_annex(tmp_path: Path) -> None:
+    """The whole report (data, fingerprint, every section, the 10,000-row annex) builds at national
+    scale. Its speed against bare ReportLab is measured by benchmarks/bench_report.py, not here."""
     from reports.data import collect
     from reports.sections.annexes import station_cells
 
@@ -323,12 +319,6 @@ def test_report_of_10000_stations_within_3x_a_plain_reportlab_table(tmp_path: Pa
     rows = [station_cells(r, "ru") for r in collect(store, "ru").stations]
     store.close()
     assert len(rows) == 10_000
-    started = time.perf_counter()
-    SimpleDocTemplate(str(tmp_path / "plain.pdf")).build([Table([["#"] * len(rows[0]), *rows], repeatRows=1)])
-    baseline = time.perf_counter() - started
-    ratio = info.seconds / baseline
-    print(f"\nreport {info.seconds:.2f} s, {info.pages} pages; plain table {baseline:.2f} s; ratio {ratio:.2f}")
-    assert ratio <= 3.0
     assert info.pages > 150  # the annex really is in it: about 65 rows a page
 
 
