@@ -14,6 +14,8 @@ from reports.flowables import esc, thumbnail
 from reports.sections.base import Context, clock, utc_offset
 from reports.styles import FRAME_WIDTH, LIGHT
 
+CASE_TEXT_CHARS = 1200  # at 45 narrow letters a line, ~27 lines: a third of a page at most
+
 
 def cases(ctx: Context) -> list[Flowable]:
     d = ctx.d
@@ -44,7 +46,10 @@ def cases(ctx: Context) -> list[Flowable]:
             ),
         ]
         if c.description.strip():
-            text.append(ctx.p(esc(c.description[:2000]), "quote"))
+            # A case is one table row, which cannot break across pages: a long text is shown as an
+            # excerpt that always fits (the whole text stays in the HQ file and the package).
+            excerpt = c.description if len(c.description) <= CASE_TEXT_CHARS else c.description[:CASE_TEXT_CHARS] + "…"
+            text.append(ctx.p(esc(excerpt), "quote"))
         # Text on the left, photos on the right: a case takes a few centimetres, not half a page.
         thumbs_w = FRAME_WIDTH * 0.45
         cell_w = thumbs_w / THUMBS_PER_CASE
