@@ -189,7 +189,7 @@ def grab(widget: QWidget, name: str) -> None:
 
 
 def page_name(page: QWidget) -> str:
-    return str(getattr(page, "title_key", "")).rsplit(".", 1)[-1] or type(page).__name__.lower()
+    return type(page).__name__.removesuffix("Page").lower()  # SetupPage -> setup, ReviewPage -> review
 
 
 def main(suffix: str) -> None:
