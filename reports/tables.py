@@ -305,7 +305,9 @@ def _typeset(cell: _Cell, width: float, original: Any) -> Any:
     if cell.style is None and len(lines) == 1 and cell.size == cell.base_size:
         return original  # a plain string that fits: the table draws it, no Paragraph needed
     para = Paragraph("<br/>".join(esc(line) for line in lines), _cell_style(cell))
-    para.source_text = cell.text  # the text before our line breaks, for the check in tests/test_report_typeset.py
+    para.source_text = (
+        cell.text
+    )  # the text before our line breaks, for the check in tests/reports/test_report_typeset.py
     return para
 
 

@@ -6,7 +6,6 @@ import random
 from pathlib import Path
 
 import pytest
-from test_ui_coordinator_merge import BASE, make_package
 
 from db.merge import list_keys
 from db.rules import load_rules
@@ -14,6 +13,7 @@ from db.store import ROLE_HQ, ElectionStore
 from observer import i18n
 from observer.fmt import formatter
 from observer.signing import KeyPair
+from tests.ui.test_coordinator_merge import BASE, make_package
 from ui.coordinator.comparison import RulesDialog
 from ui.coordinator.forensics import ForensicsPage
 from ui.coordinator.imports import KIND_OFFICIAL, KIND_STATIONS, ImportDialog

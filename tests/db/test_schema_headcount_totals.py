@@ -17,7 +17,7 @@ from db.store import ElectionStore
 from observer.signing import KeyPair
 from tests.corpus import make_corpus as mc
 
-FIXTURES = Path(__file__).parent / "fixtures" / "schema"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "schema"
 T = "2021-01-10T09:00:00.000000Z"
 
 

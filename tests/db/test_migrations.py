@@ -10,7 +10,7 @@ import pytest
 from db.store import ElectionStore, head_revision
 from observer.errors import StorageError
 
-FIXTURES = sorted((Path(__file__).parent / "fixtures" / "schema").glob("*.baqylau"))
+FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "schema").glob("*.baqylau"))
 
 
 def test_there_is_a_fixture_per_revision() -> None:

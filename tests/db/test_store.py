@@ -173,8 +173,8 @@ def test_sigkill_loses_nothing_acknowledged(store: ElectionStore, kill_after: in
         [sys.executable, "-c", WRITER, str(path)],
         stdout=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).resolve().parents[1],
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
     )
     assert proc.stdout is not None
     last = 0

@@ -8,7 +8,7 @@ the package logged as merged, or nothing of it), every evidence record must have
 its file, and merging again must complete to exactly the content of an
 uninterrupted merge.
 
-5 rounds in CI; ``BAQYLAU_KILLS=200 pytest -s tests/test_merge_kill.py`` for the
+5 rounds in CI; ``BAQYLAU_KILLS=200 pytest -s tests/db/test_merge_kill.py`` for the
 long version (the summary line gives kills, packages and records checked).
 """
 
@@ -34,7 +34,7 @@ from db.store import ElectionStore
 from observer.signing import KeyPair
 from observer.template import builtin_template
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KILLS = int(os.environ.get("BAQYLAU_KILLS", "5"))
 PACKAGES = 12
 DATA_TABLES = (

@@ -20,7 +20,7 @@ from db.aggregate import (
 from db.official import MISSING
 from db.store import ElectionStore
 from observer.aggregate import aggregate_levels_arrays
-from tests.test_aggregate import hq  # noqa: F401  (the fixture: 4 stations, official figures, 3 protocols)
+from tests.db.test_aggregate import hq  # noqa: F401  (the fixture: 4 stations, official figures, 3 protocols)
 
 LEVELS = ("national", "region", "district")
 T = datetime(2021, 1, 10, 16, tzinfo=UTC)

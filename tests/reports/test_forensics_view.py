@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_forensics import synthetic_election
-from test_forensics_cli import _pdf_text, hq_path  # noqa: F401 - hq_path is a fixture
 
 import main
 from db.services.forensics import party_namer, run_forensics
@@ -17,6 +15,8 @@ from observer import forensics as fx
 from observer.fmt import formatter
 from observer.forensics.present import Grid, Text, present
 from observer.i18n import LANGUAGES
+from tests.db.test_forensics_cli import _pdf_text, hq_path  # noqa: F401 - hq_path is a fixture
+from tests.observer.test_forensics import synthetic_election
 
 
 def _observed_sample(data: fx.StationReturns, clean_voted: np.ndarray, share: float, seed: int) -> fx.StationReturns:

@@ -34,7 +34,7 @@ from ui.settings import Settings
 
 pytestmark = pytest.mark.gui
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 N = 500
 
 

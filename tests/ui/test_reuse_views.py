@@ -1,6 +1,6 @@
 """Photos submitted for more than one station, as the coordinator sees them: the stations table's flag,
 its tooltip and filter, the window's background scan, and the report's subsection (db.reuse finds them:
-tests/test_reuse.py)."""
+tests/db/test_reuse.py)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ pytestmark = pytest.mark.gui
 
 
 # The photo and package makers of the reuse tests (tests/ is on sys.path under pytest's default import mode).
-from test_reuse import scene as _scene  # noqa: E402
-from test_reuse import station_package as _package  # noqa: E402
+from tests.db.test_reuse import scene as _scene  # noqa: E402
+from tests.db.test_reuse import station_package as _package  # noqa: E402
 
 
 @pytest.fixture
