@@ -12,38 +12,74 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 
 from observer import i18n
 from observer.errors import BaqylauError
 from observer.safe_text import terminal_error
+from observer.version import APP_VERSION
 
-# Modules that add sub-commands -> the commands each adds (each owns their help texts).
-CLI_MODULES: dict[str, tuple[str, ...]] = {
-    "db.cli_template": ("template",),
-    "reports.cli": ("report", "verify-report"),
-    "db.cli_merge": ("merge", "export-hq", "keys", "conflicts"),
-    "db.cli_forensics": ("forensics",),
-    "db.cli_coordinator": ("official", "stations", "aggregate", "gaps", "violations", "check", "demo"),
-    "db.cli_reliability": ("org-keygen", "evidence-reuse"),
+# Modules that add sub-commands -> the commands each adds, with the message key of each
+# command's one-line help (the module's parser uses the same key). Only the module of the command
+# being run is imported: `baqylau --help` and every command start without loading SQLAlchemy,
+# ReportLab or Qt for commands that are not run.
+CLI_MODULES: dict[str, dict[str, str]] = {
+    "db.cli_template": {"template": "cli.help.template"},
+    "reports.cli": {"report": "report.cli.help", "verify-report": "report.cli.verify_help"},
+    "db.cli_merge": {
+        "merge": "package.help.merge",
+        "export-hq": "package.help.export_hq",
+        "keys": "package.help.keys",
+        "conflicts": "package.help.conflicts",
+    },
+    "db.cli_forensics": {"forensics": "forensics.cli.help"},
+    "db.cli_coordinator": {
+        "official": "coord.help.official",
+        "stations": "coord.help.stations",
+        "aggregate": "coord.help.aggregate",
+        "gaps": "coord.help.gaps",
+        "violations": "coord.help.violations",
+        "check": "coord.help.check",
+        "demo": "coord.help.demo",
+    },
+    "db.cli_reliability": {"org-keygen": "rel.help.org_keygen", "evidence-reuse": "rel.help.evidence_reuse"},
 }
 COMMANDS: frozenset[str] = frozenset(c for names in CLI_MODULES.values() for c in names) | {"gui"}
+# Options that apply to every command, accepted before or after it (as git and pip accept theirs).
+GLOBAL_OPTIONS = ("--lang",)
+# Commands with an option of the same name of their own: `report ... --lang kk` is the report's
+# language (and, with no `--lang` before the command, the messages' language too).
+OWN_OPTIONS: dict[str, tuple[str, ...]] = {"report": ("--lang",)}
+# `scheme://...`: a database URL, which no command takes yet (only HQ files).
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
+def build_parser(with_commands: bool | str = True) -> argparse.ArgumentParser:
+    """The parser; ``with_commands`` is True (every command module), False (none) or one command.
+
+    With one command, only that command's module is imported; the other commands are listed with
+    their one-line help, so `baqylau --help` shows them all.
+    """
     parser = argparse.ArgumentParser(
         prog="baqylau",
         description="Baqylau: offline tool for independent election observers. Without a command, opens the desktop app.",
     )
-    parser.add_argument("--lang", choices=i18n.LANGUAGES, help="language of messages (default: $BAQYLAU_LANG or ru)")
+    parser.add_argument("--lang", choices=i18n.LANGUAGES, help=i18n.tr("cli.help.lang"))
+    parser.add_argument("--version", action="version", version=f"baqylau {APP_VERSION}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     gui = sub.add_parser("gui", help="open the desktop app (the default)")
     gui.add_argument("file", nargs="?", help="election file to open")
     gui.set_defaults(func=_run_gui)
-    if with_commands:
-        for name in CLI_MODULES:
-            importlib.import_module(name).register(sub)
+    if with_commands is False:
+        return parser
+    for module, commands in CLI_MODULES.items():
+        if with_commands is True or with_commands in commands:
+            importlib.import_module(module).register(sub)
+        else:
+            for name, key in commands.items():
+                sub.add_parser(name, help=i18n.tr(key), add_help=False)
     return parser
 
 
@@ -53,18 +89,77 @@ def _run_gui(args: argparse.Namespace) -> int:
     return run(getattr(args, "file", None))
 
 
+def _hoist_global_options(argv: list[str]) -> list[str]:
+    """``baqylau official import HQ F --lang en`` == ``baqylau --lang en official import HQ F``.
+
+    Global options are moved before the command (up to a ``--``, after which every word is a
+    file name); each command's own options stay where they are.
+    """
+    end = argv.index("--") if "--" in argv else len(argv)
+    command = next((a for a in argv[:end] if a in COMMANDS), None)
+    at = argv.index(command) if command else end
+    hoisted = tuple(o for o in GLOBAL_OPTIONS if o not in OWN_OPTIONS.get(command or "", ()))
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < end:
+        a = argv[i]
+        options = GLOBAL_OPTIONS if i < at else hoisted
+        if a in options and i + 1 < end:
+            front += [a, argv[i + 1]]
+            i += 2
+            continue
+        if a.split("=", 1)[0] in options and "=" in a:
+            front.append(a)
+        else:
+            rest.append(a)
+        i += 1
+    return front + rest + argv[end:]
+
+
 def _lang_in(argv: Sequence[str]) -> str | None:
     """The value of ``--lang X`` / ``--lang=X`` in ``argv`` (argparse checks it afterwards)."""
+    found = None  # the last one wins, as in argparse
     for i, a in enumerate(argv):
+        if a == "--":
+            break
         if a == "--lang" and i + 1 < len(argv):
-            return argv[i + 1]
-        if a.startswith("--lang="):
-            return a.split("=", 1)[1]
+            found = argv[i + 1]
+        elif a.startswith("--lang="):
+            found = a.split("=", 1)[1]
+    return found
+
+
+def _locale_lang(environ: os._Environ[str] | dict[str, str]) -> str | None:
+    """The language of the user's locale (POSIX order: LC_ALL, LC_MESSAGES, LANG), if it is one of ours."""
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(var, "")
+        if value:
+            code = value.split(".", 1)[0].split("_", 1)[0].lower()
+            return code if code in i18n.LANGUAGES else None
     return None
 
 
+def choose_language(argv: Sequence[str], environ: os._Environ[str] | dict[str, str]) -> str:
+    """``--lang`` (before the command, else a command's own), else ``$BAQYLAU_LANG``, else the locale's, else Russian."""
+    command = next((i for i, a in enumerate(argv) if a in COMMANDS and (i == 0 or argv[i - 1] != "--lang")), len(argv))
+    for lang in (_lang_in(argv[:command]), _lang_in(argv), environ.get("BAQYLAU_LANG"), _locale_lang(environ)):
+        if lang in i18n.LANGUAGES:
+            return lang
+    return i18n.DEFAULT_LANGUAGE
+
+
+def _refuse_urls(argv: Sequence[str]) -> None:
+    """A database URL would otherwise be taken for a file name and create a folder ``postgresql:``."""
+    for a in argv:
+        if a == "--":
+            break
+        if _URL.match(a):
+            raise BaqylauError(i18n.tr("cli.url_unsupported", url=a))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     # `baqylau` and `baqylau FILE.baqylau` open the app.
     first = next((a for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] != "--lang")), None)
     if first is None or first not in COMMANDS:
@@ -73,11 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         first = "gui"
     wants_help = any(a in ("-h", "--help") for a in argv)
     # The language first: the parser's help texts are translated when it is built.
-    lang = _lang_in(argv) or os.environ.get("BAQYLAU_LANG") or i18n.DEFAULT_LANGUAGE
-    if lang in i18n.LANGUAGES:
-        i18n.set_language(lang)
-    args = build_parser(with_commands=first != "gui" or wants_help).parse_args(argv)
+    i18n.set_language(choose_language(argv, os.environ))
     try:
+        _refuse_urls(argv)
+        # Only the module of the command run is imported (for `--help` alone: none, commands listed).
+        args = build_parser(with_commands=first if first != "gui" or wants_help else False).parse_args(argv)
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a reader that went away shows up here, not in Python's flush at exit
         return code

@@ -10,7 +10,7 @@ from observer.template import BUILTIN_TEMPLATES, builtin_template, resolve_templ
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("template", help="list built-in election templates or check a template file")
+    p = sub.add_parser("template", help=tr("cli.help.template"))
     tsub = p.add_subparsers(dest="template_command", required=True, metavar="ACTION")
     ls = tsub.add_parser("list", help="list built-in templates")
     ls.set_defaults(func=_list)

@@ -41,8 +41,8 @@ from observer.package import (
 )
 from observer.sealed import seal_file, sealed_name
 from observer.signing import KeyPair, load_or_create_keypair
+from observer.version import APP_VERSION
 
-APP_VERSION = "0.2.0"  # writes package format 2
 _CHUNK = 1024 * 1024
 
 

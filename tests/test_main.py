@@ -52,3 +52,88 @@ def test_help_is_in_the_language_asked_for(capsys) -> None:
             main.main(["--lang", lang, "demo", "--help"])
         assert info.value.code == 0
         assert words in capsys.readouterr().out
+
+
+def test_help_and_version_import_no_command_module() -> None:
+    """`baqylau --help` lists every command without loading SQLAlchemy, ReportLab, numpy or Qt."""
+    code = (
+        "import sys, contextlib, io, main\n"
+        "for argv in (['--help'], ['--version']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "        try:\n"
+        "            main.main(argv)\n"
+        "        except SystemExit:\n"
+        "            pass\n"
+        "    assert out.getvalue(), argv\n"
+        "heavy = ('sqlalchemy', 'reportlab', 'numpy', 'PySide6', 'db.store', 'reports.build')\n"
+        "print([m for m in heavy if m in sys.modules] + [m for m in sys.modules if m.startswith('db.cli_')])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_top_level_help_lists_every_command(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main.main(["--lang", "en", "--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in main.COMMANDS)
+    assert "number of polling stations" not in out  # a command's own options appear only in its help
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    code = "import sys, main\nmain.build_parser(with_commands='gaps')\nprint(sorted(m for m in sys.modules if m.startswith(('db.cli_', 'reports.cli'))))\n"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['db.cli_coordinator']"
+
+
+def test_version_is_the_one_packages_carry(capsys) -> None:
+    from db.package_export import APP_VERSION
+
+    with pytest.raises(SystemExit) as info:
+        main.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"baqylau {APP_VERSION}"
+
+
+def test_global_options_are_accepted_after_the_command(tmp_path, capsys) -> None:
+    missing = tmp_path / "hq.baqylau"
+    assert main.main(["aggregate", str(missing), "--lang", "en"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main.main(["--lang", "en", "aggregate", str(missing), "--lang=kk"]) == 2  # the last one wins
+    assert "жоқ" in capsys.readouterr().err
+    # after `--` every word is a file name, never an option
+    assert main._hoist_global_options(["merge", "hq", "--", "--lang", "x"]) == ["merge", "hq", "--", "--lang", "x"]
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"LANG": "en_US.UTF-8"}, "en"),
+        ({"LANG": "kk_KZ.UTF-8"}, "kk"),
+        ({"LC_ALL": "en_GB.UTF-8", "LANG": "kk_KZ.UTF-8"}, "en"),  # POSIX: LC_ALL before LANG
+        ({"LANG": "de_DE.UTF-8"}, "ru"),  # not one of ours: the default
+        ({"LANG": "C"}, "ru"),
+        ({"BAQYLAU_LANG": "kk", "LANG": "en_US.UTF-8"}, "kk"),
+        ({}, "ru"),
+    ],
+)
+def test_language_from_option_then_variable_then_locale(environ, expected) -> None:
+    assert main.choose_language([], environ) == expected
+    assert main.choose_language(["--lang", "en"], environ) == "en"
+
+
+def test_a_database_url_is_refused_not_taken_for_a_folder(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main.main(["--lang", "en", "aggregate", "postgresql://hq@localhost/election"]) == 2
+    assert "database URLs are not supported yet" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no folder "postgresql:" was made
+
+
+def test_report_keeps_its_own_lang_option() -> None:
+    """`report ... --lang kk` is the report's language; a `--lang` before the command is the messages'."""
+    argv = main._hoist_global_options(["--lang", "en", "report", "hq.baqylau", "--lang", "kk"])
+    assert argv == ["--lang", "en", "report", "hq.baqylau", "--lang", "kk"]
+    args = main.build_parser(with_commands="report").parse_args([*argv, "--out", "r.pdf"])
+    assert (args.lang, args.report_lang) == ("en", "kk")
+    assert main.choose_language(argv, {}) == "en"
+    assert main.choose_language(["report", "hq.baqylau", "--lang", "kk"], {}) == "kk"
