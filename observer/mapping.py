@@ -107,12 +107,12 @@ def parse_mapping(
     delimiter = data.get("delimiter", "auto")
     if delimiter not in ("auto", *DELIMITERS):
         raise ImportDataError("coord.map.bad_value", file=origin, key="delimiter", known="auto, ',', ';'")
-    station, key, separator = _station(data.get("station", {}), origin, station_fields)
+    station, key_columns, separator = _station(data.get("station", {}), origin, station_fields)
     for name in required_station:
         if name not in station:
             raise ImportDataError("coord.map.missing", file=origin, key=f"station.{name}")
     values = _values(data, origin, value_keys, line_keys, party_keys)
-    return ColumnMapping(station, values, str(encoding), str(delimiter), key, separator)
+    return ColumnMapping(station, values, str(encoding), str(delimiter), key_columns, separator)
 
 
 def _station(raw: object, origin: str, station_fields: Sequence[str]) -> tuple[dict[str, str], tuple[str, ...], str]:
