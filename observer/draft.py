@@ -190,10 +190,10 @@ def _matrix(table: CsvTable, columns: Sequence[Column]) -> dict[str, np.ndarray]
 
 def _candidates(lines: set[str]) -> list[tuple[list[str], str, list[str]]]:
     """Control relations worth trying with the lines found: (left keys, operator, right keys)."""
-    issued = [k for k in ("issued_early", "issued_station", "issued_outside") if k in lines] or (
+    issued: list[str] = [k for k in ("issued_early", "issued_station", "issued_outside") if k in lines] or (
         ["issued"] if "issued" in lines else []
     )
-    boxes = [k for k in ("in_mobile", "in_stationary") if k in lines] or (["in_boxes"] if "in_boxes" in lines else [])
+    boxes: list[str] = [k for k in ("in_mobile", "in_stationary") if k in lines] or (["in_boxes"] if "in_boxes" in lines else [])
     out: list[tuple[list[str], str, list[str]]] = []
     if issued and "registered" in lines:
         out.append((["registered"], ">=", issued))
