@@ -241,6 +241,20 @@ def _index(units: Sequence[Unit]) -> dict[str, set[str]]:
     return forms
 
 
+@dataclass(frozen=True)
+class UnitNames(Msg):
+    """Units' names as a message parameter: put into words in the language the whole message is shown in."""
+
+    units: tuple[Unit, ...] = ()
+
+    def render(self, lang: str | None = None) -> str:
+        return ", ".join(u.name(lang) for u in self.units) or "—"
+
+
+def _names(*units: Unit | None) -> UnitNames:
+    return UnitNames("units.names", units=tuple(u for u in units if u is not None))
+
+
 class UnitResolver:
     """Turns what a CSV writes for a region into the unit's code, for one election date.
 
@@ -291,14 +305,9 @@ class UnitResolver:
 
     def _dated(self, unit: Unit, value: str, column: str) -> Msg:
         assert self.units is not None
-        params: dict[str, object] = {"value": value, "column": column, "name": unit.name(), "date": self.date}
+        params: dict[str, object] = {"value": value, "column": column, "name": _names(unit), "date": self.date}
         if unit.valid_to and self.date > unit.valid_to:
-            later = [self.units.get(c) for c in unit.successors]
-            params |= {
-                "until": unit.valid_to,
-                "now": ", ".join(u.name() for u in later if u is not None) or "—",
-            }
+            params |= {"until": unit.valid_to, "now": _names(*(self.units.get(c) for c in unit.successors))}
             return Msg("units.refused.gone", params)
-        parent = self.units.get(unit.parent)
-        params |= {"since": unit.valid_from, "parent": parent.name() if parent else "—"}
+        params |= {"since": unit.valid_from, "parent": _names(self.units.get(unit.parent))}
         return Msg("units.refused.not_yet", params)
