@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from observer.csvio import CsvTable, parse_count
+from observer.csvio import CsvTable, parse_count, plain_digits
 from observer.i18n import tr
 from observer.units import fold
 
@@ -176,8 +176,16 @@ def _matrix(table: CsvTable, columns: Sequence[Column]) -> dict[str, np.ndarray]
     for col in columns:
         if not col.role.startswith(("line:", "party:")):
             continue
+        cells = table.column(col.index)
+        try:  # the usual column: plain digits, converted in C
+            fast = np.array(cells, dtype=np.int64)
+            if plain_digits(cells) and (len(fast) == 0 or fast.min() >= 0):
+                out[col.role.split(":", 1)[1]] = fast
+                continue
+        except (ValueError, OverflowError):
+            pass
         values = np.full(len(table.rows), -1, dtype=np.int64)
-        for i, cell in enumerate(table.column(col.index)):
+        for i, cell in enumerate(cells):
             try:
                 v = parse_count(cell)
             except ValueError:
