@@ -201,7 +201,9 @@ def _candidates(lines: set[str]) -> list[tuple[list[str], str, list[str]]]:
     issued: list[str] = [k for k in ("issued_early", "issued_station", "issued_outside") if k in lines] or (
         ["issued"] if "issued" in lines else []
     )
-    boxes: list[str] = [k for k in ("in_mobile", "in_stationary") if k in lines] or (["in_boxes"] if "in_boxes" in lines else [])
+    boxes: list[str] = [k for k in ("in_mobile", "in_stationary") if k in lines] or (
+        ["in_boxes"] if "in_boxes" in lines else []
+    )
     out: list[tuple[list[str], str, list[str]]] = []
     if issued and "registered" in lines:
         out.append((["registered"], ">=", issued))
