@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,13 @@ class ElectionTemplate:
         if self.units is not None and self.units.national:
             return self.units.national_name(lang)
         return tr("units.national.default", lang)
+
+    def station_time(self, at: datetime, region: str) -> datetime:
+        """``at`` on the clock of a station in ``region``: the units' clocks, else ``utc_offset``, else the computer's."""
+        hours = self.units.utc_offset(region, at) if self.units is not None else None
+        if hours is None and self.utc_offset is not None:
+            hours = self.utc_offset
+        return at.astimezone() if hours is None else at.astimezone(timezone(timedelta(hours=hours)))
 
     @property
     def line_keys(self) -> tuple[str, ...]:

@@ -44,6 +44,9 @@ def drafted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, P
     template, mapping = out / "ru2018.template.toml", out / "ru2018.mapping.toml"
     assert main.main(["--lang", "en", "template", "check", str(template)]) == 0
     assert "Left to decide" in capsys.readouterr().out  # the guesses are still marked
+    before = template.read_bytes()
+    assert main.main(["--lang", "en", "template", "new", "--from-csv", str(csv_path), "--out", str(out)]) != 0
+    assert "already exists" in capsys.readouterr().err and template.read_bytes() == before  # never overwritten
     finish_by_hand(
         template,
         **{

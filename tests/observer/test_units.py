@@ -80,6 +80,9 @@ def test_template_units_section() -> None:
     )
     t = parse_template(own)
     assert t.national_name("ru") == "Россия (все участки)" and t.utc_offset == 3
+    noon = datetime(2018, 3, 18, 9, tzinfo=UTC)
+    assert t.station_time(noon, "RU-MOW").hour == 12  # the template's clock when its units give none
+    assert base.station_time(noon, "KZ-ZAP").hour == 14 and base.station_time(noon, "KZ-ALA").hour == 15
     assert t.units is not None and UnitResolver(t.units, t.date).code("москва") == "RU-MOW"
     with pytest.raises(TemplateError) as err:
         parse_template(text.replace("[turnout]", '[units]\nfile = "mars"\n\n[turnout]', 1))
