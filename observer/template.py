@@ -27,7 +27,13 @@ _TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 SEVERITIES = ("error", "warning")
 MAX_TEMPLATE_BYTES = 512 * 1024
 
-BUILTIN_TEMPLATES: tuple[str, ...] = ("kz-majilis-2021", "kz-majilis-2023", "kz-referendum-2022")
+BUILTIN_TEMPLATES: tuple[str, ...] = (
+    "kz-majilis-2021",
+    "kz-majilis-2023",
+    "kz-president-2019",
+    "kz-referendum-2022",
+    "kz-president-2022",
+)
 
 
 @dataclass(frozen=True)

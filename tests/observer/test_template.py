@@ -227,3 +227,13 @@ def test_referendum_is_yes_or_no_on_the_regions_of_its_date() -> None:
     assert t.party_keys == ("yes", "no") and t.threshold_pct == 0
     assert [p.short_name("kk") for p in t.parties] == ["Иә", "Жоқ"]
     assert t.units is not None and len(t.units.on(t.date)) == 17  # three days before the three new oblasts
+
+
+@pytest.mark.parametrize(
+    ("tid", "units", "first"), [("kz-president-2019", 17, "tokayev"), ("kz-president-2022", 20, "tokayev")]
+)
+def test_presidential_templates_have_candidates_on_the_regions_of_their_date(tid: str, units: int, first: str) -> None:
+    t = builtin_template(tid)
+    assert t.party_keys[0] == first and len(t.parties) == 7 and t.threshold_pct == 50
+    assert t.units is not None and len(t.units.on(t.date)) == units
+    assert ("against_all" in t.party_keys) == (tid == "kz-president-2022")
