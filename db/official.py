@@ -15,56 +15,50 @@ where.
 
 from __future__ import annotations
 
-import gc
 import json
-import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import cache
-from itertools import chain, repeat
-from operator import itemgetter
+from itertools import repeat
 from pathlib import Path
-from typing import TypeVar, cast
 
 import numpy as np
 
-from db.store import ROLE_HQ, ElectionStore, storage_error
-from observer.csvio import (
-    ColumnMapping,
-    CsvTable,
-    ImportReport,
-    NotPlainDigits,
-    ProblemList,
-    RegionResolver,
-    RowsRefused,
-    parse_count,
-    parse_mapping,
-    plain_digits,
-    read_csv_chunks,
-    read_mapping,
-    resolve_columns,
+from db.bulk import (
+    bulk_writer,
+    existing_stations,
+    gc_paused,
+    in_index_order,
+    new_ids,
+    picker,
+    require_hq,
+    secondary_indexes_deferred,
+    timestamp,
 )
+from db.import_columns import (
+    MAX_COUNT,
+    MISSING,
+    check_row_widths,
+    clipped,
+    column_values,
+    figures,
+    region_codes,
+    station_codes,
+)
+from db.store import ElectionStore
+from observer.csvio import CsvTable, ImportReport, ProblemList, RowsRefused, read_csv_chunks
 from observer.errors import ImportDataError
 from observer.evidence import sha256_file
 from observer.i18n import tr
+from observer.mapping import ColumnMapping, parse_mapping, read_mapping, resolve_columns
 from observer.template import ElectionTemplate
+from observer.units import UnitResolver
 
-MISSING = -1  # a figure the source does not give; real counts are never negative
-MAX_COUNT = 100_000_000  # no station has this many of anything; larger is a broken cell
+__all__ = ["MISSING", "LAYOUT_META", "gc_paused", "import_official", "new_ids", "official_json"]
+
 LAYOUT_META = "official_layout"
-BULK_CACHE_KIB = -16384  # SQLite page cache during a bulk import (negative: KiB): 16 MB
 WRITE_BLOCK = 10_000  # rows made at a time for executemany: small enough to keep memory flat
-
-
-T = TypeVar("T")
-
-
-def require_hq(hq: ElectionStore) -> None:
-    """Coordinator imports only go into HQ files, never into an observer's station file."""
-    if hq.role != ROLE_HQ:
-        raise ImportDataError("coord.hq.not_hq", file=hq.path.name)
 
 
 def load_official_mapping(path: str | Path, template: ElectionTemplate) -> ColumnMapping:
@@ -83,353 +77,65 @@ def load_official_mapping(path: str | Path, template: ElectionTemplate) -> Colum
     return mapping
 
 
-def new_ids(n: int) -> list[str]:
-    """``n`` random UUID4 strings in ascending order, made in bulk.
-
-    uuid.uuid4() per row costs more than the insert. Ascending ids let a bulk
-    insert append to the primary-key index instead of splitting a random page
-    per row (see in_index_order); the order comes from sorting the random
-    bytes, so the ids are as random as uuid4's.
-    """
-    if n == 0:
-        return []
-    raw = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
-    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-    raw = raw[np.argsort(raw.view(">u8")[:, 0], kind="stable")]  # by the first 8 bytes: sorted text, bar a 2**-64 tie
-    digits = np.empty((n, 32), dtype=np.uint8)
-    digits[:, 0::2] = _HEX[raw >> 4]
-    digits[:, 1::2] = _HEX[raw & 0x0F]
-    text = np.full((n, 37), ord("-"), dtype=np.uint8)  # 8-4-4-4-12 hex digits, then a line break
-    for start, stop, offset in ((0, 8, 0), (8, 12, 1), (12, 16, 2), (16, 20, 3), (20, 32, 4)):
-        text[:, start + offset : stop + offset] = digits[:, start:stop]
-    text[:, 36] = ord("\n")
-    return text.tobytes().decode("ascii").split("\n")[:n]
-
-
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-
-
-def timestamp() -> str:
-    """The text form db.models.UTCDateTime stores, for rows written through the DBAPI."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def column_values(table: CsvTable, idx: int) -> list[str]:
-    """One column's cells ("" where a short row lacks it)."""
-    return table.column(idx)
-
-
-def parse_counts(table: CsvTable, idx: int, header: str, problems: ProblemList) -> np.ndarray:
-    """One column as int64 (MISSING where empty); bad cells go to ``problems`` with their line."""
-    cells = column_values(table, idx)
-    try:
-        arr = np.array(cells, dtype=np.int64)
-        if (len(arr) == 0 or (arr.min() >= 0 and arr.max() <= MAX_COUNT)) and plain_digits(cells):
-            return arr
-    except (ValueError, OverflowError):
-        pass
-    # Slow path: empty cells, thousands separators or real errors; find out which, per cell.
-    out = np.empty(len(cells), dtype=np.int64)
-    for i, cell in enumerate(cells):
-        try:
-            value = parse_count(cell)
-        except NotPlainDigits:
-            problems.add(table.lines[i], tr("coord.row.digits", column=header, value=cell.strip()[:40]))
-            out[i] = MISSING
-            continue
-        except ValueError:
-            problems.add(table.lines[i], tr("coord.row.not_count", column=header, value=cell.strip()[:40]))
-            out[i] = MISSING
-            continue
-        if value is not None and value > MAX_COUNT:
-            problems.add(table.lines[i], tr("coord.row.too_large", column=header, value=value))
-            value = None
-        out[i] = MISSING if value is None else value
-    return out
-
-
-def sum_columns(parts: Sequence[np.ndarray]) -> np.ndarray:
-    """Add columns cell by cell; empty parts count 0, but all parts empty stays MISSING."""
-    if len(parts) == 1:
-        return parts[0]
-    stacked = np.stack(parts)
-    present = stacked >= 0
-    total = np.where(present, stacked, 0).sum(axis=0)
-    return np.where(present.any(axis=0), total, MISSING)
-
-
-def clipped(cells: Sequence[str], limit: int) -> list[str]:
-    """Cells stripped and cut to ``limit`` characters (the strip runs in C; the cut only when needed)."""
-    out = list(map(str.strip, cells))
-    if out and max(map(len, out)) > limit:
-        out = [c[:limit] for c in out]
-    return out
-
-
-def check_row_widths(table: CsvTable, problems: ProblemList) -> None:
-    width = len(table.header)
-    widths = list(map(len, table.rows))
-    if not widths or (min(widths) == width and max(widths) == width):
-        return  # the usual case, checked in C
-    for line, row in table.iter_rows():
-        if len(row) < width:
-            problems.add(line, tr("coord.row.short", found=len(row), expected=width))
-        elif len(row) > width and any(f.strip() for f in row[width:]):
-            problems.add(line, tr("coord.row.long", found=len(row), expected=width))
-
-
-def station_codes(
-    table: CsvTable, idx: int, header: str, problems: ProblemList, first_line: dict[str, int] | None = None
-) -> list[str]:
-    """Station codes, stripped; empty and repeated codes are problems.
-
-    ``first_line`` (code -> line) carries what earlier chunks of the file saw.
-    """
-    codes = list(map(str.strip, column_values(table, idx)))
-    first_line = {} if first_line is None else first_line
-    if (
-        codes
-        and min(map(len, codes)) > 0
-        and max(map(len, codes)) <= 32
-        and "".join(codes).isprintable()
-        and len(set(codes)) == len(codes)
-        and first_line.keys().isdisjoint(codes)
-    ):
-        first_line.update(zip(codes, table.lines))  # the usual file: every check passed in C
-        return codes
-    for line, code in zip(table.lines, codes):
-        if not code:
-            problems.add(line, tr("coord.row.no_code", column=header))
-        elif len(code) > 32:
-            problems.add(line, tr("coord.row.code_too_long", code=code[:40]))
-        elif not code.isprintable():  # a line break or control character inside a quoted cell
-            problems.add(line, tr("coord.row.code_unprintable", code=repr(code)[:40]))
-        elif code in first_line:
-            problems.add(line, tr("coord.row.duplicate", code=code, first=first_line[code]))
-        else:
-            first_line[code] = line
-    return codes
-
-
-def region_codes(
-    table: CsvTable, idx: int, header: str, date: str, problems: ProblemList, resolver: RegionResolver | None = None
-) -> list[str]:
-    resolver = resolver or RegionResolver(date)
-    texts = column_values(table, idx)
-    found = {text: resolver.code(text) for text in set(texts)}  # a country has a few dozen spellings
-    if None not in found.values():
-        return list(map(cast("dict[str, str]", found).__getitem__, texts))  # no None: checked above
-    out: list[str] = []
-    for line, text in zip(table.lines, texts):
-        code = found[text]
-        if code is None:
-            problems.add(line, tr("coord.row.unknown_region", value=text.strip()[:60], column=header))
-            out.append("")
-        else:
-            out.append(code)
-    return out
-
-
-def existing_stations(dbapi: sqlite3.Connection) -> dict[str, str]:
-    """code -> station id of every station the HQ already has."""
-    return dict(dbapi.execute("SELECT code, id FROM stations"))
-
-
-@contextmanager
-def bulk_writer(store: ElectionStore) -> Iterator[sqlite3.Connection]:
-    """One write transaction on the raw sqlite3 connection, for bulk imports.
-
-    Foreign-key checks are switched off for its duration (the importer has
-    just looked up every station id it refers to, inside the same transaction),
-    and the page cache is enlarged so index pages stay in memory; both are
-    restored before the connection goes back to the pool. Any failure rolls
-    everything back and becomes a StorageError, except the import's own
-    refusals, which pass through unchanged.
-    """
-    raw = store.engine.raw_connection()
-    dbapi: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
-    try:
-        dbapi.execute("PRAGMA foreign_keys=OFF")  # only takes effect outside a transaction
-        dbapi.execute(f"PRAGMA cache_size={BULK_CACHE_KIB}")
-        dbapi.execute("BEGIN IMMEDIATE")  # take the write lock before reading what we will change
-        try:
-            yield dbapi
-            dbapi.commit()
-        except BaseException:
-            dbapi.rollback()
-            raise
-    except ImportDataError:
-        raise
-    except (sqlite3.Error, OSError) as exc:
-        raise storage_error(exc, store.path) from None
-    finally:
-        try:
-            dbapi.execute("PRAGMA cache_size=-2000")
-            dbapi.execute("PRAGMA foreign_keys=ON")
-        finally:
-            raw.close()
-
-
-def in_index_order(rows: list[int], codes: list[str]) -> list[int]:
-    """Row numbers sorted by station code.
-
-    Inserting in the order of a unique index (and giving out ids that also
-    ascend) appends to the index B-trees instead of splitting a random page
-    per row: at 100,000 new stations this halves the insert time.
-    """
-    return sorted(rows, key=codes.__getitem__)
-
-
-def picker(rows: Sequence[int]) -> Callable[[Sequence[T]], Sequence[T]]:
-    """``pick(values)``: the values at ``rows``, in that order (itemgetter's loop runs in C)."""
-    if len(rows) == 1:
-        only = rows[0]
-        return lambda values: (values[only],)
-    return itemgetter(*rows)  # type: ignore[return-value]
-
-
-@contextmanager
-def secondary_indexes_deferred(dbapi: sqlite3.Connection, table: str, *, when: bool) -> Iterator[None]:
-    """Drop ``table``'s own indexes for a bulk insert and build them again after it.
-
-    Building an index once from the finished table is a sort; keeping four of
-    them up to date row by row costs a B-tree descent per row and index. Only
-    worth it (and only done) when the table starts empty. The indexes come
-    back from their own CREATE statements in sqlite_master, so they are
-    exactly what the schema says; DDL is transactional in SQLite, so a
-    failure rolls the drop back with everything else. Indexes that belong to
-    a PRIMARY KEY or UNIQUE constraint (no SQL of their own) cannot be dropped,
-    and unique ones are kept so that every row is still checked as it goes in.
-    """
-    if not when:
-        yield
-        return
-    # Only plain CREATE INDEX ones (origin "c"), not unique: a unique index also checks each row as it goes in.
-    plain = {
-        name
-        for _, name, unique, origin, _ in dbapi.execute(f'PRAGMA index_list("{table}")')
-        if origin == "c" and not unique
-    }
-    indexes = [
-        (name, sql)
-        for name, sql in dbapi.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name",
-            (table,),
-        )
-        if name in plain
-    ]
-    for index_name, _ in indexes:
-        dbapi.execute('DROP INDEX "{}"'.format(index_name.replace('"', '""')))
-    yield
-    for _, sql in indexes:
-        dbapi.execute(sql)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector during a bulk job.
-
-    Building millions of small objects (cells, ints, row tuples) triggers full
-    collections that scan them all again and again; none of them form cycles.
-    At 100,000 stations this is a third of the import time.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Path) -> ImportReport:
     """Replace the HQ's official results with those in ``csv_path``; see the module docstring."""
     with gc_paused():
         return _import_official(hq, csv_path, map_path)
 
 
-def _figures(
-    table: CsvTable,
-    keys: Sequence[str],
-    mapping: ColumnMapping,
-    value_cols: dict[str, tuple[int, ...]],
-    problems: ProblemList,
-) -> np.ndarray:
-    """One chunk's figures (rows x keys, MISSING where not given), summed columns added up."""
-    matrix = np.full((len(table.rows), len(keys)), MISSING, dtype=np.int64)
-    parsed = clean_counts(table, sorted({idx for key in keys for idx in value_cols.get(key, ())}))
-    for k, key in enumerate(keys):
-        if key not in value_cols:
-            continue
-        parts = []
-        for idx, name in zip(value_cols[key], mapping.values[key]):
-            if idx not in parsed:
-                parsed[idx] = parse_counts(table, idx, name, problems)
-            parts.append(parsed[idx])
-        matrix[:, k] = sum_columns(parts)
-    return matrix
+@dataclass
+class _Parsed:
+    """The official file, read and checked: one entry per row, the figures as a rows x keys matrix."""
+
+    head: CsvTable
+    codes: list[str] = field(default_factory=list)
+    regions: list[str] | None = None
+    districts: list[str] | None = None
+    addresses: list[str] | None = None
+    lines: list[int] = field(default_factory=list)
+    matrix: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.int64))
+    problems: ProblemList = field(default_factory=ProblemList)
 
 
-def clean_counts(table: CsvTable, idxs: Sequence[int]) -> dict[int, np.ndarray]:
-    """Columns ``idxs`` as int64 in one conversion when every cell is a plain count, else {}.
-
-    One numpy conversion of all the cells costs less than one per column. Anything
-    else (an empty cell, "1 234", a word, a short row) leaves the columns to
-    parse_counts, which says which cell is wrong.
-    """
-    if len(idxs) < 2:
-        return {}
-    try:
-        cells = list(chain.from_iterable(map(itemgetter(*idxs), table.rows)))
-        flat = np.array(cells, dtype=np.int64)
-    except (ValueError, OverflowError, IndexError):
-        return {}
-    if not plain_digits(cells):
-        return {}  # "1_000" or other scripts' digits: parse_counts refuses them cell by cell
-    if len(flat) and (flat.min() < 0 or flat.max() > MAX_COUNT):
-        return {}
-    block = flat.reshape(-1, len(idxs))
-    return {idx: block[:, j] for j, idx in enumerate(idxs)}
+def _read_official(template: ElectionTemplate, mapping: ColumnMapping, csv_path: str | Path) -> _Parsed:
+    """Every row of the file converted and checked; problems collected, nothing written."""
+    head, chunks = read_csv_chunks(csv_path, encoding=mapping.encoding, delimiter=mapping.delimiter)
+    station_cols, value_cols, key = resolve_columns(head, mapping)
+    keys = template.all_keys
+    out = _Parsed(head)
+    seen: dict[str, int] = {}
+    resolver = UnitResolver(template.units, template.date)
+    out.regions = [] if "region" in station_cols else None
+    out.districts = [] if "district" in station_cols else None
+    out.addresses = [] if "address" in station_cols else None
+    blocks: list[np.ndarray] = []
+    # Chunk by chunk: each chunk's cells become numbers and short lists, and its strings go.
+    for table in chunks:
+        check_row_widths(table, out.problems)
+        out.codes += station_codes(table, key, mapping, out.problems, seen)
+        if out.regions is not None:
+            out.regions += region_codes(
+                table, station_cols["region"], mapping.station["region"], out.problems, resolver
+            )
+        if out.districts is not None:
+            out.districts += clipped(column_values(table, station_cols["district"]), 200)
+        if out.addresses is not None:
+            out.addresses += clipped(column_values(table, station_cols["address"]), 500)
+        out.lines += table.lines
+        blocks.append(figures(table, keys, mapping, value_cols, out.problems))
+    if not out.codes:
+        raise ImportDataError("coord.csv.no_rows", file=head.name)
+    out.matrix = np.concatenate(blocks)
+    for bad in np.flatnonzero(out.matrix.max(axis=1, initial=0) > MAX_COUNT).tolist():  # sums can pass the cell limit
+        out.problems.add(out.lines[bad], tr("coord.row.too_large", column="+", value=int(out.matrix[bad].max())))
+    return out
 
 
 def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Path) -> ImportReport:
     require_hq(hq)
     template = hq.template
-    mapping = load_official_mapping(map_path, template)
-    head, chunks = read_csv_chunks(csv_path, encoding=mapping.encoding, delimiter=mapping.delimiter)
-    station_cols, value_cols = resolve_columns(head, mapping)
-    keys = template.all_keys
-    problems = ProblemList()
-    seen: dict[str, int] = {}
-    resolver = RegionResolver(template.date)
-    codes: list[str] = []
-    regions: list[str] | None = [] if "region" in station_cols else None
-    districts: list[str] | None = [] if "district" in station_cols else None
-    addresses: list[str] | None = [] if "address" in station_cols else None
-    lines: list[int] = []
-    blocks: list[np.ndarray] = []
-    # Chunk by chunk: each chunk's cells become numbers and short lists, and its strings go.
-    for table in chunks:
-        check_row_widths(table, problems)
-        codes += station_codes(table, station_cols["code"], mapping.station["code"], problems, seen)
-        if regions is not None:
-            regions += region_codes(
-                table, station_cols["region"], mapping.station["region"], template.date, problems, resolver
-            )
-        if districts is not None:
-            districts += clipped(column_values(table, station_cols["district"]), 200)
-        if addresses is not None:
-            addresses += clipped(column_values(table, station_cols["address"]), 500)
-        lines += table.lines
-        blocks.append(_figures(table, keys, mapping, value_cols, problems))
-    if not codes:
-        raise ImportDataError("coord.csv.no_rows", file=head.name)
-    matrix = np.concatenate(blocks)
-    n = len(codes)
-    for bad in np.flatnonzero(matrix.max(axis=1, initial=0) > MAX_COUNT).tolist():  # sums can pass the per-cell limit
-        problems.add(lines[bad], tr("coord.row.too_large", column="+", value=int(matrix[bad].max())))
-
+    parsed = _read_official(template, load_official_mapping(map_path, template), csv_path)
+    codes, n = parsed.codes, len(parsed.codes)
     src = Path(csv_path)
     with bulk_writer(hq) as dbapi:
         known = existing_stations(dbapi)
@@ -437,51 +143,21 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
             new_rows = [i for i, code in enumerate(codes) if code and code not in known]
         else:  # an empty HQ: every station is new
             new_rows = list(range(n)) if all(codes) else [i for i, code in enumerate(codes) if code]
-        if new_rows and regions is None:
+        if new_rows and parsed.regions is None:
             # Without a region column a new station would land nowhere in the regional tables.
             for i in new_rows:
-                problems.add(lines[i], tr("coord.row.unknown_station", code=codes[i]))
-        if problems:
-            raise RowsRefused(head.name, problems)
+                parsed.problems.add(parsed.lines[i], tr("coord.row.unknown_station", code=codes[i]))
+        if parsed.problems:
+            raise RowsRefused(parsed.head.name, parsed.problems)
 
         now = timestamp()
-        name = src.name[:255]
         digest = sha256_file(src)
         replaced = dbapi.execute("SELECT count(*) FROM official_results").fetchone()[0]
         dbapi.execute("DELETE FROM official_results")
-
         # New stations in code order with ids made in order: the id and code indexes then both
         # grow at their right edge (see in_index_order).
         new_rows = in_index_order(new_rows, codes)
-        created_ids = new_ids(len(new_rows))
-        station_ids = [known.get(c, "") for c in codes] if known else [""] * n
-        for sid, i in zip(created_ids, new_rows):
-            station_ids[i] = sid
-        if new_rows:
-            pick = picker(new_rows)
-            if "registered" in keys:
-                reg = matrix[new_rows, keys.index("registered")].tolist()
-                registered: Iterable[int | None] = reg if min(reg) >= 0 else [v if v >= 0 else None for v in reg]
-            else:
-                registered = repeat(None)
-            blank = repeat("")
-            with secondary_indexes_deferred(dbapi, "stations", when=not known):
-                dbapi.executemany(
-                    "INSERT INTO stations (id, code, region, district, address, registered, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    zip(
-                        created_ids,
-                        pick(codes),
-                        pick(regions) if regions else blank,
-                        pick(districts) if districts else blank,
-                        pick(addresses) if addresses else blank,
-                        registered,
-                        repeat(now),
-                        repeat(now),
-                    ),
-                )
-        del created_ids, known
-
+        station_ids = _create_stations(dbapi, parsed, template.all_keys, new_rows, known, now)
         # Rows in station-id order with ids made in order: both indexes then grow at their
         # right edge instead of touching a random page per row (3x faster at 100,000 rows).
         # When every station is new, code order is already station-id order.
@@ -489,12 +165,12 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
         dbapi.executemany(
             "INSERT INTO official_results (id, station_id, values_json, values_blob, source_file, source_line, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            official_rows(keys, matrix, order, station_ids, lines, name, now),
+            official_rows(template.all_keys, parsed.matrix, order, station_ids, parsed.lines, src.name[:255], now),
         )
         dbapi.executemany(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
             [
-                (LAYOUT_META, json.dumps(list(keys))),
+                (LAYOUT_META, json.dumps(list(template.all_keys))),
                 ("official_file", src.name),
                 ("official_sha256", digest),
                 ("official_rows", str(n)),
@@ -503,14 +179,55 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
         )
     return ImportReport(
         file=src.name,
-        encoding=head.encoding,
-        delimiter=head.delimiter,
+        encoding=parsed.head.encoding,
+        delimiter=parsed.head.delimiter,
         rows=n,
         stations_created=len(new_rows),
         stations_updated=0,
         records_written=n,
         replaced=int(replaced),
     )
+
+
+def _create_stations(
+    dbapi: sqlite3.Connection,
+    parsed: _Parsed,
+    keys: Sequence[str],
+    new_rows: list[int],
+    known: dict[str, str],
+    now: str,
+) -> list[str]:
+    """Insert the stations the HQ does not know yet; the station id of every row, old or new."""
+    codes = parsed.codes
+    created_ids = new_ids(len(new_rows))
+    station_ids = [known.get(c, "") for c in codes] if known else [""] * len(codes)
+    for sid, i in zip(created_ids, new_rows):
+        station_ids[i] = sid
+    if not new_rows:
+        return station_ids
+    pick = picker(new_rows)
+    if "registered" in keys:
+        reg = parsed.matrix[new_rows, list(keys).index("registered")].tolist()
+        registered: Iterable[int | None] = reg if min(reg) >= 0 else [v if v >= 0 else None for v in reg]
+    else:
+        registered = repeat(None)
+    blank = repeat("")
+    with secondary_indexes_deferred(dbapi, "stations", when=not known):
+        dbapi.executemany(
+            "INSERT INTO stations (id, code, region, district, address, registered, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            zip(
+                created_ids,
+                pick(codes),
+                pick(parsed.regions) if parsed.regions else blank,
+                pick(parsed.districts) if parsed.districts else blank,
+                pick(parsed.addresses) if parsed.addresses else blank,
+                registered,
+                repeat(now),
+                repeat(now),
+            ),
+        )
+    return station_ids
 
 
 def official_rows(

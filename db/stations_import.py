@@ -14,37 +14,25 @@ table names other columns (docs/official-import.md).
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
-from db.official import (
+from db.bulk import (
     bulk_writer,
-    check_row_widths,
-    clipped,
-    column_values,
     existing_stations,
     gc_paused,
     in_index_order,
     new_ids,
-    parse_counts,
-    region_codes,
     require_hq,
     secondary_indexes_deferred,
-    station_codes,
     timestamp,
 )
+from db.import_columns import check_row_widths, clipped, column_values, parse_counts, region_codes, station_codes
 from db.store import ElectionStore
-from observer.csvio import (
-    STATION_FIELDS,
-    ColumnMapping,
-    ImportReport,
-    ProblemList,
-    RowsRefused,
-    parse_mapping,
-    read_csv,
-    read_mapping,
-    resolve_columns,
-)
+from observer.csvio import ImportReport, ProblemList, RowsRefused, read_csv
 from observer.errors import ImportDataError
+from observer.mapping import STATION_FIELDS, ColumnMapping, parse_mapping, read_mapping, resolve_columns
+from observer.units import UnitResolver
 
 _TEXT_LIMITS = {"district": 200, "address": 500}
 
@@ -75,14 +63,15 @@ def _import_stations(store: ElectionStore, csv_path: str | Path, map_path: str |
         delimiter=pre.delimiter if pre else "auto",
     )
     mapping = pre or station_mapping(None, table.header)
-    cols, _ = resolve_columns(table, mapping)
+    cols, _, key = resolve_columns(table, mapping)
     if not table.rows:
         raise ImportDataError("coord.csv.no_rows", file=table.name)
 
     problems = ProblemList()
     check_row_widths(table, problems)
-    codes = station_codes(table, cols["code"], mapping.station["code"], problems)
-    regions = region_codes(table, cols["region"], mapping.station["region"], store.template.date, problems)
+    codes = station_codes(table, key, mapping, problems)
+    resolver = UnitResolver(store.template.units, store.template.date)
+    regions = region_codes(table, cols["region"], mapping.station["region"], problems, resolver)
     texts = {
         field: clipped(column_values(table, cols[field]), limit)
         for field, limit in _TEXT_LIMITS.items()
@@ -95,56 +84,65 @@ def _import_stations(store: ElectionStore, csv_path: str | Path, map_path: str |
     )
     if problems:
         raise RowsRefused(table.name, problems)
-
-    reg_values: list[int | None] | None = (
-        [None if v < 0 else v for v in registered.tolist()] if registered is not None else None
-    )
-    now = timestamp()
+    reg_values = [None if v < 0 else v for v in registered.tolist()] if registered is not None else None
     with bulk_writer(store) as dbapi:
-        known = existing_stations(dbapi)
-        new_rows = in_index_order([i for i, c in enumerate(codes) if c not in known], codes)
-        old_rows = [i for i, c in enumerate(codes) if c in known]
-        ids = new_ids(len(new_rows))  # ascending: the primary-key index grows at its end
-        with secondary_indexes_deferred(dbapi, "stations", when=not known and bool(new_rows)):
-            dbapi.executemany(
-                "INSERT INTO stations (id, code, region, district, address, registered, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        sid,
-                        codes[i],
-                        regions[i],
-                        texts["district"][i] if "district" in texts else "",
-                        texts["address"][i] if "address" in texts else "",
-                        reg_values[i] if reg_values is not None else None,
-                        now,
-                        now,
-                    )
-                    for sid, i in zip(ids, new_rows)
-                ],
-            )
-        # Only the columns the file has are overwritten (see the module docstring).
-        fields = ["region", *texts.keys(), *(["registered"] if reg_values is not None else [])]
-        assignments = ", ".join(f"{f} = ?" for f in fields)
-        dbapi.executemany(
-            f"UPDATE stations SET {assignments}, updated_at = ? WHERE id = ?",
-            [
-                (
-                    regions[i],
-                    *(texts[f][i] for f in texts),
-                    *([reg_values[i]] if reg_values is not None else []),
-                    now,
-                    known[codes[i]],
-                )
-                for i in old_rows
-            ],
-        )
+        created, updated = _write_stations(dbapi, codes, regions, texts, reg_values)
     return ImportReport(
         file=table.name,
         encoding=table.encoding,
         delimiter=table.delimiter,
         rows=len(codes),
-        stations_created=len(new_rows),
-        stations_updated=len(old_rows),
+        stations_created=created,
+        stations_updated=updated,
         records_written=len(codes),
     )
+
+
+def _write_stations(
+    dbapi: sqlite3.Connection,
+    codes: list[str],
+    regions: list[str],
+    texts: dict[str, list[str]],
+    reg_values: list[int | None] | None,
+) -> tuple[int, int]:
+    """Insert the new stations and update the known ones; (created, updated)."""
+    now = timestamp()
+    known = existing_stations(dbapi)
+    new_rows = in_index_order([i for i, c in enumerate(codes) if c not in known], codes)
+    old_rows = [i for i, c in enumerate(codes) if c in known]
+    ids = new_ids(len(new_rows))  # ascending: the primary-key index grows at its end
+    with secondary_indexes_deferred(dbapi, "stations", when=not known and bool(new_rows)):
+        dbapi.executemany(
+            "INSERT INTO stations (id, code, region, district, address, registered, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    sid,
+                    codes[i],
+                    regions[i],
+                    texts["district"][i] if "district" in texts else "",
+                    texts["address"][i] if "address" in texts else "",
+                    reg_values[i] if reg_values is not None else None,
+                    now,
+                    now,
+                )
+                for sid, i in zip(ids, new_rows)
+            ],
+        )
+    # Only the columns the file has are overwritten (see the module docstring).
+    fields = ["region", *texts.keys(), *(["registered"] if reg_values is not None else [])]
+    assignments = ", ".join(f"{f} = ?" for f in fields)
+    dbapi.executemany(
+        f"UPDATE stations SET {assignments}, updated_at = ? WHERE id = ?",
+        [
+            (
+                regions[i],
+                *(texts[f][i] for f in texts),
+                *([reg_values[i]] if reg_values is not None else []),
+                now,
+                known[codes[i]],
+            )
+            for i in old_rows
+        ],
+    )
+    return len(new_rows), len(old_rows)

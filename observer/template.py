@@ -11,13 +11,15 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from observer.errors import TemplateError
 from observer.expressions import ExpressionError, Relation, Term, parse_relation, parse_term
-from observer.i18n import LANGUAGES, Msg, current_language
+from observer.i18n import LANGUAGES, Msg, current_language, tr
+from observer.units import BUILTIN_UNITS, UnitSet, builtin_units, parse_units
 
 FORMAT_VERSION = 1
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -25,7 +27,13 @@ _TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 SEVERITIES = ("error", "warning")
 MAX_TEMPLATE_BYTES = 512 * 1024
 
-BUILTIN_TEMPLATES: tuple[str, ...] = ("kz-majilis-2021", "kz-majilis-2023")
+BUILTIN_TEMPLATES: tuple[str, ...] = (
+    "kz-majilis-2021",
+    "kz-majilis-2023",
+    "kz-president-2019",
+    "kz-referendum-2022",
+    "kz-president-2022",
+)
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,24 @@ class ElectionTemplate:
     opening_checklist: tuple[Question, ...]
     closing_checklist: tuple[Question, ...]
     source_text: str = field(repr=False, compare=False, default="")
+    units: UnitSet | None = None  # None: any region name the files use, grouped as written
+    national: Labels | None = None  # the national unit's name; else the units file's, else a generic one
+    utc_offset: int | None = None  # station clocks when the units do not say (None: the computer's)
+
+    def national_name(self, lang: str | None = None) -> str:
+        """What the whole-country row is called: «Казахстан (все участки)», «Россия (все участки)»."""
+        if self.national is not None:
+            return self.national.get(lang)
+        if self.units is not None and self.units.national:
+            return self.units.national_name(lang)
+        return tr("units.national.default", lang)
+
+    def station_time(self, at: datetime, region: str) -> datetime:
+        """``at`` on the clock of a station in ``region``: the units' clocks, else ``utc_offset``, else the computer's."""
+        hours = self.units.utc_offset(region, at) if self.units is not None else None
+        if hours is None and self.utc_offset is not None:
+            hours = self.utc_offset
+        return at.astimezone() if hours is None else at.astimezone(timezone(timedelta(hours=hours)))
 
     @property
     def line_keys(self) -> tuple[str, ...]:
@@ -366,12 +392,51 @@ def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
     fmt = data.get("format", FORMAT_VERSION)
     if not isinstance(fmt, int) or fmt > FORMAT_VERSION:
         raise r.fail("format", _p("newer_format", found=fmt, supported=FORMAT_VERSION), needle="format")
-
     tid = r.string(data, "id", "")
     if not re.match(r"^[a-z0-9][a-z0-9._-]{0,63}$", tid):
         raise r.fail("id", _p("bad_id", value=tid), needle=tid)
     names = r.labels(r.table(data.get("name", {}), "name"), "name", "[name]")
+    lines, parties, seen = _lines_and_parties(r, data)
+    checks = _checks(r, data, seen)
+    turnout = r.table(data.get("turnout", {}), "turnout")
+    results = r.table(data.get("results", {}), "results")
+    threshold = results.get("threshold_pct", 0)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < 100:
+        raise r.fail("results.threshold_pct", _p("bad_threshold"), needle="threshold_pct")
+    times, polls_open, polls_close = _times(r, turnout)
+    checklists = r.table(data.get("checklists", {}), "checklists")
+    country = r.string(data, "country", "", required=False)
+    units, national, utc_offset = _units(r, data, country)
+    return ElectionTemplate(
+        id=tid,
+        names=names,
+        date=r.string(data, "date", "", required=False),
+        country=country,
+        lines=lines,
+        parties=parties,
+        checks=checks,
+        voted=r.term(turnout.get("voted"), "turnout.voted", seen),
+        registered=r.term(turnout.get("registered"), "turnout.registered", seen),
+        share_base=r.term(results.get("share_base"), "results.share_base", seen),
+        ballots_cast=r.term(results.get("ballots_cast"), "results.ballots_cast", seen),
+        invalid=r.term(results.get("invalid"), "results.invalid", seen),
+        threshold_pct=float(threshold),
+        reporting_times=times,
+        polls_open=polls_open,
+        polls_close=polls_close,
+        violation_categories=_categories(r, data, "violation_categories"),
+        spoiled_reasons=_categories(r, data, "spoiled_reasons"),
+        opening_checklist=_questions(r, checklists, "opening"),
+        closing_checklist=_questions(r, checklists, "closing"),
+        source_text=text,
+        units=units,
+        national=national,
+        utc_offset=utc_offset,
+    )
 
+
+def _lines_and_parties(r: _Reader, data: Mapping[str, Any]) -> tuple[tuple[Line, ...], tuple[Party, ...], set[str]]:
+    """The protocol lines and the parties; their keys share one name space (returned as ``seen``)."""
     lines: list[Line] = []
     seen: set[str] = set()
     for i, item in enumerate(r.items(data, "lines")):
@@ -383,7 +448,6 @@ def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
         lines.append(Line(key, r.labels(item, where, key), str(item.get("number", ""))))
     if not lines:
         raise r.fail("lines", _p("no_lines"), needle="lines")
-
     parties: list[Party] = []
     for i, item in enumerate(r.items(data, "parties")):
         where = f"parties[{i + 1}]"
@@ -394,7 +458,10 @@ def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
         parties.append(Party(key, r.labels(item, where, key), _short(r, item, where)))
     if not parties:
         raise r.fail("parties", _p("no_parties"), needle="parties")
+    return tuple(lines), tuple(parties), seen
 
+
+def _checks(r: _Reader, data: Mapping[str, Any], seen: set[str]) -> tuple[Check, ...]:
     checks: list[Check] = []
     for i, item in enumerate(r.items(data, "checks", required=False)):
         where = f"checks[{i + 1}]"
@@ -406,18 +473,11 @@ def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
             )
         labels = r.labels(item, where) if any(lang in item for lang in LANGUAGES) else None
         checks.append(Check(rel, severity, labels))
+    return tuple(checks)
 
-    turnout = r.table(data.get("turnout", {}), "turnout")
-    results = r.table(data.get("results", {}), "results")
-    voted = r.term(turnout.get("voted"), "turnout.voted", seen)
-    registered = r.term(turnout.get("registered"), "turnout.registered", seen)
-    share_base = r.term(results.get("share_base"), "results.share_base", seen)
-    ballots_cast = r.term(results.get("ballots_cast"), "results.ballots_cast", seen)
-    invalid = r.term(results.get("invalid"), "results.invalid", seen)
-    threshold = results.get("threshold_pct", 0)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < 100:
-        raise r.fail("results.threshold_pct", _p("bad_threshold"), needle="threshold_pct")
 
+def _times(r: _Reader, turnout: Mapping[str, Any]) -> tuple[tuple[str, ...], str, str]:
+    """Reporting times (HH:MM, in order, no repeats) and the polls' opening and closing."""
     times = turnout.get("reporting_times", [])
     if not isinstance(times, list) or not all(isinstance(t, str) and _TIME_RE.match(t) for t in times):
         raise r.fail("turnout.reporting_times", _p("bad_times"), needle="reporting_times")
@@ -428,36 +488,39 @@ def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
     for name, value in (("polls_open", polls_open), ("polls_close", polls_close)):
         if not _TIME_RE.match(value):
             raise r.fail(f"turnout.{name}", _p("bad_time", value=value), needle=name)
+    return tuple(times), polls_open, polls_close
 
-    categories = _categories(r, data, "violation_categories")
-    reasons = _categories(r, data, "spoiled_reasons")
-    checklists = r.table(data.get("checklists", {}), "checklists")
-    opening = _questions(r, checklists, "opening")
-    closing = _questions(r, checklists, "closing")
 
-    return ElectionTemplate(
-        id=tid,
-        names=names,
-        date=r.string(data, "date", "", required=False),
-        country=r.string(data, "country", "", required=False),
-        lines=tuple(lines),
-        parties=tuple(parties),
-        checks=tuple(checks),
-        voted=voted,
-        registered=registered,
-        share_base=share_base,
-        ballots_cast=ballots_cast,
-        invalid=invalid,
-        threshold_pct=float(threshold),
-        reporting_times=tuple(times),
-        polls_open=polls_open,
-        polls_close=polls_close,
-        violation_categories=categories,
-        spoiled_reasons=reasons,
-        opening_checklist=opening,
-        closing_checklist=closing,
-        source_text=text,
+def _units(r: _Reader, data: Mapping[str, Any], country: str) -> tuple[UnitSet | None, Labels | None, int | None]:
+    """The template's ``[units]``: a built-in units file, its own list, or none (any region name).
+
+    A template without ``[units]`` for Kazakhstan (``country = "KZ"``, every template
+    written before units came from data) gets the built-in ``kz`` file.
+    """
+    if "units" not in data:
+        return (builtin_units("kz") if country.upper() == "KZ" else None), None, None
+    table = r.table(data["units"], "units")
+    known = {"file", "list", "national", "utc_offset"}
+    for key in table:
+        if key not in known:
+            raise r.fail(f"units.{key}", _p("unknown_units_key", key=key, known=", ".join(sorted(known))), needle=key)
+    national = (
+        r.labels(r.table(table["national"], "units.national"), "units.national", "national")
+        if "national" in table
+        else None
     )
+    offset = table.get("utc_offset")
+    if offset is not None and (isinstance(offset, bool) or not isinstance(offset, int) or not -12 <= offset <= 14):
+        raise r.fail("units.utc_offset", _p("bad_utc"), needle="utc_offset")
+    if "file" in table:
+        name = table["file"]
+        if name not in BUILTIN_UNITS:
+            raise r.fail("units.file", _p("unknown_units", value=name, known=", ".join(BUILTIN_UNITS)), needle="file")
+        return builtin_units(name), national, offset
+    if "list" in table:
+        units = parse_units(table, lambda where, problem: r.fail(where, problem, needle=where.rsplit(".", 1)[-1]))
+        return UnitSet(country, units.units, units.national, units.utc), national, offset
+    return None, national, offset
 
 
 def _short(r: _Reader, item: Mapping[str, Any], where: str) -> Labels | None:

@@ -359,7 +359,7 @@ def test_official_json_matches_json_dumps() -> None:
 def test_clean_file_converted_at_once_gives_the_per_column_figures(
     tmp_path: Path, hq: ElectionStore, template_2021, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import db.official as official
+    import db.import_columns as official  # where the one-conversion path lives
 
     clean = ROWS[:3]  # no empty cells: the one-conversion path
     csv_path, map_path = write(tmp_path, clean)

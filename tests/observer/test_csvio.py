@@ -9,7 +9,6 @@ import pytest
 from observer.csvio import (
     CsvError,
     NotPlainDigits,
-    RegionResolver,
     parse_count,
     parse_csv,
     plain_digits,
@@ -17,6 +16,7 @@ from observer.csvio import (
     read_csv_chunks,
     sniff_delimiter,
 )
+from observer.units import UnitResolver, builtin_units
 
 TEXT = 'Код;Область;Адрес\n101;г. Алматы;"ул. Абая, 1"\n102;Ақмола облысы;Көкшетау\n'
 
@@ -127,7 +127,7 @@ def test_digits_int_reads_but_a_count_does_not(text: str) -> None:
 
 
 def test_regions_by_code_and_name_on_the_election_date() -> None:
-    r2021 = RegionResolver("2021-01-10")
+    r2021 = UnitResolver(builtin_units("kz"), "2021-01-10")
     assert r2021.code("kz-75") == "KZ-ALA"
     assert r2021.code("г. Алматы") == "KZ-ALA"
     assert r2021.code("Алматинская область") == "KZ-ALM"
@@ -136,7 +136,7 @@ def test_regions_by_code_and_name_on_the_election_date() -> None:
     assert r2021.code("Нур-Султан") == "KZ-AST"
     assert r2021.code("Алматы") is None  # city or oblast: ambiguous, refused rather than guessed
     assert r2021.code("Абай облысы") is None  # created in 2022
-    assert RegionResolver("2023-03-19").code("Абай облысы") == "KZ-10"
+    assert UnitResolver(builtin_units("kz"), "2023-03-19").code("Абай облысы") == "KZ-10"
 
 
 def test_blank_lines_without_quoted_newlines_keep_file_line_numbers() -> None:

