@@ -10,12 +10,11 @@ renamed, so a crash never leaves half a photo under a real name.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from db import models as m
@@ -30,6 +29,7 @@ from db.engine import (  # noqa: F401 - re-exported: the store is where callers 
 )
 from db.fileformat import FILE_SUFFIX, FORMAT, ROLE_HQ, ROLE_STATION  # noqa: F401 - re-exported
 from db.revisions import MIGRATIONS, head_revision, known_revisions  # noqa: F401 - re-exported
+from db.rows import insert_new
 from db.store_figures import StationFigures
 from db.store_records import EvidenceRecords
 from observer.errors import StorageError
@@ -139,15 +139,6 @@ class ElectionStore(StationFigures, EvidenceRecords):
             self._template = parse_template(text, f"{self.meta('template_id')}.toml")
         return self._template
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A transaction whose OS/SQLite failures (at begin, in the body or at commit) become a StorageError."""
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except (OSError, OperationalError, DatabaseError) as exc:
-            raise storage_error(exc, self.path) from None
-
     # ---- observer and station -----------------------------------------
     @property
     def observer_id(self) -> str | None:
@@ -169,8 +160,7 @@ class ElectionStore(StationFigures, EvidenceRecords):
                     update(m.Observer).where(m.Observer.id == self._observer_id).values(updated_at=now(), **values)
                 )
             else:
-                oid = m.new_id()
-                conn.execute(insert(m.Observer).values(id=oid, created_at=now(), updated_at=now(), **values))
+                oid = insert_new(conn, m.Observer, now(), **values)
                 conn.execute(insert(m.Meta).values(key="self_observer_id", value=oid))
                 self._observer_id = oid
         info = self.observer()
@@ -211,12 +201,7 @@ class ElectionStore(StationFigures, EvidenceRecords):
                     conn.execute(update(m.Station).where(m.Station.id == sid).values(updated_at=t, **values))
                     self._audit(conn, t, sid, "stations", sid, changes)
             else:
-                sid = m.new_id()
-                conn.execute(
-                    insert(m.Station).values(
-                        id=sid, code=code, observer_id=self._observer_id, created_at=now(), updated_at=now(), **values
-                    )
-                )
+                sid = insert_new(conn, m.Station, now(), code=code, observer_id=self._observer_id, **values)
         return self.station(sid)  # type: ignore[return-value]
 
     def select_station(self, station_id: str) -> None:

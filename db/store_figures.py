@@ -7,46 +7,24 @@ as in the store; changes the observer types go to the audit log.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from db import models as m
 from db.engine import now
+from db.rows import insert_new
+from db.store_base import StorePart
 from observer.errors import StorageError
 from observer.records import ChecklistEntry, HeadcountPoint, TurnoutSlot
 
 if TYPE_CHECKING:
-    from observer.template import ElectionTemplate
+    pass
 
 
-class StationFigures:
-    """The station's figures; mixed into ElectionStore, which provides what is declared here."""
-
-    engine: Engine
-    clock: Callable[[], datetime]
-    _observer_id: str | None
-
-    if TYPE_CHECKING:
-
-        @property
-        def template(self) -> ElectionTemplate: ...
-
-        def _write(self) -> AbstractContextManager[Connection]: ...
-
-        def _audit(
-            self,
-            conn: Connection,
-            at: datetime,
-            station_id: str,
-            table: str,
-            record_id: str,
-            changes: dict[str, tuple[Any, Any]],
-            action: str = ...,
-        ) -> None: ...
+class StationFigures(StorePart):
+    """The station's figures, read and written for the observer of this file."""
 
     # ---- turnout -------------------------------------------------------
     def set_announced(self, station_id: str, slot: str, announced: int | None) -> None:
@@ -84,16 +62,8 @@ class StationFigures:
             if delta < 0 and total <= 0:
                 return 0
             t = at or now()
-            conn.execute(
-                insert(m.HeadcountEvent).values(
-                    id=m.new_id(),
-                    station_id=station_id,
-                    observer_id=self._observer_id,
-                    at=t,
-                    delta=delta,
-                    created_at=t,
-                    updated_at=t,
-                )
+            insert_new(
+                conn, m.HeadcountEvent, t, station_id=station_id, observer_id=self._observer_id, at=t, delta=delta
             )
         return total + delta
 
@@ -134,16 +104,8 @@ class StationFigures:
                 )
             ).scalar()
             if pid is None:
-                pid = m.new_id()
-                conn.execute(
-                    insert(m.Protocol).values(
-                        id=pid,
-                        station_id=station_id,
-                        observer_id=self._observer_id,
-                        source=source,
-                        created_at=now(),
-                        updated_at=now(),
-                    )
+                pid = insert_new(
+                    conn, m.Protocol, now(), station_id=station_id, observer_id=self._observer_id, source=source
                 )
         return pid
 
@@ -162,17 +124,14 @@ class StationFigures:
                     conn.execute(_UPDATE_VALUE, {"pid": protocol_id, "k": key, "v": value, "t": t})
                     self._audit(conn, t, old.station_id, "protocol_values", old.id, {key: (old.value, value)})
             else:
-                vid = m.new_id()
-                conn.execute(
-                    insert(m.ProtocolValue).values(
-                        id=vid,
-                        protocol_id=protocol_id,
-                        key=key,
-                        value=value,
-                        observer_id=self._observer_id,
-                        created_at=t,
-                        updated_at=t,
-                    )
+                vid = insert_new(
+                    conn,
+                    m.ProtocolValue,
+                    t,
+                    protocol_id=protocol_id,
+                    key=key,
+                    value=value,
+                    observer_id=self._observer_id,
                 )
                 sid = conn.execute(select(m.Protocol.station_id).where(m.Protocol.id == protocol_id)).scalar()
                 if sid is not None and value is not None:
@@ -246,8 +205,7 @@ class StationFigures:
                 record_id = old.id
                 before = {f: getattr(old, f) for f in audited}
             else:
-                record_id = m.new_id()
-                conn.execute(insert(model).values(id=record_id, created_at=t, updated_at=t, **keys, **values))
+                record_id = insert_new(conn, model, t, **keys, **values)
                 before = {f: None for f in audited}
             name = str(list(keys.values())[-1])
             changes = {f"{name}.{f}"[:40]: (before[f], values[f]) for f in audited if before[f] != values[f]}

@@ -6,39 +6,27 @@ so each stays readable. Every method is a unit of work and commits, as in the st
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 
 from db import audit
 from db import models as m
 from db.engine import durable_copy, now, storage_error
+from db.rows import insert_new
+from db.store_base import StorePart
 from observer.errors import StorageError
 from observer.evidence import inspect_evidence
 from observer.records import AuditInfo, EvidenceInfo, ViolationInfo
 
 if TYPE_CHECKING:
-    from observer.template import ElectionTemplate
+    pass
 
 
-class EvidenceRecords:
-    """Violations and their history; mixed into ElectionStore, which provides what is declared here."""
-
-    path: Path
-    engine: Engine
-    clock: Callable[[], datetime]
-    _observer_id: str | None
-
-    if TYPE_CHECKING:
-
-        @property
-        def template(self) -> ElectionTemplate: ...
-
-        def _write(self) -> AbstractContextManager[Connection]: ...
+class EvidenceRecords(StorePart):
+    """Violations, their files and their history."""
 
     # ---- violations ----------------------------------------------------
     def save_violation(
@@ -87,12 +75,7 @@ class EvidenceRecords:
                     )
                     self._audit(conn, t, row.station_id, "violations", violation_id, changes)
                 return violation_id
-            vid = m.new_id()
-            conn.execute(
-                insert(m.Violation).values(
-                    id=vid, station_id=station_id, observer_id=self._observer_id, created_at=t, updated_at=t, **values
-                )
-            )
+            vid = insert_new(conn, m.Violation, t, station_id=station_id, observer_id=self._observer_id, **values)
             audit.record_created(
                 conn,
                 at=t,
@@ -194,28 +177,25 @@ class EvidenceRecords:
                 durable_copy(src, target)
         except OSError as exc:
             raise storage_error(exc, target) from None
-        eid = m.new_id()
         with self._write() as conn:
-            conn.execute(
-                insert(m.Evidence).values(
-                    id=eid,
-                    station_id=station_id,
-                    observer_id=self._observer_id,
-                    violation_id=violation_id,
-                    protocol_id=protocol_id,
-                    kind=info.kind,
-                    original_name=src.name[:255],
-                    sha256=info.sha256,
-                    stored_name=stored,
-                    size=info.size,
-                    media_type=info.media_type,
-                    width=info.width,
-                    height=info.height,
-                    exif_time=info.exif_time,
-                    thumbnail=info.thumbnail,
-                    created_at=now(),
-                    updated_at=now(),
-                )
+            eid = insert_new(
+                conn,
+                m.Evidence,
+                now(),
+                station_id=station_id,
+                observer_id=self._observer_id,
+                violation_id=violation_id,
+                protocol_id=protocol_id,
+                kind=info.kind,
+                original_name=src.name[:255],
+                sha256=info.sha256,
+                stored_name=stored,
+                size=info.size,
+                media_type=info.media_type,
+                width=info.width,
+                height=info.height,
+                exif_time=info.exif_time,
+                thumbnail=info.thumbnail,
             )
         return next(e for e in self.evidence(station_id) if e.id == eid)
 
@@ -254,27 +234,6 @@ class EvidenceRecords:
         return self.path.with_name(self.path.name + ".evidence")
 
     # ---- audit ---------------------------------------------------------
-    def _audit(
-        self,
-        conn: Connection,
-        at: datetime,
-        station_id: str,
-        table: str,
-        record_id: str,
-        changes: dict[str, tuple[Any, Any]],
-        action: str = audit.UPDATE,
-    ) -> None:
-        audit.record_change(
-            conn,
-            at=at,
-            observer_id=self._observer_id,
-            station_id=station_id,
-            table=table,
-            record_id=record_id,
-            changes=changes,
-            action=action,
-        )
-
     def history(self, record_id: str) -> list[AuditInfo]:
         """Every logged change of a record, oldest first; a violation's includes its files'."""
         with self.engine.connect() as conn:
