@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from observer.aggregate import Totals, UnitResult
+from observer.fmt import formatter
 from observer.i18n import tr
 from observer.regions import region_name
 from observer.safe_text import spreadsheet, terminal
@@ -116,9 +117,10 @@ def _share_of(party: str, digits: int | None = 4) -> Callable[[Totals], float | 
 
 
 def _fmt(value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "—"
-    return f"{value:+.2f}" if signed else f"{value:.2f}"
+    """A percentage (or, ``signed``, a difference in points) as the report and the window write it
+    in the current language (observer.fmt), with two decimals; — where there is none."""
+    f = formatter()
+    return f.pp(value, 2) if signed else f.num(value, 2)
 
 
 def flat_table(
@@ -249,7 +251,10 @@ def text_table(units: Sequence[UnitResult], source: str, template: ElectionTempl
         for u in units:
             lines_out += [_comparison_text_block(u, template.parties), ""]
     if units and units[0].level == "national":
-        lines_out.append(tr("coord.table.threshold", pct=f"{template.threshold_pct:g}"))
+        threshold = template.threshold_pct
+        lines_out.append(
+            tr("coord.table.threshold", pct=formatter().num(threshold, 0 if threshold == int(threshold) else 1))
+        )
     lines_out.append(tr("coord.table.rules", rules=rules))
     return "\n".join(lines_out).rstrip() + "\n"
 
@@ -268,11 +273,12 @@ def _one_source_text_rows(units: Sequence[UnitResult], source: str, parties: Seq
         tr("coord.col.invalid"),
     ]
     rows = [head + [p.short_name() for p in parties]]
+    n = formatter()
     for u in units:
         t = u.official if source == "official" else u.observed
         assert t is not None
         rows.append(
-            [unit_label(u), str(t.stations), str(t.registered), _fmt(t.turnout_pct), _fmt(t.invalid_pct)]
+            [unit_label(u), n.integer(t.stations), n.integer(t.registered), _fmt(t.turnout_pct), _fmt(t.invalid_pct)]
             + [_fmt(t.party_pct[p.key]) + _passes(t, p) for p in parties]
         )
     return rows
@@ -282,18 +288,19 @@ def _comparison_text_block(u: UnitResult, parties: Sequence[Party]) -> str:
     """One unit: its coverage line, then each ratio observed / official (same) / difference / official (all)."""
     c = u.comparison
     assert c is not None and u.observed is not None and u.official is not None and u.official_all is not None
+    n = formatter()
     head = tr(
         "coord.table.unit_head",
         unit=terminal(unit_label(u)),
-        observed=c.stations_observed,
-        counted=c.stations_counted,
-        total=c.stations_total,
+        observed=n.integer(c.stations_observed),
+        counted=n.integer(c.stations_counted),
+        total=n.integer(c.stations_total),
         pct=_fmt(c.coverage_stations_pct),
         reg_pct=_fmt(c.coverage_registered_pct),
-        not_counted=c.not_counted,
-        disputed=c.disputed,
-        undecided=c.undecided,
-        excluded=c.excluded,
+        not_counted=n.integer(c.not_counted),
+        disputed=n.integer(c.disputed),
+        undecided=n.integer(c.undecided),
+        excluded=n.integer(c.excluded),
     )
     o, f, a = u.observed, u.official, u.official_all
     d = c.diff_pp
@@ -368,8 +375,9 @@ def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def _cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.2f}"
+    """A table cell: numbers as :func:`_fmt` and observer.fmt write them, text as it is."""
+    if value is None or isinstance(value, float):
+        return _fmt(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return formatter().integer(value)
     return str(value)

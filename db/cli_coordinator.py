@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from db.aggregate import SOURCES, aggregate, check_failures, rules_note, turnout
 from db.aggregate_output import (  # noqa: F401 - defined here first: still importable from here
     _align,
     _cell,
+    _fmt,
     _r,
     csv_text,
     flat_table,
@@ -183,15 +184,18 @@ def _emit(
     rows: list[list[Any]],
     text_columns: int,
     footer: str = "",
+    signed: Sequence[str] = (),
 ) -> None:
-    """Rows as an aligned table (the first ``text_columns`` left-aligned), CSV (snake_case header) or JSON objects."""
+    """Rows as an aligned table (the first ``text_columns`` left-aligned), CSV (snake_case header) or JSON objects.
+
+    In the table, the columns named in ``signed`` are differences in points, written with their sign."""
     if args.format == "json":
         _write_text(args.out, json.dumps([dict(zip(keys, r)) for r in rows], ensure_ascii=False, indent=1) + "\n")
         return
     if args.format == "csv":
         _write_text(args.out, csv_text(keys, rows))
         return
-    cells = [labels] + [[_cell(v) for v in r] for r in rows]
+    cells = [labels] + [[_fmt(v, True) if k in signed else _cell(v) for k, v in zip(keys, r)] for r in rows]
     _write_text(args.out, _align(cells, right_from=text_columns) + "\n" + (footer + "\n" if footer else ""))
 
 
@@ -233,7 +237,8 @@ def _gaps(args: argparse.Namespace) -> int:
         ]
         for g in shown
     ]
-    _emit(args, keys, labels, rows, 3, tr("coord.gaps.footer", shown=len(shown), total=len(gaps), rules=rules))
+    footer = tr("coord.gaps.footer", shown=len(shown), total=len(gaps), rules=rules)
+    _emit(args, keys, labels, rows, 3, footer, signed=("gap_pp",))
     return 0
 
 
