@@ -202,7 +202,7 @@ def run(ctx: Context) -> list[Row]:
                 note="fresh process through main.main([HQ file]) until the coordinator window is shown and "
                 f"the event loop idle, first paint included, offscreen, interpreter start included; "
                 f"stations table showing {seen[-1].rows} rows; to exit {to_exit:.2f} s; "
-                f"a background read stops {stops * 1000:.0f} ms after the interrupt{exits}",
+                f"a background read stops {stops * 1000:.1f} ms after the interrupt (median){exits}",
                 extra={"to_exit_s": to_exit, "failed_exits": float(len(failed)), "interrupt_s": stops},
             )
         )
