@@ -170,6 +170,25 @@ def growth_table(items: Sequence[Growth]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.show:
+        saved = json.loads(args.out.read_text(encoding="utf-8"))
+        _print_tables([row_from_dict(d) for d in saved.get("rows", [])])
+        return 0
+    sizes, repeat = _sizes_and_repeat(parser, args)
+    if args.work is not None:
+        data.WORK = args.work.resolve()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
+    started = time.perf_counter()
+    combined = _measure(args, sizes, repeat, command)
+    _print_tables(combined)
+    print(f"\n{len(combined)} rows; this run took {time.perf_counter() - started:.0f} s on {os.cpu_count()} cores")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--sizes",
@@ -197,15 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(to measure the sizes in separate sittings)",
     )
     parser.add_argument("--show", action="store_true", help="print the tables of the results file; measure nothing")
-    args = parser.parse_args(argv)
-    if args.show:
-        saved = json.loads(args.out.read_text(encoding="utf-8"))
-        shown = [row_from_dict(d) for d in saved.get("rows", [])]
-        print(results_table(shown))
-        print()
-        print(growth_table(growth(shown)))
-        return 0
+    return parser
 
+
+def _sizes_and_repeat(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[tuple[int, ...], int]:
+    """The station counts and runs per timing asked for (parser.error, which exits, on nonsense)."""
     try:
         sizes = (SMOKE_SIZE,) if args.smoke else tuple(sorted({int(s) for s in args.sizes.split(",") if s.strip()}))
     except ValueError:
@@ -215,10 +230,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeat = 1 if args.smoke else args.repeat
     if repeat < 1:
         parser.error("--repeat must be at least 1")
-    if args.work is not None:
-        data.WORK = args.work.resolve()
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    return sizes, repeat
 
+
+def _measure(args: argparse.Namespace, sizes: tuple[int, ...], repeat: int, command: str) -> list[Row]:
+    """Run the chosen benchmarks in a scratch folder; the results file is saved after each. Returns its rows."""
     scratch = data.WORK / f"run-{os.getpid()}"
     scratch.mkdir(parents=True, exist_ok=True)
     ctx = Context(
@@ -232,9 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous: dict[str, Any] = {}
     if args.add and args.out.is_file():
         previous = json.loads(args.out.read_text(encoding="utf-8"))
-    command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     started = time.perf_counter()
     rows: list[Row] = []
+    combined: list[Row] = []
     timings: dict[str, float] = {}
     try:
         for name in names:
@@ -250,11 +266,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             combined = _save(args.out, previous, rows, timings, command, repeat, time.perf_counter() - started)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    print(results_table(combined))
+    return combined
+
+
+def _print_tables(rows: list[Row]) -> None:
+    print(results_table(rows))
     print()
-    print(growth_table(growth(combined)))
-    print(f"\n{len(combined)} rows; this run took {time.perf_counter() - started:.0f} s on {os.cpu_count()} cores")
-    return 0
+    print(growth_table(growth(rows)))
 
 
 def _save(

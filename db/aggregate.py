@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import repeat
@@ -285,12 +285,53 @@ _ANY_RECORD = (
 
 
 def _observed_arrays(hq: ElectionStore, base: _Base, template: ElectionTemplate) -> StationArrays:
-    keys = template.all_keys
     n = len(base.ids)
     eff = effective_protocols(hq)
+    values, has = _counted_figures(hq, base, template.all_keys, eff.by_station)
+    headcount = _headcounts(hq, base)
+    announced, announced_slot = _announced_turnout(hq, base)
+    has_violations = _flags(base, (r[0] for r in _dbapi_rows(hq, "SELECT DISTINCT station_id FROM violations")))
+    has_records = _flags(base, (r[0] for r in _dbapi_rows(hq, _ANY_RECORD))) | has_violations | (headcount >= 0)
+    status = station_status(
+        has_records,
+        has,
+        _flags(base, eff.disputed),
+        _flags(base, eff.unresolved),
+        _flags(base, eff.excluded - eff.disputed - eff.unresolved),
+    )
+    arrays = StationArrays(
+        source="observed",
+        keys=template.all_keys,
+        station_ids=base.ids,
+        codes=base.codes,
+        regions=base.regions,
+        districts=base.districts,
+        registered=base.registered,
+        values=values,
+        has_figures=has,
+        headcount=headcount,
+        announced=announced,
+        announced_slot=announced_slot,
+        disputed=_flags(base, eff.disputed | eff.unresolved),
+        not_counted=_flags(base, eff.not_counted),
+        has_violations=has_violations,
+        breaks_check=np.zeros(n, dtype=bool),
+        status=status,
+    )
+    # Control relations only where there are figures (10,000 of 100,000 stations): a quarter of the time.
+    breaks = np.zeros(n, dtype=bool)
+    breaks[has] = failing_checks(template, arrays.subset(has)).any(axis=1)
+    return replace(arrays, breaks_check=breaks)
+
+
+def _counted_figures(
+    hq: ElectionStore, base: _Base, keys: Sequence[str], counted: Mapping[str, str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The figures of each station's counted protocol (``counted``: station id -> protocol id), and where there is one."""
+    n = len(base.ids)
     values = np.full((n, len(keys)), MISSING, dtype=np.int64)
     has = np.zeros(n, dtype=bool)
-    protocol_row = {pid: base.row[sid] for sid, pid in eff.by_station.items() if sid in base.row}
+    protocol_row = {pid: base.row[sid] for sid, pid in counted.items() if sid in base.row}
     if protocol_row:
         pids, line_keys, figures = _protocol_values(hq)
         col = {key: j for j, key in enumerate(keys)}
@@ -299,17 +340,25 @@ def _observed_arrays(hq: ElectionStore, base: _Base, template: ElectionTemplate)
         ok = (at_row >= 0) & (at_col >= 0)  # a counted protocol, a line the template has
         values[at_row[ok], at_col[ok]] = figures[ok]
         has[list(protocol_row.values())] = True
+    return values, has
 
-    def flags(station_ids: Iterable[str]) -> np.ndarray:
-        out = np.zeros(n, dtype=bool)
-        at = _rows_of(base, station_ids)
-        out[at[at >= 0]] = True
-        return out
 
-    # Head-count: per station the largest of each observer's click total (kept by the
-    # triggers of schema 0005: 10,000 rows, not 3.3 million clicks) and of the counts
-    # noted at reporting times. Two observers: the higher count missed fewer voters.
-    headcount = np.full(n, MISSING, dtype=np.int64)
+def _flags(base: _Base, station_ids: Iterable[str]) -> np.ndarray:
+    """True at the rows of the given stations (ids the base does not have are passed over)."""
+    out = np.zeros(len(base.ids), dtype=bool)
+    at = _rows_of(base, station_ids)
+    out[at[at >= 0]] = True
+    return out
+
+
+def _headcounts(hq: ElectionStore, base: _Base) -> np.ndarray:
+    """Each station's head-count, -1 where nobody counted.
+
+    The largest of each observer's click total (kept by the triggers of schema
+    0005: 10,000 rows, not 3.3 million clicks) and of the counts noted at
+    reporting times. Two observers: the higher count missed fewer voters.
+    """
+    headcount = np.full(len(base.ids), MISSING, dtype=np.int64)
     for sql in (
         "SELECT station_id, max(total) FROM headcount_totals GROUP BY station_id",
         "SELECT station_id, max(observed) FROM turnout_reports WHERE observed IS NOT NULL GROUP BY station_id, observer_id",
@@ -320,9 +369,16 @@ def _observed_arrays(hq: ElectionStore, base: _Base, template: ElectionTemplate)
             at = _rows_of(base, sids)
             ok = at >= 0
             np.maximum.at(headcount, at[ok], np.array(counts, dtype=np.int64)[ok])
-    # The commission's figure at the last reporting time any observer noted ("HH:MM"
-    # sorts as time); several observers at that time: the largest figure. Each
-    # observer's last slot comes from the unique index's order, without a sort.
+    return headcount
+
+
+def _announced_turnout(hq: ElectionStore, base: _Base) -> tuple[np.ndarray, np.ndarray]:
+    """The commission's figure at the last reporting time any observer noted, and that time ("" where none).
+
+    "HH:MM" sorts as time; several observers at that time: the largest figure.
+    Each observer's last slot comes from the unique index's order, without a sort.
+    """
+    n = len(base.ids)
     announced = np.full(n, MISSING, dtype=np.int64)
     announced_slot = np.full(n, "", dtype=object)
     for sid, slot, value in _dbapi_rows(
@@ -338,38 +394,7 @@ def _observed_arrays(hq: ElectionStore, base: _Base, template: ElectionTemplate)
             announced[i] = int(value)
         elif slot == announced_slot[i] and slot:
             announced[i] = max(announced[i], int(value))
-    has_violations = flags(r[0] for r in _dbapi_rows(hq, "SELECT DISTINCT station_id FROM violations"))
-    has_records = flags(r[0] for r in _dbapi_rows(hq, _ANY_RECORD)) | has_violations | (headcount >= 0)
-    status = station_status(
-        has_records,
-        has,
-        flags(eff.disputed),
-        flags(eff.unresolved),
-        flags(eff.excluded - eff.disputed - eff.unresolved),
-    )
-    arrays = StationArrays(
-        source="observed",
-        keys=keys,
-        station_ids=base.ids,
-        codes=base.codes,
-        regions=base.regions,
-        districts=base.districts,
-        registered=base.registered,
-        values=values,
-        has_figures=has,
-        headcount=headcount,
-        announced=announced,
-        announced_slot=announced_slot,
-        disputed=flags(eff.disputed | eff.unresolved),
-        not_counted=flags(eff.not_counted),
-        has_violations=has_violations,
-        breaks_check=np.zeros(n, dtype=bool),
-        status=status,
-    )
-    # Control relations only where there are figures (10,000 of 100,000 stations): a quarter of the time.
-    breaks = np.zeros(n, dtype=bool)
-    breaks[has] = failing_checks(template, arrays.subset(has)).any(axis=1)
-    return replace(arrays, breaks_check=breaks)
+    return announced, announced_slot
 
 
 def station_table(hq: ElectionStore, source: Source) -> StationArrays:

@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from db import models as m
+from db.rows import insert_new
 from observer.records import AuditInfo
 
 SESSION = timedelta(minutes=2)
@@ -97,20 +98,18 @@ def record_created(
     record_id: str,
     values: Mapping[str, Any],
 ) -> None:
-    conn.execute(
-        insert(m.AuditEntry).values(
-            id=m.new_id(),
-            station_id=station_id,
-            observer_id=observer_id,
-            record_table=table,
-            record_id=record_id,
-            field=WHOLE_RECORD,
-            action=CREATE,
-            old=None,
-            new=as_json(values),
-            created_at=at,
-            updated_at=at,
-        )
+    insert_new(
+        conn,
+        m.AuditEntry,
+        at,
+        station_id=station_id,
+        observer_id=observer_id,
+        record_table=table,
+        record_id=record_id,
+        field=WHOLE_RECORD,
+        action=CREATE,
+        old=None,
+        new=as_json(values),
     )
 
 

@@ -8,9 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import select
-
-from db import models as m
 from db.conflicts import effective_protocols, resolution_history, resolve_station, station_conflicts
 from db.merge import (
     DUPLICATE,
@@ -27,11 +24,11 @@ from db.merge import (
 from db.package import export_hq_package
 from db.rules import load_rules
 from db.services.hq import open_hq
+from db.services.reviews import open_reviews
 from db.store import ElectionStore
 from observer.errors import PackageError
 from observer.i18n import tr
 from observer.package import KEY_ROLES
-from observer.review import parse_review
 from observer.safe_text import terminal
 from observer.sealed import load_org_private
 
@@ -265,29 +262,17 @@ def _conflicts(args: argparse.Namespace) -> int:
 
 def _print_reviews(hq: ElectionStore, station_code: str | None) -> None:
     """Merged packages an observer exported with open items, with the reason they typed."""
-    p = m.Package
-    stmt = select(p.station_code, p.signer_name, p.file_name, p.review).where(p.review != "", p.outcome == MERGED)
-    if station_code is not None:
-        stmt = stmt.where(p.station_code == station_code)
-    with hq.engine.connect() as conn:
-        rows = conn.execute(stmt.order_by(p.station_code, p.created_in_package)).fetchall()
-    shown = False
-    for code, signer, file_name, text in rows:
-        try:
-            review = parse_review(text)
-        except ValueError:
-            continue  # checked when merged; a district's copy that is not a review says nothing
-        if not review.items:
-            continue
-        if not shown:
-            print(tr("review.coord.heading"))
-            shown = True
+    reviewed = open_reviews(hq, station_code)
+    if reviewed:
+        print(tr("review.coord.heading"))
+    for pkg in reviewed:
+        review = pkg.review
         print(
             tr(
                 "review.coord.line",
-                code=terminal(code or ""),
-                observer=terminal(signer),
-                file=terminal(file_name),
+                code=terminal(pkg.station_code),
+                observer=terminal(pkg.signer_name),
+                file=terminal(pkg.file_name),
                 reason=terminal(review.reason),
                 count=len(review.items),
                 at=terminal(review.reviewed_at),

@@ -21,10 +21,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import Connection, exists, func, insert, select
+from sqlalchemy import Connection, exists, func, select
 
 from db import models as m
 from db.fileformat import IN_CHUNK
+from db.rows import insert_new
 from db.rules import InclusionRules, load_rules
 from db.store import ElectionStore, now
 from observer.aggregate import StationArrays, failing_checks
@@ -372,20 +373,17 @@ def resolve_station(
             if owner != station_id:
                 raise ConflictError("package.conflict.wrong_protocol", protocol=protocol_id)
     t = now()
-    rid = m.new_id()
     with hq._write() as conn:
-        conn.execute(
-            insert(m.Resolution).values(
-                id=rid,
-                station_id=station_id,
-                protocol_id=protocol_id,
-                status=status,
-                reason=reason,
-                decided_by=decided_by,
-                decided_at=t,
-                created_at=t,
-                updated_at=t,
-            )
+        rid = insert_new(
+            conn,
+            m.Resolution,
+            t,
+            station_id=station_id,
+            protocol_id=protocol_id,
+            status=status,
+            reason=reason,
+            decided_by=decided_by,
+            decided_at=t,
         )
     return ResolutionInfo(rid, station_id, protocol_id, status, reason, decided_by, t)
 

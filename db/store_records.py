@@ -1,4 +1,4 @@
-"""The observer's evidence records in the election file: violations, soft deletion, the audit log.
+"""The observer's evidence records in the election file: violations, files, soft deletion, the audit log.
 
 A part of :class:`db.store.ElectionStore` (its base class), kept in its own module
 so each stays readable. Every method is a unit of work and commits, as in the store.
@@ -6,35 +6,27 @@ so each stays readable. Every method is a unit of work and commits, as in the st
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 
 from db import audit
 from db import models as m
+from db.engine import durable_copy, now, storage_error
+from db.rows import insert_new
+from db.store_base import StorePart
 from observer.errors import StorageError
-from observer.records import AuditInfo, ViolationInfo
+from observer.evidence import inspect_evidence
+from observer.records import AuditInfo, EvidenceInfo, ViolationInfo
 
 if TYPE_CHECKING:
-    from observer.template import ElectionTemplate
+    pass
 
 
-class EvidenceRecords:
-    """Violations and their history; mixed into ElectionStore, which provides what is declared here."""
-
-    engine: Engine
-    clock: Callable[[], datetime]
-    _observer_id: str | None
-
-    if TYPE_CHECKING:
-
-        @property
-        def template(self) -> ElectionTemplate: ...
-
-        def _write(self) -> AbstractContextManager[Connection]: ...
+class EvidenceRecords(StorePart):
+    """Violations, their files and their history."""
 
     # ---- violations ----------------------------------------------------
     def save_violation(
@@ -83,12 +75,7 @@ class EvidenceRecords:
                     )
                     self._audit(conn, t, row.station_id, "violations", violation_id, changes)
                 return violation_id
-            vid = m.new_id()
-            conn.execute(
-                insert(m.Violation).values(
-                    id=vid, station_id=station_id, observer_id=self._observer_id, created_at=t, updated_at=t, **values
-                )
-            )
+            vid = insert_new(conn, m.Violation, t, station_id=station_id, observer_id=self._observer_id, **values)
             audit.record_created(
                 conn,
                 at=t,
@@ -175,30 +162,100 @@ class EvidenceRecords:
         """Drafts: saved violations whose category the observer has not chosen yet."""
         return [v for v in self.violations(station_id) if v.is_draft]
 
-    # ---- audit ---------------------------------------------------------
-    def _audit(
-        self,
-        conn: Connection,
-        at: datetime,
-        station_id: str,
-        table: str,
-        record_id: str,
-        changes: dict[str, tuple[Any, Any]],
-        action: str = audit.UPDATE,
-    ) -> None:
-        audit.record_change(
-            conn,
-            at=at,
-            observer_id=self._observer_id,
-            station_id=station_id,
-            table=table,
-            record_id=record_id,
-            changes=changes,
-            action=action,
-        )
+    # ---- evidence files ------------------------------------------------------
+    def add_evidence(
+        self, station_id: str, source: str | Path, *, violation_id: str | None = None, protocol_id: str | None = None
+    ) -> EvidenceInfo:
+        """Validate a photo/video, keep the original unchanged, record it."""
+        src = Path(source)
+        info = inspect_evidence(src)
+        stored = info.sha256 + info.suffix
+        target = self.evidence_dir / stored
+        try:
+            self.evidence_dir.mkdir(exist_ok=True)
+            if not target.exists():
+                durable_copy(src, target)
+        except OSError as exc:
+            raise storage_error(exc, target) from None
+        with self._write() as conn:
+            eid = insert_new(
+                conn,
+                m.Evidence,
+                now(),
+                station_id=station_id,
+                observer_id=self._observer_id,
+                violation_id=violation_id,
+                protocol_id=protocol_id,
+                kind=info.kind,
+                original_name=src.name[:255],
+                sha256=info.sha256,
+                stored_name=stored,
+                size=info.size,
+                media_type=info.media_type,
+                width=info.width,
+                height=info.height,
+                exif_time=info.exif_time,
+                thumbnail=info.thumbnail,
+            )
+        return next(e for e in self.evidence(station_id) if e.id == eid)
 
+    def delete_evidence(self, evidence_id: str) -> None:
+        """Mark deleted, recoverable until export (the file stays: another record may cite the same bytes)."""
+        self._set_deleted(m.Evidence, evidence_id, deleted=True)
+
+    def restore_evidence(self, evidence_id: str) -> None:
+        self._set_deleted(m.Evidence, evidence_id, deleted=False)
+
+    def evidence(
+        self,
+        station_id: str | None = None,
+        *,
+        violation_id: str | None = None,
+        protocol_id: str | None = None,
+        deleted: bool = False,
+    ) -> list[EvidenceInfo]:
+        """Attached files; ``deleted=True``: those deleted and not yet purged by an export."""
+        q = select(m.Evidence).where(m.Evidence.deleted_at.is_not(None) if deleted else m.Evidence.deleted_at.is_(None))
+        if station_id:
+            q = q.where(m.Evidence.station_id == station_id)
+        if violation_id:
+            q = q.where(m.Evidence.violation_id == violation_id)
+        if protocol_id:
+            q = q.where(m.Evidence.protocol_id == protocol_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(m.Evidence.created_at)).all()
+        return [_evidence(r) for r in rows]
+
+    def evidence_path(self, info: EvidenceInfo) -> Path:
+        return self.evidence_dir / info.stored_name
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.path.with_name(self.path.name + ".evidence")
+
+    # ---- audit ---------------------------------------------------------
     def history(self, record_id: str) -> list[AuditInfo]:
         """Every logged change of a record, oldest first; a violation's includes its files'."""
         with self.engine.connect() as conn:
             files = conn.execute(select(m.Evidence.id).where(m.Evidence.violation_id == record_id)).scalars()
             return audit.history(conn, [record_id, *files])
+
+
+def _evidence(r: Any) -> EvidenceInfo:
+    return EvidenceInfo(
+        r.id,
+        r.station_id,
+        r.violation_id,
+        r.protocol_id,
+        r.kind,
+        r.original_name,
+        r.sha256,
+        r.size,
+        r.media_type,
+        r.width,
+        r.height,
+        r.exif_time,
+        r.thumbnail,
+        r.stored_name,
+        r.deleted_at,
+    )

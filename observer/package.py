@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from observer.errors import PackageError
 from observer.signing import fingerprint_of, is_public_hex
@@ -146,90 +146,110 @@ def peek_format(data: bytes, file: str) -> tuple[Any, Any]:
 
 def parse_manifest(data: bytes, file: str) -> Manifest:
     """Validate every field and type of a manifest; refuse newer formats by name."""
+    version = _format_version(data, file)
+    doc = json.loads(data.decode("utf-8"))
+    f = _Fields(file)
+    kind = f.text(doc, "kind", "kind")
+    if kind not in KINDS:
+        f.refuse("kind")
+    observer = doc.get("observer")
+    if not isinstance(observer, dict):
+        f.refuse("observer")
+    public_key = f.text(doc, "public_key", "public_key")
+    if not is_public_hex(public_key) or public_key != public_key.lower():
+        f.refuse("public_key")
+    fingerprint = f.text(doc, "fingerprint", "fingerprint")
+    if fingerprint != fingerprint_of(public_key):
+        f.refuse("fingerprint")
+    station_code = f.text(doc, "station_code", "station_code", limit=32, optional=True)
+    if kind == KIND_STATION and not station_code:
+        f.refuse("station_code")
+    observer_id = f.text(observer, "id", "observer.id", limit=36)
+    if kind == KIND_STATION and not _UUID.fullmatch(observer_id):
+        f.refuse("observer.id")  # the signer's identity at the HQ: a key is bound to exactly this id
+    counts = doc.get("counts")
+    if not isinstance(counts, dict) or not all(isinstance(k, str) and _is_int(v) and v >= 0 for k, v in counts.items()):
+        f.refuse("counts")
+    return Manifest(
+        format_version=version,
+        kind=kind,
+        template_id=f.text(doc, "template_id", "template_id", limit=100),
+        schema_revision=f.text(doc, "schema_revision", "schema_revision", limit=40),
+        station_code=station_code,
+        observer=ManifestObserver(
+            observer_id,
+            f.text(observer, "name", "observer.name"),
+            f.text(observer, "organisation", "observer.organisation"),
+        ),
+        public_key=public_key,
+        fingerprint=fingerprint,
+        created_at=f.text(doc, "created_at", "created_at", limit=40),
+        counts={k: int(v) for k, v in counts.items()},
+        members=_members(doc, f),
+        app_version=f.text(doc, "app_version", "app_version", limit=40, optional=True) or "",
+    )
+
+
+def _format_version(data: bytes, file: str) -> int:
+    """The manifest's format version, once its size and format name are ours and the version is not newer."""
     if len(data) > MAX_MANIFEST_BYTES:
         raise PackageError("package.error.too_big", file=file, limit_mb=MAX_MANIFEST_BYTES // 1024**2)
     fmt, version = peek_format(data, file)
     if fmt != FORMAT:
         raise PackageError("package.error.not_package", file=file, found=str(fmt)[:60])
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    if not _is_int(version) or version < 1:
         raise PackageError("package.error.manifest_field", file=file, field="format_version")
     if version > FORMAT_VERSION:
         raise PackageError("package.error.newer", file=file, found=version, supported=FORMAT_VERSION)
-    doc = json.loads(data.decode("utf-8"))
+    return int(version)
 
-    def text(obj: Mapping[str, Any], key: str, where: str, *, limit: int = 200, optional: bool = False) -> Any:
+
+@dataclass(frozen=True)
+class _Fields:
+    """Reads a manifest's fields, refusing the file by the name of the first field that is wrong."""
+
+    file: str
+
+    def refuse(self, field: str) -> NoReturn:
+        raise PackageError("package.error.manifest_field", file=self.file, field=field)
+
+    def text(self, obj: Mapping[str, Any], key: str, where: str, *, limit: int = 200, optional: bool = False) -> Any:
         value = obj.get(key)
         if value is None and optional:
             return None
         if not isinstance(value, str) or len(value) > limit:
-            raise PackageError("package.error.manifest_field", file=file, field=where)
+            self.refuse(where)
         return value
 
-    kind = text(doc, "kind", "kind")
-    if kind not in KINDS:
-        raise PackageError("package.error.manifest_field", file=file, field="kind")
-    observer = doc.get("observer")
-    if not isinstance(observer, dict):
-        raise PackageError("package.error.manifest_field", file=file, field="observer")
-    public_key = text(doc, "public_key", "public_key")
-    if not is_public_hex(public_key) or public_key != public_key.lower():
-        raise PackageError("package.error.manifest_field", file=file, field="public_key")
-    fingerprint = text(doc, "fingerprint", "fingerprint")
-    if fingerprint != fingerprint_of(public_key):
-        raise PackageError("package.error.manifest_field", file=file, field="fingerprint")
-    station_code = text(doc, "station_code", "station_code", limit=32, optional=True)
-    if kind == KIND_STATION and not station_code:
-        raise PackageError("package.error.manifest_field", file=file, field="station_code")
-    observer_id = text(observer, "id", "observer.id", limit=36)
-    if kind == KIND_STATION and not _UUID.fullmatch(observer_id):
-        # the signer's identity at the HQ: a key is bound to exactly this id
-        raise PackageError("package.error.manifest_field", file=file, field="observer.id")
-    counts = doc.get("counts")
-    if not isinstance(counts, dict) or not all(isinstance(k, str) and _is_int(v) and v >= 0 for k, v in counts.items()):
-        raise PackageError("package.error.manifest_field", file=file, field="counts")
+
+def _members(doc: Mapping[str, Any], f: _Fields) -> tuple[Member, ...]:
+    """The listed files: safe distinct names, digests and sizes, the data file among them, not too big in all."""
     raw_members = doc.get("members")
     if not isinstance(raw_members, list) or len(raw_members) > MAX_MEMBERS:
-        raise PackageError("package.error.manifest_field", file=file, field="members")
+        f.refuse("members")
     members: list[Member] = []
     seen: set[str] = set()
     for i, item in enumerate(raw_members):
         where = f"members[{i}]"
         if not isinstance(item, dict):
-            raise PackageError("package.error.manifest_field", file=file, field=where)
-        name = text(item, "name", where + ".name", limit=300)
-        digest = text(item, "sha256", where + ".sha256", limit=64)
+            f.refuse(where)
+        name = f.text(item, "name", where + ".name", limit=300)
+        digest = f.text(item, "sha256", where + ".sha256", limit=64)
         size = item.get("size")
         if not _SHA256.match(digest):
-            raise PackageError("package.error.manifest_field", file=file, field=where + ".sha256")
+            f.refuse(where + ".sha256")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise PackageError("package.error.manifest_field", file=file, field=where + ".size")
-        check_member_name(name, file)
+            f.refuse(where + ".size")
+        check_member_name(name, f.file)
         if name in (MANIFEST_NAME, SIGNATURE_NAME) or name in seen:
-            raise PackageError("package.error.duplicate_member", file=file, member=name)
+            raise PackageError("package.error.duplicate_member", file=f.file, member=name)
         seen.add(name)
         members.append(Member(name, digest, size))
     if DATA_NAME not in seen:
-        raise PackageError("package.error.manifest_field", file=file, field="members")
+        f.refuse("members")
     if sum(mb.size for mb in members) > MAX_TOTAL_BYTES:
-        raise PackageError("package.error.too_big", file=file, limit_mb=MAX_TOTAL_BYTES // 1024**2)
-    return Manifest(
-        format_version=version,
-        kind=kind,
-        template_id=text(doc, "template_id", "template_id", limit=100),
-        schema_revision=text(doc, "schema_revision", "schema_revision", limit=40),
-        station_code=station_code,
-        observer=ManifestObserver(
-            observer_id,
-            text(observer, "name", "observer.name"),
-            text(observer, "organisation", "observer.organisation"),
-        ),
-        public_key=public_key,
-        fingerprint=fingerprint,
-        created_at=text(doc, "created_at", "created_at", limit=40),
-        counts={k: int(v) for k, v in counts.items()},
-        members=tuple(members),
-        app_version=text(doc, "app_version", "app_version", limit=40, optional=True) or "",
-    )
+        raise PackageError("package.error.too_big", file=f.file, limit_mb=MAX_TOTAL_BYTES // 1024**2)
+    return tuple(members)
 
 
 def _is_int(value: Any) -> bool:

@@ -27,13 +27,19 @@ if TYPE_CHECKING:
 
 
 def open_hq(path: str | Path, *, template: str | None = None) -> ElectionStore:
-    """Open a coordinator file; with ``template`` (a built-in id or a TOML path), create it on first use."""
+    """Open a coordinator file; with ``template`` (a built-in id or a TOML path), create it on first use.
+
+    The one way every command opens an HQ file: a missing file without a template
+    says what creates one, and an observer's station file is refused by its role.
+    """
     from db.store import ElectionStore
-    from observer.errors import PackageError
+    from observer.errors import PackageError, StorageError
     from observer.template import resolve_template
 
     p = Path(path)
-    if not p.exists() and template is not None:
+    if not p.exists():
+        if template is None:
+            raise StorageError("coord.hq.missing", file=str(p))
         return ElectionStore.create(p, resolve_template(template), role=ROLE_HQ)
     store = ElectionStore.open(p)
     if store.role != ROLE_HQ:

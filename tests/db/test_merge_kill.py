@@ -14,6 +14,7 @@ long version (the summary line gives kills, packages and records checked).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -208,7 +209,9 @@ def test_merge_killed_at_random_moments_leaves_whole_packages(
         hq = tmp_path / f"round{round_no}" / "hq.baqylau"
         ElectionStore.create(hq, template, role="hq").close()
         child = _run(hq, folder, code)
-        time.sleep(rnd.uniform(0.0, duration))
+        # The kill moment: wait on the child that long (a merge that ends first is killed after its end).
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=rnd.uniform(0.0, duration))
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=60)
         assert child.stderr is not None
