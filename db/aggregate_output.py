@@ -22,10 +22,10 @@ from observer.safe_text import spreadsheet, terminal
 from observer.template import ElectionTemplate, Party
 
 
-def unit_label(u: UnitResult) -> str:
-    """The unit in words: the country, a region's name, or "region / district"."""
+def unit_label(u: UnitResult, template: ElectionTemplate | None = None) -> str:
+    """The unit in words: the country (the template's own name for it), a region's name, or "region / district"."""
     if u.level == "national":
-        return tr("coord.unit.national")
+        return template.national_name() if template is not None else tr("coord.unit.national")
     if u.level == "region":
         return region_name(u.region)
     return f"{region_name(u.region)} / {u.district}"
@@ -50,11 +50,11 @@ def _totals_json(t: Totals | None) -> dict[str, Any] | None:
     }
 
 
-def unit_json(u: UnitResult, source: str, rules: str) -> dict[str, Any]:
+def unit_json(u: UnitResult, source: str, rules: str, template: ElectionTemplate | None = None) -> dict[str, Any]:
     """One unit as documented in docs/aggregate.md."""
     head: dict[str, Any] = {
         "unit": u.unit,
-        "name": unit_label(u),
+        "name": unit_label(u, template),
         "level": u.level,
         "region": u.region,
         "district": u.district,
@@ -136,7 +136,7 @@ def flat_table(
         name("level", tr("coord.col.level")),
         name("name", tr("coord.col.name")),
     ]
-    rows: list[list[Any]] = [[u.unit, u.level, unit_label(u)] for u in units]
+    rows: list[list[Any]] = [[u.unit, u.level, unit_label(u, template)] for u in units]
     columns = _one_source_columns if source != "both" else _comparison_columns
     more_header, more_rows = columns(units, source, template, name)
     return header + more_header, [row + more for row, more in zip(rows, more_rows)]
@@ -245,11 +245,11 @@ def _align(rows: list[list[str]], right_from: int = 1) -> str:
 def text_table(units: Sequence[UnitResult], source: str, template: ElectionTemplate, rules: str) -> str:
     """The aggregate as the terminal shows it: one table for one source, a block per unit for both."""
     if source != "both":
-        lines_out = [_align(_one_source_text_rows(units, source, template.parties))]
+        lines_out = [_align(_one_source_text_rows(units, source, template))]
     else:
         lines_out = []
         for u in units:
-            lines_out += [_comparison_text_block(u, template.parties), ""]
+            lines_out += [_comparison_text_block(u, template), ""]
     if units and units[0].level == "national":
         threshold = template.threshold_pct
         lines_out.append(
@@ -264,7 +264,8 @@ def _passes(t: Totals, party: Party) -> str:
     return "✓" if t.passes_threshold.get(party.key) else ""
 
 
-def _one_source_text_rows(units: Sequence[UnitResult], source: str, parties: Sequence[Party]) -> list[list[str]]:
+def _one_source_text_rows(units: Sequence[UnitResult], source: str, template: ElectionTemplate) -> list[list[str]]:
+    parties = template.parties
     head = [
         tr("coord.col.unit"),
         tr("coord.col.stations"),
@@ -278,20 +279,26 @@ def _one_source_text_rows(units: Sequence[UnitResult], source: str, parties: Seq
         t = u.official if source == "official" else u.observed
         assert t is not None
         rows.append(
-            [unit_label(u), n.integer(t.stations), n.integer(t.registered), _fmt(t.turnout_pct), _fmt(t.invalid_pct)]
+            [
+                unit_label(u, template),
+                n.integer(t.stations),
+                n.integer(t.registered),
+                _fmt(t.turnout_pct),
+                _fmt(t.invalid_pct),
+            ]
             + [_fmt(t.party_pct[p.key]) + _passes(t, p) for p in parties]
         )
     return rows
 
 
-def _comparison_text_block(u: UnitResult, parties: Sequence[Party]) -> str:
+def _comparison_text_block(u: UnitResult, template: ElectionTemplate) -> str:
     """One unit: its coverage line, then each ratio observed / official (same) / difference / official (all)."""
     c = u.comparison
     assert c is not None and u.observed is not None and u.official is not None and u.official_all is not None
     n = formatter()
     head = tr(
         "coord.table.unit_head",
-        unit=terminal(unit_label(u)),
+        unit=terminal(unit_label(u, template)),
         observed=n.integer(c.stations_observed),
         counted=n.integer(c.stations_counted),
         total=n.integer(c.stations_total),
@@ -329,7 +336,7 @@ def _comparison_text_block(u: UnitResult, parties: Sequence[Party]) -> str:
             _fmt(a.invalid_pct),
         ],
     ]
-    for p in parties:
+    for p in template.parties:
         k = p.key
         rows.append(
             [

@@ -157,7 +157,7 @@ def _aggregate(args: argparse.Namespace) -> int:
     if args.format == "table":
         _write_text(args.out, text_table(units, args.source, template, rules))
     elif args.format == "json":
-        data = [unit_json(u, args.source, rules) for u in units]
+        data = [unit_json(u, args.source, rules, template) for u in units]
         _write_text(args.out, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
     elif args.format == "csv":
         header, rows = flat_table(units, args.source, template, keys=True)

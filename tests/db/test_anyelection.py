@@ -8,6 +8,7 @@ names; Kazakh files follow the regions of their date (South Kazakhstan in 2016, 
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -81,6 +82,13 @@ def test_russian_file_imports_as_published_with_the_drafted_template(
         assert national is not None and national.stations == 600
     finally:
         hq.close()
+    # The command line names the units as the file and the template do, not Kazakhstan.
+    out = tmp_path / "regions.json"
+    args = ["--lang", "en", "aggregate", str(tmp_path / "ru.baqylau"), "--source", "official", "--format", "json"]
+    assert main.main([*args, "--level", "national", "--out", str(out)]) == 0
+    assert [u["name"] for u in json.loads(out.read_text(encoding="utf-8"))] == ["Russia (all stations)"]
+    assert main.main([*args, "--level", "region", "--out", str(out)]) == 0
+    assert sorted(u["name"] for u in json.loads(out.read_text(encoding="utf-8"))) == sorted(REGIONS)
 
 
 def test_station_list_with_a_compound_key(tmp_path: Path, drafted: tuple[Path, Path, Path]) -> None:
