@@ -8,6 +8,7 @@ the imports in docs/official-import.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -15,7 +16,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from db.aggregate import SOURCES, aggregate, check_failures, rules_note, turnout_gaps, violations_by_category_region
+from db.aggregate import (
+    SOURCES,
+    CheckFailure,
+    aggregate,
+    check_failures,
+    rules_note,
+    turnout_gaps,
+    violations_by_category_region,
+)
 from db.aggregate_output import (  # noqa: F401 - defined here first: still importable from here
     _align,
     _cell,
@@ -28,6 +37,7 @@ from db.aggregate_output import (  # noqa: F401 - defined here first: still impo
     unit_label,
     write_xlsx,
 )
+from db.cli_output import add_summary_options, print_json
 from db.official import import_official
 from db.services.hq import open_hq
 from db.stations_import import import_stations
@@ -35,6 +45,7 @@ from db.store import ElectionStore
 from observer.aggregate import LEVELS
 from observer.csvio import ImportReport, RowsRefused
 from observer.errors import ImportDataError, StorageError
+from observer.fmt import formatter
 from observer.i18n import tr
 from observer.regions import region_name
 from observer.safe_text import terminal
@@ -52,6 +63,7 @@ def register(sub: Any) -> None:
     imp.add_argument("file", metavar="FILE.csv")
     imp.add_argument("--map", required=True, metavar="MAP.toml", help=tr("coord.help.map"))
     imp.add_argument("--template", default=DEFAULT_TEMPLATE, help=tr("coord.help.template"))
+    add_summary_options(imp)
     imp.set_defaults(func=_official_import)
 
     p = sub.add_parser("stations", help=tr("coord.help.stations"))
@@ -61,6 +73,7 @@ def register(sub: Any) -> None:
     imp.add_argument("file", metavar="FILE.csv")
     imp.add_argument("--map", default=None, metavar="MAP.toml", help=tr("coord.help.map"))
     imp.add_argument("--template", default=DEFAULT_TEMPLATE, help=tr("coord.help.template"))
+    add_summary_options(imp)
     imp.set_defaults(func=_stations_import)
 
     p = sub.add_parser("aggregate", help=tr("coord.help.aggregate"))
@@ -86,6 +99,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("check", help=tr("coord.help.check"))
     p.add_argument("hq", metavar="HQ.db")
+    add_summary_options(p)
     p.set_defaults(func=_check)
 
     p = sub.add_parser("demo", help=tr("coord.help.demo"))
@@ -114,7 +128,11 @@ def _run_import(args: argparse.Namespace, job: Callable[[ElectionStore], ImportR
         raise
     finally:
         hq.close()
-    print(tr("coord.import.took", summary=terminal(report.summary()), seconds=f"{time.perf_counter() - started:.2f}"))
+    seconds = time.perf_counter() - started
+    if args.summary_format == "json":
+        print_json({**dataclasses.asdict(report), "seconds": round(seconds, 3)})
+    elif not args.quiet:
+        print(tr("coord.import.took", summary=terminal(report.summary()), seconds=formatter().num(seconds, 2)))
     return 0
 
 
@@ -277,6 +295,22 @@ def _check(args: argparse.Namespace) -> int:
         failures = check_failures(hq)
     finally:
         hq.close()
+    official = sum(1 for f in failures if f.source == "official")
+    if args.summary_format == "json":
+        print_json(
+            {
+                "official": official,
+                "observed": len(failures) - official,
+                "failures": [dataclasses.asdict(f) for f in failures],
+            }
+        )
+    elif not args.quiet:
+        _print_check_text(failures, official)
+    # Like a linter: a script can tell "all figures add up" from "something to look at".
+    return 1 if any(f.severity == "error" for f in failures) else 0
+
+
+def _print_check_text(failures: Sequence[CheckFailure], official: int) -> None:
     for f in failures:
         where = terminal(f"{f.code} ({region_name(f.region)}{', ' + f.district if f.district else ''})")
         source = (
@@ -287,10 +321,8 @@ def _check(args: argparse.Namespace) -> int:
         print(f"[{source}] {where}")
         for message in f.messages:
             print(f"    {terminal(message)}")
-    official = sum(1 for f in failures if f.source == "official")
-    print(tr("coord.check.summary", official=official, observed=len(failures) - official))
-    # Like a linter: a script can tell "all figures add up" from "something to look at".
-    return 1 if any(f.severity == "error" for f in failures) else 0
+    n = formatter()
+    print(tr("coord.check.summary", official=n.integer(official), observed=n.integer(len(failures) - official)))
 
 
 # ---- demo --------------------------------------------------------------------------

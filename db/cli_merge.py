@@ -8,12 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
+from db.cli_output import add_summary_options, is_terminal, print_json, says_text
 from db.conflicts import effective_protocols, resolution_history, resolve_station, station_conflicts
 from db.merge import (
     DUPLICATE,
     HELD,
     MERGED,
     REFUSED,
+    MergeReport,
+    PackageOutcome,
     import_keys,
     list_keys,
     merge_packages,
@@ -27,6 +30,7 @@ from db.services.hq import open_hq
 from db.services.reviews import open_reviews
 from db.store import ElectionStore
 from observer.errors import PackageError
+from observer.fmt import formatter
 from observer.i18n import tr
 from observer.package import KEY_ROLES
 from observer.safe_text import terminal
@@ -42,6 +46,7 @@ def register(sub: Any) -> None:
     p.add_argument("--template", default=DEFAULT_TEMPLATE, help=tr("package.help.template"))
     p.add_argument("--trust-new-keys", action="store_true", help=tr("package.help.trust_new_keys"))
     p.add_argument("--org-key", default=None, metavar="FILE", help=tr("rel.help.org_key"))
+    add_summary_options(p)
     p.set_defaults(func=_merge)
 
     p = sub.add_parser("export-hq", help=tr("package.help.export_hq"))
@@ -100,15 +105,44 @@ def _merge(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
     org_key = load_org_private(args.org_key) if args.org_key else None  # a bad key file stops before the HQ is touched
     hq = open_hq(args.hq, template=args.template)
-    line = _ProgressLine()
+    # A line rewritten in place is for a person watching; a log or a pipe gets none.
+    line = _ProgressLine() if says_text(args) and is_terminal(sys.stderr) else None
     try:
         report = merge_packages(
             hq, paths, progress=line, trust_new_keys=True if args.trust_new_keys else None, org_key=org_key
         )
     finally:
-        line.finish()
+        if line is not None:
+            line.finish()
         hq.close()
     counts = report.counts()
+    if args.summary_format == "json":
+        print_json({**counts, "packages": [_outcome_json(e) for e in report.entries]})
+    elif not args.quiet:
+        _print_merge_text(report)
+    if not report.entries:
+        print(tr("package.cli.no_packages"), file=sys.stderr)
+        return 2
+    if counts[REFUSED] == len(report.entries):
+        print(tr("package.cli.none_read"), file=sys.stderr)
+        return 2
+    return 0
+
+
+def _outcome_json(e: PackageOutcome) -> dict[str, Any]:
+    return {
+        "path": str(e.path),
+        "outcome": e.outcome,
+        "reason": e.reason,
+        "station": e.station_code,
+        "kind": e.kind,
+        "signer": e.signer,
+        "fingerprint": e.fingerprint,
+        "sha256": e.sha256,
+    }
+
+
+def _print_merge_text(report: MergeReport) -> None:
     for entry in report.entries:
         if entry.outcome in (REFUSED, HELD):
             print(
@@ -119,22 +153,17 @@ def _merge(args: argparse.Namespace) -> int:
                     reason=terminal(entry.reason),
                 )
             )
+    n = formatter()
+    counts = report.counts()
     print(
         tr(
             "package.cli.summary",
-            merged=counts[MERGED],
-            duplicate=counts[DUPLICATE],
-            held=counts[HELD],
-            refused=counts[REFUSED],
+            merged=n.integer(counts[MERGED]),
+            duplicate=n.integer(counts[DUPLICATE]),
+            held=n.integer(counts[HELD]),
+            refused=n.integer(counts[REFUSED]),
         )
     )
-    if not report.entries:
-        print(tr("package.cli.no_packages"), file=sys.stderr)
-        return 2
-    if counts[REFUSED] == len(report.entries):
-        print(tr("package.cli.none_read"), file=sys.stderr)
-        return 2
-    return 0
 
 
 def _export_hq(args: argparse.Namespace) -> int:

@@ -116,10 +116,13 @@ class Formatter:
         return format_datetime(moment, format="short", tzinfo=tz, locale=self.locale)  # type: ignore[arg-type]
 
 
-@cache
 def formatter(lang: str | None = None) -> Formatter:
-    """The formatter of ``lang`` (default: the current language)."""
-    lang = lang or i18n.current_language()
+    """The formatter of ``lang`` (default: the language current at this call, not at the first one)."""
+    return _formatter(lang or i18n.current_language())
+
+
+@cache
+def _formatter(lang: str) -> Formatter:
     if lang not in i18n.LANGUAGES:
         raise ValueError(f"unknown language {lang!r}")
     return Formatter(lang)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -293,7 +295,9 @@ def test_tiers_station_district_org_counted_once_with_provenance(
         s.close()
 
 
-def test_cli_merge_keys_and_export_hq(factory: Factory, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_merge_keys_and_export_hq(
+    factory: Factory, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import main
 
     keys = KeyPair.generate()
@@ -307,11 +311,27 @@ def test_cli_merge_keys_and_export_hq(factory: Factory, capsys: pytest.CaptureFi
     assert "junk.bqpkg is not a Baqylau package." in captured.out
     assert "0 merged" in captured.out and "1 refused" in captured.out
 
+    assert "\r" not in captured.err  # no progress line into a log or a pipe
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a person at a terminal sees the progress
     assert main.main(["--lang", "en", "merge", str(hq), str(factory.root / "usb")]) == 0  # one held, one refused
     captured = capsys.readouterr()
     assert "0 merged, 0 already merged, 1 held, 1 refused" in captured.out
     assert f"held: {good}" in captured.out
     assert "[2/2]" in captured.err  # the progress line
+
+    # for scripts: one JSON object, or nothing at all
+    assert main.main(["--lang", "en", "merge", str(hq), str(factory.root / "usb"), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert (summary["held"], summary["refused"], summary["merged"]) == (1, 1, 0)
+    assert {(Path(e["path"]).name, e["outcome"]) for e in summary["packages"]} == {
+        (good.name, "held"),
+        ("junk.bqpkg", "refused"),
+    }
+    assert "\r" not in captured.err
+    assert main.main(["merge", str(hq), str(factory.root / "usb"), "-q"]) == 0
+    assert capsys.readouterr() == ("", "")
 
     assert main.main(["--lang", "en", "keys", str(hq), "list"]) == 0
     assert keys.fingerprint in capsys.readouterr().out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from observer import i18n
 from observer.fmt import MISSING, formatter, plural_categories
 
 NBSP = "\u00a0"
@@ -83,3 +84,17 @@ def test_russian_order_puts_yo_after_ye_and_latin_after_cyrillic() -> None:
     names = ["Ёлка", "Ель", "Жук", "Ak Zhol", "Адал"]
     assert sorted(names, key=formatter("ru").sort_key) == ["Адал", "Ель", "Ёлка", "Жук", "Ak Zhol"]
     assert sorted(names, key=formatter("en").sort_key)[0] == "Ak Zhol"
+
+
+def test_default_language_is_the_current_one_at_each_call() -> None:
+    """formatter() follows a language switch (the GUI's toolbar, a CLI run after another)."""
+    before = i18n.current_language()
+    try:
+        i18n.set_language("ru")
+        assert formatter().num(0.5, 2) == "0,50"
+        i18n.set_language("en")
+        assert formatter().num(0.5, 2) == "0.50"
+        i18n.set_language("kk")
+        assert formatter().integer(10_000) == formatter("kk").integer(10_000)
+    finally:
+        i18n.set_language(before)
