@@ -82,6 +82,8 @@ class ElectionStore(StationFigures, EvidenceRecords):
     @classmethod
     def open(cls, path: str | Path) -> ElectionStore:
         p = Path(path)
+        if not p.exists():
+            raise StorageError("error.storage.no_such_file", file=str(p))
         if not p.is_file():
             raise StorageError("error.storage.not_election", file=str(p))
         with p.open("rb") as fh:

@@ -137,3 +137,13 @@ def test_report_keeps_its_own_lang_option() -> None:
     assert (args.lang, args.report_lang) == ("en", "kk")
     assert main.choose_language(argv, {}) == "en"
     assert main.choose_language(["report", "hq.baqylau", "--lang", "kk"], {}) == "kk"
+
+
+@pytest.mark.parametrize("argv", [["report", "{f}", "--out", "{d}/r.pdf"], ["forensics", "{f}"], ["aggregate", "{f}"]])
+def test_a_missing_file_is_no_such_file_and_nothing_is_created(argv: list[str], tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "typo.baqylau"
+    assert main.main(["--lang", "en", *(a.format(f=missing, d=tmp_path) for a in argv)]) == 2
+    err = capsys.readouterr().err
+    assert str(missing) in err and "not a Baqylau election file" not in err
+    assert "No such file" in err or "does not exist" in err
+    assert list(tmp_path.iterdir()) == []
