@@ -31,6 +31,9 @@ from benchmarks.common import Context, Row, median_runs
 from benchmarks.data import ROOT, dataset, merged_hq
 
 NAME = "app start to interactive window"
+COMMAND_NAME = "command start: --help, --version"
+# What any Python command line pays before it does anything: the interpreter and argparse.
+BARE_COMMAND = "import argparse; argparse.ArgumentParser(prog='x').parse_args([])"
 TARGET_SIZE = 100_000
 INTERRUPT_LIMIT_S = 2.0  # a window that closes must not wait on a read for longer
 
@@ -206,4 +209,36 @@ def run(ctx: Context) -> list[Row]:
                 extra={"to_exit_s": to_exit, "failed_exits": float(len(failed)), "interrupt_s": stops},
             )
         )
+    rows.append(command_start(ctx))
     return rows
+
+
+def command_start(ctx: Context) -> Row:
+    """``baqylau --help`` and ``--version`` (the slower of the two medians) vs a bare ``python`` + argparse.
+
+    Independent of the data: measured once, filed under the largest size of the run.
+    """
+    repo = ROOT.parent  # benchmarks.data.ROOT is the benchmarks folder
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    repeat = max(ctx.repeat, 11)  # a tenth of a second each: enough runs for a steady median
+
+    def command(*args: str) -> None:
+        subprocess.run([sys.executable, *args], env=env, cwd=repo, check=True, stdout=subprocess.DEVNULL, timeout=60)
+
+    help_s, _ = median_runs(lambda: command("main.py", "--help"), repeat)
+    version_s, _ = median_runs(lambda: command("main.py", "--version"), repeat)
+    base, runs = median_runs(lambda: command("-c", BARE_COMMAND), repeat)
+    size = max(ctx.sizes)
+    return Row(
+        COMMAND_NAME,
+        size,
+        max(help_s, version_s),
+        base,
+        "<= 2x baseline",
+        2.0 if size == TARGET_SIZE else None,
+        runs=runs,
+        note=f"fresh process, main.py --help {help_s:.3f} s, --version {version_s:.3f} s (the slower is shown); "
+        "baseline: python -c 'import argparse; parse_args([])'; no command module, SQLAlchemy, ReportLab or Qt "
+        "is imported (tests/test_main.py checks the modules)",
+        extra={"help_s": help_s, "version_s": version_s},
+    )

@@ -71,6 +71,7 @@ BENCH_ORDER = (
     "aggregation, 3 levels, both sources",
     "stations table: open + scroll to end",
     "app start to interactive window",
+    "command start: --help, --version",
     "one field edit committed to disk",
     "PDF report incl. station annex",
     "merge station packages",
