@@ -39,6 +39,7 @@ from ui.qt import (
 from ui.settings import Settings
 from ui.widgets.language import LanguageCombo, language_bridge
 from ui.widgets.messages import MessageBar, message_bridge
+from ui.widgets.style import wrap_text
 
 P = TypeVar("P", bound=Page)
 
@@ -65,7 +66,8 @@ PAGE_NAMES: tuple[str, ...] = (
     "review",
     "export",
 )
-NAV_MIN_WIDTH, NAV_MAX_WIDTH = 200, 300
+# The page list takes what the page beside it can spare at 125% (1093 logical pixels wide).
+NAV_MIN_WIDTH, NAV_MAX_WIDTH = 190, 240
 NAV_PADDING = 40  # the item's padding (style sheet) and the frame
 
 
@@ -228,8 +230,18 @@ class MainWindow(QMainWindow):
                 marks[index] = _mark(page, prog, open_items)
         self.marks = marks
         for index, page in enumerate(self.pages):
-            label = f"{index + 1}  {tr(page.title_key)}"
-            self.nav.item(index).setText(f"{label}\n      {marks[index]}" if marks[index] else label)
+            self.nav.item(index).setText(self._nav_text(index, tr(page.title_key), marks[index]))
+
+    def _nav_text(self, index: int, title: str, mark: str) -> str:
+        """A page's number, name and mark, wrapped by hand to the list's width (a list item never wraps)."""
+        self.nav.ensurePolished()  # the style sheet's font
+        metrics = self.nav.fontMetrics()
+        indent = "      "
+        width = self.nav.width() - NAV_PADDING - metrics.horizontalAdvance(indent)
+        lines = wrap_text(metrics, f"{index + 1}  {title}", width)
+        if mark:
+            lines += wrap_text(metrics, mark, width)
+        return "\n".join([lines[0], *(indent + line for line in lines[1:])])
 
     def _station_changed(self) -> None:
         for page in self.pages:
@@ -287,9 +299,12 @@ class MainWindow(QMainWindow):
         self._update_station_label()
 
     def _fit_nav(self) -> None:
-        """As wide as the longest page name in this language (no "…"), as narrow as that allows."""
+        """As wide as the longest page name in this language, up to a limit: longer names wrap (never "…")."""
+        self.nav.ensurePolished()
         metrics = self.nav.fontMetrics()
-        longest = max(metrics.horizontalAdvance(self.nav.item(i).text()) for i in range(self.nav.count()))
+        longest = max(
+            metrics.horizontalAdvance(f"{index + 1}  {tr(page.title_key)}") for index, page in enumerate(self.pages)
+        )
         self.nav.setFixedWidth(max(NAV_MIN_WIDTH, min(NAV_MAX_WIDTH, longest + NAV_PADDING)))
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -651,3 +651,64 @@ def test_plausibility_warnings_beside_fields_and_in_the_package(qtbot, day, tmp_
     assert any("14:00" in t for t in checks)  # going down
     assert any("1400" in t for t in checks)  # set-up vs protocol
     assert any("12" in t and "40" in t and "(разница 28)" in t for t in checks)  # tally vs invalid line
+
+
+# A 1366x768 laptop at 125% scaling: 1093x614 logical pixels, less a task bar.
+SCREEN_125 = (1093, 580)
+
+
+def header_cuts(window: MainWindow) -> list[str]:
+    """Header sections of the visible tables whose text (any of its lines) is wider than the section."""
+    from ui.qt import QTableView
+    from ui.widgets.headers import HEADER_PADDING, header_metrics
+
+    cuts = []
+    for table in window.stack.currentWidget().findChildren(QTableView):
+        header = table.horizontalHeader()
+        if not table.isVisible() or not header.isVisible():
+            continue
+        metrics = header_metrics(header)
+        for col in range(header.count()):
+            text = str(table.model().headerData(col, Qt.Orientation.Horizontal) or "")
+            need = max(metrics.horizontalAdvance(line) for line in text.split("\n")) + HEADER_PADDING - 2
+            if not header.isSectionHidden(col) and need > header.sectionSize(col):
+                cuts.append(f"{text!r}: {need} > {header.sectionSize(col)}")
+    return cuts
+
+
+def nav_cuts(window: MainWindow) -> list[str]:
+    """Page names (and marks) in the page list wider than the list: Qt would end them in "…"."""
+    metrics = window.nav.fontMetrics()
+    room = window.nav.viewport().width() - 20  # the item's padding (style sheet)
+    return [
+        line
+        for i in range(window.nav.count())
+        for line in window.nav.item(i).text().split("\n")
+        if metrics.horizontalAdvance(line) > room
+    ]
+
+
+def test_every_page_fits_a_125_percent_laptop_in_every_language(qtbot, day) -> None:
+    """No page scrolls sideways, no header or page name is cut, in ru, kk and en (issue 14)."""
+    window, store = day
+    set_up_station(qtbot, window)
+    sid = store.current_station().id
+    store.set_announced(sid, "10:00", 81)
+    store.save_violation(sid, description="Посторонний в помещении для голосования во время подсчёта.")
+    window.resize(*SCREEN_125)
+    qtbot.waitUntil(lambda: window.width() == SCREEN_125[0])
+    try:
+        for lang in ("ru", "kk", "en"):
+            i18n.set_language(lang)
+            for index, page in enumerate(window.pages):
+                window.show_page(index)
+                qtbot.waitUntil(page.isVisible)
+                QApplication.processEvents()
+                body_min = page.body.minimumSizeHint().width()
+                room = page.scroller.viewport().width()
+                assert body_min <= room, f"{lang} {type(page).__name__}: {body_min} px wide in {room}"
+                assert page.scroller.horizontalScrollBar().maximum() == 0, f"{lang} {type(page).__name__}"
+                assert header_cuts(window) == [], f"{lang} {type(page).__name__}"
+            assert nav_cuts(window) == [], lang
+    finally:
+        i18n.set_language("ru")

@@ -36,6 +36,7 @@ from ui.qt import (
 from ui.settings import Settings
 from ui.widgets.chart import AnnouncedMark, HeadcountChart
 from ui.widgets.fields import IntField
+from ui.widgets.headers import WrappedHeaders
 from ui.widgets.messages import attempt, succeeded
 
 COL_SLOT, COL_ANNOUNCED, COL_ANNOUNCED_PCT, COL_COUNTED, COL_COUNTED_PCT, COL_GAP = range(6)
@@ -188,6 +189,11 @@ class TurnoutPage(Page):
             self.slot_fields[slot], self.slot_labels[slot] = field, label
         self.slot_warnings = warning_label()
         grid.addWidget(self.slot_warnings, 2, 0, 1, max(1, len(slots)))
+        # The box's title cannot wrap: what the figures are and what Enter does go below, wrapped.
+        self.entry_hint = plain_label()
+        self.entry_hint.setObjectName("hint")
+        self.entry_hint.setWordWrap(True)
+        grid.addWidget(self.entry_hint, 3, 0, 1, max(1, len(slots)))
         return self.entry_box
 
     def _build_table(self, col: QVBoxLayout) -> None:
@@ -196,8 +202,10 @@ class TurnoutPage(Page):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        for c in (COL_SLOT, COL_ANNOUNCED):  # the time is short, the commission's header long (Kazakh)
-            self.table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        # The time is short; the other headers share the rest and wrap to it (long in Kazakh and Russian).
+        self.table.horizontalHeader().setSectionResizeMode(COL_SLOT, QHeaderView.ResizeMode.ResizeToContents)
+        self.headers = WrappedHeaders(self.table)
+        self.table.horizontalHeader().geometriesChanged.connect(self._fit_table_height)
         self.table.verticalHeader().setDefaultSectionSize(32)
         self.cells: dict[tuple[int, int], QTableWidgetItem] = {}
         slots = self.store.template.reporting_times
@@ -210,8 +218,14 @@ class TurnoutPage(Page):
                 self.table.setItem(row, c, item)
                 self.cells[row, c] = item
         self.table.horizontalHeader().setMinimumHeight(36)
-        self.table.setFixedHeight(32 * len(slots) + 40)
+        self._fit_table_height()
         col.addWidget(self.table)
+
+    def _fit_table_height(self) -> None:
+        """Every row shown without a scroll bar, under a header of one or more lines."""
+        header = max(self.table.horizontalHeader().sizeHint().height(), 36)
+        rows = self.table.verticalHeader().defaultSectionSize() * self.table.rowCount()
+        self.table.setFixedHeight(header + rows + 2 * self.table.frameWidth() + 2)
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -220,7 +234,8 @@ class TurnoutPage(Page):
         self.undo_button.setText(tr("ui.turnout.undo"))
         self.keys_hint.setText(tr("ui.turnout.keys"))
         self.entry_box.setTitle(tr("ui.turnout.entry"))
-        self.table.setHorizontalHeaderLabels(
+        self.entry_hint.setText(tr("ui.turnout.entry_hint"))
+        self.headers.set_labels(
             [
                 tr("ui.turnout.col.slot"),
                 tr("ui.turnout.col.announced"),

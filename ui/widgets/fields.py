@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ui.qt import QIntValidator, QLineEdit, Qt, QWidget, Signal
+from ui.qt import QCheckBox, QEvent, QHBoxLayout, QIntValidator, QLabel, QLineEdit, QObject, Qt, QWidget, Signal
 
 MAX_COUNT = 99_999_999  # more voters than any station, less than SQLite's integer limit
 
@@ -54,3 +54,48 @@ class IntField(QLineEdit):
 
     def _edited(self, _text: str) -> None:
         self.value_changed.emit(self.value())
+
+
+class WrapCheck(QWidget):
+    """A check box whose text wraps (a QCheckBox's never does, and a long one widens the page).
+
+    The box and a word-wrapped label beside it; a click on the label toggles the box,
+    as a click on a check box's own text does. ``isChecked``/``setChecked``/``toggled``
+    are the check box's.
+    """
+
+    toggled = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.box = QCheckBox(self)
+        self.label = QLabel(self)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.label.setWordWrap(True)
+        self.label.setBuddy(self.box)
+        self.label.installEventFilter(self)
+        row.addWidget(self.box, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.label, 1)
+        self.box.toggled.connect(self.toggled)
+
+    def isChecked(self) -> bool:  # the check box's names: callers need not care
+        return self.box.isChecked()
+
+    def setChecked(self, checked: bool) -> None:
+        self.box.setChecked(checked)
+
+    def setText(self, text: str) -> None:
+        self.label.setText(text)
+        self.box.setAccessibleName(text)  # a screen reader reads the box by its text
+
+    def text(self) -> str:
+        return self.label.text()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.label and event.type() == QEvent.Type.MouseButtonRelease and self.isEnabled():
+            self.box.toggle()
+            self.box.setFocus()
+            return True
+        return False

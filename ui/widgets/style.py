@@ -10,7 +10,7 @@ import logging
 import sys
 from importlib import resources
 
-from ui.qt import QApplication, QFont, QFontDatabase
+from ui.qt import QApplication, QFont, QFontDatabase, QFontMetrics
 
 log = logging.getLogger("baqylau.ui")
 
@@ -104,3 +104,32 @@ def apply_style(app: QApplication) -> None:
     font.setPointSize(BASE_POINT_SIZE)
     app.setFont(font)
     app.setStyleSheet(STYLE_SHEET)
+
+
+def wrap_text(metrics: QFontMetrics, text: str, width: int) -> list[str]:
+    """``text`` broken at spaces into lines no wider than ``width`` (a word wider than that gets its own line).
+
+    For texts Qt shows on one line only (list items, header sections): wrapped by hand
+    they are shown whole instead of ending in "…".
+    """
+    lines: list[str] = []
+    for word in text.split():
+        if lines and metrics.horizontalAdvance(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def two_lines(metrics: QFontMetrics, text: str) -> str:
+    """``text`` on two lines split at the space that makes the wider line narrowest (a table header)."""
+    words = text.split()
+    if len(words) < 2:
+        return text
+    best = min(
+        range(1, len(words)),
+        key=lambda i: max(
+            metrics.horizontalAdvance(" ".join(words[:i])), metrics.horizontalAdvance(" ".join(words[i:]))
+        ),
+    )
+    return " ".join(words[:best]) + "\n" + " ".join(words[best:])
