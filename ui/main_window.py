@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from db.store import ElectionStore
 from observer import i18n
+from observer.fmt import formatter
 from observer.i18n import tr
 from observer.review import Progress, progress, review_items
 from ui.pages.base import Page
@@ -229,6 +230,7 @@ class MainWindow(QMainWindow):
             for index, page in enumerate(self.pages):
                 marks[index] = _mark(page, prog, open_items)
         self.marks = marks
+        self._fit_nav()
         for index, page in enumerate(self.pages):
             self.nav.item(index).setText(self._nav_text(index, tr(page.title_key), marks[index]))
 
@@ -238,9 +240,11 @@ class MainWindow(QMainWindow):
         metrics = self.nav.fontMetrics()
         indent = "      "
         width = self.nav.width() - NAV_PADDING - metrics.horizontalAdvance(indent)
-        lines = wrap_text(metrics, f"{index + 1}  {title}", width)
+        number = f"{index + 1}  "
+        lines = wrap_text(metrics, title, width)  # the number is narrower than the indent
+        lines[0] = number + lines[0]
         if mark:
-            lines += wrap_text(metrics, mark, width)
+            lines += wrap_text(metrics, mark, width, sep=" · ")  # a mark's parts stay whole
         return "\n".join([lines[0], *(indent + line for line in lines[1:])])
 
     def _station_changed(self) -> None:
@@ -281,7 +285,6 @@ class MainWindow(QMainWindow):
             page.retranslate()
             self.nav.item(index).setToolTip(f"Ctrl+{index + 1}")
             self.page_actions[index].setText(tr(page.title_key))
-        self._fit_nav()
         self.file_menu.setTitle(tr("ui.menu.file"))
         self.new_action.setText(tr("ui.menu.new"))
         self.open_action.setText(tr("ui.menu.open"))
@@ -302,9 +305,9 @@ class MainWindow(QMainWindow):
         """As wide as the longest page name in this language, up to a limit: longer names wrap (never "…")."""
         self.nav.ensurePolished()
         metrics = self.nav.fontMetrics()
-        longest = max(
-            metrics.horizontalAdvance(f"{index + 1}  {tr(page.title_key)}") for index, page in enumerate(self.pages)
-        )
+        texts = [f"{index + 1}  {tr(page.title_key)}" for index, page in enumerate(self.pages)]
+        texts += [f"      {mark}" for mark in self.marks]
+        longest = max(metrics.horizontalAdvance(text) for text in texts)
         self.nav.setFixedWidth(max(NAV_MIN_WIDTH, min(NAV_MAX_WIDTH, longest + NAV_PADDING)))
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -315,24 +318,25 @@ class MainWindow(QMainWindow):
 def _mark(page: Page, prog: Progress, open_items: int) -> str:
     """The short status under a page's name in the list."""
     parts: list[str] = []
+    n = formatter().integer  # numbers as the language writes them
     if isinstance(page, TurnoutPage):
-        parts.append(tr("review.mark.slots", filled=prog.slots_filled, total=prog.slots_total))
+        parts.append(tr("review.mark.slots", filled=n(prog.slots_filled), total=n(prog.slots_total)))
     elif isinstance(page, ProtocolPage):
         if not prog.protocol_started:
             parts.append(tr("review.mark.not_entered"))
         else:
             if prog.broken:
-                parts.append(tr("review.mark.broken", count=prog.broken))
+                parts.append(tr("review.mark.broken", count=n(prog.broken)))
             if prog.empty_lines:
-                parts.append(tr("review.mark.empty", count=prog.empty_lines))
+                parts.append(tr("review.mark.empty", count=n(prog.empty_lines)))
     elif isinstance(page, ViolationsPage):
         if prog.uncategorised:
-            parts.append(tr("review.mark.no_category", count=prog.uncategorised))
+            parts.append(tr("review.mark.no_category", count=n(prog.uncategorised)))
     elif isinstance(page, ChecklistsPage):
-        parts.append(tr("review.mark.answered", answered=prog.answered, total=prog.questions))
+        parts.append(tr("review.mark.answered", answered=n(prog.answered), total=n(prog.questions)))
     elif isinstance(page, ReviewPage):
-        parts.append(tr("review.mark.open", count=open_items) if open_items else tr("review.mark.ready"))
+        parts.append(tr("review.mark.open", count=n(open_items)) if open_items else tr("review.mark.ready"))
     name = next((n for n, cls in zip(PAGE_NAMES, PAGE_CLASSES) if isinstance(page, cls)), "")
     if prog.warnings.get(name):
-        parts.append(tr("review.mark.warnings", count=prog.warnings[name]))
+        parts.append(tr("review.mark.warnings", count=n(prog.warnings[name])))
     return " · ".join(parts)

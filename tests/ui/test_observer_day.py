@@ -611,7 +611,15 @@ def test_plausibility_warnings_beside_fields_and_in_the_package(qtbot, day, tmp_
     type_into(qtbot, turnout.slot_fields["14:00"], "100")
     warnings = turnout.slot_warnings.text()
     assert turnout.slot_warnings.isVisible()
-    assert tr("review.plaus.turnout_over_list", slot="12:00", announced=2000, registered=1500, pct="133") in warnings
+    # Numbers as Russian writes them (observer/fmt.py): 2 000, 133 %.
+    over = tr(
+        "review.plaus.turnout_over_list",
+        slot="12:00",
+        announced="2\u00a0000",
+        registered="1\u00a0500",
+        pct="133\u00a0%",
+    )
+    assert over in warnings
     assert "14:00" in warnings and turnout.slot_fields["14:00"].property("problem") is True
     assert turnout.slot_fields["10:00"].property("problem") is False
     # Entry is never blocked: the figures are stored as typed.

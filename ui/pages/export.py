@@ -8,6 +8,7 @@ from pathlib import Path
 
 from db.store import ElectionStore, storage_error
 from observer.errors import BaqylauError
+from observer.fmt import formatter
 from observer.i18n import current_language, tr
 from observer.review import MIN_REASON, REVIEW_META_KEY, review_json
 from observer.sealed import load_org_public, org_fingerprint
@@ -138,7 +139,9 @@ class ExportPage(Page):
             return
         open_items = len(current_items(self.store))
         self.review_state.setText(
-            tr("review.ui.summary_open", count=open_items) if open_items else tr("review.ui.summary_clean")
+            tr("review.ui.summary_open", count=formatter().integer(open_items))
+            if open_items
+            else tr("review.ui.summary_clean")
         )
         self.review_state.setStyleSheet("font-weight: bold; color: #b3261e;" if open_items else "color: #2e7d32;")
         obs = self.store.observer()
