@@ -632,7 +632,7 @@ def test_plausibility_warnings_beside_fields_and_in_the_package(qtbot, day, tmp_
     protocol = window.pages[2]
     assert isinstance(protocol, ProtocolPage)
     type_into(qtbot, protocol.fields["registered"], "1400")
-    assert "1400" in protocol.warning_text("registered") and "1500" in protocol.warning_text("registered")
+    assert "1\u00a0400" in protocol.warning_text("registered") and "1\u00a0500" in protocol.warning_text("registered")
     type_into(qtbot, protocol.fields["invalid"], "40")
     go(qtbot, window, 4)
     spoiled = window.pages[3]
@@ -655,9 +655,9 @@ def test_plausibility_warnings_beside_fields_and_in_the_package(qtbot, day, tmp_
     with read_package(package) as pkg:
         exported = parse_review(pkg.review)
     checks = [item.text for item in exported.items if item.kind == "cross_check"]
-    assert any("2000" in t and "12:00" in t for t in checks)  # over the list
+    assert any("2\u00a0000" in t and "12:00" in t for t in checks)  # over the list
     assert any("14:00" in t for t in checks)  # going down
-    assert any("1400" in t for t in checks)  # set-up vs protocol
+    assert any("1\u00a0400" in t for t in checks)  # set-up vs protocol
     assert any("12" in t and "40" in t and "(разница 28)" in t for t in checks)  # tally vs invalid line
 
 
