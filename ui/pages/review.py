@@ -113,7 +113,7 @@ class ReviewPage(Page):
         rc = QVBoxLayout(self.reason_box)
         row = QHBoxLayout()
         self.reason = QLineEdit(self.reason_box)
-        self.reason.setMaxLength(2000)
+        self.reason.setMaxLength(MAX_REASON)  # what the package keeps of it
         self.anyway_button = QPushButton(self.reason_box)
         self.anyway_button.setMinimumHeight(40)
         self.anyway_button.setEnabled(False)

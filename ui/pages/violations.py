@@ -45,6 +45,7 @@ from ui.qt import (
 from ui.settings import Settings
 from ui.widgets.dialogs import ask_open_files, confirm
 from ui.widgets.evidence import EvidenceList
+from ui.widgets.fields import TextLimit
 from ui.widgets.history import DeletedDialog, HistoryDialog
 from ui.widgets.messages import attempt, post_error, succeeded
 
@@ -171,6 +172,15 @@ class ViolationsPage(Page):
         for action in VIOLATION_ACTIONS:
             self.action.addItem("", action)
         self.action_note = QLineEdit(self.editor)
+        # Before the page's own saves are connected: what is saved is already within the limit.
+        self.limits = {
+            name: TextLimit(edit)
+            for name, edit in (
+                ("description", self.description),
+                ("involved", self.involved),
+                ("action_note", self.action_note),
+            )
+        }
         for combo in (self.category, self.severity, self.action):
             # As wide as the editor allows, not as the longest Kazakh category: the list beside it needs room.
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -190,6 +200,8 @@ class ViolationsPage(Page):
         ):
             self.form_labels[name].setBuddy(self.time if widget is self.time_row else widget)
             form.addRow(self.form_labels[name], widget)
+            if name in self.limits:
+                form.addRow(self.limits[name].label)  # hidden until the text nears the limit
             if name == "time":
                 form.addRow(self.camera_button)
                 form.addRow(self.time_note)
@@ -284,6 +296,8 @@ class ViolationsPage(Page):
         self.view_file.setText(tr("ui.evidence.view"))
         self.remove_file.setText(tr("ui.violations.remove_file"))
         self.history_button.setText(tr("ui.violations.history"))
+        for limit in self.limits.values():
+            limit.update()
         if hasattr(self, "_rows"):
             self._fill_table()
             self._load_evidence()
