@@ -12,7 +12,7 @@ from observer.fmt import formatter
 from observer.i18n import tr
 from observer.plausibility import DayFigures
 from observer.records import StationInfo
-from observer.review import MIN_REASON, DayRecord, ReviewItem, review_items
+from observer.review import MAX_REASON, MIN_REASON, DayRecord, ReviewItem, review_items
 from ui.pages.base import Page, plain_label
 from ui.qt import (
     QAbstractItemView,
