@@ -720,3 +720,31 @@ def test_every_page_fits_a_125_percent_laptop_in_every_language(qtbot, day) -> N
             assert nav_cuts(window) == [], lang
     finally:
         i18n.set_language("ru")
+
+
+def test_a_no_category_review_item_opens_that_violation(qtbot, day) -> None:
+    """Clicking "no category" in the review opens the very draft, cursor on its category."""
+    window, store = day
+    set_up_station(qtbot, window)
+    sid = store.current_station().id
+    first = store.save_violation(sid, description="Первый черновик без категории")
+    store.save_violation(sid, category="STUFF", description="С категорией")
+    second = store.save_violation(sid, description="Второй черновик без категории")
+    go(qtbot, window, 7)
+    review = window.pages[6]
+    assert isinstance(review, ReviewPage)
+    violations = window.pages[4]
+    assert isinstance(violations, ViolationsPage)
+    for vid, text in ((second, "Второй"), (first, "Первый")):
+        go(qtbot, window, 7)
+        [row] = [i for i, item in enumerate(review.items) if item.kind == "no_category" and item.target == vid]
+        rect = review.list.visualItemRect(review.list.item(row))
+        qtbot.mouseClick(review.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        qtbot.waitUntil(lambda: window.stack.currentWidget() is violations)
+        assert violations.current_id == vid
+        assert violations.description.toPlainText().startswith(text)
+        selected = violations.table.selectionModel().selectedRows()
+        assert [violations.list_text(r.row(), 1) for r in selected] == [
+            violations.list_text(next(i for i, v in enumerate(violations._rows) if v.id == vid), 1)
+        ]
+        assert violations.category.hasFocus()

@@ -364,6 +364,17 @@ class ViolationsPage(Page):
             self.table.clearSelection()
         self.table.blockSignals(False)
 
+    def focus_target(self, target: str) -> None:
+        """Open one violation and put the cursor on its category (a review item's link: "no category")."""
+        row = next((r for r, v in enumerate(self._rows) if v.id == target), None)
+        if row is None:
+            return
+        self.load_violation(self._rows[row])
+        self._fill_table()  # selects it in the list
+        self.table.scrollToItem(self.table.item(row, 0))
+        self.scroller.ensureWidgetVisible(self.category)
+        self.category.setFocus()
+
     def _row_chosen(self) -> None:
         rows = self.table.selectionModel().selectedRows()
         if rows:
