@@ -39,11 +39,18 @@ class ProtocolPage(Page):
         self.source = PROTOCOL_SOURCES[0]
         self._pids: dict[str, str] = {}
         self._context = DayFigures()  # the other pages' figures, for the cross-checks
-        tpl = store.template
         row = QHBoxLayout(self.body)
         row.setContentsMargins(0, 0, 0, 0)
+        self._build_switch()
+        row.addLayout(self._build_lines(), 3)
+        row.addLayout(self._build_side(), 2)
+        self.add_photo.clicked.connect(self._choose_photos)
+        self.remove_photo.clicked.connect(self._remove_photo)
+        self.retranslate()
+        self.refresh()
 
-        left = QVBoxLayout()
+    def _build_switch(self) -> None:
+        """The posted-copy / as-announced switch and the comparison's summary, above the scrolling form."""
         switch = QHBoxLayout()
         self.source_caption = plain_label()
         switch.addWidget(self.source_caption)
@@ -64,6 +71,10 @@ class ProtocolPage(Page):
         assert isinstance(outer, QVBoxLayout)
         outer.insertLayout(outer.indexOf(self.scroller), switch)
 
+    def _build_lines(self) -> QVBoxLayout:
+        """The protocol's lines, then the parties, each with its field, problem and warning."""
+        tpl = self.store.template
+        left = QVBoxLayout()
         self.lines_box = QGroupBox(self.body)
         grid = QGridLayout(self.lines_box)
         grid.setColumnStretch(1, 1)
@@ -85,14 +96,16 @@ class ProtocolPage(Page):
             r += 1
         left.addWidget(self.lines_box)
         left.addStretch(1)
-        row.addLayout(left, 3)
+        return left
 
+    def _build_side(self) -> QVBoxLayout:
+        """The comparison of the versions, the control relations and the protocol's photos."""
         right = QVBoxLayout()
         right.addWidget(self.comparison)
         self.checks_box = QGroupBox(self.body)
         checks_col = QVBoxLayout(self.checks_box)
         self.check_labels: list[QLabel] = []
-        for _ in tpl.checks:
+        for _ in self.store.template.checks:
             label = plain_label()
             label.setWordWrap(True)
             checks_col.addWidget(label)
@@ -103,7 +116,7 @@ class ProtocolPage(Page):
         right.addWidget(self.checks_box)
         self.photos_box = QGroupBox(self.body)
         photos_col = QVBoxLayout(self.photos_box)
-        self.photos = EvidenceList(self.photos_box, store.evidence_path)  # double-click: full size
+        self.photos = EvidenceList(self.photos_box, self.store.evidence_path)  # double-click: full size
         self.add_photo = QPushButton(self.photos_box)
         self.remove_photo = QPushButton(self.photos_box)
         photos_col.addWidget(self.photos, 1)
@@ -112,12 +125,7 @@ class ProtocolPage(Page):
         photo_buttons.addWidget(self.remove_photo)
         photos_col.addLayout(photo_buttons)
         right.addWidget(self.photos_box, 1)
-        row.addLayout(right, 2)
-
-        self.add_photo.clicked.connect(self._choose_photos)
-        self.remove_photo.clicked.connect(self._remove_photo)
-        self.retranslate()
-        self.refresh()
+        return right
 
     def _add_row(self, grid: QGridLayout, r: int, key: str, number: str) -> None:
         label = plain_label()

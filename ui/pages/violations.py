@@ -138,22 +138,7 @@ class ViolationsPage(Page):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         # Labels above their fields: long Kazakh labels must not squeeze the fields off the page.
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
-        self.time = QDateTimeEdit(self.editor)
-        self.time.setCalendarPopup(True)
-        self.time.setDisplayFormat("dd.MM.yyyy HH:mm")
-        self.now_button = QPushButton(self.editor)
-        self.camera_button = QPushButton(self.editor)
-        self.camera_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
-        self.camera_button.hide()
-        self.time_row = QWidget(self.editor)
-        time_layout = QHBoxLayout(self.time_row)
-        time_layout.setContentsMargins(0, 0, 0, 0)
-        time_layout.addWidget(self.time)
-        time_layout.addWidget(self.now_button)
-        time_layout.addStretch(1)
-        self.time_note = plain_label()
-        self.time_note.setObjectName("hint")
-        self.time_note.setWordWrap(True)
+        self._build_time_row()
         self.category = QComboBox(self.editor)
         self.category.addItem("", "")  # "choose a category": nothing is chosen for the observer
         for cat in self.store.template.violation_categories:
@@ -218,6 +203,25 @@ class ViolationsPage(Page):
         state_row.addWidget(self.history_button)
         form.addRow(state_row)
         return self.editor
+
+    def _build_time_row(self) -> None:
+        """When it happened, a "now" button, the photo's camera time and how the time was set."""
+        self.time = QDateTimeEdit(self.editor)
+        self.time.setCalendarPopup(True)
+        self.time.setDisplayFormat("dd.MM.yyyy HH:mm")
+        self.now_button = QPushButton(self.editor)
+        self.camera_button = QPushButton(self.editor)
+        self.camera_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+        self.camera_button.hide()
+        self.time_row = QWidget(self.editor)
+        time_layout = QHBoxLayout(self.time_row)
+        time_layout.setContentsMargins(0, 0, 0, 0)
+        time_layout.addWidget(self.time)
+        time_layout.addWidget(self.now_button)
+        time_layout.addStretch(1)
+        self.time_note = plain_label()
+        self.time_note.setObjectName("hint")
+        self.time_note.setWordWrap(True)
 
     def _build_evidence_box(self) -> None:
         self.evidence_box = QGroupBox(self.editor)
