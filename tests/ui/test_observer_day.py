@@ -684,6 +684,24 @@ def header_cuts(window: MainWindow) -> list[str]:
     return cuts
 
 
+def cell_cuts(window: MainWindow) -> list[str]:
+    """Words in the visible cells of word-wrapping tables wider than their column: Qt ends them in "…"."""
+    from ui.qt import QTableWidget
+
+    cuts = []
+    for table in window.stack.currentWidget().findChildren(QTableWidget):
+        if not table.isVisible() or not table.wordWrap():
+            continue
+        metrics = table.fontMetrics()
+        for row in range(table.rowCount()):
+            for col in range(table.columnCount()):
+                item = table.item(row, col)
+                room = table.columnWidth(col) - 6  # the cell's margins (the style's focus frame + 1, each side)
+                words = item.text().split() if item is not None else []
+                cuts += [word for word in words if metrics.horizontalAdvance(word) > room]
+    return cuts
+
+
 def nav_cuts(window: MainWindow) -> list[str]:
     """Page names (and marks) in the page list wider than the list: Qt would end them in "…"."""
     metrics = window.nav.fontMetrics()
@@ -703,6 +721,9 @@ def test_every_page_fits_a_125_percent_laptop_in_every_language(qtbot, day) -> N
     sid = store.current_station().id
     store.set_announced(sid, "10:00", 81)
     store.save_violation(sid, description="Посторонний в помещении для голосования во время подсчёта.")
+    posted = store.protocol_id(sid, "posted_copy")
+    for key in store.template.all_keys:  # every line in the comparison of the versions
+        store.set_protocol_value(posted, key, 1842)
     window.resize(*SCREEN_125)
     qtbot.waitUntil(lambda: window.width() == SCREEN_125[0])
     try:
@@ -717,6 +738,7 @@ def test_every_page_fits_a_125_percent_laptop_in_every_language(qtbot, day) -> N
                 assert body_min <= room, f"{lang} {type(page).__name__}: {body_min} px wide in {room}"
                 assert page.scroller.horizontalScrollBar().maximum() == 0, f"{lang} {type(page).__name__}"
                 assert header_cuts(window) == [], f"{lang} {type(page).__name__}"
+                assert cell_cuts(window) == [], f"{lang} {type(page).__name__}"
             assert nav_cuts(window) == [], lang
     finally:
         i18n.set_language("ru")

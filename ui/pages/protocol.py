@@ -42,8 +42,9 @@ class ProtocolPage(Page):
         row = QHBoxLayout(self.body)
         row.setContentsMargins(0, 0, 0, 0)
         self._build_switch()
-        row.addLayout(self._build_lines(), 3)
-        row.addLayout(self._build_side(), 2)
+        # The comparison's columns need the room more than the lines' labels, which wrap.
+        row.addLayout(self._build_lines(), 2)
+        row.addLayout(self._build_side(), 3)
         self.add_photo.clicked.connect(self._choose_photos)
         self.remove_photo.clicked.connect(self._remove_photo)
         self.retranslate()
