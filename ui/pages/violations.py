@@ -375,7 +375,9 @@ class ViolationsPage(Page):
             return
         self.load_violation(self._rows[row])
         self._fill_table()  # selects it in the list
-        self.table.scrollToItem(self.table.item(row, 0))
+        item = self.table.item(row, 0)
+        if item is not None:
+            self.table.scrollToItem(item)
         self.scroller.ensureWidgetVisible(self.category)
         self.category.setFocus()
 
