@@ -142,7 +142,7 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
     assert [p.total for p in turnout.chart.points] == [1, 2, 3, 4, 5, 6, 7, 6, 5, 4]
     type_into(qtbot, turnout.slot_fields["10:00"], "120")
     assert {s.slot: s.announced for s in store.turnout_slots(st.id)} == {"10:00": 120}
-    assert turnout.table.item(0, COL_ANNOUNCED_PCT).text() == "8.0 %"  # 120 of 1500
+    assert turnout.table.item(0, COL_ANNOUNCED_PCT).text() == "8,0\u00a0%"  # 120 of 1500, as Russian writes it
 
     # ---- 3. protocol with a failing control relation ----------------------
     go(qtbot, window, 3)
@@ -626,7 +626,7 @@ def test_plausibility_warnings_beside_fields_and_in_the_package(qtbot, day, tmp_
     assert {s.slot: s.announced for s in store.turnout_slots(sid)} == {"10:00": 50, "12:00": 2000, "14:00": 100}
     # Announced 50 against 20 counted is a big gap: highlighted, not plain text.
     assert turnout.is_big_gap(0)
-    assert turnout.cells[0, COL_ANNOUNCED_PCT].text() == "3.3 %"
+    assert turnout.cells[0, COL_ANNOUNCED_PCT].text() == "3,3\u00a0%"
 
     go(qtbot, window, 3)
     protocol = window.pages[2]
