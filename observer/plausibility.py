@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from observer.expressions import Term
 from observer.fmt import Formatter, formatter
-from observer.i18n import tr
+from observer.i18n import current_language, tr
 from observer.records import PROTOCOL_SOURCES
 from observer.template import ElectionTemplate
 
@@ -61,7 +61,7 @@ class Finding:
 
     def text(self, lang: str | None = None) -> str:
         """The warning in ``lang``, its numbers written as the language writes them (10 000 / 10,000)."""
-        fmt = formatter(lang)
+        fmt = formatter(lang or current_language())  # formatter(None) is cached: the language at first call
         params: dict[str, object] = {key: _shown(fmt, key, value) for key, value in self.params.items()}
         source = self.params.get("source")
         if isinstance(source, str):

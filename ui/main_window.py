@@ -9,7 +9,7 @@ from typing import TypeVar
 from db.store import ElectionStore
 from observer import i18n
 from observer.fmt import formatter
-from observer.i18n import tr
+from observer.i18n import current_language, tr
 from observer.review import Progress, progress, review_items
 from ui.pages.base import Page
 from ui.pages.checklists import ChecklistsPage
@@ -318,7 +318,7 @@ class MainWindow(QMainWindow):
 def _mark(page: Page, prog: Progress, open_items: int) -> str:
     """The short status under a page's name in the list."""
     parts: list[str] = []
-    n = formatter().integer  # numbers as the language writes them
+    n = formatter(current_language()).integer  # numbers as the language writes them
     if isinstance(page, TurnoutPage):
         parts.append(tr("review.mark.slots", filled=n(prog.slots_filled), total=n(prog.slots_total)))
     elif isinstance(page, ProtocolPage):

@@ -211,3 +211,16 @@ def test_protocol_warnings_and_review_items_group_thousands(template_2021) -> No
     texts = {lang: [item.text for item in review_items(template_2021, record, lang)] for lang in ("ru", "en")}
     assert any("14\u00a0000" in t and "12\u00a0500" in t for t in texts["ru"])
     assert any("14,000" in t and "12,500" in t for t in texts["en"])
+
+
+def test_a_warning_without_a_language_follows_the_current_one(template_2021) -> None:
+    from observer import i18n
+
+    day = DayFigures(registered=1500, announced={"12:00": 2000})
+    [finding] = turnout_findings(template_2021, day)
+    try:
+        for lang, grouped in (("en", "2,000"), ("ru", "2\u00a0000"), ("en", "2,000")):
+            i18n.set_language(lang)
+            assert grouped in finding.text()
+    finally:
+        i18n.set_language("ru")

@@ -367,6 +367,14 @@ def test_language_switch_retranslates_visible_labels(qtbot, day) -> None:
     window.language_actions["en"].trigger()
     assert protocol.title.text() == "Protocol"
     assert window.language_combo.currentData() == "en"
+    # Numbers follow the language too, both ways (observer/fmt.py): 1,500 voters, 8.0% of them.
+    turnout = window.pages[1]
+    assert isinstance(turnout, TurnoutPage)
+    store.set_announced(store.current_station().id, "10:00", 120)
+    turnout.refresh()
+    assert turnout.cells[0, COL_ANNOUNCED_PCT].text() == "8.0%"
+    window.language_actions["ru"].trigger()
+    assert turnout.cells[0, COL_ANNOUNCED_PCT].text() == "8,0\u00a0%"
 
 
 def test_storage_error_is_a_message_not_a_traceback(qtbot, day, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -139,7 +139,7 @@ class ExportPage(Page):
             return
         open_items = len(current_items(self.store))
         self.review_state.setText(
-            tr("review.ui.summary_open", count=formatter().integer(open_items))
+            tr("review.ui.summary_open", count=formatter(current_language()).integer(open_items))
             if open_items
             else tr("review.ui.summary_clean")
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from db.store import ElectionStore
 from observer.fmt import formatter
-from observer.i18n import tr
+from observer.i18n import current_language, tr
 from observer.plausibility import DayFigures
 from observer.records import StationInfo
 from observer.review import MAX_REASON, MIN_REASON, DayRecord, ReviewItem, review_items
@@ -140,7 +140,7 @@ class ReviewPage(Page):
         self.reason_box.setTitle(tr("review.ui.reason"))
         self.reason.setPlaceholderText(tr("review.ui.reason_hint"))
         self.anyway_button.setText(tr("review.ui.export_anyway"))
-        self.reason_hint.setText(tr("review.ui.need_reason", min=formatter().integer(MIN_REASON)))
+        self.reason_hint.setText(tr("review.ui.need_reason", min=formatter(current_language()).integer(MIN_REASON)))
         self.refresh()
 
     def refresh(self) -> None:
@@ -156,7 +156,9 @@ class ReviewPage(Page):
         if self.items:
             self.list.setCurrentRow(min(max(current, 0), len(self.items) - 1))
         self.status.setText(
-            tr("review.ui.items", count=formatter().integer(len(self.items))) if self.items else tr("review.ui.none")
+            tr("review.ui.items", count=formatter(current_language()).integer(len(self.items)))
+            if self.items
+            else tr("review.ui.none")
         )
         self.status.setStyleSheet(
             "font-weight: bold; font-size: 12pt; " + ("color: #b3261e;" if self.items else "color: #2e7d32;")

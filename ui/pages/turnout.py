@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 from db.store import ElectionStore
 from observer.checks import percent
 from observer.fmt import formatter
-from observer.i18n import tr
+from observer.i18n import current_language, tr
 from observer.plausibility import GAP_SHARE, MIN_GAP_VOTERS, TURNOUT, DayFigures, big_gap, turnout_findings
 from observer.records import HeadcountPoint, StationInfo
 from ui.pages.base import Page, plain_label
@@ -49,7 +49,7 @@ MINUS_KEYS = frozenset({Qt.Key.Key_Minus})
 
 def fmt_pct(value: float | None) -> str:
     """A share of the list as the current language writes it (4,4 % in ru/kk, 4.4% in en)."""
-    return formatter().pct(value, 1)
+    return formatter(current_language()).pct(value, 1)
 
 
 def count_at(points: list[HeadcountPoint], cutoff: datetime) -> int:
@@ -319,7 +319,7 @@ class TurnoutPage(Page):
 
     # ---- display ---------------------------------------------------------
     def _update_count_label(self, total: int) -> None:
-        self.count_value.setText(formatter().integer(total))
+        self.count_value.setText(formatter(current_language()).integer(total))
         st = self._station
         registered = st.registered if st else None
         pct = percent(total, registered)
@@ -360,12 +360,14 @@ class TurnoutPage(Page):
             counted = count_at(points, cutoff) if cutoff <= now else None
             a_pct, c_pct = percent(announced, registered), percent(counted, registered)
             gap = None if a_pct is None or c_pct is None else a_pct - c_pct
-            self.cells[row, COL_ANNOUNCED].setText(formatter().integer(announced))
+            self.cells[row, COL_ANNOUNCED].setText(formatter(current_language()).integer(announced))
             self.cells[row, COL_ANNOUNCED_PCT].setText(fmt_pct(a_pct))
-            self.cells[row, COL_COUNTED].setText(formatter().integer(counted))
+            self.cells[row, COL_COUNTED].setText(formatter(current_language()).integer(counted))
             self.cells[row, COL_COUNTED_PCT].setText(fmt_pct(c_pct))
             gap_cell = self.cells[row, COL_GAP]
-            gap_cell.setText("—" if gap is None else tr("ui.turnout.gap_value", gap=formatter().pp(gap)))
+            gap_cell.setText(
+                "—" if gap is None else tr("ui.turnout.gap_value", gap=formatter(current_language()).pp(gap))
+            )
             # A big gap between the commission and the observer is the finding of the day: make it stand out.
             big = big_gap(announced, counted)
             for c in (COL_ANNOUNCED, COL_COUNTED, COL_GAP):
@@ -375,8 +377,8 @@ class TurnoutPage(Page):
                 cell.setToolTip(
                     tr(
                         "ui.turnout.gap_big",
-                        share=formatter().integer(GAP_SHARE * 100),
-                        voters=formatter().integer(MIN_GAP_VOTERS),
+                        share=formatter(current_language()).integer(GAP_SHARE * 100),
+                        voters=formatter(current_language()).integer(MIN_GAP_VOTERS),
                     )
                     if big
                     else ""

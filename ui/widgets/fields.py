@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from db.package_db import MAX_TEXT
 from observer.fmt import formatter
-from observer.i18n import tr
+from observer.i18n import current_language, tr
 from ui.qt import (
     QCheckBox,
     QEvent,
@@ -166,7 +166,7 @@ class TextLimit(QObject):
 
     def update(self) -> None:
         """Show the count in the current language (run again after a language switch)."""
-        n = formatter().integer
+        n = formatter(current_language()).integer
         length = self.length()
         self.edit.setToolTip(tr("ui.text.limit_tip", limit=n(self.limit)))
         if length >= self.limit:
