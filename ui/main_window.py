@@ -69,7 +69,8 @@ PAGE_NAMES: tuple[str, ...] = (
 )
 # The page list takes what the page beside it can spare at 125% (1093 logical pixels wide).
 NAV_MIN_WIDTH, NAV_MAX_WIDTH = 190, 240
-NAV_PADDING = 40  # the item's padding (style sheet) and the frame
+NAV_PADDING = 40
+MIN_WIDTH, MIN_HEIGHT = 900, 460  # the item's padding (style sheet) and the frame
 
 
 class MainWindow(QMainWindow):
@@ -83,9 +84,9 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.store = store
         self.settings = settings
-        # Fits a 1366x768 laptop at 125% scaling (1093x614 logical pixels, less a task bar) and at 150%
-        # in width; every page scrolls inside what is left.
-        self.setMinimumSize(820, 500)
+        # Fits a 1366x768 laptop at 150% scaling (910x512 logical pixels, less a task bar), so at 125% too;
+        # no page needs a sideways scroll bar at this size (tests/ui/test_observer_day.py), each scrolls down.
+        self.setMinimumSize(MIN_WIDTH, MIN_HEIGHT)
         # Records are written under the observer's id; make sure there is one before the first click.
         if store.observer_id is None:
             store.set_observer(settings.observer_name, settings.organisation)

@@ -31,7 +31,7 @@ class _QuestionRow:
             self.buttons[answer] = button
             grid.addWidget(button, row, col)
         self.note = QLineEdit(parent)
-        self.note.setMinimumWidth(220)
+        self.note.setMinimumWidth(140)  # a Kazakh row at 150% scaling (910 px) has no more to give
         self.limit = TextLimit(self.note, counter=False)  # the field stops at the limit; its tooltip says so
         grid.addWidget(self.note, row, len(CHECKLIST_ANSWERS) + 1)
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from db.store import ElectionStore
 from observer.checks import Status, involved_keys, run_checks
-from observer.i18n import tr
+from observer.fmt import formatter
+from observer.i18n import current_language, tr
 from observer.plausibility import DayFigures, protocol_findings
 from observer.records import PROTOCOL_SOURCES
 from ui.pages.base import Page, plain_label
@@ -113,6 +114,7 @@ class ProtocolPage(Page):
             self.check_labels.append(label)
         self.turnout_label = plain_label()
         self.turnout_label.setObjectName("hint")
+        self.turnout_label.setWordWrap(True)
         checks_col.addWidget(self.turnout_label)
         right.addWidget(self.checks_box)
         self.photos_box = QGroupBox(self.body)
@@ -121,7 +123,7 @@ class ProtocolPage(Page):
         self.add_photo = QPushButton(self.photos_box)
         self.remove_photo = QPushButton(self.photos_box)
         photos_col.addWidget(self.photos, 1)
-        photo_buttons = QHBoxLayout()
+        photo_buttons = QVBoxLayout()  # one above the other: side by side they widen the page (Russian)
         photo_buttons.addWidget(self.add_photo)
         photo_buttons.addWidget(self.remove_photo)
         photos_col.addLayout(photo_buttons)
@@ -263,7 +265,9 @@ class ProtocolPage(Page):
             tpl.registered.evaluate(self.values(), tpl.party_keys),
         )
         if voted is not None and registered:
-            self.turnout_label.setText(tr("ui.protocol.turnout", pct=f"{100.0 * voted / registered:.2f}"))
+            self.turnout_label.setText(
+                tr("ui.protocol.turnout", pct=formatter(current_language()).pct(100.0 * voted / registered, 2))
+            )
         else:
             self.turnout_label.setText("")
 

@@ -145,6 +145,7 @@ class TurnoutPage(Page):
         self.count_value.setObjectName("bigNumber")
         self.count_value.setProperty("flash", False)
         self.count_pct = plain_label()
+        self.count_pct.setWordWrap(True)
         counter_box.addWidget(self.count_caption)
         counter_box.addWidget(self.count_value)
         counter_box.addWidget(self.count_pct)
@@ -153,7 +154,7 @@ class TurnoutPage(Page):
 
         self.add_button = QPushButton("+1", self.body)
         self.add_button.setObjectName("counter")
-        self.add_button.setMinimumSize(260, 104)
+        self.add_button.setMinimumSize(180, 104)
         self.add_button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.add_button.setAutoRepeat(False)
         top.addWidget(self.add_button, 2)
@@ -205,7 +206,8 @@ class TurnoutPage(Page):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         # The time is short; the other headers share the rest and wrap to it (long in Kazakh and Russian).
-        self.table.horizontalHeader().setSectionResizeMode(COL_SLOT, QHeaderView.ResizeMode.ResizeToContents)
+        for c in (COL_SLOT, COL_ANNOUNCED_PCT, COL_COUNTED_PCT):
+            self.table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         self.headers = WrappedHeaders(self.table)
         self.table.horizontalHeader().geometriesChanged.connect(self._fit_table_height)
         self.table.verticalHeader().setDefaultSectionSize(32)
@@ -237,16 +239,22 @@ class TurnoutPage(Page):
         self.keys_hint.setText(tr("ui.turnout.keys"))
         self.entry_box.setTitle(tr("ui.turnout.entry"))
         self.entry_hint.setText(tr("ui.turnout.entry_hint"))
+        # A share column is headed just "%" beside its figure's column (its full name in the tooltip):
+        # the long Kazakh and Russian names cannot fit six columns on a 150 % laptop.
         self.headers.set_labels(
             [
                 tr("ui.turnout.col.slot"),
                 tr("ui.turnout.col.announced"),
-                tr("ui.turnout.col.announced_pct"),
+                "%",
                 tr("ui.turnout.col.counted"),
-                tr("ui.turnout.col.counted_pct"),
+                "%",
                 tr("ui.turnout.col.gap"),
             ]
         )
+        for c, key in ((COL_ANNOUNCED_PCT, "announced_pct"), (COL_COUNTED_PCT, "counted_pct")):
+            header = self.table.horizontalHeaderItem(c)
+            if header is not None:
+                header.setToolTip(tr(f"ui.turnout.col.{key}"))
         self.chart.set_labels(
             tr("ui.turnout.chart.count"), tr("ui.turnout.chart.announced"), tr("ui.turnout.chart.empty")
         )
