@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from observer.expressions import Term
-from observer.i18n import tr
+from observer.fmt import Formatter, formatter
+from observer.i18n import current_language, tr
 from observer.records import PROTOCOL_SOURCES
 from observer.template import ElectionTemplate
 
@@ -59,11 +60,22 @@ class Finding:
     params: Mapping[str, object]  # numbers and reporting times, as shown in the message
 
     def text(self, lang: str | None = None) -> str:
-        params: dict[str, object] = dict(self.params)
+        """The warning in ``lang``, its numbers written as the language writes them (10 000 / 10,000)."""
+        fmt = formatter(lang or current_language())  # formatter(None) is cached: the language at first call
+        params: dict[str, object] = {key: _shown(fmt, key, value) for key, value in self.params.items()}
         source = self.params.get("source")
         if isinstance(source, str):
             params["version"] = tr(f"review.source.{source}", lang)
         return tr(f"review.plaus.{self.rule}", lang, **params)
+
+
+def _shown(fmt: Formatter, key: str, value: object) -> object:
+    """A finding's parameter as text: whole numbers grouped, the share of the list as a percentage."""
+    if key == "pct":
+        return fmt.pct(float(value) if isinstance(value, int | float) else None, 0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value  # reporting times, protocol sources
+    return fmt.integer(value)
 
 
 def _field(term: Term) -> str:
@@ -85,7 +97,7 @@ def turnout_findings(template: ElectionTemplate, day: DayFigures) -> list[Findin
     best: tuple[str, int] | None = None
     for slot, value in _ordered_announced(template, day.announced):
         if registered is not None and value > registered:
-            pct = f"{100.0 * value / registered:.0f}" if registered else "—"
+            pct = 100.0 * value / registered if registered else None
             out.append(
                 Finding(
                     "turnout_over_list",

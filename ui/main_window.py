@@ -8,7 +8,8 @@ from typing import TypeVar
 
 from db.store import ElectionStore
 from observer import i18n
-from observer.i18n import tr
+from observer.fmt import formatter
+from observer.i18n import current_language, tr
 from observer.review import Progress, progress, review_items
 from ui.pages.base import Page
 from ui.pages.checklists import ChecklistsPage
@@ -39,6 +40,7 @@ from ui.qt import (
 from ui.settings import Settings
 from ui.widgets.language import LanguageCombo, language_bridge
 from ui.widgets.messages import MessageBar, message_bridge
+from ui.widgets.style import wrap_text
 
 P = TypeVar("P", bound=Page)
 
@@ -65,8 +67,10 @@ PAGE_NAMES: tuple[str, ...] = (
     "review",
     "export",
 )
-NAV_MIN_WIDTH, NAV_MAX_WIDTH = 200, 300
-NAV_PADDING = 40  # the item's padding (style sheet) and the frame
+# The page list takes what the page beside it can spare at 125% (1093 logical pixels wide).
+NAV_MIN_WIDTH, NAV_MAX_WIDTH = 190, 240
+NAV_PADDING = 40
+MIN_WIDTH, MIN_HEIGHT = 900, 460  # the item's padding (style sheet) and the frame
 
 
 class MainWindow(QMainWindow):
@@ -80,9 +84,9 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.store = store
         self.settings = settings
-        # Fits a 1366x768 laptop at 125% scaling (1093x614 logical pixels, less a task bar) and at 150%
-        # in width; every page scrolls inside what is left.
-        self.setMinimumSize(820, 500)
+        # Fits a 1366x768 laptop at 150% scaling (910x512 logical pixels, less a task bar), so at 125% too;
+        # no page needs a sideways scroll bar at this size (tests/ui/test_observer_day.py), each scrolls down.
+        self.setMinimumSize(MIN_WIDTH, MIN_HEIGHT)
         # Records are written under the observer's id; make sure there is one before the first click.
         if store.observer_id is None:
             store.set_observer(settings.observer_name, settings.organisation)
@@ -227,9 +231,22 @@ class MainWindow(QMainWindow):
             for index, page in enumerate(self.pages):
                 marks[index] = _mark(page, prog, open_items)
         self.marks = marks
+        self._fit_nav()
         for index, page in enumerate(self.pages):
-            label = f"{index + 1}  {tr(page.title_key)}"
-            self.nav.item(index).setText(f"{label}\n      {marks[index]}" if marks[index] else label)
+            self.nav.item(index).setText(self._nav_text(index, tr(page.title_key), marks[index]))
+
+    def _nav_text(self, index: int, title: str, mark: str) -> str:
+        """A page's number, name and mark, wrapped by hand to the list's width (a list item never wraps)."""
+        self.nav.ensurePolished()  # the style sheet's font
+        metrics = self.nav.fontMetrics()
+        indent = "      "
+        width = self.nav.width() - NAV_PADDING - metrics.horizontalAdvance(indent)
+        number = f"{index + 1}  "
+        lines = wrap_text(metrics, title, width)  # the number is narrower than the indent
+        lines[0] = number + lines[0]
+        if mark:
+            lines += wrap_text(metrics, mark, width, sep=" · ")  # a mark's parts stay whole
+        return "\n".join([lines[0], *(indent + line for line in lines[1:])])
 
     def _station_changed(self) -> None:
         for page in self.pages:
@@ -269,7 +286,6 @@ class MainWindow(QMainWindow):
             page.retranslate()
             self.nav.item(index).setToolTip(f"Ctrl+{index + 1}")
             self.page_actions[index].setText(tr(page.title_key))
-        self._fit_nav()
         self.file_menu.setTitle(tr("ui.menu.file"))
         self.new_action.setText(tr("ui.menu.new"))
         self.open_action.setText(tr("ui.menu.open"))
@@ -287,9 +303,12 @@ class MainWindow(QMainWindow):
         self._update_station_label()
 
     def _fit_nav(self) -> None:
-        """As wide as the longest page name in this language (no "…"), as narrow as that allows."""
+        """As wide as the longest page name in this language, up to a limit: longer names wrap (never "…")."""
+        self.nav.ensurePolished()
         metrics = self.nav.fontMetrics()
-        longest = max(metrics.horizontalAdvance(self.nav.item(i).text()) for i in range(self.nav.count()))
+        texts = [f"{index + 1}  {tr(page.title_key)}" for index, page in enumerate(self.pages)]
+        texts += [f"      {mark}" for mark in self.marks]
+        longest = max(metrics.horizontalAdvance(text) for text in texts)
         self.nav.setFixedWidth(max(NAV_MIN_WIDTH, min(NAV_MAX_WIDTH, longest + NAV_PADDING)))
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -300,24 +319,25 @@ class MainWindow(QMainWindow):
 def _mark(page: Page, prog: Progress, open_items: int) -> str:
     """The short status under a page's name in the list."""
     parts: list[str] = []
+    n = formatter(current_language()).integer  # numbers as the language writes them
     if isinstance(page, TurnoutPage):
-        parts.append(tr("review.mark.slots", filled=prog.slots_filled, total=prog.slots_total))
+        parts.append(tr("review.mark.slots", filled=n(prog.slots_filled), total=n(prog.slots_total)))
     elif isinstance(page, ProtocolPage):
         if not prog.protocol_started:
             parts.append(tr("review.mark.not_entered"))
         else:
             if prog.broken:
-                parts.append(tr("review.mark.broken", count=prog.broken))
+                parts.append(tr("review.mark.broken", count=n(prog.broken)))
             if prog.empty_lines:
-                parts.append(tr("review.mark.empty", count=prog.empty_lines))
+                parts.append(tr("review.mark.empty", count=n(prog.empty_lines)))
     elif isinstance(page, ViolationsPage):
         if prog.uncategorised:
-            parts.append(tr("review.mark.no_category", count=prog.uncategorised))
+            parts.append(tr("review.mark.no_category", count=n(prog.uncategorised)))
     elif isinstance(page, ChecklistsPage):
-        parts.append(tr("review.mark.answered", answered=prog.answered, total=prog.questions))
+        parts.append(tr("review.mark.answered", answered=n(prog.answered), total=n(prog.questions)))
     elif isinstance(page, ReviewPage):
-        parts.append(tr("review.mark.open", count=open_items) if open_items else tr("review.mark.ready"))
+        parts.append(tr("review.mark.open", count=n(open_items)) if open_items else tr("review.mark.ready"))
     name = next((n for n, cls in zip(PAGE_NAMES, PAGE_CLASSES) if isinstance(page, cls)), "")
     if prog.warnings.get(name):
-        parts.append(tr("review.mark.warnings", count=prog.warnings[name]))
+        parts.append(tr("review.mark.warnings", count=n(prog.warnings[name])))
     return " · ".join(parts)

@@ -59,20 +59,34 @@ def photo(path: Path, text: str, taken: datetime, colour: str) -> Path:
 
 
 def build_station(path: Path) -> ElectionStore:
+    """A station file with a whole Election Day in it: every page has something to show."""
     tpl = builtin_template("kz-majilis-2021")
     store = ElectionStore.create(path, tpl)
     store.set_observer("Айгүл Қасымова", "Жас сайлаушылар лигасы")
     st = store.upsert_station("75-012", "KZ-ALA", "Алмалинский район", "ул. Абая, 52, школа-гимназия № 25", 1842)
     store.select_station(st.id)
+    fill_counts(store, st.id)
+    add_violations(store, st.id)
+    tpl_q = tpl.opening_checklist + tpl.closing_checklist
+    answers = ["yes", "no", "yes", "yes", "na", "no", "yes", "yes", "yes", "no", "yes", "yes", "no", "yes", "no"]
+    for q, answer in zip(tpl_q, answers):
+        checklist = "opening" if q in tpl.opening_checklist else "closing"
+        note = "впустили в 07:10" if q.key == "admitted" else ""
+        store.set_checklist_answer(st.id, checklist, q.key, answer, note)
+    return store
+
+
+def fill_counts(store: ElectionStore, sid: str) -> None:
+    """The head-count, the commission's announcements, the posted protocol and the invalid-ballot tally."""
     # A quiet morning, a lunchtime rise, a busy late afternoon.
     rates = {7: 8, 8: 14, 9: 22, 10: 30, 11: 36, 12: 44, 13: 40, 14: 38, 15: 42, 16: 50, 17: 31}
     for hour, n in rates.items():
         for i in range(n):
-            store.add_headcount(st.id, 1, at=DAY.replace(hour=hour, minute=int(i * 60 / n)))
-    store.add_headcount(st.id, -1, at=DAY.replace(hour=17, minute=59))
+            store.add_headcount(sid, 1, at=DAY.replace(hour=hour, minute=int(i * 60 / n)))
+    store.add_headcount(sid, -1, at=DAY.replace(hour=17, minute=59))
     for slot, announced in (("10:00", 81), ("12:00", 190), ("14:00", 329), ("16:00", 486)):
-        store.set_announced(st.id, slot, announced)
-    posted = store.protocol_id(st.id, "posted_copy")
+        store.set_announced(sid, slot, announced)
+    posted = store.protocol_id(sid, "posted_copy")
     values = {
         "registered": 1842,
         "received": 1900,
@@ -92,16 +106,20 @@ def build_station(path: Path) -> ElectionStore:
     for key, value in values.items():
         store.set_protocol_value(posted, key, value)
     store.add_evidence(
-        st.id,
+        sid,
         photo(WORK / "protocol.jpg", "PROTOCOL 75-012", DAY.replace(hour=22, minute=40), "#8aa1b8"),
         protocol_id=posted,
     )
     for code, n in (("BLANK", 9), ("MULTIPLE", 14), ("WRITTEN", 11), ("TORN", 5), ("OTHER", 2)):
-        store.set_spoiled(st.id, code, n)
+        store.set_spoiled(sid, code, n)
+
+
+def add_violations(store: ElectionStore, sid: str) -> None:
+    """Four violations, one edited (its history), one a draft without a category, three with photos."""
     # Each record saved a little after it happened, as an observer would (the store's clock).
     store.clock = lambda: DAY.replace(hour=6, minute=52).astimezone(UTC)
     v1 = store.save_violation(
-        st.id,
+        sid,
         category="OBS_BLOCK",
         occurred_at=DAY.replace(hour=6, minute=45),
         severity="medium",
@@ -112,7 +130,7 @@ def build_station(path: Path) -> ElectionStore:
     )
     store.clock = lambda: DAY.replace(hour=15, minute=24).astimezone(UTC)
     v2 = store.save_violation(
-        st.id,
+        sid,
         category="STUFF",
         occurred_at=DAY.replace(hour=15, minute=20),
         severity="high",
@@ -124,7 +142,7 @@ def build_station(path: Path) -> ElectionStore:
     # Edited an hour later: the history shows what it said before.
     store.clock = lambda: DAY.replace(hour=16, minute=25).astimezone(UTC)
     store.save_violation(
-        st.id,
+        sid,
         violation_id=v2,
         category="STUFF",
         severity="high",
@@ -135,10 +153,10 @@ def build_station(path: Path) -> ElectionStore:
     )
     store.clock = lambda: DAY.replace(hour=21, minute=5).astimezone(UTC)
     # Typed in a hurry, no category chosen yet: a draft, flagged in the list.
-    store.save_violation(st.id, description="Посторонний в помещении для голосования во время подсчёта.")
+    store.save_violation(sid, description="Посторонний в помещении для голосования во время подсчёта.")
     store.clock = lambda: DAY.replace(hour=20, minute=33).astimezone(UTC)
     store.save_violation(
-        st.id,
+        sid,
         category="PHOTO_BAN",
         occurred_at=DAY.replace(hour=20, minute=30),
         severity="medium",
@@ -148,23 +166,16 @@ def build_station(path: Path) -> ElectionStore:
     )
     store.clock = now
     store.add_evidence(
-        st.id,
+        sid,
         photo(WORK / "entrance.jpg", "ENTRANCE 06:45", DAY.replace(hour=6, minute=46), "#b88a8a"),
         violation_id=v1,
     )
     store.add_evidence(
-        st.id, photo(WORK / "box.jpg", "BALLOT BOX 15:20", DAY.replace(hour=15, minute=21), "#8ab89a"), violation_id=v2
+        sid, photo(WORK / "box.jpg", "BALLOT BOX 15:20", DAY.replace(hour=15, minute=21), "#8ab89a"), violation_id=v2
     )
     store.add_evidence(
-        st.id, photo(WORK / "box2.jpg", "BALLOT BOX 15:21", DAY.replace(hour=15, minute=22), "#a8b88a"), violation_id=v2
+        sid, photo(WORK / "box2.jpg", "BALLOT BOX 15:21", DAY.replace(hour=15, minute=22), "#a8b88a"), violation_id=v2
     )
-    tpl_q = tpl.opening_checklist + tpl.closing_checklist
-    answers = ["yes", "no", "yes", "yes", "na", "no", "yes", "yes", "yes", "no", "yes", "yes", "no", "yes", "no"]
-    for q, answer in zip(tpl_q, answers):
-        checklist = "opening" if q in tpl.opening_checklist else "closing"
-        note = "впустили в 07:10" if q.key == "admitted" else ""
-        store.set_checklist_answer(st.id, checklist, q.key, answer, note)
-    return store
 
 
 SCALES = {"1": "", "1.25": "-125"}  # QT_SCALE_FACTOR -> file name suffix

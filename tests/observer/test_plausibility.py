@@ -63,8 +63,13 @@ def test_announced_over_the_list_and_going_down(template_2021) -> None:
         ("turnout_decrease", "14:00"),
         ("turnout_decrease", "16:00"),
     ]
-    assert found[0].text("en") == "12:00: the commission announced 2000, more than the 1500 voters on the list (133 %)."
-    assert "2000" in found[1].text("ru") and "12:00" in found[1].text("kk")
+    assert (
+        found[0].text("en") == "12:00: the commission announced 2,000, more than the 1,500 voters on the list (133%)."
+    )
+    # Numbers as each language writes them (observer/fmt.py): grouped with a no-break space in ru and kk.
+    assert "2\u00a0000" in found[0].text("ru") and "(133\u00a0%)" in found[0].text("ru")
+    assert "2\u00a0000" in found[1].text("ru") and "12:00" in found[1].text("kk")
+    assert "1\u00a0500" in found[0].text("kk")
     # A rising day within the list says nothing.
     assert turnout_findings(template_2021, DayFigures(registered=1500, announced=SLOTS)) == []
 
@@ -91,7 +96,7 @@ def test_protocol_against_set_up_head_count_announcements_and_tally(template_202
         ("tally_vs_invalid", "posted_copy:invalid"),
     ]
     texts = [f.text("en") for f in found]
-    assert texts[0] == "Protocol (posted copy): 1400 voters on the list, but 1500 in Set-up."
+    assert texts[0] == "Protocol (posted copy): 1,400 voters on the list, but 1,500 in Set-up."
     assert "900" in texts[1] and "700" in texts[1] and "200" in texts[1]
     assert (
         texts[3]
@@ -193,3 +198,29 @@ def test_review_travels_as_json_and_is_read_back_strictly(template_2021) -> None
         parse_review("[" * 100_000)
     with pytest.raises(ValueError):
         parse_review("not json")
+
+
+def test_protocol_warnings_and_review_items_group_thousands(template_2021) -> None:
+    """The review lists a warning's numbers as the language writes them: 10 000 in ru/kk, 10,000 in en."""
+    values = dict(GOOD, registered=14000)
+    day = DayFigures(registered=12500, protocols={"posted_copy": values})
+    (finding,) = protocol_findings(template_2021, day, "posted_copy")
+    assert "14,000" in finding.text("en") and "12,500" in finding.text("en")
+    assert "14\u00a0000" in finding.text("ru") and "12\u00a0500" in finding.text("kk")
+    record = DayRecord(day)
+    texts = {lang: [item.text for item in review_items(template_2021, record, lang)] for lang in ("ru", "en")}
+    assert any("14\u00a0000" in t and "12\u00a0500" in t for t in texts["ru"])
+    assert any("14,000" in t and "12,500" in t for t in texts["en"])
+
+
+def test_a_warning_without_a_language_follows_the_current_one(template_2021) -> None:
+    from observer import i18n
+
+    day = DayFigures(registered=1500, announced={"12:00": 2000})
+    [finding] = turnout_findings(template_2021, day)
+    try:
+        for lang, grouped in (("en", "2,000"), ("ru", "2\u00a0000"), ("en", "2,000")):
+            i18n.set_language(lang)
+            assert grouped in finding.text()
+    finally:
+        i18n.set_language("ru")

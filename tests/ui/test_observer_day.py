@@ -142,7 +142,7 @@ def test_whole_day_is_stored_and_exported(qtbot, day, tmp_path: Path, monkeypatc
     assert [p.total for p in turnout.chart.points] == [1, 2, 3, 4, 5, 6, 7, 6, 5, 4]
     type_into(qtbot, turnout.slot_fields["10:00"], "120")
     assert {s.slot: s.announced for s in store.turnout_slots(st.id)} == {"10:00": 120}
-    assert turnout.table.item(0, COL_ANNOUNCED_PCT).text() == "8.0 %"  # 120 of 1500
+    assert turnout.table.item(0, COL_ANNOUNCED_PCT).text() == "8,0\u00a0%"  # 120 of 1500, as Russian writes it
 
     # ---- 3. protocol with a failing control relation ----------------------
     go(qtbot, window, 3)
@@ -367,6 +367,14 @@ def test_language_switch_retranslates_visible_labels(qtbot, day) -> None:
     window.language_actions["en"].trigger()
     assert protocol.title.text() == "Protocol"
     assert window.language_combo.currentData() == "en"
+    # Numbers follow the language too, both ways (observer/fmt.py): 1,500 voters, 8.0% of them.
+    turnout = window.pages[1]
+    assert isinstance(turnout, TurnoutPage)
+    store.set_announced(store.current_station().id, "10:00", 120)
+    turnout.refresh()
+    assert turnout.cells[0, COL_ANNOUNCED_PCT].text() == "8.0%"
+    window.language_actions["ru"].trigger()
+    assert turnout.cells[0, COL_ANNOUNCED_PCT].text() == "8,0\u00a0%"
 
 
 def test_storage_error_is_a_message_not_a_traceback(qtbot, day, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -611,20 +619,28 @@ def test_plausibility_warnings_beside_fields_and_in_the_package(qtbot, day, tmp_
     type_into(qtbot, turnout.slot_fields["14:00"], "100")
     warnings = turnout.slot_warnings.text()
     assert turnout.slot_warnings.isVisible()
-    assert tr("review.plaus.turnout_over_list", slot="12:00", announced=2000, registered=1500, pct="133") in warnings
+    # Numbers as Russian writes them (observer/fmt.py): 2 000, 133 %.
+    over = tr(
+        "review.plaus.turnout_over_list",
+        slot="12:00",
+        announced="2\u00a0000",
+        registered="1\u00a0500",
+        pct="133\u00a0%",
+    )
+    assert over in warnings
     assert "14:00" in warnings and turnout.slot_fields["14:00"].property("problem") is True
     assert turnout.slot_fields["10:00"].property("problem") is False
     # Entry is never blocked: the figures are stored as typed.
     assert {s.slot: s.announced for s in store.turnout_slots(sid)} == {"10:00": 50, "12:00": 2000, "14:00": 100}
     # Announced 50 against 20 counted is a big gap: highlighted, not plain text.
     assert turnout.is_big_gap(0)
-    assert turnout.cells[0, COL_ANNOUNCED_PCT].text() == "3.3 %"
+    assert turnout.cells[0, COL_ANNOUNCED_PCT].text() == "3,3\u00a0%"
 
     go(qtbot, window, 3)
     protocol = window.pages[2]
     assert isinstance(protocol, ProtocolPage)
     type_into(qtbot, protocol.fields["registered"], "1400")
-    assert "1400" in protocol.warning_text("registered") and "1500" in protocol.warning_text("registered")
+    assert "1\u00a0400" in protocol.warning_text("registered") and "1\u00a0500" in protocol.warning_text("registered")
     type_into(qtbot, protocol.fields["invalid"], "40")
     go(qtbot, window, 4)
     spoiled = window.pages[3]
@@ -647,7 +663,126 @@ def test_plausibility_warnings_beside_fields_and_in_the_package(qtbot, day, tmp_
     with read_package(package) as pkg:
         exported = parse_review(pkg.review)
     checks = [item.text for item in exported.items if item.kind == "cross_check"]
-    assert any("2000" in t and "12:00" in t for t in checks)  # over the list
+    assert any("2\u00a0000" in t and "12:00" in t for t in checks)  # over the list
     assert any("14:00" in t for t in checks)  # going down
-    assert any("1400" in t for t in checks)  # set-up vs protocol
+    assert any("1\u00a0400" in t for t in checks)  # set-up vs protocol
     assert any("12" in t and "40" in t and "(разница 28)" in t for t in checks)  # tally vs invalid line
+
+
+# A 1366x768 laptop at 125% scaling: 1093x614 logical pixels, less a task bar.
+SCREEN_125 = (1093, 580)
+
+
+def header_cuts(window: MainWindow) -> list[str]:
+    """Header sections of the visible tables whose text (any of its lines) is wider than the section."""
+    from ui.qt import QTableView
+    from ui.widgets.headers import HEADER_PADDING, header_metrics
+
+    cuts = []
+    for table in window.stack.currentWidget().findChildren(QTableView):
+        header = table.horizontalHeader()
+        if not table.isVisible() or not header.isVisible():
+            continue
+        metrics = header_metrics(header)
+        for col in range(header.count()):
+            text = str(table.model().headerData(col, Qt.Orientation.Horizontal) or "")
+            need = max(metrics.horizontalAdvance(line) for line in text.split("\n")) + HEADER_PADDING - 2
+            if not header.isSectionHidden(col) and need > header.sectionSize(col):
+                cuts.append(f"{text!r}: {need} > {header.sectionSize(col)}")
+    return cuts
+
+
+def cell_cuts(window: MainWindow) -> list[str]:
+    """Words in the visible cells of word-wrapping tables wider than their column: Qt ends them in "…"."""
+    from ui.qt import QTableWidget
+
+    cuts = []
+    for table in window.stack.currentWidget().findChildren(QTableWidget):
+        if not table.isVisible() or not table.wordWrap():
+            continue
+        metrics = table.fontMetrics()
+        for row in range(table.rowCount()):
+            for col in range(table.columnCount()):
+                item = table.item(row, col)
+                room = table.columnWidth(col) - 6  # the cell's margins (the style's focus frame + 1, each side)
+                words = item.text().split() if item is not None else []
+                cuts += [word for word in words if metrics.horizontalAdvance(word) > room]
+    return cuts
+
+
+def nav_cuts(window: MainWindow) -> list[str]:
+    """Page names (and marks) in the page list wider than the list: Qt would end them in "…"."""
+    metrics = window.nav.fontMetrics()
+    room = window.nav.viewport().width() - 20  # the item's padding (style sheet)
+    return [
+        line
+        for i in range(window.nav.count())
+        for line in window.nav.item(i).text().split("\n")
+        if metrics.horizontalAdvance(line) > room
+    ]
+
+
+def test_every_page_fits_a_125_percent_laptop_in_every_language(qtbot, day) -> None:
+    """No page scrolls sideways, no header, word or page name is cut, in ru, kk and en (issue 14).
+
+    At the window's minimum size (a 150 % laptop) no page scrolls sideways either.
+    """
+    window, store = day
+    set_up_station(qtbot, window)
+    sid = store.current_station().id
+    store.set_announced(sid, "10:00", 81)
+    store.save_violation(sid, description="Посторонний в помещении для голосования во время подсчёта.")
+    posted = store.protocol_id(sid, "posted_copy")
+    for key in store.template.all_keys:  # every line in the comparison of the versions
+        store.set_protocol_value(posted, key, 1842)
+    smallest = (window.minimumWidth(), window.minimumHeight())
+    assert smallest[0] <= 910  # 1366 px at 150 %
+    try:
+        for size, whole in ((SCREEN_125, True), (smallest, False)):
+            window.resize(*size)
+            qtbot.waitUntil(lambda size=size: window.width() == size[0])
+            for lang in ("ru", "kk", "en"):
+                i18n.set_language(lang)
+                for index, page in enumerate(window.pages):
+                    window.show_page(index)
+                    qtbot.waitUntil(page.isVisible)
+                    QApplication.processEvents()
+                    where = f"{size} {lang} {type(page).__name__}"
+                    body_min = page.body.minimumSizeHint().width()
+                    room = page.scroller.viewport().width()
+                    assert body_min <= room, f"{where}: {body_min} px wide in {room}"
+                    assert page.scroller.horizontalScrollBar().maximum() == 0, where
+                    if whole:
+                        assert header_cuts(window) == [], where
+                        assert cell_cuts(window) == [], where
+                assert nav_cuts(window) == [], lang
+    finally:
+        i18n.set_language("ru")
+
+
+def test_a_no_category_review_item_opens_that_violation(qtbot, day) -> None:
+    """Clicking "no category" in the review opens the very draft, cursor on its category."""
+    window, store = day
+    set_up_station(qtbot, window)
+    sid = store.current_station().id
+    first = store.save_violation(sid, description="Первый черновик без категории")
+    store.save_violation(sid, category="STUFF", description="С категорией")
+    second = store.save_violation(sid, description="Второй черновик без категории")
+    go(qtbot, window, 7)
+    review = window.pages[6]
+    assert isinstance(review, ReviewPage)
+    violations = window.pages[4]
+    assert isinstance(violations, ViolationsPage)
+    for vid, text in ((second, "Второй"), (first, "Первый")):
+        go(qtbot, window, 7)
+        [row] = [i for i, item in enumerate(review.items) if item.kind == "no_category" and item.target == vid]
+        rect = review.list.visualItemRect(review.list.item(row))
+        qtbot.mouseClick(review.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        qtbot.waitUntil(lambda: window.stack.currentWidget() is violations)
+        assert violations.current_id == vid
+        assert violations.description.toPlainText().startswith(text)
+        selected = violations.table.selectionModel().selectedRows()
+        assert [violations.list_text(r.row(), 1) for r in selected] == [
+            violations.list_text(next(i for i, v in enumerate(violations._rows) if v.id == vid), 1)
+        ]
+        assert violations.category.hasFocus()

@@ -9,6 +9,7 @@ from observer.template import Question
 from ui.pages.base import Page, plain_label
 from ui.qt import QButtonGroup, QGridLayout, QGroupBox, QLabel, QLineEdit, QRadioButton, QVBoxLayout, QWidget
 from ui.settings import Settings
+from ui.widgets.fields import TextLimit
 from ui.widgets.messages import succeeded
 
 CHECKLISTS: tuple[str, ...] = ("opening", "closing")
@@ -30,7 +31,8 @@ class _QuestionRow:
             self.buttons[answer] = button
             grid.addWidget(button, row, col)
         self.note = QLineEdit(parent)
-        self.note.setMinimumWidth(220)
+        self.note.setMinimumWidth(140)  # a Kazakh row at 150% scaling (910 px) has no more to give
+        self.limit = TextLimit(self.note, counter=False)  # the field stops at the limit; its tooltip says so
         grid.addWidget(self.note, row, len(CHECKLIST_ANSWERS) + 1)
 
     def answer(self) -> str | None:
@@ -89,6 +91,7 @@ class ChecklistsPage(Page):
                 for answer, button in qrow.buttons.items():
                     button.setText(tr(f"ui.checklists.answer.{answer}"))
                 qrow.note.setPlaceholderText(tr("ui.checklists.note"))
+                qrow.limit.update()
         for header in self.note_headers:
             header.setText(tr("ui.checklists.note"))
 

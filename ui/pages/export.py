@@ -8,6 +8,7 @@ from pathlib import Path
 
 from db.store import ElectionStore, storage_error
 from observer.errors import BaqylauError
+from observer.fmt import formatter
 from observer.i18n import current_language, tr
 from observer.review import MIN_REASON, REVIEW_META_KEY, review_json
 from observer.sealed import load_org_public, org_fingerprint
@@ -17,6 +18,7 @@ from ui.pages.review import current_items
 from ui.qt import QApplication, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, Qt, QVBoxLayout, QWidget, Signal
 from ui.settings import Settings
 from ui.widgets.dialogs import ask_folder, ask_open_file
+from ui.widgets.fields import WrapCheck
 from ui.widgets.messages import post_error, post_info
 
 
@@ -63,17 +65,22 @@ class ExportPage(Page):
         row.addWidget(self.folder, 1)
         row.addWidget(self.browse)
         fc.addLayout(row)
-        # A checkable group: its title is the "encrypt for the organisation" switch.
-        self.seal_box = QGroupBox(self.folder_box)
-        self.seal_box.setCheckable(True)
+        # The "encrypt for the organisation" switch: its text is long (Russian) and wraps; the key
+        # below it counts only while it is on.
+        self.seal_box = WrapCheck(self.folder_box)
         self.seal_box.setChecked(settings.encrypt_exports)
-        seal_row = QHBoxLayout(self.seal_box)
+        fc.addWidget(self.seal_box)
+        self.seal_row = QWidget(self.folder_box)
+        seal_row = QHBoxLayout(self.seal_row)
+        seal_row.setContentsMargins(24, 0, 0, 0)
         self.org_key_label = plain_label()
         self.org_key_label.setWordWrap(True)
-        self.org_key_button = QPushButton(self.seal_box)
+        self.org_key_button = QPushButton(self.seal_row)
         seal_row.addWidget(self.org_key_label, 1)
         seal_row.addWidget(self.org_key_button)
-        fc.addWidget(self.seal_box)
+        self.seal_row.setEnabled(settings.encrypt_exports)
+        self.seal_box.toggled.connect(self.seal_row.setEnabled)
+        fc.addWidget(self.seal_row)
         self.export_button = QPushButton(self.folder_box)
         self.export_button.setObjectName("primary")
         self.export_button.setMinimumHeight(48)
@@ -111,7 +118,7 @@ class ExportPage(Page):
         self.folder.setPlaceholderText(tr("ui.export.folder_hint"))
         self.browse.setText(tr("ui.export.browse"))
         self.export_button.setText(tr("ui.export.button"))
-        self.seal_box.setTitle(tr("rel.ui.encrypt"))
+        self.seal_box.setText(tr("rel.ui.encrypt"))
         self.org_key_button.setText(tr("rel.ui.choose_key"))
         self._show_org_key()
         self.key_box.setTitle(tr("ui.export.key"))
@@ -132,7 +139,9 @@ class ExportPage(Page):
             return
         open_items = len(current_items(self.store))
         self.review_state.setText(
-            tr("review.ui.summary_open", count=open_items) if open_items else tr("review.ui.summary_clean")
+            tr("review.ui.summary_open", count=formatter(current_language()).integer(open_items))
+            if open_items
+            else tr("review.ui.summary_clean")
         )
         self.review_state.setStyleSheet("font-weight: bold; color: #b3261e;" if open_items else "color: #2e7d32;")
         obs = self.store.observer()

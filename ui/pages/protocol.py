@@ -6,7 +6,8 @@ from pathlib import Path
 
 from db.store import ElectionStore
 from observer.checks import Status, involved_keys, run_checks
-from observer.i18n import tr
+from observer.fmt import formatter
+from observer.i18n import current_language, tr
 from observer.plausibility import DayFigures, protocol_findings
 from observer.records import PROTOCOL_SOURCES
 from ui.pages.base import Page, plain_label
@@ -39,11 +40,19 @@ class ProtocolPage(Page):
         self.source = PROTOCOL_SOURCES[0]
         self._pids: dict[str, str] = {}
         self._context = DayFigures()  # the other pages' figures, for the cross-checks
-        tpl = store.template
         row = QHBoxLayout(self.body)
         row.setContentsMargins(0, 0, 0, 0)
+        self._build_switch()
+        # The comparison's columns need the room more than the lines' labels, which wrap.
+        row.addLayout(self._build_lines(), 2)
+        row.addLayout(self._build_side(), 3)
+        self.add_photo.clicked.connect(self._choose_photos)
+        self.remove_photo.clicked.connect(self._remove_photo)
+        self.retranslate()
+        self.refresh()
 
-        left = QVBoxLayout()
+    def _build_switch(self) -> None:
+        """The posted-copy / as-announced switch and the comparison's summary, above the scrolling form."""
         switch = QHBoxLayout()
         self.source_caption = plain_label()
         switch.addWidget(self.source_caption)
@@ -64,6 +73,10 @@ class ProtocolPage(Page):
         assert isinstance(outer, QVBoxLayout)
         outer.insertLayout(outer.indexOf(self.scroller), switch)
 
+    def _build_lines(self) -> QVBoxLayout:
+        """The protocol's lines, then the parties, each with its field, problem and warning."""
+        tpl = self.store.template
+        left = QVBoxLayout()
         self.lines_box = QGroupBox(self.body)
         grid = QGridLayout(self.lines_box)
         grid.setColumnStretch(1, 1)
@@ -85,39 +98,37 @@ class ProtocolPage(Page):
             r += 1
         left.addWidget(self.lines_box)
         left.addStretch(1)
-        row.addLayout(left, 3)
+        return left
 
+    def _build_side(self) -> QVBoxLayout:
+        """The comparison of the versions, the control relations and the protocol's photos."""
         right = QVBoxLayout()
         right.addWidget(self.comparison)
         self.checks_box = QGroupBox(self.body)
         checks_col = QVBoxLayout(self.checks_box)
         self.check_labels: list[QLabel] = []
-        for _ in tpl.checks:
+        for _ in self.store.template.checks:
             label = plain_label()
             label.setWordWrap(True)
             checks_col.addWidget(label)
             self.check_labels.append(label)
         self.turnout_label = plain_label()
         self.turnout_label.setObjectName("hint")
+        self.turnout_label.setWordWrap(True)
         checks_col.addWidget(self.turnout_label)
         right.addWidget(self.checks_box)
         self.photos_box = QGroupBox(self.body)
         photos_col = QVBoxLayout(self.photos_box)
-        self.photos = EvidenceList(self.photos_box, store.evidence_path)  # double-click: full size
+        self.photos = EvidenceList(self.photos_box, self.store.evidence_path)  # double-click: full size
         self.add_photo = QPushButton(self.photos_box)
         self.remove_photo = QPushButton(self.photos_box)
         photos_col.addWidget(self.photos, 1)
-        photo_buttons = QHBoxLayout()
+        photo_buttons = QVBoxLayout()  # one above the other: side by side they widen the page (Russian)
         photo_buttons.addWidget(self.add_photo)
         photo_buttons.addWidget(self.remove_photo)
         photos_col.addLayout(photo_buttons)
         right.addWidget(self.photos_box, 1)
-        row.addLayout(right, 2)
-
-        self.add_photo.clicked.connect(self._choose_photos)
-        self.remove_photo.clicked.connect(self._remove_photo)
-        self.retranslate()
-        self.refresh()
+        return right
 
     def _add_row(self, grid: QGridLayout, r: int, key: str, number: str) -> None:
         label = plain_label()
@@ -254,7 +265,9 @@ class ProtocolPage(Page):
             tpl.registered.evaluate(self.values(), tpl.party_keys),
         )
         if voted is not None and registered:
-            self.turnout_label.setText(tr("ui.protocol.turnout", pct=f"{100.0 * voted / registered:.2f}"))
+            self.turnout_label.setText(
+                tr("ui.protocol.turnout", pct=formatter(current_language()).pct(100.0 * voted / registered, 2))
+            )
         else:
             self.turnout_label.setText("")
 

@@ -8,10 +8,11 @@ exports with items still open ("export anyway").
 from __future__ import annotations
 
 from db.store import ElectionStore
-from observer.i18n import tr
+from observer.fmt import formatter
+from observer.i18n import current_language, tr
 from observer.plausibility import DayFigures
 from observer.records import StationInfo
-from observer.review import MIN_REASON, DayRecord, ReviewItem, review_items
+from observer.review import MAX_REASON, MIN_REASON, DayRecord, ReviewItem, review_items
 from ui.pages.base import Page, plain_label
 from ui.qt import (
     QAbstractItemView,
@@ -112,7 +113,7 @@ class ReviewPage(Page):
         rc = QVBoxLayout(self.reason_box)
         row = QHBoxLayout()
         self.reason = QLineEdit(self.reason_box)
-        self.reason.setMaxLength(2000)
+        self.reason.setMaxLength(MAX_REASON)  # what the package keeps of it
         self.anyway_button = QPushButton(self.reason_box)
         self.anyway_button.setMinimumHeight(40)
         self.anyway_button.setEnabled(False)
@@ -139,7 +140,7 @@ class ReviewPage(Page):
         self.reason_box.setTitle(tr("review.ui.reason"))
         self.reason.setPlaceholderText(tr("review.ui.reason_hint"))
         self.anyway_button.setText(tr("review.ui.export_anyway"))
-        self.reason_hint.setText(tr("review.ui.need_reason", min=MIN_REASON))
+        self.reason_hint.setText(tr("review.ui.need_reason", min=formatter(current_language()).integer(MIN_REASON)))
         self.refresh()
 
     def refresh(self) -> None:
@@ -154,7 +155,11 @@ class ReviewPage(Page):
             self.list.addItem(entry)
         if self.items:
             self.list.setCurrentRow(min(max(current, 0), len(self.items) - 1))
-        self.status.setText(tr("review.ui.items", count=len(self.items)) if self.items else tr("review.ui.none"))
+        self.status.setText(
+            tr("review.ui.items", count=formatter(current_language()).integer(len(self.items)))
+            if self.items
+            else tr("review.ui.none")
+        )
         self.status.setStyleSheet(
             "font-weight: bold; font-size: 12pt; " + ("color: #b3261e;" if self.items else "color: #2e7d32;")
         )

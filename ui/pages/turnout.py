@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime, time
 
 from db.store import ElectionStore
 from observer.checks import percent
-from observer.i18n import tr
+from observer.fmt import formatter
+from observer.i18n import current_language, tr
 from observer.plausibility import GAP_SHARE, MIN_GAP_VOTERS, TURNOUT, DayFigures, big_gap, turnout_findings
 from observer.records import HeadcountPoint, StationInfo
 from ui.pages.base import Page, plain_label
@@ -36,6 +37,7 @@ from ui.qt import (
 from ui.settings import Settings
 from ui.widgets.chart import AnnouncedMark, HeadcountChart
 from ui.widgets.fields import IntField
+from ui.widgets.headers import WrappedHeaders
 from ui.widgets.messages import attempt, succeeded
 
 COL_SLOT, COL_ANNOUNCED, COL_ANNOUNCED_PCT, COL_COUNTED, COL_COUNTED_PCT, COL_GAP = range(6)
@@ -46,7 +48,8 @@ MINUS_KEYS = frozenset({Qt.Key.Key_Minus})
 
 
 def fmt_pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f} %"
+    """A share of the list as the current language writes it (4,4 % in ru/kk, 4.4% in en)."""
+    return formatter(current_language()).pct(value, 1)
 
 
 def count_at(points: list[HeadcountPoint], cutoff: datetime) -> int:
@@ -142,6 +145,7 @@ class TurnoutPage(Page):
         self.count_value.setObjectName("bigNumber")
         self.count_value.setProperty("flash", False)
         self.count_pct = plain_label()
+        self.count_pct.setWordWrap(True)
         counter_box.addWidget(self.count_caption)
         counter_box.addWidget(self.count_value)
         counter_box.addWidget(self.count_pct)
@@ -150,7 +154,7 @@ class TurnoutPage(Page):
 
         self.add_button = QPushButton("+1", self.body)
         self.add_button.setObjectName("counter")
-        self.add_button.setMinimumSize(260, 104)
+        self.add_button.setMinimumSize(180, 104)
         self.add_button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.add_button.setAutoRepeat(False)
         top.addWidget(self.add_button, 2)
@@ -188,6 +192,11 @@ class TurnoutPage(Page):
             self.slot_fields[slot], self.slot_labels[slot] = field, label
         self.slot_warnings = warning_label()
         grid.addWidget(self.slot_warnings, 2, 0, 1, max(1, len(slots)))
+        # The box's title cannot wrap: what the figures are and what Enter does go below, wrapped.
+        self.entry_hint = plain_label()
+        self.entry_hint.setObjectName("hint")
+        self.entry_hint.setWordWrap(True)
+        grid.addWidget(self.entry_hint, 3, 0, 1, max(1, len(slots)))
         return self.entry_box
 
     def _build_table(self, col: QVBoxLayout) -> None:
@@ -196,8 +205,11 @@ class TurnoutPage(Page):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        for c in (COL_SLOT, COL_ANNOUNCED):  # the time is short, the commission's header long (Kazakh)
+        # The time is short; the other headers share the rest and wrap to it (long in Kazakh and Russian).
+        for c in (COL_SLOT, COL_ANNOUNCED_PCT, COL_COUNTED_PCT):
             self.table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        self.headers = WrappedHeaders(self.table)
+        self.table.horizontalHeader().geometriesChanged.connect(self._fit_table_height)
         self.table.verticalHeader().setDefaultSectionSize(32)
         self.cells: dict[tuple[int, int], QTableWidgetItem] = {}
         slots = self.store.template.reporting_times
@@ -210,8 +222,14 @@ class TurnoutPage(Page):
                 self.table.setItem(row, c, item)
                 self.cells[row, c] = item
         self.table.horizontalHeader().setMinimumHeight(36)
-        self.table.setFixedHeight(32 * len(slots) + 40)
+        self._fit_table_height()
         col.addWidget(self.table)
+
+    def _fit_table_height(self) -> None:
+        """Every row shown without a scroll bar, under a header of one or more lines."""
+        header = max(self.table.horizontalHeader().sizeHint().height(), 36)
+        rows = self.table.verticalHeader().defaultSectionSize() * self.table.rowCount()
+        self.table.setFixedHeight(header + rows + 2 * self.table.frameWidth() + 2)
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -220,16 +238,23 @@ class TurnoutPage(Page):
         self.undo_button.setText(tr("ui.turnout.undo"))
         self.keys_hint.setText(tr("ui.turnout.keys"))
         self.entry_box.setTitle(tr("ui.turnout.entry"))
-        self.table.setHorizontalHeaderLabels(
+        self.entry_hint.setText(tr("ui.turnout.entry_hint"))
+        # A share column is headed just "%" beside its figure's column (its full name in the tooltip):
+        # the long Kazakh and Russian names cannot fit six columns on a 150 % laptop.
+        self.headers.set_labels(
             [
                 tr("ui.turnout.col.slot"),
                 tr("ui.turnout.col.announced"),
-                tr("ui.turnout.col.announced_pct"),
+                "%",
                 tr("ui.turnout.col.counted"),
-                tr("ui.turnout.col.counted_pct"),
+                "%",
                 tr("ui.turnout.col.gap"),
             ]
         )
+        for c, key in ((COL_ANNOUNCED_PCT, "announced_pct"), (COL_COUNTED_PCT, "counted_pct")):
+            header = self.table.horizontalHeaderItem(c)
+            if header is not None:
+                header.setToolTip(tr(f"ui.turnout.col.{key}"))
         self.chart.set_labels(
             tr("ui.turnout.chart.count"), tr("ui.turnout.chart.announced"), tr("ui.turnout.chart.empty")
         )
@@ -302,7 +327,7 @@ class TurnoutPage(Page):
 
     # ---- display ---------------------------------------------------------
     def _update_count_label(self, total: int) -> None:
-        self.count_value.setText(str(total))
+        self.count_value.setText(formatter(current_language()).integer(total))
         st = self._station
         registered = st.registered if st else None
         pct = percent(total, registered)
@@ -343,12 +368,14 @@ class TurnoutPage(Page):
             counted = count_at(points, cutoff) if cutoff <= now else None
             a_pct, c_pct = percent(announced, registered), percent(counted, registered)
             gap = None if a_pct is None or c_pct is None else a_pct - c_pct
-            self.cells[row, COL_ANNOUNCED].setText("—" if announced is None else str(announced))
+            self.cells[row, COL_ANNOUNCED].setText(formatter(current_language()).integer(announced))
             self.cells[row, COL_ANNOUNCED_PCT].setText(fmt_pct(a_pct))
-            self.cells[row, COL_COUNTED].setText("—" if counted is None else str(counted))
+            self.cells[row, COL_COUNTED].setText(formatter(current_language()).integer(counted))
             self.cells[row, COL_COUNTED_PCT].setText(fmt_pct(c_pct))
             gap_cell = self.cells[row, COL_GAP]
-            gap_cell.setText("—" if gap is None else tr("ui.turnout.gap_value", gap=f"{gap:+.1f}"))
+            gap_cell.setText(
+                "—" if gap is None else tr("ui.turnout.gap_value", gap=formatter(current_language()).pp(gap))
+            )
             # A big gap between the commission and the observer is the finding of the day: make it stand out.
             big = big_gap(announced, counted)
             for c in (COL_ANNOUNCED, COL_COUNTED, COL_GAP):
@@ -356,7 +383,13 @@ class TurnoutPage(Page):
                 cell.setBackground(BIG_GAP_BACKGROUND if big else QColor(0, 0, 0, 0))
                 cell.setFont(bold if big else self.table.font())
                 cell.setToolTip(
-                    tr("ui.turnout.gap_big", share=round(GAP_SHARE * 100), voters=MIN_GAP_VOTERS) if big else ""
+                    tr(
+                        "ui.turnout.gap_big",
+                        share=formatter(current_language()).integer(GAP_SHARE * 100),
+                        voters=formatter(current_language()).integer(MIN_GAP_VOTERS),
+                    )
+                    if big
+                    else ""
                 )
             if announced is not None:
                 marks.append(AnnouncedMark(slot, announced))

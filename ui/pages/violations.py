@@ -45,6 +45,7 @@ from ui.qt import (
 from ui.settings import Settings
 from ui.widgets.dialogs import ask_open_files, confirm
 from ui.widgets.evidence import EvidenceList
+from ui.widgets.fields import TextLimit
 from ui.widgets.history import DeletedDialog, HistoryDialog
 from ui.widgets.messages import attempt, post_error, succeeded
 
@@ -137,22 +138,7 @@ class ViolationsPage(Page):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         # Labels above their fields: long Kazakh labels must not squeeze the fields off the page.
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
-        self.time = QDateTimeEdit(self.editor)
-        self.time.setCalendarPopup(True)
-        self.time.setDisplayFormat("dd.MM.yyyy HH:mm")
-        self.now_button = QPushButton(self.editor)
-        self.camera_button = QPushButton(self.editor)
-        self.camera_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
-        self.camera_button.hide()
-        self.time_row = QWidget(self.editor)
-        time_layout = QHBoxLayout(self.time_row)
-        time_layout.setContentsMargins(0, 0, 0, 0)
-        time_layout.addWidget(self.time)
-        time_layout.addWidget(self.now_button)
-        time_layout.addStretch(1)
-        self.time_note = plain_label()
-        self.time_note.setObjectName("hint")
-        self.time_note.setWordWrap(True)
+        self._build_time_row()
         self.category = QComboBox(self.editor)
         self.category.addItem("", "")  # "choose a category": nothing is chosen for the observer
         for cat in self.store.template.violation_categories:
@@ -171,6 +157,15 @@ class ViolationsPage(Page):
         for action in VIOLATION_ACTIONS:
             self.action.addItem("", action)
         self.action_note = QLineEdit(self.editor)
+        # Before the page's own saves are connected: what is saved is already within the limit.
+        self.limits = {
+            name: TextLimit(edit)
+            for name, edit in (
+                ("description", self.description),
+                ("involved", self.involved),
+                ("action_note", self.action_note),
+            )
+        }
         for combo in (self.category, self.severity, self.action):
             # As wide as the editor allows, not as the longest Kazakh category: the list beside it needs room.
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -190,6 +185,8 @@ class ViolationsPage(Page):
         ):
             self.form_labels[name].setBuddy(self.time if widget is self.time_row else widget)
             form.addRow(self.form_labels[name], widget)
+            if name in self.limits:
+                form.addRow(self.limits[name].label)  # hidden until the text nears the limit
             if name == "time":
                 form.addRow(self.camera_button)
                 form.addRow(self.time_note)
@@ -206,6 +203,25 @@ class ViolationsPage(Page):
         state_row.addWidget(self.history_button)
         form.addRow(state_row)
         return self.editor
+
+    def _build_time_row(self) -> None:
+        """When it happened, a "now" button, the photo's camera time and how the time was set."""
+        self.time = QDateTimeEdit(self.editor)
+        self.time.setCalendarPopup(True)
+        self.time.setDisplayFormat("dd.MM.yyyy HH:mm")
+        self.now_button = QPushButton(self.editor)
+        self.camera_button = QPushButton(self.editor)
+        self.camera_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+        self.camera_button.hide()
+        self.time_row = QWidget(self.editor)
+        time_layout = QHBoxLayout(self.time_row)
+        time_layout.setContentsMargins(0, 0, 0, 0)
+        time_layout.addWidget(self.time)
+        time_layout.addWidget(self.now_button)
+        time_layout.addStretch(1)
+        self.time_note = plain_label()
+        self.time_note.setObjectName("hint")
+        self.time_note.setWordWrap(True)
 
     def _build_evidence_box(self) -> None:
         self.evidence_box = QGroupBox(self.editor)
@@ -284,6 +300,8 @@ class ViolationsPage(Page):
         self.view_file.setText(tr("ui.evidence.view"))
         self.remove_file.setText(tr("ui.violations.remove_file"))
         self.history_button.setText(tr("ui.violations.history"))
+        for limit in self.limits.values():
+            limit.update()
         if hasattr(self, "_rows"):
             self._fill_table()
             self._load_evidence()
@@ -349,6 +367,19 @@ class ViolationsPage(Page):
         else:
             self.table.clearSelection()
         self.table.blockSignals(False)
+
+    def focus_target(self, target: str) -> None:
+        """Open one violation and put the cursor on its category (a review item's link: "no category")."""
+        row = next((r for r, v in enumerate(self._rows) if v.id == target), None)
+        if row is None:
+            return
+        self.load_violation(self._rows[row])
+        self._fill_table()  # selects it in the list
+        item = self.table.item(row, 0)
+        if item is not None:
+            self.table.scrollToItem(item)
+        self.scroller.ensureWidgetVisible(self.category)
+        self.category.setFocus()
 
     def _row_chosen(self) -> None:
         rows = self.table.selectionModel().selectedRows()

@@ -10,7 +10,7 @@ import logging
 import sys
 from importlib import resources
 
-from ui.qt import QApplication, QFont, QFontDatabase
+from ui.qt import QApplication, QFont, QFontDatabase, QFontMetrics
 
 log = logging.getLogger("baqylau.ui")
 
@@ -27,7 +27,7 @@ QLabel#problem { color: #b3261e; font-weight: bold; }
 QLabel#ok { color: #2e7d32; }
 QLabel#result { font-size: 12pt; }
 QListWidget#nav { background: #1d2b3a; color: white; border: none; font-size: 12pt; outline: 0; }
-QListWidget#nav::item { padding: 12px 10px; border-bottom: 1px solid #2b3d50; }
+QListWidget#nav::item { padding: 8px 10px; border-bottom: 1px solid #2b3d50; }
 QListWidget#nav::item:selected { background: #1f5fa8; color: white; }
 QLineEdit, QComboBox, QSpinBox, QDateTimeEdit {
     padding: 5px; border: 1px solid #9aa5b1; border-radius: 4px; background: white; min-height: 26px;
@@ -104,3 +104,34 @@ def apply_style(app: QApplication) -> None:
     font.setPointSize(BASE_POINT_SIZE)
     app.setFont(font)
     app.setStyleSheet(STYLE_SHEET)
+
+
+def wrap_text(metrics: QFontMetrics, text: str, width: int, sep: str = " ") -> list[str]:
+    """``text`` broken at ``sep`` into lines no wider than ``width`` (a word wider than that gets its own line).
+
+    For texts Qt shows on one line only (list items, header sections): wrapped by hand
+    they are shown whole instead of ending in "…".
+    """
+    lines: list[str] = []
+    for word in (w.strip() for w in text.split(sep)):
+        if not word:
+            continue
+        if lines and metrics.horizontalAdvance(f"{lines[-1]}{sep}{word}") <= width:
+            lines[-1] = f"{lines[-1]}{sep}{word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def two_lines(metrics: QFontMetrics, text: str) -> str:
+    """``text`` on two lines split at the space that makes the wider line narrowest (a table header)."""
+    words = text.split()
+    if len(words) < 2:
+        return text
+    best = min(
+        range(1, len(words)),
+        key=lambda i: max(
+            metrics.horizontalAdvance(" ".join(words[:i])), metrics.horizontalAdvance(" ".join(words[i:]))
+        ),
+    )
+    return " ".join(words[:best]) + "\n" + " ".join(words[best:])
