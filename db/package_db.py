@@ -58,9 +58,13 @@ _UTC_CORE = (
 _UTC = re.compile(_UTC_CORE)
 _LATE_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-(?:29|3[01])T.*$", re.MULTILINE)
 MAX_FIGURE = 100_000_000  # no polling station has 100 million of anything
-# Free text (a violation's description, who was involved, notes): 20,000 characters, some six
-# printed pages. Longer is refused with the field named; shorter fields have their column's length.
-MAX_TEXT = 20_000
+# Free text is refused over observer.records.MAX_TEXT with the field named; shorter fields have
+# their column's length; an audit row's JSON value has its own bound (MAX_AUDIT_VALUE).
+MAX_TEXT = records.MAX_TEXT
+_TEXT_LIMITS: dict[tuple[str, str], int] = {
+    ("audit_log", "old"): records.MAX_AUDIT_VALUE,
+    ("audit_log", "new"): records.MAX_AUDIT_VALUE,
+}
 MAX_BLOB = 1024 * 1024  # thumbnails are a few tens of KB
 _CHOICES: dict[tuple[str, str], frozenset[str | None]] = {
     ("protocols", "source"): frozenset(records.PROTOCOL_SOURCES),
@@ -292,7 +296,8 @@ def _column_validators(table: str) -> dict[str, Callable[[Any], bool]]:
         elif isinstance(ctype, LargeBinary):
             check = lambda v: isinstance(v, bytes) and len(v) <= MAX_BLOB  # noqa: E731
         elif isinstance(ctype, Text):
-            check = lambda v: isinstance(v, str) and len(v) <= MAX_TEXT  # noqa: E731
+            text_limit = _TEXT_LIMITS.get((table, col.name), MAX_TEXT)
+            check = lambda v, limit=text_limit: isinstance(v, str) and len(v) <= limit  # type: ignore[misc]  # noqa: E731
         elif isinstance(ctype, String):
             limit = ctype.length or MAX_TEXT
             check = lambda v, limit=limit: isinstance(v, str) and len(v) <= limit  # type: ignore[misc]  # noqa: E731
@@ -359,7 +364,7 @@ def _bulk_validators(table: str) -> dict[str, Callable[[list[Any]], bool]]:
         elif isinstance(ctype, LargeBinary):
             kind, limit = "blob", MAX_BLOB
         elif isinstance(ctype, Text):
-            kind, limit = "text", MAX_TEXT
+            kind, limit = "text", _TEXT_LIMITS.get((table, col.name), MAX_TEXT)
         elif isinstance(ctype, String):
             kind, limit = "text", ctype.length or MAX_TEXT
         else:  # pragma: no cover - _column_validators refuses such a column first

@@ -20,6 +20,13 @@ VIOLATION_ACTIONS: tuple[str, ...] = (
 SEVERITY_LEVELS: tuple[str, ...] = ("low", "medium", "high")
 CHECKLIST_ANSWERS: tuple[str, ...] = ("yes", "no", "na")
 PROTOCOL_SOURCES: tuple[str, ...] = ("posted_copy", "announced")
+# Free text (a violation's description, who was involved, notes): 20,000 characters, some six
+# printed pages. The observer's fields stop there, and a package with longer text is refused.
+MAX_TEXT = 20_000
+# An audit row's value is the JSON of a field or of a whole new record: a record has at most
+# three free-text fields, each of MAX_TEXT characters, and JSON writes a character in at most six
+# (a control character as \u0000); so a faithful audit row of a valid record always fits.
+MAX_AUDIT_VALUE = 3 * 6 * MAX_TEXT + 10_000
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import pytest
 
 from db import models as m
 from db.package import _CHOICES, MAX_BLOB, MAX_FIGURE, MAX_TEXT, RECORD_TABLES, _bulk_validators, _column_validators
+from observer.records import MAX_AUDIT_VALUE
 
 UUID = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
 UTC = "2021-01-10T09:00:00.000000Z"
@@ -34,6 +35,8 @@ POOL: list[Any] = [
     "x" * 37,
     "x" * MAX_TEXT,
     "x" * (MAX_TEXT + 1),
+    "x" * MAX_AUDIT_VALUE,
+    "x" * (MAX_AUDIT_VALUE + 1),
     "\n",
     0,
     1,
@@ -93,3 +96,11 @@ def test_cell_checks_refuse_trailing_newlines_and_other_digits(value: str) -> No
     assert column in table.columns
     assert not checks[column](value)
     assert not _bulk_validators("headcount_events")[column]([value])
+
+
+def test_an_audit_value_has_room_for_a_whole_record_and_no_more() -> None:
+    """A new violation's audit row holds all its texts as JSON: longer than one text may be, bounded still."""
+    for check in (_column_validators("audit_log")["new"], lambda v: _bulk_validators("audit_log")["new"]([v])):
+        assert check("x" * (3 * MAX_TEXT + 100))
+        assert not check("x" * (MAX_AUDIT_VALUE + 1))
+    assert not _column_validators("violations")["description"]("x" * (MAX_TEXT + 1))

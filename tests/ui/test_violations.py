@@ -295,7 +295,7 @@ def paste(qtbot, widget, text: str) -> None:
 
 def test_free_text_stops_at_the_package_limit_and_says_so(qtbot, page: ViolationsPage, store: ElectionStore) -> None:
     """The package reader refuses texts over MAX_TEXT: the fields refuse them first and show the count."""
-    from db.package_db import MAX_TEXT
+    from observer.records import MAX_TEXT
 
     counter = page.limits["description"].label
     paste(qtbot, page.description, "а" * (MAX_TEXT - 3000))
@@ -320,16 +320,11 @@ def test_free_text_stops_at_the_package_limit_and_says_so(qtbot, page: Violation
     assert len(v.involved) == MAX_TEXT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="db/audit.py folds a new record's fields into one audit row (field '*'), whose 'new' JSON is then "
-    "longer than MAX_TEXT and the package reader refuses it; needs a fix in db/ (not the observer UI)",
-)
 def test_a_violation_with_texts_at_the_limit_is_exported(
     qtbot, page: ViolationsPage, store: ElectionStore, tmp_path: Path
 ) -> None:
     from db.package import export_station_package, read_package
-    from db.package_db import MAX_TEXT
+    from observer.records import MAX_TEXT
     from observer.signing import KeyPair
 
     paste(qtbot, page.description, "а" * (MAX_TEXT + 10))

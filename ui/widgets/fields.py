@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from db.package_db import MAX_TEXT
 from observer.fmt import formatter
 from observer.i18n import current_language, tr
+from observer.records import MAX_TEXT
 from ui.qt import (
     QCheckBox,
     QEvent,
@@ -118,7 +118,7 @@ class WrapCheck(QWidget):
 
 
 class TextLimit(QObject):
-    """Keeps a free-text field within what a package may carry (db.package_db.MAX_TEXT characters).
+    """Keeps a free-text field within what a package may carry (observer.records.MAX_TEXT characters).
 
     A package with a longer text is refused by the reader, so the field refuses it
     first: typing or pasting past the limit is cut at the limit, and from 90 % of it
