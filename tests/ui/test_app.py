@@ -331,3 +331,48 @@ def test_enter_in_the_first_screen_path_creates_the_file(qtbot, launcher: Launch
     qtbot.keyClick(first.save_path, Qt.Key.Key_Return)
     assert isinstance(launcher.window, MainWindow)
     assert launcher.store is not None and launcher.store.path == tmp_path / "entered.baqylau"
+
+
+def test_set_up_offers_the_templates_regions_or_takes_a_typed_one(qtbot, tmp_path: Path, template_2021) -> None:
+    """A Kazakh election lists its regions on its date, in Kazakh alphabetical order; an election whose
+    template has no list of regions (a foreign file's own names) lets the observer type the region."""
+    from observer.fmt import formatter
+    from observer.template import load_template
+    from ui.pages.setup import SetupPage
+
+    make_application()
+    i18n.set_language("kk")
+    try:
+        kz = ElectionStore.create(tmp_path / "kz.baqylau", template_2021)
+        window = MainWindow(kz, Settings())
+        qtbot.addWidget(window)
+        setup = window.page(SetupPage)
+        assert isinstance(setup, SetupPage) and not setup.region.isEditable()
+        names = [setup.region.itemText(i) for i in range(1, setup.region.count())]
+        assert "Түркістан облысы" in names and "Оңтүстік Қазақстан облысы" not in names  # 2021: after 2018
+        assert names == sorted(names, key=formatter("kk").sort_key)
+        window.close()
+        kz.close()
+
+        source = (Path(__file__).resolve().parents[2] / "resources/templates/kz-majilis-2021.toml").read_text("utf-8")
+        foreign = tmp_path / "ru-duma-2021.toml"
+        foreign.write_text(
+            source.replace('id = "kz-majilis-2021"', 'id = "ru-duma-2021"').replace('country = "KZ"', 'country = "RU"'),
+            encoding="utf-8",
+        )
+        ru = ElectionStore.create(tmp_path / "ru.baqylau", load_template(foreign))
+        assert ru.template.units is None
+        window = MainWindow(ru, Settings())
+        qtbot.addWidget(window)
+        setup = window.page(SetupPage)
+        assert isinstance(setup, SetupPage) and setup.region.isEditable()
+        setup.code.setText("Москва/ТИК №1/УИК №101")
+        setup.code.editingFinished.emit()
+        setup.region.setEditText("  Город Москва ")
+        setup.region.lineEdit().editingFinished.emit()
+        st = ru.current_station()
+        assert st is not None and st.region == "Город Москва"
+        window.close()
+        ru.close()
+    finally:
+        i18n.set_language("ru")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from db.store import ROLE_HQ, ElectionStore, storage_error
 from observer.errors import BaqylauError
-from observer.i18n import current_language, tr
+from observer.fmt import formatter
+from observer.i18n import tr
 from observer.paths import app_home
 from observer.records import StationInfo
-from observer.regions import region, regions_on
 from ui.pages.base import Page, plain_label
 from ui.qt import (
     QComboBox,
@@ -72,6 +72,7 @@ class SetupPage(Page):
         code_row.addWidget(self.code, 1)
         code_row.addWidget(self.import_button)
         self.region = QComboBox(self.station_box)
+        self._region_typed = False
         self.district = QLineEdit(self.station_box)
         self.address = QLineEdit(self.station_box)
         self.registered = IntField(self.station_box)
@@ -154,20 +155,38 @@ class SetupPage(Page):
         self._update_hint()
 
     def _fill_regions(self) -> None:
-        chosen = self.region.currentData()
+        """The regions of the election's template on its date; without a list, the observer types the name."""
+        chosen = self._region_value()
         was_loading, self._loading = self._loading, True
         self.region.clear()
-        self.region.addItem("—", "")
-        lang = current_language()
-        for r in sorted(regions_on(self.store.template.date), key=lambda r: r.name(lang)):
-            self.region.addItem(r.name(lang), r.code)
-        self._select_region(chosen or "")
+        units = self.store.template.units
+        self.region.setEditable(units is None)
+        typed = self.region.lineEdit()
+        if typed is not None and not self._region_typed:  # a typed name is saved when the field is left
+            typed.editingFinished.connect(self._save_station)
+            self._region_typed = True
+        if units is not None:
+            self.region.addItem("—", "")
+            n = formatter()
+            for r in sorted(units.on(self.store.template.date), key=lambda r: n.sort_key(r.name())):
+                self.region.addItem(r.name(), r.code)
+        self._select_region(chosen)
         self._loading = was_loading
 
     def _select_region(self, code: str) -> None:
-        found = region(code) if code else None
+        units = self.store.template.units
+        if units is None:
+            self.region.setEditText(code)
+            return
+        found = units.get(code) if code else None
         index = self.region.findData(found.code if found else "")
         self.region.setCurrentIndex(max(index, 0))
+
+    def _region_value(self) -> str:
+        """The region as stored: a code from the template's list, or the name the observer typed."""
+        if self.region.isEditable():
+            return self.region.currentText().strip()
+        return str(self.region.currentData() or "")
 
     def _update_hint(self) -> None:
         count = len(self.station_list)
@@ -215,7 +234,7 @@ class SetupPage(Page):
 
     def _station_values(self) -> dict[str, object]:
         return {
-            "region": self.region.currentData() or "",
+            "region": self._region_value(),
             "district": self.district.text(),
             "address": self.address.text(),
             "registered": self.registered.value(),
