@@ -66,6 +66,7 @@ class ConflictsPage(QWidget):
 
     decided = Signal(str)  # station id, after a decision was stored
     loaded = Signal()  # the list was (re)read
+    storyRequested = Signal(str, list)  # station id, the listed stations (for next / previous)
 
     def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -154,6 +155,11 @@ class ConflictsPage(QWidget):
         layout.addWidget(split)
 
         self.station_list.currentRowChanged.connect(self._show_row)
+        self.station_list.itemActivated.connect(
+            lambda item: self.storyRequested.emit(
+                item.data(Qt.ItemDataRole.UserRole), [c.station_id for c in self._conflicts]
+            )
+        )
         self.show_resolved.toggled.connect(lambda _c: self.reload())
         self.record.clicked.connect(self.record_decision)
         self.reason.textChanged.connect(lambda _t: self._update_record_enabled())

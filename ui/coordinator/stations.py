@@ -22,8 +22,8 @@ from db.services.station_table import (
     StationSource,
     reuse_index,
 )
-from observer.definitions import gap_pp
-from observer.i18n import tr
+from observer.fmt import formatter
+from observer.i18n import current_language, tr
 from observer.regions import region_name
 from ui.coordinator.text import plain_labels, plain_tooltip
 from ui.operations import Operation, OperationContext
@@ -63,7 +63,6 @@ PAGE_SIZE = 200
 MAX_CACHED_PAGES = 64  # ~13,000 rows: enough for fast back-and-forth scrolling, bounded memory
 
 COLUMNS: tuple[str, ...] = ("code", "region", "district", "registered", "observed", "official", "gap", "flags")
-_SORTABLE = {"code", "region", "district", "registered"}
 _NUMERIC = {"registered", "observed", "official", "gap"}
 # Columns that depend on which protocol counts at a station (db.conflicts.effective_protocols).
 _NEEDS_EFFECTIVE = {"observed", "gap", "flags"}
@@ -74,12 +73,13 @@ _BAD = QColor(255, 205, 210)
 Index = QModelIndex | QPersistentModelIndex
 
 
-def fmt_pct(value: float | None) -> str:
-    return "" if value is None else f"{value:.1f}"
+def _num(value: float | None) -> str:
+    """A percentage under a "…, %" header, written as the CLI and the report write it (observer/fmt.py)."""
+    return "" if value is None else formatter(current_language()).num(value)
 
 
-def fmt_pp(value: float | None) -> str:
-    return "" if value is None else f"{value:+.1f}"
+def _pp(value: float | None) -> str:
+    return "" if value is None else formatter(current_language()).pp(value)
 
 
 def flag_text(row: StationRow) -> str:
@@ -237,6 +237,11 @@ class StationsModel(QAbstractTableModel):
         if self.rowCount():
             self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, len(COLUMNS) - 1))
 
+    def station_ids(self) -> list[str]:
+        """Every station id of the table, in its order."""
+        self._complete_ids()
+        return list(self._ids)
+
     def station_id(self, row: int) -> str:
         if row >= len(self._ids):
             self._complete_ids()
@@ -341,17 +346,17 @@ class StationsModel(QAbstractTableModel):
         if col == "district":
             return row.district
         if col == "registered":
-            return "" if row.registered is None else f"{row.registered:,}".replace(",", "\u202f")
+            return "" if row.registered is None else formatter(current_language()).integer(row.registered)
         if col == "observed":
-            return fmt_pct(row.observed_pct)
+            return _num(row.observed_pct)
         if col == "official":
-            return fmt_pct(row.official_pct)
+            return _num(row.official_pct)
         if col == "gap":
-            return fmt_pp(gap_pp(row.observed_pct, row.official_pct))  # observed minus official, as everywhere
+            return _pp(row.gap_pp)  # observed minus official, as everywhere (observer.definitions.gap_pp)
         return flag_text(row)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if not 0 <= column < len(COLUMNS) or COLUMNS[column] not in _SORTABLE:
+        if not 0 <= column < len(COLUMNS):
             return
         # A reset, not a layout change: rows move wholesale and persistent indexes would point at the wrong stations.
         self._sort = (COLUMNS[column], order == Qt.SortOrder.DescendingOrder)
@@ -362,31 +367,50 @@ class StationsPage(QWidget):
     """Filters above the table; double-clicking a conflicting station asks to open it."""
 
     stationActivated = Signal(str)  # station id
+    storyRequested = Signal(str, list)  # station id, the table's station ids in order (for next / previous)
 
     def __init__(
         self, store: ElectionStore | StoreOpener, parent: QWidget | None = None, reader: StationReader | None = None
     ) -> None:
         super().__init__(parent)
         self.model = StationsModel(StationSource(store, reader), self)
+        self.reuse_operation: Operation[ReuseIndex] | None = None
+        self._reuse_guard: QueryGuard | None = None
+        self._reuse_generation = 0
+        self._gap_threshold: float | None = None  # set by the overview's "gap above" counter
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_filters())
+        layout.addLayout(self._build_flags())
+        layout.addWidget(self._build_view())
+
+        # Typing a station code re-queries after a short pause, not on every key.
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(250)
+        self._debounce.timeout.connect(self.apply_filters)
+        self.search.textChanged.connect(lambda _t: self._debounce.start())
+        self.region.currentIndexChanged.connect(lambda _i: self.apply_filters())
+        for box in self._flag_boxes():
+            box.toggled.connect(lambda _c: self.apply_filters())
+        self.model.countChanged.connect(self._update_count)
+        plain_labels(self)
+
+        self._fill_regions()
+        self.retranslate()
+        self.model.reload(first_screen=True)
+
+    def _build_filters(self) -> QHBoxLayout:
         self.region = QComboBox()
         self.region.setObjectName("regionFilter")
         self.search = QLineEdit()
         self.search.setObjectName("codeSearch")
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(190)
-        self.disputed = QCheckBox()
-        self.violations = QCheckBox()
-        self.checks = QCheckBox()
-        self.reused = QCheckBox()
-        self.reused.setObjectName("reusedFilter")
-        self.reuse_operation: Operation[ReuseIndex] | None = None
-        self._reuse_guard: QueryGuard | None = None
-        self._reuse_generation = 0
         self.count = QLabel()
         self.count.setObjectName("stationCount")
         self.region_label = QLabel()
         self.search_label = QLabel()
-
         # Long region names and translated labels: keep the combo from sizing to its longest item,
         # and put the check boxes on their own row so the page fits a 1366-pixel screen.
         self.region.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -398,11 +422,32 @@ class StationsPage(QWidget):
         filters.addWidget(self.region)
         filters.addStretch()
         filters.addWidget(self.count)
+        return filters
+
+    def _build_flags(self) -> QHBoxLayout:
+        self.observed = QCheckBox()
+        self.observed.setObjectName("observedFilter")
+        self.disputed = QCheckBox()
+        self.disputed.setObjectName("disputedFilter")
+        self.violations = QCheckBox()
+        self.violations.setObjectName("violationsFilter")
+        self.checks = QCheckBox()
+        self.checks.setObjectName("checksFilter")
+        self.reused = QCheckBox()
+        self.reused.setObjectName("reusedFilter")
+        self.gap = QCheckBox()  # shown only while the overview's gap counter narrowed the list
+        self.gap.setObjectName("gapFilter")
+        self.gap.setVisible(False)
         flags = QHBoxLayout()
-        for box in (self.disputed, self.violations, self.checks, self.reused):
+        for box in self._flag_boxes():
             flags.addWidget(box)
         flags.addStretch()
+        return flags
 
+    def _flag_boxes(self) -> tuple[QCheckBox, ...]:
+        return (self.observed, self.disputed, self.violations, self.checks, self.reused, self.gap)
+
+    def _build_view(self) -> QTableView:
         self.view = QTableView()
         self.view.setObjectName("stationsView")
         self.view.setModel(self.model)
@@ -422,28 +467,9 @@ class StationsPage(QWidget):
         vheader.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         vheader.setDefaultSectionSize(self.fontMetrics().height() + 8)
         vheader.hide()
-        self.view.doubleClicked.connect(self._activated)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(filters)
-        layout.addLayout(flags)
-        layout.addWidget(self.view)
-
-        # Typing a station code re-queries after a short pause, not on every key.
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(250)
-        self._debounce.timeout.connect(self.apply_filters)
-        self.search.textChanged.connect(lambda _t: self._debounce.start())
-        self.region.currentIndexChanged.connect(lambda _i: self.apply_filters())
-        for box in (self.disputed, self.violations, self.checks, self.reused):
-            box.toggled.connect(lambda _c: self.apply_filters())
-        self.model.countChanged.connect(self._update_count)
-        plain_labels(self)
-
-        self._fill_regions()
-        self.retranslate()
-        self.model.reload(first_screen=True)
+        # "activated": a double-click, and Enter on the current row (the keyboard's way in).
+        self.view.activated.connect(self._activated)
+        return self.view
 
     def _set_column_widths(self) -> None:
         """Wide enough for the translated header and typical contents; the flags column takes the rest."""
@@ -483,6 +509,12 @@ class StationsPage(QWidget):
         self.search_label.setText(tr("coordui.stations.search"))
         self.search.setPlaceholderText(tr("coordui.stations.search_hint"))
         self.region_label.setText(tr("coordui.stations.region"))
+        self.observed.setText(tr("coordui.stations.only_observed"))
+        self.gap.setText(
+            ""
+            if self._gap_threshold is None
+            else tr("coordui.stations.only_gap", threshold=formatter(current_language()).num(self._gap_threshold))
+        )
         self.disputed.setText(tr("coordui.stations.only_disputed"))
         self.violations.setText(tr("coordui.stations.only_violations"))
         self.checks.setText(tr("coordui.stations.only_checks"))
@@ -505,7 +537,32 @@ class StationsPage(QWidget):
             has_violations=self.violations.isChecked(),
             breaks_checks=self.checks.isChecked(),
             reused_evidence=self.reused.isChecked(),
+            observed=self.observed.isChecked(),
+            min_gap=self._gap_threshold if self.gap.isChecked() else None,
         )
+
+    def show_filtered(self, flt: StationFilter) -> None:
+        """Set the filter controls to ``flt`` (what an overview counter opens) and apply it once."""
+        self._gap_threshold = flt.min_gap
+        boxes = {
+            self.observed: flt.observed,
+            self.disputed: flt.disputed,
+            self.violations: flt.has_violations,
+            self.checks: flt.breaks_checks,
+            self.reused: flt.reused_evidence,
+            self.gap: flt.min_gap is not None,
+        }
+        for widget in (self.search, self.region, *boxes):
+            widget.blockSignals(True)
+        self.search.setText(flt.code_search)
+        self.region.setCurrentIndex(max(self.region.findData(flt.region), 0))
+        for box, checked in boxes.items():
+            box.setChecked(checked)
+        self.gap.setVisible(flt.min_gap is not None)
+        for widget in (self.search, self.region, *boxes):
+            widget.blockSignals(False)
+        self.retranslate()
+        self.apply_filters()
 
     def apply_filters(self) -> None:
         self._debounce.stop()
@@ -577,4 +634,6 @@ class StationsPage(QWidget):
 
     def _activated(self, index: QModelIndex) -> None:
         if index.isValid():
-            self.stationActivated.emit(self.model.station_id(index.row()))
+            sid = self.model.station_id(index.row())
+            self.stationActivated.emit(sid)
+            self.storyRequested.emit(sid, self.model.station_ids())
