@@ -38,7 +38,13 @@ def hq(tmp_path: Path):
         conn.execute(
             insert(m.Package),
             [
-                {"id": f"pk-{i}", "sha256": f"{i:064d}", "file_name": f"p{i}.baqylau", "outcome": outcome, "reason": "r"}
+                {
+                    "id": f"pk-{i}",
+                    "sha256": f"{i:064d}",
+                    "file_name": f"p{i}.baqylau",
+                    "outcome": outcome,
+                    "reason": "r",
+                }
                 for i, outcome in enumerate(("held", "held", "held", "refused", "refused", "merged"))
             ],
         )
@@ -57,7 +63,13 @@ def test_each_counter_equals_the_command_lines_figure(qtbot, hq, capsys) -> None
     path = str(hq.path)
     conflicts = _cli(capsys, "conflicts", path)
     assert (
-        tr("package.cli.counted", counted=ov.counted, disputed=ov.disputed, unresolved=ov.undecided, excluded=ov.excluded)
+        tr(
+            "package.cli.counted",
+            counted=ov.counted,
+            disputed=ov.disputed,
+            unresolved=ov.undecided,
+            excluded=ov.excluded,
+        )
         in conflicts
     )
     assert ov.undecided == N // 50  # every 50th station: two disagreeing observers

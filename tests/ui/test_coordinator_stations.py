@@ -75,7 +75,7 @@ def test_figures_flags_and_filters(qtbot, hq) -> None:
     assert single.flags == frozenset()
     issued = hq.protocol_values("p-10-0")["issued"]
     assert single.observed_pct == pytest.approx(100 * issued / single.registered)
-    assert single.gap_pp == pytest.approx(single.official_pct - single.observed_pct)
+    assert single.gap_pp == pytest.approx(single.observed_pct - single.official_pct)  # observer.definitions.gap_pp
     assert unobserved.observed_pct is None and unobserved.official_pct is not None
 
     disputed = src.ids(StationFilter(disputed=True))

@@ -55,7 +55,7 @@ def test_window_refreshes_after_merge_and_switches_language(qtbot, hq, tmp_path,
     qtbot.addWidget(window)
     window.show()
     assert window.stations.model.rowCount() == 0
-    assert window.tabs.count() == 5
+    assert window.tabs.count() == 6  # the overview first
 
     keys = KeyPair.generate()
     make_package(tmp_path, "a", "101", "Айгүл", keys, template_2021, BASE)
@@ -78,7 +78,8 @@ def test_window_refreshes_after_merge_and_switches_language(qtbot, hq, tmp_path,
     assert window.keys.log_model.rowCount() == 1
 
     i18n.set_language("kk")
-    assert window.tabs.tabText(0) == i18n.tr("coordui.tab.stations", "kk")
+    assert window.tabs.tabText(0) == i18n.tr("coordui.tab.overview", "kk")
+    assert window.tabs.tabText(1) == i18n.tr("coordui.tab.stations", "kk")
     assert window.actions_by_name["merge"].text() == "Пакеттерді біріктіру…"
     assert window.stations.model.headerData(0, Qt.Orientation.Horizontal) == "Учаске"
     i18n.set_language("en")

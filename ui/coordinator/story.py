@@ -23,10 +23,12 @@ from ui.qt import (
     QBrush,
     QColor,
     QDialog,
+    QEvent,
     QHBoxLayout,
     QHeaderView,
-    QKeySequence,
+    QKeyEvent,
     QLabel,
+    QObject,
     QPushButton,
     Qt,
     QTableWidget,
@@ -105,6 +107,8 @@ class StoryDialog(QDialog):
             elif name == "violations":
                 col.addWidget(self.violation_media, 1)
             self.sections.addTab(page, "")
+        for widget in (self, self.sections, *self.tables.values(), self.protocol_photos, self.violation_media):
+            widget.installEventFilter(self)
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
         layout.addWidget(self.sections, 1)
@@ -115,11 +119,9 @@ class StoryDialog(QDialog):
     def _build_buttons(self) -> QHBoxLayout:
         self.previous = QPushButton()
         self.previous.setObjectName("storyPrevious")
-        self.previous.setShortcut(QKeySequence("Alt+Left"))
         self.previous.clicked.connect(lambda: self.step(-1))
         self.next = QPushButton()
         self.next.setObjectName("storyNext")
-        self.next.setShortcut(QKeySequence("Alt+Right"))
         self.next.clicked.connect(lambda: self.step(1))
         self.decide = QPushButton()
         self.decide.setObjectName("storyDecide")
@@ -169,6 +171,17 @@ class StoryDialog(QDialog):
         self.previous.setEnabled(i > 0)
         self.next.setEnabled(0 <= i < len(self.ids) - 1)
         self.decide.setVisible(self.story is not None and self.story.status == "undecided")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # Alt+Left / Alt+Right wherever the focus is: a table would take them as moves of its cursor.
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            if event.modifiers() == Qt.KeyboardModifier.AltModifier and event.key() in (
+                Qt.Key.Key_Left,
+                Qt.Key.Key_Right,
+            ):
+                self.step(-1 if event.key() == Qt.Key.Key_Left else 1)
+                return True
+        return super().eventFilter(watched, event)
 
     def _decide(self) -> None:
         self.conflictRequested.emit(self.station_id)
