@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from db.fileformat import IN_CHUNK
 from observer.checks import failed_checks, percent
 from observer.definitions import gap_pp
 from observer.template import ElectionTemplate
@@ -74,41 +75,72 @@ class SortKeys:
         return {sid: registered for sid, _c, _r, _d, registered in self._source.reader.stations(ids)}
 
     def _observed(self) -> dict[str, float]:
+        self._observed_and_gap()
+        return self._keys["observed"]
+
+    def _gap(self) -> dict[str, float]:
+        self._observed_and_gap()
+        return self._keys["gap"]
+
+    def _observed_and_gap(self) -> None:
+        """Both in one pass over the observed stations: a gap needs the observed turnout anyway.
+
+        Plain DB-API reads: at 10,000 observed stations SQLAlchemy's per-row
+        processing would cost more than the rest of the sort together.
+        """
         eff = self._source.effective
         tpl = self._source.reader.template
-        ids = list(eff.by_station)
-        values = self._source.protocol_values(eff.by_station.values())
-        registered = self._registered(ids)
-        out: dict[str, float] = {}
-        for sid in ids:
-            pct = turnout(tpl, values.get(eff.by_station[sid], {}), registered.get(sid))
-            if pct is not None:
-                out[sid] = pct
-        return out
+        pk = tpl.party_keys
+        by_station = dict(eff.by_station)
+        ids = list(by_station)
+        values: dict[str, dict[str, int | None]] = {pid: {} for pid in by_station.values()}
+        facts: list[tuple[str, int | None, str | None]] = []
+        raw = self._source.store.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            for start in range(0, len(ids), IN_CHUNK):
+                chunk = ids[start : start + IN_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                cur.execute(
+                    "SELECT s.id, s.registered, o.values_json FROM stations s "
+                    f"LEFT JOIN official_results o ON o.station_id = s.id WHERE s.id IN ({marks})",
+                    chunk,
+                )
+                facts.extend(cur.fetchall())
+            # One pass over every value beats looking the counted protocols up (4x, at 10,000 of them).
+            cur.execute("SELECT protocol_id, key, value FROM protocol_values WHERE value IS NOT NULL")
+            for pid, key, value in cur.fetchall():
+                found = values.get(pid)
+                if found is not None:
+                    found[key] = value
+        finally:
+            raw.close()
+        observed: dict[str, float] = {}
+        gaps: dict[str, float] = {}
+        for sid, registered, values_json in facts:
+            pct = turnout(tpl, values[by_station[sid]], registered, pk)
+            if pct is None:
+                continue
+            observed[sid] = pct
+            if values_json is not None:
+                gap = gap_pp(pct, official_turnout(tpl, values_json, registered, pk))
+                if gap is not None:
+                    gaps[sid] = gap
+        with self._lock:
+            self._keys["observed"], self._keys["gap"] = observed, gaps
 
     def _official(self) -> dict[str, float]:
         reader = self._source.reader
         tpl = reader.template
+        pk = tpl.party_keys
         ids = reader.ids()  # every station: the official figures come with the station list
         official = reader.official(ids)
         registered = self._registered(list(official))
         out: dict[str, float] = {}
         for sid, values_json in official.items():
-            pct = official_turnout(tpl, values_json, registered.get(sid))
+            pct = official_turnout(tpl, values_json, registered.get(sid), pk)
             if pct is not None:
                 out[sid] = pct
-        return out
-
-    def _gap(self) -> dict[str, float]:
-        observed = self.keys("observed")
-        reader = self._source.reader
-        official = reader.official(list(observed))  # only where there is something to compare
-        registered = self._registered(list(official))
-        out: dict[str, float] = {}
-        for sid, values_json in official.items():
-            gap = gap_pp(observed.get(sid), official_turnout(reader.template, values_json, registered.get(sid)))
-            if gap is not None:
-                out[sid] = gap
         return out
 
     def _violations(self) -> dict[str, float]:
@@ -164,7 +196,9 @@ def errors_of(tpl: ElectionTemplate, figures: dict[str, int | None]) -> tuple[st
     return tuple(o.check.source for o in failed_checks(tpl, figures) if o.check.severity == "error")
 
 
-def official_turnout(tpl: ElectionTemplate, values_json: str, registered: int | None) -> float | None:
+def official_turnout(
+    tpl: ElectionTemplate, values_json: str, registered: int | None, party_keys: tuple[str, ...] | None = None
+) -> float | None:
     """Turnout of an official result's stored JSON (None if unreadable)."""
     try:
         raw = json.loads(values_json)
@@ -173,10 +207,19 @@ def official_turnout(tpl: ElectionTemplate, values_json: str, registered: int | 
     if not isinstance(raw, dict):
         return None
     values: dict[str, int | None] = {k: v for k, v in raw.items() if isinstance(v, int) and not isinstance(v, bool)}
-    return turnout(tpl, values, registered)
+    return turnout(tpl, values, registered, party_keys)
 
 
-def turnout(tpl: ElectionTemplate, values: dict[str, int | None], registered: int | None) -> float | None:
-    """Turnout on the template's definition; the station list's registered count fills a missing line."""
-    denom = tpl.registered.evaluate(values, tpl.party_keys)
-    return percent(tpl.voted.evaluate(values, tpl.party_keys), denom if denom is not None else registered)
+def turnout(
+    tpl: ElectionTemplate,
+    values: dict[str, int | None],
+    registered: int | None,
+    party_keys: tuple[str, ...] | None = None,
+) -> float | None:
+    """Turnout on the template's definition; the station list's registered count fills a missing line.
+
+    ``party_keys``: the template's, when the caller has them (the property builds the tuple on every call).
+    """
+    pk = tpl.party_keys if party_keys is None else party_keys
+    denom = tpl.registered.evaluate(values, pk)
+    return percent(tpl.voted.evaluate(values, pk), denom if denom is not None else registered)
