@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from db.services.hq import StoreOpener
@@ -104,6 +105,8 @@ class CoordinatorWindow(QMainWindow):
         self.stations.scan_reused_evidence(after_figures=True)
         # The overview needs the open store: built once the event loop runs, the window shows first.
         QTimer.singleShot(0, self._show_first_tab)
+        # Package files, folders or a USB stick dropped anywhere on the window are merged.
+        self.setAcceptDrops(True)
 
     def _build_tabs(self) -> None:
         self.tabs = QTabWidget()
@@ -227,6 +230,34 @@ class CoordinatorWindow(QMainWindow):
         dialog = MergeDialog(self.store, self)
         dialog.merged.connect(lambda _r: self._data_changed(evidence_changed=True))
         return self._show_dialog(dialog)
+
+    def merge_dropped(self, paths: list[Path]) -> MergeDialog:
+        """Merge what was dropped on the window, in the merge dialog (progress, outcomes, cancel) as "Merge…" does.
+
+        A merge dialog already open gets the paths; it starts them at once unless it is merging.
+        """
+        from ui.coordinator.merge import MergeDialog
+
+        dialog = next((d for d in self._dialogs if isinstance(d, MergeDialog)), None) or self.open_merge()
+        dialog.add_paths(paths)
+        if dialog.operation is None or dialog.operation.outcome != "pending":
+            dialog.start()
+        dialog.raise_()
+        return dialog
+
+    def dragEnterEvent(self, event: Any) -> None:  # QDragEnterEvent
+        from ui.coordinator.merge import dropped_paths
+
+        if dropped_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:  # QDropEvent
+        from ui.coordinator.merge import dropped_paths
+
+        paths = dropped_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.merge_dropped(paths)
 
     def open_import(self, kind: str) -> ImportDialog:
         from ui.coordinator.imports import ImportDialog
