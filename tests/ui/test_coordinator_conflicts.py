@@ -146,3 +146,44 @@ def test_a_decision_needs_a_reason(qtbot, hq) -> None:
     page.reason.setText("   ")
     assert not page.record.isEnabled()
     assert resolution_history(hq, ids_of(hq)["station"]) == []
+
+
+def test_conflicts_decided_by_keyboard_alone_move_on_to_the_next_undecided(qtbot, tmp_path: Path) -> None:
+    from benchmarks.synthetic_hq import build_hq
+
+    hq = build_hq(tmp_path / "many.baqylau", 200)  # every 50th station: two disagreeing observers (4 conflicts)
+    try:
+        page = ConflictsPage(hq)
+        qtbot.addWidget(page)
+        page.show()
+        qtbot.waitUntil(lambda: page.station_list.count() == 4, timeout=20000)
+        page.decided_by.setText("Coordinator")
+        page.station_list.setFocus()
+        first = page._current.station_id
+        # "2": the second version; the reason field takes the typing; Enter records.
+        qtbot.keyClick(page.station_list, Qt.Key.Key_2)
+        assert page.choices.checkedButton().objectName() == "chooseVersion2"
+        assert page.reason.hasFocus()
+        qtbot.keyClicks(page.reason, "matches the photo")
+        with qtbot.waitSignal(page.decided, timeout=10000):
+            qtbot.keyClick(page.reason, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: page._current is not None and page._current.station_id != first, timeout=10000)
+        second = page._current.station_id
+        assert page._current.resolution is None  # the next undecided station, selected for the next keys
+        assert resolution_history(hq, first)[0].status == "chosen"
+        # "D": disputed, then Enter from the list itself once the reason is there.
+        qtbot.waitUntil(page.station_list.hasFocus)
+        qtbot.keyClick(page.station_list, Qt.Key.Key_D)
+        assert page.choices.checkedButton() is page.disputed_choice
+        qtbot.keyClicks(page.reason, "photos disagree")
+        page.station_list.setFocus()
+        with qtbot.waitSignal(page.decided, timeout=10000):
+            qtbot.keyClick(page.station_list, Qt.Key.Key_Return)
+        assert resolution_history(hq, second)[0].status == "disputed"
+        qtbot.waitUntil(lambda: page._current is not None and page._current.station_id not in (first, second))
+        # Tab leaves the comparison table instead of walking its cells.
+        page.versions.setFocus()
+        qtbot.keyClick(page.versions, Qt.Key.Key_Tab)
+        assert not page.versions.hasFocus()
+    finally:
+        hq.close()

@@ -30,14 +30,17 @@ from ui.qt import (
     QButtonGroup,
     QCheckBox,
     QColor,
+    QEvent,
     QFont,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
+    QKeyEvent,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QObject,
     QPushButton,
     QRadioButton,
     QSizePolicy,
@@ -75,6 +78,45 @@ class ConflictsPage(QWidget):
         self._current: StationConflict | None = None
         self._history: list[ResolutionInfo] = []
 
+        left = self._build_list()
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self._build_title())
+        rl.addWidget(self.status)
+        rl.addWidget(self.versions, 1)
+        rl.addWidget(self._build_decision())
+        rl.addWidget(self._build_history())
+
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(1, 3)
+        split.setSizes([260, 900])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+
+        self.station_list.currentRowChanged.connect(self._show_row)
+        self.station_list.itemActivated.connect(
+            lambda item: self.storyRequested.emit(
+                item.data(Qt.ItemDataRole.UserRole), [c.station_id for c in self._conflicts]
+            )
+        )
+        self.show_resolved.toggled.connect(lambda _c: self.reload())
+        self.record.clicked.connect(self.record_decision)
+        self.reason.textChanged.connect(lambda _t: self._update_record_enabled())
+        self.decided_by.textChanged.connect(lambda _t: self._update_record_enabled())
+        self.choices.buttonToggled.connect(lambda *_a: self._update_record_enabled())
+        # Keyboard: 1..9 a version, D disputed, Enter records, then on to the next undecided station.
+        self.reason.returnPressed.connect(self._enter)
+        self.decided_by.returnPressed.connect(self._enter)
+        for widget in (self.station_list, self.versions):
+            widget.installEventFilter(self)
+        plain_labels(self)
+        self.retranslate()
+        self.reload()
+
+    def _build_list(self) -> QWidget:
         self.show_resolved = QCheckBox()
         self.show_resolved.setChecked(True)
         self.station_list = QListWidget()
@@ -86,7 +128,9 @@ class ConflictsPage(QWidget):
         ll.addWidget(self.summary)
         ll.addWidget(self.show_resolved)
         ll.addWidget(self.station_list)
+        return left
 
+    def _build_title(self) -> QLabel:
         self.title = QLabel()
         self.title.setObjectName("conflictTitle")
         font = self.title.font()
@@ -99,9 +143,12 @@ class ConflictsPage(QWidget):
         self.versions.setObjectName("versionsTable")
         self.versions.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.versions.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.versions.setTabKeyNavigation(False)  # Tab moves on to the decision, not from cell to cell
         self.versions.verticalHeader().hide()
         self.versions.setWordWrap(True)
+        return self.title
 
+    def _build_decision(self) -> QGroupBox:
         self.decision_box = QGroupBox()
         self.choices = QButtonGroup(self)
         self.choice_row = QHBoxLayout()
@@ -125,49 +172,57 @@ class ConflictsPage(QWidget):
         dl.addLayout(self.choice_row)
         dl.addLayout(reason_row)
         dl.addLayout(by_row)
+        return self.decision_box
 
+    def _build_history(self) -> QGroupBox:
         self.history_box = QGroupBox()
         self.history = QTableWidget(0, 5)
         self.history.setObjectName("decisionHistory")
         self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.history.setTabKeyNavigation(False)
         self.history.horizontalHeader().setStretchLastSection(True)
         self.history.verticalHeader().hide()
         hl = QVBoxLayout(self.history_box)
         hl.addWidget(self.history)
-
-        right = QWidget()
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(self.title)
-        rl.addWidget(self.status)
-        rl.addWidget(self.versions, 1)
-        rl.addWidget(self.decision_box)
-        rl.addWidget(self.history_box)
         self.history.setFixedHeight(5 * self.fontMetrics().height() + 24)
         self.history_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        return self.history_box
 
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setStretchFactor(1, 3)
-        split.setSizes([260, 900])
-        layout = QVBoxLayout(self)
-        layout.addWidget(split)
+    # ---- keyboard ------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # The list and the table would take digits and letters as "jump to the item that starts so".
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) and self._decision_key(event):
+            return True
+        return super().eventFilter(watched, event)
 
-        self.station_list.currentRowChanged.connect(self._show_row)
-        self.station_list.itemActivated.connect(
-            lambda item: self.storyRequested.emit(
-                item.data(Qt.ItemDataRole.UserRole), [c.station_id for c in self._conflicts]
-            )
-        )
-        self.show_resolved.toggled.connect(lambda _c: self.reload())
-        self.record.clicked.connect(self.record_decision)
-        self.reason.textChanged.connect(lambda _t: self._update_record_enabled())
-        self.decided_by.textChanged.connect(lambda _t: self._update_record_enabled())
-        self.choices.buttonToggled.connect(lambda *_a: self._update_record_enabled())
-        plain_labels(self)
-        self.retranslate()
-        self.reload()
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self._decision_key(event):
+            super().keyPressEvent(event)
+
+    def _decision_key(self, event: QKeyEvent) -> bool:
+        """1..9: that version; D: disputed; Enter: record. Then the reason field takes the typing."""
+        if self._current is None or event.modifiers() not in (
+            Qt.KeyboardModifier.NoModifier,
+            Qt.KeyboardModifier.KeypadModifier,
+        ):
+            return False
+        key = event.key()
+        n = len(self._current.versions)
+        if Qt.Key.Key_1 <= key <= Qt.Key.Key_9 and key - Qt.Key.Key_1 < n:
+            self.choose(key - Qt.Key.Key_1)
+        elif key == Qt.Key.Key_D:
+            self.choose(None)
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.record.isEnabled():
+            self._enter()
+            return True
+        else:
+            return False
+        self.reason.setFocus()
+        return True
+
+    def _enter(self) -> None:
+        if self.record.isEnabled():
+            self.record_decision()
 
     # ---- loading -----------------------------------------------------------
     def reload(self, select_station: str | None = None) -> None:
@@ -389,6 +444,15 @@ class ConflictsPage(QWidget):
         buttons = [b for b in self.choices.buttons() if b is not self.disputed_choice]
         (self.disputed_choice if version_index is None else buttons[version_index]).setChecked(True)
 
+    def _next_undecided(self, after: str) -> str | None:
+        """The first undecided station after ``after`` in the list's order (wrapping), None if none is left."""
+        ids = [c.station_id for c in self._conflicts]
+        start = ids.index(after) + 1 if after in ids else 0
+        for c in self._conflicts[start:] + self._conflicts[:start]:
+            if c.resolution is None and c.station_id != after:
+                return c.station_id
+        return None
+
     def record_decision(self) -> Operation[ResolutionInfo] | None:
         c = self._current
         button = self.choices.checkedButton()
@@ -401,12 +465,16 @@ class ConflictsPage(QWidget):
         by = self.decided_by.text()
         sid = c.station_id
 
+        following = self._next_undecided(sid)
+
         def done(_res: ResolutionInfo) -> None:
             settings = Settings()
             if settings.observer_name != by.strip():
                 settings.observer_name = by
             self.decided.emit(sid)
-            self.reload(select_station=sid)
+            # On to the next station nobody has decided: the keyboard user goes on with 1 / 2 / D.
+            self.reload(select_station=following or sid)
+            self.station_list.setFocus()
 
         self.record.setEnabled(False)
         op = Operation(
