@@ -11,6 +11,8 @@ from sqlalchemy import insert
 from db import models as m
 from db.conflicts import effective_protocols, resolution_history
 from db.store import ROLE_HQ, ElectionStore
+from observer import i18n
+from observer.fmt import formatter
 from ui.coordinator.conflicts import ConflictsPage
 from ui.qt import Qt
 
@@ -89,7 +91,8 @@ def test_versions_side_by_side_with_differences_highlighted(qtbot, hq) -> None:
     rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
     issued = rows[hq.template.label("issued")]
     registered = rows[hq.template.label("registered")]
-    assert (table.item(issued, a).text(), table.item(issued, b).text()) == ("900", "1100")
+    fmt = formatter(i18n.current_language())  # the CLI's and the report's way of writing a count
+    assert (table.item(issued, a).text(), table.item(issued, b).text()) == (fmt.integer(900), fmt.integer(1100))
     assert table.item(issued, a).data(Qt.ItemDataRole.UserRole) == "differs"
     assert table.item(registered, a).data(Qt.ItemDataRole.UserRole) is None
     differing = {

@@ -83,7 +83,7 @@ def test_enter_on_a_station_opens_its_story_and_next_walks_the_list(qtbot, windo
     violations = dialog.tables["violations"]
     assert violations.rowCount() == 1
     assert violations.item(0, 0).text() == tr("coordui.story.severity.high")
-    assert violations.item(0, 2).text() == "ballots in a bag"
+    assert violations.item(0, 4).text() == "ballots in a bag"
     table_row = window.stations.model.source.rows(["st-000010"])["st-000010"]
     assert table_row.gap_pp == pytest.approx(s.gap_pp)
 

@@ -21,7 +21,8 @@ from db.conflicts import (
     station_conflicts,
 )
 from db.store import ElectionStore
-from observer.i18n import tr
+from observer.fmt import formatter
+from observer.i18n import current_language, tr
 from ui.coordinator.text import plain_labels, plain_tooltip
 from ui.operations import Operation, run_query
 from ui.qt import (
@@ -356,7 +357,7 @@ class ConflictsPage(QWidget):
             self.versions.setItem(row, 0, head)
             for i, v in enumerate(c.versions):
                 value = v.values.get(key)
-                item = QTableWidgetItem("—" if value is None else str(value))
+                item = QTableWidgetItem(formatter(current_language()).integer(value))  # "—" when missing
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if key in differing:
                     item.setBackground(QBrush(_DIFF))
@@ -489,7 +490,7 @@ class ConflictsPage(QWidget):
     # ---- language ----------------------------------------------------------
     def retranslate(self) -> None:
         self.show_resolved.setText(tr("coordui.conflicts.show_resolved"))
-        self.decision_box.setTitle(tr("coordui.conflicts.decision"))
+        self.decision_box.setTitle(tr("coordui.conflicts.decision_keys"))
         self.history_box.setTitle(tr("coordui.conflicts.history"))
         self.disputed_choice.setText(tr("coordui.conflicts.mark_disputed"))
         self.reason_label.setText(tr("coordui.conflicts.reason"))

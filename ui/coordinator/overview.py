@@ -20,6 +20,8 @@ from ui.coordinator.text import plain_labels
 from ui.operations import Operation
 from ui.qt import (
     QColor,
+    QFont,
+    QFontMetrics,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -52,6 +54,18 @@ COUNTERS: tuple[str, ...] = (
     "gaps",
 )
 _ATTENTION = QColor(198, 40, 40)
+_CAPTION_WIDTH = 290  # a counter's caption wraps to this: four counters a row fit a 1366-pixel screen
+
+
+def wrap_words(text: str, fm: QFontMetrics, width: int) -> str:
+    """``text`` broken into lines of at most ``width`` pixels, between words (a push button does not wrap)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and fm.horizontalAdvance(lines[-1] + " " + word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "\n".join(lines)
 
 
 def counter_value(ov: Overview, name: str) -> int:
@@ -113,7 +127,7 @@ class OverviewPage(QWidget):
         for i, name in enumerate(COUNTERS):
             button = QPushButton()
             button.setObjectName(f"counter_{name}")
-            button.setMinimumHeight(2 * self.fontMetrics().height() + 20)
+            button.setMinimumHeight(3 * self.fontMetrics().height() + 20)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
             button.clicked.connect(lambda _c=False, n=name: self.openRequested.emit(n))
             self.buttons[name] = button
@@ -194,7 +208,9 @@ class OverviewPage(QWidget):
                 params["total"] = fmt.integer(ov.stations)
             if name == "gaps":
                 params["threshold"] = fmt.num(ov.gap_threshold if ov else 5.0)
-            text = tr(f"coordui.overview.{name}", **params)
+            bold = QFont(button.font())
+            bold.setBold(True)
+            text = wrap_words(tr(f"coordui.overview.{name}", **params), QFontMetrics(bold), _CAPTION_WIDTH)
             button.setText(f"{value}\n{text}")
             button.setToolTip(tr(f"coordui.overview.tip.{name}"))
             urgent = ov is not None and name not in ("reported",) and counter_value(ov, name) > 0

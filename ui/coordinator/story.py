@@ -217,7 +217,7 @@ class StoryDialog(QDialog):
             status=tr(f"coordui.story.status.{s.status}"),
             official=fmt.pct(s.official_pct),
             observed=fmt.pct(s.observed_pct),
-            gap=fmt.pp(s.gap_pp),
+            gap="—" if s.gap_pp is None else tr("coordui.story.gap", gap=fmt.pp(s.gap_pp)),
         )
 
     def _fill_protocols(self, s: StationStory) -> None:
@@ -266,10 +266,10 @@ class StoryDialog(QDialog):
                 [[t.observer_name, t.slot, fmt.integer(t.announced), fmt.integer(t.observed)] for t in s.turnout],
             ),
             "violations": (
-                ["severity", "category", "text", "observer", "at"],
+                ["severity", "category", "observer", "at", "text"],
                 [
-                    [tr(f"coordui.story.severity.{v.severity}"), category(v.category), v.description, v.observer_name]
-                    + [when(v.occurred_at)]
+                    [tr(f"coordui.story.severity.{v.severity}"), category(v.category), v.observer_name]
+                    + [when(v.occurred_at), v.description]
                     for v in s.violations
                 ],
             ),
