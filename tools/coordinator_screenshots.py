@@ -136,7 +136,10 @@ def _tabs(app: QApplication, window: CoordinatorWindow, store: ElectionStore, ou
         # One decision recorded and then changed, so the history shows how decisions are kept.
         page = window.conflicts
         page.station_list.setCurrentRow(1)
+        assert page._current is not None
+        sid = page._current.station_id
         for version, reason in enumerate(_SAMPLE_REASONS[i18n.current_language()]):
+            page.select_station(sid)  # a decision moves the list on to the next undecided station: come back
             page.choose(version)
             page.reason.setText(reason)
             page.decided_by.setText("Штаб / HQ")
@@ -145,6 +148,8 @@ def _tabs(app: QApplication, window: CoordinatorWindow, store: ElectionStore, ou
             page.record_decision()
             _wait(app, lambda: bool(decided))
             page.decided.disconnect(decided.append)
+            _wait(app, lambda: page._current is not None and page._current.station_id != sid)
+            page.select_station(sid)
             _wait(app, lambda: page.history.rowCount() >= version + 1)
         _settle(app)
     _save(window, out, "conflicts")
