@@ -153,31 +153,7 @@ class KeysPage(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.label_edit = QLineEdit()
-        self.label_edit.setObjectName("keyLabel")
-        self.approve = QPushButton()
-        self.approve.setObjectName("approveKey")
-        self.revoke = QPushButton()
-        self.revoke.setObjectName("revokeKey")
-        self.release = QPushButton()
-        self.release.setObjectName("releaseHeld")
-        self.release_all_button = QPushButton()
-        self.release_all_button.setObjectName("releaseAll")
-        self.release_all_button.setEnabled(False)  # until the keys are read
-        # Which role approving or importing gives a key: an observer's (station packages) or a district's.
-        self.role_combo = QComboBox()
-        self.role_combo.setObjectName("keyRole")
-        for role in KEY_ROLES:
-            self.role_combo.addItem("", role)
-        self.import_button = QPushButton()
-        self.status = QLabel()
-        self.status.setObjectName("keysStatus")
-        self.status.setWordWrap(True)
-        actions = QHBoxLayout()
-        actions.addWidget(self.label_edit, 1)
-        actions.addWidget(self.role_combo)
-        for b in (self.approve, self.revoke, self.release, self.release_all_button, self.import_button):
-            actions.addWidget(b)
+        actions = self._build_actions()
 
         self.keys_box = QGroupBox()
         kl = QVBoxLayout(self.keys_box)
@@ -216,6 +192,42 @@ class KeysPage(QWidget):
         plain_labels(self)
         self.retranslate()
         self.reload()
+
+    def _build_actions(self) -> QVBoxLayout:
+        self.label_edit = QLineEdit()
+        self.label_edit.setObjectName("keyLabel")
+        self.approve = QPushButton()
+        self.approve.setObjectName("approveKey")
+        self.revoke = QPushButton()
+        self.revoke.setObjectName("revokeKey")
+        self.release = QPushButton()
+        self.release.setObjectName("releaseHeld")
+        self.release_all_button = QPushButton()
+        self.release_all_button.setObjectName("releaseAll")
+        self.release_all_button.setEnabled(False)  # until the keys are read
+        # Which role approving or importing gives a key: an observer's (station packages) or a district's.
+        self.role_combo = QComboBox()
+        self.role_combo.setObjectName("keyRole")
+        for role in KEY_ROLES:
+            self.role_combo.addItem("", role)
+        self.import_button = QPushButton()
+        self.status = QLabel()
+        self.status.setObjectName("keysStatus")
+        self.status.setWordWrap(True)
+        # Two rows: deciding about the selected key; merging what keys hold and importing a list.
+        decide = QHBoxLayout()
+        decide.addWidget(self.label_edit, 1)
+        for w in (self.role_combo, self.approve, self.revoke):
+            decide.addWidget(w)
+        release = QHBoxLayout()
+        for w in (self.release, self.release_all_button):
+            release.addWidget(w)
+        release.addStretch()
+        release.addWidget(self.import_button)
+        actions = QVBoxLayout()
+        actions.addLayout(decide)
+        actions.addLayout(release)
+        return actions
 
     # ---- data ----------------------------------------------------------------
     def reload(self) -> None:
