@@ -60,6 +60,7 @@ LAZY_PAGES: dict[str, tuple[str, str]] = {
     "forensics": ("ui.coordinator.forensics", "ForensicsPage"),
     "keys": ("ui.coordinator.keys", "KeysPage"),
 }
+_OPEN_POLL_MS = 50  # how often the first tab looks whether the store has opened
 KIND_STATIONS = "stations"  # ui.coordinator.imports.KIND_STATIONS, without importing the dialog
 KIND_OFFICIAL = "official"
 
@@ -125,7 +126,13 @@ class CoordinatorWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
 
     def _show_first_tab(self) -> None:
-        if is_alive(self) and self.tabs.currentIndex() == 0:
+        if not is_alive(self) or self.tabs.currentIndex() != 0 or "overview" in self._pages:
+            return
+        if not self._opener.future.done():
+            # Polled, not called back: the opener finishes on its own thread, which must not touch widgets.
+            QTimer.singleShot(_OPEN_POLL_MS, self._show_first_tab)
+            return
+        if self._opener.future.exception() is None:  # a file that failed to open: the app goes back to the start
             self._page("overview")
 
     def _build_toolbar(self) -> None:
