@@ -12,6 +12,7 @@ is read once, the first time that column is sorted.
 
 from __future__ import annotations
 
+import ast
 import json
 import threading
 from collections.abc import Callable, Sequence
@@ -130,15 +131,39 @@ class SortKeys:
             self._keys["observed"], self._keys["gap"] = observed, gaps
 
     def _official(self) -> dict[str, float]:
+        """Every station's official turnout: read by SQLite's JSON functions when the template's
+        turnout reads one line over another (every built-in template), else parsed here (1 s at 100,000)."""
+        tpl = self._source.reader.template
+        if isinstance(tpl.voted.node, ast.Name) and isinstance(tpl.registered.node, ast.Name):
+            return self._official_in_sql(tpl.voted.node.id, tpl.registered.node.id)
         reader = self._source.reader
-        tpl = reader.template
         pk = tpl.party_keys
-        ids = reader.ids()  # every station: the official figures come with the station list
-        official = reader.official(ids)
+        official = reader.official(reader.ids())  # every station: the official figures come with the station list
         registered = self._registered(list(official))
         out: dict[str, float] = {}
         for sid, values_json in official.items():
             pct = official_turnout(tpl, values_json, registered.get(sid), pk)
+            if pct is not None:
+                out[sid] = pct
+        return out
+
+    def _official_in_sql(self, voted: str, registered: str) -> dict[str, float]:
+        # As official_turnout: only JSON integers count (not true/false, not text); unreadable JSON gives nothing.
+        def line(name: str) -> str:
+            return (
+                f"CASE WHEN json_valid(o.values_json) AND json_type(o.values_json, '$.{name}') = 'integer' "
+                f"THEN json_extract(o.values_json, '$.{name}') END"
+            )
+
+        sql = f"SELECT o.station_id, {line(voted)}, {line(registered)}, s.registered FROM official_results o JOIN stations s ON s.id = o.station_id"
+        raw = self._source.store.engine.raw_connection()
+        try:
+            rows = raw.cursor().execute(sql).fetchall()
+        finally:
+            raw.close()
+        out: dict[str, float] = {}
+        for sid, part, whole, listed in rows:
+            pct = percent(part, whole if whole is not None else listed)
             if pct is not None:
                 out[sid] = pct
         return out

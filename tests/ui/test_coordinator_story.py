@@ -164,3 +164,23 @@ def test_flags_sort_puts_conflicts_first_and_observed_filter_narrows(qtbot, wind
     assert window.stations.model.rowCount() == N // 10
     assert window.stations.model.source.ids(StationFilter(observed=True)) == [f"st-{i:06d}" for i in range(0, N, 10)]
     QApplication.processEvents()
+
+
+def test_official_sort_keys_read_in_sql_equal_the_rows_figures(qtbot, window, hq) -> None:
+    from sqlalchemy import update
+
+    # Values the row's own parser skips: a boolean, a text, unreadable JSON.
+    with hq.engine.begin() as conn:
+        for sid, text in (
+            ("st-000003", '{"registered": 900, "issued": true}'),
+            ("st-000004", '{"registered": 900, "issued": "500"}'),
+            ("st-000005", "{not json"),
+            ("st-000006", '{"issued": 450}'),  # no registered line: the station list's count
+        ):
+            conn.execute(update(m.OfficialResult).where(m.OfficialResult.station_id == sid).values(values_json=text))
+    window.refresh()
+    source = window.stations.model.source
+    keys = source.sort_keys.keys("official")
+    rows = source.rows(source.ids(StationFilter()))
+    assert keys == {sid: r.official_pct for sid, r in rows.items() if r.official_pct is not None}
+    assert not {"st-000003", "st-000004", "st-000005"} & set(keys) and "st-000006" in keys

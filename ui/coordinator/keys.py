@@ -26,7 +26,8 @@ from db.merge import (
 )
 from db.services.keys import import_and_release, import_log, release_all, trust_and_release
 from db.store import ElectionStore
-from observer.i18n import tr
+from observer.fmt import formatter
+from observer.i18n import current_language, tr
 from observer.package import KEY_ROLES
 from ui.coordinator.text import plain_labels, plain_tooltip
 from ui.operations import Operation, run_query
@@ -248,8 +249,8 @@ class KeysPage(QWidget):
                 k.label,
                 tr(f"coordui.keys.status.{k.status}"),
                 tr(f"package.role.{k.role}"),
-                str(k.merged_packages),
-                str(k.held_packages),
+                formatter(current_language()).integer(k.merged_packages),
+                formatter(current_language()).integer(k.held_packages),
                 decided,
             ]
             for c, text in enumerate(cells):
@@ -296,7 +297,7 @@ class KeysPage(QWidget):
         self._update_approve()
         self.revoke.setEnabled(k is not None and k.status != REVOKED)
         held = sum(x.held_packages for x in self._keys if x.status == TRUSTED)
-        self.release_all_button.setText(tr("coordui.keys.release_all", n=held))
+        self.release_all_button.setText(tr("coordui.keys.release_all", n=formatter(current_language()).integer(held)))
         self.release_all_button.setEnabled(held > 0)
         self.release.setEnabled(k is not None and k.status == TRUSTED and k.held_packages > 0)
         self.label_edit.setEnabled(k is not None)
@@ -427,7 +428,7 @@ class KeysPage(QWidget):
         for i in range(self.role_combo.count()):
             self.role_combo.setItemText(i, tr(f"package.role.{self.role_combo.itemData(i)}"))
         held = sum(x.held_packages for x in self._keys if x.status == TRUSTED)
-        self.release_all_button.setText(tr("coordui.keys.release_all", n=held))
+        self.release_all_button.setText(tr("coordui.keys.release_all", n=formatter(current_language()).integer(held)))
         self.import_button.setText(tr("coordui.keys.import"))
         self.table.setHorizontalHeaderLabels([tr(f"coordui.keys.col.{c}") for c in KEY_COLUMNS])
         self.log_model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(LOG_COLUMNS) - 1)
