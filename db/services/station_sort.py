@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from db.fileformat import IN_CHUNK
-from observer.checks import failed_checks, percent
+from observer.checks import CheckOutcome, failed_checks, percent
 from observer.definitions import gap_pp
 from observer.template import ElectionTemplate
 
@@ -218,7 +218,12 @@ class SortKeys:
 
 def errors_of(tpl: ElectionTemplate, figures: dict[str, int | None]) -> tuple[str, ...]:
     """Error-level control relations the figures break (warnings do not flag a station, as in ``baqylau check``)."""
-    return tuple(o.check.source for o in failed_checks(tpl, figures) if o.check.severity == "error")
+    return tuple(o.check.source for o in error_outcomes(tpl, figures))
+
+
+def error_outcomes(tpl: ElectionTemplate, figures: dict[str, int | None]) -> tuple[CheckOutcome, ...]:
+    """The same, with the numbers that disagree (``CheckOutcome.describe`` says it in words)."""
+    return tuple(o for o in failed_checks(tpl, figures) if o.check.severity == "error")
 
 
 def official_turnout(

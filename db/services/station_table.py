@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 from db.fileformat import IN_CHUNK
 from db.services.hq import StoreOpener
 from db.services.station_reader import SORT_COLUMNS, StationReader  # noqa: F401  (SORT_COLUMNS: the sort keys)
-from db.services.station_sort import FIGURE_SORTS, SortKeys, errors_of, official_turnout, turnout
+from db.services.station_sort import FIGURE_SORTS, SortKeys, error_outcomes, errors_of, official_turnout, turnout
+from observer.checks import CheckOutcome
 from observer.definitions import gap_pp
 from observer.template import ElectionTemplate
 
@@ -93,6 +94,7 @@ class StationRow:
     # The effective protocols were still being read: observed figures, conflicts and checks are
     # not known yet (the table says "loading" rather than showing a row as unobserved).
     pending: bool = False
+    check_outcomes: tuple[CheckOutcome, ...] = ()  # the failures of failed_checks, to be described in words
 
     @property
     def gap_pp(self) -> float | None:
@@ -372,13 +374,13 @@ class StationSource:
         tpl = self._template
         flags = set(_decision_flags(st.id, eff, facts.decided))
         observed = None
-        failed: tuple[str, ...] = ()
+        outcomes: tuple[CheckOutcome, ...] = ()
         pid = eff.by_station.get(st.id)
         if pid is not None:
             figures = values.get(pid, {})
             observed = turnout(tpl, figures, st.registered)
-            failed = errors_of(tpl, figures)
-            if failed:
+            outcomes = error_outcomes(tpl, figures)
+            if outcomes:
                 flags.add(FLAG_CHECKS)
         off_pct = None
         if st.id in facts.official:
@@ -400,9 +402,10 @@ class StationSource:
             observed,
             off_pct,
             n_viol,
-            failed,
+            tuple(o.check.source for o in outcomes),
             frozenset(flags),
             reused,
+            check_outcomes=outcomes,
         )
 
     def _pending_rows(self, ids: Sequence[str]) -> dict[str, StationRow]:

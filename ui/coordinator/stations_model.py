@@ -305,7 +305,9 @@ class StationsModel(QAbstractTableModel):
             if row.pending and col in _NEEDS_EFFECTIVE:
                 return tr("coordui.stations.loading_tip")
             if col == "flags" and (row.failed_checks or row.reused):
-                parts = ["\n".join(row.failed_checks)] if row.failed_checks else []
+                # The rule in words with the numbers that disagree, never the raw expression ("in_boxes <= issued").
+                template = self._source.reader.template
+                parts = ["\n".join(o.describe(template) for o in row.check_outcomes)] if row.check_outcomes else []
                 if row.reused:
                     parts.append(reuse_text(row))
                 return plain_tooltip("\n\n".join(parts))  # "a <= b" and file names must not be read as markup
