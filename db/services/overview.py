@@ -53,8 +53,10 @@ class Overview:
     violations_by_severity: dict[str, int]  # SEVERITIES -> records
     checks_official: int  # official results breaking a control relation (``check``)
     checks_observed: int  # observed protocol versions breaking one
+    check_stations: frozenset[str]  # the stations of those protocols
     gaps_total: int  # stations with both turnouts (``gaps``)
     gaps_over: int  # of them, |gap| > threshold
+    gap_stations: frozenset[str]  # those stations' ids (what the counter opens)
     gap_threshold: float
     regions: tuple[RegionProgress, ...]
     timeline: tuple[tuple[datetime, int], ...]  # packages merged per hour (UTC), in time order
@@ -71,6 +73,7 @@ def read_overview(hq: ElectionStore, gap_threshold: float = GAP_THRESHOLD_PP) ->
     official_failures = sum(1 for f in failures if f.source == "official")
     gaps = turnout_gaps(hq)
     outcomes, timeline = _packages(hq)
+    over = [g.station_id for g in gaps if abs(g.gap_pp) > gap_threshold]
     return Overview(
         stations=hq_station_count(hq),
         counted=len(eff.by_station),
@@ -84,8 +87,10 @@ def read_overview(hq: ElectionStore, gap_threshold: float = GAP_THRESHOLD_PP) ->
         violations_by_severity=_severities(hq),
         checks_official=official_failures,
         checks_observed=len(failures) - official_failures,
+        check_stations=frozenset(f.station_id for f in failures),
         gaps_total=len(gaps),
-        gaps_over=sum(1 for g in gaps if abs(g.gap_pp) > gap_threshold),
+        gaps_over=len(over),
+        gap_stations=frozenset(over),
         gap_threshold=gap_threshold,
         regions=_regions(hq),
         timeline=timeline,

@@ -76,6 +76,8 @@ class StationFilter:
     reused_evidence: bool = False  # a photo also submitted for another station
     observed: bool = False  # has observer data (a protocol, counted or not)
     min_gap: float | None = None  # |observed - official| above this many percentage points
+    # These stations only (the overview's gap counter: the report's gaps, head-count first, as it counted them).
+    only: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -282,7 +284,9 @@ class StationSource:
             wanted.append(frozenset(self._reuse))
         if flt.observed:
             wanted.append(self.sort_keys.observed_ids())
-        if flt.min_gap is not None:
+        if flt.only is not None:
+            wanted.append(flt.only)
+        elif flt.min_gap is not None:
             wanted.append(self.sort_keys.gap_above(flt.min_gap))
         for keep in wanted:
             ids = [i for i in ids if i in keep]

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 import main
 from benchmarks.synthetic_hq import build_hq
@@ -48,6 +48,8 @@ def hq(tmp_path: Path):
                 for i, outcome in enumerate(("held", "held", "held", "refused", "refused", "merged"))
             ],
         )
+        # One observer's protocol with more ballots in the boxes than were issued: `check` lists it.
+        conn.execute(update(m.ProtocolValue).where(m.ProtocolValue.id == "p-10-0-in_boxes").values(value=5000))
     yield store
     store.close()
 
@@ -75,6 +77,7 @@ def test_each_counter_equals_the_command_lines_figure(qtbot, hq, capsys) -> None
     assert ov.undecided == N // 50  # every 50th station: two disagreeing observers
     check = _cli(capsys, "check", path)
     assert tr("coord.check.summary", official=ov.checks_official, observed=ov.checks_observed) in check
+    assert (ov.checks_observed, ov.check_stations) == (1, frozenset({"st-000010"}))
     violations = _cli(capsys, "violations", path)
     assert tr("coord.violations.footer", total=ov.violations) in violations and ov.violations == 5
     gaps = _cli(capsys, "gaps", path, "--top", "0")
@@ -115,10 +118,21 @@ def test_overview_is_the_first_tab_and_its_counters_open_their_lists(qtbot, hq) 
 
     window.show_tab("overview")
     qtbot.mouseClick(page.buttons["gaps"], Qt.MouseButton.LeftButton)
-    assert stations.gap.isVisible() and stations.gap.isChecked()
-    assert stations.model.rowCount() == ov.gaps_over
+    assert stations.picked.isVisible() and stations.picked.isChecked()
+    assert stations.picked.text() == tr("coordui.stations.picked_gaps", threshold="5,0")
+    assert stations.model.rowCount() == ov.gaps_over  # the very stations the counter counted
+    assert set(stations.model.station_ids()) == ov.gap_stations
     gaps = [stations.model.row_data(r).gap_pp for r in range(stations.model.rowCount())]
-    assert all(abs(g) > ov.gap_threshold for g in gaps) and gaps == sorted(gaps)  # largest official excess first
+    shown = [g for g in gaps if g is not None]  # undecided stations have no counted turnout: listed last
+    assert gaps[: len(shown)] == shown == sorted(shown) and all(abs(g) > ov.gap_threshold for g in shown)
+
+    # The control-relations counter opens the stations of the protocols `baqylau check` lists.
+    window.show_tab("overview")
+    qtbot.mouseClick(page.buttons["checks"], Qt.MouseButton.LeftButton)
+    assert set(stations.model.station_ids()) == ov.check_stations
+    assert stations.picked.text() == tr("coordui.stations.picked_checks")
+    stations.picked.click()  # unticked: the whole table again
+    assert stations.model.rowCount() == N
 
     window.show_tab("overview")
     qtbot.mouseClick(page.buttons["held"], Qt.MouseButton.LeftButton)

@@ -71,7 +71,11 @@ class StationsPage(QWidget):
         self.reuse_operation: Operation[ReuseIndex] | None = None
         self._reuse_guard: QueryGuard | None = None
         self._reuse_generation = 0
-        self._gap_threshold: float | None = None  # set by the overview's "gap above" counter
+        # An overview counter's own list of stations (gaps above a threshold, control relations as
+        # `baqylau check` finds them), the key of its label, and the threshold the label names.
+        self._only: frozenset[str] | None = None
+        self._picked = ""
+        self._threshold: float | None = None
 
         layout = QVBoxLayout(self)
         layout.addLayout(self._build_filters())
@@ -129,9 +133,9 @@ class StationsPage(QWidget):
         self.checks.setObjectName("checksFilter")
         self.reused = QCheckBox()
         self.reused.setObjectName("reusedFilter")
-        self.gap = QCheckBox()  # shown only while the overview's gap counter narrowed the list
-        self.gap.setObjectName("gapFilter")
-        self.gap.setVisible(False)
+        self.picked = QCheckBox()  # shown only while an overview counter's list narrows the table
+        self.picked.setObjectName("pickedFilter")
+        self.picked.setVisible(False)
         flags = QHBoxLayout()
         for box in self._flag_boxes():
             flags.addWidget(box)
@@ -139,7 +143,7 @@ class StationsPage(QWidget):
         return flags
 
     def _flag_boxes(self) -> tuple[QCheckBox, ...]:
-        return (self.observed, self.disputed, self.violations, self.checks, self.reused, self.gap)
+        return (self.observed, self.disputed, self.violations, self.checks, self.reused, self.picked)
 
     def _build_view(self) -> QTableView:
         self.view = QTableView()
@@ -204,10 +208,10 @@ class StationsPage(QWidget):
         self.search.setPlaceholderText(tr("coordui.stations.search_hint"))
         self.region_label.setText(tr("coordui.stations.region"))
         self.observed.setText(tr("coordui.stations.only_observed"))
-        self.gap.setText(
-            ""
-            if self._gap_threshold is None
-            else tr("coordui.stations.only_gap", threshold=formatter(current_language()).num(self._gap_threshold))
+        self.picked.setText(
+            tr(f"coordui.stations.picked_{self._picked}", threshold=formatter(current_language()).num(self._threshold))
+            if self._picked
+            else ""
         )
         self.disputed.setText(tr("coordui.stations.only_disputed"))
         self.violations.setText(tr("coordui.stations.only_violations"))
@@ -232,19 +236,23 @@ class StationsPage(QWidget):
             breaks_checks=self.checks.isChecked(),
             reused_evidence=self.reused.isChecked(),
             observed=self.observed.isChecked(),
-            min_gap=self._gap_threshold if self.gap.isChecked() else None,
+            only=self._only if self.picked.isChecked() else None,
         )
 
-    def show_filtered(self, flt: StationFilter) -> None:
-        """Set the filter controls to ``flt`` (what an overview counter opens) and apply it once."""
-        self._gap_threshold = flt.min_gap
+    def show_filtered(self, flt: StationFilter, picked: str = "", threshold: float | None = None) -> None:
+        """Set the filter controls to ``flt`` (what an overview counter opens) and apply it once.
+
+        ``flt.only``: the counter's own stations, under a check box labelled
+        ``coordui.stations.picked_<picked>`` (naming ``threshold``).
+        """
+        self._only, self._picked, self._threshold = flt.only, picked if flt.only is not None else "", threshold
         boxes = {
             self.observed: flt.observed,
             self.disputed: flt.disputed,
             self.violations: flt.has_violations,
             self.checks: flt.breaks_checks,
             self.reused: flt.reused_evidence,
-            self.gap: flt.min_gap is not None,
+            self.picked: flt.only is not None,
         }
         for widget in (self.search, self.region, *boxes):
             widget.blockSignals(True)
@@ -252,7 +260,7 @@ class StationsPage(QWidget):
         self.region.setCurrentIndex(max(self.region.findData(flt.region), 0))
         for box, checked in boxes.items():
             box.setChecked(checked)
-        self.gap.setVisible(flt.min_gap is not None)
+        self.picked.setVisible(flt.only is not None)
         for widget in (self.search, self.region, *boxes):
             widget.blockSignals(False)
         self.retranslate()

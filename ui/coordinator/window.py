@@ -327,18 +327,23 @@ class CoordinatorWindow(QMainWindow):
         if name in ("held", "refused"):
             self.show_tab("keys")
             return
-        threshold = self.overview.overview.gap_threshold if self.overview.overview else None
+        ov = self.overview.overview
+        self.show_tab("stations")
+        if name in ("gaps", "checks") and ov is not None:
+            # The very stations the counter counted: the report's gaps (the head-count where there is one),
+            # the protocols `baqylau check` finds (official results and every observer's version).
+            only = ov.gap_stations if name == "gaps" else ov.check_stations
+            self.stations.show_filtered(StationFilter(only=only), picked=name, threshold=ov.gap_threshold)
+            if name == "gaps":  # the largest official excess first
+                header = self.stations.view.horizontalHeader()
+                header.setSortIndicator(COLUMNS.index("gap"), Qt.SortOrder.AscendingOrder)
+            return
         filters = {
             "reported": StationFilter(observed=True),
             "disputed": StationFilter(disputed=True),
             "serious": StationFilter(has_violations=True),
-            "checks": StationFilter(breaks_checks=True),
-            "gaps": StationFilter(min_gap=threshold),
         }
-        self.show_tab("stations")
-        self.stations.show_filtered(filters[name])
-        if name == "gaps":  # the largest gaps (official above observed) first
-            self.stations.view.horizontalHeader().setSortIndicator(COLUMNS.index("gap"), Qt.SortOrder.AscendingOrder)
+        self.stations.show_filtered(filters.get(name, StationFilter()))
 
     # ---- refreshing --------------------------------------------------------------
     def refresh(self) -> None:
