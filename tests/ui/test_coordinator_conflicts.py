@@ -13,7 +13,7 @@ from db.conflicts import effective_protocols, resolution_history
 from db.store import ROLE_HQ, ElectionStore
 from observer import i18n
 from observer.fmt import formatter
-from ui.coordinator.conflicts import ConflictsPage
+from ui.coordinator.conflicts import ConflictsPage, version_title
 from ui.qt import Qt
 
 pytestmark = pytest.mark.gui
@@ -190,3 +190,18 @@ def test_conflicts_decided_by_keyboard_alone_move_on_to_the_next_undecided(qtbot
         assert not page.versions.hasFocus()
     finally:
         hq.close()
+
+
+def test_each_versions_protocol_photo_is_one_tab_away(qtbot, hq, tmp_path: Path) -> None:
+    from PIL import Image
+
+    ids = hq.test_ids
+    for name, pid, colour in (("b.jpg", ids["b"], "#8ab89a"), ("a.jpg", ids["a"], "#b88a9a")):
+        Image.new("RGB", (320, 240), colour).save(tmp_path / name, "JPEG")
+        hq.add_evidence(ids["station"], tmp_path / name, protocol_id=pid)
+    page = _page(qtbot, hq)
+    assert page.compare.tabText(1) == i18n.tr("coordui.conflicts.photos", n=2)
+    # In version order, each captioned with whose version it shows.
+    captions = [page.photos.item(r).text() for r in range(page.photos.count())]
+    assert captions[0].startswith(version_title(0, page._current)) and "a.jpg" in captions[0]
+    assert captions[1].startswith(version_title(1, page._current)) and "b.jpg" in captions[1]

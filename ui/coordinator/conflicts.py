@@ -49,11 +49,13 @@ from ui.qt import (
     Qt,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from ui.settings import Settings
+from ui.widgets.evidence import EvidenceList
 
 _DIFF = QColor(255, 205, 210)
 _CHOSEN = QColor(200, 230, 201)
@@ -85,7 +87,7 @@ class ConflictsPage(QWidget):
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self._build_title())
         rl.addWidget(self.status)
-        rl.addWidget(self.versions, 1)
+        rl.addWidget(self._build_compare(), 1)
         rl.addWidget(self._build_decision())
         rl.addWidget(self._build_history())
 
@@ -148,6 +150,30 @@ class ConflictsPage(QWidget):
         self.versions.verticalHeader().hide()
         self.versions.setWordWrap(True)
         return self.title
+
+    def _build_compare(self) -> QTabWidget:
+        """The versions side by side, and beside them (one Ctrl+Tab away) the photos of those protocols."""
+        self.photos = EvidenceList(locate=self.store.evidence_path)
+        self.photos.setObjectName("conflictPhotos")
+        self.compare = QTabWidget()
+        self.compare.addTab(self.versions, "")
+        self.compare.addTab(self.photos, "")
+        return self.compare
+
+    def _fill_photos(self, c: StationConflict | None) -> None:
+        """Each version's protocol photos, in version order (the caption says whose)."""
+        infos = []
+        if c is not None:
+            by_protocol = {v.protocol_id: i for i, v in enumerate(c.versions)}
+            found = [e for e in self.store.evidence(c.station_id) if e.protocol_id in by_protocol]
+            infos = sorted(found, key=lambda e: by_protocol[e.protocol_id or ""])
+        self.photos.set_evidence(infos)
+        for row, info in enumerate(infos):
+            item = self.photos.item(row)
+            if item is not None and c is not None:
+                index = next(i for i, v in enumerate(c.versions) if v.protocol_id == info.protocol_id)
+                item.setText(version_title(index, c) + "\n" + item.text())
+        self.compare.setTabText(1, tr("coordui.conflicts.photos", n=len(infos)))
 
     def _build_decision(self) -> QGroupBox:
         self.decision_box = QGroupBox()
@@ -299,10 +325,12 @@ class ConflictsPage(QWidget):
             self.versions.setColumnCount(0)
             self.history.setRowCount(0)
             self._rebuild_choices()
+            self._fill_photos(None)
             return
         self.title.setText(tr("coordui.conflicts.station", code=conflict.station_code))
         self.status.setText(self._status_text(conflict))
         self._fill_versions(conflict)
+        self._fill_photos(conflict)
         self._rebuild_choices()
         self._history = resolution_history(self.store, conflict.station_id)
         self._fill_history()
@@ -489,6 +517,8 @@ class ConflictsPage(QWidget):
 
     # ---- language ----------------------------------------------------------
     def retranslate(self) -> None:
+        self.compare.setTabText(0, tr("coordui.conflicts.versions_tab"))
+        self.compare.setTabText(1, tr("coordui.conflicts.photos", n=self.photos.count()))
         self.show_resolved.setText(tr("coordui.conflicts.show_resolved"))
         self.decision_box.setTitle(tr("coordui.conflicts.decision_keys"))
         self.history_box.setTitle(tr("coordui.conflicts.history"))
