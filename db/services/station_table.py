@@ -15,7 +15,6 @@ Importing this module loads no SQLAlchemy and no numpy: the first window needs i
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,7 +27,9 @@ from typing import TYPE_CHECKING, Any
 from db.fileformat import IN_CHUNK
 from db.services.hq import StoreOpener
 from db.services.station_reader import SORT_COLUMNS, StationReader  # noqa: F401  (SORT_COLUMNS: the sort keys)
-from observer.checks import failed_checks, percent
+from db.services.station_sort import FIGURE_SORTS, SortKeys, error_outcomes, errors_of, official_turnout, turnout
+from observer.checks import CheckOutcome
+from observer.definitions import gap_pp
 from observer.template import ElectionTemplate
 
 if TYPE_CHECKING:
@@ -73,6 +74,10 @@ class StationFilter:
     has_violations: bool = False
     breaks_checks: bool = False
     reused_evidence: bool = False  # a photo also submitted for another station
+    observed: bool = False  # has observer data (a protocol, counted or not)
+    min_gap: float | None = None  # |observed - official| above this many percentage points
+    # These stations only (the overview's gap counter: the report's gaps, head-count first, as it counted them).
+    only: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,12 +96,36 @@ class StationRow:
     # The effective protocols were still being read: observed figures, conflicts and checks are
     # not known yet (the table says "loading" rather than showing a row as unobserved).
     pending: bool = False
+    check_outcomes: tuple[CheckOutcome, ...] = ()  # the failures of failed_checks, to be described in words
 
     @property
     def gap_pp(self) -> float | None:
-        if self.observed_pct is None or self.official_pct is None:
-            return None
-        return self.official_pct - self.observed_pct
+        """Observed minus official, in percentage points: the one sign (observer.definitions.gap_pp)."""
+        return gap_pp(self.observed_pct, self.official_pct)
+
+
+@dataclass(frozen=True)
+class _PageFacts:
+    """What :meth:`StationSource.rows` reads for a page of stations, besides the protocols' values."""
+
+    stations: Sequence[Any]  # (id, code, region, district, registered) rows
+    official: dict[str, str]  # station id -> official values JSON
+    violations: dict[str, int]
+    decided: set[str]  # stations with a recorded decision
+    observed_here: set[str]  # stations with any protocol
+
+
+def _decision_flags(sid: str, eff: EffectiveProtocols, decided: set[str]) -> tuple[str, ...]:
+    """The one flag that says where the station's versions stand (at most one applies)."""
+    if sid in eff.unresolved:
+        return (FLAG_CONFLICT,)
+    if sid in eff.disputed:
+        return (FLAG_DISPUTED,)
+    if sid in eff.excluded:
+        return (FLAG_EXCLUDED,)
+    if sid in decided:
+        return (FLAG_CHOSEN,)
+    return ()
 
 
 class StationSource:
@@ -126,11 +155,17 @@ class StationSource:
         self.closed = False
         self._regions: list[str] | None = None
         self._total: int | None = None
+        self.sort_keys = SortKeys(self)  # the figures' sort keys, computed when first sorted by
 
     @property
     def store(self) -> ElectionStore:
         """The open store (waits for it if the window appeared before it was open)."""
         return self._opener.result()
+
+    @property
+    def reader(self) -> StationReader:
+        """The table's own ``sqlite3`` reads (UI thread)."""
+        return self._reader
 
     @property
     def path(self) -> Path:
@@ -146,6 +181,7 @@ class StationSource:
         with self._lock:
             self._effective = None
             self._breaking = None
+        self.sort_keys = SortKeys(self)
         self._regions = None
         self._total = None
 
@@ -221,19 +257,43 @@ class StationSource:
     def ids(
         self, flt: StationFilter, sort: str = "code", descending: bool = False, limit: int | None = None
     ) -> list[str]:
-        """Ids in table order; ``limit`` only for the unfiltered table (the first screen)."""
+        """Ids in table order; ``limit`` only for the unfiltered table (the first screen).
+
+        The station list's columns sort in SQL; the figures' columns (observed,
+        official, gap, violations, flags) by :mod:`db.services.station_sort`,
+        stations without a value last in either direction.
+        """
         if limit is not None and flt != StationFilter():
             raise ValueError("limit applies to the unfiltered list only")
+        by_figure = sort in FIGURE_SORTS
         # 100,000 ids through the driver: SQLAlchemy's per-row result processing costs 4x the query.
-        ids = self._reader.ids(flt.region, flt.code_search, flt.has_violations, sort, descending, limit)
+        ids = self._reader.ids(
+            flt.region,
+            flt.code_search,
+            flt.has_violations,
+            "code" if by_figure else sort,
+            False if by_figure else descending,
+            None if by_figure else limit,
+        )
+        wanted: list[frozenset[str]] = []
         if flt.disputed:
-            wanted = self.disputed_ids()
-            ids = [i for i in ids if i in wanted]
+            wanted.append(self.disputed_ids())
         if flt.breaks_checks:
-            wanted = self.breaking_ids()
-            ids = [i for i in ids if i in wanted]
+            wanted.append(self.breaking_ids())
         if flt.reused_evidence:
-            ids = [i for i in ids if i in self._reuse]
+            wanted.append(frozenset(self._reuse))
+        if flt.observed:
+            wanted.append(self.sort_keys.observed_ids())
+        if flt.only is not None:
+            wanted.append(flt.only)
+        elif flt.min_gap is not None:
+            wanted.append(self.sort_keys.gap_above(flt.min_gap))
+        for keep in wanted:
+            ids = [i for i in ids if i in keep]
+        if by_figure:
+            ids = self.sort_keys.sort(ids, sort, descending)
+            if limit is not None:
+                ids = ids[:limit]
         return ids
 
     def regions(self) -> list[str]:
@@ -257,9 +317,9 @@ class StationSource:
         """Stations whose counting protocol breaks an error-level control relation."""
         if self._breaking is None:
             by_station = self.effective.by_station
-            values = self._values(by_station.values())
+            values = self.protocol_values(by_station.values())
             self._breaking = frozenset(
-                sid for sid, pid in by_station.items() if _errors(self._template, values.get(pid, {}))
+                sid for sid, pid in by_station.items() if errors_of(self._template, values.get(pid, {}))
             )
         return self._breaking
 
@@ -272,10 +332,14 @@ class StationSource:
         """
         if not ids:
             return {}
-        tpl = self._template
         eff = self.effective if wait or self.effective_ready() else None
         if eff is None:
             return self._pending_rows(ids)
+        facts = self._page_facts(ids)
+        values = self.protocol_values(eff.by_station[i] for i in ids if i in eff.by_station)
+        return {st.id: self._row(st, eff, facts, values) for st in facts.stations}
+
+    def _page_facts(self, ids: Sequence[str]) -> _PageFacts:
         from sqlalchemy import func, select  # loaded already: the effective protocols needed it
 
         from db import models as m
@@ -306,63 +370,58 @@ class StationSource:
             observed_here = set(
                 conn.execute(select(m.Protocol.station_id).where(m.Protocol.station_id.in_(ids))).scalars()
             )
-        values = self._values(eff.by_station[i] for i in ids if i in eff.by_station)
-        out: dict[str, StationRow] = {}
-        for st in stations:
-            flags: set[str] = set()
-            if st.id in eff.unresolved:
-                flags.add(FLAG_CONFLICT)
-            elif st.id in eff.disputed:
-                flags.add(FLAG_DISPUTED)
-            elif st.id in eff.excluded:
-                flags.add(FLAG_EXCLUDED)
-            elif st.id in decided:
-                flags.add(FLAG_CHOSEN)
-            observed = None
-            failed: tuple[str, ...] = ()
-            pid = eff.by_station.get(st.id)
-            if pid is not None:
-                figures = values.get(pid, {})
-                observed = _turnout(tpl, figures, st.registered)
-                failed = _errors(tpl, figures)
-                if failed:
-                    flags.add(FLAG_CHECKS)
-            off_pct = None
-            if st.id in official:
-                off_pct = _official_turnout(tpl, official[st.id], st.registered)
-            elif st.id in observed_here:
-                flags.add(FLAG_NO_OFFICIAL)
-            n_viol = int(violations.get(st.id, 0))
-            if n_viol:
-                flags.add(FLAG_VIOLATIONS)
-            reused = self._reuse.get(st.id, ())
-            if reused:
-                flags.add(FLAG_REUSED)
-            out[st.id] = StationRow(
-                st.id,
-                st.code,
-                st.region,
-                st.district,
-                st.registered,
-                observed,
-                off_pct,
-                n_viol,
-                failed,
-                frozenset(flags),
-                reused,
-            )
-        return out
+        return _PageFacts(stations, official, violations, decided, observed_here)
+
+    def _row(
+        self, st: Any, eff: EffectiveProtocols, facts: _PageFacts, values: dict[str, dict[str, int | None]]
+    ) -> StationRow:
+        tpl = self._template
+        flags = set(_decision_flags(st.id, eff, facts.decided))
+        observed = None
+        outcomes: tuple[CheckOutcome, ...] = ()
+        pid = eff.by_station.get(st.id)
+        if pid is not None:
+            figures = values.get(pid, {})
+            observed = turnout(tpl, figures, st.registered)
+            outcomes = error_outcomes(tpl, figures)
+            if outcomes:
+                flags.add(FLAG_CHECKS)
+        off_pct = None
+        if st.id in facts.official:
+            off_pct = official_turnout(tpl, facts.official[st.id], st.registered)
+        elif st.id in facts.observed_here:
+            flags.add(FLAG_NO_OFFICIAL)
+        n_viol = int(facts.violations.get(st.id, 0))
+        if n_viol:
+            flags.add(FLAG_VIOLATIONS)
+        reused = self._reuse.get(st.id, ())
+        if reused:
+            flags.add(FLAG_REUSED)
+        return StationRow(
+            st.id,
+            st.code,
+            st.region,
+            st.district,
+            st.registered,
+            observed,
+            off_pct,
+            n_viol,
+            tuple(o.check.source for o in outcomes),
+            frozenset(flags),
+            reused,
+            check_outcomes=outcomes,
+        )
 
     def _pending_rows(self, ids: Sequence[str]) -> dict[str, StationRow]:
         tpl = self._template
         official = self._reader.official(ids)
         out: dict[str, StationRow] = {}
         for sid, code, region, district, registered in self._reader.stations(ids):
-            off_pct = _official_turnout(tpl, official[sid], registered) if sid in official else None
+            off_pct = official_turnout(tpl, official[sid], registered) if sid in official else None
             out[sid] = StationRow(sid, code, region, district, registered, None, off_pct, pending=True)
         return out
 
-    def _values(self, protocol_ids: Iterable[str]) -> dict[str, dict[str, int | None]]:
+    def protocol_values(self, protocol_ids: Iterable[str]) -> dict[str, dict[str, int | None]]:
         from sqlalchemy import select
 
         from db import models as m
@@ -509,25 +568,3 @@ class QueryGuard:
                 conn.interrupt()
             except Exception:  # noqa: BLE001 - a connection closed meanwhile has nothing to stop
                 pass
-
-
-def _errors(tpl: ElectionTemplate, figures: dict[str, int | None]) -> tuple[str, ...]:
-    """Error-level control relations the figures break (warnings do not flag a station, as in ``baqylau check``)."""
-    return tuple(o.check.source for o in failed_checks(tpl, figures) if o.check.severity == "error")
-
-
-def _official_turnout(tpl: ElectionTemplate, values_json: str, registered: int | None) -> float | None:
-    try:
-        raw = json.loads(values_json)
-    except (ValueError, TypeError):
-        return None
-    if not isinstance(raw, dict):
-        return None
-    values: dict[str, int | None] = {k: v for k, v in raw.items() if isinstance(v, int) and not isinstance(v, bool)}
-    return _turnout(tpl, values, registered)
-
-
-def _turnout(tpl: ElectionTemplate, values: dict[str, int | None], registered: int | None) -> float | None:
-    """Turnout on the template's definition; the station list's registered count fills a missing line."""
-    denom = tpl.registered.evaluate(values, tpl.party_keys)
-    return percent(tpl.voted.evaluate(values, tpl.party_keys), denom if denom is not None else registered)

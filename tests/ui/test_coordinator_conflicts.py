@@ -11,7 +11,9 @@ from sqlalchemy import insert
 from db import models as m
 from db.conflicts import effective_protocols, resolution_history
 from db.store import ROLE_HQ, ElectionStore
-from ui.coordinator.conflicts import ConflictsPage
+from observer import i18n
+from observer.fmt import formatter
+from ui.coordinator.conflicts import ConflictsPage, version_title
 from ui.qt import Qt
 
 pytestmark = pytest.mark.gui
@@ -89,7 +91,8 @@ def test_versions_side_by_side_with_differences_highlighted(qtbot, hq) -> None:
     rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
     issued = rows[hq.template.label("issued")]
     registered = rows[hq.template.label("registered")]
-    assert (table.item(issued, a).text(), table.item(issued, b).text()) == ("900", "1100")
+    fmt = formatter(i18n.current_language())  # the CLI's and the report's way of writing a count
+    assert (table.item(issued, a).text(), table.item(issued, b).text()) == (fmt.integer(900), fmt.integer(1100))
     assert table.item(issued, a).data(Qt.ItemDataRole.UserRole) == "differs"
     assert table.item(registered, a).data(Qt.ItemDataRole.UserRole) is None
     differing = {
@@ -146,3 +149,59 @@ def test_a_decision_needs_a_reason(qtbot, hq) -> None:
     page.reason.setText("   ")
     assert not page.record.isEnabled()
     assert resolution_history(hq, ids_of(hq)["station"]) == []
+
+
+def test_conflicts_decided_by_keyboard_alone_move_on_to_the_next_undecided(qtbot, tmp_path: Path) -> None:
+    from benchmarks.synthetic_hq import build_hq
+
+    hq = build_hq(tmp_path / "many.baqylau", 200)  # every 50th station: two disagreeing observers (4 conflicts)
+    try:
+        page = ConflictsPage(hq)
+        qtbot.addWidget(page)
+        page.show()
+        qtbot.waitUntil(lambda: page.station_list.count() == 4, timeout=20000)
+        page.decided_by.setText("Coordinator")
+        page.station_list.setFocus()
+        first = page._current.station_id
+        # "2": the second version; the reason field takes the typing; Enter records.
+        qtbot.keyClick(page.station_list, Qt.Key.Key_2)
+        assert page.choices.checkedButton().objectName() == "chooseVersion2"
+        assert page.reason.hasFocus()
+        qtbot.keyClicks(page.reason, "matches the photo")
+        with qtbot.waitSignal(page.decided, timeout=10000):
+            qtbot.keyClick(page.reason, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: page._current is not None and page._current.station_id != first, timeout=10000)
+        second = page._current.station_id
+        assert page._current.resolution is None  # the next undecided station, selected for the next keys
+        assert resolution_history(hq, first)[0].status == "chosen"
+        # "D": disputed, then Enter from the list itself once the reason is there.
+        qtbot.waitUntil(page.station_list.hasFocus)
+        qtbot.keyClick(page.station_list, Qt.Key.Key_D)
+        assert page.choices.checkedButton() is page.disputed_choice
+        qtbot.keyClicks(page.reason, "photos disagree")
+        page.station_list.setFocus()
+        with qtbot.waitSignal(page.decided, timeout=10000):
+            qtbot.keyClick(page.station_list, Qt.Key.Key_Return)
+        assert resolution_history(hq, second)[0].status == "disputed"
+        qtbot.waitUntil(lambda: page._current is not None and page._current.station_id not in (first, second))
+        # Tab leaves the comparison table instead of walking its cells.
+        page.versions.setFocus()
+        qtbot.keyClick(page.versions, Qt.Key.Key_Tab)
+        assert not page.versions.hasFocus()
+    finally:
+        hq.close()
+
+
+def test_each_versions_protocol_photo_is_one_tab_away(qtbot, hq, tmp_path: Path) -> None:
+    from PIL import Image
+
+    ids = hq.test_ids
+    for name, pid, colour in (("b.jpg", ids["b"], "#8ab89a"), ("a.jpg", ids["a"], "#b88a9a")):
+        Image.new("RGB", (320, 240), colour).save(tmp_path / name, "JPEG")
+        hq.add_evidence(ids["station"], tmp_path / name, protocol_id=pid)
+    page = _page(qtbot, hq)
+    assert page.compare.tabText(1) == i18n.tr("coordui.conflicts.photos", n=2)
+    # In version order, each captioned with whose version it shows.
+    captions = [page.photos.item(r).text() for r in range(page.photos.count())]
+    assert captions[0].startswith(version_title(0, page._current)) and "a.jpg" in captions[0]
+    assert captions[1].startswith(version_title(1, page._current)) and "b.jpg" in captions[1]

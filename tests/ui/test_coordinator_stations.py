@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def test_figures_flags_and_filters(qtbot, hq) -> None:
     assert single.flags == frozenset()
     issued = hq.protocol_values("p-10-0")["issued"]
     assert single.observed_pct == pytest.approx(100 * issued / single.registered)
-    assert single.gap_pp == pytest.approx(single.official_pct - single.observed_pct)
+    assert single.gap_pp == pytest.approx(single.observed_pct - single.official_pct)  # observer.definitions.gap_pp
     assert unobserved.observed_pct is None and unobserved.official_pct is not None
 
     disputed = src.ids(StationFilter(disputed=True))
@@ -143,3 +144,21 @@ def test_page_filters_and_translated_headers(qtbot, hq) -> None:
     from observer.regions import region_name
 
     assert page.model.index(0, _col("region")).data() == region_name(region_code, "en")
+
+
+def test_a_broken_control_relation_is_described_in_words_not_as_its_expression(qtbot, hq) -> None:
+    from sqlalchemy import update
+
+    issued = hq.protocol_values("p-10-0")["issued"]
+    with hq.engine.begin() as conn:  # more ballots in the boxes than were issued
+        conn.execute(update(m.ProtocolValue).where(m.ProtocolValue.id == "p-10-0-in_boxes").values(value=issued + 40))
+    model = StationsModel(StationSource(hq))
+    model.set_filter(StationFilter(breaks_checks=True))
+    assert [model.station_id(r) for r in range(model.rowCount())] == ["st-000010"]
+    tip = model.index(0, _col("flags")).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip is not None and "in_boxes" not in tip and "&lt;=" not in tip
+    row = model.row_data(0)
+    assert row is not None and "in_boxes <= issued" in row.failed_checks  # (and in_boxes == valid + invalid)
+    words = [o.describe(hq.template) for o in row.check_outcomes]
+    assert len(words) == len(row.failed_checks) and all(html.escape(w) in tip for w in words)
+    assert str(issued + 40) in tip

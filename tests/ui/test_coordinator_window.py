@@ -55,7 +55,7 @@ def test_window_refreshes_after_merge_and_switches_language(qtbot, hq, tmp_path,
     qtbot.addWidget(window)
     window.show()
     assert window.stations.model.rowCount() == 0
-    assert window.tabs.count() == 5
+    assert window.tabs.count() == 6  # the overview first
 
     keys = KeyPair.generate()
     make_package(tmp_path, "a", "101", "Айгүл", keys, template_2021, BASE)
@@ -66,11 +66,11 @@ def test_window_refreshes_after_merge_and_switches_language(qtbot, hq, tmp_path,
     window.keys.table.selectRow(0)
     assert window.keys.approve.isEnabled() and not window.keys.release.isEnabled()
     window.keys.label_edit.setText("Айгүл, Алматы")
-    window.keys.approve_selected()
-    qtbot.waitUntil(lambda: window.keys.release.isEnabled(), timeout=5000)
-    assert list_keys(hq)[0].status == "trusted" and list_keys(hq)[0].label == "Айгүл, Алматы"
+    # Approving the key merges what it held at once (as `keys trust` does): nothing stays held unseen.
     with qtbot.waitSignal(window.dataChanged, timeout=10000):
-        window.keys.release_selected()
+        qtbot.mouseClick(window.keys.approve, Qt.MouseButton.LeftButton)
+    assert list_keys(hq)[0].status == "trusted" and list_keys(hq)[0].label == "Айгүл, Алматы"
+    assert list_keys(hq)[0].held_packages == 0 and list_keys(hq)[0].merged_packages == 1
     assert window.stations.model.rowCount() == 1
     assert window.stations.model.index(0, 0).data() == "101"
     # The import log row of the package turns from "held" to "merged" once the reload lands.
@@ -78,7 +78,8 @@ def test_window_refreshes_after_merge_and_switches_language(qtbot, hq, tmp_path,
     assert window.keys.log_model.rowCount() == 1
 
     i18n.set_language("kk")
-    assert window.tabs.tabText(0) == i18n.tr("coordui.tab.stations", "kk")
+    assert window.tabs.tabText(0) == i18n.tr("coordui.tab.overview", "kk")
+    assert window.tabs.tabText(1) == i18n.tr("coordui.tab.stations", "kk")
     assert window.actions_by_name["merge"].text() == "Пакеттерді біріктіру…"
     assert window.stations.model.headerData(0, Qt.Orientation.Horizontal) == "Учаске"
     i18n.set_language("en")

@@ -13,7 +13,8 @@ from db.aggregate import aggregate, rules_note, turnout_gaps
 from db.rules import InclusionRules, load_rules, save_rules
 from db.store import ElectionStore
 from observer.aggregate import NATIONAL_UNIT, StationGap, UnitResult
-from observer.i18n import tr
+from observer.fmt import formatter
+from observer.i18n import current_language, tr
 from observer.regions import region_name
 from ui.coordinator.text import plain_labels
 from ui.operations import Operation, run_query
@@ -47,15 +48,16 @@ _SECTION = QColor(236, 239, 241)
 
 
 def _pct(v: float | None) -> str:
-    return "—" if v is None else f"{v:.1f}"
+    """A percentage under a "…, %" header, as the CLI and the report write it (observer/fmt.py)."""
+    return formatter(current_language()).num(v)
 
 
 def _pp(v: float | None) -> str:
-    return "—" if v is None else f"{v:+.1f}"
+    return formatter(current_language()).pp(v)
 
 
 def _int(v: int | None) -> str:
-    return "—" if v is None else f"{v:,}".replace(",", "\u202f")
+    return formatter(current_language()).integer(v)
 
 
 def unit_label(u: UnitResult) -> str:
@@ -111,6 +113,7 @@ class RulesDialog(QDialog):
 class ComparisonPage(QWidget):
     rulesChanged = Signal()
     loaded = Signal()
+    storyRequested = Signal(str, list)  # station id, the gap list's station ids (for next / previous)
 
     def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -154,6 +157,7 @@ class ComparisonPage(QWidget):
         self.gap_box = QGroupBox()
         self.gap_table = QTableWidget(0, 6)
         self.gap_table.setObjectName("gapTable")
+        self.gap_table.cellActivated.connect(self._gap_activated)
         self.gap_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.gap_table.verticalHeader().hide()
         self.gap_table.horizontalHeader().setStretchLastSection(True)
@@ -320,6 +324,11 @@ class ComparisonPage(QWidget):
         self.gap_table.resizeColumnsToContents()
         self.gap_table.horizontalHeader().setStretchLastSection(True)
         self.gap_box.setTitle(tr("coordui.cmp.gaps_title", shown=len(rows), total=len(self.gaps)))
+
+    def _gap_activated(self, row: int, _column: int) -> None:
+        shown = self.gaps[:GAP_ROWS]
+        if 0 <= row < len(shown):
+            self.storyRequested.emit(shown[row].station_id, [g.station_id for g in shown])
 
     # ---- rules -----------------------------------------------------------------
     def edit_rules(self) -> RulesDialog:

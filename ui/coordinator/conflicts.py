@@ -21,7 +21,8 @@ from db.conflicts import (
     station_conflicts,
 )
 from db.store import ElectionStore
-from observer.i18n import tr
+from observer.fmt import formatter
+from observer.i18n import current_language, tr
 from ui.coordinator.text import plain_labels, plain_tooltip
 from ui.operations import Operation, run_query
 from ui.qt import (
@@ -30,14 +31,17 @@ from ui.qt import (
     QButtonGroup,
     QCheckBox,
     QColor,
+    QEvent,
     QFont,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
+    QKeyEvent,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QObject,
     QPushButton,
     QRadioButton,
     QSizePolicy,
@@ -45,11 +49,13 @@ from ui.qt import (
     Qt,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from ui.settings import Settings
+from ui.widgets.evidence import EvidenceList
 
 _DIFF = QColor(255, 205, 210)
 _CHOSEN = QColor(200, 230, 201)
@@ -66,6 +72,7 @@ class ConflictsPage(QWidget):
 
     decided = Signal(str)  # station id, after a decision was stored
     loaded = Signal()  # the list was (re)read
+    storyRequested = Signal(str, list)  # station id, the listed stations (for next / previous)
 
     def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,6 +81,45 @@ class ConflictsPage(QWidget):
         self._current: StationConflict | None = None
         self._history: list[ResolutionInfo] = []
 
+        left = self._build_list()
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self._build_title())
+        rl.addWidget(self.status)
+        rl.addWidget(self._build_compare(), 1)
+        rl.addWidget(self._build_decision())
+        rl.addWidget(self._build_history())
+
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(1, 3)
+        split.setSizes([260, 900])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+
+        self.station_list.currentRowChanged.connect(self._show_row)
+        self.station_list.itemActivated.connect(
+            lambda item: self.storyRequested.emit(
+                item.data(Qt.ItemDataRole.UserRole), [c.station_id for c in self._conflicts]
+            )
+        )
+        self.show_resolved.toggled.connect(lambda _c: self.reload())
+        self.record.clicked.connect(self.record_decision)
+        self.reason.textChanged.connect(lambda _t: self._update_record_enabled())
+        self.decided_by.textChanged.connect(lambda _t: self._update_record_enabled())
+        self.choices.buttonToggled.connect(lambda *_a: self._update_record_enabled())
+        # Keyboard: 1..9 a version, D disputed, Enter records, then on to the next undecided station.
+        self.reason.returnPressed.connect(self._enter)
+        self.decided_by.returnPressed.connect(self._enter)
+        for widget in (self.station_list, self.versions):
+            widget.installEventFilter(self)
+        plain_labels(self)
+        self.retranslate()
+        self.reload()
+
+    def _build_list(self) -> QWidget:
         self.show_resolved = QCheckBox()
         self.show_resolved.setChecked(True)
         self.station_list = QListWidget()
@@ -85,7 +131,9 @@ class ConflictsPage(QWidget):
         ll.addWidget(self.summary)
         ll.addWidget(self.show_resolved)
         ll.addWidget(self.station_list)
+        return left
 
+    def _build_title(self) -> QLabel:
         self.title = QLabel()
         self.title.setObjectName("conflictTitle")
         font = self.title.font()
@@ -98,9 +146,36 @@ class ConflictsPage(QWidget):
         self.versions.setObjectName("versionsTable")
         self.versions.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.versions.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.versions.setTabKeyNavigation(False)  # Tab moves on to the decision, not from cell to cell
         self.versions.verticalHeader().hide()
         self.versions.setWordWrap(True)
+        return self.title
 
+    def _build_compare(self) -> QTabWidget:
+        """The versions side by side, and beside them (one Ctrl+Tab away) the photos of those protocols."""
+        self.photos = EvidenceList(locate=self.store.evidence_path)
+        self.photos.setObjectName("conflictPhotos")
+        self.compare = QTabWidget()
+        self.compare.addTab(self.versions, "")
+        self.compare.addTab(self.photos, "")
+        return self.compare
+
+    def _fill_photos(self, c: StationConflict | None) -> None:
+        """Each version's protocol photos, in version order (the caption says whose)."""
+        infos = []
+        if c is not None:
+            by_protocol = {v.protocol_id: i for i, v in enumerate(c.versions)}
+            found = [e for e in self.store.evidence(c.station_id) if e.protocol_id in by_protocol]
+            infos = sorted(found, key=lambda e: by_protocol[e.protocol_id or ""])
+        self.photos.set_evidence(infos)
+        for row, info in enumerate(infos):
+            item = self.photos.item(row)
+            if item is not None and c is not None:
+                index = next(i for i, v in enumerate(c.versions) if v.protocol_id == info.protocol_id)
+                item.setText(version_title(index, c) + "\n" + item.text())
+        self.compare.setTabText(1, tr("coordui.conflicts.photos", n=len(infos)))
+
+    def _build_decision(self) -> QGroupBox:
         self.decision_box = QGroupBox()
         self.choices = QButtonGroup(self)
         self.choice_row = QHBoxLayout()
@@ -124,44 +199,57 @@ class ConflictsPage(QWidget):
         dl.addLayout(self.choice_row)
         dl.addLayout(reason_row)
         dl.addLayout(by_row)
+        return self.decision_box
 
+    def _build_history(self) -> QGroupBox:
         self.history_box = QGroupBox()
         self.history = QTableWidget(0, 5)
         self.history.setObjectName("decisionHistory")
         self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.history.setTabKeyNavigation(False)
         self.history.horizontalHeader().setStretchLastSection(True)
         self.history.verticalHeader().hide()
         hl = QVBoxLayout(self.history_box)
         hl.addWidget(self.history)
-
-        right = QWidget()
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(self.title)
-        rl.addWidget(self.status)
-        rl.addWidget(self.versions, 1)
-        rl.addWidget(self.decision_box)
-        rl.addWidget(self.history_box)
         self.history.setFixedHeight(5 * self.fontMetrics().height() + 24)
         self.history_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        return self.history_box
 
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setStretchFactor(1, 3)
-        split.setSizes([260, 900])
-        layout = QVBoxLayout(self)
-        layout.addWidget(split)
+    # ---- keyboard ------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # The list and the table would take digits and letters as "jump to the item that starts so".
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) and self._decision_key(event):
+            return True
+        return super().eventFilter(watched, event)
 
-        self.station_list.currentRowChanged.connect(self._show_row)
-        self.show_resolved.toggled.connect(lambda _c: self.reload())
-        self.record.clicked.connect(self.record_decision)
-        self.reason.textChanged.connect(lambda _t: self._update_record_enabled())
-        self.decided_by.textChanged.connect(lambda _t: self._update_record_enabled())
-        self.choices.buttonToggled.connect(lambda *_a: self._update_record_enabled())
-        plain_labels(self)
-        self.retranslate()
-        self.reload()
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self._decision_key(event):
+            super().keyPressEvent(event)
+
+    def _decision_key(self, event: QKeyEvent) -> bool:
+        """1..9: that version; D: disputed; Enter: record. Then the reason field takes the typing."""
+        if self._current is None or event.modifiers() not in (
+            Qt.KeyboardModifier.NoModifier,
+            Qt.KeyboardModifier.KeypadModifier,
+        ):
+            return False
+        key = event.key()
+        n = len(self._current.versions)
+        if Qt.Key.Key_1 <= key <= Qt.Key.Key_9 and key - Qt.Key.Key_1 < n:
+            self.choose(key - Qt.Key.Key_1)
+        elif key == Qt.Key.Key_D:
+            self.choose(None)
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.record.isEnabled():
+            self._enter()
+            return True
+        else:
+            return False
+        self.reason.setFocus()
+        return True
+
+    def _enter(self) -> None:
+        if self.record.isEnabled():
+            self.record_decision()
 
     # ---- loading -----------------------------------------------------------
     def reload(self, select_station: str | None = None) -> None:
@@ -237,10 +325,12 @@ class ConflictsPage(QWidget):
             self.versions.setColumnCount(0)
             self.history.setRowCount(0)
             self._rebuild_choices()
+            self._fill_photos(None)
             return
         self.title.setText(tr("coordui.conflicts.station", code=conflict.station_code))
         self.status.setText(self._status_text(conflict))
         self._fill_versions(conflict)
+        self._fill_photos(conflict)
         self._rebuild_choices()
         self._history = resolution_history(self.store, conflict.station_id)
         self._fill_history()
@@ -295,7 +385,7 @@ class ConflictsPage(QWidget):
             self.versions.setItem(row, 0, head)
             for i, v in enumerate(c.versions):
                 value = v.values.get(key)
-                item = QTableWidgetItem("—" if value is None else str(value))
+                item = QTableWidgetItem(formatter(current_language()).integer(value))  # "—" when missing
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if key in differing:
                     item.setBackground(QBrush(_DIFF))
@@ -383,6 +473,15 @@ class ConflictsPage(QWidget):
         buttons = [b for b in self.choices.buttons() if b is not self.disputed_choice]
         (self.disputed_choice if version_index is None else buttons[version_index]).setChecked(True)
 
+    def _next_undecided(self, after: str) -> str | None:
+        """The first undecided station after ``after`` in the list's order (wrapping), None if none is left."""
+        ids = [c.station_id for c in self._conflicts]
+        start = ids.index(after) + 1 if after in ids else 0
+        for c in self._conflicts[start:] + self._conflicts[:start]:
+            if c.resolution is None and c.station_id != after:
+                return c.station_id
+        return None
+
     def record_decision(self) -> Operation[ResolutionInfo] | None:
         c = self._current
         button = self.choices.checkedButton()
@@ -395,12 +494,16 @@ class ConflictsPage(QWidget):
         by = self.decided_by.text()
         sid = c.station_id
 
+        following = self._next_undecided(sid)
+
         def done(_res: ResolutionInfo) -> None:
             settings = Settings()
             if settings.observer_name != by.strip():
                 settings.observer_name = by
             self.decided.emit(sid)
-            self.reload(select_station=sid)
+            # On to the next station nobody has decided: the keyboard user goes on with 1 / 2 / D.
+            self.reload(select_station=following or sid)
+            self.station_list.setFocus()
 
         self.record.setEnabled(False)
         op = Operation(
@@ -414,8 +517,10 @@ class ConflictsPage(QWidget):
 
     # ---- language ----------------------------------------------------------
     def retranslate(self) -> None:
+        self.compare.setTabText(0, tr("coordui.conflicts.versions_tab"))
+        self.compare.setTabText(1, tr("coordui.conflicts.photos", n=self.photos.count()))
         self.show_resolved.setText(tr("coordui.conflicts.show_resolved"))
-        self.decision_box.setTitle(tr("coordui.conflicts.decision"))
+        self.decision_box.setTitle(tr("coordui.conflicts.decision_keys"))
         self.history_box.setTitle(tr("coordui.conflicts.history"))
         self.disputed_choice.setText(tr("coordui.conflicts.mark_disputed"))
         self.reason_label.setText(tr("coordui.conflicts.reason"))

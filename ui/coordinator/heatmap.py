@@ -13,8 +13,9 @@ import math
 
 import numpy as np
 
+from observer.fmt import formatter
 from observer.forensics import Fingerprint
-from observer.i18n import tr
+from observer.i18n import current_language, tr
 from ui.qt import QColor, QFont, QImage, QPainter, QPaintEvent, QPen, QPointF, QRectF, QSize, QSizePolicy, Qt, QWidget
 
 
@@ -140,7 +141,7 @@ class FingerprintMap(QWidget):
         small = QFont(p.font())
         small.setPointSizeF(max(6.0, small.pointSizeF() * 0.85))
         p.setFont(small)
-        p.drawText(QPointF(lx + 18, plot.top() + fm.ascent()), f"{int(self._max):,}".replace(",", "\u202f"))
+        p.drawText(QPointF(lx + 18, plot.top() + fm.ascent()), formatter(current_language()).integer(self._max))
         p.drawText(QPointF(lx + 18, plot.top() + lh), "1")
         p.drawText(
             QRectF(lx, plot.top() + lh + 6, legend_w - 14, 4 * fm.height()),

@@ -18,17 +18,17 @@ from db.merge import (
     TRUSTED,
     KeyInfo,
     MergeReport,
-    import_keys,
     list_keys,
     release_held,
     revoke_key,
     set_trust_on_first_use,
-    trust_key,
     trust_on_first_use,
 )
-from db.services.keys import import_log
+from db.services.keys import import_and_release, import_log, release_all, trust_and_release
 from db.store import ElectionStore
-from observer.i18n import tr
+from observer.fmt import formatter
+from observer.i18n import current_language, tr
+from observer.package import KEY_ROLES
 from ui.coordinator.text import plain_labels, plain_tooltip
 from ui.operations import Operation, run_query
 from ui.qt import (
@@ -37,6 +37,7 @@ from ui.qt import (
     QBrush,
     QCheckBox,
     QColor,
+    QComboBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -57,7 +58,7 @@ from ui.qt import (
 )
 from ui.settings import Settings
 
-KEY_COLUMNS = ("fingerprint", "label", "status", "merged", "held", "decided")
+KEY_COLUMNS = ("fingerprint", "label", "status", "role", "merged", "held", "decided")
 LOG_COLUMNS = ("file", "outcome", "station", "signer", "fingerprint", "merged_at", "reason")
 _STATUS_COLOURS = {TRUSTED: QColor(200, 230, 201), REVOKED: QColor(255, 205, 210), PENDING: QColor(255, 236, 179)}
 
@@ -153,22 +154,7 @@ class KeysPage(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.label_edit = QLineEdit()
-        self.label_edit.setObjectName("keyLabel")
-        self.approve = QPushButton()
-        self.approve.setObjectName("approveKey")
-        self.revoke = QPushButton()
-        self.revoke.setObjectName("revokeKey")
-        self.release = QPushButton()
-        self.release.setObjectName("releaseHeld")
-        self.import_button = QPushButton()
-        self.status = QLabel()
-        self.status.setObjectName("keysStatus")
-        self.status.setWordWrap(True)
-        actions = QHBoxLayout()
-        actions.addWidget(self.label_edit, 1)
-        for b in (self.approve, self.revoke, self.release, self.import_button):
-            actions.addWidget(b)
+        actions = self._build_actions()
 
         self.keys_box = QGroupBox()
         kl = QVBoxLayout(self.keys_box)
@@ -200,11 +186,49 @@ class KeysPage(QWidget):
         self.approve.clicked.connect(self.approve_selected)
         self.revoke.clicked.connect(self.revoke_selected)
         self.release.clicked.connect(self.release_selected)
+        self.release_all_button.clicked.connect(self.release_all)
+        self.role_combo.currentIndexChanged.connect(lambda _i: self._update_approve())
         self.import_button.clicked.connect(self._import_file)
         self.tofu.toggled.connect(self._tofu_toggled)
         plain_labels(self)
         self.retranslate()
         self.reload()
+
+    def _build_actions(self) -> QVBoxLayout:
+        self.label_edit = QLineEdit()
+        self.label_edit.setObjectName("keyLabel")
+        self.approve = QPushButton()
+        self.approve.setObjectName("approveKey")
+        self.revoke = QPushButton()
+        self.revoke.setObjectName("revokeKey")
+        self.release = QPushButton()
+        self.release.setObjectName("releaseHeld")
+        self.release_all_button = QPushButton()
+        self.release_all_button.setObjectName("releaseAll")
+        self.release_all_button.setEnabled(False)  # until the keys are read
+        # Which role approving or importing gives a key: an observer's (station packages) or a district's.
+        self.role_combo = QComboBox()
+        self.role_combo.setObjectName("keyRole")
+        for role in KEY_ROLES:
+            self.role_combo.addItem("", role)
+        self.import_button = QPushButton()
+        self.status = QLabel()
+        self.status.setObjectName("keysStatus")
+        self.status.setWordWrap(True)
+        # Two rows: deciding about the selected key; merging what keys hold and importing a list.
+        decide = QHBoxLayout()
+        decide.addWidget(self.label_edit, 1)
+        for w in (self.role_combo, self.approve, self.revoke):
+            decide.addWidget(w)
+        release = QHBoxLayout()
+        for w in (self.release, self.release_all_button):
+            release.addWidget(w)
+        release.addStretch()
+        release.addWidget(self.import_button)
+        actions = QVBoxLayout()
+        actions.addLayout(decide)
+        actions.addLayout(release)
+        return actions
 
     # ---- data ----------------------------------------------------------------
     def reload(self) -> None:
@@ -224,8 +248,9 @@ class KeysPage(QWidget):
                 group_fingerprint(k.fingerprint),
                 k.label,
                 tr(f"coordui.keys.status.{k.status}"),
-                str(k.merged_packages),
-                str(k.held_packages),
+                tr(f"package.role.{k.role}"),
+                formatter(current_language()).integer(k.merged_packages),
+                formatter(current_language()).integer(k.held_packages),
                 decided,
             ]
             for c, text in enumerate(cells):
@@ -235,7 +260,7 @@ class KeysPage(QWidget):
                     item.setToolTip(tr("coordui.keys.public", key=k.public_key))
                 if c == 2 and k.status in _STATUS_COLOURS:
                     item.setBackground(QBrush(_STATUS_COLOURS[k.status]))
-                if c in (3, 4):
+                if c in (4, 5):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
@@ -265,28 +290,64 @@ class KeysPage(QWidget):
 
     def _selection_changed(self) -> None:
         k = self.selected_key()
-        self.approve.setEnabled(k is not None and k.status != TRUSTED)
+        if k is not None:
+            self.role_combo.blockSignals(True)
+            self.role_combo.setCurrentIndex(max(self.role_combo.findData(k.role), 0))
+            self.role_combo.blockSignals(False)
+        self._update_approve()
         self.revoke.setEnabled(k is not None and k.status != REVOKED)
+        held = sum(x.held_packages for x in self._keys if x.status == TRUSTED)
+        self.release_all_button.setText(tr("coordui.keys.release_all", n=formatter(current_language()).integer(held)))
+        self.release_all_button.setEnabled(held > 0)
         self.release.setEnabled(k is not None and k.status == TRUSTED and k.held_packages > 0)
         self.label_edit.setEnabled(k is not None)
         if k is not None:
             self.label_edit.setText(k.label)
 
+    def _update_approve(self) -> None:
+        """Approving also changes a trusted key's role: enabled when either would change."""
+        k = self.selected_key()
+        self.approve.setEnabled(k is not None and (k.status != TRUSTED or k.role != self.role_combo.currentData()))
+
     # ---- actions -------------------------------------------------------------
     def _decider(self) -> str:
         return Settings().observer_name or tr("coordui.keys.coordinator")
 
-    def approve_selected(self) -> Operation[KeyInfo] | None:
+    def approve_selected(self) -> Operation[tuple[KeyInfo, MergeReport]] | None:
+        """Trust the selected key with the chosen role and merge the packages it held (as ``keys trust``)."""
         k = self.selected_key()
         if k is None:
             return None
-        store, label, who = self.store, self.label_edit.text(), self._decider()
-        op: Operation[KeyInfo] = Operation(
-            self, lambda _c: trust_key(store, k.fingerprint, label, who), show_progress=False
+        store, label, who, role = self.store, self.label_edit.text(), self._decider(), self.role_combo.currentData()
+        op: Operation[tuple[KeyInfo, MergeReport]] = Operation(
+            self,
+            lambda _c: trust_and_release(store, k.fingerprint, label, who, role=role),
+            title=tr("coordui.keys.releasing"),
+            cancellable=False,
         )
-        op.success(
-            lambda info: self._after(tr("coordui.keys.approved", fp=info.fingerprint[:16], held=info.held_packages))
+        op.success(self._approved)
+        return op.run_in_background()
+
+    def _approved(self, result: tuple[KeyInfo, MergeReport]) -> None:
+        info, report = result
+        counts = report.counts()
+        self._after(
+            tr(
+                "coordui.keys.approved_released",
+                fp=info.fingerprint[:16],
+                role=tr(f"package.role.{info.role}"),
+                merged=counts["merged"],
+                refused=counts["refused"],
+            )
         )
+
+    def release_all(self) -> Operation[MergeReport]:
+        """Merge every package held for a trusted key."""
+        store = self.store
+        op: Operation[MergeReport] = Operation(
+            self, lambda _c: release_all(store), title=tr("coordui.keys.releasing"), cancellable=False
+        )
+        op.success(self._released)
         return op.run_in_background()
 
     def revoke_selected(self) -> Operation[KeyInfo] | None:
@@ -325,11 +386,24 @@ class KeysPage(QWidget):
         if path:
             self.import_keys_file(Path(path))
 
-    def import_keys_file(self, path: Path) -> Operation[list[KeyInfo]]:
-        store, who = self.store, self._decider()
-        op: Operation[list[KeyInfo]] = Operation(self, lambda _c: import_keys(store, path, who), show_progress=False)
-        op.success(lambda keys: self._after(tr("coordui.keys.imported", n=len(keys))))
+    def import_keys_file(self, path: Path) -> Operation[tuple[list[KeyInfo], MergeReport]]:
+        """Trust every key of the list with the chosen role, and merge the packages they held (as ``keys import``)."""
+        store, who, role = self.store, self._decider(), self.role_combo.currentData()
+        op: Operation[tuple[list[KeyInfo], MergeReport]] = Operation(
+            self,
+            lambda _c: import_and_release(store, path, who, role=role),
+            title=tr("coordui.keys.releasing"),
+            cancellable=False,
+        )
+        op.success(self._imported)
         return op.run_in_background()
+
+    def _imported(self, result: tuple[list[KeyInfo], MergeReport]) -> None:
+        keys, report = result
+        counts = report.counts()
+        self._after(
+            tr("coordui.keys.imported_released", n=len(keys), merged=counts["merged"], refused=counts["refused"])
+        )
 
     def _tofu_toggled(self, on: bool) -> None:
         store = self.store
@@ -350,6 +424,11 @@ class KeysPage(QWidget):
         self.approve.setText(tr("coordui.keys.approve"))
         self.revoke.setText(tr("coordui.keys.revoke"))
         self.release.setText(tr("coordui.keys.release"))
+        self.role_combo.setToolTip(tr("coordui.keys.role_tip"))
+        for i in range(self.role_combo.count()):
+            self.role_combo.setItemText(i, tr(f"package.role.{self.role_combo.itemData(i)}"))
+        held = sum(x.held_packages for x in self._keys if x.status == TRUSTED)
+        self.release_all_button.setText(tr("coordui.keys.release_all", n=formatter(current_language()).integer(held)))
         self.import_button.setText(tr("coordui.keys.import"))
         self.table.setHorizontalHeaderLabels([tr(f"coordui.keys.col.{c}") for c in KEY_COLUMNS])
         self.log_model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(LOG_COLUMNS) - 1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
@@ -53,6 +54,13 @@ _OUTCOME_COLOURS = {
 RESULT_COLUMNS = ("file", "outcome", "station", "signer", "reason")
 
 
+def dropped_paths(mime: Any) -> list[Path]:
+    """Local files and folders in a drop's MIME data (a USB stick's folder is one): what "Add…" would add."""
+    if mime is None or not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile() and url.toLocalFile()]
+
+
 class MergeDialog(QDialog):
     merged = Signal(object)  # MergeReport, after a merge (also a cancelled one) finished
 
@@ -64,8 +72,42 @@ class MergeDialog(QDialog):
         self.report: MergeReport | None = None
         self.operation: Operation[MergeReport] | None = None
 
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._build_intro())
+        layout.addLayout(self._build_paths(), 1)
+        layout.addLayout(self._build_org_key())
+        layout.addLayout(self._build_run())
+        results = self._build_results()
+        layout.addWidget(self.progress_text)
+        layout.addWidget(self.summary)
+        layout.addWidget(results, 2)
+        layout.addWidget(self.detail)
+        bottom = QHBoxLayout()
+        bottom.addStretch()
+        bottom.addWidget(self.close_button)
+        layout.addLayout(bottom)
+        self.resize(980, 640)
+        # Package files, folders or a USB stick dropped on the dialog join the list (as "Add…" does).
+        self.setAcceptDrops(True)
+
+        self.add_files.clicked.connect(self._pick_files)
+        self.add_folder.clicked.connect(self._pick_folder)
+        self.remove.clicked.connect(self._remove_selected)
+        self.org_key_button.clicked.connect(self._pick_org_key)
+        self.org_key_clear.clicked.connect(lambda: self.set_org_key(None))
+        self.merge_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.reject)
+        self.results.currentCellChanged.connect(lambda row, *_: self._show_detail(row))
+        plain_labels(self)
+        self.retranslate()
+
+    def _build_intro(self) -> QLabel:
         self.intro = QLabel()
         self.intro.setWordWrap(True)
+        return self.intro
+
+    def _build_paths(self) -> QHBoxLayout:
         self.paths = QListWidget()
         self.paths.setObjectName("mergePaths")
         self.paths.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -80,7 +122,9 @@ class MergeDialog(QDialog):
         top = QHBoxLayout()
         top.addWidget(self.paths, 1)
         top.addLayout(side)
+        return top
 
+    def _build_org_key(self) -> QHBoxLayout:
         # The organisation's private key opens sealed packages; only its path is remembered.
         self.org_key_label = QLabel()
         self.org_key_label.setObjectName("mergeOrgKey")
@@ -93,7 +137,9 @@ class MergeDialog(QDialog):
         key_row.addWidget(self.org_key_label, 1)
         key_row.addWidget(self.org_key_button)
         key_row.addWidget(self.org_key_clear)
+        return key_row
 
+    def _build_run(self) -> QHBoxLayout:
         self.progress = QProgressBar()
         self.progress.setObjectName("mergeProgress")
         self.progress.setTextVisible(True)
@@ -110,7 +156,9 @@ class MergeDialog(QDialog):
         run.addWidget(self.progress, 1)
         run.addWidget(self.merge_button)
         run.addWidget(self.cancel_button)
+        return run
 
+    def _build_results(self) -> QTableWidget:
         self.summary = QLabel()
         self.summary.setObjectName("mergeSummary")
         self.summary.setWordWrap(True)
@@ -128,33 +176,18 @@ class MergeDialog(QDialog):
         self.detail.setObjectName("mergeDetail")
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        return self.results
 
-        bottom = QHBoxLayout()
-        bottom.addStretch()
-        bottom.addWidget(self.close_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.intro)
-        layout.addLayout(top, 1)
-        layout.addLayout(key_row)
-        layout.addLayout(run)
-        layout.addWidget(self.progress_text)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.results, 2)
-        layout.addWidget(self.detail)
-        layout.addLayout(bottom)
-        self.resize(980, 640)
+    # ---- drag and drop -----------------------------------------------------
+    def dragEnterEvent(self, event: Any) -> None:  # QDragEnterEvent
+        if dropped_paths(event.mimeData()):
+            event.acceptProposedAction()
 
-        self.add_files.clicked.connect(self._pick_files)
-        self.add_folder.clicked.connect(self._pick_folder)
-        self.remove.clicked.connect(self._remove_selected)
-        self.org_key_button.clicked.connect(self._pick_org_key)
-        self.org_key_clear.clicked.connect(lambda: self.set_org_key(None))
-        self.merge_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.close_button.clicked.connect(self.reject)
-        self.results.currentCellChanged.connect(lambda row, *_: self._show_detail(row))
-        plain_labels(self)
-        self.retranslate()
+    def dropEvent(self, event: Any) -> None:  # QDropEvent
+        paths = dropped_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.add_paths(paths)
 
     # ---- paths -------------------------------------------------------------
     def add_paths(self, paths: list[Path]) -> None:

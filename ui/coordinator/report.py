@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from db.store import ElectionStore
 from observer import i18n
 from observer.errors import StorageError
-from observer.i18n import tr
+from observer.fmt import formatter
+from observer.i18n import current_language, tr
 from observer.paths import app_home
 from ui.coordinator.text import plain_labels
 from ui.operations import Operation, OperationContext, show_error
@@ -203,7 +204,7 @@ class ReportDialog(QDialog):
             tr(
                 "coordui.report.done",
                 pages=info.pages,
-                seconds=f"{info.seconds:.1f}",
+                seconds=formatter(current_language()).num(info.seconds),
                 fingerprint=short_fingerprint(info.fingerprint),
             )
         )

@@ -1,38 +1,37 @@
-"""The coordinator's stations table: a lazy model over 100,000 stations, filters and search.
+"""The coordinator's stations table page: filters and search above the lazy table.
 
-Anki's browser pattern (STYLE.md §7): the model holds only the ordered list of
-station ids, so ``rowCount`` is exact and the scroll bar is right from the
-start; row contents are computed a page at a time the first time the view asks
-for one of its cells, and kept in a bounded cache.
+The model is :mod:`ui.coordinator.stations_model`; Enter or a double-click on a
+row opens the station's story (``storyRequested``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from db.services.station_table import (
-    FLAGS,
     QueryGuard,
     ReuseIndex,
     ScanStopped,
     StationFilter,
-    StationRow,
     StationSource,
     reuse_index,
 )
-from observer.definitions import gap_pp
-from observer.i18n import tr
+from observer.fmt import formatter
+from observer.i18n import current_language, tr
 from observer.regions import region_name
-from ui.coordinator.text import plain_labels, plain_tooltip
+from ui.coordinator.stations_model import (  # noqa: F401  - re-exported: tests and benchmarks import them here
+    COLUMNS,
+    PAGE_SIZE,
+    StationsModel,
+    flag_text,
+    reuse_text,
+)
+from ui.coordinator.text import plain_labels
 from ui.operations import Operation, OperationContext
 from ui.qt import (
     QAbstractItemView,
-    QAbstractTableModel,
-    QBrush,
     QCheckBox,
-    QColor,
     QComboBox,
     QFont,
     QFontMetrics,
@@ -41,7 +40,6 @@ from ui.qt import (
     QLabel,
     QLineEdit,
     QModelIndex,
-    QPersistentModelIndex,
     Qt,
     QTableView,
     QTimer,
@@ -52,341 +50,65 @@ from ui.qt import (
 )
 
 if TYPE_CHECKING:
-    from db.reuse import ReusePair
     from db.services.hq import StoreOpener
     from db.services.station_reader import StationReader
     from db.store import ElectionStore
 
 log = logging.getLogger("baqylau.ui")
 
-PAGE_SIZE = 200
-MAX_CACHED_PAGES = 64  # ~13,000 rows: enough for fast back-and-forth scrolling, bounded memory
-
-COLUMNS: tuple[str, ...] = ("code", "region", "district", "registered", "observed", "official", "gap", "flags")
-_SORTABLE = {"code", "region", "district", "registered"}
-_NUMERIC = {"registered", "observed", "official", "gap"}
-# Columns that depend on which protocol counts at a station (db.conflicts.effective_protocols).
-_NEEDS_EFFECTIVE = {"observed", "gap", "flags"}
-_FIGURES_POLL_MS = 30  # how often the table looks whether the observers' figures have arrived
-_WARN = QColor(255, 236, 179)  # pale amber: prints and reads in grey too
-_BAD = QColor(255, 205, 210)
-
-Index = QModelIndex | QPersistentModelIndex
-
-
-def fmt_pct(value: float | None) -> str:
-    return "" if value is None else f"{value:.1f}"
-
-
-def fmt_pp(value: float | None) -> str:
-    return "" if value is None else f"{value:+.1f}"
-
-
-def flag_text(row: StationRow) -> str:
-    parts = []
-    for flag in FLAGS:
-        if flag in row.flags:
-            if flag == "violations":
-                parts.append(tr("coordui.flag.violations_n", n=row.violations))
-            else:
-                parts.append(tr(f"coordui.flag.{flag}"))
-    return ", ".join(parts)
-
-
-def reuse_kind(pair: ReusePair) -> str:
-    from db.reuse import IDENTICAL  # loaded already: a pair comes from the scan
-
-    return tr("rel.reuse.identical") if pair.kind == IDENTICAL else tr("rel.reuse.near", distance=pair.distance)
-
-
-def reuse_text(row: StationRow) -> str:
-    """The photos this station shares with others, one line per pair, this station's side first."""
-    lines = [tr("rel.reuse.tip_title")]
-    for pair in row.reused:
-        mine, other = (pair.a, pair.b) if pair.a.station_code == row.code else (pair.b, pair.a)
-        lines.append(
-            tr(
-                "rel.reuse.tip_pair",
-                kind=reuse_kind(pair),
-                file=mine.original_name,
-                observer=mine.observer_name,
-                other_station=other.station_code,
-                other_observer=other.observer_name,
-                other_file=other.original_name,
-            )
-        )
-    return "\n".join(lines)
-
-
-class StationsModel(QAbstractTableModel):
-    """Rows are station ids; cells come from :class:`StationSource` pages on demand."""
-
-    countChanged = Signal(int)
-    figuresReady = Signal()  # the effective protocols arrived: observed figures and flags are shown
-
-    def __init__(self, source: StationSource, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._source = source
-        # Polled on the UI thread rather than called back from the worker: a worker's callback that
-        # holds the model can drop its last reference there, and PySide then deletes it unsafely.
-        self._figures_timer = QTimer(self)
-        self._figures_timer.setInterval(_FIGURES_POLL_MS)
-        self._figures_timer.timeout.connect(self._poll_figures)
-        self._pending_pages = False  # a cached page was read before the figures were known
-        self._filter = StationFilter()
-        self._sort = ("code", False)
-        self._ids: list[str] = []
-        # After reload(first_screen=True): rows the table has, while _ids holds only the first page.
-        self._count: int | None = None
-        self._generation = 0  # bumped by every reload: a late completion of an older list is dropped
-        self._pages: OrderedDict[int, list[StationRow | None]] = OrderedDict()
-        self.pages_loaded = 0  # for tests and measurements: how much work scrolling caused
-
-    # ---- state -------------------------------------------------------------
-    @property
-    def source(self) -> StationSource:
-        return self._source
-
-    @property
-    def station_filter(self) -> StationFilter:
-        return self._filter
-
-    def set_filter(self, flt: StationFilter) -> None:
-        self._filter = flt
-        self.reload()
-
-    def reload(self, first_screen: bool = False) -> None:
-        """Re-read ids (after a filter change, a merge or a decision); drops the row cache.
-
-        ``first_screen`` (the unfiltered table, as a window opens): read the first
-        page's ids and the station count now, the whole ordered list once the event
-        loop runs (or as soon as a row past the first page is asked for).
-        """
-        # The id list first, then the effective protocols in the background: run side by side, the
-        # worker's Python holds the GIL that each of the 100,000 fetched rows waits for (7x slower).
-        self._generation += 1
-        self.beginResetModel()
-        if first_screen and self._filter == StationFilter():
-            self._ids = self._source.ids(self._filter, *self._sort, limit=PAGE_SIZE)
-            self._count = self._source.total()
-            if len(self._ids) >= self._count:
-                self._count = None  # it all fitted in one page
-            else:
-                generation = self._generation
-                QTimer.singleShot(0, lambda: self._complete_ids(generation))
-        else:
-            self._ids = self._source.ids(self._filter, *self._sort)
-            self._count = None
-        self._pages.clear()
-        self._pending_pages = False
-        self.endResetModel()
-        self.countChanged.emit(self.rowCount())
-        if not self._source.effective_ready():
-            self._source.prefetch()  # starts the read (once the store is open) if none is under way
-            self._figures_timer.start()
-
-    def _poll_figures(self) -> None:
-        if self._source.closed or self._source.stopped:
-            self._figures_timer.stop()
-        elif self._source.effective_ready():
-            self._figures_timer.stop()
-            self._figures_arrived()
-
-    def _complete_ids(self, generation: int | None = None) -> None:
-        """Read the whole ordered id list after a first-screen reload."""
-        if self._count is None or (generation is not None and generation != self._generation) or self._source.closed:
-            return
-        expected = self._count
-        ids = self._source.ids(self._filter, *self._sort)
-        head = self._ids
-        self._count = None
-        self._ids = ids
-        if len(ids) == expected and ids[: len(head)] == head:
-            return  # the rows on screen are the same rows: nothing to redraw
-        # The file changed between the two reads. This may run inside data() (a row past the first
-        # page was asked for), where a model reset must not happen: reset from the event loop.
-        QTimer.singleShot(0, self._reset_rows)
-
-    def _reset_rows(self) -> None:
-        self.beginResetModel()
-        self._pages.clear()
-        self.endResetModel()
-        self.countChanged.emit(len(self._ids))
-
-    def _figures_arrived(self) -> None:
-        if self._pending_pages:
-            # Rows read meanwhile showed "loading": read them again with the figures.
-            self._pending_pages = False
-            self._pages.clear()
-            if self.rowCount():
-                self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, len(COLUMNS) - 1))
-        self.figuresReady.emit()
-
-    def refresh(self) -> None:
-        """The data changed underneath: forget derived sets too."""
-        self._source.invalidate()
-        self.reload()
-
-    def set_reuse(self, reuse: ReuseIndex) -> None:
-        """A finished reused-photo scan: flag the rows without losing the coordinator's place."""
-        self._source.set_reuse(reuse)
-        if self._filter.reused_evidence:
-            self.reload()  # the filtered id list itself changes
-            return
-        self._pages.clear()
-        if self.rowCount():
-            self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, len(COLUMNS) - 1))
-
-    def station_id(self, row: int) -> str:
-        if row >= len(self._ids):
-            self._complete_ids()
-        return self._ids[row]
-
-    def row_data(self, row: int, wait: bool = True) -> StationRow | None:
-        """The row's contents; with ``wait`` complete with the observers' figures (waits for them).
-
-        The view's cells (:meth:`data`) never wait: until the figures are read they
-        show the row marked ``pending``.
-        """
-        if not 0 <= row < self.rowCount():
-            return None
-        if row >= len(self._ids):
-            self._complete_ids()  # scrolled before the whole list was read: read it now
-            if row >= len(self._ids):
-                return None
-        page_no = row // PAGE_SIZE
-        page = self._pages.get(page_no)
-        if page is None or (wait and any(r is not None and r.pending for r in page)):
-            page = self._load_page(page_no, wait)
-        else:
-            self._pages.move_to_end(page_no)
-        return page[row - page_no * PAGE_SIZE]
-
-    def _load_page(self, page_no: int, wait: bool) -> list[StationRow | None]:
-        ids = self._ids[page_no * PAGE_SIZE : (page_no + 1) * PAGE_SIZE]
-        rows = self._source.rows(ids, wait=wait)
-        page: list[StationRow | None] = [rows.get(i) for i in ids]
-        if any(r is not None and r.pending for r in page):
-            self._pending_pages = True
-        self._pages[page_no] = page
-        self.pages_loaded += 1
-        while len(self._pages) > MAX_CACHED_PAGES:
-            self._pages.popitem(last=False)
-        return page
-
-    # ---- Qt model interface -------------------------------------------------
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        if parent.isValid():
-            return 0
-        return len(self._ids) if self._count is None else self._count
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return tr(f"coordui.stations.col.{COLUMNS[section]}")
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return tr(f"coordui.stations.tip.{COLUMNS[section]}")
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.column() >= len(COLUMNS):
-            return None
-        if role not in (
-            Qt.ItemDataRole.DisplayRole,
-            Qt.ItemDataRole.TextAlignmentRole,
-            Qt.ItemDataRole.BackgroundRole,
-            Qt.ItemDataRole.ToolTipRole,
-        ):
-            return None
-        col = COLUMNS[index.column()]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            h = Qt.AlignmentFlag.AlignRight if col in _NUMERIC else Qt.AlignmentFlag.AlignLeft
-            return int(h | Qt.AlignmentFlag.AlignVCenter)
-        row = self.row_data(index.row(), wait=False)  # the view is painting: never wait here
-        if row is None:
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(row, col)
-        if role == Qt.ItemDataRole.BackgroundRole:
-            if "conflict" in row.flags or "disputed" in row.flags:
-                return QBrush(_BAD)
-            if col == "flags" and row.flags - {"no_official"}:
-                return QBrush(_WARN)
-            return None
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if row.pending and col in _NEEDS_EFFECTIVE:
-                return tr("coordui.stations.loading_tip")
-            if col == "flags" and (row.failed_checks or row.reused):
-                parts = ["\n".join(row.failed_checks)] if row.failed_checks else []
-                if row.reused:
-                    parts.append(reuse_text(row))
-                return plain_tooltip("\n\n".join(parts))  # "a <= b" and file names must not be read as markup
-            if col == "region":
-                return plain_tooltip(row.region)
-            return None
-        return None
-
-    @staticmethod
-    def _display(row: StationRow, col: str) -> str:
-        if row.pending and col in _NEEDS_EFFECTIVE:
-            return "…"  # still being read: never shown as "not observed"
-        if col == "code":
-            return row.code
-        if col == "region":
-            return region_name(row.region) if row.region else ""
-        if col == "district":
-            return row.district
-        if col == "registered":
-            return "" if row.registered is None else f"{row.registered:,}".replace(",", "\u202f")
-        if col == "observed":
-            return fmt_pct(row.observed_pct)
-        if col == "official":
-            return fmt_pct(row.official_pct)
-        if col == "gap":
-            return fmt_pp(gap_pp(row.observed_pct, row.official_pct))  # observed minus official, as everywhere
-        return flag_text(row)
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if not 0 <= column < len(COLUMNS) or COLUMNS[column] not in _SORTABLE:
-            return
-        # A reset, not a layout change: rows move wholesale and persistent indexes would point at the wrong stations.
-        self._sort = (COLUMNS[column], order == Qt.SortOrder.DescendingOrder)
-        self.reload()
-
 
 class StationsPage(QWidget):
     """Filters above the table; double-clicking a conflicting station asks to open it."""
 
     stationActivated = Signal(str)  # station id
+    storyRequested = Signal(str, list)  # station id, the table's station ids in order (for next / previous)
 
     def __init__(
         self, store: ElectionStore | StoreOpener, parent: QWidget | None = None, reader: StationReader | None = None
     ) -> None:
         super().__init__(parent)
         self.model = StationsModel(StationSource(store, reader), self)
+        self.reuse_operation: Operation[ReuseIndex] | None = None
+        self._reuse_guard: QueryGuard | None = None
+        self._reuse_generation = 0
+        # An overview counter's own list of stations (gaps above a threshold, control relations as
+        # `baqylau check` finds them), the key of its label, and the threshold the label names.
+        self._only: frozenset[str] | None = None
+        self._picked = ""
+        self._threshold: float | None = None
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_filters())
+        layout.addLayout(self._build_flags())
+        layout.addWidget(self._build_view())
+
+        # Typing a station code re-queries after a short pause, not on every key.
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(250)
+        self._debounce.timeout.connect(self.apply_filters)
+        self.search.textChanged.connect(lambda _t: self._debounce.start())
+        self.region.currentIndexChanged.connect(lambda _i: self.apply_filters())
+        for box in self._flag_boxes():
+            box.toggled.connect(lambda _c: self.apply_filters())
+        self.model.countChanged.connect(self._update_count)
+        plain_labels(self)
+
+        self._fill_regions()
+        self.retranslate()
+        self.model.reload(first_screen=True)
+
+    def _build_filters(self) -> QHBoxLayout:
         self.region = QComboBox()
         self.region.setObjectName("regionFilter")
         self.search = QLineEdit()
         self.search.setObjectName("codeSearch")
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(190)
-        self.disputed = QCheckBox()
-        self.violations = QCheckBox()
-        self.checks = QCheckBox()
-        self.reused = QCheckBox()
-        self.reused.setObjectName("reusedFilter")
-        self.reuse_operation: Operation[ReuseIndex] | None = None
-        self._reuse_guard: QueryGuard | None = None
-        self._reuse_generation = 0
         self.count = QLabel()
         self.count.setObjectName("stationCount")
         self.region_label = QLabel()
         self.search_label = QLabel()
-
         # Long region names and translated labels: keep the combo from sizing to its longest item,
         # and put the check boxes on their own row so the page fits a 1366-pixel screen.
         self.region.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -398,11 +120,32 @@ class StationsPage(QWidget):
         filters.addWidget(self.region)
         filters.addStretch()
         filters.addWidget(self.count)
+        return filters
+
+    def _build_flags(self) -> QHBoxLayout:
+        self.observed = QCheckBox()
+        self.observed.setObjectName("observedFilter")
+        self.disputed = QCheckBox()
+        self.disputed.setObjectName("disputedFilter")
+        self.violations = QCheckBox()
+        self.violations.setObjectName("violationsFilter")
+        self.checks = QCheckBox()
+        self.checks.setObjectName("checksFilter")
+        self.reused = QCheckBox()
+        self.reused.setObjectName("reusedFilter")
+        self.picked = QCheckBox()  # shown only while an overview counter's list narrows the table
+        self.picked.setObjectName("pickedFilter")
+        self.picked.setVisible(False)
         flags = QHBoxLayout()
-        for box in (self.disputed, self.violations, self.checks, self.reused):
+        for box in self._flag_boxes():
             flags.addWidget(box)
         flags.addStretch()
+        return flags
 
+    def _flag_boxes(self) -> tuple[QCheckBox, ...]:
+        return (self.observed, self.disputed, self.violations, self.checks, self.reused, self.picked)
+
+    def _build_view(self) -> QTableView:
         self.view = QTableView()
         self.view.setObjectName("stationsView")
         self.view.setModel(self.model)
@@ -422,28 +165,9 @@ class StationsPage(QWidget):
         vheader.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         vheader.setDefaultSectionSize(self.fontMetrics().height() + 8)
         vheader.hide()
-        self.view.doubleClicked.connect(self._activated)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(filters)
-        layout.addLayout(flags)
-        layout.addWidget(self.view)
-
-        # Typing a station code re-queries after a short pause, not on every key.
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(250)
-        self._debounce.timeout.connect(self.apply_filters)
-        self.search.textChanged.connect(lambda _t: self._debounce.start())
-        self.region.currentIndexChanged.connect(lambda _i: self.apply_filters())
-        for box in (self.disputed, self.violations, self.checks, self.reused):
-            box.toggled.connect(lambda _c: self.apply_filters())
-        self.model.countChanged.connect(self._update_count)
-        plain_labels(self)
-
-        self._fill_regions()
-        self.retranslate()
-        self.model.reload(first_screen=True)
+        # "activated": a double-click, and Enter on the current row (the keyboard's way in).
+        self.view.activated.connect(self._activated)
+        return self.view
 
     def _set_column_widths(self) -> None:
         """Wide enough for the translated header and typical contents; the flags column takes the rest."""
@@ -483,6 +207,12 @@ class StationsPage(QWidget):
         self.search_label.setText(tr("coordui.stations.search"))
         self.search.setPlaceholderText(tr("coordui.stations.search_hint"))
         self.region_label.setText(tr("coordui.stations.region"))
+        self.observed.setText(tr("coordui.stations.only_observed"))
+        self.picked.setText(
+            tr(f"coordui.stations.picked_{self._picked}", threshold=formatter(current_language()).num(self._threshold))
+            if self._picked
+            else ""
+        )
         self.disputed.setText(tr("coordui.stations.only_disputed"))
         self.violations.setText(tr("coordui.stations.only_violations"))
         self.checks.setText(tr("coordui.stations.only_checks"))
@@ -505,7 +235,36 @@ class StationsPage(QWidget):
             has_violations=self.violations.isChecked(),
             breaks_checks=self.checks.isChecked(),
             reused_evidence=self.reused.isChecked(),
+            observed=self.observed.isChecked(),
+            only=self._only if self.picked.isChecked() else None,
         )
+
+    def show_filtered(self, flt: StationFilter, picked: str = "", threshold: float | None = None) -> None:
+        """Set the filter controls to ``flt`` (what an overview counter opens) and apply it once.
+
+        ``flt.only``: the counter's own stations, under a check box labelled
+        ``coordui.stations.picked_<picked>`` (naming ``threshold``).
+        """
+        self._only, self._picked, self._threshold = flt.only, picked if flt.only is not None else "", threshold
+        boxes = {
+            self.observed: flt.observed,
+            self.disputed: flt.disputed,
+            self.violations: flt.has_violations,
+            self.checks: flt.breaks_checks,
+            self.reused: flt.reused_evidence,
+            self.picked: flt.only is not None,
+        }
+        for widget in (self.search, self.region, *boxes):
+            widget.blockSignals(True)
+        self.search.setText(flt.code_search)
+        self.region.setCurrentIndex(max(self.region.findData(flt.region), 0))
+        for box, checked in boxes.items():
+            box.setChecked(checked)
+        self.picked.setVisible(flt.only is not None)
+        for widget in (self.search, self.region, *boxes):
+            widget.blockSignals(False)
+        self.retranslate()
+        self.apply_filters()
 
     def apply_filters(self) -> None:
         self._debounce.stop()
@@ -577,4 +336,6 @@ class StationsPage(QWidget):
 
     def _activated(self, index: QModelIndex) -> None:
         if index.isValid():
-            self.stationActivated.emit(self.model.station_id(index.row()))
+            sid = self.model.station_id(index.row())
+            self.stationActivated.emit(sid)
+            self.storyRequested.emit(sid, self.model.station_ids())

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from db.services.hq import StoreOpener
 from db.services.station_reader import StationReader
 from observer.i18n import tr
-from ui.coordinator.stations import StationsPage
+from ui.coordinator.stations import COLUMNS, StationsPage
 from ui.coordinator.text import plain_labels
 from ui.qt import (
     QAction,
@@ -27,10 +28,12 @@ from ui.qt import (
     QSizePolicy,
     Qt,
     QTabWidget,
+    QTimer,
     QToolBar,
     QVBoxLayout,
     QWidget,
     Signal,
+    is_alive,
 )
 from ui.widgets.language import LanguageCombo, language_bridge
 
@@ -42,18 +45,22 @@ if TYPE_CHECKING:
     from ui.coordinator.imports import ImportDialog
     from ui.coordinator.keys import KeysPage
     from ui.coordinator.merge import MergeDialog
+    from ui.coordinator.overview import OverviewPage
     from ui.coordinator.report import ReportDialog
+    from ui.coordinator.story import StoryDialog
 
-TABS = ("stations", "conflicts", "comparison", "forensics", "keys")
+TABS = ("overview", "stations", "conflicts", "comparison", "forensics", "keys")
 # Pages other than the stations table: module and class, imported and built when first shown.
 # Opening the window then reads only what its first screen needs (the comparison page alone
 # would aggregate the whole election and import numpy before the window could appear).
 LAZY_PAGES: dict[str, tuple[str, str]] = {
+    "overview": ("ui.coordinator.overview", "OverviewPage"),
     "conflicts": ("ui.coordinator.conflicts", "ConflictsPage"),
     "comparison": ("ui.coordinator.comparison", "ComparisonPage"),
     "forensics": ("ui.coordinator.forensics", "ForensicsPage"),
     "keys": ("ui.coordinator.keys", "KeysPage"),
 }
+_OPEN_POLL_MS = 50  # how often the first tab looks whether the store has opened
 KIND_STATIONS = "stations"  # ui.coordinator.imports.KIND_STATIONS, without importing the dialog
 KIND_OFFICIAL = "official"
 
@@ -82,11 +89,34 @@ class CoordinatorWindow(QMainWindow):
         self._holders: dict[str, QWidget] = {}
 
         self.stations = StationsPage(self._opener, reader=reader)
+        self._build_tabs()
+        self._build_toolbar()
+        self.status_label = QLabel()
+        self.status_label.setObjectName("coordinatorStatus")
+        self.statusBar().addPermanentWidget(self.status_label)
+        plain_labels(self)
+
+        self.stations.storyRequested.connect(self.open_story)
+        self.stations.model.figuresReady.connect(self._update_status)
+        language_bridge().changed.connect(lambda _lang: self.retranslate())
+        self.retranslate()
+        self.resize(1366, 768)
+        # Seconds of thumbnail hashing at 10,000 photos: the table is usable meanwhile, flags appear
+        # after. Started once the observers' figures are in, so it slows neither them nor the opening.
+        self.stations.scan_reused_evidence(after_figures=True)
+        # The overview needs the open store: built once the event loop runs, the window shows first.
+        QTimer.singleShot(0, self._show_first_tab)
+        # Package files, folders or a USB stick dropped anywhere on the window are merged.
+        self.setAcceptDrops(True)
+
+    def _build_tabs(self) -> None:
         self.tabs = QTabWidget()
         self.tabs.setObjectName("coordinatorTabs")
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.stations, "")
-        for name in TABS[1:]:
+        for name in TABS:
+            if name == "stations":
+                self.tabs.addTab(self.stations, "")
+                continue
             holder = QWidget()
             holder.setObjectName(f"{name}Tab")
             QVBoxLayout(holder).setContentsMargins(0, 0, 0, 0)
@@ -95,6 +125,17 @@ class CoordinatorWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._tab_shown)
         self.setCentralWidget(self.tabs)
 
+    def _show_first_tab(self) -> None:
+        if not is_alive(self) or self.tabs.currentIndex() != 0 or "overview" in self._pages:
+            return
+        if not self._opener.future.done():
+            # Polled, not called back: the opener finishes on its own thread, which must not touch widgets.
+            QTimer.singleShot(_OPEN_POLL_MS, self._show_first_tab)
+            return
+        if self._opener.future.exception() is None:  # a file that failed to open: the app goes back to the start
+            self._page("overview")
+
+    def _build_toolbar(self) -> None:
         self.toolbar = QToolBar()
         self.toolbar.setObjectName("coordinatorToolbar")
         self.toolbar.setMovable(False)
@@ -120,20 +161,6 @@ class CoordinatorWindow(QMainWindow):
         self.toolbar.addWidget(spacer)
         self.language = LanguageCombo()
         self.toolbar.addWidget(self.language)
-
-        self.status_label = QLabel()
-        self.status_label.setObjectName("coordinatorStatus")
-        self.statusBar().addPermanentWidget(self.status_label)
-        plain_labels(self)
-
-        self.stations.stationActivated.connect(self._station_activated)
-        self.stations.model.figuresReady.connect(self._update_status)
-        language_bridge().changed.connect(lambda _lang: self.retranslate())
-        self.retranslate()
-        self.resize(1366, 768)
-        # Seconds of thumbnail hashing at 10,000 photos: the table is usable meanwhile, flags appear
-        # after. Started once the observers' figures are in, so it slows neither them nor the opening.
-        self.stations.scan_reused_evidence(after_figures=True)
 
     @classmethod
     def opening(cls, opener: StoreOpener, reader: StationReader) -> CoordinatorWindow:
@@ -161,23 +188,31 @@ class CoordinatorWindow(QMainWindow):
                 page.rulesChanged.connect(lambda: self._data_changed(except_comparison=True))
             elif name == "keys":
                 page.changed.connect(self._data_changed)
+            elif name == "overview":
+                page.openRequested.connect(self.open_counter)
+            if hasattr(page, "storyRequested"):
+                page.storyRequested.connect(self.open_story)
             page.retranslate()
         return page
 
     def _built(self) -> list[Any]:
-        return [self._pages[name] for name in TABS[1:] if name in self._pages]
+        return [self._pages[name] for name in TABS if name in self._pages]
 
     def show_tab(self, name: str) -> Any:
         """Bring tab ``name`` (one of TABS) to the front; returns its page (built on first show)."""
-        if name == TABS[0]:
+        if name == "stations":
             self.tabs.setCurrentWidget(self.stations)
             return self.stations
         self.tabs.setCurrentWidget(self._holders[name])  # the tab holds a frame: the page goes in it
         return self._page(name)
 
     def _tab_shown(self, index: int) -> None:
-        if 0 < index < len(TABS):
+        if 0 <= index < len(TABS) and TABS[index] in LAZY_PAGES:
             self._page(TABS[index])
+
+    @property
+    def overview(self) -> OverviewPage:
+        return self._page("overview")  # type: ignore[no-any-return]
 
     @property
     def conflicts(self) -> ConflictsPage:
@@ -202,6 +237,34 @@ class CoordinatorWindow(QMainWindow):
         dialog = MergeDialog(self.store, self)
         dialog.merged.connect(lambda _r: self._data_changed(evidence_changed=True))
         return self._show_dialog(dialog)
+
+    def merge_dropped(self, paths: list[Path]) -> MergeDialog:
+        """Merge what was dropped on the window, in the merge dialog (progress, outcomes, cancel) as "Merge…" does.
+
+        A merge dialog already open gets the paths; it starts them at once unless it is merging.
+        """
+        from ui.coordinator.merge import MergeDialog
+
+        dialog = next((d for d in self._dialogs if isinstance(d, MergeDialog)), None) or self.open_merge()
+        dialog.add_paths(paths)
+        if dialog.operation is None or dialog.operation.outcome != "pending":
+            dialog.start()
+        dialog.raise_()
+        return dialog
+
+    def dragEnterEvent(self, event: Any) -> None:  # QDragEnterEvent
+        from ui.coordinator.merge import dropped_paths
+
+        if dropped_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:  # QDropEvent
+        from ui.coordinator.merge import dropped_paths
+
+        paths = dropped_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.merge_dropped(paths)
 
     def open_import(self, kind: str) -> ImportDialog:
         from ui.coordinator.imports import ImportDialog
@@ -228,13 +291,59 @@ class CoordinatorWindow(QMainWindow):
             self._dialogs.remove(dialog)
         dialog.deleteLater()
 
-    def _station_activated(self, station_id: str) -> None:
+    def open_conflict(self, station_id: str) -> bool:
+        """Show the station's versions on the conflicts tab; False if it has no conflict."""
         if "conflicts" in self._pages:
             found = self.conflicts.select_station(station_id)
         else:
             found = self.conflicts.load_now(station_id)  # first use: its background read would come too late
         if found:
             self.tabs.setCurrentWidget(self._holders["conflicts"])
+        return bool(found)
+
+    def _station_activated(self, station_id: str) -> None:
+        self.open_conflict(station_id)  # what a double-click did before the story dialog (tests call it)
+
+    def open_story(self, station_id: str, ids: list[str] | None = None) -> StoryDialog:
+        """The station's whole story in one dialog; ``ids``: the list it was opened from (for next / previous)."""
+        from ui.coordinator.story import StoryDialog
+
+        for dialog in self._dialogs:
+            if isinstance(dialog, StoryDialog):
+                dialog.show_station(station_id, ids)
+                dialog.raise_()
+                return dialog
+        dialog = StoryDialog(self.store, station_id, ids, self)
+        dialog.conflictRequested.connect(self.open_conflict)
+        return self._show_dialog(dialog)  # type: ignore[no-any-return]
+
+    def open_counter(self, name: str) -> None:
+        """An overview counter was clicked: the list behind it."""
+        from db.services.station_table import StationFilter
+
+        if name == "undecided":
+            self.show_tab("conflicts")
+            return
+        if name in ("held", "refused"):
+            self.show_tab("keys")
+            return
+        ov = self.overview.overview
+        self.show_tab("stations")
+        if name in ("gaps", "checks") and ov is not None:
+            # The very stations the counter counted: the report's gaps (the head-count where there is one),
+            # the protocols `baqylau check` finds (official results and every observer's version).
+            only = ov.gap_stations if name == "gaps" else ov.check_stations
+            self.stations.show_filtered(StationFilter(only=only), picked=name, threshold=ov.gap_threshold)
+            if name == "gaps":  # the largest official excess first
+                header = self.stations.view.horizontalHeader()
+                header.setSortIndicator(COLUMNS.index("gap"), Qt.SortOrder.AscendingOrder)
+            return
+        filters = {
+            "reported": StationFilter(observed=True),
+            "disputed": StationFilter(disputed=True),
+            "serious": StationFilter(has_violations=True),
+        }
+        self.stations.show_filtered(filters.get(name, StationFilter()))
 
     # ---- refreshing --------------------------------------------------------------
     def refresh(self) -> None:
@@ -253,6 +362,8 @@ class CoordinatorWindow(QMainWindow):
             self.comparison.reload()
         if "keys" in self._pages:
             self.keys.reload()
+        if "overview" in self._pages:
+            self.overview.reload()
         self._update_status()
         self.dataChanged.emit()
 

@@ -1,0 +1,241 @@
+"""Election night at a glance: the coordinator window's first tab.
+
+Counters of what needs attention (undecided conflicts, held and refused packages,
+serious violations, control relations broken, turnout gaps), each a button that
+opens the list behind it; stations reported against expected by region, as bars
+that fill as packages arrive; packages merged per hour. The figures are
+:func:`db.services.overview.read_overview`'s, the command line's own, read in the
+background after each change: the tab never blocks the window.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from db.services.overview import Overview, read_overview
+from observer.fmt import formatter
+from observer.i18n import current_language, tr
+from observer.regions import region_name
+from ui.coordinator.text import plain_labels
+from ui.operations import Operation
+from ui.qt import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPainter,
+    QPaintEvent,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+    is_alive,
+)
+
+if TYPE_CHECKING:
+    from db.store import ElectionStore
+
+# Counters in reading order: name -> where it leads (the window maps targets to tabs and filters).
+COUNTERS: tuple[str, ...] = (
+    "reported",
+    "undecided",
+    "disputed",
+    "held",
+    "refused",
+    "serious",
+    "checks",
+    "gaps",
+)
+_ATTENTION = QColor(198, 40, 40)
+_CAPTION_WIDTH = 290  # a counter's caption wraps to this: four counters a row fit a 1366-pixel screen
+
+
+def wrap_words(text: str, fm: QFontMetrics, width: int) -> str:
+    """``text`` broken into lines of at most ``width`` pixels, between words (a push button does not wrap)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and fm.horizontalAdvance(lines[-1] + " " + word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "\n".join(lines)
+
+
+def counter_value(ov: Overview, name: str) -> int:
+    """The figure a counter shows (the tests compare these with the command line's)."""
+    values = {
+        "reported": ov.reported,
+        "undecided": ov.undecided,
+        "disputed": ov.disputed,
+        "held": ov.held_packages,
+        "refused": ov.refused_packages,
+        "serious": ov.violations_by_severity.get("high", 0),
+        "checks": ov.checks_official + ov.checks_observed,
+        "gaps": ov.gaps_over,
+    }
+    return values[name]
+
+
+class Timeline(QWidget):
+    """Packages merged per hour, as bars (the hours with none are gaps in the row)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("overviewTimeline")
+        self.setMinimumHeight(90)
+        self.hours: tuple[tuple[object, int], ...] = ()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), self.palette().base())
+        if not self.hours:
+            return
+        top = max(n for _h, n in self.hours)
+        fm = self.fontMetrics()
+        label_h = fm.height() + 2
+        width = max(4, min(40, (self.width() - 8) // len(self.hours)))
+        for i, (hour, n) in enumerate(self.hours):
+            h = int((self.height() - label_h - 6) * n / top)
+            x = 4 + i * width
+            painter.fillRect(x, self.height() - label_h - h, width - 2, h, QColor(66, 133, 244))
+            if width >= fm.horizontalAdvance("00") + 2:
+                painter.drawText(x, self.height() - 2, f"{getattr(hour, 'hour', 0):02d}")
+        painter.end()
+
+
+class OverviewPage(QWidget):
+    """``openRequested(target)``: a counter was clicked (one of COUNTERS)."""
+
+    openRequested = Signal(str)
+    loaded = Signal()  # fresh figures are shown
+
+    def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("overviewPage")
+        self.store = store
+        self.overview: Overview | None = None
+        self._generation = 0
+        self.buttons: dict[str, QPushButton] = {}
+        grid = QGridLayout()
+        for i, name in enumerate(COUNTERS):
+            button = QPushButton()
+            button.setObjectName(f"counter_{name}")
+            button.setMinimumHeight(3 * self.fontMetrics().height() + 20)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+            button.clicked.connect(lambda _c=False, n=name: self.openRequested.emit(n))
+            self.buttons[name] = button
+            grid.addWidget(button, i // 4, i % 4)
+        self.regions_box = QGroupBox()
+        self.region_grid = QGridLayout(self.regions_box)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.regions_box)
+        self.timeline_box = QGroupBox()
+        self.timeline = Timeline()
+        QVBoxLayout(self.timeline_box).addWidget(self.timeline)
+        self.summary = QLabel()
+        self.summary.setObjectName("overviewSummary")
+        self.summary.setWordWrap(True)
+        lower = QHBoxLayout()
+        lower.addWidget(scroll, 3)
+        lower.addWidget(self.timeline_box, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(grid)
+        layout.addLayout(lower, 1)
+        self.bars: dict[str, tuple[QLabel, QProgressBar]] = {}
+        plain_labels(self)
+        self.retranslate()
+        self.reload()
+
+    # ---- reading -------------------------------------------------------------------
+    def reload(self) -> Operation[Overview]:
+        """Read the figures again in the background; a later reload wins over an earlier one."""
+        self._generation += 1
+        generation = self._generation
+        store = self.store
+
+        def done(ov: Overview) -> None:
+            if is_alive(self) and generation == self._generation:
+                self.show_overview(ov)
+
+        self.operation: Operation[Overview] = Operation(
+            self, lambda _ctx: read_overview(store), show_progress=False, cancellable=False
+        ).success(done)
+        return self.operation.run_in_background()
+
+    def show_overview(self, ov: Overview) -> None:
+        self.overview = ov
+        self._fill_regions(ov)
+        self.timeline.hours = ov.timeline
+        self.timeline.update()
+        self.retranslate()
+        self.loaded.emit()
+
+    def _fill_regions(self, ov: Overview) -> None:
+        for label, bar in self.bars.values():
+            label.deleteLater()
+            bar.deleteLater()
+        self.bars.clear()
+        for i, r in enumerate(ov.regions):
+            label = QLabel()
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            bar = QProgressBar()
+            bar.setObjectName(f"regionBar_{r.region}")
+            bar.setRange(0, max(r.expected, 1))
+            bar.setValue(r.reported)
+            self.region_grid.addWidget(label, i, 0)
+            self.region_grid.addWidget(bar, i, 1)
+            self.bars[r.region] = (label, bar)
+
+    # ---- language ------------------------------------------------------------------
+    def retranslate(self) -> None:
+        fmt = formatter(current_language())
+        ov = self.overview
+        self.regions_box.setTitle(tr("coordui.overview.regions"))
+        self.timeline_box.setTitle(tr("coordui.overview.timeline"))
+        for name, button in self.buttons.items():
+            value = fmt.integer(counter_value(ov, name)) if ov is not None else "…"
+            params: dict[str, object] = {}
+            if name == "reported" and ov is not None:
+                params["total"] = fmt.integer(ov.stations)
+            if name == "gaps":
+                params["threshold"] = fmt.num(ov.gap_threshold if ov else 5.0)
+            bold = QFont(button.font())
+            bold.setBold(True)
+            text = wrap_words(tr(f"coordui.overview.{name}", **params), QFontMetrics(bold), _CAPTION_WIDTH)
+            button.setText(f"{value}\n{text}")
+            button.setToolTip(tr(f"coordui.overview.tip.{name}"))
+            urgent = ov is not None and name not in ("reported",) and counter_value(ov, name) > 0
+            button.setStyleSheet(f"color: {_ATTENTION.name()}; font-weight: bold;" if urgent else "")
+        if ov is None:
+            self.summary.setText(tr("coordui.overview.loading"))
+            return
+        self.summary.setText(
+            tr(
+                "coordui.overview.summary",
+                counted=fmt.integer(ov.counted),
+                excluded=fmt.integer(ov.excluded),
+                merged=fmt.integer(ov.merged_packages),
+                violations=fmt.integer(ov.violations),
+                medium=fmt.integer(ov.violations_by_severity.get("medium", 0)),
+            )
+        )
+        for region, (label, bar) in self.bars.items():
+            r = next(x for x in ov.regions if x.region == region)
+            label.setText(region_name(region))
+            bar.setFormat(
+                tr(
+                    "coordui.overview.bar",
+                    reported=fmt.integer(r.reported),
+                    expected=fmt.integer(r.expected),
+                    pct=fmt.pct(100.0 * r.reported / r.expected if r.expected else 0.0),
+                )
+            )
