@@ -26,9 +26,10 @@ def unit_label(u: UnitResult, template: ElectionTemplate | None = None) -> str:
     """The unit in words: the country (the template's own name for it), a region's name, or "region / district"."""
     if u.level == "national":
         return template.national_name() if template is not None else tr("coord.unit.national")
+    region = region_name(u.region) if u.region else tr("coord.unit.no_region")
     if u.level == "region":
-        return region_name(u.region)
-    return f"{region_name(u.region)} / {u.district}"
+        return region
+    return f"{region} / {u.district or '—'}"
 
 
 def _r(value: float | None, digits: int = 4) -> float | None:

@@ -27,7 +27,7 @@ from observer.i18n import tr
 from observer.template import builtin_template
 from ui.app import Launcher, make_application
 from ui.coordinator.stations import COLUMNS
-from ui.coordinator.window import CoordinatorWindow
+from ui.coordinator.window import TABS, CoordinatorWindow
 from ui.first_run import FirstRunWindow
 from ui.qt import Qt
 from ui.settings import Settings
@@ -118,7 +118,7 @@ def test_window_comes_up_before_the_store_then_the_figures_arrive(qtbot, launche
     assert model.index(10, _col("observed")).data() not in ("", "…")
     assert "…" not in window.status_label.text()
 
-    window.tabs.setCurrentIndex(1)
+    window.tabs.setCurrentIndex(TABS.index("conflicts"))
     assert "conflicts" in window._pages
     with qtbot.waitSignal(window.conflicts.loaded, timeout=20000):
         window.conflicts.reload()
@@ -258,11 +258,11 @@ def test_double_click_opens_the_conflict_even_before_the_tab_was_built(qtbot, hq
         qtbot.addWidget(window)
         assert "conflicts" not in window._pages
         window._station_activated("st-000000")  # synthetic_hq.build_hq: observers disagree at station 0
-        assert window.tabs.currentIndex() == 1
+        assert window.tabs.currentIndex() == TABS.index("conflicts")
         assert window.conflicts._current is not None and window.conflicts._current.station_id == "st-000000"
-        window.tabs.setCurrentIndex(0)
+        window.tabs.setCurrentIndex(TABS.index("stations"))
         window._station_activated("st-000001")  # no conflict there: stay on the table
-        assert window.tabs.currentIndex() == 0
+        assert window.tabs.currentIndex() == TABS.index("stations")
     finally:
         window.close()
         store.close()

@@ -10,9 +10,10 @@ changed in a small dialog; every figure is recomputed under the new rule.
 from __future__ import annotations
 
 from db.aggregate import aggregate, rules_note, turnout_gaps
+from db.aggregate_output import unit_label
 from db.rules import InclusionRules, load_rules, save_rules
 from db.store import ElectionStore
-from observer.aggregate import NATIONAL_UNIT, StationGap, UnitResult
+from observer.aggregate import StationGap, UnitResult
 from observer.fmt import formatter
 from observer.i18n import current_language, tr
 from observer.regions import region_name
@@ -58,14 +59,6 @@ def _pp(v: float | None) -> str:
 
 def _int(v: int | None) -> str:
     return formatter(current_language()).integer(v)
-
-
-def unit_label(u: UnitResult) -> str:
-    if u.unit == NATIONAL_UNIT or u.level == "national":
-        return tr("coordui.cmp.national")
-    if u.level == "region":
-        return region_name(u.region) if u.region else tr("coordui.cmp.no_region")
-    return f"{region_name(u.region) if u.region else '—'} / {u.district or '—'}"
 
 
 class RulesDialog(QDialog):
@@ -229,7 +222,7 @@ class ComparisonPage(QWidget):
     def cell(self, u: UnitResult, key: str) -> str:
         c, o, f, fa = u.comparison, u.observed, u.official, u.official_all
         if key == "unit":
-            return unit_label(u)
+            return unit_label(u, self.store.template)
         if key == "observed":
             return tr("coordui.cmp.of", part=_int(c.stations_counted), whole=_int(c.stations_total)) if c else "—"
         if key == "cov_st":
