@@ -231,7 +231,7 @@ def _decoded(data: bytes, name: str, encoding: str, delimiter: str) -> tuple[str
     if b"\x00" in data:
         raise CsvError("coord.csv.binary", file=name, line=_line_at(data, data.index(b"\x00")))
     text, used = decode(data, name, encoding)
-    if not text.strip():
+    if not text or text.isspace():  # not text.strip(): that copies the whole file
         raise CsvError("coord.csv.empty", file=name)
     if delimiter == "auto":
         first = text.lstrip("\r\n").split("\n", 1)[0]
@@ -258,7 +258,7 @@ def read_csv_chunks(
     data, name = _read_bytes(path)
     text, used, delimiter = _decoded(data, name, encoding, delimiter)
     del data
-    long_lines = max(map(len, text.split("\n"))) > MAX_FIELD_CHARS
+    long_lines = _has_long_line(text, MAX_FIELD_CHARS)
     if '"' in text and not _single_line_records(text, delimiter):
         whole = _table_from_text(text, name, used, delimiter)
         head = CsvTable(name, used, delimiter, whole.header, [], [])
@@ -312,6 +312,21 @@ def read_csv_chunks(
                 yield CsvTable(name, used, delimiter, tuple(header), rows, lines)
 
     return head, chunks()
+
+
+def _has_long_line(text: str, limit: int) -> bool:
+    """Whether a line of ``text`` is longer than ``limit`` characters, without splitting it into lines.
+
+    Each step looks for the last line break within the next ``limit + 1`` characters:
+    the lines up to it are short enough, and a window without one is a line too long.
+    """
+    pos, end = 0, len(text)
+    while end - pos > limit:
+        nl = text.rfind("\n", pos, pos + limit + 1)
+        if nl < 0:
+            return True
+        pos = nl + 1
+    return False
 
 
 def _single_line_records(text: str, delimiter: str) -> bool:
