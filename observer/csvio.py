@@ -259,10 +259,13 @@ def read_csv_chunks(
     text, used, delimiter = _decoded(data, name, encoding, delimiter)
     del data
     long_lines = _has_long_line(text, MAX_FIELD_CHARS)
-    if '"' in text and not _single_line_records(text, delimiter):
+
+    def careful(skip: int) -> Iterator[CsvTable]:
+        # A quoted line break (or broken quoting): the whole file the careful way, which
+        # finds each record's first line or names the broken one; ``skip`` rows were handed out.
         whole = _table_from_text(text, name, used, delimiter)
-        head = CsvTable(name, used, delimiter, whole.header, [], [])
-        return head, _split(whole, chunk_rows)
+        rest = CsvTable(name, used, delimiter, whole.header, whole.rows[skip:], whole.lines[skip:])
+        return _split(rest, chunk_rows)
 
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=True)
     header: list[str] | None = None
@@ -278,20 +281,28 @@ def read_csv_chunks(
                 header = [h.strip() for h in record]
                 _check_header(header, name, number)
                 break
-    except csv.Error as exc:
-        raise CsvError("coord.csv.broken", file=name, line=number + 1, problem=str(exc)) from None
-    if header is None:
-        raise CsvError("coord.csv.empty", file=name)
+    except csv.Error:
+        header = None
+    if header is None or reader.line_num != number:  # broken, empty, or a record over several lines
+        whole = _table_from_text(text, name, used, delimiter)
+        return CsvTable(name, used, delimiter, whole.header, [], []), _split(whole, chunk_rows)
     head = CsvTable(name, used, delimiter, tuple(header), [], [])
 
     def chunks() -> Iterator[CsvTable]:
-        line = number  # every record is one line here (checked above), so record k is line k
+        # Every record so far was one line, so record k is line k; a chunk that used more lines
+        # than it has records holds a quoted line break, and the careful reader takes over there.
+        line = number
+        handed = 0
         while True:
             try:
                 records = list(islice(reader, chunk_rows))
-            except csv.Error as exc:
-                raise CsvError("coord.csv.broken", file=name, line=reader.line_num, problem=str(exc)) from None
+            except csv.Error:
+                yield from careful(handed)
+                return
             if not records:
+                return
+            if reader.line_num != line + len(records):
+                yield from careful(handed)
                 return
             widths = list(map(len, records))
             if max(widths) > MAX_COLUMNS:
@@ -309,6 +320,7 @@ def read_csv_chunks(
             if long_lines:
                 _check_field_lengths(rows, lines, name)
             if rows:
+                handed += len(rows)
                 yield CsvTable(name, used, delimiter, tuple(header), rows, lines)
 
     return head, chunks()
@@ -327,16 +339,6 @@ def _has_long_line(text: str, limit: int) -> bool:
             return True
         pos = nl + 1
     return False
-
-
-def _single_line_records(text: str, delimiter: str) -> bool:
-    """Whether every record of the file sits on one line (no quoted line breaks), without keeping the rows."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=True)
-    try:
-        count = sum(1 for _ in reader)
-    except csv.Error:
-        return False  # broken quoting: the careful reader reports the line
-    return reader.line_num == count
 
 
 def _split(table: CsvTable, size: int) -> Iterator[CsvTable]:

@@ -383,3 +383,23 @@ def test_clean_file_converted_at_once_gives_the_per_column_figures(
     assert fast["1"]["issued"] == 530 and fast["3"]["nur_otan"] == 200  # type: ignore[index]
     assert convert(read_csv(csv_path, encoding="cp1251", delimiter=";"), [3, 4])[4].tolist() == [1000, 2000, 500]
     assert convert(read_csv(write(tmp_path, ROWS, name="gaps.csv")[0], encoding="cp1251", delimiter=";"), [3, 6]) == {}
+
+
+@pytest.mark.parametrize(
+    ("raw", "lines"),
+    [
+        # quoted separators, no line break: streamed in one pass, record k is line k
+        (b'a,b\n1,"x,1"\n2,"y,2"\n3,z\n4,"w"\n5,v\n', [2, 3, 4, 5, 6]),
+        # a quoted line break in the third chunk: the rows already handed out stay, the rest is read carefully
+        (b'a,b\n1,p\n2,q\n3,r\n4,s\n5,"t\nu"\n6,w\n', [2, 3, 4, 5, 6, 8]),
+    ],
+)
+def test_chunks_of_a_quoted_file_keep_each_row_once_with_its_line(tmp_path: Path, raw: bytes, lines: list[int]) -> None:
+    from observer.csvio import read_csv_chunks
+
+    f = tmp_path / "q.csv"
+    f.write_bytes(raw)
+    _, chunks = read_csv_chunks(f, chunk_rows=2)
+    got = list(chunks)
+    assert [n for c in got for n in c.lines] == lines
+    assert [r[0] for c in got for r in c.rows] == [str(i) for i in range(1, len(lines) + 1)]
