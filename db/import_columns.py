@@ -9,7 +9,6 @@ ProblemList with its file line, so the import can refuse the file naming them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import chain
 from operator import itemgetter
 from typing import cast
 
@@ -178,20 +177,26 @@ def figures(
 def clean_counts(table: CsvTable, idxs: Sequence[int]) -> dict[int, np.ndarray]:
     """Columns ``idxs`` as int64 in one conversion when every cell is a plain count, else {}.
 
-    One numpy conversion of all the cells costs less than one per column. Anything
+    The cells are joined into one text that numpy parses in C (``fromstring``): a
+    third of the time of a list of 1.6 million strings converted by ``np.array``.
+    Only cells of 1 to 9 ASCII digits take this path (the separators then cannot
+    be inside a cell, so the count of numbers is the count of cells); anything
     else (an empty cell, "1 234", a word, a short row) leaves the columns to
     parse_counts, which says which cell is wrong.
     """
     if len(idxs) < 2:
         return {}
     try:
-        cells = list(chain.from_iterable(map(itemgetter(*idxs), table.rows)))
-        flat = np.array(cells, dtype=np.int64)
-    except (ValueError, OverflowError, IndexError):
+        text = ",".join(map(",".join, map(itemgetter(*idxs), table.rows)))
+    except IndexError:  # a short row
         return {}
-    if not plain_digits(cells):
-        return {}  # "1_000" or other scripts' digits: parse_counts refuses them cell by cell
-    if len(flat) and (flat.min() < 0 or flat.max() > MAX_COUNT):
+    if not (text.isascii() and text.replace(",", "").isdigit()) or ",," in text or text[0] == "," or text[-1] == ",":
+        return {}  # "1_000", signs, spaces, other scripts' digits, empty cells: parse_counts, cell by cell
+    try:
+        flat = np.fromstring(text, dtype=np.int64, sep=",")  # digits only: nothing for it to skip
+    except ValueError:
+        return {}
+    if len(flat) != len(table.rows) * len(idxs) or flat.max() > MAX_COUNT:  # a long cell saturates: too large
         return {}
     block = flat.reshape(-1, len(idxs))
     return {idx: block[:, j] for j, idx in enumerate(idxs)}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -87,6 +87,16 @@ class Observer(Record, Base):
 
 class Station(Authored, Base):
     __tablename__ = "stations"
+    # Who wrote a station and which package brought it are NULL for every station an import
+    # creates (nearly all of an HQ's): partial indexes keep only the others (revision 0009), so
+    # an import of 100,000 stations does not build two indexes of 100,000 NULLs. Lookups by a
+    # value (``observer_id = ?``, joins on ``package_id``) still use them.
+    __table_args__ = (
+        Index("ix_stations_observer_id", "observer_id", sqlite_where=text("observer_id IS NOT NULL")),
+        Index("ix_stations_package_id", "package_id", sqlite_where=text("package_id IS NOT NULL")),
+    )
+    observer_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("observers.id"))
+    package_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("packages.id"))
     code: Mapped[str] = mapped_column(String(32), unique=True)
     region: Mapped[str] = mapped_column(String(16), default="", index=True)  # ISO 3166-2 code
     district: Mapped[str] = mapped_column(String(200), default="", index=True)
@@ -283,13 +293,21 @@ class Resolution(Record, Base):
 
 
 class OfficialResult(Record, Base):
-    """The official per-station result, one row per station; values as JSON {line_or_party: int}."""
+    """The official per-station result, one row per station (keyed by it: revision 0009).
+
+    The figures are stored once, packed: little-endian int64 (-1 = not given) in the key order
+    of meta.official_layout, so aggregation reads 100,000 of them without parsing anything
+    (revision 0003) and an import writes each figure once. ``values_json`` ({key: int or null})
+    is NULL for such rows; rows from other tools or older versions may carry only the JSON.
+    Readers go through db.official.official_values or db.services.station_reader.official_json.
+    """
 
     __tablename__ = "official_results"
-    station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"), unique=True)
-    values_json: Mapped[str] = mapped_column(Text)  # the readable copy
-    # The same figures as packed little-endian int64 (-1 = not given) in the key order of
-    # meta.official_layout: aggregation reads 100,000 of these without parsing JSON (revision 0003).
+    # One B-tree keyed by station: every reader looks rows up or joins by station (revision 0009).
+    __table_args__ = {"sqlite_with_rowid": False}
+    station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(36), default=new_id)  # the record's UUID; nothing looks it up
+    values_json: Mapped[str | None] = mapped_column(Text)
     values_blob: Mapped[bytes | None] = mapped_column(LargeBinary)
     source_file: Mapped[str] = mapped_column(String(255), default="")
     source_line: Mapped[int | None] = mapped_column(Integer)

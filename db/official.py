@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +55,7 @@ from observer.mapping import ColumnMapping, parse_mapping, read_mapping, resolve
 from observer.template import ElectionTemplate
 from observer.units import UnitResolver
 
-__all__ = ["MISSING", "LAYOUT_META", "gc_paused", "import_official", "new_ids", "official_json"]
+__all__ = ["MISSING", "LAYOUT_META", "gc_paused", "import_official", "new_ids", "unpacked"]
 
 LAYOUT_META = "official_layout"
 WRITE_BLOCK = 10_000  # rows made at a time for executemany: small enough to keep memory flat
@@ -163,8 +163,8 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
         # When every station is new, code order is already station-id order.
         order = new_rows if len(new_rows) == n else sorted(range(n), key=station_ids.__getitem__)
         dbapi.executemany(
-            "INSERT INTO official_results (id, station_id, values_json, values_blob, source_file, source_line, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO official_results (station_id, id, values_blob, source_file, source_line, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             official_rows(template.all_keys, parsed.matrix, order, station_ids, parsed.lines, src.name[:255], now),
         )
         dbapi.executemany(
@@ -238,22 +238,23 @@ def official_rows(
     lines: Sequence[int],
     source: str,
     now: str,
-) -> Iterator[tuple[str, str, str, bytes, str, int, str, str]]:
+) -> Iterator[tuple[str, str, bytes, str, int, str, str]]:
     """The official_results rows in ``order``, made a block at a time as executemany asks.
 
-    Only one block's JSON text and tuples exist at once, not 100,000 rows' worth.
+    The figures are stored once, packed (revision 0009). Only one block's tuples exist at
+    once, not 100,000 rows' worth, and the rows are handed out by ``zip`` and ``chain`` in C,
+    not by a Python generator frame per row.
     """
     ids = new_ids(len(order))
     width = 8 * len(keys)
-    for start in range(0, len(order), WRITE_BLOCK):
-        block = order[start : start + WRITE_BLOCK]
-        figures = matrix[block]
-        packed = figures.astype("<i8").tobytes()
-        pick = picker(block)
-        yield from zip(
-            ids[start : start + WRITE_BLOCK],
+
+    def block(start: int) -> Iterator[tuple[str, str, bytes, str, int, str, str]]:
+        rows = order[start : start + WRITE_BLOCK]
+        packed = matrix[rows].astype("<i8").tobytes()
+        pick = picker(rows)
+        return zip(
             pick(station_ids),
-            official_json(keys, figures),
+            ids[start : start + WRITE_BLOCK],
             [packed[i : i + width] for i in range(0, len(packed), width)],
             repeat(source),
             pick(lines),
@@ -261,40 +262,7 @@ def official_rows(
             repeat(now),
         )
 
-
-def official_json(keys: Sequence[str], matrix: np.ndarray) -> list[str]:
-    """The readable ``values_json`` copy of each row, {key: int or null}, built without json.dumps per row.
-
-    Complete rows are made all at once: each count's text is looked up (counts of a station are
-    small), the pieces are joined into one string and split at the line breaks. Larger counts take
-    one ``%`` over the whole block; rows with a figure not given go through json.dumps.
-    """
-    n, k = matrix.shape[0], len(keys)
-    if n == 0:
-        return []
-    if int(matrix.max()) < SMALL_COUNTS:
-        pieces = np.empty((n, 2 * k + 1), dtype=object)
-        pieces[:, 0 : 2 * k : 2] = [("{" if j == 0 else ",") + f'"{key}":' for j, key in enumerate(keys)]
-        pieces[:, 1 : 2 * k : 2] = _count_texts()[np.maximum(matrix, 0)]
-        pieces[:, 2 * k] = "}\n"
-        text = "".join(pieces.ravel().tolist())
-    else:
-        fmt = "{" + ",".join(f'"{key}":%d' for key in keys) + "}\n"
-        text = (fmt * n) % tuple(matrix.ravel().tolist())
-    out = text.split("\n")[:n]
-    for i in np.flatnonzero((matrix < 0).any(axis=1)).tolist():
-        out[i] = json.dumps(
-            {key: (int(v) if v >= 0 else None) for key, v in zip(keys, matrix[i])}, separators=(",", ":")
-        )
-    return out
-
-
-SMALL_COUNTS = 1 << 14  # counts below this are looked up, not formatted (a station has a few thousand voters)
-
-
-@cache
-def _count_texts() -> np.ndarray:
-    return np.array([str(i) for i in range(SMALL_COUNTS)], dtype=object)
+    return chain.from_iterable(map(block, range(0, len(order), WRITE_BLOCK)))
 
 
 def official_layout(hq: ElectionStore) -> tuple[str, ...]:
@@ -306,13 +274,23 @@ def official_layout(hq: ElectionStore) -> tuple[str, ...]:
 def official_values(hq: ElectionStore, station_id: str) -> dict[str, int | None] | None:
     """The official figures of one station, or None when the official results do not cover it."""
     with hq.engine.connect() as conn:
-        raw = conn.exec_driver_sql(
-            "SELECT values_json FROM official_results WHERE station_id = ?", (station_id,)
-        ).scalar()
-    if raw is None:
+        row = conn.exec_driver_sql(
+            "SELECT values_json, values_blob FROM official_results WHERE station_id = ?", (station_id,)
+        ).first()
+    if row is None:
         return None
-    data = json.loads(raw)
+    figures = unpacked(row[1], official_layout(hq))
+    if figures is not None:
+        return figures
+    data = json.loads(row[0] or "{}")  # rows without the packed copy: other tools, older versions
     return {k: (int(v) if isinstance(v, int) else None) for k, v in data.items()}
+
+
+def unpacked(blob: bytes | None, layout: Sequence[str]) -> dict[str, int | None] | None:
+    """The figures of a packed row by key (None when the blob does not fit the layout)."""
+    if not isinstance(blob, bytes) or not layout or len(blob) != 8 * len(layout):
+        return None
+    return {k: (v if v >= 0 else None) for k, v in zip(layout, struct.unpack(f"<{len(layout)}q", blob))}
 
 
 def official_source(hq: ElectionStore) -> dict[str, str] | None:

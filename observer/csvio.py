@@ -231,7 +231,7 @@ def _decoded(data: bytes, name: str, encoding: str, delimiter: str) -> tuple[str
     if b"\x00" in data:
         raise CsvError("coord.csv.binary", file=name, line=_line_at(data, data.index(b"\x00")))
     text, used = decode(data, name, encoding)
-    if not text.strip():
+    if not text or text.isspace():  # not text.strip(): that copies the whole file
         raise CsvError("coord.csv.empty", file=name)
     if delimiter == "auto":
         first = text.lstrip("\r\n").split("\n", 1)[0]
@@ -258,13 +258,19 @@ def read_csv_chunks(
     data, name = _read_bytes(path)
     text, used, delimiter = _decoded(data, name, encoding, delimiter)
     del data
-    long_lines = max(map(len, text.split("\n"))) > MAX_FIELD_CHARS
-    if '"' in text and not _single_line_records(text, delimiter):
-        whole = _table_from_text(text, name, used, delimiter)
-        head = CsvTable(name, used, delimiter, whole.header, [], [])
-        return head, _split(whole, chunk_rows)
+    long_lines = _has_long_line(text, MAX_FIELD_CHARS)
 
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=True)
+    def careful(skip: int) -> Iterator[CsvTable]:
+        # A quoted line break (or broken quoting): the whole file the careful way, which
+        # finds each record's first line or names the broken one; ``skip`` rows were handed out.
+        # The text comes back from the reader's buffer: holding ``text`` itself in this closure
+        # would keep a second copy of the file alive for the whole import (+34 MB at 100,000 rows).
+        whole = _table_from_text(buf.getvalue(), name, used, delimiter)
+        rest = CsvTable(name, used, delimiter, whole.header, whole.rows[skip:], whole.lines[skip:])
+        return _split(rest, chunk_rows)
+
+    buf = io.StringIO(text, newline="")
+    reader = csv.reader(buf, delimiter=delimiter, quotechar='"', strict=True)
     header: list[str] | None = None
     number = 0
     try:
@@ -278,20 +284,28 @@ def read_csv_chunks(
                 header = [h.strip() for h in record]
                 _check_header(header, name, number)
                 break
-    except csv.Error as exc:
-        raise CsvError("coord.csv.broken", file=name, line=number + 1, problem=str(exc)) from None
-    if header is None:
-        raise CsvError("coord.csv.empty", file=name)
+    except csv.Error:
+        header = None
+    if header is None or reader.line_num != number:  # broken, empty, or a record over several lines
+        whole = _table_from_text(text, name, used, delimiter)
+        return CsvTable(name, used, delimiter, whole.header, [], []), _split(whole, chunk_rows)
     head = CsvTable(name, used, delimiter, tuple(header), [], [])
 
     def chunks() -> Iterator[CsvTable]:
-        line = number  # every record is one line here (checked above), so record k is line k
+        # Every record so far was one line, so record k is line k; a chunk that used more lines
+        # than it has records holds a quoted line break, and the careful reader takes over there.
+        line = number
+        handed = 0
         while True:
             try:
                 records = list(islice(reader, chunk_rows))
-            except csv.Error as exc:
-                raise CsvError("coord.csv.broken", file=name, line=reader.line_num, problem=str(exc)) from None
+            except csv.Error:
+                yield from careful(handed)
+                return
             if not records:
+                return
+            if reader.line_num != line + len(records):
+                yield from careful(handed)
                 return
             widths = list(map(len, records))
             if max(widths) > MAX_COLUMNS:
@@ -309,19 +323,25 @@ def read_csv_chunks(
             if long_lines:
                 _check_field_lengths(rows, lines, name)
             if rows:
+                handed += len(rows)
                 yield CsvTable(name, used, delimiter, tuple(header), rows, lines)
 
     return head, chunks()
 
 
-def _single_line_records(text: str, delimiter: str) -> bool:
-    """Whether every record of the file sits on one line (no quoted line breaks), without keeping the rows."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=True)
-    try:
-        count = sum(1 for _ in reader)
-    except csv.Error:
-        return False  # broken quoting: the careful reader reports the line
-    return reader.line_num == count
+def _has_long_line(text: str, limit: int) -> bool:
+    """Whether a line of ``text`` is longer than ``limit`` characters, without splitting it into lines.
+
+    Each step looks for the last line break within the next ``limit + 1`` characters:
+    the lines up to it are short enough, and a window without one is a line too long.
+    """
+    pos, end = 0, len(text)
+    while end - pos > limit:
+        nl = text.rfind("\n", pos, pos + limit + 1)
+        if nl < 0:
+            return True
+        pos = nl + 1
+    return False
 
 
 def _split(table: CsvTable, size: int) -> Iterator[CsvTable]:

@@ -85,7 +85,7 @@ def table_dump(path: Path) -> list[tuple]:
     with sqlite3.connect(path) as conn:
         return [
             *conn.execute("SELECT code, region, district, registered FROM stations ORDER BY code"),
-            *conn.execute("SELECT station_id, values_json FROM official_results ORDER BY station_id"),
+            *conn.execute("SELECT station_id, values_json, hex(values_blob) FROM official_results ORDER BY station_id"),
             *conn.execute("SELECT key, value FROM meta WHERE key LIKE 'official%' ORDER BY key"),
         ]
 

@@ -13,7 +13,9 @@ several times the query. Importing this module must stay that cheap:
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +24,29 @@ from observer.template import ElectionTemplate, parse_template
 
 # Sort keys the table offers -> column (db.models.Station).
 SORT_COLUMNS = {"code": "code", "region": "region", "district": "district", "registered": "registered"}
+
+
+LAYOUT_META = "official_layout"  # meta key of the packed figures' key order (db.official.LAYOUT_META)
+
+
+def official_json(text: str | None, blob: bytes | None, layout: str | None) -> str:
+    """An official result's figures as JSON {key: int or null}, from its row.
+
+    Since revision 0009 an import stores the figures once, packed (little-endian
+    int64, -1 = not given, in the key order of ``meta.official_layout``, given
+    here as its JSON text) and ``values_json`` is NULL; rows from other tools or
+    older versions carry the JSON only.
+    """
+    if text is not None or not isinstance(blob, bytes):
+        return text or "{}"
+    try:
+        keys = json.loads(layout or "[]")
+    except ValueError:
+        return "{}"
+    if not isinstance(keys, list) or not keys or len(blob) != 8 * len(keys):
+        return "{}"
+    figures = struct.unpack(f"<{len(keys)}q", blob)
+    return json.dumps({str(k): (v if v >= 0 else None) for k, v in zip(keys, figures)}, separators=(",", ":"))
 
 
 class StationReader:
@@ -110,11 +135,12 @@ class StationReader:
     def official(self, ids: Sequence[str]) -> dict[str, str]:
         """Station id -> the official result's JSON, for those of ``ids`` that have one."""
         out: dict[str, str] = {}
+        layout = self.meta(LAYOUT_META)
         for start in range(0, len(ids), IN_CHUNK):
             chunk = list(ids[start : start + IN_CHUNK])
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT station_id, values_json FROM official_results WHERE station_id IN ({marks})"
-            out.update(self._conn.execute(sql, chunk).fetchall())
+            sql = f"SELECT station_id, values_json, values_blob FROM official_results WHERE station_id IN ({marks})"
+            out.update((sid, official_json(text, blob, layout)) for sid, text, blob in self._conn.execute(sql, chunk))
         return out
 
     def regions(self) -> list[str]:

@@ -10,7 +10,6 @@ indexed queries, a fraction of a second even on a 100,000-station file.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +17,8 @@ from sqlalchemy import select
 
 from db import models as m
 from db.conflicts import EffectiveProtocols, ResolutionInfo, effective_protocols, resolution_history, station_conflicts
-from db.services.station_sort import official_turnout, turnout
+from db.official import official_values
+from db.services.station_sort import turnout
 from db.store import ElectionStore
 from observer.definitions import gap_pp
 from observer.records import EvidenceInfo
@@ -114,8 +114,8 @@ def station_story(hq: ElectionStore, station_id: str) -> StationStory:
     eff = effective_protocols(hq)
     evidence = hq.evidence(station_id)
     names = _observer_names(hq)
-    official_json = _official_json(hq, station_id)
-    official = _parse_official(official_json)
+    figures = official_values(hq, station_id)  # packed or JSON, as the import stored them
+    official = None if figures is None else {k: v for k, v in figures.items() if v is not None}
     conflict = next((c for c in station_conflicts(hq) if c.station_id == station_id), None)
     counted_pid = eff.by_station.get(station_id)
     protocols = tuple(
@@ -141,7 +141,7 @@ def station_story(hq: ElectionStore, station_id: str) -> StationStory:
         registered=st.registered,
         status=_status(station_id, eff, bool(protocols)),
         official=official,
-        official_pct=official_turnout(tpl, official_json, st.registered) if official_json else None,
+        official_pct=turnout(tpl, dict(official), st.registered) if official is not None else None,
         observed_pct=counted.turnout_pct if counted else None,
         protocols=protocols,
         differing_keys=tuple(conflict.differing_keys) if conflict else (),
@@ -169,24 +169,6 @@ def _status(sid: str, eff: EffectiveProtocols, observed: bool) -> str:
 def _observer_names(hq: ElectionStore) -> dict[str, str]:
     with hq.engine.connect() as conn:
         return dict(conn.execute(select(m.Observer.id, m.Observer.name)).all())  # type: ignore[arg-type]
-
-
-def _official_json(hq: ElectionStore, sid: str) -> str | None:
-    o = m.OfficialResult
-    with hq.engine.connect() as conn:
-        return conn.execute(select(o.values_json).where(o.station_id == sid)).scalar_one_or_none()
-
-
-def _parse_official(values_json: str | None) -> dict[str, int] | None:
-    if not values_json:
-        return None
-    try:
-        raw = json.loads(values_json)
-    except ValueError:
-        return None
-    if not isinstance(raw, dict):
-        return None
-    return {k: v for k, v in raw.items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
 def _protocols(hq: ElectionStore, sid: str) -> list[tuple[str, str | None, str, str, dict[str, int | None]]]:

@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from db.fileformat import IN_CHUNK
 from db.services.hq import StoreOpener
-from db.services.station_reader import SORT_COLUMNS, StationReader  # noqa: F401  (SORT_COLUMNS: the sort keys)
+from db.services.station_reader import (  # noqa: F401  (SORT_COLUMNS: the sort keys)
+    LAYOUT_META,
+    SORT_COLUMNS,
+    StationReader,
+    official_json,
+)
 from db.services.station_sort import FIGURE_SORTS, SortKeys, error_outcomes, errors_of, official_turnout, turnout
 from observer.checks import CheckOutcome
 from observer.definitions import gap_pp
@@ -350,13 +355,15 @@ class StationSource:
                     m.Station.id.in_(ids)
                 )
             ).all()
-            official = dict(
-                conn.execute(
-                    select(m.OfficialResult.station_id, m.OfficialResult.values_json).where(
-                        m.OfficialResult.station_id.in_(ids)
-                    )
-                ).all()
-            )
+            layout = conn.execute(select(m.Meta.value).where(m.Meta.key == LAYOUT_META)).scalar()
+            official = {
+                sid: official_json(text, blob, layout)
+                for sid, text, blob in conn.execute(
+                    select(
+                        m.OfficialResult.station_id, m.OfficialResult.values_json, m.OfficialResult.values_blob
+                    ).where(m.OfficialResult.station_id.in_(ids))
+                )
+            }
             violations = dict(
                 conn.execute(
                     select(m.Violation.station_id, func.count())

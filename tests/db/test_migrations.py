@@ -72,3 +72,59 @@ def test_file_from_newer_program_is_refused(tmp_path: Path) -> None:
         ElectionStore.open(copy)
     assert info.value.key == "error.storage.newer"
     assert "9999" in info.value.message("en")
+
+
+def test_0009_keeps_official_figures_once(tmp_path: Path) -> None:
+    """Rows with a whole packed copy lose the JSON, rows without keep it; readers see the same figures."""
+    import json
+    import sqlite3
+    import struct
+
+    from db.official import official_values
+    from db.services.station_reader import StationReader
+
+    copy = tmp_path / "0008.baqylau"
+    shutil.copy(Path(__file__).parents[1] / "fixtures" / "schema" / "0008.baqylau", copy)
+    layout = ["registered", "issued", "valid"]
+    stamp = "2021-01-10T22:00:00.000000Z"
+    with sqlite3.connect(copy) as conn:
+        conn.execute(
+            "INSERT INTO stations (id, code, region, district, address, registered, created_at, updated_at) "
+            "VALUES ('s2', '102', 'KZ-ALA', 'Алмалы', '', 900, ?, ?)",
+            (stamp, stamp),
+        )
+        conn.execute("INSERT INTO meta (key, value) VALUES ('official_layout', ?)", (json.dumps(layout),))
+        rows = [
+            ("s1", '{"registered":1500,"issued":600,"valid":null}', struct.pack("<3q", 1500, 600, -1), "r1"),
+            ("s2", '{"registered":900,"issued":400}', None, "r2"),  # another tool's row: JSON only
+        ]
+        conn.executemany(
+            "INSERT INTO official_results (station_id, values_json, values_blob, source_file, source_line, id, "
+            "created_at, updated_at) VALUES (?, ?, ?, 'cec.csv', 2, ?, ?, ?)",
+            [(*r, stamp, stamp) for r in rows],
+        )
+    store = ElectionStore.open(copy)
+    try:
+        assert official_values(store, "s1") == {"registered": 1500, "issued": 600, "valid": None}
+        assert official_values(store, "s2") == {"registered": 900, "issued": 400}
+        assert official_values(store, "s9") is None
+    finally:
+        store.close()
+    reader = StationReader(copy)
+    try:
+        shown = {sid: json.loads(text) for sid, text in reader.official(["s1", "s2"]).items()}
+        assert shown == {
+            "s1": {"registered": 1500, "issued": 600, "valid": None},
+            "s2": {"registered": 900, "issued": 400},
+        }
+    finally:
+        reader.close()
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("SELECT station_id, values_json IS NULL, id FROM official_results").fetchall() == [
+            ("s1", 1, "r1"),
+            ("s2", 0, "r2"),
+        ]
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'official_results'").fetchone()[0]
+        assert "WITHOUT ROWID" in sql
+        plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN SELECT 1 FROM stations WHERE package_id = 'p'"))
+        assert "ix_stations_package_id" in plan

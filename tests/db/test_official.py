@@ -142,7 +142,9 @@ def test_bad_rows_are_all_reported_and_nothing_is_written(tmp_path: Path, hq: El
     good, map_path = write(tmp_path, ROWS)
     import_official(hq, good, map_path)
     before = (
-        sqlite3.connect(hq.path).execute("SELECT count(*), group_concat(values_json) FROM official_results").fetchone()
+        sqlite3.connect(hq.path)
+        .execute("SELECT count(*), group_concat(hex(values_blob)) FROM official_results")
+        .fetchone()
     )
 
     bad_rows = [
@@ -164,7 +166,7 @@ def test_bad_rows_are_all_reported_and_nothing_is_written(tmp_path: Path, hq: El
     assert str(exc.value).startswith("bad.csv")
 
     con = sqlite3.connect(hq.path)
-    assert con.execute("SELECT count(*), group_concat(values_json) FROM official_results").fetchone() == before
+    assert con.execute("SELECT count(*), group_concat(hex(values_blob)) FROM official_results").fetchone() == before
     assert con.execute("SELECT count(*) FROM stations WHERE code IN ('6', '7', '8')").fetchone()[0] == 0
     con.close()
 
@@ -319,9 +321,11 @@ def test_mixed_new_and_known_stations_written_in_blocks(
     assert sorted((code, line) for code, line, *_ in rows) == [("1", 2), ("2", 3), ("3", 4), ("4", 5), ("5", 6)]
     assert len({r[4] for r in rows}) == 5
     layout = official_layout(hq)
-    for _code, _, text, blob, _ in rows:
+    by_code = {code: sid for code, sid in sqlite3.connect(hq.path).execute("SELECT code, id FROM stations")}
+    for code, _, text, blob, _ in rows:
+        assert text is None  # the figures are stored once, packed (revision 0009)
         packed = dict(zip(layout, np.frombuffer(blob, dtype="<i8").tolist()))
-        assert json.loads(text) == {k: (v if v >= 0 else None) for k, v in packed.items()}
+        assert official_values(hq, by_code[code]) == {k: (v if v >= 0 else None) for k, v in packed.items()}
     assert official_values(hq, known["2"])["registered"] == 2000  # type: ignore[index]
     assert official_values(hq, hq.station_by_code("3").id)["issued"] == 5 + 300 + 15  # type: ignore[union-attr,index]
 
@@ -337,23 +341,24 @@ def test_new_ids_are_ascending_distinct_uuid4() -> None:
     assert all(str(uuid.UUID(i)) == i and uuid.UUID(i).version == 4 for i in ids)
 
 
-def test_official_json_matches_json_dumps() -> None:
-    from db.official import MISSING, official_json
+def test_unpacked_reads_the_layout_and_refuses_a_blob_that_does_not_fit() -> None:
+    from db.official import MISSING, unpacked
 
     keys = ("registered", "issued", "nur_otan")
-    rng = np.random.default_rng(5)
-    for top in (20_000, 100_000_000):  # looked-up texts of small counts, and formatted large ones
-        matrix = rng.integers(0, top, size=(200, 3))
-        matrix[rng.random((200, 3)) < 0.1] = MISSING
-        expected = [
-            json.dumps({k: (int(v) if v >= 0 else None) for k, v in zip(keys, row)}, separators=(",", ":"))
-            for row in matrix
-        ]
-        assert official_json(keys, matrix) == expected
-        assert official_json(keys, matrix[matrix.max(axis=1) < 10_000]) == [
-            e for e, row in zip(expected, matrix) if row.max() < 10_000
-        ]
-    assert official_json(keys, matrix[:0]) == []
+    blob = np.array([1500, MISSING, 0], dtype="<i8").tobytes()
+    assert unpacked(blob, keys) == {"registered": 1500, "issued": None, "nur_otan": 0}
+    assert unpacked(blob[:-8], keys) is None and unpacked(None, keys) is None and unpacked(blob, ()) is None
+
+
+def test_reader_json_of_packed_and_json_only_rows() -> None:
+    from db.official import MISSING
+    from db.services.station_reader import official_json
+
+    layout = json.dumps(["registered", "issued"])
+    blob = np.array([900, MISSING], dtype="<i8").tobytes()
+    assert json.loads(official_json(None, blob, layout)) == {"registered": 900, "issued": None}
+    assert official_json('{"registered":5}', None, layout) == '{"registered":5}'  # another tool's row
+    assert official_json(None, blob[:8], layout) == "{}" and official_json(None, None, None) == "{}"
 
 
 def test_clean_file_converted_at_once_gives_the_per_column_figures(
@@ -378,3 +383,23 @@ def test_clean_file_converted_at_once_gives_the_per_column_figures(
     assert fast["1"]["issued"] == 530 and fast["3"]["nur_otan"] == 200  # type: ignore[index]
     assert convert(read_csv(csv_path, encoding="cp1251", delimiter=";"), [3, 4])[4].tolist() == [1000, 2000, 500]
     assert convert(read_csv(write(tmp_path, ROWS, name="gaps.csv")[0], encoding="cp1251", delimiter=";"), [3, 6]) == {}
+
+
+@pytest.mark.parametrize(
+    ("raw", "lines"),
+    [
+        # quoted separators, no line break: streamed in one pass, record k is line k
+        (b'a,b\n1,"x,1"\n2,"y,2"\n3,z\n4,"w"\n5,v\n', [2, 3, 4, 5, 6]),
+        # a quoted line break in the third chunk: the rows already handed out stay, the rest is read carefully
+        (b'a,b\n1,p\n2,q\n3,r\n4,s\n5,"t\nu"\n6,w\n', [2, 3, 4, 5, 6, 8]),
+    ],
+)
+def test_chunks_of_a_quoted_file_keep_each_row_once_with_its_line(tmp_path: Path, raw: bytes, lines: list[int]) -> None:
+    from observer.csvio import read_csv_chunks
+
+    f = tmp_path / "q.csv"
+    f.write_bytes(raw)
+    _, chunks = read_csv_chunks(f, chunk_rows=2)
+    got = list(chunks)
+    assert [n for c in got for n in c.lines] == lines
+    assert [r[0] for c in got for r in c.rows] == [str(i) for i in range(1, len(lines) + 1)]
