@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import struct
 import sys
 import tempfile
 import time
@@ -25,15 +26,22 @@ from sqlalchemy import insert
 
 from db import models as m
 from db.fileformat import ROLE_HQ
+from db.official import LAYOUT_META
 from db.store import ElectionStore
 from observer.regions import regions_on
 from observer.template import builtin_template
+
+
+def _packed(layout: tuple[str, ...], figures: dict[str, int]) -> bytes:
+    """Figures as db.official stores them: little-endian int64 per key of the layout, -1 = not given."""
+    return struct.pack(f"<{len(layout)}q", *(figures.get(k, -1) for k in layout))
 
 
 def build_hq(path: Path, n: int, seed: int = 7) -> ElectionStore:
     """A synthetic HQ file written with bulk inserts (the merge would take minutes for 100,000)."""
     tpl = builtin_template("kz-majilis-2021")
     store = ElectionStore.create(path, tpl, role=ROLE_HQ)
+    layout = tpl.all_keys
     rng = random.Random(seed)
     regions = [r.code for r in regions_on(tpl.date)]
     t = datetime.now(UTC)
@@ -62,7 +70,8 @@ def build_hq(path: Path, n: int, seed: int = 7) -> ElectionStore:
             {
                 "id": f"of-{i}",
                 "station_id": sid,
-                "values_json": json.dumps({"registered": reg, "issued": min(reg, int(issued * 1.1))}),
+                # Stored as an import stores them since revision 0009: packed once, in the layout's key order.
+                "values_blob": _packed(layout, {"registered": reg, "issued": min(reg, int(issued * 1.1))}),
                 "source_file": "bench.csv",
                 "source_line": i + 2,
                 "created_at": t,
@@ -101,6 +110,7 @@ def build_hq(path: Path, n: int, seed: int = 7) -> ElectionStore:
                             "updated_at": t,
                         }
                     )
+    store.set_meta(LAYOUT_META, json.dumps(list(layout)))
     with store.engine.begin() as conn:
         conn.execute(insert(m.Observer), observers)
         conn.execute(insert(m.Station), stations)

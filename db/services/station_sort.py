@@ -154,10 +154,16 @@ class SortKeys:
         return out
 
     def _official_in_sql(self, voted: str, registered: str) -> dict[str, float]:
-        """Official turnout straight from the stored rows: two figures unpacked from each packed
-        row (revision 0009: the import stores them once, packed), the JSON of rows other tools wrote."""
-        tpl = self._source.reader.template
-        pk = tpl.party_keys
+        """Official turnout straight from the stored rows: two figures unpacked from each packed row
+        (an import stores them once, packed: revision 0009), SQLite's JSON functions for rows that
+        carry JSON only (other tools, older versions). As official_turnout: only integers count."""
+
+        def line(name: str) -> str:
+            return (
+                f"CASE WHEN json_valid(o.values_json) AND json_type(o.values_json, '$.{name}') = 'integer' "
+                f"THEN json_extract(o.values_json, '$.{name}') END"
+            )
+
         try:
             keys = json.loads(self._source.reader.meta(LAYOUT_META) or "[]")
         except ValueError:
@@ -166,8 +172,8 @@ class SortKeys:
         at_voted = 8 * keys.index(voted) if width and voted in keys else None
         at_whole = 8 * keys.index(registered) if width and registered in keys else None
         sql = (
-            "SELECT o.station_id, o.values_json, o.values_blob, s.registered "
-            "FROM official_results o JOIN stations s ON s.id = o.station_id"
+            f"SELECT o.station_id, o.values_json IS NULL, o.values_blob, {line(voted)}, {line(registered)}, "
+            "s.registered FROM official_results o JOIN stations s ON s.id = o.station_id"
         )
         raw = self._source.store.engine.raw_connection()
         try:
@@ -175,13 +181,10 @@ class SortKeys:
         finally:
             raw.close()
         out: dict[str, float] = {}
-        for sid, text, blob, listed in rows:
-            if text is None and isinstance(blob, bytes) and width and len(blob) == width:
-                part = _figure(blob, at_voted)
-                whole = _figure(blob, at_whole)
-                pct = percent(part, whole if whole is not None else listed)
-            else:  # as official_turnout: only JSON integers count; unreadable JSON gives nothing
-                pct = official_turnout(tpl, text or "{}", listed, pk)
+        for sid, packed_only, blob, part, whole, listed in rows:
+            if packed_only and isinstance(blob, bytes) and width and len(blob) == width:
+                part, whole = _figure(blob, at_voted), _figure(blob, at_whole)
+            pct = percent(part, whole if whole is not None else listed)
             if pct is not None:
                 out[sid] = pct
         return out
