@@ -19,6 +19,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from observer.records import MAX_STATION_CODE
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -97,7 +99,7 @@ class Station(Authored, Base):
     )
     observer_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("observers.id"))
     package_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("packages.id"))
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(String(MAX_STATION_CODE), unique=True)
     region: Mapped[str] = mapped_column(String(16), default="", index=True)  # ISO 3166-2 code
     district: Mapped[str] = mapped_column(String(200), default="", index=True)
     address: Mapped[str] = mapped_column(String(500), default="")
@@ -247,7 +249,7 @@ class Package(Record, Base):
     file_name: Mapped[str] = mapped_column(String(255), default="")
     format_version: Mapped[int] = mapped_column(Integer, default=1)
     kind: Mapped[str] = mapped_column(String(16), default="station")  # station | hq
-    station_code: Mapped[str | None] = mapped_column(String(32))
+    station_code: Mapped[str | None] = mapped_column(String(MAX_STATION_CODE))
     signer_name: Mapped[str] = mapped_column(String(200), default="")
     key_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
     public_key: Mapped[str | None] = mapped_column(String(64))

@@ -33,7 +33,7 @@ from db.rows import insert_new
 from db.store_figures import StationFigures
 from db.store_records import EvidenceRecords
 from observer.errors import StorageError
-from observer.records import ObserverInfo, StationInfo
+from observer.records import MAX_STATION_CODE, ObserverInfo, StationInfo
 from observer.template import ElectionTemplate, parse_template
 
 
@@ -183,8 +183,8 @@ class ElectionStore(StationFigures, EvidenceRecords):
         self, code: str, region: str = "", district: str = "", address: str = "", registered: int | None = None
     ) -> StationInfo:
         code = code.strip()
-        if not code or len(code) > 32 or not code.isprintable():
-            raise StorageError("error.storage.station_code")
+        if not code or len(code) > MAX_STATION_CODE or not code.isprintable():
+            raise StorageError("error.storage.station_code", limit=MAX_STATION_CODE)
         if registered is not None and registered < 0:
             raise StorageError("error.storage.negative", field="registered")
         values = {

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from observer.csvio import DELIMITERS, ENCODINGS, CsvTable
 from observer.errors import ImportDataError
+from observer.records import MAX_STATION_CODE
 
 MAX_MAPPING_BYTES = 256 * 1024
 STATION_FIELDS: tuple[str, ...] = ("code", "region", "district", "address", "registered")
@@ -22,7 +23,7 @@ MAX_SUMMED_COLUMNS = 50  # a figure split into more parts than this is a broken 
 MAX_KEY_PARTS = 6  # country / region / district / commission / station ... more is a broken mapping
 DEFAULT_SEPARATOR = "/"
 MAX_CODE_CHARS = 32  # a single-column station number (what observers type on the phone)
-MAX_COMPOUND_CODE_CHARS = 160  # "Республика Саха (Якутия)/Усть-Алданская ТИК/УИК №1234" and longer
+MAX_COMPOUND_CODE_CHARS = MAX_STATION_CODE  # "Республика Саха (Якутия)/Усть-Алданская ТИК/УИК №1234"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from observer.errors import PackageError
+from observer.records import MAX_STATION_CODE
 from observer.signing import fingerprint_of, is_public_hex
 
 FORMAT = "baqylau-package"
@@ -161,7 +162,7 @@ def parse_manifest(data: bytes, file: str) -> Manifest:
     fingerprint = f.text(doc, "fingerprint", "fingerprint")
     if fingerprint != fingerprint_of(public_key):
         f.refuse("fingerprint")
-    station_code = f.text(doc, "station_code", "station_code", limit=32, optional=True)
+    station_code = f.text(doc, "station_code", "station_code", limit=MAX_STATION_CODE, optional=True)
     if kind == KIND_STATION and not station_code:
         f.refuse("station_code")
     observer_id = f.text(observer, "id", "observer.id", limit=36)

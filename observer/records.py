@@ -23,6 +23,9 @@ PROTOCOL_SOURCES: tuple[str, ...] = ("posted_copy", "announced")
 # Free text (a violation's description, who was involved, notes): 20,000 characters, some six
 # printed pages. The observer's fields stop there, and a package with longer text is refused.
 MAX_TEXT = 20_000
+# A station's code: a number an observer types ("101") or a compound key joined from a published
+# file's columns ("Республика Саха (Якутия)/Усть-Алданская ТИК/УИК №1234").
+MAX_STATION_CODE = 160
 # An audit row's value is the JSON of a field or of a whole new record: a record has at most
 # three free-text fields, each of MAX_TEXT characters, and JSON writes a character in at most six
 # (a control character as \u0000); so a faithful audit row of a valid record always fits.

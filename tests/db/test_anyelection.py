@@ -21,7 +21,7 @@ from db.official import import_official
 from db.stations_import import import_stations
 from db.store import ROLE_HQ, ElectionStore
 from observer.csvio import RowsRefused
-from observer.errors import ImportDataError
+from observer.errors import ImportDataError, StorageError
 from observer.i18n import set_language
 from observer.template import builtin_template, load_template, parse_template
 from tests.fixtures.anyelection.make_ru_cik import HEADER, REGIONS, ru_cik_csv
@@ -200,3 +200,42 @@ def test_south_kazakhstan_accepted_in_2016_and_refused_in_2021(tmp_path: Path) -
     finally:
         set_language("ru")
         hq.close()
+
+
+def test_an_observer_at_a_compound_key_station_merges_onto_it(tmp_path: Path, drafted: tuple[Path, Path, Path]) -> None:
+    """The code an observer types at such a station («Регион/ТИК/УИК №1», up to 160 characters) travels
+    in the signed package and lands on the station the published file created, not on a new one."""
+    from db.merge import MERGED, merge_packages
+    from db.package import export_station_package
+    from observer.signing import KeyPair
+
+    csv_path, template_path, map_path = drafted
+    template = load_template(template_path)
+    hq = ElectionStore.create(tmp_path / "ru.baqylau", template, role=ROLE_HQ)
+    import_official(hq, csv_path, map_path)
+    code = f"{REGIONS[1]}/Ленинская ТИК/УИК №1"
+    assert len(code) > 32
+    station = ElectionStore.create(tmp_path / "observer.baqylau", template)
+    station.set_observer("Анна Петрова", "Голос")
+    st = station.upsert_station(code, REGIONS[1])
+    station.select_station(st.id)
+    pid = station.protocol_id(st.id)
+    station.set_protocol_value(pid, template.all_keys[0], 1000)
+    keys = KeyPair.generate()
+    package = export_station_package(station, tmp_path / "usb", keys)
+    station.close()
+    try:
+        before = len(hq.stations())
+        report = merge_packages(hq, [package], trust_new_keys=True)
+        assert [e.outcome for e in report.entries] == [MERGED], [e.reason for e in report.entries]
+        assert len(hq.stations()) == before  # matched by its code, no new station
+        target = hq.station_by_code(code)
+        assert target is not None and target.region == REGIONS[1]
+    finally:
+        hq.close()
+    other = ElectionStore.create(tmp_path / "other.baqylau", template)
+    try:
+        with pytest.raises(StorageError, match="160"):
+            other.upsert_station("x" * 161)
+    finally:
+        other.close()

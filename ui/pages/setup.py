@@ -12,7 +12,7 @@ from observer.errors import BaqylauError
 from observer.fmt import formatter
 from observer.i18n import tr
 from observer.paths import app_home
-from observer.records import StationInfo
+from observer.records import MAX_STATION_CODE, StationInfo
 from ui.pages.base import Page, plain_label
 from ui.qt import (
     QComboBox,
@@ -67,7 +67,7 @@ class SetupPage(Page):
         sform.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         code_row = QHBoxLayout()
         self.code = QLineEdit(self.station_box)
-        self.code.setMaxLength(32)
+        self.code.setMaxLength(MAX_STATION_CODE)
         self.import_button = QPushButton(self.station_box)
         code_row.addWidget(self.code, 1)
         code_row.addWidget(self.import_button)
