@@ -271,21 +271,7 @@ def read_csv_chunks(
 
     buf = io.StringIO(text, newline="")
     reader = csv.reader(buf, delimiter=delimiter, quotechar='"', strict=True)
-    header: list[str] | None = None
-    number = 0
-    try:
-        for record in reader:
-            number += 1
-            if record and not (len(record) == 1 and not record[0].strip()):
-                if len(record) > MAX_COLUMNS:
-                    raise CsvError(
-                        "coord.csv.too_many_columns", file=name, line=number, count=len(record), limit=MAX_COLUMNS
-                    )
-                header = [h.strip() for h in record]
-                _check_header(header, name, number)
-                break
-    except csv.Error:
-        header = None
+    header, number = _first_record(reader, name)
     if header is None or reader.line_num != number:  # broken, empty, or a record over several lines
         whole = _table_from_text(text, name, used, delimiter)
         return CsvTable(name, used, delimiter, whole.header, [], []), _split(whole, chunk_rows)
@@ -327,6 +313,25 @@ def read_csv_chunks(
                 yield CsvTable(name, used, delimiter, tuple(header), rows, lines)
 
     return head, chunks()
+
+
+def _first_record(reader: Iterator[list[str]], name: str) -> tuple[list[str] | None, int]:
+    """The header (the first non-blank record) and its line, or None when the quoting is broken."""
+    number = 0
+    try:
+        for record in reader:
+            number += 1
+            if record and not (len(record) == 1 and not record[0].strip()):
+                if len(record) > MAX_COLUMNS:
+                    raise CsvError(
+                        "coord.csv.too_many_columns", file=name, line=number, count=len(record), limit=MAX_COLUMNS
+                    )
+                header = [h.strip() for h in record]
+                _check_header(header, name, number)
+                return header, number
+    except csv.Error:
+        return None, number
+    return None, number
 
 
 def _has_long_line(text: str, limit: int) -> bool:

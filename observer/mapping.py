@@ -62,7 +62,7 @@ def read_mapping(path: str | Path) -> tuple[dict[str, object], str]:
     """Load a mapping TOML file as a plain dict; the second value is its name for messages."""
     import tomllib
 
-    from observer.template import TomlLimit, read_toml
+    from observer.toml_limits import TomlLimit, read_toml
 
     p = Path(path)
     try:
