@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from db.merge import list_keys, trust_key
 from db.store import ROLE_HQ, ElectionStore
@@ -15,7 +13,7 @@ from observer.signing import KeyPair
 from tests.ui.test_coordinator_merge import BASE, make_package
 from ui.coordinator.merge import MergeDialog
 from ui.coordinator.window import CoordinatorWindow
-from ui.qt import QApplication, Qt
+from ui.qt import QApplication, QDragEnterEvent, QDropEvent, QMimeData, QPointF, Qt, QUrl
 
 pytestmark = pytest.mark.gui
 
