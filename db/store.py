@@ -98,6 +98,11 @@ class ElectionStore(StationFigures, EvidenceRecords):
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
                 if inspect(conn).has_table("alembic_version") or inspect(conn).has_table("meta"):
                     raise StorageError("error.storage.exists", file=shown)
+                collation = _pg_collation(conn)
+                if collation is not None:
+                    # Lists ordered by station code, names... would come out in another order than
+                    # from a file, and outputs meant to be identical on both would differ.
+                    raise StorageError("error.storage.pg_collation", url=shown, collation=str(collation))
                 _migrate(conn)
                 _first_meta(conn, template, role)
         except StorageError:
@@ -325,6 +330,24 @@ def _first_meta(conn: Any, template: ElectionTemplate, role: str) -> None:
             {"key": "created_at", "value": now().isoformat()},
         ],
     )
+
+
+# Texts whose code-point order (SQLite's BINARY, Python's str) a linguistic collation changes.
+_ORDER_PROBE = ("a", "B", "_", "1", "é", "z", "Ә", "ә", "Я")
+
+
+def _pg_collation(conn: Any) -> str | None:
+    """None if the database orders text by code point as SQLite does, else its collation's name.
+
+    Asked of the server by sorting, not read from the catalogue: a libc or an ICU locale, of any
+    version, shows up the same way.
+    """
+    values = ", ".join(f"('{t}')" for t in _ORDER_PROBE)
+    got = conn.exec_driver_sql(f"SELECT x FROM (VALUES {values}) AS v(x) ORDER BY x").scalars().all()
+    if list(got) == sorted(_ORDER_PROBE):
+        return None
+    name = conn.exec_driver_sql("SELECT datcollate FROM pg_database WHERE datname = current_database()").scalar()
+    return str(name)
 
 
 def _pg_name(url: str) -> Path:

@@ -169,7 +169,12 @@ def pg_url(pg_server: str) -> Iterator[str]:
 
     name = f"baqylau_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        # Text ordered by code point, as in SQLite (the store refuses another collation).
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'").format(
+                sql.Identifier(name)
+            )
+        )
     yield _with_database(pg_server, name)
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
