@@ -194,6 +194,48 @@ def test_the_analyst_role_reads_and_is_told_it_may_not_write(pg_url: str, templa
     again.close()
 
 
+def _documented_grants(database: str) -> list[str]:
+    """The SQL of docs/postgresql.md's server setup, for ``database`` (the database itself is the test's)."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "postgresql.md").read_text(encoding="utf-8")
+    block = doc.split("```sql\n", 1)[1].split("```", 1)[0]
+    lines = [ln for ln in block.splitlines() if ln.strip() and not ln.lstrip().startswith(("--", "\\c"))]
+    statements = [st.strip() for st in "\n".join(lines).split(";") if st.strip()]
+    return [st.replace("election2026", f'"{database}"') for st in statements if not st.startswith("CREATE DATABASE")]
+
+
+def test_the_documented_roles_work_as_documented(pg_url: str, template_2021) -> None:
+    """docs/postgresql.md's grants, run as written: two coordinators write one HQ, an analyst only reads."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        database = conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        for statement in _documented_grants(database):
+            try:
+                conn.execute(statement.replace("PASSWORD '...'", ""))
+            except psycopg.errors.DuplicateObject:
+                pass  # the roles are the server's, made by an earlier test of this session
+        conn.execute(
+            "DO $$ BEGIN CREATE ROLE dana LOGIN IN ROLE baqylau_coordinator; "
+            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        )
+    as_group = "&options=-crole%3Dbaqylau_coordinator"
+    first = ElectionStore.create(pg_url.replace("postgres@", "aigul@", 1) + as_group, template_2021, role=ROLE_HQ)
+    first.upsert_station("101", "KZ-ALA")
+    first.close()
+    second = ElectionStore.open(pg_url.replace("postgres@", "dana@", 1) + as_group)
+    second.upsert_station("102", "KZ-ALA")
+    second.close()
+    with psycopg.connect(pg_url) as conn:
+        owners = conn.execute("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'").fetchall()
+    assert owners == [("baqylau_coordinator",)]
+    analyst = ElectionStore.open(pg_url.replace("postgres@", "berik@", 1))
+    try:
+        assert [s.code for s in analyst.stations()] == ["101", "102"]
+        with pytest.raises(StorageError) as info:
+            analyst.set_meta("trust_on_first_use", "1")
+        assert info.value.key == "error.storage.pg_read_only"
+    finally:
+        analyst.close()
+
+
 def test_an_unreachable_server_is_a_message_without_the_password(tmp_path: Path) -> None:
     url = f"postgresql://coordinator:s3cret@/hq?host={tmp_path}&port=5432"  # no server listens there
     with pytest.raises(StorageError) as info:
