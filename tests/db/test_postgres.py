@@ -309,3 +309,74 @@ def test_other_database_urls_are_still_refused(capsys: pytest.CaptureFixture[str
 
     assert main(["--lang", "en", "keys", "mysql://u@host/hq", "list"]) == 2
     assert "database URLs are not supported" in capsys.readouterr().err
+
+
+# ---- bulk import on PostgreSQL (db/pg_bulk.py), not yet called by the command ---------------------
+
+
+@pytest.fixture
+def stations_import_on_pg(monkeypatch: pytest.MonkeyPatch):
+    """db.stations_import with its last step, the write, sent to db/pg_bulk.py for a PostgreSQL HQ:
+    the change that module needs (the pg_bulk docstring), made here for the test alone."""
+    from contextlib import contextmanager
+
+    import db.stations_import as si
+    from db.pg_bulk import write_stations
+
+    plain_writer, plain_write = si.bulk_writer, si._write_stations
+
+    @contextmanager
+    def writer(store):  # type: ignore[no-untyped-def]
+        if store.url:
+            yield store
+        else:
+            with plain_writer(store) as dbapi:
+                yield dbapi
+
+    def write(target, *args):  # type: ignore[no-untyped-def]
+        return write_stations(target, *args) if isinstance(target, ElectionStore) else plain_write(target, *args)
+
+    monkeypatch.setattr(si, "bulk_writer", writer)
+    monkeypatch.setattr(si, "_write_stations", write)
+    return si.import_stations
+
+
+def test_station_list_import_gives_the_same_stations_on_both(
+    stations_import_on_pg, pg_url: str, tmp_path: Path, template_2021
+) -> None:
+    first = tmp_path / "stations.csv"
+    rows = [f'{100 + i},KZ-ALA,Алмалинский,"ул. Абая, {i}",{1000 + i}' for i in range(300)]
+    first.write_text("code,region,district,address,registered\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    second = tmp_path / "update.csv"  # no address column: addresses stay; one new station; a number removed
+    second.write_text("code;region;registered\n105;Ақмола облысы;\n101;KZ-ALA;77\n9999;kz-55;5\n", encoding="utf-8")
+    seen = []
+    for where in (str(tmp_path / "hq.baqylau"), pg_url):
+        hq = _hq(where, template_2021)
+        try:
+            a = stations_import_on_pg(hq, first)
+            b = stations_import_on_pg(hq, second)
+            counts = [(r.rows, r.stations_created, r.stations_updated) for r in (a, b)]
+            stations = [(s.code, s.region, s.district, s.address, s.registered) for s in hq.stations()]
+            with hq.engine.connect() as conn:
+                stamps = conn.exec_driver_sql("SELECT count(DISTINCT id), min(length(created_at)) FROM stations").one()
+        finally:
+            hq.close()
+        seen.append((counts, stations, tuple(stamps)))
+    assert seen[0] == seen[1]
+    counts, stations, stamps = seen[1]
+    assert counts == [(300, 300, 0), (3, 1, 2)] and stamps == (301, 27)
+    assert ("105", "KZ-AKM", "Алмалинский", "ул. Абая, 5", None) in stations
+    assert ("101", "KZ-ALA", "Алмалинский", "ул. Абая, 1", 77) in stations
+
+
+def test_a_failed_import_on_pg_writes_nothing(pg_url: str, template_2021) -> None:
+    """A row the database refuses (a code too long for the column) rolls the whole COPY back."""
+    from db.pg_bulk import write_stations
+
+    hq = _hq(pg_url, template_2021)
+    try:
+        with pytest.raises(StorageError):
+            write_stations(hq, ["1", "2" * 40], ["KZ-ALA", "KZ-ALA"], {}, None)
+        assert hq.station_count() == 0
+    finally:
+        hq.close()
