@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from db.engine import _migrate, make_engine, pg_display
 from db.fileformat import FORMAT, ROLE_HQ, ROLE_STATION
@@ -380,3 +380,86 @@ def test_a_failed_import_on_pg_writes_nothing(pg_url: str, template_2021) -> Non
         assert hq.station_count() == 0
     finally:
         hq.close()
+
+
+# ---- migrations: an older HQ upgrades on PostgreSQL to the same content as the same file -------------
+
+SCHEMA_FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "schema").glob("*.baqylau"))
+
+
+def _copy_into_pg(fixture: Path, url: str) -> None:
+    """The fixture file's rows, at its own revision, into a PostgreSQL database migrated to that revision.
+
+    headcount_totals (0005+) is left to PostgreSQL's triggers, which fill it as the clicks are copied.
+    """
+    import sqlite3
+
+    from sqlalchemy import MetaData
+
+    with sqlite3.connect(fixture) as src:
+        revision = src.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            _migrate(conn, revision)
+        with engine.begin() as conn:
+            tables = MetaData()
+            tables.reflect(conn)
+            for table in tables.sorted_tables:
+                if table.name in ("alembic_version", "headcount_totals"):
+                    continue
+                cur = src.execute(f'SELECT * FROM "{table.name}"')
+                names = [d[0] for d in cur.description]
+                rows = [dict(zip(names, r)) for r in cur.fetchall()]
+                if rows:
+                    conn.execute(table.insert(), rows)
+            conn.exec_driver_sql("UPDATE meta SET value = 'hq' WHERE key = 'role'")  # PostgreSQL holds HQs only
+        engine.dispose()
+
+
+# Tables the test's own write adds a row to: that row has a new id and the time of the write.
+_WRITTEN_NOW = {"audit_log", "protocol_values"}
+
+
+def _content(store: ElectionStore) -> dict[str, list[tuple]]:  # type: ignore[type-arg]
+    from db.models import Base
+
+    out = {}
+    with store.engine.connect() as conn:
+        for name, table in sorted(Base.metadata.tables.items()):
+            skip = {"id", "record_id", "created_at", "updated_at"} if name in _WRITTEN_NOW else set()
+            cols = [c for c in table.columns if c.name not in skip]
+            out[name] = sorted((tuple(r) for r in conn.execute(select(*cols))), key=repr)
+    return out
+
+
+@pytest.mark.parametrize("fixture", SCHEMA_FIXTURES, ids=lambda p: p.stem)
+def test_an_old_hq_upgrades_to_the_same_content_on_both(fixture: Path, pg_url: str, tmp_path: Path) -> None:
+    import shutil
+
+    _copy_into_pg(fixture, pg_url)
+    copy = tmp_path / fixture.name
+    shutil.copy(fixture, copy)
+    contents = []
+    for where in (str(copy), pg_url):
+        store = ElectionStore.open(where)
+        try:
+            store.set_meta("role", "hq")
+            st = store.current_station()
+            assert st is not None and st.code == "101" and store.headcount(st.id) == 1
+            store.set_protocol_value(store.protocol_id(st.id), "adal", 12)  # today's code writes it
+            contents.append(_content(store))
+        finally:
+            store.close()
+    assert contents[0].keys() == contents[1].keys()
+    for name in contents[0]:
+        assert contents[0][name] == contents[1][name], name
+    assert any(12 in row for row in contents[1]["protocol_values"])
+
+
+def test_an_hq_from_a_newer_program_is_refused(pg_url: str, template_2021) -> None:
+    _hq(pg_url, template_2021).close()
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(StorageError) as info:
+        ElectionStore.open(pg_url)
+    assert info.value.key == "error.storage.newer" and "9999" in info.value.message("en")
