@@ -168,7 +168,8 @@ def _refuse_urls(argv: Sequence[str]) -> None:
             continue
         if not _PG_URL.match(a):
             raise BaqylauError(i18n.tr("cli.url_unsupported", url=a))
-        action = next((b for b in argv[i + 1 :] if not b.startswith("-")), "")
+        # `keys URL ACTION`: the action right after the URL, or refused (an option's value is never taken for it).
+        action = argv[i + 1] if i + 1 < len(argv) else ""
         allowed = PG_COMMANDS.get(command)
         if allowed is None or (allowed and action not in allowed):
             ported = ", ".join(f"{c} {x}".strip() for c, xs in PG_COMMANDS.items() for x in (xs or ("",)))
