@@ -45,7 +45,13 @@ def open_hq(path: str | Path, *, template: str | None = None) -> ElectionStore:
         except StorageError as exc:
             if exc.key != "error.storage.pg_empty" or template is None:
                 raise
-            return ElectionStore.create(str(path), resolve_template(template), role=ROLE_HQ)
+            try:
+                return ElectionStore.create(str(path), resolve_template(template), role=ROLE_HQ)
+            except StorageError as lost:
+                if lost.key != "error.storage.exists":
+                    raise
+                # Another coordinator created it in the meantime (creation is serialised): open theirs.
+                store = ElectionStore.open(str(path))
         where = store.location
     else:
         p = Path(path)

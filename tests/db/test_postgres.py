@@ -137,6 +137,34 @@ def test_an_empty_database_is_created_on_first_use_only_with_a_template(pg_url: 
     again.close()
 
 
+def test_two_coordinators_creating_the_hq_at_once_get_one(pg_url: str, template_2021) -> None:
+    """Creation is serialised by an advisory lock: the second opener waits, then opens the first's HQ."""
+    import threading
+
+    start = threading.Barrier(4)
+    stores: list[ElectionStore] = []
+    errors: list[BaseException] = []
+
+    def coordinator() -> None:
+        start.wait()
+        try:
+            stores.append(open_hq(pg_url, template=template_2021.id))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=coordinator) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(stores) == 4
+    assert len({s.meta("created_at") for s in stores}) == 1
+    for s in stores:
+        s.close()
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM meta WHERE key = 'format'").fetchone() == (1,)
+
+
 def test_a_database_sorting_text_another_way_is_refused(pg_server: str, template_2021) -> None:
     """The store needs code-point order (as SQLite's): a database with a linguistic collation is refused."""
     import uuid
