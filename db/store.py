@@ -96,8 +96,11 @@ class ElectionStore(StationFigures, EvidenceRecords):
             with engine.begin() as conn:
                 # Two coordinators creating the HQ at once: the second waits, then finds it made.
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
-                if inspect(conn).has_table("alembic_version") or inspect(conn).has_table("meta"):
+                tables = inspect(conn).get_table_names()
+                if "alembic_version" in tables:
                     raise StorageError("error.storage.exists", file=shown)
+                if tables:  # someone else's tables: one database is one HQ, never shared with other data
+                    raise StorageError("error.storage.not_election", file=shown)
                 collation = _pg_collation(conn)
                 if collation is not None:
                     # Lists ordered by station code, names... would come out in another order than
@@ -164,6 +167,8 @@ class ElectionStore(StationFigures, EvidenceRecords):
                     if inspect(conn).has_table("alembic_version")
                     else None
                 )
+                if current is None and inspect(conn).get_table_names():
+                    raise StorageError("error.storage.not_election", file=shown)
                 if current is None:
                     raise StorageError("error.storage.pg_empty", url=shown)
                 if current not in known_revisions():

@@ -137,6 +137,17 @@ def test_an_empty_database_is_created_on_first_use_only_with_a_template(pg_url: 
     again.close()
 
 
+def test_a_database_holding_other_tables_is_not_taken_over(pg_url: str, template_2021) -> None:
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("CREATE TABLE users (id integer)")
+    for attempt in (lambda: open_hq(pg_url), lambda: open_hq(pg_url, template=template_2021.id)):
+        with pytest.raises(StorageError) as info:
+            attempt()
+        assert info.value.key == "error.storage.not_election"
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall() == [("users",)]
+
+
 def test_two_coordinators_creating_the_hq_at_once_get_one(pg_url: str, template_2021) -> None:
     """Creation is serialised by an advisory lock: the second opener waits, then opens the first's HQ."""
     import threading
