@@ -52,8 +52,12 @@ GLOBAL_OPTIONS = ("--lang",)
 # Commands with an option of the same name of their own: `report ... --lang kk` is the report's
 # language (and, with no `--lang` before the command, the messages' language too).
 OWN_OPTIONS: dict[str, tuple[str, ...]] = {"report": ("--lang",)}
-# `scheme://...`: a database URL, which no command takes yet (only HQ files).
+# `scheme://...`: a database URL. Only PostgreSQL's, and only for the commands (and, where given,
+# the actions) that run on a PostgreSQL HQ today; an empty tuple: every action of the command.
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_PG_URL = re.compile(r"^postgres(ql)?(\+psycopg)?://", re.IGNORECASE)
+_PASSWORD = re.compile(r"^([^:/]+://[^:/@]*):[^@]*@")  # user:secret@ -> user:***@ in messages
+PG_COMMANDS: dict[str, tuple[str, ...]] = {"keys": ("list", "revoke")}
 
 
 def build_parser(with_commands: bool | str = True) -> argparse.ArgumentParser:
@@ -150,12 +154,28 @@ def choose_language(argv: Sequence[str], environ: os._Environ[str] | dict[str, s
 
 
 def _refuse_urls(argv: Sequence[str]) -> None:
-    """A database URL would otherwise be taken for a file name and create a folder ``postgresql:``."""
-    for a in argv:
+    """A database URL would otherwise be taken for a file name and create a folder ``postgresql:``.
+
+    A ``postgresql://`` HQ is let through to the commands that run on PostgreSQL today
+    (:data:`PG_COMMANDS`, docs/postgresql.md); any other command, or any other kind of URL, is
+    refused here, before anything is opened or written.
+    """
+    command = next((a for a in argv if a in COMMANDS), "gui")
+    for i, a in enumerate(argv):
         if a == "--":
             break
-        if _URL.match(a):
+        if not _URL.match(a):
+            continue
+        if not _PG_URL.match(a):
             raise BaqylauError(i18n.tr("cli.url_unsupported", url=a))
+        # `keys URL ACTION`: the action right after the URL, or refused (an option's value is never taken for it).
+        action = argv[i + 1] if i + 1 < len(argv) else ""
+        allowed = PG_COMMANDS.get(command)
+        if allowed is None or (allowed and action not in allowed):
+            ported = ", ".join(f"{c} {x}".strip() for c, xs in PG_COMMANDS.items() for x in (xs or ("",)))
+            shown = _PASSWORD.sub(r"\1:***@", a)
+            name = f"{command} {action}".strip() if allowed else command
+            raise BaqylauError(i18n.tr("cli.url_not_ported", url=shown, command=name, ported=ported))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

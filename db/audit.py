@@ -54,6 +54,11 @@ _INSERT = (
 )
 
 
+def _driver_sql(conn: Connection, sql: str) -> str:
+    """``sql`` in the driver's placeholders: sqlite3's ``?``, psycopg's ``%s`` (a PostgreSQL HQ)."""
+    return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
+
+
 def record_change(
     conn: Connection,
     *,
@@ -71,19 +76,21 @@ def record_change(
         old_text, new_text = as_text(old), as_text(new)
         if old_text == new_text and action == UPDATE:
             continue
-        last = conn.exec_driver_sql(_LAST, (record_id,)).first()
+        last = conn.exec_driver_sql(_driver_sql(conn, _LAST), (record_id,)).first()
         if action == UPDATE and last is not None and _same_session(last, observer_id, at):
             if last.field == field:
-                conn.exec_driver_sql(_FOLD, (new_text, when, last.id))
+                conn.exec_driver_sql(_driver_sql(conn, _FOLD), (new_text, when, last.id))
                 continue
             if last.field == WHOLE_RECORD and last.action == CREATE:
                 # Still filling in a record just created: its creation row gets the values.
                 first = json.loads(last.new or "{}")
                 first[field] = new_text
-                conn.exec_driver_sql(_FOLD, (json.dumps(first, ensure_ascii=False, sort_keys=True), when, last.id))
+                conn.exec_driver_sql(
+                    _driver_sql(conn, _FOLD), (json.dumps(first, ensure_ascii=False, sort_keys=True), when, last.id)
+                )
                 continue
         conn.exec_driver_sql(
-            _INSERT,
+            _driver_sql(conn, _INSERT),
             (m.new_id(), station_id, observer_id, table, record_id, field, action, old_text, new_text, when, when),
         )
 

@@ -1,4 +1,10 @@
-"""The SQLite file under an election: engine, pragmas, migrations, durable copies, errors.
+"""The database under an election: engine, pragmas, migrations, durable copies, errors.
+
+An election is a SQLite file, or (an organisation's shared HQ only) a PostgreSQL
+database named by a ``postgresql://`` URL (docs/postgresql.md). The pragmas,
+the write lock at ``BEGIN IMMEDIATE`` and the foreign-key switch around a
+migration are SQLite's; PostgreSQL runs the same migrations in one transaction
+with its constraints on.
 
 What :class:`db.store.ElectionStore` and the merge stand on, without the store's
 records: the engine with WAL and ``synchronous=FULL`` (an acknowledged edit
@@ -53,8 +59,42 @@ def _set_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     cur.close()
 
 
-def make_engine(path: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{path}", future=True)
+# What the user may type; SQLAlchemy's own name for the driver (psycopg 3) is added by make_engine.
+PG_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+def is_pg_url(target: str | Path) -> bool:
+    """True for a PostgreSQL URL (``postgresql://user@host/db``), False for a file path."""
+    return isinstance(target, str) and target.lower().startswith(PG_SCHEMES)
+
+
+def pg_display(url: str) -> str:
+    """The URL as messages and window titles show it: the password, if any, hidden."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(_sqlalchemy_url(url)).set(drivername="postgresql").render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot parse is shown as its scheme alone
+        return "postgresql://..."
+
+
+def pg_database_name(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(_sqlalchemy_url(url)).database or "postgres"
+
+
+def _sqlalchemy_url(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"postgresql+psycopg://{rest}" if scheme.lower() in ("postgresql", "postgres") else url
+
+
+def make_engine(target: Path | str) -> Engine:
+    if is_pg_url(target):
+        # READ COMMITTED (the server's default), each unit of work one transaction; pre_ping: a
+        # coordinator's window stays open for hours and the server may have dropped the connection.
+        return create_engine(_sqlalchemy_url(str(target)), future=True, pool_pre_ping=True)
+    engine = create_engine(f"sqlite:///{target}", future=True)
     event.listen(engine, "connect", _set_pragmas)
     # A connection with execution option begin="BEGIN IMMEDIATE" takes the write lock at once
     # (the merge: a deferred batch that reads first could not upgrade once another writer is done).
@@ -94,6 +134,34 @@ def storage_error(exc: BaseException, path: Path) -> StorageError:
     return StorageError("error.storage.io", file=str(path), problem=str(exc).splitlines()[0][:200])
 
 
+def server_error(exc: BaseException, url: str) -> StorageError:
+    """Translate a PostgreSQL failure (by its SQLSTATE) into a message a user can act on."""
+    shown = pg_display(url)
+    orig = getattr(exc, "orig", exc)
+    state = str(getattr(orig, "sqlstate", "") or "")
+    problem = (str(orig).strip().splitlines() or [type(orig).__name__])[0][:200]
+    if state == "42501":  # insufficient_privilege: an analyst's read-only role tried to write
+        return StorageError("error.storage.pg_read_only", url=shown)
+    if state == "53100":  # disk_full, on the server
+        return StorageError("error.storage.disk_full", file=shown)
+    if state in ("25006", "25P02") and "read-only" in problem:  # a read-only transaction or standby
+        return StorageError("error.storage.pg_read_only", url=shown)
+    no_connection = not state and type(orig).__name__ == "OperationalError"  # psycopg: no server answered
+    if no_connection or state.startswith(("08", "28", "3D")):  # connection, authentication, no such database
+        return StorageError("error.storage.pg_unreachable", url=shown, problem=problem)
+    return StorageError("error.storage.io", file=shown, problem=problem)
+
+
+def error_for(exc: BaseException, path: Path, url: str | None) -> StorageError:
+    """:func:`storage_error` for a file, :func:`server_error` for a PostgreSQL database."""
+    return server_error(exc, url) if url else storage_error(exc, path)
+
+
+# One upgrade at a time on a shared server: two coordinators opening an older HQ at once would
+# otherwise both run the same ALTERs. A transaction-level advisory lock; its key is arbitrary but fixed.
+_PG_MIGRATION_LOCK = 0x62717931
+
+
 def _upgrade(conn: Any, path: Path) -> None:
     """Run pending migrations in one transaction.
 
@@ -103,6 +171,13 @@ def _upgrade(conn: Any, path: Path) -> None:
     """
     if conn.in_transaction():
         conn.rollback()
+    if conn.dialect.name != "sqlite":
+        # PostgreSQL alters tables in place with its constraints checked, and its DDL is transactional.
+        # Alembic reads the revision after the lock is held, so the second opener finds nothing to do.
+        with conn.begin():
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+            _migrate(conn)
+        return
     raw = conn.connection.driver_connection
     raw.execute("PRAGMA foreign_keys=OFF")
     try:

@@ -1,5 +1,9 @@
 """The election file: open/create, migrate, and the observer's unit-of-work operations.
 
+An HQ may instead live in a PostgreSQL database, named by a ``postgresql://``
+URL where a path is given (docs/postgresql.md): the same migrations, the same
+``meta`` checks, one HQ per database; a station file is always SQLite.
+
 Every write is its own transaction, committed before the call returns, on a
 SQLite database in WAL mode with ``synchronous=FULL``: when the UI shows a value
 as saved, it is on disk. Evidence files live unchanged in a folder beside the
@@ -14,17 +18,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, inspect, select, update
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from db import models as m
 from db.engine import (  # noqa: F401 - re-exported: the store is where callers find them
+    _PG_MIGRATION_LOCK,
     _alembic_config,
     _migrate,
     _upgrade,
     durable_copy,
+    is_pg_url,
     make_engine,
     now,
+    pg_database_name,
+    pg_display,
+    server_error,
     storage_error,
 )
 from db.fileformat import FILE_SUFFIX, FORMAT, ROLE_HQ, ROLE_STATION  # noqa: F401 - re-exported
@@ -46,8 +55,12 @@ class ElectionStore(StationFigures, EvidenceRecords):
     :mod:`db.store_records`, the SQLite engine and its errors in :mod:`db.engine`.
     """
 
-    def __init__(self, path: Path, engine: Engine) -> None:
+    def __init__(self, path: Path, engine: Engine, url: str | None = None) -> None:
+        # On PostgreSQL ``path`` is only the database's name (what messages call the HQ) and ``url``
+        # is how to reach it; anything that needs a folder beside the file (evidence, the merge's
+        # work folder, a snapshot) is refused there, not written to the current folder.
         self.path = path
+        self.url = url
         self.engine = engine
         # The time of records and audit rows; tests put their own clock here instead of sleeping.
         self.clock: Callable[[], datetime] = now
@@ -57,6 +70,8 @@ class ElectionStore(StationFigures, EvidenceRecords):
     # ---- opening -------------------------------------------------------
     @classmethod
     def create(cls, path: str | Path, template: ElectionTemplate, role: str = ROLE_STATION) -> ElectionStore:
+        if is_pg_url(path):
+            return cls._create_pg(str(path), template, role)
         p = Path(path)
         if p.exists():
             raise StorageError("error.storage.exists", file=str(p))
@@ -65,22 +80,46 @@ class ElectionStore(StationFigures, EvidenceRecords):
             engine = make_engine(p)
             with engine.begin() as conn:
                 _migrate(conn)
-                conn.execute(
-                    insert(m.Meta),
-                    [
-                        {"key": "format", "value": FORMAT},
-                        {"key": "role", "value": role},
-                        {"key": "template_id", "value": template.id},
-                        {"key": "template_toml", "value": template.source_text},
-                        {"key": "created_at", "value": now().isoformat()},
-                    ],
-                )
+                _first_meta(conn, template, role)
         except (OSError, OperationalError, DatabaseError) as exc:
             raise storage_error(exc, p) from None
         return cls(p, engine)
 
     @classmethod
+    def _create_pg(cls, url: str, template: ElectionTemplate, role: str) -> ElectionStore:
+        """An HQ in an existing, empty PostgreSQL database: schema and meta in one transaction."""
+        shown = pg_display(url)
+        if role != ROLE_HQ:
+            raise StorageError("error.storage.pg_station_file", url=shown)
+        engine = make_engine(url)
+        try:
+            with engine.begin() as conn:
+                # Two coordinators creating the HQ at once: the second waits, then finds it made.
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+                tables = inspect(conn).get_table_names()
+                if "alembic_version" in tables:
+                    raise StorageError("error.storage.exists", file=shown)
+                if tables:  # someone else's tables: one database is one HQ, never shared with other data
+                    raise StorageError("error.storage.not_election", file=shown)
+                collation = _pg_collation(conn)
+                if collation is not None:
+                    # Lists ordered by station code, names... would come out in another order than
+                    # from a file, and outputs meant to be identical on both would differ.
+                    raise StorageError("error.storage.pg_collation", url=shown, collation=str(collation))
+                _migrate(conn)
+                _first_meta(conn, template, role)
+        except StorageError:
+            engine.dispose()
+            raise
+        except (OSError, OperationalError, DatabaseError) as exc:
+            engine.dispose()
+            raise server_error(exc, url) from None
+        return cls(_pg_name(url), engine, url)
+
+    @classmethod
     def open(cls, path: str | Path) -> ElectionStore:
+        if is_pg_url(path):
+            return cls._open_pg(str(path))
         p = Path(path)
         if not p.exists():
             raise StorageError("error.storage.no_such_file", file=str(p))
@@ -115,6 +154,43 @@ class ElectionStore(StationFigures, EvidenceRecords):
             engine.dispose()
             raise storage_error(exc, p) from None
         return cls(p, engine)
+
+    @classmethod
+    def _open_pg(cls, url: str) -> ElectionStore:
+        """An HQ in PostgreSQL: the same revision and ``meta`` checks as a file, upgraded if older."""
+        shown = pg_display(url)
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                current = (
+                    conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+                    if inspect(conn).has_table("alembic_version")
+                    else None
+                )
+                if current is None and inspect(conn).get_table_names():
+                    raise StorageError("error.storage.not_election", file=shown)
+                if current is None:
+                    raise StorageError("error.storage.pg_empty", url=shown)
+                if current not in known_revisions():
+                    raise StorageError("error.storage.newer", file=shown, found=current)
+                if current != head_revision():
+                    _upgrade(conn, Path(shown))
+            with engine.connect() as conn:
+                fmt = conn.execute(select(m.Meta.value).where(m.Meta.key == "format")).scalar()
+            if fmt != FORMAT:
+                raise StorageError("error.storage.not_election", file=shown)
+        except StorageError:
+            engine.dispose()
+            raise
+        except (OSError, OperationalError, DatabaseError) as exc:
+            engine.dispose()
+            raise server_error(exc, url) from None
+        return cls(_pg_name(url), engine, url)
+
+    @property
+    def location(self) -> str:
+        """What names this HQ to a user: the file's path, or the database URL without its password."""
+        return pg_display(self.url) if self.url else str(self.path)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -246,6 +322,42 @@ class ElectionStore(StationFigures, EvidenceRecords):
         stmt = select(*(table.c[name] for name in columns)) if columns else select(table)
         with self.engine.connect() as conn:
             yield from conn.execute(stmt)
+
+
+def _first_meta(conn: Any, template: ElectionTemplate, role: str) -> None:
+    conn.execute(
+        insert(m.Meta),
+        [
+            {"key": "format", "value": FORMAT},
+            {"key": "role", "value": role},
+            {"key": "template_id", "value": template.id},
+            {"key": "template_toml", "value": template.source_text},
+            {"key": "created_at", "value": now().isoformat()},
+        ],
+    )
+
+
+# Texts whose code-point order (SQLite's BINARY, Python's str) a linguistic collation changes.
+_ORDER_PROBE = ("a", "B", "_", "1", "é", "z", "Ә", "ә", "Я")
+
+
+def _pg_collation(conn: Any) -> str | None:
+    """None if the database orders text by code point as SQLite does, else its collation's name.
+
+    Asked of the server by sorting, not read from the catalogue: a libc or an ICU locale, of any
+    version, shows up the same way.
+    """
+    values = ", ".join(f"('{t}')" for t in _ORDER_PROBE)
+    got = conn.exec_driver_sql(f"SELECT x FROM (VALUES {values}) AS v(x) ORDER BY x").scalars().all()
+    if list(got) == sorted(_ORDER_PROBE):
+        return None
+    name = conn.exec_driver_sql("SELECT datcollate FROM pg_database WHERE datname = current_database()").scalar()
+    return str(name)
+
+
+def _pg_name(url: str) -> Path:
+    """The database's name, which stands for the file name in messages (``hq.path.name``)."""
+    return Path(pg_database_name(url))
 
 
 def _station(row: Any) -> StationInfo:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from db import audit
-from db.engine import storage_error
+from db.engine import error_for
 
 if TYPE_CHECKING:
     from observer.template import ElectionTemplate
@@ -27,6 +27,7 @@ class StorePart:
     """The state an ElectionStore has (set in its ``__init__``) and the two helpers every part uses."""
 
     path: Path
+    url: str | None  # a PostgreSQL HQ's URL; None for a file
     engine: Engine
     clock: Callable[[], datetime]  # the time of records and audit rows; tests put their own clock here
     _observer_id: str | None
@@ -38,12 +39,12 @@ class StorePart:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """A transaction whose OS/SQLite failures (at begin, in the body or at commit) become a StorageError."""
+        """A transaction whose OS/database failures (at begin, in the body or at commit) become a StorageError."""
         try:
             with self.engine.begin() as conn:
                 yield conn
         except (OSError, OperationalError, DatabaseError) as exc:
-            raise storage_error(exc, self.path) from None
+            raise error_for(exc, self.path, self.url) from None
 
     def _audit(
         self,

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, update
 
 from db import audit
 from db import models as m
-from db.engine import durable_copy, now, storage_error
+from db.engine import durable_copy, now, pg_display, storage_error
 from db.rows import insert_new
 from db.store_base import StorePart
 from observer.errors import StorageError
@@ -231,6 +231,10 @@ class EvidenceRecords(StorePart):
 
     @property
     def evidence_dir(self) -> Path:
+        if self.url:
+            # Where a shared HQ keeps evidence (in the database or a shared folder) is not decided yet
+            # (issue 16); never a folder named after the database in the current directory.
+            raise StorageError("error.storage.pg_no_evidence", url=pg_display(self.url))
         return self.path.with_name(self.path.name + ".evidence")
 
     # ---- audit ---------------------------------------------------------

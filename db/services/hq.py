@@ -31,21 +31,40 @@ def open_hq(path: str | Path, *, template: str | None = None) -> ElectionStore:
 
     The one way every command opens an HQ file: a missing file without a template
     says what creates one, and an observer's station file is refused by its role.
+    ``path`` may be a ``postgresql://`` URL: an existing database, whose HQ is
+    created on first use in the same way (an empty database stands for a missing file).
     """
+    from db.engine import is_pg_url
     from db.store import ElectionStore
     from observer.errors import PackageError, StorageError
     from observer.template import resolve_template
 
-    p = Path(path)
-    if not p.exists():
-        if template is None:
-            raise StorageError("coord.hq.missing", file=str(p))
-        return ElectionStore.create(p, resolve_template(template), role=ROLE_HQ)
-    store = ElectionStore.open(p)
+    if is_pg_url(path):
+        try:
+            store = ElectionStore.open(str(path))
+        except StorageError as exc:
+            if exc.key != "error.storage.pg_empty" or template is None:
+                raise
+            try:
+                return ElectionStore.create(str(path), resolve_template(template), role=ROLE_HQ)
+            except StorageError as lost:
+                if lost.key != "error.storage.exists":
+                    raise
+                # Another coordinator created it in the meantime (creation is serialised): open theirs.
+                store = ElectionStore.open(str(path))
+        where = store.location
+    else:
+        p = Path(path)
+        if not p.exists():
+            if template is None:
+                raise StorageError("coord.hq.missing", file=str(p))
+            return ElectionStore.create(p, resolve_template(template), role=ROLE_HQ)
+        store = ElectionStore.open(p)
+        where = str(p)
     if store.role != ROLE_HQ:
         role = store.role
         store.close()
-        raise PackageError("package.cli.not_hq", file=str(p), role=role)
+        raise PackageError("package.cli.not_hq", file=where, role=role)
     return store
 
 

@@ -1,4 +1,10 @@
-"""The election file: every edit is on disk when the call returns; bad input changes nothing."""
+"""The election file: every edit is on disk when the call returns; bad input changes nothing.
+
+The tests taking ``store`` run twice: on a SQLite file (an observer's station file, as the app
+makes it) and on a PostgreSQL database (an HQ: a station file is never kept there), through the
+throwaway server of tests/conftest.py. Those taking ``file_store`` are about files (evidence
+beside the database, SQLite's own pragmas).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,8 +23,37 @@ import pytest
 from PIL import Image
 from sqlalchemy import event
 
-from db.store import ElectionStore, make_engine, storage_error
+from db.store import ROLE_HQ, ROLE_STATION, ElectionStore, is_pg_url, make_engine, storage_error
 from observer.errors import EvidenceError, StorageError
+
+
+def _ready(s: ElectionStore) -> ElectionStore:
+    """The observer and the station every test here starts with (as the conftest's ``store``)."""
+    s.set_observer("Айгүл Қасымова", "MISK")
+    st = s.upsert_station("101", "KZ-ALA", "Алмалы", "ул. Абая, 1", 1500)
+    s.select_station(st.id)
+    return s
+
+
+@pytest.fixture
+def store(store_url: str, template_2021) -> Iterator[ElectionStore]:
+    """An election store on each backend: a station file, or an HQ in a PostgreSQL database."""
+    role = ROLE_HQ if is_pg_url(store_url) else ROLE_STATION
+    s = _ready(ElectionStore.create(store_url, template_2021, role=role))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def file_store(tmp_path: Path, template_2021) -> Iterator[ElectionStore]:
+    s = _ready(ElectionStore.create(tmp_path / "station.baqylau", template_2021))
+    yield s
+    s.close()
+
+
+def _where(s: ElectionStore) -> str | Path:
+    """What opens this store again: its URL, or its file."""
+    return s.url or s.path
 
 
 def test_values_survive_reopen(store: ElectionStore) -> None:
@@ -33,10 +69,10 @@ def test_values_survive_reopen(store: ElectionStore) -> None:
     store.add_headcount(st.id, -1)
     store.set_spoiled(st.id, "BLANK", 4)
     store.set_checklist_answer(st.id, "closing", "protocol_copy", "no", "отказали")
-    path = store.path
+    where = _where(store)
     store.close()
 
-    again = ElectionStore.open(path)
+    again = ElectionStore.open(where)
     st2 = again.current_station()
     assert st2 == st
     assert again.protocol_values(again.protocol_id(st.id)) == {"issued": 613, "valid": None}
@@ -77,7 +113,8 @@ def test_sql_and_html_in_text_are_stored_as_text(store: ElectionStore) -> None:
     assert v.id == vid and v.description == text and v.involved == text
 
 
-def test_evidence_kept_unchanged_and_refused_file_leaves_nothing(store: ElectionStore, tmp_path: Path) -> None:
+def test_evidence_kept_unchanged_and_refused_file_leaves_nothing(file_store: ElectionStore, tmp_path: Path) -> None:
+    store = file_store
     st = store.current_station()
     photo = tmp_path / "IMG_0001.jpg"
     Image.new("RGB", (640, 480), "blue").save(photo)
@@ -108,7 +145,7 @@ def test_not_an_election_file(tmp_path: Path) -> None:
 
 def test_create_refuses_to_overwrite(store: ElectionStore, template_2021) -> None:
     with pytest.raises(StorageError) as info:
-        ElectionStore.create(store.path, template_2021)
+        ElectionStore.create(_where(store), template_2021, role=store.role)
     assert info.value.key == "error.storage.exists"
 
 
@@ -128,7 +165,8 @@ def test_os_failures_become_actionable_messages(exc: BaseException, key: str, tm
     assert "x.baqylau" in err.message("kk")
 
 
-def test_read_only_file_gives_message_not_traceback(store: ElectionStore) -> None:
+def test_read_only_file_gives_message_not_traceback(file_store: ElectionStore) -> None:
+    store = file_store
     st = store.current_station()
     pid = store.protocol_id(st.id)
     store.set_protocol_value(pid, "issued", 1)
@@ -165,12 +203,12 @@ WRITER = textwrap.dedent(
 
 @pytest.mark.parametrize("kill_after", [5, 40, 150])
 def test_sigkill_loses_nothing_acknowledged(store: ElectionStore, kill_after: int) -> None:
-    """Kill the writer with SIGKILL; every value it acknowledged is in the file afterwards."""
-    path = store.path
+    """Kill the writer with SIGKILL; every value it acknowledged is in the file (or the database) afterwards."""
+    where = _where(store)
     st = store.current_station()
     store.close()
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(path)],
+        [sys.executable, "-c", WRITER, str(where)],
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parents[2],
@@ -184,9 +222,10 @@ def test_sigkill_loses_nothing_acknowledged(store: ElectionStore, kill_after: in
             proc.send_signal(signal.SIGKILL)
             break
     proc.wait()
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    again = ElectionStore.open(path)
+    if not store.url:
+        with sqlite3.connect(where) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    again = ElectionStore.open(where)
     value = again.protocol_values(again.protocol_id(st.id))["issued"]
     assert value >= last  # the acknowledged value, or one written just after it
     assert again.headcount(st.id) >= last
@@ -250,7 +289,8 @@ def test_a_violation_without_category_is_a_draft(store: ElectionStore) -> None:
     assert store.violations(st.id)[0].is_draft
 
 
-def test_deleted_violation_is_recoverable_until_export_purges_it(store: ElectionStore, tmp_path: Path) -> None:
+def test_deleted_violation_is_recoverable_until_export_purges_it(file_store: ElectionStore, tmp_path: Path) -> None:
+    store = file_store
     st = store.current_station()
     photo = tmp_path / "a.jpg"
     Image.new("RGB", (64, 48), "red").save(photo)
