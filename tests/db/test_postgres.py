@@ -410,13 +410,13 @@ def test_station_list_import_gives_the_same_stations_on_both(
 
 
 def test_a_failed_import_on_pg_writes_nothing(pg_url: str, template_2021) -> None:
-    """A row the database refuses (a code too long for the column) rolls the whole COPY back."""
+    """A row the database refuses (a code too long for the column: over 160 characters) rolls the whole COPY back."""
     from db.pg_bulk import write_stations
 
     hq = _hq(pg_url, template_2021)
     try:
         with pytest.raises(StorageError):
-            write_stations(hq, ["1", "2" * 40], ["KZ-ALA", "KZ-ALA"], {}, None)
+            write_stations(hq, ["1", "2" * 161], ["KZ-ALA", "KZ-ALA"], {}, None)
         assert hq.station_count() == 0
     finally:
         hq.close()

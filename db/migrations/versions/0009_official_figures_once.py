@@ -54,7 +54,55 @@ def _layout() -> list[str] | None:
     return [str(k) for k in keys] if isinstance(keys, list) else None
 
 
+def _partial_station_indexes(partial: bool) -> None:
+    for column in ("observer_id", "package_id"):
+        where = sa.text(f"{column} IS NOT NULL") if partial else None
+        op.drop_index(f"ix_stations_{column}", table_name="stations")
+        op.create_index(f"ix_stations_{column}", "stations", [column], sqlite_where=where, postgresql_where=where)
+
+
+def _json_of(blob: bytes | None, layout: list[str]) -> str:
+    figures = struct.unpack(f"<{len(layout)}q", blob) if blob and len(blob) == 8 * len(layout) else ()
+    return json.dumps({k: (v if v >= 0 else None) for k, v in zip(layout, figures)}, separators=(",", ":"))
+
+
+def _upgrade_server() -> None:
+    """On a database server: the same result in place (no WITHOUT ROWID there; a primary key is its index)."""
+    op.execute("ALTER TABLE official_results ALTER COLUMN values_json DROP NOT NULL")
+    op.execute("ALTER TABLE official_results DROP CONSTRAINT official_results_pkey")
+    op.execute("ALTER TABLE official_results DROP CONSTRAINT official_results_station_id_key")
+    op.execute("ALTER TABLE official_results ADD CONSTRAINT pk_official_results PRIMARY KEY (station_id)")
+    layout = _layout()
+    op.get_bind().execute(
+        sa.text(
+            "UPDATE official_results SET values_json = NULL "
+            "WHERE values_blob IS NOT NULL AND octet_length(values_blob) = :width"
+        ),
+        {"width": 8 * len(layout) if layout else -1},
+    )
+    _partial_station_indexes(True)
+
+
+def _downgrade_server() -> None:
+    _partial_station_indexes(False)
+    layout = _layout() or []
+    conn = op.get_bind()
+    rows = conn.exec_driver_sql("SELECT station_id, values_blob FROM official_results WHERE values_json IS NULL")
+    for sid, blob in rows.fetchall():
+        conn.execute(
+            sa.text("UPDATE official_results SET values_json = :text WHERE station_id = :sid"),
+            {"text": _json_of(blob, layout), "sid": sid},
+        )
+    op.execute("ALTER TABLE official_results DROP CONSTRAINT pk_official_results")
+    op.execute("ALTER TABLE official_results ADD CONSTRAINT official_results_pkey PRIMARY KEY (id)")
+    op.execute("ALTER TABLE official_results ADD CONSTRAINT official_results_station_id_key UNIQUE (station_id)")
+    op.execute("ALTER TABLE official_results ALTER COLUMN values_json SET NOT NULL")
+
+
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        _upgrade_server()
+        return
     op.execute("ALTER TABLE official_results RENAME TO official_results_0008")
     op.execute(
         "CREATE TABLE official_results ("
@@ -82,15 +130,14 @@ def upgrade() -> None:
         (width,),
     )
     op.execute("DROP TABLE official_results_0008")
-    for column in ("observer_id", "package_id"):
-        op.drop_index(f"ix_stations_{column}", table_name="stations")
-        op.create_index(f"ix_stations_{column}", "stations", [column], sqlite_where=sa.text(f"{column} IS NOT NULL"))
+    _partial_station_indexes(True)
 
 
 def downgrade() -> None:
-    for column in ("observer_id", "package_id"):
-        op.drop_index(f"ix_stations_{column}", table_name="stations")
-        op.create_index(f"ix_stations_{column}", "stations", [column])
+    if op.get_bind().dialect.name != "sqlite":
+        _downgrade_server()
+        return
+    _partial_station_indexes(False)
     op.create_table(
         "official_results_0008",
         sa.Column("station_id", sa.String(length=36), nullable=False),
@@ -110,10 +157,7 @@ def downgrade() -> None:
     rows = conn.exec_driver_sql(f"SELECT {_COLUMNS} FROM official_results").fetchall()
     out = []
     for sid, text, blob, *rest in rows:
-        if text is None:
-            figures = struct.unpack(f"<{len(layout)}q", blob) if blob and len(blob) == 8 * len(layout) else ()
-            text = json.dumps({k: (v if v >= 0 else None) for k, v in zip(layout, figures)}, separators=(",", ":"))
-        out.append((sid, text, blob, *rest))
+        out.append((sid, _json_of(blob, layout) if text is None else text, blob, *rest))
     if out:
         conn.exec_driver_sql(f"INSERT INTO official_results_0008 ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", out)
     op.drop_table("official_results")
