@@ -171,7 +171,11 @@ class Snapshot:
 
     @property
     def row_of(self) -> dict[str, int]:
-        return {str(sid): i for i, sid in enumerate(self.observed.station_ids)}
+        """Station id -> row of the arrays (made once: 100,000 entries)."""
+        if "row_of" not in self.memo:
+            self.memo["row_of"] = {str(sid): i for i, sid in enumerate(self.observed.station_ids.tolist())}
+        found: dict[str, int] = self.memo["row_of"]
+        return found
 
 
 def conflicts_of(store: ElectionStore, snap: Snapshot) -> list[StationConflict]:
@@ -179,6 +183,17 @@ def conflicts_of(store: ElectionStore, snap: Snapshot) -> list[StationConflict]:
     if "conflicts" not in snap.memo:
         snap.memo["conflicts"] = station_conflicts(store)
     found: list[StationConflict] = snap.memo["conflicts"]
+    return found
+
+
+def spoiled_of(store: ElectionStore, snap: Snapshot) -> list[tuple[str, str | None, str, int]]:
+    """Every spoiled-ballot tally (station id, observer id, reason, count), read once per snapshot."""
+    if "spoiled" not in snap.memo:
+        snap.memo["spoiled"] = [
+            (r.station_id, r.observer_id, r.reason, r.count)
+            for r in store.iter_table("spoiled_counts", "station_id", "observer_id", "reason", "count")
+        ]
+    found: list[tuple[str, str | None, str, int]] = snap.memo["spoiled"]
     return found
 
 
@@ -306,14 +321,14 @@ def _spoiled_table(store: ElectionStore, snap: Snapshot, template: ElectionTempl
     for row in store.iter_table("protocols", "id", "observer_id"):
         observer_of[row.id] = row.observer_id
     tallies: dict[int, dict[str, int]] = defaultdict(dict)
-    for row in store.iter_table("spoiled_counts", "station_id", "observer_id", "reason", "count"):
-        i = row_of.get(row.station_id)
-        if i is None or not in_total[i] or row.count <= 0:
+    for station_id, observer_id, reason, count in spoiled_of(store, snap):
+        i = row_of.get(station_id)
+        if i is None or not in_total[i] or count <= 0:
             continue
-        pid = counting.get(row.station_id)
-        if pid is None or observer_of.get(pid) != row.observer_id:
+        pid = counting.get(station_id)
+        if pid is None or observer_of.get(pid) != observer_id:
             continue  # another observer's tally of the same ballots
-        tallies[i][row.reason] = tallies[i].get(row.reason, 0) + int(row.count)
+        tallies[i][reason] = tallies[i].get(reason, 0) + int(count)
     reasons: dict[str, int] = defaultdict(int)
     unrecorded = mismatched = mismatched_stations = 0
     for i in np.flatnonzero(in_total).tolist():

@@ -33,7 +33,7 @@ from typing import Any
 from db.rules import META_KEY as RULES_META_KEY
 from db.store import ElectionStore
 from observer.errors import BaqylauError
-from reports.data import Snapshot, conflicts_of, read_snapshot, reuse_of
+from reports.data import Snapshot, conflicts_of, read_snapshot, reuse_of, spoiled_of
 
 KEYWORD_PREFIX = "baqylau-fingerprint:"
 OPTIONS_PREFIX = "baqylau-options:"
@@ -108,8 +108,8 @@ def _records(store: ElectionStore, snap: Snapshot) -> Iterator[bytes]:
         res = conflict.resolution
         if res is not None:
             yield _line("decision", conflict.station_code, chosen, res.status, res.reason, res.decided_at.isoformat())
-    for row in store.iter_table("spoiled_counts", "station_id", "observer_id", "reason", "count"):
-        yield _line("spoiled", codes.get(row.station_id, "?"), row.observer_id, row.reason, row.count)
+    for station_id, observer_id, reason, count in spoiled_of(store, snap):
+        yield _line("spoiled", codes.get(station_id, "?"), observer_id, reason, count)
     for viol in store.violations():
         yield _line(
             "violation",
