@@ -56,6 +56,7 @@ class PlainGrid:
     rows: list[list[str]]  # the first row is the header
     widths: list[float]
     size: float
+    heights: list[float] | None = None  # the annex's fixed rows, so both documents have its pages
 
 
 def plain_content(flowables: Iterable[Flowable]) -> list[PlainPara | PlainGrid]:
@@ -69,7 +70,9 @@ def plain_content(flowables: Iterable[Flowable]) -> list[PlainPara | PlainGrid]:
         elif isinstance(f, Paragraph):
             out.append(PlainPara(esc(f.getPlainText()), f.style))
         elif isinstance(f, PlainTable):
-            out.append(PlainGrid([list(f.header), *(list(r) for r in f.rows)], list(f.widths), f.size))
+            rows = [list(f.header), *(list(r) for r in f.rows)]
+            heights = [f.header_height] + [f.row_height] * len(f.rows)
+            out.append(PlainGrid(rows, list(f.widths), f.size, heights))
         elif isinstance(f, Table):
             out.append(PlainGrid([[_text(c) for c in row] for row in f._cellvalues], list(f._argW), 8.0))
     return out
@@ -82,8 +85,19 @@ def plain_flowables(content: list[PlainPara | PlainGrid]) -> list[Flowable]:
         if isinstance(item, PlainPara):
             out.append(Paragraph(item.text, item.style))
         else:
-            style = TableStyle([("FONT", (0, 0), (-1, -1), FONT_CONDENSED, item.size)])
-            out.append(Table(item.rows, colWidths=item.widths, repeatRows=1 if len(item.rows) > 1 else 0, style=style))
+            cmds: list[tuple[Any, ...]] = [("FONT", (0, 0), (-1, -1), FONT_CONDENSED, item.size)]
+            if item.heights is not None:  # the annex: its paddings, so its rows fit its row height
+                cmds += [("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3)]
+                cmds += [("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]
+            out.append(
+                Table(
+                    item.rows,
+                    colWidths=item.widths,
+                    rowHeights=item.heights,
+                    repeatRows=1 if len(item.rows) > 1 else 0,
+                    style=TableStyle(cmds),
+                )
+            )
     return out
 
 
