@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from reportlab import rl_config
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
@@ -334,20 +335,53 @@ def build_report(
     own = not isinstance(hq, ElectionStore)
     store = hq if isinstance(hq, ElectionStore) else ElectionStore.open(hq)
     try:
-        organisation = (org if org is not None else _organisation(store)).strip()
-        snapshot = read_snapshot(store)  # one read for both the figures and the fingerprint
-        data = collect(store, lang, organisation, snapshot)
-        data.fingerprint = data_fingerprint(store, snapshot)
-        ctx = Context(
-            data, (title or tr("report.default_title", lang)).strip(), _logo(logo_path) if logo_path else None
-        )
-        story = _story(ctx, store, snapshot)
+        ctx, story = report_story(store, lang, title, org, _logo(logo_path) if logo_path else None)
     finally:
         if own:
             store.close()
-    options = ReportOptions(lang, ctx.title, organisation, _sha256(logo_path) if logo_path else "")
-    register_fonts()
     target = Path(out_path)
+    pages = _write_pdf(ctx, story, target, _sha256(logo_path) if logo_path else "", signer, progress)
+    data = ctx.d
+    return ReportInfo(
+        target,
+        pages,
+        data.fingerprint,
+        lang,
+        data.stations_observed,
+        data.stations_total,
+        time.perf_counter() - started,
+        data.organisation,
+    )
+
+
+def report_story(
+    store: ElectionStore, lang: str, title: str | None = None, org: str | None = None, logo: Image | None = None
+) -> tuple[Context, list[Flowable]]:
+    """The report's figures and its flowables in reading order, before any layout.
+
+    What ``build_report`` typesets; benchmarks/bench_report.py also turns it into the
+    plain-ReportLab baseline (the same paragraphs and rows, without our typesetting).
+    """
+    organisation = (org if org is not None else _organisation(store)).strip()
+    snapshot = read_snapshot(store)  # one read for both the figures and the fingerprint
+    data = collect(store, lang, organisation, snapshot)
+    data.fingerprint = data_fingerprint(store, snapshot)
+    ctx = Context(data, (title or tr("report.default_title", lang)).strip(), logo)
+    return ctx, _story(ctx, store, snapshot)
+
+
+def _write_pdf(
+    ctx: Context,
+    story: list[Flowable],
+    target: Path,
+    logo_sha256: str,
+    signer: Ed25519PrivateKey | None,
+    progress: Callable[[str, int], None] | None,
+) -> int:
+    """Typeset ``story`` into ``target`` (through a partial file, signed if asked); the number of pages."""
+    data, lang, organisation = ctx.d, ctx.lang, ctx.d.organisation
+    options = ReportOptions(lang, ctx.title, organisation, logo_sha256)
+    register_fonts()
     tmp = target.with_name(f".{target.name}.part")
     doc = ReportDoc(
         str(tmp),
@@ -378,16 +412,7 @@ def build_report(
     except BaseException:
         _remove_quietly(tmp)
         raise
-    return ReportInfo(
-        target,
-        pages,
-        data.fingerprint,
-        lang,
-        data.stations_observed,
-        data.stations_total,
-        time.perf_counter() - started,
-        organisation,
-    )
+    return pages
 
 
 def _story(ctx: Context, store: ElectionStore, snapshot: Snapshot) -> list[Flowable]:
@@ -425,4 +450,4 @@ def _pdf_date(t: datetime | None) -> str:
     return at.strftime("D:%Y%m%d%H%M%S+00'00'")
 
 
-__all__ = ["ANNEX_CHUNK_ROWS", "ReportError", "ReportInfo", "build_report"]
+__all__ = ["ANNEX_CHUNK_ROWS", "ReportError", "ReportInfo", "build_report", "report_story"]

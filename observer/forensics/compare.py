@@ -35,13 +35,14 @@ def _paired(quantity: str, y_off: IntArray, x_off: IntArray, y_obs: IntArray, x_
     z = (yo - r_off * xo) / xo.sum() - (yb - r_obs * xb) / xb.sum()
     n = len(z)
     se = math.sqrt(n / (n - 1) * float(np.sum((z - z.mean()) ** 2))) if n > 1 else float("nan")
-    station_gap = 100.0 * (yo / xo - yb / xb)
+    # The project's one sign (observer.definitions.gap_pp): observed minus official.
+    station_gap = 100.0 * (yb / xb - yo / xo)
     return PairedGap(
         quantity,
         n,
         100 * r_off,
         100 * r_obs,
-        100 * (r_off - r_obs),
+        100 * (r_obs - r_off),
         100 * se,
         float(np.median(station_gap)),
         int(np.count_nonzero(np.abs(station_gap) >= 1.0)),
@@ -101,7 +102,7 @@ def compare(
     options: Options = Options(),
     integer: Sequence[IntegerPercentTest] | None = None,
 ) -> Comparison | None:
-    """Official minus observed at the stations both cover, and signs at unobserved stations.
+    """Observed minus official at the stations both cover, and signs at unobserved stations.
 
     ``integer`` may pass integer-percent tests already run with the grouping
     "observation" (observed/unobserved) so they are not computed again.
@@ -124,7 +125,7 @@ def compare(
     ok = (off.registered > 0) & (off.voted >= 0) & (obs.registered > 0) & (obs.voted >= 0)
     t_off = np.where(ok, off.voted / np.maximum(off.registered, 1), np.nan) * 100
     t_obs = np.where(ok, obs.voted / np.maximum(obs.registered, 1), np.nan) * 100
-    station_gap = t_off - t_obs
+    station_gap = t_obs - t_off  # observed minus official, as observer.definitions.gap_pp
     order = np.argsort(-np.nan_to_num(np.abs(station_gap), nan=-1.0))[: options.top_gaps]
     largest = tuple(
         GapAtStation(str(off.codes[i]), str(off.regions[i]), float(t_obs[i]), float(t_off[i]), float(station_gap[i]))

@@ -282,7 +282,7 @@ class PvtResult:
 
 @dataclass(frozen=True)
 class PairedGap:
-    """Official minus observed at the same stations, in percentage points."""
+    """Observed minus official at the same stations (observer.definitions.gap_pp's sign), in percentage points."""
 
     quantity: str  # "turnout" | "leader" | "invalid"
     stations: int

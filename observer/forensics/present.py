@@ -351,7 +351,11 @@ def _pvt_regions(c: _Ctx, p: PvtResult) -> Grid:
         by_q = {e.quantity: e for e in p.regional(code)}
         turnout = by_q.get("turnout")
         small = any(e.small_sample for e in by_q.values())
-        row = [unit_name(code, c.lang) + (" *" if small else ""), c.f.integer(turnout.stations if turnout else None)]
+        # A no-break space: the "few stations" mark is never alone on a line.
+        row = [
+            unit_name(code, c.lang) + ("\u00a0*" if small else ""),
+            c.f.integer(turnout.stations if turnout else None),
+        ]
         for key in keys:
             e = by_q.get(key)
             row += (

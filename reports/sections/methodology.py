@@ -41,10 +41,10 @@ def methodology(ctx: Context) -> list[Flowable]:
     out.append(
         ctx.p(
             esc(
-                ctx.t(
+                ctx.count(
                     "report.method.disputed_text",
-                    n=ctx.num(len(d.disputed)),
-                    excluded=ctx.num(d.counts.not_counted),
+                    len(d.disputed),
+                    excluded=ctx.count("count.stations", d.counts.not_counted),
                     disputed=ctx.num(d.counts.disputed),
                     undecided=ctx.num(d.counts.undecided),
                     by_rule=ctx.num(d.counts.excluded),

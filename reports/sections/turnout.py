@@ -7,6 +7,7 @@ from typing import Any
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Spacer
 
+from observer.definitions import gap_pp
 from reports import charts
 from reports.flowables import esc
 from reports.sections.base import Context
@@ -14,9 +15,17 @@ from reports.styles import FRAME_WIDTH
 
 
 def turnout(ctx: Context) -> list[Flowable]:
-    d = ctx.d
     out: list[Flowable] = [CondPageBreak(120 * mm), ctx.heading("report.turnout")]
-    out.append(ctx.heading("report.turnout.regions", 1))
+    out += _by_region(ctx)
+    hours = _by_hour(ctx)
+    out += [KeepTogether(hours)] if ctx.d.hours else hours
+    return out
+
+
+def _by_region(ctx: Context) -> list[Flowable]:
+    """Observed against official turnout per region (table with a national row, then bars)."""
+    d = ctx.d
+    out: list[Flowable] = [ctx.heading("report.turnout.regions", 1)]
     rows: list[list[Any]] = [
         ctx.head(
             "report.col.region",
@@ -56,11 +65,17 @@ def turnout(ctx: Context) -> list[Flowable]:
             )
         )
         out.append(ctx.p(esc(ctx.t("report.turnout.chart_caption")), "caption"))
+    return out
+
+
+def _by_hour(ctx: Context) -> list[Flowable]:
+    """The commission's announced turnout against the observers' head-count at each reporting time."""
+    d = ctx.d
     hours: list[Flowable] = [ctx.heading("report.turnout.hours", 1)]
     if not d.hours:
         hours.append(ctx.p(esc(ctx.t("report.none"))))
-        return out + hours
-    rows = [
+        return hours
+    rows: list[list[Any]] = [
         ctx.head(
             "report.col.time",
             "report.col.stations",
@@ -70,7 +85,7 @@ def turnout(ctx: Context) -> list[Flowable]:
         )
     ]
     for h in d.hours:
-        diff = None if h.announced_pct is None or h.observed_pct is None else h.announced_pct - h.observed_pct
+        diff = gap_pp(h.observed_pct, h.announced_pct)  # the one sign: observed minus official
         rows.append(
             [
                 h.slot,
@@ -80,7 +95,7 @@ def turnout(ctx: Context) -> list[Flowable]:
                 ctx.pp(diff),
             ]
         )
-    hours.append(ctx.table(rows, [w * 0.2] * 5))
+    hours.append(ctx.table(rows, [FRAME_WIDTH * 0.2] * 5))
     hours.append(Spacer(1, 3 * mm))
     if any(h.announced_pct is not None or h.observed_pct is not None for h in d.hours):
         hours.append(
@@ -95,8 +110,7 @@ def turnout(ctx: Context) -> list[Flowable]:
             )
         )
     hours.append(ctx.p(esc(ctx.t("report.turnout.hours_caption")), "caption"))
-    out.append(KeepTogether(hours))
-    return out
+    return hours
 
 
 __all__ = ["turnout"]

@@ -106,7 +106,7 @@ def test_loading_and_the_gap_at_observed_stations(hq_path: Path) -> None:
     assert result.comparison is not None
     turnout_gap = next(g for g in result.comparison.gaps if g.quantity == "turnout")
     assert turnout_gap.stations == len(OBSERVED)
-    assert turnout_gap.gap == pytest.approx(expected_gap, rel=1e-9)
+    assert turnout_gap.gap == pytest.approx(-expected_gap, rel=1e-9)  # observed minus official
     assert result.pvt is not None and result.pvt.sampled_stations == len(OBSERVED)
     assert result.pvt.population_stations == N_STATIONS
     assert [r.region for r in result.regions] == sorted(REGIONS)

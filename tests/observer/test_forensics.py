@@ -521,9 +521,10 @@ def test_observed_vs_official_gap_and_signs_at_unobserved_stations() -> None:
     gap = next(g for g in result.comparison.gaps if g.quantity == "turnout")
     expected_gap = 100 * 30 * observed_mask.sum() / clean.registered[observed_mask].sum()
     assert gap.stations == int(observed_mask.sum())
-    assert gap.gap == pytest.approx(expected_gap, rel=1e-9)
+    # Observed minus official (observer.definitions.gap_pp): the official side carries the 30 extra ballots.
+    assert gap.gap == pytest.approx(-expected_gap, rel=1e-9)
     assert gap.stations_over_1pp == int(np.sum(100 * 30 / clean.registered[observed_mask] >= 1.0))
-    assert result.comparison.largest[0].gap == pytest.approx(100 * 30 / clean.registered[observed_mask].min())
+    assert result.comparison.largest[0].gap == pytest.approx(-100 * 30 / clean.registered[observed_mask].min())
 
     signs = result.comparison.signs
     assert signs.observed_mass == 0.0

@@ -658,3 +658,36 @@ def test_official_results_only_report_leaves_out_observation(tmp_path: Path) -> 
         all_official = [_official(_observed(i)) for i in range(12)]
         turnout = 100 * _sums(all_official, "issued") / _sums(all_official, "registered")
         assert _pct(turnout, lang) in text
+
+
+def test_fingerprint_station_lines_are_what_the_json_encoder_writes(hq: Path) -> None:
+    """The station lines are written directly for speed; each must equal the encoder's line, byte for byte."""
+    from reports.data import read_snapshot
+    from reports.fingerprint import _records, station_line_reference
+
+    store = ElectionStore.open(hq)
+    try:
+        snap = read_snapshot(store)
+        lines = [line for line in _records(store, snap) if line.startswith(b'["station"')]
+        obs, off = snap.observed, snap.official
+        nc = obs.not_counted
+        expected = [
+            station_line_reference(
+                [
+                    str(obs.codes[i]),
+                    str(obs.regions[i]),
+                    str(obs.districts[i]),
+                    int(obs.registered[i]),
+                    obs.values[i].tolist() if obs.has_figures[i] else None,
+                    off.values[i].tolist() if off.has_figures[i] else None,
+                    bool(nc[i]) if nc is not None else False,
+                    snap.announced[i].tolist() if snap.reported[i] else None,
+                    snap.counted[i].tolist() if snap.reported[i] else None,
+                ]
+            )
+            for i in range(len(obs))
+        ]
+    finally:
+        store.close()
+    assert len(lines) == len(expected) > 40
+    assert lines == expected

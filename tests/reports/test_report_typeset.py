@@ -327,3 +327,66 @@ def test_of_n_stations_agrees_with_the_total_in_russian() -> None:
     f = formatter("ru")
     assert f.count("report.method.at_stations", 101, observed="20") == "на 20 из 101 участка"
     assert f.count("report.method.at_stations", 10_000, observed="200") == "на 200 из 10\u00a0000 участков"
+
+
+@pytest.mark.parametrize(
+    ("lang", "n", "expected"),
+    [
+        ("en", 1, "1 station had conflicting versions"),
+        ("en", 21, "21 stations had conflicting versions"),
+        ("ru", 21, "были у 21 участка"),
+        ("ru", 3, "были у 3 участков"),
+        ("ru", 5, "были у 5 участков"),
+        ("kk", 1, "учаскелер: 1."),
+    ],
+)
+def test_disputed_stations_sentence_takes_the_plural_of_its_number(lang: str, n: int, expected: str) -> None:
+    from observer.fmt import formatter
+
+    f = formatter(lang)
+    text = f.count(
+        "report.method.disputed_text",
+        n,
+        excluded=f.count("count.stations", 1),
+        disputed=f.integer(0),
+        undecided=f.integer(1),
+        by_rule=f.integer(0),
+    )
+    assert expected in text
+    assert not re.search(r"(?<!\d)1 stations", text)
+
+
+def test_annex_cells_write_every_number_as_fmt_does() -> None:
+    """The annex's memo is keyed by the value Babel prints (rounded half-even from the float's
+    shortest decimal): a hit must be the very string observer.fmt writes, ties and signs included."""
+    import random
+
+    from observer.fmt import formatter
+    from reports.sections.annexes import AnnexCells
+
+    rnd = random.Random(5)
+    ties = [k / 100 + 0.05 for k in range(-200, 10_000, 7)] + [k / 1000 + 0.005 for k in range(-500, 500, 3)]
+    values: list[float | None] = [None, float("nan"), 0.0, -0.0, 0.04, -0.04, 0.05, -0.05, 1.005, 1.015, 2.675]
+    values += (
+        ties + [rnd.uniform(-150, 150) for _ in range(3000)] + [round(rnd.uniform(0, 100), 2) for _ in range(3000)]
+    )
+    for lang in LANGS:
+        f, cells = formatter(lang), AnnexCells(lang)
+        for _ in range(2):  # the second round is answered from the memo
+            for v in values:
+                assert cells._cached("%", v) == f.pct(v), (lang, v)
+                assert cells._cached("pp", v) == f.pp(v), (lang, v)
+        for i in [0, 1, 999, 1000, 12_345, 1_234_567, None]:
+            assert cells._cached("i", i) == f.integer(i)
+
+
+def test_turnout_is_one_word_in_the_report_and_forensics_catalogues() -> None:
+    """Kazakh "келу" (never "қатысу"), Russian "явка" (never "участие"): the reader sees one term."""
+    import json
+
+    root = Path(__file__).resolve().parents[2] / "resources" / "i18n"
+    for lang, banned in (("kk", r"(?<!\w)[Ққ]атысу"), ("ru", r"(?<!\w)[Уу]части[еяюи]")):
+        for area in ("report", "forensics"):
+            texts = json.loads((root / lang / f"{area}.json").read_text(encoding="utf-8"))
+            found = {k: v for k, v in texts.items() if re.search(banned, v)}
+            assert not found, found
