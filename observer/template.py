@@ -133,6 +133,18 @@ class ElectionTemplate:
             return self.units.national_name(lang)
         return tr("units.national.default", lang)
 
+    def published_time(self, at: datetime, region: str | None = None) -> datetime:
+        """``at`` as a report prints it: on the clock of ``region``'s stations, or of the capital
+        (``region`` None; Astana for Kazakhstan), by the units' clocks, else the template's
+        ``utc_offset``, else UTC: never the clock of the computer that builds the report, so the
+        same data gives the same PDF anywhere."""
+        if region is None:
+            region = "KZ-AST" if self.country.upper() == "KZ" else ""
+        hours = self.units.utc_offset(region, at) if self.units is not None and region else None
+        if hours is None:
+            hours = self.utc_offset if self.utc_offset is not None else 0
+        return at.astimezone(timezone(timedelta(hours=hours)))
+
     def station_time(self, at: datetime, region: str) -> datetime:
         """``at`` on the clock of a station in ``region``: the units' clocks, else ``utc_offset``, else the computer's."""
         hours = self.units.utc_offset(region, at) if self.units is not None else None

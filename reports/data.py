@@ -44,7 +44,7 @@ from observer.errors import EvidenceError
 from observer.evidence import inspect_evidence
 from observer.fmt import formatter
 from observer.i18n import tr
-from observer.regions import region_name, station_local_time
+from observer.regions import region_name
 from observer.template import ElectionTemplate
 from reports.model import (  # noqa: F401 - the model is imported from here by sections and tests
     GAP_FLAG_PP,
@@ -538,7 +538,7 @@ def _serious_cases(store: ElectionStore, violations: list[Any], codes: Mapping[s
             Case(
                 code,
                 region,
-                station_local_time(v.occurred_at, region),
+                store.template.published_time(v.occurred_at, region),
                 v.category,
                 v.severity,
                 v.description,

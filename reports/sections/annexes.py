@@ -81,8 +81,8 @@ def annex_imports(ctx: Context) -> list[Flowable]:
             [
                 ctx.t(f"report.outcome.{i.outcome}") if i.outcome in _OUTCOMES else i.outcome,
                 ctx.num(i.packages),
-                when(i.first, ctx.lang),
-                when(i.last, ctx.lang),
+                when(i.first, ctx.lang, ctx.d.template),
+                when(i.last, ctx.lang, ctx.d.template),
             ]
         )
     rows.append([ctx.t("report.total"), ctx.num(sum(i.packages for i in d.imports)), "", ""])

@@ -16,7 +16,7 @@ from reportlab.platypus import Flowable, Paragraph, Table
 
 from observer.fmt import Formatter, formatter
 from observer.i18n import tr
-from observer.regions import station_local_time
+from observer.template import ElectionTemplate
 from reports.data import ReportData
 from reports.flowables import Heading, esc
 from reports.styles import FONT, get_styles
@@ -103,14 +103,12 @@ def fit(text: str, width: float, font: str = FONT, size: float = 7.5) -> str:
     return text.rstrip() + "…"
 
 
-CAPITAL = "KZ-AST"  # times not tied to one station are given on the capital's clock, as the CEC gives them
-
-
-def when(t: datetime | None, lang: str, region: str = CAPITAL) -> str:
-    """``t`` on the clock of ``region`` (default: the capital) with its offset: "10 января 2021 г., 15:05 (UTC+6)"."""
+def when(t: datetime | None, lang: str, template: ElectionTemplate, region: str | None = None) -> str:
+    """``t`` on the clock of ``region`` (default: the capital, as the CEC gives times) with its offset:
+    "10 января 2021 г., 15:05 (UTC+6)" (ElectionTemplate.published_time)."""
     if t is None:
         return "—"
-    local = station_local_time(t, region)
+    local = template.published_time(t, region)
     return f"{clock(local, lang)} ({utc_offset(local)})"
 
 

@@ -8,10 +8,9 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, NextPageTemplate, PageBreak, Spacer
 from reportlab.platypus.tableofcontents import TableOfContents
 
-from observer.regions import regions_on, station_local_time, utc_offset_hours
 from reports.fingerprint import short_fingerprint
 from reports.flowables import esc
-from reports.sections.base import CAPITAL, Context, clock, date_text, utc_offset
+from reports.sections.base import Context, clock, date_text, utc_offset
 
 
 def cover(ctx: Context) -> list[Flowable]:
@@ -39,7 +38,7 @@ def cover(ctx: Context) -> list[Flowable]:
     if d.data_time is not None:
         # The time of the data, not of the build (the same data gives the same PDF), on the
         # capital's clock: fixed offsets by date, so the machine's time zone changes nothing.
-        at = station_local_time(d.data_time, CAPITAL)
+        at = d.template.published_time(d.data_time)
         meta.append(ctx.t("report.cover.data_time", when=clock(at, ctx.lang), offset=utc_offset(at)))
     meta += _zones(ctx)
     out += [ctx.p(esc(line), "cover_meta") for line in meta]
@@ -52,14 +51,19 @@ def cover(ctx: Context) -> list[Flowable]:
 
 
 def _zones(ctx: Context) -> list[str]:
-    """Which clocks the report's times are on: the stations' own (Kazakhstan had two zones until 1 March 2024)."""
+    """Which clocks the report's times are on: the stations' own, by the template's units on the
+    election day (Kazakhstan had two zones until 1 March 2024)."""
     d = ctx.d
-    if d.template.country != "KZ" or not d.election_date:
+    units = d.template.units
+    if units is None or not d.election_date:
         return []
     noon = datetime.fromisoformat(d.election_date).replace(hour=7, tzinfo=UTC)  # midday in the country
     zones: dict[int, list[str]] = {}
-    for r in regions_on(d.election_date):
-        zones.setdefault(utc_offset_hours(r.code, noon), []).append(r.name(ctx.lang))
+    for r in units.on(d.election_date):
+        hours = units.utc_offset(r.code, noon)
+        if hours is None:  # units without clocks: the times are on the template's one clock
+            return []
+        zones.setdefault(hours, []).append(r.name(ctx.lang))
     name = {hours: utc_offset(noon.astimezone(timezone(timedelta(hours=hours)))) for hours in zones}
     if len(zones) == 1:
         return [ctx.t("report.cover.zone_one", offset=name[next(iter(zones))])]

@@ -405,13 +405,21 @@ def test_charts_print_in_black_and_white() -> None:
 
 
 def test_violation_times_are_on_the_station_clock() -> None:
-    from reports.data import station_local_time
+    """The report's clocks come from the template (ElectionTemplate.published_time), never the computer's."""
+    from observer.template import builtin_template, parse_template
 
+    kz = builtin_template("kz-majilis-2021")
     at = datetime(2021, 1, 10, 4, 30, tzinfo=UTC)
-    assert station_local_time(at, "KZ-ALA").strftime("%H:%M %z") == "10:30 +0600"
-    assert station_local_time(at, "KZ-ATY").strftime("%H:%M %z") == "09:30 +0500"  # the west kept UTC+5
+    assert kz.published_time(at, "KZ-ALA").strftime("%H:%M %z") == "10:30 +0600"
+    assert kz.published_time(at, "KZ-ATY").strftime("%H:%M %z") == "09:30 +0500"  # the west kept UTC+5
+    assert kz.published_time(at).strftime("%H:%M %z") == "10:30 +0600"  # the capital's, for times of no station
     later = datetime(2024, 3, 19, 4, 30, tzinfo=UTC)
-    assert station_local_time(later, "KZ-ALA").strftime("%H:%M %z") == "09:30 +0500"  # one zone since March 2024
+    assert kz.published_time(later, "KZ-ALA").strftime("%H:%M %z") == "09:30 +0500"  # one zone since March 2024
+    # A template without clocks of its own: UTC, whatever zone the building computer is in.
+    source = (Path(__file__).resolve().parents[2] / "resources/templates/kz-majilis-2021.toml").read_text("utf-8")
+    foreign = parse_template(source.replace('country = "KZ"', 'country = "RU"'))
+    assert foreign.units is None
+    assert foreign.published_time(at, "Город Москва").strftime("%H:%M %z") == "04:30 +0000"
 
 
 def test_turnout_snapshot_takes_the_highest_report_per_station_and_slot(hq: Path) -> None:
