@@ -57,7 +57,7 @@ OWN_OPTIONS: dict[str, tuple[str, ...]] = {"report": ("--lang",)}
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _PG_URL = re.compile(r"^postgres(ql)?(\+psycopg)?://", re.IGNORECASE)
 _PASSWORD = re.compile(r"^([^:/]+://[^:/@]*):[^@]*@")  # user:secret@ -> user:***@ in messages
-PG_COMMANDS: dict[str, tuple[str, ...]] = {"keys": ("list", "revoke")}
+PG_COMMANDS: dict[str, tuple[str, ...]] = {"keys": ("list", "revoke"), "stations": ("import",)}
 
 
 def build_parser(with_commands: bool | str = True) -> argparse.ArgumentParser:
@@ -168,8 +168,13 @@ def _refuse_urls(argv: Sequence[str]) -> None:
             continue
         if not _PG_URL.match(a):
             raise BaqylauError(i18n.tr("cli.url_unsupported", url=a))
-        # `keys URL ACTION`: the action right after the URL, or refused (an option's value is never taken for it).
-        action = argv[i + 1] if i + 1 < len(argv) else ""
+        # `keys URL ACTION` (the action right after the URL) or `stations ACTION URL` (right after the
+        # command); an option's value is never taken for the action.
+        at = argv.index(command) + 1 if command in argv else len(argv)
+        if at == i:
+            action = argv[i + 1] if i + 1 < len(argv) else ""
+        else:
+            action = argv[at] if at < len(argv) else ""
         allowed = PG_COMMANDS.get(command)
         if allowed is None or (allowed and action not in allowed):
             ported = ", ".join(f"{c} {x}".strip() for c, xs in PG_COMMANDS.items() for x in (xs or ("",)))

@@ -85,8 +85,13 @@ def _import_stations(store: ElectionStore, csv_path: str | Path, map_path: str |
     if problems:
         raise RowsRefused(table.name, problems)
     reg_values = [None if v < 0 else v for v in registered.tolist()] if registered is not None else None
-    with bulk_writer(store) as dbapi:
-        created, updated = _write_stations(dbapi, codes, regions, texts, reg_values)
+    if store.url:  # a PostgreSQL HQ: COPY into a temporary table, then one UPDATE and one INSERT
+        from db.pg_bulk import write_stations
+
+        created, updated = write_stations(store, codes, regions, texts, reg_values)
+    else:
+        with bulk_writer(store) as dbapi:
+            created, updated = _write_stations(dbapi, codes, regions, texts, reg_values)
     return ImportReport(
         file=table.name,
         encoding=table.encoding,

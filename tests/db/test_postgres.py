@@ -6,6 +6,7 @@ file and once on PostgreSQL, for the results that must be the same on both.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
@@ -323,13 +324,13 @@ def test_keys_list_and_revoke_print_the_same_on_both(
     "argv",
     [
         ["aggregate", "{url}"],
-        ["stations", "import", "{url}", "stations.csv", "--template", "kz-majilis-2021"],
+        ["official", "import", "{url}", "results.csv", "--map", "map.toml", "--template", "kz-majilis-2021"],
         ["merge", "{url}", "packages"],
         ["keys", "{url}", "trust", "abc"],
         ["keys", "{url}", "--label", "list", "trust", "abc"],  # an option's value is not the action
         ["{url}"],  # the window
     ],
-    ids=["aggregate", "stations-import", "merge", "keys-trust", "keys-option-value", "gui"],
+    ids=["aggregate", "official-import", "merge", "keys-trust", "keys-option-value", "gui"],
 )
 def test_commands_not_ported_are_refused_before_anything_is_written(
     argv: list[str], pg_url: str, capsys: pytest.CaptureFixture[str]
@@ -351,39 +352,12 @@ def test_other_database_urls_are_still_refused(capsys: pytest.CaptureFixture[str
     assert "database URLs are not supported" in capsys.readouterr().err
 
 
-# ---- bulk import on PostgreSQL (db/pg_bulk.py), not yet called by the command ---------------------
+# ---- bulk import on PostgreSQL (db/pg_bulk.py), called by `stations import` ---------------------
 
 
-@pytest.fixture
-def stations_import_on_pg(monkeypatch: pytest.MonkeyPatch):
-    """db.stations_import with its last step, the write, sent to db/pg_bulk.py for a PostgreSQL HQ:
-    the change that module needs (the pg_bulk docstring), made here for the test alone."""
-    from contextlib import contextmanager
+def test_station_list_import_gives_the_same_stations_on_both(pg_url: str, tmp_path: Path, template_2021) -> None:
+    from db.stations_import import import_stations
 
-    import db.stations_import as si
-    from db.pg_bulk import write_stations
-
-    plain_writer, plain_write = si.bulk_writer, si._write_stations
-
-    @contextmanager
-    def writer(store):  # type: ignore[no-untyped-def]
-        if store.url:
-            yield store
-        else:
-            with plain_writer(store) as dbapi:
-                yield dbapi
-
-    def write(target, *args):  # type: ignore[no-untyped-def]
-        return write_stations(target, *args) if isinstance(target, ElectionStore) else plain_write(target, *args)
-
-    monkeypatch.setattr(si, "bulk_writer", writer)
-    monkeypatch.setattr(si, "_write_stations", write)
-    return si.import_stations
-
-
-def test_station_list_import_gives_the_same_stations_on_both(
-    stations_import_on_pg, pg_url: str, tmp_path: Path, template_2021
-) -> None:
     first = tmp_path / "stations.csv"
     rows = [f'{100 + i},KZ-ALA,Алмалинский,"ул. Абая, {i}",{1000 + i}' for i in range(300)]
     first.write_text("code,region,district,address,registered\n" + "\n".join(rows) + "\n", encoding="utf-8")
@@ -393,8 +367,8 @@ def test_station_list_import_gives_the_same_stations_on_both(
     for where in (str(tmp_path / "hq.baqylau"), pg_url):
         hq = _hq(where, template_2021)
         try:
-            a = stations_import_on_pg(hq, first)
-            b = stations_import_on_pg(hq, second)
+            a = import_stations(hq, first)
+            b = import_stations(hq, second)
             counts = [(r.rows, r.stations_created, r.stations_updated) for r in (a, b)]
             stations = [(s.code, s.region, s.district, s.address, s.registered) for s in hq.stations()]
             with hq.engine.connect() as conn:
@@ -503,3 +477,26 @@ def test_an_hq_from_a_newer_program_is_refused(pg_url: str, template_2021) -> No
     with pytest.raises(StorageError) as info:
         ElectionStore.open(pg_url)
     assert info.value.key == "error.storage.newer" and "9999" in info.value.message("en")
+
+
+def test_stations_import_command_creates_and_fills_a_postgresql_hq(
+    pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's first coordinator step, unchanged but for the URL: the same JSON summary as on a file."""
+    from main import main
+
+    csv = tmp_path / "stations.csv"
+    csv.write_text("code,region,registered\n" + "\n".join(f"{i},KZ-ALA,{900 + i}" for i in range(1, 51)) + "\n")
+    summaries = []
+    for where in (str(tmp_path / "hq.baqylau"), pg_url):
+        argv = ["stations", "import", where, str(csv), "--template", "kz-majilis-2021", "--format", "json"]
+        assert main(argv) == 0
+        summary = json.loads(capsys.readouterr().out)
+        summary.pop("seconds", None)
+        summaries.append(summary)
+        hq = open_hq(where)
+        try:
+            assert hq.station_count() == 50
+        finally:
+            hq.close()
+    assert summaries[0] == summaries[1] and summaries[0]["stations_created"] == 50
