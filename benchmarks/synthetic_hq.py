@@ -37,6 +37,33 @@ def _packed(layout: tuple[str, ...], figures: dict[str, int]) -> bytes:
     return struct.pack(f"<{len(layout)}q", *(figures.get(k, -1) for k in layout))
 
 
+def _observe(
+    protocols: list[dict[str, object]],
+    values: list[dict[str, object]],
+    sid: str,
+    pid: str,
+    k: int,
+    reg: int,
+    seen: int,
+    t: datetime,
+) -> None:
+    """Observer ``k``'s protocol at station ``sid``: ``seen`` voters got ballots."""
+    protocols.append(
+        {
+            "id": pid,
+            "station_id": sid,
+            "observer_id": f"obs-{k}",
+            "source": "posted_copy",
+            "created_at": t,
+            "updated_at": t,
+        }
+    )
+    for key, val in (("registered", reg), ("issued", seen), ("in_boxes", seen), ("valid", seen - 5), ("invalid", 5)):
+        values.append(
+            {"id": f"{pid}-{key}", "protocol_id": pid, "key": key, "value": val, "created_at": t, "updated_at": t}
+        )
+
+
 def build_hq(path: Path, n: int, seed: int = 7) -> ElectionStore:
     """A synthetic HQ file written with bulk inserts (the merge would take minutes for 100,000)."""
     tpl = builtin_template("kz-majilis-2021")
@@ -45,11 +72,14 @@ def build_hq(path: Path, n: int, seed: int = 7) -> ElectionStore:
     rng = random.Random(seed)
     regions = [r.code for r in regions_on(tpl.date)]
     t = datetime.now(UTC)
-    stations, official, observers, protocols, values = [], [], [], [], []
-    for k in range(2):
-        observers.append(
-            {"id": f"obs-{k}", "name": f"Observer {k}", "organisation": "bench", "created_at": t, "updated_at": t}
-        )
+    stations: list[dict[str, object]] = []
+    official: list[dict[str, object]] = []
+    protocols: list[dict[str, object]] = []
+    values: list[dict[str, object]] = []
+    observers = [
+        {"id": f"obs-{k}", "name": f"Observer {k}", "organisation": "bench", "created_at": t, "updated_at": t}
+        for k in range(2)
+    ]
     for i in range(n):
         sid = f"st-{i:06d}"
         reg = rng.randint(300, 3000)
@@ -78,38 +108,9 @@ def build_hq(path: Path, n: int, seed: int = 7) -> ElectionStore:
                 "updated_at": t,
             }
         )
-        if i % 10 == 0:
-            observers_here = 2 if i % 50 == 0 else 1
-            for k in range(observers_here):
-                pid = f"p-{i}-{k}"
-                protocols.append(
-                    {
-                        "id": pid,
-                        "station_id": sid,
-                        "observer_id": f"obs-{k}",
-                        "source": "posted_copy",
-                        "created_at": t,
-                        "updated_at": t,
-                    }
-                )
-                seen = issued + (k * 7)
-                for key, val in (
-                    ("registered", reg),
-                    ("issued", seen),
-                    ("in_boxes", seen),
-                    ("valid", seen - 5),
-                    ("invalid", 5),
-                ):
-                    values.append(
-                        {
-                            "id": f"{pid}-{key}",
-                            "protocol_id": pid,
-                            "key": key,
-                            "value": val,
-                            "created_at": t,
-                            "updated_at": t,
-                        }
-                    )
+        if i % 10 == 0:  # every tenth station observed, every fiftieth by two observers who disagree
+            for k in range(2 if i % 50 == 0 else 1):
+                _observe(protocols, values, sid, f"p-{i}-{k}", k, reg, issued + k * 7, t)
     store.set_meta(LAYOUT_META, json.dumps(list(layout)))
     with store.engine.begin() as conn:
         conn.execute(insert(m.Observer), observers)
