@@ -68,8 +68,11 @@ BENCHES: dict[str, Callable[[Context], list[Row]]] = {
 # Row names in table order (for --add, which interleaves old and new rows).
 BENCH_ORDER = (
     "official import (CSV to HQ)",
+    "official import, UTF-8 ',' (summed columns)",
+    "official import, compound key (region+TIK+UIK)",
     "aggregation, 3 levels, both sources",
     "stations table: open + scroll to end",
+    "stations table: sort by gap",
     "app start to interactive window",
     "command start: --help, --version",
     "one field edit committed to disk",
