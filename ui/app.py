@@ -251,10 +251,18 @@ class Launcher(QObject):
         return lock
 
     def _keep_lock(self, lock: FileLock) -> None:
-        """``lock``'s file is now the open one: release the previous file's."""
+        """``lock``'s file is now the open one: release the previous file's.
+
+        Work folders a crashed merge left beside it go now, not at the next merge
+        (one of a merge still running, here or in another process, stays).
+        """
         if self._lock is not None and self._lock is not lock:
             self._lock.release()
         self._lock = lock
+        from db.workdirs import remove_stale_work_dirs  # standard library only
+
+        for gone in remove_stale_work_dirs(lock.path.parent):
+            log.info("removed %s left by a merge that no longer runs", gone.name)
 
     # ---- files ---------------------------------------------------------
     def create_election(self, template: ElectionTemplate, path: Path) -> bool:
@@ -540,7 +548,11 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 
 def run(path: str | None = None) -> int:
     """Open the desktop app (``baqylau [FILE]``); returns the exit code."""
+    from ui.crash import CrashGuard, tell_last_crash
+
     setup_logging()
+    guard = CrashGuard()
+    crashed_last_time = guard.start()
     app = make_application()
     settings = Settings()
     # A --lang given on the command line (already applied) wins over the saved choice.
@@ -554,6 +566,9 @@ def run(path: str | None = None) -> int:
         launcher.start(path)
     except StorageError as exc:
         launcher.show_first_run(str(exc))
+    if crashed_last_time:
+        QTimer.singleShot(0, lambda: _open_boxes.append(tell_last_crash(launcher.window, log_path())))
     code = app.exec()
     launcher.shutdown()
+    guard.stop()
     return int(code)

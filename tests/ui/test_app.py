@@ -376,3 +376,21 @@ def test_set_up_offers_the_templates_regions_or_takes_a_typed_one(qtbot, tmp_pat
         ru.close()
     finally:
         i18n.set_language("ru")
+
+
+def test_opening_a_file_removes_work_folders_a_crashed_merge_left_beside_it(
+    qtbot, launcher: Launcher, tmp_path: Path
+) -> None:
+    from db.workdirs import WORK_PREFIX, drop_work_dir, make_work_dir
+
+    path = tmp_path / "hq.baqylau"
+    ElectionStore.create(path, builtin_template("kz-majilis-2023"), role=ROLE_HQ).close()
+    crashed = tmp_path / f"{WORK_PREFIX}999999999-abc"
+    (crashed / "x").mkdir(parents=True)
+    running = make_work_dir(tmp_path)  # a merge of this process still running: kept
+    try:
+        assert launcher.open_path(path)
+        assert not crashed.exists()
+        assert running.is_dir()
+    finally:
+        drop_work_dir(running)
