@@ -4,8 +4,8 @@ Rules, each for a reason:
 
 * Every package is verified (db.package) and authorized (db.authorize) before
   anything is written; a bad one is refused with its reason and the next one goes
-  on, whatever it raises while being read. Refused packages leave the HQ file
-  untouched (they are listed in the report).
+  on, whatever it raises while being read. Refused packages leave the HQ's records
+  untouched: only the package log keeps their line and reason (below).
 * A signature decides what a package may change: a station package its signer's
   own records at its own station (the key bound to one observer), a district
   package only from a key with the district role, its station packages re-verified

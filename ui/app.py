@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from db.fileformat import ROLE_HQ
+from db.fileformat import ROLE_HQ, ROLE_STATION
 from observer import i18n
 from observer.errors import BaqylauError, StorageError
 from observer.i18n import tr
@@ -177,6 +177,12 @@ class Launcher(QObject):
         self.window: QWidget | None = None
         self._demo_job: QObject | None = None  # a ui.widgets.worker.BackgroundJob
         self._lock: FileLock | None = None  # of the open (or opening) file
+        # Whichever window changes the language (the coordinator's too), the next start uses it.
+        language_bridge().changed.connect(self._remember_language)
+
+    def _remember_language(self, lang: str) -> None:
+        if lang in i18n.LANGUAGES:
+            self.settings.language = lang
 
     # ---- start ---------------------------------------------------------
     def start(self, path: str | Path | None = None) -> QWidget:
@@ -265,12 +271,14 @@ class Launcher(QObject):
             log.info("removed %s left by a merge that no longer runs", gone.name)
 
     # ---- files ---------------------------------------------------------
-    def create_election(self, template: ElectionTemplate, path: Path) -> bool:
+    def create_election(self, template: ElectionTemplate, path: Path, role: str = ROLE_STATION) -> bool:
+        """A new election file: an observer's station file, or a coordinator's HQ file (``role``)."""
         from db.store import ElectionStore
 
         try:
-            store = ElectionStore.create(path, template)
-            store.set_observer(self.settings.observer_name, self.settings.organisation)
+            store = ElectionStore.create(path, template, role=role)
+            if role == ROLE_STATION:
+                store.set_observer(self.settings.observer_name, self.settings.organisation)
         except BaqylauError as exc:
             post_error(str(exc))
             return False
