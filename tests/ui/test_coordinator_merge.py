@@ -178,9 +178,7 @@ def test_two_observers_disagree_merge_then_decide_in_conflict_view(qtbot, hq, tm
     assert resolution_history(hq, station.id)[0].decided_by == "Central HQ"
 
 
-def test_refused_packages_stay_in_the_log_after_the_dialog_closes_and_a_restart(
-    qtbot, tmp_path, template_2021
-) -> None:
+def test_refused_packages_stay_in_the_log_after_the_dialog_closes_and_a_restart(qtbot, tmp_path, template_2021) -> None:
     """The overview's "refused" counter opens them with file, time and reason, read from the HQ file."""
     from observer import i18n
     from ui.coordinator.refused import RefusedDialog
