@@ -14,6 +14,7 @@ from __future__ import annotations
 import faulthandler
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import IO
@@ -35,17 +36,21 @@ class CrashGuard:
         self.home = home or app_home()
         self.file: Path | None = None
         self._stream: IO[str] | None = None
+        self._was_enabled = False
+        self._thread_hook = threading.excepthook
 
     def start(self) -> bool:
         """Arm the crash file and log what earlier runs left; True if one of them stopped abnormally."""
         crashed = self._collect_leftovers()
         self.file = self.home / f"{CRASH_PREFIX}{os.getpid()}{CRASH_SUFFIX}"
+        self._was_enabled = faulthandler.is_enabled()  # python -X faulthandler, pytest: given back in stop()
         try:
             self._stream = open(self.file, "w", encoding="utf-8")  # noqa: SIM115 - open for the whole run
             faulthandler.enable(self._stream, all_threads=True)
         except OSError as exc:  # a read-only home: no crash file, the app still runs
             log.warning("crash file not written: %s", exc)
             self._stream = None
+        self._thread_hook = threading.excepthook
         _hook_threads()
         return crashed
 
@@ -55,6 +60,9 @@ class CrashGuard:
             faulthandler.disable()
             self._stream.close()
             self._stream = None
+            if self._was_enabled and sys.stderr is not None:
+                faulthandler.enable(sys.stderr, all_threads=True)
+        threading.excepthook = self._thread_hook
         if self.file is not None:
             self.file.unlink(missing_ok=True)
             self.file = None
