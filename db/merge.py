@@ -4,8 +4,8 @@ Rules, each for a reason:
 
 * Every package is verified (db.package) and authorized (db.authorize) before
   anything is written; a bad one is refused with its reason and the next one goes
-  on, whatever it raises while being read. Refused packages leave the HQ file
-  untouched (they are listed in the report).
+  on, whatever it raises while being read. Refused packages leave the HQ's records
+  untouched: only the package log keeps their line and reason (below).
 * A signature decides what a package may change: a station package its signer's
   own records at its own station (the key bound to one observer), a district
   package only from a key with the district role, its station packages re-verified
@@ -17,6 +17,9 @@ Rules, each for a reason:
   member by hash). A package already merged is a duplicate only once its signature
   and every member's hash are checked again: a tampered copy is refused. Under the
   write lock the log is read again, so two runs of the same set never both merge it.
+* A refused file stays in the package log (``packages``, outcome ``refused``) with
+  its reason, keyed by a hash of its name and content (it may have no manifest to
+  name it): one row per file, gone once that file is merged after all.
 * Packages signed by a key the coordinator has not trusted are held (kept in
   ``<HQ file>.held/``) until the key is trusted, unless trust on first use is on
   (never for district packages).
@@ -24,6 +27,7 @@ Rules, each for a reason:
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sqlite3
 import tempfile
@@ -32,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from db import models as m
@@ -143,6 +147,32 @@ class _Merger(MergeBatch):
             self.known = {r[0]: _Logged(r[1], bool(r[2]), bool(r[3]), r[4]) for r in conn.execute(q)}
             self.book = KeyBook.load(conn)
         self.run_bytes = 0
+        self.refusals = {sha for sha, logged in self.known.items() if logged.outcome == REFUSED}
+
+    def log_outcome(self, entry: PackageOutcome) -> None:
+        """Keep a refusal in the package log (with its reason); a file merged after all leaves it."""
+        if entry.outcome != REFUSED and not self.refusals:
+            return  # nothing to take back: no second hash of every merged file
+        key = _refusal_key(entry.path)
+        if entry.outcome != REFUSED:
+            if key in self.refusals:
+                with self._tx() as conn:
+                    conn.execute(text("DELETE FROM packages WHERE sha256 = :k AND outcome = 'refused'"), {"k": key})
+                self.refusals.discard(key)
+                self.known.pop(key, None)
+            return
+        reason = entry.reason[:2000]
+        with self._tx() as conn:
+            if key in self.refusals:
+                # the same file refused again: only a new reason is news (a repeated run writes nothing)
+                pk = m.Package
+                conn.execute(
+                    update(pk).where(pk.sha256 == key, pk.reason != reason).values(reason=reason, updated_at=now())
+                )
+            else:
+                conn.execute(insert(m.Package).values(_refusal_row(entry, key, reason)))
+        self.refusals.add(key)
+        self.known[key] = _Logged(REFUSED, False, False)
 
     @property
     def key_status(self) -> dict[str, str]:
@@ -392,7 +422,9 @@ def merge_packages(
                 break
             if progress is not None:
                 progress(i, total, path.name)
-            report.entries.append(merger.merge_file(path))
+            entry = merger.merge_file(path)
+            merger.log_outcome(entry)
+            report.entries.append(entry)
             merger.commit_if_due()
     if progress is not None and not report.cancelled:
         progress(total, total, "")
@@ -415,6 +447,37 @@ def release_held(hq: ElectionStore, fingerprint: str) -> MergeReport:
             return report
         for sha in sorted(shas):
             kept = held_dir(hq) / (sha + SUFFIX)
-            report.entries.append(merger.merge_file(kept, release=True))
+            entry = merger.merge_file(kept, release=True)
+            merger.log_outcome(entry)
+            report.entries.append(entry)
             merger.commit_if_due()
     return report
+
+
+def _refusal_key(path: Path) -> str:
+    """A refused file's key in the log: the SHA-256 of its name and content (of its path if unreadable).
+
+    Copies of one file on two sticks are one refusal; two files that happen to hold
+    the same bytes under different names are two lines the coordinator can find.
+    """
+    digest = file_digest(path) or "unreadable:" + str(path)
+    return hashlib.sha256(f"{path.name}\0{digest}".encode()).hexdigest()
+
+
+def _refusal_row(entry: PackageOutcome, key: str, reason: str) -> dict[str, object]:
+    t = now()
+    return {
+        "id": package_row_id("refused:" + key),
+        "sha256": key,
+        "file_name": entry.path.name[:255],
+        "kind": entry.kind or KIND_STATION,
+        "station_code": entry.station_code,
+        "signer_name": entry.signer[:200],
+        # no public key: a refused package's key is never offered for trust (db.keys._known_keys)
+        "key_fingerprint": entry.fingerprint,
+        "outcome": REFUSED,
+        "reason": reason,
+        "file_sha256": file_digest(entry.path),
+        "created_at": t,
+        "updated_at": t,
+    }

@@ -7,19 +7,17 @@
   into place just before the commit that cites it.
 * The per-click totals trigger is suspended for a batch and the touched totals
   recomputed before its commit (docs/architecture.md).
-* The private work folder is ``.baqylau-incoming-<pid>-*`` beside the HQ file;
-  folders left by a run that no longer exists (a crash, a full disk) are removed
-  when the next merge starts.
+* The private work folder is ``.baqylau-incoming-<pid>-*`` beside the HQ file
+  (db/workdirs.py); folders left by a run that no longer exists (a crash, a full
+  disk) are removed when the next merge starts and when the app opens the file.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
-import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +29,7 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from db.package import VerifiedPackage
 from db.store import ElectionStore, durable_copy, storage_error
+from db.workdirs import drop_work_dir, make_work_dir, remove_stale_work_dirs
 from observer.errors import StorageError
 
 # Packages share one transaction (a savepoint each) for this long: per-commit costs
@@ -41,46 +40,6 @@ BATCH_SECONDS = 4.0
 _CACHE_KIB = 512 * 1024  # page cache of the merge connection: a batch's dirty index pages fit
 _WAL_PAGES = 100_000  # auto-checkpoint threshold while merging (~400 MB of WAL at most)
 _TOTALS_TRIGGER = "trg_headcount_totals_insert"  # see MergeBatch._suspend_totals_trigger
-WORK_PREFIX = ".baqylau-incoming-"
-_STALE_SECONDS = 24 * 3600  # a work folder without a live owner we can check: removed when this old
-
-
-def _alive(pid: int) -> bool | None:
-    """Whether process ``pid`` runs (None: cannot tell on this system)."""
-    if os.name != "posix":
-        return None  # os.kill(pid, 0) would terminate it on Windows
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    return True
-
-
-def remove_stale_work_dirs(folder: Path) -> None:
-    """Remove work folders of merges that no longer run (killed, crashed, full disk).
-
-    Their content is only ever uncommitted copies (staged evidence is renamed away
-    before the commit that cites it). A folder of a live run is never touched.
-    """
-    try:
-        candidates = [p for p in folder.iterdir() if p.name.startswith(WORK_PREFIX) and p.is_dir()]
-    except OSError:
-        return
-    for p in candidates:
-        owner = p.name[len(WORK_PREFIX) :].split("-", 1)[0]
-        alive = _alive(int(owner)) if owner.isdigit() else None
-        if alive is None:
-            try:
-                old = time.time() - p.stat().st_mtime > _STALE_SECONDS
-            except OSError:
-                continue
-            if not old:
-                continue
-        elif alive:
-            continue  # a running merge (this process's included: another thread's)
-        shutil.rmtree(p, ignore_errors=True)
 
 
 class MergeBatch:
@@ -107,7 +66,7 @@ class MergeBatch:
             # One private folder per run (not per package) for verified copies, on the
             # HQ's file system so evidence is moved into place by a rename.
             remove_stale_work_dirs(self.hq.path.parent)
-            self.work_dir = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=self.hq.path.parent))
+            self.work_dir = make_work_dir(self.hq.path.parent)
             # IMMEDIATE: a batch takes the write lock when it starts, so a second writer waits for
             # it (busy timeout) instead of failing after it, and this one never fails to upgrade.
             self.conn = self.hq.engine.connect().execution_options(begin="BEGIN IMMEDIATE")
@@ -147,7 +106,7 @@ class MergeBatch:
                 self.conn.close()
                 self.conn = None
         if self.work_dir is not None:
-            shutil.rmtree(self.work_dir, ignore_errors=True)
+            drop_work_dir(self.work_dir)
             self.work_dir = None
 
     def _pragma(self, setting: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from db.fileformat import ROLE_HQ
+from db.fileformat import ROLE_HQ, ROLE_STATION
 from observer import i18n
 from observer.errors import BaqylauError, StorageError
 from observer.i18n import tr
@@ -177,6 +177,12 @@ class Launcher(QObject):
         self.window: QWidget | None = None
         self._demo_job: QObject | None = None  # a ui.widgets.worker.BackgroundJob
         self._lock: FileLock | None = None  # of the open (or opening) file
+        # Whichever window changes the language (the coordinator's too), the next start uses it.
+        language_bridge().changed.connect(self._remember_language)
+
+    def _remember_language(self, lang: str) -> None:
+        if lang in i18n.LANGUAGES:
+            self.settings.language = lang
 
     # ---- start ---------------------------------------------------------
     def start(self, path: str | Path | None = None) -> QWidget:
@@ -251,18 +257,28 @@ class Launcher(QObject):
         return lock
 
     def _keep_lock(self, lock: FileLock) -> None:
-        """``lock``'s file is now the open one: release the previous file's."""
+        """``lock``'s file is now the open one: release the previous file's.
+
+        Work folders a crashed merge left beside it go now, not at the next merge
+        (one of a merge still running, here or in another process, stays).
+        """
         if self._lock is not None and self._lock is not lock:
             self._lock.release()
         self._lock = lock
+        from db.workdirs import remove_stale_work_dirs  # standard library only
+
+        for gone in remove_stale_work_dirs(lock.path.parent):
+            log.info("removed %s left by a merge that no longer runs", gone.name)
 
     # ---- files ---------------------------------------------------------
-    def create_election(self, template: ElectionTemplate, path: Path) -> bool:
+    def create_election(self, template: ElectionTemplate, path: Path, role: str = ROLE_STATION) -> bool:
+        """A new election file: an observer's station file, or a coordinator's HQ file (``role``)."""
         from db.store import ElectionStore
 
         try:
-            store = ElectionStore.create(path, template)
-            store.set_observer(self.settings.observer_name, self.settings.organisation)
+            store = ElectionStore.create(path, template, role=role)
+            if role == ROLE_STATION:
+                store.set_observer(self.settings.observer_name, self.settings.organisation)
         except BaqylauError as exc:
             post_error(str(exc))
             return False
@@ -540,7 +556,11 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 
 def run(path: str | None = None) -> int:
     """Open the desktop app (``baqylau [FILE]``); returns the exit code."""
+    from ui.crash import CrashGuard, tell_last_crash
+
     setup_logging()
+    guard = CrashGuard()
+    crashed_last_time = guard.start()
     app = make_application()
     settings = Settings()
     # A --lang given on the command line (already applied) wins over the saved choice.
@@ -554,6 +574,9 @@ def run(path: str | None = None) -> int:
         launcher.start(path)
     except StorageError as exc:
         launcher.show_first_run(str(exc))
+    if crashed_last_time:
+        QTimer.singleShot(0, lambda: _open_boxes.append(tell_last_crash(launcher.window, log_path())))
     code = app.exec()
     launcher.shutdown()
+    guard.stop()
     return int(code)

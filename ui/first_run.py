@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from db.fileformat import ROLE_HQ, ROLE_STATION
 from observer.errors import BaqylauError
 from observer.i18n import tr
 from observer.template import BUILTIN_TEMPLATES, ElectionTemplate, builtin_template, load_template
@@ -26,6 +27,17 @@ from ui.widgets.language import LanguageCombo, language_bridge
 from ui.widgets.messages import MessageBar, post_error
 
 FROM_FILE = "__file__"
+ROLES = (ROLE_STATION, ROLE_HQ)
+# A station file ends in .baqylau; a coordinator's HQ file may also be a .db (the README's HQ.db).
+SUFFIXES = {ROLE_STATION: (".baqylau",), ROLE_HQ: (".db", ".baqylau")}
+DEFAULT_NAMES = {ROLE_STATION: "station.baqylau", ROLE_HQ: "HQ.db"}
+
+
+def with_suffix(path: Path, role: str) -> Path:
+    """``path`` with the role's suffix added unless it already has one the role accepts."""
+    if path.suffix in SUFFIXES[role]:
+        return path
+    return path.with_name(path.name + SUFFIXES[role][0])
 
 
 def plain(text: str = "") -> QLabel:
@@ -37,7 +49,7 @@ def plain(text: str = "") -> QLabel:
 class FirstRunWindow(QWidget):
     """Signals carry the user's choice; the launcher does the work and swaps windows."""
 
-    create_requested = Signal(object, object)  # ElectionTemplate, Path
+    create_requested = Signal(object, object, str)  # ElectionTemplate, Path, role (ROLES)
     open_requested = Signal(object)  # Path
     demo_requested = Signal()
 
@@ -78,6 +90,13 @@ class FirstRunWindow(QWidget):
         self.template_label = plain()
         self.template_label.setBuddy(self.template)
         form.addRow(self.template_label, self.template)
+        self.role = QComboBox(self.create_box)
+        self.role.setObjectName("role")
+        for role in ROLES:
+            self.role.addItem("", role)
+        self.role_label = plain()
+        self.role_label.setBuddy(self.role)
+        form.addRow(self.role_label, self.role)
         save_row = QHBoxLayout()
         self.save_path = QLineEdit(self.create_box)
         self.save_browse = QPushButton(self.create_box)
@@ -134,6 +153,9 @@ class FirstRunWindow(QWidget):
                 text = builtin_template(tid).names.get()
             self.template.setItemText(i, text)
         self.template_label.setText(tr("ui.first.template"))
+        self.role_label.setText(tr("ui.first.role"))
+        for i in range(self.role.count()):
+            self.role.setItemText(i, tr(f"ui.first.role.{self.role.itemData(i)}"))
         self.save_label.setText(tr("ui.first.save_as"))
         self.save_path.setPlaceholderText(tr("ui.first.save_hint"))
         self.save_browse.setText(tr("ui.first.browse"))
@@ -173,13 +195,15 @@ class FirstRunWindow(QWidget):
         return builtin_template(tid if tid != FROM_FILE else BUILTIN_TEMPLATES[0])
 
     # ---- actions -------------------------------------------------------
+    def chosen_role(self) -> str:
+        return str(self.role.currentData())
+
     def _choose_save_path(self) -> None:
+        role = self.chosen_role()
         suggestion = self.settings.last_file.parent if self.settings.last_file else Path.home()
-        path = ask_save_file(self, tr("ui.first.save_as"), tr("ui.filter.election"), suggestion / "station.baqylau")
+        path = ask_save_file(self, tr("ui.first.save_as"), tr("ui.filter.election"), suggestion / DEFAULT_NAMES[role])
         if path is not None:
-            if path.suffix != ".baqylau":
-                path = path.with_name(path.name + ".baqylau")
-            self.save_path.setText(str(path))
+            self.save_path.setText(str(with_suffix(path, role)))
 
     def _create_clicked(self) -> None:
         text = self.save_path.text().strip()
@@ -188,10 +212,8 @@ class FirstRunWindow(QWidget):
             text = self.save_path.text().strip()
             if not text:
                 return
-        path = Path(text).expanduser()
-        if path.suffix != ".baqylau":
-            path = path.with_name(path.name + ".baqylau")
-        self.create_requested.emit(self.chosen_template(), path)
+        role = self.chosen_role()
+        self.create_requested.emit(self.chosen_template(), with_suffix(Path(text).expanduser(), role), role)
 
     def _open_clicked(self) -> None:
         start = self.settings.last_file.parent if self.settings.last_file else None

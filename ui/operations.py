@@ -109,14 +109,38 @@ class _Bridge(QObject):
 
 
 class _Runnable(QRunnable):
-    def __init__(self, fn: Callable[[OperationContext], Any], ctx: OperationContext, bridge: _Bridge) -> None:
+    """The worker's side of an operation.
+
+    It drops its references (the function, whose closure may hold widgets, and the
+    bridge, a QObject of the UI thread) before the operation lets go of its own:
+    ``released`` is set once they are gone. Otherwise a worker descheduled right
+    after its last emit could hold the last reference and delete a Qt object from
+    the wrong thread, a crash with no traceback.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[OperationContext], Any],
+        ctx: OperationContext,
+        bridge: _Bridge,
+        released: threading.Event,
+    ) -> None:
         super().__init__()
         self.setAutoDelete(True)
-        self._fn = fn
-        self._ctx = ctx
-        self._bridge = bridge
+        self._fn: Callable[[OperationContext], Any] | None = fn
+        self._ctx: OperationContext | None = ctx
+        self._bridge: _Bridge | None = bridge
+        self._released = released
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            self._fn = self._ctx = self._bridge = None
+            self._released.set()
+
+    def _run(self) -> None:
+        assert self._fn is not None and self._ctx is not None and self._bridge is not None
         try:
             try:
                 result = self._fn(self._ctx)
@@ -165,6 +189,7 @@ class Operation(QObject, Generic[T]):
         self._on_progress: list[Callable[[int, int, str], None]] = []
         self._bridge = _Bridge()
         self._ctx = OperationContext(self._bridge)
+        self._released = threading.Event()  # the worker holds no reference any more (see _Runnable)
         self._dialog: QProgressDialog | None = None
         self.outcome: str = "pending"  # pending | success | failure | cancelled
         self.result: T | None = None
@@ -206,7 +231,7 @@ class Operation(QObject, Generic[T]):
         if self._show_progress:
             self._make_dialog()
         _RUNNING.add(self)
-        QThreadPool.globalInstance().start(_Runnable(self._fn, self._ctx, self._bridge))
+        QThreadPool.globalInstance().start(_Runnable(self._fn, self._ctx, self._bridge, self._released))
         return self
 
     def _make_dialog(self) -> None:
@@ -259,7 +284,15 @@ class Operation(QObject, Generic[T]):
 
     def _emit_finished(self) -> None:
         self.finished.emit()
-        _RUNNING.discard(self)
+        self._retire()
+
+    def _retire(self) -> None:
+        # Let go only after the worker has: the last reference to the bridge and the
+        # function must be dropped here, on the UI thread.
+        if self._released.is_set():
+            _RUNNING.discard(self)
+        else:
+            QTimer.singleShot(5, self._retire)
 
     @Slot(object)
     def _succeeded(self, boxed: list[T]) -> None:

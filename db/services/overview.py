@@ -97,6 +97,30 @@ def read_overview(hq: ElectionStore, gap_threshold: float = GAP_THRESHOLD_PP) ->
     )
 
 
+@dataclass(frozen=True)
+class RefusedPackage:
+    """A refused file in the package log: what the "refused" counter opens."""
+
+    file_name: str
+    at: datetime  # when it was last refused (aware UTC)
+    reason: str  # translated when it was refused
+    station_code: str
+    signer: str
+
+
+def refused_packages(hq: ElectionStore) -> list[RefusedPackage]:
+    """Every refusal kept in the package log (db.merge), newest first."""
+    pk = m.Package
+    stmt = (
+        select(pk.file_name, pk.updated_at, pk.reason, pk.station_code, pk.signer_name)
+        .where(pk.outcome == REFUSED)
+        .order_by(pk.updated_at.desc(), pk.file_name)
+    )
+    with hq.engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    return [RefusedPackage(r[0] or "", r[1], r[2] or "", r[3] or "", r[4] or "") for r in rows]
+
+
 def hq_station_count(hq: ElectionStore) -> int:
     with hq.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(m.Station)).scalar_one())

@@ -19,7 +19,9 @@ from db.conflicts import effective_protocols
 from db.merge import import_keys, list_keys, merge_packages, release_held, trust_key
 from db.package import export_hq_package, export_station_package
 from db.rules import InclusionRules
+from db.services.overview import refused_packages
 from db.store import ElectionStore
+from observer import i18n
 from observer.errors import PackageError
 from observer.signing import KeyPair
 
@@ -41,6 +43,23 @@ def dump(path: Path, *, ignore_clock: bool = False) -> dict[str, list[tuple[Any,
             out[table] = sorted(rows, key=repr)
     conn.close()
     return out
+
+
+def records(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """What the file holds, without the package log's refusals (kept there with their reasons)."""
+    out = dump(path)
+    out["packages"] = [r for r in out["packages"] if "refused" not in r]
+    return out
+
+
+def refusals(path: Path) -> list[tuple[str, str]]:
+    """(file name, reason) of every refusal in the package log."""
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT file_name, reason FROM packages WHERE outcome = 'refused' ORDER BY file_name"
+        ).fetchall()
+    conn.close()
+    return rows
 
 
 class Factory:
@@ -310,6 +329,8 @@ def test_cli_merge_keys_and_export_hq(
     captured = capsys.readouterr()
     assert "junk.bqpkg is not a Baqylau package." in captured.out
     assert "0 merged" in captured.out and "1 refused" in captured.out
+    (logged,) = refusals(hq)  # the command line's refusals stay in the package log too
+    assert logged[0] == "junk.bqpkg" and "junk.bqpkg is not a Baqylau package." in logged[1]
 
     assert "\r" not in captured.err  # no progress line into a log or a pipe
 
@@ -383,8 +404,63 @@ def test_contradicting_package_refused_whole_and_its_evidence_taken_back(factory
     before = dump(hq.path)
     report = merge_packages(hq, [pkg2], trust_new_keys=True)
     assert report.entries[0].outcome == "refused" and "UNIQUE" in report.entries[0].reason
-    assert dump(hq.path) == before
+    after = dump(hq.path)
+    logged = [r for r in after["packages"] if r not in before["packages"]]
+    assert len(logged) == 1 and "refused" in logged[0] and report.entries[0].reason in logged[0]
+    after["packages"] = [r for r in after["packages"] if r in before["packages"]]
+    assert after == before  # none of its records: only the package log keeps its refusal
     assert not (hq.evidence_dir / info.stored_name).exists()
+    hq.close()
+
+
+def test_a_tampered_copy_of_a_merged_package_is_refused_and_stays_in_the_log(factory: Factory) -> None:
+    """Same signed manifest, one photo byte changed: refused (not "already merged"), and the refusal outlives the run."""
+    import zipfile
+
+    keys = KeyPair.generate()
+    a = factory.export(factory.station("101", "Айгүл", keys), keys)
+    tampered = factory.root / "stick2" / a.name
+    tampered.parent.mkdir()
+    with zipfile.ZipFile(a) as src, zipfile.ZipFile(tampered, "w") as out:
+        photos = [n for n in src.namelist() if n.endswith(".jpg")]
+        assert photos
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == photos[0]:
+                data = data[:-1] + bytes([data[-1] ^ 1])
+            out.writestr(info, data)
+    hq = factory.hq("hq")
+    assert merge_packages(hq, [a], trust_new_keys=True).counts()["merged"] == 1
+    before = records(hq.path)
+    i18n.set_language("en")
+    (entry,) = merge_packages(hq, [tampered], trust_new_keys=True).entries
+    assert entry.outcome == "refused"
+    assert entry.reason.startswith(f"{a.name} has the signed manifest of a package already merged")
+    assert records(hq.path) == before
+    assert refusals(hq.path) == [(a.name, entry.reason)]
+    # offered again: the same refusal, nothing written; the genuine file is still "already merged"
+    logged = dump(hq.path)
+    report = merge_packages(hq, [tampered, a], trust_new_keys=True)
+    assert [e.outcome for e in report.entries] == ["refused", "duplicate"]
+    assert dump(hq.path) == logged
+    hq.close()
+
+
+def test_a_refused_file_leaves_the_log_once_it_merges(factory: Factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = KeyPair.generate()
+    a = factory.export(factory.station("101", "Айгүл", keys), keys)
+    hq = factory.hq("hq")
+    monkeypatch.setattr(db.merge, "MAX_RUN_BYTES", 0)  # this run may unpack no evidence: refused
+    assert merge_packages(hq, [a], trust_new_keys=True).counts()["refused"] == 1
+    assert [name for name, _ in refusals(hq.path)] == [a.name]
+    i18n.set_language("en")  # refused again, for the same reason in another language: the newest words
+    assert merge_packages(hq, [a], trust_new_keys=True).counts()["refused"] == 1
+    (shown,) = refused_packages(hq)  # what the overview's "refused" counter lists
+    assert (shown.file_name, shown.station_code) == (a.name, "101") and shown.at.tzinfo is not None
+    assert refusals(hq.path) == [(a.name, shown.reason)] and "GB" in shown.reason
+    monkeypatch.undo()
+    assert merge_packages(hq, [a], trust_new_keys=True).counts()["merged"] == 1
+    assert refusals(hq.path) == []
     hq.close()
 
 
@@ -458,7 +534,8 @@ def test_revoked_key_cannot_come_back_through_a_district(
     report = merge_packages(org, [district_pkg], trust_new_keys=True)
     assert report.entries[0].outcome == "refused"
     assert fpr in report.entries[0].reason and a.name in report.entries[0].reason
-    assert dump(org.path) == before
+    assert records(org.path) == before
+    assert refusals(org.path) == [(district_pkg.name, report.entries[0].reason)]
     district.close()
     org.close()
 
@@ -486,7 +563,8 @@ def test_record_id_of_another_observer_is_refused(factory: Factory) -> None:
     (entry,) = merge_packages(hq, [b], trust_new_keys=True).entries
     assert entry.outcome == "refused"
     assert "protocol_values" in entry.reason and victim in entry.reason
-    assert dump(hq.path) == before  # nothing of B, not even its key's trust
+    assert records(hq.path) == before  # nothing of B, not even its key's trust
+    assert refusals(hq.path) == [(b.name, entry.reason)]
     with sqlite3.connect(hq.path) as conn:
         assert conn.execute("SELECT value FROM protocol_values WHERE id = ?", (victim,)).fetchone() == (850,)
     conn.close()

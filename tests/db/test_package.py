@@ -48,11 +48,16 @@ def fill_station(store: ElectionStore, tmp: Path, *, registered: int = 1500) -> 
     store.add_evidence(st.id, other, violation_id=vid)
 
 
+def _select_all(table: str) -> str:
+    """Every row of ``table``; a refusal's line in the package log (db.merge keeps it there) aside."""
+    return f'SELECT * FROM "{table}"' + (" WHERE outcome != 'refused'" if table == "packages" else "")
+
+
 def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, sorted: equal dumps mean equal databases."""
     with sqlite3.connect(path) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        out = {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
+        out = {t: sorted(conn.execute(_select_all(t)).fetchall(), key=repr) for t in tables}
     conn.close()
     return out
 

@@ -376,3 +376,75 @@ def test_set_up_offers_the_templates_regions_or_takes_a_typed_one(qtbot, tmp_pat
         ru.close()
     finally:
         i18n.set_language("ru")
+
+
+def test_opening_a_file_removes_work_folders_a_crashed_merge_left_beside_it(
+    qtbot, launcher: Launcher, tmp_path: Path
+) -> None:
+    from db.workdirs import WORK_PREFIX, drop_work_dir, make_work_dir
+
+    path = tmp_path / "hq.baqylau"
+    ElectionStore.create(path, builtin_template("kz-majilis-2023"), role=ROLE_HQ).close()
+    crashed = tmp_path / f"{WORK_PREFIX}999999999-abc"
+    (crashed / "x").mkdir(parents=True)
+    running = make_work_dir(tmp_path)  # a merge of this process still running: kept
+    try:
+        assert launcher.open_path(path)
+        assert not crashed.exists()
+        assert running.is_dir()
+    finally:
+        drop_work_dir(running)
+
+
+def test_the_first_screen_creates_a_coordinators_hq_file(qtbot, launcher: Launcher, tmp_path: Path) -> None:
+    from ui.coordinator.window import CoordinatorWindow
+
+    first = launcher.start(None)
+    assert isinstance(first, FirstRunWindow)
+    first.template.setCurrentIndex(first.template.findData("kz-majilis-2023"))
+    first.role.setCurrentIndex(first.role.findData(ROLE_HQ))
+    assert first.role.currentText() == "штаб координатора (HQ)"
+    first.save_path.setText(str(tmp_path / "HQ"))  # the README's HQ.db
+    qtbot.mouseClick(first.create_button, Qt.MouseButton.LeftButton)
+    assert isinstance(launcher.window, CoordinatorWindow)
+    assert launcher.store is not None and launcher.store.path == tmp_path / "HQ.db"
+    assert launcher.store.role == ROLE_HQ and launcher.store.template.id == "kz-majilis-2023"
+    launcher.window.close()
+    launcher._close_store()
+    reopened = ElectionStore.open(tmp_path / "HQ.db")
+    assert reopened.role == ROLE_HQ
+    reopened.close()
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk", "en"])
+def test_the_open_dialog_offers_db_files_too(qtbot, launcher: Launcher, monkeypatch, tmp_path: Path, lang: str) -> None:
+    from ui.coordinator.window import CoordinatorWindow
+
+    path = tmp_path / "HQ.db"
+    ElectionStore.create(path, builtin_template("kz-majilis-2023"), role=ROLE_HQ).close()
+    i18n.set_language(lang)
+    first = launcher.start(None)
+    asked: list[str] = []
+
+    def fake_ask(_parent, _title, filters, _start=None, **_kw):
+        asked.append(filters)
+        return path
+
+    monkeypatch.setattr("ui.first_run.ask_open_file", fake_ask)
+    qtbot.mouseClick(first.open_button, Qt.MouseButton.LeftButton)
+    assert "*.db" in asked[0].split(";;")[0] and "*.baqylau" in asked[0].split(";;")[0]
+    assert isinstance(launcher.window, CoordinatorWindow)
+
+
+def test_the_coordinator_windows_language_is_remembered(qtbot, launcher: Launcher, tmp_path: Path) -> None:
+    from ui.coordinator.window import CoordinatorWindow
+
+    path = tmp_path / "HQ.db"
+    ElectionStore.create(path, builtin_template("kz-majilis-2023"), role=ROLE_HQ).close()
+    window = launcher.start(path)
+    assert isinstance(window, CoordinatorWindow)
+    window.language.setCurrentIndex(window.language.findData("kk"))  # the toolbar's language chooser
+    assert i18n.current_language() == "kk"
+    assert Settings().language == "kk"  # the next start opens in Kazakh
+    window.language.setCurrentIndex(window.language.findData("en"))
+    assert Settings().language == "en"

@@ -176,3 +176,47 @@ def test_two_observers_disagree_merge_then_decide_in_conflict_view(qtbot, hq, tm
     eff = effective_protocols(hq)
     assert hq.protocol_values(eff.by_station[station.id])["issued"] == 1000
     assert resolution_history(hq, station.id)[0].decided_by == "Central HQ"
+
+
+def test_refused_packages_stay_in_the_log_after_the_dialog_closes_and_a_restart(qtbot, tmp_path, template_2021) -> None:
+    """The overview's "refused" counter opens them with file, time and reason, read from the HQ file."""
+    from observer import i18n
+    from ui.coordinator.refused import RefusedDialog
+    from ui.coordinator.window import CoordinatorWindow
+
+    i18n.set_language("kk")
+    path = tmp_path / "HQ.db"
+    hq = ElectionStore.create(path, template_2021, role=ROLE_HQ)
+    good = make_package(tmp_path, "a", "101", "Айгүл", KeyPair.generate(), template_2021, BASE)
+    junk = good.parent / "junk.bqpkg"
+    junk.write_bytes(b"not a package")
+    window = CoordinatorWindow(hq)
+    qtbot.addWidget(window)
+    window.show()
+    dialog = window.open_merge()
+    dialog.add_paths([good.parent])
+    _run(qtbot, dialog)
+    assert dialog.outcomes()["junk.bqpkg"] == "refused"
+    assert dialog.report is not None
+    (reason,) = [e.reason for e in dialog.report.entries if e.path == junk]
+    assert reason.startswith("junk.bqpkg Baqylau пакеті емес")
+    dialog.close_button.click()  # the dialog's own list is gone with it
+    window.close()
+    hq.close()
+
+    again = ElectionStore.open(path)  # the next start
+    window = CoordinatorWindow(again)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: "overview" in window._pages and window.overview.overview is not None, timeout=20000)
+    assert window.overview.overview.refused_packages == 1
+    qtbot.mouseClick(window.overview.buttons["refused"], Qt.MouseButton.LeftButton)
+    shown = next(d for d in window._dialogs if isinstance(d, RefusedDialog))
+    qtbot.waitUntil(lambda: shown.entries is not None, timeout=10000)
+    ((name, when, why),) = shown.rows()
+    assert name == "junk.bqpkg" and why == reason and len(when) == len("2026-12-02 18:00")
+    assert shown.detail.text() == reason
+    assert shown.windowTitle() == "Қабылданбаған пакеттер"
+    shown.close()
+    window.close()
+    again.close()

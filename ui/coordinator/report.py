@@ -30,19 +30,25 @@ from ui.qt import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPdfDocument,
     QPdfView,
     QPushButton,
     QSplitter,
+    Qt,
     QUrl,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from ui.settings import Settings
+from ui.widgets.dialogs import ask_save_file
 
 if TYPE_CHECKING:
     from reports.build import ReportInfo
+
+
+SAVE_PURPOSE = "report"  # Settings.last_folder: where the last report was saved
 
 
 def _progress_adapter(ctx: OperationContext) -> Callable[[str, int], None]:
@@ -213,25 +219,41 @@ class ReportDialog(QDialog):
         self.document.load(str(info.path))
         self.built.emit(info)
 
-    def open_external(self) -> None:
-        if self.info is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.info.path)))
+    def open_external(self) -> bool:
+        """Hand the PDF to the system's viewer; without one, say so and where the file is (False)."""
+        if self.info is None:
+            return False
+        if QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.info.path))):
+            return True
+        text = tr("coordui.report.no_viewer", file=str(self.info.path))
+        self.status.setText(text)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, tr("coordui.report.open"), text, QMessageBox.StandardButton.Ok, self
+        )
+        box.setObjectName("noPdfViewer")
+        box.setTextFormat(Qt.TextFormat.PlainText)  # the path is the user's own
+        box.open()
+        return False
 
     def save_as(self, target: str | None = None) -> Path | None:
+        """Copy the PDF where the coordinator wants it; the dialog starts in the folder used last time."""
         if self.info is None:
             return None
         if not target:
-            suggested = str(Path.home() / self.info.path.name)
-            target, _ = QFileDialog.getSaveFileName(
-                self, tr("coordui.report.save"), suggested, tr("coordui.filter.pdf")
-            )
-            if not target:
+            folder = Settings().last_folder(SAVE_PURPOSE)
+            start = (folder if folder is not None and folder.is_dir() else Path.home()) / self.info.path.name
+            chosen = ask_save_file(self, tr("coordui.report.save"), tr("coordui.filter.pdf"), start)
+            if chosen is None:
                 return None
+            target = str(chosen)
         dest = Path(target)
+        if dest.suffix.lower() != ".pdf":
+            dest = dest.with_name(dest.name + ".pdf")
         try:
             shutil.copyfile(self.info.path, dest)
         except OSError as exc:
             show_error(self, StorageError("error.storage.io", file=str(dest), problem=exc.strerror or str(exc)))
             return None
+        Settings().remember_folder(SAVE_PURPOSE, dest.parent)
         self.status.setText(tr("coordui.report.saved", file=str(dest)))
         return dest

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from ui.coordinator.keys import KeysPage
     from ui.coordinator.merge import MergeDialog
     from ui.coordinator.overview import OverviewPage
+    from ui.coordinator.refused import RefusedDialog
     from ui.coordinator.report import ReportDialog
     from ui.coordinator.story import StoryDialog
 
@@ -274,6 +275,12 @@ class CoordinatorWindow(QMainWindow):
         dialog.imported.connect(lambda _r: self._data_changed(evidence_changed=kind == KIND_STATIONS))
         return self._show_dialog(dialog)
 
+    def open_refused(self) -> RefusedDialog:
+        """The refused packages of the package log, with when and why (kept across merges and restarts)."""
+        from ui.coordinator.refused import RefusedDialog
+
+        return self._show_dialog(RefusedDialog(self.store, self))  # type: ignore[no-any-return]
+
     def open_report(self) -> ReportDialog:
         from ui.coordinator.report import ReportDialog
 
@@ -324,7 +331,10 @@ class CoordinatorWindow(QMainWindow):
         if name == "undecided":
             self.show_tab("conflicts")
             return
-        if name in ("held", "refused"):
+        if name == "refused":
+            self.open_refused()
+            return
+        if name == "held":
             self.show_tab("keys")
             return
         ov = self.overview.overview
