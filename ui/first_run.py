@@ -81,6 +81,34 @@ class FirstRunWindow(QWidget):
         self.intro.setWordWrap(True)
         body.addWidget(self.intro)
 
+        body.addWidget(self._create_form())
+
+        other = QHBoxLayout()
+        self.open_button = QPushButton(self)
+        self.open_button.setObjectName("firstRun")
+        self.demo_button = QPushButton(self)
+        self.demo_button.setObjectName("firstRun")
+        other.addWidget(self.open_button, 1)
+        other.addWidget(self.demo_button, 1)
+        body.addLayout(other)
+        self.busy = plain()
+        self.busy.setObjectName("hint")
+        self.busy.hide()
+        body.addWidget(self.busy)
+        body.addStretch(1)
+
+        self.template.activated.connect(self._template_chosen)
+        self.save_browse.clicked.connect(self._choose_save_path)
+        self.create_button.clicked.connect(self._create_clicked)
+        self.save_path.returnPressed.connect(self._create_clicked)  # Enter in the path creates the file
+        self.open_button.clicked.connect(self._open_clicked)
+        self.demo_button.clicked.connect(self.demo_requested)
+        # A bound method, not a lambda: Qt drops the connection when this window is deleted.
+        language_bridge().changed.connect(self._language_changed)
+        self.retranslate()
+
+    def _create_form(self) -> QGroupBox:
+        """Template, role and where to save: the box that creates a new election file."""
         self.create_box = QGroupBox(self)
         form = QFormLayout(self.create_box)
         self.template = QComboBox(self.create_box)
@@ -109,31 +137,7 @@ class FirstRunWindow(QWidget):
         self.create_button.setObjectName("primary")
         self.create_button.setMinimumHeight(48)
         form.addRow(self.create_button)
-        body.addWidget(self.create_box)
-
-        other = QHBoxLayout()
-        self.open_button = QPushButton(self)
-        self.open_button.setObjectName("firstRun")
-        self.demo_button = QPushButton(self)
-        self.demo_button.setObjectName("firstRun")
-        other.addWidget(self.open_button, 1)
-        other.addWidget(self.demo_button, 1)
-        body.addLayout(other)
-        self.busy = plain()
-        self.busy.setObjectName("hint")
-        self.busy.hide()
-        body.addWidget(self.busy)
-        body.addStretch(1)
-
-        self.template.activated.connect(self._template_chosen)
-        self.save_browse.clicked.connect(self._choose_save_path)
-        self.create_button.clicked.connect(self._create_clicked)
-        self.save_path.returnPressed.connect(self._create_clicked)  # Enter in the path creates the file
-        self.open_button.clicked.connect(self._open_clicked)
-        self.demo_button.clicked.connect(self.demo_requested)
-        # A bound method, not a lambda: Qt drops the connection when this window is deleted.
-        language_bridge().changed.connect(self._language_changed)
-        self.retranslate()
+        return self.create_box
 
     def _language_changed(self, lang: str) -> None:
         self.settings.language = lang

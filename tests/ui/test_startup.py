@@ -110,6 +110,8 @@ def test_window_comes_up_before_the_store_then_the_figures_arrive(qtbot, launche
 
     with qtbot.waitSignal(model.figuresReady, timeout=20000):
         pass
+    # The launcher takes the opened store on its own timer, which may come after the figures.
+    qtbot.waitUntil(lambda: launcher.store is not None, timeout=20000)
     assert launcher.store is not None and launcher.store.path == hq_path
     assert launcher.settings.last_file == hq_path  # remembered once it opened
     # Station index 0 is observed by two observers who disagree (synthetic_hq.build_hq): a conflict.
