@@ -339,9 +339,9 @@ def _demo(args: argparse.Namespace) -> int:
         tr(
             "coord.demo.written",
             dir=str(paths.root),
-            stations=args.stations,
-            packages=len(paths.packages),
-            seconds=f"{time.perf_counter() - started:.1f}",
+            stations=formatter().integer(args.stations),
+            packages=formatter().integer(len(paths.packages)),
+            seconds=formatter().num(time.perf_counter() - started, 1),
         )
     )
     print(
@@ -357,5 +357,5 @@ def _demo(args: argparse.Namespace) -> int:
     if args.hq:
         started = time.perf_counter()
         hq_path = demo_hq(Path(args.dir), stations=args.stations, seed=args.seed, paths=paths)
-        print(tr("coord.demo.hq", file=str(hq_path), seconds=f"{time.perf_counter() - started:.1f}"))
+        print(tr("coord.demo.hq", file=str(hq_path), seconds=formatter().num(time.perf_counter() - started, 1)))
     return 0

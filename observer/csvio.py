@@ -23,6 +23,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from observer.errors import ImportDataError
+from observer.fmt import formatter
 from observer.i18n import tr
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # Indonesia-size (800,000 stations x 30 columns) is ~150 MB
@@ -92,14 +93,15 @@ class ImportReport:
 
     def summary(self, lang: str | None = None) -> str:
         """The one-line account the command line and the import dialog both show."""
+        n = formatter(lang)
         return tr(
             "coord.import.done",
             lang,
             file=self.file,
-            rows=self.rows,
-            created=self.stations_created,
-            updated=self.stations_updated,
-            replaced=self.replaced,
+            rows=n.integer(self.rows),
+            created=n.integer(self.stations_created),
+            updated=n.integer(self.stations_updated),
+            replaced=n.integer(self.replaced),
             encoding=self.encoding,
             delimiter=self.delimiter,
         )

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from observer.fmt import formatter
 from observer.i18n import LANGUAGES, current_language, tr
 from observer.report_signing import key_fingerprint, load_public_key, public_hex
 from observer.safe_text import terminal
@@ -42,8 +43,8 @@ def _report(args: argparse.Namespace) -> int:
         tr(
             "report.cli.done",
             file=terminal(info.path),
-            pages=info.pages,
-            seconds=f"{info.seconds:.1f}",
+            pages=formatter(current_language()).integer(info.pages),
+            seconds=formatter(current_language()).num(info.seconds, 1),
             fingerprint=short_fingerprint(info.fingerprint),
         )
     )

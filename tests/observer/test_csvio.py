@@ -172,3 +172,11 @@ def test_chunks_report_broken_quoting_with_its_line(tmp_path: Path) -> None:
         head, chunks = read_csv_chunks(f, chunk_rows=1)
         list(chunks)
     assert exc.value.key == "coord.csv.broken" and exc.value.params["line"] == 3
+
+
+def test_import_summary_writes_numbers_as_the_language_does() -> None:
+    from observer.csvio import ImportReport
+
+    report = ImportReport("stations.csv", "utf-8", ",", 10_000, 9_500, 500, 10_000)
+    assert "10\u00a0000" in report.summary("ru") and "9\u00a0500" in report.summary("kk")
+    assert "10,000 rows imported" in report.summary("en")
