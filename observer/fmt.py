@@ -28,6 +28,7 @@ from functools import cache
 from babel import Locale
 from babel.dates import format_datetime
 from babel.numbers import NumberPattern, format_decimal, parse_pattern
+from babel.units import format_unit
 
 from observer import i18n
 
@@ -110,6 +111,18 @@ class Formatter:
     def sort_key(self, text: str) -> tuple[tuple[int, ...], str]:
         """A key that sorts names in the language's alphabetical order."""
         return _sort_key(self.lang, text)
+
+    def file_size(self, size: int) -> str:
+        """A file's size in the language's units (CLDR): "284,6 кБ", "284.6 kB", "512 байт"."""
+        value = float(size)
+        for unit in ("byte", "kilobyte", "megabyte"):
+            if value < 1024:
+                break
+            value /= 1024
+        else:
+            unit = "gigabyte"
+        pattern = "#,##0" if unit == "byte" else "#,##0.#"
+        return format_unit(value, f"digital-{unit}", length="short", locale=self.locale, format=pattern)
 
     def date_time(self, moment: object, tz: object = None) -> str:
         """A date and time as the language writes them short (10.01.2021, 16:00 in ru)."""

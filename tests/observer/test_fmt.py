@@ -98,3 +98,10 @@ def test_default_language_is_the_current_one_at_each_call() -> None:
         assert formatter().integer(10_000) == formatter("kk").integer(10_000)
     finally:
         i18n.set_language(before)
+
+
+def test_file_sizes_in_the_languages_units() -> None:
+    assert formatter("ru").file_size(291_430) == "284,6 кБ"
+    assert formatter("en").file_size(291_430) == "284.6 kB"
+    assert formatter("kk").file_size(512) == "512 байт"
+    assert formatter("en").file_size(3 * 1024**3) == "3 GB"

@@ -22,15 +22,6 @@ from ui.widgets.fields import WrapCheck
 from ui.widgets.messages import post_error, post_info
 
 
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
 class ExportPage(Page):
     title_key = "ui.nav.export"
 
@@ -282,7 +273,7 @@ class ExportPage(Page):
         self.last_package = path
         done = {
             "name": path.name,
-            "size": human_size(path.stat().st_size),
+            "size": formatter(current_language()).file_size(path.stat().st_size),
             "folder": str(folder),
             "fingerprint": getattr(keys, "fingerprint", "—"),
         }
