@@ -115,12 +115,12 @@ class Formatter:
     def file_size(self, size: int) -> str:
         """A file's size in the language's units (CLDR): "284,6 кБ", "284.6 kB", "512 байт"."""
         value = float(size)
-        for unit in ("byte", "kilobyte", "megabyte"):
-            if value < 1024:
-                break
+        units = ("byte", "kilobyte", "megabyte", "gigabyte")
+        step = 0
+        while value >= 1024 and step < len(units) - 1:
             value /= 1024
-        else:
-            unit = "gigabyte"
+            step += 1
+        unit = units[step]
         pattern = "#,##0" if unit == "byte" else "#,##0.#"
         return format_unit(value, f"digital-{unit}", length="short", locale=self.locale, format=pattern)
 
