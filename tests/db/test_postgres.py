@@ -324,13 +324,12 @@ def test_keys_list_and_revoke_print_the_same_on_both(
     "argv",
     [
         ["aggregate", "{url}"],
-        ["official", "import", "{url}", "results.csv", "--map", "map.toml", "--template", "kz-majilis-2021"],
         ["merge", "{url}", "packages"],
         ["keys", "{url}", "trust", "abc"],
         ["keys", "{url}", "--label", "list", "trust", "abc"],  # an option's value is not the action
         ["{url}"],  # the window
     ],
-    ids=["aggregate", "official-import", "merge", "keys-trust", "keys-option-value", "gui"],
+    ids=["aggregate", "merge", "keys-trust", "keys-option-value", "gui"],
 )
 def test_commands_not_ported_are_refused_before_anything_is_written(
     argv: list[str], pg_url: str, capsys: pytest.CaptureFixture[str]
@@ -394,6 +393,91 @@ def test_a_failed_import_on_pg_writes_nothing(pg_url: str, template_2021) -> Non
         assert hq.station_count() == 0
     finally:
         hq.close()
+
+
+@pytest.fixture(scope="module")
+def demo_files(tmp_path_factory: pytest.TempPathFactory):
+    from db.demo import generate_demo
+
+    return generate_demo(tmp_path_factory.mktemp("demo"), stations=200, seed=3)
+
+
+def _official_import(where: str, csv: Path, mapping: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
+    from main import main
+
+    argv = ["--lang", "en", "official", "import", where, str(csv), "--map", str(mapping)]
+    code = main([*argv, "--template", "kz-majilis-2021", "--format", "json"])
+    out = capsys.readouterr().out
+    summary = json.loads(out) if code == 0 else {}
+    summary.pop("seconds", None)  # the only field that may differ
+    return code, summary
+
+
+def _official_content(where: str) -> tuple[list, dict, dict]:
+    """Stations, official figures by station code, and the official meta rows (the import time left out)."""
+    from db.official import official_source, official_values
+
+    hq = ElectionStore.open(where)
+    try:
+        stations = [(s.code, s.region, s.district, s.address, s.registered) for s in hq.stations()]
+        figures = {s.code: official_values(hq, s.id) for s in hq.stations()}
+        source = official_source(hq) or {}
+        source.pop("imported_at", None)
+        return stations, figures, {**source, "layout": hq.meta("official_layout")}
+    finally:
+        hq.close()
+
+
+def test_official_import_gives_the_same_hq_and_summary_on_both(
+    demo_files, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`official import` into a new HQ (every station created), then again (every row replaced)."""
+    seen = []
+    for where in (str(tmp_path / "hq.baqylau"), pg_url):
+        first = _official_import(where, demo_files.official_csv, demo_files.official_map, capsys)
+        again = _official_import(where, demo_files.official_csv, demo_files.official_map, capsys)
+        seen.append((first, again, _official_content(where)))
+    assert seen[0] == seen[1]
+    (code, summary), (code_again, summary_again), (stations, figures, source) = seen[1]
+    assert code == code_again == 0
+    assert summary["rows"] == summary["stations_created"] == 200 and summary["replaced"] == 0
+    assert summary_again["stations_created"] == 0 and summary_again["replaced"] == 200
+    assert len(stations) == 200 and all(figures[code] for code, *_ in stations)
+    assert source["rows"] == "200" and len(source["sha256"]) == 64
+
+
+def test_official_import_into_known_stations_matches_on_both(
+    demo_files, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The station list first (addresses, some stations the results do not have), then the results."""
+    from main import main
+
+    seen = []
+    for where in (str(tmp_path / "hq.baqylau"), pg_url):
+        argv = ["stations", "import", where, str(demo_files.stations_csv), "--template", "kz-majilis-2021", "-q"]
+        assert main(argv) == 0
+        result = _official_import(where, demo_files.official_csv, demo_files.official_map, capsys)
+        seen.append((result, _official_content(where)))
+    assert seen[0] == seen[1]
+    assert seen[1][0][0] == 0 and seen[1][0][1]["rows"] == 200
+
+
+def test_a_refused_official_file_writes_nothing_on_pg(
+    demo_files, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _official_import(pg_url, demo_files.official_csv, demo_files.official_map, capsys)[0] == 0
+    before = _official_content(pg_url)
+    lines = demo_files.official_csv.read_bytes().split(b"\n")
+    lines[5] = lines[5].replace(b";", b";abc;", 1)  # a row one cell too wide, with a word for a number
+    lines.append(lines[3])  # and the same station twice
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\n".join(lines))
+    assert _official_import(pg_url, bad, demo_files.official_map, capsys)[0] != 0
+    assert _official_content(pg_url) == before
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'official_file'").fetchone() == (
+            "official-results.csv",
+        )
 
 
 # ---- migrations: an older HQ upgrades on PostgreSQL to the same content as the same file -------------
