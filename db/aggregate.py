@@ -17,11 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import repeat
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
 from db.conflicts import effective_protocols
+from db.engine import pg_display, server_error
 from db.official import LAYOUT_META, MISSING, gc_paused
 from db.rules import load_rules
 from db.store import ElectionStore, storage_error
@@ -68,12 +69,27 @@ class _Base:
 
 
 def _dbapi_rows(hq: ElectionStore, sql: str, params: Sequence[object] = ()) -> list[tuple]:  # type: ignore[type-arg]
+    """Rows from the driver's own connection (no SQLAlchemy row objects: 100,000 of them cost).
+
+    On PostgreSQL the driver is psycopg: parameters are ``%s``, not ``?`` (only the PostgreSQL
+    queries of this module take parameters there).
+    """
     try:
         with hq.engine.connect() as conn:
-            dbapi: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
-            return dbapi.execute(sql, params).fetchall()
+            dbapi: Any = conn.connection.driver_connection
+            return list(dbapi.execute(sql, params).fetchall())
     except (sqlite3.Error, OSError) as exc:
         raise storage_error(exc, hq.path) from None
+    except Exception as exc:
+        if hq.url and type(exc).__module__.startswith("psycopg"):
+            raise server_error(exc, hq.url) from None
+        raise
+
+
+def _refuse_observed_on_pg(hq: ElectionStore) -> None:
+    """The observers' figures come through db.conflicts, which still reads SQLite's raw connection."""
+    if hq.url:
+        raise AggregateError("error.storage.pg_observed_not_ported", url=pg_display(hq.url))
 
 
 _OFFICIAL_STATE = "CASE WHEN o.station_id IS NULL THEN 0 WHEN o.values_blob IS NULL THEN 2 ELSE 1 END"
@@ -147,6 +163,24 @@ def _columns_in_one_row(hq: ElectionStore, params: tuple[int, bytes], codes: boo
     )
 
 
+def _columns_on_pg(hq: ElectionStore, params: tuple[int, bytes], codes: bool) -> _Columns:
+    """The station columns from a PostgreSQL HQ: the row query of :func:`_columns_by_row` in its SQL.
+
+    ``bytea`` is typed, so the blob's width is its only check (SQLite's ``typeof`` is not needed);
+    the database's collation is "C" (checked at creation), so ``ORDER BY s.code`` is SQLite's order.
+    """
+    code, order = ("s.code", " ORDER BY s.code") if codes else ("''", "")
+    blob = "CASE WHEN octet_length(o.values_blob) = %s THEN o.values_blob ELSE %s END"
+    rows = _dbapi_rows(
+        hq,
+        f"SELECT s.id, {code}, s.region, s.district, coalesce(s.registered, -1), {_OFFICIAL_STATE}, {blob}"
+        + _STATIONS_JOIN
+        + order,
+        params,
+    )
+    return _columns_of(rows)
+
+
 def _columns_by_row(hq: ElectionStore, params: tuple[int, bytes], codes: bool) -> _Columns:
     code, order = ("s.code", " ORDER BY s.code") if codes else ("''", "")
     rows = _dbapi_rows(
@@ -156,6 +190,10 @@ def _columns_by_row(hq: ElectionStore, params: tuple[int, bytes], codes: bool) -
         + order,
         params,
     )
+    return _columns_of(rows)
+
+
+def _columns_of(rows: Sequence[tuple]) -> _Columns:  # type: ignore[type-arg]
     if not rows:
         return _Columns((), (), (), (), np.array([], np.int64), np.array([], np.int8), b"")
     ids, code_list, regions, districts, regs, states, blobs = zip(*rows)
@@ -166,7 +204,7 @@ def _columns_by_row(hq: ElectionStore, params: tuple[int, bytes], codes: bool) -
         districts,
         np.array(regs, dtype=np.int64),
         np.array(states, dtype=np.int8),
-        b"".join(blobs),
+        b"".join(map(bytes, blobs)),  # psycopg hands bytea over as bytes already; memoryview would not join
     )
 
 
@@ -185,7 +223,7 @@ def _read_base(hq: ElectionStore, template: ElectionTemplate, *, codes: bool = T
     layout = tuple(json.loads(layout_raw)) if layout_raw else keys
     width = 8 * len(layout)
     params = (width, np.full(len(layout), MISSING, dtype="<i8").tobytes())
-    cols = _columns_in_one_row(hq, params, codes)
+    cols = _columns_on_pg(hq, params, codes) if hq.url else _columns_in_one_row(hq, params, codes)
     if cols is None:
         cols = _columns_by_row(hq, params, codes)
     n = len(cols.ids)
@@ -401,6 +439,8 @@ def station_table(hq: ElectionStore, source: Source) -> StationArrays:
     """Every station of the HQ file (ordered by code) with the figures of ``source``."""
     if source not in ("official", "observed"):
         raise ValueError(f"unknown source {source!r}")
+    if source == "observed":
+        _refuse_observed_on_pg(hq)
     template = hq.template
     with gc_paused():
         base = _read_base(hq, template)
@@ -411,6 +451,7 @@ def station_table(hq: ElectionStore, source: Source) -> StationArrays:
 
 def station_tables(hq: ElectionStore) -> tuple[StationArrays, StationArrays]:
     """(official, observed), aligned row by row, from one read of the station list."""
+    _refuse_observed_on_pg(hq)
     template = hq.template
     with gc_paused():
         base = _read_base(hq, template)
@@ -424,6 +465,8 @@ def aggregate_levels(hq: ElectionStore, levels: Sequence[str], source: str) -> d
             raise AggregateError("coord.aggregate.bad_level", level=level, known=", ".join(LEVELS))
     if source not in SOURCES:
         raise AggregateError("coord.aggregate.bad_source", source=source, known=", ".join(SOURCES))
+    if source != "official":
+        _refuse_observed_on_pg(hq)
     template = hq.template
     with gc_paused():
         base = _read_base(hq, template, codes=False)
@@ -443,6 +486,7 @@ def station_counts(hq: ElectionStore) -> StationCounts:
     What the coordinator window, ``aggregate`` and the report all print, by the
     definitions of :mod:`observer.definitions`.
     """
+    _refuse_observed_on_pg(hq)
     template = hq.template
     with gc_paused():
         base = _read_base(hq, template, codes=False)
@@ -495,6 +539,7 @@ class CheckFailure:
 
 def check_failures(hq: ElectionStore, lang: str | None = None) -> list[CheckFailure]:
     """Every official result and every observed protocol version that breaks a control relation."""
+    _refuse_observed_on_pg(hq)
     template = hq.template
     out: list[CheckFailure] = []
     with gc_paused():

@@ -480,6 +480,52 @@ def test_a_refused_official_file_writes_nothing_on_pg(
         )
 
 
+def _aggregate_json(where: str, level: str, source: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """`aggregate WHERE --format json`, run by the command's own code (main's URL gate left out: `aggregate` is not
+    in PG_COMMANDS while the observed sources are refused on PostgreSQL)."""
+    from main import build_parser
+
+    args = build_parser("aggregate").parse_args(
+        ["aggregate", where, "--level", level, "--source", source, "--format", "json"]
+    )
+    assert args.func(args) == 0
+    return capsys.readouterr().out
+
+
+def test_aggregate_of_the_official_figures_is_byte_identical_on_both(
+    demo_files, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outputs = []
+    for where in (str(tmp_path / "hq.baqylau"), pg_url):
+        assert _official_import(where, demo_files.official_csv, demo_files.official_map, capsys)[0] == 0
+        outputs.append(
+            [_aggregate_json(where, level, "official", capsys) for level in ("national", "region", "district")]
+        )
+    assert outputs[0] == outputs[1]
+    national, regions, districts = (json.loads(text) for text in outputs[1])
+    assert len(national) == 1 and len(regions) > 1 and len(districts) > len(regions)
+
+
+@pytest.mark.parametrize("source", ["observed", "both"])
+def test_aggregate_refuses_the_observed_figures_on_pg_with_a_message(
+    source: str, pg_url: str, template_2021, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from db.aggregate import AggregateError, aggregate, station_counts
+    from observer.i18n import tr
+
+    hq = _hq(pg_url, template_2021)
+    try:
+        for attempt in (lambda: aggregate(hq, "national", source), lambda: station_counts(hq)):
+            with pytest.raises(AggregateError) as caught:
+                attempt()
+            assert caught.value.message("en") == tr(
+                "error.storage.pg_observed_not_ported", "en", url=pg_display(pg_url)
+            )
+            assert "--source official" in caught.value.message("en")
+    finally:
+        hq.close()
+
+
 # ---- migrations: an older HQ upgrades on PostgreSQL to the same content as the same file -------------
 
 SCHEMA_FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "schema").glob("*.baqylau"))
