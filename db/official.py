@@ -11,6 +11,10 @@ bare ``csv`` + ``sqlite3.executemany``), so columns are converted with numpy in
 one go, and the rows go to SQLite through the DBAPI ``executemany``; a slow,
 cell-by-cell pass runs only when the fast one finds something wrong, to say
 where.
+
+A PostgreSQL HQ gets the same rows in the same transaction shape through ``COPY``
+(:func:`db.pg_bulk.pg_official_writer`); both sides implement :class:`OfficialWriter`,
+so the checks and the row making are shared.
 """
 
 from __future__ import annotations
