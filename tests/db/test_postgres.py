@@ -480,6 +480,27 @@ def test_a_refused_official_file_writes_nothing_on_pg(
         )
 
 
+def test_an_official_import_the_server_refuses_half_way_writes_nothing(
+    demo_files, pg_url: str, tmp_path: Path, template_2021
+) -> None:
+    """The server refuses row 150 of the COPY, after the old figures were deleted and new stations copied."""
+    from db.official import import_official
+
+    hq = _hq(pg_url, template_2021)
+    try:
+        small = tmp_path / "first.csv"  # the first 100 stations: the other 100 are new in the second import
+        small.write_bytes(b"\n".join(demo_files.official_csv.read_bytes().split(b"\n")[:101]) + b"\n")
+        import_official(hq, small, demo_files.official_map)
+        before = _official_content(pg_url)
+        with psycopg.connect(pg_url) as conn:
+            conn.execute("ALTER TABLE official_results ADD CONSTRAINT early CHECK (source_line < 150)")
+        with pytest.raises(StorageError):
+            import_official(hq, demo_files.official_csv, demo_files.official_map)
+        assert _official_content(pg_url) == before and len(before[0]) == 100
+    finally:
+        hq.close()
+
+
 def _aggregate_json(where: str, level: str, source: str, capsys: pytest.CaptureFixture[str]) -> str:
     """`aggregate WHERE --format json`, run by the command's own code (main's URL gate left out: `aggregate` is not
     in PG_COMMANDS while the observed sources are refused on PostgreSQL)."""
