@@ -94,6 +94,7 @@ def _refuse_observed_on_pg(hq: ElectionStore) -> None:
 
 _OFFICIAL_STATE = "CASE WHEN o.station_id IS NULL THEN 0 WHEN o.values_blob IS NULL THEN 2 ELSE 1 END"
 _OFFICIAL_BLOB = "CASE WHEN length(o.values_blob) = ? AND typeof(o.values_blob) = 'blob' THEN o.values_blob ELSE ? END"
+_OFFICIAL_BLOB_PG = "CASE WHEN octet_length(o.values_blob) = %s THEN o.values_blob ELSE %s END"
 _STATIONS_JOIN = " FROM stations s LEFT JOIN official_results o ON o.station_id = s.id"
 _SEP = "\x1f"  # between texts in the one-row read; a text containing it sends the read down the row path
 
@@ -163,14 +164,14 @@ def _columns_in_one_row(hq: ElectionStore, params: tuple[int, bytes], codes: boo
     )
 
 
-def _columns_on_pg(hq: ElectionStore, params: tuple[int, bytes], codes: bool) -> _Columns:
-    """The station columns from a PostgreSQL HQ: the row query of :func:`_columns_by_row` in its SQL.
+def _columns_by_row(hq: ElectionStore, params: tuple[int, bytes], codes: bool) -> _Columns:
+    """The station columns row by row; what a PostgreSQL HQ is always read with.
 
-    ``bytea`` is typed, so the blob's width is its only check (SQLite's ``typeof`` is not needed);
-    the database's collation is "C" (checked at creation), so ``ORDER BY s.code`` is SQLite's order.
+    There ``bytea`` is typed, so the blob's width is its only check (no ``typeof``), and the
+    database's collation is "C" (checked at creation), so ``ORDER BY s.code`` is SQLite's order.
     """
     code, order = ("s.code", " ORDER BY s.code") if codes else ("''", "")
-    blob = "CASE WHEN octet_length(o.values_blob) = %s THEN o.values_blob ELSE %s END"
+    blob = _OFFICIAL_BLOB_PG if hq.url else _OFFICIAL_BLOB
     rows = _dbapi_rows(
         hq,
         f"SELECT s.id, {code}, s.region, s.district, coalesce(s.registered, -1), {_OFFICIAL_STATE}, {blob}"
@@ -178,22 +179,6 @@ def _columns_on_pg(hq: ElectionStore, params: tuple[int, bytes], codes: bool) ->
         + order,
         params,
     )
-    return _columns_of(rows)
-
-
-def _columns_by_row(hq: ElectionStore, params: tuple[int, bytes], codes: bool) -> _Columns:
-    code, order = ("s.code", " ORDER BY s.code") if codes else ("''", "")
-    rows = _dbapi_rows(
-        hq,
-        f"SELECT s.id, {code}, s.region, s.district, coalesce(s.registered, -1), {_OFFICIAL_STATE}, {_OFFICIAL_BLOB}"
-        + _STATIONS_JOIN
-        + order,
-        params,
-    )
-    return _columns_of(rows)
-
-
-def _columns_of(rows: Sequence[tuple]) -> _Columns:  # type: ignore[type-arg]
     if not rows:
         return _Columns((), (), (), (), np.array([], np.int64), np.array([], np.int8), b"")
     ids, code_list, regions, districts, regs, states, blobs = zip(*rows)
@@ -204,7 +189,7 @@ def _columns_of(rows: Sequence[tuple]) -> _Columns:  # type: ignore[type-arg]
         districts,
         np.array(regs, dtype=np.int64),
         np.array(states, dtype=np.int8),
-        b"".join(map(bytes, blobs)),  # psycopg hands bytea over as bytes already; memoryview would not join
+        b"".join(blobs),
     )
 
 
@@ -223,7 +208,7 @@ def _read_base(hq: ElectionStore, template: ElectionTemplate, *, codes: bool = T
     layout = tuple(json.loads(layout_raw)) if layout_raw else keys
     width = 8 * len(layout)
     params = (width, np.full(len(layout), MISSING, dtype="<i8").tobytes())
-    cols = _columns_on_pg(hq, params, codes) if hq.url else _columns_in_one_row(hq, params, codes)
+    cols = None if hq.url else _columns_in_one_row(hq, params, codes)  # group_concat is SQLite's
     if cols is None:
         cols = _columns_by_row(hq, params, codes)
     n = len(cols.ids)
