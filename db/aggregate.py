@@ -17,11 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import repeat
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
 from db.conflicts import effective_protocols
+from db.engine import pg_display, server_error
 from db.official import LAYOUT_META, MISSING, gc_paused
 from db.rules import load_rules
 from db.store import ElectionStore, storage_error
@@ -68,16 +69,32 @@ class _Base:
 
 
 def _dbapi_rows(hq: ElectionStore, sql: str, params: Sequence[object] = ()) -> list[tuple]:  # type: ignore[type-arg]
+    """Rows from the driver's own connection (no SQLAlchemy row objects: 100,000 of them cost).
+
+    On PostgreSQL the driver is psycopg: parameters are ``%s``, not ``?`` (only the PostgreSQL
+    queries of this module take parameters there).
+    """
     try:
         with hq.engine.connect() as conn:
-            dbapi: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
-            return dbapi.execute(sql, params).fetchall()
+            dbapi: Any = conn.connection.driver_connection
+            return list(dbapi.execute(sql, params).fetchall())
     except (sqlite3.Error, OSError) as exc:
         raise storage_error(exc, hq.path) from None
+    except Exception as exc:
+        if hq.url and type(exc).__module__.startswith("psycopg"):
+            raise server_error(exc, hq.url) from None
+        raise
+
+
+def _refuse_observed_on_pg(hq: ElectionStore) -> None:
+    """The observers' figures come through db.conflicts, which still reads SQLite's raw connection."""
+    if hq.url:
+        raise AggregateError("error.storage.pg_observed_not_ported", url=pg_display(hq.url))
 
 
 _OFFICIAL_STATE = "CASE WHEN o.station_id IS NULL THEN 0 WHEN o.values_blob IS NULL THEN 2 ELSE 1 END"
 _OFFICIAL_BLOB = "CASE WHEN length(o.values_blob) = ? AND typeof(o.values_blob) = 'blob' THEN o.values_blob ELSE ? END"
+_OFFICIAL_BLOB_PG = "CASE WHEN octet_length(o.values_blob) = %s THEN o.values_blob ELSE %s END"
 _STATIONS_JOIN = " FROM stations s LEFT JOIN official_results o ON o.station_id = s.id"
 _SEP = "\x1f"  # between texts in the one-row read; a text containing it sends the read down the row path
 
@@ -148,10 +165,16 @@ def _columns_in_one_row(hq: ElectionStore, params: tuple[int, bytes], codes: boo
 
 
 def _columns_by_row(hq: ElectionStore, params: tuple[int, bytes], codes: bool) -> _Columns:
+    """The station columns row by row; what a PostgreSQL HQ is always read with.
+
+    There ``bytea`` is typed, so the blob's width is its only check (no ``typeof``), and the
+    database's collation is "C" (checked at creation), so ``ORDER BY s.code`` is SQLite's order.
+    """
     code, order = ("s.code", " ORDER BY s.code") if codes else ("''", "")
+    blob = _OFFICIAL_BLOB_PG if hq.url else _OFFICIAL_BLOB
     rows = _dbapi_rows(
         hq,
-        f"SELECT s.id, {code}, s.region, s.district, coalesce(s.registered, -1), {_OFFICIAL_STATE}, {_OFFICIAL_BLOB}"
+        f"SELECT s.id, {code}, s.region, s.district, coalesce(s.registered, -1), {_OFFICIAL_STATE}, {blob}"
         + _STATIONS_JOIN
         + order,
         params,
@@ -185,7 +208,7 @@ def _read_base(hq: ElectionStore, template: ElectionTemplate, *, codes: bool = T
     layout = tuple(json.loads(layout_raw)) if layout_raw else keys
     width = 8 * len(layout)
     params = (width, np.full(len(layout), MISSING, dtype="<i8").tobytes())
-    cols = _columns_in_one_row(hq, params, codes)
+    cols = None if hq.url else _columns_in_one_row(hq, params, codes)  # group_concat is SQLite's
     if cols is None:
         cols = _columns_by_row(hq, params, codes)
     n = len(cols.ids)
@@ -401,6 +424,8 @@ def station_table(hq: ElectionStore, source: Source) -> StationArrays:
     """Every station of the HQ file (ordered by code) with the figures of ``source``."""
     if source not in ("official", "observed"):
         raise ValueError(f"unknown source {source!r}")
+    if source == "observed":
+        _refuse_observed_on_pg(hq)
     template = hq.template
     with gc_paused():
         base = _read_base(hq, template)
@@ -411,6 +436,7 @@ def station_table(hq: ElectionStore, source: Source) -> StationArrays:
 
 def station_tables(hq: ElectionStore) -> tuple[StationArrays, StationArrays]:
     """(official, observed), aligned row by row, from one read of the station list."""
+    _refuse_observed_on_pg(hq)
     template = hq.template
     with gc_paused():
         base = _read_base(hq, template)
@@ -424,6 +450,8 @@ def aggregate_levels(hq: ElectionStore, levels: Sequence[str], source: str) -> d
             raise AggregateError("coord.aggregate.bad_level", level=level, known=", ".join(LEVELS))
     if source not in SOURCES:
         raise AggregateError("coord.aggregate.bad_source", source=source, known=", ".join(SOURCES))
+    if source != "official":
+        _refuse_observed_on_pg(hq)
     template = hq.template
     with gc_paused():
         base = _read_base(hq, template, codes=False)
@@ -443,6 +471,7 @@ def station_counts(hq: ElectionStore) -> StationCounts:
     What the coordinator window, ``aggregate`` and the report all print, by the
     definitions of :mod:`observer.definitions`.
     """
+    _refuse_observed_on_pg(hq)
     template = hq.template
     with gc_paused():
         base = _read_base(hq, template, codes=False)
@@ -495,6 +524,7 @@ class CheckFailure:
 
 def check_failures(hq: ElectionStore, lang: str | None = None) -> list[CheckFailure]:
     """Every official result and every observed protocol version that breaks a control relation."""
+    _refuse_observed_on_pg(hq)
     template = hq.template
     out: list[CheckFailure] = []
     with gc_paused():

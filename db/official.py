@@ -11,6 +11,10 @@ bare ``csv`` + ``sqlite3.executemany``), so columns are converted with numpy in
 one go, and the rows go to SQLite through the DBAPI ``executemany``; a slow,
 cell-by-cell pass runs only when the fast one finds something wrong, to say
 where.
+
+A PostgreSQL HQ gets the same rows in the same transaction shape through ``COPY``
+(:func:`db.pg_bulk.pg_official_writer`); both sides implement :class:`OfficialWriter`,
+so the checks and the row making are shared.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ import json
 import sqlite3
 import struct
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
+from sqlalchemy import text
 
 from db.bulk import (
     bulk_writer,
@@ -58,6 +65,9 @@ from observer.units import UnitResolver
 __all__ = ["MISSING", "LAYOUT_META", "gc_paused", "import_official", "new_ids", "unpacked"]
 
 LAYOUT_META = "official_layout"
+# The columns the import writes, in the order official_rows and _create_stations make them.
+STATION_COLUMNS = "id, code, region, district, address, registered, created_at, updated_at"
+OFFICIAL_COLUMNS = "station_id, id, values_blob, source_file, source_line, created_at, updated_at"
 WRITE_BLOCK = 10_000  # rows made at a time for executemany: small enough to keep memory flat
 
 
@@ -137,45 +147,37 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
     parsed = _read_official(template, load_official_mapping(map_path, template), csv_path)
     codes, n = parsed.codes, len(parsed.codes)
     src = Path(csv_path)
-    with bulk_writer(hq) as dbapi:
-        known = existing_stations(dbapi)
-        if known:
-            new_rows = [i for i, code in enumerate(codes) if code and code not in known]
-        else:  # an empty HQ: every station is new
-            new_rows = list(range(n)) if all(codes) else [i for i, code in enumerate(codes) if code]
-        if new_rows and parsed.regions is None:
-            # Without a region column a new station would land nowhere in the regional tables.
-            for i in new_rows:
-                parsed.problems.add(parsed.lines[i], tr("coord.row.unknown_station", code=codes[i]))
-        if parsed.problems:
-            raise RowsRefused(parsed.head.name, parsed.problems)
+    if hq.url:  # a PostgreSQL HQ: the same rows through COPY (db/pg_bulk.py)
+        from db.pg_bulk import pg_official_writer
 
+        writer: AbstractContextManager[OfficialWriter] = pg_official_writer(hq)
+    else:
+        writer = _sqlite_writer(hq)
+    with writer as out:
+        known = out.known()
+        new_rows = _new_rows(parsed, known)
         now = timestamp()
         digest = sha256_file(src)
-        replaced = dbapi.execute("SELECT count(*) FROM official_results").fetchone()[0]
-        dbapi.execute("DELETE FROM official_results")
+        replaced = out.clear_official()
         # New stations in code order with ids made in order: the id and code indexes then both
         # grow at their right edge (see in_index_order).
         new_rows = in_index_order(new_rows, codes)
-        station_ids = _create_stations(dbapi, parsed, template.all_keys, new_rows, known, now)
+        station_ids = _create_stations(out, parsed, template.all_keys, new_rows, known, now)
         # Rows in station-id order with ids made in order: both indexes then grow at their
         # right edge instead of touching a random page per row (3x faster at 100,000 rows).
         # When every station is new, code order is already station-id order.
         order = new_rows if len(new_rows) == n else sorted(range(n), key=station_ids.__getitem__)
-        dbapi.executemany(
-            "INSERT INTO official_results (station_id, id, values_blob, source_file, source_line, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            official_rows(template.all_keys, parsed.matrix, order, station_ids, parsed.lines, src.name[:255], now),
+        out.add_official(
+            official_rows(template.all_keys, parsed.matrix, order, station_ids, parsed.lines, src.name[:255], now)
         )
-        dbapi.executemany(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+        out.put_meta(
             [
                 (LAYOUT_META, json.dumps(list(template.all_keys))),
                 ("official_file", src.name),
                 ("official_sha256", digest),
                 ("official_rows", str(n)),
                 ("official_imported_at", now),
-            ],
+            ]
         )
     return ImportReport(
         file=src.name,
@@ -189,8 +191,63 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
     )
 
 
+def _new_rows(parsed: _Parsed, known: dict[str, str]) -> list[int]:
+    """The rows whose station the HQ does not know yet; refuses the file if anything is wrong with it."""
+    codes = parsed.codes
+    if known:
+        new_rows = [i for i, code in enumerate(codes) if code and code not in known]
+    else:  # an empty HQ: every station is new
+        new_rows = list(range(len(codes))) if all(codes) else [i for i, code in enumerate(codes) if code]
+    if new_rows and parsed.regions is None:
+        # Without a region column a new station would land nowhere in the regional tables.
+        for i in new_rows:
+            parsed.problems.add(parsed.lines[i], tr("coord.row.unknown_station", code=codes[i]))
+    if parsed.problems:
+        raise RowsRefused(parsed.head.name, parsed.problems)
+    return new_rows
+
+
+class OfficialWriter(Protocol):
+    """The import's writes, in one transaction: SQLite's executemany here, PostgreSQL's COPY in db/pg_bulk.py."""
+
+    def known(self) -> dict[str, str]: ...  # code -> id of the stations the HQ has
+    def clear_official(self) -> int: ...  # delete the official rows in force; how many there were
+    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool) -> None: ...
+    def add_official(self, rows: Iterable[tuple[object, ...]]) -> None: ...
+    def put_meta(self, pairs: list[tuple[str, str]]) -> None: ...
+
+
+class _SqliteWriter:
+    def __init__(self, dbapi: sqlite3.Connection) -> None:
+        self.dbapi = dbapi
+
+    def known(self) -> dict[str, str]:
+        return existing_stations(self.dbapi)
+
+    def clear_official(self) -> int:
+        replaced = int(self.dbapi.execute("SELECT count(*) FROM official_results").fetchone()[0])
+        self.dbapi.execute("DELETE FROM official_results")
+        return replaced
+
+    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool) -> None:
+        with secondary_indexes_deferred(self.dbapi, "stations", when=first):
+            self.dbapi.executemany(f"INSERT INTO stations ({STATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def add_official(self, rows: Iterable[tuple[object, ...]]) -> None:
+        self.dbapi.executemany(f"INSERT INTO official_results ({OFFICIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def put_meta(self, pairs: list[tuple[str, str]]) -> None:
+        self.dbapi.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", pairs)
+
+
+@contextmanager
+def _sqlite_writer(hq: ElectionStore) -> Iterator[OfficialWriter]:
+    with bulk_writer(hq) as dbapi:
+        yield _SqliteWriter(dbapi)
+
+
 def _create_stations(
-    dbapi: sqlite3.Connection,
+    out: OfficialWriter,
     parsed: _Parsed,
     keys: Sequence[str],
     new_rows: list[int],
@@ -212,21 +269,19 @@ def _create_stations(
     else:
         registered = repeat(None)
     blank = repeat("")
-    with secondary_indexes_deferred(dbapi, "stations", when=not known):
-        dbapi.executemany(
-            "INSERT INTO stations (id, code, region, district, address, registered, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            zip(
-                created_ids,
-                pick(codes),
-                pick(parsed.regions) if parsed.regions else blank,
-                pick(parsed.districts) if parsed.districts else blank,
-                pick(parsed.addresses) if parsed.addresses else blank,
-                registered,
-                repeat(now),
-                repeat(now),
-            ),
-        )
+    out.add_stations(
+        zip(
+            created_ids,
+            pick(codes),
+            pick(parsed.regions) if parsed.regions else blank,
+            pick(parsed.districts) if parsed.districts else blank,
+            pick(parsed.addresses) if parsed.addresses else blank,
+            registered,
+            repeat(now),
+            repeat(now),
+        ),
+        first=not known,
+    )
     return station_ids
 
 
@@ -274,8 +329,8 @@ def official_layout(hq: ElectionStore) -> tuple[str, ...]:
 def official_values(hq: ElectionStore, station_id: str) -> dict[str, int | None] | None:
     """The official figures of one station, or None when the official results do not cover it."""
     with hq.engine.connect() as conn:
-        row = conn.exec_driver_sql(
-            "SELECT values_json, values_blob FROM official_results WHERE station_id = ?", (station_id,)
+        row = conn.execute(
+            text("SELECT values_json, values_blob FROM official_results WHERE station_id = :sid"), {"sid": station_id}
         ).first()
     if row is None:
         return None

@@ -9,12 +9,13 @@ parsing and checks stay where they are; only its last step, the write, differs:
         created, updated = write_stations(store, codes, regions, texts, reg_values)
 
 (the station list: the same arguments as ``db.stations_import._write_stations``
-and the same result). The official results are not here yet.
+and the same result), and ``pg_official_writer`` for the official results
+(``db.official``: the same rows as SQLite's, the figures' blob as ``bytea``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 
 from db.bulk import in_index_order, new_ids, timestamp
 from db.engine import server_error
+from db.official import OFFICIAL_COLUMNS, STATION_COLUMNS, OfficialWriter
 from db.store import ElectionStore
 from observer.errors import ImportDataError
 
@@ -121,3 +123,45 @@ def _update_known(
     cur.execute(
         f"UPDATE stations AS s SET {assignments}, updated_at = %s FROM station_updates AS u WHERE s.id = u.id", (now,)
     )
+
+
+class _PgOfficialWriter:
+    """db.official.OfficialWriter on a PostgreSQL transaction: COPY for the rows, an upsert for meta."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def known(self) -> dict[str, str]:
+        # Other writers of stations and of the official figures wait for this import (as SQLite's
+        # BEGIN IMMEDIATE makes them); readers do not, and see the old figures until the commit.
+        self.conn.execute("LOCK TABLE stations, official_results IN SHARE ROW EXCLUSIVE MODE")
+        return dict(self.conn.execute("SELECT code, id FROM stations").fetchall())
+
+    def clear_official(self) -> int:
+        # DELETE, not TRUNCATE: TRUNCATE's ACCESS EXCLUSIVE lock would block every reader until the commit.
+        return int(self.conn.execute("DELETE FROM official_results").rowcount)
+
+    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool) -> None:
+        self._copy("stations", STATION_COLUMNS, rows)
+
+    def add_official(self, rows: Iterable[tuple[object, ...]]) -> None:
+        self._copy("official_results", OFFICIAL_COLUMNS, rows)
+
+    def put_meta(self, pairs: list[tuple[str, str]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                pairs,
+            )
+
+    def _copy(self, table: str, columns: str, rows: Iterable[tuple[object, ...]]) -> None:
+        with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+@contextmanager
+def pg_official_writer(store: ElectionStore) -> Iterator[OfficialWriter]:
+    """The official import's writes on a PostgreSQL HQ, in one transaction (see db.official)."""
+    with pg_writer(store) as conn:
+        yield _PgOfficialWriter(conn)

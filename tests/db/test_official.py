@@ -12,7 +12,7 @@ import pytest
 from db.official import import_official, official_layout, official_source, official_values
 from db.store import ROLE_HQ, ElectionStore
 from observer.csvio import RowsRefused, read_csv
-from observer.errors import ImportDataError
+from observer.errors import ImportDataError, StorageError
 
 MAPPING = """
 encoding = "cp1251"
@@ -403,3 +403,166 @@ def test_chunks_of_a_quoted_file_keep_each_row_once_with_its_line(tmp_path: Path
     got = list(chunks)
     assert [n for c in got for n in c.lines] == lines
     assert [r[0] for c in got for r in c.rows] == [str(i) for i in range(1, len(lines) + 1)]
+
+
+# ---- the same import (and the official aggregate) on a PostgreSQL HQ: same rows, same output as a file ----------
+# (a real server: tests/conftest.py's pg_url; docs/postgresql.md)
+
+
+@pytest.fixture(scope="module")
+def demo_files(tmp_path_factory: pytest.TempPathFactory):
+    from db.demo import generate_demo
+
+    return generate_demo(tmp_path_factory.mktemp("demo"), stations=200, seed=3)
+
+
+def _official_import(where: str, csv: Path, mapping: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
+    from main import main
+
+    argv = ["--lang", "en", "official", "import", where, str(csv), "--map", str(mapping)]
+    code = main([*argv, "--template", "kz-majilis-2021", "--format", "json"])
+    out = capsys.readouterr().out
+    summary = json.loads(out) if code == 0 else {}
+    summary.pop("seconds", None)  # the only field that may differ
+    return code, summary
+
+
+def _official_content(where: str) -> tuple[list, dict, dict]:
+    """Stations, official figures by station code, and the official meta rows (the import time left out)."""
+    hq = ElectionStore.open(where)
+    try:
+        stations = [(s.code, s.region, s.district, s.address, s.registered) for s in hq.stations()]
+        figures = {s.code: official_values(hq, s.id) for s in hq.stations()}
+        source = official_source(hq) or {}
+        source.pop("imported_at", None)
+        return stations, figures, {**source, "layout": hq.meta("official_layout")}
+    finally:
+        hq.close()
+
+
+@pytest.mark.postgres
+def test_official_import_gives_the_same_hq_and_summary_on_both(
+    demo_files, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`official import` into a new HQ (every station created), then again (every row replaced)."""
+    seen = []
+    for where in (str(tmp_path / "hq.baqylau"), pg_url):
+        first = _official_import(where, demo_files.official_csv, demo_files.official_map, capsys)
+        again = _official_import(where, demo_files.official_csv, demo_files.official_map, capsys)
+        seen.append((first, again, _official_content(where)))
+    assert seen[0] == seen[1]
+    (code, summary), (code_again, summary_again), (stations, figures, source) = seen[1]
+    assert code == code_again == 0
+    assert summary["rows"] == summary["stations_created"] == 200 and summary["replaced"] == 0
+    assert summary_again["stations_created"] == 0 and summary_again["replaced"] == 200
+    assert len(stations) == 200 and all(figures[code] for code, *_ in stations)
+    assert source["rows"] == "200" and len(source["sha256"]) == 64
+
+
+@pytest.mark.postgres
+def test_official_import_into_known_stations_matches_on_both(
+    demo_files, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The station list first (addresses, some stations the results do not have), then the results."""
+    from main import main
+
+    seen = []
+    for where in (str(tmp_path / "hq.baqylau"), pg_url):
+        argv = ["stations", "import", where, str(demo_files.stations_csv), "--template", "kz-majilis-2021", "-q"]
+        assert main(argv) == 0
+        result = _official_import(where, demo_files.official_csv, demo_files.official_map, capsys)
+        seen.append((result, _official_content(where)))
+    assert seen[0] == seen[1]
+    assert seen[1][0][0] == 0 and seen[1][0][1]["rows"] == 200
+
+
+@pytest.mark.postgres
+def test_a_refused_official_file_writes_nothing_on_pg(
+    demo_files, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _official_import(pg_url, demo_files.official_csv, demo_files.official_map, capsys)[0] == 0
+    before = _official_content(pg_url)
+    lines = demo_files.official_csv.read_bytes().split(b"\n")
+    lines[5] = lines[5].replace(b";", b";abc;", 1)  # a row one cell too wide, with a word for a number
+    lines.append(lines[3])  # and the same station twice
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\n".join(lines))
+    assert _official_import(pg_url, bad, demo_files.official_map, capsys)[0] != 0
+    assert _official_content(pg_url) == before
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'official_file'").fetchone() == (
+            "official-results.csv",
+        )
+
+
+@pytest.mark.postgres
+def test_an_official_import_the_server_refuses_half_way_writes_nothing(
+    demo_files, pg_url: str, tmp_path: Path, template_2021
+) -> None:
+    """The server refuses row 150 of the COPY, after the old figures were deleted and new stations copied."""
+    hq = ElectionStore.create(pg_url, template_2021, role=ROLE_HQ)
+    try:
+        small = tmp_path / "first.csv"  # the first 100 stations: the other 100 are new in the second import
+        small.write_bytes(b"\n".join(demo_files.official_csv.read_bytes().split(b"\n")[:101]) + b"\n")
+        import_official(hq, small, demo_files.official_map)
+        before = _official_content(pg_url)
+        import psycopg
+
+        with psycopg.connect(pg_url) as conn:
+            conn.execute("ALTER TABLE official_results ADD CONSTRAINT early CHECK (source_line < 150)")
+        with pytest.raises(StorageError):
+            import_official(hq, demo_files.official_csv, demo_files.official_map)
+        assert _official_content(pg_url) == before and len(before[0]) == 100
+    finally:
+        hq.close()
+
+
+def _aggregate_json(where: str, level: str, source: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """`aggregate WHERE --format json`, run by the command's own code (main's URL gate left out: `aggregate` is not
+    in PG_COMMANDS while the observed sources are refused on PostgreSQL)."""
+    from main import build_parser
+
+    args = build_parser("aggregate").parse_args(
+        ["aggregate", where, "--level", level, "--source", source, "--format", "json"]
+    )
+    assert args.func(args) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.postgres
+def test_aggregate_of_the_official_figures_is_byte_identical_on_both(
+    demo_files, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outputs = []
+    for where in (str(tmp_path / "hq.baqylau"), pg_url):
+        assert _official_import(where, demo_files.official_csv, demo_files.official_map, capsys)[0] == 0
+        outputs.append(
+            [_aggregate_json(where, level, "official", capsys) for level in ("national", "region", "district")]
+        )
+    assert outputs[0] == outputs[1]
+    national, regions, districts = (json.loads(text) for text in outputs[1])
+    assert len(national) == 1 and len(regions) > 1 and len(districts) > len(regions)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("source", ["observed", "both"])
+def test_aggregate_refuses_the_observed_figures_on_pg_with_a_message(
+    source: str, pg_url: str, template_2021, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from db.aggregate import AggregateError, aggregate, station_counts
+    from db.engine import pg_display
+    from observer.i18n import tr
+
+    hq = ElectionStore.create(pg_url, template_2021, role=ROLE_HQ)
+    try:
+        for attempt in (lambda: aggregate(hq, "national", source), lambda: station_counts(hq)):
+            with pytest.raises(AggregateError) as caught:
+                attempt()
+            assert caught.value.message("en") == tr(
+                "error.storage.pg_observed_not_ported", "en", url=pg_display(pg_url)
+            )
+            assert "--source official" in caught.value.message("en")
+    finally:
+        hq.close()
