@@ -57,7 +57,12 @@ OWN_OPTIONS: dict[str, tuple[str, ...]] = {"report": ("--lang",)}
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _PG_URL = re.compile(r"^postgres(ql)?(\+psycopg)?://", re.IGNORECASE)
 _PASSWORD = re.compile(r"^([^:/]+://[^:/@]*):[^@]*@")  # user:secret@ -> user:***@ in messages
-PG_COMMANDS: dict[str, tuple[str, ...]] = {"keys": ("list", "revoke"), "official": ("import",), "stations": ("import",)}
+PG_COMMANDS: dict[str, tuple[str, ...]] = {
+    "keys": ("list", "revoke"),
+    "official": ("import",),
+    "stations": ("import",),
+    "aggregate": (),  # --source official; the observers' figures are refused with a message saying so
+}
 
 
 def build_parser(with_commands: bool | str = True) -> argparse.ArgumentParser:

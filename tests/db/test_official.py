@@ -520,14 +520,10 @@ def test_an_official_import_the_server_refuses_half_way_writes_nothing(
 
 
 def _aggregate_json(where: str, level: str, source: str, capsys: pytest.CaptureFixture[str]) -> str:
-    """`aggregate WHERE --format json`, run by the command's own code (main's URL gate left out: `aggregate` is not
-    in PG_COMMANDS while the observed sources are refused on PostgreSQL)."""
-    from main import build_parser
+    """`baqylau aggregate WHERE --format json`, through the command line as a coordinator types it."""
+    from main import main
 
-    args = build_parser("aggregate").parse_args(
-        ["aggregate", where, "--level", level, "--source", source, "--format", "json"]
-    )
-    assert args.func(args) == 0
+    assert main(["aggregate", where, "--level", level, "--source", source, "--format", "json"]) == 0
     return capsys.readouterr().out
 
 
@@ -566,3 +562,7 @@ def test_aggregate_refuses_the_observed_figures_on_pg_with_a_message(
             assert "--source official" in caught.value.message("en")
     finally:
         hq.close()
+    from main import main
+
+    assert main(["--lang", "en", "aggregate", pg_url, "--source", source]) == 2  # the command says the same
+    assert "--source official" in capsys.readouterr().err
