@@ -1,4 +1,5 @@
-"""Merging signed station packages (one photo each) vs SHA-256 of the same files plus opening each.
+"""Merging signed station packages (one photo each) vs SHA-256 of the same files plus opening each,
+and vs the naive-copy floor (issue 18): the work no merge can skip, done as plainly as possible.
 
 The first merge goes into a fresh copy of the HQ with the station list and the
 official results; the re-merge then offers the same packages again to that
@@ -7,6 +8,9 @@ HQ, where every one must be recognised as a duplicate.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -15,9 +19,12 @@ from benchmarks.data import OBSERVED_EVERY, copy_election, dataset, keep_merged,
 from db.merge import merge_packages
 from db.store import ElectionStore
 from observer.evidence import sha256_file
+from observer.signing import verify_signature
 
 NAME = "merge station packages"
 NAME_AGAIN = "re-merge the same packages"
+NAME_FLOOR = "merge vs naive-copy floor"
+FLOOR_COMMIT_EVERY = 50  # packages per commit in the floor, as issue 18 defines it
 TARGET_PACKAGES = 10_000
 
 
@@ -61,6 +68,9 @@ def run(ctx: Context) -> list[Row]:
                 store.close()
             remove_election(target)
         base, base_runs = median_runs(lambda: _hash_and_open(packages), ctx.repeat)
+        floor_db = ctx.work / "merge-floor.sqlite"
+        floor, floor_runs = median_runs(lambda: _naive_copy(packages, floor_db), ctx.repeat)
+        _remove_sqlite(floor_db)
         at_target = n == TARGET_PACKAGES
         note = f"{n} packages ({size} stations, 1 in {OBSERVED_EVERY} observed), a savepoint each, committed in ~4 s batches, trust on first use"
         extra = {"packages": float(n), "per_package_ms": first / n * 1000 if n else 0.0}
@@ -75,6 +85,21 @@ def run(ctx: Context) -> list[Row]:
                 runs=min(runs, base_runs),
                 note=note,
                 extra=extra,
+            )
+        )
+        rows.append(
+            Row(
+                NAME_FLOOR,
+                size,
+                first,
+                floor,
+                "<= 1.5x baseline",
+                1.5 if at_target else None,
+                runs=min(runs, floor_runs),
+                note="baseline: verify the signature, inflate and hash every member, read every row of the "
+                "embedded database, executemany them into one SQLite file (WAL, synchronous=FULL, "
+                f"a commit per {FLOOR_COMMIT_EVERY} packages)",
+                extra={"packages": float(n), "floor_per_package_ms": floor / n * 1000 if n else 0.0},
             )
         )
         rows.append(
@@ -98,3 +123,57 @@ def _hash_and_open(packages: list[Path]) -> None:
         sha256_file(path)
         with zipfile.ZipFile(path) as zf:
             zf.infolist()
+
+
+def _naive_copy(packages: list[Path], target: Path) -> None:
+    """The floor of a merge (issue 18): what any merge must do, with no checks beyond the signature.
+
+    Each package: its signature verified, every member inflated and hashed, every row of every
+    table of its embedded database read and ``executemany``-ed into the same table of one SQLite
+    file (tables as the package declares them, keys included; rows already there are skipped,
+    as a re-sent package's would be), in WAL with synchronous=FULL, a commit per 50 packages.
+    """
+    _remove_sqlite(target)
+    out = sqlite3.connect(target, isolation_level=None)
+    try:
+        out.execute("PRAGMA journal_mode=WAL")
+        out.execute("PRAGMA synchronous=FULL")
+        made: set[str] = set()
+        out.execute("BEGIN")
+        for i, path in enumerate(packages, 1):
+            with zipfile.ZipFile(path) as zf:
+                body = zf.read("manifest.json")
+                if not verify_signature(json.loads(body)["public_key"], body, zf.read("manifest.sig")):
+                    raise RuntimeError(f"bad signature: {path}")
+                data = b""
+                for info in zf.infolist():
+                    member = zf.read(info)
+                    hashlib.sha256(member).hexdigest()
+                    if info.filename == "data.sqlite":
+                        data = member
+            inner = sqlite3.connect(":memory:")
+            try:
+                inner.deserialize(data)
+                tables = inner.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
+                for name, sql in tables:
+                    if name not in made:
+                        out.execute(sql)
+                        made.add(name)
+                    cur = inner.execute(f'SELECT * FROM "{name}"')
+                    rows = cur.fetchall()
+                    if rows:
+                        marks = ",".join("?" * len(cur.description))
+                        out.executemany(f'INSERT OR IGNORE INTO "{name}" VALUES ({marks})', rows)
+            finally:
+                inner.close()
+            if i % FLOOR_COMMIT_EVERY == 0:
+                out.execute("COMMIT")
+                out.execute("BEGIN")
+        out.execute("COMMIT")
+    finally:
+        out.close()
+
+
+def _remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)

@@ -147,6 +147,30 @@ def test_manifest_signature_covers_exact_bytes(package: Path, keys: KeyPair) -> 
     assert set(members) == {mb.name for mb in man.members} | {MANIFEST_NAME, SIGNATURE_NAME}
 
 
+def test_embedded_database_is_compact_and_old_layout_still_merges(
+    package: Path, tmp_path: Path, keys: KeyPair, template_2021: Any
+) -> None:
+    data = members_of(package)[DATA_NAME]
+    # from the file's header (a deserialized database reports the default page size)
+    page_size, free_pages, largest_root = (int.from_bytes(data[a:b], "big") for a, b in ((16, 18), (36, 40), (52, 56)))
+    assert (page_size, free_pages, largest_root) == (512, 0, 0)  # largest root page 0: auto_vacuum off
+    # packages exported before compaction (4 KB pages, same format version) merge the same way
+    old = resign(
+        package,
+        tmp_path / "old.bqpkg",
+        keys,
+        change={DATA_NAME: change_db(package, tmp_path, "PRAGMA page_size=4096; VACUUM;")},
+    )
+    assert len(members_of(old)[DATA_NAME]) > len(data)
+    merged = []
+    for i, pkg in enumerate((package, old)):
+        target = ElectionStore.create(tmp_path / f"hq{i}" / "hq.baqylau", template_2021, role="hq")
+        assert merge_packages(target, [pkg], trust_new_keys=True).counts()["merged"] == 1
+        target.close()
+        merged.append({t: len(rows) for t, rows in dump(target.path).items()})
+    assert merged[0] == merged[1] and merged[0]["headcount_events"] == 2
+
+
 def test_export_needs_observer_and_station(tmp_path: Path, template_2021: Any, keys: KeyPair) -> None:
     s = ElectionStore.create(tmp_path / "x.baqylau", template_2021)
     with pytest.raises(PackageError) as err:
