@@ -71,50 +71,65 @@ def run(ctx: Context) -> list[Row]:
         floor_db = ctx.work / "merge-floor.sqlite"
         floor, floor_runs = median_runs(lambda: _naive_copy(packages, floor_db), ctx.repeat)
         _remove_sqlite(floor_db)
-        at_target = n == TARGET_PACKAGES
-        note = f"{n} packages ({size} stations, 1 in {OBSERVED_EVERY} observed), a savepoint each, committed in ~4 s batches, trust on first use"
-        extra = {"packages": float(n), "per_package_ms": first / n * 1000 if n else 0.0}
-        rows.append(
-            Row(
-                NAME,
-                size,
-                first,
-                base,
-                "<= 3x baseline",
-                3.0 if at_target else None,
-                runs=min(runs, base_runs),
-                note=note,
-                extra=extra,
-            )
+        rows += _rows(size, n, (first, runs), (base, base_runs), (floor, floor_runs), (again, again_runs))
+    return rows
+
+
+def _rows(
+    size: int,
+    n: int,
+    merged: tuple[float, int],
+    opened: tuple[float, int],
+    floor_run: tuple[float, int],
+    again_run: tuple[float, int],
+) -> list[Row]:
+    """The three merge rows: against hashing and opening, against the naive-copy floor, re-merging."""
+    (first, runs), (base, base_runs), (floor, floor_runs), (again, again_runs) = merged, opened, floor_run, again_run
+    rows: list[Row] = []
+    at_target = n == TARGET_PACKAGES
+    note = f"{n} packages ({size} stations, 1 in {OBSERVED_EVERY} observed), a savepoint each, committed in ~4 s batches, trust on first use"
+    extra = {"packages": float(n), "per_package_ms": first / n * 1000 if n else 0.0}
+    rows.append(
+        Row(
+            NAME,
+            size,
+            first,
+            base,
+            "<= 3x baseline",
+            3.0 if at_target else None,
+            runs=min(runs, base_runs),
+            note=note,
+            extra=extra,
         )
-        rows.append(
-            Row(
-                NAME_FLOOR,
-                size,
-                first,
-                floor,
-                "<= 1.5x baseline",
-                1.5 if at_target else None,
-                runs=min(runs, floor_runs),
-                note="baseline: verify the signature, inflate and hash every member, read every row of the "
-                "embedded database, executemany them into one SQLite file (WAL, synchronous=FULL, "
-                f"a commit per {FLOOR_COMMIT_EVERY} packages)",
-                extra={"packages": float(n), "floor_per_package_ms": floor / n * 1000 if n else 0.0},
-            )
+    )
+    rows.append(
+        Row(
+            NAME_FLOOR,
+            size,
+            first,
+            floor,
+            "<= 1.5x baseline",
+            1.5 if at_target else None,
+            runs=min(runs, floor_runs),
+            note="baseline: verify the signature, inflate and hash every member, read every row of the "
+            "embedded database, executemany them into one SQLite file (WAL, synchronous=FULL, "
+            f"a commit per {FLOOR_COMMIT_EVERY} packages)",
+            extra={"packages": float(n), "floor_per_package_ms": floor / n * 1000 if n else 0.0},
         )
-        rows.append(
-            Row(
-                NAME_AGAIN,
-                size,
-                again,
-                base,
-                "<= 1x baseline",
-                1.0 if at_target else None,
-                runs=min(again_runs, base_runs),
-                note="same packages again: all duplicates",
-                extra={"packages": float(n), "per_package_ms": again / n * 1000 if n else 0.0},
-            )
+    )
+    rows.append(
+        Row(
+            NAME_AGAIN,
+            size,
+            again,
+            base,
+            "<= 1x baseline",
+            1.0 if at_target else None,
+            runs=min(again_runs, base_runs),
+            note="same packages again: all duplicates",
+            extra={"packages": float(n), "per_package_ms": again / n * 1000 if n else 0.0},
         )
+    )
     return rows
 
 

@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parent
 WORK = ROOT / "work"
 TEMPLATE_ID = "kz-majilis-2021"
 OBSERVED_EVERY = 10  # one package per this many stations
-FORMAT = 2  # bump when the generated data changes shape: old caches are then ignored
+FORMAT = 3  # 3: compact station packages (512-byte pages); bump when the generated data changes shape: old caches are then ignored
 
 # Columns a CEC export carries that the mapping leaves out (the importer must skip them).
 EXTRA_COLUMNS: tuple[str, ...] = (

@@ -78,6 +78,7 @@ BENCH_ORDER = (
     "one field edit committed to disk",
     "PDF report incl. station annex",
     "merge station packages",
+    "merge vs naive-copy floor",
     "re-merge the same packages",
     "peak RSS: import + aggregate + report",
 )

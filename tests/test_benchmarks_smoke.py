@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("pandas")  # the aggregation baseline; pip install -e .[bench]
 
+from benchmarks.data import FORMAT  # noqa: E402
 from benchmarks.run import BENCH_ORDER  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +43,7 @@ def test_smoke_run_writes_every_row(tmp_path: Path) -> None:
     assert "| merge station packages |" in done.stdout
     assert result["repeat"] == 1 and result["sizes"] == [200]
     # The scratch folder of the run is gone; only the cached data set stays.
-    assert [p.name for p in (tmp_path / "work").iterdir()] == ["n200-s1-v2"]
+    assert [p.name for p in (tmp_path / "work").iterdir()] == [f"n200-s1-v{FORMAT}"]
 
 
 def test_growth_exponent_and_verdict() -> None:
