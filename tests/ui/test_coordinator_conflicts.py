@@ -203,5 +203,8 @@ def test_each_versions_protocol_photo_is_one_tab_away(qtbot, hq, tmp_path: Path)
     assert page.compare.tabText(1) == i18n.tr("coordui.conflicts.photos", n=2)
     # In version order, each captioned with whose version it shows.
     captions = [page.photos.item(r).text() for r in range(page.photos.count())]
-    assert captions[0].startswith(version_title(0, page._current)) and "a.jpg" in captions[0]
-    assert captions[1].startswith(version_title(1, page._current)) and "b.jpg" in captions[1]
+    photo_of = {ids["a"]: "a.jpg", ids["b"]: "b.jpg"}
+    versions = page._current.versions  # their order is the comparison's, whichever protocol came first
+    assert len(captions) == len(versions) == 2
+    for i, version in enumerate(versions):
+        assert captions[i].startswith(version_title(i, page._current)) and photo_of[version.protocol_id] in captions[i]
