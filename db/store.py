@@ -14,6 +14,7 @@ renamed, so a crash never leaves half a photo under a real name.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ class ElectionStore(StationFigures, EvidenceRecords):
         if role != ROLE_HQ:
             raise StorageError("error.storage.pg_station_file", url=shown)
         engine = make_engine(url)
-        try:
+        with _server_errors(engine, url):
             with engine.begin() as conn:
                 # Two coordinators creating the HQ at once: the second waits, then finds it made.
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
@@ -108,12 +109,6 @@ class ElectionStore(StationFigures, EvidenceRecords):
                     raise StorageError("error.storage.pg_collation", url=shown, collation=str(collation))
                 _migrate(conn)
                 _first_meta(conn, template, role)
-        except StorageError:
-            engine.dispose()
-            raise
-        except (OSError, OperationalError, DatabaseError) as exc:
-            engine.dispose()
-            raise server_error(exc, url) from None
         return cls(_pg_name(url), engine, url)
 
     @classmethod
@@ -160,7 +155,7 @@ class ElectionStore(StationFigures, EvidenceRecords):
         """An HQ in PostgreSQL: the same revision and ``meta`` checks as a file, upgraded if older."""
         shown = pg_display(url)
         engine = make_engine(url)
-        try:
+        with _server_errors(engine, url):
             with engine.connect() as conn:
                 current = (
                     conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
@@ -179,12 +174,6 @@ class ElectionStore(StationFigures, EvidenceRecords):
                 fmt = conn.execute(select(m.Meta.value).where(m.Meta.key == "format")).scalar()
             if fmt != FORMAT:
                 raise StorageError("error.storage.not_election", file=shown)
-        except StorageError:
-            engine.dispose()
-            raise
-        except (OSError, OperationalError, DatabaseError) as exc:
-            engine.dispose()
-            raise server_error(exc, url) from None
         return cls(_pg_name(url), engine, url)
 
     @property
@@ -322,6 +311,20 @@ class ElectionStore(StationFigures, EvidenceRecords):
         stmt = select(*(table.c[name] for name in columns)) if columns else select(table)
         with self.engine.connect() as conn:
             yield from conn.execute(stmt)
+
+
+@contextmanager
+def _server_errors(engine: Engine, url: str) -> Iterator[None]:
+    """Opening or creating a PostgreSQL HQ: the engine is let go on any refusal, and the server's
+    errors become user messages (db.engine.server_error)."""
+    try:
+        yield
+    except StorageError:
+        engine.dispose()
+        raise
+    except (OSError, OperationalError, DatabaseError) as exc:
+        engine.dispose()
+        raise server_error(exc, url) from None
 
 
 def _first_meta(conn: Any, template: ElectionTemplate, role: str) -> None:
