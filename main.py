@@ -44,6 +44,7 @@ CLI_MODULES: dict[str, dict[str, str]] = {
         "check": "coord.help.check",
         "demo": "coord.help.demo",
     },
+    "db.cli_hq": {"hq": "hq.help"},
     "db.cli_reliability": {"org-keygen": "rel.help.org_keygen", "evidence-reuse": "rel.help.evidence_reuse"},
 }
 COMMANDS: frozenset[str] = frozenset(c for names in CLI_MODULES.values() for c in names) | {"gui"}
@@ -62,6 +63,7 @@ PG_COMMANDS: dict[str, tuple[str, ...]] = {
     "official": ("import",),
     "stations": ("import",),
     "aggregate": (),  # --source official; the observers' figures are refused with a message saying so
+    "hq": ("copy",),
 }
 
 

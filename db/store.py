@@ -70,9 +70,22 @@ class ElectionStore(StationFigures, EvidenceRecords):
 
     # ---- opening -------------------------------------------------------
     @classmethod
-    def create(cls, path: str | Path, template: ElectionTemplate, role: str = ROLE_STATION) -> ElectionStore:
+    def create(
+        cls,
+        path: str | Path,
+        template: ElectionTemplate,
+        role: str = ROLE_STATION,
+        *,
+        fill: Callable[[Any], None] | None = None,
+    ) -> ElectionStore:
+        """A new election file (or an HQ in an empty PostgreSQL database).
+
+        ``fill(conn)``, if given, writes every row (``meta`` included) instead of the first meta
+        rows, in the schema's own transaction: ``hq copy`` either creates a whole copy or nothing.
+        """
+        write = fill or (lambda conn: _first_meta(conn, template, role))
         if is_pg_url(path):
-            return cls._create_pg(str(path), template, role)
+            return cls._create_pg(str(path), role, write)
         p = Path(path)
         if p.exists():
             raise StorageError("error.storage.exists", file=str(p))
@@ -81,13 +94,13 @@ class ElectionStore(StationFigures, EvidenceRecords):
             engine = make_engine(p)
             with engine.begin() as conn:
                 _migrate(conn)
-                _first_meta(conn, template, role)
+                write(conn)
         except (OSError, OperationalError, DatabaseError) as exc:
             raise storage_error(exc, p) from None
         return cls(p, engine)
 
     @classmethod
-    def _create_pg(cls, url: str, template: ElectionTemplate, role: str) -> ElectionStore:
+    def _create_pg(cls, url: str, role: str, write: Callable[[Any], None]) -> ElectionStore:
         """An HQ in an existing, empty PostgreSQL database: schema and meta in one transaction."""
         shown = pg_display(url)
         if role != ROLE_HQ:
@@ -108,7 +121,7 @@ class ElectionStore(StationFigures, EvidenceRecords):
                     # from a file, and outputs meant to be identical on both would differ.
                     raise StorageError("error.storage.pg_collation", url=shown, collation=str(collation))
                 _migrate(conn)
-                _first_meta(conn, template, role)
+                write(conn)
         return cls(_pg_name(url), engine, url)
 
     @classmethod

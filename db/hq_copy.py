@@ -1,0 +1,223 @@
+"""Copy a whole HQ between a SQLite file and a PostgreSQL database, verified by content.
+
+``baqylau hq copy SRC DST`` moves an organisation's HQ onto a database server (or back onto
+a laptop) without changing a figure. Every table the schema has is copied row for row,
+values exactly as stored (timestamps as their stored text, blobs as bytes), inside the
+destination's creating transaction: the destination holds the whole copy or nothing. Before
+that transaction commits, :func:`content_digest` is computed on both sides over the same
+canonical form; a difference refuses the copy and leaves nothing behind.
+
+The destination must not exist yet (a file) or be an empty database (a URL), as for a new
+HQ: a copy never merges into or replaces an HQ someone works in.
+
+Triggers (the head-count totals of revision 0005) are switched off while rows are copied,
+since the totals are copied as they are; a digest of the totals table checks that they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, MetaData, Table, select
+from sqlalchemy.exc import DatabaseError, OperationalError
+
+from db.engine import durable_copy, is_pg_url, storage_error
+from db.fileformat import ROLE_HQ
+from db.store import ElectionStore
+from observer.errors import StorageError
+
+COPY_CHUNK = 5_000  # rows per INSERT batch: bounded memory on a 100,000-station HQ
+_SKIP = frozenset({"alembic_version"})  # each side's own migrations write it
+
+
+@dataclass(frozen=True)
+class CopyReport:
+    source: str
+    destination: str
+    rows: dict[str, int]  # table -> rows copied
+    digest: str  # content_digest, equal on both sides
+
+
+def _tables(conn: Connection) -> list[Table]:
+    """The schema's tables as the database has them (reflected: plain column types, no ORM
+    conversions), in foreign-key order, without Alembic's own."""
+    meta = MetaData()
+    meta.reflect(conn)
+    return [t for t in meta.sorted_tables if t.name not in _SKIP]
+
+
+def _columns(table: Table) -> list[str]:
+    """By name: a column a migration added sits last on PostgreSQL, where SQLite rebuilt the table."""
+    return sorted(c.name for c in table.columns)
+
+
+def _rows(conn: Connection, table: Table) -> Iterator[tuple[Any, ...]]:
+    """The table's rows in primary-key order, values in :func:`_columns` order."""
+    key = list(table.primary_key.columns) or [table.c[n] for n in _columns(table)]
+    stmt = select(*(table.c[n] for n in _columns(table))).order_by(*key)
+    result = conn.execution_options(stream_results=True, yield_per=COPY_CHUNK).execute(stmt)
+    for part in result.partitions(COPY_CHUNK):
+        yield from (tuple(r) for r in part)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"b": bytes(value).hex()}
+    return value
+
+
+def _digest_tables(conn: Connection, tables: list[Table]) -> str:
+    """SHA-256 over every table's name, columns and rows in primary-key order.
+
+    Text order is the same on both backends (a PostgreSQL HQ is refused unless it orders text by
+    code point, db/store.py), so the same content gives the same digest on either.
+    """
+    h = hashlib.sha256()
+    for table in sorted(tables, key=lambda t: t.name):
+        h.update(json.dumps([table.name, _columns(table)]).encode() + b"\n")
+        for row in _rows(conn, table):
+            h.update(json.dumps([_canonical(v) for v in row], ensure_ascii=False).encode() + b"\n")
+    return h.hexdigest()
+
+
+def content_digest(store: ElectionStore) -> str:
+    """A digest of everything an HQ holds (every row of every table), the same on SQLite and
+    PostgreSQL for the same content: what ``hq copy`` verifies, and what tests compare."""
+    with store.engine.connect() as conn:
+        return _digest_tables(conn, _tables(conn))
+
+
+def _triggers_off(conn: Connection) -> list[str]:
+    """Switch the destination's triggers off for the copy; returns what ``_triggers_on`` needs."""
+    if conn.dialect.name == "sqlite":
+        found = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all()
+        for name, _sql in found:
+            conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+        return [sql for _name, sql in found]
+    tables = conn.exec_driver_sql(
+        "SELECT DISTINCT event_object_table FROM information_schema.triggers WHERE trigger_schema = current_schema()"
+    ).scalars()
+    names = sorted(str(t) for t in tables)
+    for name in names:
+        conn.exec_driver_sql(f'ALTER TABLE "{name}" DISABLE TRIGGER USER')
+    return names
+
+
+def _triggers_on(conn: Connection, saved: list[str]) -> None:
+    for item in saved:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(item)
+        else:
+            conn.exec_driver_sql(f'ALTER TABLE "{item}" ENABLE TRIGGER USER')
+
+
+def _fill(source: ElectionStore, rows: dict[str, int], digests: dict[str, str]) -> Any:
+    """The destination's ``create(fill=...)``: copy every table, then compare digests in the same transaction."""
+
+    def fill(dst: Connection) -> None:
+        with source.engine.connect() as src:
+            src_tables = {t.name: t for t in _tables(src)}
+            dst_tables = _tables(dst)
+            if sorted(src_tables) != sorted(t.name for t in dst_tables):
+                raise StorageError(
+                    "hq.copy.schema_differs", source=sorted(src_tables), destination=[t.name for t in dst_tables]
+                )
+            saved = _triggers_off(dst)
+            for table in dst_tables:
+                if table.name == "meta":
+                    dst.execute(table.delete())  # the new HQ's first rows: the source's own replace them
+                names = _columns(src_tables[table.name])
+                batch: list[dict[str, Any]] = []
+                count = 0
+                for row in _rows(src, src_tables[table.name]):
+                    batch.append(dict(zip(names, row, strict=True)))
+                    if len(batch) >= COPY_CHUNK:
+                        dst.execute(table.insert(), batch)
+                        count += len(batch)
+                        batch = []
+                if batch:
+                    dst.execute(table.insert(), batch)
+                    count += len(batch)
+                rows[table.name] = count
+            _triggers_on(dst, saved)
+            digests["source"] = _digest_tables(src, list(src_tables.values()))
+        digests["destination"] = _digest_tables(dst, dst_tables)
+        if digests["source"] != digests["destination"]:
+            raise StorageError("hq.copy.digest_differs")
+
+    return fill
+
+
+def _copy_evidence_files(source: ElectionStore, folder: Path) -> int:
+    """The source's evidence files into ``folder`` (a new file HQ's evidence folder), each
+    checked against its SHA-256 name first: a copy never carries a damaged photo under a good name."""
+    names = {(e.stored_name, e.sha256) for e in source.evidence()} | {
+        (e.stored_name, e.sha256) for e in source.evidence(deleted=True)
+    }
+    for stored_name, sha256 in sorted(names):
+        origin = source.evidence_dir / stored_name
+        if not origin.exists():
+            continue  # never received (an older HQ): the copy has the same gap, the story says so
+        if hashlib.sha256(origin.read_bytes()).hexdigest() != sha256:
+            raise StorageError("hq.copy.evidence_damaged", file=str(origin))
+        folder.mkdir(exist_ok=True)
+        if not (folder / stored_name).exists():
+            durable_copy(origin, folder / stored_name)
+    return len(names)
+
+
+def _remove_file(path: Path) -> None:
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def copy_hq(source: str | Path, destination: str | Path) -> CopyReport:
+    """Copy the HQ at ``source`` to ``destination`` (each a file path or a ``postgresql://`` URL)."""
+    src = ElectionStore.open(source)
+    try:
+        if src.role != ROLE_HQ:
+            raise StorageError("hq.copy.not_hq", file=src.location)
+        rows: dict[str, int] = {}
+        digests: dict[str, str] = {}
+        fill = _fill(src, rows, digests)
+        if is_pg_url(destination):
+            dst = ElectionStore.create(str(destination), src.template, ROLE_HQ, fill=fill)
+            dst.close()
+            shown = dst.location
+        else:
+            target = Path(destination)
+            if target.exists():
+                raise StorageError("error.storage.exists", file=str(target))
+            # Built under a temporary name and renamed: the real name only ever holds a whole copy.
+            part = target.with_name(target.name + ".part")
+            _remove_file(part)
+            evidence = target.with_name(target.name + ".evidence")
+            made_evidence = not evidence.exists()
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if src.url is None:
+                    _copy_evidence_files(src, evidence)
+                dst = ElectionStore.create(part, src.template, ROLE_HQ, fill=fill)
+                dst.close()
+                os.replace(part, target)
+            except BaseException:
+                _remove_file(part)
+                if made_evidence:
+                    shutil.rmtree(evidence, ignore_errors=True)
+                raise
+            shown = str(target)
+        return CopyReport(src.location, shown, rows, digests["destination"])
+    except (OSError, OperationalError, DatabaseError) as exc:
+        raise storage_error(exc, Path(str(destination))) from None
+    finally:
+        src.close()
