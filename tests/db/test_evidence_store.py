@@ -175,3 +175,40 @@ def test_add_evidence_on_a_server_keeps_the_bytes_with_the_record(pg_url: str, t
         assert refused.value.key == "error.storage.pg_no_evidence"
     finally:
         hq.close()
+
+
+@pytest.mark.postgres
+def test_the_merge_batch_writes_evidence_in_its_own_transaction(pg_url: str, template_2021, tmp_path: Path) -> None:
+    """db/merge_batch.py's evidence methods on a server: staged per package, written at the batch's
+    commit inside its transaction (the rest of the merge on PostgreSQL is built elsewhere)."""
+    from types import SimpleNamespace
+
+    from db.merge_batch import MergeBatch
+
+    hq = ElectionStore.create(pg_url, template_2021, role=ROLE_HQ)
+    try:
+        ev = _added(hq, tmp_path)  # one file the HQ has already: never staged again
+        work = tmp_path / "work"
+        work.mkdir()
+        for keep in (False, True):
+            data = random.Random(int(keep)).randbytes(EVIDENCE_PART + 10)
+            sha = hashlib.sha256(data).hexdigest()
+            extracted = tmp_path / f"pkg-{sha}.jpg"
+            extracted.write_bytes(data)
+            already = tmp_path / "already.jpg"
+            already.write_bytes(b"whatever")
+            pkg = SimpleNamespace(evidence_files={sha + ".jpg": extracted, ev.stored_name: already})
+            batch = MergeBatch(hq)
+            batch.work_dir = work
+            with hq.engine.connect() as conn:
+                batch.conn = conn
+                tx = conn.begin()
+                assert batch._place_evidence(pkg) == [sha + ".jpg"]  # type: ignore[arg-type]
+                batch._place_staged()
+                assert not hq.has_evidence_file(sha + ".jpg")  # not before the batch's commit
+                (tx.commit if keep else tx.rollback)()
+            assert hq.has_evidence_file(sha + ".jpg") is keep
+            assert list(work.iterdir()) == []  # staged copies gone either way
+        assert hq.evidence_path(replace(ev, sha256=sha, stored_name=sha + ".jpg", size=len(data))).read_bytes() == data
+    finally:
+        hq.close()
