@@ -256,7 +256,7 @@ class EvidenceRecords(StorePart):
         """
         if self.url is None:
             return self.evidence_dir / info.stored_name
-        name = _checked_name(info.stored_name)
+        name = checked_evidence_name(info.stored_name)
         target = app_home() / EVIDENCE_CACHE / name
         with suppress(OSError):
             if target.stat().st_size == info.size:
@@ -357,7 +357,7 @@ def _evidence(r: Any) -> EvidenceInfo:
     )
 
 
-def _checked_name(stored_name: str) -> str:
+def checked_evidence_name(stored_name: str) -> str:
     """A stored name read from a server is a plain file name (``<sha256><ext>``), never a path."""
     if not stored_name or Path(stored_name).name != stored_name or stored_name.startswith("."):
         raise StorageError("error.storage.evidence_damaged", name=stored_name[:80])

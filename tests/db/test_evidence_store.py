@@ -87,7 +87,7 @@ def test_damaged_bytes_on_the_server_are_refused_when_read(pg_url: str, template
         source, big = _big_file(hq, tmp_path, ev)
         with hq.engine.begin() as conn:  # one byte of the second part changed on the server
             conn.exec_driver_sql(
-                "UPDATE evidence_file_parts SET data = overlay(data placing '\\x00'::bytea from 10) "
+                "UPDATE evidence_file_parts SET data = set_byte(data, 100, 255 - get_byte(data, 100)) "
                 "WHERE stored_name = %(n)s AND part = 1",
                 {"n": big.stored_name},
             )
