@@ -64,6 +64,7 @@ PG_COMMANDS: dict[str, tuple[str, ...]] = {
     "stations": ("import",),
     "aggregate": (),  # --source official; the observers' figures are refused with a message saying so
     "hq": ("copy",),
+    "evidence-reuse": (),  # thumbnails and hashes are in the evidence rows: nothing read from files
 }
 
 
