@@ -31,6 +31,13 @@ def hq(store_url: str, template_2021) -> ElectionStore:
     store.close()
 
 
+@pytest.fixture
+def pg_hq(pg_url: str, template_2021) -> ElectionStore:
+    store = ElectionStore.create(pg_url, template_2021, role=ROLE_HQ)
+    yield store
+    store.close()
+
+
 def _photo(tmp_path: Path, name: str = "IMG_0001.jpg") -> Path:
     photo = tmp_path / name
     Image.new("RGB", (640, 480), "blue").save(photo)
@@ -80,135 +87,118 @@ def test_bytes_that_do_not_match_their_sha256_are_refused_and_nothing_is_kept(
 
 
 @pytest.mark.postgres
-def test_damaged_bytes_on_the_server_are_refused_when_read(pg_url: str, template_2021, tmp_path: Path) -> None:
-    hq = ElectionStore.create(pg_url, template_2021, role=ROLE_HQ)
-    try:
-        ev = _added(hq, tmp_path)
-        source, big = _big_file(hq, tmp_path, ev)
-        with hq.engine.begin() as conn:  # one byte of the second part changed on the server
-            conn.exec_driver_sql(
-                "UPDATE evidence_file_parts SET data = set_byte(data, 100, 255 - get_byte(data, 100)) "
-                "WHERE stored_name = %(n)s AND part = 1",
-                {"n": big.stored_name},
-            )
-        with pytest.raises(StorageError) as refused:
-            hq.evidence_path(big)
-        assert refused.value.key == "error.storage.evidence_damaged"
-        cache = app_home() / EVIDENCE_CACHE
-        assert not (cache / big.stored_name).exists() and not [p for p in cache.iterdir() if p.name.startswith(".")]
-        # A part gone is refused the same way.
-        with hq.engine.begin() as conn:
-            conn.exec_driver_sql(
-                "DELETE FROM evidence_file_parts WHERE stored_name = %(n)s AND part = 1", {"n": big.stored_name}
-            )
+def test_damaged_bytes_on_the_server_are_refused_when_read(pg_hq: ElectionStore, tmp_path: Path) -> None:
+    hq = pg_hq
+    ev = _added(hq, tmp_path)
+    source, big = _big_file(hq, tmp_path, ev)
+    with hq.engine.begin() as conn:  # one byte of the second part changed on the server
+        conn.exec_driver_sql(
+            "UPDATE evidence_file_parts SET data = set_byte(data, 100, 255 - get_byte(data, 100)) "
+            "WHERE stored_name = %(n)s AND part = 1",
+            {"n": big.stored_name},
+        )
+    with pytest.raises(StorageError) as refused:
+        hq.evidence_path(big)
+    assert refused.value.key == "error.storage.evidence_damaged"
+    cache = app_home() / EVIDENCE_CACHE
+    assert not (cache / big.stored_name).exists() and not [p for p in cache.iterdir() if p.name.startswith(".")]
+    # A part gone is refused the same way.
+    with hq.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "DELETE FROM evidence_file_parts WHERE stored_name = %(n)s AND part = 1", {"n": big.stored_name}
+        )
+    with pytest.raises(StorageError):
+        hq.evidence_path(big)
+    # A name that is a path is never followed out of the cache.
+    with pytest.raises(StorageError):
+        hq.evidence_path(replace(ev, stored_name="../" + ev.stored_name))
+    assert source.exists()
+
+
+@pytest.mark.postgres
+def test_the_cached_copy_is_reused_and_a_wrong_sized_one_fetched_again(pg_hq: ElectionStore, tmp_path: Path) -> None:
+    hq = pg_hq
+    ev = _added(hq, tmp_path)
+    first = hq.evidence_path(ev)
+    assert first.parent == app_home() / EVIDENCE_CACHE
+    original = first.read_bytes()
+    seen = os.stat(first).st_ino
+    assert hq.evidence_path(ev) == first and os.stat(first).st_ino == seen  # not written again
+    first.write_bytes(original[:100])  # a truncated copy (not the size the record says)
+    assert hq.evidence_path(ev).read_bytes() == original
+    # Another HQ citing the same bytes uses the same copy: the name is the content.
+    with hq.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM evidence_files")
+    assert hq.evidence_path(ev).read_bytes() == original
+
+
+@pytest.mark.postgres
+def test_a_rolled_back_transaction_leaves_no_evidence(pg_hq: ElectionStore, tmp_path: Path) -> None:
+    hq = pg_hq
+    source = _photo(tmp_path)
+    sha = hashlib.sha256(source.read_bytes()).hexdigest()
+    with hq.engine.connect() as conn:
+        batch = conn.begin()
+        hq.put_evidence_file(sha + ".jpg", source, sha, conn)
+        assert conn.exec_driver_sql("SELECT count(*) FROM evidence_file_parts").scalar() == 1
+        assert not hq.has_evidence_file(sha + ".jpg")  # not committed: other connections do not see it
+        batch.rollback()
+    assert not hq.has_evidence_file(sha + ".jpg")
+    with hq.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM evidence_file_parts").scalar() == 0
+    # A refused file inside a transaction undoes only itself (its savepoint), not the transaction.
+    with hq.engine.connect() as conn:
+        batch = conn.begin()
+        hq.put_evidence_file(sha + ".jpg", source, sha, conn)
         with pytest.raises(StorageError):
-            hq.evidence_path(big)
-        # A name that is a path is never followed out of the cache.
-        with pytest.raises(StorageError):
-            hq.evidence_path(replace(ev, stored_name="../" + ev.stored_name))
-        assert source.exists()
-    finally:
-        hq.close()
+            hq.put_evidence_file("f" * 64 + ".jpg", source, "f" * 64, conn)
+        batch.commit()
+    assert hq.has_evidence_file(sha + ".jpg") and not hq.has_evidence_file("f" * 64 + ".jpg")
 
 
 @pytest.mark.postgres
-def test_the_cached_copy_is_reused_and_a_wrong_sized_one_fetched_again(
-    pg_url: str, template_2021, tmp_path: Path
-) -> None:
-    hq = ElectionStore.create(pg_url, template_2021, role=ROLE_HQ)
-    try:
-        ev = _added(hq, tmp_path)
-        first = hq.evidence_path(ev)
-        assert first.parent == app_home() / EVIDENCE_CACHE
-        original = first.read_bytes()
-        seen = os.stat(first).st_ino
-        assert hq.evidence_path(ev) == first and os.stat(first).st_ino == seen  # not written again
-        first.write_bytes(original[:100])  # a truncated copy (not the size the record says)
-        assert hq.evidence_path(ev).read_bytes() == original
-        # Another HQ citing the same bytes uses the same copy: the name is the content.
-        with hq.engine.begin() as conn:
-            conn.exec_driver_sql("DELETE FROM evidence_files")
-        assert hq.evidence_path(ev).read_bytes() == original
-    finally:
-        hq.close()
+def test_add_evidence_on_a_server_keeps_the_bytes_with_the_record(pg_hq: ElectionStore, tmp_path: Path) -> None:
+    hq = pg_hq
+    ev = _added(hq, tmp_path)
+    with hq.engine.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT sha256, size, parts FROM evidence_files WHERE stored_name = %(n)s", {"n": ev.stored_name}
+        ).one()
+    assert tuple(row) == (ev.sha256, ev.size, 1)
+    with pytest.raises(StorageError) as refused:
+        _ = hq.evidence_dir  # no folder named after the database, anywhere
+    assert refused.value.key == "error.storage.pg_no_evidence"
 
 
 @pytest.mark.postgres
-def test_a_rolled_back_transaction_leaves_no_evidence(pg_url: str, template_2021, tmp_path: Path) -> None:
-    hq = ElectionStore.create(pg_url, template_2021, role=ROLE_HQ)
-    try:
-        source = _photo(tmp_path)
-        sha = hashlib.sha256(source.read_bytes()).hexdigest()
-        with hq.engine.connect() as conn:
-            batch = conn.begin()
-            hq.put_evidence_file(sha + ".jpg", source, sha, conn)
-            assert conn.exec_driver_sql("SELECT count(*) FROM evidence_file_parts").scalar() == 1
-            assert not hq.has_evidence_file(sha + ".jpg")  # not committed: other connections do not see it
-            batch.rollback()
-        assert not hq.has_evidence_file(sha + ".jpg")
-        with hq.engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT count(*) FROM evidence_file_parts").scalar() == 0
-        # A refused file inside a transaction undoes only itself (its savepoint), not the transaction.
-        with hq.engine.connect() as conn:
-            batch = conn.begin()
-            hq.put_evidence_file(sha + ".jpg", source, sha, conn)
-            with pytest.raises(StorageError):
-                hq.put_evidence_file("f" * 64 + ".jpg", source, "f" * 64, conn)
-            batch.commit()
-        assert hq.has_evidence_file(sha + ".jpg") and not hq.has_evidence_file("f" * 64 + ".jpg")
-    finally:
-        hq.close()
-
-
-@pytest.mark.postgres
-def test_add_evidence_on_a_server_keeps_the_bytes_with_the_record(pg_url: str, template_2021, tmp_path: Path) -> None:
-    hq = ElectionStore.create(pg_url, template_2021, role=ROLE_HQ)
-    try:
-        ev = _added(hq, tmp_path)
-        with hq.engine.connect() as conn:
-            row = conn.exec_driver_sql(
-                "SELECT sha256, size, parts FROM evidence_files WHERE stored_name = %(n)s", {"n": ev.stored_name}
-            ).one()
-        assert tuple(row) == (ev.sha256, ev.size, 1)
-        with pytest.raises(StorageError) as refused:
-            _ = hq.evidence_dir  # no folder named after the database, anywhere
-        assert refused.value.key == "error.storage.pg_no_evidence"
-    finally:
-        hq.close()
-
-
-@pytest.mark.postgres
-def test_the_merge_batch_writes_evidence_in_its_own_transaction(pg_url: str, template_2021, tmp_path: Path) -> None:
+def test_the_merge_batch_writes_evidence_in_its_own_transaction(pg_hq: ElectionStore, tmp_path: Path) -> None:
     """db/merge_batch.py's evidence methods on a server: staged per package, written at the batch's
     commit inside its transaction (the rest of the merge on PostgreSQL is built elsewhere)."""
     from types import SimpleNamespace
 
     from db.merge_batch import MergeBatch
 
-    hq = ElectionStore.create(pg_url, template_2021, role=ROLE_HQ)
-    try:
-        ev = _added(hq, tmp_path)  # one file the HQ has already: never staged again
-        work = tmp_path / "work"
-        work.mkdir()
-        for keep in (False, True):
-            data = random.Random(int(keep)).randbytes(EVIDENCE_PART + 10)
-            sha = hashlib.sha256(data).hexdigest()
-            extracted = tmp_path / f"pkg-{sha}.jpg"
-            extracted.write_bytes(data)
-            already = tmp_path / "already.jpg"
-            already.write_bytes(b"whatever")
-            pkg = SimpleNamespace(evidence_files={sha + ".jpg": extracted, ev.stored_name: already})
-            batch = MergeBatch(hq)
-            batch.work_dir = work
-            with hq.engine.connect() as conn:
-                batch.conn = conn
-                tx = conn.begin()
-                assert batch._place_evidence(pkg) == [sha + ".jpg"]  # type: ignore[arg-type]
-                batch._place_staged()
-                assert not hq.has_evidence_file(sha + ".jpg")  # not before the batch's commit
-                (tx.commit if keep else tx.rollback)()
-            assert hq.has_evidence_file(sha + ".jpg") is keep
-            assert list(work.iterdir()) == []  # staged copies gone either way
-        assert hq.evidence_path(replace(ev, sha256=sha, stored_name=sha + ".jpg", size=len(data))).read_bytes() == data
-    finally:
-        hq.close()
+    hq = pg_hq
+    ev = _added(hq, tmp_path)  # one file the HQ has already: never staged again
+    work = tmp_path / "work"
+    work.mkdir()
+    for keep in (False, True):
+        data = random.Random(int(keep)).randbytes(EVIDENCE_PART + 10)
+        sha = hashlib.sha256(data).hexdigest()
+        extracted = tmp_path / f"pkg-{sha}.jpg"
+        extracted.write_bytes(data)
+        already = tmp_path / "already.jpg"
+        already.write_bytes(b"whatever")
+        pkg = SimpleNamespace(evidence_files={sha + ".jpg": extracted, ev.stored_name: already})
+        batch = MergeBatch(hq)
+        batch.work_dir = work
+        with hq.engine.connect() as conn:
+            batch.conn = conn
+            tx = conn.begin()
+            assert batch._place_evidence(pkg) == [sha + ".jpg"]  # type: ignore[arg-type]
+            batch._place_staged()
+            assert not hq.has_evidence_file(sha + ".jpg")  # not before the batch's commit
+            (tx.commit if keep else tx.rollback)()
+        assert hq.has_evidence_file(sha + ".jpg") is keep
+        assert list(work.iterdir()) == []  # staged copies gone either way
+    assert hq.evidence_path(replace(ev, sha256=sha, stored_name=sha + ".jpg", size=len(data))).read_bytes() == data

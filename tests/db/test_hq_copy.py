@@ -198,12 +198,7 @@ def test_a_damaged_evidence_file_on_the_server_stops_the_copy(
         copy_hq(pg_url, target)
     assert refused.value.key == "hq.copy.evidence_damaged"
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(StorageError) as refused:
-        copy_hq(pg_url, other_pg_url)
-    assert refused.value.key == "hq.copy.evidence_damaged"
-    with pytest.raises(StorageError) as empty:
-        ElectionStore.open(other_pg_url)
-    assert empty.value.key == "error.storage.pg_empty"
+    _refused_and_left_empty(pg_url, other_pg_url)
 
 
 @pytest.mark.postgres
@@ -212,9 +207,13 @@ def test_a_damaged_evidence_file_stops_a_copy_into_the_server(demo: Path, pg_url
     copy_hq(demo, source)
     photo = sorted(source.with_name(source.name + ".evidence").iterdir())[-1]
     photo.write_bytes(photo.read_bytes()[:-1] + b"\0")
+    _refused_and_left_empty(source, pg_url)
+
+
+def _refused_and_left_empty(source: str | Path, url: str) -> None:
     with pytest.raises(StorageError) as refused:
-        copy_hq(source, pg_url)
+        copy_hq(source, url)
     assert refused.value.key == "hq.copy.evidence_damaged"
     with pytest.raises(StorageError) as empty:
-        ElectionStore.open(pg_url)
+        ElectionStore.open(url)
     assert empty.value.key == "error.storage.pg_empty"
