@@ -202,3 +202,41 @@ def test_the_merge_batch_writes_evidence_in_its_own_transaction(pg_hq: ElectionS
         assert hq.has_evidence_file(sha + ".jpg") is keep
         assert list(work.iterdir()) == []  # staged copies gone either way
     assert hq.evidence_path(replace(ev, sha256=sha, stored_name=sha + ".jpg", size=len(data))).read_bytes() == data
+
+
+@pytest.mark.postgres
+def test_two_coordinators_writing_the_same_file_at_once_keep_it_once(pg_hq: ElectionStore, tmp_path: Path) -> None:
+    """The second waits for the first's transaction (the name is claimed first), then finds the file:
+    no unique-key error that would fail its whole merge batch."""
+    import threading
+    import time
+
+    from db.store_records import store_evidence_file
+
+    source = _photo(tmp_path)
+    sha = hashlib.sha256(source.read_bytes()).hexdigest()
+    results: list[bool] = []
+    with pg_hq.engine.connect() as first, pg_hq.engine.connect() as second:
+        first.begin()
+        assert store_evidence_file(first, sha + ".jpg", source, sha)
+
+        def other() -> None:
+            with second.begin():
+                results.append(store_evidence_file(second, sha + ".jpg", source, sha))
+
+        waiting = threading.Thread(target=other)
+        waiting.start()
+        deadline = time.monotonic() + 30  # a bound on the poll below, not a timing assertion
+        with pg_hq.engine.connect() as probe:
+            while time.monotonic() < deadline:
+                blocked = probe.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                ).scalar()
+                if blocked:
+                    break
+        assert blocked == 1 and results == []  # the second is waiting for the first
+        first.commit()
+        waiting.join()
+    assert results == [False]
+    with pg_hq.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM evidence_file_parts").scalar() == 1
