@@ -298,7 +298,7 @@ class EvidenceRecords(StorePart):
         """
         source = Path(source)
         if self.url is None:
-            target = self.evidence_dir / stored_name
+            target = self.evidence_dir / checked_evidence_name(stored_name)
             if target.exists():
                 return
             try:
