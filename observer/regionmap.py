@@ -24,6 +24,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,7 @@ class RegionMap:
         return tuple(shapes), tuple(c for c in wanted if c not in drawn)
 
 
+@cache
 def builtin_map(name: str) -> RegionMap:
     """A map shipped in resources/maps (read through the same checks as anyone's)."""
     if name not in BUILTIN_MAPS:
@@ -135,8 +137,10 @@ def parse_map(raw: bytes, origin: str = "<map>") -> RegionMap:
     """Check a GeoJSON FeatureCollection and project its shapes; raises MapError saying what is wrong."""
 
     def fail(problem: Msg, where: str = "") -> MapError:
-        return MapError("error.map.file", file=origin, problem=problem) if not where else MapError(
-            "error.map.at", file=origin, where=where, problem=problem
+        return (
+            MapError("error.map.file", file=origin, problem=problem)
+            if not where
+            else MapError("error.map.at", file=origin, where=where, problem=problem)
         )
 
     if len(raw) > MAX_MAP_BYTES:
@@ -277,9 +281,59 @@ def _box_area(ring: Ring) -> float:
     return (max(xs) - min(xs)) * (max(ys) - min(ys))
 
 
+# ---- what the map shows ----------------------------------------------------------------------
+
+COVERAGE = "coverage"  # stations reported / stations expected, 0..1
+GAP = "gap"  # mean turnout gap of the stations with both turnouts, observed minus official, pp
+MODES = (COVERAGE, GAP)
+GAP_SCALE_PP = 10.0  # the diverging scale's ends: a gap this large or larger takes the darkest colour
+Rgb = tuple[int, int, int]
+NO_DATA: Rgb = (214, 214, 214)
+_LOW: Rgb = (237, 248, 233)  # ColorBrewer "Greens", light end: nothing reported yet
+_HIGH: Rgb = (0, 109, 44)  # every station reported
+_MINUS: Rgb = (178, 24, 43)  # ColorBrewer "RdBu": official turnout above the observers'
+_ZERO: Rgb = (247, 247, 247)
+_PLUS: Rgb = (33, 102, 172)  # observers saw more voters than the official result says
+
+
 def combined(values: Mapping[str, tuple[float, float]], codes: Iterable[str]) -> tuple[float, float] | None:
     """Sums of (part, whole) over the units a shape stands for; None when none of them has figures."""
     found = [values[c] for c in codes if c in values]
     if not found:
         return None
     return sum(p for p, _ in found), sum(w for _, w in found)
+
+
+def shape_value(values: Mapping[str, tuple[float, float]], codes: Iterable[str]) -> float | None:
+    """What a shape is coloured by: part / whole over its units (coverage as a fraction, or the mean gap)."""
+    found = combined(values, codes)
+    return found[0] / found[1] if found is not None and found[1] else None
+
+
+def region_gaps(gaps: Iterable[tuple[str, float]]) -> dict[str, tuple[float, float]]:
+    """(sum of gaps, stations) per region from (region, gap pp) pairs: shape_value makes the mean."""
+    out: dict[str, tuple[float, float]] = {}
+    for region, gap in gaps:
+        total, n = out.get(region, (0.0, 0.0))
+        out[region] = (total + gap, n + 1)
+    return out
+
+
+def _mix(a: Rgb, b: Rgb, t: float) -> Rgb:
+    t = min(max(t, 0.0), 1.0)
+    return (round(a[0] + (b[0] - a[0]) * t), round(a[1] + (b[1] - a[1]) * t), round(a[2] + (b[2] - a[2]) * t))
+
+
+def colour(mode: str, value: float | None) -> Rgb:
+    """The fill of a shape: a sequential scale for coverage (0..1), a diverging one for the gap (pp)."""
+    if value is None or not math.isfinite(value):
+        return NO_DATA
+    if mode == COVERAGE:
+        return _mix(_LOW, _HIGH, value)
+    t = value / GAP_SCALE_PP
+    return _mix(_ZERO, _PLUS, t) if t >= 0 else _mix(_ZERO, _MINUS, -t)
+
+
+def legend_stops(mode: str) -> tuple[float, ...]:
+    """The values a legend labels, low to high (coverage as fractions, the gap in pp)."""
+    return (0.0, 0.5, 1.0) if mode == COVERAGE else (-GAP_SCALE_PP, 0.0, GAP_SCALE_PP)

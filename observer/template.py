@@ -19,8 +19,8 @@ from typing import Any
 from observer.errors import TemplateError
 from observer.expressions import ExpressionError, Relation, Term, parse_relation, parse_term
 from observer.i18n import LANGUAGES, Msg, current_language, tr
-from observer.toml_limits import INT64_MAX, INT64_MIN, TomlLimit, int64_problem, line_of, read_toml
 from observer.regionmap import BUILTIN_MAPS, MAP_SUFFIXES
+from observer.toml_limits import INT64_MAX, INT64_MIN, TomlLimit, int64_problem, line_of, read_toml
 from observer.units import BUILTIN_UNITS, UnitSet, builtin_units, parse_units
 
 FORMAT_VERSION = 1

