@@ -196,7 +196,7 @@ class OverviewPage(QWidget):
         modes = QHBoxLayout()
         for mode, button in self.map_modes.items():
             button.setObjectName(f"mapMode_{mode}")
-            button.toggled.connect(lambda on, m=mode: on and self.show_map_mode(m))
+            button.toggled.connect(lambda on, m=mode: self._mode_toggled(on, m))
             modes.addWidget(button)
         modes.addStretch(1)
         self.map_note = QLabel()
@@ -218,6 +218,10 @@ class OverviewPage(QWidget):
         except MapError as exc:
             self.map_error = exc.message()
         self.map.setVisible(self.region_map is not None)
+
+    def _mode_toggled(self, on: bool, mode: str) -> None:
+        if on:
+            self.show_map_mode(mode)
 
     def show_map_mode(self, mode: str) -> None:
         """Colour the map by ``mode`` (COVERAGE or GAP); the gaps are read in the background the first time."""
