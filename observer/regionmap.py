@@ -133,6 +133,15 @@ def load_map(name: str, base: Path | None = None) -> RegionMap:
     return parse_map(raw, path.name)
 
 
+def template_map(map_file: str, hq_file: Path | None) -> RegionMap | None:
+    """The map a template names, for an election file at ``hq_file`` (None: on a server): a relative
+    path is taken from the HQ file's folder, as the HQ keeps the template's text but not its folder.
+    None when the template names no map; MapError when the file is refused."""
+    if not map_file:
+        return None
+    return load_map(map_file, hq_file.parent if hq_file is not None else None)
+
+
 def parse_map(raw: bytes, origin: str = "<map>") -> RegionMap:
     """Check a GeoJSON FeatureCollection and project its shapes; raises MapError saying what is wrong."""
 

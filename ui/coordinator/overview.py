@@ -20,7 +20,7 @@ from db.aggregate import turnout_gaps
 from db.services.overview import Overview, read_overview
 from observer.fmt import formatter
 from observer.i18n import current_language, tr
-from observer.regionmap import COVERAGE, GAP, MapError, RegionMap, load_map, region_gaps
+from observer.regionmap import COVERAGE, GAP, MapError, RegionMap, region_gaps, template_map
 from observer.regions import region_name
 from ui.coordinator.text import plain_labels
 from ui.operations import Operation
@@ -124,14 +124,9 @@ def shape_names(codes: tuple[str, ...]) -> str:
     return tr("coordui.overview.map.shared", names=names) if len(codes) > 1 else names
 
 
-def template_map(store: ElectionStore) -> RegionMap | None:
-    """The map the HQ's template names (relative to the HQ file's folder: the HQ keeps the template's
-    text, not its folder), or None when it names none; MapError when the file is refused."""
-    name = store.template.map_file
-    if not name:
-        return None
-    base = None if getattr(store, "url", None) else Path(store.path).parent
-    return load_map(name, base)
+def store_map(store: ElectionStore) -> RegionMap | None:
+    """The map the HQ's template names (observer.regionmap.template_map), or None."""
+    return template_map(store.template.map_file, None if getattr(store, "url", None) else Path(store.path))
 
 
 class OverviewPage(QWidget):
@@ -214,7 +209,7 @@ class OverviewPage(QWidget):
         self._gaps: dict[str, tuple[float, float]] | None = None  # read for the current generation, on demand
         self._gap_generation = -1
         try:
-            self.region_map = template_map(self.store)
+            self.region_map = store_map(self.store)
         except MapError as exc:
             self.map_error = exc.message()
         self.map.setVisible(self.region_map is not None)
