@@ -160,7 +160,9 @@ def parse_map(raw: bytes, origin: str = "<map>") -> RegionMap:
         raise fail(_p("encoding")) from None
     try:
         data = json.loads(text, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise fail(_p("too_deep")) from None
+    except ValueError:
         raise fail(_p("not_json")) from None
     if _depth(data) > MAX_DEPTH:
         raise fail(_p("too_deep"))
