@@ -335,16 +335,32 @@ def _mix(a: Rgb, b: Rgb, t: float) -> Rgb:
     return (round(a[0] + (b[0] - a[0]) * t), round(a[1] + (b[1] - a[1]) * t), round(a[2] + (b[2] - a[2]) * t))
 
 
-def colour(mode: str, value: float | None) -> Rgb:
-    """The fill of a shape: a sequential scale for coverage (0..1), a diverging one for the gap (pp)."""
+COVERAGE_TOPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0)
+
+
+def scale_top(mode: str, values: Iterable[float | None]) -> float:
+    """Where a scale ends. Coverage: the smallest round share at or above the best-covered region,
+    so 3% against 1% reads as a difference on election night (observers reach a few percent of
+    stations; a 0..100% scale would paint the whole country one pale shade). The gap: GAP_SCALE_PP."""
+    if mode != COVERAGE:
+        return GAP_SCALE_PP
+    best = max((v for v in values if v is not None and math.isfinite(v)), default=1.0)
+    return next((t for t in COVERAGE_TOPS if best <= t + 1e-12), 1.0)
+
+
+def colour(mode: str, value: float | None, top: float | None = None) -> Rgb:
+    """The fill of a shape: a sequential scale for coverage (0..top), a diverging one for the gap (±top pp)."""
     if value is None or not math.isfinite(value):
         return NO_DATA
     if mode == COVERAGE:
-        return _mix(_LOW, _HIGH, value)
-    t = value / GAP_SCALE_PP
+        return _mix(_LOW, _HIGH, value / (top or 1.0))
+    t = value / (top or GAP_SCALE_PP)
     return _mix(_ZERO, _PLUS, t) if t >= 0 else _mix(_ZERO, _MINUS, -t)
 
 
-def legend_stops(mode: str) -> tuple[float, ...]:
+def legend_stops(mode: str, top: float | None = None) -> tuple[float, ...]:
     """The values a legend labels, low to high (coverage as fractions, the gap in pp)."""
-    return (0.0, 0.5, 1.0) if mode == COVERAGE else (-GAP_SCALE_PP, 0.0, GAP_SCALE_PP)
+    if mode == COVERAGE:
+        return (0.0, (top or 1.0) / 2, top or 1.0)
+    end = top or GAP_SCALE_PP
+    return (-end, 0.0, end)

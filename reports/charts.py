@@ -21,7 +21,7 @@ from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from observer.fmt import formatter
-from observer.regionmap import NO_DATA, MapShape, colour, legend_stops, shape_value
+from observer.regionmap import NO_DATA, MapShape, colour, legend_stops, scale_top, shape_value
 from reports.styles import DARK, FONT_CONDENSED, INK, LIGHT, SERIES_FILLS, register_fonts
 
 LABEL_SIZE = 7
@@ -300,7 +300,8 @@ def choropleth(
     for n, panel in enumerate(panels):
         left = n * (panel_w + gap_x)
         _map_panel(drawing, shapes, panel, left, legend_h + 4, scale, map_h)
-        _map_legend(drawing, panel, left, legend_h, min(panel_w * 0.7, 160.0))
+        top = scale_top(panel.mode, (shape_value(panel.values, s.codes) for s in shapes))
+        _map_legend(drawing, panel, top, left, legend_h, min(panel_w * 0.7, 160.0))
     return drawing
 
 
@@ -314,9 +315,10 @@ def _map_panel(
     map_h: float,
 ) -> None:
     labels: list[tuple[float, float, str]] = []
+    top = scale_top(panel.mode, (shape_value(panel.values, s.codes) for s in shapes))
     for shape in sorted(shapes, key=lambda s: -s.extent()):  # cities' markers on top of their regions
         value = shape_value(panel.values, shape.codes)
-        fill = colors.Color(*(c / 255 for c in colour(panel.mode, value)))
+        fill = colors.Color(*(c / 255 for c in colour(panel.mode, value, top)))
         cx, cy = shape.centre
         x, y = left + cx * scale, bottom + map_h - cy * scale
         if shape.extent() * scale < 6:
@@ -337,8 +339,8 @@ def _map_panel(
         drawing.add(String(x, y, text, fontName=FONT_CONDENSED, fontSize=LABEL_SIZE - 1, fillColor=INK))
 
 
-def _map_legend(drawing: Drawing, panel: MapPanel, left: float, top: float, width: float) -> None:
-    stops = legend_stops(panel.mode)
+def _map_legend(drawing: Drawing, panel: MapPanel, scale: float, left: float, top: float, width: float) -> None:
+    stops = legend_stops(panel.mode, scale)
     drawing.add(
         String(left, top - LABEL_SIZE, panel.title, fontName=FONT_CONDENSED, fontSize=LABEL_SIZE, fillColor=INK)
     )
@@ -346,7 +348,7 @@ def _map_legend(drawing: Drawing, panel: MapPanel, left: float, top: float, widt
     steps = 20
     for k in range(steps):
         value = stops[0] + (stops[-1] - stops[0]) * (k + 0.5) / steps
-        fill = colors.Color(*(c / 255 for c in colour(panel.mode, value)))
+        fill = colors.Color(*(c / 255 for c in colour(panel.mode, value, scale)))
         drawing.add(Rect(left + k * width / steps, bar_y, width / steps + 0.3, 6, fillColor=fill, strokeColor=None))
     drawing.add(Rect(left, bar_y, width, 6, fillColor=None, strokeColor=INK, strokeWidth=0.4))
     for n, value in enumerate(stops):

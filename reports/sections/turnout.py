@@ -8,7 +8,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Spacer
 
 from observer.definitions import gap_pp
-from observer.regionmap import COVERAGE, GAP
+from observer.regionmap import COVERAGE, GAP, scale_top, shape_value
 from observer.regions import region_name
 from reports import charts
 from reports.flowables import esc
@@ -91,9 +91,13 @@ def _map(ctx: Context) -> list[Flowable]:
         if r.turnout_gap_pp is not None and r.stations_counted
     }
     no_data = ctx.t("report.map.no_data")
+    digits = 0 if scale_top(COVERAGE, (shape_value(coverage, s.codes) for s in shapes)) >= 0.1 else 1
     panels = [
         charts.MapPanel(
-            ctx.t("report.map.coverage"), COVERAGE, coverage, lambda v: no_data if v is None else ctx.pct(100 * v, 0)
+            ctx.t("report.map.coverage"),
+            COVERAGE,
+            coverage,
+            lambda v: no_data if v is None else ctx.pct(100 * v, digits),
         ),
         charts.MapPanel(ctx.t("report.map.gap"), GAP, gaps, lambda v: no_data if v is None else ctx.pp(v)),
     ]

@@ -19,6 +19,7 @@ from observer.regionmap import (
     load_map,
     parse_map,
     region_gaps,
+    scale_top,
     shape_value,
 )
 from observer.template import BUILTIN_TEMPLATES, TemplateError, builtin_template, load_template, parse_template
@@ -184,6 +185,9 @@ def test_scales_and_combined_figures() -> None:
     assert red[0] > red[2] and blue[2] > blue[0]  # official above observed: red; below: blue
     assert colour(GAP, -50.0) == colour(GAP, -regionmap.GAP_SCALE_PP)  # clamped at the scale's end
     assert colour(COVERAGE, None) == regionmap.NO_DATA
+    # Coverage's scale ends at a round share above the best region: 3% against 1% must show.
+    assert scale_top(COVERAGE, [0.01, 0.03, None]) == 0.05 and scale_top(COVERAGE, []) == 1.0
+    assert colour(COVERAGE, 0.05, 0.05) == colour(COVERAGE, 1.0) and scale_top(GAP, [30.0]) == regionmap.GAP_SCALE_PP
     gaps = region_gaps([("A", -2.0), ("A", -4.0), ("B", 1.0)])
     assert shape_value(gaps, ("A",)) == pytest.approx(-3.0)
     assert shape_value(gaps, ("A", "B")) == pytest.approx(-5.0 / 3)  # a shared shape: all its stations

@@ -40,7 +40,8 @@ def test_a_regions_colour_follows_its_coverage(qtbot, hq) -> None:
     assert m.isVisible() and len(m.shapes) == 16 and page.missing == ()
     akm, pav = m.index_of("KZ-AKM"), m.index_of("KZ-PAV")
     row = next(r for r in page.overview.regions if r.region == "KZ-AKM")
-    assert m.colour_of(akm) == QColor(*colour(COVERAGE, row.reported / row.expected))
+    assert m.colour_of(akm) == QColor(*colour(COVERAGE, row.reported / row.expected, m.top))
+    assert m.top == 0.2  # every 10th station reported: the scale ends at 20%, not 100%
     before_akm, before_pav = m.colour_of(akm), m.colour_of(pav)
     # Fifty more stations on Akmola's list, none reported yet: its coverage falls, Pavlodar's does not move.
     for i in range(50):

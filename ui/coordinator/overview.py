@@ -267,7 +267,9 @@ class OverviewPage(QWidget):
         self.map_modes[GAP].setText(tr("coordui.overview.map.gap"))
         if self.map_mode == COVERAGE:
             self.map.legend_title = tr("coordui.overview.map.coverage_legend")
-            self.map.value_text = lambda v: tr("coordui.overview.map.no_data") if v is None else fmt.pct(100 * v, 0)
+            self.map.value_text = lambda v: (
+                tr("coordui.overview.map.no_data") if v is None else fmt.pct(100 * v, 0 if self.map.top >= 0.1 else 1)
+            )
         else:
             self.map.legend_title = tr("coordui.overview.map.gap_legend")
             self.map.value_text = lambda v: tr("coordui.overview.map.no_data") if v is None else fmt.pp(v)

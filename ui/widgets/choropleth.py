@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from observer.regionmap import COVERAGE, NO_DATA, MapShape, colour, legend_stops, shape_value
+from observer.regionmap import COVERAGE, NO_DATA, MapShape, colour, legend_stops, scale_top, shape_value
 from ui.qt import (
     QColor,
     QMouseEvent,
@@ -46,6 +46,7 @@ class ChoroplethMap(QWidget):
         self.box = (1.0, 1.0)  # the map's width and height (observer.regionmap.RegionMap)
         self.values: Mapping[str, tuple[float, float]] = {}
         self.mode = COVERAGE
+        self.top = 1.0  # where the scale ends (observer.regionmap.scale_top)
         self.legend_title = ""
         self.value_text: Callable[[float | None], str] = lambda v: "" if v is None else f"{v:.2f}"
         self.shape_name: Callable[[tuple[str, ...]], str] = lambda codes: ", ".join(codes)
@@ -68,6 +69,7 @@ class ChoroplethMap(QWidget):
         """Colour by ``values`` (code -> (part, whole)); ``mode`` picks the scale (observer.regionmap)."""
         self.mode = mode
         self.values = values
+        self.top = scale_top(mode, (shape_value(values, s.codes) for s in self.shapes))
         self._hover = -1
         self.setToolTip("")
         self.update()
@@ -76,7 +78,7 @@ class ChoroplethMap(QWidget):
         return shape_value(self.values, self.shapes[index].codes)
 
     def colour_of(self, index: int) -> QColor:
-        return QColor(*colour(self.mode, self.value_of(index)))
+        return QColor(*colour(self.mode, self.value_of(index), self.top))
 
     def index_of(self, code: str) -> int:
         return next(i for i, s in enumerate(self.shapes) if code in s.codes)
@@ -178,7 +180,7 @@ class ChoroplethMap(QWidget):
 
     def _paint_legend(self, painter: QPainter) -> None:
         fm = self.fontMetrics()
-        stops = legend_stops(self.mode)
+        stops = legend_stops(self.mode, self.top)
         top = self.height() - self._legend_height() - _MARGIN / 2
         painter.setPen(self.palette().text().color())
         painter.drawText(QPointF(_MARGIN, top + fm.ascent()), self.legend_title)
@@ -188,7 +190,7 @@ class ChoroplethMap(QWidget):
         painter.setPen(Qt.PenStyle.NoPen)
         for k in range(_LEGEND_STEPS):
             value = stops[0] + (stops[-1] - stops[0]) * (k + 0.5) / _LEGEND_STEPS
-            painter.setBrush(QColor(*colour(self.mode, value)))
+            painter.setBrush(QColor(*colour(self.mode, value, self.top)))
             painter.drawRect(QRectF(_MARGIN + k * step, bar_top, step + 0.5, fm.height() * 0.6))
         no_data_x = _MARGIN + width + 16
         painter.setBrush(QColor(*NO_DATA))
