@@ -201,4 +201,4 @@ class ChoroplethMap(QWidget):
             text = self.value_text(value)
             x = _MARGIN + width * n / (len(stops) - 1) - fm.horizontalAdvance(text) * n / (len(stops) - 1)
             painter.drawText(QPointF(x, label_y), text)
-        painter.drawText(QPointF(no_data_x + fm.height(), bar_top + fm.ascent() * 0.6), self.value_text(None))
+        painter.drawText(QPointF(no_data_x + fm.height(), bar_top + fm.height() * 0.6), self.value_text(None))
