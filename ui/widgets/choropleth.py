@@ -148,7 +148,6 @@ class ChoroplethMap(QWidget):
         if index != self._hover:
             self._hover = index
             self.setToolTip(self.tooltip_for(index) if index >= 0 else "")
-            self.setCursor(Qt.CursorShape.PointingHandCursor if index >= 0 else Qt.CursorShape.ArrowCursor)
             self.update()
         super().mouseMoveEvent(event)
 
