@@ -297,7 +297,7 @@ def _box_area(ring: Ring) -> float:
 COVERAGE = "coverage"  # stations reported / stations expected, 0..1
 GAP = "gap"  # mean turnout gap of the stations with both turnouts, observed minus official, pp
 MODES = (COVERAGE, GAP)
-GAP_SCALE_PP = 10.0  # the diverging scale's ends: a gap this large or larger takes the darkest colour
+GAP_SCALE_PP = 10.0  # the diverging scale's ends at the least: a gap this large takes the darkest colour
 Rgb = tuple[int, int, int]
 NO_DATA: Rgb = (214, 214, 214)
 _LOW: Rgb = (237, 248, 233)  # ColorBrewer "Greens", light end: nothing reported yet
@@ -336,15 +336,20 @@ def _mix(a: Rgb, b: Rgb, t: float) -> Rgb:
 
 
 COVERAGE_TOPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0)
+GAP_TOPS = (GAP_SCALE_PP, 20.0, 25.0, 50.0, 100.0)
 
 
 def scale_top(mode: str, values: Iterable[float | None]) -> float:
     """Where a scale ends. Coverage: the smallest round share at or above the best-covered region,
     so 3% against 1% reads as a difference on election night (observers reach a few percent of
-    stations; a 0..100% scale would paint the whole country one pale shade). The gap: GAP_SCALE_PP."""
+    stations; a 0..100% scale would paint the whole country one pale shade). The gap: the smallest
+    round number of points at or above the widest gap, GAP_SCALE_PP at the least (where official
+    turnout is inflated everywhere by 20 points, a ±10 scale would paint every region one red)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
     if mode != COVERAGE:
-        return GAP_SCALE_PP
-    best = max((v for v in values if v is not None and math.isfinite(v)), default=1.0)
+        widest = max((abs(v) for v in finite), default=0.0)
+        return next((t for t in GAP_TOPS if widest <= t + 1e-9), GAP_TOPS[-1])
+    best = max(finite, default=1.0)
     return next((t for t in COVERAGE_TOPS if best <= t + 1e-12), 1.0)
 
 

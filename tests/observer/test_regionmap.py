@@ -187,7 +187,10 @@ def test_scales_and_combined_figures() -> None:
     assert colour(COVERAGE, None) == regionmap.NO_DATA
     # Coverage's scale ends at a round share above the best region: 3% against 1% must show.
     assert scale_top(COVERAGE, [0.01, 0.03, None]) == 0.05 and scale_top(COVERAGE, []) == 1.0
-    assert colour(COVERAGE, 0.05, 0.05) == colour(COVERAGE, 1.0) and scale_top(GAP, [30.0]) == regionmap.GAP_SCALE_PP
+    assert (
+        colour(COVERAGE, 0.05, 0.05) == colour(COVERAGE, 1.0) and scale_top(GAP, [3.0, None]) == regionmap.GAP_SCALE_PP
+    )
+    assert scale_top(GAP, [-21.5, -18.0, 4.0]) == 25.0 and colour(GAP, -21.5, 25.0) != colour(GAP, -18.0, 25.0)
     gaps = region_gaps([("A", -2.0), ("A", -4.0), ("B", 1.0)])
     assert shape_value(gaps, ("A",)) == pytest.approx(-3.0)
     assert shape_value(gaps, ("A", "B")) == pytest.approx(-5.0 / 3)  # a shared shape: all its stations
