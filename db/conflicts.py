@@ -18,11 +18,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from sqlalchemy import Connection, exists, func, select
 
+from db import dbapi
 from db import models as m
 from db.fileformat import IN_CHUNK
 from db.rows import insert_new
@@ -110,11 +111,6 @@ def _has_values():  # type: ignore[no-untyped-def]
     return exists().where(pv.protocol_id == m.Protocol.id, pv.value.is_not(None))
 
 
-def _driver(conn: Connection) -> Any:
-    """The DB-API connection: big id lists come back several times faster than through Row objects."""
-    return conn.connection.driver_connection
-
-
 _HAS_FIGURES = "EXISTS (SELECT 1 FROM protocol_values v WHERE v.protocol_id = p.id AND v.value IS NOT NULL)"
 
 
@@ -139,18 +135,18 @@ def _candidates(conn: Connection, rules: InclusionRules) -> list[tuple[str, str]
     if rules.require_protocol_photo:
         where.append("p.id IN (SELECT protocol_id FROM evidence WHERE kind = 'photo' AND protocol_id IS NOT NULL)")
     sql = f"SELECT p.id, p.station_id FROM protocols p {' '.join(joins)} WHERE {' AND '.join(where)}"
-    return _driver(conn).execute(sql).fetchall()
+    return dbapi.rows(conn, sql)
 
 
 def _values(conn: Connection, protocol_ids: Iterable[str]) -> dict[str, dict[str, int]]:
     """Non-empty figures per protocol (an empty field is not a figure)."""
     out: dict[str, dict[str, int]] = defaultdict(dict)
     ids = list(protocol_ids)
-    raw = _driver(conn)
     for start in range(0, len(ids), IN_CHUNK):
         chunk = ids[start : start + IN_CHUNK]
         marks = ", ".join("?" * len(chunk))
-        rows = raw.execute(
+        rows = dbapi.execute(
+            conn,
             f"SELECT protocol_id, key, value FROM protocol_values WHERE value IS NOT NULL AND protocol_id IN ({marks})",
             chunk,
         )
@@ -171,7 +167,7 @@ def _failing_protocols(conn: Connection, template: ElectionTemplate, protocol_id
     row_of = {pid: i for i, pid in enumerate(protocol_ids)}
     col_of = {k: j for j, k in enumerate(keys)}
     values = np.full((len(protocol_ids), len(keys)), -1, dtype=np.int64)  # -1: not filled in
-    rows = _driver(conn).execute("SELECT protocol_id, key, value FROM protocol_values WHERE value IS NOT NULL")
+    rows = dbapi.execute(conn, "SELECT protocol_id, key, value FROM protocol_values WHERE value IS NOT NULL")
     for pid, key, value in rows:
         i = row_of.get(pid)
         j = col_of.get(key)
@@ -246,8 +242,7 @@ def effective_protocols(hq: ElectionStore, rules: InclusionRules | None = None) 
         with_figures: set[str] = set()
         if rules.active:
             with_figures = {
-                r[0]
-                for r in _driver(conn).execute(f"SELECT DISTINCT p.station_id FROM protocols p WHERE {_HAS_FIGURES}")
+                r[0] for r in dbapi.execute(conn, f"SELECT DISTINCT p.station_id FROM protocols p WHERE {_HAS_FIGURES}")
             }
 
     chosen: dict[str, str] = {}

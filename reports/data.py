@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from db import dbapi
 from db.aggregate import rules_note, station_tables
 from db.conflicts import StationConflict, effective_protocols, station_conflicts
 from db.reuse import IDENTICAL, ReusePair, find_reused_evidence
@@ -40,7 +41,7 @@ from observer.aggregate import (
 )
 from observer.checks import rule_text
 from observer.definitions import NOT_OBSERVED, StationCounts
-from observer.errors import EvidenceError
+from observer.errors import EvidenceError, StorageError
 from observer.evidence import inspect_evidence
 from observer.fmt import formatter
 from observer.i18n import tr
@@ -214,12 +215,17 @@ _TURNOUT_CELLS = (
     "MAX(CASE WHEN typeof(observed) = 'integer' AND observed > 0 THEN observed END) "
     "FROM turnout_reports GROUP BY station_id, slot"
 )
+# PostgreSQL's columns are typed: an integer column holds nothing else, so no typeof().
+_TURNOUT_CELLS_PG = (
+    "SELECT station_id, slot, MAX(CASE WHEN announced >= 0 THEN announced END), "
+    "MAX(CASE WHEN observed > 0 THEN observed END) FROM turnout_reports GROUP BY station_id, slot"
+)
 
 
 def _turnout_cells(store: ElectionStore) -> list[tuple[str, str, int | None, int | None]]:
-    """The turnout table folded to one row per (station, slot) by SQLite, not row by row in Python."""
+    """The turnout table folded to one row per (station, slot) by the database, not row by row in Python."""
     with store.engine.connect() as conn:
-        return [tuple(r) for r in conn.exec_driver_sql(_TURNOUT_CELLS)]  # type: ignore[misc]
+        return dbapi.rows(conn, _TURNOUT_CELLS_PG if dbapi.is_postgres(conn) else _TURNOUT_CELLS)
 
 
 def read_snapshot(store: ElectionStore) -> Snapshot:
@@ -526,9 +532,11 @@ def _serious_cases(store: ElectionStore, violations: list[Any], codes: Mapping[s
             if not jpeg:
                 # Older records may lack a thumbnail: make one from the original,
                 # validated again because the file on disk is as hostile as any input.
+                # A PostgreSQL HQ that keeps no evidence files (yet) says so with a StorageError:
+                # the photo is shown as missing, as a file HQ's missing photo is.
                 try:
                     jpeg = inspect_evidence(store.evidence_path(ev)).thumbnail
-                except EvidenceError:
+                except (EvidenceError, StorageError):
                     jpeg = None
             size = _jpeg_size(jpeg) if jpeg else None
             if jpeg and size:
