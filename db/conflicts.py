@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import numpy as np
@@ -402,7 +402,6 @@ def resolve_station(
         if isinstance(replaces, _InForce):
             seen = _latest_resolutions(conn, (station_id,)).get(station_id)
             replaces = seen.id if seen is not None else None
-    t = now()
     with _decision_transaction(hq) as conn:
         if dbapi.is_postgres(conn):
             conn.execute(select(m.Station.id).where(m.Station.id == station_id).with_for_update(key_share=True))
@@ -417,6 +416,11 @@ def resolve_station(
                 at=current.decided_at.isoformat(timespec="seconds"),
                 status=current.status,
             )
+        # The newest decision is in force: one made after the decision it replaces is newer than it,
+        # whatever the clocks of two coordinators' machines say.
+        t = now()
+        if current is not None and t <= current.decided_at:
+            t = current.decided_at + timedelta(microseconds=1)
         rid = insert_new(
             conn,
             m.Resolution,

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from PIL import Image
+from sqlalchemy import update
 
 import main
+from db import models as m
 from db.conflicts import ConflictError, effective_protocols, resolution_history, resolve_station, station_conflicts
 from db.hq_copy import copy_hq
 from db.merge import merge_packages, revoke_key
@@ -270,6 +273,13 @@ def test_a_decision_on_a_station_someone_decided_meanwhile_is_refused_saying_who
         said = refused.value.message("en")
         assert "101" in said and "Aigul" in said and "not recorded" in said
         assert [r.id for r in resolution_history(b, merged["101"])] == [first.id]
+        # Aigul's machine's clock was an hour ahead: a decision that replaces hers is still the newer one.
+        with a.engine.begin() as conn:
+            conn.execute(
+                update(m.Resolution)
+                .where(m.Resolution.id == first.id)
+                .values(decided_at=first.decided_at + timedelta(hours=1))
+            )
         # Having looked again, Berik replaces the decision he now knows about.
         resolve_station(
             b, merged["101"], protocol_id=None, status="disputed", reason="both", decided_by="Berik", replaces=first.id
