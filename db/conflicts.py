@@ -414,7 +414,6 @@ def resolve_station(
                 code=code,
                 by=current.decided_by,
                 at=current.decided_at.isoformat(timespec="seconds"),
-                status=current.status,
             )
         # The newest decision is in force: one made after the decision it replaces is newer than it,
         # whatever the clocks of two coordinators' machines say.
