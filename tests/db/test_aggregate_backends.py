@@ -10,6 +10,7 @@ for byte: ``conflicts``, ``aggregate`` (every source and level, every format but
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,3 +151,37 @@ def test_the_inclusion_rules_leave_out_the_same_stations_on_both(
         assert "All received protocols count" not in printed[0][0][1]
     finally:
         _drop_database(pg_server, url)
+
+
+def test_readers_are_not_held_up_by_a_writer_nor_see_its_uncommitted_rows(both: tuple[str, str]) -> None:
+    """MVCC at READ COMMITTED: the readers take no row locks, so a writer's open transaction (every
+    station row locked, figures changed, not committed) neither stops them nor shows in them."""
+    from db.aggregate import aggregate_levels, check_failures
+    from db.conflicts import station_conflicts
+    from reports.fingerprint import data_fingerprint
+
+    store = ElectionStore.open(both[1])
+
+    def read() -> tuple[object, ...]:
+        return (
+            aggregate_levels(store, ("national", "region"), "both"),
+            check_failures(store),
+            station_conflicts(store),
+            data_fingerprint(store),
+        )
+
+    try:
+        before = read()
+        during: list[tuple[object, ...]] = []
+        with psycopg.connect(both[1]) as writer:
+            writer.execute("SELECT id FROM stations FOR UPDATE")
+            writer.execute("UPDATE protocol_values SET value = value + 1 WHERE value IS NOT NULL")
+            writer.execute("UPDATE official_results SET values_blob = NULL")
+            reader = threading.Thread(target=lambda: during.append(read()))
+            reader.start()
+            reader.join(timeout=120)
+            assert not reader.is_alive(), "a reader waited for the writer's locks"
+            writer.rollback()
+        assert during == [before]
+    finally:
+        store.close()
