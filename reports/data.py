@@ -520,7 +520,9 @@ def _serious_cases(store: ElectionStore, violations: list[Any], codes: Mapping[s
     """The most serious violations: high severity first, then those with evidence, then by time."""
     ranked = sorted(
         (v for v in violations if v.station_id in codes),
-        key=lambda v: (_SEVERITY_RANK.get(v.severity, 3), -v.evidence_count, v.occurred_at),
+        # Ties broken by the record's own time and id: the same cases from a file and from a database,
+        # whatever order rows with equal times come in.
+        key=lambda v: (_SEVERITY_RANK.get(v.severity, 3), -v.evidence_count, v.occurred_at, v.created_at, v.id),
     )[:SERIOUS_CASES]
     out: list[Case] = []
     for v in ranked:
