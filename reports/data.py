@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ from observer.errors import EvidenceError, StorageError
 from observer.evidence import inspect_evidence
 from observer.fmt import formatter
 from observer.i18n import tr
+from observer.regionmap import MapError, template_map
 from observer.regions import region_name
 from observer.template import ElectionTemplate
 from reports.model import (  # noqa: F401 - the model is imported from here by sections and tests
@@ -433,7 +435,17 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
         inclusion_rule=rules_note(store, lang),
         data_time=data_time(store),
         reused_photos=_reused_photos(reuse_of(store, snap)),
+        **_region_map(store, lang),
     )
+
+
+def _region_map(store: ElectionStore, lang: str) -> dict[str, Any]:
+    """The template's map for the turnout section's choropleth; a refused map file is said, not fatal."""
+    try:
+        hq_file = None if store.url else Path(store.path)
+        return {"region_map": template_map(store.template.map_file, hq_file)}
+    except MapError as exc:
+        return {"region_map": None, "map_problem": exc.message(lang)}
 
 
 def _region_row(
