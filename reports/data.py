@@ -546,11 +546,16 @@ def _serious_cases(store: ElectionStore, violations: list[Any], codes: Mapping[s
             if not jpeg:
                 # Older records may lack a thumbnail: make one from the original,
                 # validated again because the file on disk is as hostile as any input.
-                # A PostgreSQL HQ that keeps no evidence files (yet) says so with a StorageError:
-                # the photo is shown as missing, as a file HQ's missing photo is.
+                # A file never received is a path that does not exist, on both backends: left out.
+                # Bytes on a PostgreSQL HQ that fail their SHA-256 are left out too, as a damaged
+                # file that does not decode is; a server that cannot be reached stops the report.
                 try:
                     jpeg = inspect_evidence(store.evidence_path(ev)).thumbnail
-                except (EvidenceError, StorageError):
+                except EvidenceError:
+                    jpeg = None
+                except StorageError as exc:
+                    if exc.key != "error.storage.evidence_damaged":
+                        raise
                     jpeg = None
             size = _jpeg_size(jpeg) if jpeg else None
             if jpeg and size:
