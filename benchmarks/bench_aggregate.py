@@ -28,8 +28,9 @@ PG_ENV = "BAQYLAU_BENCH_PG_URL"
 def pg_hq(hq_file: Path, log: Callable[[str], None]) -> str | None:
     """A PostgreSQL copy of ``hq_file`` on the server of $BAQYLAU_BENCH_PG_URL (made once), or None without it.
 
-    The database is named after the file's path and time of change, so a rebuilt data set gets
-    a new copy; a copy is all or nothing (db.hq_copy), so one that opens is whole.
+    The database is named after the file's path; it is used again while it holds the same HQ
+    (the time the HQ was created, copied with its ``meta``: opening a file changes its time
+    stamp, not this), and a copy is all or nothing (db.hq_copy), so one that opens is whole.
     """
     server = os.environ.get(PG_ENV)
     if not server:
@@ -39,16 +40,16 @@ def pg_hq(hq_file: Path, log: Callable[[str], None]) -> str | None:
 
     from db.hq_copy import copy_hq
 
-    stamp = f"{hq_file.resolve()}:{hq_file.stat().st_mtime_ns}".encode()
-    name = "baqylau_bench_" + hashlib.sha256(stamp).hexdigest()[:12]
+    name = "baqylau_bench_" + hashlib.sha256(str(hq_file.resolve()).encode()).hexdigest()[:12]
     scheme, rest = server.split("://", 1)
     where, _, query = rest.partition("?")
     url = f"{scheme}://{where.split('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+    made = _meta(hq_file, "created_at")
     try:
-        ElectionStore.open(url).close()
-        return url
+        if _meta(url, "created_at") == made:
+            return url
     except StorageError:
-        pass
+        pass  # no such database yet
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(
@@ -57,6 +58,14 @@ def pg_hq(hq_file: Path, log: Callable[[str], None]) -> str | None:
     log(f"  copying {hq_file.name} into PostgreSQL ({name})")
     copy_hq(hq_file, url)
     return url
+
+
+def _meta(where: str | Path, key: str) -> str | None:
+    store = ElectionStore.open(where)
+    try:
+        return store.meta(key)
+    finally:
+        store.close()
 
 
 def run(ctx: Context) -> list[Row]:
