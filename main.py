@@ -62,7 +62,14 @@ PG_COMMANDS: dict[str, tuple[str, ...]] = {
     "keys": ("list", "revoke"),
     "official": ("import",),
     "stations": ("import",),
-    "aggregate": (),  # --source official; the observers' figures are refused with a message saying so
+    "aggregate": (),
+    "conflicts": (),
+    "check": (),
+    "gaps": (),
+    "violations": (),
+    "forensics": (),
+    "report": (),
+    "verify-report": (),
     "hq": ("copy",),
     "evidence-reuse": (),  # thumbnails and hashes are in the evidence rows: nothing read from files
 }

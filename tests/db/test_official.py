@@ -540,29 +540,3 @@ def test_aggregate_of_the_official_figures_is_byte_identical_on_both(
     assert outputs[0] == outputs[1]
     national, regions, districts = (json.loads(text) for text in outputs[1])
     assert len(national) == 1 and len(regions) > 1 and len(districts) > len(regions)
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("source", ["observed", "both"])
-def test_aggregate_refuses_the_observed_figures_on_pg_with_a_message(
-    source: str, pg_url: str, template_2021, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from db.aggregate import AggregateError, aggregate, station_counts
-    from db.engine import pg_display
-    from observer.i18n import tr
-
-    hq = ElectionStore.create(pg_url, template_2021, role=ROLE_HQ)
-    try:
-        for attempt in (lambda: aggregate(hq, "national", source), lambda: station_counts(hq)):
-            with pytest.raises(AggregateError) as caught:
-                attempt()
-            assert caught.value.message("en") == tr(
-                "error.storage.pg_observed_not_ported", "en", url=pg_display(pg_url)
-            )
-            assert "--source official" in caught.value.message("en")
-    finally:
-        hq.close()
-    from main import main
-
-    assert main(["--lang", "en", "aggregate", pg_url, "--source", source]) == 2  # the command says the same
-    assert "--source official" in capsys.readouterr().err
