@@ -64,6 +64,7 @@ PG_COMMANDS: dict[str, tuple[str, ...]] = {
     "stations": ("import",),
     "aggregate": (),  # --source official; the observers' figures are refused with a message saying so
     "hq": ("copy",),
+    "gui": (),  # `baqylau postgresql://...`: the coordinator window on a shared HQ
 }
 
 

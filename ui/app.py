@@ -186,7 +186,12 @@ class Launcher(QObject):
 
     # ---- start ---------------------------------------------------------
     def start(self, path: str | Path | None = None) -> QWidget:
-        """Open ``path``, else the last file, else the first-run screen."""
+        """Open ``path`` (a file, or a shared HQ's ``postgresql://`` URL), else the last file, else the first-run screen."""
+        if path and _is_url(path):
+            if not self.open_path(str(path)) and self.window is None:
+                self.show_first_run()
+            assert self.window is not None
+            return self.window
         target = Path(path) if path else self.settings.last_file
         if target is not None and (path or target.is_file()) and self.open_path(target):
             assert self.window is not None
@@ -256,15 +261,18 @@ class Launcher(QObject):
             return None
         return lock
 
-    def _keep_lock(self, lock: FileLock) -> None:
+    def _keep_lock(self, lock: FileLock | None) -> None:
         """``lock``'s file is now the open one: release the previous file's.
 
         Work folders a crashed merge left beside it go now, not at the next merge
         (one of a merge still running, here or in another process, stays).
+        A shared HQ on a server (``lock`` None) has no lock: several coordinators work on it at once.
         """
         if self._lock is not None and self._lock is not lock:
             self._lock.release()
         self._lock = lock
+        if lock is None:
+            return
         from db.workdirs import remove_stale_work_dirs  # standard library only
 
         for gone in remove_stale_work_dirs(lock.path.parent):
@@ -289,18 +297,24 @@ class Launcher(QObject):
         self._keep_lock(lock)
         return self._use(store)
 
-    def open_path(self, path: Path) -> bool:
-        lock = self._take_lock(Path(path)) if Path(path).is_file() else FileLock(path)
-        if lock is None:
-            return False
-        if self._open_coordinator_first(Path(path), lock):
+    def open_path(self, path: Path | str) -> bool:
+        """Open an election file, or a shared HQ's ``postgresql://`` URL (no lock file: it is shared)."""
+        lock: FileLock | None = None
+        if _is_url(path):
+            path = str(path)
+        else:
+            path = Path(path)
+            lock = self._take_lock(path) if path.is_file() else FileLock(path)
+            if lock is None:
+                return False
+        if self._open_coordinator_first(path, lock):
             return True
         from db.store import ElectionStore
 
         try:
             store = ElectionStore.open(path)
         except BaqylauError as exc:
-            if lock is not self._lock:
+            if lock is not None and lock is not self._lock:
                 lock.release()
             if self.window is None:
                 self.show_first_run(str(exc))
@@ -325,14 +339,15 @@ class Launcher(QObject):
             window = main
         previous = self.store
         self.store = store
-        self.settings.last_file = store.path
+        if store.url is None:  # a server's URL is not offered as "the last file" (it may carry a password)
+            self.settings.last_file = store.path
         self._show(window)
         if previous is not None and previous is not store:
             previous.close()
         return True
 
-    def _open_coordinator_first(self, path: Path, lock: FileLock) -> bool:
-        """A current HQ file: show the coordinator window at once, open its store behind it.
+    def _open_coordinator_first(self, path: Path | str, lock: FileLock | None) -> bool:
+        """A current HQ (a file or a URL): show the coordinator window at once, open its store behind it.
 
         The window's stations table reads its first screen with plain sqlite3
         (``db.services.station_reader``); the store (SQLAlchemy) opens on a helper
@@ -347,7 +362,7 @@ class Launcher(QObject):
 
         opener = hq.StoreOpener(path)
         window: QWidget = CoordinatorWindow.opening(opener, reader)
-        if lock is self._lock:
+        if lock is not None and lock is self._lock:
             self._lock = None  # the same file again: _close_store must not release it
         self._close_store()
         self._keep_lock(lock)
@@ -374,7 +389,8 @@ class Launcher(QObject):
         exc = opener.future.exception()
         if exc is None:
             self.store = opener.future.result()
-            self.settings.last_file = self.store.path  # as the usual path does: only a file that opened
+            if opener.url is None:  # as the usual path does: only a file that opened, never a URL
+                self.settings.last_file = self.store.path
             return
         if isinstance(exc, BaqylauError):
             message = str(exc)
@@ -383,7 +399,7 @@ class Launcher(QObject):
             message = str(
                 StorageError(
                     "error.storage.io",
-                    file=str(opener.path),
+                    file=opener.location,
                     problem=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
                 )
             )
@@ -438,6 +454,12 @@ class Launcher(QObject):
         self._demo_job = None
         self._set_busy(False)
         post_error(str(exc) if isinstance(exc, BaqylauError) else tr("ui.app.demo_failed", problem=str(exc)[:200]))
+
+
+def _is_url(path: str | Path) -> bool:
+    from db.services.station_reader import is_url  # standard library only until a URL is opened
+
+    return is_url(path)
 
 
 def install_exception_hook() -> None:

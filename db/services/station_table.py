@@ -5,7 +5,7 @@ module never loads every row's contents: :meth:`StationSource.ids` returns only
 the ordered station ids matching the filters (one indexed query), and
 :meth:`StationSource.rows` computes the displayed figures for a page of ids.
 
-The queries are read-only: plain ``sqlite3`` for what the first screen shows
+The queries are read-only: plain DB-API (``sqlite3``, or psycopg for a shared HQ) for what the first screen shows
 (:mod:`db.services.station_reader`), SQLAlchemy Core over ``db.models`` for the
 observers' figures, loaded in the background. They are shaped for a table read
 a page at a time (``ui/coordinator/stations.py`` shows them), which is why they
@@ -142,13 +142,13 @@ class StationSource:
     table always agrees with the aggregates and the report.
 
     The ids, the station list's columns, regions and the count are read with
-    plain ``sqlite3`` (:class:`StationReader`): they are what the window shows
+    plain DB-API (:class:`StationReader`): they are what the window shows
     first, possibly while the store is still being opened (``StoreOpener``).
     """
 
     def __init__(self, store: ElectionStore | StoreOpener, reader: StationReader | None = None) -> None:
         self._opener = store if isinstance(store, StoreOpener) else StoreOpener.opened(store)
-        self._reader = reader if reader is not None else StationReader(self._opener.path)
+        self._reader = reader if reader is not None else StationReader(self._opener.target)
         self._template: ElectionTemplate = self._reader.template
         self._effective: Future[EffectiveProtocols] | None = None
         self._breaking: frozenset[str] | None = None
@@ -169,7 +169,7 @@ class StationSource:
 
     @property
     def reader(self) -> StationReader:
-        """The table's own ``sqlite3`` reads (UI thread)."""
+        """The table's own DB-API reads (UI thread)."""
         return self._reader
 
     @property
@@ -503,12 +503,14 @@ class ScanStopped(Exception):
 
 
 class QueryGuard:
-    """Lets another thread stop a background read of a store: a flag, plus SQLite's interrupt.
+    """Lets another thread stop a background read of a store: a flag, plus the driver's interrupt.
 
     While :meth:`watching` (on the worker thread), every connection the worker
     checks out of the store's pool is noted; :meth:`interrupt`, from any thread,
-    sets the flag and calls ``sqlite3.Connection.interrupt()`` on them, which
-    makes a running query fail at once. Python loops call :meth:`check` between steps.
+    sets the flag and calls ``sqlite3.Connection.interrupt()`` on them (on
+    PostgreSQL psycopg's ``Connection.cancel()``: the server cancels the running
+    statement), which makes a running query fail at once. Python loops call
+    :meth:`check` between steps.
     """
 
     def __init__(self) -> None:
@@ -572,6 +574,7 @@ class QueryGuard:
             conns = list(self._conns)
         for conn in conns:
             try:
-                conn.interrupt()
+                stop = getattr(conn, "interrupt", None) or conn.cancel  # sqlite3, else psycopg
+                stop()
             except Exception:  # noqa: BLE001 - a connection closed meanwhile has nothing to stop
                 pass

@@ -23,7 +23,7 @@ from db.conflicts import (
 from db.store import ElectionStore
 from observer.fmt import formatter
 from observer.i18n import current_language, tr
-from ui.coordinator.text import plain_labels, plain_tooltip
+from ui.coordinator.text import hold_read_only, plain_labels, plain_tooltip
 from ui.operations import Operation, run_query
 from ui.qt import (
     QAbstractItemView,
@@ -77,6 +77,7 @@ class ConflictsPage(QWidget):
     def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store = store
+        self.read_only = False  # set_read_only: a database role that may only read
         self._conflicts: list[StationConflict] = []
         self._current: StationConflict | None = None
         self._history: list[ResolutionInfo] = []
@@ -461,12 +462,20 @@ class ConflictsPage(QWidget):
 
     # ---- deciding ----------------------------------------------------------
     def _update_record_enabled(self) -> None:
+        if self.read_only:
+            hold_read_only(self.record)
+            return
         self.record.setEnabled(
             self._current is not None
             and self.choices.checkedButton() is not None
             and bool(self.reason.text().strip())
             and bool(self.decided_by.text().strip())
         )
+
+    def set_read_only(self, on: bool) -> None:
+        """A role that may only read: the versions and the history are shown, nothing can be decided."""
+        self.read_only = on
+        self._update_record_enabled()
 
     def choose(self, version_index: int | None) -> None:
         """Tick a version (0-based) or, with None, "disputed"; used by keyboard users and tests."""
@@ -527,6 +536,7 @@ class ConflictsPage(QWidget):
         self.reason.setPlaceholderText(tr("coordui.conflicts.reason_hint"))
         self.by_label.setText(tr("coordui.conflicts.decided_by"))
         self.record.setText(tr("coordui.conflicts.record"))
+        self._update_record_enabled()  # the read-only tip in the new language
         self.history.setHorizontalHeaderLabels(
             [tr(f"coordui.conflicts.hcol.{k}") for k in ("when", "what", "who", "state", "reason")]
         )
