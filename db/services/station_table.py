@@ -230,6 +230,14 @@ class StationSource:
         with self._lock:
             return self._effective is not None and self._effective.done()
 
+    def effective_error(self) -> BaseException | None:
+        """Why the background read of the effective protocols failed, None if it has not (or not yet)."""
+        with self._lock:
+            future = self._effective
+        if future is None or not future.done() or future.cancelled():
+            return None
+        return future.exception()
+
     @property
     def stopped(self) -> bool:
         """stop() was called: no new read of the figures starts."""
@@ -337,6 +345,10 @@ class StationSource:
         """
         if not ids:
             return {}
+        if not wait and self.effective_error() is not None:
+            # The observers' figures could not be read (the window's status says why): the station
+            # list and the official figures are still worth showing, never a failure on every paint.
+            return self._pending_rows(ids)
         eff = self.effective if wait or self.effective_ready() else None
         if eff is None:
             return self._pending_rows(ids)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from db.services.hq import StoreOpener
 from db.services.station_reader import StationReader
+from observer.errors import BaqylauError
 from observer.i18n import tr
 from ui.coordinator.stations import COLUMNS, StationsPage
 from ui.coordinator.text import plain_labels
@@ -428,6 +429,13 @@ class CoordinatorWindow(QMainWindow):
     def _update_status(self) -> None:
         source = self.stations.model.source
         total = source.total()
+        failed = source.effective_error()
+        if failed is not None:
+            problem = str(failed) if isinstance(failed, BaqylauError) else (str(failed).splitlines() or [""])[0][:200]
+            self.status_label.setText(
+                tr("coordui.window.status_failed", file=self._opener.location, stations=total, problem=problem)
+            )
+            return
         if not source.effective_ready():
             # Never block the window on the background read: say what is still coming.
             self.status_label.setText(tr("coordui.window.status_loading", file=self._opener.location, stations=total))

@@ -1,0 +1,323 @@
+"""The coordinator window on a shared HQ in PostgreSQL (issue 16): the same table as on the file,
+others' changes shown without a click, and a read-only role told so instead of failing on write.
+
+Every test runs against a real server (tests/conftest.py's ``pg_url``): a demo HQ file is copied
+into it with ``hq copy`` (verified by its content digest), and the window on the copy is compared
+with the window on the file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+import main
+from db.demo import demo_hq
+from db.hq_copy import copy_hq
+from db.services.hq import StoreOpener, current_hq_reader
+from db.services.station_reader import SORT_COLUMNS, StationReader
+from db.store import ElectionStore
+from observer import i18n
+from observer.i18n import tr
+from ui.app import Launcher
+from ui.coordinator.stations import COLUMNS
+from ui.coordinator.window import WRITING_ACTIONS, CoordinatorWindow
+from ui.qt import Qt
+from ui.settings import Settings
+
+pytestmark = pytest.mark.postgres
+
+# Districts whose order differs between code-point order and any linguistic one: the table's
+# order on the server must be the file's (the database's C collation, as SQLite's BINARY).
+DISTRICTS = ("Әлем", "abc", "Zeta", "ёлка", "_under", "Яр", "2nd", "éte")
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo HQ (observers' packages merged, conflicts, violations) with a station list that
+    tests the order: names in several scripts and cases, stations without a registered count."""
+    path = Path(demo_hq(tmp_path_factory.mktemp("demo"), stations=60, seed=3))
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM stations ORDER BY code")]
+            for i, sid in enumerate(ids[: len(DISTRICTS) * 2]):
+                conn.execute("UPDATE stations SET district = ? WHERE id = ?", (DISTRICTS[i % len(DISTRICTS)], sid))
+            conn.execute(f"UPDATE stations SET registered = NULL WHERE id IN ('{ids[3]}', '{ids[17]}', '{ids[40]}')")
+    finally:
+        conn.close()  # the last connection: the changes leave the WAL for the file that is copied
+    with closing(sqlite3.connect(path)) as check:
+        assert check.execute("SELECT count(*) FROM stations WHERE registered IS NULL").fetchone()[0] == 3
+    return path
+
+
+@pytest.fixture
+def hq(demo_file: Path, pg_url: str, tmp_path: Path) -> tuple[Path, str]:
+    """(the HQ file, its copy in a new PostgreSQL database)."""
+    path = tmp_path / "hq.baqylau"
+    shutil.copyfile(demo_file, path)
+    copy_hq(path, pg_url)
+    return path, pg_url
+
+
+def _window(qtbot, target: Path | str) -> CoordinatorWindow:
+    """The window as the app opens it: the table's own reader first, the store opening behind it."""
+    reader = current_hq_reader(target)
+    assert reader is not None, f"{target} is not plainly a current HQ"
+    opener = StoreOpener(target)
+    window = CoordinatorWindow.opening(opener, reader)
+    qtbot.addWidget(window)
+    opener.start()
+    qtbot.waitUntil(lambda: opener.future.done(), timeout=30_000)
+    return window
+
+
+def _cells(window: CoordinatorWindow, columns: tuple[str, ...], rows: int = 60) -> list[list[str]]:
+    model = window.stations.model
+    picked = [COLUMNS.index(c) for c in columns]
+    return [
+        [model.data(model.index(r, c), Qt.ItemDataRole.DisplayRole) for c in picked]
+        for r in range(min(rows, model.rowCount()))
+    ]
+
+
+def _sorted_ids(window: CoordinatorWindow, column: str, descending: bool) -> list[str]:
+    model = window.stations.model
+    order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+    model.sort(COLUMNS.index(column), order)
+    return model.station_ids()
+
+
+def _close(window: CoordinatorWindow) -> None:
+    window.close()
+    window._opener.result().close()
+
+
+def test_the_station_list_reads_filters_and_sorts_on_the_server_as_in_the_file(hq: tuple[Path, str]) -> None:
+    path, url = hq
+    on_file, on_server = StationReader(path), StationReader(url)
+    try:
+        assert on_server.on_server and not on_file.on_server
+        assert on_server.path.name == ElectionStore.open(url).path.name  # what the title calls it
+        assert on_server.schema_revision() == on_file.schema_revision()
+        assert on_server.template.id == on_file.template.id
+        assert on_server.total() == on_file.total() == 60
+        assert on_server.regions() == on_file.regions()
+        for sort in SORT_COLUMNS:
+            for descending in (False, True):
+                assert on_server.ids(sort=sort, descending=descending) == on_file.ids(sort=sort, descending=descending)
+                assert on_server.ids(sort=sort, descending=descending, limit=7) == on_file.ids(
+                    sort=sort, descending=descending, limit=7
+                )
+        # The names in several scripts really are ordered by code point on both (not only equal).
+        districts = [d for _i, _c, _r, d, _n in on_file.stations(on_file.ids(sort="district"))]
+        by_order = {sid: n for n, sid in enumerate(on_file.ids(sort="district"))}
+        rows = sorted(on_file.stations(on_file.ids()), key=lambda r: by_order[r[0]])
+        assert [r[3] for r in rows] == sorted(districts)
+        region = on_file.regions()[1]
+        for flt in ({"region": region}, {"code_search": "0"}, {"code_search": "%"}, {"has_violations": True}):
+            assert on_server.ids(**flt) == on_file.ids(**flt), flt  # type: ignore[arg-type]
+        ids = on_file.ids()
+        assert sorted(on_server.stations(ids)) == sorted(on_file.stations(ids))
+        assert on_server.official(ids) == on_file.official(ids)
+        assert on_server.writable() and on_file.writable()
+    finally:
+        on_file.close()
+        on_server.close()
+
+
+def test_the_window_on_the_server_shows_and_sorts_the_stations_as_on_the_file(qtbot, hq: tuple[Path, str]) -> None:
+    path, url = hq
+    on_file, on_server = _window(qtbot, path), _window(qtbot, url)
+    try:
+        assert on_server.watch is not None and on_file.watch is None  # only a shared HQ changes under a window
+        assert not on_server.read_only and not on_server.read_only_banner.isVisibleTo(on_server)
+        assert (
+            "***" not in on_server.windowTitle()
+            and on_server.stations.model.source.path.name in on_server.windowTitle()
+        )
+        assert on_server.stations.model.station_ids() == on_file.stations.model.station_ids()
+        shown = ("code", "region", "district", "registered", "official")
+        assert _cells(on_server, shown) == _cells(on_file, shown)
+        # Sorted in SQL (the station list's columns) or from the stored figures (official turnout).
+        for column in ("code", "region", "district", "registered", "official"):
+            for descending in (False, True):
+                assert _sorted_ids(on_server, column, descending) == _sorted_ids(on_file, column, descending), column
+                assert _cells(on_server, shown) == _cells(on_file, shown)
+    finally:
+        _close(on_file)
+        _close(on_server)
+
+
+def test_the_observers_figures_and_their_sorts_are_the_files(qtbot, hq: tuple[Path, str]) -> None:
+    """Observed turnout, gaps and flags come through db.conflicts, ported to PostgreSQL on its own branch."""
+    path, url = hq
+    from db.conflicts import effective_protocols
+
+    store = ElectionStore.open(url)
+    try:
+        effective_protocols(store)
+    except psycopg.Error as exc:
+        pytest.xfail(f"db.conflicts does not read PostgreSQL yet: {exc}")
+    finally:
+        store.close()
+    on_file, on_server = _window(qtbot, path), _window(qtbot, url)
+    try:
+        for window in (on_file, on_server):
+            qtbot.waitUntil(window.stations.model.source.effective_ready, timeout=30_000)
+        assert _cells(on_server, COLUMNS) == _cells(on_file, COLUMNS)
+        for column in ("observed", "gap", "flags"):
+            for descending in (False, True):
+                assert _sorted_ids(on_server, column, descending) == _sorted_ids(on_file, column, descending), column
+    finally:
+        _close(on_file)
+        _close(on_server)
+
+
+def test_the_window_shows_what_another_coordinator_changed(qtbot, hq: tuple[Path, str]) -> None:
+    _path, url = hq
+    window = _window(qtbot, url)
+    watch = window.watch
+    assert watch is not None
+    try:
+        qtbot.waitUntil(lambda: watch.polls >= 1 and not watch.busy, timeout=30_000)  # the baseline
+        model = window.stations.model
+        before = model.rowCount()
+        changes: list[bool] = []
+        watch.changed.connect(lambda: changes.append(True))
+
+        # Nothing changed: a poll says nothing and the table is not re-read.
+        watch.poll()
+        qtbot.waitUntil(lambda: not watch.busy, timeout=30_000)
+        assert changes == [] and watch.polls >= 2
+
+        other = ElectionStore.open(url)  # another coordinator, another connection
+        try:
+            other.upsert_station("999001", region="KZ-ALA", district="Медеу", registered=1234)
+        finally:
+            other.close()
+        watch.poll()  # what the timer does every few seconds
+        qtbot.waitUntil(lambda: model.rowCount() == before + 1, timeout=30_000)
+        assert changes == [True]
+        assert window.statusBar().currentMessage() == tr("coordui.window.others_changed")
+        assert "999001" in [r[1] for r in model.source.reader.stations(model.station_ids())]
+
+        # The window's own change is not news: it re-reads its pages itself, and the marker read after
+        # it is the new baseline (else every decision would be read twice, the second time for nothing).
+        window.store.upsert_station("999002", region="KZ-ALA", registered=10)
+        window._data_changed()  # what a page's write (a merge, a decision, an import) ends with
+        assert model.rowCount() == before + 2
+        qtbot.waitUntil(lambda: not watch.busy, timeout=30_000)
+        watch.poll()
+        qtbot.waitUntil(lambda: not watch.busy, timeout=30_000)
+        assert changes == [True]
+    finally:
+        _close(window)
+    assert window.watch is not None and not window.watch._timer.isActive()  # closing stops the polling
+
+
+def _documented_roles(url: str) -> tuple[str, str]:
+    """docs/postgresql.md's grants, as written, on the test database: (a coordinator's URL, an analyst's)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        db = sql.Identifier(conn.execute("SELECT current_database()").fetchone()[0])  # type: ignore[index]
+        for statement in (
+            "DO $$ BEGIN CREATE ROLE baqylau_coordinator NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+            "DO $$ BEGIN CREATE ROLE baqylau_analyst NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+            "DO $$ BEGIN CREATE ROLE berik LOGIN IN ROLE baqylau_analyst; "
+            "EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+        ):
+            conn.execute(statement)
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO baqylau_analyst").format(db))
+        conn.execute("GRANT USAGE ON SCHEMA public TO baqylau_analyst")
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO baqylau_analyst")
+    return url, url.replace("postgresql://postgres@", "postgresql://berik@", 1)
+
+
+@pytest.fixture
+def english() -> Iterator[None]:
+    before = i18n.current_language()
+    i18n.set_language("en")
+    yield
+    i18n.set_language(before)
+
+
+def test_an_analyst_sees_read_only_and_cannot_start_a_write(qtbot, hq: tuple[Path, str], english: None) -> None:
+    _path, url = hq
+    coordinator_url, analyst_url = _documented_roles(url)
+    window = _window(qtbot, analyst_url)
+    try:
+        assert window.read_only
+        window.show()
+        banner = window.read_only_banner
+        assert banner.isVisible() and banner.text().startswith("Read-only: this database role may only read")
+        tip = tr("coordui.read_only.tip")
+        for name, action in window.actions_by_name.items():
+            assert action.isEnabled() == (name not in WRITING_ACTIONS), name
+            if name in WRITING_ACTIONS:
+                assert action.toolTip() == tip
+        assert not window.acceptDrops()  # dropped packages are not merged either
+        # Everything can still be read: the stations table is the same as the coordinator's.
+        assert window.stations.model.rowCount() == 60
+        keys = window.show_tab("keys")
+        for button in (keys.approve, keys.revoke, keys.release, keys.release_all_button, keys.import_button, keys.tofu):
+            assert not button.isEnabled() and button.toolTip() == tip
+        if keys.table.rowCount():
+            keys.table.selectRow(0)  # selecting a key enables its buttons for a coordinator, never here
+            assert not keys.approve.isEnabled() and not keys.revoke.isEnabled()
+        conflicts = window.conflicts
+        assert conflicts.read_only and not conflicts.record.isEnabled() and conflicts.record.toolTip() == tip
+        comparison = window.comparison
+        assert not comparison.rules_button.isEnabled() and comparison.rules_button.toolTip() == tip
+
+        # The banner and the tips follow the language.
+        i18n.set_language("kk")
+        window.retranslate()
+        assert banner.text().startswith("Тек оқу") and window.actions_by_name["merge"].toolTip().startswith("Тек оқу")
+        assert keys.approve.toolTip() == tr("coordui.read_only.tip")
+    finally:
+        _close(window)
+
+    coordinator = _window(qtbot, coordinator_url)
+    try:
+        assert not coordinator.read_only and all(a.isEnabled() for a in coordinator.actions_by_name.values())
+    finally:
+        _close(coordinator)
+
+
+def test_a_read_only_server_is_read_only_too(hq: tuple[Path, str]) -> None:
+    """A hot standby, or a database set read-only: the same banner, whatever the grants."""
+    _path, url = hq
+    with psycopg.connect(url, autocommit=True) as conn:
+        db = sql.Identifier(conn.execute("SELECT current_database()").fetchone()[0])  # type: ignore[index]
+        conn.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(db))
+    reader = StationReader(url)
+    try:
+        assert not reader.writable()
+    finally:
+        reader.close()
+
+
+def test_the_app_opens_a_url_without_a_lock_file_and_does_not_remember_it(
+    qtbot, hq: tuple[Path, str], tmp_path: Path
+) -> None:
+    _path, url = hq
+    main._refuse_urls(["gui", url])  # `baqylau postgresql://...` is let through to the window
+    settings = Settings()
+    remembered = settings.last_file
+    launcher = Launcher(settings)
+    try:
+        window = launcher.start(url)
+        assert isinstance(window, CoordinatorWindow) and window.watch is not None
+        assert launcher._lock is None  # several coordinators share the database: nothing to lock
+        qtbot.waitUntil(lambda: launcher.store is not None, timeout=30_000)
+        assert launcher.store is not None and launcher.store.url == url
+        assert settings.last_file == remembered  # a URL (maybe with a password) is never "the last file"
+    finally:
+        launcher.shutdown()
