@@ -144,12 +144,13 @@ class StoreOpener:
 
     @property
     def location(self) -> str:
-        """What the window calls the HQ: the file's name, or the URL without its password."""
+        """What the window calls the HQ: the file's name, or the URL without its password and its
+        query (the socket folder, TLS files, ``options``: too long for a title, and not its name)."""
         if self.url is None:
             return self.path.name
         from db.engine import pg_display  # a shared HQ's window loads SQLAlchemy anyway
 
-        return pg_display(self.url)
+        return pg_display(self.url).split("?", 1)[0]
 
     @property
     def started(self) -> bool:
