@@ -19,9 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from coordinator_screenshots import _save, _settle, _wait  # noqa: E402  (beside this script)
+
 from db.services.hq import StoreOpener, current_hq_reader  # noqa: E402
 from observer import i18n  # noqa: E402
-from tools.coordinator_screenshots import _save, _settle, _wait  # noqa: E402
 from ui.app import make_application  # noqa: E402
 from ui.coordinator.window import CoordinatorWindow  # noqa: E402
 from ui.qt import QApplication  # noqa: E402

@@ -67,6 +67,11 @@ FLAGS: tuple[str, ...] = (
 ReuseIndex = dict[str, tuple["ReusePair", ...]]
 
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baqylau-stations")
+# The id list of a shared HQ's table (a server may be slow or far): read beside the figures, never queued behind them.
+_IDS_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baqylau-station-ids")
+# How long a background read of the id list may run on the server before it gives up (then it
+# fails with the server's message, and a closing window never waits longer for it).
+IDS_STATEMENT_TIMEOUT_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,8 @@ class StationSource:
         self._regions: list[str] | None = None
         self._total: int | None = None
         self.sort_keys = SortKeys(self)  # the figures' sort keys, computed when first sorted by
+        # A shared HQ's id lists are read on a helper thread, with a connection of their own.
+        self._ids_reader: StationReader | None = None
 
     @property
     def store(self) -> ElectionStore:
@@ -177,9 +184,36 @@ class StationSource:
         return self._opener.path
 
     def close(self) -> None:
-        """Close the table's own read connection (the window closed)."""
+        """Close the table's own read connections (the window closed)."""
         self.closed = True
         self._reader.close()
+        with self._lock:
+            background, self._ids_reader = self._ids_reader, None
+        if background is not None:
+            background.interrupt()  # an id list being read is not waited for
+            background.close()
+
+    @property
+    def reads_in_background(self) -> bool:
+        """The id lists are read on a helper thread: the HQ is on a server, which may answer slowly."""
+        return self._reader.on_server
+
+    def ids_in_background(self, flt: StationFilter, sort: str = "code", descending: bool = False) -> Future[list[str]]:
+        """:meth:`ids` on a helper thread with its own connection (the UI thread's stays free for pages)."""
+        return _IDS_POOL.submit(self._background_ids, flt, sort, descending)
+
+    def _background_ids(self, flt: StationFilter, sort: str, descending: bool) -> list[str]:
+        with self._lock:
+            reader = self._ids_reader
+        if reader is None:
+            reader = StationReader(self._opener.target)  # connected here: a slow server keeps only this thread
+            reader.limit_statements(IDS_STATEMENT_TIMEOUT_MS)
+            with self._lock:
+                if self.closed:
+                    reader.close()
+                    raise ScanStopped()
+                self._ids_reader = reader
+        return self.ids(flt, sort, descending, reader=reader)
 
     def invalidate(self) -> None:
         """Forget derived sets after a merge, an import, a decision or a rules change."""
@@ -268,19 +302,25 @@ class StationSource:
 
     # ---- ids -------------------------------------------------------------
     def ids(
-        self, flt: StationFilter, sort: str = "code", descending: bool = False, limit: int | None = None
+        self,
+        flt: StationFilter,
+        sort: str = "code",
+        descending: bool = False,
+        limit: int | None = None,
+        reader: StationReader | None = None,
     ) -> list[str]:
         """Ids in table order; ``limit`` only for the unfiltered table (the first screen).
 
         The station list's columns sort in SQL; the figures' columns (observed,
         official, gap, violations, flags) by :mod:`db.services.station_sort`,
-        stations without a value last in either direction.
+        stations without a value last in either direction. ``reader``: another
+        connection than the UI thread's (:meth:`ids_in_background`).
         """
         if limit is not None and flt != StationFilter():
             raise ValueError("limit applies to the unfiltered list only")
         by_figure = sort in FIGURE_SORTS
         # 100,000 ids through the driver: SQLAlchemy's per-row result processing costs 4x the query.
-        ids = self._reader.ids(
+        ids = (reader or self._reader).ids(
             flt.region,
             flt.code_search,
             flt.has_violations,
