@@ -202,18 +202,29 @@ class StationSource:
         """:meth:`ids` on a helper thread with its own connection (the UI thread's stays free for pages)."""
         return _IDS_POOL.submit(self._background_ids, flt, sort, descending)
 
+    def rows_in_background(self, ids: Sequence[str]) -> Future[dict[str, StationRow]]:
+        """:meth:`rows` of a page (never waiting for the figures) on the same helper thread as the id lists."""
+        return _IDS_POOL.submit(self._background_rows, list(ids))
+
     def _background_ids(self, flt: StationFilter, sort: str, descending: bool) -> list[str]:
+        return self.ids(flt, sort, descending, reader=self._background_reader())
+
+    def _background_rows(self, ids: list[str]) -> dict[str, StationRow]:
+        return self.rows(ids, wait=False, reader=self._background_reader())
+
+    def _background_reader(self) -> StationReader:
+        """The helper thread's own connection (made there: a slow server keeps only that thread)."""
         with self._lock:
             reader = self._ids_reader
         if reader is None:
-            reader = StationReader(self._opener.target)  # connected here: a slow server keeps only this thread
+            reader = StationReader(self._opener.target)
             reader.limit_statements(IDS_STATEMENT_TIMEOUT_MS)
             with self._lock:
                 if self.closed:
                     reader.close()
                     raise ScanStopped()
                 self._ids_reader = reader
-        return self.ids(flt, sort, descending, reader=reader)
+        return reader
 
     def invalidate(self) -> None:
         """Forget derived sets after a merge, an import, a decision or a rules change."""
@@ -377,21 +388,22 @@ class StationSource:
         return self._breaking
 
     # ---- rows ------------------------------------------------------------
-    def rows(self, ids: Sequence[str], wait: bool = True) -> dict[str, StationRow]:
+    def rows(self, ids: Sequence[str], wait: bool = True, reader: StationReader | None = None) -> dict[str, StationRow]:
         """The rows of ``ids`` (a page), computed in a handful of indexed queries.
 
         With ``wait=False`` and the effective protocols still being read, the rows
         carry the station list and official figures only, marked ``pending``.
+        ``reader``: another connection than the UI thread's (:meth:`rows_in_background`).
         """
         if not ids:
             return {}
         if not wait and self.effective_error() is not None:
             # The observers' figures could not be read (the window's status says why): the station
             # list and the official figures are still worth showing, never a failure on every paint.
-            return self._pending_rows(ids)
+            return self._pending_rows(ids, reader)
         eff = self.effective if wait or self.effective_ready() else None
         if eff is None:
-            return self._pending_rows(ids)
+            return self._pending_rows(ids, reader)
         facts = self._page_facts(ids)
         values = self.protocol_values(eff.by_station[i] for i in ids if i in eff.by_station)
         return {st.id: self._row(st, eff, facts, values) for st in facts.stations}
@@ -471,11 +483,12 @@ class StationSource:
             check_outcomes=outcomes,
         )
 
-    def _pending_rows(self, ids: Sequence[str]) -> dict[str, StationRow]:
+    def _pending_rows(self, ids: Sequence[str], reader: StationReader | None = None) -> dict[str, StationRow]:
         tpl = self._template
-        official = self._reader.official(ids)
+        reads = reader or self._reader
+        official = reads.official(ids)
         out: dict[str, StationRow] = {}
-        for sid, code, region, district, registered in self._reader.stations(ids):
+        for sid, code, region, district, registered in reads.stations(ids):
             off_pct = official_turnout(tpl, official[sid], registered) if sid in official else None
             out[sid] = StationRow(sid, code, region, district, registered, None, off_pct, pending=True)
         return out

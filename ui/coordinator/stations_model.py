@@ -9,6 +9,7 @@ for one of its cells, and kept in a bounded cache. Numbers are written by
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,8 @@ from ui.qt import (
 if TYPE_CHECKING:
     from db.reuse import ReusePair
 
+
+log = logging.getLogger("baqylau.ui")
 
 PAGE_SIZE = 200
 MAX_CACHED_PAGES = 64  # ~13,000 rows: enough for fast back-and-forth scrolling, bounded memory
@@ -126,6 +129,12 @@ class StationsModel(QAbstractTableModel):
         self._ids_timer = QTimer(self)
         self._ids_timer.setInterval(_IDS_POLL_MS)
         self._ids_timer.timeout.connect(self._poll_ids)
+        # Likewise its pages of rows, as the view asks for them: page number -> (the list's state, the read).
+        self._page_reads: dict[int, tuple[int, Future[dict[str, StationRow]]]] = {}
+        self._pages_state = 0  # bumped whenever the cached pages are dropped: older reads are then dropped too
+        self._pages_timer = QTimer(self)
+        self._pages_timer.setInterval(_IDS_POLL_MS)
+        self._pages_timer.timeout.connect(self._poll_pages)
         self._pages: OrderedDict[int, list[StationRow | None]] = OrderedDict()
         self.pages_loaded = 0  # for tests and measurements: how much work scrolling caused
 
@@ -169,7 +178,7 @@ class StationsModel(QAbstractTableModel):
         else:
             self._ids = self._source.ids(self._filter, *self._sort)
             self._count = None
-        self._pages.clear()
+        self._drop_pages()
         self._pending_pages = False
         self.endResetModel()
         self._ids_shown()
@@ -250,7 +259,7 @@ class StationsModel(QAbstractTableModel):
 
     def _reset_rows(self) -> None:
         self.beginResetModel()
-        self._pages.clear()
+        self._drop_pages()
         self._pending_pages = False
         self.endResetModel()
         self.countChanged.emit(len(self._ids))
@@ -259,7 +268,7 @@ class StationsModel(QAbstractTableModel):
         if self._pending_pages:
             # Rows read meanwhile showed "loading": read them again with the figures.
             self._pending_pages = False
-            self._pages.clear()
+            self._drop_pages()
             if self.rowCount():
                 self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, len(COLUMNS) - 1))
         self.figuresReady.emit()
@@ -275,7 +284,7 @@ class StationsModel(QAbstractTableModel):
         if self._filter.reused_evidence:
             self.reload()  # the filtered id list itself changes
             return
-        self._pages.clear()
+        self._drop_pages()
         if self.rowCount():
             self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, len(COLUMNS) - 1))
 
@@ -303,23 +312,75 @@ class StationsModel(QAbstractTableModel):
                 return None
         page_no = row // PAGE_SIZE
         page = self._pages.get(page_no)
+        if page is None and not wait and self._source.reads_in_background:
+            self._read_page_later(page_no)  # the view is painting: never wait for a server
+            return None
         if page is None or (wait and any(r is not None and r.pending for r in page)):
             page = self._load_page(page_no, wait)
         else:
             self._pages.move_to_end(page_no)
         return page[row - page_no * PAGE_SIZE]
 
+    def _drop_pages(self) -> None:
+        """Forget the cached pages (and the pages being read: they would show an older state)."""
+        self._pages.clear()
+        self._page_reads.clear()
+        self._pages_state += 1
+
+    def _read_page_later(self, page_no: int) -> None:
+        """A shared HQ: read the page on the helper thread; :meth:`_poll_pages` shows it when it comes."""
+        if page_no in self._page_reads:
+            return
+        ids = self._ids[page_no * PAGE_SIZE : (page_no + 1) * PAGE_SIZE]
+        self._page_reads[page_no] = (self._pages_state, self._source.rows_in_background(ids))
+        self._pages_timer.start()
+
+    def _poll_pages(self) -> None:
+        if self._source.closed:
+            self._pages_timer.stop()
+            self._page_reads.clear()
+            return
+        for page_no, (state, future) in list(self._page_reads.items()):
+            if not future.done():
+                continue
+            del self._page_reads[page_no]
+            if state != self._pages_state:
+                continue
+            exc = future.exception()
+            if exc is not None:
+                # The view asks again when it next paints the rows; a server that is gone says so
+                # through the window's other reads. Never a dialog per page.
+                log.warning("a page of the stations table was not read: %s", exc)
+                continue
+            rows = future.result()
+            self._store_page(page_no, [rows.get(i) for i in self._ids[page_no * PAGE_SIZE : (page_no + 1) * PAGE_SIZE]])
+            first = page_no * PAGE_SIZE
+            last = min(first + PAGE_SIZE, self.rowCount()) - 1
+            if last >= first:
+                self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
+        if not self._page_reads:
+            self._pages_timer.stop()
+
+    @property
+    def pages_reading(self) -> int:
+        """Pages being read on the helper thread (a shared HQ's table; tests wait for none)."""
+        return len(self._page_reads)
+
     def _load_page(self, page_no: int, wait: bool) -> list[StationRow | None]:
         ids = self._ids[page_no * PAGE_SIZE : (page_no + 1) * PAGE_SIZE]
         rows = self._source.rows(ids, wait=wait)
         page: list[StationRow | None] = [rows.get(i) for i in ids]
+        self._store_page(page_no, page)
+        return page
+
+    def _store_page(self, page_no: int, page: list[StationRow | None]) -> None:
         if any(r is not None and r.pending for r in page):
             self._pending_pages = True
         self._pages[page_no] = page
+        self._pages.move_to_end(page_no)
         self.pages_loaded += 1
         while len(self._pages) > MAX_CACHED_PAGES:
             self._pages.popitem(last=False)
-        return page
 
     # ---- Qt model interface -------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:
