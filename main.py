@@ -65,6 +65,7 @@ PG_COMMANDS: dict[str, tuple[str, ...]] = {
     "aggregate": (),  # --source official; the observers' figures are refused with a message saying so
     "hq": ("copy",),
     "gui": (),  # `baqylau postgresql://...`: the coordinator window on a shared HQ
+    "evidence-reuse": (),  # thumbnails and hashes are in the evidence rows: nothing read from files
 }
 
 
