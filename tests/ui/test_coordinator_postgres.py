@@ -369,3 +369,27 @@ def test_the_app_opens_a_url_without_a_lock_file_and_does_not_remember_it(
         assert settings.last_file == remembered  # a URL (maybe with a password) is never "the last file"
     finally:
         launcher.shutdown()
+
+
+def test_a_server_that_cannot_be_opened_goes_back_to_the_first_screen_saying_why(qtbot, tmp_path: Path) -> None:
+    from ui.first_run import FirstRunWindow
+
+    url = f"postgresql://nobody@/nowhere?host={tmp_path}&port=1"  # no server listens there
+    assert current_hq_reader(url) is None  # the usual path opens it, and says what is wrong
+    launcher = Launcher(Settings())
+    try:
+        window = launcher.start(url)
+        assert isinstance(window, FirstRunWindow) and launcher.store is None and launcher._lock is None
+        shown = window.message_bar.text()
+        assert "postgresql://nobody@/nowhere" in shown and shown == str(_opening_error(url))
+    finally:
+        launcher.shutdown()
+
+
+def _opening_error(url: str) -> Exception:
+    """What opening ``url`` the usual way says (db.engine.server_error's message)."""
+    try:
+        ElectionStore.open(url)
+    except Exception as exc:  # noqa: BLE001 - the message is what is compared
+        return exc
+    raise AssertionError(f"{url} opened")

@@ -259,9 +259,37 @@ class ConflictsPage(QWidget):
 
         def done(res: list[StationConflict]) -> None:
             # The selection at arrival, not at the call: a station picked meanwhile stays picked.
+            typed = None if select_station else self._typed_decision()
             self._set_conflicts(res, select_station or (self._current.station_id if self._current else None))
+            if typed is not None:
+                self._restore_decision(*typed)
 
         run_query(self, lambda _ctx: station_conflicts(self.store, include_resolved=include), done)
+
+    def _typed_decision(self) -> tuple[str, object, str] | None:
+        """(station, the version or "disputed" picked, the reason typed) of a decision not yet recorded."""
+        c = self._current
+        button = self.choices.checkedButton()
+        if c is None or (button is None and not self.reason.text()):
+            return None
+        picked = (
+            None
+            if button is None
+            else ("disputed" if button is self.disputed_choice else button.property("protocol_id"))
+        )
+        return c.station_id, picked, self.reason.text()
+
+    def _restore_decision(self, station_id: str, picked: object, reason: str) -> None:
+        """A reload for a change made elsewhere (on a shared HQ: another coordinator's, polled) must not
+        wipe the decision being typed here; it is kept if the same station is still shown."""
+        if self._current is None or self._current.station_id != station_id:
+            return
+        for button in self.choices.buttons():
+            mine = "disputed" if button is self.disputed_choice else button.property("protocol_id")
+            if picked is not None and mine == picked:
+                button.setChecked(True)
+        self.reason.setText(reason)
+        self._update_record_enabled()
 
     def load_now(self, select_station: str) -> bool:
         """Read the conflicts here and now and select ``select_station``; False if it has none.
