@@ -239,6 +239,9 @@ class KeysPage(QWidget):
     def _loaded(self, data: tuple[list[KeyInfo], list[tuple[str, str, str, str, str, str, str]]]) -> None:
         keys, log = data
         selected = self.selected_key()
+        # A label being typed for the selected key stays (a reload may come from a change made elsewhere:
+        # on a shared HQ, another coordinator's, polled).
+        typed = self.label_edit.text() if selected is not None and self.label_edit.text() != selected.label else None
         self._keys = keys
         self.table.setRowCount(len(keys))
         for r, k in enumerate(keys):
@@ -274,6 +277,9 @@ class KeysPage(QWidget):
         self.log.resizeColumnsToContents()
         self.log.horizontalHeader().setStretchLastSection(True)
         self._selection_changed()
+        now = self.selected_key()
+        if typed is not None and selected is not None and now is not None and now.fingerprint == selected.fingerprint:
+            self.label_edit.setText(typed)
 
     def selected_key(self) -> KeyInfo | None:
         rows = {i.row() for i in self.table.selectedIndexes()}
