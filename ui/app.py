@@ -307,11 +307,11 @@ class Launcher(QObject):
             lock = self._take_lock(path) if path.is_file() else FileLock(path)
             if lock is None:
                 return False
-        if self._open_coordinator_first(path, lock):
-            return True
-        from db.store import ElectionStore
-
         try:
+            if self._open_coordinator_first(path, lock):
+                return True
+            from db.store import ElectionStore  # only now: the fast path shows the window without it
+
             store = ElectionStore.open(path)
         except BaqylauError as exc:
             if lock is not None and lock is not self._lock:

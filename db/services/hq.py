@@ -17,6 +17,7 @@ rows; a server that cannot be reached, an empty or older database get None, and
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from concurrent.futures import Future
 from pathlib import Path
@@ -74,17 +75,21 @@ def open_hq(path: str | Path, *, template: str | None = None) -> ElectionStore:
 
 def current_hq_reader(path: Path | str) -> StationReader | None:
     """A stations reader for ``path`` if it is plainly a current HQ (a file, or a ``postgresql://`` URL),
-    else None (open it the usual way)."""
-    try:
-        if is_url(path):
-            reader = StationReader(str(path))
-        else:
+    else None (open it the usual way).
+
+    A server that cannot be reached or refuses the login raises the StorageError that opening the
+    usual way would (db.engine.server_error): asking it a second time would only wait again.
+    """
+    if is_url(path):
+        reader = _connect(str(path))
+    else:
+        try:
             with Path(path).open("rb") as fh:
                 if fh.read(16) != b"SQLite format 3\x00":
                     return None
             reader = StationReader(Path(path))
-    except Exception:  # noqa: BLE001 - no file, no server, a refused login: the usual path says which
-        return None
+        except (OSError, sqlite3.Error):  # no file, not a database: the usual path says which
+            return None
     try:
         if reader.schema_revision() != head_revision():
             raise LookupError
@@ -160,6 +165,17 @@ class StoreOpener:
     def result(self) -> ElectionStore:
         self.start()
         return self.future.result()
+
+
+def _connect(url: str) -> StationReader:
+    try:
+        return StationReader(url)
+    except Exception as exc:
+        if type(exc).__module__.startswith("psycopg"):
+            from db.engine import server_error
+
+            raise server_error(exc, url) from None
+        raise
 
 
 def _database_name(url: str) -> Path:

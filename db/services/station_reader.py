@@ -42,6 +42,9 @@ LAYOUT_META = "official_layout"  # meta key of the packed figures' key order (db
 # Tables the window's actions write (merge, imports, decisions, keys, rules): a role that may not
 # change every one of them gets a read-only window rather than an error half-way through an action.
 WRITTEN_TABLES = ("packages", "protocols", "resolutions", "trusted_keys", "stations", "official_results", "meta")
+# Seconds to wait for a server that does not answer at all (no route, a dropped packet), unless the
+# URL says (libpq's ``connect_timeout``): the window is waiting for the first screen meanwhile.
+CONNECT_TIMEOUT_S = 10
 # What a poll of a shared HQ compares: per table, its rows and the newest row version (``xmin``,
 # the id of the transaction that wrote it: any insert or update makes a new one, whoever wrote it,
 # with or without an ``updated_at``). What every coordinator command writes: a merge logs each
@@ -93,10 +96,14 @@ class StationReader:
         self._conn: Any
         if self.url is not None:
             import psycopg  # a shared HQ only: a file's window never loads it
+            from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+            conninfo = libpq_url(self.url)
+            if "connect_timeout" not in conninfo_to_dict(conninfo):
+                conninfo = make_conninfo(conninfo, connect_timeout=CONNECT_TIMEOUT_S)
             # Autocommit: every read its own snapshot (READ COMMITTED), so others' commits are seen
             # next time, and no transaction stays open for hours holding back the server's vacuum.
-            self._conn = psycopg.connect(libpq_url(self.url), autocommit=True)
+            self._conn = psycopg.connect(conninfo, autocommit=True)
             name = self._conn.info.dbname
             self.path = Path(name or "postgres")
         else:

@@ -25,6 +25,7 @@ from db.services.hq import StoreOpener, current_hq_reader
 from db.services.station_reader import SORT_COLUMNS, StationReader
 from db.store import ElectionStore
 from observer import i18n
+from observer.errors import StorageError
 from observer.i18n import tr
 from ui.app import Launcher
 from ui.coordinator.stations import COLUMNS
@@ -375,21 +376,23 @@ def test_a_server_that_cannot_be_opened_goes_back_to_the_first_screen_saying_why
     from ui.first_run import FirstRunWindow
 
     url = f"postgresql://nobody@/nowhere?host={tmp_path}&port=1"  # no server listens there
-    assert current_hq_reader(url) is None  # the usual path opens it, and says what is wrong
+    with pytest.raises(StorageError) as refused:
+        current_hq_reader(url)  # said at once, as opening it the usual way says it (not asked twice)
+    assert refused.value.key == _opening_error(url).key == "error.storage.pg_unreachable"
     launcher = Launcher(Settings())
     try:
         window = launcher.start(url)
         assert isinstance(window, FirstRunWindow) and launcher.store is None and launcher._lock is None
         shown = window.message_bar.text()
-        assert "postgresql://nobody@/nowhere" in shown and shown == str(_opening_error(url))
+        assert "postgresql://nobody@/nowhere" in shown and shown == str(refused.value)
     finally:
         launcher.shutdown()
 
 
-def _opening_error(url: str) -> Exception:
+def _opening_error(url: str) -> StorageError:
     """What opening ``url`` the usual way says (db.engine.server_error's message)."""
     try:
         ElectionStore.open(url)
-    except Exception as exc:  # noqa: BLE001 - the message is what is compared
+    except StorageError as exc:
         return exc
     raise AssertionError(f"{url} opened")
