@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -23,6 +24,7 @@ from db.demo import demo_hq
 from db.hq_copy import copy_hq
 from db.services.hq import StoreOpener, current_hq_reader
 from db.services.station_reader import SORT_COLUMNS, StationReader
+from db.services.station_table import QueryGuard, ScanStopped
 from db.store import ElectionStore
 from observer import i18n
 from observer.errors import StorageError
@@ -202,6 +204,42 @@ def test_a_slow_server_never_holds_up_the_window(qtbot, hq: tuple[Path, str]) ->
         assert model.source.closed
     finally:
         blocker.close()
+
+
+def test_a_closing_window_cancels_a_background_read_on_the_server(hq: tuple[Path, str]) -> None:
+    """QueryGuard (the figures' read, the reused-photo scan) stops a query running on the server with
+    psycopg's cancel, as it interrupts SQLite's: quitting never waits for a read nobody will see."""
+    _path, url = hq
+    store = ElectionStore.open(url)
+    blocker = psycopg.connect(url)
+    guard = QueryGuard()
+    outcome: list[object] = []
+
+    def read() -> None:
+        try:
+            with guard.watching(store), store.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT count(*) FROM stations").scalar()
+                outcome.append("finished")
+        except ScanStopped:
+            outcome.append("stopped")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            outcome.append(exc)
+
+    try:
+        blocker.execute("SET idle_in_transaction_session_timeout = '20s'")  # the test cannot hang for good
+        blocker.execute("LOCK TABLE stations IN ACCESS EXCLUSIVE MODE")
+        worker = threading.Thread(target=read)
+        worker.start()
+        waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'stations'::regclass"
+        with psycopg.connect(url, autocommit=True) as look:
+            while not look.execute(waiting).fetchone()[0]:  # type: ignore[index]
+                assert worker.is_alive(), outcome  # the read is on its way to the locked table
+        guard.interrupt()  # the window closes
+        worker.join(30)
+        assert outcome == ["stopped"]
+    finally:
+        blocker.close()
+        store.close()
 
 
 def test_the_observers_figures_and_their_sorts_are_the_files(qtbot, hq: tuple[Path, str]) -> None:
