@@ -434,3 +434,11 @@ def _opening_error(url: str) -> StorageError:
     except StorageError as exc:
         return exc
     raise AssertionError(f"{url} opened")
+
+
+def test_the_table_benchmark_runs_and_finds_the_same_answers(pg_url: str, capsys) -> None:
+    from benchmarks import bench_table_pg
+
+    assert bench_table_pg.main([pg_url, "--stations", "300", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "every id by district" in out and "change marker, read in full" in out
