@@ -310,6 +310,31 @@ def test_the_window_shows_what_another_coordinator_changed(qtbot, hq: tuple[Path
     assert window.watch is not None and not window.watch._timer.isActive()  # closing stops the polling
 
 
+def test_changes_polled_during_a_refresh_wait_for_it(qtbot, demo_file: Path, tmp_path: Path) -> None:
+    """One re-read after another on a busy night, never one per poll on top of those still running."""
+    path = tmp_path / "hq.baqylau"
+    shutil.copyfile(demo_file, path)
+    window = _window(qtbot, path)
+    try:
+        source = window.stations.model.source
+        qtbot.waitUntil(source.effective_ready, timeout=30_000)
+        refreshes: list[bool] = []
+        window.dataChanged.connect(lambda: refreshes.append(True))
+        window._others_changed()  # a poll saw a change: the window re-reads
+        assert refreshes == [True]
+        qtbot.waitUntil(source.effective_ready, timeout=30_000)
+        source.invalidate()  # as while a refresh's figures are still being read
+        window._others_changed()  # polls that saw more changes meanwhile wait for them
+        window._others_changed()
+        assert refreshes == [True]
+        window.stations.model.reload()  # the figures' read runs and arrives
+        qtbot.waitUntil(lambda: len(refreshes) == 2, timeout=30_000)  # then one re-read for both polls
+        qtbot.waitUntil(source.effective_ready, timeout=30_000)
+        assert refreshes == [True, True]
+    finally:
+        _close(window)
+
+
 def _documented_roles(url: str) -> tuple[str, str]:
     """docs/postgresql.md's grants, as written, on the test database: (a coordinator's URL, an analyst's)."""
     with psycopg.connect(url, autocommit=True) as conn:

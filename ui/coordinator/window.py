@@ -114,7 +114,8 @@ class CoordinatorWindow(QMainWindow):
         plain_labels(self)
 
         self.stations.storyRequested.connect(self.open_story)
-        self.stations.model.figuresReady.connect(self._update_status)
+        self.stations.model.figuresReady.connect(self._figures_ready)
+        self._others_pending = False  # others changed the HQ while a refresh was still being read
         language_bridge().changed.connect(lambda _lang: self.retranslate())
         self.retranslate()
         self.resize(1366, 768)
@@ -397,9 +398,24 @@ class CoordinatorWindow(QMainWindow):
         self._data_changed(evidence_changed=True)
 
     def _others_changed(self) -> None:
-        """Another coordinator merged, imported or decided on the shared HQ: every page re-reads."""
+        """Another coordinator merged, imported or decided on the shared HQ: every page re-reads.
+
+        While the observers' figures of the last refresh are still being read (seconds on a large
+        HQ), the next refresh waits for them: during a busy night one re-read after another, never
+        one started per poll on top of those still running.
+        """
+        source = self.stations.model.source
+        if not source.effective_ready():
+            self._others_pending = True
+            return
+        self._others_pending = False
         self._data_changed(evidence_changed=True, by_others=True)
         self.statusBar().showMessage(tr("coordui.window.others_changed"), 10_000)
+
+    def _figures_ready(self) -> None:
+        self._update_status()
+        if self._others_pending:
+            self._others_changed()
 
     def _data_changed(
         self,
