@@ -168,6 +168,7 @@ class StationSource:
         self.sort_keys = SortKeys(self)  # the figures' sort keys, computed when first sorted by
         # A shared HQ's id lists are read on a helper thread, with a connection of their own.
         self._ids_reader: StationReader | None = None
+        self._counts_stale = False  # the count and the regions are read again with the next id list
 
     @property
     def store(self) -> ElectionStore:
@@ -207,7 +208,11 @@ class StationSource:
         return _IDS_POOL.submit(self._background_rows, list(ids))
 
     def _background_ids(self, flt: StationFilter, sort: str, descending: bool) -> list[str]:
-        return self.ids(flt, sort, descending, reader=self._background_reader())
+        reader = self._background_reader()
+        if self._counts_stale:
+            self._counts_stale = False
+            self._total, self._regions = reader.total(), reader.regions()
+        return self.ids(flt, sort, descending, reader=reader)
 
     def _background_rows(self, ids: list[str]) -> dict[str, StationRow]:
         return self.rows(ids, wait=False, reader=self._background_reader())
@@ -232,8 +237,13 @@ class StationSource:
             self._effective = None
             self._breaking = None
         self.sort_keys = SortKeys(self)
-        self._regions = None
-        self._total = None
+        if self.reads_in_background:
+            # A shared HQ: the count and the regions shown stay until the helper thread reads them
+            # again, with the next id list (never a round trip to the server on the UI thread).
+            self._counts_stale = True
+        else:
+            self._regions = None
+            self._total = None
 
     def prefetch(self) -> None:
         """Start computing the effective protocols on a helper thread (once the store is open).

@@ -284,9 +284,12 @@ def test_the_window_shows_what_another_coordinator_changed(qtbot, hq: tuple[Path
         qtbot.waitUntil(lambda: not watch.busy, timeout=30_000)
         assert changes == [] and watch.polls >= 2
 
+        page = window.stations
+        new_region = "KZ-ULY"  # Ulytau, a region since 2022: not in the demo's (2021) station list
+        assert new_region not in model.source.regions()
         other = ElectionStore.open(url)  # another coordinator, another connection
         try:
-            other.upsert_station("999001", region="KZ-ALA", district="Медеу", registered=1234)
+            other.upsert_station("999001", region=new_region, district="Медеу", registered=1234)
         finally:
             other.close()
         watch.poll()  # what the timer does every few seconds
@@ -294,6 +297,9 @@ def test_the_window_shows_what_another_coordinator_changed(qtbot, hq: tuple[Path
         assert changes == [True]
         assert window.statusBar().currentMessage() == tr("coordui.window.others_changed")
         assert "999001" in [r[1] for r in model.source.reader.stations(model.station_ids())]
+        # The count and the regions came with the id list, from the helper thread.
+        assert page.region.findData(new_region) > 0
+        assert str(before + 1) in page.count.text()
 
         # The window's own change is not news: it re-reads its pages itself, and the marker read after
         # it is the new baseline (else every decision would be read twice, the second time for nothing).
