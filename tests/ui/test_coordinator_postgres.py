@@ -242,6 +242,51 @@ def test_a_closing_window_cancels_a_background_read_on_the_server(hq: tuple[Path
         store.close()
 
 
+def test_the_figure_columns_sort_on_the_server_as_in_the_file(hq: tuple[Path, str]) -> None:
+    """The figure columns' sort keys and the rows, read from the server (db/services/station_sort.py,
+    station_table.py), given which protocol counts where. That comes from db.conflicts, read here
+    from the file: ``hq copy`` keeps every id, so it holds for the copy too."""
+    from concurrent.futures import Future
+
+    from db.conflicts import effective_protocols
+    from db.services.station_table import StationFilter, StationSource
+
+    path, url = hq
+    on_file, on_server = ElectionStore.open(path), ElectionStore.open(url)
+    sources = [StationSource(on_file), StationSource(on_server)]
+    try:
+        effective: Future[object] = Future()
+        effective.set_result(effective_protocols(on_file))
+        for source in sources:
+            source._effective = effective  # type: ignore[assignment]
+        assert sources[0].effective_ready() and sources[1].effective_ready()
+        for column in ("observed", "official", "gap", "violations", "flags"):
+            keys = [source.sort_keys.keys(column) for source in sources]
+            assert keys[0] == keys[1] and keys[0], column
+            for descending in (False, True):
+                ids = [source.ids(StationFilter(), column, descending) for source in sources]
+                assert ids[0] == ids[1], (column, descending)
+        for flt in (StationFilter(observed=True), StationFilter(disputed=True), StationFilter(breaks_checks=True)):
+            assert sources[0].ids(flt) == sources[1].ids(flt), flt
+        every = sources[0].ids(StationFilter())
+        rows = [{sid: _plain(row) for sid, row in source.rows(every).items()} for source in sources]
+        assert rows[0] == rows[1] and len(rows[0]) == 60
+    finally:
+        for source in sources:
+            source.close()
+        on_file.close()
+        on_server.close()
+
+
+def _plain(row: object) -> dict[str, object]:
+    """A row's fields, its failed checks as the numbers that disagree (each source parses its own template)."""
+    import dataclasses
+
+    fields = {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}  # type: ignore[arg-type]
+    fields["check_outcomes"] = [(o.check.source, o.left, o.right) for o in fields["check_outcomes"]]  # type: ignore[attr-defined]
+    return fields
+
+
 def test_the_observers_figures_and_their_sorts_are_the_files(qtbot, hq: tuple[Path, str]) -> None:
     """Observed turnout, gaps and flags come through db.conflicts, ported to PostgreSQL on its own branch."""
     path, url = hq
