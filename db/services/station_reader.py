@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import struct
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,20 @@ def libpq_url(url: str) -> str:
     return f"postgresql://{rest}" if scheme.lower().startswith("postgres") else url
 
 
+def cancel_on_server(conn: Any) -> None:
+    """Ask the server to stop ``conn``'s running statement (psycopg's ``cancel()``; the waiting call
+    then raises QueryCanceled). Sent from a helper thread: the request is a connection of its own,
+    which a server that does not answer would keep waiting, and whoever cancels must not wait."""
+
+    def send() -> None:
+        try:
+            conn.cancel()
+        except Exception:  # noqa: BLE001 - a connection closed meanwhile has nothing to stop
+            pass
+
+    threading.Thread(target=send, name="baqylau-cancel", daemon=True).start()
+
+
 class StationReader:
     """Read-only queries of one HQ for the stations table (UI thread only).
 
@@ -134,9 +149,9 @@ class StationReader:
         self._conn.close()
 
     def interrupt(self) -> None:
-        """Stop the query running on this connection (from another thread)."""
+        """Stop the query running on this connection (from another thread; returns at once)."""
         if self.url is not None:
-            self._conn.cancel()  # the server stops the statement; the waiting call raises QueryCanceled
+            cancel_on_server(self._conn)
         else:
             self._conn.interrupt()
 

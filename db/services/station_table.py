@@ -15,14 +15,15 @@ Importing this module loads no SQLAlchemy and no numpy: the first window needs i
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from db.fileformat import IN_CHUNK
 from db.services.hq import StoreOpener
@@ -30,6 +31,7 @@ from db.services.station_reader import (  # noqa: F401  (SORT_COLUMNS: the sort 
     LAYOUT_META,
     SORT_COLUMNS,
     StationReader,
+    cancel_on_server,
     official_json,
 )
 from db.services.station_sort import FIGURE_SORTS, SortKeys, error_outcomes, errors_of, official_turnout, turnout
@@ -67,11 +69,45 @@ FLAGS: tuple[str, ...] = (
 ReuseIndex = dict[str, tuple["ReusePair", ...]]
 
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baqylau-stations")
-# The id list of a shared HQ's table (a server may be slow or far): read beside the figures, never queued behind them.
-_IDS_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baqylau-station-ids")
+_T = TypeVar("_T")
 # How long a background read of the id list may run on the server before it gives up (then it
 # fails with the server's message, and a closing window never waits longer for it).
 IDS_STATEMENT_TIMEOUT_MS = 60_000
+
+
+class _DaemonWorker:
+    """One daemon thread running what is submitted, in order (a ThreadPoolExecutor of one, but a
+    daemon): quitting the app never waits for a read that a server far away has not answered."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., _T], *args: Any) -> Future[_T]:
+        future: Future[_T] = Future()
+        self._queue.put((future, fn, args))
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+        return future
+
+    def _run(self) -> None:
+        while True:
+            future, fn, args = self._queue.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # noqa: BLE001 - delivered to whoever waits for the future
+                future.set_exception(exc)
+
+
+# The id lists and pages of a shared HQ's table (a server may be slow or far): read beside the
+# figures, never queued behind them.
+_IDS_POOL = _DaemonWorker("baqylau-station-ids")
 
 
 @dataclass(frozen=True)
@@ -192,7 +228,7 @@ class StationSource:
             background, self._ids_reader = self._ids_reader, None
         if background is not None:
             background.interrupt()  # an id list being read is not waited for
-            background.close()
+            _IDS_POOL.submit(background.close)  # by the helper thread, once that read has given up
 
     @property
     def reads_in_background(self) -> bool:
@@ -219,6 +255,8 @@ class StationSource:
 
     def _background_reader(self) -> StationReader:
         """The helper thread's own connection (made there: a slow server keeps only that thread)."""
+        if self.closed:
+            raise ScanStopped()  # asked for by a window that has closed since
         with self._lock:
             reader = self._ids_reader
         if reader is None:
@@ -649,7 +687,10 @@ class QueryGuard:
             conns = list(self._conns)
         for conn in conns:
             try:
-                stop = getattr(conn, "interrupt", None) or conn.cancel  # sqlite3, else psycopg
-                stop()
+                stop = getattr(conn, "interrupt", None)  # sqlite3's: at once, in-process
+                if stop is not None:
+                    stop()
+                else:
+                    cancel_on_server(conn)  # psycopg's
             except Exception:  # noqa: BLE001 - a connection closed meanwhile has nothing to stop
                 pass
