@@ -11,8 +11,9 @@ messages. This module is imported before the first window: it loads SQLAlchemy
 
 A shared HQ in PostgreSQL (a ``postgresql://`` URL) takes the same path: the
 reader connects with psycopg alone and checks the same revision and ``meta``
-rows; a server that cannot be reached, an empty or older database get None, and
-``ElectionStore.open`` says what is wrong in the user's language.
+rows; an empty or older database gets None (``ElectionStore.open`` upgrades it
+or says what is wrong), and a server that cannot be reached raises the message
+``ElectionStore.open`` would give, in the user's language.
 """
 
 from __future__ import annotations
