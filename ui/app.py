@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from db.fileformat import ROLE_HQ, ROLE_STATION
+from db.services.station_reader import is_url  # the standard library's sqlite3 (psycopg once a URL opens)
 from observer import i18n
 from observer.errors import BaqylauError, StorageError
 from observer.i18n import tr
@@ -187,13 +188,8 @@ class Launcher(QObject):
     # ---- start ---------------------------------------------------------
     def start(self, path: str | Path | None = None) -> QWidget:
         """Open ``path`` (a file, or a shared HQ's ``postgresql://`` URL), else the last file, else the first-run screen."""
-        if path and _is_url(path):
-            if not self.open_path(str(path)) and self.window is None:
-                self.show_first_run()
-            assert self.window is not None
-            return self.window
-        target = Path(path) if path else self.settings.last_file
-        if target is not None and (path or target.is_file()) and self.open_path(target):
+        target = (str(path) if is_url(path) else Path(path)) if path else self.settings.last_file
+        if target is not None and (path or Path(target).is_file()) and self.open_path(target):
             assert self.window is not None
             return self.window
         if self.window is None:
@@ -300,7 +296,7 @@ class Launcher(QObject):
     def open_path(self, path: Path | str) -> bool:
         """Open an election file, or a shared HQ's ``postgresql://`` URL (no lock file: it is shared)."""
         lock: FileLock | None = None
-        if _is_url(path):
+        if is_url(path):
             path = str(path)
         else:
             path = Path(path)
@@ -454,12 +450,6 @@ class Launcher(QObject):
         self._demo_job = None
         self._set_busy(False)
         post_error(str(exc) if isinstance(exc, BaqylauError) else tr("ui.app.demo_failed", problem=str(exc)[:200]))
-
-
-def _is_url(path: str | Path) -> bool:
-    from db.services.station_reader import is_url  # standard library only until a URL is opened
-
-    return is_url(path)
 
 
 def install_exception_hook() -> None:

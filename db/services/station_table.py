@@ -15,23 +15,21 @@ Importing this module loads no SQLAlchemy and no numpy: the first window needs i
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from db.fileformat import IN_CHUNK
 from db.services.hq import StoreOpener
+from db.services.read_guard import DaemonWorker, QueryGuard, ScanStopped  # noqa: F401  (imported from here too)
 from db.services.station_reader import (  # noqa: F401  (SORT_COLUMNS: the sort keys)
     LAYOUT_META,
     SORT_COLUMNS,
     StationReader,
-    cancel_on_server,
     official_json,
 )
 from db.services.station_sort import FIGURE_SORTS, SortKeys, error_outcomes, errors_of, official_turnout, turnout
@@ -69,45 +67,14 @@ FLAGS: tuple[str, ...] = (
 ReuseIndex = dict[str, tuple["ReusePair", ...]]
 
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baqylau-stations")
-_T = TypeVar("_T")
 # How long a background read of the id list may run on the server before it gives up (then it
 # fails with the server's message, and a closing window never waits longer for it).
 IDS_STATEMENT_TIMEOUT_MS = 60_000
 
 
-class _DaemonWorker:
-    """One daemon thread running what is submitted, in order (a ThreadPoolExecutor of one, but a
-    daemon): quitting the app never waits for a read that a server far away has not answered."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Callable[..., _T], *args: Any) -> Future[_T]:
-        future: Future[_T] = Future()
-        self._queue.put((future, fn, args))
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
-        return future
-
-    def _run(self) -> None:
-        while True:
-            future, fn, args = self._queue.get()
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:  # noqa: BLE001 - delivered to whoever waits for the future
-                future.set_exception(exc)
-
-
 # The id lists and pages of a shared HQ's table (a server may be slow or far): read beside the
 # figures, never queued behind them.
-_IDS_POOL = _DaemonWorker("baqylau-station-ids")
+_IDS_POOL = DaemonWorker("baqylau-station-ids")
 
 
 @dataclass(frozen=True)
@@ -609,88 +576,3 @@ def _hash_thumbnails(store: ElectionStore, guard: QueryGuard) -> None:
         seen.add(sha)
         if sha not in reuse._cache:
             reuse._cache[sha] = reuse.thumbnail_hash(row[7])
-
-
-class ScanStopped(Exception):
-    """A background read was stopped by :meth:`QueryGuard.interrupt` (its window closed)."""
-
-
-class QueryGuard:
-    """Lets another thread stop a background read of a store: a flag, plus the driver's interrupt.
-
-    While :meth:`watching` (on the worker thread), every connection the worker
-    checks out of the store's pool is noted; :meth:`interrupt`, from any thread,
-    sets the flag and calls ``sqlite3.Connection.interrupt()`` on them (on
-    PostgreSQL psycopg's ``Connection.cancel()``: the server cancels the running
-    statement), which makes a running query fail at once. Python loops call
-    :meth:`check` between steps.
-    """
-
-    def __init__(self) -> None:
-        self._conns: list[Any] = []  # checked out by a watching thread and not yet back in the pool
-        self._lock = threading.Lock()
-        self._stopped = threading.Event()
-
-    @contextmanager
-    def watching(self, store: ElectionStore) -> Iterator[QueryGuard]:
-        # Listeners of this watch only: two watches of one guard (a worker's, and a caller that
-        # reads with the same guard) may overlap, and neither may remove the other's.
-        from sqlalchemy import event
-
-        engine = store.engine
-        thread = threading.get_ident()
-        mine: list[Any] = []
-
-        def checkout(dbapi_conn: Any, _record: object, _proxy: object) -> None:
-            if threading.get_ident() == thread:
-                with self._lock:
-                    mine.append(dbapi_conn)
-                    self._conns.append(dbapi_conn)
-
-        def checkin(dbapi_conn: Any, _record: object) -> None:
-            # Back in the pool, the connection may serve another thread next: never interrupt that one.
-            with self._lock:
-                if dbapi_conn in mine:
-                    mine.remove(dbapi_conn)
-                    self._conns.remove(dbapi_conn)
-
-        event.listen(engine, "checkout", checkout)
-        event.listen(engine, "checkin", checkin)
-        try:
-            self.check()
-            yield self
-        except ScanStopped:
-            raise
-        except BaseException as exc:
-            if self._stopped.is_set():
-                raise ScanStopped() from exc  # "interrupted" from SQLite, or what a half-read led to
-            raise
-        finally:
-            event.remove(engine, "checkout", checkout)
-            event.remove(engine, "checkin", checkin)
-            with self._lock:
-                for conn in mine:
-                    self._conns.remove(conn)
-                mine.clear()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
-
-    def check(self) -> None:
-        if self._stopped.is_set():
-            raise ScanStopped()
-
-    def interrupt(self) -> None:
-        self._stopped.set()
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            try:
-                stop = getattr(conn, "interrupt", None)  # sqlite3's: at once, in-process
-                if stop is not None:
-                    stop()
-                else:
-                    cancel_on_server(conn)  # psycopg's
-            except Exception:  # noqa: BLE001 - a connection closed meanwhile has nothing to stop
-                pass
