@@ -142,6 +142,22 @@ def test_choose_a_version_then_change_to_disputed(qtbot, hq) -> None:
     assert page.history.item(1, 4).text() == "matches the photo of the protocol"
 
 
+def test_a_refresh_from_elsewhere_keeps_the_decision_being_typed(qtbot, hq) -> None:
+    """The window re-reads every page when the HQ changed elsewhere (on a shared HQ, another
+    coordinator's merge, polled): the version picked and the reason typed here stay."""
+    page = _page(qtbot, hq)
+    page.choose(page.version_column("Бауыржан Омаров") - 1)
+    page.reason.setText("matches the photo of the")
+    picked = page.choices.checkedButton()
+    with qtbot.waitSignal(page.loaded, timeout=5000):
+        page.reload()  # what the window does after someone else's change
+    assert page.reason.text() == "matches the photo of the"
+    checked = page.choices.checkedButton()
+    assert checked is not None and checked is not picked  # the buttons are new; the same version is picked
+    assert checked.property("protocol_id") == ids_of(hq)["b"]
+    assert page.record.isEnabled() == bool(page.decided_by.text().strip())
+
+
 def test_a_decision_needs_a_reason(qtbot, hq) -> None:
     page = _page(qtbot, hq)
     page.choose(0)
