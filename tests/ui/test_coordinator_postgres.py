@@ -288,17 +288,8 @@ def _plain(row: object) -> dict[str, object]:
 
 
 def test_the_observers_figures_and_their_sorts_are_the_files(qtbot, hq: tuple[Path, str]) -> None:
-    """Observed turnout, gaps and flags come through db.conflicts, ported to PostgreSQL on its own branch."""
+    """Observed turnout, gaps and flags come through db.conflicts, on both backends."""
     path, url = hq
-    from db.conflicts import effective_protocols
-
-    store = ElectionStore.open(url)
-    try:
-        effective_protocols(store)
-    except psycopg.Error as exc:
-        pytest.xfail(f"db.conflicts does not read PostgreSQL yet: {exc}")
-    finally:
-        store.close()
     on_file, on_server = _window(qtbot, path), _window(qtbot, url)
     try:
         for window in (on_file, on_server):

@@ -530,6 +530,8 @@ class ConflictsPage(QWidget):
         reason = self.reason.text()
         by = self.decided_by.text()
         sid = c.station_id
+        # The decision on screen: if another coordinator decided meanwhile, theirs is not overwritten unseen.
+        seen = c.resolution.id if c.resolution is not None else None
 
         following = self._next_undecided(sid)
 
@@ -542,13 +544,20 @@ class ConflictsPage(QWidget):
             self.reload(select_station=following or sid)
             self.station_list.setFocus()
 
+        def refused(_exc: BaseException) -> bool:
+            self.reload(select_station=sid)  # e.g. decided meanwhile by another coordinator: show theirs
+            return False  # and say why (the message box)
+
         self.record.setEnabled(False)
         op = Operation(
             self,
-            lambda _ctx: resolve_station(self.store, sid, protocol_id=pid, status=status, reason=reason, decided_by=by),
+            lambda _ctx: resolve_station(
+                self.store, sid, protocol_id=pid, status=status, reason=reason, decided_by=by, replaces=seen
+            ),
             show_progress=False,
             cancellable=False,
         ).success(done)
+        op.failure(refused)
         op.finished.connect(self._update_record_enabled)
         return op.run_in_background()
 

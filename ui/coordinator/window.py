@@ -99,6 +99,7 @@ class CoordinatorWindow(QMainWindow):
         self.path = self._opener.path
         self._dialogs: list[Any] = []  # open modeless dialogs, kept alive and retranslated
         self._pages: dict[str, QWidget] = {}  # the lazy pages built so far
+        self._closed = False  # closeEvent ran: deferred work (the first tab) must not start
         self._holders: dict[str, QWidget] = {}
 
         self.stations = StationsPage(self._opener, reader=reader)
@@ -162,7 +163,8 @@ class CoordinatorWindow(QMainWindow):
         self.setCentralWidget(central)
 
     def _show_first_tab(self) -> None:
-        if not is_alive(self) or self.tabs.currentIndex() != 0 or "overview" in self._pages:
+        # A window closed while its store was still opening builds nothing on a store that is gone.
+        if not is_alive(self) or self._closed or self.tabs.currentIndex() != 0 or "overview" in self._pages:
             return
         if not self._opener.future.done():
             # Polled, not called back: the opener finishes on its own thread, which must not touch widgets.
@@ -227,6 +229,7 @@ class CoordinatorWindow(QMainWindow):
                 page.changed.connect(self._data_changed)
             elif name == "overview":
                 page.openRequested.connect(self.open_counter)
+                page.regionRequested.connect(self.open_region)
             if hasattr(page, "storyRequested"):
                 page.storyRequested.connect(self.open_story)
             if self.read_only and hasattr(page, "set_read_only"):
@@ -393,6 +396,18 @@ class CoordinatorWindow(QMainWindow):
         }
         self.stations.show_filtered(filters.get(name, StationFilter()))
 
+    def open_region(self, codes: list[str]) -> None:
+        """A region of the overview's map was clicked: its stations. The table filters by one region, so a
+        shape drawn for two units (a region split after the map's data) opens the first one with stations."""
+        from db.services.station_table import StationFilter
+
+        listed = set(self.stations.model.source.regions())
+        region = next((c for c in codes if c in listed), "")
+        if not region:
+            return
+        self.show_tab("stations")
+        self.stations.show_filtered(StationFilter(region=region))
+
     # ---- refreshing --------------------------------------------------------------
     def refresh(self) -> None:
         self._data_changed(evidence_changed=True)
@@ -484,6 +499,7 @@ class CoordinatorWindow(QMainWindow):
         self._update_status()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._closed = True
         for dialog in list(self._dialogs):
             dialog.close()
         # Quitting must not wait for reads nobody will see (the reused-photo scan takes seconds).
