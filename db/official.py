@@ -109,7 +109,7 @@ class _Parsed:
 
 def _read_official(template: ElectionTemplate, mapping: ColumnMapping, csv_path: str | Path) -> _Parsed:
     """Every row of the file converted and checked; problems collected, nothing written."""
-    head, chunks = read_csv_chunks(csv_path, encoding=mapping.encoding, delimiter=mapping.delimiter)
+    head, chunks = read_csv_chunks(csv_path, encoding=mapping.encoding, delimiter=mapping.delimiter, plain=True)
     station_cols, value_cols, key = resolve_columns(head, mapping)
     keys = template.all_keys
     out = _Parsed(head)

@@ -21,10 +21,14 @@ from functools import cached_property
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from observer.errors import ImportDataError
 from observer.fmt import formatter
 from observer.i18n import tr
+
+if TYPE_CHECKING:
+    from observer.csv_columns import PlainCsv
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # Indonesia-size (800,000 stations x 30 columns) is ~150 MB
 MAX_COLUMNS = 2000
@@ -247,8 +251,13 @@ CHUNK_ROWS = 20_000
 
 
 def read_csv_chunks(
-    path: str | Path, *, encoding: str = "auto", delimiter: str = "auto", chunk_rows: int = CHUNK_ROWS
-) -> tuple[CsvTable, Iterator[CsvTable]]:
+    path: str | Path,
+    *,
+    encoding: str = "auto",
+    delimiter: str = "auto",
+    chunk_rows: int = CHUNK_ROWS,
+    plain: bool = False,
+) -> tuple[CsvTable, Iterator[CsvTable | PlainCsv]]:
     """The header (a table without rows) and the data rows in tables of ``chunk_rows``.
 
     For big files: an importer converts each chunk's cells to numbers and lets
@@ -256,9 +265,18 @@ def read_csv_chunks(
     (about 60 bytes per cell in Python). Structural problems found in a later
     chunk raise CsvError while iterating. A file whose quoted fields contain
     line breaks is read whole, the careful way, and handed out in chunks.
+
+    ``plain=True``: a file plain enough for :mod:`observer.csv_columns` comes as one
+    PlainCsv of all its rows (cells by column, made on demand), any other as above.
     """
     data, name = _read_bytes(path)
     text, used, delimiter = _decoded(data, name, encoding, delimiter)
+    if plain:
+        from observer.csv_columns import plain_csv
+
+        table = plain_csv(data, text, name, used, delimiter, MAX_FIELD_CHARS)
+        if table is not None:
+            return CsvTable(name, used, delimiter, table.header, [], []), iter([table])
     del data
     long_lines = _has_long_line(text, MAX_FIELD_CHARS)
 
@@ -279,7 +297,7 @@ def read_csv_chunks(
         return CsvTable(name, used, delimiter, whole.header, [], []), _split(whole, chunk_rows)
     head = CsvTable(name, used, delimiter, tuple(header), [], [])
 
-    def chunks() -> Iterator[CsvTable]:
+    def chunks() -> Iterator[CsvTable | PlainCsv]:
         # Every record so far was one line, so record k is line k; a chunk that used more lines
         # than it has records holds a quoted line break, and the careful reader takes over there.
         line = number

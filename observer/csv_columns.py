@@ -1,0 +1,228 @@
+"""A plain CSV file held as its bytes and the offsets of its cells: the official import's fast reader.
+
+``csv.reader`` makes a list per record and a string per cell: 3 million objects at
+100,000 stations x 30 columns, most of them in columns the mapping leaves out, and
+as much CPU as the whole naive import the benchmark compares against. Here numpy
+finds every separator in one pass over the bytes and checks that every line has
+the header's number of fields; a column becomes Python strings (one decode and one
+split of its cells' bytes) or numbers (numpy parsing its digits) only when the
+import asks for it.
+
+Only a file that this reading gives exactly what ``csv.reader`` (strict, ``"``
+quotes) gives takes this path: one record per line, the same number of fields on
+every line, no blank line but at the end, no carriage return except before a line
+feed, every quote either opening a quoted cell, doubled inside it or closing it,
+no cell longer than the field limit. Anything else makes :func:`plain_csv` return
+None and the csv module reads the file as before, so every refusal and its message
+stay what they were.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+
+_LF, _CR, _QUOTE, _COMMA = 10, 13, 34, 44
+ROW_BLOCK = 20_000  # rows of number cells gathered at a time: a few MB of indexes, not one per byte of the file
+
+
+class PlainCsv:
+    """The cells of a plain CSV file, by column; see the module docstring.
+
+    ``seps[k, j]`` is the offset of the separator that ends cell ``j`` of record ``k``
+    (record 0 is the header; the last record ends at a line feed appended to ``raw``).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        encoding: str,
+        delimiter: str,
+        header: tuple[str, ...],
+        raw: np.ndarray,
+        seps: np.ndarray,
+        quoted: np.ndarray,
+    ) -> None:
+        self.name = name
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self.header = header
+        self._raw = raw
+        self._seps = seps
+        width = seps.shape[1]
+        # The data rows of quoted cells, by column (``quoted``: cell numbers record * width + column).
+        self._quoted_rows = {int(c): quoted[quoted % width == c] // width - 1 for c in np.unique(quoted % width)}
+        self._codec = "utf-8" if encoding == "utf-8-sig" else encoding  # the BOM is not in ``raw``
+        self.lines = list(range(2, len(seps) + 1))  # one record per line, the header on line 1
+        self._columns: dict[int, list[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def _bounds(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end offsets of column ``idx``'s data cells (a line's CR left out)."""
+        seps = self._seps
+        ends = seps[1:, idx].astype(np.int64)
+        starts = (seps[1:, idx - 1] if idx else seps[:-1, -1]).astype(np.int64) + 1
+        if idx == seps.shape[1] - 1:
+            ends -= self._raw[ends - 1] == _CR  # CR LF: the CR is not in the cell
+            ends = np.maximum(ends, starts)  # an empty last cell right after the separator
+        return starts, ends
+
+    def column(self, idx: int) -> list[str]:
+        """Every data cell of column ``idx`` as csv.reader gives it; made once, then kept."""
+        cached = self._columns.get(idx)
+        if cached is not None:
+            return cached
+        starts, ends = self._bounds(idx)
+        quoted = self._quoted_rows.get(idx, np.empty(0, dtype=np.int64))
+        quoted = quoted[quoted >= 0]  # not the header's
+        if len(quoted):  # the quotes around a quoted cell are not its text
+            starts[quoted] += 1
+            ends[quoted] -= 1
+        text = _gathered(self._raw, starts, ends, _LF).decode(self._codec)
+        values = text.split("\n")
+        values.pop()  # after the last cell's line feed
+        if len(quoted) and '"' in text:  # "" inside a quoted cell is one quote
+            for row in quoted.tolist():
+                values[row] = values[row].replace('""', '"')
+        self._columns[idx] = values
+        return values
+
+    def digits(self, idxs: list[int]) -> np.ndarray | None:
+        """Columns ``idxs`` as an int64 rows x columns block when every cell is 1 to 9 ASCII digits, else None.
+
+        A quoted, empty or longer cell, a sign, a space or any other character leaves the
+        columns to the cell-by-cell parse, which says which cell is wrong.
+        """
+        bounds = [self._bounds(i) for i in idxs]
+        starts = np.stack([s for s, _ in bounds], axis=1)
+        ends = np.stack([e for _, e in bounds], axis=1)
+        lengths = ends - starts
+        if lengths.size == 0 or lengths.min() < 1 or lengths.max() > 9:
+            return None
+        blocks = []
+        for row in range(0, len(starts), ROW_BLOCK):
+            s, e = starts[row : row + ROW_BLOCK].ravel(), ends[row : row + ROW_BLOCK].ravel()
+            buf = np.frombuffer(_gathered(self._raw, s, e, _COMMA), dtype=np.uint8)
+            if ((buf - 48) > 9).sum() != len(s):  # only the separators we put are not digits
+                return None
+            values = np.fromstring(buf.tobytes(), dtype=np.int64, sep=",")  # type: ignore[call-overload]
+            if len(values) != len(s):
+                return None
+            blocks.append(values.reshape(-1, len(idxs)))
+        return np.concatenate(blocks)
+
+
+def _gathered(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, sep: int) -> bytes:
+    """The bytes of cells [starts, ends), each followed by ``sep``, in one buffer (numpy, no loop per cell).
+
+    The index of every byte to take is a running sum: 1 within a cell, a jump to the next
+    cell's start after each separator slot (which points at the cell's own separator byte,
+    then overwritten).
+    """
+    lengths = (ends - starts).astype(np.int64)
+    sizes = lengths + 1
+    total = int(sizes.sum())
+    if total == 0:
+        return b""
+    offsets = np.cumsum(sizes) - sizes
+    step = np.ones(total, dtype=np.int64)
+    step[0] = starts[0]
+    step[offsets[1:]] = starts[1:] - ends[:-1]
+    out = raw[np.cumsum(step)]
+    out[offsets + lengths] = sep
+    return out.tobytes()
+
+
+def plain_csv(data: bytes, text: str, name: str, encoding: str, delimiter: str, max_field: int) -> PlainCsv | None:
+    """``data`` (decoded as ``text`` with ``encoding``) as a PlainCsv, or None when it is not that plain.
+
+    The header is read and checked by csvio's own header reader (limits, duplicates), so
+    it raises what the csv path would.
+    """
+    from observer.csvio import _first_record
+
+    first_nl = text.find("\n")
+    if not text or text[0] in "\r\n" or first_nl < 0:
+        return None  # leading blank lines, or a header only: the csv path
+    header, _ = _first_record(
+        iter(csv.reader(io.StringIO(text[: first_nl + 1], newline=""), delimiter=delimiter)), name
+    )
+    if header is None or len(header) < 2:
+        return None
+    width = len(header)
+    start = 3 if encoding == "utf-8-sig" else 0
+    end = len(data)
+    while end > start and data[end - 1] in b"\r\n":  # trailing line breaks: Excel's blank last lines
+        end -= 1
+    # The rows with one line feed after the last: every record then ends at one.
+    raw = np.empty(end - start + 1, dtype=np.uint8)
+    raw[:-1] = np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)
+    raw[-1] = _LF
+    seps = np.flatnonzero((raw == ord(delimiter)) | (raw == _LF))
+    records = data.count(b"\n", start, end) + 1
+    has_quotes = data.find(b'"', start, end) >= 0
+    if has_quotes:
+        quotes = np.flatnonzero(raw == _QUOTE)
+        if len(quotes) % 2:
+            return None
+        # If the quotes pair up as quoted cells (checked below), each pair encloses text: the
+        # separators between an odd quote and the next are text, not separators.
+        opening, closing = np.searchsorted(seps, quotes[0::2]), np.searchsorted(seps, quotes[1::2])
+        enclosing = closing > opening  # pairs with separators between them ("" encloses none)
+        if enclosing.any():
+            # +1 where an enclosed run of separators starts, -1 after it: the running sum is 1 inside.
+            edges = np.zeros(len(seps) + 1, dtype=np.int8)
+            edges[opening[enclosing]] = 1
+            edges[closing[enclosing]] -= 1
+            inside = np.cumsum(edges[:-1], dtype=np.int8).view(np.bool_)
+            if (raw[seps[inside]] == _LF).any():
+                return None  # a quoted line break: one record over several lines
+            seps = seps[~inside]
+    if len(seps) != records * width or records < 2:
+        return None
+    grid = seps.reshape(-1, width)
+    line_ends = grid[:, -1]
+    if (raw[line_ends] != _LF).any():
+        return None  # a line with another number of fields (or a blank line): every line feed is not last
+    crlf = raw[np.maximum(line_ends - 1, 0)] == _CR
+    if data.count(b"\r", start, end) != int(crlf.sum()):
+        return None  # a lone CR ends a line for csv.reader
+    if int(np.diff(line_ends, prepend=-1).max()) > max_field:
+        # Some line is longer than a field may be: look at every cell.
+        starts = np.empty_like(seps)
+        starts[0] = 0
+        starts[1:] = seps[:-1] + 1
+        if int((seps - starts).max()) > max_field:
+            return None  # the csv path names the line of the long field
+    quoted = np.empty(0, dtype=np.int64)
+    if has_quotes:
+        cells = _quoted_cells(quotes, seps, raw)
+        if cells is None:
+            return None
+        quoted = cells
+    index_type = np.int32 if len(raw) < 2**31 else np.int64
+    return PlainCsv(name, encoding, delimiter, tuple(header), raw, grid.astype(index_type), quoted)
+
+
+def _quoted_cells(quotes: np.ndarray, seps: np.ndarray, raw: np.ndarray) -> np.ndarray | None:
+    """The cells that hold quotes, when each is ``"`` + text with doubled quotes + ``"``; else None."""
+    cell = np.searchsorted(seps, quotes)  # the cell a quote is in: the first separator after it ends it
+    firsts = np.flatnonzero(np.diff(cell, prepend=-1))
+    counts = np.diff(np.append(firsts, len(quotes)))
+    cells = cell[firsts]
+    starts = np.where(cells > 0, seps[np.maximum(cells - 1, 0)] + 1, 0)
+    ends = seps[cells]
+    ends -= (raw[ends] == _LF) & (raw[np.maximum(ends - 1, 0)] == _CR)  # CR LF: the CR is not in the cell
+    lasts = firsts + counts - 1
+    if (counts % 2).any() or (quotes[firsts] != starts).any() or (quotes[lasts] != ends - 1).any():
+        return None
+    rank = np.arange(len(quotes)) - np.repeat(firsts, counts)
+    pair = (rank % 2 == 1) & (rank < np.repeat(counts, counts) - 1)  # "" inside: this quote and the next
+    at = np.flatnonzero(pair)
+    if len(at) and (quotes[at + 1] != quotes[at] + 1).any():
+        return None
+    return cells
