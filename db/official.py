@@ -65,9 +65,13 @@ from observer.units import UnitResolver
 __all__ = ["MISSING", "LAYOUT_META", "gc_paused", "import_official", "new_ids", "unpacked"]
 
 LAYOUT_META = "official_layout"
-# The columns the import writes, in the order official_rows and _create_stations make them.
-STATION_COLUMNS = "id, code, region, district, address, registered, created_at, updated_at"
-OFFICIAL_COLUMNS = "station_id, id, values_blob, source_file, source_line, created_at, updated_at"
+# The columns the import writes, in the order official_rows and _create_stations make them; every
+# row also gets the import's time as created_at and updated_at, and an official row the file's name
+# as source_file: constants a writer adds itself (SQLite: literals in the statement, not 2-3 values
+# bound per row).
+STATION_COLUMNS = "id, code, region, district, address, registered"
+OFFICIAL_COLUMNS = "station_id, id, values_blob, source_line"
+STAMPS = "created_at, updated_at"
 WRITE_BLOCK = 10_000  # rows made at a time for executemany: small enough to keep memory flat
 
 
@@ -168,7 +172,9 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
         # When every station is new, code order is already station-id order.
         order = new_rows if len(new_rows) == n else sorted(range(n), key=station_ids.__getitem__)
         out.add_official(
-            official_rows(template.all_keys, parsed.matrix, order, station_ids, parsed.lines, src.name[:255], now)
+            official_rows(template.all_keys, parsed.matrix, order, station_ids, parsed.lines),
+            source=src.name[:255],
+            now=now,
         )
         out.put_meta(
             [
@@ -212,8 +218,8 @@ class OfficialWriter(Protocol):
 
     def known(self) -> dict[str, str]: ...  # code -> id of the stations the HQ has
     def clear_official(self) -> int: ...  # delete the official rows in force; how many there were
-    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool) -> None: ...
-    def add_official(self, rows: Iterable[tuple[object, ...]]) -> None: ...
+    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool, now: str) -> None: ...
+    def add_official(self, rows: Iterable[tuple[object, ...]], *, source: str, now: str) -> None: ...
     def put_meta(self, pairs: list[tuple[str, str]]) -> None: ...
 
 
@@ -229,12 +235,20 @@ class _SqliteWriter:
         self.dbapi.execute("DELETE FROM official_results")
         return replaced
 
-    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool) -> None:
+    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool, now: str) -> None:
+        stamp = sql_text(now)
         with secondary_indexes_deferred(self.dbapi, "stations", when=first):
-            self.dbapi.executemany(f"INSERT INTO stations ({STATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self.dbapi.executemany(
+                f"INSERT INTO stations ({STATION_COLUMNS}, {STAMPS}) VALUES (?, ?, ?, ?, ?, ?, {stamp}, {stamp})", rows
+            )
 
-    def add_official(self, rows: Iterable[tuple[object, ...]]) -> None:
-        self.dbapi.executemany(f"INSERT INTO official_results ({OFFICIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    def add_official(self, rows: Iterable[tuple[object, ...]], *, source: str, now: str) -> None:
+        stamp = sql_text(now)
+        self.dbapi.executemany(
+            f"INSERT INTO official_results ({OFFICIAL_COLUMNS}, source_file, {STAMPS}) "
+            f"VALUES (?, ?, ?, ?, {sql_text(source)}, {stamp}, {stamp})",
+            rows,
+        )
 
     def put_meta(self, pairs: list[tuple[str, str]]) -> None:
         self.dbapi.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", pairs)
@@ -277,10 +291,9 @@ def _create_stations(
             pick(parsed.districts) if parsed.districts else blank,
             pick(parsed.addresses) if parsed.addresses else blank,
             registered,
-            repeat(now),
-            repeat(now),
         ),
         first=not known,
+        now=now,
     )
     return station_ids
 
@@ -291,19 +304,17 @@ def official_rows(
     order: Sequence[int],
     station_ids: Sequence[str],
     lines: Sequence[int],
-    source: str,
-    now: str,
-) -> Iterator[tuple[str, str, bytes, str, int, str, str]]:
+) -> Iterator[tuple[str, str, bytes, int]]:
     """The official_results rows in ``order``, made a block at a time as executemany asks.
 
     The figures are stored once, packed (revision 0009). Only one block's tuples exist at
     once, not 100,000 rows' worth, and the rows are handed out by ``zip`` and ``chain`` in C,
     not by a Python generator frame per row.
     """
-    ids = new_ids(len(order))
+    ids = new_ids(len(order), ordered=False)  # no index on official_results.id: any order
     width = 8 * len(keys)
 
-    def block(start: int) -> Iterator[tuple[str, str, bytes, str, int, str, str]]:
+    def block(start: int) -> Iterator[tuple[str, str, bytes, int]]:
         rows = order[start : start + WRITE_BLOCK]
         packed = matrix[rows].astype("<i8").tobytes()
         pick = picker(rows)
@@ -311,13 +322,15 @@ def official_rows(
             pick(station_ids),
             ids[start : start + WRITE_BLOCK],
             [packed[i : i + width] for i in range(0, len(packed), width)],
-            repeat(source),
             pick(lines),
-            repeat(now),
-            repeat(now),
         )
 
     return chain.from_iterable(map(block, range(0, len(order), WRITE_BLOCK)))
+
+
+def sql_text(value: str) -> str:
+    """``value`` as an SQL string literal (quotes doubled): for constants written into a bulk statement."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def official_layout(hq: ElectionStore) -> tuple[str, ...]:

@@ -53,7 +53,7 @@ class PlainCsv:
         self._seps = seps
         width = seps.shape[1]
         # The data rows of quoted cells, by column (``quoted``: cell numbers record * width + column).
-        self._quoted_rows = {int(c): quoted[quoted % width == c] // width - 1 for c in np.unique(quoted % width)}
+        self._quoted_rows = {int(c): quoted[quoted % width == c] // width - 1 for c in set((quoted % width).tolist())}
         self._codec = "utf-8" if encoding == "utf-8-sig" else encoding  # the BOM is not in ``raw``
         self.lines = list(range(2, len(seps) + 1))  # one record per line, the header on line 1
         self._columns: dict[int, list[str]] = {}
@@ -61,14 +61,17 @@ class PlainCsv:
     def __len__(self) -> int:
         return len(self.lines)
 
-    def _bounds(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
-        """Start and end offsets of column ``idx``'s data cells (a line's CR left out)."""
+    def _bounds(self, idxs: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end offsets of the data cells of columns ``idxs``, rows x columns (a line's CR left out)."""
         seps = self._seps
-        ends = seps[1:, idx].astype(np.int64)
-        starts = (seps[1:, idx - 1] if idx else seps[:-1, -1]).astype(np.int64) + 1
-        if idx == seps.shape[1] - 1:
-            ends -= self._raw[ends - 1] == _CR  # CR LF: the CR is not in the cell
-            ends = np.maximum(ends, starts)  # an empty last cell right after the separator
+        cols = np.asarray(idxs)
+        ends = seps[1:, cols]
+        starts = seps[1:, np.maximum(cols - 1, 0)] + 1
+        for k in np.flatnonzero(cols == 0).tolist():  # the first cell starts after the previous line's end
+            starts[:, k] = seps[:-1, -1] + 1
+        for k in np.flatnonzero(cols == seps.shape[1] - 1).tolist():
+            ends[:, k] -= self._raw[ends[:, k] - 1] == _CR  # CR LF: the CR is not in the cell
+            np.maximum(ends[:, k], starts[:, k], out=ends[:, k])  # an empty last cell right after the separator
         return starts, ends
 
     def column(self, idx: int) -> list[str]:
@@ -76,7 +79,7 @@ class PlainCsv:
         cached = self._columns.get(idx)
         if cached is not None:
             return cached
-        starts, ends = self._bounds(idx)
+        starts, ends = (bounds[:, 0] for bounds in self._bounds([idx]))
         quoted = self._quoted_rows.get(idx, np.empty(0, dtype=np.int64))
         quoted = quoted[quoted >= 0]  # not the header's
         if len(quoted):  # the quotes around a quoted cell are not its text
@@ -97,9 +100,7 @@ class PlainCsv:
         A quoted, empty or longer cell, a sign, a space or any other character leaves the
         columns to the cell-by-cell parse, which says which cell is wrong.
         """
-        bounds = [self._bounds(i) for i in idxs]
-        starts = np.stack([s for s, _ in bounds], axis=1)
-        ends = np.stack([e for _, e in bounds], axis=1)
+        starts, ends = self._bounds(idxs)
         lengths = ends - starts
         if lengths.size == 0 or lengths.min() < 1 or lengths.max() > 9:
             return None
@@ -123,18 +124,23 @@ def _gathered(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, sep: int) -
     cell's start after each separator slot (which points at the cell's own separator byte,
     then overwritten).
     """
-    lengths = (ends - starts).astype(np.int64)
+    lengths = ends - starts
     sizes = lengths + 1
     total = int(sizes.sum())
     if total == 0:
         return b""
     offsets = np.cumsum(sizes) - sizes
-    step = np.ones(total, dtype=np.int64)
+    step = np.ones(total, dtype=raw_index(len(raw)))
     step[0] = starts[0]
     step[offsets[1:]] = starts[1:] - ends[:-1]
-    out = raw[np.cumsum(step)]
+    out = raw[np.cumsum(step, dtype=step.dtype)]
     out[offsets + lengths] = sep
     return out.tobytes()
+
+
+def raw_index(size: int) -> type[np.signedinteger]:
+    """The smallest index type for ``size`` bytes: int32 halves the memory traffic of every offset array."""
+    return np.int32 if size < 2**31 else np.int64
 
 
 def plain_csv(data: bytes, text: str, name: str, encoding: str, delimiter: str, max_field: int) -> PlainCsv | None:
@@ -204,8 +210,7 @@ def plain_csv(data: bytes, text: str, name: str, encoding: str, delimiter: str, 
         if cells is None:
             return None
         quoted = cells
-    index_type = np.int32 if len(raw) < 2**31 else np.int64
-    return PlainCsv(name, encoding, delimiter, tuple(header), raw, grid.astype(index_type), quoted)
+    return PlainCsv(name, encoding, delimiter, tuple(header), raw, grid.astype(raw_index(len(raw))), quoted)
 
 
 def _quoted_cells(quotes: np.ndarray, seps: np.ndarray, raw: np.ndarray) -> np.ndarray | None:
