@@ -115,7 +115,8 @@ def station_codes(
         and len(set(codes)) == len(codes)
         and first_line.keys().isdisjoint(codes)
     ):
-        first_line.update(zip(codes, table.lines))  # the usual file: every check passed in C
+        if not isinstance(table, PlainCsv):  # a PlainCsv is the whole file: no later chunk to check against
+            first_line.update(zip(codes, table.lines))  # the usual file: every check passed in C
         return codes
     empty = set(empty_parts)
     for row, (line, code) in enumerate(zip(table.lines, codes)):

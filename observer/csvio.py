@@ -14,6 +14,7 @@ in a Russian or Kazakh locale writes ``;``), chosen from the header line.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -121,6 +122,7 @@ class CsvTable:
     header: tuple[str, ...]
     rows: list[list[str]]
     lines: list[int]
+    sha256: str = ""  # of the bytes read (read_csv_chunks' header table): what was imported, not re-read
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -271,12 +273,13 @@ def read_csv_chunks(
     """
     data, name = _read_bytes(path)
     text, used, delimiter = _decoded(data, name, encoding, delimiter)
+    digest = hashlib.sha256(data).hexdigest()
     if plain:
         from observer.csv_columns import plain_csv
 
         table = plain_csv(data, text, name, used, delimiter, MAX_FIELD_CHARS)
         if table is not None:
-            return CsvTable(name, used, delimiter, table.header, [], []), iter([table])
+            return CsvTable(name, used, delimiter, table.header, [], [], digest), iter([table])
     del data
     long_lines = _has_long_line(text, MAX_FIELD_CHARS)
 
@@ -294,8 +297,8 @@ def read_csv_chunks(
     header, number = _first_record(reader, name)
     if header is None or reader.line_num != number:  # broken, empty, or a record over several lines
         whole = _table_from_text(text, name, used, delimiter)
-        return CsvTable(name, used, delimiter, whole.header, [], []), _split(whole, chunk_rows)
-    head = CsvTable(name, used, delimiter, tuple(header), [], [])
+        return CsvTable(name, used, delimiter, whole.header, [], [], digest), _split(whole, chunk_rows)
+    head = CsvTable(name, used, delimiter, tuple(header), [], [], digest)
 
     def chunks() -> Iterator[CsvTable | PlainCsv]:
         # Every record so far was one line, so record k is line k; a chunk that used more lines
