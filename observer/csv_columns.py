@@ -24,8 +24,26 @@ import io
 
 import numpy as np
 
-_LF, _CR, _QUOTE, _COMMA = 10, 13, 34, 44
+_LF, _CR, _QUOTE = 10, 13, 34
 ROW_BLOCK = 20_000  # rows of number cells gathered at a time: a few MB of indexes, not one per byte of the file
+
+
+# Bytes that may begin or end a character str.strip() removes: ASCII spaces and controls 28-31,
+# cp1251's no-break space; in UTF-8 the lead bytes of U+0085, U+00A0, U+1680, U+2000-U+205F, U+3000.
+_ASCII_SPACES = [9, 10, 11, 12, 13, 28, 29, 30, 31, 32]
+_MAY_START_SPACE = {
+    "cp1251": np.isin(np.arange(256), [*_ASCII_SPACES, 0xA0]),
+    "utf-8": np.isin(np.arange(256), [*_ASCII_SPACES, 0xC2, 0xE1, 0xE2, 0xE3]),
+}
+
+
+def _may_end_in_space(raw: np.ndarray, ends: np.ndarray, codec: str) -> bool:
+    """Whether some cell ending before ``ends`` may end in a character str.strip() removes (conservative)."""
+    if codec == "cp1251":
+        return bool(_MAY_START_SPACE["cp1251"][raw[ends - 1]].any())
+    if _MAY_START_SPACE["utf-8"][raw[ends - 1]].any() or (raw[np.maximum(ends - 2, 0)] == 0xC2).any():
+        return True  # an ASCII space, or a two-byte character from U+0080-U+00BF (U+0085, U+00A0)
+    return bool(np.isin(raw[np.maximum(ends - 3, 0)], [0xE1, 0xE2, 0xE3]).any())  # U+1680, U+2000-U+205F, U+3000
 
 
 class PlainCsv:
@@ -94,31 +112,83 @@ class PlainCsv:
         self._columns[idx] = values
         return values
 
+    def joined(self, idxs: list[int], separator: str) -> list[str] | None:
+        """Each row's cells of columns ``idxs`` joined with ``separator`` (a compound station key), in one
+        gather, decode and split; None when a cell is empty or quoted or may need stripping, for the
+        caller's cell-by-cell way, which strips and names the empty ones."""
+        starts, ends = self._bounds(idxs)
+        if starts.size == 0 or (ends - starts).min() < 1:
+            return None
+        quoted = self._quoted_rows
+        if any(idx in quoted and (quoted[idx] >= 0).any() for idx in idxs):
+            return None
+        raw = self._raw
+        if _MAY_START_SPACE[self._codec][raw[starts]].any() or _may_end_in_space(raw, ends, self._codec):
+            return None
+        # NUL between the parts (a file with a NUL byte is refused before this), a line feed between rows.
+        seps = np.zeros(starts.shape, dtype=np.uint8)
+        seps[:, -1] = _LF
+        text = _gathered(raw, starts.ravel(), ends.ravel(), seps.ravel()).decode(self._codec)
+        if len(idxs) > 1:
+            text = text.replace("\x00", separator)
+        values = text.split("\n")
+        values.pop()
+        return values
+
     def digits(self, idxs: list[int]) -> np.ndarray | None:
         """Columns ``idxs`` as an int64 rows x columns block when every cell is 1 to 9 ASCII digits, else None.
 
         A quoted, empty or longer cell, a sign, a space or any other character leaves the
         columns to the cell-by-cell parse, which says which cell is wrong.
         """
-        starts, ends = self._bounds(idxs)
+        blocks = []
+        for run in _runs(idxs):
+            block = self._digit_run(run)
+            if block is None:
+                return None
+            blocks.append(block)
+        if not blocks:
+            return None
+        block = blocks[0] if len(blocks) == 1 else np.hstack(blocks)
+        return block[:, np.argsort(np.argsort(idxs))] if list(idxs) != sorted(idxs) else block
+
+    def _digit_run(self, run: list[int]) -> np.ndarray | None:
+        """Adjacent columns ``run`` parsed together: each row's cells are already one text of
+        numbers between separators, so a row is one slice of the file, not one per cell."""
+        starts, ends = self._bounds(run)
         lengths = ends - starts
         if lengths.size == 0 or lengths.min() < 1 or lengths.max() > 9:
             return None
+        first, last = starts[:, 0].tolist(), ends[:, -1].tolist()
+        view = memoryview(self._raw)  # type: ignore[arg-type]
+        sep = self.delimiter.encode("ascii")
         blocks = []
-        for row in range(0, len(starts), ROW_BLOCK):
-            s, e = starts[row : row + ROW_BLOCK].ravel(), ends[row : row + ROW_BLOCK].ravel()
-            buf = np.frombuffer(_gathered(self._raw, s, e, _COMMA), dtype=np.uint8)
-            if ((buf - 48) > 9).sum() != len(s):  # only the separators we put are not digits
+        for row in range(0, len(first), ROW_BLOCK):
+            rows = range(row, min(row + ROW_BLOCK, len(first)))
+            text = sep.join([view[first[i] : last[i]] for i in rows])
+            cells = len(rows) * len(run)
+            if np.count_nonzero(np.frombuffer(text, dtype=np.uint8) - 48 > 9) != cells - 1:
+                return None  # something else than digits between the separators
+            values = np.fromstring(text, dtype=np.int64, sep=self.delimiter)  # type: ignore[call-overload]
+            if len(values) != cells:
                 return None
-            values = np.fromstring(buf.tobytes(), dtype=np.int64, sep=",")  # type: ignore[call-overload]
-            if len(values) != len(s):
-                return None
-            blocks.append(values.reshape(-1, len(idxs)))
+            blocks.append(values.reshape(-1, len(run)))
         return np.concatenate(blocks)
 
 
-def _gathered(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, sep: int) -> bytes:
-    """The bytes of cells [starts, ends), each followed by ``sep``, in one buffer (numpy, no loop per cell).
+def _runs(idxs: list[int]) -> list[list[int]]:
+    """``idxs`` sorted and cut into runs of adjacent columns: [3, 4, 5, 9] -> [[3, 4, 5], [9]]."""
+    runs: list[list[int]] = []
+    for idx in sorted(idxs):
+        if runs and runs[-1][-1] + 1 == idx:
+            runs[-1].append(idx)
+        else:
+            runs.append([idx])
+    return runs
+
+
+def _gathered(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, sep: int | np.ndarray) -> bytes:
+    """The bytes of cells [starts, ends), each followed by ``sep`` (or its own), in one buffer (numpy, no loop per cell).
 
     The index of every byte to take is a running sum: 1 within a cell, a jump to the next
     cell's start after each separator slot (which points at the cell's own separator byte,

@@ -204,8 +204,13 @@ def resolve_columns(
 def compound_codes(table: CsvTable | PlainCsv, idxs: Sequence[int], separator: str) -> tuple[list[str], list[int]]:
     """Station codes joined from the key's columns, and the rows where a part is empty.
 
-    The join runs in C (map over zip); only a file with an empty part is looked at row by row.
+    The join runs in C (map over zip, or one gather of a plain file's bytes); only a file with an
+    empty part is looked at row by row.
     """
+    if not isinstance(table, CsvTable):  # a plain file's cells, by column
+        codes = table.joined(list(idxs), separator)
+        if codes is not None:
+            return codes, []
     parts = [list(map(str.strip, table.column(i))) for i in idxs]
     if len(parts) == 1:
         codes = parts[0]
