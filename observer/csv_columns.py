@@ -226,17 +226,21 @@ def raw_index(size: int) -> type[np.signedinteger]:
 def plain_csv(data: bytes, text: str, name: str, encoding: str, delimiter: str, max_field: int) -> PlainCsv | None:
     """``data`` (decoded as ``text`` with ``encoding``) as a PlainCsv, or None when it is not that plain.
 
-    The header is read and checked by csvio's own header reader (limits, duplicates), so
-    it raises what the csv path would.
+    The header is read and checked by csvio's own header reader (limits, duplicates); a header
+    it refuses is left to the csv path too, which refuses it reading the whole file (its first
+    line alone may not be the whole record), so the message is the csv path's.
     """
-    from observer.csvio import _first_record
+    from observer.csvio import CsvError, _first_record
 
     first_nl = text.find("\n")
     if not text or text[0] in "\r\n" or first_nl < 0:
         return None  # leading blank lines, or a header only: the csv path
-    header, _ = _first_record(
-        iter(csv.reader(io.StringIO(text[: first_nl + 1], newline=""), delimiter=delimiter)), name
-    )
+    try:
+        header, _ = _first_record(
+            iter(csv.reader(io.StringIO(text[: first_nl + 1], newline=""), delimiter=delimiter)), name
+        )
+    except CsvError:
+        return None
     if header is None or len(header) < 2:
         return None
     width = len(header)
