@@ -224,7 +224,8 @@ def raw_index(size: int) -> type[np.signedinteger]:
 
 
 def plain_csv(data: bytes, text: str, name: str, encoding: str, delimiter: str, max_field: int) -> PlainCsv | None:
-    """``data`` (decoded as ``text`` with ``encoding``) as a PlainCsv, or None when it is not that plain.
+    """``data`` (a file known to decode with ``encoding``; ``text``: its decoded text, or at least its
+    first line) as a PlainCsv, or None when it is not that plain.
 
     The header is read and checked by csvio's own header reader (limits, duplicates); a header
     it refuses is left to the csv path too, which refuses it reading the whole file (its first

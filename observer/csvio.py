@@ -272,11 +272,17 @@ def read_csv_chunks(
     PlainCsv of all its rows (cells by column, made on demand), any other as above.
     """
     data, name = _read_bytes(path)
-    text, used, delimiter = _decoded(data, name, encoding, delimiter)
     digest = hashlib.sha256(data).hexdigest()
     if plain:
         from observer.csv_columns import plain_csv
 
+        lazy = _cp1251_head(data, encoding, delimiter)
+        if lazy is not None:  # a cp1251 file that decodes: the plain reader needs only its first line
+            table = plain_csv(data, lazy[0], name, "cp1251", lazy[1], MAX_FIELD_CHARS)
+            if table is not None:
+                return CsvTable(name, "cp1251", lazy[1], table.header, [], [], digest), iter([table])
+    text, used, delimiter = _decoded(data, name, encoding, delimiter)
+    if plain and lazy is None:
         table = plain_csv(data, text, name, used, delimiter, MAX_FIELD_CHARS)
         if table is not None:
             return CsvTable(name, used, delimiter, table.header, [], [], digest), iter([table])
@@ -336,6 +342,26 @@ def read_csv_chunks(
                 yield CsvTable(name, used, delimiter, tuple(header), rows, lines)
 
     return head, chunks()
+
+
+def _cp1251_head(data: bytes, encoding: str, delimiter: str) -> tuple[str, str] | None:
+    """The first line and the separator of a file named cp1251 that decodes, without decoding the rest.
+
+    Every byte but 0x98 is a cp1251 character, so such a file decodes whole (and a 17 MB decode
+    the plain reader does not need is skipped); anything else (another encoding, a NUL byte, an
+    unknown byte, a blank first line) is None, and the usual decode checks and words it.
+    """
+    if encoding != "cp1251" or b"\x00" in data or b"\x98" in data or data[:1] in (b"", b"\r", b"\n"):
+        return None
+    end = data.find(b"\n")
+    if end < 0:
+        return None
+    first = data[: end + 1].decode("cp1251")
+    if delimiter == "auto":
+        delimiter = sniff_delimiter(first.split("\n", 1)[0])
+    elif delimiter not in DELIMITERS:
+        return None
+    return first, delimiter
 
 
 def _first_record(reader: Iterator[list[str]], name: str) -> tuple[list[str] | None, int]:

@@ -424,6 +424,27 @@ def test_plain_and_csv_reader_paths_write_the_same_hq(
 
 
 @pytest.mark.parametrize(
+    ("bad", "key", "line"),
+    [(b"\x98", "coord.csv.undecodable", 4), (b"\x00", "coord.csv.binary", 4)],
+)
+def test_a_cp1251_file_the_plain_reader_does_not_decode_whole_is_still_checked_whole(
+    tmp_path: Path, hq: ElectionStore, bad: bytes, key: str, line: int
+) -> None:
+    """The plain reader skips decoding a cp1251 file only when it cannot fail; a byte cp1251 lacks
+    (or a NUL) in an unmapped cell of line 4 is refused, naming the line, and nothing is written."""
+    from observer.csvio import CsvError
+
+    csv_path, map_path = write(tmp_path, ROWS)
+    lines = csv_path.read_bytes().split(b"\r\n")
+    lines[3] = lines[3].replace("Кокшетау".encode("cp1251"), b"Kok" + bad)
+    csv_path.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(CsvError) as exc:
+        import_official(hq, csv_path, map_path)
+    assert exc.value.key == key and exc.value.params["line"] == line
+    assert official_source(hq) is None
+
+
+@pytest.mark.parametrize(
     ("raw", "lines"),
     [
         # quoted separators, no line break: streamed in one pass, record k is line k
