@@ -251,8 +251,7 @@ def plain_csv(data: bytes, text: str, name: str, encoding: str, delimiter: str, 
         end -= 1
     # The rows with one line feed after the last: every record then ends at one.
     raw = np.frombuffer(b"".join([memoryview(data)[start:end], b"\n"]), dtype=np.uint8)
-    seps = _offsets(raw, (ord(delimiter), _LF))
-    records = data.count(b"\n", start, end) + 1
+    seps, records, returns = _separators(raw, ord(delimiter))  # records: line feeds, the one appended too
     has_quotes = data.find(b'"', start, end) >= 0
     if has_quotes:
         quotes = _offsets(raw, (_QUOTE,))
@@ -278,7 +277,7 @@ def plain_csv(data: bytes, text: str, name: str, encoding: str, delimiter: str, 
     if (raw[line_ends] != _LF).any():
         return None  # a line with another number of fields (or a blank line): every line feed is not last
     crlf = raw[np.maximum(line_ends - 1, 0)] == _CR
-    if data.count(b"\r", start, end) != int(crlf.sum()):
+    if returns != int(crlf.sum()):
         return None  # a lone CR ends a line for csv.reader
     if int(np.diff(line_ends, prepend=-1).max()) > max_field:
         # Some line is longer than a field may be: look at every cell.
@@ -297,6 +296,29 @@ def plain_csv(data: bytes, text: str, name: str, encoding: str, delimiter: str, 
 
 
 SCAN_BLOCK = 1 << 20  # bytes looked at a time for separators: small masks, reused, stay in cache
+
+
+def _separators(raw: np.ndarray, delimiter: int) -> tuple[np.ndarray, int, int]:
+    """Offsets of every ``delimiter`` and line feed in ``raw``, the number of line feeds and of CRs.
+
+    A block at a time, as :func:`_offsets`; the counts come from the masks already made.
+    """
+    size = min(SCAN_BLOCK, len(raw))
+    hit, feeds = np.empty(size, dtype=np.bool_), np.empty(size, dtype=np.bool_)
+    found, lines, returns = [], 0, 0
+    for at in range(0, len(raw), SCAN_BLOCK):
+        block = raw[at : at + SCAN_BLOCK]
+        n = len(block)
+        np.equal(block, _LF, out=feeds[:n])
+        lines += int(np.count_nonzero(feeds[:n]))
+        np.equal(block, _CR, out=hit[:n])
+        returns += int(np.count_nonzero(hit[:n]))
+        np.equal(block, delimiter, out=hit[:n])
+        np.logical_or(hit[:n], feeds[:n], out=hit[:n])
+        offsets = np.flatnonzero(hit[:n])
+        offsets += at
+        found.append(offsets)
+    return np.concatenate(found), lines, returns
 
 
 def _offsets(raw: np.ndarray, wanted: tuple[int, ...]) -> np.ndarray:
