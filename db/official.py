@@ -321,7 +321,7 @@ def official_rows(
         return zip(
             station_ids[start : start + WRITE_BLOCK],
             ids[start : start + WRITE_BLOCK],
-            [packed[i : i + width] for i in range(0, len(packed), width)],
+            np.frombuffer(packed, dtype=f"V{width}").tolist(),  # one bytes object a row, made in C
             pick(lines),
         )
 
