@@ -292,7 +292,7 @@ def plain_csv(data: bytes, text: str, name: str, encoding: str, delimiter: str, 
         if cells is None:
             return None
         quoted = cells
-    return PlainCsv(name, encoding, delimiter, tuple(header), raw, grid.astype(raw_index(len(raw))), quoted)
+    return PlainCsv(name, encoding, delimiter, tuple(header), raw, grid.astype(raw_index(len(raw)), copy=False), quoted)
 
 
 SCAN_BLOCK = 1 << 20  # bytes looked at a time for separators: small masks, reused, stay in cache
@@ -306,6 +306,7 @@ def _separators(raw: np.ndarray, delimiter: int) -> tuple[np.ndarray, int, int]:
     size = min(SCAN_BLOCK, len(raw))
     hit, feeds = np.empty(size, dtype=np.bool_), np.empty(size, dtype=np.bool_)
     found, lines, returns = [], 0, 0
+    index = raw_index(len(raw))  # int32 offsets: half the memory of every array made from them
     for at in range(0, len(raw), SCAN_BLOCK):
         block = raw[at : at + SCAN_BLOCK]
         n = len(block)
@@ -315,9 +316,7 @@ def _separators(raw: np.ndarray, delimiter: int) -> tuple[np.ndarray, int, int]:
         returns += int(np.count_nonzero(hit[:n]))
         np.equal(block, delimiter, out=hit[:n])
         np.logical_or(hit[:n], feeds[:n], out=hit[:n])
-        offsets = np.flatnonzero(hit[:n])
-        offsets += at
-        found.append(offsets)
+        found.append(np.flatnonzero(hit[:n]).astype(index) + at)
     return np.concatenate(found), lines, returns
 
 
@@ -337,9 +336,7 @@ def _offsets(raw: np.ndarray, wanted: tuple[int, ...]) -> np.ndarray:
         for byte in wanted[1:]:
             np.equal(block, byte, out=other[:n])
             np.logical_or(hit[:n], other[:n], out=hit[:n])
-        offsets = np.flatnonzero(hit[:n])
-        offsets += at
-        found.append(offsets)
+        found.append(np.flatnonzero(hit[:n]).astype(raw_index(len(raw))) + at)
     return np.concatenate(found)
 
 
