@@ -165,11 +165,18 @@ class PlainCsv:
     def _digit_run(self, run: list[int]) -> np.ndarray | None:
         """Adjacent columns ``run`` parsed together: each row's cells are already one text of
         numbers between separators, so a row is one slice of the file, not one per cell."""
-        starts, ends = self._bounds(run)
-        lengths = ends - starts
+        seps = self._seps
+        if run[0] > 0 and run[-1] < seps.shape[1] - 1:
+            # The separators around the run, a contiguous slice: cell lengths by one diff.
+            around = seps[1:, run[0] - 1 : run[-1] + 1]
+            lengths = np.diff(around, axis=1) - 1
+            first_at, last_at = around[:, 0] + 1, around[:, -1]
+        else:  # the first cell starts after the previous line, the last may end before a CR
+            starts, ends = self._bounds(run)
+            lengths, first_at, last_at = ends - starts, starts[:, 0], ends[:, -1]
         if lengths.size == 0 or lengths.min() < 1 or lengths.max() > 9:
             return None
-        first, last = starts[:, 0].tolist(), ends[:, -1].tolist()
+        first, last = first_at.tolist(), last_at.tolist()
         view = memoryview(self._raw)  # type: ignore[arg-type]
         sep = self.delimiter.encode("ascii")
         blocks = []
