@@ -13,6 +13,7 @@ in a Russian or Kazakh locale writes ``;``), chosen from the header line.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -276,11 +277,12 @@ def read_csv_chunks(
     if plain:
         from observer.csv_columns import plain_csv
 
-        lazy = _cp1251_head(data, encoding, delimiter)
-        if lazy is not None:  # a cp1251 file that decodes: the plain reader needs only its first line
-            table = plain_csv(data, lazy[0], name, "cp1251", lazy[1], MAX_FIELD_CHARS)
+        lazy = _plain_head(data, encoding, delimiter)
+        if lazy is not None:  # a file known to decode: the plain reader needs only its first line
+            first, used, delimiter = lazy
+            table = plain_csv(data, first, name, used, delimiter, MAX_FIELD_CHARS)
             if table is not None:
-                return CsvTable(name, "cp1251", lazy[1], table.header, [], [], digest), iter([table])
+                return CsvTable(name, used, delimiter, table.header, [], [], digest), iter([table])
     text, used, delimiter = _decoded(data, name, encoding, delimiter)
     if plain and lazy is None:
         table = plain_csv(data, text, name, used, delimiter, MAX_FIELD_CHARS)
@@ -344,24 +346,52 @@ def read_csv_chunks(
     return head, chunks()
 
 
-def _cp1251_head(data: bytes, encoding: str, delimiter: str) -> tuple[str, str] | None:
-    """The first line and the separator of a file named cp1251 that decodes, without decoding the rest.
+def _plain_head(data: bytes, encoding: str, delimiter: str) -> tuple[str, str, str] | None:
+    """First line, encoding and separator of a file that decodes, found without decoding it whole.
 
-    Every byte but 0x98 is a cp1251 character, so such a file decodes whole (and a 17 MB decode
-    the plain reader does not need is skipped); anything else (another encoding, a NUL byte, an
-    unknown byte, a blank first line) is None, and the usual decode checks and words it.
+    The encoding is chosen as :func:`decode` chooses it, and the file is known to decode: UTF-8
+    is checked a megabyte at a time (no 34 MB text the plain reader does not need), and every
+    byte but 0x98 is a cp1251 character. Anything else (a byte that does not decode, a NUL, a
+    blank first line, an unknown name) is None, and the usual whole-file decode refuses it in
+    its own words.
     """
-    if encoding != "cp1251" or b"\x00" in data or b"\x98" in data or data[:1] in (b"", b"\r", b"\n"):
+    if encoding not in ("auto", *ENCODINGS) or b"\x00" in data:
         return None
-    end = data.find(b"\n")
-    if end < 0:
+    bom = data.startswith(_BOM)
+    used = ""
+    if bom or encoding in ("auto", "utf-8"):
+        if bom and encoding == "cp1251":
+            return None
+        if _decodes_as_utf8(data, len(_BOM) if bom else 0):
+            used = "utf-8-sig" if bom else "utf-8"
+        elif bom or encoding == "utf-8":
+            return None
+    if not used:
+        if b"\x98" in data:
+            return None
+        used = "cp1251"
+    start = len(_BOM) if bom else 0
+    end = data.find(b"\n", start)
+    if end < 0 or data[start : start + 1] in (b"", b"\r", b"\n"):
         return None
-    first = data[: end + 1].decode("cp1251")
+    first = data[start : end + 1].decode("utf-8" if used.startswith("utf-8") else used)
     if delimiter == "auto":
         delimiter = sniff_delimiter(first.split("\n", 1)[0])
     elif delimiter not in DELIMITERS:
         return None
-    return first, delimiter
+    return first, used, delimiter
+
+
+def _decodes_as_utf8(data: bytes, start: int) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for at in range(start, len(data), 1 << 20):
+            decoder.decode(view[at : at + (1 << 20)])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _first_record(reader: Iterator[list[str]], name: str) -> tuple[list[str] | None, int]:

@@ -424,24 +424,44 @@ def test_plain_and_csv_reader_paths_write_the_same_hq(
 
 
 @pytest.mark.parametrize(
-    ("bad", "key", "line"),
-    [(b"\x98", "coord.csv.undecodable", 4), (b"\x00", "coord.csv.binary", 4)],
+    ("encoding", "bad", "key"),
+    [
+        ("cp1251", b"\x98", "coord.csv.undecodable"),
+        ("cp1251", b"\x00", "coord.csv.binary"),
+        ("utf-8", b"\xff", "coord.csv.undecodable"),
+        ("auto", b"\x98", "coord.csv.undecodable"),  # neither UTF-8 nor cp1251
+    ],
 )
-def test_a_cp1251_file_the_plain_reader_does_not_decode_whole_is_still_checked_whole(
-    tmp_path: Path, hq: ElectionStore, bad: bytes, key: str, line: int
+def test_a_file_the_plain_reader_does_not_decode_whole_is_still_checked_whole(
+    tmp_path: Path, hq: ElectionStore, encoding: str, bad: bytes, key: str
 ) -> None:
-    """The plain reader skips decoding a cp1251 file only when it cannot fail; a byte cp1251 lacks
-    (or a NUL) in an unmapped cell of line 4 is refused, naming the line, and nothing is written."""
+    """The plain reader decodes a file only in pieces (UTF-8) or not at all (cp1251 cannot fail but
+    on 0x98); a byte that does not decode (or a NUL) in a cell of line 4 is still refused,
+    naming the line, and nothing is written."""
     from observer.csvio import CsvError
 
-    csv_path, map_path = write(tmp_path, ROWS)
+    csv_path, map_path = write(tmp_path, ROWS, encoding="utf-8" if encoding == "utf-8" else "cp1251")
+    map_path.write_text(MAPPING.replace('encoding = "cp1251"', f'encoding = "{encoding}"'), encoding="utf-8")
     lines = csv_path.read_bytes().split(b"\r\n")
-    lines[3] = lines[3].replace("Кокшетау".encode("cp1251"), b"Kok" + bad)
+    lines[3] = lines[3].replace("Кокшетау".encode("utf-8" if encoding == "utf-8" else "cp1251"), b"Kok" + bad)
     csv_path.write_bytes(b"\r\n".join(lines))
     with pytest.raises(CsvError) as exc:
         import_official(hq, csv_path, map_path)
-    assert exc.value.key == key and exc.value.params["line"] == line
+    assert exc.value.key == key and exc.value.params["line"] == 4
     assert official_source(hq) is None
+
+
+@pytest.mark.parametrize(("encoding", "expected"), [("auto", "cp1251"), ("auto", "utf-8"), ("utf-8", "utf-8-sig")])
+def test_the_plain_reader_names_the_encoding_as_decode_does(
+    tmp_path: Path, hq: ElectionStore, encoding: str, expected: str
+) -> None:
+    csv_path, map_path = write(tmp_path, ROWS, encoding="cp1251" if expected == "cp1251" else "utf-8")
+    if expected == "utf-8-sig":
+        csv_path.write_bytes(b"\xef\xbb\xbf" + csv_path.read_bytes())
+    map_path.write_text(MAPPING.replace('encoding = "cp1251"', f'encoding = "{encoding}"'), encoding="utf-8")
+    report = import_official(hq, csv_path, map_path)
+    assert report.encoding == expected and report.rows == 5
+    assert hq.station_by_code("3").district == "Кокшетау"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
