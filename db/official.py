@@ -36,6 +36,7 @@ from db.bulk import (
     bulk_writer,
     existing_stations,
     gc_paused,
+    in_file_order,
     in_index_order,
     new_ids,
     picker,
@@ -275,7 +276,7 @@ def _create_stations(
     created_ids = new_ids(len(new_rows))
     if not new_rows:
         return created_ids
-    pick = picker(new_rows)
+    pick = picker(new_rows, of=len(codes))
     if "registered" in keys:
         reg = parsed.matrix[new_rows, list(keys).index("registered")].tolist()
         registered: Iterable[int | None] = reg if min(reg) >= 0 else [v if v >= 0 else None for v in reg]
@@ -313,16 +314,17 @@ def official_rows(
     """
     ids = new_ids(len(order), ordered=False)  # no index on official_results.id: any order
     width = 8 * len(keys)
+    as_read = in_file_order(order, len(lines))  # blocks are then slices, not picks
 
     def block(start: int) -> Iterator[tuple[str, str, bytes, int]]:
-        rows = order[start : start + WRITE_BLOCK]
-        packed = matrix[rows].astype("<i8").tobytes()
-        pick = picker(rows)
+        stop = start + WRITE_BLOCK
+        rows = order[start:stop]
+        packed = (matrix[start:stop] if as_read else matrix[rows]).astype("<i8").tobytes()
         return zip(
-            station_ids[start : start + WRITE_BLOCK],
-            ids[start : start + WRITE_BLOCK],
+            station_ids[start:stop],
+            ids[start:stop],
             np.frombuffer(packed, dtype=f"V{width}").tolist(),  # one bytes object a row, made in C
-            pick(lines),
+            lines[start:stop] if as_read else picker(rows)(lines),
         )
 
     return chain.from_iterable(map(block, range(0, len(order), WRITE_BLOCK)))

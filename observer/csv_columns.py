@@ -50,7 +50,8 @@ class PlainCsv:
     """The cells of a plain CSV file, by column; see the module docstring.
 
     ``seps[k, j]`` is the offset of the separator that ends cell ``j`` of record ``k``
-    (record 0 is the header; the last record ends at a line feed appended to ``raw``).
+    (record 0 is the header; ``raw`` ends with the last record's line feed, the file's own or one
+    added).
     """
 
     def __init__(
@@ -256,8 +257,13 @@ def plain_csv(data: bytes, text: str, name: str, encoding: str, delimiter: str, 
     end = len(data)
     while end > start and data[end - 1] in b"\r\n":  # trailing line breaks: Excel's blank last lines
         end -= 1
-    # The rows with one line feed after the last: every record then ends at one.
-    raw = np.frombuffer(b"".join([memoryview(data)[start:end], b"\n"]), dtype=np.uint8)
+    # The rows with one line feed after the last: every record then ends at one. A file that ends
+    # with one line break already is that (its CR LF like every other line's): no copy of it.
+    tail = data[end : end + 2]
+    if end + len(tail) == len(data) and tail in (b"\n", b"\r\n"):
+        raw = np.frombuffer(data, dtype=np.uint8, offset=start)
+    else:
+        raw = np.frombuffer(b"".join([memoryview(data)[start:end], b"\n"]), dtype=np.uint8)
     seps, records, returns = _separators(raw, ord(delimiter))  # records: line feeds, the one appended too
     has_quotes = data.find(b'"', start, end) >= 0
     if has_quotes:
