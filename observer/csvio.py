@@ -263,42 +263,31 @@ def read_csv_chunks(
 ) -> tuple[CsvTable, Iterator[CsvTable | PlainCsv]]:
     """The header (a table without rows) and the data rows in tables of ``chunk_rows``.
 
-    For big files: an importer converts each chunk's cells to numbers and lets
-    the strings go, instead of holding every cell of 100,000 rows at once
-    (about 60 bytes per cell in Python). Structural problems found in a later
-    chunk raise CsvError while iterating. A file whose quoted fields contain
-    line breaks is read whole, the careful way, and handed out in chunks.
-
-    ``plain=True``: a file plain enough for :mod:`observer.csv_columns` comes as one
-    PlainCsv of all its rows (cells by column, made on demand), any other as above.
+    For big files: an importer converts each chunk's cells to numbers and lets the strings go, instead
+    of holding every cell of 100,000 rows at once (about 60 bytes per cell in Python). Structural
+    problems found in a later chunk raise CsvError while iterating. A file whose quoted fields contain
+    line breaks is read whole, the careful way, and handed out in chunks. ``plain=True``: a file plain
+    enough for :mod:`observer.csv_columns` comes as one PlainCsv of all its rows (cells by column).
     """
     data, name = _read_bytes(path)
     digest = hashlib.sha256(data).hexdigest()
-    if plain:
-        from observer.csv_columns import plain_csv
-
-        lazy = _plain_head(data, encoding, delimiter)
-        if lazy is not None:  # a file known to decode: the plain reader needs only its first line
-            first, used, delimiter = lazy
-            table = plain_csv(data, first, name, used, delimiter, MAX_FIELD_CHARS)
-            if table is not None:
-                return CsvTable(name, used, delimiter, table.header, [], [], digest), iter([table])
+    # A file known to decode: the plain reader needs only its first line, not the decoded text.
+    lazy = _plain_head(data, encoding, delimiter) if plain else None
+    if lazy is not None and (found := _as_plain(data, *lazy, name, digest)) is not None:
+        return found
     text, used, delimiter = _decoded(data, name, encoding, delimiter)
-    if plain and lazy is None:
-        table = plain_csv(data, text, name, used, delimiter, MAX_FIELD_CHARS)
-        if table is not None:
-            return CsvTable(name, used, delimiter, table.header, [], [], digest), iter([table])
+    if plain and lazy is None and (found := _as_plain(data, text, used, delimiter, name, digest)) is not None:
+        return found
     del data
     long_lines = _has_long_line(text, MAX_FIELD_CHARS)
 
     def careful(skip: int) -> Iterator[CsvTable]:
-        # A quoted line break (or broken quoting): the whole file the careful way, which
-        # finds each record's first line or names the broken one; ``skip`` rows were handed out.
-        # The text comes back from the reader's buffer: holding ``text`` itself in this closure
-        # would keep a second copy of the file alive for the whole import (+34 MB at 100,000 rows).
+        # A quoted line break (or broken quoting): the whole file the careful way, which finds each
+        # record's first line or names the broken one; ``skip`` rows were handed out. The text comes
+        # back from the reader's buffer: holding ``text`` in this closure would keep a second copy
+        # of the file alive for the whole import (+34 MB at 100,000 rows).
         whole = _table_from_text(buf.getvalue(), name, used, delimiter)
-        rest = CsvTable(name, used, delimiter, whole.header, whole.rows[skip:], whole.lines[skip:])
-        return _split(rest, chunk_rows)
+        return _split(CsvTable(name, used, delimiter, whole.header, whole.rows[skip:], whole.lines[skip:]), chunk_rows)
 
     buf = io.StringIO(text, newline="")
     reader = csv.reader(buf, delimiter=delimiter, quotechar='"', strict=True)
@@ -344,6 +333,18 @@ def read_csv_chunks(
                 yield CsvTable(name, used, delimiter, tuple(header), rows, lines)
 
     return head, chunks()
+
+
+def _as_plain(
+    data: bytes, text: str, used: str, delimiter: str, name: str, digest: str
+) -> tuple[CsvTable, Iterator[CsvTable | PlainCsv]] | None:
+    """The header and one PlainCsv of every row, if :mod:`observer.csv_columns` can read the file."""
+    from observer.csv_columns import plain_csv
+
+    table = plain_csv(data, text, name, used, delimiter, MAX_FIELD_CHARS)
+    if table is None:
+        return None
+    return CsvTable(name, used, delimiter, table.header, [], [], digest), iter([table])
 
 
 def _plain_head(data: bytes, encoding: str, delimiter: str) -> tuple[str, str, str] | None:
