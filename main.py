@@ -71,6 +71,7 @@ PG_COMMANDS: dict[str, tuple[str, ...]] = {
     "report": (),
     "verify-report": (),
     "hq": ("copy",),
+    "export-hq": (),
     "gui": (),  # `baqylau postgresql://...`: the coordinator window on a shared HQ
     "evidence-reuse": (),  # thumbnails and hashes are in the evidence rows: nothing read from files
 }

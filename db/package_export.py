@@ -101,6 +101,8 @@ def export_hq_package(hq: ElectionStore, dest_dir: Path, keys: KeyPair | None = 
     """A district HQ's file as a signed package for the organisation's HQ (tiers)."""
     if hq.role != "hq":
         raise PackageError("package.error.not_hq", file=str(hq.path))
+    if hq.url is not None:
+        return _export_server_hq(hq.url, Path(dest_dir), keys)
     _check_carried_manifests(hq)
     keys = keys or load_or_create_keypair()
     observer = hq.observer()
@@ -110,6 +112,24 @@ def export_hq_package(hq: ElectionStore, dest_dir: Path, keys: KeyPair | None = 
     else:
         who = ManifestObserver("", "", "")
     return _export(hq, Path(dest_dir), keys, KIND_HQ, None, who)
+
+
+def _export_server_hq(url: str, dest_dir: Path, keys: KeyPair | None) -> Path:
+    """A PostgreSQL HQ's package: the package carries an HQ file, so the export is made from a file copy
+    of the database, checked against it by content digest (db.hq_copy), evidence files included."""
+    from db.hq_copy import copy_hq
+
+    scratch = Path(tempfile.mkdtemp(prefix="baqylau-export-"))
+    try:
+        copy = scratch / "hq.baqylau"
+        copy_hq(url, copy)
+        local = ElectionStore.open(copy)
+        try:
+            return export_hq_package(local, dest_dir, keys)
+        finally:
+            local.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _safe_part(text: str) -> str:

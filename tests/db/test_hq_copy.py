@@ -217,3 +217,42 @@ def _refused_and_left_empty(source: str | Path, url: str) -> None:
     with pytest.raises(StorageError) as empty:
         ElectionStore.open(url)
     assert empty.value.key == "error.storage.pg_empty"
+
+
+@pytest.mark.postgres
+def test_export_hq_from_postgresql_carries_what_a_file_export_carries(demo: Path, pg_url: str, tmp_path: Path) -> None:
+    """A district HQ on a server hands its data up the chain like a file HQ: `export-hq URL` packages a
+    verified file copy of the database, and the organisation's HQ merges it."""
+    from db.keys import import_keys
+    from db.merge import merge_packages
+    from db.package import export_hq_package, read_package
+    from observer.signing import KeyPair
+
+    on_file = tmp_path / "district.baqylau"
+    copy_hq(demo, on_file)
+    copy_hq(demo, pg_url)
+    keys = KeyPair.generate()
+    packages = []
+    for where, out in ((on_file, tmp_path / "from-file"), (pg_url, tmp_path / "from-server")):
+        store = ElectionStore.open(where)
+        try:
+            packages.append(export_hq_package(store, out, keys))
+        finally:
+            store.close()
+    manifests = []
+    for i, pkg in enumerate(packages):
+        (work := tmp_path / f"work{i}").mkdir()
+        with read_package(pkg, work_dir=work) as verified:
+            manifests.append(verified.manifest)
+    assert manifests[0].counts == manifests[1].counts and manifests[1].counts["protocols"] > 0
+    assert [m.name for m in manifests[0].members] == [m.name for m in manifests[1].members]
+    assert [m.sha256 for m in manifests[0].members[1:]] == [m.sha256 for m in manifests[1].members[1:]]  # evidence
+
+    org = ElectionStore.create(tmp_path / "org.baqylau", builtin_template("kz-majilis-2021"), "hq")
+    try:
+        trusted = tmp_path / "district-key.txt"
+        trusted.write_text(keys.public_hex + " district on a server\n")
+        import_keys(org, trusted, "org coordinator", role="district")
+        assert merge_packages(org, [packages[1]]).counts()["merged"] == 1
+    finally:
+        org.close()

@@ -332,13 +332,11 @@ def test_keys_list_and_revoke_print_the_same_on_both(
 @pytest.mark.parametrize(
     "argv",
     [
-        ["export-hq", "{url}", "out"],
         ["merge", "{url}", "packages"],
         ["keys", "{url}", "trust", "abc"],
         ["keys", "{url}", "--label", "list", "trust", "abc"],  # an option's value is not the action
-        ["{url}"],  # the window
     ],
-    ids=["export-hq", "merge", "keys-trust", "keys-option-value", "gui"],
+    ids=["merge", "keys-trust", "keys-option-value"],
 )
 def test_commands_not_ported_are_refused_before_anything_is_written(
     argv: list[str], pg_url: str, capsys: pytest.CaptureFixture[str]
