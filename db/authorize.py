@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from db.keys import REVOKED, KeyBook
 from db.package import VerifiedPackage
@@ -143,22 +143,26 @@ def check_binding(book: KeyBook, fingerprint: str, observer_id: str, observer_na
 def check_prior_records(conn: Connection, fingerprint: str, observer_id: str, name: str) -> None:
     """Before a key's first binding: the HQ holds no record of this observer signed by another key,
     and no record of another observer signed by this key (files merged before bindings existed)."""
-    raw = conn.connection.driver_connection
     for table in _OWNED_TABLES:
-        other = raw.execute(  # type: ignore[union-attr]
-            f"SELECT k.key_fingerprint FROM {table} r JOIN packages k ON k.id = r.package_id "
-            "WHERE r.observer_id = ? AND k.key_fingerprint IS NOT NULL AND k.key_fingerprint != ? LIMIT 1",
-            (observer_id, fingerprint),
-        ).fetchone()
+        other = conn.execute(
+            text(
+                f"SELECT k.key_fingerprint FROM {table} r JOIN packages k ON k.id = r.package_id "
+                "WHERE r.observer_id = :oid AND k.key_fingerprint IS NOT NULL AND k.key_fingerprint != :fpr LIMIT 1"
+            ),
+            {"oid": observer_id, "fpr": fingerprint},
+        ).first()
         if other is not None:
             raise PackageError(
                 "package.auth.prior_records", file=name, observer=observer_id, bound=other[0], fingerprint=fingerprint
             )
-        other = raw.execute(  # type: ignore[union-attr]
-            f"SELECT r.observer_id FROM packages k JOIN {table} r ON r.package_id = k.id "
-            "WHERE k.key_fingerprint = ? AND k.kind = ? AND r.observer_id IS NOT NULL AND r.observer_id != ? LIMIT 1",
-            (fingerprint, KIND_STATION, observer_id),
-        ).fetchone()
+        other = conn.execute(
+            text(
+                f"SELECT r.observer_id FROM packages k JOIN {table} r ON r.package_id = k.id "
+                "WHERE k.key_fingerprint = :fpr AND k.kind = :kind AND r.observer_id IS NOT NULL "
+                "AND r.observer_id != :oid LIMIT 1"
+            ),
+            {"fpr": fingerprint, "kind": KIND_STATION, "oid": observer_id},
+        ).first()
         if other is not None:
             raise PackageError(
                 "package.auth.key_bound", file=name, fingerprint=fingerprint, bound=other[0], observer=observer_id

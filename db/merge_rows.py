@@ -4,16 +4,15 @@ Records keep their UUIDs. A record arriving again keeps the version with the new
 ``updated_at``; ties go to the larger package id, so the result does not depend on
 the order of merging. Stations are matched by code; a station first seen in a
 package gets an id derived from its code, for the same reason. Plain statements on
-the driver connection: merge speed is dominated by per-statement and per-row
-overhead, not by SQLite.
+the driver connection (``sqlite3`` or ``psycopg``, through :class:`Driver`): merge
+speed is dominated by per-statement and per-row overhead, not by the database.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import cache
 from operator import itemgetter
@@ -201,14 +200,11 @@ def merge_stations(
 ) -> dict[str, str]:
     """Package station id -> HQ station id, matching by code. HQ's own station list wins."""
     mapping: dict[str, str] = {}
-    codes = [r["code"] for r in rows]
+    db = Driver(conn)
     existing: dict[str, dict[str, Any]] = {}
     fields = ("id", "code", "package_id", "created_at", "updated_at", *_STATION_FIELDS)
-    for start in range(0, len(codes), _CHUNK):
-        chunk = tuple(codes[start : start + _CHUNK])
-        sql = f"SELECT {', '.join(fields)} FROM stations WHERE code IN ({_placeholders(len(chunk))})"
-        for found in conn.exec_driver_sql(sql, chunk):
-            existing[found[1]] = dict(zip(fields, found))
+    for found in db.select_in(", ".join(fields), "stations", "code", [r["code"] for r in rows]):
+        existing[found[1]] = dict(zip(fields, found))
     inserts: list[dict[str, Any]] = []
     for r in sorted(rows, key=lambda x: x["code"]):
         incoming = dict(r)
@@ -222,10 +218,7 @@ def merge_stations(
             # from the coordinator's station list (or typed here): only fill what it lacks
             fill = {f: incoming[f] for f in _STATION_FIELDS if have[f] in (None, "") and incoming[f] not in (None, "")}
             if fill:
-                conn.exec_driver_sql(
-                    f"UPDATE stations SET {', '.join(f'{f} = :{f}' for f in fill)} WHERE id = :id",
-                    {**fill, "id": have["id"]},
-                )
+                db.update("stations", fill, have["id"])
                 have.update(fill)
         else:
             sets = {}
@@ -235,23 +228,69 @@ def merge_stations(
                 # first seen = earliest of all versions, whatever order they arrive in
                 sets["created_at"] = incoming["created_at"]
             if sets:
-                conn.exec_driver_sql(
-                    f"UPDATE stations SET {', '.join(f'{f} = :{f}' for f in sets)} WHERE id = :id",
-                    {**sets, "id": have["id"]},
-                )
+                db.update("stations", sets, have["id"])
                 have.update(sets)
         mapping[r["id"]] = existing[r["code"]]["id"]
     if inserts:
         cols = _columns("stations")
-        conn.exec_driver_sql(
-            f"INSERT INTO stations ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})",
-            [{c: r.get(c) for c in cols} for r in inserts],
+        db.many(
+            f"INSERT INTO stations ({', '.join(cols)}) VALUES ({db.marks(len(cols))})",
+            [tuple(r.get(c) for c in cols) for r in inserts],
         )
     return mapping
 
 
-def _placeholders(n: int) -> str:
-    return ", ".join("?" * n)
+class Driver:
+    """The DBAPI connection under the merge's SQLAlchemy connection (``sqlite3`` or ``psycopg``),
+    in the caller's transaction, with the driver's parameter mark.
+
+    The merge writes many small rows per package; SQLAlchemy's per-statement work would cost
+    more than the database's, so the hot statements go to the driver as plain SQL (SQLite:
+    ``?`` marks and ``executemany``; PostgreSQL: ``%s`` marks, ``= ANY(array)`` for a set of
+    keys, and psycopg's pipelined ``executemany``).
+    """
+
+    __slots__ = ("db", "mark", "pg")
+
+    def __init__(self, conn: Connection) -> None:
+        self.pg = conn.dialect.name == "postgresql"
+        self.db: Any = conn.connection.driver_connection
+        self.mark = "%s" if self.pg else "?"
+
+    def marks(self, n: int) -> str:
+        return ", ".join([self.mark] * n)
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if self.pg:
+            with self.db.cursor() as cur:
+                cur.execute(sql, params)
+                return list(cur.fetchall()) if cur.description is not None else []
+        return list(self.db.execute(sql, params).fetchall())
+
+    def many(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
+        if self.pg:
+            with self.db.cursor() as cur:
+                cur.executemany(sql, params)
+        else:
+            self.db.executemany(sql, params)
+
+    def select_in(self, columns: str, table: str, key: str, values: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+        """``SELECT columns FROM table WHERE key IN values``: one array parameter on PostgreSQL,
+        chunks of SQLite's variable limit on a file."""
+        if not values:
+            return
+        if self.pg:
+            yield from self.rows(f"SELECT {columns} FROM {table} WHERE {key} = ANY(%s)", (list(values),))
+            return
+        for start in range(0, len(values), _CHUNK):
+            chunk = tuple(values[start : start + _CHUNK])
+            yield from self.db.execute(
+                f"SELECT {columns} FROM {table} WHERE {key} IN ({self.marks(len(chunk))})", chunk
+            )
+
+    def update(self, table: str, sets: dict[str, Any], row_id: str) -> None:
+        assignments = ", ".join(f"{c} = {self.mark}" for c in sets)
+        self.rows(f"UPDATE {table} SET {assignments} WHERE id = {self.mark}", (*sets.values(), row_id))
 
 
 class ForeignRecord(Exception):
@@ -270,23 +309,18 @@ def upsert_rows(conn: Connection, table: str, rows: list[dict[str, Any]], own_pi
     (ForeignRecord): a signed package may only update its own observers' records.
     ``own_pid``: the package arrives signed after a district vouched for it; the
     versions the district gave of *its* records are replaced whatever their time.
-    Plain statements on the driver connection, in the caller's transaction: merge
-    speed is dominated by per-statement and per-row overhead, not by SQLite.
+    Plain statements on the driver connection (:class:`Driver`), in the caller's transaction.
     """
     if not rows:
         return
-    raw: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
+    db = Driver(conn)
     cols = _columns(table)
     owners = [c for c in ("observer_id", "station_id") if c in cols]
     pkg_col = "package_id" if "package_id" in cols else "''"
     existing: dict[str, tuple[Any, ...]] = {}
-    ids = [r["id"] for r in rows]
     select_cols = ", ".join(("id", "updated_at", pkg_col, *owners))
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        sql = f"SELECT {select_cols} FROM {table} WHERE id IN ({_placeholders(len(chunk))})"
-        for found in raw.execute(sql, chunk):
-            existing[found[0]] = found[1:]
+    for found in db.select_in(select_cols, table, "id", [r["id"] for r in rows]):
+        existing[found[0]] = found[1:]
     # Every row of a table has the same keys: a C-level getter when all columns are there.
     values_of: Callable[[dict[str, Any]], tuple[Any, ...]]
     first = rows[0].keys()
@@ -316,12 +350,12 @@ def upsert_rows(conn: Connection, table: str, rows: list[dict[str, Any]], own_pi
             ) or (own_pid is not None and have[1] == own_pid):
                 updates.append(values)
     if inserts:
-        raw.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({_placeholders(len(cols))})", inserts)
+        db.many(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({db.marks(len(cols))})", inserts)
     if updates:
         keep = [i for i, c in enumerate(cols) if c not in ("id", "created_at")]
-        sets = ", ".join(f"{cols[i]} = ?" for i in keep)
+        sets = ", ".join(f"{cols[i]} = {db.mark}" for i in keep)
         id_at = cols.index("id")
-        raw.executemany(
+        db.many(
             f"UPDATE {table} SET {sets} WHERE id = ?", [tuple(v[i] for i in keep) + (v[id_at],) for v in updates]
         )
 
