@@ -324,12 +324,10 @@ def test_keys_list_and_revoke_print_the_same_on_both(
     "argv",
     [
         ["check", "{url}"],
-        ["merge", "{url}", "packages"],
-        ["keys", "{url}", "trust", "abc"],
         ["keys", "{url}", "--label", "list", "trust", "abc"],  # an option's value is not the action
         ["{url}"],  # the window
     ],
-    ids=["check", "merge", "keys-trust", "keys-option-value", "gui"],
+    ids=["check", "keys-option-value", "gui"],
 )
 def test_commands_not_ported_are_refused_before_anything_is_written(
     argv: list[str], pg_url: str, capsys: pytest.CaptureFixture[str]
