@@ -432,7 +432,7 @@ class _Merger(MergeBatch):
         folder = held_dir(self.hq)
         target = folder / (pkg.sha256 + SUFFIX)
         try:
-            folder.mkdir(exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             if not target.exists():
                 durable_copy(pkg.path, target)
         except OSError as exc:

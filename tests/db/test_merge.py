@@ -741,3 +741,151 @@ def test_district_package_is_held_until_its_key_is_a_district_key(
     assert err.value.key == "package.key.need_whole"
     for s in (district, org):
         s.close()
+
+
+# ---- both backends: a file HQ and a PostgreSQL HQ (issue 16) ---------------------------------
+
+
+def content(where: str | Path, *, ignore_clock: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+    """What an HQ holds, a file's or a database's alike: every table, columns by name, rows sorted.
+
+    ``ignore_clock``: without the columns that record when this HQ merged (see ``dump``).
+    """
+    from sqlalchemy import MetaData, select
+
+    store = ElectionStore.open(where)
+    try:
+        with store.engine.connect() as conn:
+            meta = MetaData()
+            meta.reflect(conn)
+            out: dict[str, list[tuple[Any, ...]]] = {}
+            for name in sorted(meta.tables):
+                if name == "alembic_version":
+                    continue
+                table = meta.tables[name]
+                cols = sorted(c.name for c in table.columns)
+                if ignore_clock and name in ("packages", "trusted_keys"):
+                    cols = [c for c in cols if c not in _CLOCK and not (name == "trusted_keys" and c == "id")]
+                rows = [tuple(r) for r in conn.execute(select(*(table.c[c] for c in cols)))]
+                if ignore_clock and name == "meta":
+                    rows = [r for r in rows if r[cols.index("key")] != "created_at"]
+                out[name] = sorted(rows, key=repr)
+            return out
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def plain(factory: Factory) -> tuple[Path, Path, Path, Path]:
+    """``three`` without photos: evidence on a PostgreSQL HQ is another part of issue 16 (see docs/postgresql.md)."""
+    ka, kb, kc = KeyPair.generate(), KeyPair.generate(), KeyPair.generate()
+    sa = factory.station("101", "Айгүл", ka, photo=False)
+    a = factory.export(sa, ka)
+    sb = factory.station(
+        "101", "Ерлан", kb, values={"registered": 1500, "issued": 990, "valid": 940, "invalid": 30}, photo=False
+    )
+    b = factory.export(sb, kb)
+    c = factory.export(factory.station("102", "Данияр", kc, photo=False), kc)
+    pid = sa.protocol_id(sa.current_station().id)  # type: ignore[union-attr]
+    sa.set_protocol_value(pid, "invalid", 31)
+    a2 = factory.export(sa, ka)
+    return a, b, c, a2
+
+
+def test_both_backends_hold_the_same_after_any_order_and_repeats(
+    factory: Factory, plain: tuple[Path, Path, Path, Path], store_url: str
+) -> None:
+    """A file HQ and the HQ at ``store_url`` (a file, or a PostgreSQL database) get the same packages in
+    different orders: the same records, conflicts and log; merging again writes nothing."""
+    a, b, c, a2 = plain
+    reference = factory.hq("reference")
+    assert merge_packages(reference, [a, b, c, a2], trust_new_keys=True).counts()["merged"] == 4
+    reference.close()
+    hq = ElectionStore.create(store_url, factory.template, role="hq")
+    assert merge_packages(hq, [a2, c, a, b], trust_new_keys=True).counts()["merged"] == 4
+    exact = content(store_url)
+    assert merge_packages(hq, [a, b, c, a2]).counts() == {"merged": 0, "duplicate": 4, "held": 0, "refused": 0}
+    assert content(store_url) == exact
+    hq.close()
+    # A and B disagree at station 101: two protocols there, as in the file (a conflict to decide)
+    assert len([p for p in exact["protocols"] if p[0] != "x"]) == 3
+    assert content(store_url, ignore_clock=True) == content(reference.path, ignore_clock=True)
+
+
+def test_refusals_are_the_same_on_both_backends(factory: Factory, store_url: str) -> None:
+    """Another observer's record id, and a file that is no package: the same refusal, the same log line."""
+    ka, kb = KeyPair.generate(), KeyPair.generate()
+    sa = factory.station("101", "Айгүл", ka, photo=False)
+    a = factory.export(sa, ka)
+    sb = factory.station("101", "Ерлан", kb, photo=False)
+    with sqlite3.connect(sa.path) as conn:
+        (victim,) = conn.execute("SELECT id FROM protocol_values WHERE key = 'valid'").fetchone()
+    conn.close()
+    with sqlite3.connect(sb.path) as conn:
+        conn.execute("UPDATE protocol_values SET id = ? WHERE key = 'valid'", (victim,))
+    conn.close()
+    b = factory.export(sb, kb)
+    junk = factory.root / "usb" / "junk.bqpkg"
+    junk.write_bytes(b"not a zip at all")
+    i18n.set_language("en")
+    reasons = []
+    for where in (str(factory.root / "file" / "hq.baqylau"), store_url):
+        hq = ElectionStore.create(where, factory.template, role="hq")
+        report = merge_packages(hq, [a, b, junk], trust_new_keys=True)
+        assert [e.outcome for e in report.entries] == ["merged", "refused", "refused"]
+        assert merge_packages(hq, [a, b, junk], trust_new_keys=True).counts() == {
+            "merged": 0,
+            "duplicate": 1,
+            "held": 0,
+            "refused": 2,
+        }
+        reasons.append([e.reason for e in report.entries])
+        hq.close()
+    assert reasons[0] == reasons[1] and victim in reasons[0][1]
+    assert content(store_url, ignore_clock=True) == content(factory.root / "file" / "hq.baqylau", ignore_clock=True)
+    for s in (sa, sb):
+        s.close()
+
+
+@pytest.mark.postgres
+def test_cli_merge_and_keys_trust_and_import_on_postgresql_say_what_they_say_on_a_file(
+    factory: Factory, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`merge URL`, `keys URL trust` and `keys URL import` (which release held packages through the
+    merge): the same --format json summaries and sentences as on a file, and the same content."""
+    import main
+
+    k1, k2 = KeyPair.generate(), KeyPair.generate()
+    p1 = factory.export(factory.station("101", "Айгүл", k1, photo=False), k1, "usb1")
+    p2 = factory.export(factory.station("102", "Ерлан", k2, photo=False), k2, "usb2")
+    keyfile = factory.root / "keys.txt"
+    keyfile.write_text(f"{k2.public_hex} Ерлан\n", encoding="utf-8")
+    said: list[list[str]] = []
+    for where in (str(factory.root / "cli" / "hq.baqylau"), pg_url):
+        out: list[str] = []
+        for argv in (
+            ["merge", where, str(p1.parent), str(p2.parent), "--format", "json"],  # both held
+            ["keys", where, "trust", k1.fingerprint, "--by", "Ana"],  # releases p1
+            ["keys", where, "import", str(keyfile), "--by", "Ana"],  # releases p2
+            ["merge", where, str(p1.parent), str(p2.parent), "--format", "json"],  # both already merged
+            ["keys", where, "list"],
+        ):
+            code = main.main(["--lang", "en", *argv])
+            captured = capsys.readouterr()
+            out.append(f"{code}\n{captured.out}")
+        said.append(out)
+    file_said, pg_said = said
+    assert file_said == pg_said
+    first = json.loads(pg_said[0].split("\n", 1)[1])
+    assert (first["held"], first["merged"]) == (2, 0)
+    assert "1 held packages were merged" in pg_said[1]
+    last = json.loads(pg_said[3].split("\n", 1)[1])
+    assert (last["duplicate"], last["held"]) == (2, 0)
+    file_content = content(factory.root / "cli" / "hq.baqylau", ignore_clock=True)
+    assert content(pg_url, ignore_clock=True) == file_content
+    store = ElectionStore.open(pg_url)
+    try:
+        assert not list(db.merge.held_dir(store).iterdir())  # released copies are gone
+        assert factory.root not in db.merge.held_dir(store).parents  # kept in the user's folder, not here
+    finally:
+        store.close()
