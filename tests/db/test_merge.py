@@ -889,3 +889,123 @@ def test_cli_merge_and_keys_trust_and_import_on_postgresql_say_what_they_say_on_
         assert factory.root not in db.merge.held_dir(store).parents  # kept in the user's folder, not here
     finally:
         store.close()
+
+
+# ---- several merges at once on one PostgreSQL HQ (docs/postgresql.md, "Merging from several machines") ----
+
+# A child `baqylau merge`, its batch length first: 0 commits after every package (the most interleaving).
+MERGE_CHILD = (
+    "import sys, main, db.merge_batch; db.merge_batch.BATCH_SECONDS = float(sys.argv.pop(1)); "
+    "sys.exit(main.main(sys.argv[1:]))"
+)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def halves(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], list[Path], Path]:
+    """Two halves of 62 packages for two coordinators, and the one package both of them have.
+
+    30 stations with one observer; 15 stations with two observers who disagree, one in each half
+    (a conflict either way); one observer's two exports of one station (the newer must win), one in
+    each half; and one package in both halves (exactly one run may merge it).
+    """
+    from observer.template import builtin_template
+
+    f = Factory(tmp_path_factory.mktemp("halves"), builtin_template("kz-majilis-2021"))
+    one: list[Path] = []
+    two: list[Path] = []
+    for i in range(30):
+        k = KeyPair.generate()
+        (one if i < 15 else two).append(f.export(f.station(str(300 + i), f"S{i}", k, photo=False), k))
+    for i in range(15):
+        for side, issued in ((one, 900), (two, 990)):
+            k = KeyPair.generate()
+            values = {"registered": 1500, "issued": issued, "valid": issued - 50, "invalid": 30}
+            side.append(f.export(f.station(str(400 + i), f"P{i}-{issued}", k, values=values, photo=False), k))
+    k = KeyPair.generate()
+    s = f.station("500", "Later", k, photo=False)
+    one.append(f.export(s, k))
+    s.set_protocol_value(s.protocol_id(s.current_station().id), "invalid", 31)  # type: ignore[union-attr]
+    two.append(f.export(s, k))
+    s.close()
+    shared = one[0]
+    return one, [*two, shared], shared
+
+
+def _settled_digest(where: str | Path) -> str:
+    """content_digest of the HQ once the columns that say *when* it merged are set to one moment
+    (and trusted keys' random row ids to their fingerprints): what two runs at different times share."""
+    from sqlalchemy import text
+
+    from db.hq_copy import content_digest
+
+    store = ElectionStore.open(where)
+    try:
+        moment = "2026-01-01T00:00:00.000000Z"
+        with store.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE packages SET created_at = :t, updated_at = :t, "
+                    "merged_at = CASE WHEN merged_at IS NULL THEN NULL ELSE :m END"
+                ),
+                {"t": moment, "m": moment},  # two parameters: PostgreSQL types each use of one alike
+            )
+            conn.execute(
+                text(
+                    "UPDATE trusted_keys SET created_at = :t, updated_at = :t, decided_at = :t, "
+                    "id = substr(replace(fingerprint, '-', ''), 1, 32)"
+                ),
+                {"t": moment},
+            )
+            conn.execute(text("UPDATE meta SET value = :t WHERE key = 'created_at'"), {"t": moment})
+        return content_digest(store)
+    finally:
+        store.close()
+
+
+def _merge_child(url: str, files: list[Path], batch_seconds: str) -> Any:
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
+    argv = [sys.executable, "-c", MERGE_CHILD, batch_seconds, "--lang", "en", "merge", url]
+    return subprocess.Popen(
+        [*argv, *map(str, files), "--trust-new-keys", "--format", "json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("batch_seconds", ["0", "4"], ids=["commit-per-package", "batched"])
+def test_two_merges_at_once_end_as_one_sequential_merge(
+    halves: tuple[list[Path], list[Path], Path], pg_url: str, tmp_path: Path, batch_seconds: str
+) -> None:
+    """Two coordinators merge the two halves into one PostgreSQL HQ at the same time: the HQ ends
+    with the content of one sequential merge of everything (same conflicts, the newer export won),
+    and the package both had is merged by one run and "already merged" for the other.
+
+    (Without the advisory locks of db.merge_batch this fails: the shared package is refused by a
+    unique-key conflict in one run, or one run dies of a deadlock.)
+    """
+    from observer.template import builtin_template
+
+    one, two, shared = halves
+    template = builtin_template("kz-majilis-2021")
+    ElectionStore.create(pg_url, template, role="hq").close()
+    children = [_merge_child(pg_url, files, batch_seconds) for files in (one, two)]
+    outputs = [child.communicate(timeout=600) for child in children]
+    assert [child.returncode for child in children] == [0, 0], [err.decode()[-2000:] for _, err in outputs]
+    summaries = [json.loads(out) for out, _ in outputs]
+    outcomes = [{Path(e["path"]).name: e["outcome"] for e in s["packages"]} for s in summaries]
+    assert sorted(o[shared.name] for o in outcomes) == ["duplicate", "merged"]
+    assert sum(s["merged"] for s in summaries) == len(set(one + two)) == 62
+    assert all(s["refused"] == 0 and s["held"] == 0 for s in summaries)
+
+    reference = tmp_path / "sequential.baqylau"
+    store = ElectionStore.create(reference, template, role="hq")
+    assert merge_packages(store, [*one, *two], trust_new_keys=True).counts()["merged"] == 62
+    store.close()
+    assert _settled_digest(pg_url) == _settled_digest(reference)
