@@ -46,6 +46,7 @@ from sqlalchemy.exc import IntegrityError
 
 from db import models as m
 from db.authorize import Grant, authorize, check_prior_records
+from db.engine import pg_database_name
 from db.keys import (  # noqa: F401  (the keys service, re-exported for the UI and the command line)
     PENDING,
     REVOKED,
@@ -83,7 +84,6 @@ from db.package import (
     open_package,
     verify_duplicate,
 )
-from db.engine import pg_database_name
 from db.store import ElectionStore, durable_copy, now, storage_error
 from observer.errors import PackageError
 from observer.i18n import tr
@@ -385,9 +385,7 @@ class _Merger(MergeBatch):
         tk = m.TrustedKey
         try:
             with conn.begin_nested():  # PostgreSQL: a failed statement spoils the transaction but for this
-                conn.execute(
-                    update(tk).where(tk.fingerprint == fpr, tk.observer_id.is_(None)).values(observer_id=oid)
-                )
+                conn.execute(update(tk).where(tk.fingerprint == fpr, tk.observer_id.is_(None)).values(observer_id=oid))
         except INTEGRITY_ERRORS:
             owner = conn.execute(select(tk.fingerprint).where(tk.observer_id == oid)).first()
             raise PackageError(

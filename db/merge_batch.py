@@ -58,6 +58,9 @@ except ImportError:  # pragma: no cover - SQLite-only installs
 # What the merge's own statements raise (SQLAlchemy's or the driver's) for a constraint a
 # package breaks: its refusal, not a storage error.
 INTEGRITY_ERRORS: tuple[type[BaseException], ...] = (IntegrityError, *DRIVER_INTEGRITY_ERRORS)
+# What a failing database raises through SQLAlchemy or its driver: a storage error of the run.
+_DB_ERRORS: tuple[type[BaseException], ...] = (OperationalError, DatabaseError, *_DRIVER_ERRORS)
+_DB_OR_OS_ERRORS: tuple[type[BaseException], ...] = (OSError, *_DB_ERRORS)
 
 # Packages share one transaction (a savepoint each) for this long: per-commit costs
 # (WAL frames of every touched index page, checkpoints) are paid once per batch.
@@ -132,7 +135,7 @@ class MergeBatch:
             # checkpointed every few batches instead of after every commit.
             self._pragma(f"cache_size=-{_CACHE_KIB}")
             self._pragma(f"wal_autocheckpoint={_WAL_PAGES}")
-        except (OSError, *_DRIVER_ERRORS, OperationalError, DatabaseError) as exc:
+        except _DB_OR_OS_ERRORS as exc:
             self.__exit__()
             raise self._error(exc) from None
         return self
@@ -160,7 +163,7 @@ class MergeBatch:
                         # this run's WAL into the file now (and the WAL file back to empty),
                         # not left for whoever writes next
                         self._pragma("wal_checkpoint(TRUNCATE)")
-                except (*_DRIVER_ERRORS, OperationalError, DatabaseError):
+                except _DB_ERRORS:
                     pass  # the connection is discarded below anyway
                 if not self.pg:
                     self.conn.invalidate()  # never hand the tuned connection back to the pool
@@ -194,13 +197,13 @@ class MergeBatch:
             self._place_staged()
             self._restore_totals()
             batch.commit()
-        except (OperationalError, DatabaseError, *_DRIVER_ERRORS) as exc:
+        except _DB_ERRORS as exc:
             self.totals_trigger = None
             self.touched.clear()
             self.pending.clear()
             try:
                 batch.rollback()
-            except (OperationalError, DatabaseError, *_DRIVER_ERRORS):
+            except _DB_ERRORS:
                 pass
             raise self._error(exc) from None
         finally:
@@ -307,7 +310,7 @@ class MergeBatch:
                 yield self.conn
         except INTEGRITY_ERRORS:
             raise
-        except (OperationalError, DatabaseError, *_DRIVER_ERRORS) as exc:  # raw statements raise the driver's errors
+        except _DB_ERRORS as exc:  # raw statements raise the driver's errors
             raise self._error(_first_cause(exc)) from None
 
     def _begin(self) -> None:

@@ -356,7 +356,8 @@ def upsert_rows(conn: Connection, table: str, rows: list[dict[str, Any]], own_pi
         sets = ", ".join(f"{cols[i]} = {db.mark}" for i in keep)
         id_at = cols.index("id")
         db.many(
-            f"UPDATE {table} SET {sets} WHERE id = {db.mark}", [tuple(v[i] for i in keep) + (v[id_at],) for v in updates]
+            f"UPDATE {table} SET {sets} WHERE id = {db.mark}",
+            [tuple(v[i] for i in keep) + (v[id_at],) for v in updates],
         )
 
 

@@ -301,7 +301,13 @@ def _pg_content(url: str) -> dict[str, list[tuple[Any, ...]]]:
                 table = meta.tables[name]
                 cols = sorted(c.name for c in table.columns)
                 if name in ("packages", "trusted_keys"):
-                    drop = {"created_at", "updated_at", "merged_at", "decided_at", "id" if name == "trusted_keys" else ""}
+                    drop = {
+                        "created_at",
+                        "updated_at",
+                        "merged_at",
+                        "decided_at",
+                        "id" if name == "trusted_keys" else "",
+                    }
                     cols = [c for c in cols if c not in drop]
                 rows = [tuple(r) for r in conn.execute(select(*(table.c[c] for c in cols)))]
                 if name == "meta":
