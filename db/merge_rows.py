@@ -233,10 +233,7 @@ def merge_stations(
         mapping[r["id"]] = existing[r["code"]]["id"]
     if inserts:
         cols = _columns("stations")
-        db.many(
-            f"INSERT INTO stations ({', '.join(cols)}) VALUES ({db.marks(len(cols))})",
-            [tuple(r.get(c) for c in cols) for r in inserts],
-        )
+        db.insert("stations", cols, [tuple(r.get(c) for c in cols) for r in inserts])
     return mapping
 
 
@@ -273,6 +270,16 @@ class Driver:
                 cur.executemany(sql, params)
         else:
             self.db.executemany(sql, params)
+
+    def insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """New rows: ``COPY ... FROM STDIN`` on PostgreSQL (a tenth of ``executemany``'s time per row;
+        a key that exists after all fails the COPY, in the package's savepoint, like an INSERT)."""
+        if self.pg:
+            with self.db.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            self.many(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({self.marks(len(cols))})", rows)
 
     def select_in(self, columns: str, table: str, key: str, values: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
         """``SELECT columns FROM table WHERE key IN values``: one array parameter on PostgreSQL,
@@ -350,7 +357,7 @@ def upsert_rows(conn: Connection, table: str, rows: list[dict[str, Any]], own_pi
             ) or (own_pid is not None and have[1] == own_pid):
                 updates.append(values)
     if inserts:
-        db.many(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({db.marks(len(cols))})", inserts)
+        db.insert(table, cols, inserts)
     if updates:
         keep = [i for i, c in enumerate(cols) if c not in ("id", "created_at")]
         sets = ", ".join(f"{cols[i]} = {db.mark}" for i in keep)
