@@ -140,33 +140,41 @@ def check_binding(book: KeyBook, fingerprint: str, observer_id: str, observer_na
         )
 
 
+def _prior_records_query() -> Any:
+    """Both checks of :func:`check_prior_records` for every owned table, in one statement (one round
+    trip to a server instead of twelve): row ``2i`` the other key of this observer's records in table
+    ``i``, row ``2i + 1`` the other observer of this key's records there (NULL: none)."""
+    parts = []
+    for i, table in enumerate(_OWNED_TABLES):
+        parts.append(
+            f"SELECT {2 * i} AS ord, (SELECT k.key_fingerprint FROM {table} r JOIN packages k ON k.id = r.package_id "
+            "WHERE r.observer_id = :oid AND k.key_fingerprint IS NOT NULL AND k.key_fingerprint != :fpr LIMIT 1) AS found"
+        )
+        parts.append(
+            f"SELECT {2 * i + 1}, (SELECT r.observer_id FROM packages k JOIN {table} r ON r.package_id = k.id "
+            "WHERE k.key_fingerprint = :fpr AND k.kind = :kind AND r.observer_id IS NOT NULL "
+            "AND r.observer_id != :oid LIMIT 1)"
+        )
+    return text(" UNION ALL ".join(parts) + " ORDER BY ord")
+
+
+_PRIOR_RECORDS = _prior_records_query()
+
+
 def check_prior_records(conn: Connection, fingerprint: str, observer_id: str, name: str) -> None:
     """Before a key's first binding: the HQ holds no record of this observer signed by another key,
     and no record of another observer signed by this key (files merged before bindings existed)."""
-    for table in _OWNED_TABLES:
-        other = conn.execute(
-            text(
-                f"SELECT k.key_fingerprint FROM {table} r JOIN packages k ON k.id = r.package_id "
-                "WHERE r.observer_id = :oid AND k.key_fingerprint IS NOT NULL AND k.key_fingerprint != :fpr LIMIT 1"
-            ),
-            {"oid": observer_id, "fpr": fingerprint},
-        ).first()
-        if other is not None:
+    found = conn.execute(_PRIOR_RECORDS, {"oid": observer_id, "fpr": fingerprint, "kind": KIND_STATION})
+    for ord_, other in found:
+        if other is None:
+            continue
+        if ord_ % 2 == 0:
             raise PackageError(
-                "package.auth.prior_records", file=name, observer=observer_id, bound=other[0], fingerprint=fingerprint
+                "package.auth.prior_records", file=name, observer=observer_id, bound=other, fingerprint=fingerprint
             )
-        other = conn.execute(
-            text(
-                f"SELECT r.observer_id FROM packages k JOIN {table} r ON r.package_id = k.id "
-                "WHERE k.key_fingerprint = :fpr AND k.kind = :kind AND r.observer_id IS NOT NULL "
-                "AND r.observer_id != :oid LIMIT 1"
-            ),
-            {"fpr": fingerprint, "kind": KIND_STATION, "oid": observer_id},
-        ).first()
-        if other is not None:
-            raise PackageError(
-                "package.auth.key_bound", file=name, fingerprint=fingerprint, bound=other[0], observer=observer_id
-            )
+        raise PackageError(
+            "package.auth.key_bound", file=name, fingerprint=fingerprint, bound=other, observer=observer_id
+        )
 
 
 # ---- district packages ------------------------------------------------------------

@@ -1009,3 +1009,24 @@ def test_two_merges_at_once_end_as_one_sequential_merge(
     assert merge_packages(store, [*one, *two], trust_new_keys=True).counts()["merged"] == 62
     store.close()
     assert _settled_digest(pg_url) == _settled_digest(reference)
+
+
+def test_prior_records_are_found_on_both_backends(factory: Factory, store_url: str) -> None:
+    """Before a key's first binding (db.authorize.check_prior_records, one statement for every table):
+    records of this observer signed by another key, or of another observer signed by this key."""
+    from db.authorize import check_prior_records
+
+    ka = KeyPair.generate()
+    a = factory.export(factory.station("101", "Айгүл", ka, photo=False), ka)
+    hq = ElectionStore.create(store_url, factory.template, role="hq")
+    assert merge_packages(hq, [a], trust_new_keys=True).counts()["merged"] == 1
+    with hq.engine.connect() as conn:
+        (oid,) = conn.exec_driver_sql("SELECT DISTINCT observer_id FROM protocols").one()
+        check_prior_records(conn, ka.fingerprint, oid, "a.bqpkg")  # its own: nothing to say
+        with pytest.raises(PackageError) as other_key:
+            check_prior_records(conn, KeyPair.generate().fingerprint, oid, "b.bqpkg")
+        with pytest.raises(PackageError) as other_observer:
+            check_prior_records(conn, ka.fingerprint, "someone-else", "c.bqpkg")
+    assert other_key.value.key == "package.auth.prior_records" and other_key.value.params["bound"] == ka.fingerprint
+    assert other_observer.value.key == "package.auth.key_bound" and other_observer.value.params["bound"] == oid
+    hq.close()
