@@ -68,6 +68,7 @@ from db.keys import (  # noqa: F401  (the keys service, re-exported for the UI a
 from db.merge_batch import INTEGRITY_ERRORS, MergeBatch
 from db.merge_rows import (  # noqa: F401  (package_row_id, station_row_id: re-exported)
     AlreadyMerged,
+    Driver,
     ForeignRecord,
     apply,
     file_digest,
@@ -382,31 +383,33 @@ class _Merger(MergeBatch):
         if self.book.bound.get(fpr) == oid:
             return
         check_prior_records(conn, fpr, oid, name)
-        tk = m.TrustedKey
-        try:
-            with conn.begin_nested():  # PostgreSQL: a failed statement spoils the transaction but for this
-                conn.execute(update(tk).where(tk.fingerprint == fpr, tk.observer_id.is_(None)).values(observer_id=oid))
-        except INTEGRITY_ERRORS:
-            owner = conn.execute(select(tk.fingerprint).where(tk.observer_id == oid)).first()
+        # Plain statements (db.merge_rows.Driver): once per key, but on every package of a new team.
+        # Checked before the update rather than caught from the unique index: on PostgreSQL a failed
+        # statement would spoil the package's savepoint. Under the observer's merge lock (PostgreSQL)
+        # nobody binds this observer meanwhile; the index stays the last word.
+        db = Driver(conn)
+        owner = db.rows(f"SELECT fingerprint FROM trusted_keys WHERE observer_id = {db.mark}", (oid,))
+        if owner and owner[0][0] != fpr:
             raise PackageError(
-                "package.auth.observer_bound",
-                file=name,
-                fingerprint=fpr,
-                bound=owner[0] if owner else "?",
-                observer=oid,
-            ) from None
-        bound = conn.execute(select(tk.observer_id).where(tk.fingerprint == fpr)).first()
-        if bound is None or bound[0] != oid:  # another run bound it meanwhile
+                "package.auth.observer_bound", file=name, fingerprint=fpr, bound=owner[0][0], observer=oid
+            )
+        db.rows(
+            f"UPDATE trusted_keys SET observer_id = {db.mark} WHERE fingerprint = {db.mark} AND observer_id IS NULL",
+            (oid, fpr),
+        )
+        bound = db.rows(f"SELECT observer_id FROM trusted_keys WHERE fingerprint = {db.mark}", (fpr,))
+        if not bound or bound[0][0] != oid:  # another run bound it meanwhile
             raise PackageError(
-                "package.auth.key_bound", file=name, fingerprint=fpr, bound=bound[0] if bound else "?", observer=oid
+                "package.auth.key_bound", file=name, fingerprint=fpr, bound=bound[0][0] if bound else "?", observer=oid
             )
 
     def _trust_on_first_use(self, conn: Connection, pkg: VerifiedPackage) -> None:
         """Trust the package's key (trust on first use), unless a coordinator decided about it since
         this run started: a key revoked meanwhile refuses the package, one trusted stays as decided."""
         man = pkg.manifest
-        tk = m.TrustedKey
-        status = conn.execute(select(tk.status).where(tk.fingerprint == man.fingerprint)).scalar()
+        db = Driver(conn)
+        found = db.rows(f"SELECT status FROM trusted_keys WHERE fingerprint = {db.mark}", (man.fingerprint,))
+        status = found[0][0] if found else None
         if status == REVOKED:
             self.book.status[man.fingerprint] = REVOKED
             raise PackageError("package.error.revoked", file=pkg.path.name, fingerprint=man.fingerprint)
