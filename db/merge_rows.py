@@ -118,7 +118,10 @@ def apply(
     if not district:
         # only the package's own station: an observer's file may hold others that no record cites
         stations = [dict(s, observer_id=grant.observer_id) for s in stations if s["id"] == grant.station_row]
-    upsert_rows(conn, "observers", observers)
+    # On a server, what the HQ holds of every record id in the package comes in one round trip
+    # (one SELECT per table on a file, where a statement costs no round trip).
+    known = _known_rows(conn, {t: rows.get(t, []) for t in ("observers", *DATA_TABLES)})
+    upsert_rows(conn, "observers", observers, known=known.get("observers"))
     station_map = merge_stations(conn, stations, source)
     for table in DATA_TABLES:
         out = []
@@ -134,8 +137,42 @@ def apply(
             out.append(r)
         if table == "headcount_events":
             touched.update((r["station_id"], r.get("observer_id")) for r in out)
-        upsert_rows(conn, table, out, own_pid)
+        upsert_rows(conn, table, out, own_pid, known=known.get(table))
     return [i.sha256 for i in grant.inner.values()]
+
+
+def _owner_columns(table: str) -> tuple[str, str, list[str]]:
+    """(the columns a known row is read with, the package column, the owner columns) of ``table``."""
+    cols = _columns(table)
+    owners: list[str] = [c for c in ("observer_id", "station_id") if c in cols]
+    pkg_col = "package_id" if "package_id" in cols else "''"
+    return ", ".join(("id", "updated_at", pkg_col, *owners)), pkg_col, owners
+
+
+def _known_rows(conn: Connection, rows: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, tuple[Any, ...]]]:
+    """PostgreSQL: for every table, what the HQ holds of the given rows' ids (as ``upsert_rows`` reads
+    them), all tables in one UNION ALL; a file: nothing (``upsert_rows`` reads each table itself)."""
+    db = Driver(conn)
+    if not db.pg:
+        return {}
+    parts: list[str] = []
+    params: list[list[str]] = []
+    out: dict[str, dict[str, tuple[Any, ...]]] = {}
+    for table, table_rows in rows.items():
+        if not table_rows:
+            continue
+        out[table] = {}
+        _, pkg_col, owners = _owner_columns(table)
+        padded = [*owners, *["NULL"] * (2 - len(owners))]  # owners first, as upsert_rows zips them
+        parts.append(
+            f"SELECT '{table}'::text, id::text, updated_at::text, {pkg_col}::text, "
+            f"{padded[0]}::text, {padded[1]}::text FROM {table} WHERE id = ANY(%s)"
+        )
+        params.append([r["id"] for r in table_rows])
+    if parts:
+        for table, *found in db.rows(" UNION ALL ".join(parts), params):
+            out[table][found[0]] = tuple(found[1:])
+    return out
 
 
 def _log_package(conn: Connection, pkg: VerifiedPackage, pid: str, t: datetime, file_sha256: str | None) -> str | None:
@@ -309,25 +346,34 @@ class ForeignRecord(Exception):
         self.record_id = record_id
 
 
-def upsert_rows(conn: Connection, table: str, rows: list[dict[str, Any]], own_pid: str | None = None) -> None:
+def upsert_rows(
+    conn: Connection,
+    table: str,
+    rows: list[dict[str, Any]],
+    own_pid: str | None = None,
+    *,
+    known: dict[str, tuple[Any, ...]] | None = None,
+) -> None:
     """Insert new records, replace older versions of known ones (newer updated_at wins).
 
     A record id the HQ already holds for another observer or station is refused
     (ForeignRecord): a signed package may only update its own observers' records.
     ``own_pid``: the package arrives signed after a district vouched for it; the
     versions the district gave of *its* records are replaced whatever their time.
+    ``known``: what the HQ holds of these ids, read already (``_known_rows``); else read here.
     Plain statements on the driver connection (:class:`Driver`), in the caller's transaction.
     """
     if not rows:
         return
     db = Driver(conn)
     cols = _columns(table)
-    owners = [c for c in ("observer_id", "station_id") if c in cols]
-    pkg_col = "package_id" if "package_id" in cols else "''"
+    select_cols, _, owners = _owner_columns(table)
     existing: dict[str, tuple[Any, ...]] = {}
-    select_cols = ", ".join(("id", "updated_at", pkg_col, *owners))
-    for found in db.select_in(select_cols, table, "id", [r["id"] for r in rows]):
-        existing[found[0]] = found[1:]
+    if known is not None:
+        existing = known
+    else:
+        for found in db.select_in(select_cols, table, "id", [r["id"] for r in rows]):
+            existing[found[0]] = found[1:]
     # Every row of a table has the same keys: a C-level getter when all columns are there.
     values_of: Callable[[dict[str, Any]], tuple[Any, ...]]
     first = rows[0].keys()

@@ -182,8 +182,8 @@ def test_crash_inside_a_package_leaves_hq_as_before(
     before = dump(hq.path)
     real = db.merge_rows.upsert_rows
 
-    def crash(conn: Any, table: str, rows: list[dict[str, Any]], own_pid: Any = None) -> None:
-        real(conn, table, rows, own_pid)  # some rows of this package are already written...
+    def crash(conn: Any, table: str, rows: list[dict[str, Any]], own_pid: Any = None, **kw: Any) -> None:
+        real(conn, table, rows, own_pid, **kw)  # some rows of this package are already written...
         if table == "protocol_values":
             raise RuntimeError("power cut")  # ...when the machine dies
 
@@ -624,8 +624,8 @@ def test_error_mid_batch_keeps_the_packages_merged_before_it(
     real = db.merge_rows.upsert_rows
     calls = {"protocol_values": 0}
 
-    def crash(conn: Any, table: str, rows: list[dict[str, Any]], own_pid: Any = None) -> None:
-        real(conn, table, rows, own_pid)
+    def crash(conn: Any, table: str, rows: list[dict[str, Any]], own_pid: Any = None, **kw: Any) -> None:
+        real(conn, table, rows, own_pid, **kw)
         if table == "protocol_values":
             calls[table] += 1
             if calls[table] == 2:  # inside the second package of the run, same batch as the first
