@@ -120,7 +120,8 @@ def apply(
         stations = [dict(s, observer_id=grant.observer_id) for s in stations if s["id"] == grant.station_row]
     # On a server, what the HQ holds of every record id in the package comes in one round trip
     # (one SELECT per table on a file, where a statement costs no round trip).
-    known = _known_rows(conn, {t: rows.get(t, []) for t in ("observers", *DATA_TABLES)})
+    on_server = conn.dialect.name == "postgresql"
+    known = _known_rows(conn, {t: rows.get(t, []) for t in ("observers", *DATA_TABLES)}) if on_server else {}
     upsert_rows(conn, "observers", observers, known=known.get("observers"))
     station_map = merge_stations(conn, stations, source)
     for table in DATA_TABLES:
