@@ -63,8 +63,17 @@ PG_COMMANDS: dict[str, tuple[str, ...]] = {
     "merge": (),
     "official": ("import",),
     "stations": ("import",),
-    "aggregate": (),  # --source official; the observers' figures are refused with a message saying so
+    "aggregate": (),
+    "conflicts": (),
+    "check": (),
+    "gaps": (),
+    "violations": (),
+    "forensics": (),
+    "report": (),
+    "verify-report": (),
     "hq": ("copy",),
+    "gui": (),  # `baqylau postgresql://...`: the coordinator window on a shared HQ
+    "evidence-reuse": (),  # thumbnails and hashes are in the evidence rows: nothing read from files
 }
 
 

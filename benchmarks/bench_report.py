@@ -16,12 +16,14 @@ import statistics
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from reportlab import rl_config
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Table, TableStyle
 
+from benchmarks.bench_aggregate import pg_hq
 from benchmarks.common import SHORT_REPEAT, SHORT_S, Context, Row, median_time
 from benchmarks.data import dataset, merged_hq
 from db.store import ElectionStore
@@ -154,6 +156,9 @@ def run(ctx: Context) -> list[Row]:
             ours_t, base_t, runs = _interleaved(ours, baseline, ctx.repeat)
         finally:
             store.close()
+        url = pg_hq(merged_hq(ds, ctx.log), ctx.log)
+        if url is not None:
+            rows.append(_on_postgres(url, merged_hq(ds, ctx.log), size, ctx))
         table_rows = sum(len(g.rows) - 1 for g in content if isinstance(g, PlainGrid))
         paragraphs = sum(1 for p in content if isinstance(p, PlainPara))
         out.unlink(missing_ok=True)
@@ -178,3 +183,27 @@ def run(ctx: Context) -> list[Row]:
             )
         )
     return rows
+
+
+def _on_postgres(url: str, hq_file: Path, size: int, ctx: Context) -> Row:
+    """The same report built from the PostgreSQL copy (``BAQYLAU_BENCH_PG_URL``), alternating with the file's."""
+    server, local = ElectionStore.open(url), ElectionStore.open(hq_file)
+    out = ctx.work / "report-pg.pdf"
+    try:
+        pg_t, file_t, runs = _interleaved(
+            lambda: build_report(server, out, LANG), lambda: build_report(local, out, LANG), ctx.repeat
+        )
+    finally:
+        server.close()
+        local.close()
+        out.unlink(missing_ok=True)
+    return Row(
+        NAME + ", PostgreSQL",
+        size,
+        pg_t,
+        file_t,
+        "the same report from the HQ file (SQLite), alternately",
+        None,
+        runs=runs,
+        note="a local server over a unix socket; the same PDF byte for byte (tests/reports/test_report_backends.py)",
+    )

@@ -17,12 +17,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import repeat
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 
+from db import dbapi
 from db.conflicts import effective_protocols
-from db.engine import pg_display, server_error
+from db.engine import server_error
 from db.official import LAYOUT_META, MISSING, gc_paused
 from db.rules import load_rules
 from db.store import ElectionStore, storage_error
@@ -69,15 +70,10 @@ class _Base:
 
 
 def _dbapi_rows(hq: ElectionStore, sql: str, params: Sequence[object] = ()) -> list[tuple]:  # type: ignore[type-arg]
-    """Rows from the driver's own connection (no SQLAlchemy row objects: 100,000 of them cost).
-
-    On PostgreSQL the driver is psycopg: parameters are ``%s``, not ``?`` (only the PostgreSQL
-    queries of this module take parameters there).
-    """
+    """Rows from the driver's own connection (:mod:`db.dbapi`: no SQLAlchemy row objects, 100,000 of them cost)."""
     try:
         with hq.engine.connect() as conn:
-            dbapi: Any = conn.connection.driver_connection
-            return list(dbapi.execute(sql, params).fetchall())
+            return dbapi.rows(conn, sql, params)
     except (sqlite3.Error, OSError) as exc:
         raise storage_error(exc, hq.path) from None
     except Exception as exc:
@@ -86,15 +82,9 @@ def _dbapi_rows(hq: ElectionStore, sql: str, params: Sequence[object] = ()) -> l
         raise
 
 
-def _refuse_observed_on_pg(hq: ElectionStore) -> None:
-    """The observers' figures come through db.conflicts, which still reads SQLite's raw connection."""
-    if hq.url:
-        raise AggregateError("error.storage.pg_observed_not_ported", url=pg_display(hq.url))
-
-
 _OFFICIAL_STATE = "CASE WHEN o.station_id IS NULL THEN 0 WHEN o.values_blob IS NULL THEN 2 ELSE 1 END"
 _OFFICIAL_BLOB = "CASE WHEN length(o.values_blob) = ? AND typeof(o.values_blob) = 'blob' THEN o.values_blob ELSE ? END"
-_OFFICIAL_BLOB_PG = "CASE WHEN octet_length(o.values_blob) = %s THEN o.values_blob ELSE %s END"
+_OFFICIAL_BLOB_PG = "CASE WHEN octet_length(o.values_blob) = ? THEN o.values_blob ELSE ? END"
 _STATIONS_JOIN = " FROM stations s LEFT JOIN official_results o ON o.station_id = s.id"
 _SEP = "\x1f"  # between texts in the one-row read; a text containing it sends the read down the row path
 
@@ -285,6 +275,9 @@ def _protocol_values(hq: ElectionStore) -> tuple[Sequence[str], Sequence[str], n
     figure is not stored as an integer or an id or key holds the separator.
     """
     where = " FROM protocol_values WHERE value IS NOT NULL AND value >= 0"
+    if hq.url:
+        # PostgreSQL's column is typed (no text in an integer column) and its rows come as tuples.
+        return _protocol_value_rows(hq, where)
     ((n, odd, pids, line_keys, figures),) = _dbapi_rows(
         hq,
         "SELECT count(*), total(typeof(value) <> 'integer'), group_concat(protocol_id, char(31)), "
@@ -296,7 +289,14 @@ def _protocol_values(hq: ElectionStore) -> tuple[Sequence[str], Sequence[str], n
         pid_list, key_list, numbers = pids.split(_SEP), line_keys.split(_SEP), figures.split(" ")
         if len(pid_list) == len(key_list) == len(numbers) == n:
             return pid_list, key_list, np.array(numbers, dtype=np.int64)
-    pid_rows, key_rows, value_rows = zip(*_dbapi_rows(hq, "SELECT protocol_id, key, value" + where))
+    return _protocol_value_rows(hq, where)
+
+
+def _protocol_value_rows(hq: ElectionStore, where: str) -> tuple[Sequence[str], Sequence[str], np.ndarray]:
+    found = _dbapi_rows(hq, "SELECT protocol_id, key, value" + where)
+    if not found:
+        return (), (), np.array([], dtype=np.int64)
+    pid_rows, key_rows, value_rows = zip(*found)
     return pid_rows, key_rows, np.array(value_rows).astype(np.int64)
 
 
@@ -395,6 +395,18 @@ def _headcounts(hq: ElectionStore, base: _Base) -> np.ndarray:
     return headcount
 
 
+# Each observer's last reporting time with an announced figure, and that figure. SQLite takes a bare
+# column from the row of max(); PostgreSQL says the same with DISTINCT ON (one row per slot: unique).
+_LAST_ANNOUNCED = (
+    "SELECT station_id, max(slot), announced FROM turnout_reports WHERE announced IS NOT NULL "
+    "GROUP BY station_id, observer_id"
+)
+_LAST_ANNOUNCED_PG = (
+    "SELECT DISTINCT ON (station_id, observer_id) station_id, slot, announced FROM turnout_reports "
+    "WHERE announced IS NOT NULL ORDER BY station_id, observer_id, slot DESC"
+)
+
+
 def _announced_turnout(hq: ElectionStore, base: _Base) -> tuple[np.ndarray, np.ndarray]:
     """The commission's figure at the last reporting time any observer noted, and that time ("" where none).
 
@@ -404,11 +416,7 @@ def _announced_turnout(hq: ElectionStore, base: _Base) -> tuple[np.ndarray, np.n
     n = len(base.ids)
     announced = np.full(n, MISSING, dtype=np.int64)
     announced_slot = np.full(n, "", dtype=object)
-    for sid, slot, value in _dbapi_rows(
-        hq,
-        "SELECT station_id, max(slot), announced FROM turnout_reports WHERE announced IS NOT NULL "
-        "GROUP BY station_id, observer_id",
-    ):
+    for sid, slot, value in _dbapi_rows(hq, _LAST_ANNOUNCED_PG if hq.url else _LAST_ANNOUNCED):
         i = base.row.get(sid)
         if i is None:
             continue
@@ -424,8 +432,6 @@ def station_table(hq: ElectionStore, source: Source) -> StationArrays:
     """Every station of the HQ file (ordered by code) with the figures of ``source``."""
     if source not in ("official", "observed"):
         raise ValueError(f"unknown source {source!r}")
-    if source == "observed":
-        _refuse_observed_on_pg(hq)
     template = hq.template
     with gc_paused():
         base = _read_base(hq, template)
@@ -436,7 +442,6 @@ def station_table(hq: ElectionStore, source: Source) -> StationArrays:
 
 def station_tables(hq: ElectionStore) -> tuple[StationArrays, StationArrays]:
     """(official, observed), aligned row by row, from one read of the station list."""
-    _refuse_observed_on_pg(hq)
     template = hq.template
     with gc_paused():
         base = _read_base(hq, template)
@@ -450,8 +455,6 @@ def aggregate_levels(hq: ElectionStore, levels: Sequence[str], source: str) -> d
             raise AggregateError("coord.aggregate.bad_level", level=level, known=", ".join(LEVELS))
     if source not in SOURCES:
         raise AggregateError("coord.aggregate.bad_source", source=source, known=", ".join(SOURCES))
-    if source != "official":
-        _refuse_observed_on_pg(hq)
     template = hq.template
     with gc_paused():
         base = _read_base(hq, template, codes=False)
@@ -471,7 +474,6 @@ def station_counts(hq: ElectionStore) -> StationCounts:
     What the coordinator window, ``aggregate`` and the report all print, by the
     definitions of :mod:`observer.definitions`.
     """
-    _refuse_observed_on_pg(hq)
     template = hq.template
     with gc_paused():
         base = _read_base(hq, template, codes=False)
@@ -524,7 +526,6 @@ class CheckFailure:
 
 def check_failures(hq: ElectionStore, lang: str | None = None) -> list[CheckFailure]:
     """Every official result and every observed protocol version that breaks a control relation."""
-    _refuse_observed_on_pg(hq)
     template = hq.template
     out: list[CheckFailure] = []
     with gc_paused():
@@ -540,13 +541,16 @@ def check_failures(hq: ElectionStore, lang: str | None = None) -> list[CheckFail
         by_protocol: dict[str, dict[str, int | None]] = defaultdict(dict)
         for pid, key, value in _dbapi_rows(hq, "SELECT protocol_id, key, value FROM protocol_values"):
             by_protocol[pid][key] = value
-        for pid, sid, name in _dbapi_rows(
+        protocols = _dbapi_rows(
             hq,
             "SELECT p.id, p.station_id, coalesce(o.name, '') FROM protocols p LEFT JOIN observers o ON o.id = p.observer_id",
-        ):
-            row = base.row.get(sid)
-            if row is None or pid not in by_protocol:
-                continue
+        )
+        # By station code, then protocol id: one order on both backends (not the order rows were stored in).
+        located = sorted(
+            ((base.row[sid], pid, name) for pid, sid, name in protocols if sid in base.row and pid in by_protocol),
+            key=lambda x: (base.codes[x[0]], x[1]),
+        )
+        for row, pid, name in located:
             failure = _failure(template, "observed", base, row, name, by_protocol[pid], lang)
             if failure is not None:
                 out.append(failure)

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from operator import itemgetter
+from operator import eq, itemgetter
 from typing import TypeVar
 
 import numpy as np
@@ -32,31 +32,34 @@ def require_hq(hq: ElectionStore) -> None:
         raise ImportDataError("coord.hq.not_hq", file=hq.path.name)
 
 
-def new_ids(n: int) -> list[str]:
-    """``n`` random UUID4 strings in ascending order, made in bulk.
+def new_ids(n: int, *, ordered: bool = True) -> list[str]:
+    """``n`` random UUID4 strings in ascending order (``ordered``), made in bulk.
 
     uuid.uuid4() per row costs more than the insert. Ascending ids let a bulk
     insert append to the primary-key index instead of splitting a random page
     per row (see in_index_order); the order comes from sorting the random
-    bytes, so the ids are as random as uuid4's.
+    bytes, so the ids are as random as uuid4's. Ids no index holds need no order.
     """
     if n == 0:
         return []
     raw = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-    raw = raw[np.argsort(raw.view(">u8")[:, 0], kind="stable")]  # by the first 8 bytes: sorted text, bar a 2**-64 tie
-    digits = np.empty((n, 32), dtype=np.uint8)
-    digits[:, 0::2] = _HEX[raw >> 4]
-    digits[:, 1::2] = _HEX[raw & 0x0F]
-    text = np.full((n, 37), ord("-"), dtype=np.uint8)  # 8-4-4-4-12 hex digits, then a line break
+    if ordered:
+        # The first 8 bytes sorted: sorted text, bar a 2**-64 tie. The last 8 are independent of
+        # them, so pairing them with the sorted halves keeps every id as random as uuid4's.
+        head = np.ascontiguousarray(raw[:, :8]).view(">u8").ravel()
+        head.sort()
+        raw[:, :8] = head.view(np.uint8).reshape(n, 8)
+    digits = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 32)
+    text = np.empty((n, 37), dtype=np.uint8)  # 8-4-4-4-12 hex digits, then a line break
+    text[:, [8, 13, 18, 23]] = ord("-")
     for start, stop, offset in ((0, 8, 0), (8, 12, 1), (12, 16, 2), (16, 20, 3), (20, 32, 4)):
         text[:, start + offset : stop + offset] = digits[:, start:stop]
     text[:, 36] = ord("\n")
-    return text.tobytes().decode("ascii").split("\n")[:n]
-
-
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    ids = text.tobytes().decode("ascii").split("\n")
+    ids.pop()  # after the last line break
+    return ids
 
 
 def timestamp() -> str:
@@ -114,12 +117,23 @@ def in_index_order(rows: list[int], codes: list[str]) -> list[int]:
     return sorted(rows, key=codes.__getitem__)
 
 
-def picker(rows: Sequence[int]) -> Callable[[Sequence[T]], Sequence[T]]:
-    """``pick(values)``: the values at ``rows``, in that order (itemgetter's loop runs in C)."""
+def picker(rows: Sequence[int], *, of: int | None = None) -> Callable[[Sequence[T]], Sequence[T]]:
+    """``pick(values)``: the values at ``rows``, in that order (itemgetter's loop runs in C).
+
+    ``of``: the length of the sequences picked from; when ``rows`` are all of them in order
+    (every station of a file new, in code order), pick hands them back as they are.
+    """
+    if of is not None and in_file_order(rows, of):
+        return lambda values: values
     if len(rows) == 1:
         only = rows[0]
         return lambda values: (values[only],)
     return itemgetter(*rows)  # type: ignore[return-value]
+
+
+def in_file_order(rows: Sequence[int], n: int) -> bool:
+    """Whether ``rows`` is 0, 1, ..., n - 1 (compared in C)."""
+    return len(rows) == n and all(map(eq, rows, range(n)))
 
 
 @contextmanager

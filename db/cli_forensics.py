@@ -364,10 +364,11 @@ def _run(args: argparse.Namespace) -> int:
     try:
         result = run_forensics(store, args.level, Options())
         template = store.template
+        name = store.path.name  # the file's name; a PostgreSQL HQ's database name
     finally:
         store.close()
     meta = {
-        "file": Path(args.hq).name,
+        "file": name,
         "template": template.id,
         "election": template.names.get(current_language()),
         "official_stations": result.official_stations,

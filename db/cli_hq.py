@@ -32,6 +32,7 @@ def _copy(args: argparse.Namespace) -> int:
                 "rows": report.rows,
                 "total_rows": total,
                 "digest": report.digest,
+                "evidence_files": report.evidence_files,
             }
         )
     elif says_text(args):

@@ -15,15 +15,19 @@ have more than one version, so it stays fast at 100,000 stations.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Literal
 
 import numpy as np
 from sqlalchemy import Connection, exists, func, select
+from sqlalchemy.exc import DatabaseError, OperationalError
 
+from db import dbapi
 from db import models as m
+from db.engine import error_for
 from db.fileformat import IN_CHUNK
 from db.rows import insert_new
 from db.rules import InclusionRules, load_rules
@@ -110,11 +114,6 @@ def _has_values():  # type: ignore[no-untyped-def]
     return exists().where(pv.protocol_id == m.Protocol.id, pv.value.is_not(None))
 
 
-def _driver(conn: Connection) -> Any:
-    """The DB-API connection: big id lists come back several times faster than through Row objects."""
-    return conn.connection.driver_connection
-
-
 _HAS_FIGURES = "EXISTS (SELECT 1 FROM protocol_values v WHERE v.protocol_id = p.id AND v.value IS NOT NULL)"
 
 
@@ -139,18 +138,18 @@ def _candidates(conn: Connection, rules: InclusionRules) -> list[tuple[str, str]
     if rules.require_protocol_photo:
         where.append("p.id IN (SELECT protocol_id FROM evidence WHERE kind = 'photo' AND protocol_id IS NOT NULL)")
     sql = f"SELECT p.id, p.station_id FROM protocols p {' '.join(joins)} WHERE {' AND '.join(where)}"
-    return _driver(conn).execute(sql).fetchall()
+    return dbapi.rows(conn, sql)
 
 
 def _values(conn: Connection, protocol_ids: Iterable[str]) -> dict[str, dict[str, int]]:
     """Non-empty figures per protocol (an empty field is not a figure)."""
     out: dict[str, dict[str, int]] = defaultdict(dict)
     ids = list(protocol_ids)
-    raw = _driver(conn)
     for start in range(0, len(ids), IN_CHUNK):
         chunk = ids[start : start + IN_CHUNK]
         marks = ", ".join("?" * len(chunk))
-        rows = raw.execute(
+        rows = dbapi.execute(
+            conn,
             f"SELECT protocol_id, key, value FROM protocol_values WHERE value IS NOT NULL AND protocol_id IN ({marks})",
             chunk,
         )
@@ -171,7 +170,7 @@ def _failing_protocols(conn: Connection, template: ElectionTemplate, protocol_id
     row_of = {pid: i for i, pid in enumerate(protocol_ids)}
     col_of = {k: j for j, k in enumerate(keys)}
     values = np.full((len(protocol_ids), len(keys)), -1, dtype=np.int64)  # -1: not filled in
-    rows = _driver(conn).execute("SELECT protocol_id, key, value FROM protocol_values WHERE value IS NOT NULL")
+    rows = dbapi.execute(conn, "SELECT protocol_id, key, value FROM protocol_values WHERE value IS NOT NULL")
     for pid, key, value in rows:
         i = row_of.get(pid)
         j = col_of.get(key)
@@ -246,8 +245,7 @@ def effective_protocols(hq: ElectionStore, rules: InclusionRules | None = None) 
         with_figures: set[str] = set()
         if rules.active:
             with_figures = {
-                r[0]
-                for r in _driver(conn).execute(f"SELECT DISTINCT p.station_id FROM protocols p WHERE {_HAS_FIGURES}")
+                r[0] for r in dbapi.execute(conn, f"SELECT DISTINCT p.station_id FROM protocols p WHERE {_HAS_FIGURES}")
             }
 
     chosen: dict[str, str] = {}
@@ -343,6 +341,24 @@ def station_conflicts(hq: ElectionStore, *, include_resolved: bool = True) -> li
     return out
 
 
+@contextmanager
+def _decision_transaction(hq: ElectionStore) -> Iterator[Connection]:
+    """A write transaction that takes SQLite's write lock at its start (the check and the insert
+    are then one step); on PostgreSQL the caller locks the station's row. Failures become messages."""
+    try:
+        with hq.engine.connect().execution_options(begin="BEGIN IMMEDIATE") as conn, conn.begin():
+            yield conn
+    except (OSError, OperationalError, DatabaseError) as exc:
+        raise error_for(exc, hq.path, hq.url) from None
+
+
+class _InForce:
+    """The default of ``replaces``: the decision in force when :func:`resolve_station` is called."""
+
+
+IN_FORCE = _InForce()
+
+
 def resolve_station(
     hq: ElectionStore,
     station_id: str,
@@ -351,8 +367,18 @@ def resolve_station(
     status: Literal["chosen", "disputed"],
     reason: str,
     decided_by: str,
+    replaces: str | None | _InForce = IN_FORCE,
 ) -> ResolutionInfo:
-    """Record a decision (appended, never overwritten): choose a version or mark the station disputed."""
+    """Record a decision (appended, never overwritten): choose a version or mark the station disputed.
+
+    ``replaces`` is the decision the coordinator saw in force (its id; None: undecided); the
+    default takes the one in force as the call starts. The decision is recorded only if that is
+    still the one in force, checked under a lock: two coordinators deciding the same station at
+    once end with one decision, and the other gets ``package.conflict.already_decided`` naming it.
+    The lock is the station's row (PostgreSQL: ``SELECT ... FOR NO KEY UPDATE``, which merges'
+    foreign-key checks do not wait for; SQLite: the file's write lock, ``BEGIN IMMEDIATE``), so
+    decisions on different stations never wait for each other on PostgreSQL.
+    """
     reason = reason.strip()
     decided_by = decided_by.strip()
     if status not in (STATUS_CHOSEN, STATUS_DISPUTED):
@@ -364,7 +390,8 @@ def resolve_station(
     if status == STATUS_DISPUTED:
         protocol_id = None
     with hq.engine.connect() as conn:
-        if conn.execute(select(m.Station.id).where(m.Station.id == station_id)).scalar() is None:
+        code = conn.execute(select(m.Station.code).where(m.Station.id == station_id)).scalar()
+        if code is None:
             raise ConflictError("package.conflict.no_station", station=station_id)
         if status == STATUS_CHOSEN:
             if protocol_id is None:
@@ -372,8 +399,27 @@ def resolve_station(
             owner = conn.execute(select(m.Protocol.station_id).where(m.Protocol.id == protocol_id)).scalar()
             if owner != station_id:
                 raise ConflictError("package.conflict.wrong_protocol", protocol=protocol_id)
-    t = now()
-    with hq._write() as conn:
+        if isinstance(replaces, _InForce):
+            seen = _latest_resolutions(conn, (station_id,)).get(station_id)
+            replaces = seen.id if seen is not None else None
+    with _decision_transaction(hq) as conn:
+        if dbapi.is_postgres(conn):
+            conn.execute(select(m.Station.id).where(m.Station.id == station_id).with_for_update(key_share=True))
+        current = _latest_resolutions(conn, (station_id,)).get(station_id)
+        if current is None and replaces is not None:
+            raise ConflictError("package.conflict.not_in_force", code=code, decision=replaces)
+        if current is not None and current.id != replaces:
+            raise ConflictError(
+                "package.conflict.already_decided",
+                code=code,
+                by=current.decided_by,
+                at=current.decided_at.isoformat(timespec="seconds"),
+            )
+        # The newest decision is in force: one made after the decision it replaces is newer than it,
+        # whatever the clocks of two coordinators' machines say.
+        t = now()
+        if current is not None and t <= current.decided_at:
+            t = current.decided_at + timedelta(microseconds=1)
         rid = insert_new(
             conn,
             m.Resolution,

@@ -12,6 +12,12 @@ HQ: a copy never merges into or replaces an HQ someone works in.
 
 Triggers (the head-count totals of revision 0005) are switched off while rows are copied,
 since the totals are copied as they are; a digest of the totals table checks that they are.
+
+Evidence files go along in every direction, each checked against its SHA-256 first (a copy never
+carries a damaged photo under a good name): into a new file's folder (before the file is
+created, removed again if the copy fails), or into a database's evidence tables inside its
+creating transaction. They are not part of the digest: a PostgreSQL HQ keeps their bytes in
+tables a file has not (revision 0011), a file in its folder; the SHA-256 checks stand for them.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,11 +38,15 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 
 from db.engine import durable_copy, is_pg_url, storage_error
 from db.fileformat import ROLE_HQ
+from db.models import SERVER_ONLY
 from db.store import ElectionStore
+from db.store_records import checked_evidence_name, fetch_evidence_file, store_evidence_file
 from observer.errors import StorageError
+from observer.evidence import sha256_file
 
 COPY_CHUNK = 5_000  # rows per INSERT batch: bounded memory on a 100,000-station HQ
-_SKIP = frozenset({"alembic_version"})  # each side's own migrations write it
+# Each side's own migrations write alembic_version; evidence bytes are copied file by file (below).
+_SKIP = frozenset({"alembic_version", *SERVER_ONLY.tables})
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ class CopyReport:
     destination: str
     rows: dict[str, int]  # table -> rows copied
     digest: str  # content_digest, equal on both sides
+    evidence_files: int = 0  # files copied (each checked against its SHA-256)
 
 
 def _tables(conn: Connection) -> list[Table]:
@@ -118,8 +131,14 @@ def _triggers_on(conn: Connection, saved: list[str]) -> None:
             conn.exec_driver_sql(f'ALTER TABLE "{item}" ENABLE TRIGGER USER')
 
 
-def _fill(source: ElectionStore, rows: dict[str, int], digests: dict[str, str]) -> Any:
-    """The destination's ``create(fill=...)``: copy every table, then compare digests in the same transaction."""
+def _fill(
+    source: ElectionStore,
+    rows: dict[str, int],
+    digests: dict[str, str],
+    evidence: Callable[[Connection], None] | None = None,
+) -> Any:
+    """The destination's ``create(fill=...)``: copy every table (and ``evidence(dst)``: a database's
+    evidence files), then compare digests in the same transaction."""
 
     def fill(dst: Connection) -> None:
         with source.engine.connect() as src:
@@ -147,6 +166,8 @@ def _fill(source: ElectionStore, rows: dict[str, int], digests: dict[str, str]) 
                     count += len(batch)
                 rows[table.name] = count
             _triggers_on(dst, saved)
+            if evidence is not None:
+                evidence(dst)
             digests["source"] = _digest_tables(src, list(src_tables.values()))
         digests["destination"] = _digest_tables(dst, dst_tables)
         if digests["source"] != digests["destination"]:
@@ -155,22 +176,73 @@ def _fill(source: ElectionStore, rows: dict[str, int], digests: dict[str, str]) 
     return fill
 
 
+def _evidence_names(source: ElectionStore) -> list[tuple[str, str]]:
+    """Every (stored name, SHA-256) the source's records cite, deleted ones too (their rows are copied).
+    Only the two columns: a national HQ's thumbnails would be a gigabyte."""
+    return sorted({(r.stored_name, r.sha256) for r in source.iter_table("evidence", "stored_name", "sha256")})
+
+
+@contextmanager
+def _source_files(source: ElectionStore) -> Iterator[Callable[[str, str], Path | None]]:
+    """``get(stored_name, sha256)``: the source's file as a local file checked against its SHA-256,
+    None if it was never received (the copy has the same gap; the story says so).
+
+    A file HQ's own file in its folder; a database's, one at a time through a scratch folder.
+    """
+    if source.url is None:
+
+        def in_folder(stored: str, sha256: str) -> Path | None:
+            origin = source.evidence_dir / stored
+            if not origin.exists():
+                return None
+            if sha256_file(origin) != sha256:
+                raise StorageError("hq.copy.evidence_damaged", file=str(origin))
+            return origin
+
+        yield in_folder
+        return
+    with tempfile.TemporaryDirectory(prefix="baqylau-copy-") as scratch, source.engine.connect() as conn:
+        target = Path(scratch) / "evidence"
+
+        def from_database(stored: str, sha256: str) -> Path | None:
+            target.unlink(missing_ok=True)
+            try:
+                return target if fetch_evidence_file(conn, stored, sha256, target) else None
+            except StorageError as exc:
+                if exc.key != "error.storage.evidence_damaged":
+                    raise
+                raise StorageError("hq.copy.evidence_damaged", file=f"{source.location}: {stored}") from None
+
+        yield from_database
+
+
 def _copy_evidence_files(source: ElectionStore, folder: Path) -> int:
-    """The source's evidence files into ``folder`` (a new file HQ's evidence folder), each
-    checked against its SHA-256 name first: a copy never carries a damaged photo under a good name."""
-    names = {(e.stored_name, e.sha256) for e in source.evidence()} | {
-        (e.stored_name, e.sha256) for e in source.evidence(deleted=True)
-    }
-    for stored_name, sha256 in sorted(names):
-        origin = source.evidence_dir / stored_name
-        if not origin.exists():
-            continue  # never received (an older HQ): the copy has the same gap, the story says so
-        if hashlib.sha256(origin.read_bytes()).hexdigest() != sha256:
-            raise StorageError("hq.copy.evidence_damaged", file=str(origin))
-        folder.mkdir(exist_ok=True)
-        if not (folder / stored_name).exists():
-            durable_copy(origin, folder / stored_name)
-    return len(names)
+    """The source's evidence files into ``folder`` (a new file HQ's evidence folder); returns how many."""
+    copied = 0
+    with _source_files(source) as get:
+        for stored_name, sha256 in _evidence_names(source):
+            origin = get(checked_evidence_name(stored_name), sha256)
+            if origin is None:
+                continue
+            folder.mkdir(exist_ok=True)
+            if not (folder / stored_name).exists():
+                durable_copy(origin, folder / stored_name)
+            copied += 1
+    return copied
+
+
+def _evidence_into_database(source: ElectionStore, counted: list[int]) -> Callable[[Connection], None]:
+    """The ``fill`` step writing the source's evidence files into a new database, in its creating transaction."""
+
+    def write(dst: Connection) -> None:
+        with _source_files(source) as get:
+            for stored_name, sha256 in _evidence_names(source):
+                origin = get(stored_name, sha256)
+                if origin is not None:
+                    store_evidence_file(dst, stored_name, origin, sha256)  # hashed again while written
+                    counted.append(1)
+
+    return write
 
 
 def _remove_file(path: Path) -> None:
@@ -189,8 +261,9 @@ def copy_hq(source: str | Path, destination: str | Path) -> CopyReport:
             raise StorageError("hq.copy.not_hq", file=src.location)
         rows: dict[str, int] = {}
         digests: dict[str, str] = {}
-        fill = _fill(src, rows, digests)
+        counted: list[int] = []
         if is_pg_url(destination):
+            fill = _fill(src, rows, digests, _evidence_into_database(src, counted))
             dst = ElectionStore.create(str(destination), src.template, ROLE_HQ, fill=fill)
             dst.close()
             shown = dst.location
@@ -205,9 +278,8 @@ def copy_hq(source: str | Path, destination: str | Path) -> CopyReport:
             made_evidence = not evidence.exists()
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                if src.url is None:
-                    _copy_evidence_files(src, evidence)
-                dst = ElectionStore.create(part, src.template, ROLE_HQ, fill=fill)
+                counted.append(_copy_evidence_files(src, evidence))
+                dst = ElectionStore.create(part, src.template, ROLE_HQ, fill=_fill(src, rows, digests))
                 dst.close()
                 os.replace(part, target)
             except BaseException:
@@ -216,7 +288,7 @@ def copy_hq(source: str | Path, destination: str | Path) -> CopyReport:
                     shutil.rmtree(evidence, ignore_errors=True)
                 raise
             shown = str(target)
-        return CopyReport(src.location, shown, rows, digests["destination"])
+        return CopyReport(src.location, shown, rows, digests["destination"], sum(counted))
     except (OSError, OperationalError, DatabaseError) as exc:
         raise storage_error(exc, Path(str(destination))) from None
     finally:

@@ -14,6 +14,7 @@ from typing import cast
 
 import numpy as np
 
+from observer.csv_columns import PlainCsv
 from observer.csvio import CsvTable, NotPlainDigits, ProblemList, parse_count, plain_digits
 from observer.i18n import tr
 from observer.mapping import ColumnMapping, compound_codes
@@ -22,13 +23,15 @@ from observer.units import UnitResolver
 MISSING = -1  # a figure the source does not give; real counts are never negative
 MAX_COUNT = 100_000_000  # no station has this many of anything; larger is a broken cell
 
+Chunk = CsvTable | PlainCsv  # rows as csv.reader gave them, or a plain file's cells by column
 
-def column_values(table: CsvTable, idx: int) -> list[str]:
+
+def column_values(table: Chunk, idx: int) -> list[str]:
     """One column's cells ("" where a short row lacks it)."""
     return table.column(idx)
 
 
-def parse_counts(table: CsvTable, idx: int, header: str, problems: ProblemList) -> np.ndarray:
+def parse_counts(table: Chunk, idx: int, header: str, problems: ProblemList) -> np.ndarray:
     """One column as int64 (MISSING where empty); bad cells go to ``problems`` with their line."""
     cells = column_values(table, idx)
     try:
@@ -75,7 +78,9 @@ def clipped(cells: Sequence[str], limit: int) -> list[str]:
     return out
 
 
-def check_row_widths(table: CsvTable, problems: ProblemList) -> None:
+def check_row_widths(table: Chunk, problems: ProblemList) -> None:
+    if isinstance(table, PlainCsv):
+        return  # every line has the header's fields: checked when it was read
     width = len(table.header)
     widths = list(map(len, table.rows))
     if not widths or (min(widths) == width and max(widths) == width):
@@ -88,7 +93,7 @@ def check_row_widths(table: CsvTable, problems: ProblemList) -> None:
 
 
 def station_codes(
-    table: CsvTable,
+    table: Chunk,
     key: Sequence[int],
     mapping: ColumnMapping,
     problems: ProblemList,
@@ -110,7 +115,8 @@ def station_codes(
         and len(set(codes)) == len(codes)
         and first_line.keys().isdisjoint(codes)
     ):
-        first_line.update(zip(codes, table.lines))  # the usual file: every check passed in C
+        if not isinstance(table, PlainCsv):  # a PlainCsv is the whole file: no later chunk to check against
+            first_line.update(zip(codes, table.lines))  # the usual file: every check passed in C
         return codes
     empty = set(empty_parts)
     for row, (line, code) in enumerate(zip(table.lines, codes)):
@@ -127,7 +133,7 @@ def station_codes(
     return codes
 
 
-def _no_code(table: CsvTable, row: int, key: Sequence[int], mapping: ColumnMapping) -> str:
+def _no_code(table: Chunk, row: int, key: Sequence[int], mapping: ColumnMapping) -> str:
     """The empty part of the station key, by its column (the whole key for a one-column code)."""
     if len(key) == 1:
         return tr("coord.row.no_code", column=mapping.key_name)
@@ -135,7 +141,7 @@ def _no_code(table: CsvTable, row: int, key: Sequence[int], mapping: ColumnMappi
     return tr("coord.row.key_part_empty", column=names[0] if names else mapping.key_name, key=mapping.key_name)
 
 
-def region_codes(table: CsvTable, idx: int, header: str, problems: ProblemList, resolver: UnitResolver) -> list[str]:
+def region_codes(table: Chunk, idx: int, header: str, problems: ProblemList, resolver: UnitResolver) -> list[str]:
     """Each row's unit code (the file's own name when the template has no units); refusals say why."""
     texts = column_values(table, idx)
     found = {text: resolver.code(text) for text in set(texts)}  # a country has a few dozen spellings
@@ -153,14 +159,14 @@ def region_codes(table: CsvTable, idx: int, header: str, problems: ProblemList, 
 
 
 def figures(
-    table: CsvTable,
+    table: Chunk,
     keys: Sequence[str],
     mapping: ColumnMapping,
     value_cols: dict[str, tuple[int, ...]],
     problems: ProblemList,
 ) -> np.ndarray:
     """One chunk's figures (rows x keys, MISSING where not given), summed columns added up."""
-    matrix = np.full((len(table.rows), len(keys)), MISSING, dtype=np.int64)
+    matrix = np.full((len(table), len(keys)), MISSING, dtype=np.int64)
     parsed = clean_counts(table, sorted({idx for key in keys for idx in value_cols.get(key, ())}))
     for k, key in enumerate(keys):
         if key not in value_cols:
@@ -174,7 +180,7 @@ def figures(
     return matrix
 
 
-def clean_counts(table: CsvTable, idxs: Sequence[int]) -> dict[int, np.ndarray]:
+def clean_counts(table: Chunk, idxs: Sequence[int]) -> dict[int, np.ndarray]:
     """Columns ``idxs`` as int64 in one conversion when every cell is a plain count, else {}.
 
     The cells are joined into one text that numpy parses in C (``fromstring``): a
@@ -184,6 +190,11 @@ def clean_counts(table: CsvTable, idxs: Sequence[int]) -> dict[int, np.ndarray]:
     else (an empty cell, "1 234", a word, a short row) leaves the columns to
     parse_counts, which says which cell is wrong.
     """
+    if isinstance(table, PlainCsv):
+        block = table.digits(list(idxs)) if idxs else None
+        if block is None or (block.size and block.max() > MAX_COUNT):
+            return {}
+        return {idx: block[:, j] for j, idx in enumerate(idxs)}
     if len(idxs) < 2:
         return {}
     try:

@@ -341,8 +341,7 @@ class _Merger(MergeBatch):
         digest = file_digest(pkg.path)  # once: logged, and the next offer of the same file is one hash
         placed: list[str] = []
         try:
-            # (a package without files has nothing to place: no evidence store is needed for it)
-            placed = self._place_evidence(pkg) if pkg.evidence_files else []
+            placed = self._place_evidence(pkg)
             with self._tx(_package_locks(pkg, grant) if self.pg else ()) as conn:
                 if trust_now:
                     # in the package's transaction: a crash undoes the decision with the data

@@ -275,11 +275,23 @@ class MergeBatch:
         """Flush the batch's evidence files to disk (one file system sync), then rename them into place.
 
         Content-addressed names are only ever given to complete, durable files: a
-        crash before the commit leaves at most unreferenced files.
+        crash before the commit leaves at most unreferenced files. On PostgreSQL the
+        files are written into the database in the batch's own transaction instead
+        (``put_evidence_file``): committed with the records that cite them, or not at all.
         """
         if not self.staged:
             return
         staged, self.staged = self.staged, {}
+        if self.hq.url is not None:
+            assert self.conn is not None  # the batch's transaction, never one of put_evidence_file's own
+            try:
+                for stored, source in staged.items():
+                    # A stored name is <sha256><ext>: checked against its record when the package was read
+                    # (db.package.check_evidence_records), and the bytes hashed again while written.
+                    self.hq.put_evidence_file(stored, source, stored[:64], self.conn)
+            finally:
+                _remove(list(staged.values()))
+            return
         folder = self.hq.evidence_dir
         try:
             _sync_files(list(staged.values()))
@@ -356,14 +368,17 @@ class MergeBatch:
 
         Content-addressed: files already there (or staged) stay. Returns the names
         this call staged, so a refused package can take them back (``_unstage``).
+        On PostgreSQL "there" is the database (``has_evidence_file``, what is committed:
+        a file another merge writes at the same moment is claimed once, ``put_evidence_file``).
         """
         assert self.work_dir is not None
-        folder = self.hq.evidence_dir
+        folder = None if self.hq.url is not None else self.hq.evidence_dir
         staged: list[str] = []
         try:
-            folder.mkdir(exist_ok=True)
+            if folder is not None:
+                folder.mkdir(exist_ok=True)
             for stored, source in pkg.evidence_files.items():
-                if stored in self.staged or (folder / stored).exists():
+                if stored in self.staged or self.hq.has_evidence_file(stored):
                     continue
                 # out of the package's hands (closing it deletes its copies), same file system
                 keep = self.work_dir / f"staged-{stored}"
@@ -372,7 +387,10 @@ class MergeBatch:
                 staged.append(stored)
         except OSError as exc:
             self._unstage(staged)
-            raise storage_error(exc, folder) from None
+            raise storage_error(exc, folder or self.work_dir) from None
+        except StorageError:  # the server could not be asked
+            self._unstage(staged)
+            raise
         return staged
 
     def _unstage(self, names: list[str]) -> None:

@@ -14,7 +14,20 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -313,3 +326,29 @@ class OfficialResult(Record, Base):
     values_blob: Mapped[bytes | None] = mapped_column(LargeBinary)
     source_file: Mapped[str] = mapped_column(String(255), default="")
     source_line: Mapped[int | None] = mapped_column(Integer)
+
+
+# ---- tables only a PostgreSQL HQ has (revision 0011) -------------------------------------------
+# A file HQ keeps evidence files in a folder beside it; a server HQ keeps their bytes here, so
+# every coordinator reaches them (docs/postgresql.md, "Evidence files"). Their own metadata, not
+# Base's: a SQLite file has no such tables, and everything that walks Base's tables (the package
+# reader, the merge, hq copy's digest) walks both backends alike.
+SERVER_ONLY = MetaData()
+
+EVIDENCE_FILES = Table(
+    "evidence_files",
+    SERVER_ONLY,
+    # <sha256><ext>, as Evidence.stored_name; written once, never changed (content-addressed)
+    Column("stored_name", String(80), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("parts", Integer, nullable=False),
+)
+
+EVIDENCE_FILE_PARTS = Table(
+    "evidence_file_parts",
+    SERVER_ONLY,
+    Column("stored_name", String(80), ForeignKey("evidence_files.stored_name", ondelete="CASCADE"), primary_key=True),
+    Column("part", Integer, primary_key=True),  # 0, 1, ...: the file is the parts in this order
+    Column("data", LargeBinary, nullable=False),  # EVIDENCE_PART bytes, the last one fewer
+)

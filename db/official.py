@@ -36,6 +36,7 @@ from db.bulk import (
     bulk_writer,
     existing_stations,
     gc_paused,
+    in_file_order,
     in_index_order,
     new_ids,
     picker,
@@ -65,9 +66,13 @@ from observer.units import UnitResolver
 __all__ = ["MISSING", "LAYOUT_META", "gc_paused", "import_official", "new_ids", "unpacked"]
 
 LAYOUT_META = "official_layout"
-# The columns the import writes, in the order official_rows and _create_stations make them.
-STATION_COLUMNS = "id, code, region, district, address, registered, created_at, updated_at"
-OFFICIAL_COLUMNS = "station_id, id, values_blob, source_file, source_line, created_at, updated_at"
+# The columns the import writes, in the order official_rows and _create_stations make them; every
+# row also gets the import's time as created_at and updated_at, and an official row the file's name
+# as source_file: constants a writer adds itself (SQLite: literals in the statement, not 2-3 values
+# bound per row).
+STATION_COLUMNS = "id, code, region, district, address, registered"
+OFFICIAL_COLUMNS = "station_id, id, values_blob, source_line"
+STAMPS = "created_at, updated_at"
 WRITE_BLOCK = 10_000  # rows made at a time for executemany: small enough to keep memory flat
 
 
@@ -109,7 +114,7 @@ class _Parsed:
 
 def _read_official(template: ElectionTemplate, mapping: ColumnMapping, csv_path: str | Path) -> _Parsed:
     """Every row of the file converted and checked; problems collected, nothing written."""
-    head, chunks = read_csv_chunks(csv_path, encoding=mapping.encoding, delimiter=mapping.delimiter)
+    head, chunks = read_csv_chunks(csv_path, encoding=mapping.encoding, delimiter=mapping.delimiter, plain=True)
     station_cols, value_cols, key = resolve_columns(head, mapping)
     keys = template.all_keys
     out = _Parsed(head)
@@ -157,18 +162,27 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
         known = out.known()
         new_rows = _new_rows(parsed, known)
         now = timestamp()
-        digest = sha256_file(src)
+        digest = parsed.head.sha256 or sha256_file(src)
         replaced = out.clear_official()
         # New stations in code order with ids made in order: the id and code indexes then both
         # grow at their right edge (see in_index_order).
         new_rows = in_index_order(new_rows, codes)
-        station_ids = _create_stations(out, parsed, template.all_keys, new_rows, known, now)
-        # Rows in station-id order with ids made in order: both indexes then grow at their
-        # right edge instead of touching a random page per row (3x faster at 100,000 rows).
-        # When every station is new, code order is already station-id order.
-        order = new_rows if len(new_rows) == n else sorted(range(n), key=station_ids.__getitem__)
+        created = _create_stations(out, parsed, template.all_keys, new_rows, now, first=not known)
+        # Rows in station-id order: the official table's key then grows at its right edge instead
+        # of touching a random page per row (3x faster at 100,000 rows). When every station is new,
+        # code order is already station-id order, and the ids in that order are the ones just made.
+        if len(new_rows) == n:
+            order, in_order = new_rows, created
+        else:
+            station_ids = [known.get(c, "") for c in codes]
+            for sid, i in zip(created, new_rows):
+                station_ids[i] = sid
+            order = sorted(range(n), key=station_ids.__getitem__)
+            in_order = list(picker(order)(station_ids))
         out.add_official(
-            official_rows(template.all_keys, parsed.matrix, order, station_ids, parsed.lines, src.name[:255], now)
+            official_rows(template.all_keys, parsed.matrix, order, in_order, parsed.lines),
+            source=src.name[:255],
+            now=now,
         )
         out.put_meta(
             [
@@ -212,8 +226,8 @@ class OfficialWriter(Protocol):
 
     def known(self) -> dict[str, str]: ...  # code -> id of the stations the HQ has
     def clear_official(self) -> int: ...  # delete the official rows in force; how many there were
-    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool) -> None: ...
-    def add_official(self, rows: Iterable[tuple[object, ...]]) -> None: ...
+    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool, now: str) -> None: ...
+    def add_official(self, rows: Iterable[tuple[object, ...]], *, source: str, now: str) -> None: ...
     def put_meta(self, pairs: list[tuple[str, str]]) -> None: ...
 
 
@@ -229,12 +243,20 @@ class _SqliteWriter:
         self.dbapi.execute("DELETE FROM official_results")
         return replaced
 
-    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool) -> None:
+    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool, now: str) -> None:
+        stamp = sql_text(now)
         with secondary_indexes_deferred(self.dbapi, "stations", when=first):
-            self.dbapi.executemany(f"INSERT INTO stations ({STATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self.dbapi.executemany(
+                f"INSERT INTO stations ({STATION_COLUMNS}, {STAMPS}) VALUES (?, ?, ?, ?, ?, ?, {stamp}, {stamp})", rows
+            )
 
-    def add_official(self, rows: Iterable[tuple[object, ...]]) -> None:
-        self.dbapi.executemany(f"INSERT INTO official_results ({OFFICIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    def add_official(self, rows: Iterable[tuple[object, ...]], *, source: str, now: str) -> None:
+        stamp = sql_text(now)
+        self.dbapi.executemany(
+            f"INSERT INTO official_results ({OFFICIAL_COLUMNS}, source_file, {STAMPS}) "
+            f"VALUES (?, ?, ?, ?, {sql_text(source)}, {stamp}, {stamp})",
+            rows,
+        )
 
     def put_meta(self, pairs: list[tuple[str, str]]) -> None:
         self.dbapi.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", pairs)
@@ -247,22 +269,14 @@ def _sqlite_writer(hq: ElectionStore) -> Iterator[OfficialWriter]:
 
 
 def _create_stations(
-    out: OfficialWriter,
-    parsed: _Parsed,
-    keys: Sequence[str],
-    new_rows: list[int],
-    known: dict[str, str],
-    now: str,
+    out: OfficialWriter, parsed: _Parsed, keys: Sequence[str], new_rows: list[int], now: str, *, first: bool
 ) -> list[str]:
-    """Insert the stations the HQ does not know yet; the station id of every row, old or new."""
+    """Insert the stations of rows ``new_rows`` (the HQ does not know them yet); their new ids, in that order."""
     codes = parsed.codes
     created_ids = new_ids(len(new_rows))
-    station_ids = [known.get(c, "") for c in codes] if known else [""] * len(codes)
-    for sid, i in zip(created_ids, new_rows):
-        station_ids[i] = sid
     if not new_rows:
-        return station_ids
-    pick = picker(new_rows)
+        return created_ids
+    pick = picker(new_rows, of=len(codes))
     if "registered" in keys:
         reg = parsed.matrix[new_rows, list(keys).index("registered")].tolist()
         registered: Iterable[int | None] = reg if min(reg) >= 0 else [v if v >= 0 else None for v in reg]
@@ -277,12 +291,11 @@ def _create_stations(
             pick(parsed.districts) if parsed.districts else blank,
             pick(parsed.addresses) if parsed.addresses else blank,
             registered,
-            repeat(now),
-            repeat(now),
         ),
-        first=not known,
+        first=first,
+        now=now,
     )
-    return station_ids
+    return created_ids
 
 
 def official_rows(
@@ -291,33 +304,35 @@ def official_rows(
     order: Sequence[int],
     station_ids: Sequence[str],
     lines: Sequence[int],
-    source: str,
-    now: str,
-) -> Iterator[tuple[str, str, bytes, str, int, str, str]]:
-    """The official_results rows in ``order``, made a block at a time as executemany asks.
+) -> Iterator[tuple[str, str, bytes, int]]:
+    """The official_results rows in ``order`` (``station_ids``: the rows' stations, in that order), made a
+    block at a time as executemany asks.
 
     The figures are stored once, packed (revision 0009). Only one block's tuples exist at
     once, not 100,000 rows' worth, and the rows are handed out by ``zip`` and ``chain`` in C,
     not by a Python generator frame per row.
     """
-    ids = new_ids(len(order))
+    ids = new_ids(len(order), ordered=False)  # no index on official_results.id: any order
     width = 8 * len(keys)
+    as_read = in_file_order(order, len(lines))  # blocks are then slices, not picks
 
-    def block(start: int) -> Iterator[tuple[str, str, bytes, str, int, str, str]]:
-        rows = order[start : start + WRITE_BLOCK]
-        packed = matrix[rows].astype("<i8").tobytes()
-        pick = picker(rows)
+    def block(start: int) -> Iterator[tuple[str, str, bytes, int]]:
+        stop = start + WRITE_BLOCK
+        rows = order[start:stop]
+        packed = (matrix[start:stop] if as_read else matrix[rows]).astype("<i8").tobytes()
         return zip(
-            pick(station_ids),
-            ids[start : start + WRITE_BLOCK],
-            [packed[i : i + width] for i in range(0, len(packed), width)],
-            repeat(source),
-            pick(lines),
-            repeat(now),
-            repeat(now),
+            station_ids[start:stop],
+            ids[start:stop],
+            np.frombuffer(packed, dtype=f"V{width}").tolist(),  # one bytes object a row, made in C
+            lines[start:stop] if as_read else picker(rows)(lines),
         )
 
     return chain.from_iterable(map(block, range(0, len(order), WRITE_BLOCK)))
+
+
+def sql_text(value: str) -> str:
+    """``value`` as an SQL string literal (quotes doubled): for constants written into a bulk statement."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def official_layout(hq: ElectionStore) -> tuple[str, ...]:

@@ -8,7 +8,8 @@ Every write is its own transaction, committed before the call returns, on a
 SQLite database in WAL mode with ``synchronous=FULL``: when the UI shows a value
 as saved, it is on disk. Evidence files live unchanged in a folder beside the
 database (``<name>.evidence/<sha256><ext>``), written to a temporary name and
-renamed, so a crash never leaves half a photo under a real name.
+renamed, so a crash never leaves half a photo under a real name; a PostgreSQL HQ
+keeps them in its database (db/store_records.py).
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ class ElectionStore(StationFigures, EvidenceRecords):
 
     def __init__(self, path: Path, engine: Engine, url: str | None = None) -> None:
         # On PostgreSQL ``path`` is only the database's name (what messages call the HQ) and ``url``
-        # is how to reach it; anything that needs a folder beside the file (evidence, the merge's
-        # work folder, a snapshot) is refused there, not written to the current folder.
+        # is how to reach it; anything that needs a folder beside the file (the merge's work folder,
+        # a snapshot) is refused there, not written to the current folder. Evidence is in the database.
         self.path = path
         self.url = url
         self.engine = engine

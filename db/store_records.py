@@ -2,27 +2,44 @@
 
 A part of :class:`db.store.ElectionStore` (its base class), kept in its own module
 so each stays readable. Every method is a unit of work and commits, as in the store.
+
+Evidence files (photos, videos) are content-addressed (``<sha256><ext>``). A file HQ or station
+file keeps them in a folder beside it; a PostgreSQL HQ keeps their bytes in the database
+(``evidence_files`` and ``evidence_file_parts``, revision 0011; docs/postgresql.md says why) and
+hands readers a SHA-checked copy from a cache in the user's data folder. Readers go through
+:meth:`EvidenceRecords.evidence_path`, writers through :meth:`EvidenceRecords.put_evidence_file`,
+so both work on either backend.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from db import audit
 from db import models as m
-from db.engine import durable_copy, now, pg_display, storage_error
+from db.engine import durable_copy, error_for, now, pg_display, storage_error
 from db.rows import insert_new
 from db.store_base import StorePart
 from observer.errors import StorageError
-from observer.evidence import inspect_evidence
+from observer.evidence import inspect_evidence, sha256_file
+from observer.paths import app_home
 from observer.records import AuditInfo, EvidenceInfo, ViolationInfo
 
-if TYPE_CHECKING:
-    pass
+# Bytes per evidence_file_parts row: neither side holds more than this of a video at once, and a
+# file may exceed the 1 GB limit of one bytea value. 1 MiB parts wrote and read a 50 MB video as
+# fast as or faster than one value (docs/postgresql.md, benchmarks/bench_evidence_pg.py).
+EVIDENCE_PART = 1024 * 1024
+EVIDENCE_CACHE = "evidence-cache"  # in the user's data folder: SHA-checked copies of a server HQ's files
 
 
 class EvidenceRecords(StorePart):
@@ -170,14 +187,18 @@ class EvidenceRecords(StorePart):
         src = Path(source)
         info = inspect_evidence(src)
         stored = info.sha256 + info.suffix
-        target = self.evidence_dir / stored
-        try:
-            self.evidence_dir.mkdir(exist_ok=True)
-            if not target.exists():
-                durable_copy(src, target)
-        except OSError as exc:
-            raise storage_error(exc, target) from None
+        if self.url is None:
+            # A file beside the file HQ or station file, copied before its record (the hash is known)
+            target = self.evidence_dir / stored
+            try:
+                self.evidence_dir.mkdir(exist_ok=True)
+                if not target.exists():
+                    durable_copy(src, target)
+            except OSError as exc:
+                raise storage_error(exc, target) from None
         with self._write() as conn:
+            if self.url is not None:
+                self.put_evidence_file(stored, src, info.sha256, conn)  # bytes and record: one transaction
             eid = insert_new(
                 conn,
                 m.Evidence,
@@ -227,13 +248,84 @@ class EvidenceRecords(StorePart):
         return [_evidence(r) for r in rows]
 
     def evidence_path(self, info: EvidenceInfo) -> Path:
-        return self.evidence_dir / info.stored_name
+        """Where to read the record's file: the folder beside a file HQ; on PostgreSQL a copy in the
+        user's cache, made (and checked against the SHA-256) on first use.
+
+        A file that was never received gives a path that does not exist, on both backends. Bytes
+        on the server that do not hash to their SHA-256 are refused (``evidence_damaged``).
+        """
+        if self.url is None:
+            return self.evidence_dir / info.stored_name
+        name = checked_evidence_name(info.stored_name)
+        target = app_home() / EVIDENCE_CACHE / name
+        with suppress(OSError):
+            if target.stat().st_size == info.size:
+                # Content-addressed and only ever renamed into place once checked: the same name
+                # is the same bytes, from any HQ. (A size that differs: fetched again.)
+                return target
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with self.engine.connect() as conn:
+                fetch_evidence_file(conn, name, info.sha256, target)
+        except OSError as exc:
+            raise storage_error(exc, target) from None
+        except (OperationalError, DatabaseError) as exc:
+            raise error_for(exc, self.path, self.url) from None
+        return target
+
+    def has_evidence_file(self, stored_name: str) -> bool:
+        """Whether the file's bytes are kept (in the folder, or committed in the database)."""
+        if self.url is None:
+            return (self.evidence_dir / stored_name).exists()
+        try:
+            with self.engine.connect() as conn:
+                found = conn.execute(
+                    select(m.EVIDENCE_FILES.c.parts).where(m.EVIDENCE_FILES.c.stored_name == stored_name)
+                ).first()
+        except (OperationalError, DatabaseError) as exc:
+            raise error_for(exc, self.path, self.url) from None
+        return found is not None
+
+    def put_evidence_file(self, stored_name: str, source: Path, sha256: str, conn: Connection | None = None) -> None:
+        """Keep ``source``'s bytes as evidence ``stored_name``, refused (nothing kept) unless they hash to ``sha256``.
+
+        On PostgreSQL in ``conn``'s transaction (the merge batch's, a copy's creating one:
+        committed or rolled back with the records that cite it), in a savepoint of its own; without
+        ``conn`` in a transaction of its own. Database errors in a given transaction are the
+        caller's to handle, as for its other statements. In a file HQ's folder ``conn`` has no say:
+        the file is copied under a temporary name and renamed (an uncited file there is harmless).
+        Already kept: nothing is done.
+        """
+        source = Path(source)
+        if self.url is None:
+            target = self.evidence_dir / checked_evidence_name(stored_name)
+            if target.exists():
+                return
+            try:
+                if sha256_file(source) != sha256:
+                    raise StorageError("error.storage.evidence_damaged", name=stored_name)
+                self.evidence_dir.mkdir(exist_ok=True)
+                durable_copy(source, target)
+            except OSError as exc:
+                raise storage_error(exc, target) from None
+            return
+        if conn is not None:
+            try:
+                store_evidence_file(conn, stored_name, source, sha256)
+            except OSError as exc:
+                raise storage_error(exc, source) from None
+            return
+        with self._write() as own:
+            try:
+                store_evidence_file(own, stored_name, source, sha256)
+            except OSError as exc:  # the source file, not the server: said as such (inside, so the write is undone)
+                raise storage_error(exc, source) from None
 
     @property
     def evidence_dir(self) -> Path:
         if self.url:
-            # Where a shared HQ keeps evidence (in the database or a shared folder) is not decided yet
-            # (issue 16); never a folder named after the database in the current directory.
+            # A server HQ keeps the bytes in the database (evidence_path, put_evidence_file); never a
+            # folder named after the database in the current directory.
             raise StorageError("error.storage.pg_no_evidence", url=pg_display(self.url))
         return self.path.with_name(self.path.name + ".evidence")
 
@@ -263,3 +355,82 @@ def _evidence(r: Any) -> EvidenceInfo:
         r.stored_name,
         r.deleted_at,
     )
+
+
+def checked_evidence_name(stored_name: str) -> str:
+    """A stored name read from a server is a plain file name (``<sha256><ext>``), never a path."""
+    if not stored_name or Path(stored_name).name != stored_name or stored_name.startswith("."):
+        raise StorageError("error.storage.evidence_damaged", name=stored_name[:80])
+    return stored_name
+
+
+def store_evidence_file(conn: Connection, stored_name: str, source: Path, sha256: str) -> bool:
+    """``source``'s bytes into a PostgreSQL HQ's evidence tables, in a savepoint of ``conn``'s transaction.
+
+    Hashed while read: bytes that do not hash to ``sha256`` raise ``evidence_damaged`` and leave
+    nothing. Returns False when the file was kept already. OSError and database errors propagate.
+    """
+    with conn.begin_nested():
+        # The name is claimed first: a second coordinator merging the same photo at the same moment
+        # waits here for the first one's transaction, then finds the file (or, after a rollback, writes it).
+        claimed = conn.execute(
+            pg_insert(m.EVIDENCE_FILES)
+            .values(stored_name=stored_name, sha256=sha256, size=0, parts=0)
+            .on_conflict_do_nothing()
+            .returning(m.EVIDENCE_FILES.c.stored_name)
+        ).first()
+        if claimed is None:
+            return False
+        digest = hashlib.sha256()
+        size = parts = 0
+        with source.open("rb") as fh:
+            while block := fh.read(EVIDENCE_PART):
+                digest.update(block)
+                conn.execute(insert(m.EVIDENCE_FILE_PARTS).values(stored_name=stored_name, part=parts, data=block))
+                size += len(block)
+                parts += 1
+        if digest.hexdigest() != sha256:
+            raise StorageError("error.storage.evidence_damaged", name=stored_name)  # the savepoint is undone
+        conn.execute(
+            update(m.EVIDENCE_FILES).where(m.EVIDENCE_FILES.c.stored_name == stored_name).values(size=size, parts=parts)
+        )
+    return True
+
+
+def fetch_evidence_file(conn: Connection, stored_name: str, sha256: str, target: Path) -> bool:
+    """A PostgreSQL HQ's evidence file into ``target``, only if its bytes hash to ``sha256``.
+
+    Written under a temporary name beside ``target``, flushed, checked, then renamed: ``target``
+    only ever names the whole, checked file. Returns False (nothing written) when the database
+    does not hold the file; raises ``evidence_damaged`` when its bytes are not what the record says.
+    """
+    head = conn.execute(select(m.EVIDENCE_FILES).where(m.EVIDENCE_FILES.c.stored_name == stored_name)).first()
+    if head is None:
+        return False
+    fd, part_name = tempfile.mkstemp(prefix=".part-", dir=target.parent)
+    part = Path(part_name)
+    try:
+        digest = hashlib.sha256()
+        count = 0
+        with os.fdopen(fd, "wb") as out:
+            rows = conn.execution_options(stream_results=True, yield_per=1).execute(
+                select(m.EVIDENCE_FILE_PARTS.c.part, m.EVIDENCE_FILE_PARTS.c.data)
+                .where(m.EVIDENCE_FILE_PARTS.c.stored_name == stored_name)
+                .order_by(m.EVIDENCE_FILE_PARTS.c.part)
+            )
+            for number, data in rows:
+                if number != count:
+                    break  # a part missing: the digest below cannot match
+                digest.update(data)
+                out.write(data)
+                count += 1
+            out.flush()
+            os.fsync(out.fileno())
+        if head.sha256 != sha256 or digest.hexdigest() != sha256 or count != head.parts:
+            raise StorageError("error.storage.evidence_damaged", name=stored_name)
+        os.replace(part, target)
+    except BaseException:
+        with suppress(OSError):
+            part.unlink(missing_ok=True)
+        raise
+    return True

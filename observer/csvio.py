@@ -13,7 +13,9 @@ in a Russian or Kazakh locale writes ``;``), chosen from the header line.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import hashlib
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,10 +23,14 @@ from functools import cached_property
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from observer.errors import ImportDataError
 from observer.fmt import formatter
 from observer.i18n import tr
+
+if TYPE_CHECKING:
+    from observer.csv_columns import PlainCsv
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # Indonesia-size (800,000 stations x 30 columns) is ~150 MB
 MAX_COLUMNS = 2000
@@ -117,6 +123,7 @@ class CsvTable:
     header: tuple[str, ...]
     rows: list[list[str]]
     lines: list[int]
+    sha256: str = ""  # of the bytes read (read_csv_chunks' header table): what was imported, not re-read
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -247,8 +254,13 @@ CHUNK_ROWS = 20_000
 
 
 def read_csv_chunks(
-    path: str | Path, *, encoding: str = "auto", delimiter: str = "auto", chunk_rows: int = CHUNK_ROWS
-) -> tuple[CsvTable, Iterator[CsvTable]]:
+    path: str | Path,
+    *,
+    encoding: str = "auto",
+    delimiter: str = "auto",
+    chunk_rows: int = CHUNK_ROWS,
+    plain: bool = False,
+) -> tuple[CsvTable, Iterator[CsvTable | PlainCsv]]:
     """The header (a table without rows) and the data rows in tables of ``chunk_rows``.
 
     For big files: an importer converts each chunk's cells to numbers and lets
@@ -256,9 +268,26 @@ def read_csv_chunks(
     (about 60 bytes per cell in Python). Structural problems found in a later
     chunk raise CsvError while iterating. A file whose quoted fields contain
     line breaks is read whole, the careful way, and handed out in chunks.
+
+    ``plain=True``: a file plain enough for :mod:`observer.csv_columns` comes as one
+    PlainCsv of all its rows (cells by column, made on demand), any other as above.
     """
     data, name = _read_bytes(path)
+    digest = hashlib.sha256(data).hexdigest()
+    if plain:
+        from observer.csv_columns import plain_csv
+
+        lazy = _plain_head(data, encoding, delimiter)
+        if lazy is not None:  # a file known to decode: the plain reader needs only its first line
+            first, used, delimiter = lazy
+            table = plain_csv(data, first, name, used, delimiter, MAX_FIELD_CHARS)
+            if table is not None:
+                return CsvTable(name, used, delimiter, table.header, [], [], digest), iter([table])
     text, used, delimiter = _decoded(data, name, encoding, delimiter)
+    if plain and lazy is None:
+        table = plain_csv(data, text, name, used, delimiter, MAX_FIELD_CHARS)
+        if table is not None:
+            return CsvTable(name, used, delimiter, table.header, [], [], digest), iter([table])
     del data
     long_lines = _has_long_line(text, MAX_FIELD_CHARS)
 
@@ -276,10 +305,10 @@ def read_csv_chunks(
     header, number = _first_record(reader, name)
     if header is None or reader.line_num != number:  # broken, empty, or a record over several lines
         whole = _table_from_text(text, name, used, delimiter)
-        return CsvTable(name, used, delimiter, whole.header, [], []), _split(whole, chunk_rows)
-    head = CsvTable(name, used, delimiter, tuple(header), [], [])
+        return CsvTable(name, used, delimiter, whole.header, [], [], digest), _split(whole, chunk_rows)
+    head = CsvTable(name, used, delimiter, tuple(header), [], [], digest)
 
-    def chunks() -> Iterator[CsvTable]:
+    def chunks() -> Iterator[CsvTable | PlainCsv]:
         # Every record so far was one line, so record k is line k; a chunk that used more lines
         # than it has records holds a quoted line break, and the careful reader takes over there.
         line = number
@@ -315,6 +344,54 @@ def read_csv_chunks(
                 yield CsvTable(name, used, delimiter, tuple(header), rows, lines)
 
     return head, chunks()
+
+
+def _plain_head(data: bytes, encoding: str, delimiter: str) -> tuple[str, str, str] | None:
+    """First line, encoding and separator of a file that decodes, found without decoding it whole.
+
+    The encoding is chosen as :func:`decode` chooses it, and the file is known to decode: UTF-8
+    is checked a megabyte at a time (no 34 MB text the plain reader does not need), and every
+    byte but 0x98 is a cp1251 character. Anything else (a byte that does not decode, a NUL, a
+    blank first line, an unknown name) is None, and the usual whole-file decode refuses it in
+    its own words.
+    """
+    if encoding not in ("auto", *ENCODINGS) or b"\x00" in data:
+        return None
+    bom = data.startswith(_BOM)
+    used = ""
+    if bom or encoding in ("auto", "utf-8"):
+        if bom and encoding == "cp1251":
+            return None
+        if _decodes_as_utf8(data, len(_BOM) if bom else 0):
+            used = "utf-8-sig" if bom else "utf-8"
+        elif bom or encoding == "utf-8":
+            return None
+    if not used:
+        if b"\x98" in data:
+            return None
+        used = "cp1251"
+    start = len(_BOM) if bom else 0
+    end = data.find(b"\n", start)
+    if end < 0 or data[start : start + 1] in (b"", b"\r", b"\n"):
+        return None
+    first = data[start : end + 1].decode("utf-8" if used.startswith("utf-8") else used)
+    if delimiter == "auto":
+        delimiter = sniff_delimiter(first.split("\n", 1)[0])
+    elif delimiter not in DELIMITERS:
+        return None
+    return first, used, delimiter
+
+
+def _decodes_as_utf8(data: bytes, start: int) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for at in range(start, len(data), 1 << 20):
+            decoder.decode(view[at : at + (1 << 20)])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _first_record(reader: Iterator[list[str]], name: str) -> tuple[list[str] | None, int]:

@@ -12,10 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from observer.csvio import DELIMITERS, ENCODINGS, CsvTable
 from observer.errors import ImportDataError
 from observer.records import MAX_STATION_CODE
+
+if TYPE_CHECKING:
+    from observer.csv_columns import PlainCsv
 
 MAX_MAPPING_BYTES = 256 * 1024
 STATION_FIELDS: tuple[str, ...] = ("code", "region", "district", "address", "registered")
@@ -197,11 +201,16 @@ def resolve_columns(
     return station, values, key
 
 
-def compound_codes(table: CsvTable, idxs: Sequence[int], separator: str) -> tuple[list[str], list[int]]:
+def compound_codes(table: CsvTable | PlainCsv, idxs: Sequence[int], separator: str) -> tuple[list[str], list[int]]:
     """Station codes joined from the key's columns, and the rows where a part is empty.
 
-    The join runs in C (map over zip); only a file with an empty part is looked at row by row.
+    The join runs in C (map over zip, or one gather of a plain file's bytes); only a file with an
+    empty part is looked at row by row.
     """
+    if not isinstance(table, CsvTable):  # a plain file's cells, by column
+        codes = table.joined(list(idxs), separator)
+        if codes is not None:
+            return codes, []
     parts = [list(map(str.strip, table.column(i))) for i in idxs]
     if len(parts) == 1:
         codes = parts[0]

@@ -19,6 +19,7 @@ from typing import Any
 from observer.errors import TemplateError
 from observer.expressions import ExpressionError, Relation, Term, parse_relation, parse_term
 from observer.i18n import LANGUAGES, Msg, current_language, tr
+from observer.regionmap import BUILTIN_MAPS, MAP_SUFFIXES
 from observer.toml_limits import INT64_MAX, INT64_MIN, TomlLimit, int64_problem, line_of, read_toml
 from observer.units import BUILTIN_UNITS, UnitSet, builtin_units, parse_units
 
@@ -124,6 +125,7 @@ class ElectionTemplate:
     units: UnitSet | None = None  # None: any region name the files use, grouped as written
     national: Labels | None = None  # the national unit's name; else the units file's, else a generic one
     utc_offset: int | None = None  # station clocks when the units do not say (None: the computer's)
+    map_file: str = ""  # [map] file: a built-in map ("kz") or a GeoJSON path relative to the template; "" = none
 
     def national_name(self, lang: str | None = None) -> str:
         """What the whole-country row is called: «Казахстан (все участки)», «Россия (все участки)»."""
@@ -306,6 +308,7 @@ def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
     checklists = r.table(data.get("checklists", {}), "checklists")
     country = r.string(data, "country", "", required=False)
     units, national, utc_offset = _units(r, data, country)
+    map_file = _map(r, data, country)
     return ElectionTemplate(
         id=tid,
         names=names,
@@ -331,6 +334,7 @@ def parse_template(text: str, origin: str = "<template>") -> ElectionTemplate:
         units=units,
         national=national,
         utc_offset=utc_offset,
+        map_file=map_file,
     )
 
 
@@ -420,6 +424,23 @@ def _units(r: _Reader, data: Mapping[str, Any], country: str) -> tuple[UnitSet |
         units = parse_units(table, lambda where, problem: r.fail(where, problem, needle=where.rsplit(".", 1)[-1]))
         return UnitSet(country, units.units, units.national, units.utc), national, offset
     return None, national, offset
+
+
+def _map(r: _Reader, data: Mapping[str, Any], country: str) -> str:
+    """The template's ``[map] file``: a built-in map or a GeoJSON file (observer/regionmap.py reads it).
+
+    A Kazakh template without ``[map]`` gets the built-in ``kz`` map, as it gets the ``kz`` units.
+    """
+    if "map" not in data:
+        return BUILTIN_MAPS[0] if country.upper() == "KZ" else ""
+    table = r.table(data["map"], "map")
+    for key in table:
+        if key != "file":
+            raise r.fail(f"map.{key}", _p("unknown_map_key", key=key), needle=key)
+    name = r.string(table, "file", "map").strip()
+    if name not in BUILTIN_MAPS and (len(name) > 255 or not name.lower().endswith(MAP_SUFFIXES)):
+        raise r.fail("map.file", _p("bad_map", value=name[:60], known=", ".join(BUILTIN_MAPS)), needle="file")
+    return name
 
 
 def _short(r: _Reader, item: Mapping[str, Any], where: str) -> Labels | None:

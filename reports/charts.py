@@ -10,16 +10,18 @@ share a scale.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
 from reportlab.graphics.charts.linecharts import HorizontalLineChart
-from reportlab.graphics.shapes import Drawing, Line, Rect, String
+from reportlab.graphics.shapes import FILL_EVEN_ODD, Circle, Drawing, Line, Path, Rect, String
 from reportlab.graphics.widgets.markers import makeMarker
+from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from observer.fmt import formatter
+from observer.regionmap import NO_DATA, MapShape, colour, legend_stops, scale_top, shape_value
 from reports.styles import DARK, FONT_CONDENSED, INK, LIGHT, SERIES_FILLS, register_fonts
 
 LABEL_SIZE = 7
@@ -272,3 +274,91 @@ def line_chart(
     drawing.add(chart)
     _legend(drawing, series, chart.x, height - 11, width - chart.x, lines=True)
     return drawing
+
+
+@dataclass(frozen=True)
+class MapPanel:
+    """One choropleth of a region map: its title (the legend's), what it colours by and how values read."""
+
+    title: str
+    mode: str  # observer.regionmap.COVERAGE or GAP
+    values: Mapping[str, tuple[float, float]]  # unit code -> (part, whole): observer.regionmap.shape_value
+    label: Callable[[float | None], str]  # a value as the legend and the shapes print it
+
+
+def choropleth(
+    shapes: Sequence[MapShape], box: tuple[float, float], panels: Sequence[MapPanel], width: float
+) -> Drawing:
+    """Maps side by side, one per panel, each shape filled by the panel's scale (observer.regionmap,
+    the window's colours) and its value written on it, so a black-and-white copy still reads."""
+    gap_x = 12.0
+    panel_w = (width - gap_x * (len(panels) - 1)) / len(panels)
+    scale = panel_w / box[0]
+    map_h = box[1] * scale
+    legend_h = 3 * LABEL_SIZE + 14
+    drawing = Drawing(width, map_h + legend_h + 4)
+    for n, panel in enumerate(panels):
+        left = n * (panel_w + gap_x)
+        _map_panel(drawing, shapes, panel, left, legend_h + 4, scale, map_h)
+        top = scale_top(panel.mode, (shape_value(panel.values, s.codes) for s in shapes))
+        _map_legend(drawing, panel, top, left, legend_h, min(panel_w * 0.7, 160.0))
+    return drawing
+
+
+def _map_panel(
+    drawing: Drawing,
+    shapes: Sequence[MapShape],
+    panel: MapPanel,
+    left: float,
+    bottom: float,
+    scale: float,
+    map_h: float,
+) -> None:
+    labels: list[tuple[float, float, str]] = []
+    top = scale_top(panel.mode, (shape_value(panel.values, s.codes) for s in shapes))
+    for shape in sorted(shapes, key=lambda s: -s.extent()):  # cities' markers on top of their regions
+        value = shape_value(panel.values, shape.codes)
+        fill = colors.Color(*(c / 255 for c in colour(panel.mode, value, top)))
+        cx, cy = shape.centre
+        x, y = left + cx * scale, bottom + map_h - cy * scale
+        if shape.extent() * scale < 6:
+            drawing.add(Circle(x, y, 2.6, fillColor=fill, strokeColor=INK, strokeWidth=0.5))
+            labels.append((x + 3.5, y - 2, panel.label(value) if value is not None else ""))
+            continue
+        path = Path(fillColor=fill, strokeColor=DARK, strokeWidth=0.35, fillMode=FILL_EVEN_ODD)
+        for polygon in shape.polygons:
+            for ring in polygon:
+                path.moveTo(left + ring[0][0] * scale, bottom + map_h - ring[0][1] * scale)
+                for px, py in ring[1:]:
+                    path.lineTo(left + px * scale, bottom + map_h - py * scale)
+                path.closePath()
+        drawing.add(path)
+        if value is not None:
+            labels.append((x - _text_width(panel.label(value)) / 2, y - 2, panel.label(value)))
+    for x, y, text in labels:
+        drawing.add(String(x, y, text, fontName=FONT_CONDENSED, fontSize=LABEL_SIZE - 1, fillColor=INK))
+
+
+def _map_legend(drawing: Drawing, panel: MapPanel, scale: float, left: float, top: float, width: float) -> None:
+    stops = legend_stops(panel.mode, scale)
+    drawing.add(
+        String(left, top - LABEL_SIZE, panel.title, fontName=FONT_CONDENSED, fontSize=LABEL_SIZE, fillColor=INK)
+    )
+    bar_y = top - 2 * LABEL_SIZE - 4
+    steps = 20
+    for k in range(steps):
+        value = stops[0] + (stops[-1] - stops[0]) * (k + 0.5) / steps
+        fill = colors.Color(*(c / 255 for c in colour(panel.mode, value, scale)))
+        drawing.add(Rect(left + k * width / steps, bar_y, width / steps + 0.3, 6, fillColor=fill, strokeColor=None))
+    drawing.add(Rect(left, bar_y, width, 6, fillColor=None, strokeColor=INK, strokeWidth=0.4))
+    for n, value in enumerate(stops):
+        text = panel.label(value)
+        x = left + width * n / (len(stops) - 1) - _text_width(text) * n / (len(stops) - 1)
+        drawing.add(
+            String(x, bar_y - LABEL_SIZE - 1, text, fontName=FONT_CONDENSED, fontSize=LABEL_SIZE, fillColor=INK)
+        )
+    no_data = colors.Color(*(c / 255 for c in NO_DATA))
+    drawing.add(Rect(left + width + 8, bar_y, 8, 6, fillColor=no_data, strokeColor=INK, strokeWidth=0.4))
+    drawing.add(
+        String(left + width + 19, bar_y, panel.label(None), fontName=FONT_CONDENSED, fontSize=LABEL_SIZE, fillColor=INK)
+    )

@@ -21,11 +21,13 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from db import dbapi
 from db.aggregate import rules_note, station_tables
 from db.conflicts import StationConflict, effective_protocols, station_conflicts
 from db.reuse import IDENTICAL, ReusePair, find_reused_evidence
@@ -40,10 +42,11 @@ from observer.aggregate import (
 )
 from observer.checks import rule_text
 from observer.definitions import NOT_OBSERVED, StationCounts
-from observer.errors import EvidenceError
+from observer.errors import EvidenceError, StorageError
 from observer.evidence import inspect_evidence
 from observer.fmt import formatter
 from observer.i18n import tr
+from observer.regionmap import MapError, template_map
 from observer.regions import region_name
 from observer.template import ElectionTemplate
 from reports.model import (  # noqa: F401 - the model is imported from here by sections and tests
@@ -214,12 +217,17 @@ _TURNOUT_CELLS = (
     "MAX(CASE WHEN typeof(observed) = 'integer' AND observed > 0 THEN observed END) "
     "FROM turnout_reports GROUP BY station_id, slot"
 )
+# PostgreSQL's columns are typed: an integer column holds nothing else, so no typeof().
+_TURNOUT_CELLS_PG = (
+    "SELECT station_id, slot, MAX(CASE WHEN announced >= 0 THEN announced END), "
+    "MAX(CASE WHEN observed > 0 THEN observed END) FROM turnout_reports GROUP BY station_id, slot"
+)
 
 
 def _turnout_cells(store: ElectionStore) -> list[tuple[str, str, int | None, int | None]]:
-    """The turnout table folded to one row per (station, slot) by SQLite, not row by row in Python."""
+    """The turnout table folded to one row per (station, slot) by the database, not row by row in Python."""
     with store.engine.connect() as conn:
-        return [tuple(r) for r in conn.exec_driver_sql(_TURNOUT_CELLS)]  # type: ignore[misc]
+        return dbapi.rows(conn, _TURNOUT_CELLS_PG if dbapi.is_postgres(conn) else _TURNOUT_CELLS)
 
 
 def read_snapshot(store: ElectionStore) -> Snapshot:
@@ -427,7 +435,17 @@ def collect(store: ElectionStore, lang: str, organisation: str = "", snapshot: S
         inclusion_rule=rules_note(store, lang),
         data_time=data_time(store),
         reused_photos=_reused_photos(reuse_of(store, snap)),
+        **_region_map(store, lang),
     )
+
+
+def _region_map(store: ElectionStore, lang: str) -> dict[str, Any]:
+    """The template's map for the turnout section's choropleth; a refused map file is said, not fatal."""
+    try:
+        hq_file = None if store.url else Path(store.path)
+        return {"region_map": template_map(store.template.map_file, hq_file)}
+    except MapError as exc:
+        return {"region_map": None, "map_problem": exc.message(lang)}
 
 
 def _region_row(
@@ -514,7 +532,9 @@ def _serious_cases(store: ElectionStore, violations: list[Any], codes: Mapping[s
     """The most serious violations: high severity first, then those with evidence, then by time."""
     ranked = sorted(
         (v for v in violations if v.station_id in codes),
-        key=lambda v: (_SEVERITY_RANK.get(v.severity, 3), -v.evidence_count, v.occurred_at),
+        # Ties broken by the record's own time and id: the same cases from a file and from a database,
+        # whatever order rows with equal times come in.
+        key=lambda v: (_SEVERITY_RANK.get(v.severity, 3), -v.evidence_count, v.occurred_at, v.created_at, v.id),
     )[:SERIOUS_CASES]
     out: list[Case] = []
     for v in ranked:
@@ -526,9 +546,16 @@ def _serious_cases(store: ElectionStore, violations: list[Any], codes: Mapping[s
             if not jpeg:
                 # Older records may lack a thumbnail: make one from the original,
                 # validated again because the file on disk is as hostile as any input.
+                # A file never received is a path that does not exist, on both backends: left out.
+                # Bytes on a PostgreSQL HQ that fail their SHA-256 are left out too, as a damaged
+                # file that does not decode is; a server that cannot be reached stops the report.
                 try:
                     jpeg = inspect_evidence(store.evidence_path(ev)).thumbnail
                 except EvidenceError:
+                    jpeg = None
+                except StorageError as exc:
+                    if exc.key != "error.storage.evidence_damaged":
+                        raise
                     jpeg = None
             size = _jpeg_size(jpeg) if jpeg else None
             if jpeg and size:

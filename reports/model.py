@@ -13,6 +13,7 @@ from datetime import datetime
 from observer.aggregate import Totals
 from observer.checks import percent
 from observer.definitions import StationCounts, gap_pp
+from observer.regionmap import RegionMap
 from observer.template import ElectionTemplate
 
 GAP_FLAG_PP = 5.0
@@ -237,6 +238,8 @@ class ReportData:
     data_time: datetime | None  # the latest merge, decision or import: the report's only timestamp
     fingerprint: str = ""
     reused_photos: list[ReusedPhoto] = field(default_factory=list)
+    region_map: RegionMap | None = None  # the template's map of the regions (observer.regionmap)
+    map_problem: str = ""  # why the template's map could not be drawn (a refused file), in the report's language
 
     @property
     def stations_total(self) -> int:

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from db.fileformat import ROLE_HQ, ROLE_STATION
+from db.services.station_reader import is_url  # the standard library's sqlite3 (psycopg once a URL opens)
 from observer import i18n
 from observer.errors import BaqylauError, StorageError
 from observer.i18n import tr
@@ -186,9 +187,9 @@ class Launcher(QObject):
 
     # ---- start ---------------------------------------------------------
     def start(self, path: str | Path | None = None) -> QWidget:
-        """Open ``path``, else the last file, else the first-run screen."""
-        target = Path(path) if path else self.settings.last_file
-        if target is not None and (path or target.is_file()) and self.open_path(target):
+        """Open ``path`` (a file, or a shared HQ's ``postgresql://`` URL), else the last file, else the first-run screen."""
+        target = (str(path) if is_url(path) else Path(path)) if path else self.settings.last_file
+        if target is not None and (path or Path(target).is_file()) and self.open_path(target):
             assert self.window is not None
             return self.window
         if self.window is None:
@@ -256,15 +257,18 @@ class Launcher(QObject):
             return None
         return lock
 
-    def _keep_lock(self, lock: FileLock) -> None:
+    def _keep_lock(self, lock: FileLock | None) -> None:
         """``lock``'s file is now the open one: release the previous file's.
 
         Work folders a crashed merge left beside it go now, not at the next merge
         (one of a merge still running, here or in another process, stays).
+        A shared HQ on a server (``lock`` None) has no lock: several coordinators work on it at once.
         """
         if self._lock is not None and self._lock is not lock:
             self._lock.release()
         self._lock = lock
+        if lock is None:
+            return
         from db.workdirs import remove_stale_work_dirs  # standard library only
 
         for gone in remove_stale_work_dirs(lock.path.parent):
@@ -289,18 +293,24 @@ class Launcher(QObject):
         self._keep_lock(lock)
         return self._use(store)
 
-    def open_path(self, path: Path) -> bool:
-        lock = self._take_lock(Path(path)) if Path(path).is_file() else FileLock(path)
-        if lock is None:
-            return False
-        if self._open_coordinator_first(Path(path), lock):
-            return True
-        from db.store import ElectionStore
-
+    def open_path(self, path: Path | str) -> bool:
+        """Open an election file, or a shared HQ's ``postgresql://`` URL (no lock file: it is shared)."""
+        lock: FileLock | None = None
+        if is_url(path):
+            path = str(path)
+        else:
+            path = Path(path)
+            lock = self._take_lock(path) if path.is_file() else FileLock(path)
+            if lock is None:
+                return False
         try:
+            if self._open_coordinator_first(path, lock):
+                return True
+            from db.store import ElectionStore  # only now: the fast path shows the window without it
+
             store = ElectionStore.open(path)
         except BaqylauError as exc:
-            if lock is not self._lock:
+            if lock is not None and lock is not self._lock:
                 lock.release()
             if self.window is None:
                 self.show_first_run(str(exc))
@@ -325,14 +335,15 @@ class Launcher(QObject):
             window = main
         previous = self.store
         self.store = store
-        self.settings.last_file = store.path
+        if store.url is None:  # a server's URL is not offered as "the last file" (it may carry a password)
+            self.settings.last_file = store.path
         self._show(window)
         if previous is not None and previous is not store:
             previous.close()
         return True
 
-    def _open_coordinator_first(self, path: Path, lock: FileLock) -> bool:
-        """A current HQ file: show the coordinator window at once, open its store behind it.
+    def _open_coordinator_first(self, path: Path | str, lock: FileLock | None) -> bool:
+        """A current HQ (a file or a URL): show the coordinator window at once, open its store behind it.
 
         The window's stations table reads its first screen with plain sqlite3
         (``db.services.station_reader``); the store (SQLAlchemy) opens on a helper
@@ -347,7 +358,7 @@ class Launcher(QObject):
 
         opener = hq.StoreOpener(path)
         window: QWidget = CoordinatorWindow.opening(opener, reader)
-        if lock is self._lock:
+        if lock is not None and lock is self._lock:
             self._lock = None  # the same file again: _close_store must not release it
         self._close_store()
         self._keep_lock(lock)
@@ -374,7 +385,8 @@ class Launcher(QObject):
         exc = opener.future.exception()
         if exc is None:
             self.store = opener.future.result()
-            self.settings.last_file = self.store.path  # as the usual path does: only a file that opened
+            if opener.url is None:  # as the usual path does: only a file that opened, never a URL
+                self.settings.last_file = self.store.path
             return
         if isinstance(exc, BaqylauError):
             message = str(exc)
@@ -383,7 +395,7 @@ class Launcher(QObject):
             message = str(
                 StorageError(
                     "error.storage.io",
-                    file=str(opener.path),
+                    file=opener.location,
                     problem=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
                 )
             )

@@ -8,6 +8,12 @@ Anything else (an older file to upgrade, a station file, not an election) gets
 None and goes through ``ElectionStore.open``, which owns those checks and their
 messages. This module is imported before the first window: it loads SQLAlchemy
 (through :mod:`db.store`) only inside the functions that open a store.
+
+A shared HQ in PostgreSQL (a ``postgresql://`` URL) takes the same path: the
+reader connects with psycopg alone and checks the same revision and ``meta``
+rows; an empty or older database gets None (``ElectionStore.open`` upgrades it
+or says what is wrong), and a server that cannot be reached raises the message
+``ElectionStore.open`` would give, in the user's language.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from db.fileformat import FORMAT, ROLE_HQ
 from db.revisions import head_revision
-from db.services.station_reader import StationReader
+from db.services.station_reader import StationReader, is_url
 
 if TYPE_CHECKING:
     from db.store import ElectionStore
@@ -68,15 +74,23 @@ def open_hq(path: str | Path, *, template: str | None = None) -> ElectionStore:
     return store
 
 
-def current_hq_reader(path: Path) -> StationReader | None:
-    """A stations reader for ``path`` if it is plainly a current HQ file, else None (open it the usual way)."""
-    try:
-        with path.open("rb") as fh:
-            if fh.read(16) != b"SQLite format 3\x00":
-                return None
-        reader = StationReader(path)
-    except (OSError, sqlite3.Error):
-        return None
+def current_hq_reader(path: Path | str) -> StationReader | None:
+    """A stations reader for ``path`` if it is plainly a current HQ (a file, or a ``postgresql://`` URL),
+    else None (open it the usual way).
+
+    A server that cannot be reached or refuses the login raises the StorageError that opening the
+    usual way would (db.engine.server_error): asking it a second time would only wait again.
+    """
+    if is_url(path):
+        reader = _connect(str(path))
+    else:
+        try:
+            with Path(path).open("rb") as fh:
+                if fh.read(16) != b"SQLite format 3\x00":
+                    return None
+            reader = StationReader(Path(path))
+        except (OSError, sqlite3.Error):  # no file, not a database: the usual path says which
+            return None
     try:
         if reader.schema_revision() != head_revision():
             raise LookupError
@@ -97,15 +111,17 @@ class StoreOpener:
     and waits for it; ``future`` tells who only wants to be told.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path | str) -> None:
+        # A URL is kept as given (a Path would fold its "//"); ``path`` is then the database's name.
+        self.target: Path | str = str(path) if is_url(path) else Path(path)
+        self.path = Path(path) if isinstance(self.target, Path) else _database_name(str(path))
         self.future: Future[ElectionStore] = Future()
         self._lock = threading.Lock()
         self._started = False
 
     @classmethod
     def opened(cls, store: ElectionStore) -> StoreOpener:
-        opener = cls(store.path)
+        opener = cls(store.url or store.path)
         opener._started = True
         opener.future.set_result(store)
         return opener
@@ -121,11 +137,26 @@ class StoreOpener:
         try:
             from db.store import ElectionStore  # SQLAlchemy and the models load here, off the UI thread
 
-            store = ElectionStore.open(self.path)
+            store = ElectionStore.open(self.target)
         except BaseException as exc:  # noqa: BLE001 - delivered to whoever waits for the store
             self.future.set_exception(exc)
         else:
             self.future.set_result(store)
+
+    @property
+    def url(self) -> str | None:
+        """The PostgreSQL URL of a shared HQ, None for a file."""
+        return self.target if isinstance(self.target, str) else None
+
+    @property
+    def location(self) -> str:
+        """What the window calls the HQ: the file's name, or the URL without its password and its
+        query (the socket folder, TLS files, ``options``: too long for a title, and not its name)."""
+        if self.url is None:
+            return self.path.name
+        from db.engine import pg_display  # a shared HQ's window loads SQLAlchemy anyway
+
+        return pg_display(self.url).split("?", 1)[0]
 
     @property
     def started(self) -> bool:
@@ -135,3 +166,21 @@ class StoreOpener:
     def result(self) -> ElectionStore:
         self.start()
         return self.future.result()
+
+
+def _connect(url: str) -> StationReader:
+    try:
+        return StationReader(url)
+    except Exception as exc:
+        if type(exc).__module__.startswith("psycopg"):
+            from db.engine import server_error
+
+            raise server_error(exc, url) from None
+        raise
+
+
+def _database_name(url: str) -> Path:
+    """The database's name, as ``ElectionStore.path`` has it for a URL (what messages call the HQ)."""
+    from db.engine import pg_database_name
+
+    return Path(pg_database_name(url))

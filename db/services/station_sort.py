@@ -99,12 +99,13 @@ class SortKeys:
         values: dict[str, dict[str, int | None]] = {pid: {} for pid in by_station.values()}
         facts: list[tuple[str, int | None, str | None]] = []
         layout = self._source.reader.meta(LAYOUT_META)
+        mark = self._source.reader.mark
         raw = self._source.store.engine.raw_connection()
         try:
             cur = raw.cursor()
             for start in range(0, len(ids), IN_CHUNK):
                 chunk = ids[start : start + IN_CHUNK]
-                marks = ",".join("?" * len(chunk))
+                marks = ",".join([mark] * len(chunk))
                 cur.execute(
                     "SELECT s.id, s.registered, o.values_json, o.values_blob, o.station_id FROM stations s "
                     f"LEFT JOIN official_results o ON o.station_id = s.id WHERE s.id IN ({marks})",
@@ -137,11 +138,11 @@ class SortKeys:
             self._keys["observed"], self._keys["gap"] = observed, gaps
 
     def _official(self) -> dict[str, float]:
-        """Every station's official turnout: read by SQLite's JSON functions when the template's
-        turnout reads one line over another (every built-in template), else parsed here (1 s at 100,000)."""
+        """Every station's official turnout: two figures of each stored row when the template's turnout
+        reads one line over another (every built-in template), else the whole row parsed (1 s at 100,000)."""
         tpl = self._source.reader.template
         if isinstance(tpl.voted.node, ast.Name) and isinstance(tpl.registered.node, ast.Name):
-            return self._official_in_sql(tpl.voted.node.id, tpl.registered.node.id)
+            return self._official_lines(tpl.voted.node.id, tpl.registered.node.id)
         reader = self._source.reader
         pk = tpl.party_keys
         official = reader.official(reader.ids())  # every station: the official figures come with the station list
@@ -153,17 +154,13 @@ class SortKeys:
                 out[sid] = pct
         return out
 
-    def _official_in_sql(self, voted: str, registered: str) -> dict[str, float]:
+    def _official_lines(self, voted: str, registered: str) -> dict[str, float]:
         """Official turnout straight from the stored rows: two figures unpacked from each packed row
-        (an import stores them once, packed: revision 0009), SQLite's JSON functions for rows that
-        carry JSON only (other tools, older versions). As official_turnout: only integers count."""
+        (an import stores them once, packed: revision 0009), the two lines of the JSON for rows that
+        carry JSON only (other tools, older versions). As official_turnout: only integers count.
 
-        def line(name: str) -> str:
-            return (
-                f"CASE WHEN json_valid(o.values_json) AND json_type(o.values_json, '$.{name}') = 'integer' "
-                f"THEN json_extract(o.values_json, '$.{name}') END"
-            )
-
+        The same SQL on a file and on PostgreSQL: the JSON rows are few, so reading their two lines
+        here costs less than each engine's own JSON functions would be worth."""
         try:
             keys = json.loads(self._source.reader.meta(LAYOUT_META) or "[]")
         except ValueError:
@@ -172,18 +169,22 @@ class SortKeys:
         at_voted = 8 * keys.index(voted) if width and voted in keys else None
         at_whole = 8 * keys.index(registered) if width and registered in keys else None
         sql = (
-            f"SELECT o.station_id, o.values_json IS NULL, o.values_blob, {line(voted)}, {line(registered)}, "
-            "s.registered FROM official_results o JOIN stations s ON s.id = o.station_id"
+            "SELECT o.station_id, o.values_json, o.values_blob, s.registered "
+            "FROM official_results o JOIN stations s ON s.id = o.station_id"
         )
         raw = self._source.store.engine.raw_connection()
         try:
-            rows = raw.cursor().execute(sql).fetchall()
+            cur = raw.cursor()
+            cur.execute(sql)
+            rows = cur.fetchall()
         finally:
             raw.close()
         out: dict[str, float] = {}
-        for sid, packed_only, blob, part, whole, listed in rows:
-            if packed_only and isinstance(blob, bytes) and width and len(blob) == width:
+        for sid, text, blob, listed in rows:
+            if text is None and isinstance(blob, bytes) and width and len(blob) == width:
                 part, whole = _figure(blob, at_voted), _figure(blob, at_whole)
+            else:
+                part, whole = _json_line(text, voted), _json_line(text, registered)
             pct = percent(part, whole if whole is not None else listed)
             if pct is not None:
                 out[sid] = pct
@@ -235,6 +236,18 @@ class SortKeys:
             for sid in sets[FLAG_RANK[rank]]:
                 out[sid] = float(rank)
         return out
+
+
+def _json_line(text: str | None, key: str) -> int | None:
+    """One line of an official row's JSON, if it is an integer there (as SQLite's json_type 'integer')."""
+    if text is None:
+        return None
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    value = found.get(key) if isinstance(found, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _figure(blob: bytes, at: int | None) -> int | None:

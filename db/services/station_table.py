@@ -5,7 +5,7 @@ module never loads every row's contents: :meth:`StationSource.ids` returns only
 the ordered station ids matching the filters (one indexed query), and
 :meth:`StationSource.rows` computes the displayed figures for a page of ids.
 
-The queries are read-only: plain ``sqlite3`` for what the first screen shows
+The queries are read-only: plain DB-API (``sqlite3``, or psycopg for a shared HQ) for what the first screen shows
 (:mod:`db.services.station_reader`), SQLAlchemy Core over ``db.models`` for the
 observers' figures, loaded in the background. They are shaped for a table read
 a page at a time (``ui/coordinator/stations.py`` shows them), which is why they
@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from db.fileformat import IN_CHUNK
 from db.services.hq import StoreOpener
+from db.services.read_guard import DaemonWorker, QueryGuard, ScanStopped  # noqa: F401  (imported from here too)
 from db.services.station_reader import (  # noqa: F401  (SORT_COLUMNS: the sort keys)
     LAYOUT_META,
     SORT_COLUMNS,
@@ -67,6 +67,14 @@ FLAGS: tuple[str, ...] = (
 ReuseIndex = dict[str, tuple["ReusePair", ...]]
 
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baqylau-stations")
+# How long a background read of the id list may run on the server before it gives up (then it
+# fails with the server's message, and a closing window never waits longer for it).
+IDS_STATEMENT_TIMEOUT_MS = 60_000
+
+
+# The id lists and pages of a shared HQ's table (a server may be slow or far): read beside the
+# figures, never queued behind them.
+_IDS_POOL = DaemonWorker("baqylau-station-ids")
 
 
 @dataclass(frozen=True)
@@ -142,13 +150,13 @@ class StationSource:
     table always agrees with the aggregates and the report.
 
     The ids, the station list's columns, regions and the count are read with
-    plain ``sqlite3`` (:class:`StationReader`): they are what the window shows
+    plain DB-API (:class:`StationReader`): they are what the window shows
     first, possibly while the store is still being opened (``StoreOpener``).
     """
 
     def __init__(self, store: ElectionStore | StoreOpener, reader: StationReader | None = None) -> None:
         self._opener = store if isinstance(store, StoreOpener) else StoreOpener.opened(store)
-        self._reader = reader if reader is not None else StationReader(self._opener.path)
+        self._reader = reader if reader is not None else StationReader(self._opener.target)
         self._template: ElectionTemplate = self._reader.template
         self._effective: Future[EffectiveProtocols] | None = None
         self._breaking: frozenset[str] | None = None
@@ -161,6 +169,9 @@ class StationSource:
         self._regions: list[str] | None = None
         self._total: int | None = None
         self.sort_keys = SortKeys(self)  # the figures' sort keys, computed when first sorted by
+        # A shared HQ's id lists are read on a helper thread, with a connection of their own.
+        self._ids_reader: StationReader | None = None
+        self._counts_stale = False  # the count and the regions are read again with the next id list
 
     @property
     def store(self) -> ElectionStore:
@@ -169,7 +180,7 @@ class StationSource:
 
     @property
     def reader(self) -> StationReader:
-        """The table's own ``sqlite3`` reads (UI thread)."""
+        """The table's own DB-API reads (UI thread)."""
         return self._reader
 
     @property
@@ -177,9 +188,53 @@ class StationSource:
         return self._opener.path
 
     def close(self) -> None:
-        """Close the table's own read connection (the window closed)."""
+        """Close the table's own read connections (the window closed)."""
         self.closed = True
         self._reader.close()
+        with self._lock:
+            background, self._ids_reader = self._ids_reader, None
+        if background is not None:
+            background.interrupt()  # an id list being read is not waited for
+            _IDS_POOL.submit(background.close)  # by the helper thread, once that read has given up
+
+    @property
+    def reads_in_background(self) -> bool:
+        """The id lists are read on a helper thread: the HQ is on a server, which may answer slowly."""
+        return self._reader.on_server
+
+    def ids_in_background(self, flt: StationFilter, sort: str = "code", descending: bool = False) -> Future[list[str]]:
+        """:meth:`ids` on a helper thread with its own connection (the UI thread's stays free for pages)."""
+        return _IDS_POOL.submit(self._background_ids, flt, sort, descending)
+
+    def rows_in_background(self, ids: Sequence[str]) -> Future[dict[str, StationRow]]:
+        """:meth:`rows` of a page (never waiting for the figures) on the same helper thread as the id lists."""
+        return _IDS_POOL.submit(self._background_rows, list(ids))
+
+    def _background_ids(self, flt: StationFilter, sort: str, descending: bool) -> list[str]:
+        reader = self._background_reader()
+        if self._counts_stale:
+            self._counts_stale = False
+            self._total, self._regions = reader.total(), reader.regions()
+        return self.ids(flt, sort, descending, reader=reader)
+
+    def _background_rows(self, ids: list[str]) -> dict[str, StationRow]:
+        return self.rows(ids, wait=False, reader=self._background_reader())
+
+    def _background_reader(self) -> StationReader:
+        """The helper thread's own connection (made there: a slow server keeps only that thread)."""
+        if self.closed:
+            raise ScanStopped()  # asked for by a window that has closed since
+        with self._lock:
+            reader = self._ids_reader
+        if reader is None:
+            reader = StationReader(self._opener.target)
+            reader.limit_statements(IDS_STATEMENT_TIMEOUT_MS)
+            with self._lock:
+                if self.closed:
+                    reader.close()
+                    raise ScanStopped()
+                self._ids_reader = reader
+        return reader
 
     def invalidate(self) -> None:
         """Forget derived sets after a merge, an import, a decision or a rules change."""
@@ -187,8 +242,13 @@ class StationSource:
             self._effective = None
             self._breaking = None
         self.sort_keys = SortKeys(self)
-        self._regions = None
-        self._total = None
+        if self.reads_in_background:
+            # A shared HQ: the count and the regions shown stay until the helper thread reads them
+            # again, with the next id list (never a round trip to the server on the UI thread).
+            self._counts_stale = True
+        else:
+            self._regions = None
+            self._total = None
 
     def prefetch(self) -> None:
         """Start computing the effective protocols on a helper thread (once the store is open).
@@ -230,6 +290,14 @@ class StationSource:
         with self._lock:
             return self._effective is not None and self._effective.done()
 
+    def effective_error(self) -> BaseException | None:
+        """Why the background read of the effective protocols failed, None if it has not (or not yet)."""
+        with self._lock:
+            future = self._effective
+        if future is None or not future.done() or future.cancelled():
+            return None
+        return future.exception()
+
     @property
     def stopped(self) -> bool:
         """stop() was called: no new read of the figures starts."""
@@ -260,19 +328,25 @@ class StationSource:
 
     # ---- ids -------------------------------------------------------------
     def ids(
-        self, flt: StationFilter, sort: str = "code", descending: bool = False, limit: int | None = None
+        self,
+        flt: StationFilter,
+        sort: str = "code",
+        descending: bool = False,
+        limit: int | None = None,
+        reader: StationReader | None = None,
     ) -> list[str]:
         """Ids in table order; ``limit`` only for the unfiltered table (the first screen).
 
         The station list's columns sort in SQL; the figures' columns (observed,
         official, gap, violations, flags) by :mod:`db.services.station_sort`,
-        stations without a value last in either direction.
+        stations without a value last in either direction. ``reader``: another
+        connection than the UI thread's (:meth:`ids_in_background`).
         """
         if limit is not None and flt != StationFilter():
             raise ValueError("limit applies to the unfiltered list only")
         by_figure = sort in FIGURE_SORTS
         # 100,000 ids through the driver: SQLAlchemy's per-row result processing costs 4x the query.
-        ids = self._reader.ids(
+        ids = (reader or self._reader).ids(
             flt.region,
             flt.code_search,
             flt.has_violations,
@@ -329,17 +403,22 @@ class StationSource:
         return self._breaking
 
     # ---- rows ------------------------------------------------------------
-    def rows(self, ids: Sequence[str], wait: bool = True) -> dict[str, StationRow]:
+    def rows(self, ids: Sequence[str], wait: bool = True, reader: StationReader | None = None) -> dict[str, StationRow]:
         """The rows of ``ids`` (a page), computed in a handful of indexed queries.
 
         With ``wait=False`` and the effective protocols still being read, the rows
         carry the station list and official figures only, marked ``pending``.
+        ``reader``: another connection than the UI thread's (:meth:`rows_in_background`).
         """
         if not ids:
             return {}
+        if not wait and self.effective_error() is not None:
+            # The observers' figures could not be read (the window's status says why): the station
+            # list and the official figures are still worth showing, never a failure on every paint.
+            return self._pending_rows(ids, reader)
         eff = self.effective if wait or self.effective_ready() else None
         if eff is None:
-            return self._pending_rows(ids)
+            return self._pending_rows(ids, reader)
         facts = self._page_facts(ids)
         values = self.protocol_values(eff.by_station[i] for i in ids if i in eff.by_station)
         return {st.id: self._row(st, eff, facts, values) for st in facts.stations}
@@ -419,11 +498,12 @@ class StationSource:
             check_outcomes=outcomes,
         )
 
-    def _pending_rows(self, ids: Sequence[str]) -> dict[str, StationRow]:
+    def _pending_rows(self, ids: Sequence[str], reader: StationReader | None = None) -> dict[str, StationRow]:
         tpl = self._template
-        official = self._reader.official(ids)
+        reads = reader or self._reader
+        official = reads.official(ids)
         out: dict[str, StationRow] = {}
-        for sid, code, region, district, registered in self._reader.stations(ids):
+        for sid, code, region, district, registered in reads.stations(ids):
             off_pct = official_turnout(tpl, official[sid], registered) if sid in official else None
             out[sid] = StationRow(sid, code, region, district, registered, None, off_pct, pending=True)
         return out
@@ -496,82 +576,3 @@ def _hash_thumbnails(store: ElectionStore, guard: QueryGuard) -> None:
         seen.add(sha)
         if sha not in reuse._cache:
             reuse._cache[sha] = reuse.thumbnail_hash(row[7])
-
-
-class ScanStopped(Exception):
-    """A background read was stopped by :meth:`QueryGuard.interrupt` (its window closed)."""
-
-
-class QueryGuard:
-    """Lets another thread stop a background read of a store: a flag, plus SQLite's interrupt.
-
-    While :meth:`watching` (on the worker thread), every connection the worker
-    checks out of the store's pool is noted; :meth:`interrupt`, from any thread,
-    sets the flag and calls ``sqlite3.Connection.interrupt()`` on them, which
-    makes a running query fail at once. Python loops call :meth:`check` between steps.
-    """
-
-    def __init__(self) -> None:
-        self._conns: list[Any] = []  # checked out by a watching thread and not yet back in the pool
-        self._lock = threading.Lock()
-        self._stopped = threading.Event()
-
-    @contextmanager
-    def watching(self, store: ElectionStore) -> Iterator[QueryGuard]:
-        # Listeners of this watch only: two watches of one guard (a worker's, and a caller that
-        # reads with the same guard) may overlap, and neither may remove the other's.
-        from sqlalchemy import event
-
-        engine = store.engine
-        thread = threading.get_ident()
-        mine: list[Any] = []
-
-        def checkout(dbapi_conn: Any, _record: object, _proxy: object) -> None:
-            if threading.get_ident() == thread:
-                with self._lock:
-                    mine.append(dbapi_conn)
-                    self._conns.append(dbapi_conn)
-
-        def checkin(dbapi_conn: Any, _record: object) -> None:
-            # Back in the pool, the connection may serve another thread next: never interrupt that one.
-            with self._lock:
-                if dbapi_conn in mine:
-                    mine.remove(dbapi_conn)
-                    self._conns.remove(dbapi_conn)
-
-        event.listen(engine, "checkout", checkout)
-        event.listen(engine, "checkin", checkin)
-        try:
-            self.check()
-            yield self
-        except ScanStopped:
-            raise
-        except BaseException as exc:
-            if self._stopped.is_set():
-                raise ScanStopped() from exc  # "interrupted" from SQLite, or what a half-read led to
-            raise
-        finally:
-            event.remove(engine, "checkout", checkout)
-            event.remove(engine, "checkin", checkin)
-            with self._lock:
-                for conn in mine:
-                    self._conns.remove(conn)
-                mine.clear()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
-
-    def check(self) -> None:
-        if self._stopped.is_set():
-            raise ScanStopped()
-
-    def interrupt(self) -> None:
-        self._stopped.set()
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            try:
-                conn.interrupt()
-            except Exception:  # noqa: BLE001 - a connection closed meanwhile has nothing to stop
-                pass

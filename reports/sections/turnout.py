@@ -8,6 +8,8 @@ from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Spacer
 
 from observer.definitions import gap_pp
+from observer.regionmap import COVERAGE, GAP, scale_top, shape_value
+from observer.regions import region_name
 from reports import charts
 from reports.flowables import esc
 from reports.sections.base import Context
@@ -17,6 +19,7 @@ from reports.styles import FRAME_WIDTH
 def turnout(ctx: Context) -> list[Flowable]:
     out: list[Flowable] = [CondPageBreak(120 * mm), ctx.heading("report.turnout")]
     out += _by_region(ctx)
+    out += _map(ctx)
     hours = _by_hour(ctx)
     out += [KeepTogether(hours)] if ctx.d.hours else hours
     return out
@@ -66,6 +69,57 @@ def _by_region(ctx: Context) -> list[Flowable]:
         )
         out.append(ctx.p(esc(ctx.t("report.turnout.chart_caption")), "caption"))
     return out
+
+
+def _map(ctx: Context) -> list[Flowable]:
+    """The regions on the template's map: coverage (counted stations of those on the list) beside the
+    turnout gap, from the very figures of the table above."""
+    d = ctx.d
+    if d.region_map is None:
+        return [ctx.p(esc(d.map_problem), "caption")] if d.map_problem else []
+    units = d.template.units
+    codes = [u.code for u in units.on(d.template.date)] if units is not None else []
+    codes += [r.code for r in d.regions if r.code and r.code not in codes]
+    shapes, missing = d.region_map.for_units(codes)
+    if not shapes:
+        return []
+    coverage = {r.code: (float(r.stations_counted), float(r.stations_total)) for r in d.regions}
+    # A shape of several units: their gaps weighted by counted stations (one unit: its own gap).
+    gaps = {
+        r.code: (r.turnout_gap_pp * r.stations_counted, float(r.stations_counted))
+        for r in d.regions
+        if r.turnout_gap_pp is not None and r.stations_counted
+    }
+    no_data = ctx.t("report.map.no_data")
+    digits = 0 if scale_top(COVERAGE, (shape_value(coverage, s.codes) for s in shapes)) >= 0.1 else 1
+    panels = [
+        charts.MapPanel(
+            ctx.t("report.map.coverage"),
+            COVERAGE,
+            coverage,
+            lambda v: no_data if v is None else ctx.pct(100 * v, digits),
+        ),
+        charts.MapPanel(ctx.t("report.map.gap"), GAP, gaps, lambda v: no_data if v is None else ctx.pp(v)),
+    ]
+    box = (d.region_map.width, d.region_map.height)
+    notes = [ctx.t("report.map.caption")]
+    shared = [s for s in shapes if len(s.codes) > 1]
+    if shared:
+        names = "; ".join(" + ".join(region_name(c, ctx.lang) for c in s.codes) for s in shared)
+        notes.append(ctx.t("report.map.shared", names=names))
+    if missing:
+        notes.append(ctx.t("report.map.missing", units=", ".join(region_name(c, ctx.lang) for c in missing)))
+    if d.region_map.source:
+        notes.append(ctx.t("report.map.source", source=d.region_map.source))
+    return [
+        KeepTogether(
+            [
+                ctx.heading("report.turnout.map", 1),
+                charts.choropleth(shapes, box, panels, FRAME_WIDTH),
+                ctx.p(esc(" ".join(notes)), "caption"),
+            ]
+        )
+    ]
 
 
 def _by_hour(ctx: Context) -> list[Flowable]:

@@ -19,8 +19,10 @@ announcement of 550. B has two observers who disagree (unresolved: not counted).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -142,9 +144,9 @@ def add_protocol(hq: ElectionStore, station_id: str, observer: str, values: dict
     return pid
 
 
-@pytest.fixture
-def hq(tmp_path: Path, template_2021) -> ElectionStore:
-    s = ElectionStore.create(tmp_path / "hq.baqylau", template_2021, role=ROLE_HQ)
+def small_hq(where: str, tmp_path: Path, template: Any) -> ElectionStore:
+    """4 stations with official figures, 3 observer protocols (B: two versions that differ)."""
+    s = ElectionStore.create(where, template, role=ROLE_HQ)
     (tmp_path / "o.csv").write_text(CSV, encoding="utf-8")
     (tmp_path / "m.toml").write_text(MAP, encoding="utf-8")
     import_official(s, tmp_path / "o.csv", tmp_path / "m.toml")
@@ -153,6 +155,13 @@ def hq(tmp_path: Path, template_2021) -> ElectionStore:
     add_protocol(s, a.id, "Aigerim", OBSERVED_A)
     add_protocol(s, b.id, "Bolat", {**OBSERVED_A, "registered": 2000})
     add_protocol(s, b.id, "Dana", {**OBSERVED_A, "registered": 2000, "nur_otan": 210, "ak_zhol": 70})
+    return s
+
+
+@pytest.fixture
+def hq(store_url: str, tmp_path: Path, template_2021: Any) -> Iterator[ElectionStore]:
+    """The small HQ as a file and, again, in PostgreSQL: every figure below must hold on both."""
+    s = small_hq(store_url, tmp_path, template_2021)
     yield s
     s.close()
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from db import models as m
 from db.aggregate import (
@@ -20,10 +23,26 @@ from db.aggregate import (
 from db.official import MISSING
 from db.store import ElectionStore
 from observer.aggregate import aggregate_levels_arrays
-from tests.db.test_aggregate import hq  # noqa: F401  (the fixture: 4 stations, official figures, 3 protocols)
+from tests.db.test_aggregate import small_hq
 
 LEVELS = ("national", "region", "district")
 T = datetime(2021, 1, 10, 16, tzinfo=UTC)
+
+
+@pytest.fixture
+def hq(tmp_path: Path, template_2021: Any) -> Iterator[ElectionStore]:
+    """The small HQ of test_aggregate, as a file only: these tests read it through SQLite's own paths."""
+    s = small_hq(str(tmp_path / "hq.baqylau"), tmp_path, template_2021)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def hq_any(store_url: str, tmp_path: Path, template_2021: Any) -> Iterator[ElectionStore]:
+    """The same HQ as a file and in PostgreSQL: for what both backends read with their own SQL."""
+    s = small_hq(store_url, tmp_path, template_2021)
+    yield s
+    s.close()
 
 
 def _params(hq: ElectionStore) -> tuple[int, bytes]:
@@ -37,7 +56,7 @@ def _from_station_tables(hq: ElectionStore) -> dict[str, list]:  # type: ignore[
 
 
 @pytest.mark.parametrize("codes", [False, True])
-def test_one_row_read_equals_the_row_read(hq: ElectionStore, codes: bool) -> None:  # noqa: F811
+def test_one_row_read_equals_the_row_read(hq: ElectionStore, codes: bool) -> None:
     # Codes whose storage order is not their order: the one-row read must sort like ORDER BY code.
     with hq.engine.begin() as conn:
         for old, new in (("A", "Ә10"), ("B", "10"), ("C", "9"), ("D", "Z")):
@@ -60,7 +79,7 @@ def test_one_row_read_equals_the_row_read(hq: ElectionStore, codes: bool) -> Non
         "UPDATE stations SET registered = 500.5 WHERE code = 'C'",  # a voter number stored as a real
     ],
 )
-def test_unusual_values_take_the_row_path_with_the_same_figures(hq: ElectionStore, sql: str) -> None:  # noqa: F811
+def test_unusual_values_take_the_row_path_with_the_same_figures(hq: ElectionStore, sql: str) -> None:
     with hq.engine.begin() as conn:
         conn.exec_driver_sql(sql)
     assert _columns_in_one_row(hq, _params(hq), False) is None and _columns_in_one_row(hq, _params(hq), True) is None
@@ -69,7 +88,8 @@ def test_unusual_values_take_the_row_path_with_the_same_figures(hq: ElectionStor
     assert aggregate_levels(hq, LEVELS, "both") == _from_station_tables(hq)
 
 
-def test_official_rows_without_packed_figures_are_read_from_json(hq: ElectionStore) -> None:  # noqa: F811
+def test_official_rows_without_packed_figures_are_read_from_json(hq_any: ElectionStore) -> None:
+    hq = hq_any
     before = aggregate_levels(hq, LEVELS, "both")
     import json
 
@@ -78,13 +98,15 @@ def test_official_rows_without_packed_figures_are_read_from_json(hq: ElectionSto
     with hq.engine.begin() as conn:
         ids = [r[0] for r in conn.exec_driver_sql("SELECT station_id FROM official_results")]
         rows = [(json.dumps(official_values(hq, sid)), sid) for sid in ids]  # the JSON another tool would write
-        conn.exec_driver_sql(
-            "UPDATE official_results SET values_json = ?, values_blob = NULL WHERE station_id = ?", rows
+        conn.execute(
+            text("UPDATE official_results SET values_json = :j, values_blob = NULL WHERE station_id = :s"),
+            [{"j": j, "s": sid} for j, sid in rows],
         )
     assert aggregate_levels(hq, LEVELS, "both") == before
 
 
-def test_announced_figure_is_the_largest_at_the_last_slot_any_observer_noted(hq: ElectionStore) -> None:  # noqa: F811
+def test_announced_figure_is_the_largest_at_the_last_slot_any_observer_noted(hq_any: ElectionStore) -> None:
+    hq = hq_any  # SQLite takes the figure from max()'s row, PostgreSQL by DISTINCT ON: the same figures
     c, d = hq.station_by_code("C"), hq.station_by_code("D")
     assert c is not None and d is not None
     rows = []
@@ -138,7 +160,7 @@ def test_announced_figure_is_the_largest_at_the_last_slot_any_observer_noted(hq:
         ("UPDATE protocol_values SET key = 'x' || char(31) || 'y' WHERE key = 'issued'", 20),  # the separator in a key
     ],
 )
-def test_protocol_values_read_both_ways(hq: ElectionStore, sql: str, adal: int) -> None:  # noqa: F811
+def test_protocol_values_read_both_ways(hq: ElectionStore, sql: str, adal: int) -> None:
     if sql:
         with hq.engine.begin() as conn:
             conn.exec_driver_sql(sql)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from PIL import Image
+from sqlalchemy import update
 
 import main
+from db import models as m
 from db.conflicts import ConflictError, effective_protocols, resolution_history, resolve_station, station_conflicts
+from db.hq_copy import copy_hq
 from db.merge import merge_packages, revoke_key
 from db.package import export_station_package
 from db.rules import InclusionRules, load_rules, save_rules
@@ -226,3 +233,134 @@ def test_cli_conflicts_lists_and_decides(
     assert "--reason" in capsys.readouterr().err
     assert main.main(["--lang", "en", "conflicts", path, "--station", "999", "--disputed", "--reason", "x"]) == 2
     assert resolution_history(hq, merged["101"])[0].decided_by == "Ana"
+
+
+# ---- two coordinators at once (issue 16) ----------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def hq_on(request: pytest.FixtureRequest, hq: ElectionStore, merged: dict[str, str]) -> Iterator[str]:
+    """The merged HQ: the file itself, or a PostgreSQL copy of it."""
+    if request.param == "sqlite":
+        yield str(hq.path)
+        return
+    url: str = request.getfixturevalue("pg_url")
+    copy_hq(hq.path, url)
+    yield url
+
+
+def test_a_decision_on_a_station_someone_decided_meanwhile_is_refused_saying_who(
+    hq_on: str, merged: dict[str, str]
+) -> None:
+    a, b = ElectionStore.open(hq_on), ElectionStore.open(hq_on)
+    try:
+        versions = station_conflicts(a)[0].versions
+        # Both coordinators see the station undecided (replaces=None) and decide differently.
+        first = resolve_station(
+            a,
+            merged["101"],
+            protocol_id=versions[0].protocol_id,
+            status="chosen",
+            reason="photo",
+            decided_by="Aigul",
+            replaces=None,
+        )
+        with pytest.raises(ConflictError) as refused:
+            resolve_station(
+                b, merged["101"], protocol_id=None, status="disputed", reason="both", decided_by="Berik", replaces=None
+            )
+        assert refused.value.key == "package.conflict.already_decided"
+        said = refused.value.message("en")
+        assert "101" in said and "Aigul" in said and "not recorded" in said
+        assert [r.id for r in resolution_history(b, merged["101"])] == [first.id]
+        # Aigul's machine's clock was an hour ahead: a decision that replaces hers is still the newer one.
+        with a.engine.begin() as conn:
+            conn.execute(
+                update(m.Resolution)
+                .where(m.Resolution.id == first.id)
+                .values(decided_at=first.decided_at + timedelta(hours=1))
+            )
+        # Having looked again, Berik replaces the decision he now knows about.
+        resolve_station(
+            b, merged["101"], protocol_id=None, status="disputed", reason="both", decided_by="Berik", replaces=first.id
+        )
+        assert [r.decided_by for r in resolution_history(a, merged["101"])] == ["Berik", "Aigul"]
+        with pytest.raises(ConflictError) as stale:
+            resolve_station(
+                a, merged["103"], protocol_id=None, status="disputed", reason="x", decided_by="A", replaces=first.id
+            )
+        assert stale.value.key == "package.conflict.not_in_force"
+    finally:
+        a.close()
+        b.close()
+
+
+def _waiting_for_a_lock(conn: psycopg.Connection[Any], count: int) -> None:
+    """Until ``count`` other sessions of this database wait for a lock (asked of the server, a bounded number of times)."""
+    for _ in range(3000):
+        waiting = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()
+        if waiting is not None and waiting[0] >= count:
+            return
+        conn.execute("SELECT pg_sleep(0.01)")
+    raise AssertionError(f"{count} sessions never waited for the station's lock")
+
+
+@pytest.mark.postgres
+def test_two_coordinators_deciding_one_station_at_once_end_with_one_decision(
+    hq: ElectionStore, merged: dict[str, str], pg_url: str
+) -> None:
+    copy_hq(hq.path, pg_url)
+    stores = [ElectionStore.open(pg_url), ElectionStore.open(pg_url)]
+    versions = station_conflicts(stores[0])[0].versions
+    outcomes: list[object] = []
+
+    def decide(store: ElectionStore, n: int) -> None:
+        try:
+            outcomes.append(
+                resolve_station(
+                    store,
+                    merged["101"],
+                    protocol_id=versions[n].protocol_id,
+                    status="chosen",
+                    reason=f"coordinator {n}",
+                    decided_by=f"Coordinator {n}",
+                )
+            )
+        except ConflictError as exc:
+            outcomes.append(exc)
+
+    # A third session holds the station's row, as a coordinator half-way through a decision does:
+    # both coordinators read "undecided", then queue for the row; the gate opens; one decides.
+    with psycopg.connect(pg_url) as gate, psycopg.connect(pg_url, autocommit=True) as watch:
+        gate.execute("SELECT id FROM stations WHERE id = %s FOR NO KEY UPDATE", (merged["101"],))
+        # What a merge's foreign-key check takes on the same row is not held up by a decision.
+        watch.execute("SELECT id FROM stations WHERE id = %s FOR KEY SHARE NOWAIT", (merged["101"],))
+        threads = [threading.Thread(target=decide, args=(store, n)) for n, store in enumerate(stores)]
+        for t in threads:
+            t.start()
+        _waiting_for_a_lock(watch, 2)
+        # A decision on another station goes through while this one is held.
+        other = threading.Thread(
+            target=resolve_station,
+            args=(stores[0], merged["103"]),
+            kwargs={"protocol_id": None, "status": "disputed", "reason": "r", "decided_by": "C"},
+        )
+        other.start()
+        other.join(timeout=60)
+        assert not other.is_alive()
+        gate.rollback()
+        for t in threads:
+            t.join(timeout=60)
+    try:
+        assert len(outcomes) == 2
+        recorded = [o for o in outcomes if not isinstance(o, ConflictError)]
+        refused = [o for o in outcomes if isinstance(o, ConflictError)]
+        assert len(recorded) == 1 and len(refused) == 1
+        assert refused[0].key == "package.conflict.already_decided"
+        assert [r.id for r in resolution_history(stores[0], merged["101"])] == [recorded[0].id]  # type: ignore[attr-defined]
+        assert len(resolution_history(stores[0], merged["103"])) == 1
+    finally:
+        for store in stores:
+            store.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -71,9 +72,16 @@ def hq_path(tmp_path: Path, template_2021) -> Path:
             writer.writerow([code, REGIONS[i % len(REGIONS)], *(int(official[k][i]) for k in keys)])
     map_path = tmp_path / "map.toml"
     map_path.write_text(MAPPING, encoding="utf-8")
-
     path = tmp_path / "hq.baqylau"
-    store = ElectionStore.create(path, template_2021, role=ROLE_HQ)
+    _fill(path, csv_path, map_path, template_2021)
+    return path
+
+
+def _fill(where: str | Path, csv_path: Path, map_path: Path, template: Any) -> None:
+    """The HQ at ``where`` (a file or a PostgreSQL URL): the official results, protocols typed in."""
+    clean = _clean_results()
+    codes = [f"{i:04d}" for i in range(N_STATIONS)]
+    store = ElectionStore.create(where, template, role=ROLE_HQ)
     try:
         import_official(store, csv_path, map_path)
         store.set_observer("Әлия Сейітова", "MISK")
@@ -86,7 +94,23 @@ def hq_path(tmp_path: Path, template_2021) -> Path:
                 store.set_protocol_value(pid, key, int(clean[key][i]))
     finally:
         store.close()
-    return path
+
+
+@pytest.mark.postgres
+def test_the_same_output_from_a_postgresql_hq(
+    hq_path: Path, pg_url: str, tmp_path: Path, template_2021: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fill(pg_url, tmp_path / "official.csv", tmp_path / "map.toml", template_2021)
+    printed = []
+    for where in (str(hq_path), pg_url):
+        assert main.main(["--lang", "kk", "forensics", where, "--level", "region"]) == 0
+        text = capsys.readouterr().out
+        assert main.main(["forensics", where, "--format", "json", "--level", "region"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        data["meta"].pop("file")  # the file's name, or the database's
+        printed.append((text, data))
+    assert printed[0] == printed[1]
+    assert printed[1][1]["meta"]["observed_stations"] == len(OBSERVED)
 
 
 def test_loading_and_the_gap_at_observed_stations(hq_path: Path) -> None:

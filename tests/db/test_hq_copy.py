@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,93 @@ def test_a_damaged_evidence_file_stops_the_copy(demo: Path, tmp_path: Path) -> N
         copy_hq(source, tmp_path / "copy.baqylau")
     assert refused.value.key == "hq.copy.evidence_damaged"
     assert not (tmp_path / "copy.baqylau").exists() and not (tmp_path / "copy.baqylau.evidence").exists()
+
+
+@pytest.fixture
+def other_pg_url(pg_url: str) -> Iterator[str]:
+    """A second new, empty database on the same test server (for a copy from one database to another)."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"baqylau_other_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")
+    yield urlunsplit(urlsplit(pg_url)._replace(path=f"/{name}"))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _evidence_bytes(where: str | Path) -> dict[str, bytes]:
+    """Every evidence file the HQ holds (stored name -> bytes), read the way every reader does."""
+    store = ElectionStore.open(where)
+    try:
+        infos = store.evidence() + store.evidence(deleted=True)
+        return {
+            e.stored_name: store.evidence_path(e).read_bytes() for e in infos if store.has_evidence_file(e.stored_name)
+        }
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_evidence_files_arrive_byte_identical_in_every_direction(
+    demo: Path, pg_url: str, other_pg_url: str, tmp_path: Path, capsys
+) -> None:
+    original = _evidence_bytes(demo)
+    assert len(original) > 5
+    assert all(hashlib.sha256(data).hexdigest() == name[:64] for name, data in original.items())
+    assert main.main(["--lang", "en", "hq", "copy", str(demo), pg_url, "--format", "json"]) == 0  # file -> database
+    assert json.loads(capsys.readouterr().out)["evidence_files"] == len(original)
+    assert copy_hq(pg_url, other_pg_url).evidence_files == len(original)  # database -> database
+    back = tmp_path / "back.baqylau"
+    assert copy_hq(other_pg_url, back).evidence_files == len(original)  # database -> file
+    for where in (pg_url, other_pg_url, back):
+        assert _evidence_bytes(where) == original, where
+    assert sorted(p.name for p in back.with_name(back.name + ".evidence").iterdir()) == sorted(original)
+    assert _digest(demo) == _digest(other_pg_url) == _digest(back)
+
+
+def _damage_one_file_on_the_server(url: str) -> None:
+    store = ElectionStore.open(url)
+    try:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "UPDATE evidence_file_parts SET data = set_byte(data, 100, 255 - get_byte(data, 100)) "
+                "WHERE stored_name = (SELECT min(stored_name) FROM evidence_file_parts)"
+            )
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_damaged_evidence_file_on_the_server_stops_the_copy(
+    demo: Path, pg_url: str, other_pg_url: str, tmp_path: Path
+) -> None:
+    copy_hq(demo, pg_url)
+    _damage_one_file_on_the_server(pg_url)
+    target = tmp_path / "copy.baqylau"
+    with pytest.raises(StorageError) as refused:
+        copy_hq(pg_url, target)
+    assert refused.value.key == "hq.copy.evidence_damaged"
+    assert list(tmp_path.iterdir()) == []
+    _refused_and_left_empty(pg_url, other_pg_url)
+
+
+@pytest.mark.postgres
+def test_a_damaged_evidence_file_stops_a_copy_into_the_server(demo: Path, pg_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "src" / "hq.baqylau"
+    copy_hq(demo, source)
+    photo = sorted(source.with_name(source.name + ".evidence").iterdir())[-1]
+    photo.write_bytes(photo.read_bytes()[:-1] + b"\0")
+    _refused_and_left_empty(source, pg_url)
+
+
+def _refused_and_left_empty(source: str | Path, url: str) -> None:
+    with pytest.raises(StorageError) as refused:
+        copy_hq(source, url)
+    assert refused.value.key == "hq.copy.evidence_damaged"
+    with pytest.raises(StorageError) as empty:
+        ElectionStore.open(url)
+    assert empty.value.key == "error.storage.pg_empty"

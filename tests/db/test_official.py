@@ -216,13 +216,14 @@ def test_refuses_an_observer_file(tmp_path: Path, store: ElectionStore) -> None:
 def test_problems_across_chunks_keep_their_lines(
     tmp_path: Path, hq: ElectionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import functools
-
     import db.official as official
     from observer.csvio import read_csv_chunks
 
-    # Two rows per chunk: the duplicate on line 5 repeats line 2, two chunks earlier.
-    monkeypatch.setattr(official, "read_csv_chunks", functools.partial(read_csv_chunks, chunk_rows=2))
+    # Two rows per chunk (csv.reader's chunks, not the plain reader's one table of the whole file):
+    # the duplicate on line 5 repeats line 2, two chunks earlier.
+    monkeypatch.setattr(
+        official, "read_csv_chunks", lambda *a, **k: read_csv_chunks(*a, **{**k, "chunk_rows": 2, "plain": False})
+    )
     rows = [ROWS[0], ROWS[1], ROWS[2], ROWS[0], ROWS[4].replace("kz-55", "Марс")]
     csv_path, map_path = write(tmp_path, rows)
     with pytest.raises(RowsRefused) as exc:
@@ -385,6 +386,84 @@ def test_clean_file_converted_at_once_gives_the_per_column_figures(
     assert convert(read_csv(write(tmp_path, ROWS, name="gaps.csv")[0], encoding="cp1251", delimiter=";"), [3, 6]) == {}
 
 
+@pytest.mark.parametrize("encoding", ["cp1251", "utf-8"])
+def test_plain_and_csv_reader_paths_write_the_same_hq(
+    tmp_path: Path, template_2021, monkeypatch: pytest.MonkeyPatch, encoding: str
+) -> None:
+    """The plain reader (numpy, by column) and csv.reader give the same stations and figures, also with
+    quoted cells, empty cells (the per-cell parse) and summed columns."""
+    import db.official as official
+    from observer.csvio import read_csv_chunks
+
+    rows = [*ROWS, '6;"г. Алматы";"Медеуская; 2";700;700;0;"350";0;350;0;350;200;100;25;15;10']
+    csv_path, map_path = write(tmp_path, rows, encoding=encoding)
+    if encoding == "utf-8":
+        map_path.write_text(MAPPING.replace('encoding = "cp1251"', 'encoding = "utf-8"'), encoding="utf-8")
+    seen: list[type] = []
+
+    def content(plain: bool) -> tuple[list, dict]:
+        def reader(*a, **k):  # type: ignore[no-untyped-def]
+            head, chunks = read_csv_chunks(*a, **{**k, "plain": plain})
+            chunks = list(chunks)
+            seen.extend(type(c) for c in chunks)
+            return head, iter(chunks)
+
+        monkeypatch.setattr(official, "read_csv_chunks", reader)
+        hq = ElectionStore.create(tmp_path / f"hq-{plain}.baqylau", template_2021, role=ROLE_HQ)
+        try:
+            import_official(hq, csv_path, map_path)
+            stations = sorted((s.code, s.region, s.district, s.registered) for s in hq.stations())
+            return stations, {s.code: official_values(hq, s.id) for s in hq.stations()}
+        finally:
+            hq.close()
+
+    plain, careful = content(True), content(False)
+    assert [t.__name__ for t in seen] == ["PlainCsv", "CsvTable"]  # each path was taken
+    assert plain == careful
+    assert ("6", "KZ-ALA", "Медеуская; 2", 700) in plain[0] and plain[1]["6"]["issued"] == 350  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bad", "key"),
+    [
+        ("cp1251", b"\x98", "coord.csv.undecodable"),
+        ("cp1251", b"\x00", "coord.csv.binary"),
+        ("utf-8", b"\xff", "coord.csv.undecodable"),
+        ("auto", b"\x98", "coord.csv.undecodable"),  # neither UTF-8 nor cp1251
+    ],
+)
+def test_a_file_the_plain_reader_does_not_decode_whole_is_still_checked_whole(
+    tmp_path: Path, hq: ElectionStore, encoding: str, bad: bytes, key: str
+) -> None:
+    """The plain reader decodes a file only in pieces (UTF-8) or not at all (cp1251 cannot fail but
+    on 0x98); a byte that does not decode (or a NUL) in a cell of line 4 is still refused,
+    naming the line, and nothing is written."""
+    from observer.csvio import CsvError
+
+    csv_path, map_path = write(tmp_path, ROWS, encoding="utf-8" if encoding == "utf-8" else "cp1251")
+    map_path.write_text(MAPPING.replace('encoding = "cp1251"', f'encoding = "{encoding}"'), encoding="utf-8")
+    lines = csv_path.read_bytes().split(b"\r\n")
+    lines[3] = lines[3].replace("Кокшетау".encode("utf-8" if encoding == "utf-8" else "cp1251"), b"Kok" + bad)
+    csv_path.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(CsvError) as exc:
+        import_official(hq, csv_path, map_path)
+    assert exc.value.key == key and exc.value.params["line"] == 4
+    assert official_source(hq) is None
+
+
+@pytest.mark.parametrize(("encoding", "expected"), [("auto", "cp1251"), ("auto", "utf-8"), ("utf-8", "utf-8-sig")])
+def test_the_plain_reader_names_the_encoding_as_decode_does(
+    tmp_path: Path, hq: ElectionStore, encoding: str, expected: str
+) -> None:
+    csv_path, map_path = write(tmp_path, ROWS, encoding="cp1251" if expected == "cp1251" else "utf-8")
+    if expected == "utf-8-sig":
+        csv_path.write_bytes(b"\xef\xbb\xbf" + csv_path.read_bytes())
+    map_path.write_text(MAPPING.replace('encoding = "cp1251"', f'encoding = "{encoding}"'), encoding="utf-8")
+    report = import_official(hq, csv_path, map_path)
+    assert report.encoding == expected and report.rows == 5
+    assert hq.station_by_code("3").district == "Кокшетау"  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(
     ("raw", "lines"),
     [
@@ -540,29 +619,3 @@ def test_aggregate_of_the_official_figures_is_byte_identical_on_both(
     assert outputs[0] == outputs[1]
     national, regions, districts = (json.loads(text) for text in outputs[1])
     assert len(national) == 1 and len(regions) > 1 and len(districts) > len(regions)
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("source", ["observed", "both"])
-def test_aggregate_refuses_the_observed_figures_on_pg_with_a_message(
-    source: str, pg_url: str, template_2021, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from db.aggregate import AggregateError, aggregate, station_counts
-    from db.engine import pg_display
-    from observer.i18n import tr
-
-    hq = ElectionStore.create(pg_url, template_2021, role=ROLE_HQ)
-    try:
-        for attempt in (lambda: aggregate(hq, "national", source), lambda: station_counts(hq)):
-            with pytest.raises(AggregateError) as caught:
-                attempt()
-            assert caught.value.message("en") == tr(
-                "error.storage.pg_observed_not_ported", "en", url=pg_display(pg_url)
-            )
-            assert "--source official" in caught.value.message("en")
-    finally:
-        hq.close()
-    from main import main
-
-    assert main(["--lang", "en", "aggregate", pg_url, "--source", source]) == 2  # the command says the same
-    assert "--source official" in capsys.readouterr().err

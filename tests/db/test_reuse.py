@@ -131,3 +131,17 @@ def test_cli_lists_pairs_in_kazakh(hq_with_reuse: ElectionStore, capsys: pytest.
     assert "6 жұп, бірдей 1, өте ұқсас 5" in out
     assert main.main(["--lang", "ru", "evidence-reuse", path, "--threshold", "99"]) == 2
     assert "Порог должен быть от 0 до 64" in capsys.readouterr().err
+
+
+@pytest.mark.postgres
+def test_cli_gives_the_same_pairs_from_a_postgresql_hq(
+    hq_with_reuse: ElectionStore, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from db.hq_copy import copy_hq
+
+    copy_hq(hq_with_reuse.path, pg_url)
+    outputs = []
+    for where in (str(hq_with_reuse.path), pg_url):
+        assert main.main(["--lang", "en", "evidence-reuse", where]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and "6 pair(s), 1 identical" in outputs[0]

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import insert
 
 from db import models as m
-from db.conflicts import effective_protocols, resolution_history
+from db.conflicts import effective_protocols, resolution_history, resolve_station
 from db.store import ROLE_HQ, ElectionStore
 from observer import i18n
 from observer.fmt import formatter
 from ui.coordinator.conflicts import ConflictsPage, version_title
-from ui.qt import Qt
+from ui.qt import QMessageBox, Qt
 
 pytestmark = pytest.mark.gui
 
@@ -140,6 +140,41 @@ def test_choose_a_version_then_change_to_disputed(qtbot, hq) -> None:
     qtbot.waitUntil(lambda: page.history.rowCount() == 2)
     assert page.history.item(0, 4).text() == "both copies look altered"
     assert page.history.item(1, 4).text() == "matches the photo of the protocol"
+
+
+def test_a_refresh_from_elsewhere_keeps_the_decision_being_typed(qtbot, hq) -> None:
+    """The window re-reads every page when the HQ changed elsewhere (on a shared HQ, another
+    coordinator's merge, polled): the version picked and the reason typed here stay."""
+    page = _page(qtbot, hq)
+    page.choose(page.version_column("Бауыржан Омаров") - 1)
+    page.reason.setText("matches the photo of the")
+    picked = page.choices.checkedButton()
+    with qtbot.waitSignal(page.loaded, timeout=5000):
+        page.reload()  # what the window does after someone else's change
+    assert page.reason.text() == "matches the photo of the"
+    checked = page.choices.checkedButton()
+    assert checked is not None and checked is not picked  # the buttons are new; the same version is picked
+    assert checked.property("protocol_id") == ids_of(hq)["b"]
+    assert page.record.isEnabled() == bool(page.decided_by.text().strip())
+
+
+def test_a_decision_taken_meanwhile_elsewhere_is_not_overwritten_unseen(qtbot, hq) -> None:
+    """Another coordinator decided the station while this one was looking at it: this decision is
+    refused with their name, nothing is recorded over theirs, and the page shows theirs."""
+    page = _page(qtbot, hq)
+    ids = ids_of(hq)
+    page.choose(page.version_column("Бауыржан Омаров") - 1)
+    page.reason.setText("matches the photo of the protocol")
+    page.decided_by.setText("HQ Almaty")
+    resolve_station(hq, ids["station"], protocol_id=None, status="disputed", reason="both altered", decided_by="Aigul")
+    page.record.click()
+    qtbot.waitUntil(lambda: page.findChild(QMessageBox, "baqylauErrorBox") is not None, timeout=5000)
+    box = page.findChild(QMessageBox, "baqylauErrorBox")
+    assert box is not None and "Aigul" in box.text()
+    assert [(r.status, r.decided_by) for r in resolution_history(hq, ids["station"])] == [("disputed", "Aigul")]
+    qtbot.waitUntil(lambda: page.history.rowCount() == 1)
+    assert page.history.item(0, 4).text() == "both altered"
+    box.close()
 
 
 def test_a_decision_needs_a_reason(qtbot, hq) -> None:

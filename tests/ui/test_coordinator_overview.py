@@ -134,6 +134,13 @@ def test_overview_is_the_first_tab_and_its_counters_open_their_lists(qtbot, hq) 
     stations.picked.click()  # unticked: the whole table again
     assert stations.model.rowCount() == N
 
+    # A region clicked on the map: its stations (a shape standing for two units opens the one with stations).
+    region = ov.regions[0].region
+    window.show_tab("overview")
+    page.map.regionClicked.emit(["KZ-NOWHERE", region])
+    assert window.tabs.currentWidget() is stations and stations.region.currentData() == region
+    assert stations.model.rowCount() == ov.regions[0].expected
+
     window.show_tab("overview")
     qtbot.mouseClick(page.buttons["held"], Qt.MouseButton.LeftButton)
     assert window.tabs.currentWidget() is window._holders["keys"]

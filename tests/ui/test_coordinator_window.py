@@ -86,6 +86,22 @@ def test_window_refreshes_after_merge_and_switches_language(qtbot, hq, tmp_path,
     assert window.windowTitle() == "Baqylau — HQ — hq.baqylau"
 
 
+def test_a_reload_keeps_the_label_being_typed_for_the_selected_key(qtbot, hq, tmp_path, template_2021) -> None:
+    """The keys page re-reads after changes made elsewhere (on a shared HQ: another coordinator's)."""
+    from ui.coordinator.keys import _log_rows
+
+    window = CoordinatorWindow(hq)
+    qtbot.addWidget(window)
+    make_package(tmp_path, "a", "101", "Айгүл", KeyPair.generate(), template_2021, BASE)
+    _merge_via_window(qtbot, window, tmp_path / "out")  # held: its key is not trusted yet
+    page = window.keys
+    qtbot.waitUntil(lambda: page.table.rowCount() == 1)
+    page.table.selectRow(0)
+    page.label_edit.setText("Айгүл, Ал")
+    page._loaded((list_keys(hq), _log_rows(hq)))  # what a reload delivers
+    assert page.selected_key() is not None and page.label_edit.text() == "Айгүл, Ал"
+
+
 def test_rules_dialog_saves_the_rule_shown_next_to_the_tables(qtbot, hq) -> None:
     window = CoordinatorWindow(hq)
     qtbot.addWidget(window)

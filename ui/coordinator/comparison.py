@@ -17,7 +17,7 @@ from observer.aggregate import StationGap, UnitResult
 from observer.fmt import formatter
 from observer.i18n import current_language, tr
 from observer.regions import region_name
-from ui.coordinator.text import plain_labels
+from ui.coordinator.text import hold_read_only, plain_labels
 from ui.operations import Operation, run_query
 from ui.qt import (
     QAbstractItemView,
@@ -111,6 +111,7 @@ class ComparisonPage(QWidget):
     def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store = store
+        self.read_only = False  # set_read_only: a database role that may only read
         self.units: list[UnitResult] = []
         self.gaps: list[StationGap] = []
 
@@ -324,6 +325,12 @@ class ComparisonPage(QWidget):
             self.storyRequested.emit(shown[row].station_id, [g.station_id for g in shown])
 
     # ---- rules -----------------------------------------------------------------
+    def set_read_only(self, on: bool) -> None:
+        """A role that may only read: the comparison is shown, the inclusion rules cannot be changed."""
+        self.read_only = on
+        if on:
+            hold_read_only(self.rules_button)
+
     def edit_rules(self) -> RulesDialog:
         dialog = RulesDialog(load_rules(self.store), self)
         dialog.accepted.connect(lambda: self.apply_rules(dialog.rules()))
@@ -346,6 +353,8 @@ class ComparisonPage(QWidget):
         for i, lv in enumerate(LEVELS):
             self.level.setItemText(i, tr(f"coordui.cmp.level.{lv}"))
         self.rules_button.setText(tr("coordui.cmp.edit_rules"))
+        if self.read_only:
+            hold_read_only(self.rules_button)
         self.refresh_button.setText(tr("coordui.cmp.refresh"))
         self.rule.setText(tr("coordui.cmp.rule", rule=rules_note(self.store)))
         self.gap_table.setHorizontalHeaderLabels(

@@ -23,7 +23,7 @@ from db.conflicts import (
 from db.store import ElectionStore
 from observer.fmt import formatter
 from observer.i18n import current_language, tr
-from ui.coordinator.text import plain_labels, plain_tooltip
+from ui.coordinator.text import hold_read_only, plain_labels, plain_tooltip
 from ui.operations import Operation, run_query
 from ui.qt import (
     QAbstractItemView,
@@ -77,6 +77,7 @@ class ConflictsPage(QWidget):
     def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store = store
+        self.read_only = False  # set_read_only: a database role that may only read
         self._conflicts: list[StationConflict] = []
         self._current: StationConflict | None = None
         self._history: list[ResolutionInfo] = []
@@ -258,9 +259,37 @@ class ConflictsPage(QWidget):
 
         def done(res: list[StationConflict]) -> None:
             # The selection at arrival, not at the call: a station picked meanwhile stays picked.
+            typed = None if select_station else self._typed_decision()
             self._set_conflicts(res, select_station or (self._current.station_id if self._current else None))
+            if typed is not None:
+                self._restore_decision(*typed)
 
         run_query(self, lambda _ctx: station_conflicts(self.store, include_resolved=include), done)
+
+    def _typed_decision(self) -> tuple[str, object, str] | None:
+        """(station, the version or "disputed" picked, the reason typed) of a decision not yet recorded."""
+        c = self._current
+        button = self.choices.checkedButton()
+        if c is None or (button is None and not self.reason.text()):
+            return None
+        picked = (
+            None
+            if button is None
+            else ("disputed" if button is self.disputed_choice else button.property("protocol_id"))
+        )
+        return c.station_id, picked, self.reason.text()
+
+    def _restore_decision(self, station_id: str, picked: object, reason: str) -> None:
+        """A reload for a change made elsewhere (on a shared HQ: another coordinator's, polled) must not
+        wipe the decision being typed here; it is kept if the same station is still shown."""
+        if self._current is None or self._current.station_id != station_id:
+            return
+        for button in self.choices.buttons():
+            mine = "disputed" if button is self.disputed_choice else button.property("protocol_id")
+            if picked is not None and mine == picked:
+                button.setChecked(True)
+        self.reason.setText(reason)
+        self._update_record_enabled()
 
     def load_now(self, select_station: str) -> bool:
         """Read the conflicts here and now and select ``select_station``; False if it has none.
@@ -461,12 +490,20 @@ class ConflictsPage(QWidget):
 
     # ---- deciding ----------------------------------------------------------
     def _update_record_enabled(self) -> None:
+        if self.read_only:
+            hold_read_only(self.record)
+            return
         self.record.setEnabled(
             self._current is not None
             and self.choices.checkedButton() is not None
             and bool(self.reason.text().strip())
             and bool(self.decided_by.text().strip())
         )
+
+    def set_read_only(self, on: bool) -> None:
+        """A role that may only read: the versions and the history are shown, nothing can be decided."""
+        self.read_only = on
+        self._update_record_enabled()
 
     def choose(self, version_index: int | None) -> None:
         """Tick a version (0-based) or, with None, "disputed"; used by keyboard users and tests."""
@@ -493,6 +530,8 @@ class ConflictsPage(QWidget):
         reason = self.reason.text()
         by = self.decided_by.text()
         sid = c.station_id
+        # The decision on screen: if another coordinator decided meanwhile, theirs is not overwritten unseen.
+        seen = c.resolution.id if c.resolution is not None else None
 
         following = self._next_undecided(sid)
 
@@ -505,13 +544,20 @@ class ConflictsPage(QWidget):
             self.reload(select_station=following or sid)
             self.station_list.setFocus()
 
+        def refused(_exc: BaseException) -> bool:
+            self.reload(select_station=sid)  # e.g. decided meanwhile by another coordinator: show theirs
+            return False  # and say why (the message box)
+
         self.record.setEnabled(False)
         op = Operation(
             self,
-            lambda _ctx: resolve_station(self.store, sid, protocol_id=pid, status=status, reason=reason, decided_by=by),
+            lambda _ctx: resolve_station(
+                self.store, sid, protocol_id=pid, status=status, reason=reason, decided_by=by, replaces=seen
+            ),
             show_progress=False,
             cancellable=False,
         ).success(done)
+        op.failure(refused)
         op.finished.connect(self._update_record_enabled)
         return op.run_in_background()
 
@@ -527,6 +573,7 @@ class ConflictsPage(QWidget):
         self.reason.setPlaceholderText(tr("coordui.conflicts.reason_hint"))
         self.by_label.setText(tr("coordui.conflicts.decided_by"))
         self.record.setText(tr("coordui.conflicts.record"))
+        self._update_record_enabled()  # the read-only tip in the new language
         self.history.setHorizontalHeaderLabels(
             [tr(f"coordui.conflicts.hcol.{k}") for k in ("when", "what", "who", "state", "reason")]
         )

@@ -29,7 +29,7 @@ from db.store import ElectionStore
 from observer.fmt import formatter
 from observer.i18n import current_language, tr
 from observer.package import KEY_ROLES
-from ui.coordinator.text import plain_labels, plain_tooltip
+from ui.coordinator.text import hold_read_only, plain_labels, plain_tooltip
 from ui.operations import Operation, run_query
 from ui.qt import (
     QAbstractItemView,
@@ -141,6 +141,7 @@ class KeysPage(QWidget):
         super().__init__(parent)
         self.store = store
         self._keys: list[KeyInfo] = []
+        self.read_only = False  # set_read_only: a database role that may only read
 
         self.intro = QLabel()
         self.intro.setWordWrap(True)
@@ -238,6 +239,9 @@ class KeysPage(QWidget):
     def _loaded(self, data: tuple[list[KeyInfo], list[tuple[str, str, str, str, str, str, str]]]) -> None:
         keys, log = data
         selected = self.selected_key()
+        # A label being typed for the selected key stays (a reload may come from a change made elsewhere:
+        # on a shared HQ, another coordinator's, polled).
+        typed = self.label_edit.text() if selected is not None and self.label_edit.text() != selected.label else None
         self._keys = keys
         self.table.setRowCount(len(keys))
         for r, k in enumerate(keys):
@@ -273,6 +277,9 @@ class KeysPage(QWidget):
         self.log.resizeColumnsToContents()
         self.log.horizontalHeader().setStretchLastSection(True)
         self._selection_changed()
+        now = self.selected_key()
+        if typed is not None and selected is not None and now is not None and now.fingerprint == selected.fingerprint:
+            self.label_edit.setText(typed)
 
     def selected_key(self) -> KeyInfo | None:
         rows = {i.row() for i in self.table.selectedIndexes()}
@@ -303,11 +310,31 @@ class KeysPage(QWidget):
         self.label_edit.setEnabled(k is not None)
         if k is not None:
             self.label_edit.setText(k.label)
+        self._hold_read_only()
+
+    def set_read_only(self, on: bool) -> None:
+        """A role that may only read: keys and the import log are shown, no key can be trusted or revoked."""
+        self.read_only = on
+        self._hold_read_only()
+
+    def _hold_read_only(self) -> None:
+        if self.read_only:
+            hold_read_only(
+                self.approve,
+                self.revoke,
+                self.release,
+                self.release_all_button,
+                self.import_button,
+                self.tofu,
+                self.label_edit,
+                self.role_combo,
+            )
 
     def _update_approve(self) -> None:
         """Approving also changes a trusted key's role: enabled when either would change."""
         k = self.selected_key()
         self.approve.setEnabled(k is not None and (k.status != TRUSTED or k.role != self.role_combo.currentData()))
+        self._hold_read_only()
 
     # ---- actions -------------------------------------------------------------
     def _decider(self) -> str:
@@ -430,6 +457,7 @@ class KeysPage(QWidget):
         held = sum(x.held_packages for x in self._keys if x.status == TRUSTED)
         self.release_all_button.setText(tr("coordui.keys.release_all", n=formatter(current_language()).integer(held)))
         self.import_button.setText(tr("coordui.keys.import"))
+        self._hold_read_only()  # the read-only tip in the new language
         self.table.setHorizontalHeaderLabels([tr(f"coordui.keys.col.{c}") for c in KEY_COLUMNS])
         self.log_model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(LOG_COLUMNS) - 1)
         if self._keys:

@@ -3,18 +3,24 @@
 Counters of what needs attention (undecided conflicts, held and refused packages,
 serious violations, control relations broken, turnout gaps), each a button that
 opens the list behind it; stations reported against expected by region, as bars
-that fill as packages arrive; packages merged per hour. The figures are
-:func:`db.services.overview.read_overview`'s, the command line's own, read in the
-background after each change: the tab never blocks the window.
+that fill as packages arrive; packages merged per hour; a map of the regions
+coloured by coverage (stations reported / expected) or, at a switch, by the turnout
+gap (observed minus official, the stations' mean, in percentage points). The figures
+are :func:`db.services.overview.read_overview`'s, the command line's own, read in the
+background after each change: the tab never blocks the window. The gap per region is
+read (in the background too) only once the map is switched to it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from db.aggregate import turnout_gaps
 from db.services.overview import Overview, read_overview
 from observer.fmt import formatter
 from observer.i18n import current_language, tr
+from observer.regionmap import COVERAGE, GAP, MapError, RegionMap, region_gaps, template_map
 from observer.regions import region_name
 from ui.coordinator.text import plain_labels
 from ui.operations import Operation
@@ -30,6 +36,7 @@ from ui.qt import (
     QPaintEvent,
     QProgressBar,
     QPushButton,
+    QRadioButton,
     QScrollArea,
     QSizePolicy,
     Qt,
@@ -38,6 +45,7 @@ from ui.qt import (
     Signal,
     is_alive,
 )
+from ui.widgets.choropleth import ChoroplethMap
 
 if TYPE_CHECKING:
     from db.store import ElectionStore
@@ -110,10 +118,23 @@ class Timeline(QWidget):
         painter.end()
 
 
+def shape_names(codes: tuple[str, ...]) -> str:
+    """A shape's name: its unit, or its units when the map draws several as one (it predates their split)."""
+    names = " + ".join(region_name(c) for c in codes)
+    return tr("coordui.overview.map.shared", names=names) if len(codes) > 1 else names
+
+
+def store_map(store: ElectionStore) -> RegionMap | None:
+    """The map the HQ's template names (observer.regionmap.template_map), or None."""
+    return template_map(store.template.map_file, None if getattr(store, "url", None) else Path(store.path))
+
+
 class OverviewPage(QWidget):
-    """``openRequested(target)``: a counter was clicked (one of COUNTERS)."""
+    """``openRequested(target)``: a counter was clicked (one of COUNTERS).
+    ``regionRequested(codes)``: a region of the map was clicked (the units its shape stands for)."""
 
     openRequested = Signal(str)
+    regionRequested = Signal(list)
     loaded = Signal()  # fresh figures are shown
 
     def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
@@ -143,9 +164,13 @@ class OverviewPage(QWidget):
         self.summary = QLabel()
         self.summary.setObjectName("overviewSummary")
         self.summary.setWordWrap(True)
+        self._build_map()
+        right = QVBoxLayout()
+        right.addWidget(scroll, 3)
+        right.addWidget(self.timeline_box, 2)
         lower = QHBoxLayout()
-        lower.addWidget(scroll, 3)
-        lower.addWidget(self.timeline_box, 2)
+        lower.addWidget(self.map_box, 3)
+        lower.addLayout(right, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addLayout(grid)
@@ -154,6 +179,132 @@ class OverviewPage(QWidget):
         plain_labels(self)
         self.retranslate()
         self.reload()
+
+    def _build_map(self) -> None:
+        self.map_box = QGroupBox()
+        self.map_box.setObjectName("overviewMapBox")
+        self.map = ChoroplethMap()
+        self.map.regionClicked.connect(self.regionRequested)
+        self.map.shape_name = shape_names
+        self.map_modes = {COVERAGE: QRadioButton(), GAP: QRadioButton()}
+        self.map_modes[COVERAGE].setChecked(True)
+        modes = QHBoxLayout()
+        for mode, button in self.map_modes.items():
+            button.setObjectName(f"mapMode_{mode}")
+            button.toggled.connect(lambda on, m=mode: self._mode_toggled(on, m))
+            modes.addWidget(button)
+        modes.addStretch(1)
+        self.map_note = QLabel()
+        self.map_note.setObjectName("overviewMapNote")
+        self.map_note.setWordWrap(True)
+        self.map_note.setTextFormat(Qt.TextFormat.PlainText)
+        box = QVBoxLayout(self.map_box)
+        box.addLayout(modes)
+        box.addWidget(self.map, 1)
+        box.addWidget(self.map_note)
+        self.map_mode = COVERAGE
+        self.region_map: RegionMap | None = None
+        self.map_error = ""
+        self.missing: tuple[str, ...] = ()
+        self._gaps: dict[str, tuple[float, float]] | None = None  # read for the current generation, on demand
+        self._gap_generation = -1
+        try:
+            self.region_map = store_map(self.store)
+        except MapError as exc:
+            self.map_error = exc.message()
+        self.map.setVisible(self.region_map is not None)
+
+    def _mode_toggled(self, on: bool, mode: str) -> None:
+        if on:
+            self.show_map_mode(mode)
+
+    def show_map_mode(self, mode: str) -> None:
+        """Colour the map by ``mode`` (COVERAGE or GAP); the gaps are read in the background the first time."""
+        self.map_mode = mode
+        if mode == GAP and self._gap_generation != self._generation:
+            self._read_gaps()
+        self._fill_map()
+
+    def _read_gaps(self) -> None:
+        generation = self._generation
+        self._gap_generation = generation
+        self._gaps = None
+        store = self.store
+
+        def done(gaps: dict[str, tuple[float, float]]) -> None:
+            if is_alive(self) and generation == self._generation:
+                self._gaps = gaps
+                self._fill_map()
+
+        self.gap_operation: Operation[dict[str, tuple[float, float]]] = Operation(
+            self,
+            lambda _ctx: region_gaps((g.region, g.gap_pp) for g in turnout_gaps(store)),
+            show_progress=False,
+            cancellable=False,
+        ).success(done)
+        self.gap_operation.run_in_background()
+
+    def _fill_map(self) -> None:
+        ov, region_map = self.overview, self.region_map
+        if region_map is None or ov is None:
+            return
+        units = self.store.template.units
+        codes = [u.code for u in units.on(self.store.template.date)] if units is not None else []
+        codes += [r.region for r in ov.regions if r.region not in codes]
+        shapes, self.missing = region_map.for_units(codes)
+        self.map.set_shapes(shapes, region_map.width, region_map.height)
+        if self.map_mode == COVERAGE:
+            values = {r.region: (float(r.reported), float(r.expected)) for r in ov.regions}
+        else:
+            values = self._gaps or {}
+        self.map.set_values(self.map_mode, values)
+        self._retranslate_map()
+
+    def _retranslate_map(self) -> None:
+        fmt = formatter(current_language())
+        self.map_box.setTitle(tr("coordui.overview.map"))
+        self.map_modes[COVERAGE].setText(tr("coordui.overview.map.coverage"))
+        self.map_modes[GAP].setText(tr("coordui.overview.map.gap"))
+        if self.map_mode == COVERAGE:
+            self.map.legend_title = tr("coordui.overview.map.coverage_legend")
+            self.map.value_text = lambda v: (
+                tr("coordui.overview.map.no_data") if v is None else fmt.pct(100 * v, 0 if self.map.top >= 0.1 else 1)
+            )
+        else:
+            self.map.legend_title = tr("coordui.overview.map.gap_legend")
+            self.map.value_text = lambda v: tr("coordui.overview.map.no_data") if v is None else fmt.pp(v)
+        self.map.detail = self._detail
+        notes = []
+        if self.map_error:
+            notes.append(self.map_error)
+        elif self.region_map is None:
+            notes.append(tr("coordui.overview.map.none"))
+        if self.map_mode == GAP and self._gaps is None and self.region_map is not None:
+            notes.append(tr("coordui.overview.map.reading"))
+        if self.missing:
+            notes.append(tr("coordui.overview.map.missing", units=", ".join(region_name(c) for c in self.missing)))
+        if self.region_map is not None and self.region_map.source:
+            notes.append(tr("coordui.overview.map.source", source=self.region_map.source))
+        self.map_note.setText("\n".join(notes))
+        self.map.update()
+
+    def _detail(self, codes: tuple[str, ...], value: float | None) -> str:
+        """The tooltip's figures: reported of expected stations, or the mean gap and over how many stations."""
+        fmt = formatter(current_language())
+        if value is None:
+            return tr("coordui.overview.map.no_data")
+        if self.map_mode == GAP:
+            n = sum(self._gaps.get(c, (0.0, 0.0))[1] for c in codes) if self._gaps else 0
+            return tr("coordui.overview.map.gap_tip", gap=fmt.pp(value), n=fmt.integer(n))
+        ov = self.overview
+        rows = [r for r in ov.regions if r.region in codes] if ov is not None else []
+        reported, expected = sum(r.reported for r in rows), sum(r.expected for r in rows)
+        return tr(
+            "coordui.overview.map.coverage_tip",
+            reported=fmt.integer(reported),
+            expected=fmt.integer(expected),
+            pct=fmt.pct(100 * value),
+        )
 
     # ---- reading -------------------------------------------------------------------
     def reload(self) -> Operation[Overview]:
@@ -174,6 +325,9 @@ class OverviewPage(QWidget):
     def show_overview(self, ov: Overview) -> None:
         self.overview = ov
         self._fill_regions(ov)
+        if self.map_mode == GAP:
+            self._read_gaps()  # the figures changed: so may the gaps
+        self._fill_map()
         self.timeline.hours = ov.timeline
         self.timeline.update()
         self.retranslate()
@@ -201,6 +355,7 @@ class OverviewPage(QWidget):
         ov = self.overview
         self.regions_box.setTitle(tr("coordui.overview.regions"))
         self.timeline_box.setTitle(tr("coordui.overview.timeline"))
+        self._retranslate_map()
         for name, button in self.buttons.items():
             value = fmt.integer(counter_value(ov, name)) if ov is not None else "…"
             params: dict[str, object] = {}

@@ -333,6 +333,12 @@ class StationsPage(QWidget):
 
     def _update_count(self, shown: int) -> None:
         self.count.setText(tr("coordui.stations.count", shown=shown, total=self.model.source.total()))
+        if self.model.source.reads_in_background:
+            # A shared HQ's regions come with the id list, read on a helper thread: a region another
+            # coordinator's import added appears once they are in.
+            listed = [self.region.itemData(i) for i in range(1, self.region.count())]
+            if listed != self.model.source.regions():
+                self._fill_regions()
 
     def _activated(self, index: QModelIndex) -> None:
         if index.isValid():

@@ -9,7 +9,9 @@ for one of its cells, and kept in a bounded cache. Numbers are written by
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from db.services.station_table import (
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
     from db.reuse import ReusePair
 
 
+log = logging.getLogger("baqylau.ui")
+
 PAGE_SIZE = 200
 MAX_CACHED_PAGES = 64  # ~13,000 rows: enough for fast back-and-forth scrolling, bounded memory
 
@@ -46,6 +50,7 @@ _NUMERIC = {"registered", "observed", "official", "gap"}
 # Columns that depend on which protocol counts at a station (db.conflicts.effective_protocols).
 _NEEDS_EFFECTIVE = {"observed", "gap", "flags"}
 _FIGURES_POLL_MS = 30  # how often the table looks whether the observers' figures have arrived
+_IDS_POLL_MS = 20  # how often a shared HQ's table looks whether its id list has arrived
 _WARN = QColor(255, 236, 179)  # pale amber: prints and reads in grey too
 _BAD = QColor(255, 205, 210)
 
@@ -118,6 +123,18 @@ class StationsModel(QAbstractTableModel):
         # After reload(first_screen=True): rows the table has, while _ids holds only the first page.
         self._count: int | None = None
         self._generation = 0  # bumped by every reload: a late completion of an older list is dropped
+        # A shared HQ (a server, maybe slow or far): the id list is read on a helper thread; the table
+        # shows the previous list until it comes (generation, the read).
+        self._ids_read: tuple[int, Future[list[str]], bool] | None = None
+        self._ids_timer = QTimer(self)
+        self._ids_timer.setInterval(_IDS_POLL_MS)
+        self._ids_timer.timeout.connect(self._poll_ids)
+        # Likewise its pages of rows, as the view asks for them: page number -> (the list's state, the read).
+        self._page_reads: dict[int, tuple[int, Future[dict[str, StationRow]]]] = {}
+        self._pages_state = 0  # bumped whenever the cached pages are dropped: older reads are then dropped too
+        self._pages_timer = QTimer(self)
+        self._pages_timer.setInterval(_IDS_POLL_MS)
+        self._pages_timer.timeout.connect(self._poll_pages)
         self._pages: OrderedDict[int, list[StationRow | None]] = OrderedDict()
         self.pages_loaded = 0  # for tests and measurements: how much work scrolling caused
 
@@ -144,25 +161,76 @@ class StationsModel(QAbstractTableModel):
         # The id list first, then the effective protocols in the background: run side by side, the
         # worker's Python holds the GIL that each of the 100,000 fetched rows waits for (7x slower).
         self._generation += 1
+        if self._source.reads_in_background and not (first_screen and self._filter == StationFilter()):
+            self._read_ids_later()  # the rows on screen stay until the new list is in
+            return
         self.beginResetModel()
         if first_screen and self._filter == StationFilter():
             self._ids = self._source.ids(self._filter, *self._sort, limit=PAGE_SIZE)
             self._count = self._source.total()
             if len(self._ids) >= self._count:
                 self._count = None  # it all fitted in one page
+            elif self._source.reads_in_background:
+                self._read_ids_later(completes_first_screen=True)  # the rest of the list, off the UI thread
             else:
                 generation = self._generation
                 QTimer.singleShot(0, lambda: self._complete_ids(generation))
         else:
             self._ids = self._source.ids(self._filter, *self._sort)
             self._count = None
-        self._pages.clear()
+        self._drop_pages()
         self._pending_pages = False
         self.endResetModel()
+        self._ids_shown()
+
+    def _ids_shown(self) -> None:
         self.countChanged.emit(self.rowCount())
         if not self._source.effective_ready():
             self._source.prefetch()  # starts the read (once the store is open) if none is under way
             self._figures_timer.start()
+
+    # ---- a shared HQ's id list, read on a helper thread -------------------------------------
+    def _read_ids_later(self, completes_first_screen: bool = False) -> None:
+        """Ask for the id list of the current filter and order; :meth:`_poll_ids` shows it when it comes.
+
+        ``completes_first_screen``: the first screen is showing (its first page read, the count
+        known) and the list completes it, as :meth:`_complete_ids` does for a file. Otherwise the
+        rows on screen stay until the new list replaces them.
+        """
+        read = self._source.ids_in_background(self._filter, *self._sort)
+        self._ids_read = (self._generation, read, completes_first_screen)
+        self._ids_timer.start()
+        if not completes_first_screen and not self._source.effective_ready():
+            self._source.prefetch()  # the figures are read meanwhile, on their own helper thread
+            self._figures_timer.start()
+
+    def _poll_ids(self) -> None:
+        read = self._ids_read
+        if read is None or self._source.closed:
+            self._ids_timer.stop()
+            return
+        if read[1].done():
+            self._take_ids()
+
+    def _take_ids(self, in_paint: bool = False) -> None:
+        """The list asked for by :meth:`_read_ids_later` (waits for it if it has not come yet)."""
+        read, self._ids_read = self._ids_read, None
+        self._ids_timer.stop()
+        if read is None:
+            return
+        generation, future, completes_first_screen = read
+        ids = future.result()  # a failure (the server's message) reaches the app's error dialog
+        if generation != self._generation or self._source.closed:
+            return  # a newer reload asked for another list meanwhile
+        head, expected = self._ids, self._count
+        self._ids, self._count = ids, None
+        if completes_first_screen and len(ids) == expected and ids[: len(head)] == head:
+            return  # the rows on screen are the same rows: nothing to redraw
+        if in_paint:  # asked for inside data(), where no model reset may happen: from the event loop
+            QTimer.singleShot(0, self._reset_rows)
+            return
+        self._reset_rows()
+        self._ids_shown()
 
     def _poll_figures(self) -> None:
         if self._source.closed or self._source.stopped:
@@ -171,8 +239,11 @@ class StationsModel(QAbstractTableModel):
             self._figures_timer.stop()
             self._figures_arrived()
 
-    def _complete_ids(self, generation: int | None = None) -> None:
-        """Read the whole ordered id list after a first-screen reload."""
+    def _complete_ids(self, generation: int | None = None, in_paint: bool = False) -> None:
+        """Read the whole ordered id list after a first-screen reload (or take the one being read)."""
+        if self._ids_read is not None:
+            self._take_ids(in_paint)
+            return
         if self._count is None or (generation is not None and generation != self._generation) or self._source.closed:
             return
         expected = self._count
@@ -188,7 +259,8 @@ class StationsModel(QAbstractTableModel):
 
     def _reset_rows(self) -> None:
         self.beginResetModel()
-        self._pages.clear()
+        self._drop_pages()
+        self._pending_pages = False
         self.endResetModel()
         self.countChanged.emit(len(self._ids))
 
@@ -196,7 +268,7 @@ class StationsModel(QAbstractTableModel):
         if self._pending_pages:
             # Rows read meanwhile showed "loading": read them again with the figures.
             self._pending_pages = False
-            self._pages.clear()
+            self._drop_pages()
             if self.rowCount():
                 self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, len(COLUMNS) - 1))
         self.figuresReady.emit()
@@ -212,7 +284,7 @@ class StationsModel(QAbstractTableModel):
         if self._filter.reused_evidence:
             self.reload()  # the filtered id list itself changes
             return
-        self._pages.clear()
+        self._drop_pages()
         if self.rowCount():
             self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, len(COLUMNS) - 1))
 
@@ -235,28 +307,80 @@ class StationsModel(QAbstractTableModel):
         if not 0 <= row < self.rowCount():
             return None
         if row >= len(self._ids):
-            self._complete_ids()  # scrolled before the whole list was read: read it now
+            self._complete_ids(in_paint=True)  # scrolled before the whole list was read: read it now
             if row >= len(self._ids):
                 return None
         page_no = row // PAGE_SIZE
         page = self._pages.get(page_no)
+        if page is None and not wait and self._source.reads_in_background:
+            self._read_page_later(page_no)  # the view is painting: never wait for a server
+            return None
         if page is None or (wait and any(r is not None and r.pending for r in page)):
             page = self._load_page(page_no, wait)
         else:
             self._pages.move_to_end(page_no)
         return page[row - page_no * PAGE_SIZE]
 
+    def _drop_pages(self) -> None:
+        """Forget the cached pages (and the pages being read: they would show an older state)."""
+        self._pages.clear()
+        self._page_reads.clear()
+        self._pages_state += 1
+
+    def _read_page_later(self, page_no: int) -> None:
+        """A shared HQ: read the page on the helper thread; :meth:`_poll_pages` shows it when it comes."""
+        if page_no in self._page_reads:
+            return
+        ids = self._ids[page_no * PAGE_SIZE : (page_no + 1) * PAGE_SIZE]
+        self._page_reads[page_no] = (self._pages_state, self._source.rows_in_background(ids))
+        self._pages_timer.start()
+
+    def _poll_pages(self) -> None:
+        if self._source.closed:
+            self._pages_timer.stop()
+            self._page_reads.clear()
+            return
+        for page_no, (state, future) in list(self._page_reads.items()):
+            if not future.done():
+                continue
+            del self._page_reads[page_no]
+            if state != self._pages_state:
+                continue
+            exc = future.exception()
+            if exc is not None:
+                # The view asks again when it next paints the rows; a server that is gone says so
+                # through the window's other reads. Never a dialog per page.
+                log.warning("a page of the stations table was not read: %s", exc)
+                continue
+            rows = future.result()
+            self._store_page(page_no, [rows.get(i) for i in self._ids[page_no * PAGE_SIZE : (page_no + 1) * PAGE_SIZE]])
+            first = page_no * PAGE_SIZE
+            last = min(first + PAGE_SIZE, self.rowCount()) - 1
+            if last >= first:
+                self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
+        if not self._page_reads:
+            self._pages_timer.stop()
+
+    @property
+    def pages_reading(self) -> int:
+        """Pages being read on the helper thread (a shared HQ's table; tests wait for none)."""
+        return len(self._page_reads)
+
     def _load_page(self, page_no: int, wait: bool) -> list[StationRow | None]:
         ids = self._ids[page_no * PAGE_SIZE : (page_no + 1) * PAGE_SIZE]
         rows = self._source.rows(ids, wait=wait)
         page: list[StationRow | None] = [rows.get(i) for i in ids]
+        self._store_page(page_no, page)
+        return page
+
+    def _store_page(self, page_no: int, page: list[StationRow | None]) -> None:
         if any(r is not None and r.pending for r in page):
             self._pending_pages = True
         self._pages[page_no] = page
+        self._pages.move_to_end(page_no)
         self.pages_loaded += 1
         while len(self._pages) > MAX_CACHED_PAGES:
             self._pages.popitem(last=False)
-        return page
 
     # ---- Qt model interface -------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 
+from observer.i18n import tr
 from ui.qt import QLabel, Qt, QWidget
 
 
@@ -19,6 +20,18 @@ def plain_labels(widget: QWidget) -> None:
         labels.append(widget)
     for label in labels:
         label.setTextFormat(Qt.TextFormat.PlainText)
+
+
+def hold_read_only(*widgets: QWidget) -> None:
+    """Disable controls that would write the HQ, saying why: the database role may only read.
+
+    Pages call it from their ``set_read_only`` and again wherever they enable these controls
+    (a selection, a retranslation), so nothing turns them back on (docs/postgresql.md).
+    """
+    tip = tr("coordui.read_only.tip")
+    for widget in widgets:
+        widget.setEnabled(False)
+        widget.setToolTip(tip)
 
 
 def plain_tooltip(text: str) -> str:

@@ -6,6 +6,11 @@ actions that bring data in or out: merge packages, import the station list
 and the official results, inclusion rules, and the report. After anything
 changes the data, every page is told to re-read; each does so in the
 background.
+
+On a shared HQ in PostgreSQL (docs/postgresql.md) the window also re-reads when
+another coordinator changed the data (:class:`ui.coordinator.watch.ChangeWatch`
+polls a change marker), and a role that may only read gets a banner saying so,
+with every action that writes disabled (tooltip: why) instead of failing on it.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from db.services.hq import StoreOpener
 from db.services.station_reader import StationReader
+from observer.errors import BaqylauError
 from observer.i18n import tr
 from ui.coordinator.stations import COLUMNS, StationsPage
 from ui.coordinator.text import plain_labels
+from ui.coordinator.watch import ChangeWatch
 from ui.qt import (
     QAction,
     QCloseEvent,
@@ -62,6 +69,11 @@ LAZY_PAGES: dict[str, tuple[str, str]] = {
     "keys": ("ui.coordinator.keys", "KeysPage"),
 }
 _OPEN_POLL_MS = 50  # how often the first tab looks whether the store has opened
+# Toolbar actions that write the HQ: disabled, with the reason, for a role that may only read.
+WRITING_ACTIONS = ("merge", "import_stations", "import_official", "rules")
+_BANNER_STYLE = (
+    "background: #fff4ce; color: #5c4400; border-bottom: 2px solid #b58100; padding: 6px 10px; font-weight: bold;"
+)
 KIND_STATIONS = "stations"  # ui.coordinator.imports.KIND_STATIONS, without importing the dialog
 KIND_OFFICIAL = "official"
 
@@ -87,9 +99,14 @@ class CoordinatorWindow(QMainWindow):
         self.path = self._opener.path
         self._dialogs: list[Any] = []  # open modeless dialogs, kept alive and retranslated
         self._pages: dict[str, QWidget] = {}  # the lazy pages built so far
+        self._closed = False  # closeEvent ran: deferred work (the first tab) must not start
         self._holders: dict[str, QWidget] = {}
 
         self.stations = StationsPage(self._opener, reader=reader)
+        reads = self.stations.model.source.reader
+        # Asked once, as the window opens: grants do not change under a running window often enough
+        # to poll them (an action refused later still says why: db.engine.server_error).
+        self.read_only = not reads.writable()
         self._build_tabs()
         self._build_toolbar()
         self.status_label = QLabel()
@@ -98,7 +115,8 @@ class CoordinatorWindow(QMainWindow):
         plain_labels(self)
 
         self.stations.storyRequested.connect(self.open_story)
-        self.stations.model.figuresReady.connect(self._update_status)
+        self.stations.model.figuresReady.connect(self._figures_ready)
+        self._others_pending = False  # others changed the HQ while a refresh was still being read
         language_bridge().changed.connect(lambda _lang: self.retranslate())
         self.retranslate()
         self.resize(1366, 768)
@@ -108,7 +126,13 @@ class CoordinatorWindow(QMainWindow):
         # The overview needs the open store: built once the event loop runs, the window shows first.
         QTimer.singleShot(0, self._show_first_tab)
         # Package files, folders or a USB stick dropped anywhere on the window are merged.
-        self.setAcceptDrops(True)
+        self.setAcceptDrops(not self.read_only)
+        # Others' changes to a shared HQ: polled (a file is one coordinator's, locked to this window).
+        self.watch: ChangeWatch | None = None
+        if reads.on_server:
+            self.watch = ChangeWatch(self._opener.target, parent=self)
+            self.watch.changed.connect(self._others_changed)
+            self.watch.start()
 
     def _build_tabs(self) -> None:
         self.tabs = QTabWidget()
@@ -124,10 +148,23 @@ class CoordinatorWindow(QMainWindow):
             self._holders[name] = holder
             self.tabs.addTab(holder, "")
         self.tabs.currentChanged.connect(self._tab_shown)
-        self.setCentralWidget(self.tabs)
+        # Above the tabs, for as long as the window is open: nothing here can be changed with this role.
+        self.read_only_banner = QLabel()
+        self.read_only_banner.setObjectName("readOnlyBanner")
+        self.read_only_banner.setWordWrap(True)
+        self.read_only_banner.setStyleSheet(_BANNER_STYLE)
+        self.read_only_banner.setVisible(self.read_only)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.read_only_banner)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
 
     def _show_first_tab(self) -> None:
-        if not is_alive(self) or self.tabs.currentIndex() != 0 or "overview" in self._pages:
+        # A window closed while its store was still opening builds nothing on a store that is gone.
+        if not is_alive(self) or self._closed or self.tabs.currentIndex() != 0 or "overview" in self._pages:
             return
         if not self._opener.future.done():
             # Polled, not called back: the opener finishes on its own thread, which must not touch widgets.
@@ -155,6 +192,7 @@ class CoordinatorWindow(QMainWindow):
             action = QAction(self)
             action.setObjectName(f"action_{name}")
             action.triggered.connect(slot)
+            action.setEnabled(not (self.read_only and name in WRITING_ACTIONS))
             self.toolbar.addAction(action)
             self.actions_by_name[name] = action
         spacer = QWidget()
@@ -191,8 +229,11 @@ class CoordinatorWindow(QMainWindow):
                 page.changed.connect(self._data_changed)
             elif name == "overview":
                 page.openRequested.connect(self.open_counter)
+                page.regionRequested.connect(self.open_region)
             if hasattr(page, "storyRequested"):
                 page.storyRequested.connect(self.open_story)
+            if self.read_only and hasattr(page, "set_read_only"):
+                page.set_read_only(True)
             page.retranslate()
         return page
 
@@ -355,13 +396,52 @@ class CoordinatorWindow(QMainWindow):
         }
         self.stations.show_filtered(filters.get(name, StationFilter()))
 
+    def open_region(self, codes: list[str]) -> None:
+        """A region of the overview's map was clicked: its stations. The table filters by one region, so a
+        shape drawn for two units (a region split after the map's data) opens the first one with stations."""
+        from db.services.station_table import StationFilter
+
+        listed = set(self.stations.model.source.regions())
+        region = next((c for c in codes if c in listed), "")
+        if not region:
+            return
+        self.show_tab("stations")
+        self.stations.show_filtered(StationFilter(region=region))
+
     # ---- refreshing --------------------------------------------------------------
     def refresh(self) -> None:
         self._data_changed(evidence_changed=True)
 
+    def _others_changed(self) -> None:
+        """Another coordinator merged, imported or decided on the shared HQ: every page re-reads.
+
+        While the observers' figures of the last refresh are still being read (seconds on a large
+        HQ), the next refresh waits for them: during a busy night one re-read after another, never
+        one started per poll on top of those still running.
+        """
+        source = self.stations.model.source
+        if not source.effective_ready():
+            self._others_pending = True
+            return
+        self._others_pending = False
+        self._data_changed(evidence_changed=True, by_others=True)
+        self.statusBar().showMessage(tr("coordui.window.others_changed"), 10_000)
+
+    def _figures_ready(self) -> None:
+        self._update_status()
+        if self._others_pending:
+            self._others_changed()
+
     def _data_changed(
-        self, *, except_conflicts: bool = False, except_comparison: bool = False, evidence_changed: bool = False
+        self,
+        *,
+        except_conflicts: bool = False,
+        except_comparison: bool = False,
+        evidence_changed: bool = False,
+        by_others: bool = False,
     ) -> None:
+        if self.watch is not None and not by_others:
+            self.watch.rebase()  # this window's own change moved the marker: not news for the next poll
         self.stations.refresh()
         if evidence_changed:
             self.stations.scan_reused_evidence()
@@ -380,15 +460,22 @@ class CoordinatorWindow(QMainWindow):
     def _update_status(self) -> None:
         source = self.stations.model.source
         total = source.total()
+        failed = source.effective_error()
+        if failed is not None:
+            problem = str(failed) if isinstance(failed, BaqylauError) else (str(failed).splitlines() or [""])[0][:200]
+            self.status_label.setText(
+                tr("coordui.window.status_failed", file=self._opener.location, stations=total, problem=problem)
+            )
+            return
         if not source.effective_ready():
             # Never block the window on the background read: say what is still coming.
-            self.status_label.setText(tr("coordui.window.status_loading", file=self.path.name, stations=total))
+            self.status_label.setText(tr("coordui.window.status_loading", file=self._opener.location, stations=total))
             return
         eff = source.effective
         self.status_label.setText(
             tr(
                 "coordui.window.status",
-                file=self.path.name,
+                file=self._opener.location,
                 stations=total,
                 observed=len(eff.by_station),
                 disputed=len(eff.disputed | eff.unresolved),
@@ -397,12 +484,14 @@ class CoordinatorWindow(QMainWindow):
 
     # ---- language ------------------------------------------------------------------
     def retranslate(self) -> None:
-        self.setWindowTitle(tr("coordui.window.title", file=self.path.name))
+        self.setWindowTitle(tr("coordui.window.title", file=self._opener.location))
+        self.read_only_banner.setText(tr("coordui.read_only.banner"))
         for i, name in enumerate(TABS):
             self.tabs.setTabText(i, tr(f"coordui.tab.{name}"))
         for name, action in self.actions_by_name.items():
             action.setText(tr(f"coordui.action.{name}"))
-            action.setToolTip(tr(f"coordui.action_tip.{name}"))
+            locked = self.read_only and name in WRITING_ACTIONS
+            action.setToolTip(tr("coordui.read_only.tip") if locked else tr(f"coordui.action_tip.{name}"))
         for page in [self.stations, *self._built()]:
             page.retranslate()
         for dialog in self._dialogs:
@@ -410,9 +499,12 @@ class CoordinatorWindow(QMainWindow):
         self._update_status()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._closed = True
         for dialog in list(self._dialogs):
             dialog.close()
         # Quitting must not wait for reads nobody will see (the reused-photo scan takes seconds).
+        if self.watch is not None:
+            self.watch.stop()
         self.stations.stop_background()
         self.stations.model.source.close()
         super().closeEvent(event)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from observer.errors import BaqylauError
 from observer.i18n import tr
 from observer.records import EvidenceInfo
+from ui.operations import show_error
 from ui.qt import (
     QAbstractItemView,
     QDesktopServices,
@@ -128,7 +130,11 @@ class EvidenceList(QListWidget):
         info = self.selected()
         if info is None or self.locate is None:
             return
-        path = self.locate(info)
+        try:
+            path = self.locate(info)
+        except BaqylauError as exc:  # a server HQ's copy refused (bytes not their SHA-256), the server gone
+            show_error(self, exc)
+            return
         if info.kind != "photo":
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
             return
