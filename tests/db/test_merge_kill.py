@@ -64,7 +64,7 @@ EVERY_PACKAGE_CHILD = (
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 
 
-def _station(root: Path, template: Any, i: int, *, photos: int = 2, folder: str = "usb") -> Path:
+def _station(root: Path, template: Any, i: int) -> Path:
     s = ElectionStore.create(root / f"obs{i}.baqylau", template)
     try:
         s.set_observer(f"Наблюдатель {i}", "MISK")
@@ -86,11 +86,11 @@ def _station(root: Path, template: Any, i: int, *, photos: int = 2, folder: str 
                 occurred_at=datetime(2021, 1, 10, 9, v, tzinfo=UTC),
                 description=f"случай {i}.{v}",
             )
-        for p in range(photos):
+        for p in range(2):
             img = root / f"p{i}-{p}.jpg"
             Image.new("RGB", (800, 600), (i * 20 % 255, p * 90, 40)).save(img, "JPEG", quality=95)
             s.add_evidence(st.id, img, protocol_id=pid)
-        return export_station_package(s, root / folder, KeyPair.generate())
+        return export_station_package(s, root / "usb", KeyPair.generate())
     finally:
         s.close()
 
@@ -243,19 +243,6 @@ def test_merge_killed_at_random_moments_leaves_whole_packages(
 # ---- the same on a PostgreSQL HQ ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def plain_packages(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, int]]]:
-    """Packages as above without photos (evidence on a PostgreSQL HQ is another part of issue 16)."""
-    root = tmp_path_factory.mktemp("kill-pg")
-    template = builtin_template("kz-majilis-2021")
-    expected: dict[str, dict[str, int]] = {}
-    for i in range(PACKAGES):
-        pkg = _station(root, template, i, photos=0, folder="plain")
-        with read_package(pkg) as verified:
-            expected[package_row_id(verified.sha256)] = {t: verified.manifest.counts.get(t, 0) for t in DATA_TABLES}
-    return root / "plain", expected
-
-
 @contextlib.contextmanager
 def _databases(pg_server: str) -> Any:
     """A maker of new empty databases on the test server (each dropped at the end)."""
@@ -385,9 +372,9 @@ def _start_pg(url: str, folder: Path, code: str) -> tuple[subprocess.Popen[bytes
     ("code", "seed"), [(CHILD, "1"), (EVERY_PACKAGE_CHILD, "2")], ids=["batched", "commit-per-package"]
 )
 def test_merge_into_postgresql_killed_at_random_moments_loses_nothing_acknowledged(
-    plain_packages: tuple[Path, dict[str, dict[str, int]]], pg_server: str, code: str, seed: str
+    packages: tuple[Path, dict[str, dict[str, int]]], pg_server: str, code: str, seed: str
 ) -> None:
-    folder, expected = plain_packages
+    folder, expected = packages
     template = builtin_template("kz-majilis-2021")
     with _databases(pg_server) as new_database:
         reference = new_database()
