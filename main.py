@@ -59,7 +59,8 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _PG_URL = re.compile(r"^postgres(ql)?(\+psycopg)?://", re.IGNORECASE)
 _PASSWORD = re.compile(r"^([^:/]+://[^:/@]*):[^@]*@")  # user:secret@ -> user:***@ in messages
 PG_COMMANDS: dict[str, tuple[str, ...]] = {
-    "keys": ("list", "revoke"),
+    "keys": ("list", "revoke", "trust", "import"),
+    "merge": (),
     "official": ("import",),
     "stations": ("import",),
     "aggregate": (),

@@ -4,15 +4,30 @@ and vs the naive-copy floor (issue 18): the work no merge can skip, done as plai
 The first merge goes into a fresh copy of the HQ with the station list and the
 official results; the re-merge then offers the same packages again to that
 HQ, where every one must be recognised as a duplicate.
+
+With ``BAQYLAU_BENCH_PG_URL`` set (a PostgreSQL role that may create databases, e.g.
+``postgresql://postgres@/postgres?host=/tmp/pg&port=5441``), the same merges into a
+PostgreSQL HQ (a new database holding a copy of the same HQ, ``db.hq_copy``), against
+the SQLite merge of the same run; and 2 and 4 ``baqylau merge`` processes at once, each
+with a disjoint share of the packages, against one process with all of them (same HQ,
+same start-up cost per process): throughput of several coordinators vs one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+import subprocess
+import sys
+import time
+import uuid
 import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import Context, Row, median_runs
 from benchmarks.data import OBSERVED_EVERY, copy_election, dataset, keep_merged, remove_election
@@ -24,6 +39,14 @@ from observer.signing import verify_signature
 NAME = "merge station packages"
 NAME_AGAIN = "re-merge the same packages"
 NAME_FLOOR = "merge vs naive-copy floor"
+NAME_PG = "merge station packages, PostgreSQL HQ"
+NAME_PG_AGAIN = "re-merge the same packages, PostgreSQL HQ"
+NAME_PG_CONCURRENT = "{n} merges at once, PostgreSQL HQ"
+PG_URL_VARIABLE = "BAQYLAU_BENCH_PG_URL"
+CONCURRENT = (2, 4)
+ROOT = Path(__file__).resolve().parents[1]
+# The merge command in a child process (a measurement may put a prelude before it).
+CHILD = "import sys, main; sys.exit(main.main(sys.argv[1:]))"
 FLOOR_COMMIT_EVERY = 50  # packages per commit in the floor, as issue 18 defines it
 TARGET_PACKAGES = 10_000
 
@@ -72,7 +95,142 @@ def run(ctx: Context) -> list[Row]:
         floor, floor_runs = median_runs(lambda: _naive_copy(packages, floor_db), ctx.repeat)
         _remove_sqlite(floor_db)
         rows += _rows(size, n, (first, runs), (base, base_runs), (floor, floor_runs), (again, again_runs))
+        pg_url = os.environ.get(PG_URL_VARIABLE)
+        if pg_url:
+            rows += _pg_rows(ctx, pg_url, ds.base_hq, ds.packages_dir, packages, size, (first, runs))
+        else:
+            ctx.log(f"  merge: no PostgreSQL rows ({PG_URL_VARIABLE} not set)")
     return rows
+
+
+@contextmanager
+def _pg_databases(server_url: str) -> Iterator[Callable[[], str]]:
+    """A maker of new empty databases (C collation, as the store wants) on the server; all dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    made: list[str] = []
+    scheme, rest = server_url.split("://", 1)
+    where, _, query = rest.partition("?")
+
+    def new() -> str:
+        name = f"baqylau_bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'").format(
+                    sql.Identifier(name)
+                )
+            )
+        made.append(name)
+        return f"{scheme}://{where.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+    try:
+        yield new
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            for name in made:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _pg_rows(
+    ctx: Context,
+    server_url: str,
+    base_hq: Path,
+    packages_dir: Path,
+    packages: list[Path],
+    size: int,
+    sqlite_run: tuple[float, int],
+) -> list[Row]:
+    """The merge into a PostgreSQL HQ vs the SQLite merge; several merge processes at once vs one."""
+    from db.hq_copy import copy_hq
+
+    n = len(packages)
+    rows: list[Row] = []
+    sqlite_first, sqlite_runs = sqlite_run
+    holder: list[ElectionStore] = []
+    with _pg_databases(server_url) as new_database:
+
+        def fresh() -> str:
+            """A new database holding a copy of the HQ before any merge (untimed)."""
+            url = new_database()
+            copy_hq(base_hq, url)
+            return url
+
+        def reset() -> None:
+            for store in holder:
+                store.close()
+            holder.clear()
+            holder.append(ElectionStore.open(fresh()))
+
+        def merge() -> None:
+            counts = merge_packages(holder[0], [packages_dir], trust_new_keys=True).counts()
+            assert counts["merged"] == n, counts
+
+        def merge_again() -> None:
+            counts = merge_packages(holder[0], [packages_dir], trust_new_keys=True).counts()
+            assert counts["duplicate"] == n, counts
+
+        try:
+            first, runs = median_runs(merge, ctx.repeat, reset)
+            again, again_runs = median_runs(merge_again, ctx.repeat)
+        finally:
+            for store in holder:
+                store.close()
+        note = f"{n} packages into a PostgreSQL HQ (a copy of the same HQ), vs the SQLite merge of this run"
+        rows.append(Row(NAME_PG, size, first, sqlite_first, "(measured)", None, runs=min(runs, sqlite_runs), note=note))
+        rows.append(
+            Row(
+                NAME_PG_AGAIN,
+                size,
+                again,
+                sqlite_first,
+                "(measured)",
+                None,
+                runs=again_runs,
+                note="same packages again: all duplicates (baseline: the SQLite merge)",
+            )
+        )
+        one = _timed_processes(fresh(), [packages], ctx.log)
+        for k in CONCURRENT:
+            shares = [packages[i::k] for i in range(k)]  # one package per station: disjoint stations
+            together = _timed_processes(fresh(), shares, ctx.log)
+            rows.append(
+                Row(
+                    NAME_PG_CONCURRENT.format(n=k),
+                    size,
+                    together,
+                    one,
+                    "(measured)",
+                    None,
+                    runs=1,
+                    note=f"{k} `baqylau merge` processes, {n // k} packages each, at once; baseline: one process "
+                    f"with all {n}; throughput {one / together:.2f}x one process",
+                    extra={"processes": float(k), "throughput_vs_one": one / together},
+                )
+            )
+    return rows
+
+
+def _timed_processes(url: str, shares: list[list[Path]], log: Any) -> float:
+    """Wall time of one ``baqylau merge`` process per share, all started together, into the HQ at ``url``."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    started = time.perf_counter()
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, "merge", url, *map(str, share), "--trust-new-keys", "-q"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for share in shares
+    ]
+    errors = [child.communicate()[1] for child in children]
+    took = time.perf_counter() - started
+    if any(child.returncode for child in children):
+        raise RuntimeError(f"a merge process failed: {[e.decode()[-500:] for e in errors]}")
+    log(f"  merge: {len(shares)} process(es) at once: {took:.2f} s")
+    return took
 
 
 def _rows(

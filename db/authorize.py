@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection
@@ -140,29 +141,44 @@ def check_binding(book: KeyBook, fingerprint: str, observer_id: str, observer_na
         )
 
 
+@cache
+def _prior_records_sql(mark: str) -> str:
+    """Both checks of :func:`check_prior_records` for every owned table, in one statement (one round
+    trip to a server instead of twelve), with the driver's parameter ``mark``: row ``2i`` the other
+    key of this observer's records in table ``i``, row ``2i + 1`` the other observer of this key's
+    records there (NULL: none). Parameters: (observer, key, key, kind, observer) per table."""
+    parts = []
+    for i, table in enumerate(_OWNED_TABLES):
+        parts.append(
+            f"SELECT {2 * i} AS ord, (SELECT k.key_fingerprint FROM {table} r JOIN packages k ON k.id = r.package_id "
+            f"WHERE r.observer_id = {mark} AND k.key_fingerprint IS NOT NULL AND k.key_fingerprint != {mark} "
+            "LIMIT 1) AS found"
+        )
+        parts.append(
+            f"SELECT {2 * i + 1}, (SELECT r.observer_id FROM packages k JOIN {table} r ON r.package_id = k.id "
+            f"WHERE k.key_fingerprint = {mark} AND k.kind = {mark} AND r.observer_id IS NOT NULL "
+            f"AND r.observer_id != {mark} LIMIT 1)"
+        )
+    return " UNION ALL ".join(parts) + " ORDER BY ord"
+
+
 def check_prior_records(conn: Connection, fingerprint: str, observer_id: str, name: str) -> None:
     """Before a key's first binding: the HQ holds no record of this observer signed by another key,
     and no record of another observer signed by this key (files merged before bindings existed)."""
-    raw = conn.connection.driver_connection
-    for table in _OWNED_TABLES:
-        other = raw.execute(  # type: ignore[union-attr]
-            f"SELECT k.key_fingerprint FROM {table} r JOIN packages k ON k.id = r.package_id "
-            "WHERE r.observer_id = ? AND k.key_fingerprint IS NOT NULL AND k.key_fingerprint != ? LIMIT 1",
-            (observer_id, fingerprint),
-        ).fetchone()
-        if other is not None:
+    from db.merge_rows import Driver  # the merge's plain statements (it imports this module)
+
+    db = Driver(conn)
+    params = (observer_id, fingerprint, fingerprint, KIND_STATION, observer_id) * len(_OWNED_TABLES)
+    for ord_, other in db.rows(_prior_records_sql(db.mark), params):
+        if other is None:
+            continue
+        if ord_ % 2 == 0:
             raise PackageError(
-                "package.auth.prior_records", file=name, observer=observer_id, bound=other[0], fingerprint=fingerprint
+                "package.auth.prior_records", file=name, observer=observer_id, bound=other, fingerprint=fingerprint
             )
-        other = raw.execute(  # type: ignore[union-attr]
-            f"SELECT r.observer_id FROM packages k JOIN {table} r ON r.package_id = k.id "
-            "WHERE k.key_fingerprint = ? AND k.kind = ? AND r.observer_id IS NOT NULL AND r.observer_id != ? LIMIT 1",
-            (fingerprint, KIND_STATION, observer_id),
-        ).fetchone()
-        if other is not None:
-            raise PackageError(
-                "package.auth.key_bound", file=name, fingerprint=fingerprint, bound=other[0], observer=observer_id
-            )
+        raise PackageError(
+            "package.auth.key_bound", file=name, fingerprint=fingerprint, bound=other, observer=observer_id
+        )
 
 
 # ---- district packages ------------------------------------------------------------

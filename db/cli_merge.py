@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -46,6 +47,7 @@ def register(sub: Any) -> None:
     p.add_argument("--template", default=DEFAULT_TEMPLATE, help=tr("package.help.template"))
     p.add_argument("--trust-new-keys", action="store_true", help=tr("package.help.trust_new_keys"))
     p.add_argument("--org-key", default=None, metavar="FILE", help=tr("rel.help.org_key"))
+    p.add_argument("--print-committed", action="store_true", help=tr("package.help.print_committed"))
     add_summary_options(p)
     p.set_defaults(func=_merge)
 
@@ -109,7 +111,12 @@ def _merge(args: argparse.Namespace) -> int:
     line = _ProgressLine() if says_text(args) and is_terminal(sys.stderr) else None
     try:
         report = merge_packages(
-            hq, paths, progress=line, trust_new_keys=True if args.trust_new_keys else None, org_key=org_key
+            hq,
+            paths,
+            progress=line,
+            trust_new_keys=True if args.trust_new_keys else None,
+            org_key=org_key,
+            committed=_print_committed if args.print_committed else None,
         )
     finally:
         if line is not None:
@@ -127,6 +134,13 @@ def _merge(args: argparse.Namespace) -> int:
         print(tr("package.cli.none_read"), file=sys.stderr)
         return 2
     return 0
+
+
+def _print_committed(entries: list[PackageOutcome]) -> None:
+    """One JSON line per outcome, once the HQ holds it: what a run killed later still has."""
+    for e in entries:
+        sys.stderr.write(terminal(json.dumps(_outcome_json(e), ensure_ascii=False)) + "\n")
+    sys.stderr.flush()
 
 
 def _outcome_json(e: PackageOutcome) -> dict[str, Any]:

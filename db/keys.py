@@ -121,8 +121,17 @@ def set_trust_on_first_use(hq: ElectionStore, enabled: bool) -> None:
 def write_key(
     conn: Connection, public_key: str, label: str, status: str, decided_by: str, role: str | None = None
 ) -> None:
-    """Insert or update one key's decision (``role`` None keeps the role it has, observer if new)."""
+    """Insert or update one key's decision (``role`` None keeps the role it has, observer if new).
+
+    On PostgreSQL the decision first takes the key's lock, the one a merge holds while it writes
+    packages signed with the key (db.merge_batch): trusting or revoking waits for that batch, so
+    the merge and ``release_held`` see each other's result (docs/postgresql.md).
+    """
     fpr = fingerprint_of(public_key)
+    if conn.dialect.name == "postgresql":
+        from db.merge_batch import lock_key  # the merge's machinery, imported only where it is needed
+
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("key:" + fpr)})
     t = now()
     decided_at = t if status != PENDING else None
     values: dict[str, object] = {"status": status, "decided_by": decided_by, "decided_at": decided_at, "updated_at": t}
@@ -254,7 +263,8 @@ def import_keys(hq: ElectionStore, file: Path, decided_by: str = "", role: str |
     if not entries:
         raise PackageError("package.key.empty_file", file=path.name)
     with hq._write() as conn:  # all or nothing
-        for pub, label in entries:
+        # in fingerprint order: keys' locks are taken in one order by everyone (db.merge_batch)
+        for pub, label in sorted(entries, key=lambda e: fingerprint_of(e[0])):
             write_key(conn, pub, label, TRUSTED, decided_by.strip(), role)
     wanted = {fingerprint_of(pub) for pub, _ in entries}
     return [k for k in list_keys(hq) if k.fingerprint in wanted]

@@ -22,14 +22,19 @@ Rules, each for a reason:
   name it): one row per file, gone once that file is merged after all.
 * Packages signed by a key the coordinator has not trusted are held (kept in
   ``<HQ file>.held/``) until the key is trusted, unless trust on first use is on
-  (never for district packages).
+  (never for district packages). A PostgreSQL HQ keeps the held copies on the machine
+  that held them, in ``<BAQYLAU_HOME>/held/<database>/`` (``held_dir``).
+* On PostgreSQL several merges may run at once (db.merge_batch): every write names
+  the rows it touches (``_package_locks``), and decisions another run may have
+  changed since this one started (a key's trust, a package's or a refusal's line in
+  the log) are read again under those locks before they are written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -41,6 +46,7 @@ from sqlalchemy.exc import IntegrityError
 
 from db import models as m
 from db.authorize import Grant, authorize, check_prior_records
+from db.engine import pg_database_name
 from db.keys import (  # noqa: F401  (the keys service, re-exported for the UI and the command line)
     PENDING,
     REVOKED,
@@ -59,9 +65,10 @@ from db.keys import (  # noqa: F401  (the keys service, re-exported for the UI a
     trust_on_first_use,
     write_key,
 )
-from db.merge_batch import MergeBatch
+from db.merge_batch import INTEGRITY_ERRORS, MergeBatch
 from db.merge_rows import (  # noqa: F401  (package_row_id, station_row_id: re-exported)
     AlreadyMerged,
+    Driver,
     ForeignRecord,
     apply,
     file_digest,
@@ -82,6 +89,7 @@ from db.store import ElectionStore, durable_copy, now, storage_error
 from observer.errors import PackageError
 from observer.i18n import tr
 from observer.package import KIND_HQ, KIND_STATION, SUFFIX
+from observer.paths import app_home
 from observer.sealed import SealedError, is_sealed_name, open_file
 
 MERGED = "merged"
@@ -130,7 +138,37 @@ class _Logged:
 
 
 def held_dir(hq: ElectionStore) -> Path:
-    return hq.path.with_name(hq.path.name + ".held")
+    """Where held package files are kept: beside the HQ file, or for a PostgreSQL HQ in the user's
+    data folder, one folder per server and database (never a folder named after it in the current one)."""
+    if hq.url is None:
+        return hq.path.with_name(hq.path.name + ".held")
+    from sqlalchemy.engine import make_url
+
+    where = make_url(hq.url.replace("postgres://", "postgresql://", 1)).set(password=None)
+    server = f"{where.host or ''}:{where.port or ''}:{where.query.get('host', '')}:{where.database or ''}"
+    tag = hashlib.sha256(server.encode()).hexdigest()[:12]
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", pg_database_name(hq.url))[:60]
+    return app_home() / "held" / f"{name}-{tag}"
+
+
+def _package_locks(pkg: VerifiedPackage, grant: Grant) -> list[str]:
+    """What merging ``pkg`` writes, as advisory lock names (db.merge_batch.lock_key): its package
+    lines, stations (by code), observers, keys and evidence. Two packages that share none of
+    these write no row in common, so they are merged at the same time by two runs."""
+    man = pkg.manifest
+    names = {"package:" + pkg.sha256, "key:" + man.fingerprint}
+    if man.station_code:
+        names.add("station:" + man.station_code)
+    if man.observer.id:
+        names.add("observer:" + man.observer.id)
+    names.update("station:" + str(r["code"]) for r in pkg.rows.get("stations", []))
+    names.update("observer:" + str(r["id"]) for r in pkg.rows.get("observers", []))
+    names.update("evidence:" + stored for stored in pkg.evidence_files)
+    for inner in grant.inner.values():
+        names.update(("package:" + inner.sha256, "key:" + inner.manifest.fingerprint))
+        if inner.manifest.observer.id:
+            names.add("observer:" + inner.manifest.observer.id)
+    return sorted(names)
 
 
 class _Merger(MergeBatch):
@@ -154,18 +192,20 @@ class _Merger(MergeBatch):
         if entry.outcome != REFUSED and not self.refusals:
             return  # nothing to take back: no second hash of every merged file
         key = _refusal_key(entry.path)
+        locks = ["refused:" + key]
         if entry.outcome != REFUSED:
             if key in self.refusals:
-                with self._tx() as conn:
+                with self._tx(locks) as conn:
                     conn.execute(text("DELETE FROM packages WHERE sha256 = :k AND outcome = 'refused'"), {"k": key})
                 self.refusals.discard(key)
                 self.known.pop(key, None)
             return
         reason = entry.reason[:2000]
-        with self._tx() as conn:
-            if key in self.refusals:
+        pk = m.Package
+        with self._tx(locks) as conn:
+            # read again under the lock: another run may have refused the same file since this one started
+            if key in self.refusals or conn.execute(select(pk.id).where(pk.sha256 == key)).first() is not None:
                 # the same file refused again: only a new reason is news (a repeated run writes nothing)
-                pk = m.Package
                 conn.execute(
                     update(pk).where(pk.sha256 == key, pk.reason != reason).values(reason=reason, updated_at=now())
                 )
@@ -212,7 +252,7 @@ class _Merger(MergeBatch):
         if not logged.signed or logged.file_sha256 is None:
             # merged by 0.1.0: keep its signed manifest now (a district package passes it on) and
             # the file's hash (the next time it is offered is one hash)
-            with self._tx() as conn:
+            with self._tx(["package:" + identity]) as conn:
                 conn.execute(
                     text(
                         "UPDATE packages SET manifest = coalesce(manifest, :b), signature = coalesce(signature, :s), "
@@ -302,10 +342,10 @@ class _Merger(MergeBatch):
         placed: list[str] = []
         try:
             placed = self._place_evidence(pkg)
-            with self._tx() as conn:
+            with self._tx(_package_locks(pkg, grant) if self.pg else ()) as conn:
                 if trust_now:
                     # in the package's transaction: a crash undoes the decision with the data
-                    write_key(conn, man.public_key, "", TRUSTED, TOFU_DECIDER)
+                    self._trust_on_first_use(conn, pkg)
                 if man.kind == KIND_STATION:
                     self._bind(conn, pkg)
                 carried = apply(conn, pkg, grant, self.touched, digest)
@@ -313,7 +353,7 @@ class _Merger(MergeBatch):
             self._unstage(placed)
             self.known[pkg.sha256] = _Logged(MERGED, False, True)  # the other run's file hash is not known here
             return DUPLICATE
-        except (IntegrityError, sqlite3.IntegrityError) as exc:
+        except INTEGRITY_ERRORS as exc:
             self._unstage(placed)
             problem = str(exc.orig if isinstance(exc, IntegrityError) else exc)
             return tr("package.error.conflict", file=name, problem=problem[:120])
@@ -342,25 +382,38 @@ class _Merger(MergeBatch):
         if self.book.bound.get(fpr) == oid:
             return
         check_prior_records(conn, fpr, oid, name)
-        raw: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
-        try:
-            raw.execute(
-                "UPDATE trusted_keys SET observer_id = ? WHERE fingerprint = ? AND observer_id IS NULL", (oid, fpr)
-            )
-        except sqlite3.IntegrityError:
-            owner = raw.execute("SELECT fingerprint FROM trusted_keys WHERE observer_id = ?", (oid,)).fetchone()
+        # Plain statements (db.merge_rows.Driver): once per key, but on every package of a new team.
+        # Checked before the update rather than caught from the unique index: on PostgreSQL a failed
+        # statement would spoil the package's savepoint. Under the observer's merge lock (PostgreSQL)
+        # nobody binds this observer meanwhile; the index stays the last word.
+        db = Driver(conn)
+        owner = db.rows(f"SELECT fingerprint FROM trusted_keys WHERE observer_id = {db.mark}", (oid,))
+        if owner and owner[0][0] != fpr:
             raise PackageError(
-                "package.auth.observer_bound",
-                file=name,
-                fingerprint=fpr,
-                bound=owner[0] if owner else "?",
-                observer=oid,
-            ) from None
-        bound = raw.execute("SELECT observer_id FROM trusted_keys WHERE fingerprint = ?", (fpr,)).fetchone()
-        if bound is None or bound[0] != oid:  # another run bound it meanwhile
-            raise PackageError(
-                "package.auth.key_bound", file=name, fingerprint=fpr, bound=bound[0] if bound else "?", observer=oid
+                "package.auth.observer_bound", file=name, fingerprint=fpr, bound=owner[0][0], observer=oid
             )
+        db.rows(
+            f"UPDATE trusted_keys SET observer_id = {db.mark} WHERE fingerprint = {db.mark} AND observer_id IS NULL",
+            (oid, fpr),
+        )
+        bound = db.rows(f"SELECT observer_id FROM trusted_keys WHERE fingerprint = {db.mark}", (fpr,))
+        if not bound or bound[0][0] != oid:  # another run bound it meanwhile
+            raise PackageError(
+                "package.auth.key_bound", file=name, fingerprint=fpr, bound=bound[0][0] if bound else "?", observer=oid
+            )
+
+    def _trust_on_first_use(self, conn: Connection, pkg: VerifiedPackage) -> None:
+        """Trust the package's key (trust on first use), unless a coordinator decided about it since
+        this run started: a key revoked meanwhile refuses the package, one trusted stays as decided."""
+        man = pkg.manifest
+        db = Driver(conn)
+        found = db.rows(f"SELECT status FROM trusted_keys WHERE fingerprint = {db.mark}", (man.fingerprint,))
+        status = found[0][0] if found else None
+        if status == REVOKED:
+            self.book.status[man.fingerprint] = REVOKED
+            raise PackageError("package.error.revoked", file=pkg.path.name, fingerprint=man.fingerprint)
+        if status != TRUSTED:
+            write_key(conn, man.public_key, "", TRUSTED, TOFU_DECIDER)
 
     def _check_content(self, pkg: VerifiedPackage) -> None:
         """Figures and categories must exist in this election's template."""
@@ -379,21 +432,27 @@ class _Merger(MergeBatch):
         folder = held_dir(self.hq)
         target = folder / (pkg.sha256 + SUFFIX)
         try:
-            folder.mkdir(exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             if not target.exists():
                 durable_copy(pkg.path, target)
         except OSError as exc:
             raise storage_error(exc, target) from None
         if man.fingerprint not in self.book.status:
             # No label: the coordinator gives one; who signed with the key is in KeyInfo.signers.
-            with self._tx() as conn:
-                write_key(conn, man.public_key, "", PENDING, "")
-            self.book.status[man.fingerprint] = PENDING
+            tk = m.TrustedKey
+            with self._tx(["key:" + man.fingerprint]) as conn:
+                # read again under the lock: another run may have decided about this key meanwhile
+                status = conn.execute(select(tk.status).where(tk.fingerprint == man.fingerprint)).scalar()
+                if status is None:
+                    write_key(conn, man.public_key, "", PENDING, "")
+            self.book.status[man.fingerprint] = status or PENDING
         if pkg.sha256 in self.known:
             return
         t = now()
-        with self._tx() as conn:
-            conn.execute(insert(m.Package).values(package_row(pkg, HELD, None, t)))
+        pk = m.Package
+        with self._tx(["package:" + pkg.sha256]) as conn:
+            if conn.execute(select(pk.id).where(pk.sha256 == pkg.sha256)).first() is None:  # another run's line?
+                conn.execute(insert(m.Package).values(package_row(pkg, HELD, None, t)))
         self.known[pkg.sha256] = _Logged(HELD, False, True)
 
 
@@ -405,17 +464,21 @@ def merge_packages(
     cancel: Callable[[], bool] | None = None,
     trust_new_keys: bool | None = None,
     org_key: X25519PrivateKey | None = None,
+    committed: Callable[[list[PackageOutcome]], None] | None = None,
 ) -> MergeReport:
     """Merge package files and folders (searched recursively for ``*.bqpkg``) into ``hq``.
 
     ``trust_new_keys`` None uses the HQ file's setting (off unless turned on).
     ``org_key`` (the organisation's private key) opens sealed ``*.bqpkg.sealed``
     files; without it they are refused with a message saying so.
+    ``committed`` is called with outcomes, in order, once what they wrote is committed:
+    a run killed after that loses none of them.
     """
     files = iter_packages(paths)
     report = MergeReport()
     total = len(files)
     with _Merger(hq, trust_on_first_use(hq) if trust_new_keys is None else trust_new_keys, org_key) as merger:
+        merger.on_commit = committed
         for i, path in enumerate(files):
             if cancel is not None and cancel():
                 report.cancelled = True
@@ -425,6 +488,7 @@ def merge_packages(
             entry = merger.merge_file(path)
             merger.log_outcome(entry)
             report.entries.append(entry)
+            merger.acknowledge(entry)
             merger.commit_if_due()
     if progress is not None and not report.cancelled:
         progress(total, total, "")
@@ -447,6 +511,8 @@ def release_held(hq: ElectionStore, fingerprint: str) -> MergeReport:
             return report
         for sha in sorted(shas):
             kept = held_dir(hq) / (sha + SUFFIX)
+            if hq.url is not None and not kept.is_file():
+                continue  # held by a merge on another machine: released there, or when merged again
             entry = merger.merge_file(kept, release=True)
             merger.log_outcome(entry)
             report.entries.append(entry)

@@ -10,27 +10,57 @@
 * The private work folder is ``.baqylau-incoming-<pid>-*`` beside the HQ file
   (db/workdirs.py); folders left by a run that no longer exists (a crash, a full
   disk) are removed when the next merge starts and when the app opens the file.
+  A PostgreSQL HQ has no folder of its own: its merges work in the user's
+  ``<BAQYLAU_HOME>/incoming`` (db.workdirs.work_parent).
+
+On PostgreSQL (docs/postgresql.md, "Merging from several machines") several merges
+run at once, from different machines. The batch is an ordinary READ COMMITTED
+transaction; each package's savepoint first takes transaction-level advisory locks
+on what it writes (its package ids, station codes, observer ids, key fingerprints,
+evidence), so two merges never write the same rows at once and each sees the
+other's committed result. Locks are taken in sorted order; a batch that already
+holds locks only *tries* the next package's, and if one is taken commits itself
+(releasing everything) before waiting: a merge never waits while holding a lock,
+so merges cannot deadlock each other. The totals trigger stays on (the per-pair
+upsert is covered by the station's lock; dropping it would lock the table).
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import Connection, RootTransaction
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
+from db.engine import error_for
 from db.package import VerifiedPackage
 from db.store import ElectionStore, durable_copy, storage_error
-from db.workdirs import drop_work_dir, make_work_dir, remove_stale_work_dirs
+from db.workdirs import drop_work_dir, make_work_dir, remove_stale_work_dirs, work_parent
 from observer.errors import StorageError
+
+try:  # the PostgreSQL driver, present where a PostgreSQL HQ can be used
+    import psycopg
+
+    _DRIVER_ERRORS: tuple[type[BaseException], ...] = (sqlite3.DatabaseError, psycopg.Error)
+    DRIVER_INTEGRITY_ERRORS: tuple[type[BaseException], ...] = (sqlite3.IntegrityError, psycopg.IntegrityError)
+except ImportError:  # pragma: no cover - SQLite-only installs
+    _DRIVER_ERRORS = (sqlite3.DatabaseError,)
+    DRIVER_INTEGRITY_ERRORS = (sqlite3.IntegrityError,)
+# What the merge's own statements raise (SQLAlchemy's or the driver's) for a constraint a
+# package breaks: its refusal, not a storage error.
+INTEGRITY_ERRORS: tuple[type[BaseException], ...] = (IntegrityError, *DRIVER_INTEGRITY_ERRORS)
+# What a failing database raises through SQLAlchemy or its driver: a storage error of the run.
+_DB_ERRORS: tuple[type[BaseException], ...] = (OperationalError, DatabaseError, *_DRIVER_ERRORS)
+_DB_OR_OS_ERRORS: tuple[type[BaseException], ...] = (OSError, *_DB_ERRORS)
 
 # Packages share one transaction (a savepoint each) for this long: per-commit costs
 # (WAL frames of every touched index page, checkpoints) are paid once per batch.
@@ -40,6 +70,23 @@ BATCH_SECONDS = 4.0
 _CACHE_KIB = 512 * 1024  # page cache of the merge connection: a batch's dirty index pages fit
 _WAL_PAGES = 100_000  # auto-checkpoint threshold while merging (~400 MB of WAL at most)
 _TOTALS_TRIGGER = "trg_headcount_totals_insert"  # see MergeBatch._suspend_totals_trigger
+# Blocking and non-blocking transaction-level advisory locks on a set of keys, in key order (the
+# ordered subquery fixes the order the function is called in). One round trip per package.
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY 1) AS keys"
+_TRY_LOCK_SQL = (
+    "SELECT coalesce(bool_and(pg_try_advisory_xact_lock(k)), true) "
+    "FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY 1) AS keys"
+)
+
+
+def lock_key(name: str) -> int:
+    """A signed 64-bit advisory lock key for ``name`` (``"station:101"``, ``"package:<id>"``...).
+
+    The 64-bit key space of advisory locks is shared by every user of the database: the
+    namespace in the hash keeps these apart from the store's migration lock and anyone else's.
+    """
+    digest = hashlib.sha256(b"baqylau-merge\0" + name.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 class MergeBatch:
@@ -60,13 +107,23 @@ class MergeBatch:
         # are recomputed once before the commit instead of by a trigger per click.
         self.touched: set[tuple[str, str | None]] = set()
         self.totals_trigger: str | None = None  # the insert trigger's SQL while it is suspended
+        self.pg = hq.url is not None
+        self.locked: set[int] = set()  # advisory locks the open batch holds (PostgreSQL)
+        # Outcomes waiting for the commit that makes them durable, and who is told then.
+        self.pending: list[Any] = []
+        self.on_commit: Callable[[list[Any]], None] | None = None
 
     def __enter__(self) -> Self:
         try:
             # One private folder per run (not per package) for verified copies, on the
             # HQ's file system so evidence is moved into place by a rename.
-            remove_stale_work_dirs(self.hq.path.parent)
-            self.work_dir = make_work_dir(self.hq.path.parent)
+            parent = work_parent(self.hq.path, self.pg)
+            remove_stale_work_dirs(parent)
+            self.work_dir = make_work_dir(parent)
+            if self.pg:
+                # READ COMMITTED (the server's default) and advisory locks per package (see above).
+                self.conn = self.hq.engine.connect()
+                return self
             # IMMEDIATE: a batch takes the write lock when it starts, so a second writer waits for
             # it (busy timeout) instead of failing after it, and this one never fails to upgrade.
             self.conn = self.hq.engine.connect().execution_options(begin="BEGIN IMMEDIATE")
@@ -78,10 +135,16 @@ class MergeBatch:
             # checkpointed every few batches instead of after every commit.
             self._pragma(f"cache_size=-{_CACHE_KIB}")
             self._pragma(f"wal_autocheckpoint={_WAL_PAGES}")
-        except (OSError, sqlite3.Error, OperationalError, DatabaseError) as exc:
+        except _DB_OR_OS_ERRORS as exc:
             self.__exit__()
-            raise storage_error(exc, self.hq.path) from None
+            raise self._error(exc) from None
         return self
+
+    def _error(self, exc: BaseException) -> StorageError:
+        """A storage failure in the user's words: the work folder's, the file's or the server's."""
+        if isinstance(exc, OSError) and self.pg:
+            return storage_error(exc, Path(exc.filename) if exc.filename else work_parent(self.hq.path, True))
+        return error_for(exc, self.hq.path, self.hq.url)
 
     def __exit__(self, exc_type: type[BaseException] | None = None, *exc: object) -> None:
         if self.conn is not None:
@@ -96,15 +159,17 @@ class MergeBatch:
             finally:
                 try:
                     self.conn.rollback()
-                    if self.committed:
+                    if self.committed and not self.pg:
                         # this run's WAL into the file now (and the WAL file back to empty),
                         # not left for whoever writes next
                         self._pragma("wal_checkpoint(TRUNCATE)")
-                except (sqlite3.Error, OperationalError, DatabaseError):
+                except _DB_ERRORS:
                     pass  # the connection is discarded below anyway
-                self.conn.invalidate()  # never hand the tuned connection back to the pool
+                if not self.pg:
+                    self.conn.invalidate()  # never hand the tuned connection back to the pool
                 self.conn.close()
                 self.conn = None
+                self.locked.clear()
         if self.work_dir is not None:
             drop_work_dir(self.work_dir)
             self.work_dir = None
@@ -120,28 +185,53 @@ class MergeBatch:
         If SQLite already rolled the batch back by itself (a full disk, an I/O error
         in one of its statements), there is nothing to commit: the error that did it
         has been raised already, and merging the same files again recovers the batch.
+        Then whoever waits for outcomes (``on_commit``) hears of those it made durable.
         """
         if self.batch is None:
+            self._acknowledge()
             return
         batch, self.batch = self.batch, None
-        raw: sqlite3.Connection = self.conn.connection.driver_connection  # type: ignore[union-attr, assignment]
         try:
-            if not raw.in_transaction:
+            if not self._in_transaction():
                 raise sqlite3.OperationalError("the batch was rolled back")
             self._place_staged()
             self._restore_totals()
             batch.commit()
-        except (OperationalError, DatabaseError, sqlite3.Error) as exc:
+        except _DB_ERRORS as exc:
             self.totals_trigger = None
             self.touched.clear()
+            self.pending.clear()
             try:
                 batch.rollback()
-            except (OperationalError, DatabaseError, sqlite3.Error):
+            except _DB_ERRORS:
                 pass
-            raise storage_error(exc, self.hq.path) from None
+            raise self._error(exc) from None
+        finally:
+            self.locked.clear()  # committed or rolled back: the transaction's locks are gone
+        self.touched.clear()  # PostgreSQL: kept by the trigger, nothing to recompute
         self.committed = True
         done, self.after_commit = self.after_commit, []
         _remove(done)
+        self._acknowledge()
+
+    def acknowledge(self, outcome: Any) -> None:
+        """``outcome`` is told to ``on_commit`` once what it wrote is committed (at once if nothing is open)."""
+        self.pending.append(outcome)
+        if self.batch is None:
+            self._acknowledge()
+
+    def _acknowledge(self) -> None:
+        if self.pending and self.on_commit is not None:
+            done, self.pending = self.pending, []
+            self.on_commit(done)
+
+    def _in_transaction(self) -> bool:
+        assert self.conn is not None
+        raw: Any = self.conn.connection.driver_connection
+        if self.pg:
+            # psycopg: a transaction an error has aborted cannot commit (INERROR = 3)
+            return int(raw.info.transaction_status) != 3
+        return bool(raw.in_transaction)
 
     def _suspend_totals_trigger(self) -> None:
         """Drop the per-click totals trigger for this batch (inside its transaction).
@@ -150,7 +240,10 @@ class MergeBatch:
         batch recomputes the totals of the pairs it touched instead (``_restore_totals``).
         DDL is transactional in SQLite: other connections never see the file without
         the trigger, and a crash or rollback brings it back with the batch undone.
+        Not on PostgreSQL: dropping a trigger locks its table against every other merge.
         """
+        if self.pg:
+            return
         raw: sqlite3.Connection = self.conn.connection.driver_connection  # type: ignore[union-attr, assignment]
         found = raw.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (_TOTALS_TRIGGER,)
@@ -212,28 +305,57 @@ class MergeBatch:
             raise storage_error(exc, folder) from None
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
+    def _tx(self, locks: Iterable[str] = ()) -> Iterator[Connection]:
         """One package's writes: a savepoint inside the batch transaction.
 
         A refused package rolls back alone; the batch is committed every
         ``_BATCH_SECONDS`` (and at the end), so a crash loses at most the last batch.
+        ``locks`` name what the package writes (:func:`lock_key`): on PostgreSQL they are
+        held from here to the batch's commit, so no other merge writes the same rows meanwhile.
         """
         assert self.conn is not None
         try:
-            if self.batch is None:
-                self.batch = self.conn.begin()
-                self.batch_started = time.monotonic()
-                self._suspend_totals_trigger()
+            self._begin()
+            if self.pg:
+                self._lock(locks)
             with self.conn.begin_nested():
                 yield self.conn
-        except (IntegrityError, sqlite3.IntegrityError):
+        except INTEGRITY_ERRORS:
             raise
-        except (
-            OperationalError,
-            DatabaseError,
-            sqlite3.DatabaseError,
-        ) as exc:  # raw statements raise the driver's errors
-            raise storage_error(_first_cause(exc), self.hq.path) from None
+        except _DB_ERRORS as exc:  # raw statements raise the driver's errors
+            raise self._error(_first_cause(exc)) from None
+
+    def _begin(self) -> None:
+        assert self.conn is not None
+        if self.batch is None:
+            self.batch = self.conn.begin()
+            self.batch_started = time.monotonic()
+            self._suspend_totals_trigger()
+
+    def _lock(self, names: Iterable[str]) -> None:
+        """Take the advisory locks of ``names`` in this batch, never waiting while holding others.
+
+        With none held yet, wait for them in key order (every merge does the same: no cycle).
+        Holding some (earlier packages of the batch), only try: if another merge has one,
+        commit the batch first (its locks go with it), then wait in key order.
+        """
+        assert self.conn is not None
+        keys = sorted({lock_key(n) for n in names} - self.locked)
+        if not keys:
+            return
+        raw: Any = self.conn.connection.driver_connection
+        if self.locked:
+            with raw.cursor() as cur:
+                got = cur.execute(_TRY_LOCK_SQL, (keys,)).fetchone()[0]
+            if got:
+                self.locked.update(keys)
+                return
+            self.commit()
+            self._begin()
+            keys = sorted({lock_key(n) for n in names})
+        with raw.cursor() as cur:
+            cur.execute(_LOCK_SQL, (keys,))
+        self.locked.update(keys)
 
     def commit_if_due(self) -> None:
         """Commit the batch once it is ``BATCH_SECONDS`` old: called between packages, never

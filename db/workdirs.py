@@ -1,5 +1,9 @@
 """The merge's private work folders (``.baqylau-incoming-<pid>-*`` beside the HQ file): made, held, cleaned.
 
+A PostgreSQL HQ has no folder beside it (its "path" is a database name): its merges
+work in ``<BAQYLAU_HOME>/incoming`` on the machine that runs them (:func:`work_parent`),
+cleaned up in the same way.
+
 Standard library only, so the app can clean up at start-up without importing the
 store. A folder belongs to a running merge while its owner holds an advisory lock
 on it (POSIX ``flock`` on the folder itself); the owner's process id in the name
@@ -17,6 +21,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from observer.paths import app_home
 
 try:
     import fcntl
@@ -42,6 +48,16 @@ def process_alive(pid: int) -> bool | None:
     except OSError:
         return True  # exists, owned by someone else
     return True
+
+
+def work_parent(hq_path: Path, on_server: bool) -> Path:
+    """Where a merge into ``hq_path`` makes its work folder: beside the HQ file, or (``on_server``:
+    a PostgreSQL HQ, whose path is only a database name) in the user's own data folder."""
+    if not on_server:
+        return hq_path.parent
+    folder = app_home() / "incoming"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def make_work_dir(folder: Path) -> Path:

@@ -182,8 +182,8 @@ def test_crash_inside_a_package_leaves_hq_as_before(
     before = dump(hq.path)
     real = db.merge_rows.upsert_rows
 
-    def crash(conn: Any, table: str, rows: list[dict[str, Any]], own_pid: Any = None) -> None:
-        real(conn, table, rows, own_pid)  # some rows of this package are already written...
+    def crash(conn: Any, table: str, rows: list[dict[str, Any]], own_pid: Any = None, **kw: Any) -> None:
+        real(conn, table, rows, own_pid, **kw)  # some rows of this package are already written...
         if table == "protocol_values":
             raise RuntimeError("power cut")  # ...when the machine dies
 
@@ -624,8 +624,8 @@ def test_error_mid_batch_keeps_the_packages_merged_before_it(
     real = db.merge_rows.upsert_rows
     calls = {"protocol_values": 0}
 
-    def crash(conn: Any, table: str, rows: list[dict[str, Any]], own_pid: Any = None) -> None:
-        real(conn, table, rows, own_pid)
+    def crash(conn: Any, table: str, rows: list[dict[str, Any]], own_pid: Any = None, **kw: Any) -> None:
+        real(conn, table, rows, own_pid, **kw)
         if table == "protocol_values":
             calls[table] += 1
             if calls[table] == 2:  # inside the second package of the run, same batch as the first
@@ -741,3 +741,295 @@ def test_district_package_is_held_until_its_key_is_a_district_key(
     assert err.value.key == "package.key.need_whole"
     for s in (district, org):
         s.close()
+
+
+# ---- both backends: a file HQ and a PostgreSQL HQ (issue 16) ---------------------------------
+
+
+def content(where: str | Path, *, ignore_clock: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+    """What an HQ holds, a file's or a database's alike: every table, columns by name, rows sorted.
+
+    ``ignore_clock``: without the columns that record when this HQ merged (see ``dump``).
+    """
+    from sqlalchemy import MetaData, select
+
+    from db.models import Base
+
+    store = ElectionStore.open(where)
+    try:
+        with store.engine.connect() as conn:
+            meta = MetaData()
+            meta.reflect(conn)
+            out: dict[str, list[tuple[Any, ...]]] = {}
+            for name in sorted(meta.tables):
+                if name not in Base.metadata.tables:  # Alembic's own, the server's evidence bytes (revision 0011)
+                    continue
+                table = meta.tables[name]
+                cols = sorted(c.name for c in table.columns)
+                if ignore_clock and name in ("packages", "trusted_keys"):
+                    cols = [c for c in cols if c not in _CLOCK and not (name == "trusted_keys" and c == "id")]
+                rows = [tuple(r) for r in conn.execute(select(*(table.c[c] for c in cols)))]
+                if ignore_clock and name == "meta":
+                    rows = [r for r in rows if r[cols.index("key")] != "created_at"]
+                out[name] = sorted(rows, key=repr)
+            return out
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def plain(factory: Factory) -> tuple[Path, Path, Path, Path]:
+    """``three`` without photos: a file keeps them in a folder, a server in a table of its own, so the two
+    HQs compare table for table (``content``) only without them (the halves below have photos)."""
+    ka, kb, kc = KeyPair.generate(), KeyPair.generate(), KeyPair.generate()
+    sa = factory.station("101", "Айгүл", ka, photo=False)
+    a = factory.export(sa, ka)
+    sb = factory.station(
+        "101", "Ерлан", kb, values={"registered": 1500, "issued": 990, "valid": 940, "invalid": 30}, photo=False
+    )
+    b = factory.export(sb, kb)
+    c = factory.export(factory.station("102", "Данияр", kc, photo=False), kc)
+    pid = sa.protocol_id(sa.current_station().id)  # type: ignore[union-attr]
+    sa.set_protocol_value(pid, "invalid", 31)
+    a2 = factory.export(sa, ka)
+    return a, b, c, a2
+
+
+def test_both_backends_hold_the_same_after_any_order_and_repeats(
+    factory: Factory, plain: tuple[Path, Path, Path, Path], store_url: str
+) -> None:
+    """A file HQ and the HQ at ``store_url`` (a file, or a PostgreSQL database) get the same packages in
+    different orders: the same records, conflicts and log; merging again writes nothing."""
+    a, b, c, a2 = plain
+    reference = factory.hq("reference")
+    assert merge_packages(reference, [a, b, c, a2], trust_new_keys=True).counts()["merged"] == 4
+    reference.close()
+    hq = ElectionStore.create(store_url, factory.template, role="hq")
+    assert merge_packages(hq, [a2, c, a, b], trust_new_keys=True).counts()["merged"] == 4
+    exact = content(store_url)
+    assert merge_packages(hq, [a, b, c, a2]).counts() == {"merged": 0, "duplicate": 4, "held": 0, "refused": 0}
+    assert content(store_url) == exact
+    hq.close()
+    # A and B disagree at station 101: two protocols there, as in the file (a conflict to decide)
+    assert len([p for p in exact["protocols"] if p[0] != "x"]) == 3
+    assert content(store_url, ignore_clock=True) == content(reference.path, ignore_clock=True)
+
+
+def test_refusals_are_the_same_on_both_backends(factory: Factory, store_url: str) -> None:
+    """Another observer's record id, and a file that is no package: the same refusal, the same log line."""
+    ka, kb = KeyPair.generate(), KeyPair.generate()
+    sa = factory.station("101", "Айгүл", ka, photo=False)
+    a = factory.export(sa, ka)
+    sb = factory.station("101", "Ерлан", kb, photo=False)
+    with sqlite3.connect(sa.path) as conn:
+        (victim,) = conn.execute("SELECT id FROM protocol_values WHERE key = 'valid'").fetchone()
+    conn.close()
+    with sqlite3.connect(sb.path) as conn:
+        conn.execute("UPDATE protocol_values SET id = ? WHERE key = 'valid'", (victim,))
+    conn.close()
+    b = factory.export(sb, kb)
+    junk = factory.root / "usb" / "junk.bqpkg"
+    junk.write_bytes(b"not a zip at all")
+    i18n.set_language("en")
+    reasons = []
+    for where in (str(factory.root / "file" / "hq.baqylau"), store_url):
+        hq = ElectionStore.create(where, factory.template, role="hq")
+        report = merge_packages(hq, [a, b, junk], trust_new_keys=True)
+        assert [e.outcome for e in report.entries] == ["merged", "refused", "refused"]
+        assert merge_packages(hq, [a, b, junk], trust_new_keys=True).counts() == {
+            "merged": 0,
+            "duplicate": 1,
+            "held": 0,
+            "refused": 2,
+        }
+        reasons.append([e.reason for e in report.entries])
+        hq.close()
+    assert reasons[0] == reasons[1] and victim in reasons[0][1]
+    assert content(store_url, ignore_clock=True) == content(factory.root / "file" / "hq.baqylau", ignore_clock=True)
+    for s in (sa, sb):
+        s.close()
+
+
+@pytest.mark.postgres
+def test_cli_merge_and_keys_trust_and_import_on_postgresql_say_what_they_say_on_a_file(
+    factory: Factory, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`merge URL`, `keys URL trust` and `keys URL import` (which release held packages through the
+    merge): the same --format json summaries and sentences as on a file, and the same content."""
+    import main
+
+    k1, k2 = KeyPair.generate(), KeyPair.generate()
+    p1 = factory.export(factory.station("101", "Айгүл", k1, photo=False), k1, "usb1")
+    p2 = factory.export(factory.station("102", "Ерлан", k2, photo=False), k2, "usb2")
+    keyfile = factory.root / "keys.txt"
+    keyfile.write_text(f"{k2.public_hex} Ерлан\n", encoding="utf-8")
+    said: list[list[str]] = []
+    for where in (str(factory.root / "cli" / "hq.baqylau"), pg_url):
+        out: list[str] = []
+        for argv in (
+            ["merge", where, str(p1.parent), str(p2.parent), "--format", "json"],  # both held
+            ["keys", where, "trust", k1.fingerprint, "--by", "Ana"],  # releases p1
+            ["keys", where, "import", str(keyfile), "--by", "Ana"],  # releases p2
+            ["merge", where, str(p1.parent), str(p2.parent), "--format", "json"],  # both already merged
+            ["keys", where, "list"],
+        ):
+            code = main.main(["--lang", "en", *argv])
+            captured = capsys.readouterr()
+            out.append(f"{code}\n{captured.out}")
+        said.append(out)
+    file_said, pg_said = said
+    assert file_said == pg_said
+    first = json.loads(pg_said[0].split("\n", 1)[1])
+    assert (first["held"], first["merged"]) == (2, 0)
+    assert "1 held packages were merged" in pg_said[1]
+    last = json.loads(pg_said[3].split("\n", 1)[1])
+    assert (last["duplicate"], last["held"]) == (2, 0)
+    file_content = content(factory.root / "cli" / "hq.baqylau", ignore_clock=True)
+    assert content(pg_url, ignore_clock=True) == file_content
+    store = ElectionStore.open(pg_url)
+    try:
+        assert not list(db.merge.held_dir(store).iterdir())  # released copies are gone
+        assert factory.root not in db.merge.held_dir(store).parents  # kept in the user's folder, not here
+    finally:
+        store.close()
+
+
+# ---- several merges at once on one PostgreSQL HQ (docs/postgresql.md, "Merging from several machines") ----
+
+# A child `baqylau merge`, its batch length first: 0 commits after every package (the most interleaving).
+MERGE_CHILD = (
+    "import sys, main, db.merge_batch; db.merge_batch.BATCH_SECONDS = float(sys.argv.pop(1)); "
+    "sys.exit(main.main(sys.argv[1:]))"
+)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def halves(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], list[Path], Path]:
+    """Two halves of 62 packages for two coordinators, and the one package both of them have.
+
+    30 stations with one observer; 15 stations with two observers who disagree, one in each half
+    (a conflict either way); one observer's two exports of one station (the newer must win), one in
+    each half; and one package in both halves (exactly one run may merge it).
+    """
+    from observer.template import builtin_template
+
+    f = Factory(tmp_path_factory.mktemp("halves"), builtin_template("kz-majilis-2021"))
+    one: list[Path] = []
+    two: list[Path] = []
+    for i in range(30):
+        k = KeyPair.generate()
+        (one if i < 15 else two).append(f.export(f.station(str(300 + i), f"S{i}", k, photo=i % 2 == 0), k))
+    for i in range(15):
+        for side, issued in ((one, 900), (two, 990)):
+            k = KeyPair.generate()
+            values = {"registered": 1500, "issued": issued, "valid": issued - 50, "invalid": 30}
+            side.append(f.export(f.station(str(400 + i), f"P{i}-{issued}", k, values=values, photo=False), k))
+    k = KeyPair.generate()
+    s = f.station("500", "Later", k, photo=False)
+    one.append(f.export(s, k))
+    s.set_protocol_value(s.protocol_id(s.current_station().id), "invalid", 31)  # type: ignore[union-attr]
+    two.append(f.export(s, k))
+    s.close()
+    shared = one[0]
+    return one, [*two, shared], shared
+
+
+def _settled_digest(where: str | Path) -> str:
+    """content_digest of the HQ once the columns that say *when* it merged are set to one moment
+    (and trusted keys' random row ids to their fingerprints): what two runs at different times share."""
+    from sqlalchemy import text
+
+    from db.hq_copy import content_digest
+
+    store = ElectionStore.open(where)
+    try:
+        moment = "2026-01-01T00:00:00.000000Z"
+        with store.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE packages SET created_at = :t, updated_at = :t, "
+                    "merged_at = CASE WHEN merged_at IS NULL THEN NULL ELSE :m END"
+                ),
+                {"t": moment, "m": moment},  # two parameters: PostgreSQL types each use of one alike
+            )
+            conn.execute(
+                text(
+                    "UPDATE trusted_keys SET created_at = :t, updated_at = :t, decided_at = :t, "
+                    "id = substr(replace(fingerprint, '-', ''), 1, 32)"
+                ),
+                {"t": moment},
+            )
+            conn.execute(text("UPDATE meta SET value = :t WHERE key = 'created_at'"), {"t": moment})
+        return content_digest(store)
+    finally:
+        store.close()
+
+
+def _merge_child(url: str, files: list[Path], batch_seconds: str) -> Any:
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
+    argv = [sys.executable, "-c", MERGE_CHILD, batch_seconds, "--lang", "en", "merge", url]
+    return subprocess.Popen(
+        [*argv, *map(str, files), "--trust-new-keys", "--format", "json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("batch_seconds", ["0", "4"], ids=["commit-per-package", "batched"])
+def test_two_merges_at_once_end_as_one_sequential_merge(
+    halves: tuple[list[Path], list[Path], Path], pg_url: str, tmp_path: Path, batch_seconds: str
+) -> None:
+    """Two coordinators merge the two halves into one PostgreSQL HQ at the same time: the HQ ends
+    with the content of one sequential merge of everything (same conflicts, the newer export won),
+    and the package both had is merged by one run and "already merged" for the other.
+
+    (Without the advisory locks of db.merge_batch this fails: the shared package is refused by a
+    unique-key conflict in one run, or one run dies of a deadlock.)
+    """
+    from observer.template import builtin_template
+
+    one, two, shared = halves
+    template = builtin_template("kz-majilis-2021")
+    ElectionStore.create(pg_url, template, role="hq").close()
+    children = [_merge_child(pg_url, files, batch_seconds) for files in (one, two)]
+    outputs = [child.communicate(timeout=600) for child in children]
+    assert [child.returncode for child in children] == [0, 0], [err.decode()[-2000:] for _, err in outputs]
+    summaries = [json.loads(out) for out, _ in outputs]
+    outcomes = [{Path(e["path"]).name: e["outcome"] for e in s["packages"]} for s in summaries]
+    assert sorted(o[shared.name] for o in outcomes) == ["duplicate", "merged"]
+    assert sum(s["merged"] for s in summaries) == len(set(one + two)) == 62
+    assert all(s["refused"] == 0 and s["held"] == 0 for s in summaries)
+
+    reference = tmp_path / "sequential.baqylau"
+    store = ElectionStore.create(reference, template, role="hq")
+    assert merge_packages(store, [*one, *two], trust_new_keys=True).counts()["merged"] == 62
+    store.close()
+    assert _settled_digest(pg_url) == _settled_digest(reference)
+
+
+def test_prior_records_are_found_on_both_backends(factory: Factory, store_url: str) -> None:
+    """Before a key's first binding (db.authorize.check_prior_records, one statement for every table):
+    records of this observer signed by another key, or of another observer signed by this key."""
+    from db.authorize import check_prior_records
+
+    ka = KeyPair.generate()
+    a = factory.export(factory.station("101", "Айгүл", ka, photo=False), ka)
+    hq = ElectionStore.create(store_url, factory.template, role="hq")
+    assert merge_packages(hq, [a], trust_new_keys=True).counts()["merged"] == 1
+    with hq.engine.connect() as conn:
+        (oid,) = conn.exec_driver_sql("SELECT DISTINCT observer_id FROM protocols").one()
+        check_prior_records(conn, ka.fingerprint, oid, "a.bqpkg")  # its own: nothing to say
+        with pytest.raises(PackageError) as other_key:
+            check_prior_records(conn, KeyPair.generate().fingerprint, oid, "b.bqpkg")
+        with pytest.raises(PackageError) as other_observer:
+            check_prior_records(conn, ka.fingerprint, "someone-else", "c.bqpkg")
+    assert other_key.value.key == "package.auth.prior_records" and other_key.value.params["bound"] == ka.fingerprint
+    assert other_observer.value.key == "package.auth.key_bound" and other_observer.value.params["bound"] == oid
+    hq.close()

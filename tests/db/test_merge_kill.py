@@ -10,6 +10,10 @@ uninterrupted merge.
 
 5 rounds in CI; ``BAQYLAU_KILLS=200 pytest -s tests/db/test_merge_kill.py`` for the
 long version (the summary line gives kills, packages and records checked).
+
+The same on a PostgreSQL HQ (a new database each round), where the killed run also
+says what it had finished (``--print-committed``, one JSON line per package once its
+commit is done): every package it acknowledged as merged is in the database.
 """
 
 from __future__ import annotations
@@ -233,4 +237,184 @@ def test_merge_killed_at_random_moments_leaves_whole_packages(
         f"\nmerge kills: {KILLS} (before the first commit: {states['none']}, between packages: {states['some']}, "
         f"after the last: {states['all']}); packages checked: {KILLS * PACKAGES}; "
         f"records checked after the kills: {records_checked}; partial packages: 0"
+    )
+
+
+# ---- the same on a PostgreSQL HQ ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _databases(pg_server: str) -> Any:
+    """A maker of new empty databases on the test server (each dropped at the end)."""
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    from tests.conftest import _with_database
+
+    made: list[str] = []
+
+    def new() -> str:
+        name = f"baqylau_kill_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'").format(
+                    sql.Identifier(name)
+                )
+            )
+        made.append(name)
+        return _with_database(pg_server, name)
+
+    try:
+        yield new
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            for name in made:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _pg_content(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """What the HQ holds (as ``_content``), read through SQLAlchemy: columns by name, rows sorted."""
+    from sqlalchemy import MetaData, select
+
+    store = ElectionStore.open(url)
+    try:
+        with store.engine.connect() as conn:
+            meta = MetaData()
+            meta.reflect(conn)
+            out = {}
+            for name in sorted(set(meta.tables) - {"alembic_version"}):
+                table = meta.tables[name]
+                cols = sorted(c.name for c in table.columns)
+                if name in ("packages", "trusted_keys"):
+                    drop = {
+                        "created_at",
+                        "updated_at",
+                        "merged_at",
+                        "decided_at",
+                        "id" if name == "trusted_keys" else "",
+                    }
+                    cols = [c for c in cols if c not in drop]
+                rows = [tuple(r) for r in conn.execute(select(*(table.c[c] for c in cols)))]
+                if name == "meta":
+                    rows = [r for r in rows if r[cols.index("key")] != "created_at"]
+                out[name] = sorted(rows, key=repr)
+            return out
+    finally:
+        store.close()
+
+
+def _pg_whole_packages(url: str, expected: dict[str, dict[str, int]]) -> tuple[set[str], int]:
+    """(ids of the packages merged, records checked); fails on any partial package."""
+    from sqlalchemy import text
+
+    store = ElectionStore.open(url)
+    try:
+        with store.engine.connect() as conn:
+            merged = set(conn.execute(text("SELECT id FROM packages WHERE outcome = 'merged'")).scalars())
+            records = 0
+            for pid, counts in expected.items():
+                found = {
+                    t: conn.execute(text(f"SELECT count(*) FROM {t} WHERE package_id = :p"), {"p": pid}).scalar()
+                    for t in DATA_TABLES
+                }
+                records += sum(v or 0 for v in found.values())
+                if pid in merged:
+                    assert found == counts, f"package {pid} merged but incomplete: {found} != {counts}"
+                else:
+                    assert not any(found.values()), f"records of unmerged package {pid}: {found}"
+            # the head-count totals are those of the clicks there (kept by the trigger, package by package)
+            totals = conn.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT station_id, coalesce(observer_id, '') AS o, count(*) AS n, "
+                    "sum(delta) AS s FROM headcount_events GROUP BY 1, 2) e FULL JOIN headcount_totals t "
+                    "ON t.station_id = e.station_id AND t.observer_id = e.o "
+                    "WHERE t.events IS DISTINCT FROM e.n OR t.total IS DISTINCT FROM e.s"
+                )
+            ).scalar()
+            assert totals == 0
+        return merged, records
+    finally:
+        store.close()
+
+
+def _start_pg(url: str, folder: Path, code: str) -> tuple[subprocess.Popen[bytes], list[dict[str, Any]]]:
+    """The merge in a child with ``--print-committed``; its acknowledged outcomes are collected as they come."""
+    import json
+    import threading
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, "merge", url, str(folder), "--trust-new-keys", "--print-committed", "-q"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    acked: list[dict[str, Any]] = []
+
+    def read() -> None:
+        assert child.stderr is not None
+        for line in child.stderr:
+            if line.startswith(b"{") and line.endswith(b"\n"):  # a whole line only: a cut one was not said
+                acked.append(json.loads(line))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    child.reader = reader  # type: ignore[attr-defined]
+    return child, acked
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("code", "seed"), [(CHILD, "1"), (EVERY_PACKAGE_CHILD, "2")], ids=["batched", "commit-per-package"]
+)
+def test_merge_into_postgresql_killed_at_random_moments_loses_nothing_acknowledged(
+    packages: tuple[Path, dict[str, dict[str, int]]], pg_server: str, code: str, seed: str
+) -> None:
+    folder, expected = packages
+    template = builtin_template("kz-majilis-2021")
+    with _databases(pg_server) as new_database:
+        reference = new_database()
+        ElectionStore.create(reference, template, role="hq").close()
+        started = time.monotonic()
+        child, acked = _start_pg(reference, folder, code)
+        assert child.wait(timeout=300) == 0
+        duration = time.monotonic() - started
+        child.reader.join(10)  # type: ignore[attr-defined]
+        assert sorted(a["outcome"] for a in acked) == ["merged"] * PACKAGES  # everything said, once
+        assert len(_pg_whole_packages(reference, expected)[0]) == PACKAGES
+        want = _pg_content(reference)
+
+        rnd = random.Random(int(os.environ.get("BAQYLAU_KILL_SEED", seed)))
+        states = {"none": 0, "some": 0, "all": 0}
+        acknowledged = 0
+        for _ in range(KILLS):
+            url = new_database()
+            ElectionStore.create(url, template, role="hq").close()
+            child, acked = _start_pg(url, folder, code)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=rnd.uniform(0.0, duration))
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=60)
+            child.reader.join(10)  # type: ignore[attr-defined]
+            merged, _ = _pg_whole_packages(url, expected)
+            said = {package_row_id(a["sha256"]) for a in acked if a["outcome"] == "merged"}
+            assert said <= merged, "a package the killed run acknowledged is not in the database"
+            acknowledged += len(said)
+            states["none" if not merged else "all" if len(merged) == PACKAGES else "some"] += 1
+            store = ElectionStore.open(url)
+            try:
+                report = merge_packages(store, [folder], trust_new_keys=True)
+            finally:
+                store.close()
+            assert report.counts()["refused"] == 0
+            assert report.counts()["merged"] == PACKAGES - len(merged)
+            assert len(_pg_whole_packages(url, expected)[0]) == PACKAGES
+            assert _pg_content(url) == want
+    print(
+        f"\nmerge kills on PostgreSQL: {KILLS} (none merged: {states['none']}, some: {states['some']}, "
+        f"all: {states['all']}); acknowledged merges checked: {acknowledged}; partial packages: 0"
     )

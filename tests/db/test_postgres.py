@@ -332,11 +332,11 @@ def test_keys_list_and_revoke_print_the_same_on_both(
 @pytest.mark.parametrize(
     "argv",
     [
-        ["merge", "{url}", "packages"],
-        ["keys", "{url}", "trust", "abc"],
+        ["demo", "{url}"],  # commands that take no HQ at all
+        ["org-keygen", "{url}"],
         ["keys", "{url}", "--label", "list", "trust", "abc"],  # an option's value is not the action
     ],
-    ids=["merge", "keys-trust", "keys-option-value"],
+    ids=["demo", "org-keygen", "keys-option-value"],
 )
 def test_commands_not_ported_are_refused_before_anything_is_written(
     argv: list[str], pg_url: str, capsys: pytest.CaptureFixture[str]
