@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from db import models as m
+from db.dbapi import driver_sql, is_postgres
 from db.rows import insert_new
 from observer.records import AuditInfo
 
@@ -54,11 +55,6 @@ _INSERT = (
 )
 
 
-def _driver_sql(conn: Connection, sql: str) -> str:
-    """``sql`` in the driver's placeholders: sqlite3's ``?``, psycopg's ``%s`` (a PostgreSQL HQ)."""
-    return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
-
-
 def record_change(
     conn: Connection,
     *,
@@ -76,21 +72,22 @@ def record_change(
         old_text, new_text = as_text(old), as_text(new)
         if old_text == new_text and action == UPDATE:
             continue
-        last = conn.exec_driver_sql(_driver_sql(conn, _LAST), (record_id,)).first()
+        last = conn.exec_driver_sql(driver_sql(_LAST, is_postgres(conn)), (record_id,)).first()
         if action == UPDATE and last is not None and _same_session(last, observer_id, at):
             if last.field == field:
-                conn.exec_driver_sql(_driver_sql(conn, _FOLD), (new_text, when, last.id))
+                conn.exec_driver_sql(driver_sql(_FOLD, is_postgres(conn)), (new_text, when, last.id))
                 continue
             if last.field == WHOLE_RECORD and last.action == CREATE:
                 # Still filling in a record just created: its creation row gets the values.
                 first = json.loads(last.new or "{}")
                 first[field] = new_text
                 conn.exec_driver_sql(
-                    _driver_sql(conn, _FOLD), (json.dumps(first, ensure_ascii=False, sort_keys=True), when, last.id)
+                    driver_sql(_FOLD, is_postgres(conn)),
+                    (json.dumps(first, ensure_ascii=False, sort_keys=True), when, last.id),
                 )
                 continue
         conn.exec_driver_sql(
-            _driver_sql(conn, _INSERT),
+            driver_sql(_INSERT, is_postgres(conn)),
             (m.new_id(), station_id, observer_id, table, record_id, field, action, old_text, new_text, when, when),
         )
 

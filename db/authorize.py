@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from db.dbapi import Driver
 from db.keys import REVOKED, KeyBook
 from db.package import VerifiedPackage
 from observer.errors import PackageError
@@ -165,7 +166,6 @@ def _prior_records_sql(mark: str) -> str:
 def check_prior_records(conn: Connection, fingerprint: str, observer_id: str, name: str) -> None:
     """Before a key's first binding: the HQ holds no record of this observer signed by another key,
     and no record of another observer signed by this key (files merged before bindings existed)."""
-    from db.merge_rows import Driver  # the merge's plain statements (it imports this module)
 
     db = Driver(conn)
     params = (observer_id, fingerprint, fingerprint, KIND_STATION, observer_id) * len(_OWNED_TABLES)

@@ -46,6 +46,7 @@ from sqlalchemy.exc import IntegrityError
 
 from db import models as m
 from db.authorize import Grant, authorize, check_prior_records
+from db.dbapi import Driver
 from db.engine import pg_database_name
 from db.keys import (  # noqa: F401  (the keys service, re-exported for the UI and the command line)
     PENDING,
@@ -68,7 +69,6 @@ from db.keys import (  # noqa: F401  (the keys service, re-exported for the UI a
 from db.merge_batch import INTEGRITY_ERRORS, MergeBatch
 from db.merge_rows import (  # noqa: F401  (package_row_id, station_row_id: re-exported)
     AlreadyMerged,
-    Driver,
     ForeignRecord,
     apply,
     file_digest,
@@ -382,7 +382,7 @@ class _Merger(MergeBatch):
         if self.book.bound.get(fpr) == oid:
             return
         check_prior_records(conn, fpr, oid, name)
-        # Plain statements (db.merge_rows.Driver): once per key, but on every package of a new team.
+        # Plain statements (db.dbapi.Driver): once per key, but on every package of a new team.
         # Checked before the update rather than caught from the unique index: on PostgreSQL a failed
         # statement would spoil the package's savepoint. Under the observer's merge lock (PostgreSQL)
         # nobody binds this observer meanwhile; the index stays the last word.

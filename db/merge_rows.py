@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cache
 from operator import itemgetter
@@ -23,7 +23,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from db import models as m
 from db.authorize import DATA_TABLES, Grant
-from db.fileformat import IN_CHUNK as _CHUNK
+from db.dbapi import Driver
 from db.package import VerifiedPackage
 from db.store import now
 from observer.package import KIND_HQ
@@ -273,69 +273,6 @@ def merge_stations(
         cols = _columns("stations")
         db.insert("stations", cols, [tuple(r.get(c) for c in cols) for r in inserts])
     return mapping
-
-
-class Driver:
-    """The DBAPI connection under the merge's SQLAlchemy connection (``sqlite3`` or ``psycopg``),
-    in the caller's transaction, with the driver's parameter mark.
-
-    The merge writes many small rows per package; SQLAlchemy's per-statement work would cost
-    more than the database's, so the hot statements go to the driver as plain SQL (SQLite:
-    ``?`` marks and ``executemany``; PostgreSQL: ``%s`` marks, ``= ANY(array)`` for a set of
-    keys, and psycopg's pipelined ``executemany``).
-    """
-
-    __slots__ = ("db", "mark", "pg")
-
-    def __init__(self, conn: Connection) -> None:
-        self.pg = conn.dialect.name == "postgresql"
-        self.db: Any = conn.connection.driver_connection
-        self.mark = "%s" if self.pg else "?"
-
-    def marks(self, n: int) -> str:
-        return ", ".join([self.mark] * n)
-
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        if self.pg:
-            with self.db.cursor() as cur:
-                cur.execute(sql, params)
-                return list(cur.fetchall()) if cur.description is not None else []
-        return list(self.db.execute(sql, params).fetchall())
-
-    def many(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
-        if self.pg:
-            with self.db.cursor() as cur:
-                cur.executemany(sql, params)
-        else:
-            self.db.executemany(sql, params)
-
-    def insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """New rows: ``COPY ... FROM STDIN`` on PostgreSQL (a tenth of ``executemany``'s time per row;
-        a key that exists after all fails the COPY, in the package's savepoint, like an INSERT)."""
-        if self.pg:
-            with self.db.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            self.many(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({self.marks(len(cols))})", rows)
-
-    def select_in(self, columns: str, table: str, key: str, values: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
-        """``SELECT columns FROM table WHERE key IN values``: one array parameter on PostgreSQL,
-        chunks of SQLite's variable limit on a file."""
-        if not values:
-            return
-        if self.pg:
-            yield from self.rows(f"SELECT {columns} FROM {table} WHERE {key} = ANY(%s)", (list(values),))
-            return
-        for start in range(0, len(values), _CHUNK):
-            chunk = tuple(values[start : start + _CHUNK])
-            yield from self.db.execute(
-                f"SELECT {columns} FROM {table} WHERE {key} IN ({self.marks(len(chunk))})", chunk
-            )
-
-    def update(self, table: str, sets: dict[str, Any], row_id: str) -> None:
-        assignments = ", ".join(f"{c} = {self.mark}" for c in sets)
-        self.rows(f"UPDATE {table} SET {assignments} WHERE id = {self.mark}", (*sets.values(), row_id))
 
 
 class ForeignRecord(Exception):

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from db.dbapi import driver_sql, mark
 from db.fileformat import IN_CHUNK
 from observer.template import ElectionTemplate, parse_template
 
@@ -137,13 +138,11 @@ class StationReader:
     @property
     def mark(self) -> str:
         """The driver's parameter mark, for SQL run on the store's own raw connections."""
-        return "%s" if self.url is not None else "?"
+        return mark(self.url is not None)
 
     def _run(self, sql: str, params: Sequence[object] = ()) -> Any:
         """A cursor over ``sql`` (written with ``?``, SQLite's and this module's marks)."""
-        if self.url is not None:
-            return self._conn.execute(sql.replace("?", "%s"), params)
-        return self._conn.execute(sql, params)
+        return self._conn.execute(driver_sql(sql, self.url is not None), params)
 
     def close(self) -> None:
         self._conn.close()
