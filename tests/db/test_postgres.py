@@ -218,6 +218,7 @@ def _analyst_url(pg_url: str) -> str:
     """The documented read-only analyst role (docs/postgresql.md), made on the test database."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("DO $$ BEGIN CREATE ROLE baqylau_analyst LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        conn.execute("ALTER ROLE baqylau_analyst LOGIN")  # roles are the cluster's: another test may have made it NOLOGIN
         db = conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
         conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO baqylau_analyst").format(sql.Identifier(db)))
         conn.execute("GRANT USAGE ON SCHEMA public TO baqylau_analyst")
