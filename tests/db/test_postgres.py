@@ -334,9 +334,8 @@ def test_keys_list_and_revoke_print_the_same_on_both(
     [
         ["export-hq", "{url}", "out"],
         ["keys", "{url}", "--label", "list", "trust", "abc"],  # an option's value is not the action
-        ["{url}"],  # the window
     ],
-    ids=["export-hq", "keys-option-value", "gui"],
+    ids=["export-hq", "keys-option-value"],
 )
 def test_commands_not_ported_are_refused_before_anything_is_written(
     argv: list[str], pg_url: str, capsys: pytest.CaptureFixture[str]
