@@ -124,9 +124,11 @@ def test_language_from_option_then_variable_then_locale(environ, expected) -> No
 
 def test_a_database_url_is_refused_not_taken_for_a_folder(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main.main(["--lang", "en", "export-hq", "postgresql://hq@localhost/election", "out"]) == 2
-    # export-hq does not run on a PostgreSQL HQ yet (docs/postgresql.md): refused by name
-    assert "'export-hq' does not work on a PostgreSQL HQ yet" in capsys.readouterr().err
+    assert main.main(["--lang", "en", "org-keygen", "postgresql://hq@localhost/election"]) == 2
+    # org-keygen takes no HQ (docs/postgresql.md): refused by name
+    assert "'org-keygen' does not work on a PostgreSQL HQ yet" in capsys.readouterr().err
+    assert main.main(["--lang", "en", "export-hq", "postgresql://hq@127.0.0.1:9/election", "out"]) == 2
+    assert "Could not reach the database postgresql://hq@127.0.0.1:9/election" in capsys.readouterr().err
     assert main.main(["--lang", "en", "aggregate", "mysql://hq@localhost/election"]) == 2
     assert "database URLs are not supported yet" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # no folder "postgresql:" was made
