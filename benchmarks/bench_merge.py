@@ -22,15 +22,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Context, Row, median_runs
 from benchmarks.data import OBSERVED_EVERY, copy_election, dataset, keep_merged, remove_election
+from db.engine import pg_scratch_databases
 from db.merge import merge_packages
 from db.store import ElectionStore
 from observer.evidence import sha256_file
@@ -103,35 +101,6 @@ def run(ctx: Context) -> list[Row]:
     return rows
 
 
-@contextmanager
-def _pg_databases(server_url: str) -> Iterator[Callable[[], str]]:
-    """A maker of new empty databases (C collation, as the store wants) on the server; all dropped afterwards."""
-    import psycopg
-    from psycopg import sql
-
-    made: list[str] = []
-    scheme, rest = server_url.split("://", 1)
-    where, _, query = rest.partition("?")
-
-    def new() -> str:
-        name = f"baqylau_bench_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'").format(
-                    sql.Identifier(name)
-                )
-            )
-        made.append(name)
-        return f"{scheme}://{where.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
-
-    try:
-        yield new
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            for name in made:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def _pg_rows(
     ctx: Context,
     server_url: str,
@@ -148,7 +117,7 @@ def _pg_rows(
     rows: list[Row] = []
     sqlite_first, sqlite_runs = sqlite_run
     holder: list[ElectionStore] = []
-    with _pg_databases(server_url) as new_database:
+    with pg_scratch_databases(server_url, "baqylau_bench") as new_database:
 
         def fresh() -> str:
             """A new database holding a copy of the HQ before any merge (untimed)."""

@@ -20,7 +20,8 @@ import errno
 import os
 import shutil
 import sqlite3
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,44 @@ def pg_database_name(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(_sqlalchemy_url(url)).database or "postgres"
+
+
+def pg_with_database(url: str, name: str) -> str:
+    """``url`` naming database ``name`` instead (the query, e.g. a socket folder, kept)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+@contextmanager
+def pg_scratch_databases(server_url: str, prefix: str) -> Iterator[Callable[[], str]]:
+    """A maker of new, empty databases on the server (``server_url``: a role that may CREATE DATABASE),
+    text ordered by code point as an HQ requires (docs/postgresql.md); each dropped afterwards,
+    connections and all. For tests and benchmarks, which need throwaway HQs on a real server."""
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    made: list[str] = []
+
+    def new() -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'").format(
+                    sql.Identifier(name)
+                )
+            )
+        made.append(name)
+        return pg_with_database(server_url, name)
+
+    try:
+        yield new
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            for name in made:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _sqlalchemy_url(url: str) -> str:

@@ -162,30 +162,10 @@ def pg_server() -> Iterator[str]:
 @pytest.fixture
 def pg_url(pg_server: str) -> Iterator[str]:
     """A new, empty database on the test server for one test (dropped after it, connections and all)."""
-    import uuid
+    from db.engine import pg_scratch_databases
 
-    import psycopg
-    from psycopg import sql
-
-    name = f"baqylau_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        # Text ordered by code point, as in SQLite (the store refuses another collation).
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'").format(
-                sql.Identifier(name)
-            )
-        )
-    yield _with_database(pg_server, name)
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def _with_database(url: str, name: str) -> str:
-    """``url`` with its database name replaced (the query, e.g. a socket folder, kept)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
+    with pg_scratch_databases(pg_server, "baqylau_test") as new_database:
+        yield new_database()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 import main
 from db.demo import demo_hq
-from db.engine import is_pg_url, pg_database_name
+from db.engine import is_pg_url, pg_database_name, pg_scratch_databases
 from db.hq_copy import copy_hq
 from db.rules import InclusionRules, save_rules
 from db.store import ElectionStore
@@ -34,37 +32,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_hq(tmp_path_factory.mktemp("demo"), stations=150, seed=3)
 
 
-def _new_database(server: str) -> str:
-    """A new empty database on the test server, text in code-point order (as tests/conftest.py's pg_url)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    name = f"baqylau_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'").format(
-                sql.Identifier(name)
-            )
-        )
-    return urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
-
-
-def _drop_database(server: str, url: str) -> None:
-    from urllib.parse import urlsplit
-
-    name = urlsplit(url).path.lstrip("/")
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 @pytest.fixture(scope="module")
 def both(demo: Path, pg_server: str) -> Iterator[tuple[str, str]]:
     """(the demo file, a PostgreSQL copy of it): one copy for every test of the module."""
-    url = _new_database(pg_server)
-    try:
+    with pg_scratch_databases(pg_server, "baqylau_test") as new_database:
+        url = new_database()
         copy_hq(demo, url)
         yield str(demo), url
-    finally:
-        _drop_database(pg_server, url)
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -135,8 +109,8 @@ def test_the_demo_has_what_the_comparison_needs(both: tuple[str, str], capsys: p
 def test_the_inclusion_rules_leave_out_the_same_stations_on_both(
     rules: InclusionRules, demo: Path, pg_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = _new_database(pg_server)
-    try:
+    with pg_scratch_databases(pg_server, "baqylau_test") as new_database:
+        url = new_database()
         copy_hq(demo, url)
         file_copy = tmp_path / "hq.baqylau"
         copy_hq(demo, file_copy)
@@ -149,8 +123,6 @@ def test_the_inclusion_rules_leave_out_the_same_stations_on_both(
             printed.append([_run(argv, capsys), _run(["conflicts", hq], capsys)[1].splitlines()[-2:]])
         assert printed[0] == printed[1]
         assert "All received protocols count" not in printed[0][0][1]
-    finally:
-        _drop_database(pg_server, url)
 
 
 def test_readers_are_not_held_up_by_a_writer_nor_see_its_uncommitted_rows(both: tuple[str, str]) -> None:

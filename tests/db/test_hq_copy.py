@@ -132,17 +132,10 @@ def test_a_damaged_evidence_file_stops_the_copy(demo: Path, tmp_path: Path) -> N
 @pytest.fixture
 def other_pg_url(pg_url: str) -> Iterator[str]:
     """A second new, empty database on the same test server (for a copy from one database to another)."""
-    import uuid
-    from urllib.parse import urlsplit, urlunsplit
+    from db.engine import pg_scratch_databases
 
-    import psycopg
-
-    name = f"baqylau_other_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")
-    yield urlunsplit(urlsplit(pg_url)._replace(path=f"/{name}"))
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with pg_scratch_databases(pg_url, "baqylau_other") as new_database:
+        yield new_database()
 
 
 def _evidence_bytes(where: str | Path) -> dict[str, bytes]:

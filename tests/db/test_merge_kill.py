@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from db.engine import pg_scratch_databases
 from db.merge import merge_packages, package_row_id
 from db.package import export_station_package, read_package
 from db.store import ElectionStore
@@ -243,37 +244,6 @@ def test_merge_killed_at_random_moments_leaves_whole_packages(
 # ---- the same on a PostgreSQL HQ ----------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _databases(pg_server: str) -> Any:
-    """A maker of new empty databases on the test server (each dropped at the end)."""
-    import uuid
-
-    import psycopg
-    from psycopg import sql
-
-    from tests.conftest import _with_database
-
-    made: list[str] = []
-
-    def new() -> str:
-        name = f"baqylau_kill_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'").format(
-                    sql.Identifier(name)
-                )
-            )
-        made.append(name)
-        return _with_database(pg_server, name)
-
-    try:
-        yield new
-    finally:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            for name in made:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def _pg_content(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """What the HQ holds (as ``_content``), read through SQLAlchemy: columns by name, rows sorted."""
     from sqlalchemy import MetaData, select
@@ -376,7 +346,7 @@ def test_merge_into_postgresql_killed_at_random_moments_loses_nothing_acknowledg
 ) -> None:
     folder, expected = packages
     template = builtin_template("kz-majilis-2021")
-    with _databases(pg_server) as new_database:
+    with pg_scratch_databases(pg_server, "baqylau_kill") as new_database:
         reference = new_database()
         ElectionStore.create(reference, template, role="hq").close()
         started = time.monotonic()

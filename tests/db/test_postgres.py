@@ -190,7 +190,7 @@ def test_a_database_sorting_text_another_way_is_refused(pg_server: str, template
     """The store needs code-point order (as SQLite's): a database with a linguistic collation is refused."""
     import uuid
 
-    from tests.conftest import _with_database
+    from db.engine import pg_with_database
 
     name = f"baqylau_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_server, autocommit=True) as conn:
@@ -202,7 +202,7 @@ def test_a_database_sorting_text_another_way_is_refused(pg_server: str, template
             )
         except psycopg.Error as exc:
             pytest.skip(f"this server cannot make an ICU database: {exc}")
-    url = _with_database(pg_server, name)
+    url = pg_with_database(pg_server, name)
     try:
         with pytest.raises(StorageError) as info:
             ElectionStore.create(url, template_2021, role=ROLE_HQ)
@@ -218,7 +218,9 @@ def _analyst_url(pg_url: str) -> str:
     """The documented read-only analyst role (docs/postgresql.md), made on the test database."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("DO $$ BEGIN CREATE ROLE baqylau_analyst LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
-        conn.execute("ALTER ROLE baqylau_analyst LOGIN")  # roles are the cluster's: another test may have made it NOLOGIN
+        conn.execute(
+            "ALTER ROLE baqylau_analyst LOGIN"
+        )  # roles are the cluster's: another test may have made it NOLOGIN
         db = conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
         conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO baqylau_analyst").format(sql.Identifier(db)))
         conn.execute("GRANT USAGE ON SCHEMA public TO baqylau_analyst")
