@@ -14,11 +14,12 @@ the statement began (MVCC at READ COMMITTED) and a writer is never kept waiting 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from db.fileformat import IN_CHUNK as _CHUNK
+
+if TYPE_CHECKING:  # the stations reader imports this module on the window's start: no SQLAlchemy at run time
+    from sqlalchemy import Connection
 
 
 def is_postgres(conn: Connection) -> bool:
