@@ -38,12 +38,11 @@ def pg_hq(hq_file: Path, log: Callable[[str], None]) -> str | None:
     import psycopg
     from psycopg import sql
 
+    from db.engine import pg_with_database
     from db.hq_copy import copy_hq
 
     name = "baqylau_bench_" + hashlib.sha256(str(hq_file.resolve()).encode()).hexdigest()[:12]
-    scheme, rest = server.split("://", 1)
-    where, _, query = rest.partition("?")
-    url = f"{scheme}://{where.split('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+    url = pg_with_database(server, name)
     made = _meta(hq_file, "created_at")
     try:
         if _meta(url, "created_at") == made:

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
+from db.fileformat import is_pg_url  # noqa: F401  (re-exported: callers import it from here)
 from db.revisions import MIGRATIONS
 from observer.errors import StorageError
 
@@ -61,14 +62,6 @@ def _set_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
 
 
 # What the user may type; SQLAlchemy's own name for the driver (psycopg 3) is added by make_engine.
-PG_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
-
-
-def is_pg_url(target: str | Path) -> bool:
-    """True for a PostgreSQL URL (``postgresql://user@host/db``), False for a file path."""
-    return isinstance(target, str) and target.lower().startswith(PG_SCHEMES)
-
-
 def pg_display(url: str) -> str:
     """The URL as messages and window titles show it: the password, if any, hidden."""
     from sqlalchemy.engine import make_url

@@ -15,8 +15,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from db.fileformat import ROLE_HQ, ROLE_STATION
-from db.services.station_reader import is_url  # the standard library's sqlite3 (psycopg once a URL opens)
+from db.fileformat import (
+    ROLE_HQ,
+    ROLE_STATION,
+    is_pg_url,  # no SQLAlchemy at start
+)
 from observer import i18n
 from observer.errors import BaqylauError, StorageError
 from observer.i18n import tr
@@ -188,7 +191,7 @@ class Launcher(QObject):
     # ---- start ---------------------------------------------------------
     def start(self, path: str | Path | None = None) -> QWidget:
         """Open ``path`` (a file, or a shared HQ's ``postgresql://`` URL), else the last file, else the first-run screen."""
-        target = (str(path) if is_url(path) else Path(path)) if path else self.settings.last_file
+        target = (str(path) if is_pg_url(path) else Path(path)) if path else self.settings.last_file
         if target is not None and (path or Path(target).is_file()) and self.open_path(target):
             assert self.window is not None
             return self.window
@@ -296,7 +299,7 @@ class Launcher(QObject):
     def open_path(self, path: Path | str) -> bool:
         """Open an election file, or a shared HQ's ``postgresql://`` URL (no lock file: it is shared)."""
         lock: FileLock | None = None
-        if is_url(path):
+        if is_pg_url(path):
             path = str(path)
         else:
             path = Path(path)

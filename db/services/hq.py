@@ -24,9 +24,9 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from db.fileformat import FORMAT, ROLE_HQ
+from db.fileformat import FORMAT, ROLE_HQ, is_pg_url
 from db.revisions import head_revision
-from db.services.station_reader import StationReader, is_url
+from db.services.station_reader import StationReader
 
 if TYPE_CHECKING:
     from db.store import ElectionStore
@@ -40,7 +40,6 @@ def open_hq(path: str | Path, *, template: str | None = None) -> ElectionStore:
     ``path`` may be a ``postgresql://`` URL: an existing database, whose HQ is
     created on first use in the same way (an empty database stands for a missing file).
     """
-    from db.engine import is_pg_url
     from db.store import ElectionStore
     from observer.errors import PackageError, StorageError
     from observer.template import resolve_template
@@ -81,7 +80,7 @@ def current_hq_reader(path: Path | str) -> StationReader | None:
     A server that cannot be reached or refuses the login raises the StorageError that opening the
     usual way would (db.engine.server_error): asking it a second time would only wait again.
     """
-    if is_url(path):
+    if is_pg_url(path):
         reader = _connect(str(path))
     else:
         try:
@@ -113,7 +112,7 @@ class StoreOpener:
 
     def __init__(self, path: Path | str) -> None:
         # A URL is kept as given (a Path would fold its "//"); ``path`` is then the database's name.
-        self.target: Path | str = str(path) if is_url(path) else Path(path)
+        self.target: Path | str = str(path) if is_pg_url(path) else Path(path)
         self.path = Path(path) if isinstance(self.target, Path) else _database_name(str(path))
         self.future: Future[ElectionStore] = Future()
         self._lock = threading.Lock()

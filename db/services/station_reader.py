@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from db.dbapi import driver_sql, mark
-from db.fileformat import IN_CHUNK
+from db.fileformat import IN_CHUNK, is_pg_url
 from observer.template import ElectionTemplate, parse_template
 
 # Sort keys the table offers -> column (db.models.Station).
@@ -75,11 +75,6 @@ def official_json(text: str | None, blob: bytes | None, layout: str | None) -> s
     return json.dumps({str(k): (v if v >= 0 else None) for k, v in zip(keys, figures)}, separators=(",", ":"))
 
 
-def is_url(target: str | Path) -> bool:
-    """A PostgreSQL URL (db.engine.is_pg_url, without importing SQLAlchemy for a file)."""
-    return isinstance(target, str) and target.lower().startswith(("postgresql://", "postgres://", "postgresql+"))
-
-
 def libpq_url(url: str) -> str:
     """The URL as libpq takes it: SQLAlchemy's ``postgresql+psycopg://`` without the driver name."""
     scheme, rest = url.split("://", 1)
@@ -108,7 +103,7 @@ class StationReader:
     """
 
     def __init__(self, target: Path | str) -> None:
-        self.url: str | None = str(target) if is_url(target) else None
+        self.url: str | None = str(target) if is_pg_url(target) else None
         self._conn: Any
         if self.url is not None:
             import psycopg  # a shared HQ only: a file's window never loads it
