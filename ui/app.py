@@ -15,11 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from db.fileformat import (
-    ROLE_HQ,
-    ROLE_STATION,
-    is_pg_url,  # no SQLAlchemy at start
-)
+from db.fileformat import ROLE_HQ, ROLE_STATION, is_pg_url
 from observer import i18n
 from observer.errors import BaqylauError, StorageError
 from observer.i18n import tr
