@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -309,16 +309,12 @@ class EvidenceRecords(StorePart):
             except OSError as exc:
                 raise storage_error(exc, target) from None
             return
-        if conn is not None:
+        with nullcontext(conn) if conn is not None else self._write() as into:
             try:
-                store_evidence_file(conn, stored_name, source, sha256)
-            except OSError as exc:
-                raise storage_error(exc, source) from None
-            return
-        with self._write() as own:
-            try:
-                store_evidence_file(own, stored_name, source, sha256)
-            except OSError as exc:  # the source file, not the server: said as such (inside, so the write is undone)
+                store_evidence_file(into, stored_name, source, sha256)
+            except (
+                OSError
+            ) as exc:  # the source file, not the server: said as such (inside, so a write of our own is undone)
                 raise storage_error(exc, source) from None
 
     @property
