@@ -8,7 +8,7 @@ the newest row version of the tables coordinators write) on a helper thread with
 its own connection, and says :attr:`ChangeWatch.changed` when it differs from
 the last one read. Why polling rather than LISTEN/NOTIFY: docs/postgresql.md.
 
-The helper thread never touches a Qt object: it fills a ``Future``, which a
+The helper thread (a :class:`db.services.read_guard.DaemonWorker`) never touches a Qt object: it fills a ``Future``, which a
 timer on the UI thread looks at (the app's pattern, see ``ui/app.py``). A slow
 or unreachable server only delays the next look; the window never waits for it.
 """
@@ -20,6 +20,7 @@ import threading
 from concurrent.futures import Future
 from pathlib import Path
 
+from db.services.read_guard import DaemonWorker
 from db.services.station_reader import StationReader
 from ui.qt import QObject, QTimer, Signal
 
@@ -47,6 +48,7 @@ class ChangeWatch(QObject):
         self._target = target
         self._reader: StationReader | None = None  # the helper thread's own connection
         self._reader_lock = threading.Lock()
+        self._worker = DaemonWorker("baqylau-watch")  # one read at a time, never waited for on quitting
         self._future: Future[tuple[object, ...]] | None = None
         self._generation = 0  # bumped by rebase(): a marker read before it is not compared
         self._future_generation = 0
@@ -69,9 +71,7 @@ class ChangeWatch(QObject):
         """Ask for the marker (on the helper thread), unless a read is still under way."""
         if self._stopped or self._future is not None:
             return
-        future: Future[tuple[object, ...]] = Future()
-        self._future, self._future_generation = future, self._generation
-        threading.Thread(target=self._read, args=(future,), name="baqylau-watch", daemon=True).start()
+        self._future, self._future_generation = self._worker.submit(self._read), self._generation
         self._collector.start()
 
     def collect(self) -> bool:
@@ -127,7 +127,7 @@ class ChangeWatch(QObject):
             reader.close()
 
     # ---- the helper thread ----------------------------------------------------------
-    def _read(self, future: Future[tuple[object, ...]]) -> None:
+    def _read(self) -> tuple[object, ...]:
         reader = self._reader  # only this thread sets it, one read at a time
         try:
             if reader is None:
@@ -135,14 +135,14 @@ class ChangeWatch(QObject):
                 reader.limit_statements(STATEMENT_TIMEOUT_MS)
                 self._reader = reader
             marker = reader.change_marker()
-        except BaseException as exc:  # noqa: BLE001 - delivered to the UI thread, which logs it
+        except BaseException:
             # A connection that failed is closed; the next poll connects afresh (the server may be back).
+            # The error reaches the UI thread through the future, which logs it.
             self._close_reader()
-            future.set_exception(exc)
-        else:
-            if self._stopped:
-                self._close_reader()
-            future.set_result(marker)
+            raise
+        if self._stopped:
+            self._close_reader()
+        return marker
 
     def _close_reader(self) -> None:
         with self._reader_lock:
