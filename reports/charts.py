@@ -299,8 +299,8 @@ def choropleth(
     drawing = Drawing(width, map_h + legend_h + 4)
     for n, panel in enumerate(panels):
         left = n * (panel_w + gap_x)
-        _map_panel(drawing, shapes, panel, left, legend_h + 4, scale, map_h)
         top = scale_top(panel.mode, (shape_value(panel.values, s.codes) for s in shapes))
+        _map_panel(drawing, shapes, panel, top, left, legend_h + 4, scale, map_h)
         _map_legend(drawing, panel, top, left, legend_h, min(panel_w * 0.7, 160.0))
     return drawing
 
@@ -309,13 +309,13 @@ def _map_panel(
     drawing: Drawing,
     shapes: Sequence[MapShape],
     panel: MapPanel,
+    top: float,
     left: float,
     bottom: float,
     scale: float,
     map_h: float,
 ) -> None:
     labels: list[tuple[float, float, str]] = []
-    top = scale_top(panel.mode, (shape_value(panel.values, s.codes) for s in shapes))
     for shape in sorted(shapes, key=lambda s: -s.extent()):  # cities' markers on top of their regions
         value = shape_value(panel.values, shape.codes)
         fill = colors.Color(*(c / 255 for c in colour(panel.mode, value, top)))
