@@ -18,6 +18,8 @@ carries a damaged photo under a good name): into a new file's folder (before the
 created, removed again if the copy fails), or into a database's evidence tables inside its
 creating transaction. They are not part of the digest: a PostgreSQL HQ keeps their bytes in
 tables a file has not (revision 0011), a file in its folder; the SHA-256 checks stand for them.
+Packages held for an untrusted key go along the same way (a file keeps them in its ``.held``
+folder, a database among its files, db.merge), so trusting the key after the move releases them.
 """
 
 from __future__ import annotations
@@ -38,11 +40,13 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 
 from db.engine import durable_copy, is_pg_url, storage_error
 from db.fileformat import ROLE_HQ
+from db.merge import HELD, held_dir, held_file_name
 from db.models import SERVER_ONLY
 from db.store import ElectionStore
 from db.store_records import checked_evidence_name, fetch_evidence_file, store_evidence_file
 from observer.errors import StorageError
 from observer.evidence import sha256_file
+from observer.package import SUFFIX
 
 COPY_CHUNK = 5_000  # rows per INSERT batch: bounded memory on a 100,000-station HQ
 # Each side's own migrations write alembic_version; evidence bytes are copied file by file (below).
@@ -182,6 +186,35 @@ def _evidence_names(source: ElectionStore) -> list[tuple[str, str]]:
     return sorted({(r.stored_name, r.sha256) for r in source.iter_table("evidence", "stored_name", "sha256")})
 
 
+def _held_packages(source: ElectionStore) -> list[tuple[str, str]]:
+    """(package identity, SHA-256 of its file) of every package held with a kept copy's hash.
+    (A file HQ's packages held before the hash was logged stay behind: merged when offered again.)"""
+    rows = source.iter_table("packages", "sha256", "file_sha256", "outcome")
+    return sorted((r.sha256, r.file_sha256) for r in rows if r.outcome == HELD and r.file_sha256)
+
+
+def _held_source(source: ElectionStore, get: Callable[[str, str], Path | None], identity: str, sha: str) -> Path | None:
+    """The source's held copy of a package, checked against its SHA-256 (None if none is kept)."""
+    if source.url is not None:
+        return get(held_file_name(sha), sha)
+    origin = held_dir(source) / (identity + SUFFIX)
+    if not origin.exists():
+        return None
+    if sha256_file(origin) != sha:
+        raise StorageError("hq.copy.evidence_damaged", file=str(origin))
+    return origin
+
+
+def _copy_held_files(source: ElectionStore, folder: Path) -> None:
+    """The source's held package copies into ``folder`` (a new file HQ's held folder)."""
+    with _source_files(source) as get:
+        for identity, sha in _held_packages(source):
+            origin = _held_source(source, get, identity, sha)
+            if origin is not None:
+                folder.mkdir(exist_ok=True)
+                durable_copy(origin, folder / (identity + SUFFIX))
+
+
 @contextmanager
 def _source_files(source: ElectionStore) -> Iterator[Callable[[str, str], Path | None]]:
     """``get(stored_name, sha256)``: the source's file as a local file checked against its SHA-256,
@@ -241,6 +274,10 @@ def _evidence_into_database(source: ElectionStore, counted: list[int]) -> Callab
                 if origin is not None:
                     store_evidence_file(dst, stored_name, origin, sha256)  # hashed again while written
                     counted.append(1)
+            for identity, sha in _held_packages(source):
+                origin = _held_source(source, get, identity, sha)
+                if origin is not None:
+                    store_evidence_file(dst, held_file_name(sha), origin, sha)
 
     return write
 
@@ -275,10 +312,12 @@ def copy_hq(source: str | Path, destination: str | Path) -> CopyReport:
             part = target.with_name(target.name + ".part")
             _remove_file(part)
             evidence = target.with_name(target.name + ".evidence")
-            made_evidence = not evidence.exists()
+            held = target.with_name(target.name + ".held")
+            made_evidence, made_held = not evidence.exists(), not held.exists()
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 counted.append(_copy_evidence_files(src, evidence))
+                _copy_held_files(src, held)
                 dst = ElectionStore.create(part, src.template, ROLE_HQ, fill=_fill(src, rows, digests))
                 dst.close()
                 os.replace(part, target)
@@ -286,6 +325,8 @@ def copy_hq(source: str | Path, destination: str | Path) -> CopyReport:
                 _remove_file(part)
                 if made_evidence:
                     shutil.rmtree(evidence, ignore_errors=True)
+                if made_held:
+                    shutil.rmtree(held, ignore_errors=True)
                 raise
             shown = str(target)
         return CopyReport(src.location, shown, rows, digests["destination"], sum(counted))

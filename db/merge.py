@@ -20,10 +20,12 @@ Rules, each for a reason:
 * A refused file stays in the package log (``packages``, outcome ``refused``) with
   its reason, keyed by a hash of its name and content (it may have no manifest to
   name it): one row per file, gone once that file is merged after all.
-* Packages signed by a key the coordinator has not trusted are held (kept in
-  ``<HQ file>.held/``) until the key is trusted, unless trust on first use is on
-  (never for district packages). A PostgreSQL HQ keeps the held copies on the machine
-  that held them, in ``<BAQYLAU_HOME>/held/<database>/`` (``held_dir``).
+* Packages signed by a key the coordinator has not trusted are held until the key is
+  trusted, unless trust on first use is on (never for district packages). A file HQ keeps
+  the held copies in ``<HQ file>.held/`` (``held_dir``); a PostgreSQL HQ keeps them in the
+  database's file store (as evidence files are, named ``<SHA-256 of the file>.bqpkg``),
+  written in the transaction that logs them as held, so trusting the key on any
+  coordinator's machine releases them.
 * On PostgreSQL several merges may run at once (db.merge_batch): every write names
   the rows it touches (``_package_locks``), and decisions another run may have
   changed since this one started (a key's trust, a package's or a refusal's line in
@@ -33,7 +35,6 @@ Rules, each for a reason:
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
@@ -41,13 +42,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from sqlalchemy import Connection, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from db import models as m
 from db.authorize import Grant, authorize, check_prior_records
 from db.dbapi import Driver
-from db.engine import pg_database_name
+from db.engine import error_for
 from db.keys import (  # noqa: F401  (the keys service, re-exported for the UI and the command line)
     PENDING,
     REVOKED,
@@ -86,10 +87,10 @@ from db.package import (
     verify_duplicate,
 )
 from db.store import ElectionStore, durable_copy, now, storage_error
+from db.store_records import fetch_evidence_file, store_evidence_file
 from observer.errors import PackageError
 from observer.i18n import tr
 from observer.package import KIND_HQ, KIND_STATION, SUFFIX
-from observer.paths import app_home
 from observer.sealed import SealedError, is_sealed_name, open_file
 
 MERGED = "merged"
@@ -138,17 +139,15 @@ class _Logged:
 
 
 def held_dir(hq: ElectionStore) -> Path:
-    """Where held package files are kept: beside the HQ file, or for a PostgreSQL HQ in the user's
-    data folder, one folder per server and database (never a folder named after it in the current one)."""
-    if hq.url is None:
-        return hq.path.with_name(hq.path.name + ".held")
-    from sqlalchemy.engine import make_url
+    """Where a file HQ keeps held package files: beside it (a PostgreSQL HQ keeps them in the database)."""
+    if hq.url is not None:
+        raise ValueError("a PostgreSQL HQ keeps held packages in the database")
+    return hq.path.with_name(hq.path.name + ".held")
 
-    where = make_url(hq.url.replace("postgres://", "postgresql://", 1)).set(password=None)
-    server = f"{where.host or ''}:{where.port or ''}:{where.query.get('host', '')}:{where.database or ''}"
-    tag = hashlib.sha256(server.encode()).hexdigest()[:12]
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", pg_database_name(hq.url))[:60]
-    return app_home() / "held" / f"{name}-{tag}"
+
+def held_file_name(file_sha256: str) -> str:
+    """A held package's name in a PostgreSQL HQ's file store: content-addressed, like evidence."""
+    return file_sha256 + SUFFIX
 
 
 def _package_locks(pkg: VerifiedPackage, grant: Grant) -> list[str]:
@@ -223,7 +222,7 @@ class _Merger(MergeBatch):
         logged = self.known.get(sha)
         return logged is not None and logged.outcome in (MERGED, DUPLICATE) and not logged.via
 
-    def merge_file(self, path: Path, *, release: bool = False) -> PackageOutcome:
+    def merge_file(self, path: Path) -> PackageOutcome:
         """One file's outcome. Whatever a hostile file raises while being read is its refusal
         (db.package.READ_ERRORS); only a problem of the HQ's own storage (a full disk) stops the run."""
         if is_sealed_name(path):
@@ -236,7 +235,7 @@ class _Merger(MergeBatch):
         except PackageError as exc:
             return PackageOutcome(path, REFUSED, str(exc))
         with pkg:
-            return self._merge_verified(pkg, release=release)
+            return self._merge_verified(pkg)
 
     def _duplicate(self, path: Path, identity: str) -> PackageOutcome:
         """Already merged: so it is if the file is byte for byte the one merged, or else once its
@@ -288,7 +287,7 @@ class _Merger(MergeBatch):
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _merge_verified(self, pkg: VerifiedPackage, *, release: bool) -> PackageOutcome:
+    def _merge_verified(self, pkg: VerifiedPackage) -> PackageOutcome:
         man = pkg.manifest
         name = pkg.path.name
 
@@ -328,11 +327,13 @@ class _Merger(MergeBatch):
         except PackageError as exc:
             return outcome(REFUSED, str(exc))
         self.run_bytes += pkg.evidence_bytes
+        logged = self.known.get(pkg.sha256)
         refused = self._write(pkg, grant, trust_now=status != TRUSTED)
         if refused is not None:
             return outcome(DUPLICATE) if refused == DUPLICATE else outcome(REFUSED, refused)
-        if release:
-            self.after_commit.append(held_dir(self.hq) / (pkg.sha256 + SUFFIX))
+        if logged is not None and logged.outcome == HELD:
+            # released by a trust decision, or offered again after it: its held copy is done with
+            self._drop_held_copy(pkg.sha256, logged.file_sha256)
         return outcome(MERGED)
 
     def _write(self, pkg: VerifiedPackage, grant: Grant, *, trust_now: bool) -> str | None:
@@ -427,16 +428,23 @@ class _Merger(MergeBatch):
                 raise PackageError("package.error.unknown_category", file=name, code=str(row["category"])[:40])
 
     def _hold(self, pkg: VerifiedPackage) -> None:
-        """Keep the package file and log it as held; its data waits for a trust decision."""
+        """Keep the package file and log it as held; its data waits for a trust decision.
+
+        A file HQ keeps the copy in its folder (durable before the log line says held); a
+        PostgreSQL HQ keeps it in the database, in the transaction that writes the log line.
+        """
         man = pkg.manifest
-        folder = held_dir(self.hq)
-        target = folder / (pkg.sha256 + SUFFIX)
+        # the kept copy's hash is logged: the copy is checked against it when released or copied
+        kept = pkg.path if self.pg else held_dir(self.hq) / (pkg.sha256 + SUFFIX)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            if not target.exists():
-                durable_copy(pkg.path, target)
+            if not self.pg:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                if not kept.exists():
+                    durable_copy(pkg.path, kept)
+            with kept.open("rb") as fh:
+                digest = hashlib.file_digest(fh, "sha256").hexdigest()
         except OSError as exc:
-            raise storage_error(exc, target) from None
+            raise storage_error(exc, kept) from None
         if man.fingerprint not in self.book.status:
             # No label: the coordinator gives one; who signed with the key is in KeyInfo.signers.
             tk = m.TrustedKey
@@ -452,8 +460,22 @@ class _Merger(MergeBatch):
         pk = m.Package
         with self._tx(["package:" + pkg.sha256]) as conn:
             if conn.execute(select(pk.id).where(pk.sha256 == pkg.sha256)).first() is None:  # another run's line?
-                conn.execute(insert(m.Package).values(package_row(pkg, HELD, None, t)))
-        self.known[pkg.sha256] = _Logged(HELD, False, True)
+                if self.pg:
+                    try:
+                        store_evidence_file(conn, held_file_name(digest), pkg.path, digest)
+                    except OSError as exc:
+                        raise storage_error(exc, pkg.path) from None
+                conn.execute(insert(m.Package).values(package_row(pkg, HELD, None, t, file_sha256=digest)))
+        self.known[pkg.sha256] = _Logged(HELD, False, True, digest)
+
+    def _drop_held_copy(self, identity: str, file_sha: str | None) -> None:
+        """Forget a merged package's held copy once its merge is committed (on PostgreSQL, with it)."""
+        if not self.pg:
+            self.after_commit.append(held_dir(self.hq) / (identity + SUFFIX))
+        elif file_sha is not None:
+            with self._tx(["package:" + identity]) as conn:
+                stored = held_file_name(file_sha)
+                conn.execute(delete(m.EVIDENCE_FILES).where(m.EVIDENCE_FILES.c.stored_name == stored))
 
 
 def merge_packages(
@@ -496,28 +518,51 @@ def merge_packages(
 
 
 def release_held(hq: ElectionStore, fingerprint: str) -> MergeReport:
-    """Merge the packages held for a key that is now trusted (from the copies kept when held)."""
+    """Merge the packages held for a key that is now trusted, from the copies kept when held
+    (beside a file HQ; in a PostgreSQL HQ's database, so from any coordinator's machine)."""
     fpr, _ = find_key(hq, fingerprint)
+    pk = m.Package
     with hq.engine.connect() as conn:
-        shas = [
-            r[0]
-            for r in conn.execute(
-                select(m.Package.sha256).where(m.Package.key_fingerprint == fpr, m.Package.outcome == HELD)
-            )
-        ]
+        held = conn.execute(
+            select(pk.sha256, pk.file_sha256).where(pk.key_fingerprint == fpr, pk.outcome == HELD).order_by(pk.sha256)
+        ).all()
     report = MergeReport()
     with _Merger(hq, trust_new_keys=False) as merger:
         if merger.book.status.get(fpr) != TRUSTED:
             return report
-        for sha in sorted(shas):
-            kept = held_dir(hq) / (sha + SUFFIX)
-            if hq.url is not None and not kept.is_file():
-                continue  # held by a merge on another machine: released there, or when merged again
-            entry = merger.merge_file(kept, release=True)
+        for sha, file_sha in held:
+            kept = _held_copy(merger, sha, file_sha)
+            if kept is None:
+                continue  # logged held, its copy not kept (lost, or released meanwhile): merged when offered again
+            try:
+                entry = merger.merge_file(kept)
+            finally:
+                if merger.pg:
+                    kept.unlink(missing_ok=True)  # the fetched copy
             merger.log_outcome(entry)
             report.entries.append(entry)
             merger.commit_if_due()
     return report
+
+
+def _held_copy(merger: _Merger, identity: str, file_sha: str | None) -> Path | None:
+    """A readable copy of a held package (on PostgreSQL fetched and checked), or None when none is kept."""
+    name = identity + SUFFIX
+    if not merger.pg:
+        path = held_dir(merger.hq) / name
+        return path if path.is_file() else None
+    if file_sha is None:
+        return None
+    assert merger.work_dir is not None
+    target = merger.work_dir / name
+    try:
+        with merger.hq.engine.connect() as conn:
+            found = fetch_evidence_file(conn, held_file_name(file_sha), file_sha, target)
+    except OSError as exc:
+        raise storage_error(exc, target) from None
+    except (OperationalError, DatabaseError) as exc:
+        raise error_for(exc, merger.hq.path, merger.hq.url) from None
+    return target if found else None
 
 
 def _refusal_key(path: Path) -> str:

@@ -886,12 +886,92 @@ def test_cli_merge_and_keys_trust_and_import_on_postgresql_say_what_they_say_on_
     assert (last["duplicate"], last["held"]) == (2, 0)
     file_content = content(factory.root / "cli" / "hq.baqylau", ignore_clock=True)
     assert content(pg_url, ignore_clock=True) == file_content
-    store = ElectionStore.open(pg_url)
+    assert not list(db.merge.held_dir(ElectionStore.open(factory.root / "cli" / "hq.baqylau")).iterdir())
+    assert held_copies_on_server(pg_url) == []  # released copies are gone from the database too
+    assert not (factory.root / "postgresql:").exists()
+
+
+def held_copies_on_server(url: str) -> list[str]:
+    """Names of held package files a PostgreSQL HQ keeps (db.merge.held_file_name)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
     try:
-        assert not list(db.merge.held_dir(store).iterdir())  # released copies are gone
-        assert factory.root not in db.merge.held_dir(store).parents  # kept in the user's folder, not here
+        with engine.connect() as conn:
+            return list(
+                conn.execute(text("SELECT stored_name FROM evidence_files WHERE stored_name LIKE '%.bqpkg'")).scalars()
+            )
     finally:
-        store.close()
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_package_held_on_one_machine_is_released_by_a_trust_on_another(
+    factory: Factory, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two coordinators, two machines (two user data folders), one PostgreSQL HQ: the package
+    held by one is kept in the database, so the other's trust releases it; and its held copy goes."""
+    keys = KeyPair.generate()
+    pkg = factory.export(factory.station("101", "Айгүл", keys), keys)
+    monkeypatch.setenv("BAQYLAU_HOME", str(tmp_path / "machine-a"))
+    hq = ElectionStore.create(pg_url, factory.template, role="hq")
+    assert [e.outcome for e in merge_packages(hq, [pkg]).entries] == ["held"]
+    hq.close()
+    (stored,) = held_copies_on_server(pg_url)
+    pkg.unlink()  # the USB stick went home with machine A's coordinator
+
+    monkeypatch.setenv("BAQYLAU_HOME", str(tmp_path / "machine-b"))
+    hq = ElectionStore.open(pg_url)
+    try:
+        trust_key(hq, keys.fingerprint, "Айгүл", "Ерлан")
+        released = release_held(hq, keys.fingerprint)
+        assert released.counts()["merged"] == 1
+        assert len(effective_protocols(hq).by_station) == 1
+        (key,) = list_keys(hq)
+        assert (key.merged_packages, key.held_packages) == (1, 0)
+    finally:
+        hq.close()
+    assert held_copies_on_server(pg_url) == []
+    assert stored.endswith(".bqpkg")
+
+
+@pytest.mark.postgres
+def test_a_held_package_merged_by_offering_it_again_drops_its_copy_and_a_damaged_copy_is_not_merged(
+    factory: Factory, pg_url: str
+) -> None:
+    """Trusting without releasing, then merging the file again: merged, and no held copy lingers.
+    A held copy whose bytes were changed in the database is refused by its SHA-256, not merged."""
+    from sqlalchemy import create_engine, text
+
+    from db.store import StorageError
+
+    k1, k2 = KeyPair.generate(), KeyPair.generate()
+    p1 = factory.export(factory.station("101", "Айгүл", k1, photo=False), k1, "usb1")
+    p2 = factory.export(factory.station("102", "Ерлан", k2, photo=False), k2, "usb2")
+    hq = ElectionStore.create(pg_url, factory.template, role="hq")
+    try:
+        assert [e.outcome for e in merge_packages(hq, [p1, p2]).entries] == ["held", "held"]
+        assert len(held_copies_on_server(pg_url)) == 2
+        trust_key(hq, k1.fingerprint, "Айгүл", "Ана")
+        assert [e.outcome for e in merge_packages(hq, [p1]).entries] == ["merged"]
+        (left,) = held_copies_on_server(pg_url)
+        engine = create_engine(pg_url)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE evidence_file_parts SET data = 'x'::bytea || substring(data from 2) WHERE stored_name = :n"
+                ),
+                {"n": left},
+            )
+        engine.dispose()
+        trust_key(hq, k2.fingerprint, "Ерлан", "Ана")
+        with pytest.raises(StorageError):
+            release_held(hq, k2.fingerprint)
+        (key,) = [k for k in list_keys(hq) if k.fingerprint == k2.fingerprint]
+        assert (key.merged_packages, key.held_packages) == (0, 1)
+        assert len(effective_protocols(hq).by_station) == 1  # station 101 only
+    finally:
+        hq.close()
 
 
 # ---- several merges at once on one PostgreSQL HQ (docs/postgresql.md, "Merging from several machines") ----
@@ -1033,3 +1113,38 @@ def test_prior_records_are_found_on_both_backends(factory: Factory, store_url: s
     assert other_key.value.key == "package.auth.prior_records" and other_key.value.params["bound"] == ka.fingerprint
     assert other_observer.value.key == "package.auth.key_bound" and other_observer.value.params["bound"] == oid
     hq.close()
+
+
+@pytest.mark.postgres
+def test_held_packages_move_with_hq_copy_in_both_directions(factory: Factory, pg_url: str) -> None:
+    """A file HQ's held packages go into the database with `hq copy` and back into a file's
+    `.held` folder: trusting their keys after each move releases them there."""
+    from db.hq_copy import copy_hq
+
+    k1, k2 = KeyPair.generate(), KeyPair.generate()
+    p1 = factory.export(factory.station("101", "Айгүл", k1), k1, "usb1")
+    p2 = factory.export(factory.station("102", "Ерлан", k2), k2, "usb2")
+    hq = factory.hq("laptop")
+    assert [e.outcome for e in merge_packages(hq, [p1, p2]).entries] == ["held", "held"]
+    hq.close()
+    for p in (p1, p2):
+        p.unlink()  # only the HQ's own copies are left
+    copy_hq(factory.root / "laptop" / "hq.baqylau", pg_url)
+    assert len(held_copies_on_server(pg_url)) == 2
+    server = ElectionStore.open(pg_url)
+    try:
+        trust_key(server, k1.fingerprint, "Айгүл", "Ана")
+        assert release_held(server, k1.fingerprint).counts()["merged"] == 1
+    finally:
+        server.close()
+    back = factory.root / "back" / "hq.baqylau"
+    copy_hq(pg_url, back)
+    laptop = ElectionStore.open(back)
+    try:
+        assert len(list(db.merge.held_dir(laptop).iterdir())) == 1  # k2's, still held
+        trust_key(laptop, k2.fingerprint, "Ерлан", "Ана")
+        assert release_held(laptop, k2.fingerprint).counts()["merged"] == 1
+        assert len(effective_protocols(laptop).by_station) == 2
+        assert list(db.merge.held_dir(laptop).iterdir()) == []
+    finally:
+        laptop.close()
