@@ -187,18 +187,10 @@ class EvidenceRecords(StorePart):
         src = Path(source)
         info = inspect_evidence(src)
         stored = info.sha256 + info.suffix
-        if self.url is None:
-            # A file beside the file HQ or station file, copied before its record (the hash is known)
-            target = self.evidence_dir / stored
-            try:
-                self.evidence_dir.mkdir(exist_ok=True)
-                if not target.exists():
-                    durable_copy(src, target)
-            except OSError as exc:
-                raise storage_error(exc, target) from None
         with self._write() as conn:
-            if self.url is not None:
-                self.put_evidence_file(stored, src, info.sha256, conn)  # bytes and record: one transaction
+            # The bytes before their record, checked against the hash just taken (a file changed
+            # since is refused): beside a file, or on a server in the record's own transaction.
+            self.put_evidence_file(stored, src, info.sha256, conn)
             eid = insert_new(
                 conn,
                 m.Evidence,
