@@ -113,7 +113,8 @@ class Station(Authored, Base):
     observer_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("observers.id"))
     package_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("packages.id"))
     code: Mapped[str] = mapped_column(String(MAX_STATION_CODE), unique=True)
-    region: Mapped[str] = mapped_column(String(16), default="", index=True)  # ISO 3166-2 code
+    # an ISO 3166-2 code, or the name a results file writes when the template lists no units (0012)
+    region: Mapped[str] = mapped_column(String(200), default="", index=True)
     district: Mapped[str] = mapped_column(String(200), default="", index=True)
     address: Mapped[str] = mapped_column(String(500), default="")
     registered: Mapped[int | None] = mapped_column(Integer)
