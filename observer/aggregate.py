@@ -175,7 +175,7 @@ def _figure_quantities(template: ElectionTemplate, arrays: StationArrays) -> Qua
     return q
 
 
-def _totals(template: ElectionTemplate, q: Quantities, row: np.ndarray, national: bool) -> Totals:
+def _totals(template: ElectionTemplate, q: Quantities, row: Sequence[float], national: bool) -> Totals:
     """A unit's figures from its row of summed quantities (:func:`_figure_quantities`)."""
     ix = q.index
 
@@ -281,7 +281,8 @@ def _base_arrays(
     if source == "both":
         if official is None or observed is None:
             raise ValueError("both sources need both arrays")
-        if not np.array_equal(official.station_ids, observed.station_ids):
+        same = official.station_ids is observed.station_ids  # one read of the station list: no compare
+        if not same and not np.array_equal(official.station_ids, observed.station_ids):
             raise ValueError("official and observed arrays are not aligned by station")
     return base
 
@@ -295,7 +296,7 @@ def _one_source(
     out: dict[str, list[UnitResult]] = {}
     for level in grouping.levels:
         results = []
-        for (r, d), row in zip(grouping.units[level], sums[level]):
+        for (r, d), row in zip(grouping.units[level], sums[level].tolist()):
             t = _totals(template, q, row, level == "national")
             if not t.stations:
                 continue
@@ -313,10 +314,12 @@ def _compared(
 ) -> dict[str, list[UnitResult]]:
     """Each level's units: observed and official over the same stations, official over all, and the comparison."""
     matched = observed.has_figures & official.has_figures
-    q_obs = _figure_quantities(template, observed)
+    # Observed figures are summed over the matched stations only (a tenth of them, or fewer):
+    # their quantities are made for those alone.
+    q_obs = _figure_quantities(template, observed.subset(matched))
     q_off = _figure_quantities(template, official)
     q_cmp = _comparison_quantities(template, official, observed)
-    obs_sums = grouping.sums(q_obs, matched)
+    obs_sums = grouping.subset_sums(q_obs, matched)
     same_sums = grouping.sums(q_off, matched)
     all_sums = grouping.sums(q_off, official.has_figures)
     cmp_sums = grouping.sums(q_cmp, None)
@@ -324,11 +327,14 @@ def _compared(
     for level in grouping.levels:
         national = level == "national"
         results = []
+        # Rows as lists of Python floats: the same values, read without a numpy scalar per figure.
+        obs_rows, same_rows = obs_sums[level].tolist(), same_sums[level].tolist()
+        all_rows, cmp_rows = all_sums[level].tolist(), cmp_sums[level].tolist()
         for g, (r, d) in enumerate(grouping.units[level]):
-            o = _totals(template, q_obs, obs_sums[level][g], national)
-            f = _totals(template, q_off, same_sums[level][g], national)
-            a = _totals(template, q_off, all_sums[level][g], national)
-            comp = _comparison(template, q_cmp.index, cmp_sums[level][g], o, f)
+            o = _totals(template, q_obs, obs_rows[g], national)
+            f = _totals(template, q_off, same_rows[g], national)
+            a = _totals(template, q_off, all_rows[g], national)
+            comp = _comparison(template, q_cmp.index, cmp_rows[g], o, f)
             if not comp.stations_counted and not a.stations:
                 continue
             name = _unit_name(level, r, d)
@@ -338,7 +344,7 @@ def _compared(
 
 
 def _comparison(
-    template: ElectionTemplate, ix: Mapping[str, int], row: np.ndarray, observed: Totals, official: Totals
+    template: ElectionTemplate, ix: Mapping[str, int], row: Sequence[float], observed: Totals, official: Totals
 ) -> Comparison:
     """A unit's comparison from its row of :func:`_comparison_quantities` and its two totals on the same stations."""
 
