@@ -14,7 +14,6 @@ import json
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import wait
 from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import repeat
@@ -23,11 +22,10 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from db import dbapi
-from db.conflicts import EffectiveProtocols, effective_protocols
+from db.conflicts import effective_protocols
 from db.engine import server_error
 from db.official import LAYOUT_META, MISSING, gc_paused
 from db.rules import load_rules
-from db.services.read_guard import DaemonWorker
 from db.store import ElectionStore, storage_error
 from observer.aggregate import (
     LEVELS,
@@ -318,56 +316,16 @@ _RECORD_STATIONS = (
 )
 
 
-class _ObservedReads(NamedTuple):
-    """What the observers' side reads from the HQ; none of it needs the station list."""
-
-    figures: _Figures
-    effective: EffectiveProtocols
-    reports: _Reports
-    headcount_totals: list[tuple[str, int]]  # (station id, largest click total)
-    record_stations: tuple[list[tuple[str]], ...]  # of _RECORD_STATIONS
-
-
-def _observed_reads(hq: ElectionStore, template: ElectionTemplate) -> _ObservedReads:
-    figures = _protocol_figures(hq, template.all_keys)
-    return _ObservedReads(
-        figures,
-        effective_protocols(hq, with_figures=frozenset(figures.protocols)),
-        _turnout_reports(hq),
-        _dbapi_rows(hq, "SELECT station_id, max(total) FROM headcount_totals GROUP BY station_id"),
-        tuple(_dbapi_rows(hq, sql) for sql in _RECORD_STATIONS),
-    )
-
-
-# The observers' side is read on this thread while the caller reads the station list: SQLite and
-# psycopg let go of the GIL while the database works, so on two cores the two reads overlap.
-_OBSERVED_READER = DaemonWorker("baqylau-aggregate-read")
-
-
-def _base_and_observed(hq: ElectionStore, template: ElectionTemplate, *, codes: bool) -> tuple[_Base, StationArrays]:
-    """The station list with the official figures and, aligned with it, the observed figures.
-
-    Each read is a statement of its own, as they always were (no single snapshot
-    across them), so reading two at once changes nothing a reader can see.
-    """
-    pending = _OBSERVED_READER.submit(_observed_reads, hq, template)
-    try:
-        base = _read_base(hq, template, codes=codes)
-    except BaseException:
-        wait([pending])  # nothing left reading a store the caller may now close
-        raise
-    return base, _observed_arrays(base, pending.result(), template)
-
-
-def _observed_arrays(base: _Base, reads: _ObservedReads, template: ElectionTemplate) -> StationArrays:
+def _observed_arrays(hq: ElectionStore, base: _Base, template: ElectionTemplate) -> StationArrays:
     n = len(base.ids)
-    eff = reads.effective
-    values, has = _counted_figures(base, template.all_keys, reads.figures, eff.by_station)
-    reports = reads.reports
+    figures = _protocol_figures(hq, template.all_keys)
+    eff = effective_protocols(hq, with_figures=frozenset(figures.protocols))
+    values, has = _counted_figures(base, template.all_keys, figures, eff.by_station)
+    reports = _turnout_reports(hq)
     report_rows = _rows_of(base, reports.stations)
-    headcount = _headcounts(base, reads.headcount_totals, reports, report_rows)
+    headcount = _headcounts(hq, base, reports, report_rows)
     announced, announced_slot = _announced_turnout(base, reports, report_rows)
-    protocols, spoiled, violations = reads.record_stations
+    protocols, spoiled, violations = (_dbapi_rows(hq, sql) for sql in _RECORD_STATIONS)
     has_violations = _flags(base, (r[0] for r in violations))
     has_records = has_violations | (headcount >= 0)
     for found in (protocols, spoiled):
@@ -503,9 +461,7 @@ def _bits(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord("1")
 
 
-def _headcounts(
-    base: _Base, totals: Sequence[tuple[str, int]], reports: _Reports, report_rows: np.ndarray
-) -> np.ndarray:
+def _headcounts(hq: ElectionStore, base: _Base, reports: _Reports, report_rows: np.ndarray) -> np.ndarray:
     """Each station's head-count, -1 where nobody counted.
 
     The largest of each observer's click total (kept by the triggers of schema
@@ -513,8 +469,9 @@ def _headcounts(
     reporting times. Two observers: the higher count missed fewer voters.
     """
     headcount = np.full(len(base.ids), MISSING, dtype=np.int64)
-    if totals:
-        sids, counts = zip(*totals)
+    found = _dbapi_rows(hq, "SELECT station_id, max(total) FROM headcount_totals GROUP BY station_id")
+    if found:
+        sids, counts = zip(*found)
         at = _rows_of(base, sids)
         ok = at >= 0
         np.maximum.at(headcount, at[ok], np.array(counts, dtype=np.int64)[ok])
@@ -558,17 +515,18 @@ def station_table(hq: ElectionStore, source: Source) -> StationArrays:
         raise ValueError(f"unknown source {source!r}")
     template = hq.template
     with gc_paused():
+        base = _read_base(hq, template)
         if source == "official":
-            return _official_arrays(_read_base(hq, template), template.all_keys)
-        return _base_and_observed(hq, template, codes=True)[1]
+            return _official_arrays(base, template.all_keys)
+        return _observed_arrays(hq, base, template)
 
 
 def station_tables(hq: ElectionStore) -> tuple[StationArrays, StationArrays]:
     """(official, observed), aligned row by row, from one read of the station list."""
     template = hq.template
     with gc_paused():
-        base, observed = _base_and_observed(hq, template, codes=True)
-        return _official_arrays(base, template.all_keys), observed
+        base = _read_base(hq, template)
+        return _official_arrays(base, template.all_keys), _observed_arrays(hq, base, template)
 
 
 def aggregate_levels(hq: ElectionStore, levels: Sequence[str], source: str) -> dict[str, list[UnitResult]]:
@@ -580,11 +538,9 @@ def aggregate_levels(hq: ElectionStore, levels: Sequence[str], source: str) -> d
         raise AggregateError("coord.aggregate.bad_source", source=source, known=", ".join(SOURCES))
     template = hq.template
     with gc_paused():
-        if source == "official":
-            base, observed = _read_base(hq, template, codes=False), None
-        else:
-            base, observed = _base_and_observed(hq, template, codes=False)
+        base = _read_base(hq, template, codes=False)
         official = _official_arrays(base, template.all_keys) if source in ("official", "both") else None
+        observed = _observed_arrays(hq, base, template) if source in ("observed", "both") else None
         return aggregate_levels_arrays(template, levels, source, official=official, observed=observed)
 
 
@@ -601,7 +557,8 @@ def station_counts(hq: ElectionStore) -> StationCounts:
     """
     template = hq.template
     with gc_paused():
-        _, observed = _base_and_observed(hq, template, codes=False)
+        base = _read_base(hq, template, codes=False)
+        observed = _observed_arrays(hq, base, template)
     assert observed.status is not None
     return StationCounts.of(observed.status, observed.registered)
 
