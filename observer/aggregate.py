@@ -178,20 +178,18 @@ def _figure_quantities(template: ElectionTemplate, arrays: StationArrays) -> Qua
 def _totals(template: ElectionTemplate, q: Quantities, row: Sequence[float], national: bool) -> Totals:
     """A unit's figures from its row of summed quantities (:func:`_figure_quantities`)."""
     ix = q.index
+    line_keys, party_keys = template.line_keys, template.party_keys  # properties that build a tuple each time
 
     def count(name: str) -> int:
         return int(round(float(row[ix[name]])))
 
-    values = {
-        key: (count(f"sum:{key}") if row[ix[f"given:{key}"]] > 0 else None)
-        for key in (*template.line_keys, *template.party_keys)
-    }
-    shares = {key: pct(row[ix[f"party:{key}:num"]], row[ix[f"party:{key}:den"]]) for key in template.party_keys}
+    values = {key: (count(f"sum:{key}") if row[ix[f"given:{key}"]] > 0 else None) for key in (*line_keys, *party_keys)}
+    shares = {key: pct(row[ix[f"party:{key}:num"]], row[ix[f"party:{key}:den"]]) for key in party_keys}
     return Totals(
         stations=count("stations"),
         registered=count("registered"),
-        lines={key: values[key] for key in template.line_keys},
-        parties={key: values[key] for key in template.party_keys},
+        lines={key: values[key] for key in line_keys},
+        parties={key: values[key] for key in party_keys},
         turnout_pct=pct(row[ix["turnout:num"]], row[ix["turnout:den"]]),
         invalid_pct=pct(row[ix["invalid:num"]], row[ix["invalid:den"]]),
         party_pct=shares,
