@@ -99,7 +99,9 @@ class Grouping:
         regions = sorted({r for r, _ in districts})
         region_no = {r: i for i, r in enumerate(regions)}
         # Stations in district order, once: every later sum then reads contiguous runs.
-        order = np.argsort(district_of_station, kind="stable")
+        # int16 where the districts fit: numpy sorts it by radix (a tenth of the time for int64).
+        small = len(districts) <= np.iinfo(np.int16).max
+        order = np.argsort(district_of_station.astype(np.int16) if small else district_of_station, kind="stable")
         return cls(
             levels=tuple(levels),
             units={"national": [("", "")], "region": [(r, "") for r in regions], "district": districts},
