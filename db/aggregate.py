@@ -33,6 +33,7 @@ from observer.aggregate import (
     StationGap,
     UnitResult,
     aggregate_levels_arrays,
+    factorize,
     failing_checks,
 )
 from observer.aggregate import turnout_gaps as _turnout_gaps
@@ -125,8 +126,8 @@ def _columns_in_one_row(hq: ElectionStore, params: tuple[int, bytes], codes: boo
     if not n:
         return _Columns((), (), (), (), np.array([], np.int64), np.array([], np.int8), b"")
     texts = [ids.split(_SEP), code_text.split(_SEP) if codes else [""] * n, regions.split(_SEP), districts.split(_SEP)]
-    numbers = regs.split(" ")
-    if odd or any(len(t) != n for t in texts) or len(numbers) != n:
+    numbers = None if odd else _numbers(regs, n)
+    if numbers is None or any(len(t) != n for t in texts):
         return None
     if not isinstance(packed, bytes) or len(packed) != n * params[0] or len(states) != n:
         return None
@@ -135,13 +136,16 @@ def _columns_in_one_row(hq: ElectionStore, params: tuple[int, bytes], codes: boo
         texts[1],
         texts[2],
         texts[3],
-        np.array(numbers, dtype=np.int64),
+        numbers,
         np.frombuffer(states.encode("ascii"), dtype=np.uint8).astype(np.int8) - ord("0"),
         packed,
     )
     if not codes:
         return cols
     order = np.array(sorted(range(n), key=texts[1].__getitem__), dtype=np.int64)
+    # These tables are kept (the report's snapshot): one string per region and district name, not
+    # 100,000 copies of each (about 15 MB at 100,000 stations).
+    texts[2], texts[3] = _shared(texts[2]), _shared(texts[3])
     ids_o, codes_o, regions_o, districts_o = (np.array(t, dtype=object)[order] for t in texts)
     return _Columns(
         ids_o,
@@ -152,6 +156,12 @@ def _columns_in_one_row(hq: ElectionStore, params: tuple[int, bytes], codes: boo
         cols.states[order],
         np.frombuffer(packed, dtype=np.uint8).reshape(n, params[0])[order].tobytes(),
     )
+
+
+def _shared(texts: Sequence[str]) -> list[str]:
+    """The same texts with one string object per distinct value (dict look-ups in C)."""
+    seen: dict[str, str] = {}
+    return list(map(seen.setdefault, texts, texts))
 
 
 def _columns_by_row(hq: ElectionStore, params: tuple[int, bytes], codes: bool) -> _Columns:
@@ -175,8 +185,8 @@ def _columns_by_row(hq: ElectionStore, params: tuple[int, bytes], codes: bool) -
     return _Columns(
         ids,
         code_list,
-        regions,
-        districts,
+        _shared(regions) if codes else regions,  # kept: see _columns_in_one_row
+        _shared(districts) if codes else districts,
         np.array(regs, dtype=np.int64),
         np.array(states, dtype=np.int8),
         b"".join(blobs),
@@ -267,54 +277,69 @@ def _rows_of(base: _Base, station_ids: Iterable[str]) -> np.ndarray:
     return np.fromiter(map(base.row.get, ids, repeat(-1)), dtype=np.int64, count=len(ids))
 
 
-def _protocol_values(hq: ElectionStore) -> tuple[Sequence[str], Sequence[str], np.ndarray]:
-    """(protocol ids, line keys, figures) of every given, non-negative protocol figure.
+class _Figures(NamedTuple):
+    """Every given protocol figure (value not NULL), one entry each."""
+
+    protocols: Sequence[str]  # the protocol's id
+    columns: np.ndarray  # int64: the line's column in the template's keys, -1 for a line it does not have
+    values: np.ndarray  # int64
+
+
+def _protocol_figures(hq: ElectionStore, keys: Sequence[str]) -> _Figures:
+    """Every given protocol figure, its line as the template's column (numbered by SQL, not in Python).
 
     Read as three concatenated values like the station list (140,000 figures at
-    10,000 observed stations: a third cheaper than rows); row by row when a
-    figure is not stored as an integer or an id or key holds the separator.
+    10,000 observed stations: a third cheaper than rows, and the numbers parsed in C);
+    row by row on PostgreSQL, or when a figure is not stored as an integer or an id
+    holds the separator.
     """
-    where = " FROM protocol_values WHERE value IS NOT NULL AND value >= 0"
-    if hq.url:
-        # PostgreSQL's column is typed (no text in an integer column) and its rows come as tuples.
-        return _protocol_value_rows(hq, where)
-    ((n, odd, pids, line_keys, figures),) = _dbapi_rows(
-        hq,
-        "SELECT count(*), total(typeof(value) <> 'integer'), group_concat(protocol_id, char(31)), "
-        "group_concat(key, char(31)), group_concat(value, ' ')" + where,
-    )
-    if not n:
-        return (), (), np.array([], dtype=np.int64)
-    if not odd:
-        pid_list, key_list, numbers = pids.split(_SEP), line_keys.split(_SEP), figures.split(" ")
-        if len(pid_list) == len(key_list) == len(numbers) == n:
-            return pid_list, key_list, np.array(numbers, dtype=np.int64)
-    return _protocol_value_rows(hq, where)
-
-
-def _protocol_value_rows(hq: ElectionStore, where: str) -> tuple[Sequence[str], Sequence[str], np.ndarray]:
-    found = _dbapi_rows(hq, "SELECT protocol_id, key, value" + where)
+    column = "CASE key " + " ".join(f"WHEN ? THEN {j}" for j in range(len(keys))) + " ELSE -1 END"
+    where = " FROM protocol_values WHERE value IS NOT NULL"
+    if not hq.url:
+        ((n, odd, pids, columns, figures),) = _dbapi_rows(
+            hq,
+            "SELECT count(*), total(typeof(value) <> 'integer'), group_concat(protocol_id, char(31)), "
+            f"group_concat({column}, ' '), group_concat(value, ' ')" + where,
+            keys,
+        )
+        if not n:
+            return _Figures((), np.array([], np.int64), np.array([], np.int64))
+        if not odd:
+            pid_list, cols, numbers = pids.split(_SEP), _numbers(columns, n), _numbers(figures, n)
+            if len(pid_list) == n and cols is not None and numbers is not None:
+                return _Figures(pid_list, cols, numbers)
+    found = _dbapi_rows(hq, f"SELECT protocol_id, {column}, value" + where, keys)
     if not found:
-        return (), (), np.array([], dtype=np.int64)
-    pid_rows, key_rows, value_rows = zip(*found)
-    return pid_rows, key_rows, np.array(value_rows).astype(np.int64)
+        return _Figures((), np.array([], np.int64), np.array([], np.int64))
+    pid_rows, col_rows, value_rows = zip(*found)
+    return _Figures(pid_rows, np.array(col_rows, dtype=np.int64), np.array(value_rows).astype(np.int64))
 
 
-# Any observer record makes a station "observed" (observer.definitions), figures or not.
-_ANY_RECORD = (
-    "SELECT station_id FROM protocols UNION SELECT station_id FROM turnout_reports "
-    "UNION SELECT station_id FROM spoiled_counts WHERE count > 0"
+# Any observer record makes a station "observed" (observer.definitions), figures or not: a protocol,
+# a turnout report (read in full for the head-count and announced figure), a spoiled-ballot count,
+# a violation, a head-count.
+_RECORD_STATIONS = (
+    "SELECT DISTINCT station_id FROM protocols",
+    "SELECT DISTINCT station_id FROM spoiled_counts WHERE count > 0",
+    "SELECT DISTINCT station_id FROM violations",
 )
 
 
 def _observed_arrays(hq: ElectionStore, base: _Base, template: ElectionTemplate) -> StationArrays:
     n = len(base.ids)
-    eff = effective_protocols(hq)
-    values, has = _counted_figures(hq, base, template.all_keys, eff.by_station)
-    headcount = _headcounts(hq, base)
-    announced, announced_slot = _announced_turnout(hq, base)
-    has_violations = _flags(base, (r[0] for r in _dbapi_rows(hq, "SELECT DISTINCT station_id FROM violations")))
-    has_records = _flags(base, (r[0] for r in _dbapi_rows(hq, _ANY_RECORD))) | has_violations | (headcount >= 0)
+    figures = _protocol_figures(hq, template.all_keys)
+    eff = effective_protocols(hq, with_figures=frozenset(figures.protocols))
+    values, has = _counted_figures(base, template.all_keys, figures, eff.by_station)
+    reports = _turnout_reports(hq)
+    report_rows = _rows_of(base, reports.stations)
+    headcount = _headcounts(hq, base, reports, report_rows)
+    announced, announced_slot = _announced_turnout(base, reports, report_rows)
+    protocols, spoiled, violations = (_dbapi_rows(hq, sql) for sql in _RECORD_STATIONS)
+    has_violations = _flags(base, (r[0] for r in violations))
+    has_records = has_violations | (headcount >= 0)
+    for found in (protocols, spoiled):
+        has_records |= _flags(base, (r[0] for r in found))
+    has_records[report_rows[report_rows >= 0]] = True
     status = station_status(
         has_records,
         has,
@@ -348,20 +373,22 @@ def _observed_arrays(hq: ElectionStore, base: _Base, template: ElectionTemplate)
 
 
 def _counted_figures(
-    hq: ElectionStore, base: _Base, keys: Sequence[str], counted: Mapping[str, str]
+    base: _Base, keys: Sequence[str], figures: _Figures, counted: Mapping[str, str]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The figures of each station's counted protocol (``counted``: station id -> protocol id), and where there is one."""
+    """The figures of each station's counted protocol (``counted``: station id -> protocol id), and where there is one.
+
+    A negative figure is not a figure (none can be typed; another tool's file may hold one).
+    """
     n = len(base.ids)
     values = np.full((n, len(keys)), MISSING, dtype=np.int64)
     has = np.zeros(n, dtype=bool)
     protocol_row = {pid: base.row[sid] for sid, pid in counted.items() if sid in base.row}
     if protocol_row:
-        pids, line_keys, figures = _protocol_values(hq)
-        col = {key: j for j, key in enumerate(keys)}
+        pids = figures.protocols
         at_row = np.fromiter(map(protocol_row.get, pids, repeat(-1)), dtype=np.int64, count=len(pids))
-        at_col = np.fromiter(map(col.get, line_keys, repeat(-1)), dtype=np.int64, count=len(pids))
-        ok = (at_row >= 0) & (at_col >= 0)  # a counted protocol, a line the template has
-        values[at_row[ok], at_col[ok]] = figures[ok]
+        # a counted protocol, a line the template has, a figure
+        ok = (at_row >= 0) & (figures.columns >= 0) & (figures.values >= 0)
+        values[at_row[ok], figures.columns[ok]] = figures.values[ok]
         has[list(protocol_row.values())] = True
     return values, has
 
@@ -374,7 +401,76 @@ def _flags(base: _Base, station_ids: Iterable[str]) -> np.ndarray:
     return out
 
 
-def _headcounts(hq: ElectionStore, base: _Base) -> np.ndarray:
+class _Reports(NamedTuple):
+    """Every turnout report, column by column."""
+
+    stations: Sequence[str]
+    slots: Sequence[str]
+    announced: np.ndarray  # int64 (0 where none)
+    has_announced: np.ndarray  # bool
+    observed: np.ndarray  # int64 (0 where none)
+    has_observed: np.ndarray  # bool
+
+
+def _turnout_reports(hq: ElectionStore) -> _Reports:
+    """The turnout reports in one read: the head-count, the announced figure and "observed" all come from it.
+
+    On a file as concatenated values (60,000 reports at 10,000 observed stations: one scan
+    instead of three grouped queries); row by row on PostgreSQL, or when a figure is not
+    stored as an integer or an id or slot holds the separator.
+    """
+    if not hq.url:
+        ((n, odd, sids, slots, announced, has_announced, observed, has_observed),) = _dbapi_rows(
+            hq,
+            "SELECT count(*), total(typeof(announced) NOT IN ('integer', 'null') "
+            "OR typeof(observed) NOT IN ('integer', 'null')), group_concat(station_id, char(31)), "
+            "group_concat(slot, char(31)), group_concat(coalesce(announced, 0), ' '), "
+            "group_concat(announced IS NOT NULL, ''), group_concat(coalesce(observed, 0), ' '), "
+            "group_concat(observed IS NOT NULL, '') FROM turnout_reports",
+        )
+        if not n:
+            return _Reports((), (), *_no_numbers(4))
+        if not odd:
+            sid_list, slot_list = sids.split(_SEP), slots.split(_SEP)
+            a, o = _numbers(announced, n), _numbers(observed, n)
+            if len(sid_list) == len(slot_list) == n and a is not None and o is not None:
+                return _Reports(sid_list, slot_list, a, _bits(has_announced), o, _bits(has_observed))
+    found = _dbapi_rows(hq, "SELECT station_id, slot, announced, observed FROM turnout_reports")
+    if not found:
+        return _Reports((), (), *_no_numbers(4))
+    sid_rows, slot_rows, a_rows, o_rows = zip(*found)
+    return _Reports(
+        sid_rows,
+        slot_rows,
+        np.array([0 if v is None else int(v) for v in a_rows], dtype=np.int64),
+        np.array([v is not None for v in a_rows], dtype=bool),
+        np.array([0 if v is None else int(v) for v in o_rows], dtype=np.int64),
+        np.array([v is not None for v in o_rows], dtype=bool),
+    )
+
+
+def _no_numbers(k: int) -> tuple[np.ndarray, ...]:
+    return tuple(np.array([], dtype=np.int64 if i % 2 == 0 else bool) for i in range(k))
+
+
+def _numbers(text: str, n: int) -> np.ndarray | None:
+    """The ``n`` integers SQLite wrote into ``text`` between spaces, parsed by numpy in C; None otherwise.
+
+    A list of 100,000 strings converted by ``np.array`` costs ten times as much.
+    """
+    try:
+        out = np.fromstring(text, dtype=np.int64, sep=" ")
+    except ValueError:
+        return None
+    return out if len(out) == n else None
+
+
+def _bits(text: str) -> np.ndarray:
+    """SQLite's truth values concatenated ("0110") as booleans."""
+    return np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord("1")
+
+
+def _headcounts(hq: ElectionStore, base: _Base, reports: _Reports, report_rows: np.ndarray) -> np.ndarray:
     """Each station's head-count, -1 where nobody counted.
 
     The largest of each observer's click total (kept by the triggers of schema
@@ -382,49 +478,43 @@ def _headcounts(hq: ElectionStore, base: _Base) -> np.ndarray:
     reporting times. Two observers: the higher count missed fewer voters.
     """
     headcount = np.full(len(base.ids), MISSING, dtype=np.int64)
-    for sql in (
-        "SELECT station_id, max(total) FROM headcount_totals GROUP BY station_id",
-        "SELECT station_id, max(observed) FROM turnout_reports WHERE observed IS NOT NULL GROUP BY station_id, observer_id",
-    ):
-        found = _dbapi_rows(hq, sql)
-        if found:
-            sids, counts = zip(*found)
-            at = _rows_of(base, sids)
-            ok = at >= 0
-            np.maximum.at(headcount, at[ok], np.array(counts, dtype=np.int64)[ok])
+    found = _dbapi_rows(hq, "SELECT station_id, max(total) FROM headcount_totals GROUP BY station_id")
+    if found:
+        sids, counts = zip(*found)
+        at = _rows_of(base, sids)
+        ok = at >= 0
+        np.maximum.at(headcount, at[ok], np.array(counts, dtype=np.int64)[ok])
+    noted = (report_rows >= 0) & reports.has_observed
+    np.maximum.at(headcount, report_rows[noted], reports.observed[noted])
     return headcount
 
 
-# Each observer's last reporting time with an announced figure, and that figure. SQLite takes a bare
-# column from the row of max(); PostgreSQL says the same with DISTINCT ON (one row per slot: unique).
-_LAST_ANNOUNCED = (
-    "SELECT station_id, max(slot), announced FROM turnout_reports WHERE announced IS NOT NULL "
-    "GROUP BY station_id, observer_id"
-)
-_LAST_ANNOUNCED_PG = (
-    "SELECT DISTINCT ON (station_id, observer_id) station_id, slot, announced FROM turnout_reports "
-    "WHERE announced IS NOT NULL ORDER BY station_id, observer_id, slot DESC"
-)
-
-
-def _announced_turnout(hq: ElectionStore, base: _Base) -> tuple[np.ndarray, np.ndarray]:
+def _announced_turnout(base: _Base, reports: _Reports, report_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The commission's figure at the last reporting time any observer noted, and that time ("" where none).
 
-    "HH:MM" sorts as time; several observers at that time: the largest figure.
-    Each observer's last slot comes from the unique index's order, without a sort.
+    "HH:MM" sorts as time; several observers at that time: the largest figure. The last
+    time any observer noted is the station's latest report with a figure, and every report
+    at that time is some observer's last one, so no grouping by observer is needed.
     """
     n = len(base.ids)
     announced = np.full(n, MISSING, dtype=np.int64)
     announced_slot = np.full(n, "", dtype=object)
-    for sid, slot, value in _dbapi_rows(hq, _LAST_ANNOUNCED_PG if hq.url else _LAST_ANNOUNCED):
-        i = base.row.get(sid)
-        if i is None:
-            continue
-        if slot > announced_slot[i]:
-            announced_slot[i] = slot
-            announced[i] = int(value)
-        elif slot == announced_slot[i] and slot:
-            announced[i] = max(announced[i], int(value))
+    given = (report_rows >= 0) & reports.has_announced
+    if not given.any():
+        return announced, announced_slot
+    rows = report_rows[given]
+    slots = [s for s, g in zip(reports.slots, given.tolist()) if g]
+    times, slot_no = factorize(slots)  # slot numbers in time order
+    last = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(last, rows, slot_no)
+    at_last = slot_no == last[rows]
+    lowest = np.iinfo(np.int64).min
+    best = np.full(n, lowest, dtype=np.int64)
+    np.maximum.at(best, rows[at_last], reports.announced[given][at_last])
+    # A station whose only time is "" keeps no figure (a time is what makes a report).
+    timed = (last >= 0) & (np.array(times, dtype=object)[np.maximum(last, 0)] != "")
+    announced[timed] = best[timed]
+    announced_slot[timed] = np.array(times, dtype=object)[last[timed]]
     return announced, announced_slot
 
 

@@ -15,7 +15,7 @@ have more than one version, so it stays fast at 100,000 stations.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -117,14 +117,19 @@ def _has_values():  # type: ignore[no-untyped-def]
 _HAS_FIGURES = "EXISTS (SELECT 1 FROM protocol_values v WHERE v.protocol_id = p.id AND v.value IS NOT NULL)"
 
 
-def _candidates(conn: Connection, rules: InclusionRules) -> list[tuple[str, str]]:
+def _candidates(
+    conn: Connection, rules: InclusionRules, with_figures: Collection[str] | None = None
+) -> list[tuple[str, str]]:
     """(protocol_id, station_id) of every protocol with figures that the rules let count.
 
     Plain SQL with constant literals only (no parameters), written with IN (subquery)
-    rather than correlated EXISTS where the inner table has no index to seek.
+    rather than correlated EXISTS where the inner table has no index to seek. With
+    ``with_figures`` (the ids of the protocols with a figure, from a caller that has
+    just read every figure) the protocols are filtered by it instead of the EXISTS:
+    10,000 look-ups of a figure each cost more than reading the protocols whole.
     """
     joins: list[str] = []
-    where = [_HAS_FIGURES]
+    where = [_HAS_FIGURES] if with_figures is None else []
     if rules.only_trusted_keys:
         trusted = "(SELECT fingerprint FROM trusted_keys WHERE status = 'trusted')"
         revoked = "(SELECT fingerprint FROM trusted_keys WHERE status = 'revoked')"
@@ -137,8 +142,12 @@ def _candidates(conn: Connection, rules: InclusionRules) -> list[tuple[str, str]
         )
     if rules.require_protocol_photo:
         where.append("p.id IN (SELECT protocol_id FROM evidence WHERE kind = 'photo' AND protocol_id IS NOT NULL)")
-    sql = f"SELECT p.id, p.station_id FROM protocols p {' '.join(joins)} WHERE {' AND '.join(where)}"
-    return dbapi.rows(conn, sql)
+    sql = f"SELECT p.id, p.station_id FROM protocols p {' '.join(joins)}"
+    if where:
+        sql += f" WHERE {' AND '.join(where)}"
+    if with_figures is None:
+        return dbapi.rows(conn, sql)
+    return [(pid, sid) for pid, sid in dbapi.execute(conn, sql) if pid in with_figures]
 
 
 def _values(conn: Connection, protocol_ids: Iterable[str]) -> dict[str, dict[str, int]]:
@@ -220,14 +229,17 @@ def _latest_resolutions(conn: Connection, station_ids: Iterable[str] | None = No
     }
 
 
-def effective_protocols(hq: ElectionStore, rules: InclusionRules | None = None) -> EffectiveProtocols:
+def effective_protocols(
+    hq: ElectionStore, rules: InclusionRules | None = None, *, with_figures: Collection[str] | None = None
+) -> EffectiveProtocols:
     """Which protocol's figures count at each station (see the module docstring).
 
-    With no ``rules`` the rules saved in the HQ file apply.
+    With no ``rules`` the rules saved in the HQ file apply. ``with_figures``: the ids of
+    every protocol with a figure (value not NULL), when the caller has read them anyway.
     """
     rules = load_rules(hq) if rules is None else rules
     with hq.engine.connect() as conn:
-        candidates = _candidates(conn, rules)
+        candidates = _candidates(conn, rules, with_figures)
         by_station_all: dict[str, list[str]] = defaultdict(list)
         for pid, sid in candidates:
             by_station_all[sid].append(pid)
@@ -242,11 +254,14 @@ def effective_protocols(hq: ElectionStore, rules: InclusionRules | None = None) 
                     by_station_all[sid] = kept
                 else:
                     del by_station_all[sid]
-        with_figures: set[str] = set()
+        stations_with_figures: set[str] = set()
         if rules.active:
-            with_figures = {
-                r[0] for r in dbapi.execute(conn, f"SELECT DISTINCT p.station_id FROM protocols p WHERE {_HAS_FIGURES}")
-            }
+            if with_figures is None:
+                sql = f"SELECT DISTINCT p.station_id FROM protocols p WHERE {_HAS_FIGURES}"
+                stations_with_figures = {r[0] for r in dbapi.execute(conn, sql)}
+            else:
+                found = dbapi.execute(conn, "SELECT id, station_id FROM protocols")
+                stations_with_figures = {sid for pid, sid in found if pid in with_figures}
 
     chosen: dict[str, str] = {}
     disputed: set[str] = set()
@@ -272,7 +287,7 @@ def effective_protocols(hq: ElectionStore, rules: InclusionRules | None = None) 
             chosen[sid] = min(pids)
         else:
             unresolved.add(sid)
-    excluded |= with_figures - chosen.keys() - disputed - unresolved
+    excluded |= stations_with_figures - chosen.keys() - disputed - unresolved
     return EffectiveProtocols(chosen, frozenset(disputed), frozenset(unresolved), frozenset(excluded), rules)
 
 

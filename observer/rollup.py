@@ -53,7 +53,7 @@ def district_sums(matrix: np.ndarray, starts: np.ndarray, mask: np.ndarray | Non
     districts left with no station get 0 (reduceat would repeat a neighbour).
     """
     groups = len(starts)
-    if mask is None:
+    if mask is None or mask.all():  # every station (official figures, usually): no copy to gather
         chosen, first = matrix, starts
     else:
         picked = np.flatnonzero(mask)
@@ -99,7 +99,9 @@ class Grouping:
         regions = sorted({r for r, _ in districts})
         region_no = {r: i for i, r in enumerate(regions)}
         # Stations in district order, once: every later sum then reads contiguous runs.
-        order = np.argsort(district_of_station, kind="stable")
+        # int16 where the districts fit: numpy sorts it by radix (a tenth of the time for int64).
+        small = len(districts) <= np.iinfo(np.int16).max
+        order = np.argsort(district_of_station.astype(np.int16) if small else district_of_station, kind="stable")
         return cls(
             levels=tuple(levels),
             units={"national": [("", "")], "region": [(r, "") for r in regions], "district": districts},
@@ -129,6 +131,15 @@ class Grouping:
         ``q`` and ``mask`` are of arrays put :meth:`in_order`.
         """
         by_district = district_sums(q.matrix(), self.starts, mask)
+        return {level: self._roll(by_district, level) for level in self.levels}
+
+    def subset_sums(self, q: Quantities, mask: np.ndarray) -> dict[str, np.ndarray]:
+        """What :meth:`sums` gives for ``mask``, from ``q`` of only those stations (``arrays.subset(mask)``).
+
+        For a source whose figures few stations have (the observed ones): its quantities are
+        then made for those stations alone, not for every station and mostly thrown away.
+        """
+        by_district = district_sums(q.matrix(), np.searchsorted(np.flatnonzero(mask), self.starts))
         return {level: self._roll(by_district, level) for level in self.levels}
 
     def _roll(self, by_district: np.ndarray, level: str) -> np.ndarray:

@@ -165,11 +165,28 @@ def unit_index(arrays: StationArrays, level: str) -> tuple[list[tuple[str, str]]
         uniques, inv = factorize(arrays.regions)
         return [(r, "") for r in uniques], inv
     if level == "district":
-        # District names repeat across regions ("Центральный"), so the unit is the pair.
-        pairs = [f"{r}\x1f{d}" for r, d in zip(arrays.regions, arrays.districts)]
-        uniques, inv = factorize(pairs)
-        return [tuple(u.split("\x1f", 1)) for u in uniques], inv  # type: ignore[misc]
+        # District names repeat across regions ("Центральный"), so the unit is the pair. Regions
+        # and names are numbered apart (no 100,000 joined strings) and the pairs from the numbers;
+        # the pairs are ordered as the joined "region<US>district" texts always were.
+        regions, region_no = factorize(arrays.regions)
+        names, name_no = factorize(arrays.districts)
+        pair_codes, inv = _dense(region_no * max(len(names), 1) + name_no, len(regions) * len(names))
+        pairs = [(regions[c // len(names)], names[c % len(names)]) for c in pair_codes.tolist()]
+        rank = sorted(range(len(pairs)), key=lambda i: f"{pairs[i][0]}\x1f{pairs[i][1]}")
+        new_no = np.empty(len(pairs), dtype=np.int64)
+        new_no[rank] = np.arange(len(pairs))
+        return [pairs[i] for i in rank], new_no[inv.reshape(-1)]
     raise ValueError(f"unknown level {level!r}")
+
+
+def _dense(codes: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(codes, return_inverse=True)`` for codes in [0, bound): by marking, not sorting, when
+    the range is small (districts: a few thousand pairs against 100,000 stations)."""
+    if bound > 4 * len(codes) + 1024:
+        return np.unique(codes, return_inverse=True)
+    present = np.zeros(bound, dtype=bool)
+    present[codes] = True
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[codes]
 
 
 def statuses(observed: StationArrays) -> np.ndarray:
