@@ -11,6 +11,7 @@ speed is dominated by per-statement and per-row overhead, not by the database.
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -37,6 +38,7 @@ _STATION_FIELDS = ("region", "district", "address", "registered")
 # SQLAlchemy ~1 ms to coerce and key for its cache; these are compiled once and reused.
 _FIND_PACKAGE = select(m.Package.outcome, m.Package.via_package_id).where(m.Package.id == bindparam("pid"))
 _INSERT_PACKAGE = insert(m.Package)
+_READ_BLOCK = 1024 * 1024  # file_digest
 
 
 def package_row_id(sha256: str) -> str:
@@ -52,12 +54,22 @@ class AlreadyMerged(Exception):
 
 
 def file_digest(path: Path) -> str | None:
-    """SHA-256 of a whole package file (None if it cannot be read again: then only members are checked)."""
+    """SHA-256 of a whole package file (None if it cannot be read again: then only members are checked).
+
+    Plain ``os.read`` of 1 MiB blocks: a re-merge is little else than this per file, and a Python
+    file object (or ``hashlib.file_digest``'s fresh 256 KiB buffer) costs a tenth more than the hash
+    of a 70 KB package."""
+    digest = hashlib.sha256()
     try:
-        with path.open("rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            while block := os.read(fd, _READ_BLOCK):
+                digest.update(block)
+        finally:
+            os.close(fd)
     except OSError:
         return None
+    return digest.hexdigest()
 
 
 def package_row(
