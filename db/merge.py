@@ -39,6 +39,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -179,10 +180,14 @@ class _Merger(MergeBatch):
         self.template = hq.template
         self.keys_allowed = set(self.template.all_keys)
         self.categories = {c.code for c in self.template.violation_categories}
-        q = text("SELECT sha256, outcome, via_package_id IS NOT NULL, manifest IS NOT NULL, file_sha256 FROM packages")
+        q = "SELECT sha256, outcome, via_package_id IS NOT NULL, manifest IS NOT NULL, file_sha256 FROM packages"
         with hq.engine.connect() as conn:
-            self.known = {r[0]: _Logged(r[1], bool(r[2]), bool(r[3]), r[4]) for r in conn.execute(q)}
-            self.book = KeyBook.load(conn)
+            # on the driver: one row per package ever merged, read at every start (a re-merge is mostly this)
+            self.known = {r[0]: _Logged(r[1], bool(r[2]), bool(r[3]), r[4]) for r in Driver(conn).rows(q)}
+        # file SHA-256 -> identity of the packages merged here from exactly that file (_same_file)
+        self.merged_files = {
+            logged.file_sha256: sha for sha, logged in self.known.items() if logged.file_sha256 and logged.signed
+        }
         self.run_bytes = 0
         self.refusals = {sha for sha, logged in self.known.items() if logged.outcome == REFUSED}
 
@@ -213,6 +218,13 @@ class _Merger(MergeBatch):
         self.refusals.add(key)
         self.known[key] = _Logged(REFUSED, False, False)
 
+    @cached_property
+    def book(self) -> KeyBook:
+        """The keys' decisions, read when a package first needs them (a re-merge of files already merged
+        never does); read again under the key's lock before a decision is written (_trust_on_first_use)."""
+        with self.hq.engine.connect() as conn:
+            return KeyBook.load(conn)
+
     @property
     def key_status(self) -> dict[str, str]:
         return self.book.status
@@ -227,21 +239,35 @@ class _Merger(MergeBatch):
         (db.package.READ_ERRORS); only a problem of the HQ's own storage (a full disk) stops the run."""
         if is_sealed_name(path):
             return self._merge_sealed(path)
+        # Hashed once, first: a file byte for byte one merged here is a duplicate without opening
+        # it (most of a re-merge); otherwise the same hash is logged with the package (_write).
+        digest = file_digest(path)
+        identity = self._same_file(digest)
+        if identity is not None:
+            return PackageOutcome(path, DUPLICATE, sha256=identity)
         identity = manifest_identity(path)
         if identity is not None and self._merged_here(identity):
-            return self._duplicate(path, identity)
+            return self._duplicate(path, identity, digest)
         try:
             pkg = open_package(path, work_dir=self.work_dir)
         except PackageError as exc:
             return PackageOutcome(path, REFUSED, str(exc))
         with pkg:
-            return self._merge_verified(pkg)
+            return self._merge_verified(pkg, digest)
 
-    def _duplicate(self, path: Path, identity: str) -> PackageOutcome:
-        """Already merged: so it is if the file is byte for byte the one merged, or else once its
-        signature and every member's hash are checked again (a changed copy is refused)."""
+    def _same_file(self, digest: str | None) -> str | None:
+        """The identity of the package merged here (signed) from a file with this SHA-256, if any."""
+        identity = self.merged_files.get(digest) if digest is not None else None
+        if identity is None or not self._merged_here(identity):
+            return None
         logged = self.known[identity]
-        digest = file_digest(path)
+        return identity if logged.signed and logged.file_sha256 == digest else None
+
+    def _duplicate(self, path: Path, identity: str, digest: str | None) -> PackageOutcome:
+        """Already merged: so it is if the file is byte for byte the one merged (``digest``, the file's
+        SHA-256), or else once its signature and every member's hash are checked again (a changed
+        copy is refused)."""
+        logged = self.known[identity]
         if digest is not None and digest == logged.file_sha256 and logged.signed:
             return PackageOutcome(path, DUPLICATE, sha256=identity)
         try:
@@ -261,6 +287,8 @@ class _Merger(MergeBatch):
                 )
             logged.signed = True
             logged.file_sha256 = logged.file_sha256 or digest
+            if logged.file_sha256:
+                self.merged_files[logged.file_sha256] = identity
         return PackageOutcome(path, DUPLICATE, sha256=identity)
 
     def _merge_sealed(self, path: Path) -> PackageOutcome:
@@ -287,7 +315,7 @@ class _Merger(MergeBatch):
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _merge_verified(self, pkg: VerifiedPackage) -> PackageOutcome:
+    def _merge_verified(self, pkg: VerifiedPackage, digest: str | None) -> PackageOutcome:
         man = pkg.manifest
         name = pkg.path.name
 
@@ -297,7 +325,7 @@ class _Merger(MergeBatch):
             )
 
         if self._merged_here(pkg.sha256):
-            return self._duplicate(pkg.path, pkg.sha256)
+            return self._duplicate(pkg.path, pkg.sha256, digest)
         if man.template_id != self.template_id:
             return outcome(
                 REFUSED, tr("package.error.other_election", file=name, found=man.template_id, expected=self.template_id)
@@ -328,7 +356,7 @@ class _Merger(MergeBatch):
             return outcome(REFUSED, str(exc))
         self.run_bytes += pkg.evidence_bytes
         logged = self.known.get(pkg.sha256)
-        refused = self._write(pkg, grant, trust_now=status != TRUSTED)
+        refused = self._write(pkg, grant, digest, trust_now=status != TRUSTED)
         if refused is not None:
             return outcome(DUPLICATE) if refused == DUPLICATE else outcome(REFUSED, refused)
         if logged is not None and logged.outcome == HELD:
@@ -336,10 +364,13 @@ class _Merger(MergeBatch):
             self._drop_held_copy(pkg.sha256, logged.file_sha256)
         return outcome(MERGED)
 
-    def _write(self, pkg: VerifiedPackage, grant: Grant, *, trust_now: bool) -> str | None:
-        """The package's records in its own savepoint; None when merged, else DUPLICATE or the reason."""
+    def _write(self, pkg: VerifiedPackage, grant: Grant, digest: str | None, *, trust_now: bool) -> str | None:
+        """The package's records in its own savepoint; None when merged, else DUPLICATE or the reason.
+
+        ``digest`` (the file's SHA-256, taken before it was verified) is logged: the next offer of the
+        same file is one hash. Taken before rather than after the checks, it is no weaker: a file
+        changed between hash and checks could as well have been changed between checks and hash."""
         man, name = pkg.manifest, pkg.path.name
-        digest = file_digest(pkg.path)  # once: logged, and the next offer of the same file is one hash
         placed: list[str] = []
         try:
             placed = self._place_evidence(pkg)
@@ -368,6 +399,8 @@ class _Merger(MergeBatch):
             self._unstage(placed)
             raise
         self.known[pkg.sha256] = _Logged(MERGED, False, True, digest)
+        if digest is not None:
+            self.merged_files[digest] = pkg.sha256
         if trust_now:
             self.book.status[man.fingerprint] = TRUSTED
         if man.kind == KIND_STATION:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import shutil
 import sqlite3
 import stat
@@ -22,7 +23,7 @@ import uuid
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -477,13 +478,31 @@ def iter_packages(paths: Iterable[Path]) -> list[Path]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            found.extend(
-                sorted(
-                    q
-                    for q in p.rglob("*" + SUFFIX + "*")
-                    if q.name.endswith((SUFFIX, SEALED_SUFFIX)) and q.is_file() and not q.name.startswith(".")
-                )
-            )
+            # sorted as Paths sort (part by part, case-folded where the system folds case), without
+            # building a Path per file first
+            names = sorted(_package_files(p, ()), key=lambda parts: tuple(map(os.path.normcase, parts)))
+            found.extend(p.joinpath(*parts) for parts in names)
         else:
             found.append(p)
     return found
+
+
+def _package_files(root: Path, below: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """Files named ``*.bqpkg`` or ``*.bqpkg.sealed`` (not hidden) under ``root / below``, as their parts below
+    ``root``, walked as ``Path.rglob`` walks: symbolic links to folders are not followed, unreadable folders
+    are skipped.
+
+    One ``scandir`` per folder and the entries' own types: a re-merge of 10,000 packages is mostly
+    hashing them, and a ``stat`` per file (``rglob`` then ``is_file``) was a tenth of it.
+    """
+    try:
+        with os.scandir(root.joinpath(*below)) as it:
+            entries = list(it)
+    except PermissionError:
+        return
+    for entry in entries:
+        name = entry.name
+        if entry.is_dir(follow_symlinks=False):
+            yield from _package_files(root, (*below, name))
+        elif name.endswith((SUFFIX, SEALED_SUFFIX)) and not name.startswith(".") and entry.is_file():
+            yield (*below, name)

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+import db.dbapi
 import db.merge
-import db.merge_rows
 from db.conflicts import effective_protocols
 from db.merge import import_keys, list_keys, merge_packages, release_held, trust_key
 from db.package import export_hq_package, export_station_package
@@ -180,18 +180,18 @@ def test_crash_inside_a_package_leaves_hq_as_before(
     hq = factory.hq("hq")
     merge_packages(hq, [a], trust_new_keys=True)
     before = dump(hq.path)
-    real = db.merge_rows.upsert_rows
+    real = db.dbapi.Driver.insert  # every new record of a package goes through it
 
-    def crash(conn: Any, table: str, rows: list[dict[str, Any]], own_pid: Any = None, **kw: Any) -> None:
-        real(conn, table, rows, own_pid, **kw)  # some rows of this package are already written...
+    def crash(self: db.dbapi.Driver, table: str, cols: Any, rows: Any) -> None:
+        real(self, table, cols, rows)  # some rows of this package are already written...
         if table == "protocol_values":
             raise RuntimeError("power cut")  # ...when the machine dies
 
-    monkeypatch.setattr(db.merge_rows, "upsert_rows", crash)
+    monkeypatch.setattr(db.dbapi.Driver, "insert", crash)
     with pytest.raises(RuntimeError):
         merge_packages(hq, [b], trust_new_keys=True)
     assert dump(hq.path) == before
-    monkeypatch.setattr(db.merge_rows, "upsert_rows", real)
+    monkeypatch.setattr(db.dbapi.Driver, "insert", real)
     assert merge_packages(hq, [b, c], trust_new_keys=True).counts()["merged"] == 2
     hq.close()
 
@@ -621,20 +621,20 @@ def test_error_mid_batch_keeps_the_packages_merged_before_it(
 ) -> None:
     a, b, c, _ = three
     hq = factory.hq("hq")
-    real = db.merge_rows.upsert_rows
+    real = db.dbapi.Driver.insert  # every new record of a package goes through it
     calls = {"protocol_values": 0}
 
-    def crash(conn: Any, table: str, rows: list[dict[str, Any]], own_pid: Any = None, **kw: Any) -> None:
-        real(conn, table, rows, own_pid, **kw)
+    def crash(self: db.dbapi.Driver, table: str, cols: Any, rows: Any) -> None:
+        real(self, table, cols, rows)
         if table == "protocol_values":
             calls[table] += 1
             if calls[table] == 2:  # inside the second package of the run, same batch as the first
                 raise RuntimeError("disk gone")
 
-    monkeypatch.setattr(db.merge_rows, "upsert_rows", crash)
+    monkeypatch.setattr(db.dbapi.Driver, "insert", crash)
     with pytest.raises(RuntimeError):
         merge_packages(hq, [a, b, c], trust_new_keys=True)
-    monkeypatch.setattr(db.merge_rows, "upsert_rows", real)
+    monkeypatch.setattr(db.dbapi.Driver, "insert", real)
     with sqlite3.connect(hq.path) as conn:
         # A whole (committed on the way out), nothing of B
         assert conn.execute("SELECT count(*) FROM packages WHERE outcome = 'merged'").fetchone() == (1,)
