@@ -32,25 +32,24 @@ def require_hq(hq: ElectionStore) -> None:
         raise ImportDataError("coord.hq.not_hq", file=hq.path.name)
 
 
-def new_ids(n: int, *, ordered: bool = True) -> list[str]:
-    """``n`` random UUID4 strings in ascending order (``ordered``), made in bulk.
+def new_ids(n: int) -> list[str]:
+    """``n`` random UUID4 strings in ascending order, made in bulk.
 
     uuid.uuid4() per row costs more than the insert. Ascending ids let a bulk
     insert append to the primary-key index instead of splitting a random page
     per row (see in_index_order); the order comes from sorting the random
-    bytes, so the ids are as random as uuid4's. Ids no index holds need no order.
+    bytes, so the ids are as random as uuid4's.
     """
     if n == 0:
         return []
     raw = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-    if ordered:
-        # The first 8 bytes sorted: sorted text, bar a 2**-64 tie. The last 8 are independent of
-        # them, so pairing them with the sorted halves keeps every id as random as uuid4's.
-        head = np.ascontiguousarray(raw[:, :8]).view(">u8").ravel()
-        head.sort()
-        raw[:, :8] = head.view(np.uint8).reshape(n, 8)
+    # The first 8 bytes sorted: sorted text, bar a 2**-64 tie. The last 8 are independent of
+    # them, so pairing them with the sorted halves keeps every id as random as uuid4's.
+    head = np.ascontiguousarray(raw[:, :8]).view(">u8").ravel()
+    head.sort()
+    raw[:, :8] = head.view(np.uint8).reshape(n, 8)
     digits = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 32)
     text = np.empty((n, 37), dtype=np.uint8)  # 8-4-4-4-12 hex digits, then a line break
     text[:, [8, 13, 18, 23]] = ord("-")

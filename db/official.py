@@ -67,11 +67,11 @@ __all__ = ["MISSING", "LAYOUT_META", "gc_paused", "import_official", "new_ids", 
 
 LAYOUT_META = "official_layout"
 # The columns the import writes, in the order official_rows and _create_stations make them; every
-# row also gets the import's time as created_at and updated_at, and an official row the file's name
-# as source_file: constants a writer adds itself (SQLite: literals in the statement, not 2-3 values
-# bound per row).
+# station also gets the import's time as created_at and updated_at, a constant a writer adds itself
+# (SQLite: literals in the statement, not 2 values bound per row). An official row has no time or
+# file of its own: they are the import's, in meta (revision 0013).
 STATION_COLUMNS = "id, code, region, district, address, registered"
-OFFICIAL_COLUMNS = "station_id, id, values_blob, source_line"
+OFFICIAL_COLUMNS = "station_id, values_blob, source_line"
 STAMPS = "created_at, updated_at"
 WRITE_BLOCK = 10_000  # rows made at a time for executemany: small enough to keep memory flat
 
@@ -179,11 +179,7 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
                 station_ids[i] = sid
             order = sorted(range(n), key=station_ids.__getitem__)
             in_order = list(picker(order)(station_ids))
-        out.add_official(
-            official_rows(template.all_keys, parsed.matrix, order, in_order, parsed.lines),
-            source=src.name[:255],
-            now=now,
-        )
+        out.add_official(official_rows(template.all_keys, parsed.matrix, order, in_order, parsed.lines))
         out.put_meta(
             [
                 (LAYOUT_META, json.dumps(list(template.all_keys))),
@@ -227,7 +223,7 @@ class OfficialWriter(Protocol):
     def known(self) -> dict[str, str]: ...  # code -> id of the stations the HQ has
     def clear_official(self) -> int: ...  # delete the official rows in force; how many there were
     def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool, now: str) -> None: ...
-    def add_official(self, rows: Iterable[tuple[object, ...]], *, source: str, now: str) -> None: ...
+    def add_official(self, rows: Iterable[tuple[object, ...]]) -> None: ...
     def put_meta(self, pairs: list[tuple[str, str]]) -> None: ...
 
 
@@ -250,13 +246,8 @@ class _SqliteWriter:
                 f"INSERT INTO stations ({STATION_COLUMNS}, {STAMPS}) VALUES (?, ?, ?, ?, ?, ?, {stamp}, {stamp})", rows
             )
 
-    def add_official(self, rows: Iterable[tuple[object, ...]], *, source: str, now: str) -> None:
-        stamp = sql_text(now)
-        self.dbapi.executemany(
-            f"INSERT INTO official_results ({OFFICIAL_COLUMNS}, source_file, {STAMPS}) "
-            f"VALUES (?, ?, ?, ?, {sql_text(source)}, {stamp}, {stamp})",
-            rows,
-        )
+    def add_official(self, rows: Iterable[tuple[object, ...]]) -> None:
+        self.dbapi.executemany(f"INSERT INTO official_results ({OFFICIAL_COLUMNS}) VALUES (?, ?, ?)", rows)
 
     def put_meta(self, pairs: list[tuple[str, str]]) -> None:
         self.dbapi.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", pairs)
@@ -304,7 +295,7 @@ def official_rows(
     order: Sequence[int],
     station_ids: Sequence[str],
     lines: Sequence[int],
-) -> Iterator[tuple[str, str, bytes, int]]:
+) -> Iterator[tuple[str, bytes, int]]:
     """The official_results rows in ``order`` (``station_ids``: the rows' stations, in that order), made a
     block at a time as executemany asks.
 
@@ -312,17 +303,15 @@ def official_rows(
     once, not 100,000 rows' worth, and the rows are handed out by ``zip`` and ``chain`` in C,
     not by a Python generator frame per row.
     """
-    ids = new_ids(len(order), ordered=False)  # no index on official_results.id: any order
     width = 8 * len(keys)
     as_read = in_file_order(order, len(lines))  # blocks are then slices, not picks
 
-    def block(start: int) -> Iterator[tuple[str, str, bytes, int]]:
+    def block(start: int) -> Iterator[tuple[str, bytes, int]]:
         stop = start + WRITE_BLOCK
         rows = order[start:stop]
         packed = (matrix[start:stop] if as_read else matrix[rows]).astype("<i8").tobytes()
         return zip(
             station_ids[start:stop],
-            ids[start:stop],
             np.frombuffer(packed, dtype=f"V{width}").tolist(),  # one bytes object a row, made in C
             lines[start:stop] if as_read else picker(rows)(lines),
         )

@@ -144,8 +144,8 @@ class _PgOfficialWriter:
     def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool, now: str) -> None:
         self._copy("stations", f"{STATION_COLUMNS}, {STAMPS}", rows, (now, now))
 
-    def add_official(self, rows: Iterable[tuple[object, ...]], *, source: str, now: str) -> None:
-        self._copy("official_results", f"{OFFICIAL_COLUMNS}, source_file, {STAMPS}", rows, (source, now, now))
+    def add_official(self, rows: Iterable[tuple[object, ...]]) -> None:
+        self._copy("official_results", OFFICIAL_COLUMNS, rows, ())
 
     def put_meta(self, pairs: list[tuple[str, str]]) -> None:
         with self.conn.cursor() as cur:

@@ -316,7 +316,7 @@ def test_mixed_new_and_known_stations_written_in_blocks(
     assert {code: hq.station_by_code(code).id for code in ("2", "4")} == known  # type: ignore[union-attr]
     con = sqlite3.connect(hq.path)
     rows = con.execute(
-        "SELECT s.code, o.source_line, o.values_json, o.values_blob, o.id FROM official_results o JOIN stations s ON s.id = o.station_id"
+        "SELECT s.code, o.source_line, o.values_json, o.values_blob, o.station_id FROM official_results o JOIN stations s ON s.id = o.station_id"
     ).fetchall()
     con.close()
     assert sorted((code, line) for code, line, *_ in rows) == [("1", 2), ("2", 3), ("3", 4), ("4", 5), ("5", 6)]
