@@ -38,6 +38,7 @@ from db.bulk import (
     gc_paused,
     in_file_order,
     in_index_order,
+    insert_rows,
     new_ids,
     picker,
     require_hq,
@@ -242,12 +243,15 @@ class _SqliteWriter:
     def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool, now: str) -> None:
         stamp = sql_text(now)
         with secondary_indexes_deferred(self.dbapi, "stations", when=first):
-            self.dbapi.executemany(
-                f"INSERT INTO stations ({STATION_COLUMNS}, {STAMPS}) VALUES (?, ?, ?, ?, ?, ?, {stamp}, {stamp})", rows
+            insert_rows(
+                self.dbapi,
+                f"INSERT INTO stations ({STATION_COLUMNS}, {STAMPS}) VALUES",
+                f"(?, ?, ?, ?, ?, ?, {stamp}, {stamp})",
+                rows,
             )
 
     def add_official(self, rows: Iterable[tuple[object, ...]]) -> None:
-        self.dbapi.executemany(f"INSERT INTO official_results ({OFFICIAL_COLUMNS}) VALUES (?, ?, ?)", rows)
+        insert_rows(self.dbapi, f"INSERT INTO official_results ({OFFICIAL_COLUMNS}) VALUES", "(?, ?, ?)", rows)
 
     def put_meta(self, pairs: list[tuple[str, str]]) -> None:
         self.dbapi.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", pairs)

@@ -22,6 +22,7 @@ from db.bulk import (
     existing_stations,
     gc_paused,
     in_index_order,
+    insert_rows,
     new_ids,
     require_hq,
     secondary_indexes_deferred,
@@ -117,9 +118,10 @@ def _write_stations(
     old_rows = [i for i, c in enumerate(codes) if c in known]
     ids = new_ids(len(new_rows))  # ascending: the primary-key index grows at its end
     with secondary_indexes_deferred(dbapi, "stations", when=not known and bool(new_rows)):
-        dbapi.executemany(
-            "INSERT INTO stations (id, code, region, district, address, registered, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        insert_rows(
+            dbapi,
+            "INSERT INTO stations (id, code, region, district, address, registered, created_at, updated_at) VALUES",
+            "(?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     sid,
