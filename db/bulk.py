@@ -13,7 +13,6 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import chain, islice
 from operator import eq, itemgetter
 from typing import TypeVar
 
@@ -23,7 +22,7 @@ from db.store import ROLE_HQ, ElectionStore, storage_error
 from observer.errors import ImportDataError
 
 BULK_CACHE_KIB = -16384  # SQLite page cache during a bulk import (negative: KiB): 16 MB
-ROWS_PER_INSERT = 100  # rows one INSERT statement of insert_rows binds (fewer if SQLite's variable limit says so)
+ROWS_PER_INSERT = 100  # rows one INSERT statement of insert_columns binds (fewer if SQLite's variable limit says so)
 
 T = TypeVar("T")
 
@@ -108,34 +107,36 @@ def bulk_writer(store: ElectionStore) -> Iterator[sqlite3.Connection]:
             raw.close()
 
 
-def insert_rows(dbapi: sqlite3.Connection, head: str, row: str, rows: Iterable[Sequence[object]]) -> None:
-    """``INSERT`` ``rows``: ``head`` is ``INSERT INTO t (columns) VALUES``, ``row`` one row's ``(?, ...)``.
+Columns = Sequence[Sequence[object]]  # a block of rows as its columns, of equal length
+
+
+def insert_columns(dbapi: sqlite3.Connection, head: str, row: str, blocks: Iterable[Columns]) -> None:
+    """``INSERT`` the rows of ``blocks``, each given as its columns: ``head`` is ``INSERT INTO t (columns)
+    VALUES``, ``row`` one row's ``(?, ...)``.
 
     ``executemany`` of a one-row statement pays SQLite's statement start, reset and the GIL's
     release for every row; one statement of ROWS_PER_INSERT rows pays them once for all of them.
-    At 100,000 stations and their official rows that is ~0.15 s of CPU less, the same rows in the
-    same order, in the caller's transaction (a failing row fails its statement, and the caller's
-    rollback undoes all of it, as before).
+    A statement's parameters are its rows' values one after the other, laid out by slice
+    assignments (in C) from the columns, without a tuple per row. At 100,000 stations and their
+    official rows that is ~0.2 s of CPU less; the same rows in the same order, in the caller's
+    transaction (a failing row fails its statement, and the caller's rollback undoes all of it).
     """
-    source = iter(rows)
-    first = next(source, None)
-    if first is None:
-        return
-    source = chain((first,), source)
-    per = max(1, min(ROWS_PER_INSERT, dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // max(len(first), 1)))
-    rest: list[Sequence[object]] = []
-
-    def statements() -> Iterator[tuple[object, ...]]:
-        while True:
-            group = tuple(islice(source, per))
-            if len(group) < per:
-                rest.extend(group)
-                return
-            yield tuple(chain.from_iterable(group))
-
-    dbapi.executemany(head + " " + ", ".join([row] * per), statements())
-    if rest:
-        dbapi.executemany(f"{head} {row}", rest)
+    limit = dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    for columns in blocks:
+        width, n = len(columns), len(columns[0]) if columns else 0
+        if n == 0:
+            continue
+        per = max(1, min(ROWS_PER_INSERT, limit // width))
+        flat: list[object] = [None] * (n * width)
+        for c, column in enumerate(columns):
+            flat[c::width] = column
+        whole, step = n // per * per * width, per * width
+        if whole:
+            dbapi.executemany(
+                f"{head} {', '.join([row] * per)}", [tuple(flat[j : j + step]) for j in range(0, whole, step)]
+            )
+        if whole < len(flat):
+            dbapi.executemany(f"{head} {row}", [tuple(flat[j : j + width]) for j in range(whole, len(flat), width)])
 
 
 def in_index_order(rows: list[int], codes: list[str]) -> list[int]:

@@ -25,7 +25,6 @@ import struct
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from itertools import chain, repeat
 from pathlib import Path
 from typing import Protocol
 
@@ -33,12 +32,13 @@ import numpy as np
 from sqlalchemy import text
 
 from db.bulk import (
+    Columns,
     bulk_writer,
     existing_stations,
     gc_paused,
     in_file_order,
     in_index_order,
-    insert_rows,
+    insert_columns,
     new_ids,
     picker,
     require_hq,
@@ -223,8 +223,8 @@ class OfficialWriter(Protocol):
 
     def known(self) -> dict[str, str]: ...  # code -> id of the stations the HQ has
     def clear_official(self) -> int: ...  # delete the official rows in force; how many there were
-    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool, now: str) -> None: ...
-    def add_official(self, rows: Iterable[tuple[object, ...]]) -> None: ...
+    def add_stations(self, columns: Columns, *, first: bool, now: str) -> None: ...  # STATION_COLUMNS
+    def add_official(self, blocks: Iterable[Columns]) -> None: ...  # OFFICIAL_COLUMNS, a block at a time
     def put_meta(self, pairs: list[tuple[str, str]]) -> None: ...
 
 
@@ -240,18 +240,18 @@ class _SqliteWriter:
         self.dbapi.execute("DELETE FROM official_results")
         return replaced
 
-    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool, now: str) -> None:
+    def add_stations(self, columns: Columns, *, first: bool, now: str) -> None:
         stamp = sql_text(now)
         with secondary_indexes_deferred(self.dbapi, "stations", when=first):
-            insert_rows(
+            insert_columns(
                 self.dbapi,
                 f"INSERT INTO stations ({STATION_COLUMNS}, {STAMPS}) VALUES",
                 f"(?, ?, ?, ?, ?, ?, {stamp}, {stamp})",
-                rows,
+                [columns],
             )
 
-    def add_official(self, rows: Iterable[tuple[object, ...]]) -> None:
-        insert_rows(self.dbapi, f"INSERT INTO official_results ({OFFICIAL_COLUMNS}) VALUES", "(?, ?, ?)", rows)
+    def add_official(self, blocks: Iterable[Columns]) -> None:
+        insert_columns(self.dbapi, f"INSERT INTO official_results ({OFFICIAL_COLUMNS}) VALUES", "(?, ?, ?)", blocks)
 
     def put_meta(self, pairs: list[tuple[str, str]]) -> None:
         self.dbapi.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", pairs)
@@ -272,14 +272,15 @@ def _create_stations(
     if not new_rows:
         return created_ids
     pick = picker(new_rows, of=len(codes))
+    n = len(new_rows)
     if "registered" in keys:
         reg = parsed.matrix[new_rows, list(keys).index("registered")].tolist()
-        registered: Iterable[int | None] = reg if min(reg) >= 0 else [v if v >= 0 else None for v in reg]
+        registered: Sequence[int | None] = reg if min(reg) >= 0 else [v if v >= 0 else None for v in reg]
     else:
-        registered = repeat(None)
-    blank = repeat("")
+        registered = [None] * n
+    blank = [""] * n
     out.add_stations(
-        zip(
+        (
             created_ids,
             pick(codes),
             pick(parsed.regions) if parsed.regions else blank,
@@ -299,28 +300,27 @@ def official_rows(
     order: Sequence[int],
     station_ids: Sequence[str],
     lines: Sequence[int],
-) -> Iterator[tuple[str, bytes, int]]:
-    """The official_results rows in ``order`` (``station_ids``: the rows' stations, in that order), made a
-    block at a time as executemany asks.
+) -> Iterator[tuple[Sequence[str], list[bytes], Sequence[int]]]:
+    """The official_results rows in ``order`` (``station_ids``: the rows' stations, in that order), as
+    columns (OFFICIAL_COLUMNS), WRITE_BLOCK rows at a time as the writer asks.
 
-    The figures are stored once, packed (revision 0009). Only one block's tuples exist at
-    once, not 100,000 rows' worth, and the rows are handed out by ``zip`` and ``chain`` in C,
-    not by a Python generator frame per row.
+    The figures are stored once, packed (revision 0009). Only one block's values exist at
+    once, not 100,000 rows' worth, and no block has a tuple per row.
     """
     width = 8 * len(keys)
     as_read = in_file_order(order, len(lines))  # blocks are then slices, not picks
 
-    def block(start: int) -> Iterator[tuple[str, bytes, int]]:
+    def block(start: int) -> tuple[Sequence[str], list[bytes], Sequence[int]]:
         stop = start + WRITE_BLOCK
         rows = order[start:stop]
         packed = (matrix[start:stop] if as_read else matrix[rows]).astype("<i8").tobytes()
-        return zip(
+        return (
             station_ids[start:stop],
             np.frombuffer(packed, dtype=f"V{width}").tolist(),  # one bytes object a row, made in C
             lines[start:stop] if as_read else picker(rows)(lines),
         )
 
-    return chain.from_iterable(map(block, range(0, len(order), WRITE_BLOCK)))
+    return map(block, range(0, len(order), WRITE_BLOCK))
 
 
 def sql_text(value: str) -> str:

@@ -339,23 +339,23 @@ def test_mixed_new_and_known_stations_written_in_blocks(
     assert official_values(hq, hq.station_by_code("3").id)["issued"] == 5 + 300 + 15  # type: ignore[union-attr,index]
 
 
-@pytest.mark.parametrize("n", [0, 1, 99, 100, 101, 250])
-def test_insert_rows_writes_every_row_in_order_whatever_the_statement_size(
-    n: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.parametrize("sizes", [[0], [1], [99], [100], [101, 0, 250], [250, 3]])
+def test_insert_columns_writes_every_row_in_order_whatever_the_statement_size(sizes: list[int]) -> None:
     import db.bulk as bulk
 
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT, b BLOB)")
-    rows = [(i, f"v{i}", bytes([i % 256])) for i in range(n)]
-    bulk.insert_rows(conn, "INSERT INTO t (k, v, b) VALUES", "(?, ?, ?)", iter(rows))
+    rows = [(i, f"v{i}", bytes([i % 256])) for i in range(sum(sizes))]
+    starts = [sum(sizes[:j]) for j in range(len(sizes))]
+    blocks = [tuple(map(list, zip(*rows[a : a + n]))) or ([], [], []) for a, n in zip(starts, sizes)]
+    bulk.insert_columns(conn, "INSERT INTO t (k, v, b) VALUES", "(?, ?, ?)", iter(blocks))
     assert conn.execute("SELECT k, v, b FROM t ORDER BY rowid").fetchall() == rows
     # SQLite's variable limit caps the rows of a statement: 7 variables leave 2 rows of 3
     conn.execute("DELETE FROM t")
     conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 7)
     statements: list[str] = []
     conn.set_trace_callback(statements.append)
-    bulk.insert_rows(conn, "INSERT INTO t (k, v, b) VALUES", "(?, ?, ?)", rows)
+    bulk.insert_columns(conn, "INSERT INTO t (k, v, b) VALUES", "(?, ?, ?)", blocks)
     assert conn.execute("SELECT k, v, b FROM t ORDER BY rowid").fetchall() == rows
     assert all(sql.count("),") <= 1 for sql in statements)
 
