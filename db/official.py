@@ -8,7 +8,8 @@ are created from the row's region, district and code.
 
 Speed matters (100,000 stations must import in at most twice the time of a
 bare ``csv`` + ``sqlite3.executemany``), so columns are converted with numpy in
-one go, and the rows go to SQLite through the DBAPI ``executemany``; a slow,
+one go, and the rows go to SQLite through the DBAPI, 100 rows a statement
+(:func:`db.bulk.insert_columns`); a slow,
 cell-by-cell pass runs only when the fast one finds something wrong, to say
 where.
 
