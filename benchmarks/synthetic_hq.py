@@ -98,14 +98,10 @@ def build_hq(path: Path, n: int, seed: int = 7) -> ElectionStore:
         issued = int(reg * rng.uniform(0.4, 0.9))
         official.append(
             {
-                "id": f"of-{i}",
                 "station_id": sid,
                 # Stored as an import stores them since revision 0009: packed once, in the layout's key order.
                 "values_blob": _packed(layout, {"registered": reg, "issued": min(reg, int(issued * 1.1))}),
-                "source_file": "bench.csv",
                 "source_line": i + 2,
-                "created_at": t,
-                "updated_at": t,
             }
         )
         if i % 10 == 0:  # every tenth station observed, every fiftieth by two observers who disagree

@@ -23,6 +23,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +50,15 @@ def _migrate(conn: Any, revision: str = "head") -> None:
     command.upgrade(_alembic_config(conn), revision)
 
 
-def _set_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+def _set_pragmas(dbapi_conn: sqlite3.Connection, _record: object, page_size: int | None = None) -> None:
     # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin: the
     # module would otherwise run DDL (migrations) outside any transaction.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
+    if page_size is not None:
+        # Only a new, empty file takes it, and only before journal_mode=WAL writes the header;
+        # on a file with content SQLite ignores it (its page size is fixed).
+        cur.execute(f"PRAGMA page_size={int(page_size)}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")  # an acknowledged edit survives a power cut
     cur.execute("PRAGMA foreign_keys=ON")
@@ -121,13 +126,14 @@ def _sqlalchemy_url(url: str) -> str:
     return f"postgresql+psycopg://{rest}" if scheme.lower() in ("postgresql", "postgres") else url
 
 
-def make_engine(target: Path | str) -> Engine:
+def make_engine(target: Path | str, *, page_size: int | None = None) -> Engine:
+    """The engine of an election file or PostgreSQL HQ; ``page_size``: a new file's SQLite page size."""
     if is_pg_url(target):
         # READ COMMITTED (the server's default), each unit of work one transaction; pre_ping: a
         # coordinator's window stays open for hours and the server may have dropped the connection.
         return create_engine(_sqlalchemy_url(str(target)), future=True, pool_pre_ping=True)
     engine = create_engine(f"sqlite:///{target}", future=True)
-    event.listen(engine, "connect", _set_pragmas)
+    event.listen(engine, "connect", partial(_set_pragmas, page_size=page_size))
     # A connection with execution option begin="BEGIN IMMEDIATE" takes the write lock at once
     # (the merge: a deferred batch that reads first could not upgrade once another writer is done).
     event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(conn.get_execution_options().get("begin", "BEGIN")))

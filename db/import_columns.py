@@ -166,6 +166,13 @@ def figures(
     problems: ProblemList,
 ) -> np.ndarray:
     """One chunk's figures (rows x keys, MISSING where not given), summed columns added up."""
+    single = [cols[0] if len(cols := value_cols.get(key, ())) == 1 else -1 for key in keys]
+    if isinstance(table, PlainCsv) and -1 not in single and len(set(single)) == len(single):
+        # Every key one column of plain counts (the usual file): the block numpy parsed is the matrix,
+        # its columns in key order, without a second matrix filled column by column.
+        block = table.digits(single)
+        if block is not None and not (block.size and block.max() > MAX_COUNT):
+            return block
     matrix = np.full((len(table), len(keys)), MISSING, dtype=np.int64)
     parsed = clean_counts(table, sorted({idx for key in keys for idx in value_cols.get(key, ())}))
     for k, key in enumerate(keys):

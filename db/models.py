@@ -308,7 +308,7 @@ class Resolution(Record, Base):
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class OfficialResult(Record, Base):
+class OfficialResult(Base):
     """The official per-station result, one row per station (keyed by it: revision 0009).
 
     The figures are stored once, packed: little-endian int64 (-1 = not given) in the key order
@@ -316,16 +316,18 @@ class OfficialResult(Record, Base):
     (revision 0003) and an import writes each figure once. ``values_json`` ({key: int or null})
     is NULL for such rows; rows from other tools or older versions may carry only the JSON.
     Readers go through db.official.official_values or db.services.station_reader.official_json.
+
+    Not a Record: an import replaces every row at once, so the file's name, its SHA-256 and the
+    import's time are the import's, kept once in meta (official_file, official_sha256,
+    official_imported_at), not 100,000 times; nothing looks a row up but by station (revision 0013).
     """
 
     __tablename__ = "official_results"
     # One B-tree keyed by station: every reader looks rows up or joins by station (revision 0009).
     __table_args__ = {"sqlite_with_rowid": False}
     station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"), primary_key=True)
-    id: Mapped[str] = mapped_column(String(36), default=new_id)  # the record's UUID; nothing looks it up
     values_json: Mapped[str | None] = mapped_column(Text)
     values_blob: Mapped[bytes | None] = mapped_column(LargeBinary)
-    source_file: Mapped[str] = mapped_column(String(255), default="")
     source_line: Mapped[int | None] = mapped_column(Integer)
 
 

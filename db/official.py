@@ -8,7 +8,8 @@ are created from the row's region, district and code.
 
 Speed matters (100,000 stations must import in at most twice the time of a
 bare ``csv`` + ``sqlite3.executemany``), so columns are converted with numpy in
-one go, and the rows go to SQLite through the DBAPI ``executemany``; a slow,
+one go, and the rows go to SQLite through the DBAPI, 100 rows a statement
+(:func:`db.bulk.insert_columns`); a slow,
 cell-by-cell pass runs only when the fast one finds something wrong, to say
 where.
 
@@ -25,7 +26,6 @@ import struct
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from itertools import chain, repeat
 from pathlib import Path
 from typing import Protocol
 
@@ -33,11 +33,13 @@ import numpy as np
 from sqlalchemy import text
 
 from db.bulk import (
+    Columns,
     bulk_writer,
     existing_stations,
     gc_paused,
     in_file_order,
     in_index_order,
+    insert_columns,
     new_ids,
     picker,
     require_hq,
@@ -67,11 +69,11 @@ __all__ = ["MISSING", "LAYOUT_META", "gc_paused", "import_official", "new_ids", 
 
 LAYOUT_META = "official_layout"
 # The columns the import writes, in the order official_rows and _create_stations make them; every
-# row also gets the import's time as created_at and updated_at, and an official row the file's name
-# as source_file: constants a writer adds itself (SQLite: literals in the statement, not 2-3 values
-# bound per row).
+# station also gets the import's time as created_at and updated_at, a constant a writer adds itself
+# (SQLite: literals in the statement, not 2 values bound per row). An official row has no time or
+# file of its own: they are the import's, in meta (revision 0013).
 STATION_COLUMNS = "id, code, region, district, address, registered"
-OFFICIAL_COLUMNS = "station_id, id, values_blob, source_line"
+OFFICIAL_COLUMNS = "station_id, values_blob, source_line"
 STAMPS = "created_at, updated_at"
 WRITE_BLOCK = 10_000  # rows made at a time for executemany: small enough to keep memory flat
 
@@ -179,11 +181,7 @@ def _import_official(hq: ElectionStore, csv_path: str | Path, map_path: str | Pa
                 station_ids[i] = sid
             order = sorted(range(n), key=station_ids.__getitem__)
             in_order = list(picker(order)(station_ids))
-        out.add_official(
-            official_rows(template.all_keys, parsed.matrix, order, in_order, parsed.lines),
-            source=src.name[:255],
-            now=now,
-        )
+        out.add_official(official_rows(template.all_keys, parsed.matrix, order, in_order, parsed.lines))
         out.put_meta(
             [
                 (LAYOUT_META, json.dumps(list(template.all_keys))),
@@ -226,8 +224,8 @@ class OfficialWriter(Protocol):
 
     def known(self) -> dict[str, str]: ...  # code -> id of the stations the HQ has
     def clear_official(self) -> int: ...  # delete the official rows in force; how many there were
-    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool, now: str) -> None: ...
-    def add_official(self, rows: Iterable[tuple[object, ...]], *, source: str, now: str) -> None: ...
+    def add_stations(self, columns: Columns, *, first: bool, now: str) -> None: ...  # STATION_COLUMNS
+    def add_official(self, blocks: Iterable[Columns]) -> None: ...  # OFFICIAL_COLUMNS, a block at a time
     def put_meta(self, pairs: list[tuple[str, str]]) -> None: ...
 
 
@@ -243,20 +241,18 @@ class _SqliteWriter:
         self.dbapi.execute("DELETE FROM official_results")
         return replaced
 
-    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool, now: str) -> None:
+    def add_stations(self, columns: Columns, *, first: bool, now: str) -> None:
         stamp = sql_text(now)
         with secondary_indexes_deferred(self.dbapi, "stations", when=first):
-            self.dbapi.executemany(
-                f"INSERT INTO stations ({STATION_COLUMNS}, {STAMPS}) VALUES (?, ?, ?, ?, ?, ?, {stamp}, {stamp})", rows
+            insert_columns(
+                self.dbapi,
+                f"INSERT INTO stations ({STATION_COLUMNS}, {STAMPS}) VALUES",
+                f"(?, ?, ?, ?, ?, ?, {stamp}, {stamp})",
+                [columns],
             )
 
-    def add_official(self, rows: Iterable[tuple[object, ...]], *, source: str, now: str) -> None:
-        stamp = sql_text(now)
-        self.dbapi.executemany(
-            f"INSERT INTO official_results ({OFFICIAL_COLUMNS}, source_file, {STAMPS}) "
-            f"VALUES (?, ?, ?, ?, {sql_text(source)}, {stamp}, {stamp})",
-            rows,
-        )
+    def add_official(self, blocks: Iterable[Columns]) -> None:
+        insert_columns(self.dbapi, f"INSERT INTO official_results ({OFFICIAL_COLUMNS}) VALUES", "(?, ?, ?)", blocks)
 
     def put_meta(self, pairs: list[tuple[str, str]]) -> None:
         self.dbapi.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", pairs)
@@ -277,14 +273,15 @@ def _create_stations(
     if not new_rows:
         return created_ids
     pick = picker(new_rows, of=len(codes))
+    n = len(new_rows)
     if "registered" in keys:
         reg = parsed.matrix[new_rows, list(keys).index("registered")].tolist()
-        registered: Iterable[int | None] = reg if min(reg) >= 0 else [v if v >= 0 else None for v in reg]
+        registered: Sequence[int | None] = reg if min(reg) >= 0 else [v if v >= 0 else None for v in reg]
     else:
-        registered = repeat(None)
-    blank = repeat("")
+        registered = [None] * n
+    blank = [""] * n
     out.add_stations(
-        zip(
+        (
             created_ids,
             pick(codes),
             pick(parsed.regions) if parsed.regions else blank,
@@ -304,30 +301,27 @@ def official_rows(
     order: Sequence[int],
     station_ids: Sequence[str],
     lines: Sequence[int],
-) -> Iterator[tuple[str, str, bytes, int]]:
-    """The official_results rows in ``order`` (``station_ids``: the rows' stations, in that order), made a
-    block at a time as executemany asks.
+) -> Iterator[tuple[Sequence[str], list[bytes], Sequence[int]]]:
+    """The official_results rows in ``order`` (``station_ids``: the rows' stations, in that order), as
+    columns (OFFICIAL_COLUMNS), WRITE_BLOCK rows at a time as the writer asks.
 
-    The figures are stored once, packed (revision 0009). Only one block's tuples exist at
-    once, not 100,000 rows' worth, and the rows are handed out by ``zip`` and ``chain`` in C,
-    not by a Python generator frame per row.
+    The figures are stored once, packed (revision 0009). Only one block's values exist at
+    once, not 100,000 rows' worth, and no block has a tuple per row.
     """
-    ids = new_ids(len(order), ordered=False)  # no index on official_results.id: any order
     width = 8 * len(keys)
     as_read = in_file_order(order, len(lines))  # blocks are then slices, not picks
 
-    def block(start: int) -> Iterator[tuple[str, str, bytes, int]]:
+    def block(start: int) -> tuple[Sequence[str], list[bytes], Sequence[int]]:
         stop = start + WRITE_BLOCK
         rows = order[start:stop]
         packed = (matrix[start:stop] if as_read else matrix[rows]).astype("<i8").tobytes()
-        return zip(
+        return (
             station_ids[start:stop],
-            ids[start:stop],
             np.frombuffer(packed, dtype=f"V{width}").tolist(),  # one bytes object a row, made in C
             lines[start:stop] if as_read else picker(rows)(lines),
         )
 
-    return chain.from_iterable(map(block, range(0, len(order), WRITE_BLOCK)))
+    return map(block, range(0, len(order), WRITE_BLOCK))
 
 
 def sql_text(value: str) -> str:

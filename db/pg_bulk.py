@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.exc import DatabaseError, OperationalError
 
-from db.bulk import in_index_order, new_ids, timestamp
+from db.bulk import Columns, in_index_order, new_ids, timestamp
 from db.engine import server_error
 from db.official import OFFICIAL_COLUMNS, STAMPS, STATION_COLUMNS, OfficialWriter
 from db.store import ElectionStore
@@ -141,11 +141,11 @@ class _PgOfficialWriter:
         # DELETE, not TRUNCATE: TRUNCATE's ACCESS EXCLUSIVE lock would block every reader until the commit.
         return int(self.conn.execute("DELETE FROM official_results").rowcount)
 
-    def add_stations(self, rows: Iterable[tuple[object, ...]], *, first: bool, now: str) -> None:
-        self._copy("stations", f"{STATION_COLUMNS}, {STAMPS}", rows, (now, now))
+    def add_stations(self, columns: Columns, *, first: bool, now: str) -> None:
+        self._copy("stations", f"{STATION_COLUMNS}, {STAMPS}", [columns], (now, now))
 
-    def add_official(self, rows: Iterable[tuple[object, ...]], *, source: str, now: str) -> None:
-        self._copy("official_results", f"{OFFICIAL_COLUMNS}, source_file, {STAMPS}", rows, (source, now, now))
+    def add_official(self, blocks: Iterable[Columns]) -> None:
+        self._copy("official_results", OFFICIAL_COLUMNS, blocks, ())
 
     def put_meta(self, pairs: list[tuple[str, str]]) -> None:
         with self.conn.cursor() as cur:
@@ -154,11 +154,12 @@ class _PgOfficialWriter:
                 pairs,
             )
 
-    def _copy(self, table: str, columns: str, rows: Iterable[tuple[object, ...]], tail: tuple[object, ...]) -> None:
-        """COPY ``rows``, each followed by the constants ``tail``."""
+    def _copy(self, table: str, columns: str, blocks: Iterable[Columns], tail: tuple[object, ...]) -> None:
+        """COPY the rows of ``blocks`` (each block its columns), each row followed by the constants ``tail``."""
         with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row + tail)
+            for block in blocks:
+                for row in zip(*block):
+                    copy.write_row(row + tail)
 
 
 @contextmanager

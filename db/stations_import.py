@@ -22,7 +22,9 @@ from db.bulk import (
     existing_stations,
     gc_paused,
     in_index_order,
+    insert_columns,
     new_ids,
+    picker,
     require_hq,
     secondary_indexes_deferred,
     timestamp,
@@ -117,23 +119,26 @@ def _write_stations(
     old_rows = [i for i, c in enumerate(codes) if c in known]
     ids = new_ids(len(new_rows))  # ascending: the primary-key index grows at its end
     with secondary_indexes_deferred(dbapi, "stations", when=not known and bool(new_rows)):
-        dbapi.executemany(
-            "INSERT INTO stations (id, code, region, district, address, registered, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    sid,
-                    codes[i],
-                    regions[i],
-                    texts["district"][i] if "district" in texts else "",
-                    texts["address"][i] if "address" in texts else "",
-                    reg_values[i] if reg_values is not None else None,
-                    now,
-                    now,
-                )
-                for sid, i in zip(ids, new_rows)
-            ],
-        )
+        if new_rows:
+            pick = picker(new_rows)
+            n = len(new_rows)
+            insert_columns(
+                dbapi,
+                "INSERT INTO stations (id, code, region, district, address, registered, created_at, updated_at) VALUES",
+                "(?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        ids,
+                        pick(codes),
+                        pick(regions),
+                        pick(texts["district"]) if "district" in texts else [""] * n,
+                        pick(texts["address"]) if "address" in texts else [""] * n,
+                        pick(reg_values) if reg_values is not None else [None] * n,
+                        [now] * n,
+                        [now] * n,
+                    )
+                ],
+            )
     # Only the columns the file has are overwritten (see the module docstring).
     fields = ["region", *texts.keys(), *(["registered"] if reg_values is not None else [])]
     assignments = ", ".join(f"{f} = ?" for f in fields)

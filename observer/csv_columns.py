@@ -167,12 +167,16 @@ class PlainCsv:
         """Adjacent columns ``run`` parsed together: each row's cells are already one text of
         numbers between separators, so a row is one slice of the file, not one per cell."""
         seps = self._seps
-        if run[0] > 0 and run[-1] < seps.shape[1] - 1:
+        if run[0] > 0:
             # The separators around the run, a contiguous slice: cell lengths by one diff.
             around = seps[1:, run[0] - 1 : run[-1] + 1]
             lengths = np.diff(around, axis=1) - 1
             first_at, last_at = around[:, 0] + 1, around[:, -1]
-        else:  # the first cell starts after the previous line, the last may end before a CR
+            if run[-1] == seps.shape[1] - 1:  # the line's last cell: a CR before its line feed is not in it
+                cr = self._raw[last_at - 1] == _CR
+                last_at = last_at - cr
+                lengths[:, -1] -= cr
+        else:  # the first cell starts after the previous line
             starts, ends = self._bounds(run)
             lengths, first_at, last_at = ends - starts, starts[:, 0], ends[:, -1]
         if lengths.size == 0 or lengths.min() < 1 or lengths.max() > 9:

@@ -120,11 +120,51 @@ def test_0009_keeps_official_figures_once(tmp_path: Path) -> None:
     finally:
         reader.close()
     with sqlite3.connect(copy) as conn:
-        assert conn.execute("SELECT station_id, values_json IS NULL, id FROM official_results").fetchall() == [
-            ("s1", 1, "r1"),
-            ("s2", 0, "r2"),
+        assert conn.execute("SELECT station_id, values_json IS NULL FROM official_results").fetchall() == [
+            ("s1", 1),
+            ("s2", 0),
         ]
         sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'official_results'").fetchone()[0]
         assert "WITHOUT ROWID" in sql
         plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN SELECT 1 FROM stations WHERE package_id = 'p'"))
         assert "ix_stations_package_id" in plan
+
+
+def test_0013_drops_what_official_rows_repeated_and_downgrade_gives_it_back(tmp_path: Path) -> None:
+    """The id, file name and times of every official row go (the import's are in meta); figures and lines stay."""
+    import sqlite3
+    import struct
+
+    from alembic import command
+
+    from db.store import _alembic_config, make_engine
+
+    copy = tmp_path / "0011.baqylau"
+    shutil.copy(Path(__file__).parents[1] / "fixtures" / "schema" / "0011.baqylau", copy)
+    blob = struct.pack("<2q", 1500, -1)
+    with sqlite3.connect(copy) as conn:
+        for key, value in (("official_file", "cec.csv"), ("official_imported_at", "2021-01-11T08:00:00.000000Z")):
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+        conn.execute(
+            "INSERT INTO official_results (station_id, values_json, values_blob, source_file, source_line, id, "
+            "created_at, updated_at) VALUES ('s1', NULL, ?, 'cec.csv', 7, 'r1', 'x', 'x')",
+            (blob,),
+        )
+    ElectionStore.open(copy).close()
+    with sqlite3.connect(copy) as conn:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(official_results)")]
+        assert columns == ["station_id", "values_json", "values_blob", "source_line"]
+        assert conn.execute("SELECT * FROM official_results").fetchall() == [("s1", None, blob, 7)]
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'official_results'").fetchone()[0]
+        assert "WITHOUT ROWID" in sql
+    engine = make_engine(copy)
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0011")
+    engine.dispose()
+    with sqlite3.connect(copy) as conn:
+        (row,) = conn.execute(
+            "SELECT station_id, values_blob, source_file, source_line, created_at, updated_at, length(id) "
+            "FROM official_results"
+        ).fetchall()
+        assert row == ("s1", blob, "cec.csv", 7, "2021-01-11T08:00:00.000000Z", "2021-01-11T08:00:00.000000Z", 36)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -269,8 +269,16 @@ def test_import_into_an_empty_hq_builds_the_station_indexes_again(
     before = _schema(hq.path)
     csv_path, map_path = write(tmp_path, ROWS)
     import_official(hq, csv_path, map_path)
-    # While the rows went in, only the PRIMARY KEY and UNIQUE (code) indexes were there.
-    assert during == [{"sqlite_autoindex_stations_1", "sqlite_autoindex_stations_2"}]
+    # While the rows went in, only the PRIMARY KEY and UNIQUE (code) indexes were there, and the
+    # partial ones (observer, package: NULL for imported stations, nothing to keep up to date).
+    assert during == [
+        {
+            "sqlite_autoindex_stations_1",
+            "sqlite_autoindex_stations_2",
+            "ix_stations_observer_id",
+            "ix_stations_package_id",
+        }
+    ]
     assert _schema(hq.path) == before
     con = sqlite3.connect(hq.path)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"  # the rebuilt indexes hold every row
@@ -316,7 +324,7 @@ def test_mixed_new_and_known_stations_written_in_blocks(
     assert {code: hq.station_by_code(code).id for code in ("2", "4")} == known  # type: ignore[union-attr]
     con = sqlite3.connect(hq.path)
     rows = con.execute(
-        "SELECT s.code, o.source_line, o.values_json, o.values_blob, o.id FROM official_results o JOIN stations s ON s.id = o.station_id"
+        "SELECT s.code, o.source_line, o.values_json, o.values_blob, o.station_id FROM official_results o JOIN stations s ON s.id = o.station_id"
     ).fetchall()
     con.close()
     assert sorted((code, line) for code, line, *_ in rows) == [("1", 2), ("2", 3), ("3", 4), ("4", 5), ("5", 6)]
@@ -329,6 +337,27 @@ def test_mixed_new_and_known_stations_written_in_blocks(
         assert official_values(hq, by_code[code]) == {k: (v if v >= 0 else None) for k, v in packed.items()}
     assert official_values(hq, known["2"])["registered"] == 2000  # type: ignore[index]
     assert official_values(hq, hq.station_by_code("3").id)["issued"] == 5 + 300 + 15  # type: ignore[union-attr,index]
+
+
+@pytest.mark.parametrize("sizes", [[0], [1], [99], [100], [101, 0, 250], [250, 3]])
+def test_insert_columns_writes_every_row_in_order_whatever_the_statement_size(sizes: list[int]) -> None:
+    import db.bulk as bulk
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT, b BLOB)")
+    rows = [(i, f"v{i}", bytes([i % 256])) for i in range(sum(sizes))]
+    starts = [sum(sizes[:j]) for j in range(len(sizes))]
+    blocks = [tuple(map(list, zip(*rows[a : a + n]))) or ([], [], []) for a, n in zip(starts, sizes)]
+    bulk.insert_columns(conn, "INSERT INTO t (k, v, b) VALUES", "(?, ?, ?)", iter(blocks))
+    assert conn.execute("SELECT k, v, b FROM t ORDER BY rowid").fetchall() == rows
+    # SQLite's variable limit caps the rows of a statement: 7 variables leave 2 rows of 3
+    conn.execute("DELETE FROM t")
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 7)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    bulk.insert_columns(conn, "INSERT INTO t (k, v, b) VALUES", "(?, ?, ?)", blocks)
+    assert conn.execute("SELECT k, v, b FROM t ORDER BY rowid").fetchall() == rows
+    assert all(sql.count("),") <= 1 for sql in statements)
 
 
 def test_new_ids_are_ascending_distinct_uuid4() -> None:

@@ -149,6 +149,19 @@ def test_create_refuses_to_overwrite(store: ElectionStore, template_2021) -> Non
     assert info.value.key == "error.storage.exists"
 
 
+def test_new_hq_file_has_large_pages_and_a_station_file_sqlites_default(tmp_path: Path, template_2021) -> None:
+    """An HQ's B-trees of 100,000 long keys are cheaper to fill in 16 KB pages; reopening keeps what the file has."""
+    from db.store import HQ_PAGE_SIZE
+
+    for role, expected in ((ROLE_HQ, HQ_PAGE_SIZE), (ROLE_STATION, 4096)):
+        path = tmp_path / f"{role}.baqylau"
+        ElectionStore.create(path, template_2021, role=role).close()
+        ElectionStore.open(path).close()
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA page_size").fetchone()[0] == expected
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
 @pytest.mark.parametrize(
     ("exc", "key"),
     [

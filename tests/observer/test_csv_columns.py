@@ -82,6 +82,15 @@ def test_utf8_with_bom_and_commas() -> None:
     assert table.digits([2]).tolist() == [[10], [20]]  # type: ignore[union-attr]
 
 
+def test_digits_of_the_last_cells_before_cr_lf() -> None:
+    """A run of number columns ending the line: the CR before the line feed is not part of the last number."""
+    table = _plain(b"a;b;c\r\n1;2;3\r\n4;5;60\r\n")
+    assert table is not None
+    assert table.digits([1, 2]).tolist() == [[2, 3], [5, 60]]  # type: ignore[union-attr]
+    assert table.digits([2]).tolist() == [[3], [60]]  # type: ignore[union-attr]
+    assert table.digits([0, 1, 2]).tolist() == [[1, 2, 3], [4, 5, 60]]  # type: ignore[union-attr]
+
+
 _CELL = st.text(alphabet='ab1 ;,"\r\n\xa0Ж', max_size=6)
 
 
@@ -105,16 +114,18 @@ def test_whatever_it_takes_it_reads_as_csv_reader(rows: list[list[str]], delimit
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.lists(st.text(alphabet='0123456789 -x"', max_size=11), min_size=3, max_size=3), min_size=1, max_size=5)
+    st.lists(st.lists(st.text(alphabet='0123456789 -x"', max_size=11), min_size=3, max_size=3), min_size=1, max_size=5),
+    st.sampled_from(["\n", "\r\n"]),
 )
-def test_digits_are_the_counts_or_nothing(cells: list[list[str]]) -> None:
-    """The block of numbers is exactly what parse_count reads, and only when every cell is 1-9 plain digits, unquoted."""
-    data = ("a;b;c\n" + "\n".join(";".join(row) for row in cells) + "\n").encode()
+def test_digits_are_the_counts_or_nothing(cells: list[list[str]], end: str) -> None:
+    """The block of numbers is exactly what parse_count reads, and only when every cell is 1-9 plain digits, unquoted
+    (a CR before the line feed is not in the last cell)."""
+    data = ("a;b;c" + end + end.join(";".join(row) for row in cells) + end).encode()
     table = _plain(data)
     if table is None:
         return
     ref = parse_csv(data, "x.csv", encoding="cp1251", delimiter=";")
-    for idxs in ([0, 1, 2], [1], [2, 0]):
+    for idxs in ([0, 1, 2], [1], [2, 0], [1, 2]):
         block = table.digits(idxs)
         plain = all(ref.column(i)[r].isdigit() and len(ref.column(i)[r]) <= 9 for i in idxs for r in range(len(ref)))
         plain = plain and all(c.isascii() for i in idxs for c in ref.column(i))

@@ -84,15 +84,7 @@ def hq(tmp_path: Path) -> Path:
     for i in range(50):
         st = store.upsert_station(str(100 + i), REGIONS[i % 3], "", "", 1000 + 37 * i)
         obs = _observed(i)
-        official_rows.append(
-            {
-                "id": m.new_id(),
-                "station_id": st.id,
-                "values_json": json.dumps(_official(obs)),
-                "created_at": datetime.now(UTC),
-                "updated_at": datetime.now(UTC),
-            }
-        )
+        official_rows.append({"station_id": st.id, "values_json": json.dumps(_official(obs))})
         if i >= 40:
             continue
         pid = store.protocol_id(st.id, "posted_copy")
@@ -293,7 +285,7 @@ def _bulk_hq(path: Path, n: int) -> Path:
         stations.append({"id": sid, "code": str(10_000 + i), "region": REGIONS[i % 3], "registered": reg, **stamp})
         protocols.append({"id": pid, "station_id": sid, "source": "posted_copy", **stamp})
         values += [{"id": m.new_id(), "protocol_id": pid, "key": k, "value": v, **stamp} for k, v in obs.items()]
-        official.append({"id": m.new_id(), "station_id": sid, "values_json": json.dumps(_official(obs)), **stamp})
+        official.append({"station_id": sid, "values_json": json.dumps(_official(obs))})
     with store.engine.begin() as conn:
         for model, rows in (
             (m.Station, stations),
@@ -643,15 +635,7 @@ def test_official_results_only_report_leaves_out_observation(tmp_path: Path) -> 
     rows = []
     for i in range(12):
         st = store.upsert_station(str(500 + i), REGIONS[i % 3], "", "", 1000 + i)
-        rows.append(
-            {
-                "id": m.new_id(),
-                "station_id": st.id,
-                "values_json": json.dumps(_official(_observed(i))),
-                "created_at": datetime.now(UTC),
-                "updated_at": datetime.now(UTC),
-            }
-        )
+        rows.append({"station_id": st.id, "values_json": json.dumps(_official(_observed(i)))})
     with store.engine.begin() as conn:
         conn.execute(insert(m.OfficialResult), rows)
     store.close()
