@@ -690,6 +690,8 @@ def test_full_disk_mid_batch_says_so_and_leaves_the_file_whole(
     for i in range(6):
         keys = KeyPair.generate()
         packages.append(factory.export(factory.station(str(100 + i), f"O{i}", keys), keys))
+    # 4 KB pages: a new HQ's 16 KB pages have room for all six packages without one page more
+    monkeypatch.setattr(db.store, "HQ_PAGE_SIZE", 4096)
     hq = factory.hq("hq")
     with sqlite3.connect(hq.path) as conn:
         pages = conn.execute("PRAGMA page_count").fetchone()[0]

@@ -1,7 +1,7 @@
 """official rows without a per-row id, file name and times
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-03
 
 Why: importing 100,000 stations with a compound key must take at most twice a bare ``csv`` +
@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
