@@ -152,3 +152,34 @@ def test_a_missing_file_is_no_such_file_and_nothing_is_created(argv: list[str], 
     assert str(missing) in err and "not a Baqylau election file" not in err
     assert "No such file" in err or "does not exist" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_qt_names_are_resolved_on_first_use_and_pdf_only_when_asked_for() -> None:
+    """ui/qt.py resolves a Qt class when a module first imports it (PEP 562), not all ~150 at once."""
+    code = (
+        "import sys, ui.app, ui.qt\n"
+        "later = [m for m in ('PySide6.QtPdf', 'PySide6.QtPdfWidgets', 'PySide6.QtTest') if m in sys.modules]\n"
+        "print(later, 'QFileDialog' in vars(ui.qt), 'QApplication' in vars(ui.qt))\n"
+        "from ui.qt import QPdfDocument\n"
+        "print('PySide6.QtPdf' in sys.modules, QPdfDocument.__module__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["[] False True", "True PySide6.QtPdf"]
+
+
+def test_every_qt_name_the_shim_lists_resolves() -> None:
+    """The names mypy checks against (ui/qt.py's TYPE_CHECKING imports) are the names run time finds."""
+    import ast
+
+    import ui.qt
+
+    tree = ast.parse((ROOT / "ui" / "qt.py").read_text(encoding="utf-8"))
+    block = next(n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING")
+    listed = {(i.module, a.name) for i in block.body if isinstance(i, ast.ImportFrom) for a in i.names}
+    assert len(listed) > 100
+    for module, name in listed:
+        assert getattr(ui.qt, name).__module__.startswith(module or "?"), name  # QtCore's Qt is PySide6.QtCore.Qt
+    with pytest.raises(AttributeError):
+        ui.qt.QNoSuchWidget  # noqa: B018
+    with pytest.raises(AttributeError):
+        ui.qt.__wrapped__  # noqa: B018

@@ -2,10 +2,16 @@
 
 Grepping for Qt use, or swapping the binding, then touches one file; an
 import-linter contract (pyproject.toml) keeps it so for ui/. Only the names the
-app uses are re-exported: add a name here when a screen needs it. The PDF
-preview's QtPdf (its own wheel, PySide6-Pdf) and QtTest's model tester are here
-too, imported when first asked for (``_LATER``): the first window does not need
-them, and they cost ~10 ms of start-up.
+app uses are listed (in the ``TYPE_CHECKING`` block, which mypy checks every
+``from ui.qt import X`` against): add a name there when a screen needs it.
+
+Each name is resolved from PySide6 when first imported from here (module
+``__getattr__``, PEP 562), not all at once: PySide6 builds a class's Python
+enums when the class is first looked up, and resolving every listed class
+eagerly cost ~40 ms of the app's start for classes the first window never uses
+(dialogs, the PDF preview). The PDF preview's QtPdf (its own wheel, PySide6-Pdf)
+and QtTest's model tester are whole modules imported only when one of their
+names is asked for (``_LATER``).
 
 :func:`guard_singleton_refcounts` works around a reference-count bug of this
 PySide6 build; whoever creates the QApplication calls it first
@@ -19,146 +25,159 @@ import importlib
 import sys
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QBuffer,
-    QByteArray,
-    QCoreApplication,
-    QDateTime,
-    QEvent,
-    QEventLoop,
-    QIODevice,
-    QLibraryInfo,
-    QLockFile,
-    QMimeData,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    QPoint,
-    QPointF,
-    QRectF,
-    QRunnable,
-    QSettings,
-    QSize,
-    QStorageInfo,
-    Qt,
-    QThread,
-    QThreadPool,
-    QTimer,
-    QTranslator,
-    QUrl,
-    Signal,
-    Slot,
-)
-from PySide6.QtGui import (
-    QAction,
-    QBrush,
-    QCloseEvent,
-    QColor,
-    QCursor,
-    QDesktopServices,
-    QDragEnterEvent,
-    QDropEvent,
-    QFont,
-    QFontDatabase,
-    QFontMetrics,
-    QGuiApplication,
-    QImage,
-    QImageReader,
-    QIntValidator,
-    QKeyEvent,
-    QKeySequence,
-    QMouseEvent,
-    QPainter,
-    QPainterPath,
-    QPaintEvent,
-    QPalette,
-    QPen,
-    QPixmap,
-    QResizeEvent,
-    QShortcut,
-    QValidator,
-    QWheelEvent,
-)
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QAbstractScrollArea,
-    QAbstractSlider,
-    QAbstractSpinBox,
-    QApplication,
-    QButtonGroup,
-    QCheckBox,
-    QComboBox,
-    QCompleter,
-    QDateTimeEdit,
-    QDialog,
-    QDialogButtonBox,
-    QFileDialog,
-    QFormLayout,
-    QFrame,
-    QGridLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
-    QMainWindow,
-    QMessageBox,
-    QPlainTextEdit,
-    QProgressBar,
-    QProgressDialog,
-    QPushButton,
-    QRadioButton,
-    QScrollArea,
-    QScrollBar,
-    QSizePolicy,
-    QSpinBox,
-    QSplitter,
-    QStackedWidget,
-    QStyledItemDelegate,
-    QTableView,
-    QTableWidget,
-    QTableWidgetItem,
-    QTabWidget,
-    QTextBrowser,
-    QToolBar,
-    QToolButton,
-    QToolTip,
-    QVBoxLayout,
-    QWidget,
-)
 from shiboken6 import isValid as is_alive  # whether the C++ object behind a Python wrapper still exists
 
 if TYPE_CHECKING:
+    # The names the app uses, for mypy and the reader; at run time each is looked up on first use
+    # (module __getattr__ below, PEP 562), so start-up pays only for the classes the first window needs.
+    from PySide6.QtCore import (
+        QAbstractTableModel,
+        QBuffer,
+        QByteArray,
+        QCoreApplication,
+        QDateTime,
+        QEvent,
+        QEventLoop,
+        QIODevice,
+        QLibraryInfo,
+        QLockFile,
+        QMimeData,
+        QModelIndex,
+        QObject,
+        QPersistentModelIndex,
+        QPoint,
+        QPointF,
+        QRectF,
+        QRunnable,
+        QSettings,
+        QSize,
+        QStorageInfo,
+        Qt,
+        QThread,
+        QThreadPool,
+        QTimer,
+        QTranslator,
+        QUrl,
+        Signal,
+        Slot,
+    )
+    from PySide6.QtGui import (
+        QAction,
+        QBrush,
+        QCloseEvent,
+        QColor,
+        QCursor,
+        QDesktopServices,
+        QDragEnterEvent,
+        QDropEvent,
+        QFont,
+        QFontDatabase,
+        QFontMetrics,
+        QGuiApplication,
+        QImage,
+        QImageReader,
+        QIntValidator,
+        QKeyEvent,
+        QKeySequence,
+        QMouseEvent,
+        QPainter,
+        QPainterPath,
+        QPaintEvent,
+        QPalette,
+        QPen,
+        QPixmap,
+        QResizeEvent,
+        QShortcut,
+        QValidator,
+        QWheelEvent,
+    )
     from PySide6.QtPdf import QPdfDocument
     from PySide6.QtPdfWidgets import QPdfView
     from PySide6.QtTest import QAbstractItemModelTester
+    from PySide6.QtWidgets import (
+        QAbstractItemView,
+        QAbstractScrollArea,
+        QAbstractSlider,
+        QAbstractSpinBox,
+        QApplication,
+        QButtonGroup,
+        QCheckBox,
+        QComboBox,
+        QCompleter,
+        QDateTimeEdit,
+        QDialog,
+        QDialogButtonBox,
+        QFileDialog,
+        QFormLayout,
+        QFrame,
+        QGridLayout,
+        QGroupBox,
+        QHBoxLayout,
+        QHeaderView,
+        QLabel,
+        QLineEdit,
+        QListWidget,
+        QListWidgetItem,
+        QMainWindow,
+        QMessageBox,
+        QPlainTextEdit,
+        QProgressBar,
+        QProgressDialog,
+        QPushButton,
+        QRadioButton,
+        QScrollArea,
+        QScrollBar,
+        QSizePolicy,
+        QSpinBox,
+        QSplitter,
+        QStackedWidget,
+        QStyledItemDelegate,
+        QTableView,
+        QTableWidget,
+        QTableWidgetItem,
+        QTabWidget,
+        QTextBrowser,
+        QToolBar,
+        QToolButton,
+        QToolTip,
+        QVBoxLayout,
+        QWidget,
+    )
 
-# Names imported on first use (module __getattr__), from the module that defines them.
+# Qt's base modules, searched in this order for a name (each name is in exactly one); importing a
+# module is cheap, resolving a class is not (PySide6 builds its Python enums then).
+_BASE = ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets")
+# Names from modules of their own, imported only when one of these is asked for (the PDF preview's
+# QtPdf, its own wheel PySide6-Pdf, and QtTest's model tester).
 _LATER = {
     "QPdfDocument": "PySide6.QtPdf",
     "QPdfView": "PySide6.QtPdfWidgets",
     "QAbstractItemModelTester": "PySide6.QtTest",
 }
 
+if not TYPE_CHECKING:  # hidden from mypy: it checks `from ui.qt import X` against the names above
 
-def __getattr__(name: str) -> Any:
-    module = _LATER.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    def __getattr__(name: str) -> Any:
+        if name in _LATER:
+            value = getattr(importlib.import_module(_LATER[name]), name)
+        elif name[:1] == "Q" or name in ("Signal", "Slot"):
+            value = _from_base(name)
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        globals()[name] = value  # looked up once: the next access is a plain module attribute
+        return value
+
+
+def _from_base(name: str) -> Any:
+    for module in _BASE:
+        value = getattr(importlib.import_module(module), name, None)
+        if value is not None:
+            return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # Whether guard_singleton_refcounts() found the leak and applied the guard in this process.
 SINGLETON_GUARD_APPLIED = False
-
-
-class _Probe(QObject):
-    ping = Signal()
 
 
 def _leaks(obj: object, action: object) -> bool:
@@ -186,15 +205,15 @@ def guard_singleton_refcounts() -> bool:
     global SINGLETON_GUARD_APPLIED
     if SINGLETON_GUARD_APPLIED or sys.version_info >= (3, 12):
         return SINGLETON_GUARD_APPLIED
-    probe = _Probe()
+    from PySide6.QtCore import QObject, Signal
+
+    class Probe(QObject):
+        ping = Signal()
+
+    probe = Probe()
     leaky = _leaks(None, lambda: probe.setObjectName("probe")) or _leaks(True, probe.ping.emit)
     if leaky:
         for singleton in (None, True, False):
             ctypes.c_ssize_t.from_address(id(singleton)).value += 1 << 40
         SINGLETON_GUARD_APPLIED = True
     return SINGLETON_GUARD_APPLIED
-
-
-__all__ = [name for name in dir() if name.startswith("Q") or name in ("Qt", "Signal", "Slot", "is_alive")] + list(
-    _LATER
-)

@@ -101,3 +101,30 @@ def test_a_broken_units_list_is_refused_naming_the_entry() -> None:
         parse_units({"list": [{"code": "A", "ru": "А", "valid_to": "2018-13-01"}]}, fail)
     with pytest.raises(ValueError, match="no_label"):
         parse_units({"list": [{"code": "A"}]}, fail)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2021-01-10",
+        "2021-1-5",
+        "2020-02-29",
+        "2021-02-29",
+        "2021-13-01",
+        "2021-00-10",
+        "21-01-10",
+        "2021-01-10x",
+        "",
+        "x",
+    ],
+)
+def test_a_units_date_is_what_strptime_takes(text: str) -> None:
+    """units._is_date reads dates without importing _strptime (start-up time): the same answers."""
+    from observer.units import _is_date
+
+    try:
+        datetime.strptime(text, "%Y-%m-%d")
+        expected = True
+    except ValueError:
+        expected = False
+    assert _is_date(text) is expected

@@ -162,3 +162,31 @@ def test_a_broken_control_relation_is_described_in_words_not_as_its_expression(q
     words = [o.describe(hq.template) for o in row.check_outcomes]
     assert len(words) == len(row.failed_checks) and all(html.escape(w) in tip for w in words)
     assert str(issued + 40) in tip
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk", "en"])
+def test_every_header_fits_its_two_lines(qtbot, hq, lang: str) -> None:
+    """Issue 17: "Official turnout, %" took three lines in English and was clipped at 1366x768.
+
+    Each header, wrapped between words as the header view wraps it, in the width its column got
+    (less the section's padding and the sort arrow), needs at most the two lines the header has.
+    """
+    from ui.app import make_application
+    from ui.qt import QFont, QFontMetrics
+
+    make_application()  # the app's fonts and style sheet (DejaVu Sans, 11 pt, bold headers), as on screen
+    i18n.set_language(lang)
+    page = StationsPage(hq)
+    qtbot.addWidget(page)
+    page.resize(1366, 700)
+    page.show()
+    header = page.view.horizontalHeader()
+    bold = QFont(header.font())
+    bold.setBold(True)
+    fm = QFontMetrics(bold)
+    flags = int(Qt.AlignmentFlag.AlignCenter.value | Qt.TextFlag.TextWordWrap.value)
+    for i, col in enumerate(COLUMNS[:-1]):  # the last column stretches to the window's edge
+        text = str(page.model.headerData(i, Qt.Orientation.Horizontal))
+        room = page.view.columnWidth(i) - 2 * 6 - 12  # style sheet: 6 px padding each side; the sort arrow
+        lines = fm.boundingRect(0, 0, room, 1000, flags, text).height() // fm.lineSpacing()
+        assert lines <= 2, (lang, col, text, page.view.columnWidth(i))

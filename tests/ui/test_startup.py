@@ -107,9 +107,16 @@ def test_window_comes_up_before_the_store_then_the_figures_arrive(qtbot, launche
     assert model.index(0, _col("observed")).data(Qt.ItemDataRole.ToolTipRole) == tr("coordui.stations.loading_tip")
     assert window.status_label.text() == tr("coordui.window.status_loading", file=hq_path.name, stations=N)
     assert "conflicts" not in window._pages  # other tabs are built when first shown
+    # The overview is the tab on screen: built with the window, its counters waiting for the store.
+    assert window.tabs.currentWidget().findChild(type(window.overview)) is window.overview
+    assert not window.overview.reads_started and window.overview.overview is None
+    assert window.overview.buttons["reported"].text().startswith("…")
 
     with qtbot.waitSignal(model.figuresReady, timeout=20000):
         pass
+    qtbot.waitUntil(lambda: window.overview.overview is not None, timeout=20000)  # read once the store opened
+    assert window.overview.overview.stations == N
+    assert window.overview.buttons["reported"].text().split("\n")[0] == str(window.overview.overview.reported)
     # The launcher takes the opened store on its own timer, which may come after the figures.
     qtbot.waitUntil(lambda: launcher.store is not None, timeout=20000)
     assert launcher.store is not None and launcher.store.path == hq_path
@@ -220,9 +227,12 @@ def ready():
     model = w[0].stations.model
     print(json.dumps({
         "windows": [type(x).__name__ for x in w],
+        "page": w[0].tabs.currentWidget().layout().itemAt(0).widget().objectName(),
         "rows": model.rowCount(),
         "first": model.index(0, 0).data(),
-        "loaded": sorted(m for m in ("sqlalchemy", "numpy", "PIL", "db.store", "reportlab") if m in sys.modules),
+        "loaded": sorted(
+            m for m in ("sqlalchemy", "numpy", "PIL", "db.store", "reportlab", "PySide6.QtPdf") if m in sys.modules
+        ),
     }), flush=True)
     app.quit()
 QTimer.singleShot(0, ready)
@@ -239,6 +249,7 @@ def test_app_start_shows_the_table_before_sqlalchemy_is_imported(hq_path: Path, 
     assert done.returncode == 0, done.stderr[-2000:]
     shown = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("{")))
     assert shown["windows"] == ["CoordinatorWindow"]
+    assert shown["page"] == "overviewPage"  # the tab the window opens on is there at its first idle moment
     assert shown["rows"] == N and shown["first"] == "000001"
     assert shown["loaded"] == []
 

@@ -53,6 +53,7 @@ from ui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
+    is_alive,
 )
 from ui.settings import Settings
 from ui.widgets.evidence import EvidenceList
@@ -258,6 +259,8 @@ class ConflictsPage(QWidget):
         include = self.show_resolved.isChecked()
 
         def done(res: list[StationConflict]) -> None:
+            if not is_alive(self):  # the window closed while the list was being read
+                return
             # The selection at arrival, not at the call: a station picked meanwhile stays picked.
             typed = None if select_station else self._typed_decision()
             self._set_conflicts(res, select_station or (self._current.station_id if self._current else None))

@@ -9,6 +9,13 @@ gap (observed minus official, the stations' mean, in percentage points). The fig
 are :func:`db.services.overview.read_overview`'s, the command line's own, read in the
 background after each change: the tab never blocks the window. The gap per region is
 read (in the background too) only once the map is switched to it.
+
+The page is what the window opens on, so it is built with the window, before the HQ's store
+has opened (``StoreOpener``, as the stations table): counters say "…" and the figures are
+read once the window asks (:meth:`OverviewPage.reload`), on a helper thread that waits for the
+store. The modules that read them (``db.services.overview``, ``db.aggregate``: SQLAlchemy,
+numpy) are imported there, off the window's start; the map's file is read when the first
+figures are shown, which is when it is first drawn.
 """
 
 from __future__ import annotations
@@ -16,8 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from db.aggregate import turnout_gaps
-from db.services.overview import Overview, read_overview
+from db.services.hq import StoreOpener
 from observer.fmt import formatter
 from observer.i18n import current_language, tr
 from observer.regionmap import COVERAGE, GAP, MapError, RegionMap, region_gaps, template_map
@@ -48,7 +54,9 @@ from ui.qt import (
 from ui.widgets.choropleth import ChoroplethMap
 
 if TYPE_CHECKING:
+    from db.services.overview import Overview
     from db.store import ElectionStore
+    from observer.template import ElectionTemplate
 
 # Counters in reading order: name -> where it leads (the window maps targets to tabs and filters).
 COUNTERS: tuple[str, ...] = (
@@ -124,23 +132,47 @@ def shape_names(codes: tuple[str, ...]) -> str:
     return tr("coordui.overview.map.shared", names=names) if len(codes) > 1 else names
 
 
-def store_map(store: ElectionStore) -> RegionMap | None:
+def store_map(template: ElectionTemplate, opener: StoreOpener) -> RegionMap | None:
     """The map the HQ's template names (observer.regionmap.template_map), or None."""
-    return template_map(store.template.map_file, None if getattr(store, "url", None) else Path(store.path))
+    return template_map(template.map_file, None if opener.url else Path(opener.path))
+
+
+def _read_overview(opener: StoreOpener) -> Overview:
+    from db.services.overview import read_overview  # SQLAlchemy, numpy: on the helper thread, not at start
+
+    return read_overview(opener.result())
+
+
+def _read_gaps(opener: StoreOpener) -> dict[str, tuple[float, float]]:
+    from db.aggregate import turnout_gaps
+
+    return region_gaps((g.region, g.gap_pp) for g in turnout_gaps(opener.result()))
 
 
 class OverviewPage(QWidget):
     """``openRequested(target)``: a counter was clicked (one of COUNTERS).
-    ``regionRequested(codes)``: a region of the map was clicked (the units its shape stands for)."""
+    ``regionRequested(codes)``: a region of the map was clicked (the units its shape stands for).
+
+    ``store`` is the open store, or the ``StoreOpener`` of one still opening (the window's start:
+    give ``template`` then, the one its stations reader parsed). ``load`` False: the figures are
+    read at the first :meth:`reload`, which the window calls once the store is open.
+    """
 
     openRequested = Signal(str)
     regionRequested = Signal(list)
     loaded = Signal()  # fresh figures are shown
 
-    def __init__(self, store: ElectionStore, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        store: ElectionStore | StoreOpener,
+        parent: QWidget | None = None,
+        template: ElectionTemplate | None = None,
+        load: bool = True,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("overviewPage")
-        self.store = store
+        self._opener = store if isinstance(store, StoreOpener) else StoreOpener.opened(store)
+        self.template = template if template is not None else self._opener.result().template
         self.overview: Overview | None = None
         self._generation = 0
         self.buttons: dict[str, QPushButton] = {}
@@ -178,7 +210,18 @@ class OverviewPage(QWidget):
         self.bars: dict[str, tuple[QLabel, QProgressBar]] = {}
         plain_labels(self)
         self.retranslate()
-        self.reload()
+        if load:
+            self.reload()
+
+    @property
+    def store(self) -> ElectionStore:
+        """The open store; waits for it if the window came up first."""
+        return self._opener.result()
+
+    @property
+    def reads_started(self) -> bool:
+        """Whether the figures were asked for (a :meth:`reload` ran), read or still being read."""
+        return self._generation > 0
 
     def _build_map(self) -> None:
         self.map_box = QGroupBox()
@@ -208,8 +251,15 @@ class OverviewPage(QWidget):
         self.missing: tuple[str, ...] = ()
         self._gaps: dict[str, tuple[float, float]] | None = None  # read for the current generation, on demand
         self._gap_generation = -1
+        self._map_read = False  # the map's file is read with the first figures (_load_map)
+        self.map.setVisible(bool(self.template.map_file))
+
+    def _load_map(self) -> None:
+        if self._map_read:
+            return
+        self._map_read = True
         try:
-            self.region_map = store_map(self.store)
+            self.region_map = store_map(self.template, self._opener)
         except MapError as exc:
             self.map_error = exc.message()
         self.map.setVisible(self.region_map is not None)
@@ -229,7 +279,7 @@ class OverviewPage(QWidget):
         generation = self._generation
         self._gap_generation = generation
         self._gaps = None
-        store = self.store
+        opener = self._opener
 
         def done(gaps: dict[str, tuple[float, float]]) -> None:
             if is_alive(self) and generation == self._generation:
@@ -238,18 +288,21 @@ class OverviewPage(QWidget):
 
         self.gap_operation: Operation[dict[str, tuple[float, float]]] = Operation(
             self,
-            lambda _ctx: region_gaps((g.region, g.gap_pp) for g in turnout_gaps(store)),
+            lambda _ctx: _read_gaps(opener),
             show_progress=False,
             cancellable=False,
         ).success(done)
         self.gap_operation.run_in_background()
 
     def _fill_map(self) -> None:
-        ov, region_map = self.overview, self.region_map
-        if region_map is None or ov is None:
+        if self.overview is None:
             return
-        units = self.store.template.units
-        codes = [u.code for u in units.on(self.store.template.date)] if units is not None else []
+        self._load_map()
+        ov, region_map = self.overview, self.region_map
+        if region_map is None:
+            return
+        units = self.template.units
+        codes = [u.code for u in units.on(self.template.date)] if units is not None else []
         codes += [r.region for r in ov.regions if r.region not in codes]
         shapes, self.missing = region_map.for_units(codes)
         self.map.set_shapes(shapes, region_map.width, region_map.height)
@@ -277,7 +330,7 @@ class OverviewPage(QWidget):
         notes = []
         if self.map_error:
             notes.append(self.map_error)
-        elif self.region_map is None:
+        elif self.region_map is None and (self._map_read or not self.template.map_file):
             notes.append(tr("coordui.overview.map.none"))
         if self.map_mode == GAP and self._gaps is None and self.region_map is not None:
             notes.append(tr("coordui.overview.map.reading"))
@@ -311,14 +364,14 @@ class OverviewPage(QWidget):
         """Read the figures again in the background; a later reload wins over an earlier one."""
         self._generation += 1
         generation = self._generation
-        store = self.store
+        opener = self._opener
 
         def done(ov: Overview) -> None:
             if is_alive(self) and generation == self._generation:
                 self.show_overview(ov)
 
         self.operation: Operation[Overview] = Operation(
-            self, lambda _ctx: read_overview(store), show_progress=False, cancellable=False
+            self, lambda _ctx: _read_overview(opener), show_progress=False, cancellable=False
         ).success(done)
         return self.operation.run_in_background()
 
@@ -359,17 +412,21 @@ class OverviewPage(QWidget):
         for name, button in self.buttons.items():
             value = fmt.integer(counter_value(ov, name)) if ov is not None else "…"
             params: dict[str, object] = {}
-            if name == "reported" and ov is not None:
-                params["total"] = fmt.integer(ov.stations)
+            if name == "reported":
+                params["total"] = fmt.integer(ov.stations) if ov is not None else "…"
             if name == "gaps":
-                params["threshold"] = fmt.num(ov.gap_threshold if ov else 5.0)
+                # The file's own threshold, known with the figures (and no number to write before them:
+                # the window's first paint then needs no CLDR data, ~25 ms of Babel's loading).
+                params["threshold"] = fmt.num(ov.gap_threshold) if ov is not None else "…"
             bold = QFont(button.font())
             bold.setBold(True)
             text = wrap_words(tr(f"coordui.overview.{name}", **params), QFontMetrics(bold), _CAPTION_WIDTH)
             button.setText(f"{value}\n{text}")
             button.setToolTip(tr(f"coordui.overview.tip.{name}"))
             urgent = ov is not None and name not in ("reported",) and counter_value(ov, name) > 0
-            button.setStyleSheet(f"color: {_ATTENTION.name()}; font-weight: bold;" if urgent else "")
+            style = f"color: {_ATTENTION.name()}; font-weight: bold;" if urgent else ""
+            if button.styleSheet() != style:  # setting one, even the same, restyles the button (start-up time)
+                button.setStyleSheet(style)
         if ov is None:
             self.summary.setText(tr("coordui.overview.loading"))
             return

@@ -48,6 +48,7 @@ from ui.qt import (
     Signal,
     is_alive,
 )
+from ui.widgets.style import two_lines
 
 if TYPE_CHECKING:
     from db.services.hq import StoreOpener
@@ -186,11 +187,10 @@ class StationsPage(QWidget):
         fm = QFontMetrics(bold)
         for i, col in enumerate(COLUMNS):
             if col in minimum:
-                # Headers wrap (two lines): the column needs only its longest word.
-                words = str(self.model.headerData(i, Qt.Orientation.Horizontal)).split()
-                self.view.setColumnWidth(
-                    i, max(minimum[col], max((fm.horizontalAdvance(w) for w in words), default=0) + 30)
-                )
+                # The header has room for two lines: the column needs the wider line of the best split
+                # in two, not just the longest word ("Official turnout, %" took three lines and clipped).
+                lines = two_lines(fm, str(self.model.headerData(i, Qt.Orientation.Horizontal))).split("\n")
+                self.view.setColumnWidth(i, max(minimum[col], max(fm.horizontalAdvance(line) for line in lines) + 30))
 
     def _fill_regions(self) -> None:
         current = self.region.currentData()

@@ -24,6 +24,7 @@ from db.services.hq import StoreOpener
 from db.services.station_reader import StationReader
 from observer.errors import BaqylauError
 from observer.i18n import tr
+from ui.coordinator.overview import OverviewPage
 from ui.coordinator.stations import COLUMNS, StationsPage
 from ui.coordinator.text import plain_labels
 from ui.coordinator.watch import ChangeWatch
@@ -52,17 +53,16 @@ if TYPE_CHECKING:
     from ui.coordinator.imports import ImportDialog
     from ui.coordinator.keys import KeysPage
     from ui.coordinator.merge import MergeDialog
-    from ui.coordinator.overview import OverviewPage
     from ui.coordinator.refused import RefusedDialog
     from ui.coordinator.report import ReportDialog
     from ui.coordinator.story import StoryDialog
 
 TABS = ("overview", "stations", "conflicts", "comparison", "forensics", "keys")
-# Pages other than the stations table: module and class, imported and built when first shown.
-# Opening the window then reads only what its first screen needs (the comparison page alone
-# would aggregate the whole election and import numpy before the window could appear).
+# Pages other than the overview (the tab the window opens on) and the stations table: module and
+# class, imported and built when first shown. Opening the window then reads only what its first
+# screen needs (the comparison page alone would aggregate the whole election and import numpy
+# before the window could appear).
 LAZY_PAGES: dict[str, tuple[str, str]] = {
-    "overview": ("ui.coordinator.overview", "OverviewPage"),
     "conflicts": ("ui.coordinator.conflicts", "ConflictsPage"),
     "comparison": ("ui.coordinator.comparison", "ComparisonPage"),
     "forensics": ("ui.coordinator.forensics", "ForensicsPage"),
@@ -81,8 +81,9 @@ KIND_OFFICIAL = "official"
 class CoordinatorWindow(QMainWindow):
     """``CoordinatorWindow(store)`` for a store whose ``role == "hq"``.
 
-    The stations page is built at once; the other tabs hold an empty frame until
-    first shown (or asked for through their attribute, e.g. ``window.keys``).
+    The overview (the first tab) and the stations page are built at once; the other
+    tabs hold an empty frame until first shown (or asked for through their attribute,
+    e.g. ``window.keys``). The overview reads its figures once the store is open.
     :meth:`opening` makes the window of a file whose store is still being
     opened: the table reads its first screen with its own ``sqlite3``
     connection, and whatever needs the store waits for it.
@@ -123,8 +124,8 @@ class CoordinatorWindow(QMainWindow):
         # Seconds of thumbnail hashing at 10,000 photos: the table is usable meanwhile, flags appear
         # after. Started once the observers' figures are in, so it slows neither them nor the opening.
         self.stations.scan_reused_evidence(after_figures=True)
-        # The overview needs the open store: built once the event loop runs, the window shows first.
-        QTimer.singleShot(0, self._show_first_tab)
+        # The overview's figures need the open store: read once it is, the window shows first.
+        QTimer.singleShot(0, self._load_overview)
         # Package files, folders or a USB stick dropped anywhere on the window are merged.
         self.setAcceptDrops(not self.read_only)
         # Others' changes to a shared HQ: polled (a file is one coordinator's, locked to this window).
@@ -147,6 +148,11 @@ class CoordinatorWindow(QMainWindow):
             QVBoxLayout(holder).setContentsMargins(0, 0, 0, 0)
             self._holders[name] = holder
             self.tabs.addTab(holder, "")
+        # On screen from the first paint (counters say "…" until the figures are read), so it is
+        # built now, on the store that is still opening, with the template the table's reader parsed.
+        self._install(
+            "overview", OverviewPage(self._opener, template=self.stations.model.source.reader.template, load=False)
+        )
         self.tabs.currentChanged.connect(self._tab_shown)
         # Above the tabs, for as long as the window is open: nothing here can be changed with this role.
         self.read_only_banner = QLabel()
@@ -162,16 +168,17 @@ class CoordinatorWindow(QMainWindow):
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
-    def _show_first_tab(self) -> None:
-        # A window closed while its store was still opening builds nothing on a store that is gone.
-        if not is_alive(self) or self._closed or self.tabs.currentIndex() != 0 or "overview" in self._pages:
+    def _load_overview(self) -> None:
+        # A window closed while its store was still opening reads nothing from a store that is gone.
+        if not is_alive(self) or self._closed or self.overview.reads_started:
             return
         if not self._opener.future.done():
             # Polled, not called back: the opener finishes on its own thread, which must not touch widgets.
-            QTimer.singleShot(_OPEN_POLL_MS, self._show_first_tab)
+            # Not read before: a helper thread importing SQLAlchemy would slow the window's first paint.
+            QTimer.singleShot(_OPEN_POLL_MS, self._load_overview)
             return
         if self._opener.future.exception() is None:  # a file that failed to open: the app goes back to the start
-            self._page("overview")
+            self.overview.reload()
 
     def _build_toolbar(self) -> None:
         self.toolbar = QToolBar()
@@ -217,25 +224,29 @@ class CoordinatorWindow(QMainWindow):
         if page is None:
             module, cls = LAZY_PAGES[name]
             page = getattr(importlib.import_module(module), cls)(self.store)
-            self._pages[name] = page
-            layout = self._holders[name].layout()
-            assert layout is not None
-            layout.addWidget(page)
-            if name == "conflicts":
-                page.decided.connect(lambda _sid: self._data_changed(except_conflicts=True))
-            elif name == "comparison":
-                page.rulesChanged.connect(lambda: self._data_changed(except_comparison=True))
-            elif name == "keys":
-                page.changed.connect(self._data_changed)
-            elif name == "overview":
-                page.openRequested.connect(self.open_counter)
-                page.regionRequested.connect(self.open_region)
-            if hasattr(page, "storyRequested"):
-                page.storyRequested.connect(self.open_story)
-            if self.read_only and hasattr(page, "set_read_only"):
-                page.set_read_only(True)
-            page.retranslate()
+            self._install(name, page)
         return page
+
+    def _install(self, name: str, page: Any) -> None:
+        """Put a tab's page in its frame and connect it."""
+        self._pages[name] = page
+        layout = self._holders[name].layout()
+        assert layout is not None
+        layout.addWidget(page)
+        if name == "conflicts":
+            page.decided.connect(lambda _sid: self._data_changed(except_conflicts=True))
+        elif name == "comparison":
+            page.rulesChanged.connect(lambda: self._data_changed(except_comparison=True))
+        elif name == "keys":
+            page.changed.connect(self._data_changed)
+        elif name == "overview":
+            page.openRequested.connect(self.open_counter)
+            page.regionRequested.connect(self.open_region)
+        if hasattr(page, "storyRequested"):
+            page.storyRequested.connect(self.open_story)
+        if self.read_only and hasattr(page, "set_read_only"):
+            page.set_read_only(True)
+        page.retranslate()
 
     def _built(self) -> list[Any]:
         return [self._pages[name] for name in TABS if name in self._pages]
@@ -254,7 +265,7 @@ class CoordinatorWindow(QMainWindow):
 
     @property
     def overview(self) -> OverviewPage:
-        return self._page("overview")  # type: ignore[no-any-return]
+        return self._pages["overview"]  # type: ignore[return-value]
 
     @property
     def conflicts(self) -> ConflictsPage:

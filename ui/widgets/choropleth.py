@@ -174,7 +174,8 @@ class ChoroplethMap(QWidget):
             painter.setPen(QPen(QColor(20, 20, 20), 2.2) if i == self._hover else border)
             painter.setBrush(self.colour_of(i))
             painter.drawPath(self._paths[i])
-        self._paint_legend(painter)
+        if self.shapes:  # a legend of nothing says nothing (the overview's map before its first figures)
+            self._paint_legend(painter)
         painter.end()
 
     def _paint_legend(self, painter: QPainter) -> None:
