@@ -68,7 +68,7 @@ from db.keys import (  # noqa: F401  (the keys service, re-exported for the UI a
     trust_on_first_use,
     write_key,
 )
-from db.merge_batch import INTEGRITY_ERRORS, MergeBatch
+from db.merge_batch import INTEGRITY_ERRORS, Contended, MergeBatch
 from db.merge_rows import (  # noqa: F401  (package_row_id, station_row_id: re-exported)
     AlreadyMerged,
     ForeignRecord,
@@ -99,6 +99,10 @@ DUPLICATE = "duplicate"
 REFUSED = "refused"
 HELD = "held"
 OUTCOMES = (MERGED, DUPLICATE, HELD, REFUSED)
+# A package meeting another merge's uncommitted rows is written again after a commit (Contended):
+# the other merge may itself be waiting for this one's rows (a deadlock, one of the two is stopped
+# by the server), so a try or two more see what it committed.
+_CONTENDED_TRIES = 3
 # Evidence unpacked by one run, at most: a run over a folder of hostile files stops
 # unpacking (the rest is refused, to be merged in another run) long before a disk fills.
 MAX_RUN_BYTES = 64 * 1024**3
@@ -364,7 +368,9 @@ class _Merger(MergeBatch):
             self._drop_held_copy(pkg.sha256, logged.file_sha256)
         return outcome(MERGED)
 
-    def _write(self, pkg: VerifiedPackage, grant: Grant, digest: str | None, *, trust_now: bool) -> str | None:
+    def _write(
+        self, pkg: VerifiedPackage, grant: Grant, digest: str | None, *, trust_now: bool, tries: int = 1
+    ) -> str | None:
         """The package's records in its own savepoint; None when merged, else DUPLICATE or the reason.
 
         ``digest`` (the file's SHA-256, taken before it was verified) is logged: the next offer of the
@@ -385,6 +391,16 @@ class _Merger(MergeBatch):
             self._unstage(placed)
             self.known[pkg.sha256] = _Logged(MERGED, False, True)  # the other run's file hash is not known here
             return DUPLICATE
+        except Contended as exc:
+            if tries >= _CONTENDED_TRIES:
+                self._unstage(placed)
+                return tr("package.error.conflict", file=name, problem=str(exc)[:120])
+            # Another merge's rows, not yet committed: commit this batch (its locks go; the other
+            # merge goes on) and write the package again, then seeing them once they are committed:
+            # a record id another observer owns is refused by name, as on a file. Its staged
+            # evidence is kept (placed by the commit, found there by the next try).
+            self.commit()
+            return self._write(pkg, grant, digest, trust_now=trust_now, tries=tries + 1)
         except INTEGRITY_ERRORS as exc:
             self._unstage(placed)
             problem = str(exc.orig if isinstance(exc, IntegrityError) else exc)

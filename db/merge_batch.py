@@ -61,6 +61,20 @@ INTEGRITY_ERRORS: tuple[type[BaseException], ...] = (IntegrityError, *DRIVER_INT
 # What a failing database raises through SQLAlchemy or its driver: a storage error of the run.
 _DB_ERRORS: tuple[type[BaseException], ...] = (OperationalError, DatabaseError, *_DRIVER_ERRORS)
 _DB_OR_OS_ERRORS: tuple[type[BaseException], ...] = (OSError, *_DB_ERRORS)
+# PostgreSQL: a unique key taken by another transaction meanwhile, a deadlock (docs/postgresql.md)
+_CONTENDED = frozenset({"23505", "40P01"})
+
+
+class Contended(Exception):
+    """On PostgreSQL, a package's rows met rows another merge had not committed yet: a record id
+    the advisory locks do not cover (only a package reusing another observer's ids does that), as
+    a unique key taken meanwhile or a deadlock. Its savepoint is rolled back; the merge commits
+    and tries the package again (db.merge), when what the other merge wrote can be seen."""
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    return getattr(getattr(exc, "orig", exc), "sqlstate", None)
+
 
 # Packages share one transaction (a savepoint each) for this long: per-commit costs
 # (WAL frames of every touched index page, checkpoints) are paid once per batch.
@@ -320,9 +334,13 @@ class MergeBatch:
                 self._lock(locks)
             with self.conn.begin_nested():
                 yield self.conn
-        except INTEGRITY_ERRORS:
+        except INTEGRITY_ERRORS as exc:
+            if self.pg and _sqlstate(exc) in _CONTENDED:
+                raise Contended(str(getattr(exc, "orig", exc))) from exc
             raise
         except _DB_ERRORS as exc:  # raw statements raise the driver's errors
+            if self.pg and _sqlstate(exc) in _CONTENDED:
+                raise Contended(str(getattr(exc, "orig", exc))) from exc
             raise self._error(_first_cause(exc)) from None
 
     def _begin(self) -> None:
