@@ -84,6 +84,9 @@ def run(ctx: Context) -> list[Row]:
                 holder[0] = ElectionStore.open(target)
             # holder[0] now holds every package: re-merging is the duplicate path.
             again, again_runs = median_runs(merge_again, ctx.repeat)
+            # Said as soon as measured: at 100,000 stations the whole benchmark runs for an hour,
+            # and a run cut short keeps in its log what it had measured.
+            ctx.log(f"  merge: {n} packages into the HQ file: {first:.2f} s; again {again:.2f} s")
         finally:
             for store in holder:
                 store.close()
@@ -142,6 +145,7 @@ def _pg_rows(
         try:
             first, runs = median_runs(merge, ctx.repeat, reset)
             again, again_runs = median_runs(merge_again, ctx.repeat)
+            ctx.log(f"  merge: {n} packages into a PostgreSQL HQ: {first:.2f} s; again {again:.2f} s")
         finally:
             for store in holder:
                 store.close()
