@@ -7,37 +7,50 @@ shape issue 18 found slower), and a Russian CIK-style one as published
 (tests/fixtures/anyelection/make_ru_cik.py: region + TIK + UIK as a compound
 key, region names kept as the file writes them), imported with the template and
 mapping `template new --from-csv` drafts for it.
+
+With ``BAQYLAU_BENCH_PG_URL`` set (a PostgreSQL role that may create databases, e.g.
+``postgresql://postgres@/postgres?host=/tmp/pg&port=5441``), each file is also imported into a
+new PostgreSQL HQ (a new database per run, made untimed; the rows go by COPY, db/pg_bulk.py),
+alternately with the import of the same file into a new HQ file: a row whose baseline is that
+file import of the same run.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import re
 import sqlite3
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from benchmarks.common import Context, Row, median_runs
+from benchmarks.bench_merge import PG_URL_VARIABLE
+from benchmarks.common import Context, Row, alternate_runs, median_runs
 from benchmarks.data import TEMPLATE_ID, copy_election, dataset, remove_election
+from db.engine import pg_scratch_databases
 from db.official import import_official
 from db.store import ROLE_HQ, ElectionStore
 from observer.csvio import parse_csv
 from observer.draft import make_draft
-from observer.template import builtin_template, parse_template
+from observer.errors import StorageError
+from observer.template import ElectionTemplate, builtin_template, parse_template
 from tests.fixtures.anyelection.make_ru_cik import ru_cik_csv
 
 NAME = "official import (CSV to HQ)"
 COMPOUND_NAME = "official import, compound key (region+TIK+UIK)"
 UTF8_NAME = "official import, UTF-8 ',' (summed columns)"
 TARGET_SIZE = 100_000
+PG_SUFFIX = ", PostgreSQL HQ"
 
 
 def run(ctx: Context) -> list[Row]:
     blank = ctx.work / "import-blank.baqylau"
     remove_election(blank)
-    ElectionStore.create(blank, builtin_template(TEMPLATE_ID), role=ROLE_HQ).close()
+    template = builtin_template(TEMPLATE_ID)
+    ElectionStore.create(blank, template, role=ROLE_HQ).close()
     rows: list[Row] = []
     for size in ctx.sizes:
         ds = dataset(size, ctx.seed, ctx.log)
@@ -56,6 +69,7 @@ def run(ctx: Context) -> list[Row]:
                 "baseline: csv.reader + one executemany into one table, same WAL + synchronous=FULL" + cpu_note(*cpu),
             )
         )
+        rows += _pg_rows(ctx, NAME, size, (template, blank), ds.official_csv, ds.official_map)
     return rows + run_utf8(ctx) + run_compound(ctx)
 
 
@@ -90,6 +104,7 @@ def run_utf8(ctx: Context) -> list[Row]:
                 "baseline: csv.reader + one executemany into one table" + cpu_note(*cpu),
             )
         )
+        rows += _pg_rows(ctx, UTF8_NAME, size, (builtin_template(TEMPLATE_ID), blank), csv_path, map_path)
         csv_path.unlink()
     return rows
 
@@ -106,7 +121,8 @@ def run_compound(ctx: Context) -> list[Row]:
         map_path.write_text(confirmed[1], encoding="utf-8")
         blank = ctx.work / "import-blank-ru.baqylau"
         remove_election(blank)
-        ElectionStore.create(blank, parse_template(confirmed[0]), role=ROLE_HQ).close()
+        template = parse_template(confirmed[0])
+        ElectionStore.create(blank, template, role=ROLE_HQ).close()
         cpu: tuple[list[float], list[float]] = ([], [])
         ours, runs = _ours(ctx.work, blank, csv_path, map_path, ctx.repeat, cpu[0])
         base, base_runs = _baseline(ctx.work, csv_path, ctx.repeat, cpu[1])
@@ -120,8 +136,81 @@ def run_compound(ctx: Context) -> list[Row]:
                 "baseline: csv.reader + one executemany into one table" + cpu_note(*cpu),
             )
         )
+        rows += _pg_rows(ctx, COMPOUND_NAME, size, (template, blank), csv_path, map_path)
         csv_path.unlink()
     return rows
+
+
+def _pg_rows(
+    ctx: Context, name: str, size: int, hq: tuple[ElectionTemplate, Path], csv_path: Path, map_path: Path
+) -> list[Row]:
+    """The file imported into a new PostgreSQL HQ, alternately with the same into a copy of ``hq``'s blank file.
+
+    None without $BAQYLAU_BENCH_PG_URL. Both sides start from an empty HQ of the same template.
+    """
+    server = os.environ.get(PG_URL_VARIABLE)
+    if not server:
+        ctx.log(f"  import: no PostgreSQL row ({PG_URL_VARIABLE} not set)")
+        return []
+    template, blank = hq
+    try:
+        with (
+            _file_import(ctx.work, blank, csv_path, map_path) as (file_setup, file_job),
+            _pg_import(server, template, csv_path, map_path) as (pg_setup, pg_job),
+        ):
+            pg_t, file_t, runs = alternate_runs(pg_job, file_job, ctx.repeat, pg_setup, file_setup)
+    except StorageError as exc:
+        # A file the HQ file takes and the server refuses is a finding, not a reason to lose the
+        # other rows of the run: said in the log, and no row.
+        ctx.log(f"  {name} @ {size}: PostgreSQL refused the import: {exc}")
+        return []
+    return [
+        Row(
+            name + PG_SUFFIX,
+            size,
+            pg_t,
+            file_t,
+            "the same import into an HQ file (SQLite), alternately",
+            None,
+            runs=runs,
+            note="a new database per run on a local server over a unix socket, the rows by COPY "
+            "(db/pg_bulk.py); baseline: the same file into a new HQ file in the same run",
+        )
+    ]
+
+
+@contextmanager
+def _pg_import(
+    server: str, template: ElectionTemplate, csv_path: Path, map_path: Path
+) -> Iterator[tuple[Callable[[], None], Callable[[], None]]]:
+    """(setup, job): a new empty PostgreSQL HQ of ``template`` (untimed), the import into it."""
+    holder: list[ElectionStore] = []
+
+    def close() -> None:
+        for store in holder:
+            store.close()
+        holder.clear()
+
+    with pg_scratch_databases(server, "baqylau_bench_import") as new_database:
+
+        def setup() -> None:
+            close()
+            holder.append(ElectionStore.create(new_database(), template, role=ROLE_HQ))
+
+        try:
+            yield setup, _import_job(holder, csv_path, map_path)
+        finally:
+            close()
+
+
+def _import_job(holder: list[ElectionStore], csv_path: Path, map_path: Path) -> Callable[[], None]:
+    """The timed part on either backend: the official import into the HQ the last setup opened."""
+
+    def job() -> None:
+        report = import_official(holder[0], csv_path, map_path)
+        assert report.rows > 0
+
+    return job
 
 
 def _row(name: str, size: int, ours: tuple[float, int], base: tuple[float, int], note: str) -> Row:
@@ -159,6 +248,15 @@ def cpu_note(ours: list[float], base: list[float]) -> str:
 
 
 def _ours(work: Path, blank: Path, csv_path: Path, map_path: Path, repeat: int, cpu: list[float]) -> tuple[float, int]:
+    with _file_import(work, blank, csv_path, map_path) as (setup, job):
+        return median_runs(_cpu_timed(job, cpu), repeat, setup)
+
+
+@contextmanager
+def _file_import(
+    work: Path, blank: Path, csv_path: Path, map_path: Path
+) -> Iterator[tuple[Callable[[], None], Callable[[], None]]]:
+    """(setup, job): a fresh copy of the empty HQ file ``blank`` (untimed), the import into it."""
     target = work / "import-hq.baqylau"
     holder: list[ElectionStore] = []
 
@@ -169,12 +267,8 @@ def _ours(work: Path, blank: Path, csv_path: Path, map_path: Path, repeat: int, 
         copy_election(blank, target)
         holder.append(ElectionStore.open(target))
 
-    def job() -> None:
-        report = import_official(holder[0], csv_path, map_path)
-        assert report.rows > 0
-
     try:
-        return median_runs(_cpu_timed(job, cpu), repeat, setup)
+        yield setup, _import_job(holder, csv_path, map_path)
     finally:
         for store in holder:
             store.close()

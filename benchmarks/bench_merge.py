@@ -11,6 +11,10 @@ PostgreSQL HQ (a new database holding a copy of the same HQ, ``db.hq_copy``), ag
 the SQLite merge of the same run; and 2 and 4 ``baqylau merge`` processes at once, each
 with a disjoint share of the packages, against one process with all of them (same HQ,
 same start-up cost per process): throughput of several coordinators vs one.
+
+At 100,000 stations that PostgreSQL part alone runs for over an hour on 2 cores;
+``python -m benchmarks.bench_merge SIZE K [K ...] [--work DIR]`` runs only the K-process
+merges asked for (K = 1: one process with every package), each into a fresh copy of the HQ.
 """
 
 from __future__ import annotations
@@ -84,6 +88,9 @@ def run(ctx: Context) -> list[Row]:
                 holder[0] = ElectionStore.open(target)
             # holder[0] now holds every package: re-merging is the duplicate path.
             again, again_runs = median_runs(merge_again, ctx.repeat)
+            # Said as soon as measured: at 100,000 stations the whole benchmark runs for an hour,
+            # and a run cut short keeps in its log what it had measured.
+            ctx.log(f"  merge: {n} packages into the HQ file: {first:.2f} s; again {again:.2f} s")
         finally:
             for store in holder:
                 store.close()
@@ -142,6 +149,7 @@ def _pg_rows(
         try:
             first, runs = median_runs(merge, ctx.repeat, reset)
             again, again_runs = median_runs(merge_again, ctx.repeat)
+            ctx.log(f"  merge: {n} packages into a PostgreSQL HQ: {first:.2f} s; again {again:.2f} s")
         finally:
             for store in holder:
                 store.close()
@@ -161,8 +169,7 @@ def _pg_rows(
         )
         one = _timed_processes(fresh(), [packages], ctx.log)
         for k in CONCURRENT:
-            shares = [packages[i::k] for i in range(k)]  # one package per station: disjoint stations
-            together = _timed_processes(fresh(), shares, ctx.log)
+            together = _timed_processes(fresh(), _shares(packages, k), ctx.log)
             rows.append(
                 Row(
                     NAME_PG_CONCURRENT.format(n=k),
@@ -178,6 +185,39 @@ def _pg_rows(
                 )
             )
     return rows
+
+
+def _shares(packages: list[Path], k: int) -> list[list[Path]]:
+    """``k`` disjoint shares of the packages: one package per station, so disjoint stations too."""
+    return [packages[i::k] for i in range(k)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Only the K merge processes at once into a PostgreSQL HQ, for each K given (see the module's text)."""
+    import argparse
+
+    from benchmarks import data
+    from db.hq_copy import copy_hq
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_merge", description=main.__doc__)
+    parser.add_argument("size", type=int, help="stations of the cached data set")
+    parser.add_argument("processes", type=int, nargs="+", help="how many merge processes at once, each in turn")
+    parser.add_argument("--work", type=Path, default=None, help="data cache folder (default: benchmarks/work)")
+    args = parser.parse_args(argv)
+    server = os.environ.get(PG_URL_VARIABLE)
+    if not server:
+        parser.error(f"{PG_URL_VARIABLE} is not set")
+    if args.work is not None:
+        data.WORK = args.work.resolve()
+    ds = dataset(args.size)
+    with pg_scratch_databases(server, "baqylau_bench") as new_database:
+        for k in args.processes:
+            url = new_database()
+            copy_hq(ds.base_hq, url)
+            print(f"{k} process(es), {len(ds.packages)} packages; load {os.getloadavg()[0]:.1f}", flush=True)
+            _timed_processes(url, _shares(ds.packages, k), lambda msg: print(msg, flush=True))
+            print(f"  load {os.getloadavg()[0]:.1f}", flush=True)
+    return 0
 
 
 def _timed_processes(url: str, shares: list[list[Path]], log: Any) -> float:
@@ -319,3 +359,7 @@ def _naive_copy(packages: list[Path], target: Path) -> None:
 def _remove_sqlite(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,8 +12,7 @@ wrapping, CLDR number formatting.
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Table, TableStyle
 
 from benchmarks.bench_aggregate import pg_hq
-from benchmarks.common import SHORT_REPEAT, SHORT_S, Context, Row, median_time
+from benchmarks.common import Context, Row, alternate_runs
 from benchmarks.data import dataset, merged_hq
 from db.store import ElectionStore
 from reports.build import build_report, report_story
@@ -114,16 +113,6 @@ def _binary_streams() -> Iterator[None]:
         rl_config.useA85 = before
 
 
-def _interleaved(ours: Callable[[], object], baseline: Callable[[], object], repeat: int) -> tuple[float, float, int]:
-    """Medians of both, run alternately: a change of the shared machine's load hits both sides alike."""
-    mine, base = [median_time(ours, 1)], [median_time(baseline, 1)]
-    runs = repeat if repeat <= 1 or mine[0] >= SHORT_S else max(repeat, SHORT_REPEAT)
-    for _ in range(runs - 1):
-        base.append(median_time(baseline, 1))
-        mine.append(median_time(ours, 1))
-    return statistics.median(mine), statistics.median(base), runs
-
-
 def run(ctx: Context) -> list[Row]:
     rows: list[Row] = []
     for size in ctx.sizes:
@@ -153,7 +142,7 @@ def run(ctx: Context) -> list[Row]:
                     doc.build(plain_flowables(content))
                 base_pages.append(doc.page)
 
-            ours_t, base_t, runs = _interleaved(ours, baseline, ctx.repeat)
+            ours_t, base_t, runs = alternate_runs(ours, baseline, ctx.repeat)
         finally:
             store.close()
         url = pg_hq(merged_hq(ds, ctx.log), ctx.log)
@@ -190,7 +179,7 @@ def _on_postgres(url: str, hq_file: Path, size: int, ctx: Context) -> Row:
     server, local = ElectionStore.open(url), ElectionStore.open(hq_file)
     out = ctx.work / "report-pg.pdf"
     try:
-        pg_t, file_t, runs = _interleaved(
+        pg_t, file_t, runs = alternate_runs(
             lambda: build_report(server, out, LANG), lambda: build_report(local, out, LANG), ctx.repeat
         )
     finally:

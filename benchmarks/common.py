@@ -91,6 +91,26 @@ def median_runs(fn: Callable[[], object], repeat: int, setup: Callable[[], objec
     return statistics.median([first, *rest]), runs
 
 
+def alternate_runs(
+    ours: Callable[[], object],
+    baseline: Callable[[], object],
+    repeat: int,
+    ours_setup: Callable[[], object] | None = None,
+    baseline_setup: Callable[[], object] | None = None,
+) -> tuple[float, float, int]:
+    """Medians of both and how many runs each, run alternately (each ``setup`` untimed before its run).
+
+    A change of the shared machine's load then hits both sides alike. Short jobs get at least
+    SHORT_REPEAT runs, as in median_runs.
+    """
+    mine, base = [median_time(ours, 1, ours_setup)], [median_time(baseline, 1, baseline_setup)]
+    runs = repeat if repeat <= 1 or mine[0] >= SHORT_S else max(repeat, SHORT_REPEAT)
+    for _ in range(runs - 1):
+        base.append(median_time(baseline, 1, baseline_setup))
+        mine.append(median_time(ours, 1, ours_setup))
+    return statistics.median(mine), statistics.median(base), runs
+
+
 def rss_mb() -> float:
     """Current resident memory of this process in MB (Linux /proc; 0 where unavailable)."""
     try:

@@ -71,3 +71,22 @@ def test_bad_sizes_are_refused() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--sizes", "10", "--out", "/dev/null"])
     assert exc.value.code == 2
+
+
+def test_alternate_runs_takes_turns_with_each_setup_before_its_run() -> None:
+    """The import and report PostgreSQL rows rely on it: each side gets a fresh start, in turns."""
+    from benchmarks.common import SHORT_REPEAT, alternate_runs
+
+    calls: list[str] = []
+    ours_t, base_t, runs = alternate_runs(
+        lambda: calls.append("ours"),
+        lambda: calls.append("base"),
+        3,
+        lambda: calls.append("ours setup"),
+        lambda: calls.append("base setup"),
+    )
+    assert runs == SHORT_REPEAT  # instant jobs get the short-job minimum
+    first = ["ours setup", "ours", "base setup", "base"]
+    turn = ["base setup", "base", "ours setup", "ours"]
+    assert calls == first + turn * (runs - 1)
+    assert ours_t >= 0 and base_t >= 0
