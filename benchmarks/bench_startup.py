@@ -197,6 +197,18 @@ def start_app(path: Path, home: Path) -> Started:
     return Started(windows, page, rows, ready_s, figures_s, exit_s, proc.returncode, err[-300:])
 
 
+def _check_shown(seen: list[Started]) -> None:
+    """Every run showed the coordinator window on its overview (what a user can work in), or no row."""
+    windows = seen[-1].windows
+    if "CoordinatorWindow" not in windows:
+        raise RuntimeError(f"app start on the HQ file showed {windows}, not the coordinator window")
+    pages = {s.page for s in seen}
+    if pages != {"overviewPage"}:  # an empty frame where the first tab should be is not a window one can use
+        raise RuntimeError(
+            f"app start on the HQ file showed the page(s) {pages} at its first idle moment, not the overview"
+        )
+
+
 def run(ctx: Context) -> list[Row]:
     home = ctx.work / "app-home"
     home.mkdir(parents=True, exist_ok=True)
@@ -232,14 +244,7 @@ def run(ctx: Context) -> list[Row]:
         ours = statistics.median(s.ready_s for s in seen)
         to_exit = statistics.median(s.exit_s for s in seen)
         figures = statistics.median(s.figures_s for s in seen)
-        windows = seen[-1].windows
-        if "CoordinatorWindow" not in windows:
-            raise RuntimeError(f"app start on the HQ file showed {windows}, not the coordinator window")
-        pages = {s.page for s in seen}
-        if pages != {"overviewPage"}:  # an empty frame where the first tab should be is not a window one can use
-            raise RuntimeError(
-                f"app start on the HQ file showed the page(s) {pages} at its first idle moment, not the overview"
-            )
+        _check_shown(seen)
         # The window was up in every run; a failure while quitting is reported, not hidden.
         failed = [s for s in seen if s.exit_code != 0]
         exits = (

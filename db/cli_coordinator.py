@@ -16,15 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from db.aggregate import (
-    SOURCES,
-    CheckFailure,
-    aggregate,
-    check_failures,
-    rules_note,
-    turnout_gaps,
-    violations_by_category_region,
-)
+from db.aggregate import SOURCES, aggregate, rules_note, turnout_gaps
+from db.aggregate_checks import CheckFailure, check_failures, violations_by_category_region
 from db.aggregate_output import (  # noqa: F401 - defined here first: still importable from here
     _align,
     _cell,

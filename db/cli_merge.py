@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from db.cli_output import add_summary_options, is_terminal, print_json, says_text
 from db.conflicts import effective_protocols, resolution_history, resolve_station, station_conflicts
+from db.held import release_held
 from db.merge import (
     DUPLICATE,
     HELD,
@@ -21,7 +22,6 @@ from db.merge import (
     import_keys,
     list_keys,
     merge_packages,
-    release_held,
     revoke_key,
     trust_key,
 )

@@ -9,7 +9,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from db import models as m
-from db.merge import TRUSTED, KeyInfo, MergeReport, import_keys, list_keys, release_held, trust_key
+from db.held import release_held
+from db.merge import TRUSTED, KeyInfo, MergeReport, import_keys, list_keys, trust_key
 from db.store import ElectionStore
 
 

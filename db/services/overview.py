@@ -4,8 +4,8 @@ Every counter comes from the same function the command line prints it from, so t
 window and ``baqylau conflicts`` / ``check`` / ``violations`` / ``gaps`` never disagree:
 
 - counted, disputed, undecided, excluded: :func:`db.conflicts.effective_protocols` (``conflicts``);
-- control relations broken (official, observed): :func:`db.aggregate.check_failures` (``check``);
-- violations: :func:`db.aggregate.violations_by_category_region` (``violations``);
+- control relations broken (official, observed): :func:`db.aggregate_checks.check_failures` (``check``);
+- violations: :func:`db.aggregate_checks.violations_by_category_region` (``violations``);
 - stations with a turnout gap: :func:`db.aggregate.turnout_gaps` (``gaps``).
 
 Held and refused packages are the import log's (``packages`` table, as ``merge`` reports them).
@@ -21,7 +21,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from db import models as m
-from db.aggregate import check_failures, turnout_gaps, violations_by_category_region
+from db.aggregate import turnout_gaps
+from db.aggregate_checks import check_failures, violations_by_category_region
 from db.conflicts import effective_protocols
 from db.merge import HELD, MERGED, REFUSED
 from db.store import ElectionStore

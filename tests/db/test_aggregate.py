@@ -29,14 +29,8 @@ import pytest
 from sqlalchemy import insert
 
 from db import models as m
-from db.aggregate import (
-    aggregate,
-    aggregate_levels,
-    check_failures,
-    station_table,
-    turnout_gaps,
-    violations_by_category_region,
-)
+from db.aggregate import aggregate, aggregate_levels, station_table, turnout_gaps
+from db.aggregate_checks import check_failures, violations_by_category_region
 from db.official import import_official
 from db.store import ROLE_HQ, ElectionStore
 from observer.aggregate import StationArrays, aggregate_arrays

@@ -128,7 +128,8 @@ def test_the_inclusion_rules_leave_out_the_same_stations_on_both(
 def test_readers_are_not_held_up_by_a_writer_nor_see_its_uncommitted_rows(both: tuple[str, str]) -> None:
     """MVCC at READ COMMITTED: the readers take no row locks, so a writer's open transaction (every
     station row locked, figures changed, not committed) neither stops them nor shows in them."""
-    from db.aggregate import aggregate_levels, check_failures
+    from db.aggregate import aggregate_levels
+    from db.aggregate_checks import check_failures
     from db.conflicts import station_conflicts
     from reports.fingerprint import data_fingerprint
 

@@ -16,7 +16,8 @@ from PIL import Image
 import db.dbapi
 import db.merge
 from db.conflicts import effective_protocols
-from db.merge import import_keys, list_keys, merge_packages, release_held, trust_key
+from db.held import release_held
+from db.merge import import_keys, list_keys, merge_packages, trust_key
 from db.package import export_hq_package, export_station_package
 from db.rules import InclusionRules
 from db.services.overview import refused_packages

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from db.held import release_held
 from db.merge import (
     PENDING,
     REVOKED,
@@ -19,7 +20,6 @@ from db.merge import (
     KeyInfo,
     MergeReport,
     list_keys,
-    release_held,
     revoke_key,
     set_trust_on_first_use,
     trust_on_first_use,
