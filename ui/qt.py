@@ -123,6 +123,7 @@ if TYPE_CHECKING:
         QPlainTextEdit,
         QProgressBar,
         QProgressDialog,
+        QProxyStyle,
         QPushButton,
         QRadioButton,
         QScrollArea,
