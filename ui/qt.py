@@ -129,6 +129,7 @@ if TYPE_CHECKING:
         QScrollArea,
         QScrollBar,
         QSizePolicy,
+        QSlider,
         QSpinBox,
         QSplitter,
         QStackedWidget,

@@ -318,9 +318,17 @@ def _wheel(widget, steps: int = -1) -> None:
 
 def test_input_widgets_made_after_the_start_are_guarded_too(qtbot) -> None:
     """Widgets of a window made later, one with a style sheet of its own, get the guard when first shown."""
-    from PySide6.QtWidgets import QDateTimeEdit, QSlider
-
-    from ui.qt import QComboBox, QLineEdit, QScrollArea, QSpinBox, QStyledItemDelegate, QVBoxLayout, QWidget
+    from ui.qt import (
+        QComboBox,
+        QDateTimeEdit,
+        QLineEdit,
+        QScrollArea,
+        QSlider,
+        QSpinBox,
+        QStyledItemDelegate,
+        QVBoxLayout,
+        QWidget,
+    )
 
     make_application()
     area = QScrollArea()
