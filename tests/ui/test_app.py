@@ -14,6 +14,7 @@ from db.store import ROLE_HQ, ElectionStore
 from observer import i18n
 from observer.i18n import tr
 from observer.template import builtin_template
+from tests.ui.test_violations import wheel
 from ui import app as app_module
 from ui.app import Launcher, install_exception_hook, make_application
 from ui.first_run import FirstRunWindow
@@ -298,24 +299,6 @@ def test_the_highlighted_item_of_an_open_drop_down_is_readable(qtbot) -> None:
     combo.hidePopup()
 
 
-def _wheel(widget, steps: int = -1) -> None:
-    """One notch of a mouse wheel over ``widget`` (negative: towards the user)."""
-    from ui.qt import QApplication, QPoint, QPointF, QWheelEvent
-
-    centre = QPointF(widget.width() / 2, widget.height() / 2)
-    event = QWheelEvent(
-        centre,
-        widget.mapToGlobal(centre),
-        QPoint(0, 0),
-        QPoint(0, 120 * steps),
-        Qt.MouseButton.NoButton,
-        Qt.KeyboardModifier.NoModifier,
-        Qt.ScrollPhase.NoScrollPhase,
-        False,
-    )
-    QApplication.sendEvent(widget, event)
-
-
 def test_input_widgets_made_after_the_start_are_guarded_too(qtbot) -> None:
     """Widgets of a window made later, one with a style sheet of its own, get the guard when first shown."""
     from ui.qt import (
@@ -361,7 +344,7 @@ def test_input_widgets_made_after_the_start_are_guarded_too(qtbot) -> None:
     bar = area.verticalScrollBar()
     for w in guarded:
         bar.setValue(0)
-        _wheel(w, -2)
+        wheel(w, -2)
         assert bar.value() > 0, type(w).__name__  # the page scrolled instead
     assert [combo.currentIndex(), own_sheet.currentIndex(), number.value(), when.dateTime(), slider.value()] == before
     assert text.hasFocus()
@@ -370,11 +353,11 @@ def test_input_widgets_made_after_the_start_are_guarded_too(qtbot) -> None:
     combo.style().polish(combo)
     combo.setFocus()
     qtbot.waitUntil(combo.hasFocus)
-    _wheel(combo, -1)
+    wheel(combo, -1)
     assert combo.currentIndex() == 1
     # the scroll bar is no input field: over it the wheel scrolls
     bar.setValue(0)
-    _wheel(bar, -1)
+    wheel(bar, -1)
     assert bar.value() > 0
 
 
@@ -402,10 +385,10 @@ def test_the_input_guard_filters_only_the_guarded_widgets(qtbot, monkeypatch: py
     holder.show()
     qtbot.waitExposed(holder)
     seen.clear()
-    _wheel(text)
+    wheel(text)
     text.setText("Вброс")
     assert seen == []
-    _wheel(combo)
+    wheel(combo)
     assert "QComboBox" in seen
 
 
