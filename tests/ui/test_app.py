@@ -14,6 +14,7 @@ from db.store import ROLE_HQ, ElectionStore
 from observer import i18n
 from observer.i18n import tr
 from observer.template import builtin_template
+from tests.ui.test_violations import wheel
 from ui import app as app_module
 from ui.app import Launcher, install_exception_hook, make_application
 from ui.first_run import FirstRunWindow
@@ -296,6 +297,99 @@ def test_the_highlighted_item_of_an_open_drop_down_is_readable(qtbot) -> None:
     assert highlight > len(colours) // 2
     assert 0 < light_text < len(colours) // 2
     combo.hidePopup()
+
+
+def test_input_widgets_made_after_the_start_are_guarded_too(qtbot) -> None:
+    """Widgets of a window made later, one with a style sheet of its own, get the guard when first shown."""
+    from ui.qt import (
+        QComboBox,
+        QDateTimeEdit,
+        QLineEdit,
+        QScrollArea,
+        QSlider,
+        QSpinBox,
+        QStyledItemDelegate,
+        QVBoxLayout,
+        QWidget,
+    )
+
+    make_application()
+    area = QScrollArea()
+    qtbot.addWidget(area)
+    inner = QWidget()
+    column = QVBoxLayout(inner)
+    text = QLineEdit()
+    combo, own_sheet = QComboBox(), QComboBox()
+    for box in (combo, own_sheet):
+        box.addItems(["Вброс бюллетеней", "Семейное голосование", "Карусель"])
+    own_sheet.setStyleSheet("QComboBox { color: #b3261e; }")  # its own style sheet style, over the app's
+    number, when, slider = QSpinBox(), QDateTimeEdit(), QSlider(Qt.Orientation.Horizontal)
+    number.setValue(5)
+    slider.setValue(5)
+    guarded = (combo, own_sheet, number, when, slider)
+    for w in (text, *guarded):
+        column.addWidget(w)
+        column.addSpacing(300)  # taller than the area: the page has something to scroll
+    area.setWidget(inner)
+    area.resize(400, 300)
+    area.show()
+    qtbot.waitExposed(area)
+    for w in guarded:
+        assert w.focusPolicy() == Qt.FocusPolicy.StrongFocus, type(w).__name__
+    assert isinstance(combo.itemDelegate(), QStyledItemDelegate)
+    assert isinstance(own_sheet.itemDelegate(), QStyledItemDelegate)
+    text.setFocus()
+    qtbot.waitUntil(text.hasFocus)
+    before = [combo.currentIndex(), own_sheet.currentIndex(), number.value(), when.dateTime(), slider.value()]
+    bar = area.verticalScrollBar()
+    for w in guarded:
+        bar.setValue(0)
+        wheel(w, -2)
+        assert bar.value() > 0, type(w).__name__  # the page scrolled instead
+    assert [combo.currentIndex(), own_sheet.currentIndex(), number.value(), when.dateTime(), slider.value()] == before
+    assert text.hasFocus()
+    # polished again (a property's rule changed): still one guard, and focused the wheel works as usual
+    combo.style().unpolish(combo)
+    combo.style().polish(combo)
+    combo.setFocus()
+    qtbot.waitUntil(combo.hasFocus)
+    wheel(combo, -1)
+    assert combo.currentIndex() == 1
+    # the scroll bar is no input field: over it the wheel scrolls
+    bar.setValue(0)
+    wheel(bar, -1)
+    assert bar.value() > 0
+
+
+def test_the_input_guard_filters_only_the_guarded_widgets(qtbot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard is no application-wide filter: the events of other widgets never go through Python."""
+    from ui.qt import QComboBox, QLineEdit, QVBoxLayout, QWidget
+
+    seen: list[str] = []
+    make_application()
+    guard = app_module._input_guard
+    assert guard is not None
+    original = guard.eventFilter
+
+    def counting(obj, event) -> bool:  # type: ignore[no-untyped-def]
+        seen.append(type(obj).__name__)
+        return original(obj, event)
+
+    monkeypatch.setattr(guard, "eventFilter", counting)
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    column = QVBoxLayout(holder)
+    text, combo = QLineEdit(), QComboBox()
+    column.addWidget(text)
+    column.addWidget(combo)
+    holder.show()
+    qtbot.waitExposed(holder)
+    seen.clear()
+    wheel(text)
+    text.setText("Вброс")
+    assert seen == []
+    wheel(combo)
+    assert "QComboBox" in seen
 
 
 def test_enter_and_tab_walk_the_set_up_form_in_reading_order(qtbot, store: ElectionStore) -> None:
