@@ -80,8 +80,7 @@ def _station_lines(snap: Snapshot, rows: Sequence[int]) -> Iterator[bytes]:
     """The station lines of ``rows`` (row numbers of the snapshot), in that order, a chunk at a time."""
     official, observed = snap.official, snap.observed
     enc = _ENCODER.encode
-    # Views, not copies, of the arrays the snapshot holds (the type also allows plain lists).
-    codes, regions, districts = np.asarray(observed.codes), np.asarray(observed.regions), np.asarray(observed.districts)
+    codes, regions, districts = observed.codes, observed.regions, observed.districts
     for start in range(0, len(rows), _CHUNK):
         idx = np.asarray(rows[start : start + _CHUNK], dtype=np.intp)
         # Whole (chunk) columns to Python objects at once (numpy's tolist), not element by element:
@@ -122,7 +121,7 @@ def _sorted_station_lines(snap: Snapshot) -> Iterator[bytes]:
     unique) are sorted among themselves, so the order is that of sorting the lines, always.
     """
     enc = _ENCODER.encode
-    heads = [f'["station",{enc(str(code))},'.encode() for code in np.asarray(snap.observed.codes).tolist()]
+    heads = [f'["station",{enc(str(code))},'.encode() for code in snap.observed.codes.tolist()]
     order = sorted(range(len(heads)), key=heads.__getitem__)
     run: list[bytes] = []
     run_head = b""
