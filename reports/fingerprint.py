@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from db.rules import META_KEY as RULES_META_KEY
 from db.store import ElectionStore
@@ -68,33 +71,72 @@ def station_line_reference(fields: list[Any]) -> bytes:
     return _line("station", *fields)
 
 
-def _records(store: ElectionStore, snap: Snapshot) -> Iterator[bytes]:
+# Stations per chunk when their lines are streamed: a few thousand rows of the columns as Python
+# objects at a time instead of all 100,000 (the whole-column lists and lines were +80 MB at the peak).
+_CHUNK = 4096
+
+
+def _station_lines(snap: Snapshot, rows: Sequence[int]) -> Iterator[bytes]:
+    """The station lines of ``rows`` (row numbers of the snapshot), in that order, a chunk at a time."""
     official, observed = snap.official, snap.observed
-    n = len(observed)
-    # Whole columns to Python objects at once (numpy's tolist), not element by element:
-    # the same values, so the same lines, in a fraction of the time at 100,000 stations.
-    not_counted = observed.not_counted.tolist() if observed.not_counted is not None else [False] * n
-    obs_has, off_has, reported = observed.has_figures.tolist(), official.has_figures.tolist(), snap.reported.tolist()
-    obs_values, off_values = observed.values.tolist(), official.values.tolist()
-    announced, counted = snap.announced.tolist(), snap.counted.tolist()
-    # The station lines are written directly in the encoder's compact form ("[1,2,3]", null, true):
-    # byte for byte what _line gives (tests/reports/test_report.py checks it), without encoding
-    # 100,000 nested lists through json's machinery one by one.
     enc = _ENCODER.encode
-    for i, (code, region, district, registered) in enumerate(
-        zip(
-            observed.codes.tolist(),
-            observed.regions.tolist(),
-            observed.districts.tolist(),
-            observed.registered.tolist(),
+    codes, regions, districts = observed.codes, observed.regions, observed.districts
+    for start in range(0, len(rows), _CHUNK):
+        idx = np.asarray(rows[start : start + _CHUNK], dtype=np.intp)
+        # Whole (chunk) columns to Python objects at once (numpy's tolist), not element by element:
+        # the same values, so the same lines, in a fraction of the time.
+        nc = observed.not_counted[idx].tolist() if observed.not_counted is not None else [False] * len(idx)
+        obs_has, off_has, reported = (
+            observed.has_figures[idx].tolist(),
+            official.has_figures[idx].tolist(),
+            snap.reported[idx].tolist(),
         )
-    ):
-        yield (
-            f'["station",{enc(str(code))},{enc(str(region))},{enc(str(district))},{int(registered)},'
-            f"{_ints(obs_values[i]) if obs_has[i] else 'null'},{_ints(off_values[i]) if off_has[i] else 'null'},"
-            f"{'true' if not_counted[i] else 'false'},"
-            f"{_ints(announced[i]) if reported[i] else 'null'},{_ints(counted[i]) if reported[i] else 'null'}]"
-        ).encode()
+        obs_values, off_values = observed.values[idx].tolist(), official.values[idx].tolist()
+        announced, counted = snap.announced[idx].tolist(), snap.counted[idx].tolist()
+        # The lines are written directly in the encoder's compact form ("[1,2,3]", null, true):
+        # byte for byte what _line gives (tests/reports/test_report.py checks it), without encoding
+        # 100,000 nested lists through json's machinery one by one.
+        for k, (code, region, district, registered) in enumerate(
+            zip(
+                codes[idx].tolist(),
+                regions[idx].tolist(),
+                districts[idx].tolist(),
+                observed.registered[idx].tolist(),
+            )
+        ):
+            yield (
+                f'["station",{enc(str(code))},{enc(str(region))},{enc(str(district))},{int(registered)},'
+                f"{_ints(obs_values[k]) if obs_has[k] else 'null'},{_ints(off_values[k]) if off_has[k] else 'null'},"
+                f"{'true' if nc[k] else 'false'},"
+                f"{_ints(announced[k]) if reported[k] else 'null'},{_ints(counted[k]) if reported[k] else 'null'}]"
+            ).encode()
+
+
+def _sorted_station_lines(snap: Snapshot) -> Iterator[bytes]:
+    """Every station line in byte order, without holding them all.
+
+    A line starts ``["station","<code>",``; the code's JSON string holds no unescaped quote
+    before its end, so two lines with different codes compare as these heads do, and only
+    the order of the heads (a few MB) is sorted. Lines of one code (not expected: codes are
+    unique) are sorted among themselves, so the order is that of sorting the lines, always.
+    """
+    enc = _ENCODER.encode
+    heads = [f'["station",{enc(str(code))},'.encode() for code in snap.observed.codes.tolist()]
+    order = sorted(range(len(heads)), key=heads.__getitem__)
+    run: list[bytes] = []
+    run_head = b""
+    for row, line in zip(order, _station_lines(snap, order)):
+        if run and heads[row] != run_head:
+            yield from sorted(run) if len(run) > 1 else run
+            run = []
+        run_head = heads[row]
+        run.append(line)
+    yield from sorted(run)
+
+
+def _records(store: ElectionStore, snap: Snapshot) -> Iterator[bytes]:
+    """Every line but the stations' (_sorted_station_lines), in no particular order."""
+    observed = snap.observed
     yield _line("slots", list(snap.slots))
     yield _line("keys", list(observed.keys))
     yield _line("rules", store.meta(RULES_META_KEY) or "")
@@ -183,8 +225,11 @@ def data_fingerprint(hq: ElectionStore, snapshot: Snapshot | None = None) -> str
 
     ``snapshot`` is the read the report's figures came from (read here if not given).
     """
+    snap = snapshot or read_snapshot(hq)
     digest = hashlib.sha256(b"baqylau-data-v2\n")
-    for line in sorted(_records(hq, snapshot or read_snapshot(hq))):
+    # The same sequence as sorting every line at once: the stations (most of the lines) stream in
+    # order from a sort of their codes; the rest (a fraction of them) is sorted as a list.
+    for line in heapq.merge(_sorted_station_lines(snap), sorted(_records(hq, snap))):
         digest.update(line)
         digest.update(b"\n")
     return digest.hexdigest()

@@ -655,12 +655,12 @@ def test_official_results_only_report_leaves_out_observation(tmp_path: Path) -> 
 def test_fingerprint_station_lines_are_what_the_json_encoder_writes(hq: Path) -> None:
     """The station lines are written directly for speed; each must equal the encoder's line, byte for byte."""
     from reports.data import read_snapshot
-    from reports.fingerprint import _records, station_line_reference
+    from reports.fingerprint import _station_lines, station_line_reference
 
     store = ElectionStore.open(hq)
     try:
         snap = read_snapshot(store)
-        lines = [line for line in _records(store, snap) if line.startswith(b'["station"')]
+        lines = list(_station_lines(snap, range(len(snap.observed))))
         obs, off = snap.observed, snap.official
         nc = obs.not_counted
         expected = [
@@ -683,3 +683,45 @@ def test_fingerprint_station_lines_are_what_the_json_encoder_writes(hq: Path) ->
         store.close()
     assert len(lines) == len(expected) > 40
     assert lines == expected
+
+
+def test_fingerprint_is_the_digest_of_every_line_sorted_at_once(hq: Path) -> None:
+    """The stations are streamed in the order of their codes and merged with the rest: the digest must
+    stay that of sorting every line as one list (what reports printed before)."""
+    import hashlib
+
+    from reports.data import read_snapshot
+    from reports.fingerprint import _records, _station_lines
+
+    store = ElectionStore.open(hq)
+    try:
+        snap = read_snapshot(store)
+        every = [*_station_lines(snap, range(len(snap.observed))), *_records(store, snap)]
+        digest = hashlib.sha256(b"baqylau-data-v2\n")
+        for line in sorted(every):
+            digest.update(line + b"\n")
+        assert data_fingerprint(store, snap) == digest.hexdigest()
+    finally:
+        store.close()
+
+
+def test_fingerprint_station_order_is_byte_order_for_any_code(hq: Path) -> None:
+    """Codes in Kazakh and Russian, with quotes, backslashes, one a prefix of another, two alike:
+    the streamed order is the byte order of the whole lines."""
+    import dataclasses
+
+    import numpy as np
+
+    from reports.data import read_snapshot
+    from reports.fingerprint import _sorted_station_lines, _station_lines
+
+    store = ElectionStore.open(hq)
+    try:
+        snap = read_snapshot(store)
+    finally:
+        store.close()
+    odd = ["Қ-01", "К-01", "A", "A ", 'A"', "A\\", "Ә1", "а", "Z", "Ө", "Қ-01", "ұ", "A-1", "A0", "я", "\u00e9"]
+    n = len(snap.observed)
+    codes = np.array([odd[i % len(odd)] for i in range(n)], dtype=object)
+    snap = dataclasses.replace(snap, observed=dataclasses.replace(snap.observed, codes=codes))
+    assert list(_sorted_station_lines(snap)) == sorted(_station_lines(snap, range(n)))
