@@ -367,7 +367,9 @@ def test_the_input_guard_filters_only_the_guarded_widgets(qtbot, monkeypatch: py
 
     seen: list[str] = []
     make_application()
-    guard = app_module._input_guard
+    import ui.input_guard
+
+    guard = ui.input_guard._input_guard
     assert guard is not None
     original = guard.eventFilter
 
