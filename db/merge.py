@@ -346,10 +346,10 @@ class _Merger(MergeBatch):
         if man.kind == KIND_HQ and not self.book.is_district(man.fingerprint):
             if status == TRUSTED:
                 return outcome(REFUSED, tr("package.auth.not_district", file=name, fingerprint=man.fingerprint))
-            self._hold(pkg)  # a district key is never trusted on first use
+            self._hold(pkg, digest)  # a district key is never trusted on first use
             return outcome(HELD, tr("package.held.district", fingerprint=man.fingerprint))
         if status != TRUSTED and not self.tofu:
-            self._hold(pkg)
+            self._hold(pkg, digest)
             return outcome(HELD, tr("package.held.reason", fingerprint=man.fingerprint))
         if self.run_bytes + pkg.evidence_bytes > MAX_RUN_BYTES:
             return outcome(REFUSED, tr("package.error.run_budget", file=name, limit_gb=MAX_RUN_BYTES // 1024**3))
@@ -475,7 +475,7 @@ class _Merger(MergeBatch):
             if row["category"] and row["category"] not in self.categories:
                 raise PackageError("package.error.unknown_category", file=name, code=str(row["category"])[:40])
 
-    def _hold(self, pkg: VerifiedPackage) -> None:
+    def _hold(self, pkg: VerifiedPackage, digest: str | None) -> None:
         """Keep the package file and log it as held; its data waits for a trust decision.
 
         A file HQ keeps the copy in its folder (durable before the log line says held); a
@@ -483,14 +483,16 @@ class _Merger(MergeBatch):
         """
         man = pkg.manifest
         # the kept copy's hash is logged: the copy is checked against it when released or copied
+        # (on PostgreSQL the offered file itself, hashed by merge_file and again while it is stored)
         kept = pkg.path if self.pg else held_dir(self.hq) / (pkg.sha256 + SUFFIX)
         try:
             if not self.pg:
                 kept.parent.mkdir(parents=True, exist_ok=True)
                 if not kept.exists():
                     durable_copy(pkg.path, kept)
-            with kept.open("rb") as fh:
-                digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            if digest is None or not self.pg:
+                with kept.open("rb") as fh:
+                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
         except OSError as exc:
             raise storage_error(exc, kept) from None
         if man.fingerprint not in self.book.status:
