@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, Update, bindparam, insert, select, text, update
 
 from db import models as m
 from db.store import ElectionStore, now
@@ -119,9 +120,19 @@ def set_trust_on_first_use(hq: ElectionStore, enabled: bool) -> None:
 
 
 def write_key(
-    conn: Connection, public_key: str, label: str, status: str, decided_by: str, role: str | None = None
+    conn: Connection,
+    public_key: str,
+    label: str,
+    status: str,
+    decided_by: str,
+    role: str | None = None,
+    *,
+    new: bool = False,
 ) -> None:
     """Insert or update one key's decision (``role`` None keeps the role it has, observer if new).
+
+    ``new``: the caller has just read, in this transaction (under the key's lock on PostgreSQL),
+    that the HQ has no row for the key; the merge's trust on first use does, once a package.
 
     On PostgreSQL the decision first takes the key's lock, the one a merge holds while it writes
     packages signed with the key (db.merge_batch): trusting or revoking waits for that batch, so
@@ -131,7 +142,7 @@ def write_key(
     if conn.dialect.name == "postgresql":
         from db.merge_batch import lock_key  # the merge's machinery, imported only where it is needed
 
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("key:" + fpr)})
+        conn.execute(_LOCK_KEY, {"k": lock_key("key:" + fpr)})
     t = now()
     decided_at = t if status != PENDING else None
     values: dict[str, object] = {"status": status, "decided_by": decided_by, "decided_at": decided_at, "updated_at": t}
@@ -139,13 +150,32 @@ def write_key(
         values["label"] = label
     if role is not None:
         values["role"] = role
-    done = conn.execute(update(m.TrustedKey).where(m.TrustedKey.fingerprint == fpr).values(**values)).rowcount
-    if not done:
-        values.setdefault("role", ROLE_OBSERVER)
-        values.setdefault("label", "")
-        conn.execute(
-            insert(m.TrustedKey).values(id=m.new_id(), fingerprint=fpr, public_key=public_key, created_at=t, **values)
-        )
+    if not new and conn.execute(_update_key(tuple(values)), {"fpr": fpr, **_set(values)}).rowcount:
+        return
+    values.setdefault("role", ROLE_OBSERVER)
+    values.setdefault("label", "")
+    conn.execute(
+        _INSERT_KEY, {"id": m.new_id(), "fingerprint": fpr, "public_key": public_key, "created_at": t, **values}
+    )
+
+
+# Built once (a merge trusting a new key on first use writes one a package: building the
+# statements per call cost more than running them).
+_INSERT_KEY = insert(m.TrustedKey)
+_LOCK_KEY = text("SELECT pg_advisory_xact_lock(:k)")
+
+
+@cache
+def _update_key(columns: tuple[str, ...]) -> Update:
+    return (
+        update(m.TrustedKey)
+        .where(m.TrustedKey.fingerprint == bindparam("fpr"))
+        .values({c: bindparam("set_" + c) for c in columns})
+    )
+
+
+def _set(values: dict[str, object]) -> dict[str, object]:
+    return {"set_" + c: v for c, v in values.items()}
 
 
 def _upsert_key(

@@ -462,7 +462,7 @@ class _Merger(MergeBatch):
             self.book.status[man.fingerprint] = REVOKED
             raise PackageError("package.error.revoked", file=pkg.path.name, fingerprint=man.fingerprint)
         if status != TRUSTED:
-            write_key(conn, man.public_key, "", TRUSTED, TOFU_DECIDER)
+            write_key(conn, man.public_key, "", TRUSTED, TOFU_DECIDER, new=status is None)
 
     def _check_content(self, pkg: VerifiedPackage) -> None:
         """Figures and categories must exist in this election's template."""
@@ -502,7 +502,7 @@ class _Merger(MergeBatch):
                 # read again under the lock: another run may have decided about this key meanwhile
                 status = conn.execute(select(tk.status).where(tk.fingerprint == man.fingerprint)).scalar()
                 if status is None:
-                    write_key(conn, man.public_key, "", PENDING, "")
+                    write_key(conn, man.public_key, "", PENDING, "", new=True)
             self.book.status[man.fingerprint] = status or PENDING
         if pkg.sha256 in self.known:
             return
