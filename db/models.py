@@ -138,6 +138,9 @@ class HeadcountEvent(Authored, Base):
     # Covering index: per-station totals are summed from the index alone (revision 0004).
     __table_args__ = (Index("ix_headcount_events_station_observer_delta", "station_id", "observer_id", "delta"),)
     station_id: Mapped[str] = mapped_column(String(36), ForeignKey("stations.id"))
+    # Without the observer index the other records have (revision 0014): every query here names the
+    # station first (the covering index above), and the merge writes ~300 of these rows a package.
+    observer_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("observers.id"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     delta: Mapped[int] = mapped_column(Integer)
 
