@@ -256,7 +256,8 @@ def ready():
         "rows": model.rowCount(),
         "first": model.index(0, 0).data(),
         "loaded": sorted(
-            m for m in ("sqlalchemy", "numpy", "PIL", "db.store", "reportlab", "PySide6.QtPdf") if m in sys.modules
+            m for m in ("sqlalchemy", "numpy", "PIL", "db.store", "reportlab", "PySide6.QtPdf", "babel")
+            if m in sys.modules
         ),
     }), flush=True)
     app.quit()
