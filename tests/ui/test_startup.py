@@ -256,7 +256,7 @@ def ready():
         "rows": model.rowCount(),
         "first": model.index(0, 0).data(),
         "loaded": sorted(
-            m for m in ("sqlalchemy", "numpy", "PIL", "db.store", "reportlab", "PySide6.QtPdf", "babel")
+            m for m in ("sqlalchemy", "numpy", "PIL", "db.store", "reportlab", "PySide6.QtPdf", "babel", "html")
             if m in sys.modules
         ),
     }), flush=True)
