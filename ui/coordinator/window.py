@@ -84,7 +84,8 @@ class CoordinatorWindow(QMainWindow):
     The overview (the first tab) is built at once, and the stations page's model (the
     status bar's counts come from it); the stations table and its filters are built
     when first shown, the other tabs hold an empty frame until then (each is built
-    when asked for through its attribute too, e.g. ``window.keys``). The overview reads its figures once the store is open.
+    when asked for through its attribute too, e.g. ``window.keys``). The overview
+    reads its figures once the store is open.
     :meth:`opening` makes the window of a file whose store is still being
     opened: the table reads its first screen with its own ``sqlite3``
     connection, and whatever needs the store waits for it.
