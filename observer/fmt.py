@@ -24,11 +24,17 @@ import math
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
-
-from babel import Locale
-from babel.numbers import NumberPattern, format_decimal, parse_pattern
+from typing import TYPE_CHECKING
 
 from observer import i18n
+
+if TYPE_CHECKING:
+    from babel import Locale
+    from babel.numbers import NumberPattern
+
+# Babel (~7 ms of import, its CLDR data more) is imported by the first number written, not with this
+# module: the coordinator's window imports it to build its pages and writes no number before its first
+# paint (its counters say "…" until the figures are read).
 
 MISSING = "—"
 MINUS = "\u2212"  # a real minus sign: a hyphen is too short beside digits in a table
@@ -95,6 +101,8 @@ class Formatter:
         return self._decimal(p, 3)
 
     def _decimal(self, value: float, digits: int) -> str:
+        from babel.numbers import format_decimal
+
         return format_decimal(value, format=_decimal_pattern(digits), locale=self.locale)
 
     # ---- words ---------------------------------------------------------------------------
@@ -150,6 +158,8 @@ def plural_categories(lang: str) -> set[str]:
 
 @cache
 def _locale(lang: str) -> Locale:
+    from babel import Locale
+
     return Locale.parse(lang)
 
 
@@ -161,6 +171,8 @@ def _decimal_pattern(digits: int) -> str:
 @cache
 def _percent_pattern(lang: str, digits: int) -> NumberPattern:
     """The language's own percent pattern (``#,##0 %`` in ru, ``#,##0%`` in en) with ``digits`` decimals."""
+    from babel.numbers import parse_pattern
+
     pattern = parse_pattern(_locale(lang).percent_formats[None].pattern)
     pattern.frac_prec = (digits, digits)
     return pattern

@@ -88,6 +88,7 @@ if TYPE_CHECKING:
         QPixmap,
         QResizeEvent,
         QShortcut,
+        QShowEvent,
         QValidator,
         QWheelEvent,
     )

@@ -544,3 +544,14 @@ def test_the_coordinator_windows_language_is_remembered(qtbot, launcher: Launche
     assert Settings().language == "kk"  # the next start opens in Kazakh
     window.language.setCurrentIndex(window.language.findData("en"))
     assert Settings().language == "en"
+
+
+def test_the_bundled_fonts_are_registered(qtbot) -> None:
+    """DejaVu Sans (Kazakh letters on any system) is the application's, each file given to Qt by name."""
+    from ui.widgets.style import FALLBACK_FAMILY
+
+    app = make_application()
+    families = app.property("baqylauFontFamilies")  # what ui.widgets.style loaded, once per process
+    assert {FALLBACK_FAMILY, f"{FALLBACK_FAMILY} Condensed"} <= set(families)
+    if sys.platform not in ("win32", "darwin"):
+        assert app.font().family() == FALLBACK_FAMILY

@@ -29,7 +29,7 @@ from ui.app import Launcher, make_application
 from ui.coordinator.stations import COLUMNS
 from ui.coordinator.window import TABS, CoordinatorWindow
 from ui.first_run import FirstRunWindow
-from ui.qt import Qt
+from ui.qt import QComboBox, QLabel, Qt, QTableView
 from ui.settings import Settings
 
 pytestmark = pytest.mark.gui
@@ -217,6 +217,31 @@ def test_closing_the_window_stops_the_reused_photo_scan(qtbot, hq_path: Path) ->
         store.close()
 
 
+def test_stations_table_is_built_when_its_tab_is_first_shown(qtbot, launcher: Launcher, hq_path: Path) -> None:
+    """The window opens on the overview: the table and its filters are made once their tab shows, while the
+    status bar's counts (read by the table's model from the start) arrive as before."""
+    assert launcher.open_path(hq_path)
+    window = launcher.window
+    assert isinstance(window, CoordinatorWindow) and window.isVisible()
+    assert window.findChild(QTableView, "stationsView") is None
+    assert window.findChild(QComboBox, "regionFilter") is None
+    qtbot.waitUntil(lambda: "…" not in window.status_label.text(), timeout=20000)
+    assert str(N) in window.status_label.text()
+    assert window.findChild(QTableView, "stationsView") is None  # the figures did not need it
+
+    window.tabs.setCurrentIndex(TABS.index("stations"))  # as a click on the tab
+    view = window.findChild(QTableView, "stationsView")
+    region = window.findChild(QComboBox, "regionFilter")
+    assert view is not None and region is not None
+    qtbot.waitUntil(view.isVisible)  # shown on the event loop's next turn, as the other tabs' pages
+    assert view.model().rowCount() == N and view.model().index(0, 0).data() == "000001"
+    regions = view.model().source.regions()
+    assert regions and [region.itemData(i) for i in range(region.count())] == ["", *regions]
+    count = window.findChild(QLabel, "stationCount")
+    assert count is not None and count.text() == tr("coordui.stations.count", shown=N, total=N)
+    assert window.stations.view is view  # the attribute gives the page built on screen, not another one
+
+
 CHILD = r"""
 import json, sys
 from ui.app import make_application
@@ -231,7 +256,8 @@ def ready():
         "rows": model.rowCount(),
         "first": model.index(0, 0).data(),
         "loaded": sorted(
-            m for m in ("sqlalchemy", "numpy", "PIL", "db.store", "reportlab", "PySide6.QtPdf") if m in sys.modules
+            m for m in ("sqlalchemy", "numpy", "PIL", "db.store", "reportlab", "PySide6.QtPdf", "babel", "html")
+            if m in sys.modules
         ),
     }), flush=True)
     app.quit()

@@ -7,8 +7,6 @@ rendered as markup. Everything the coordinator screens show is plain text.
 
 from __future__ import annotations
 
-import html
-
 from observer.i18n import tr
 from ui.qt import QLabel, Qt, QWidget
 
@@ -38,4 +36,6 @@ def plain_tooltip(text: str) -> str:
     """A tool tip that shows ``text`` literally, line breaks kept."""
     if not text:
         return ""
+    import html  # on the first tool tip: with html.entities ~2 ms of the coordinator window's start
+
     return "<p style='white-space:pre-wrap'>" + html.escape(text) + "</p>"

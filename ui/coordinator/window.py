@@ -81,9 +81,11 @@ KIND_OFFICIAL = "official"
 class CoordinatorWindow(QMainWindow):
     """``CoordinatorWindow(store)`` for a store whose ``role == "hq"``.
 
-    The overview (the first tab) and the stations page are built at once; the other
-    tabs hold an empty frame until first shown (or asked for through their attribute,
-    e.g. ``window.keys``). The overview reads its figures once the store is open.
+    The overview (the first tab) is built at once, and the stations page's model (the
+    status bar's counts come from it); the stations table and its filters are built
+    when first shown, the other tabs hold an empty frame until then (each is built
+    when asked for through its attribute too, e.g. ``window.keys``). The overview
+    reads its figures once the store is open.
     :meth:`opening` makes the window of a file whose store is still being
     opened: the table reads its first screen with its own ``sqlite3``
     connection, and whatever needs the store waits for it.
@@ -103,8 +105,10 @@ class CoordinatorWindow(QMainWindow):
         self._closed = False  # closeEvent ran: deferred work (the first tab) must not start
         self._holders: dict[str, QWidget] = {}
 
-        self.stations = StationsPage(self._opener, reader=reader)
-        reads = self.stations.model.source.reader
+        # Its model now (the status bar's counts, the reused-photo scan), its filters and table when
+        # first shown: the window opens on the overview.
+        self._stations = StationsPage(self._opener, reader=reader, controls=False)
+        reads = self._stations.model.source.reader
         # Asked once, as the window opens: grants do not change under a running window often enough
         # to poll them (an action refused later still says why: db.engine.server_error).
         self.read_only = not reads.writable()
@@ -115,15 +119,15 @@ class CoordinatorWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_label)
         plain_labels(self)
 
-        self.stations.storyRequested.connect(self.open_story)
-        self.stations.model.figuresReady.connect(self._figures_ready)
+        self._stations.storyRequested.connect(self.open_story)
+        self._stations.model.figuresReady.connect(self._figures_ready)
         self._others_pending = False  # others changed the HQ while a refresh was still being read
         language_bridge().changed.connect(lambda _lang: self.retranslate())
         self.retranslate()
         self.resize(1366, 768)
         # Seconds of thumbnail hashing at 10,000 photos: the table is usable meanwhile, flags appear
         # after. Started once the observers' figures are in, so it slows neither them nor the opening.
-        self.stations.scan_reused_evidence(after_figures=True)
+        self._stations.scan_reused_evidence(after_figures=True)
         # The overview's figures need the open store: read once it is, the window shows first.
         QTimer.singleShot(0, self._load_overview)
         # Package files, folders or a USB stick dropped anywhere on the window are merged.
@@ -141,7 +145,7 @@ class CoordinatorWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         for name in TABS:
             if name == "stations":
-                self.tabs.addTab(self.stations, "")
+                self.tabs.addTab(self._stations, "")
                 continue
             holder = QWidget()
             holder.setObjectName(f"{name}Tab")
@@ -151,7 +155,7 @@ class CoordinatorWindow(QMainWindow):
         # On screen from the first paint (counters say "…" until the figures are read), so it is
         # built now, on the store that is still opening, with the template the table's reader parsed.
         self._install(
-            "overview", OverviewPage(self._opener, template=self.stations.model.source.reader.template, load=False)
+            "overview", OverviewPage(self._opener, template=self._stations.model.source.reader.template, load=False)
         )
         self.tabs.currentChanged.connect(self._tab_shown)
         # Above the tabs, for as long as the window is open: nothing here can be changed with this role.
@@ -262,6 +266,12 @@ class CoordinatorWindow(QMainWindow):
     def _tab_shown(self, index: int) -> None:
         if 0 <= index < len(TABS) and TABS[index] in LAZY_PAGES:
             self._page(TABS[index])
+
+    @property
+    def stations(self) -> StationsPage:
+        """The stations tab's page, its filters and table built on first use (the window opens on the overview)."""
+        self._stations.build()
+        return self._stations
 
     @property
     def overview(self) -> OverviewPage:
@@ -412,7 +422,7 @@ class CoordinatorWindow(QMainWindow):
         shape drawn for two units (a region split after the map's data) opens the first one with stations."""
         from db.services.station_table import StationFilter
 
-        listed = set(self.stations.model.source.regions())
+        listed = set(self._stations.model.source.regions())
         region = next((c for c in codes if c in listed), "")
         if not region:
             return
@@ -430,7 +440,7 @@ class CoordinatorWindow(QMainWindow):
         HQ), the next refresh waits for them: during a busy night one re-read after another, never
         one started per poll on top of those still running.
         """
-        source = self.stations.model.source
+        source = self._stations.model.source
         if not source.effective_ready():
             self._others_pending = True
             return
@@ -453,9 +463,9 @@ class CoordinatorWindow(QMainWindow):
     ) -> None:
         if self.watch is not None and not by_others:
             self.watch.rebase()  # this window's own change moved the marker: not news for the next poll
-        self.stations.refresh()
+        self._stations.refresh()
         if evidence_changed:
-            self.stations.scan_reused_evidence()
+            self._stations.scan_reused_evidence()
         # Pages not built yet read fresh data when first shown.
         if not except_conflicts and "conflicts" in self._pages:
             self.conflicts.reload()
@@ -469,7 +479,7 @@ class CoordinatorWindow(QMainWindow):
         self.dataChanged.emit()
 
     def _update_status(self) -> None:
-        source = self.stations.model.source
+        source = self._stations.model.source
         total = source.total()
         failed = source.effective_error()
         if failed is not None:
@@ -503,7 +513,7 @@ class CoordinatorWindow(QMainWindow):
             action.setText(tr(f"coordui.action.{name}"))
             locked = self.read_only and name in WRITING_ACTIONS
             action.setToolTip(tr("coordui.read_only.tip") if locked else tr(f"coordui.action_tip.{name}"))
-        for page in [self.stations, *self._built()]:
+        for page in [self._stations, *self._built()]:
             page.retranslate()
         for dialog in self._dialogs:
             dialog.retranslate()
@@ -516,6 +526,6 @@ class CoordinatorWindow(QMainWindow):
         # Quitting must not wait for reads nobody will see (the reused-photo scan takes seconds).
         if self.watch is not None:
             self.watch.stop()
-        self.stations.stop_background()
-        self.stations.model.source.close()
+        self._stations.stop_background()
+        self._stations.model.source.close()
         super().closeEvent(event)
