@@ -63,6 +63,22 @@ def refusals(path: Path) -> list[tuple[str, str]]:
     return rows
 
 
+def valid_id(station: ElectionStore) -> str:
+    """The id of a station file's "valid" protocol figure: the record a hostile package reuses."""
+    with sqlite3.connect(station.path) as conn:
+        (rid,) = conn.execute("SELECT id FROM protocol_values WHERE key = 'valid'").fetchone()
+    conn.close()
+    return str(rid)
+
+
+def take_valid_id(station: ElectionStore, rid: str, **changes: object) -> None:
+    """A hostile observer's edit: their own "valid" figure given another observer's record id ``rid``."""
+    sets = ", ".join(["id = ?", *(f"{column} = ?" for column in changes)])
+    with sqlite3.connect(station.path) as conn:
+        conn.execute(f"UPDATE protocol_values SET {sets} WHERE key = 'valid'", (rid, *changes.values()))
+    conn.close()
+
+
 class Factory:
     """Observer files with real data, exported with the real export function."""
 
@@ -547,16 +563,9 @@ def test_record_id_of_another_observer_is_refused(factory: Factory) -> None:
     sa = factory.station("101", "Айгүл", ka, photo=False)
     a = factory.export(sa, ka)
     sb = factory.station("101", "Ерлан", kb, photo=False)
-    with sqlite3.connect(sa.path) as conn:
-        (victim,) = conn.execute("SELECT id FROM protocol_values WHERE key = 'valid'").fetchone()
-    conn.close()
+    victim = valid_id(sa)
     # B's own figure under A's record id, stamped later so that it would win as a newer version
-    with sqlite3.connect(sb.path) as conn:
-        conn.execute(
-            "UPDATE protocol_values SET id = ?, value = 1, updated_at = '2099-01-01T00:00:00.000000Z' WHERE key = 'valid'",
-            (victim,),
-        )
-    conn.close()
+    take_valid_id(sb, victim, value=1, updated_at="2099-01-01T00:00:00.000000Z")
     b = factory.export(sb, kb)
     hq = factory.hq("hq")
     assert merge_packages(hq, [a], trust_new_keys=True).counts()["merged"] == 1
@@ -583,12 +592,8 @@ def test_one_run_with_refused_and_repeated_packages_keeps_the_others(factory: Fa
     sa = factory.station("101", "Айгүл", ka)
     a = factory.export(sa, ka)
     sb = factory.station("101", "Ерлан", kb)
-    with sqlite3.connect(sa.path) as conn:
-        (victim,) = conn.execute("SELECT id FROM protocol_values WHERE key = 'valid'").fetchone()
-    conn.close()
-    with sqlite3.connect(sb.path) as conn:
-        conn.execute("UPDATE protocol_values SET id = ? WHERE key = 'valid'", (victim,))
-    conn.close()
+    victim = valid_id(sa)
+    take_valid_id(sb, victim)
     b = factory.export(sb, kb)
     again = factory.root / "copy" / a.name
     again.parent.mkdir()
@@ -824,12 +829,8 @@ def test_refusals_are_the_same_on_both_backends(factory: Factory, store_url: str
     sa = factory.station("101", "Айгүл", ka, photo=False)
     a = factory.export(sa, ka)
     sb = factory.station("101", "Ерлан", kb, photo=False)
-    with sqlite3.connect(sa.path) as conn:
-        (victim,) = conn.execute("SELECT id FROM protocol_values WHERE key = 'valid'").fetchone()
-    conn.close()
-    with sqlite3.connect(sb.path) as conn:
-        conn.execute("UPDATE protocol_values SET id = ? WHERE key = 'valid'", (victim,))
-    conn.close()
+    victim = valid_id(sa)
+    take_valid_id(sb, victim)
     b = factory.export(sb, kb)
     junk = factory.root / "usb" / "junk.bqpkg"
     junk.write_bytes(b"not a zip at all")

@@ -3,7 +3,6 @@ other's record ids: refused as a foreign record, as on a file merged one after t
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from typing import Any
 
@@ -16,7 +15,7 @@ from db.merge import merge_packages
 from db.store import ElectionStore
 from observer import i18n
 from observer.signing import KeyPair
-from tests.db.test_merge import Factory
+from tests.db.test_merge import Factory, take_valid_id, valid_id
 
 
 @pytest.fixture
@@ -49,12 +48,8 @@ def test_a_record_id_taken_by_a_merge_running_elsewhere_is_refused_as_a_foreign_
     sa = factory.station("101", "Айгүл", ka, photo=False)
     a = factory.export(sa, ka, "usb1")
     sb = factory.station("102", "Ерлан", kb, photo=False)
-    with sqlite3.connect(sa.path) as conn:
-        (victim,) = conn.execute("SELECT id FROM protocol_values WHERE key = 'valid'").fetchone()
-    conn.close()
-    with sqlite3.connect(sb.path) as conn:
-        conn.execute("UPDATE protocol_values SET id = ? WHERE key = 'valid'", (victim,))
-    conn.close()
+    victim = valid_id(sa)
+    take_valid_id(sb, victim)
     b = factory.export(sb, kb, "usb2")
     i18n.set_language("en")
     hq = ElectionStore.create(pg_url, factory.template, role="hq")
@@ -86,18 +81,9 @@ def test_two_hostile_packages_crossing_two_merges_are_both_refused_and_the_merge
     merge the server picks commits and tries again, and both hostile packages are refused by name."""
     keys = [KeyPair.generate() for _ in range(4)]
     stores = [factory.station(str(101 + i), f"O{i}", k, photo=False) for i, k in enumerate(keys)]
-
-    def valid_id(s: ElectionStore) -> str:
-        with sqlite3.connect(s.path) as conn:
-            (rid,) = conn.execute("SELECT id FROM protocol_values WHERE key = 'valid'").fetchone()
-        conn.close()
-        return str(rid)
-
     x, y = valid_id(stores[0]), valid_id(stores[1])
-    for s, taken in ((stores[2], y), (stores[3], x)):
-        with sqlite3.connect(s.path) as conn:
-            conn.execute("UPDATE protocol_values SET id = ? WHERE key = 'valid'", (taken,))
-        conn.close()
+    take_valid_id(stores[2], y)
+    take_valid_id(stores[3], x)
     a1, b1, a2, b2 = (factory.export(s, k, f"usb{i}") for i, (s, k) in enumerate(zip(stores, keys, strict=True)))
     i18n.set_language("en")
     hq = ElectionStore.create(pg_url, factory.template, role="hq")
