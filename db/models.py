@@ -223,6 +223,21 @@ class Evidence(Authored, Base):
     deleted_at: Mapped[datetime | None] = mapped_column()  # soft deletion, as for violations (0008)
 
 
+class ThumbnailHash(Base):
+    """The dHash of a photo thumbnail, keyed by the SHA-256 of the thumbnail's bytes (revision 0015).
+
+    Derived data, written by the merge with the evidence it hashes (``db.reuse.store_thumbnail_hashes``)
+    so that the reused-photo scan does not decode every thumbnail again in each process. Keyed by
+    content, not by evidence row: the same bytes always give the same hash, whatever merged them first
+    and whichever row is later replaced, so it can never be stale. ``dhash`` is 16 hex digits, or ""
+    for a thumbnail without a usable hash (flat or undecodable: ``db.reuse.thumbnail_hash`` None).
+    """
+
+    __tablename__ = "thumbnail_hashes"
+    thumb_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dhash: Mapped[str] = mapped_column(String(16))
+
+
 class ChecklistAnswer(Authored, Base):
     __tablename__ = "checklist_answers"
     __table_args__ = (UniqueConstraint("station_id", "observer_id", "checklist", "question"),)

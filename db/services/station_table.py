@@ -567,6 +567,7 @@ def _hash_thumbnails(store: ElectionStore, guard: QueryGuard) -> None:
     from db import reuse
 
     rows = reuse._rows(store)
+    stored = reuse.stored_hashes_if_needed(store, (row[6] for row in rows))
     seen: set[str] = set()
     for row in rows:
         guard.check()
@@ -574,5 +575,4 @@ def _hash_thumbnails(store: ElectionStore, guard: QueryGuard) -> None:
         if sha in seen:
             continue
         seen.add(sha)
-        if sha not in reuse._cache:
-            reuse._cache[sha] = reuse.thumbnail_hash(row[7])
+        reuse.cached_hash(sha, row[7], stored)

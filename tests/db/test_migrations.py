@@ -168,3 +168,48 @@ def test_0013_drops_what_official_rows_repeated_and_downgrade_gives_it_back(tmp_
         ).fetchall()
         assert row == ("s1", blob, "cec.csv", 7, "2021-01-11T08:00:00.000000Z", "2021-01-11T08:00:00.000000Z", 36)
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_0015_hashes_the_thumbnails_already_in_the_file_as_the_merge_would(tmp_path: Path) -> None:
+    """An HQ merged before 0015 gets every photo thumbnail's hash at upgrade: the same bits as
+    db.reuse computes (the migration has its own frozen copy), "" for a flat or broken one."""
+    import io
+    import sqlite3
+
+    import numpy as np
+    from PIL import Image
+
+    from db import reuse
+
+    def jpeg(pixels: np.ndarray) -> bytes:
+        out = io.BytesIO()
+        Image.fromarray(pixels.astype(np.uint8)).save(out, "JPEG", quality=80)
+        return out.getvalue()
+
+    rng = np.random.default_rng(7)
+    detailed = jpeg(np.asarray(Image.fromarray(rng.integers(0, 255, (6, 8, 3)).astype(np.uint8)).resize((320, 240))))
+    flat = jpeg(np.full((240, 320, 3), 128))
+    broken = b"\xff\xd8\xff not a jpeg"
+    copy = tmp_path / "0014.baqylau"
+    shutil.copy(Path(__file__).parents[1] / "fixtures" / "schema" / "0014.baqylau", copy)
+    with sqlite3.connect(copy) as conn:
+        for i, (kind, thumb) in enumerate(
+            (("photo", detailed), ("photo", flat), ("photo", broken), ("photo", detailed), ("video", flat))
+        ):
+            conn.execute(
+                "INSERT INTO evidence (id, station_id, kind, original_name, sha256, stored_name, size, media_type, "
+                "thumbnail, created_at, updated_at) VALUES (?, 's1', ?, 'p.jpg', ?, ?, 1, 'image/jpeg', ?, 'x', 'x')",
+                (f"e{i}", kind, f"{i:064x}", f"{i:064x}.jpg", thumb),
+            )
+    conn.close()
+    ElectionStore.open(copy).close()
+    with sqlite3.connect(copy) as conn:
+        stored = dict(conn.execute("SELECT thumb_sha256, dhash FROM thumbnail_hashes"))
+    conn.close()
+    expected = reuse.thumbnail_hash(detailed)
+    assert expected is not None and reuse.thumbnail_hash(flat) is None and reuse.thumbnail_hash(broken) is None
+    assert stored == {
+        reuse.thumbnail_key(detailed): f"{expected:016x}",
+        reuse.thumbnail_key(flat): "",
+        reuse.thumbnail_key(broken): "",
+    }

@@ -91,6 +91,33 @@ def test_identical_and_near_pairs_across_stations(hq_with_reuse: ElectionStore) 
     assert sorted(by_station) == ["101", "102", "103", "104"] and len(by_station["103"]) == 3
 
 
+def test_the_merge_keeps_each_thumbnail_hash_and_the_scan_reads_them_without_decoding(
+    hq_with_reuse: ElectionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh process (no cached hashes) finds the same pairs without decoding a single thumbnail."""
+    import sqlite3
+
+    import db.reuse as reuse
+
+    with sqlite3.connect(hq_with_reuse.path) as conn:
+        thumbs = [t for (t,) in conn.execute("SELECT thumbnail FROM evidence WHERE kind = 'photo'")]
+        stored = dict(conn.execute("SELECT thumb_sha256, dhash FROM thumbnail_hashes"))
+    conn.close()
+    # every photo's thumbnail, hashed once (two stations sent the same file: the same bytes)
+    assert len(thumbs) == 8 and len(stored) == len(set(thumbs)) == 7
+    for t in thumbs:
+        h = reuse.thumbnail_hash(t)
+        assert stored[reuse.thumbnail_key(t)] == ("" if h is None else f"{h:016x}")
+    expected = find_reused_evidence(hq_with_reuse)
+    reuse._cache.clear()
+
+    def no_decoding(_data: bytes | None) -> int | None:
+        raise AssertionError("a thumbnail was decoded although its hash is in the file")
+
+    monkeypatch.setattr(reuse, "thumbnail_hash", no_decoding)
+    assert find_reused_evidence(hq_with_reuse) == expected
+
+
 def test_threshold_zero_keeps_only_identical_or_unchanged_hashes(hq_with_reuse: ElectionStore) -> None:
     strict = find_reused_evidence(hq_with_reuse, threshold=0)
     assert all(p.distance == 0 for p in strict)
