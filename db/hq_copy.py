@@ -50,7 +50,9 @@ from observer.package import SUFFIX
 
 COPY_CHUNK = 5_000  # rows per INSERT batch: bounded memory on a 100,000-station HQ
 # Each side's own migrations write alembic_version; evidence bytes are copied file by file (below).
-_SKIP = frozenset({"alembic_version", *SERVER_ONLY.tables})
+# thumbnail_hashes: a cache of db.reuse's scan, derived from the thumbnails and refilled by the next
+# scan; not data (a report writing it must not change the file's content digest).
+_SKIP = frozenset({"alembic_version", "thumbnail_hashes", *SERVER_ONLY.tables})
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ from db import models as m
 from db.authorize import DATA_TABLES, Grant
 from db.dbapi import Driver
 from db.package import VerifiedPackage
-from db.reuse import store_thumbnail_hashes
 from db.store import now
 from observer.package import KIND_HQ
 
@@ -157,8 +156,6 @@ def apply(
     if on_server or not _insert_all_new(Driver(conn), records):
         for table, out in records:
             upsert_rows(conn, table, out, own_pid, known=known.get(table))
-    # Hashed now, in the package's transaction, so that no reused-photo scan decodes them again.
-    store_thumbnail_hashes(Driver(conn), (r["thumbnail"] for r in rows.get("evidence", []) if r.get("kind") == "photo"))
     return [i.sha256 for i in grant.inner.values()]
 
 

@@ -226,11 +226,11 @@ class Evidence(Authored, Base):
 class ThumbnailHash(Base):
     """The dHash of a photo thumbnail, keyed by the SHA-256 of the thumbnail's bytes (revision 0015).
 
-    Derived data, written by the merge with the evidence it hashes (``db.reuse.store_thumbnail_hashes``)
-    so that the reused-photo scan does not decode every thumbnail again in each process. Keyed by
-    content, not by evidence row: the same bytes always give the same hash, whatever merged them first
-    and whichever row is later replaced, so it can never be stale. ``dhash`` is 16 hex digits, or ""
-    for a thumbnail without a usable hash (flat or undecodable: ``db.reuse.thumbnail_hash`` None).
+    A cache of the reused-photo scan, written by it at best effort (``db.reuse.remember_hashes``) so
+    that the next process does not decode every thumbnail again. Keyed by content, not by evidence
+    row: the same bytes always give the same hash, whatever wrote it first and whichever row is later
+    replaced, so it can never be stale. ``dhash`` is 16 hex digits, or "" for a thumbnail without a
+    usable hash (flat or undecodable: ``db.reuse.thumbnail_hash`` None). Not copied by ``hq copy``.
     """
 
     __tablename__ = "thumbnail_hashes"

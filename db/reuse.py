@@ -12,13 +12,13 @@ A protocol photo from one station passed off as another's is a cheap forgery
   blurred copies of our test photos stay at or below 5, unrelated photos
   were at least 16 apart.
 
-Hashes are computed when the merge writes the evidence (``store_thumbnail_hashes``,
-table ``thumbnail_hashes`` of revision 0015, keyed by the SHA-256 of the thumbnail's
-bytes; the migration hashed the thumbnails already there), so a scan reads them instead
-of decoding 20,000 thumbnails in every process (~3 s at 100,000 stations). A thumbnail
-not in the table (a file written otherwise) is decoded as before; the thumbnails are
-small JPEGs that Pillow decodes at 1/8 scale. A per-process cache keyed by the
-evidence's SHA-256 makes a second scan of the same file nearly free.
+A scan keeps the hashes it computed in the file (table ``thumbnail_hashes`` of revision
+0015, keyed by the SHA-256 of the thumbnail's bytes, at best effort: ``remember_hashes``), so
+the next process reads them instead of decoding 20,000 thumbnails again (~3 s at 100,000
+stations); only the thumbnails merged since are decoded. Not in the merge: decoding there
+cost ~0.7 ms a package on its critical path. The thumbnails are small JPEGs that Pillow
+decodes at 1/8 scale. A per-process cache keyed by the evidence's SHA-256 makes a second
+scan in the same process nearly free.
 
 Only the coordinator sees the result, as pairs with both stations, observers
 and files; whether a pair is a forgery is a human judgement (two photos of
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sqlite3
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -110,21 +111,45 @@ def _hex(value: int | None) -> str:
     return "" if value is None else f"{value:016x}"
 
 
-def store_thumbnail_hashes(db: Driver, thumbnails: Iterable[bytes | None]) -> None:
-    """Hash the photo thumbnails a merge writes, into ``thumbnail_hashes`` (in its transaction).
+def remember_hashes(hq: ElectionStore, found: dict[str, str]) -> None:
+    """Keep the hashes a scan had to compute (``thumbnail_key`` -> hex, "" for none) for later processes.
 
-    Keyed by content: bytes already hashed (by this HQ or the package's other rows) are left as they
-    are. The thumbnails were checked as images before (``db.package.check_evidence_records``); one
-    that does not decode gets "" as ``thumbnail_hash`` gives None, never an error that would
-    refuse the package.
+    A cache, so at best effort and never waiting: a file whose writer is busy (a merge batch), a
+    read-only file or an analyst's read-only role on PostgreSQL keeps what it has, and the next scan
+    computes the rest again. Keyed by content: whatever wrote a key first wrote the same hash.
     """
-    rows = {thumbnail_key(t): t for t in thumbnails if t}
-    if rows:
-        db.many(
-            "INSERT INTO thumbnail_hashes (thumb_sha256, dhash) VALUES "
-            f"({db.marks(2)}) ON CONFLICT (thumb_sha256) DO NOTHING",
-            [(key, _hex(thumbnail_hash(data))) for key, data in rows.items()],
-        )
+    if not found:
+        return
+    from sqlalchemy.exc import DBAPIError
+
+    rows = list(found.items())
+    refused: tuple[type[Exception], ...] = (DBAPIError, sqlite3.Error)  # the Driver's own SQL is not wrapped
+    if hq.engine.dialect.name == "postgresql":
+        import psycopg
+
+        refused += (psycopg.Error,)
+    try:
+        with hq.engine.connect() as conn:
+            db = Driver(conn)
+            # never wait for a writer: SQLite's busy timeout off on this connection while it tries
+            saved = None if db.pg else db.db.execute("PRAGMA busy_timeout").fetchone()[0]
+            if saved is not None:
+                db.db.execute("PRAGMA busy_timeout = 0")
+            try:
+                with conn.begin():
+                    if db.pg:
+                        conn.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+                    for start in range(0, len(rows), 1000):
+                        db.many(
+                            "INSERT INTO thumbnail_hashes (thumb_sha256, dhash) VALUES "
+                            f"({db.marks(2)}) ON CONFLICT (thumb_sha256) DO NOTHING",
+                            rows[start : start + 1000],
+                        )
+            finally:
+                if saved is not None:
+                    db.db.execute(f"PRAGMA busy_timeout = {int(saved)}")
+    except refused:
+        return
 
 
 def _stored_hashes(hq: ElectionStore) -> dict[str, str]:
@@ -132,13 +157,17 @@ def _stored_hashes(hq: ElectionStore) -> dict[str, str]:
         return dict(conn.exec_driver_sql("SELECT thumb_sha256, dhash FROM thumbnail_hashes").all())  # type: ignore[arg-type]
 
 
-def cached_hash(sha256: str, thumbnail: bytes | None, stored: dict[str, str]) -> int | None:
+def cached_hash(sha256: str, thumbnail: bytes | None, stored: dict[str, str], computed: dict[str, str]) -> int | None:
     """The dHash for the evidence file ``sha256`` (from its ``thumbnail``), as the scan uses it: from the
-    process cache, else from ``stored`` (``thumbnail_hashes``), else decoded; cached either way."""
+    process cache, else from ``stored`` (``thumbnail_hashes``), else decoded (and added to ``computed``,
+    for ``remember_hashes``); cached in the process either way."""
     if sha256 not in _cache:
-        found = stored.get(thumbnail_key(thumbnail)) if thumbnail else None
+        key = thumbnail_key(thumbnail) if thumbnail else ""
+        found = stored.get(key) if key else None
         if found is None:
             _cache[sha256] = thumbnail_hash(thumbnail)
+            if key:
+                computed[key] = _hex(_cache[sha256])
         else:
             _cache[sha256] = int(found, 16) if found else None
     return _cache[sha256]
@@ -191,11 +220,13 @@ def find_reused_evidence(hq: ElectionStore, threshold: int = DEFAULT_THRESHOLD) 
     # One representative per distinct file: identical copies are already paired above.
     hashed: list[tuple[int, int]] = []  # (row index, hash)
     stored = stored_hashes_if_needed(hq, by_sha)
+    computed: dict[str, str] = {}
     for members in by_sha.values():
         first = members[0]
-        h = cached_hash(sides[first].sha256, rows[first][7], stored)
+        h = cached_hash(sides[first].sha256, rows[first][7], stored, computed)
         if h is not None:
             hashed.append((first, h))
+    remember_hashes(hq, computed)
     near = _near_pairs([h for _, h in hashed], threshold)
     file_rows = {sides[i].sha256: by_sha[sides[i].sha256] for i, _ in hashed}
     for x, y, dist in near:

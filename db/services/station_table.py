@@ -568,6 +568,7 @@ def _hash_thumbnails(store: ElectionStore, guard: QueryGuard) -> None:
 
     rows = reuse._rows(store)
     stored = reuse.stored_hashes_if_needed(store, (row[6] for row in rows))
+    computed: dict[str, str] = {}
     seen: set[str] = set()
     for row in rows:
         guard.check()
@@ -575,4 +576,5 @@ def _hash_thumbnails(store: ElectionStore, guard: QueryGuard) -> None:
         if sha in seen:
             continue
         seen.add(sha)
-        reuse.cached_hash(sha, row[7], stored)
+        reuse.cached_hash(sha, row[7], stored, computed)
+    reuse.remember_hashes(store, computed)

@@ -91,24 +91,33 @@ def test_identical_and_near_pairs_across_stations(hq_with_reuse: ElectionStore) 
     assert sorted(by_station) == ["101", "102", "103", "104"] and len(by_station["103"]) == 3
 
 
-def test_the_merge_keeps_each_thumbnail_hash_and_the_scan_reads_them_without_decoding(
+def test_a_scan_keeps_each_thumbnail_hash_and_the_next_process_reads_them_without_decoding(
     hq_with_reuse: ElectionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A fresh process (no cached hashes) finds the same pairs without decoding a single thumbnail."""
+    """What one process decoded, the next (no cached hashes) reads from the file: the same pairs,
+    without decoding a single thumbnail; the hashes are those of db.reuse, keyed by the bytes."""
     import sqlite3
 
     import db.reuse as reuse
 
+    def stored() -> dict[str, str]:
+        with sqlite3.connect(hq_with_reuse.path) as conn:
+            found = dict(conn.execute("SELECT thumb_sha256, dhash FROM thumbnail_hashes"))
+        conn.close()
+        return found
+
+    reuse._cache.clear()
+    assert stored() == {}  # the merge hashes nothing: a scan does, once
+    expected = find_reused_evidence(hq_with_reuse)
     with sqlite3.connect(hq_with_reuse.path) as conn:
         thumbs = [t for (t,) in conn.execute("SELECT thumbnail FROM evidence WHERE kind = 'photo'")]
-        stored = dict(conn.execute("SELECT thumb_sha256, dhash FROM thumbnail_hashes"))
     conn.close()
-    # every photo's thumbnail, hashed once (two stations sent the same file: the same bytes)
-    assert len(thumbs) == 8 and len(stored) == len(set(thumbs)) == 7
+    kept = stored()
+    # every distinct photo thumbnail, hashed once (two stations sent the same file: the same bytes)
+    assert len(thumbs) == 8 and len(kept) == len(set(thumbs)) == 7
     for t in thumbs:
         h = reuse.thumbnail_hash(t)
-        assert stored[reuse.thumbnail_key(t)] == ("" if h is None else f"{h:016x}")
-    expected = find_reused_evidence(hq_with_reuse)
+        assert kept[reuse.thumbnail_key(t)] == ("" if h is None else f"{h:016x}")
     reuse._cache.clear()
 
     def no_decoding(_data: bytes | None) -> int | None:
@@ -116,6 +125,34 @@ def test_the_merge_keeps_each_thumbnail_hash_and_the_scan_reads_them_without_dec
 
     monkeypatch.setattr(reuse, "thumbnail_hash", no_decoding)
     assert find_reused_evidence(hq_with_reuse) == expected
+
+
+def test_a_scan_that_cannot_write_its_hashes_still_answers(hq_with_reuse: ElectionStore, tmp_path: Path) -> None:
+    """The hashes are a cache: a writer holding the file (a merge batch) makes the scan skip keeping
+    them, at once (no busy wait), with the same answer; the next scan keeps them."""
+    import sqlite3
+
+    import db.reuse as reuse
+
+    reuse._cache.clear()
+    expected = find_reused_evidence(hq_with_reuse)
+    with sqlite3.connect(hq_with_reuse.path) as conn:
+        conn.execute("DELETE FROM thumbnail_hashes")
+    conn.close()
+    reuse._cache.clear()
+    writer = sqlite3.connect(hq_with_reuse.path, isolation_level=None, timeout=0)
+    writer.execute("BEGIN IMMEDIATE")  # as a merge batch holds the file
+    try:
+        assert find_reused_evidence(hq_with_reuse) == expected
+        assert writer.execute("SELECT count(*) FROM thumbnail_hashes").fetchone() == (0,)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    reuse._cache.clear()
+    assert find_reused_evidence(hq_with_reuse) == expected
+    with sqlite3.connect(hq_with_reuse.path) as conn:
+        assert conn.execute("SELECT count(*) FROM thumbnail_hashes").fetchone() == (7,)
+    conn.close()
 
 
 def test_threshold_zero_keeps_only_identical_or_unchanged_hashes(hq_with_reuse: ElectionStore) -> None:
