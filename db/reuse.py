@@ -31,7 +31,7 @@ import hashlib
 import io
 import sqlite3
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +50,8 @@ IDENTICAL = "identical"
 NEAR = "near"
 _THUMB_PIXEL_LIMIT = 1024 * 1024  # thumbnails are at most 320x320; anything bigger is not ours
 _cache: dict[str, int | None] = {}
+# A row of the scan (_rows): id, station id, station code, observer, original name, stored name, sha256, thumbnail
+_Row = tuple[str, str, str, str, str, str, str, bytes | None]
 
 
 @dataclass(frozen=True)
@@ -157,10 +159,10 @@ def _stored_hashes(hq: ElectionStore) -> dict[str, str]:
         return dict(conn.exec_driver_sql("SELECT thumb_sha256, dhash FROM thumbnail_hashes").all())  # type: ignore[arg-type]
 
 
-def cached_hash(sha256: str, thumbnail: bytes | None, stored: dict[str, str], computed: dict[str, str]) -> int | None:
-    """The dHash for the evidence file ``sha256`` (from its ``thumbnail``), as the scan uses it: from the
-    process cache, else from ``stored`` (``thumbnail_hashes``), else decoded (and added to ``computed``,
-    for ``remember_hashes``); cached in the process either way."""
+def _cached_hash(sha256: str, thumbnail: bytes | None, stored: dict[str, str], computed: dict[str, str]) -> int | None:
+    """The dHash for the evidence file ``sha256`` (from its ``thumbnail``): from the process cache,
+    else from ``stored`` (``thumbnail_hashes``), else decoded (and added to ``computed``, for
+    ``remember_hashes``); cached in the process either way."""
     if sha256 not in _cache:
         key = thumbnail_key(thumbnail) if thumbnail else ""
         found = stored.get(key) if key else None
@@ -173,16 +175,30 @@ def cached_hash(sha256: str, thumbnail: bytes | None, stored: dict[str, str], co
     return _cache[sha256]
 
 
-def stored_hashes_if_needed(hq: ElectionStore, shas: Iterable[str]) -> dict[str, str]:
-    """``thumbnail_hashes`` read only when some file's hash is not in the process cache yet."""
-    return _stored_hashes(hq) if any(sha not in _cache for sha in shas) else {}
+def file_hashes(hq: ElectionStore, rows: list[_Row], check: Callable[[], None] | None = None) -> dict[str, int | None]:
+    """The dHash of each distinct evidence file of ``rows`` (``_rows``), from its first row's thumbnail.
+
+    ``check`` is called before each row (the window's scan raises from it to stop); what had to be
+    decoded is kept in the file for the next process (``remember_hashes``) once all are hashed.
+    """
+    # thumbnail_hashes is read only when some file's hash is not in the process cache yet
+    stored = _stored_hashes(hq) if any(r[6] not in _cache for r in rows) else {}
+    computed: dict[str, str] = {}
+    out: dict[str, int | None] = {}
+    for row in rows:
+        if check is not None:
+            check()
+        if row[6] not in out:
+            out[row[6]] = _cached_hash(row[6], row[7], stored, computed)
+    remember_hashes(hq, computed)
+    return out
 
 
 def hamming(a: int, b: int) -> int:
     return (a ^ b).bit_count()
 
 
-def _rows(hq: ElectionStore) -> list[tuple[str, str, str, str, str, str, str, bytes | None]]:
+def _rows(hq: ElectionStore) -> list[_Row]:
     sql = (
         "SELECT e.id, e.station_id, COALESCE(s.code, ''), COALESCE(o.name, ''), e.original_name, e.stored_name, e.sha256, "
         "CASE WHEN e.kind = 'photo' THEN e.thumbnail END "
@@ -219,14 +235,11 @@ def find_reused_evidence(hq: ElectionStore, threshold: int = DEFAULT_THRESHOLD) 
 
     # One representative per distinct file: identical copies are already paired above.
     hashed: list[tuple[int, int]] = []  # (row index, hash)
-    stored = stored_hashes_if_needed(hq, by_sha)
-    computed: dict[str, str] = {}
+    hashes = file_hashes(hq, rows)
     for members in by_sha.values():
-        first = members[0]
-        h = cached_hash(sides[first].sha256, rows[first][7], stored, computed)
+        h = hashes[sides[members[0]].sha256]
         if h is not None:
-            hashed.append((first, h))
-    remember_hashes(hq, computed)
+            hashed.append((members[0], h))
     near = _near_pairs([h for _, h in hashed], threshold)
     file_rows = {sides[i].sha256: by_sha[sides[i].sha256] for i, _ in hashed}
     for x, y, dist in near:

@@ -566,15 +566,4 @@ def _hash_thumbnails(store: ElectionStore, guard: QueryGuard) -> None:
     """
     from db import reuse
 
-    rows = reuse._rows(store)
-    stored = reuse.stored_hashes_if_needed(store, (row[6] for row in rows))
-    computed: dict[str, str] = {}
-    seen: set[str] = set()
-    for row in rows:
-        guard.check()
-        sha = row[6]
-        if sha in seen:
-            continue
-        seen.add(sha)
-        reuse.cached_hash(sha, row[7], stored, computed)
-    reuse.remember_hashes(store, computed)
+    reuse.file_hashes(store, reuse._rows(store), guard.check)
