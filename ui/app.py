@@ -25,7 +25,6 @@ from ui.qt import (
     QCoreApplication,
     QLibraryInfo,
     QLockFile,
-    QMessageBox,
     QObject,
     QTimer,
     QTranslator,
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from db.store import ElectionStore
     from observer.template import ElectionTemplate
     from ui.first_run import FirstRunWindow
+    from ui.qt import QMessageBox
 
 # The first-run screen, the observer's window and the coordinator's are imported when
 # shown: opening an HQ file must not pay for the observer's pages, and the reverse. db.store
@@ -390,6 +390,8 @@ def install_exception_hook() -> None:
         if isinstance(exc, BaqylauError):
             post_error(str(exc))
             return
+        from ui.qt import QMessageBox  # on the first error only: building its class costs ~5 ms of the start
+
         box = QMessageBox(QMessageBox.Icon.Critical, tr("ui.crash.title"), tr("ui.crash.text", log=str(log_path())))
         box.setDetailedText("".join(traceback.format_exception(kind, exc, tb))[-4000:])
         box.setModal(False)

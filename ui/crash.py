@@ -17,12 +17,15 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from db.workdirs import process_alive
 from observer.i18n import tr
 from observer.paths import app_home
-from ui.qt import QMessageBox, Qt, QWidget
+from ui.qt import Qt, QWidget
+
+if TYPE_CHECKING:
+    from ui.qt import QMessageBox
 
 log = logging.getLogger("baqylau.ui")
 CRASH_PREFIX = "crash-"
@@ -100,6 +103,8 @@ def _hook_threads() -> None:
 
 def tell_last_crash(parent: QWidget | None, log_file: Path) -> QMessageBox:
     """Say once that the app stopped last time and where the details are (non-modal)."""
+    from ui.qt import QMessageBox  # only after a crash: its class costs ~5 ms of every start
+
     box = QMessageBox(
         QMessageBox.Icon.Warning,
         tr("ui.crash.last_title"),

@@ -30,7 +30,6 @@ from observer.i18n import tr
 from observer.paths import app_home
 from ui.qt import (
     QLabel,
-    QMessageBox,
     QObject,
     QProgressDialog,
     QRunnable,
@@ -335,6 +334,8 @@ class Operation(QObject, Generic[T]):
 
 def show_error(parent: QWidget | None, exc: BaqylauError) -> None:
     """A user error: its translated message, nothing technical."""
+    from ui.qt import QMessageBox  # looked up when first needed: its class costs ~5 ms of the app's start
+
     box = QMessageBox(
         QMessageBox.Icon.Warning, tr("coordui.error.title"), str(exc), QMessageBox.StandardButton.Ok, parent
     )
@@ -347,6 +348,8 @@ def show_unexpected(parent: QWidget | None, exc: BaseException, tb: str) -> None
     """A bug: log the traceback for the developers, tell the user where it is."""
     _ensure_file_logging()
     logging.getLogger("baqylau.ui").error("unexpected error in background operation: %r\n%s", exc, tb)
+    from ui.qt import QMessageBox  # see show_error
+
     box = QMessageBox(
         QMessageBox.Icon.Critical,
         tr("coordui.error.title"),

@@ -259,6 +259,8 @@ def ready():
             m for m in ("sqlalchemy", "numpy", "PIL", "db.store", "reportlab", "PySide6.QtPdf", "babel", "html")
             if m in sys.modules
         ),
+        # Qt classes only an error needs: ui.qt resolves a name (building its enums) on first use
+        "resolved": sorted(n for n in ("QMessageBox", "QFileDialog") if n in vars(sys.modules["ui.qt"])),
     }), flush=True)
     app.quit()
 QTimer.singleShot(0, ready)
@@ -278,6 +280,7 @@ def test_app_start_shows_the_table_before_sqlalchemy_is_imported(hq_path: Path, 
     assert shown["page"] == "overviewPage"  # the tab the window opens on is there at its first idle moment
     assert shown["rows"] == N and shown["first"] == "000001"
     assert shown["loaded"] == []
+    assert shown["resolved"] == []
 
 
 def test_observer_file_still_opens_in_the_observer_window(qtbot, launcher: Launcher, tmp_path: Path) -> None:
