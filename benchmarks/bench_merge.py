@@ -19,14 +19,17 @@ merges asked for (K = 1: one process with every package), each into a fresh copy
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,8 @@ def run(ctx: Context) -> list[Row]:
         n = len(packages)
         target = ctx.work / "merge-hq.baqylau"
         holder: list[ElectionStore] = []
+        merge_cpu: list[tuple[float, float]] = []
+        floor_cpu: list[tuple[float, float]] = []
 
         def setup() -> None:
             for store in holder:
@@ -70,7 +75,8 @@ def run(ctx: Context) -> list[Row]:
             holder.append(ElectionStore.open(target))
 
         def merge() -> None:
-            counts = merge_packages(holder[0], [ds.packages_dir], trust_new_keys=True).counts()
+            with cpu_of(merge_cpu):
+                counts = merge_packages(holder[0], [ds.packages_dir], trust_new_keys=True).counts()
             assert counts["merged"] == n, counts
 
         def merge_again() -> None:
@@ -97,9 +103,15 @@ def run(ctx: Context) -> list[Row]:
             remove_election(target)
         base, base_runs = median_runs(lambda: _hash_and_open(packages), ctx.repeat)
         floor_db = ctx.work / "merge-floor.sqlite"
-        floor, floor_runs = median_runs(lambda: _naive_copy(packages, floor_db), ctx.repeat)
+
+        def naive() -> None:
+            with cpu_of(floor_cpu):
+                _naive_copy(packages, floor_db)
+
+        floor, floor_runs = median_runs(naive, ctx.repeat)
         _remove_sqlite(floor_db)
-        rows += _rows(size, n, (first, runs), (base, base_runs), (floor, floor_runs), (again, again_runs))
+        cpu = f"CPU {_cpu_note(merge_cpu)} vs the floor's {_cpu_note(floor_cpu)}"
+        rows += _rows(size, n, (first, runs), (base, base_runs), (floor, floor_runs), (again, again_runs), cpu)
         pg_url = os.environ.get(PG_URL_VARIABLE)
         if pg_url:
             rows += _pg_rows(ctx, pg_url, ds.base_hq, ds.packages_dir, packages, size, (first, runs))
@@ -242,6 +254,23 @@ def _timed_processes(url: str, shares: list[list[Path]], log: Any) -> float:
     return took
 
 
+@contextlib.contextmanager
+def cpu_of(into: list[tuple[float, float]]) -> Iterator[None]:
+    """Append (CPU seconds of this process, of its children ended meanwhile) spent in the block: a run of
+    40 packages or more opens them ahead in a helper process (db/package_reader.py), joined by its end."""
+    before = os.times()
+    yield
+    after = os.times()
+    own = after.user + after.system - before.user - before.system
+    into.append((own, after.children_user + after.children_system - before.children_user - before.children_system))
+
+
+def _cpu_note(runs: list[tuple[float, float]]) -> str:
+    own = statistics.median(r[0] for r in runs)
+    helper = statistics.median(r[1] for r in runs)
+    return f"{own + helper:.2f} s" + (f" ({helper:.2f} s of it the helper process)" if helper else "")
+
+
 def _rows(
     size: int,
     n: int,
@@ -249,6 +278,7 @@ def _rows(
     opened: tuple[float, int],
     floor_run: tuple[float, int],
     again_run: tuple[float, int],
+    cpu: str = "",
 ) -> list[Row]:
     """The three merge rows: against hashing and opening, against the naive-copy floor, re-merging."""
     (first, runs), (base, base_runs), (floor, floor_runs), (again, again_runs) = merged, opened, floor_run, again_run
@@ -280,7 +310,7 @@ def _rows(
             runs=min(runs, floor_runs),
             note="baseline: verify the signature, inflate and hash every member, read every row of the "
             "embedded database, executemany them into one SQLite file (WAL, synchronous=FULL, "
-            f"a commit per {FLOOR_COMMIT_EVERY} packages)",
+            f"a commit per {FLOOR_COMMIT_EVERY} packages)" + (f"; {cpu}" if cpu else ""),
             extra={"packages": float(n), "floor_per_package_ms": floor / n * 1000 if n else 0.0},
         )
     )

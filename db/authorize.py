@@ -294,3 +294,23 @@ def _check_district_record(
             inner=carried.file_name,
             problem=problem,
         )
+
+
+def package_locks(pkg: VerifiedPackage, grant: Grant) -> list[str]:
+    """What merging ``pkg`` writes, as advisory lock names (db.merge_batch.lock_key): its package
+    lines, stations (by code), observers, keys and evidence. Two packages that share none of
+    these write no row in common, so they are merged at the same time by two runs."""
+    man = pkg.manifest
+    names = {"package:" + pkg.sha256, "key:" + man.fingerprint}
+    if man.station_code:
+        names.add("station:" + man.station_code)
+    if man.observer.id:
+        names.add("observer:" + man.observer.id)
+    names.update("station:" + str(r["code"]) for r in pkg.rows.get("stations", []))
+    names.update("observer:" + str(r["id"]) for r in pkg.rows.get("observers", []))
+    names.update("evidence:" + stored for stored in pkg.evidence_files)
+    for inner in grant.inner.values():
+        names.update(("package:" + inner.sha256, "key:" + inner.manifest.fingerprint))
+        if inner.manifest.observer.id:
+            names.add("observer:" + inner.manifest.observer.id)
+    return sorted(names)

@@ -47,7 +47,7 @@ from sqlalchemy import Connection, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from db import models as m
-from db.authorize import Grant, authorize, check_prior_records
+from db.authorize import Grant, authorize, check_prior_records, package_locks
 from db.dbapi import Driver
 from db.keys import (  # noqa: F401  (the keys service, re-exported for the UI and the command line)
     PENDING,
@@ -83,9 +83,9 @@ from db.package import (
     extract_evidence,
     iter_packages,
     manifest_identity,
-    open_package,
     verify_duplicate,
 )
+from db.package_reader import PackageRead, PackageReader, ReadAhead
 from db.store import ElectionStore, durable_copy, now, storage_error
 from db.store_records import store_evidence_file
 from observer.errors import PackageError
@@ -154,26 +154,6 @@ def held_file_name(file_sha256: str) -> str:
     return file_sha256 + SUFFIX
 
 
-def _package_locks(pkg: VerifiedPackage, grant: Grant) -> list[str]:
-    """What merging ``pkg`` writes, as advisory lock names (db.merge_batch.lock_key): its package
-    lines, stations (by code), observers, keys and evidence. Two packages that share none of
-    these write no row in common, so they are merged at the same time by two runs."""
-    man = pkg.manifest
-    names = {"package:" + pkg.sha256, "key:" + man.fingerprint}
-    if man.station_code:
-        names.add("station:" + man.station_code)
-    if man.observer.id:
-        names.add("observer:" + man.observer.id)
-    names.update("station:" + str(r["code"]) for r in pkg.rows.get("stations", []))
-    names.update("observer:" + str(r["id"]) for r in pkg.rows.get("observers", []))
-    names.update("evidence:" + stored for stored in pkg.evidence_files)
-    for inner in grant.inner.values():
-        names.update(("package:" + inner.sha256, "key:" + inner.manifest.fingerprint))
-        if inner.manifest.observer.id:
-            names.add("observer:" + inner.manifest.observer.id)
-    return sorted(names)
-
-
 class _Merger(MergeBatch):
     def __init__(self, hq: ElectionStore, trust_new_keys: bool, org_key: X25519PrivateKey | None = None) -> None:
         super().__init__(hq)
@@ -240,21 +220,41 @@ class _Merger(MergeBatch):
     def merge_file(self, path: Path) -> PackageOutcome:
         """One file's outcome. Whatever a hostile file raises while being read is its refusal
         (db.package.READ_ERRORS); only a problem of the HQ's own storage (a full disk) stops the run."""
+        return self.finish(self.prepare(path))
+
+    def prepare(self, path: Path, reader: PackageReader | None = None) -> PackageRead:
+        """What one file's outcome needs that no decision of this run changes: its hash and identity,
+        and (by ``reader``, in a helper process) its verified contents unless the run's log already
+        calls it a duplicate. ``merge_packages`` prepares the next files while one is written."""
         if is_sealed_name(path):
-            return self._merge_sealed(path)
+            return PackageRead(path)  # decrypted and merged by finish
         # Hashed once, first: a file byte for byte one merged here is a duplicate without opening
         # it (most of a re-merge); otherwise the same hash is logged with the package (_write).
         digest = file_digest(path)
+        if self._same_file(digest) is not None:
+            return PackageRead(path, digest)
+        identity = manifest_identity(path)
+        read = PackageRead(path, digest, identity)
+        if reader is not None and self.work_dir is not None and not (identity and self._merged_here(identity)):
+            read.opening, read.reader = reader.submit(path, self.work_dir), reader
+        return read
+
+    def finish(self, read: PackageRead) -> PackageOutcome:
+        """The outcome of a prepared file, decided on what the run has merged by now (the file
+        before it may have been another copy of the same package)."""
+        path, digest = read.path, read.digest
+        if is_sealed_name(path):
+            return self._merge_sealed(path)
         identity = self._same_file(digest)
         if identity is not None:
+            read.drop()
             return PackageOutcome(path, DUPLICATE, sha256=identity)
-        identity = manifest_identity(path)
-        if identity is not None and self._merged_here(identity):
-            return self._duplicate(path, identity, digest)
-        try:
-            pkg = open_package(path, work_dir=self.work_dir)
-        except PackageError as exc:
-            return PackageOutcome(path, REFUSED, str(exc))
+        if read.identity is not None and self._merged_here(read.identity):
+            read.drop()
+            return self._duplicate(path, read.identity, digest)
+        pkg = read.opened(self.work_dir)
+        if isinstance(pkg, str):
+            return PackageOutcome(path, REFUSED, pkg)
         with pkg:
             return self._merge_verified(pkg, digest)
 
@@ -379,7 +379,7 @@ class _Merger(MergeBatch):
         placed: list[str] = []
         try:
             placed = self._place_evidence(pkg)
-            with self._tx(_package_locks(pkg, grant) if self.pg else ()) as conn:
+            with self._tx(package_locks(pkg, grant) if self.pg else ()) as conn:
                 if trust_now:
                     # in the package's transaction: a crash undoes the decision with the data
                     self._trust_on_first_use(conn, pkg)
@@ -551,17 +551,21 @@ def merge_packages(
     total = len(files)
     with _Merger(hq, trust_on_first_use(hq) if trust_new_keys is None else trust_new_keys, org_key) as merger:
         merger.on_commit = committed
-        for i, path in enumerate(files):
-            if cancel is not None and cancel():
-                report.cancelled = True
-                break
-            if progress is not None:
-                progress(i, total, path.name)
-            entry = merger.merge_file(path)
-            merger.log_outcome(entry)
-            report.entries.append(entry)
-            merger.acknowledge(entry)
-            merger.commit_if_due()
+        reads = ReadAhead(files, merger.prepare)
+        try:
+            for i, path in enumerate(files):
+                if cancel is not None and cancel():
+                    report.cancelled = True
+                    break
+                if progress is not None:
+                    progress(i, total, path.name)
+                entry = merger.finish(reads.take(i))
+                merger.log_outcome(entry)
+                report.entries.append(entry)
+                merger.acknowledge(entry)
+                merger.commit_if_due()
+        finally:
+            reads.close()  # before the merge's work folder is removed
     if progress is not None and not report.cancelled:
         progress(total, total, "")
     return report
