@@ -267,8 +267,8 @@ def cpu_of(into: list[tuple[float, float]]) -> Iterator[None]:
 
 def _cpu_note(runs: list[tuple[float, float]]) -> str:
     own = statistics.median(r[0] for r in runs)
-    helper = statistics.median(r[1] for r in runs)
-    return f"{own + helper:.2f} s" + (f" ({helper:.2f} s of it the helper process)" if helper else "")
+    helper = max(0.0, statistics.median(r[1] for r in runs))
+    return f"{own + helper:.2f} s" + (f" ({helper:.2f} s of it the helper process)" if helper >= 0.005 else "")
 
 
 def _rows(

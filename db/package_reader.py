@@ -110,9 +110,17 @@ class PackageReader:
         )
 
     def close(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            pool.shutdown(wait=False, cancel_futures=True)
+        """Let the helper go: it ends by itself after what it is doing (nothing the merge waits for),
+        or at once if it never answered (still starting, or stuck: a script that starts a merge
+        without the ``if __name__ == "__main__"`` guard makes its helper run that script again)."""
+        if self._pool is None:
+            return
+        pool, self._pool = self._pool, None
+        helpers = list(getattr(pool, "_processes", {}).values())  # private, the only handle on them
+        pool.shutdown(wait=False, cancel_futures=self.ready)
+        if not self.ready:
+            for helper in helpers:
+                helper.terminate()
 
 
 def _result(opening: Future[Opened] | None) -> Opened:
@@ -139,9 +147,9 @@ class PackageRead:
         """The verified package, or why it is refused; opened here unless the helper did (or is
         opening it: then waited for), or while the helper is still starting."""
         if self.opening is not None and not self.opening.done() and not (self.reader and self.reader.ready):
-            # Rather than wait a second for the helper to start, read this one here; what the
-            # helper may still make of it is not needed (it holds nothing: no file, no lock).
-            self.opening.cancel()
+            # Rather than wait a second for the helper to start, read this one here; what the helper
+            # may still make of it is not needed (it holds nothing: no file, no lock). Not cancelled:
+            # a cancelled item of a helper then ended trips Python 3.11's executor (InvalidStateError).
             self.opening = None
         pkg, refusal = _result(self.opening)
         if pkg is not None or refusal is not None:
@@ -153,11 +161,14 @@ class PackageRead:
 
     def drop(self) -> None:
         """Not merged after all (a duplicate, or the run stopped): what the helper opened is let go
-        (waited for if it is being opened: it may have a private copy in the work folder)."""
-        if self.opening is not None and not self.opening.cancel():
-            pkg, _ = _result(self.opening)
-            if pkg is not None:
-                pkg.close()
+        (waited for if the helper is at it: it may have a private copy in the work folder; not if the
+        helper never answered, which :meth:`PackageReader.close` then ends)."""
+        ready = self.reader is not None and self.reader.ready
+        if self.opening is None or not (ready or self.opening.done()) or self.opening.cancel():
+            return
+        pkg, _ = _result(self.opening)
+        if pkg is not None:
+            pkg.close()
 
 
 class ReadAhead:

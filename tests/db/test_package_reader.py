@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -72,8 +73,9 @@ def eager(monkeypatch: pytest.MonkeyPatch) -> None:
     _eager(monkeypatch)
 
 
-def _eager(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every run with the helper, and every file waited for from it (not read by the merge while it starts)."""
+def _eager(monkeypatch: pytest.MonkeyPatch) -> list[Opened]:
+    """Every run with the helper, and every file waited for from it (not read by the merge while it
+    starts); gives the list of what the helper answered, filled as the merge takes it."""
     monkeypatch.setattr(reader_module, "MIN_PACKAGES", 1)
     start = PackageReader.__init__
 
@@ -82,6 +84,15 @@ def _eager(monkeypatch: pytest.MonkeyPatch) -> None:
         self.ready = True
 
     monkeypatch.setattr(PackageReader, "__init__", ready_at_once)
+    answers: list[Opened] = []
+    result = reader_module._result
+
+    def spy(opening: Future[Opened] | None) -> Opened:
+        answers.append(result(opening))
+        return answers[-1]
+
+    monkeypatch.setattr(reader_module, "_result", spy)
+    return answers
 
 
 Run = tuple[list[tuple[str, str]], dict[str, list[tuple[Any, ...]]]]
@@ -104,15 +115,7 @@ def test_the_helper_opens_ahead_and_the_merge_ends_as_without_it(
     monkeypatch.setattr(reader_module, "MIN_PACKAGES", 10**6)
     alone = _run(factory, "alone", mixed)
 
-    _eager(monkeypatch)
-    answers: list[Opened] = []
-    result = reader_module._result
-
-    def spy(opening: Future[Opened] | None) -> Opened:
-        answers.append(result(opening))
-        return answers[-1]
-
-    monkeypatch.setattr(reader_module, "_result", spy)
+    answers = _eager(monkeypatch)
     helped = _run(factory, "helped", mixed)
 
     assert helped == alone
@@ -166,6 +169,22 @@ def test_a_helper_slow_to_start_never_holds_the_merge_up(
     finally:
         starting.set()
         stuck.shutdown()
+
+
+def test_a_helper_that_never_answers_is_ended_with_the_run(
+    factory: Factory, mixed: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reader_module, "MIN_PACKAGES", 10**6)
+    alone = _run(factory, "alone", mixed)
+    monkeypatch.setattr(reader_module, "MIN_PACKAGES", 1)
+
+    def stuck() -> ProcessPoolExecutor:  # a real helper process that never gets past its start
+        return ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"), initializer=time.sleep, initargs=(3600,)
+        )
+
+    monkeypatch.setattr(PackageReader, "_start", staticmethod(stuck))
+    assert _run(factory, "stuck", mixed) == alone  # _run: and the helper has ended
 
 
 def test_a_cancelled_run_lets_the_helper_and_what_it_opened_go(

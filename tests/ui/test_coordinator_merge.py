@@ -12,6 +12,7 @@ from db.package import export_station_package
 from db.store import ROLE_HQ, ElectionStore
 from observer.i18n import tr
 from observer.signing import KeyPair
+from tests.db.test_package_reader import _eager, _helper_ends
 from ui.coordinator.conflicts import ConflictsPage
 from ui.coordinator.merge import MergeDialog
 from ui.qt import Qt
@@ -73,7 +74,12 @@ def _run(qtbot, dialog: MergeDialog) -> None:
     qtbot.waitUntil(lambda: dialog.merge_button.isEnabled())
 
 
-def test_merge_dialog_shows_each_outcome_and_writes_only_good_packages(qtbot, hq, tmp_path, template_2021) -> None:
+@pytest.mark.parametrize("helper", [False, True], ids=["read-here", "read-ahead"])
+def test_merge_dialog_shows_each_outcome_and_writes_only_good_packages(
+    qtbot, hq, tmp_path, template_2021, helper: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # read-ahead: the packages opened by a helper process, spawned from the dialog's worker thread
+    answers = _eager(monkeypatch) if helper else []
     ka, kb, kc, kd = (KeyPair.generate() for _ in range(4))
     _trust(hq, tmp_path, ka, kb, kd)
     p1 = make_package(tmp_path, "a", "101", "Айгүл", ka, template_2021, BASE)
@@ -99,6 +105,8 @@ def test_merge_dialog_shows_each_outcome_and_writes_only_good_packages(qtbot, hq
     assert dialog.results.item(0, 0).text() == p4.name  # problems are listed first
     assert dialog.summary.text() == tr("coordui.merge.summary", merged=2, duplicate=0, held=1, refused=1)
     assert dialog.progress.value() == dialog.progress.maximum()
+    _helper_ends()
+    assert len([pkg for pkg, _ in answers if pkg is not None]) == (3 if helper else 0)  # the damaged one: refused
 
     # HQ content: the two good stations with their figures; nothing from the held or the damaged one.
     codes = {s.code for s in hq.stations()}
