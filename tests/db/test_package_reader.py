@@ -108,6 +108,15 @@ def _run(factory: Factory, name: str, files: list[Path]) -> Run:
     return [(e.outcome, e.reason) for e in report.entries], dump(hq.path, ignore_clock=True)
 
 
+@pytest.fixture
+def alone(factory: Factory, mixed: list[Path], monkeypatch: pytest.MonkeyPatch) -> Run:
+    """The mixed files merged without a helper; every later run of the test then gets one."""
+    monkeypatch.setattr(reader_module, "MIN_PACKAGES", 10**6)
+    run = _run(factory, "alone", mixed)
+    monkeypatch.setattr(reader_module, "MIN_PACKAGES", 1)
+    return run
+
+
 def test_the_helper_opens_ahead_and_the_merge_ends_as_without_it(
     factory: Factory, mixed: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -131,11 +140,8 @@ def test_the_helper_opens_ahead_and_the_merge_ends_as_without_it(
 
 
 def test_a_helper_that_breaks_costs_only_speed(
-    factory: Factory, mixed: list[Path], monkeypatch: pytest.MonkeyPatch
+    factory: Factory, mixed: list[Path], alone: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reader_module, "MIN_PACKAGES", 10**6)
-    alone = _run(factory, "alone", mixed)
-    monkeypatch.setattr(reader_module, "MIN_PACKAGES", 1)
 
     def died(self: PackageReader, path: Path, work_dir: Path) -> Future[Opened]:
         gone: Future[Opened] = Future()
@@ -155,11 +161,8 @@ def test_a_helper_that_breaks_costs_only_speed(
 
 
 def test_a_helper_slow_to_start_never_holds_the_merge_up(
-    factory: Factory, mixed: list[Path], monkeypatch: pytest.MonkeyPatch
+    factory: Factory, mixed: list[Path], alone: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reader_module, "MIN_PACKAGES", 10**6)
-    alone = _run(factory, "alone", mixed)
-    monkeypatch.setattr(reader_module, "MIN_PACKAGES", 1)
     starting = threading.Event()  # set only once the merge is over: a helper that never gets going
     stuck = ThreadPoolExecutor(max_workers=1)
     stuck.submit(starting.wait)
@@ -172,11 +175,8 @@ def test_a_helper_slow_to_start_never_holds_the_merge_up(
 
 
 def test_a_helper_that_never_answers_is_ended_with_the_run(
-    factory: Factory, mixed: list[Path], monkeypatch: pytest.MonkeyPatch
+    factory: Factory, mixed: list[Path], alone: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reader_module, "MIN_PACKAGES", 10**6)
-    alone = _run(factory, "alone", mixed)
-    monkeypatch.setattr(reader_module, "MIN_PACKAGES", 1)
 
     def stuck() -> ProcessPoolExecutor:  # a real helper process that never gets past its start
         return ProcessPoolExecutor(
