@@ -76,11 +76,11 @@ def run(ctx: Context) -> list[Row]:
 
         def merge() -> None:
             with cpu_of(merge_cpu):
-                counts = merge_packages(holder[0], [ds.packages_dir], trust_new_keys=True).counts()
+                counts = merge_packages(holder[0], [ds.packages_dir], trust_new_keys=True, read_ahead=True).counts()
             assert counts["merged"] == n, counts
 
         def merge_again() -> None:
-            counts = merge_packages(holder[0], [ds.packages_dir], trust_new_keys=True).counts()
+            counts = merge_packages(holder[0], [ds.packages_dir], trust_new_keys=True, read_ahead=True).counts()
             assert counts["duplicate"] == n, counts
 
         try:
@@ -151,11 +151,11 @@ def _pg_rows(
             holder.append(ElectionStore.open(fresh()))
 
         def merge() -> None:
-            counts = merge_packages(holder[0], [packages_dir], trust_new_keys=True).counts()
+            counts = merge_packages(holder[0], [packages_dir], trust_new_keys=True, read_ahead=True).counts()
             assert counts["merged"] == n, counts
 
         def merge_again() -> None:
-            counts = merge_packages(holder[0], [packages_dir], trust_new_keys=True).counts()
+            counts = merge_packages(holder[0], [packages_dir], trust_new_keys=True, read_ahead=True).counts()
             assert counts["duplicate"] == n, counts
 
         try:

@@ -117,6 +117,7 @@ def _merge(args: argparse.Namespace) -> int:
             trust_new_keys=True if args.trust_new_keys else None,
             org_key=org_key,
             committed=_print_committed if args.print_committed else None,
+            read_ahead=True,  # main.py keeps its work under the __main__ guard the helper needs
         )
     finally:
         if line is not None:

@@ -223,9 +223,8 @@ class _Merger(MergeBatch):
         return self.finish(self.prepare(path))
 
     def prepare(self, path: Path, reader: PackageReader | None = None) -> PackageRead:
-        """What one file's outcome needs that no decision of this run changes: its hash and identity,
-        and (by ``reader``, in a helper process) its verified contents unless the run's log already
-        calls it a duplicate. ``merge_packages`` prepares the next files while one is written."""
+        """What no decision of this run changes: the file's hash, identity and (by ``reader``, in a helper
+        process, unless the run's log calls it a duplicate) verified contents; done ahead of its turn."""
         if is_sealed_name(path):
             return PackageRead(path)  # decrypted and merged by finish
         # Hashed once, first: a file byte for byte one merged here is a duplicate without opening
@@ -537,21 +536,22 @@ def merge_packages(
     trust_new_keys: bool | None = None,
     org_key: X25519PrivateKey | None = None,
     committed: Callable[[list[PackageOutcome]], None] | None = None,
+    read_ahead: bool = False,
 ) -> MergeReport:
     """Merge package files and folders (searched recursively for ``*.bqpkg``) into ``hq``.
 
-    ``trust_new_keys`` None uses the HQ file's setting (off unless turned on).
-    ``org_key`` (the organisation's private key) opens sealed ``*.bqpkg.sealed``
-    files; without it they are refused with a message saying so.
-    ``committed`` is called with outcomes, in order, once what they wrote is committed:
-    a run killed after that loses none of them.
+    ``trust_new_keys`` None uses the HQ file's setting (off unless turned on). ``org_key`` (the
+    organisation's private key) opens sealed ``*.bqpkg.sealed`` files; without it they are refused
+    with a message saying so. ``committed`` is called with outcomes, in order, once what they wrote
+    is committed: a run killed after that loses none of them. ``read_ahead``: a helper process opens
+    the next packages (db/package_reader.py); it imports the caller's main module (__main__ guard!).
     """
     files = iter_packages(paths)
     report = MergeReport()
     total = len(files)
     with _Merger(hq, trust_on_first_use(hq) if trust_new_keys is None else trust_new_keys, org_key) as merger:
         merger.on_commit = committed
-        reads = ReadAhead(files, merger.prepare)
+        reads = ReadAhead(files, merger.prepare, read_ahead)
         try:
             for i, path in enumerate(files):
                 if cancel is not None and cancel():

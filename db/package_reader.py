@@ -15,7 +15,10 @@ process, and every decision (duplicate, key, authorization) is still taken by th
 merge, in order. A file the helper could not open for any reason but the file's own
 (a ``PackageError``, translated in the merge's language) is opened again by the merge
 itself, which then reports what happened as it always did. Small runs do without it:
-starting a process costs more than it saves below :data:`MIN_PACKAGES`.
+starting a process costs more than it saves below :data:`MIN_PACKAGES`. Only callers that
+ask (``merge_packages(read_ahead=True)``: the command, the window) get one: spawned, it
+imports the calling program's main module, which must keep its work under the
+``if __name__ == "__main__":`` guard (an unguarded script would run again in it).
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ from observer.errors import PackageError
 
 MIN_PACKAGES = 200  # files to open in a run before a helper pays for its start (~1 s of CPU beside the merge)
 AHEAD = 2  # packages opened ahead of the one being written: hides an uneven one, bounds memory
+# Bigger files (a district's package, a station's with many photos) are read by the merge itself:
+# up to AHEAD+1 packages' records are held at once, and the helper never needs the work folder
+# (a database over db.package.MAX_DB_IN_MEMORY is copied there to be read).
+MAX_AHEAD_BYTES = 32 * 1024 * 1024
 
 Opened = tuple[VerifiedPackage | None, str | None]  # (package, None) | (None, refusal) | (None, None): open it here
 
@@ -82,8 +89,16 @@ class PackageReader:
         self.ready = False  # the helper has answered once: it is up (starting takes a second or so)
 
     def submit(self, path: Path, work_dir: Path) -> Future[Opened] | None:
-        if self._broken:
+        """The helper's opening of ``path``; None when the merge reads it itself: the helper broken,
+        still starting (only the first file is given to it until it answers, so that it never works
+        through files the merge read meanwhile), or a file over :data:`MAX_AHEAD_BYTES`."""
+        if self._broken or (self._pool is not None and not self.ready):
             return None
+        try:
+            if path.stat().st_size > MAX_AHEAD_BYTES:
+                return None
+        except OSError:
+            return None  # the merge's own reading says what is wrong with it
         try:
             if self._pool is None:
                 self._pool = self._start()
@@ -116,9 +131,12 @@ class PackageReader:
         if self._pool is None:
             return
         pool, self._pool = self._pool, None
+        answered = self.ready
         helpers = list(getattr(pool, "_processes", {}).values())  # private, the only handle on them
-        pool.shutdown(wait=False, cancel_futures=self.ready)
-        if not self.ready:
+        # Nothing cancelled: at most AHEAD files are left to it, and a cancelled item of a helper then
+        # ended trips Python 3.11's executor (InvalidStateError), whose later items never complete.
+        pool.shutdown(wait=False)
+        if not answered:
             for helper in helpers:
                 helper.terminate()
 
@@ -164,9 +182,9 @@ class PackageRead:
         (waited for if the helper is at it: it may have a private copy in the work folder; not if the
         helper never answered, which :meth:`PackageReader.close` then ends)."""
         ready = self.reader is not None and self.reader.ready
-        if self.opening is None or not (ready or self.opening.done()) or self.opening.cancel():
+        if self.opening is None or not (ready or self.opening.done()):
             return
-        pkg, _ = _result(self.opening)
+        pkg, _ = _result(self.opening)  # not cancelled: see PackageReader.close
         if pkg is not None:
             pkg.close()
 
@@ -175,10 +193,12 @@ class ReadAhead:
     """The files' reads, each prepared up to :data:`AHEAD` files before its turn (with a helper
     process for runs of :data:`MIN_PACKAGES` files or more). Taken in order; ``close`` when done."""
 
-    def __init__(self, files: Sequence[Path], prepare: Callable[[Path, PackageReader | None], PackageRead]) -> None:
+    def __init__(
+        self, files: Sequence[Path], prepare: Callable[[Path, PackageReader | None], PackageRead], helper: bool
+    ) -> None:
         self.files = files
         self.prepare = prepare
-        self.reader = PackageReader() if len(files) >= MIN_PACKAGES else None
+        self.reader = PackageReader() if helper and len(files) >= MIN_PACKAGES else None
         self.ahead: deque[PackageRead] = deque()
 
     def take(self, i: int) -> PackageRead:
@@ -188,7 +208,9 @@ class ReadAhead:
         return self.ahead.popleft()
 
     def close(self) -> None:
-        while self.ahead:
-            self.ahead.popleft().drop()
-        if self.reader is not None:
-            self.reader.close()
+        try:
+            while self.ahead:
+                self.ahead.popleft().drop()
+        finally:
+            if self.reader is not None:
+                self.reader.close()

@@ -101,7 +101,7 @@ Run = tuple[list[tuple[str, str]], dict[str, list[tuple[Any, ...]]]]
 def _run(factory: Factory, name: str, files: list[Path]) -> Run:
     """(outcome, reason) of each file, and what the new HQ holds afterwards."""
     hq = factory.hq(name)
-    report = merge_packages(hq, files, trust_new_keys=True)
+    report = merge_packages(hq, files, trust_new_keys=True, read_ahead=True)
     hq.close()
     _helper_ends()
     assert not [p for p in hq.path.parent.iterdir() if p.name.startswith(".baqylau-")]
@@ -192,7 +192,7 @@ def test_a_cancelled_run_lets_the_helper_and_what_it_opened_go(
 ) -> None:
     hq = factory.hq("hq")
     calls = iter([False, False, True])
-    report = merge_packages(hq, mixed, cancel=lambda: next(calls), trust_new_keys=True)
+    report = merge_packages(hq, mixed, cancel=lambda: next(calls), trust_new_keys=True, read_ahead=True)
     assert report.cancelled and [e.outcome for e in report.entries] == ["merged", "duplicate"]
     _helper_ends()
     assert not [p for p in hq.path.parent.iterdir() if p.name.startswith(".baqylau-")]
@@ -222,8 +222,9 @@ sys.stdin.read()  # until killed
 @pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="waits on a pidfd (Linux)")
 def test_the_helper_ends_with_a_killed_merge(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    (tmp_path / "garbage.bqpkg").write_bytes(b"not a package")
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(tmp_path / "missing.bqpkg"), str(tmp_path)],
+        [sys.executable, "-c", HOLDER, str(tmp_path / "garbage.bqpkg"), str(tmp_path)],
         cwd=ROOT,
         env=env,
         stdin=subprocess.PIPE,
@@ -234,7 +235,7 @@ def test_the_helper_ends_with_a_killed_merge(tmp_path: Path) -> None:
     try:
         assert holder.stdout is not None
         line = holder.stdout.readline()
-        assert "missing.bqpkg" in line, (tmp_path / "stderr.txt").read_text()  # refused by the helper: it runs
+        assert "garbage.bqpkg" in line, (tmp_path / "stderr.txt").read_text()  # refused by the helper: it runs
         helper = int(holder.stdout.readline())
         watch = os.pidfd_open(helper)
     finally:
@@ -245,3 +246,31 @@ def test_the_helper_ends_with_a_killed_merge(tmp_path: Path) -> None:
         assert ready == [watch]  # the helper process ended by itself
     finally:
         os.close(watch)
+
+
+def test_until_it_answers_the_helper_gets_one_file_and_big_files_are_read_here(
+    factory: Factory, mixed: list[Path], alone: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given: list[tuple[bool, bool]] = []  # (the helper had answered, the file went to it)
+    submit = PackageReader.submit
+
+    def spy(self: PackageReader, path: Path, work_dir: Path) -> Future[Opened] | None:
+        ready = self.ready
+        given.append((ready, (opening := submit(self, path, work_dir)) is not None))
+        return opening
+
+    monkeypatch.setattr(PackageReader, "submit", spy)
+    assert _run(factory, "starting", mixed) == alone
+    before = [went for ready, went in given if not ready]
+    assert before[0] and not any(before[1:])  # no backlog of files the merge read meanwhile
+
+    given.clear()
+    monkeypatch.setattr(reader_module, "MAX_AHEAD_BYTES", 0)  # every file "big": read by the merge
+    assert _run(factory, "big", mixed) == alone
+    assert given and not any(went for _, went in given)
+
+    # without read_ahead (a script's call, maybe without the __main__ guard) no helper at all
+    monkeypatch.setattr(PackageReader, "__init__", lambda self: pytest.fail("a helper was made"))
+    hq = factory.hq("plain")
+    assert [e.outcome for e in merge_packages(hq, mixed, trust_new_keys=True).entries] == [o for o, _ in alone[0]]
+    hq.close()

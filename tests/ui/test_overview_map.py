@@ -30,6 +30,7 @@ def _page(qtbot, store) -> OverviewPage:
     qtbot.addWidget(page)
     page.resize(1300, 700)
     page.show()
+    qtbot.waitExposed(page)  # laid out at its size: a point found on the map before that may move
     qtbot.waitUntil(lambda: page.overview is not None, timeout=20000)
     return page
 

@@ -290,7 +290,9 @@ class MergeDialog(QDialog):
         org_key, key_problem = self._load_org_key()
 
         def job(ctx: OperationContext) -> MergeReport:
-            report = merge_packages(store, paths, progress=ctx.progress, cancel=ctx.is_cancelled, org_key=org_key)
+            report = merge_packages(
+                store, paths, progress=ctx.progress, cancel=ctx.is_cancelled, org_key=org_key, read_ahead=True
+            )
             if org_key is None:
                 report.entries = [_explain_missing_key(e, key_problem) for e in report.entries]
             return report
