@@ -256,8 +256,8 @@ def _timed_processes(url: str, shares: list[list[Path]], log: Any) -> float:
 
 @contextlib.contextmanager
 def cpu_of(into: list[tuple[float, float]]) -> Iterator[None]:
-    """Append (CPU seconds of this process, of its children ended meanwhile) spent in the block: a run of
-    40 packages or more opens them ahead in a helper process (db/package_reader.py), joined by its end."""
+    """Append (CPU seconds of this process, of its children ended meanwhile) spent in the block: a merge
+    with ``read_ahead`` of 200 packages or more opens them in a helper process (db/package_reader.py)."""
     before = os.times()
     yield
     after = os.times()

@@ -42,8 +42,9 @@ from observer.errors import PackageError
 MIN_PACKAGES = 200  # files to open in a run before a helper pays for its start (~1 s of CPU beside the merge)
 AHEAD = 2  # packages opened ahead of the one being written: hides an uneven one, bounds memory
 # Bigger files (a district's package, a station's with many photos) are read by the merge itself:
-# up to AHEAD+1 packages' records are held at once, and the helper never needs the work folder
-# (a database over db.package.MAX_DB_IN_MEMORY is copied there to be read).
+# up to AHEAD+1 packages' records are held at once. (A file under it may still hold a database that
+# inflates beyond db.package.MAX_DB_IN_MEMORY, copied into the work folder to be read: so what the
+# helper is opening is waited for before the run ends, PackageRead.drop.)
 MAX_AHEAD_BYTES = 32 * 1024 * 1024
 
 Opened = tuple[VerifiedPackage | None, str | None]  # (package, None) | (None, refusal) | (None, None): open it here
@@ -164,12 +165,7 @@ class PackageRead:
     def opened(self, work_dir: Path | None) -> VerifiedPackage | str:
         """The verified package, or why it is refused; opened here unless the helper did (or is
         opening it: then waited for), or while the helper is still starting."""
-        if self.opening is not None and not self.opening.done() and not (self.reader and self.reader.ready):
-            # Rather than wait a second for the helper to start, read this one here; what the helper
-            # may still make of it is not needed (it holds nothing: no file, no lock). Not cancelled:
-            # a cancelled item of a helper then ended trips Python 3.11's executor (InvalidStateError).
-            self.opening = None
-        pkg, refusal = _result(self.opening)
+        pkg, refusal = self._answer()
         if pkg is not None or refusal is not None:
             return pkg if pkg is not None else str(refusal)
         try:
@@ -178,15 +174,19 @@ class PackageRead:
             return str(exc)
 
     def drop(self) -> None:
-        """Not merged after all (a duplicate, or the run stopped): what the helper opened is let go
-        (waited for if the helper is at it: it may have a private copy in the work folder; not if the
-        helper never answered, which :meth:`PackageReader.close` then ends)."""
-        ready = self.reader is not None and self.reader.ready
-        if self.opening is None or not (ready or self.opening.done()):
-            return
-        pkg, _ = _result(self.opening)  # not cancelled: see PackageReader.close
+        """Not merged after all (a duplicate, or the run stopped): what the helper opened is let go,
+        waited for if the helper is at it (it may have a private copy in the work folder)."""
+        pkg, _ = self._answer()
         if pkg is not None:
             pkg.close()
+
+    def _answer(self) -> Opened:
+        """The helper's answer for this file, waited for unless the helper has not answered anything
+        yet (still starting, a second or so, or stuck): then ``(None, None)`` at once, and whatever it
+        may still make of the file is not needed. Never cancelled: see :meth:`PackageReader.close`."""
+        if self.opening is not None and not self.opening.done() and not (self.reader and self.reader.ready):
+            self.opening = None
+        return _result(self.opening)
 
 
 class ReadAhead:
