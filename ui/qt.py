@@ -27,6 +27,34 @@ from typing import TYPE_CHECKING, Any
 
 from shiboken6 import isValid as is_alive  # whether the C++ object behind a Python wrapper still exists
 
+
+def _skip_feature_source_reads() -> bool:
+    """Stop PySide6 reading the source of every module imported after it (~20 ms of the app's start).
+
+    PySide6 replaces ``__import__`` to support ``from __feature__ import snake_case``, and
+    after each import asks ``shibokensupport.feature._mod_uses_pyside(module)`` whether the
+    module mentions "PySide6", by reading its whole source (``inspect.getsource``: typing.py,
+    argparse.py ... ~110 files before the coordinator's window is painted; napari/napari#8584
+    traced the same cost). The answer only chooses between "use the default
+    feature set" (0) and "keep the caller's" (-1) for attribute lookups made from that module;
+    nothing in this app selects a feature, so the set is the default everywhere and "0" for every
+    module is the same answer without the read (a module that does ``from __feature__ import``
+    still records its own choice first). Only the helper is replaced; a PySide6 without it is
+    left alone. Returns whether it was replaced.
+    """
+    feature = sys.modules.get("shibokensupport.feature")
+    if feature is None or not callable(getattr(feature, "_mod_uses_pyside", None)):
+        return False
+    setattr(feature, "_mod_uses_pyside", _uses_default_features)  # noqa: B010  # a module mypy does not know
+    return True
+
+
+def _uses_default_features(module: object) -> bool:
+    return True
+
+
+FEATURE_SOURCE_READS_SKIPPED = _skip_feature_source_reads()
+
 if TYPE_CHECKING:
     # The names the app uses, for mypy and the reader; at run time each is looked up on first use
     # (module __getattr__ below, PEP 562), so start-up pays only for the classes the first window needs.
