@@ -53,9 +53,6 @@ DEMO_FOLDER = "demo"
 LOCK_SUFFIX = ".lock"
 
 
-from ui.input_guard import WHEEL_GUARDED, GuardStyle, InputGuard, install_input_guard, is_wheel_guarded  # noqa: E402,F401
-
-
 class FileLock:
     """One running copy per election file: a lock file beside it (``<file>.lock``, Qt's QLockFile).
 
@@ -487,7 +484,6 @@ def make_application(argv: list[str] | None = None) -> QApplication:
         app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName("Baqylau")
     app.setOrganizationName("Baqylau")
-    install_input_guard(app)  # first: the style sheet then wraps the guard's style, made once
     apply_style(app)
     translations = qt_translations()
     if translations.translator is None or translations.language != i18n.current_language():

@@ -8,8 +8,8 @@ from db.fileformat import ROLE_HQ, ROLE_STATION
 from observer.errors import BaqylauError
 from observer.i18n import tr
 from observer.template import BUILTIN_TEMPLATES, ElectionTemplate, builtin_template, load_template
+from ui.input_guard import ComboBox
 from ui.qt import (
-    QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -111,14 +111,14 @@ class FirstRunWindow(QWidget):
         """Template, role and where to save: the box that creates a new election file."""
         self.create_box = QGroupBox(self)
         form = QFormLayout(self.create_box)
-        self.template = QComboBox(self.create_box)
+        self.template = ComboBox(self.create_box)
         for tid in BUILTIN_TEMPLATES:
             self.template.addItem(tid, tid)
         self.template.addItem("", FROM_FILE)
         self.template_label = plain()
         self.template_label.setBuddy(self.template)
         form.addRow(self.template_label, self.template)
-        self.role = QComboBox(self.create_box)
+        self.role = ComboBox(self.create_box)
         self.role.setObjectName("role")
         for role in ROLES:
             self.role.addItem("", role)

@@ -274,12 +274,13 @@ def test_language_switch_retranslates_the_status_bar_and_the_export_result(
 
 
 def test_the_highlighted_item_of_an_open_drop_down_is_readable(qtbot) -> None:
-    from ui.qt import QColor, QComboBox, QWidget
+    from ui.input_guard import ComboBox
+    from ui.qt import QColor, QWidget
 
     make_application()
     holder = QWidget()
     qtbot.addWidget(holder)
-    combo = QComboBox(holder)
+    combo = ComboBox(holder)
     for text in ("Вброс бюллетеней", "Семейное голосование", "Карусель"):
         combo.addItem(text)
     holder.show()
@@ -299,19 +300,16 @@ def test_the_highlighted_item_of_an_open_drop_down_is_readable(qtbot) -> None:
     combo.hidePopup()
 
 
-def test_input_widgets_made_after_the_start_are_guarded_too(qtbot) -> None:
-    """Widgets of a window made later, one with a style sheet of its own, get the guard when first shown."""
-    from ui.qt import (
-        QComboBox,
-        QDateTimeEdit,
-        QLineEdit,
-        QScrollArea,
-        QSlider,
-        QSpinBox,
-        QStyledItemDelegate,
-        QVBoxLayout,
-        QWidget,
-    )
+def test_the_wheel_scrolls_the_page_over_an_unfocused_input_widget(qtbot) -> None:
+    """Over a combo, number, date or slider without the focus the wheel scrolls the page, value kept."""
+    from ui.input_guard import ComboBox, DateTimeEdit, WheelGuard
+    from ui.qt import QLineEdit, QScrollArea, QSlider, QSpinBox, QStyledItemDelegate, QVBoxLayout, QWidget
+
+    class SpinBox(WheelGuard, QSpinBox):
+        pass
+
+    class Slider(WheelGuard, QSlider):
+        pass
 
     make_application()
     area = QScrollArea()
@@ -319,11 +317,11 @@ def test_input_widgets_made_after_the_start_are_guarded_too(qtbot) -> None:
     inner = QWidget()
     column = QVBoxLayout(inner)
     text = QLineEdit()
-    combo, own_sheet = QComboBox(), QComboBox()
+    combo, own_sheet = ComboBox(), ComboBox()
     for box in (combo, own_sheet):
         box.addItems(["Вброс бюллетеней", "Семейное голосование", "Карусель"])
     own_sheet.setStyleSheet("QComboBox { color: #b3261e; }")  # its own style sheet style, over the app's
-    number, when, slider = QSpinBox(), QDateTimeEdit(), QSlider(Qt.Orientation.Horizontal)
+    number, when, slider = SpinBox(), DateTimeEdit(), Slider(Qt.Orientation.Horizontal)
     number.setValue(5)
     slider.setValue(5)
     guarded = (combo, own_sheet, number, when, slider)
@@ -348,50 +346,45 @@ def test_input_widgets_made_after_the_start_are_guarded_too(qtbot) -> None:
         assert bar.value() > 0, type(w).__name__  # the page scrolled instead
     assert [combo.currentIndex(), own_sheet.currentIndex(), number.value(), when.dateTime(), slider.value()] == before
     assert text.hasFocus()
-    # polished again (a property's rule changed): still one guard, and focused the wheel works as usual
-    combo.style().unpolish(combo)
-    combo.style().polish(combo)
-    combo.setFocus()
-    qtbot.waitUntil(combo.hasFocus)
-    wheel(combo, -1)
-    assert combo.currentIndex() == 1
+    # focused, the wheel works as usual, and the page stays
+    for w, changed in ((combo, combo.currentIndex), (number, number.value), (slider, slider.value)):
+        w.setFocus()
+        qtbot.waitUntil(w.hasFocus)
+        bar.setValue(0)
+        was = changed()
+        wheel(w, -1)
+        assert changed() != was, type(w).__name__
+        assert bar.value() == 0, type(w).__name__
     # the scroll bar is no input field: over it the wheel scrolls
     bar.setValue(0)
     wheel(bar, -1)
     assert bar.value() > 0
 
 
-def test_the_input_guard_filters_only_the_guarded_widgets(qtbot, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The guard is no application-wide filter: the events of other widgets never go through Python."""
-    from ui.qt import QComboBox, QLineEdit, QVBoxLayout, QWidget
+def test_ui_makes_input_widgets_only_from_the_guarded_classes() -> None:
+    """No screen makes a Qt combo, spin box, date edit or slider itself (or subclasses one): the
+    wheel would change its value under a scrolling page."""
+    import ast
 
-    seen: list[str] = []
-    make_application()
-    import ui.input_guard
+    from ui.input_guard import GUARDED_QT_CLASSES
 
-    guard = ui.input_guard._input_guard
-    assert guard is not None
-    original = guard.eventFilter
-
-    def counting(obj, event) -> bool:  # type: ignore[no-untyped-def]
-        seen.append(type(obj).__name__)
-        return original(obj, event)
-
-    monkeypatch.setattr(guard, "eventFilter", counting)
-    holder = QWidget()
-    qtbot.addWidget(holder)
-    column = QVBoxLayout(holder)
-    text, combo = QLineEdit(), QComboBox()
-    column.addWidget(text)
-    column.addWidget(combo)
-    holder.show()
-    qtbot.waitExposed(holder)
-    seen.clear()
-    wheel(text)
-    text.setText("Вброс")
-    assert seen == []
-    wheel(combo)
-    assert "QComboBox" in seen
+    ui_dir = Path(__file__).resolve().parents[2] / "ui"
+    found = []
+    for path in sorted(ui_dir.rglob("*.py")):
+        if path.name == "input_guard.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Call):
+                names = [node.func]
+            elif isinstance(node, ast.ClassDef):
+                names = list(node.bases)
+            found += [
+                f"{path.relative_to(ui_dir)}:{node.lineno} {n.id}"
+                for n in names
+                if isinstance(n, ast.Name) and n.id in GUARDED_QT_CLASSES
+            ]
+    assert found == []
 
 
 def test_enter_and_tab_walk_the_set_up_form_in_reading_order(qtbot, store: ElectionStore) -> None:

@@ -18,13 +18,13 @@ from observer.fmt import formatter
 from observer.i18n import current_language, tr
 from observer.regions import region_name
 from ui.coordinator.text import hold_read_only, plain_labels
+from ui.input_guard import ComboBox
 from ui.operations import Operation, run_query
 from ui.qt import (
     QAbstractItemView,
     QBrush,
     QCheckBox,
     QColor,
-    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFont,
@@ -115,7 +115,7 @@ class ComparisonPage(QWidget):
         self.units: list[UnitResult] = []
         self.gaps: list[StationGap] = []
 
-        self.level = QComboBox()
+        self.level = ComboBox()
         self.level.setObjectName("comparisonLevel")
         for lv in LEVELS:
             self.level.addItem("", lv)

@@ -22,8 +22,9 @@ from observer.forensics.present import Chart, ForensicsView, Grid, Text, present
 from observer.i18n import current_language, tr
 from ui.coordinator.heatmap import FingerprintMap
 from ui.coordinator.text import plain_labels
+from ui.input_guard import ComboBox
 from ui.operations import Operation, OperationContext
-from ui.qt import QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget, Signal
+from ui.qt import QHBoxLayout, QLabel, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget, Signal
 
 
 def run_analysis(store: ElectionStore, level: str, ctx: OperationContext | None = None) -> ForensicsResult:
@@ -79,7 +80,7 @@ class ForensicsPage(QWidget):
         super().__init__(parent)
         self.store = store
         self.result: ForensicsResult | None = None
-        self.level = QComboBox()
+        self.level = ComboBox()
         self.level.addItem("", "national")
         self.level.addItem("", "region")
         self.run_button = QPushButton()

@@ -30,6 +30,7 @@ from observer.fmt import formatter
 from observer.i18n import current_language, tr
 from observer.package import KEY_ROLES
 from ui.coordinator.text import hold_read_only, plain_labels, plain_tooltip
+from ui.input_guard import ComboBox
 from ui.operations import Operation, run_query
 from ui.qt import (
     QAbstractItemView,
@@ -37,7 +38,6 @@ from ui.qt import (
     QBrush,
     QCheckBox,
     QColor,
-    QComboBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -208,7 +208,7 @@ class KeysPage(QWidget):
         self.release_all_button.setObjectName("releaseAll")
         self.release_all_button.setEnabled(False)  # until the keys are read
         # Which role approving or importing gives a key: an observer's (station packages) or a district's.
-        self.role_combo = QComboBox()
+        self.role_combo = ComboBox()
         self.role_combo.setObjectName("keyRole")
         for role in KEY_ROLES:
             self.role_combo.addItem("", role)

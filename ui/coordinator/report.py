@@ -20,9 +20,9 @@ from observer.fmt import formatter
 from observer.i18n import current_language, tr
 from observer.paths import app_home
 from ui.coordinator.text import plain_labels
+from ui.input_guard import ComboBox
 from ui.operations import Operation, OperationContext, show_error
 from ui.qt import (
-    QComboBox,
     QDesktopServices,
     QDialog,
     QFileDialog,
@@ -79,7 +79,7 @@ class ReportDialog(QDialog):
         self.operation: Operation[ReportInfo] | None = None
         settings = Settings()
 
-        self.lang = QComboBox()
+        self.lang = ComboBox()
         self.lang.setObjectName("reportLanguage")
         for code in i18n.LANGUAGES:
             self.lang.addItem(i18n.LANGUAGE_NAMES[code], code)

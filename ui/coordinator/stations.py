@@ -28,6 +28,7 @@ from ui.coordinator.stations_model import (  # noqa: F401  - re-exported: tests 
     reuse_text,
 )
 from ui.coordinator.text import plain_labels
+from ui.input_guard import ComboBox
 from ui.operations import Operation, OperationContext
 from ui.qt import (
     QAbstractItemView,
@@ -124,7 +125,7 @@ class StationsPage(QWidget):
         super().showEvent(event)
 
     def _build_filters(self) -> QHBoxLayout:
-        self.region = QComboBox()
+        self.region = ComboBox()
         self.region.setObjectName("regionFilter")
         self.search = QLineEdit()
         self.search.setObjectName("codeSearch")

@@ -13,9 +13,9 @@ from observer.fmt import formatter
 from observer.i18n import tr
 from observer.paths import app_home
 from observer.records import MAX_STATION_CODE, StationInfo
+from ui.input_guard import ComboBox
 from ui.pages.base import Page, plain_label
 from ui.qt import (
-    QComboBox,
     QCompleter,
     QFormLayout,
     QGroupBox,
@@ -71,7 +71,7 @@ class SetupPage(Page):
         self.import_button = QPushButton(self.station_box)
         code_row.addWidget(self.code, 1)
         code_row.addWidget(self.import_button)
-        self.region = QComboBox(self.station_box)
+        self.region = ComboBox(self.station_box)
         self._region_typed = False
         self.district = QLineEdit(self.station_box)
         self.address = QLineEdit(self.station_box)

@@ -17,6 +17,7 @@ from observer.errors import BaqylauError
 from observer.evidence import exif_datetime
 from observer.i18n import tr
 from observer.records import SEVERITY_LEVELS, VIOLATION_ACTIONS, ViolationInfo
+from ui.input_guard import ComboBox, DateTimeEdit
 from ui.pages.base import Page, plain_label
 from ui.qt import (
     QAbstractItemView,
@@ -24,7 +25,6 @@ from ui.qt import (
     QColor,
     QComboBox,
     QDateTime,
-    QDateTimeEdit,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -139,21 +139,21 @@ class ViolationsPage(Page):
         # Labels above their fields: long Kazakh labels must not squeeze the fields off the page.
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         self._build_time_row()
-        self.category = QComboBox(self.editor)
+        self.category = ComboBox(self.editor)
         self.category.addItem("", "")  # "choose a category": nothing is chosen for the observer
         for cat in self.store.template.violation_categories:
             self.category.addItem("", cat.code)
         self.category_problem = plain_label()
         self.category_problem.setObjectName("problem")
         self.category_problem.setWordWrap(True)
-        self.severity = QComboBox(self.editor)
+        self.severity = ComboBox(self.editor)
         for level in SEVERITY_LEVELS:
             self.severity.addItem("", level)
         self.description = QPlainTextEdit(self.editor)
         self.description.setTabChangesFocus(True)
         self.description.setMinimumHeight(70)
         self.involved = QLineEdit(self.editor)
-        self.action = QComboBox(self.editor)
+        self.action = ComboBox(self.editor)
         for action in VIOLATION_ACTIONS:
             self.action.addItem("", action)
         self.action_note = QLineEdit(self.editor)
@@ -206,7 +206,7 @@ class ViolationsPage(Page):
 
     def _build_time_row(self) -> None:
         """When it happened, a "now" button, the photo's camera time and how the time was set."""
-        self.time = QDateTimeEdit(self.editor)
+        self.time = DateTimeEdit(self.editor)
         self.time.setCalendarPopup(True)
         self.time.setDisplayFormat("dd.MM.yyyy HH:mm")
         self.now_button = QPushButton(self.editor)

@@ -18,7 +18,8 @@ import weakref
 from collections.abc import Callable
 
 from observer import i18n
-from ui.qt import QComboBox, QWidget
+from ui.input_guard import ComboBox
+from ui.qt import QWidget
 
 log = logging.getLogger("baqylau.ui")
 
@@ -74,7 +75,7 @@ def language_bridge() -> LanguageBridge:
     return _bridge
 
 
-class LanguageCombo(QComboBox):
+class LanguageCombo(ComboBox):
     """Рус / Қаз / Eng chooser; language names are shown in their own language."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
