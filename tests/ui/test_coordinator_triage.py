@@ -39,7 +39,7 @@ def _drop(target, paths: list[Path]) -> bool:
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     pos = QPointF(target.width() / 2, target.height() / 2)
     enter = QDragEnterEvent(
-        pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     )
     QApplication.sendEvent(target, enter)
     if not enter.isAccepted():
@@ -79,7 +79,7 @@ def test_dropping_a_folder_on_the_window_merges_it(qtbot, window, hq, tmp_path, 
     text = QMimeData()
     text.setText("not a file")
     enter = QDragEnterEvent(
-        dialog.rect().center(),
+        QPointF(dialog.rect().center()),
         Qt.DropAction.CopyAction,
         text,
         Qt.MouseButton.LeftButton,
