@@ -68,6 +68,28 @@ def test_tests_tools_and_benchmarks_take_qt_from_ui_qt_too() -> None:
     assert [str(p.relative_to(ROOT)) for p in files if _imports_qt_directly(p)] == []
 
 
+def _selects_a_qt_feature(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module == "__feature__":
+            return True
+        if isinstance(node, ast.Import) and any(a.name == "__feature__" for a in node.names):
+            return True
+    return False
+
+
+def test_no_module_selects_a_pyside_feature() -> None:
+    # ui.qt tells PySide6 every module uses the default feature set without reading its source:
+    # true only while no module selects one (snake_case, true_property).
+    files = [ROOT / "main.py"] + [
+        p
+        for d in (*PACKAGES, "tests", "tools", "benchmarks", "docs")
+        for p in (ROOT / d).rglob("*.py")
+        if "corpus" not in p.parts and "work" not in p.relative_to(ROOT).parts[:2]
+    ]
+    assert len(files) > 100
+    assert [str(p.relative_to(ROOT)) for p in files if _selects_a_qt_feature(p)] == []
+
+
 def test_a_violation_of_each_contract_breaks_it(tmp_path: Path) -> None:
     for name in PACKAGES:
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "*.json", "*.ttf"))

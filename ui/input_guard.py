@@ -30,8 +30,18 @@ if TYPE_CHECKING:
 class WheelGuard:
     """Mixin, first in the bases of a Qt input widget: no focus by wheel, no wheel without focus."""
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        # After a Qt class in the bases, Qt's wheelEvent would come first and nothing be guarded.
+        first_qt = next((k for k in cls.__mro__ if k.__module__.startswith("PySide6.")), None)
+        if first_qt is not None and cls.__mro__.index(first_qt) < cls.__mro__.index(WheelGuard):
+            raise TypeError(f"{cls.__name__}: WheelGuard must come before {first_qt.__name__} in the bases")
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        self._keep_wheel_off_focus()
+
+    def _keep_wheel_off_focus(self) -> None:
         widget = self._widget()
         if widget.focusPolicy() == Qt.FocusPolicy.WheelFocus:
             widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a wheel turn must not focus it either
@@ -50,9 +60,13 @@ class WheelGuard:
 
 
 class ComboBox(WheelGuard, QComboBox):
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
         self.setItemDelegate(QStyledItemDelegate(self))
+
+    def setEditable(self, editable: bool) -> None:
+        super().setEditable(editable)
+        self._keep_wheel_off_focus()  # Qt resets the focus policy of an editable combo on macOS
 
 
 class DateTimeEdit(WheelGuard, QDateTimeEdit):
@@ -85,4 +99,14 @@ def _scroll_around(widget: QWidget, event: QWheelEvent) -> None:
 
 # Qt's input classes the app never makes directly (tests/ui/test_app.py): a guarded class here
 # (``class SpinBox(WheelGuard, QSpinBox)``) is made for one when a screen first needs it.
-GUARDED_QT_CLASSES = ("QComboBox", "QSpinBox", "QDoubleSpinBox", "QDateTimeEdit", "QDateEdit", "QTimeEdit", "QSlider")
+GUARDED_QT_CLASSES = (
+    "QComboBox",
+    "QFontComboBox",
+    "QSpinBox",
+    "QDoubleSpinBox",
+    "QDateTimeEdit",
+    "QDateEdit",
+    "QTimeEdit",
+    "QSlider",
+    "QDial",
+)

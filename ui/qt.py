@@ -35,12 +35,13 @@ def _skip_feature_source_reads() -> bool:
     after each import asks ``shibokensupport.feature._mod_uses_pyside(module)`` whether the
     module mentions "PySide6", by reading its whole source (``inspect.getsource``: typing.py,
     argparse.py ... ~110 files before the coordinator's window is painted; napari/napari#8584
-    traced the same cost). The answer only chooses between "use the default
-    feature set" (0) and "keep the caller's" (-1) for attribute lookups made from that module;
-    nothing in this app selects a feature, so the set is the default everywhere and "0" for every
-    module is the same answer without the read (a module that does ``from __feature__ import``
-    still records its own choice first). Only the helper is replaced; a PySide6 without it is
-    left alone. Returns whether it was replaced.
+    traced the same cost). The answer only chooses, for attribute lookups made from that module,
+    between the default feature set (0) and "whatever set was looked up last" (-1). Nothing in
+    this app selects a feature (tests/test_layers.py fails on any ``from __feature__ import``),
+    so the last set is always the default and "0" for every module is the same answer without
+    the read (a module that does ``from __feature__ import`` still records its own choice
+    first). Only the helper is replaced; a PySide6 without it is left alone. Returns whether it
+    was replaced.
     """
     feature = sys.modules.get("shibokensupport.feature")
     if feature is None or not callable(getattr(feature, "_mod_uses_pyside", None)):

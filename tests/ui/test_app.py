@@ -368,23 +368,38 @@ def test_ui_makes_input_widgets_only_from_the_guarded_classes() -> None:
 
     from ui.input_guard import GUARDED_QT_CLASSES
 
+    def qt_name(node: ast.expr, aliases: dict[str, str]) -> str:
+        if isinstance(node, ast.Name):
+            return aliases.get(node.id, node.id)
+        return node.attr if isinstance(node, ast.Attribute) else ""  # qt.QComboBox, QtWidgets.QSlider
+
     ui_dir = Path(__file__).resolve().parents[2] / "ui"
     found = []
     for path in sorted(ui_dir.rglob("*.py")):
         if path.name == "input_guard.py":
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = []
-            if isinstance(node, ast.Call):
-                names = [node.func]
-            elif isinstance(node, ast.ClassDef):
-                names = list(node.bases)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        aliases = {
+            a.asname: a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names if a.asname
+        }
+        for node in ast.walk(tree):
+            used = [node.func] if isinstance(node, ast.Call) else node.bases if isinstance(node, ast.ClassDef) else []
             found += [
-                f"{path.relative_to(ui_dir)}:{node.lineno} {n.id}"
-                for n in names
-                if isinstance(n, ast.Name) and n.id in GUARDED_QT_CLASSES
+                f"{path.relative_to(ui_dir)}:{node.lineno} {qt_name(n, aliases)}"
+                for n in used
+                if qt_name(n, aliases) in GUARDED_QT_CLASSES
             ]
     assert found == []
+
+
+def test_the_wheel_guard_must_come_first_in_the_bases() -> None:
+    from ui.input_guard import WheelGuard
+    from ui.qt import QSpinBox
+
+    with pytest.raises(TypeError, match="WheelGuard must come before QSpinBox"):
+
+        class Unguarded(QSpinBox, WheelGuard):  # Qt's wheelEvent would be found first
+            pass
 
 
 def test_enter_and_tab_walk_the_set_up_form_in_reading_order(qtbot, store: ElectionStore) -> None:

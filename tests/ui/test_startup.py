@@ -268,6 +268,7 @@ def ready():
         # Qt classes only an error needs: ui.qt resolves a name (building its enums) on first use
         "resolved": sorted(n for n in ("QMessageBox", "QFileDialog") if n in vars(sys.modules["ui.qt"])),
         "sources_read": read,
+        "feature_check_replaced": sys.modules["ui.qt"].FEATURE_SOURCE_READS_SKIPPED,
     }), flush=True)
     app.quit()
 QTimer.singleShot(0, ready)
@@ -292,6 +293,7 @@ def test_app_start_shows_the_table_before_sqlalchemy_is_imported(hq_path: Path, 
     # app's own); now only of those imported before ui.qt replaced the check (shiboken6's own).
     assert not [m for m in shown["sources_read"] if m.split(".")[0] in ("main", "observer", "db", "ui", "typing")]
     assert len(shown["sources_read"]) <= 3, shown["sources_read"]
+    assert shown["feature_check_replaced"]  # not merely a PySide6 that stopped calling getsource
 
 
 def test_observer_file_still_opens_in_the_observer_window(qtbot, launcher: Launcher, tmp_path: Path) -> None:
