@@ -48,46 +48,43 @@ def test_every_command_module_is_forbidden_to_the_ui_and_the_report() -> None:
     assert {f"db.{p.stem}" for p in (ROOT / "db").glob("cli_*.py")} <= forbidden
 
 
+def _imported_modules(path: Path) -> list[str]:
+    """The modules a file imports by absolute name (``import a.b``, ``from a.b import c``)."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def _python_files(*folders: str) -> list[Path]:
+    return [
+        p
+        for d in folders
+        for p in (ROOT / d).rglob("*.py")
+        if "corpus" not in p.parts and "work" not in p.relative_to(ROOT).parts[:2]
+    ]
+
+
 def _imports_qt_directly(path: Path) -> bool:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        if any(n.split(".")[0] in ("PySide6", "shiboken6") for n in names):
-            return True
-    return False
+    return any(n.split(".")[0] in ("PySide6", "shiboken6") for n in _imported_modules(path))
 
 
 def test_tests_tools_and_benchmarks_take_qt_from_ui_qt_too() -> None:
     # import-linter sees only the packages; the same rule holds for the programs around them.
-    files = [
-        p for d in ("tests", "tools", "benchmarks", "docs") for p in (ROOT / d).rglob("*.py") if "corpus" not in p.parts
-    ]
+    files = _python_files("tests", "tools", "benchmarks", "docs")
     assert files
     assert [str(p.relative_to(ROOT)) for p in files if _imports_qt_directly(p)] == []
-
-
-def _selects_a_qt_feature(path: Path) -> bool:
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module == "__feature__":
-            return True
-        if isinstance(node, ast.Import) and any(a.name == "__feature__" for a in node.names):
-            return True
-    return False
 
 
 def test_no_module_selects_a_pyside_feature() -> None:
     # ui.qt tells PySide6 every module uses the default feature set without reading its source:
     # true only while no module selects one (snake_case, true_property).
-    files = [ROOT / "main.py"] + [
-        p
-        for d in (*PACKAGES, "tests", "tools", "benchmarks", "docs")
-        for p in (ROOT / d).rglob("*.py")
-        if "corpus" not in p.parts and "work" not in p.relative_to(ROOT).parts[:2]
-    ]
+    files = [ROOT / "main.py", *_python_files(*PACKAGES, "tests", "tools", "benchmarks", "docs")]
     assert len(files) > 100
-    assert [str(p.relative_to(ROOT)) for p in files if _selects_a_qt_feature(p)] == []
+    assert [str(p.relative_to(ROOT)) for p in files if "__feature__" in _imported_modules(p)] == []
 
 
 def test_a_violation_of_each_contract_breaks_it(tmp_path: Path) -> None:
